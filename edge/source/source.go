@@ -1,0 +1,60 @@
+package source
+
+import (
+	"context"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// Device is one installed device instance, as the site config describes it.
+type Device struct {
+	// Name is unique per gateway and becomes wire.Reading.Device.
+	Name string
+	// Profile is the loaded profile of the device's model.
+	Profile *profile.Profile
+	// Address says where the device is, by transport:
+	//   tcp://host:port                          Modbus TCP
+	//   rtu:///dev/ttyUSB0?baud=9600&parity=E     Modbus RTU (data_bits, stop_bits too)
+	//   serial:///dev/ttyUSB1?baud=9600           serial line device
+	//   mqtt://host:1883 (or mqtts://, ws://)     MQTT broker the device publishes to
+	Address string
+	// Unit is the Modbus unit (slave) ID.
+	Unit uint8
+	// ID is the device's identity inside MQTT payloads (e.g. the LoRaWAN
+	// DevEUI), matched against the profile's device_id path.
+	ID string
+	// Interval is the fast poll interval.
+	Interval time.Duration
+	// SlowInterval is the slow poll interval (default 10 x Interval).
+	SlowInterval time.Duration
+	// Timeout bounds one request (default 1s).
+	Timeout time.Duration
+}
+
+// Emitter receives the readings of one poll or one message. It must not
+// block for long (the edge buffer's append is the intended receiver) and
+// must not keep the slice after returning.
+type Emitter func(readings []wire.Reading)
+
+// Source reads a set of devices of one transport.
+type Source interface {
+	// Run reads the devices until ctx is cancelled, handing every reading
+	// to emit. It returns nil after ctx is cancelled, or an error if the
+	// source could not be set up at all.
+	Run(ctx context.Context, emit Emitter) error
+}
+
+// Backoff returns the wait before retry attempt n (0-based) of a failing
+// device: doubling from base, capped at max.
+func Backoff(n int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
