@@ -80,6 +80,10 @@ type Record struct {
 	Regex string `yaml:"regex"`
 	// Delimiter splits the frame into columns instead of Regex.
 	Delimiter string `yaml:"delimiter"`
+	// Example is a real frame of this record, as the device sends it
+	// (without framing bytes). Load checks that it parses; the simulator
+	// produces frames by putting its values into the example's fields.
+	Example string `yaml:"example"`
 	// Fields are the points this record carries.
 	Fields []Field `yaml:"fields"`
 
