@@ -20,7 +20,7 @@ const (
 // MQTT maps the JSON payloads a device (or a LoRaWAN network server on its
 // behalf) publishes into points.
 type MQTT struct {
-	// Format picks defaults for Topic, DeviceID, Time and Root.
+	// Format picks defaults for Topic, DeviceID, Time and Root (default json).
 	Format string `yaml:"format"`
 	// Topic is the subscription filter (MQTT wildcards + and #).
 	Topic string `yaml:"topic"`

@@ -124,7 +124,8 @@ type Sim struct {
 	// Peak), traffic (morning and evening rush hours), parking (occupied by
 	// day), counter (monotonic, Max per hour), random (uniform noise), toggle.
 	Pattern string `yaml:"pattern"`
-	// Min and Max bound the value (for counter: Max is the increase per hour).
+	// Min and Max bound the value (for counter: Min is the value at the
+	// simulator's start and Max the increase per hour).
 	Min float64 `yaml:"min"`
 	Max float64 `yaml:"max"`
 	// Peak is the hour of the day (0-24) of the maximum, for daily.

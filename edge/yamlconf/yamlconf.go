@@ -146,30 +146,13 @@ func typeErrors(name string, err error) []error {
 	for _, e := range te.Errors {
 		if m := lineRe.FindStringSubmatch(e); m != nil {
 			l, _ := strconv.Atoi(m[1])
-			msg := strings.ReplaceAll(m[2], "!!", "")
-			if fe := findFieldError(msg); fe != nil {
-				fe.File, fe.Line = name, l
-				out = append(out, fe)
-				continue
-			}
-			out = append(out, &FieldError{File: name, Line: l, Msg: msg})
+			out = append(out, &FieldError{File: name, Line: l, Msg: strings.ReplaceAll(m[2], "!!", "")})
 			continue
 		}
 		out = append(out, &FieldError{File: name, Msg: e})
 	}
 	return out
 }
-
-// findFieldError recovers a FieldError raised by a custom unmarshaler (such
-// as Duration's), whose text yaml.v3 has flattened into a string.
-func findFieldError(msg string) *FieldError {
-	if i := strings.Index(msg, fieldErrMarker); i >= 0 {
-		return &FieldError{Msg: msg[i+len(fieldErrMarker):]}
-	}
-	return nil
-}
-
-const fieldErrMarker = "ponte: "
 
 // walk records the line of every field and reports keys that the target
 // type does not have.
@@ -280,14 +263,14 @@ type Duration time.Duration
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!int" || n.Tag == "!!float" {
-		return fmt.Errorf("%sexpected a duration string such as \"500ms\" or \"2s\", got %q", fieldErrMarker, n.Value)
+		return &FieldError{Line: n.Line, Msg: fmt.Sprintf("expected a duration string such as \"500ms\" or \"2s\", got %q", n.Value)}
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("%sexpected a duration such as \"500ms\" or \"2s\", got %q", fieldErrMarker, n.Value)
+		return &FieldError{Line: n.Line, Msg: fmt.Sprintf("expected a duration such as \"500ms\" or \"2s\", got %q", n.Value)}
 	}
 	if v < 0 {
-		return fmt.Errorf("%sduration must not be negative, got %q", fieldErrMarker, n.Value)
+		return &FieldError{Line: n.Line, Msg: fmt.Sprintf("duration must not be negative, got %q", n.Value)}
 	}
 	*d = Duration(v)
 	return nil

@@ -1,0 +1,172 @@
+package profile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBadProfiles runs every testdata/<case>/: profile.yaml must fail to
+// load with exactly the lines of expected.err. A new regression case is a
+// new folder.
+func TestBadProfiles(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/*/profile.yaml")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no test cases: %v", err)
+	}
+	for _, path := range dirs {
+		dir := filepath.Dir(path)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(dir, "expected.err"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, lerr := Parse("profile.yaml", data)
+			if lerr == nil {
+				t.Fatalf("loaded without error, want:\n%s", want)
+			}
+			if got := strings.TrimSpace(lerr.Error()); got != strings.TrimSpace(string(want)) {
+				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestFirmwareProfiles loads every shipped profile: they must be valid and
+// say where their facts come from.
+func TestFirmwareProfiles(t *testing.T) {
+	profiles, err := LoadDir("../../firmware-profiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(profiles) < 6 {
+		t.Fatalf("%d profiles, want at least 6", len(profiles))
+	}
+	kinds := map[Kind]int{}
+	for name, p := range profiles {
+		kinds[p.Kind]++
+		if p.Representative && !strings.Contains(strings.ToLower(p.Source), "representative") {
+			t.Errorf("%s: representative profile must say so in source", name)
+		}
+	}
+	for _, k := range []Kind{KindModbus, KindSerial, KindMQTT} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s profile shipped", k)
+		}
+	}
+}
+
+func TestParseFillsCompiledRegexps(t *testing.T) {
+	p, err := Load("../../firmware-profiles/vaisala-wxt530-nmea.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Serial.Records {
+		if r.Re == nil || r.MatchRe == nil {
+			t.Fatalf("record %s: regexps not compiled", r.Name)
+		}
+	}
+	if got := p.Serial.Framing.End; got != "\r\n" {
+		t.Fatalf("framing end %q, want CR LF", got)
+	}
+}
+
+func TestOrder(t *testing.T) {
+	cases := []struct {
+		in          Order
+		norm        Order
+		words, byts bool
+	}{
+		{"ABCD", OrderABCD, false, false},
+		{"ABCDEFGH", OrderABCD, false, false},
+		{"CDAB", OrderCDAB, true, false},
+		{"GHEFCDAB", OrderCDAB, true, false},
+		{"BADC", OrderBADC, false, true},
+		{"BADCFEHG", OrderBADC, false, true},
+		{"DCBA", OrderDCBA, true, true},
+		{"HGFEDCBA", OrderDCBA, true, true},
+		{"ACBD", "", false, false},
+	}
+	for _, c := range cases {
+		t.Run(string(c.in), func(t *testing.T) {
+			if c.in.Normalize() != c.norm || c.in.SwapWords() != c.words || c.in.SwapBytes() != c.byts {
+				t.Fatalf("got %q words=%v bytes=%v", c.in.Normalize(), c.in.SwapWords(), c.in.SwapBytes())
+			}
+		})
+	}
+}
+
+func TestChecksum(t *testing.T) {
+	cases := []struct {
+		kind, frame, data, err string
+	}{
+		{ChecksumNMEAXOR, "WIMWV,284,R,3.4,M,A*37", "WIMWV,284,R,3.4,M,A", ""},
+		{ChecksumNMEAXOR, "WIMWV,284,R,3.4,M,A*37"[:20] + "*37", "", "mismatch"},
+		{ChecksumNMEAXOR, "GPGGA,1", "", `expected "*HH"`},
+		{ChecksumNMEAXOR, "A*ZZ", "", "not two hex digits"},
+		{ChecksumSum8, "I,060,1,17,52.4,11.3,0C", "I,060,1,17,52.4,11.3,", ""},
+		{ChecksumSum8, "I,060,1,17,52.4,11.3,0D", "", "frame says 0D, data sums to 0C"},
+		{ChecksumSum8, "1", "", "too short"},
+		{ChecksumNone, "anything*00", "anything*00", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.kind+"/"+c.frame, func(t *testing.T) {
+			cs := Checksum{Kind: c.kind}
+			data, err := cs.Verify(c.frame)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || data != c.data {
+				t.Fatalf("got %q, %v; want %q", data, err, c.data)
+			}
+			if back := cs.Append(data); back != c.frame {
+				t.Fatalf("Append(%q) = %q, want %q", data, back, c.frame)
+			}
+		})
+	}
+}
+
+// FuzzParse feeds arbitrary bytes to the profile loader: it must return a
+// profile or an error, never panic, and a returned profile must be usable.
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("../../firmware-profiles/*.yaml")
+	cases, _ := filepath.Glob("testdata/*/profile.yaml")
+	for _, p := range append(seeds, cases...) {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		switch p.Kind {
+		case KindModbus:
+			for i := range p.Modbus.Points {
+				_ = p.Modbus.EffectiveOrder(&p.Modbus.Points[i])
+			}
+		case KindSerial:
+			for _, r := range p.Serial.Records {
+				if r.Regex != "" && r.Re == nil {
+					t.Fatal("regex not compiled")
+				}
+			}
+		case KindMQTT:
+			p.MQTT.Defaults()
+		default:
+			t.Fatalf("loaded with kind %q", p.Kind)
+		}
+	})
+}

@@ -1,0 +1,105 @@
+package profile
+
+import "fmt"
+
+var (
+	modbusTables = []Table{TableCoil, TableDiscrete, TableInput, TableHolding}
+	modbusTypes  = []Type{TypeInt16, TypeUint16, TypeInt32, TypeUint32, TypeInt64, TypeUint64,
+		TypeFloat32, TypeFloat64, TypeBool, TypeString, TypeBitfield}
+	orders = []Order{OrderABCD, OrderCDAB, OrderBADC, OrderDCBA, "ABCDEFGH", "GHEFCDAB", "BADCFEHG", "HGFEDCBA"}
+)
+
+// Protocol limits of one read request (Modbus Application Protocol v1.1b3, 6.1-6.4).
+const (
+	maxReadRegisters = 125
+	maxReadBits      = 2000
+)
+
+func (v *validator) modbus(m *Modbus) {
+	if m.Order != "" && m.Order.Normalize() == "" {
+		v.errorf("modbus.order", "unknown order %q (expected one of %s)", m.Order, list(orders))
+	}
+	maxRegs := m.MaxRegisters
+	if maxRegs == 0 {
+		maxRegs = maxReadRegisters
+	}
+	if m.MaxRegisters < 0 || m.MaxRegisters > maxReadRegisters {
+		v.errorf("modbus.max_registers", "%d: expected 1 to %d registers per request", m.MaxRegisters, maxReadRegisters)
+	}
+	if m.MaxBits < 0 || m.MaxBits > maxReadBits {
+		v.errorf("modbus.max_bits", "%d: expected 1 to %d bits per request", m.MaxBits, maxReadBits)
+	}
+	if m.MaxGap < 0 {
+		v.errorf("modbus.max_gap", "%d: expected 0 or more registers", m.MaxGap)
+	}
+	if len(m.Points) == 0 {
+		v.errorf("modbus.points", "required (expected at least one point)")
+	}
+	seen := map[string]string{}
+	for i := range m.Points {
+		p := &m.Points[i]
+		path := fmt.Sprintf("modbus.points[%d]", i)
+		v.uniqueName(seen, path+".name", p.Name)
+		v.modbusPoint(path, p, maxRegs)
+	}
+}
+
+func (v *validator) modbusPoint(path string, p *ModbusPoint, maxRegs int) {
+	if !oneOf(p.Table, modbusTables) {
+		v.errorf(path+".table", "unknown table %q (expected one of %s)", p.Table, list(modbusTables))
+		return
+	}
+	if !oneOf(p.Type, modbusTypes) {
+		v.errorf(path+".type", "unknown type %q (expected one of %s)", p.Type, list(modbusTypes))
+		return
+	}
+	if p.Table.IsBit() && p.Type != TypeBool {
+		v.errorf(path+".type", "%s table holds single bits: type must be bool, not %s", p.Table, p.Type)
+		return
+	}
+	if p.Order != "" && p.Order.Normalize() == "" {
+		v.errorf(path+".order", "unknown order %q (expected one of %s)", p.Order, list(orders))
+	}
+	switch {
+	case p.Type == TypeString:
+		if p.Length < 1 || p.Length > maxReadRegisters {
+			v.errorf(path+".length", "string needs length 1 to %d registers, got %d", maxReadRegisters, p.Length)
+		}
+	case p.Length != 0:
+		v.errorf(path+".length", "length applies only to string points")
+	}
+	onRegister := !p.Table.IsBit()
+	switch {
+	case p.Type == TypeBool && onRegister:
+		if p.Bit < 0 || p.Bit > 15 {
+			v.errorf(path+".bit", "bit %d: expected 0 to 15 (0 is the least significant bit)", p.Bit)
+		}
+	case p.Type == TypeBitfield:
+		if p.Bits < 1 || p.Bits > 16 {
+			v.errorf(path+".bits", "bitfield width %d: expected 1 to 16", p.Bits)
+		} else if p.Bit < 0 || p.Bit+p.Bits > 16 {
+			v.errorf(path+".bit", "bits %d..%d do not fit in a 16-bit register", p.Bit, p.Bit+p.Bits-1)
+		}
+	default:
+		if p.Bit != 0 {
+			v.errorf(path+".bit", "bit applies only to bool points on registers and bitfields")
+		}
+		if p.Bits != 0 {
+			v.errorf(path+".bits", "bits applies only to bitfield points")
+		}
+	}
+	if n := p.Registers(); int(p.Address)+n-1 > 0xFFFF {
+		v.errorf(path+".address", "address %d + %d registers runs past 65535", p.Address, n)
+	} else if !p.Table.IsBit() && n > maxRegs {
+		v.errorf(path+".type", "point spans %d registers but the device answers at most %d per request (max_registers)", n, maxRegs)
+	}
+	if p.Poll != "" && p.Poll != PollFast && p.Poll != PollSlow {
+		v.errorf(path+".poll", "unknown poll class %q (expected fast or slow)", p.Poll)
+	}
+	if p.Writable && (p.Table == TableDiscrete || p.Table == TableInput) {
+		v.errorf(path+".writable", "%s table is read-only in Modbus; only coil and holding points can be writable", p.Table)
+	}
+	v.scaling(path, p.Scaling, p.Type)
+	v.rng(path, p.Range)
+	v.sim(path, p.Sim)
+}
