@@ -1,0 +1,51 @@
+# Ponte: edge gateway and urban digital twin.
+# `make demo` runs the main job, `make test` runs every test (see README.md).
+
+GO        ?= go
+BIN       := bin
+# Every binary under cmd/ (ponte-edge and ponte-ingest join as they land).
+CMDS      := $(notdir $(patsubst %/main.go,%,$(wildcard cmd/*/main.go)))
+STATICCHECK_VERSION := v0.8.2
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+LDFLAGS   := -s -w
+# Race detector on; integration tests start real Mosquitto and socat.
+TEST_FLAGS ?= -race -count=1 -timeout 30m
+
+.PHONY: all build build-host build-arm test lint bench demo fuzz clean
+
+all: build
+
+build: build-host build-arm
+
+build-host:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+# Static binaries for the roadside boxes.
+build-arm:
+	@mkdir -p $(BIN)/linux-arm64 $(BIN)/linux-armv7
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/ $(addprefix ./cmd/,$(CMDS))
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/ $(addprefix ./cmd/,$(CMDS))
+
+test:
+	$(GO) test $(TEST_FLAGS) ./...
+
+lint:
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+
+# Every figure on its own line as "bench <name> <value> <unit>".
+bench:
+	@bash benchmarks/run
+
+# Short coverage-guided runs of every fuzz target (seed corpora already run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	@bash benchmarks/fuzz $(FUZZTIME)
+
+demo: build-host
+	@bash deploy/demo/run
+
+clean:
+	rm -rf $(BIN)
