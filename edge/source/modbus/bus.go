@@ -1,0 +1,166 @@
+package modbus
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// bus is every device behind one link (one RTU line, or one TCP host:port)
+// and the single goroutine that polls them, one request at a time.
+type bus struct {
+	key     string
+	link    link
+	devs    []*device
+	log     *slog.Logger
+	metrics *source.Metrics
+	backoff func(n int) time.Duration
+
+	results  []Result       // reused between polls
+	readings []wire.Reading // reused between polls; emit must not keep it
+}
+
+// run polls the bus's devices until ctx ends. Each turn it runs the job
+// that is due first; a device in backoff is not due before its retry
+// time, so on a shared line a dead slave costs one timeout per backoff
+// period and the others keep their rate.
+func (b *bus) run(ctx context.Context, emit source.Emitter) {
+	defer func() {
+		if err := b.link.close(); err != nil {
+			b.log.Debug("close modbus link", "bus", b.key, "err", err)
+		}
+	}()
+	now := time.Now()
+	for _, d := range b.devs {
+		for _, j := range d.jobs {
+			j.next = now
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		d, j, due := b.nextJob()
+		if d == nil {
+			<-ctx.Done()
+			return
+		}
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		b.poll(ctx, d, j, emit)
+	}
+}
+
+// nextJob returns the job due first, and when.
+func (b *bus) nextJob() (*device, *job, time.Time) {
+	var bd *device
+	var bj *job
+	var best time.Time
+	for _, d := range b.devs {
+		for _, j := range d.jobs {
+			due := j.next
+			if d.retryAt.After(due) {
+				due = d.retryAt
+			}
+			if bj == nil || due.Before(best) {
+				bd, bj, best = d, j, due
+			}
+		}
+	}
+	return bd, bj, best
+}
+
+// poll runs one job of d, emits its readings, and updates metrics, state
+// and schedule.
+func (b *bus) poll(ctx context.Context, d *device, j *job, emit source.Emitter) {
+	start := time.Now()
+	var o outcome
+	b.results, o = readAll(ctx, b.link, d, j.reqs, b.results[:0])
+	if o.canceled {
+		return // shutting down: cancelled reads are not the device's fault
+	}
+	took := time.Since(start)
+	b.readings = b.readings[:0]
+	for i := range b.results {
+		b.readings = append(b.readings, b.results[i].Reading)
+	}
+	b.record(d, j, o, took)
+	emit(b.readings)
+
+	j.next = j.next.Add(j.every)
+	if now := time.Now(); j.next.Before(now) {
+		// Behind schedule (slow device, or back from backoff): skip the
+		// missed slots instead of polling in a burst.
+		j.next = j.next.Add((now.Sub(j.next)/j.every + 1) * j.every)
+	}
+}
+
+// record counts the poll, moves the device in or out of backoff and logs
+// changes of state, once each.
+func (b *bus) record(d *device, j *job, o outcome, took time.Duration) {
+	var kind string
+	var err error
+	if o.err != nil {
+		kind, err = o.err.Kind, o.err
+	}
+	b.metrics.Poll(d.Name, took, err, kind)
+	for i := range b.readings {
+		rd := &b.readings[i]
+		if b.metrics != nil {
+			b.metrics.Readings.WithLabelValues(d.Name, rd.Quality.String()).Inc()
+		}
+		b.pointState(d, rd)
+	}
+	if o.broken() {
+		d.retryAt = time.Now().Add(b.backoff(d.failures))
+		d.failures++
+	} else {
+		d.failures, d.retryAt = 0, time.Time{}
+	}
+	d.log.Debug("modbus poll", "class", j.class, "requests", len(j.reqs), "ok", o.ok, "failed", o.failed,
+		"took", took, "err", err)
+	switch {
+	case kind == "" && (!d.seen || d.state != ""):
+		if d.seen {
+			d.log.Info("modbus device recovered", "was", d.state)
+		} else {
+			d.log.Info("modbus device responding")
+		}
+	case kind != "" && (!d.seen || d.state != kind):
+		attrs := []any{"kind", kind, "reason", o.err.Error()}
+		if o.broken() {
+			attrs = append(attrs, "retry_in", time.Until(d.retryAt).Round(time.Millisecond))
+		}
+		d.log.Warn("modbus device failing", attrs...)
+	}
+	d.seen, d.state = true, kind
+}
+
+// pointState logs a point that stops or resumes decoding, once per change,
+// and counts decode errors: those point at the profile, not the line.
+func (b *bus) pointState(d *device, rd *wire.Reading) {
+	switch rd.Quality {
+	case wire.QualityBadDecode:
+		b.metrics.Error(d.Name, KindDecode)
+		if !d.badPoints[rd.Point] {
+			d.badPoints[rd.Point] = true
+			d.log.Warn("modbus point does not decode", "point", rd.Point, "reason", rd.Reason)
+		}
+	case wire.QualityGood, wire.QualityBadRange:
+		if d.badPoints[rd.Point] {
+			delete(d.badPoints, rd.Point)
+			d.log.Info("modbus point decodes again", "point", rd.Point)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+// Package modbus polls Modbus TCP and RTU devices described by device
+// profiles (edge/profile) and hands their values on as wire.Readings. It
+// implements source.Source, and offers Probe for the technician CLI.
+//
+// The package is split by concern: codec.go turns the bytes of one point
+// into a typed value (pure), plan.go turns a register map into read
+// requests (pure), link.go and rtu.go carry requests over TCP or a serial
+// line, poll.go reads one device once, bus.go schedules the devices of one
+// line, source.go wires it together. goburrow/modbus does the framing (MBAP
+// header, RTU CRC, PDU checks).
+//
+// # Values
+//
+// Registers travel big-endian; a profile's byte/word order (ABCD, CDAB,
+// BADC, DCBA, and their 64-bit names) applies to 32- and 64-bit values
+// only. Strings are two ASCII characters per register, high byte first,
+// ending at the first NUL, trailing spaces trimmed. Integers stay integers
+// unless the point has a scale or offset; then they become floats. A
+// uint64 above the int64 range is a bad_decode reading, not a rounded
+// float: in practice it is a vendor's "not available" marker. NaN and
+// infinite floats are bad_decode too; a value outside the point's range is
+// bad_range and keeps the value for diagnosis.
+//
+// # Coalescing
+//
+// Points of one poll class (fast or slow) are grouped by table and sorted
+// by address. A point joins the current request when the gap from the
+// request's end is at most Modbus.MaxGap registers (default 0: adjacent
+// only, because many devices answer an exception for unmapped addresses)
+// and the request then spans at most MaxRegisters (default and protocol
+// maximum 125) or, for coils and discrete inputs, MaxBits (2000). A point
+// never spans two requests; points overlapping one register (status bits,
+// bit fields) share a request. OneRequestPerPoint turns coalescing off for
+// devices that refuse reads spanning several points.
+//
+// # Buses
+//
+// Devices are grouped by transport: all devices on one rtu:// path share
+// one line, and all devices on one tcp://host:port (a gateway with several
+// unit IDs) share one connection. Each group is a bus, served by one
+// goroutine that sends one request at a time, switching the unit ID per
+// request; different buses run in parallel. A bus always runs the job
+// (a device's fast or slow points) that is due first. Fast points are read
+// every Device.Interval, slow ones every SlowInterval (default 10x); a job
+// behind schedule skips the missed slots instead of bursting.
+// Modbus.Pause is kept between any two requests to the same device.
+//
+// TCP connects on the first request and keeps the connection between polls.
+// After a failed exchange the connection is closed, so a late reply cannot
+// be taken for the next answer, and the next request reconnects. A reused
+// connection that fails with anything but a timeout (the peer closed it
+// while idle) is replaced and the read retried once at once. The RTU
+// transporter reads exactly one frame, keeps the 3.5-character gap between
+// frames, and drains the line after a failure for the same reason.
+//
+// goburrow's handlers take no context: every request is bounded by the
+// device's Timeout (default 1s), and cancelling Run's context stops a bus
+// after at most the request in flight; the RTU transporter also checks
+// the context every 20 ms.
+//
+// # Failures
+//
+// A timeout or connection error ends a device's poll at once: its points
+// not read yet get the same bad_comm reading rather than one timeout each.
+// A Modbus exception spoils only its request's points (bad_device, with
+// the exception in the reason), and a reply of the wrong length only its
+// request's points (bad_decode). A poll that failed as a whole (no reply,
+// or nothing but exceptions) puts the device in backoff (source.Backoff
+// from Config.BackoffBase to BackoffMax): the bus skips it until its retry
+// time, so a dead slave on a shared line costs one timeout per backoff
+// period and never slows the others. Every failure is counted in
+// source.Metrics by kind (timeout, comm, exception, decode); a device's
+// state is logged once per change: Warn with the reason when it goes bad
+// or fails differently, Info when it responds again. Each poll is logged
+// at Debug.
+package modbus
