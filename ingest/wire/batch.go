@@ -1,0 +1,98 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the batch format this package writes. Decoders accept only the
+// versions they know; a gateway newer than ingest gets its batches
+// dead-lettered with ErrVersion rather than misread.
+const Version = 1
+
+// MaxBatchBytes bounds an encoded batch (and so what a decoder will look
+// at): 1 MiB keeps a batch within every broker's default packet limit and a
+// mobile uplink's patience.
+const MaxBatchBytes = 1 << 20
+
+// Batch is a run of buffered readings from one gateway, as the uplink sends
+// them and ingest acknowledges them.
+type Batch struct {
+	// Gateway is the sending gateway's ID; ingest checks it against the
+	// topic (or HTTP credentials) it arrived on.
+	Gateway string
+	// Epoch identifies the gateway's buffer incarnation: sequence numbers
+	// are unique only within one epoch.
+	Epoch uint64
+	// Seqs are the buffer sequence numbers of Readings, strictly
+	// increasing (usually consecutive).
+	Seqs []uint64
+	// Readings are the readings, in buffer order.
+	Readings []Reading
+}
+
+// First returns the first sequence number of the batch (0 if empty).
+func (b *Batch) First() uint64 {
+	if len(b.Seqs) == 0 {
+		return 0
+	}
+	return b.Seqs[0]
+}
+
+// Last returns the last sequence number of the batch (0 if empty).
+func (b *Batch) Last() uint64 {
+	if len(b.Seqs) == 0 {
+		return 0
+	}
+	return b.Seqs[len(b.Seqs)-1]
+}
+
+// Validate checks what an encoder or a decoder cannot: consistent lengths,
+// increasing sequence numbers, names present, times set.
+func (b *Batch) Validate() error {
+	if b.Gateway == "" {
+		return fmt.Errorf("batch: gateway: %w", ErrEmpty)
+	}
+	if len(b.Seqs) != len(b.Readings) {
+		return fmt.Errorf("batch: %d sequence numbers for %d readings", len(b.Seqs), len(b.Readings))
+	}
+	for i, s := range b.Seqs {
+		if s == 0 || (i > 0 && s <= b.Seqs[i-1]) {
+			return fmt.Errorf("batch: readings[%d]: sequence %d does not follow %d (expected strictly increasing from 1)", i, s, prev(b.Seqs, i))
+		}
+	}
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		switch {
+		case r.Device == "":
+			return fmt.Errorf("batch: readings[%d].device: %w", i, ErrEmpty)
+		case r.Point == "":
+			return fmt.Errorf("batch: readings[%d].point: %w", i, ErrEmpty)
+		case r.Time.IsZero():
+			return fmt.Errorf("batch: readings[%d].time: %w", i, ErrEmpty)
+		case r.Value.Kind > KindString:
+			return fmt.Errorf("batch: readings[%d].value: unknown kind %d", i, r.Value.Kind)
+		}
+	}
+	return nil
+}
+
+func prev(s []uint64, i int) uint64 {
+	if i == 0 {
+		return 0
+	}
+	return s[i-1]
+}
+
+// Errors the decoder returns, for callers that dead-letter by reason.
+var (
+	ErrEmpty     = errors.New("required and empty")
+	ErrVersion   = errors.New("unsupported batch version")
+	ErrTooLarge  = errors.New("batch exceeds size limit")
+	ErrCorrupt   = errors.New("corrupt batch")
+	ErrTruncated = errors.New("truncated batch")
+)
+
+// timeOf converts unix nanoseconds back into a UTC time.
+func timeOf(ns int64) time.Time { return time.Unix(0, ns).UTC() }

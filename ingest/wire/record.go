@@ -1,0 +1,70 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// AppendRecord appends the encoding of one reading as the edge buffer
+// stores it: self-contained (names inline), so each buffer record decodes on
+// its own after a crash. The buffer adds its own length and CRC.
+//
+//	device string | point string | unit string | time varint ns |
+//	quality u8 [reason string] | kind u8 value (as in a batch, strings inline)
+func AppendRecord(dst []byte, r *Reading) []byte {
+	dst = appendString(dst, r.Device)
+	dst = appendString(dst, r.Point)
+	dst = appendString(dst, r.Unit)
+	dst = binary.AppendVarint(dst, r.Time.UnixNano())
+	dst = append(dst, byte(r.Quality))
+	if r.Quality != QualityGood {
+		dst = appendString(dst, r.Reason)
+	}
+	dst = append(dst, byte(r.Value.Kind))
+	switch r.Value.Kind {
+	case KindFloat:
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.Value.F))
+	case KindInt:
+		dst = binary.AppendVarint(dst, r.Value.I)
+	case KindBool:
+		dst = append(dst, boolByte(r.Value.B))
+	case KindString:
+		dst = appendString(dst, r.Value.S)
+	}
+	return dst
+}
+
+// DecodeRecord parses one buffer record written by AppendRecord.
+func DecodeRecord(data []byte) (Reading, error) {
+	d := decoder{buf: data}
+	r := Reading{Device: d.string(), Point: d.string(), Unit: d.string()}
+	r.Time = timeOf(d.varint())
+	r.Quality = Quality(d.byte())
+	if d.err == nil && r.Quality > QualityBadRange {
+		d.fail(ErrCorrupt, "quality %d", r.Quality)
+	}
+	if r.Quality != QualityGood {
+		r.Reason = d.string()
+	}
+	r.Value.Kind = Kind(d.byte())
+	switch r.Value.Kind {
+	case KindFloat:
+		r.Value.F = math.Float64frombits(d.u64())
+	case KindInt:
+		r.Value.I = d.varint()
+	case KindBool:
+		r.Value.B = d.byte() == 1
+	case KindString:
+		r.Value.S = d.string()
+	default:
+		d.fail(ErrCorrupt, "value kind %d", r.Value.Kind)
+	}
+	if d.err == nil && d.off != len(data) {
+		d.fail(ErrCorrupt, "%d bytes after the value", len(data)-d.off)
+	}
+	if d.err != nil {
+		return Reading{}, fmt.Errorf("decode record: %w", d.err)
+	}
+	return r, nil
+}

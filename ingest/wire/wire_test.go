@@ -1,0 +1,254 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var t0 = time.Date(2026, 11, 22, 8, 15, 0, 123456789, time.UTC)
+
+func sampleBatch() *Batch {
+	return &Batch{
+		Gateway: "gw-firenze-017",
+		Epoch:   0x0123456789abcdef,
+		Seqs:    []uint64{41, 42, 43, 44, 46},
+		Readings: []Reading{
+			{Device: "cabinet-3", Point: "voltage_l1", Value: Float(230.125), Unit: "V", Time: t0},
+			{Device: "cabinet-3", Point: "import_energy", Value: Int(1 << 60), Unit: "kWh", Time: t0.Add(2 * time.Millisecond)},
+			{Device: "loop-7", Point: "lane1_intensity", Value: Int(-3), Unit: "1/min", Time: t0.Add(-time.Second), Quality: QualityBadRange, Reason: "outside range 0..100"},
+			{Device: "bay-12", Point: "occupied", Value: Bool(true), Time: t0.Add(time.Minute)},
+			{Device: "wx-1", Point: "wind_valid", Value: String("A"), Time: t0, Quality: QualityBadComm, Reason: "timeout"},
+		},
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	b := sampleBatch()
+	enc, err := Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, b) {
+		t.Fatalf("round trip differs:\n got %+v\nwant %+v", got, b)
+	}
+	if got.First() != 41 || got.Last() != 46 {
+		t.Fatalf("first/last %d/%d", got.First(), got.Last())
+	}
+}
+
+// TestGolden pins the version-1 encoding: a change to the bytes breaks every
+// deployed gateway or ingest, so it must be a new Version, not an edit.
+func TestGolden(t *testing.T) {
+	enc, err := Encode(nil, sampleBatch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "testdata/batch-v1.hex"
+	if *update {
+		if err := os.WriteFile(path, []byte(hex.Dump(enc)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.Dump(enc); got != string(want) {
+		t.Fatalf("encoding changed (run with -update only for a new Version):\n%s", got)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good, err := Encode(nil, sampleBatch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := bytes.Clone(good)
+	flip[20] ^= 0x40
+	v2 := bytes.Clone(good)
+	v2[3] = 2
+	cases := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"garbage", []byte("hello, world, this is not a batch"), ErrCorrupt},
+		{"version", v2, ErrVersion},
+		{"bit flip", flip, ErrCorrupt},
+		{"truncated", good[:len(good)-9], ErrCorrupt}, // the CRC no longer matches
+		{"too large", make([]byte, MaxBatchBytes+1), ErrTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.data)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("error %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEncodeRefusesInvalid(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Batch)
+		want string
+	}{
+		{"no gateway", func(b *Batch) { b.Gateway = "" }, "gateway"},
+		{"seq order", func(b *Batch) { b.Seqs[2] = 42 }, "readings[2]: sequence 42 does not follow 42"},
+		{"seq zero", func(b *Batch) { b.Seqs[0] = 0 }, "readings[0]"},
+		{"lengths", func(b *Batch) { b.Seqs = b.Seqs[:2] }, "2 sequence numbers for 5 readings"},
+		{"no device", func(b *Batch) { b.Readings[1].Device = "" }, "readings[1].device"},
+		{"no time", func(b *Batch) { b.Readings[3].Time = time.Time{} }, "readings[3].time"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := sampleBatch()
+			c.mod(b)
+			if _, err := Encode(nil, b); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEncodeSizeLimit(t *testing.T) {
+	b := &Batch{Gateway: "gw"}
+	big := strings.Repeat("x", 1000)
+	for i := 0; i < 1200; i++ {
+		b.Seqs = append(b.Seqs, uint64(i+1))
+		b.Readings = append(b.Readings, Reading{Device: "d", Point: "p", Time: t0, Value: String(big + string(rune('a'+i%26)) + strings.Repeat("y", i))})
+	}
+	if _, err := Encode(nil, b); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("error %v, want ErrTooLarge", err)
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	for _, r := range sampleBatch().Readings {
+		t.Run(r.Point, func(t *testing.T) {
+			enc := AppendRecord(nil, &r)
+			got, err := DecodeRecord(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, r) {
+				t.Fatalf("got %+v, want %+v", got, r)
+			}
+			if _, err := DecodeRecord(enc[:len(enc)-1]); err == nil {
+				t.Fatal("truncated record decoded")
+			}
+		})
+	}
+}
+
+func TestValueHelpers(t *testing.T) {
+	if f, ok := Float(math.NaN()).AsFloat(); ok {
+		t.Fatalf("NaN is a usable float: %v", f)
+	}
+	if f, ok := Bool(true).AsFloat(); !ok || f != 1 {
+		t.Fatal("bool true as float")
+	}
+	if _, ok := String("x").AsFloat(); ok {
+		t.Fatal("string as float")
+	}
+	if got := Int(-7).String(); got != "-7" {
+		t.Fatal(got)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	good, _ := Encode(nil, sampleBatch())
+	f.Add(good)
+	f.Add(good[:10])
+	f.Add([]byte("PNB\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := Decode(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode back to the same bytes.
+		enc, err := Encode(nil, b)
+		if err != nil {
+			t.Fatalf("decoded batch does not encode: %v", err)
+		}
+		if !bytes.Equal(enc, data) {
+			b2, err := Decode(enc)
+			if err != nil || !reflect.DeepEqual(b, b2) {
+				t.Fatalf("re-encoding differs and does not decode the same: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	for _, r := range sampleBatch().Readings {
+		f.Add(AppendRecord(nil, &r))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeRecord(data)
+		if err != nil {
+			return
+		}
+		back, err := DecodeRecord(AppendRecord(nil, &r))
+		if err != nil || !reflect.DeepEqual(back, r) {
+			t.Fatalf("record does not round-trip: %v", err)
+		}
+	})
+}
+
+func benchBatch(n int) *Batch {
+	b := &Batch{Gateway: "gw-firenze-017", Epoch: 7}
+	for i := 0; i < n; i++ {
+		b.Seqs = append(b.Seqs, uint64(i+1))
+		b.Readings = append(b.Readings, Reading{
+			Device: "meter-" + string(rune('a'+i%10)), Point: []string{"voltage_l1", "current_l1", "power_l1", "import_energy"}[i%4],
+			Unit: "V", Value: Float(230 + float64(i%7)), Time: t0.Add(time.Duration(i) * time.Millisecond),
+		})
+	}
+	return b
+}
+
+func BenchmarkEncode(b *testing.B) {
+	batch := benchBatch(1000)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = Encode(buf[:0], batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(batch.Readings))*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+	b.ReportMetric(float64(len(buf))/float64(len(batch.Readings)), "bytes/reading")
+}
+
+func BenchmarkDecode(b *testing.B) {
+	batch := benchBatch(1000)
+	enc, err := Encode(nil, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(batch.Readings))*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}
