@@ -1,0 +1,65 @@
+// Package sim simulates field devices from their profiles, so the edge
+// agent, the tests and the demo run against the real wire formats without
+// hardware: Modbus TCP and RTU servers, serial line devices and MQTT
+// publishers (ponte-sim wires them to flags).
+//
+// # Modbus
+//
+// ModbusServer implements the server side of Modbus itself (goburrow/modbus
+// is a client only, and the tests use it to check this framing
+// independently): MBAP for TCP, and for RTU frames with a CRC16 whose
+// length comes from the function code (1 to 6: 8 bytes; 15 and 16: 9 plus
+// the byte count), so requests split across reads are assembled. A frame
+// with a bad CRC loses one byte and the search starts again, which is how
+// the line resynchronises after noise; a partial frame is discarded after
+// 100 ms of silence, a generous stand-in for the standard's 3.5 character
+// times because pseudo-terminals deliver in bursts.
+//
+// Each ModbusUnit keeps a sparse image of its four tables (100 simulated
+// devices stay small). Reads are lenient inside the span of a table's
+// points — unmapped registers between points read as 0, as most meters
+// answer — and strict outside it (exception 2). Quantities of 0 or above
+// the profile's max_registers / max_bits (default 125 / 2000) are
+// exception 3, checked before the address as the specification orders. A
+// profile with one_request_per_point gets exception 2 for a read touching
+// several points. Writes (FC 5, 6, 15, 16) inside the span of coils and
+// holding registers are kept and pin the points they touch, so a client's
+// write is not overwritten by the next Update.
+//
+// Values are encoded independently of any client decoder: inverse scaling
+// (raw = (v-Offset)/Scale, rounded and clamped for integer types), then the
+// byte and word order (ABCD, CDAB, BADC, DCBA, and their 64-bit names) for
+// values of two or four registers. 16-bit values and strings are sent as
+// Modbus sends them, first character in the high byte. A bool or bitfield
+// on a register changes only its own bits.
+//
+// Over TCP a request for a unit the server does not serve gets exception
+// 0x0B, as a gateway answers for a silent unit behind it; a server with a
+// single unit also answers unit 0 and 255. On an RTU line unknown units
+// are silent and unit 0 is broadcast (writes apply to all, no answer).
+//
+// # Faults
+//
+// Faults are set per unit at run time. exception answers exception 4;
+// timeout reads the request and never answers; garbage answers random
+// bytes (RTU) or a reply with a wrong transaction and protocol ID (TCP);
+// drop closes the TCP connection on the next request and is silence on a
+// line. Every request counts in Requests, answered or not, so a test can
+// tell a timeout from a request that never arrived.
+//
+// # Values
+//
+// Generator computes each value from the seed, the point name and the
+// instant only — no state, no call-order dependence — so two runs with the
+// same --seed give the same series, and a unit's values depend on its seed
+// (ponte-sim gives each unit seed+unit). Patterns follow a city's day:
+// traffic with a sharp morning rush at 8:00, a daytime plateau and a
+// broader evening rush at 18:00 over a night low; parking filling from
+// 7:00 to 9:00 and emptying in the evening; daily curves peaking at a given
+// hour; counters growing steadily from a fixed origin (2024-01-01), so they
+// are monotonic and fit a 32-bit register; smooth noise interpolated
+// between one-minute knots; each point shifted by up to half an hour so a
+// street's sensors do not move in lockstep. Points without a sim hint get a
+// pattern from their unit, name and the device's category (PatternFor),
+// narrowed to the point's range.
+package sim

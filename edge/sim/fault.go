@@ -1,0 +1,32 @@
+package sim
+
+import "fmt"
+
+// Fault is a misbehaviour a simulated device shows on demand, so tests and
+// demos can exercise a gateway's error paths against the real wire format.
+type Fault string
+
+// Faults. What each means depends on the transport; see the comments.
+const (
+	FaultNone      Fault = ""
+	FaultException Fault = "exception" // Modbus: answer exception 4 (server device failure); serial: no-op
+	FaultTimeout   Fault = "timeout"   // do not answer at all (serial: device stops talking)
+	FaultGarbage   Fault = "garbage"   // RTU: random bytes instead of a reply; TCP: bad MBAP; serial: noise bytes between frames
+	FaultDrop      Fault = "drop"      // TCP: close the connection on the next request
+)
+
+// Faults lists the faults ParseFault accepts, FaultNone first.
+var Faults = []Fault{FaultNone, FaultException, FaultTimeout, FaultGarbage, FaultDrop}
+
+// ParseFault parses a fault name; "" and "none" are FaultNone.
+func ParseFault(s string) (Fault, error) {
+	if s == "none" {
+		return FaultNone, nil
+	}
+	for _, f := range Faults {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return FaultNone, fmt.Errorf("unknown fault %q (expected none, exception, timeout, garbage or drop)", s)
+}
