@@ -37,9 +37,9 @@
 //     on/off in any case. Field text is trimmed of spaces. A value outside
 //     the field's range is a bad_range reading carrying the value.
 //   - Request/response: each poll discards stale input, writes the command,
-//     and takes the reply as complete when every record has been seen, or
-//     when a valid frame has arrived and the line then stays quiet for a
-//     read timeout. No valid frame within the reply timeout (device
+//     and takes the reply as complete when a valid frame has arrived and
+//     the line then stays quiet for a read timeout (a reply may hold
+//     several frames of one record, one per lane). No valid frame within the reply timeout (device
 //     Timeout, else the profile's request timeout, else 1 s) is a
 //     "timeout": counted, logged on change of state, and a bad_comm reading
 //     for every known point.

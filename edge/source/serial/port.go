@@ -149,8 +149,9 @@ func (d *device) pollLoop(ctx context.Context, p port, emit source.Emitter) (boo
 }
 
 // poll sends the command and collects the reply. The reply is complete
-// once every record has been seen, or once a valid frame has arrived and
-// the line then stays quiet for a read timeout. No valid frame within
+// once a valid frame has arrived and the line then stays quiet for a read
+// timeout: a reply may hold several frames of the same record (one per
+// lane), so having seen every record does not end it. No valid frame within
 // d.timeout is a timeout: counted, logged on change, and a bad_comm
 // reading for every known point. Only port errors are returned.
 func (d *device) poll(ctx context.Context, p port, buf []byte, emit source.Emitter) (bool, error) {
@@ -164,19 +165,18 @@ func (d *device) poll(ctx context.Context, p port, buf []byte, emit source.Emitt
 		return false, fmt.Errorf("write %q to %s: %w", d.command, d.line.Path, err)
 	}
 	deadline := start.Add(d.timeout)
-	seen := make(map[string]bool, d.records)
 	frames := 0
 	for {
 		n, quiet, err := d.read(p, buf)
 		at := time.Now()
 		if n > 0 {
-			frames += d.consume(buf[:n], at, emit, func(rec string) { seen[rec] = true })
+			frames += d.consume(buf[:n], at, emit, nil)
 		}
 		if err != nil {
 			return frames > 0, err
 		}
 		switch {
-		case frames > 0 && (quiet || len(seen) == d.records || !at.Before(deadline)):
+		case frames > 0 && (quiet || !at.Before(deadline)):
 			d.m.Poll(d.name, time.Since(start), nil, "")
 			d.setState(nil)
 			d.log.Debug("serial poll", "frames", frames, "took", time.Since(start))
