@@ -101,8 +101,8 @@ func TestMapFixtures(t *testing.T) {
 			payload:  []byte(`{"deviceInfo":{"devEui":"70b3d5e75e001a2c"},"time":"2024-05-14T07:42:18Z","data":"AA==","object":{"occupied":false}}`),
 			received: mustTime("2024-05-14T07:42:18Z"),
 			wantID:   "70b3d5e75e001a2c", wantTime: mustTime("2024-05-14T07:42:18Z"),
-			want:     []wantReading{{point: "occupied", value: wire.Bool(false)}},
-			missing:  []string{"battery", "temperature"},
+			want:    []wantReading{{point: "occupied", value: wire.Bool(false)}},
+			missing: []string{"battery", "temperature"},
 		},
 		{
 			name: "wrong types, fractions, null and range", prof: parkingProfile(),

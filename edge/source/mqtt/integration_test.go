@@ -1,0 +1,289 @@
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// value reads a gauge or counter.
+func value(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	if d.Gauge != nil {
+		return d.Gauge.GetValue()
+	}
+	return d.Counter.GetValue()
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// collector gathers emitted readings.
+type collector struct {
+	mu sync.Mutex
+	rs []wire.Reading
+}
+
+func (c *collector) emit(rs []wire.Reading) {
+	c.mu.Lock()
+	c.rs = append(c.rs, rs...)
+	c.mu.Unlock()
+}
+
+// find returns the readings matching f.
+func (c *collector) find(f func(wire.Reading) bool) []wire.Reading {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []wire.Reading
+	for _, r := range c.rs {
+		if f(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// publisher connects a separate paho client to url, as a network server
+// would publish uplinks.
+func publisher(t *testing.T, url string) paho.Client {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("pub-%d", time.Now().UnixNano())).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher connect to %s: %v", url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func publish(t *testing.T, c paho.Client, topic string, payload []byte, retained bool) {
+	t.Helper()
+	if tok := c.Publish(topic, 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// uplink rewrites a ChirpStack fixture for a device, time and object.
+func uplink(t *testing.T, fixtureName, devEUI, at, object string) []byte {
+	t.Helper()
+	s := string(fixture(t, fixtureName))
+	for _, old := range []string{`"70b3d5e75e001a2c"`, `"a84041000181c2e1"`} {
+		s = strings.Replace(s, `"devEui": `+old, `"devEui": "`+devEUI+`"`, 1)
+	}
+	if at != "" {
+		i := strings.Index(s, `"time": "`) + len(`"time": "`)
+		j := i + strings.Index(s[i:], `"`)
+		s = s[:i] + at + s[j:]
+	}
+	if object != "" {
+		i := strings.Index(s, `"object": {`) + len(`"object": `)
+		j := i + strings.Index(s[i:], "}") + 1
+		s = s[:i] + object + s[j:]
+	}
+	return []byte(s)
+}
+
+func runSource(t *testing.T, cfg Config, c *collector) {
+	t.Helper()
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, c.emit) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return within 10s of cancel")
+		}
+	})
+}
+
+// TestBrokerRestart is the failure other gateways have: the broker restarts
+// without persistence, forgets every subscription, and a client that only
+// reconnects stays deaf. The source must reconnect and subscribe again.
+func TestBrokerRestart(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	bm := NewMetrics(prometheus.NewRegistry())
+	pm := source.NewMetrics(prometheus.NewRegistry())
+	const parkEUI, noiseEUI = "70b3d5e75e001a2c", "a84041000181c2e1"
+	cfg := Config{
+		Devices: []source.Device{
+			// Upper case in the site config, lower case from ChirpStack.
+			{Name: "bay-12", Profile: parkingProfile(), Address: broker.URL, ID: strings.ToUpper(parkEUI)},
+			{Name: "slm-03", Profile: noiseProfile(), Address: strings.Replace(broker.URL, "tcp://", "mqtt://", 1), ID: noiseEUI},
+		},
+		Logger: testLogger(t), Metrics: pm, BrokerMetrics: bm,
+		ClientID: fmt.Sprintf("ponte-test-%d", time.Now().UnixNano()), ReconnectMax: 2 * time.Second,
+	}
+	c := &collector{}
+	runSource(t, cfg, c)
+	label := broker.URL
+	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(label)) == 1 })
+
+	pub := publisher(t, broker.URL)
+	topic := func(eui string) string { return "application/17c82e96/device/" + eui + "/event/up" }
+	publish(t, pub, topic(parkEUI), fixture(t, "chirpstack_v4_parking.json"), false)
+	publish(t, pub, topic(noiseEUI), fixture(t, "chirpstack_v4_noise.json"), false)
+	publish(t, pub, topic("ffffffffffffffff"), uplink(t, "chirpstack_v4_parking.json", "ffffffffffffffff", "", ""), false)
+	publish(t, pub, "application/x/device/y/event/up", []byte("not json"), false)
+
+	eventually(t, "first uplinks emitted", 10*time.Second, func() bool {
+		return len(c.find(func(r wire.Reading) bool { return true })) >= 8
+	})
+	eventually(t, "unknown device and garbage counted", 10*time.Second, func() bool {
+		return value(bm.Dropped.WithLabelValues(label, "unknown_device")) == 1 && value(bm.Dropped.WithLabelValues(label, "bad_payload")) == 1
+	})
+	want := map[string]wire.Value{
+		"bay-12/occupied": wire.Bool(true), "bay-12/battery": wire.Float(3.61), "bay-12/temperature": wire.Int(14),
+		"slm-03/laeq": wire.Float(61.3), "slm-03/lamax": wire.Float(78.9), "slm-03/la90": wire.Float(52.1),
+		"slm-03/battery": wire.Int(97), "slm-03/alarm": wire.Bool(false),
+	}
+	got := c.find(func(wire.Reading) bool { return true })
+	if len(got) != len(want) {
+		t.Fatalf("got %d readings %+v, want %d (the unknown device's must be dropped)", len(got), got, len(want))
+	}
+	for _, r := range got {
+		w, ok := want[r.Device+"/"+r.Point]
+		if !ok || !r.Quality.Good() || !sameValue(r.Value, w) {
+			t.Errorf("unexpected reading %+v (want %v)", r, w)
+		}
+	}
+	if v := value(pm.Readings.WithLabelValues("bay-12", "good")); v != 3 {
+		t.Errorf("bay-12 good readings counted %v, want 3", v)
+	}
+	if v := value(bm.Messages.WithLabelValues(label)); v != 4 {
+		t.Errorf("messages counted %v, want 4", v)
+	}
+
+	broker.Restart(300 * time.Millisecond)
+	eventually(t, "connection loss noticed", 10*time.Second, func() bool { return value(bm.ConnectionsLost.WithLabelValues(label)) >= 1 })
+
+	// Publish fresh uplinks until one comes through: it can only arrive
+	// if the source reconnected and subscribed again, since the restarted
+	// broker has no session for it.
+	pub2 := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL).SetClientID("pub-after-restart").SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond))
+	pub2.Connect().WaitTimeout(10 * time.Second)
+	t.Cleanup(func() { pub2.Disconnect(100) })
+	after := func(r wire.Reading) bool { return r.Device == "bay-12" && r.Point == "temperature" && r.Value.I >= 30 }
+	deadline := time.Now().Add(30 * time.Second)
+	for k := 0; len(c.find(after)) == 0; k++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no uplink received after the broker restart (connected=%v subscribed=%v): the source is deaf",
+				value(bm.Connected.WithLabelValues(label)), value(bm.Subscribed.WithLabelValues(label)))
+		}
+		at := time.Now().UTC().Format(time.RFC3339Nano)
+		pub2.Publish(topic(parkEUI), 1, false, uplink(t, "chirpstack_v4_parking.json", parkEUI, at, fmt.Sprintf(`{"occupied": 0, "temperature": %d}`, 30+k))).WaitTimeout(5 * time.Second)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if value(bm.Connected.WithLabelValues(label)) != 1 || value(bm.Subscribed.WithLabelValues(label)) != 1 {
+		t.Errorf("after the restart: connected=%v subscribed=%v, want 1 and 1",
+			value(bm.Connected.WithLabelValues(label)), value(bm.Subscribed.WithLabelValues(label)))
+	}
+	r := c.find(after)[0]
+	if r.Quality != wire.QualityGood || time.Since(r.Time) > time.Minute {
+		t.Errorf("post-restart reading %+v: want good, stamped with the payload's recent time", r)
+	}
+	if v := value(bm.FieldsMissing.WithLabelValues("bay-12", "battery")); v < 1 {
+		t.Errorf("missing battery field counted %v times, want >= 1", v)
+	}
+}
+
+// TestSilentDevice checks the silence rule: a device quiet for more than
+// SilentAfter intervals gets one round of bad_comm readings and the gauge,
+// and is cleared by its next message.
+func TestSilentDevice(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	bm := NewMetrics(nil)
+	const eui = "70b3d5e75e001a2c"
+	cfg := Config{
+		Devices:  []source.Device{{Name: "bay-7", Profile: parkingProfile(), Address: broker.URL, ID: eui, Interval: 100 * time.Millisecond}},
+		Logger:   testLogger(t),
+		ClientID: fmt.Sprintf("ponte-test-%d", time.Now().UnixNano()), BrokerMetrics: bm,
+	}
+	c := &collector{}
+	runSource(t, cfg, c)
+	bad := func(r wire.Reading) bool { return r.Quality == wire.QualityBadComm }
+	eventually(t, "silence reported", 10*time.Second, func() bool { return len(c.find(bad)) > 0 })
+	rs := c.find(bad)
+	if len(rs) != 3 || !strings.Contains(rs[0].Reason, "no message for") || rs[0].Device != "bay-7" {
+		t.Fatalf("silence readings %+v: want one bad_comm reading per field naming the silence", rs)
+	}
+	if value(bm.Silent.WithLabelValues("bay-7")) != 1 {
+		t.Fatal("silent gauge not set")
+	}
+	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	publish(t, publisher(t, broker.URL), "application/a/device/"+eui+"/event/up",
+		uplink(t, "chirpstack_v4_parking.json", eui, time.Now().UTC().Format(time.RFC3339Nano), ""), false)
+	eventually(t, "device heard again", 10*time.Second, func() bool {
+		return len(c.find(func(r wire.Reading) bool { return r.Quality.Good() })) == 3
+	})
+	if len(c.find(bad))%3 != 0 {
+		t.Fatalf("bad_comm readings come per silence, one per field; got %d", len(c.find(bad)))
+	}
+}
+
+// TestRetainedWithoutTime: a retained message on a profile without a time
+// path is a value of unknown age and is dropped; live messages pass.
+func TestRetainedWithoutTime(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	prof := plainProfile()
+	prof.MQTT.Time = ""
+	pub := publisher(t, broker.URL)
+	publish(t, pub, "city/noise/slm-07", []byte(`{"id":"slm-07","laeq":40}`), true)
+
+	bm := NewMetrics(nil)
+	cfg := Config{
+		Devices:  []source.Device{{Name: "slm-07", Profile: prof, Address: broker.URL, ID: "slm-07"}},
+		Logger:   testLogger(t),
+		ClientID: fmt.Sprintf("ponte-test-%d", time.Now().UnixNano()), BrokerMetrics: bm,
+	}
+	c := &collector{}
+	runSource(t, cfg, c)
+	eventually(t, "retained message dropped", 15*time.Second, func() bool {
+		return value(bm.Dropped.WithLabelValues(broker.URL, "retained_without_time")) == 1
+	})
+	publish(t, pub, "city/noise/slm-07", []byte(`{"id":"slm-07","laeq":55.5}`), false)
+	eventually(t, "live message emitted", 10*time.Second, func() bool { return len(c.find(func(wire.Reading) bool { return true })) > 0 })
+	rs := c.find(func(wire.Reading) bool { return true })
+	if len(rs) != 1 || rs[0].Point != "laeq" || rs[0].Value.F != 55.5 {
+		t.Fatalf("readings %+v: want only the live laeq 55.5", rs)
+	}
+}
