@@ -1,0 +1,436 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/profile"
+)
+
+// LineDevice simulates a device talking text frames on a serial line. It
+// builds each frame from the record's Example: every field's text is
+// replaced by the simulated value, formatted like the example's text
+// (same decimals, same width and padding), and the checksum is computed
+// again. Frames therefore look like the real device's, byte for byte,
+// except for the values. Safe for concurrent use.
+type LineDevice struct {
+	ser     *profile.Serial
+	gen     Generator
+	records []lineRecord
+
+	mu    sync.Mutex
+	fault Fault
+	clock func() time.Time
+}
+
+type lineRecord struct {
+	example string
+	fields  []lineField // sorted by start
+}
+
+// lineField is where a field's text sits in the example and how it looks.
+type lineField struct {
+	f          *profile.Field
+	name       string
+	start, end int
+	pat        Pattern
+	format     textFormat
+}
+
+// NewLineDevice prepares the profile's records for simulation; seed picks
+// the value series.
+func NewLineDevice(p *profile.Profile, seed int64) (*LineDevice, error) {
+	if p == nil || p.Serial == nil {
+		return nil, fmt.Errorf("line device: profile has no serial section")
+	}
+	d := &LineDevice{ser: p.Serial, gen: NewGenerator(seed), clock: time.Now}
+	for i := range p.Serial.Records {
+		r := &p.Serial.Records[i]
+		lr, err := prepareRecord(p.Category, r)
+		if err != nil {
+			return nil, fmt.Errorf("line device %s record %q: %w", p.Model, r.Name, err)
+		}
+		d.records = append(d.records, lr)
+	}
+	return d, nil
+}
+
+var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// checksumTail matches the checksum at the end of an example, which the
+// fields never cover.
+var (
+	nmeaTail = regexp.MustCompile(`\*[0-9A-Fa-f]{2}$`)
+	sum8Tail = regexp.MustCompile(`[0-9A-Fa-f]{2}$`)
+)
+
+func prepareRecord(cat profile.Category, r *profile.Record) (lineRecord, error) {
+	lr := lineRecord{example: r.Example}
+	var groups map[string][2]int
+	if r.Delimiter == "" {
+		re := r.Re
+		if re == nil {
+			var err error
+			if re, err = regexp.Compile(r.Regex); err != nil {
+				return lr, fmt.Errorf("regex: %w", err)
+			}
+		}
+		m := re.FindStringSubmatchIndex(r.Example)
+		if m == nil {
+			return lr, fmt.Errorf("example %q does not match the regex", r.Example)
+		}
+		groups = map[string][2]int{}
+		for gi, name := range re.SubexpNames() {
+			if name != "" && m[2*gi] >= 0 {
+				groups[name] = [2]int{m[2*gi], m[2*gi+1]}
+			}
+		}
+	}
+	cols := columnSpans(r.Example, r.Delimiter)
+	for i := range r.Fields {
+		f := &r.Fields[i]
+		var sp [2]int
+		if r.Delimiter == "" {
+			g, ok := groups[f.Group]
+			if !ok {
+				return lr, fmt.Errorf("field %q: group %q not in the example", f.Name, f.Group)
+			}
+			sp = g
+		} else {
+			if f.Column == nil || *f.Column >= len(cols) {
+				return lr, fmt.Errorf("field %q: column missing from the example", f.Name)
+			}
+			sp = cols[*f.Column]
+		}
+		name := placeholder.ReplaceAllStringFunc(f.Name, func(ph string) string {
+			if g, ok := groups[ph[1:len(ph)-1]]; ok {
+				return r.Example[g[0]:g[1]]
+			}
+			return ph
+		})
+		text := r.Example[sp[0]:sp[1]]
+		lr.fields = append(lr.fields, lineField{
+			f: f, name: name, start: sp[0], end: sp[1],
+			pat:    PatternFor(PointInfo{Category: cat, Name: name, Unit: f.Unit, Type: f.Type, Range: f.Range, Sim: f.Sim}),
+			format: parseTextFormat(text),
+		})
+	}
+	// Replace from the end so earlier spans stay valid; overlapping
+	// fields (one group inside another) keep the outer text.
+	sortFields(lr.fields)
+	return lr, nil
+}
+
+func sortFields(fs []lineField) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].start < fs[j-1].start; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+// columnSpans returns the byte spans of the delimited columns.
+func columnSpans(s, delim string) [][2]int {
+	if delim == "" {
+		return nil
+	}
+	var out [][2]int
+	start := 0
+	for {
+		i := strings.Index(s[start:], delim)
+		if i < 0 {
+			return append(out, [2]int{start, len(s)})
+		}
+		out = append(out, [2]int{start, start + i})
+		start += i + len(delim)
+	}
+}
+
+// SetFault sets the device's fault: FaultGarbage sends noise between
+// frames and corrupts some frames; FaultTimeout makes it stop talking;
+// the others change nothing on a serial line.
+func (d *LineDevice) SetFault(f Fault) {
+	d.mu.Lock()
+	d.fault = f
+	d.mu.Unlock()
+}
+
+// SetClock replaces the clock Serve reads the time from (default
+// time.Now), for a simulated clock running faster than the real one.
+func (d *LineDevice) SetClock(now func() time.Time) {
+	d.mu.Lock()
+	d.clock = now
+	d.mu.Unlock()
+}
+
+func (d *LineDevice) state() (Fault, time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fault, d.clock()
+}
+
+// Records returns the number of records; Frame takes 0..Records()-1.
+func (d *LineDevice) Records() int { return len(d.records) }
+
+// Frame returns record's frame at now, with framing bytes and checksum.
+// An out-of-range record returns nil.
+func (d *LineDevice) Frame(record int, now time.Time) []byte {
+	if record < 0 || record >= len(d.records) {
+		return nil
+	}
+	r := &d.records[record]
+	text := r.example
+	for i := len(r.fields) - 1; i >= 0; i-- {
+		lf := &r.fields[i]
+		if i+1 < len(r.fields) && lf.end > r.fields[i+1].start {
+			continue // nested group: its text is part of a replaced one
+		}
+		text = text[:lf.start] + d.fieldText(lf, now) + text[lf.end:]
+	}
+	text = withChecksum(text, d.ser.Checksum.Kind)
+	var b bytes.Buffer
+	f := d.ser.Framing
+	if f.Start != "" || f.End != "" {
+		b.WriteString(f.Start)
+		b.WriteString(text)
+		b.WriteString(f.End)
+	} else {
+		b.WriteString(text)
+		b.WriteString(f.Terminator)
+	}
+	return b.Bytes()
+}
+
+func (d *LineDevice) fieldText(lf *lineField, now time.Time) string {
+	f := lf.f
+	switch f.Type {
+	case profile.TypeString:
+		return lf.format.example
+	case profile.TypeBool:
+		return lf.format.boolText(d.gen.Value(lf.name, lf.pat, now) >= 0.5)
+	}
+	v := d.gen.Value(lf.name, lf.pat, now)
+	raw := v - f.Offset
+	if f.Scale != 0 {
+		raw /= f.Scale
+	}
+	return lf.format.number(raw)
+}
+
+// withChecksum replaces (or appends) the frame's checksum.
+func withChecksum(text, kind string) string {
+	switch kind {
+	case profile.ChecksumNMEAXOR:
+		body := nmeaTail.ReplaceAllString(text, "")
+		var x byte
+		for _, c := range []byte(strings.TrimPrefix(body, "$")) {
+			x ^= c
+		}
+		return body + fmt.Sprintf("*%02X", x)
+	case profile.ChecksumSum8:
+		body := sum8Tail.ReplaceAllString(text, "")
+		var s byte
+		for _, c := range []byte(body) {
+			s += c
+		}
+		return body + fmt.Sprintf("%02X", s)
+	}
+	return text
+}
+
+// textFormat is how an example's field text looks.
+type textFormat struct {
+	example  string
+	decimals int
+	width    int
+	pad      byte // '0', ' ' or 0
+	plus     bool // explicit + sign
+	signed   bool // the example allows a sign
+}
+
+func parseTextFormat(s string) textFormat {
+	tf := textFormat{example: s, width: len(s)}
+	t := strings.TrimLeft(s, " ")
+	if len(t) < len(s) {
+		tf.pad = ' '
+	}
+	switch {
+	case strings.HasPrefix(t, "+"):
+		tf.plus, tf.signed = true, true
+		t = t[1:]
+	case strings.HasPrefix(t, "-"):
+		tf.signed = true
+		t = t[1:]
+	}
+	if len(t) > 1 && t[0] == '0' && t[1] != '.' {
+		tf.pad = '0'
+	}
+	if i := strings.IndexByte(t, '.'); i >= 0 {
+		tf.decimals = len(t) - i - 1
+	}
+	return tf
+}
+
+func (tf textFormat) number(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	if v < 0 && !tf.signed {
+		v = 0
+	}
+	s := strconv.FormatFloat(math.Abs(v), 'f', tf.decimals, 64)
+	sign := ""
+	switch {
+	case v < 0 && s != strconv.FormatFloat(0, 'f', tf.decimals, 64):
+		sign = "-"
+	case tf.plus:
+		sign = "+"
+	}
+	n := len(sign) + len(s)
+	if tf.pad == '0' && tf.decimals == 0 && n > tf.width && v >= 0 {
+		// A fixed-width counter wraps, as the device's own does.
+		return s[len(s)-tf.width:]
+	}
+	switch tf.pad {
+	case '0':
+		if n < tf.width {
+			s = strings.Repeat("0", tf.width-n) + s
+		}
+	case ' ':
+		if n < tf.width {
+			return strings.Repeat(" ", tf.width-n) + sign + s
+		}
+	}
+	return sign + s
+}
+
+// boolText writes a bool the way the example does (1/0, true/false,
+// Y/N, ON/OFF), keeping its case.
+func (tf textFormat) boolText(b bool) string {
+	pairs := [][2]string{{"1", "0"}, {"true", "false"}, {"y", "n"}, {"yes", "no"}, {"on", "off"}, {"t", "f"}}
+	ex := strings.ToLower(strings.TrimSpace(tf.example))
+	for _, p := range pairs {
+		if ex == p[0] || ex == p[1] {
+			out := p[1]
+			if b {
+				out = p[0]
+			}
+			if strings.ToUpper(tf.example) == tf.example {
+				out = strings.ToUpper(out)
+			}
+			return out
+		}
+	}
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Serve talks on port until ctx is done, then returns nil. A free-running
+// device sends every record's frame each interval; a request/response
+// device waits for the profile's command and answers with every record's
+// frame. As with ServeRTU, a read may stay blocked after Serve returns
+// until the caller closes the port.
+func (d *LineDevice) Serve(ctx context.Context, port io.ReadWriter, interval time.Duration) error {
+	if d.ser.Mode == profile.ModeRequestResponse && d.ser.Request != nil {
+		return d.serveRequests(ctx, port)
+	}
+	if interval <= 0 {
+		return fmt.Errorf("line device: interval %v: expected a positive interval", interval)
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if err := d.send(port); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *LineDevice) serveRequests(ctx context.Context, port io.ReadWriter) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan []byte, 16)
+	errc := make(chan error, 1)
+	go readChunks(ctx, port, chunks, errc)
+	cmd := []byte(d.ser.Request.Command)
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read serial line: %w", err)
+		case b := <-chunks:
+			buf = append(buf, b...)
+			for {
+				i := bytes.Index(buf, cmd)
+				if i < 0 {
+					break
+				}
+				buf = buf[i+len(cmd):]
+				if err := d.send(port); err != nil {
+					return err
+				}
+			}
+			if keep := len(cmd) - 1; len(buf) > keep {
+				buf = append([]byte(nil), buf[len(buf)-keep:]...)
+			}
+		}
+	}
+}
+
+// send writes every record's frame, as the fault allows.
+func (d *LineDevice) send(port io.Writer) error {
+	fault, now := d.state()
+	if fault == FaultTimeout {
+		return nil
+	}
+	var out []byte
+	for i := range d.records {
+		frame := d.Frame(i, now)
+		if fault == FaultGarbage {
+			out = append(out, d.noise(3+rand.IntN(10))...)
+			if rand.IntN(2) == 0 && len(frame) > 2 {
+				frame[rand.IntN(len(frame)-2)] ^= 0x20 // a flipped bit inside the frame
+			}
+		}
+		out = append(out, frame...)
+	}
+	if _, err := port.Write(out); err != nil {
+		return fmt.Errorf("write serial frames: %w", err)
+	}
+	return nil
+}
+
+// noise returns junk bytes without the framing's bytes, as a noisy line
+// delivers: the junk must not open or end a frame by accident.
+func (d *LineDevice) noise(n int) []byte {
+	f := d.ser.Framing
+	framing := f.Start + f.End + f.Terminator + "$"
+	b := garbage(n)
+	for i := range b {
+		if strings.IndexByte(framing, b[i]) >= 0 {
+			b[i] = '#'
+		}
+	}
+	return b
+}
