@@ -164,7 +164,7 @@ func plan(devices []source.Device) ([]*broker, error) {
 		p := d.Profile.MQTT
 		filter, idPath, _, _ := p.Defaults()
 		if err := validFilter(filter); err != nil {
-			bad(d, "profile %s: %v", d.Profile.Model, err)
+			bad(d, "profile: %v", err)
 			continue
 		}
 		if idPath != "" && d.ID == "" {

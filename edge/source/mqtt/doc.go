@@ -1,0 +1,94 @@
+// Package mqtt reads devices that publish JSON over MQTT: sensors on a local
+// broker, and LoRaWAN parking, noise and air sensors whose uplinks a network
+// server (ChirpStack v4, The Things Stack v3) publishes with the decoded
+// payload. It uses github.com/eclipse/paho.mqtt.golang.
+//
+// # Reading and mapping are apart
+//
+// Map (mapper.go) is pure: profile mapping, topic, payload and receipt time
+// in, device ID, time and readings out. It is table-tested on real-shaped
+// fixtures in testdata/ and fuzzed. The Source (source.go, broker.go) owns
+// the connections and hands mapped readings to the emitter.
+//
+// # Mapping rules
+//
+//   - Device identity: the value at the profile's device_id path (preset:
+//     deviceInfo.devEui for chirpstack_v4, end_device_ids.dev_eui for
+//     tts_v3, falling back to end_device_ids.device_id when The Things
+//     Stack omits the DevEUI, as for some ABP devices). It is matched
+//     against source.Device.ID case-insensitively, since network servers
+//     disagree on the case of hex EUIs. Without a device_id path the
+//     profile serves exactly one device per broker.
+//   - Time: an RFC 3339 string, or Unix seconds (milliseconds above 1e11),
+//     at the time path. Absent or unparsable: the receipt time, counted in
+//     ponte_edge_mqtt_payload_time_issues_total. More than SkewLimit from
+//     the receipt time: kept as given and counted as skewed; hiding a
+//     wrong device clock or a replay of stored data would mislead more
+//     than showing it.
+//   - Fields: each at Root + "." + Path, converted to int (integers, numbers
+//     without a fraction, numeric strings; 64-bit exact), float (numbers,
+//     numeric strings; finite only), bool (true/false, 0/1, "true"/"1"...)
+//     or string (strings; numbers and booleans as their text). Scaling
+//     turns ints into floats. A wrong type, null or a fraction on an int is
+//     bad_decode, a value outside Range bad_range, each Reason naming the
+//     JSON path.
+//   - A field absent from the payload is skipped, not bad: LoRaWAN codecs
+//     routinely send only what changed or what was measured on that port.
+//     Skips are counted per device and point
+//     (ponte_edge_mqtt_fields_missing_total), so a field that never comes
+//     shows in the metrics. The twin shows such a point as stale, which is
+//     what it is.
+//   - The decoded object itself absent (ChirpStack's "object", TTS's
+//     "decoded_payload") while the uplink carried data means the network
+//     server's codec failed or is not configured: every field is bad_decode
+//     saying so. An uplink without data (MAC-only, empty confirmed frame) is
+//     empty: no readings, but the device was heard.
+//
+// # Connections
+//
+// Devices are grouped by broker address (mqtt:// and tcp:// are the same,
+// default ports filled in): one paho client per broker, each distinct topic
+// filter subscribed once at QoS 1, each message dispatched to the device
+// whose ID is in the payload. Messages for unknown devices, without a
+// device ID, not JSON, or matching no profile are acknowledged, dropped and
+// counted by reason (ponte_edge_mqtt_messages_dropped_total), and logged at
+// Debug: a network server application often carries more devices than one
+// gateway reads.
+//
+// The client reconnects forever, and subscribes again in its OnConnect
+// handler on every connection. A broker restarted without persistence
+// forgets all sessions; a client that subscribed once at start then stays
+// connected and deaf, the known failure of other gateways, which
+// TestBrokerRestart reproduces against a real Mosquitto. The session is
+// persistent (clean session off, stable ClientID) so that the broker queues
+// uplinks while the gateway's mobile link is down, and messages are
+// acknowledged only after their readings were emitted. Redelivered
+// duplicates carry the payload's time, so ingest's dedup absorbs them.
+//
+// A retained message on a profile without a payload time is dropped: it is
+// the device's last value, of unknown age, and stamping it with the receipt
+// time would show stale data as fresh.
+//
+// Connection changes are logged once each (Warn when lost, with the reason;
+// Info when regained, with the downtime) and exported as
+// ponte_edge_mqtt_broker_connected and ponte_edge_mqtt_broker_subscribed.
+// Connected but not subscribed (a broker ACL refusing the filter) is an
+// Error retried with backoff.
+//
+// # Silence
+//
+// MQTT devices are not polled, so the only sign of a dead sensor is
+// silence. A device with an Interval that sends nothing for SilentAfter (3)
+// intervals, counted from Run's start or its last message, is reported
+// once: Warn, ponte_edge_mqtt_device_silent 1, ponte_edge_device_up 0, an
+// error of kind "silent", and one bad_comm reading per field saying how long
+// it has been quiet (and whether its broker is down). Its next message
+// clears it, logged at Info. Devices without an Interval are never
+// reported.
+//
+// # Concurrency
+//
+// Paho runs each message handler in its own goroutine (OrderMatters off, so
+// a slow emit cannot starve the keepalive); the source serializes calls to
+// the emitter and makes none after Run returns. A Source is run once.
+package mqtt
