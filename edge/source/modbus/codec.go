@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -103,13 +104,13 @@ func decodeRaw(p *profile.ModbusPoint, order profile.Order, raw []byte) (wire.Va
 	case profile.TypeFloat32:
 		f := float64(math.Float32frombits(binary.BigEndian.Uint32(b)))
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return bad("float32 bytes % X are %v", b, f)
+			return bad("float32 bytes % X are %v", bytes.Clone(b), f)
 		}
 		return wire.Float(p.Scaling.Apply(f)), nil
 	case profile.TypeFloat64:
 		f := math.Float64frombits(binary.BigEndian.Uint64(b))
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return bad("float64 bytes % X are %v", b, f)
+			return bad("float64 bytes % X are %v", bytes.Clone(b), f)
 		}
 		return wire.Float(p.Scaling.Apply(f)), nil
 	}

@@ -31,9 +31,9 @@ type device struct {
 	failures int       // consecutive failed polls
 	retryAt  time.Time // not polled before this while failing
 
-	seen       bool            // polled at least once
-	state      string          // "" when the last poll worked, else its error kind
-	badPoints  map[string]bool // points whose last value failed to decode
+	seen      bool            // polled at least once
+	state     string          // "" when the last poll worked, else its error kind
+	badPoints map[string]bool // points whose last value failed to decode
 }
 
 // job is one poll class of a device: its requests and its schedule.

@@ -41,7 +41,7 @@ func (f *fakeLink) read(ctx context.Context, unit uint8, timeout time.Duration, 
 	return f.reply(ctx, unit, timeout, r)
 }
 
-func (f *fakeLink) reset() { f.mu.Lock(); f.resets++; f.mu.Unlock() }
+func (f *fakeLink) reset()       { f.mu.Lock(); f.resets++; f.mu.Unlock() }
 func (f *fakeLink) close() error { return nil }
 
 func (f *fakeLink) count(unit uint8) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[unit] }
@@ -102,8 +102,12 @@ type lockedBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func runFor(t *testing.T, s *Source, d time.Duration, emit source.Emitter) {
 	t.Helper()
