@@ -68,6 +68,44 @@ func (c *collector) find(f func(wire.Reading) bool) []wire.Reading {
 	return out
 }
 
+// logCount counts log records by level and message, passing them on to
+// next, to check that state changes are logged once.
+type logCount struct {
+	next slog.Handler
+	mu   *sync.Mutex
+	n    map[string]int
+}
+
+func newLogCount(next slog.Handler) *logCount {
+	return &logCount{next: next, mu: &sync.Mutex{}, n: map[string]int{}}
+}
+
+func (h *logCount) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logCount) Handle(ctx context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.n[r.Level.String()+" "+r.Message]++
+	h.mu.Unlock()
+	if h.next.Enabled(ctx, r.Level) {
+		return h.next.Handle(ctx, r)
+	}
+	return nil
+}
+func (h *logCount) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	c.next = h.next.WithAttrs(as)
+	return &c
+}
+func (h *logCount) WithGroup(g string) slog.Handler {
+	c := *h
+	c.next = h.next.WithGroup(g)
+	return &c
+}
+func (h *logCount) count(key string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[key]
+}
+
 func testLogger(t *testing.T) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
@@ -153,6 +191,8 @@ func TestBrokerRestart(t *testing.T) {
 		Logger: testLogger(t), Metrics: pm, BrokerMetrics: bm,
 		ClientID: fmt.Sprintf("ponte-test-%d", time.Now().UnixNano()), ReconnectMax: 2 * time.Second,
 	}
+	logs := newLogCount(testLogger(t).Handler())
+	cfg.Logger = slog.New(logs)
 	c := &collector{}
 	runSource(t, cfg, c)
 	label := broker.URL
@@ -223,6 +263,42 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	if v := value(bm.FieldsMissing.WithLabelValues("bay-12", "battery")); v < 1 {
 		t.Errorf("missing battery field counted %v times, want >= 1", v)
+	}
+	for key, want := range map[string]int{
+		"INFO mqtt broker connected":                     1,
+		"WARN mqtt broker connection lost; reconnecting": 1,
+		"INFO mqtt broker connection regained":           1,
+		"INFO mqtt subscribed":                           2,
+	} {
+		if got := logs.count(key); got != want {
+			t.Errorf("logged %q %d times, want %d (once per change of state)", key, got, want)
+		}
+	}
+}
+
+// TestBrokerLate: the gateway boots before its broker (or the broker is
+// down at start); the source keeps trying, says so once, and reads when
+// the broker appears.
+func TestBrokerLate(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	broker.Stop()
+	bm := NewMetrics(nil)
+	logs := newLogCount(testLogger(t).Handler())
+	const eui = "a84041000181c2e1"
+	cfg := Config{
+		Devices:  []source.Device{{Name: "slm-03", Profile: noiseProfile(), Address: broker.URL, ID: eui}},
+		Logger:   slog.New(logs),
+		ClientID: fmt.Sprintf("ponte-test-%d", time.Now().UnixNano()), BrokerMetrics: bm, ReconnectMax: time.Second,
+	}
+	c := &collector{}
+	runSource(t, cfg, c)
+	eventually(t, "unreachable broker logged", 10*time.Second, func() bool { return logs.count("WARN mqtt broker unreachable; retrying") == 1 })
+	broker.Start()
+	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	publish(t, publisher(t, broker.URL), "application/a/device/"+eui+"/event/up", fixture(t, "chirpstack_v4_noise.json"), false)
+	eventually(t, "uplink emitted", 10*time.Second, func() bool { return len(c.find(func(wire.Reading) bool { return true })) == 5 })
+	if n := logs.count("WARN mqtt broker unreachable; retrying"); n != 1 {
+		t.Errorf("unreachable logged %d times at Warn, want once", n)
 	}
 }
 
