@@ -363,3 +363,34 @@ func TestRetainedWithoutTime(t *testing.T) {
 		t.Fatalf("readings %+v: want only the live laeq 55.5", rs)
 	}
 }
+
+// TestTopicOnlyDevice: without a device_id path the topic names the device,
+// so even a payload that is not JSON is counted against it.
+func TestTopicOnlyDevice(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	prof := plainProfile()
+	prof.MQTT.DeviceID, prof.MQTT.Topic = "", "site/slm/front"
+	bm, pm := NewMetrics(nil), source.NewMetrics(nil)
+	cfg := Config{
+		Devices:  []source.Device{{Name: "front", Profile: prof, Address: broker.URL}},
+		Logger:   testLogger(t),
+		ClientID: fmt.Sprintf("ponte-test-%d", time.Now().UnixNano()), BrokerMetrics: bm, Metrics: pm,
+	}
+	c := &collector{}
+	runSource(t, cfg, c)
+	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	pub := publisher(t, broker.URL)
+	publish(t, pub, "site/slm/front", []byte("LAeq=50.1"), false)
+	publish(t, pub, "site/slm/back", []byte(`{"laeq":1}`), false)
+	eventually(t, "garbage counted against the device", 10*time.Second, func() bool {
+		return value(pm.Errors.WithLabelValues("front", "payload")) == 1 && value(bm.Dropped.WithLabelValues(broker.URL, "bad_payload")) == 1
+	})
+	publish(t, pub, "site/slm/front", []byte(`{"ts":"2024-05-14T21:15:00Z","laeq":50.1}`), false)
+	eventually(t, "reading emitted", 10*time.Second, func() bool { return len(c.find(func(wire.Reading) bool { return true })) == 1 })
+	if r := c.find(func(wire.Reading) bool { return true })[0]; r.Device != "front" || r.Value.F != 50.1 || !r.Time.Equal(mustTime("2024-05-14T21:15:00Z")) {
+		t.Fatalf("reading %+v", r)
+	}
+	if v := value(bm.Messages.WithLabelValues(broker.URL)); v != 2 {
+		t.Fatalf("messages %v, want 2 (site/slm/back is not subscribed)", v)
+	}
+}

@@ -144,6 +144,17 @@ func (b *broker) dispatch(topic string, payload []byte) (d *device, id, reason s
 	return nil, id, reason
 }
 
+// topicOnly returns the device a topic alone identifies: the single device
+// of a profile without a device_id path whose filter matches.
+func (b *broker) topicOnly(topic string) *device {
+	for _, r := range b.routes {
+		if r.byID == nil && matchTopic(r.filter, topic) {
+			return r.single
+		}
+	}
+	return nil
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

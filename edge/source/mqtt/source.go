@@ -87,7 +87,6 @@ func (s *Source) Run(ctx context.Context, emit source.Emitter) error {
 		for _, d := range b.devices {
 			d.heard(start) // silence is counted from the start
 		}
-		b := b
 		onConnect := func(c paho.Client) {
 			b.connected()
 			b.subscribe(ctx, c)
@@ -125,6 +124,14 @@ func (s *Source) handle(b *broker, out *emitter, msg paho.Message) {
 		msg.Ack()
 	}
 	if err := checkObject(topic, payload); err != nil {
+		if d := b.topicOnly(topic); d != nil {
+			// Without a device_id path the topic alone says whose it is.
+			s.heard(d, received)
+			s.cfg.Metrics.Error(d.Name, "payload")
+			if d.newProblem(err.Error()) {
+				b.log.Warn("mqtt payload problem", "device", d.Name, "err", err)
+			}
+		}
 		drop("bad_payload", "err", err)
 		return
 	}
@@ -144,11 +151,8 @@ func (s *Source) handle(b *broker, out *emitter, msg paho.Message) {
 		drop("retained_without_time", "device", d.Name)
 		return
 	}
+	s.heard(d, received)
 	log := b.log.With("device", d.Name)
-	if d.heard(received) {
-		s.setSilent(d, false)
-		log.Info("mqtt device heard again")
-	}
 	s.account(d, m, log)
 	if m.Empty {
 		log.Debug("mqtt empty uplink", "topic", topic)
@@ -198,6 +202,14 @@ func (s *Source) account(d *device, m Mapped, log *slog.Logger) {
 		log.Info("mqtt payload good again", "readings", len(m.Readings))
 	default:
 		log.Debug("mqtt message", "readings", len(m.Readings), "missing", m.Missing, "time_issue", string(m.TimeIssue), "problem", problem)
+	}
+}
+
+// heard notes a message from d, clearing a reported silence.
+func (s *Source) heard(d *device, at time.Time) {
+	if d.heard(at) {
+		s.setSilent(d, false)
+		d.broker.log.Info("mqtt device heard again", "device", d.Name)
 	}
 }
 
