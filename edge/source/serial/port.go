@@ -72,6 +72,9 @@ func (d *device) run(ctx context.Context, emit source.Emitter, base, max time.Du
 		if worked {
 			attempt = 0
 		}
+		if err == nil {
+			err = errors.New("port session ended") // not reached: sessions end with an error or ctx
+		}
 		d.fail(emit, time.Now(), kindComm, err)
 		wait := source.Backoff(attempt, base, max)
 		attempt++
