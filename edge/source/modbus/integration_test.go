@@ -296,3 +296,97 @@ func TestProbe(t *testing.T) {
 		t.Errorf("reading %+v, want bad_comm", res[0].Reading)
 	}
 }
+
+// On a real RTU line, a silent slave is skipped while in backoff so the
+// others keep their rate, and a slave answering garbage does not corrupt
+// the answers of the next ones (the line is drained after a bad frame).
+func TestRTUFaultySlave(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	simEnd, ourEnd := testenv.PtyPair(t)
+	port, err := serial.OpenPort(&serial.Config{Name: simEnd, Baud: 9600, ReadTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("open %s: %v", simEnd, err)
+	}
+	t.Cleanup(func() { port.Close() })
+	p := &profile.Profile{Model: "counter", Kind: profile.KindModbus, File: "counter.yaml", Category: profile.CategoryTraffic,
+		Modbus: &profile.Modbus{Points: []profile.ModbusPoint{
+			{Name: "vehicles", Table: profile.TableHolding, Address: 0, Type: profile.TypeUint32},
+			{Name: "occupancy", Table: profile.TableInput, Address: 0, Type: profile.TypeUint16},
+		}}}
+	units := map[uint8]*sim.ModbusUnit{}
+	var list []*sim.ModbusUnit
+	var devs []source.Device
+	for _, id := range []uint8{1, 2, 3} {
+		units[id] = newUnit(t, p, id, map[string]wire.Value{"vehicles": wire.Int(100 * int64(id)), "occupancy": wire.Int(int64(id))})
+		list = append(list, units[id])
+		devs = append(devs, source.Device{Name: fmt.Sprintf("slave%d", id), Profile: p, Address: "rtu://" + ourEnd,
+			Unit: id, Interval: interval, Timeout: 200 * time.Millisecond})
+	}
+	srv := sim.NewModbusServer(slog.New(slog.DiscardHandler), list...)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeRTU(ctx, port) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	units[2].SetFault(sim.FaultTimeout)
+	s, err := New(Config{Devices: devs, BackoffBase: 400 * time.Millisecond, BackoffMax: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, stop := running(t, s)
+	// Without backoff every round would wait out a 200ms timeout: at most
+	// 8 polls per healthy slave in the window instead of about 30.
+	start, window := time.Now(), 1500*time.Millisecond
+	time.Sleep(window)
+	polls := map[string]int{}
+	for _, r := range c.snapshot() {
+		if r.Point == "vehicles" && r.Time.Before(start.Add(window)) && r.Quality.Good() {
+			polls[r.Device]++
+		}
+	}
+	expected := int(window / interval)
+	for _, d := range []string{"slave1", "slave3"} {
+		if polls[d] < expected*4/10 {
+			t.Errorf("%s: %d good polls in %s next to a dead slave, want about %d (at least %d)", d, polls[d], window, expected, expected*4/10)
+		}
+	}
+	if n := units[2].Requests(); n < 1 || n > int64(window/(400*time.Millisecond))+2 {
+		t.Errorf("dead slave got %d requests in %s, want about one per backoff period", n, window)
+	}
+
+	units[2].SetFault(sim.FaultGarbage)
+	mark := len(c.snapshot())
+	if !until(10*time.Second, func() bool {
+		rs := c.snapshot()
+		for _, r := range rs[mark:] {
+			if r.Device == "slave2" && r.Quality == wire.QualityBadComm && r.Time.After(start.Add(window)) {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("no bad_comm reading from the garbage-answering slave")
+	}
+	// Several garbage replies, one per backoff period.
+	time.Sleep(time.Second)
+	units[2].SetFault(sim.FaultNone)
+	if !until(10*time.Second, func() bool { return len(latestAfter(c.snapshot(), mark, "slave2")) > 0 }) {
+		t.Fatal("slave2 did not recover after its fault was cleared")
+	}
+	stop()
+	for _, r := range c.snapshot()[mark:] {
+		if r.Device == "slave2" {
+			if r.Quality.Good() && r.Value != wire.Int(200) && r.Value != wire.Int(2) {
+				t.Errorf("slave2 read %v", r.Value)
+			}
+			continue
+		}
+		if !r.Quality.Good() {
+			t.Errorf("healthy slave spoiled by its neighbour's garbage: %+v", r)
+		}
+		want := map[string]wire.Value{"slave1vehicles": wire.Int(100), "slave1occupancy": wire.Int(1), "slave3vehicles": wire.Int(300), "slave3occupancy": wire.Int(3)}
+		if w := want[r.Device+r.Point]; r.Quality.Good() && r.Value != w {
+			t.Errorf("%s.%s = %v, want %v", r.Device, r.Point, r.Value, w)
+		}
+	}
+}
