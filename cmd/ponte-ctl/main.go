@@ -1,0 +1,19 @@
+// Command ponte-ctl is the technician's tool: it validates device profiles
+// and probes devices at the roadside. See `ponte-ctl help`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ponte-city/ponte/edge/ctl"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := ctl.Run(ctx, ctl.Env{Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,65 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Exit statuses.
+const (
+	ExitOK    = 0
+	ExitFail  = 1 // the checked thing is wrong, or the device could not be read
+	ExitUsage = 2 // the command line is wrong
+)
+
+// Env is what a command may touch.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Log            *slog.Logger
+}
+
+const usage = `ponte-ctl: the Ponte technician's tool
+
+Usage:
+  ponte-ctl profile validate FILE...     check device profiles; every error as file:line: field: problem
+  ponte-ctl probe --profile FILE ADDRESS  read every point of a device once
+      --modbus tcp://HOST:PORT --unit N
+      --modbus 'rtu:///dev/ttyUSB0?baud=9600&parity=E' --unit N
+      --serial /dev/ttyUSB1 [--baud 9600]
+      --mqtt tcp://HOST:1883 --id DEVEUI
+      [--timeout 5s] [--json]
+`
+
+// Run runs the command line args (without the program name).
+func Run(ctx context.Context, env Env, args []string) int {
+	if env.Log == nil {
+		env.Log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "profile":
+		if len(args) < 2 || args[1] != "validate" {
+			fmt.Fprintf(env.Stderr, "ponte-ctl profile: expected \"validate FILE...\"\n")
+			return ExitUsage
+		}
+		return validateProfiles(env, args[2:])
+	case "probe":
+		return probe(ctx, env, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return ExitOK
+	}
+	fmt.Fprintf(env.Stderr, "ponte-ctl: unknown command %q\n\n%s", args[0], usage)
+	return ExitUsage
+}
+
+// errorLines splits a joined error into its lines.
+func errorLines(err error) []string {
+	return strings.Split(strings.TrimSpace(err.Error()), "\n")
+}
