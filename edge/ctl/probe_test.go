@@ -20,7 +20,9 @@ import (
 
 const sdm630 = "../../firmware-profiles/eastron-sdm630-v2.yaml"
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})) }
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
 
 // simTCP serves a profile from the simulator on a loopback port.
 func simTCP(t *testing.T, path string, units ...uint8) (addr string, srv *sim.ModbusServer) {
