@@ -106,11 +106,11 @@ func TestChecksum(t *testing.T) {
 		kind, frame, data, err string
 	}{
 		{ChecksumNMEAXOR, "WIMWV,284,R,3.4,M,A*37", "WIMWV,284,R,3.4,M,A", ""},
-		{ChecksumNMEAXOR, "WIMWV,284,R,3.4,M,A*37"[:20] + "*37", "", "mismatch"},
-		{ChecksumNMEAXOR, "GPGGA,1", "", `expected "*HH"`},
+		{ChecksumNMEAXOR, "WIMWV,284,R,3.4,M,A*37"[:20] + "*37", "", "frame says 37, data gives"},
+		{ChecksumNMEAXOR, "GPGGA,1", "", `no "*HH"`},
 		{ChecksumNMEAXOR, "A*ZZ", "", "not two hex digits"},
 		{ChecksumSum8, "I,060,1,17,52.4,11.3,0C", "I,060,1,17,52.4,11.3,", ""},
-		{ChecksumSum8, "I,060,1,17,52.4,11.3,0D", "", "frame says 0D, data sums to 0C"},
+		{ChecksumSum8, "I,060,1,17,52.4,11.3,0D", "", "frame says 0D, data gives 0C"},
 		{ChecksumSum8, "1", "", "too short"},
 		{ChecksumNone, "anything*00", "anything*00", ""},
 	}
