@@ -55,7 +55,7 @@ func NewLineDevice(p *profile.Profile, seed int64) (*LineDevice, error) {
 	d := &LineDevice{ser: p.Serial, gen: NewGenerator(seed), clock: time.Now}
 	for i := range p.Serial.Records {
 		r := &p.Serial.Records[i]
-		lr, err := prepareRecord(p.Category, r)
+		lr, err := prepareRecord(p.Category, p.Serial.Checksum, r)
 		if err != nil {
 			return nil, fmt.Errorf("line device %s record %q: %w", p.Model, r.Name, err)
 		}
@@ -64,17 +64,25 @@ func NewLineDevice(p *profile.Profile, seed int64) (*LineDevice, error) {
 	return d, nil
 }
 
+// withExample returns a copy of r whose Example is data.
+func withExample(r *profile.Record, data string) *profile.Record {
+	c := *r
+	c.Example = data
+	return &c
+}
+
 var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// checksumTail matches the checksum at the end of an example, which the
-// fields never cover.
-var (
-	nmeaTail = regexp.MustCompile(`\*[0-9A-Fa-f]{2}$`)
-	sum8Tail = regexp.MustCompile(`[0-9A-Fa-f]{2}$`)
-)
-
-func prepareRecord(cat profile.Category, r *profile.Record) (lineRecord, error) {
-	lr := lineRecord{example: r.Example}
+// prepareRecord finds the fields in the record's example. As in Ponte's
+// decoder, the regex or the columns apply to the frame's data, the
+// example without its checksum.
+func prepareRecord(cat profile.Category, cs profile.Checksum, r *profile.Record) (lineRecord, error) {
+	data, err := cs.Verify(r.Example)
+	if err != nil {
+		return lineRecord{}, fmt.Errorf("example %q: %w", r.Example, err)
+	}
+	lr := lineRecord{example: data}
+	r = withExample(r, data)
 	var groups map[string][2]int
 	if r.Delimiter == "" {
 		re := r.Re
@@ -196,7 +204,7 @@ func (d *LineDevice) Frame(record int, now time.Time) []byte {
 		}
 		text = text[:lf.start] + d.fieldText(lf, now) + text[lf.end:]
 	}
-	text = withChecksum(text, d.ser.Checksum.Kind)
+	text = d.ser.Checksum.Append(text)
 	var b bytes.Buffer
 	f := d.ser.Framing
 	if f.Start != "" || f.End != "" {
@@ -224,27 +232,6 @@ func (d *LineDevice) fieldText(lf *lineField, now time.Time) string {
 		raw /= f.Scale
 	}
 	return lf.format.number(raw)
-}
-
-// withChecksum replaces (or appends) the frame's checksum.
-func withChecksum(text, kind string) string {
-	switch kind {
-	case profile.ChecksumNMEAXOR:
-		body := nmeaTail.ReplaceAllString(text, "")
-		var x byte
-		for _, c := range []byte(strings.TrimPrefix(body, "$")) {
-			x ^= c
-		}
-		return body + fmt.Sprintf("*%02X", x)
-	case profile.ChecksumSum8:
-		body := sum8Tail.ReplaceAllString(text, "")
-		var s byte
-		for _, c := range []byte(body) {
-			s += c
-		}
-		return body + fmt.Sprintf("%02X", s)
-	}
-	return text
 }
 
 // textFormat is how an example's field text looks.

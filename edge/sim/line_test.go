@@ -20,17 +20,17 @@ func col(i int) *int { return &i }
 
 // nmeaProfile is a free-running weather sensor with NMEA checksums.
 func nmeaProfile() *profile.Profile {
-	re := `^\$WIMDA,(?P<press>\d+\.\d{3}),B,(?P<temp>-?\d+\.\d),C,(?P<wind>\d{3}),(?P<ok>[YN])\*[0-9A-F]{2}$`
+	re := `^WIMDA,(?P<press>\d+\.\d{3}),B,(?P<temp>-?\d+\.\d),C,(?P<wind>\d{3}),(?P<ok>[YN])$`
 	return &profile.Profile{
 		Model: "Test Weather", Manufacturer: "Ponte", Source: "test", Category: profile.CategoryWeather,
 		Kind: profile.KindSerial,
 		Serial: &profile.Serial{
-			Framing:  profile.Framing{Terminator: "\r\n"},
+			Framing:  profile.Framing{Start: "$", End: "\r\n"},
 			Mode:     profile.ModeFreeRunning,
 			Checksum: profile.Checksum{Kind: profile.ChecksumNMEAXOR},
 			Records: []profile.Record{{
 				Name: "mda", Regex: re, Re: regexp.MustCompile(re),
-				Example: "$WIMDA,1.013,B,21.5,C,045,Y*00",
+				Example: "WIMDA,1.013,B,21.5,C,045,Y*0A",
 				Fields: []profile.Field{
 					{Name: "pressure", Group: "press", Type: profile.TypeFloat, Unit: "hPa", Scaling: profile.Scaling{Scale: 1000}},
 					{Name: "temperature", Group: "temp", Type: profile.TypeFloat, Unit: "°C"},
@@ -54,13 +54,13 @@ func counterProfile() *profile.Profile {
 			Request:  &profile.Request{Command: "D?\r"},
 			Checksum: profile.Checksum{Kind: profile.ChecksumSum8},
 			Records: []profile.Record{
-				{Name: "lane1", Delimiter: ";", Example: "L1;000123;045.5;12;00",
+				{Name: "lane1", Delimiter: ";", Example: "L1;000123;045.5;12;EE",
 					Fields: []profile.Field{
 						{Name: "lane1_count", Column: col(1), Type: profile.TypeInt},
 						{Name: "lane1_speed", Column: col(2), Type: profile.TypeFloat, Unit: "km/h"},
 						{Name: "lane1_occupancy", Column: col(3), Type: profile.TypeInt, Unit: "%"},
 					}},
-				{Name: "lane2", Delimiter: ";", Example: "L2;000077;051.0;08;00",
+				{Name: "lane2", Delimiter: ";", Example: "L2;000077;051.0;08;F4",
 					Fields: []profile.Field{
 						{Name: "lane2_count", Column: col(1), Type: profile.TypeInt},
 					}},
@@ -79,7 +79,7 @@ func verifyChecksum(t *testing.T, kind, body string) {
 			t.Fatalf("%q: no *HH", body)
 		}
 		var x byte
-		for _, c := range []byte(body[1:star]) {
+		for _, c := range []byte(body[:star]) {
 			x ^= c
 		}
 		if got := body[star+1:]; got != fmt.Sprintf("%02X", x) {
@@ -106,11 +106,11 @@ func TestLineFrameNMEA(t *testing.T) {
 	temps := map[string]bool{}
 	for h := 0; h < 24; h++ {
 		frame := string(d.Frame(0, day.Add(time.Duration(h)*time.Hour)))
-		if !strings.HasSuffix(frame, "\r\n") {
-			t.Fatalf("frame %q lacks the terminator", frame)
+		if !strings.HasPrefix(frame, "$") || !strings.HasSuffix(frame, "\r\n") {
+			t.Fatalf("frame %q lacks the framing", frame)
 		}
-		body := strings.TrimSuffix(frame, "\r\n")
-		m := re.FindStringSubmatch(body)
+		body := strings.TrimSuffix(frame[1:], "\r\n")
+		m := re.FindStringSubmatch(body[:len(body)-3])
 		if m == nil {
 			t.Fatalf("%02d:00 frame %q does not match %s", h, body, re)
 		}
@@ -143,8 +143,8 @@ func TestLineFrameDelimitedSum8(t *testing.T) {
 		}
 		body := frame[1 : len(frame)-1]
 		verifyChecksum(t, profile.ChecksumSum8, body)
-		cols := strings.Split(body, ";")
-		if len(cols) != 5 || cols[0] != "L1" || len(cols[1]) != 6 || len(cols[2]) != 5 || !strings.Contains(cols[2], ".") {
+		cols := strings.Split(body[:len(body)-2], ";")
+		if len(cols) != 5 || cols[0] != "L1" || len(cols[1]) != 6 || len(cols[2]) != 5 || !strings.Contains(cols[2], ".") || cols[4] != "" {
 			t.Fatalf("frame %q does not look like the example L1;000123;045.5;12;HH", body)
 		}
 		n, err := strconv.Atoi(cols[1])
@@ -217,11 +217,11 @@ func TestLineFreeRunningOverPty(t *testing.T) {
 	re := p.Serial.Records[0].Re
 	good := 0
 	for good < 3 && sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
+		line := strings.TrimPrefix(strings.TrimSuffix(sc.Text(), "\r"), "$")
 		if line == "" {
 			continue
 		}
-		if !re.MatchString(line) {
+		if len(line) < 3 || !re.MatchString(line[:len(line)-3]) {
 			t.Fatalf("line %q does not match the record", line)
 		}
 		verifyChecksum(t, profile.ChecksumNMEAXOR, line)
@@ -234,7 +234,8 @@ func TestLineFreeRunningOverPty(t *testing.T) {
 	d.SetFault(FaultGarbage)
 	bad := 0
 	for i := 0; i < 40 && bad == 0 && sc.Scan(); i++ {
-		if !re.MatchString(strings.TrimSuffix(sc.Text(), "\r")) {
+		line := strings.TrimPrefix(strings.TrimSuffix(sc.Text(), "\r"), "$")
+		if _, err := (profile.Checksum{Kind: profile.ChecksumNMEAXOR}).Verify(line); err != nil || !strings.HasPrefix(sc.Text(), "$") {
 			bad++
 		}
 	}
