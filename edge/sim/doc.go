@@ -61,5 +61,43 @@
 // between one-minute knots; each point shifted by up to half an hour so a
 // street's sensors do not move in lockstep. Points without a sim hint get a
 // pattern from their unit, name and the device's category (PatternFor),
-// narrowed to the point's range.
+// narrowed to the point's range. Hours are taken in the location of the
+// time asked for: ponte-sim uses local time, so rush hours are local.
+//
+// # Serial line devices
+//
+// LineDevice builds each frame from its record's Example, the way Ponte's
+// decoder reads it: the checksum is cut off with profile.Checksum.Verify,
+// each field's text (the regex group's span, or the delimited column) is
+// replaced by the simulated raw value (inverse scaling) formatted like the
+// example's text — same decimals, same width, zero or space padding, an
+// explicit + kept, no sign where the example has none, fixed-width
+// counters wrapping as the device's own do — and the checksum is appended
+// again with profile.Checksum.Append, then the framing. String fields keep
+// the example's text; bools follow the example's spelling (1/0, Y/N,
+// true/false, ON/OFF). garbage sends noise bytes (never framing bytes)
+// before frames and flips a bit inside some; timeout is silence.
+//
+// # MQTT devices
+//
+// MQTTDevice builds the envelope its Format expects — a ChirpStack v4
+// uplink event, a The Things Stack v3 uplink message, or plain JSON — with
+// the decoded fields at Root + path, the device identity at the DeviceID
+// path and the time at the Time path, on the profile's topic with its
+// wildcards filled (LoRaWAN formats: the first + is the application, the
+// second the device). Identifiers (application, deduplication, device
+// address) derive from the seed and the model, so runs repeat. garbage
+// publishes truncated JSON; timeout stops publishing.
+//
+// # ponte-sim
+//
+// Options, ParseArgs and Run hold everything ponte-sim does; its main only
+// wires them to the process. Each Modbus unit gets seed+unit so units on
+// one line differ yet repeat run to run. The optional control API
+// (Controller) listens on loopback only because it has no authentication;
+// it sets faults and pins values at run time and reports requests per
+// unit, which is how tests and demos drive the simulator from outside.
+// --time-scale runs the simulated clock faster so a demo shows a whole day
+// in minutes. The simulator exports no Prometheus metrics: /status is its
+// observable surface, and the gateway's own metrics are what is measured.
 package sim

@@ -15,15 +15,15 @@ const (
 	FaultDrop      Fault = "drop"      // TCP: close the connection on the next request
 )
 
-// Faults lists the faults ParseFault accepts, FaultNone first.
-var Faults = []Fault{FaultNone, FaultException, FaultTimeout, FaultGarbage, FaultDrop}
+// faults lists the faults ParseFault accepts, FaultNone first.
+var faults = []Fault{FaultNone, FaultException, FaultTimeout, FaultGarbage, FaultDrop}
 
 // ParseFault parses a fault name; "" and "none" are FaultNone.
 func ParseFault(s string) (Fault, error) {
 	if s == "none" {
 		return FaultNone, nil
 	}
-	for _, f := range Faults {
+	for _, f := range faults {
 		if string(f) == s {
 			return f, nil
 		}

@@ -309,3 +309,19 @@ func TestLineRequestResponseOverPty(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTextFormat formats values like arbitrary example texts: nothing may
+// panic, and a numeric example gives numeric text.
+func FuzzTextFormat(f *testing.F) {
+	for _, s := range []string{"045.5", "-3.1", "+05", "  12", "000123", "", "-", "+.", "0x1"} {
+		f.Add(s, 12.5)
+	}
+	f.Fuzz(func(t *testing.T, example string, v float64) {
+		out := parseTextFormat(example).number(v)
+		if _, err := strconv.ParseFloat(strings.TrimSpace(example), 64); err == nil {
+			if _, err := strconv.ParseFloat(strings.TrimSpace(out), 64); err != nil {
+				t.Errorf("%g like %q gave %q", v, example, out)
+			}
+		}
+	})
+}
