@@ -17,6 +17,10 @@ var (
 	// written when the disk works again, unless the memory bound drops
 	// them first or the process stops.
 	ErrNotDurable = errors.New("records accepted in memory, not durable")
+	// ErrDropped is what a Commit reports when some of its records were
+	// dropped from the memory queue (over MemoryRecords) before they could
+	// be written.
+	ErrDropped = errors.New("records dropped from memory before they were durable")
 	// ErrTooLarge is returned by Append for a record over MaxRecordBytes.
 	ErrTooLarge = errors.New("record too large")
 	// ErrAckBeyond is returned by Ack for a sequence number never
@@ -102,18 +106,24 @@ type batch struct {
 	ms    int64
 	recs  [][]byte
 	size  int
+	g     *group
 }
 
-// group is the set of appends made durable by one sync.
+// group is the set of appends made durable by one sync. Its fields are
+// written under Buffer.mu before done is closed, and read after.
 type group struct {
-	done chan struct{}
-	err  error // written before done is closed
+	done     chan struct{}
+	err      error
+	lost     [][2]uint64 // sequence ranges dropped from memory
+	resolved bool
 }
 
 func newGroup() *group { return &group{done: make(chan struct{})} }
 
-func (g *group) resolve(err error) {
+// resolveLocked closes the group; Buffer.mu must be held.
+func (g *group) resolveLocked(err error) {
 	g.err = err
+	g.resolved = true
 	close(g.done)
 }
 
@@ -131,17 +141,27 @@ type Commit struct {
 func (c Commit) Done() <-chan struct{} { return c.g.done }
 
 // Err is nil once the records are durable, ErrNotDurable (wrapped) when
-// they are held in memory because the disk failed, or ErrClosed when the
-// buffer closed before they were written. It must be called only after
-// Done is closed.
-func (c Commit) Err() error { return c.g.err }
+// they are held in memory because the disk failed, ErrDropped when some
+// were dropped from memory first, or ErrClosed when the buffer closed
+// before they were written. It must be called only after Done is closed.
+func (c Commit) Err() error {
+	if c.g.err != nil {
+		return c.g.err
+	}
+	for _, r := range c.g.lost {
+		if r[0] <= c.Last && r[1] >= c.First {
+			return fmt.Errorf("records %d..%d: %w", max(r[0], c.First), min(r[1], c.Last), ErrDropped)
+		}
+	}
+	return nil
+}
 
 // Wait blocks until the records are durable (nil) or failed to become so
 // (see Err), or ctx ends.
 func (c Commit) Wait(ctx context.Context) error {
 	select {
 	case <-c.g.done:
-		return c.g.err
+		return c.Err()
 	case <-ctx.Done():
 		return fmt.Errorf("wait for records %d..%d to be durable: %w", c.First, c.Last, ctx.Err())
 	}
@@ -178,7 +198,7 @@ func (b *Buffer) Append(recs [][]byte) (Commit, error) {
 	}
 	first := b.next
 	b.next += uint64(len(recs))
-	b.queue = append(b.queue, &batch{first: first, ms: ms, recs: own, size: total})
+	b.queue = append(b.queue, &batch{first: first, ms: ms, recs: own, size: total, g: b.group})
 	b.queueRecs += len(recs)
 	b.queueSize += total
 	dropped := b.trimMemoryLocked()
@@ -211,6 +231,9 @@ func (b *Buffer) trimMemoryLocked() int {
 		for _, r := range bt.recs[:k] {
 			b.queueSize -= len(r)
 			bt.size -= len(r)
+		}
+		if !bt.g.resolved {
+			bt.g.lost = append(bt.g.lost, [2]uint64{bt.first, bt.first + uint64(k) - 1})
 		}
 		bt.recs = bt.recs[k:]
 		bt.first += uint64(k)

@@ -16,6 +16,15 @@ import (
 type faultFS struct {
 	OSFS
 	fail atomic.Bool
+	// stall, while set, makes Sync wait for it: a disk that is slow but
+	// works.
+	stall atomic.Pointer[stall]
+}
+
+// stall holds syncs until release is closed, telling entered first.
+type stall struct {
+	entered chan struct{} // capacity 1
+	release chan struct{}
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
@@ -51,6 +60,13 @@ func (f *faultFile) Write(p []byte) (int, error) {
 }
 
 func (f *faultFile) Sync() error {
+	if st := f.fs.stall.Load(); st != nil {
+		select {
+		case st.entered <- struct{}{}:
+		default:
+		}
+		<-st.release
+	}
 	if f.fs.fail.Load() {
 		return syscall.EIO
 	}
@@ -152,5 +168,49 @@ func TestCloseWhileDegraded(t *testing.T) {
 	}
 	if got := dropped(b, reasonShutdown); got != 2 {
 		t.Errorf("dropped{shutdown} = %v, want 2", got)
+	}
+}
+
+// A disk that is slow but works: the memory bound drops the oldest queued
+// records, and exactly the appends that lost records hear about it.
+func TestSlowDiskDropsOldest(t *testing.T) {
+	fsys := &faultFS{}
+	b := openT(t, Config{Dir: t.TempDir(), FS: fsys, MemoryRecords: 300, Now: fixedNow})
+	defer closeT(t, b)
+	appendN(t, b, 0, 10)
+
+	st := &stall{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	fsys.stall.Store(st)
+	if _, err := b.Append([][]byte{rec(10)}); err != nil {
+		t.Fatal(err)
+	}
+	<-st.entered // the writer is stuck syncing; what follows queues up
+	var commits []Commit
+	for i := 11; i < 511; i += 100 {
+		recs := make([][]byte, 100)
+		for j := range recs {
+			recs[j] = rec(i + j)
+		}
+		c, err := b.Append(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commits = append(commits, c)
+	}
+	fsys.stall.Store(nil)
+	close(st.release)
+	ctx := context.Background()
+	for i, c := range commits {
+		err := c.Wait(ctx)
+		if dropped := i < 2; dropped != errors.Is(err, ErrDropped) {
+			t.Errorf("append %d (%d..%d): err %v", i, c.First, c.Last, err)
+		}
+	}
+	if got := dropped(b, reasonMemoryFull); got != 200 {
+		t.Errorf("dropped{memory_full} = %v, want 200", got)
+	}
+	got := readAll(t, b, 0)
+	if len(got) != 311 || got[11].Seq != 212 || !bytes.Equal(got[11].Data, rec(211)) {
+		t.Fatalf("read %d records, [11] = %d", len(got), got[11].Seq)
 	}
 }

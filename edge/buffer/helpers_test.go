@@ -3,6 +3,7 @@ package buffer
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -93,3 +94,18 @@ func value(c prometheus.Metric) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+// noSyncFS skips fsync, for tests and fuzzing that do not test durability.
+type noSyncFS struct{ OSFS }
+
+func (n noSyncFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	f, err := n.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
+}
+
+type noSyncFile struct{ File }
+
+func (noSyncFile) Sync() error { return nil }

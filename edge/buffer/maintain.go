@@ -41,9 +41,8 @@ func (b *Buffer) shutdown() {
 	lost := b.queueRecs + b.flyRecs
 	b.queue, b.inflight = nil, nil
 	b.queueRecs, b.flyRecs = 0, 0
-	g := b.group
+	b.group.resolveLocked(ErrClosed)
 	b.mu.Unlock()
-	g.resolve(ErrClosed)
 	if lost > 0 {
 		b.m.dropped.WithLabelValues(reasonShutdown).Add(float64(lost))
 		b.cfg.Logger.Error("buffer closed with records held in memory; they are lost", "dir", b.dir, "records", lost)

@@ -40,7 +40,7 @@ func Open(ctx context.Context, cfg Config) (*Buffer, error) {
 		group:   newGroup(),
 		changed: make(chan struct{}),
 	}
-	b.none.resolve(nil)
+	b.none.resolveLocked(nil) // not yet shared
 	if err := b.recover(ctx); err != nil {
 		if b.w.f != nil {
 			_ = b.w.f.Close()

@@ -44,10 +44,10 @@ func (b *Buffer) flush(sync, final bool) {
 		b.group = newGroup()
 	}
 	if b.degraded && (!sync || (!final && time.Since(b.w.retryAt) < b.cfg.RetryInterval)) {
-		b.mu.Unlock()
 		if g != nil {
-			g.resolve(fmt.Errorf("buffer %s: disk failing: %w", b.dir, ErrNotDurable))
+			g.resolveLocked(fmt.Errorf("buffer %s: disk failing: %w", b.dir, ErrNotDurable))
 		}
+		b.mu.Unlock()
 		return
 	}
 	retry := b.degraded
@@ -68,17 +68,14 @@ func (b *Buffer) flush(sync, final bool) {
 		err = b.syncFiles()
 	}
 	if err != nil {
-		b.fail(err)
-		if g != nil {
-			g.resolve(fmt.Errorf("buffer %s: %w: %w", b.dir, ErrNotDurable, err))
-		}
+		b.fail(err, g)
 		return
 	}
 	if sync {
 		b.mu.Lock()
 		b.publishLocked()
+		g.resolveLocked(nil)
 		b.mu.Unlock()
-		g.resolve(nil)
 	}
 }
 
@@ -244,8 +241,9 @@ func (b *Buffer) publishLocked() {
 
 // fail handles a write or sync error: the records not known durable go
 // back to the memory queue, the files of this attempt are abandoned and the
-// buffer is degraded until a retry succeeds.
-func (b *Buffer) fail(cause error) {
+// buffer is degraded until a retry succeeds. g, if not nil, is the group
+// the failed sync was for.
+func (b *Buffer) fail(cause error, g *group) {
 	w := &b.w
 	for _, u := range w.rolled {
 		if u.isNew {
@@ -283,6 +281,9 @@ func (b *Buffer) fail(cause error) {
 		b.queueSize += bt.size
 	}
 	dropped := b.trimMemoryLocked()
+	if g != nil {
+		g.resolveLocked(fmt.Errorf("buffer %s: %w: %w", b.dir, ErrNotDurable, cause))
+	}
 	b.mu.Unlock()
 	if dropped > 0 {
 		b.m.dropped.WithLabelValues(reasonMemoryFull).Add(float64(dropped))

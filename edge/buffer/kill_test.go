@@ -1,0 +1,151 @@
+package buffer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	helperDirEnv   = "PONTE_BUFFER_HELPER_DIR"
+	helperRoundEnv = "PONTE_BUFFER_HELPER_ROUND"
+)
+
+// helperRec is the record the helper appends as its i-th of round r.
+func helperRec(round, i int) []byte {
+	return fmt.Appendf(nil, "round-%d-rec-%09d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", round, i)
+}
+
+// TestHelperAppender is not a test: TestKill9 runs the test binary with it
+// as a subprocess that appends as fast as it can and prints
+// "DURABLE <first> <last> <round> <index of first>" once each append is
+// reported durable, until it is killed.
+func TestHelperAppender(t *testing.T) {
+	dir := os.Getenv(helperDirEnv)
+	if dir == "" {
+		t.Skip("helper process for TestKill9")
+	}
+	round, _ := strconv.Atoi(os.Getenv(helperRoundEnv))
+	b, err := Open(context.Background(), Config{Dir: dir, SegmentBytes: 256 << 10, SyncInterval: 5 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	type pending struct {
+		c   Commit
+		idx int
+	}
+	commits := make(chan pending, 4096)
+	go func() {
+		for i := 0; ; i += 50 {
+			recs := make([][]byte, 50)
+			for j := range recs {
+				recs[j] = helperRec(round, i+j)
+			}
+			c, err := b.Append(recs)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "append:", err)
+				os.Exit(2)
+			}
+			commits <- pending{c, i}
+		}
+	}()
+	out := bufio.NewWriter(os.Stdout)
+	for p := range commits {
+		if err := p.c.Wait(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "wait:", err)
+			os.Exit(2)
+		}
+		fmt.Fprintf(out, "DURABLE %d %d %d %d\n", p.c.First, p.c.Last, round, p.idx)
+		if len(commits) == 0 {
+			out.Flush()
+		}
+	}
+}
+
+// TestKill9 kills a process appending at full speed, several times on the
+// same directory, and checks after each kill that every record reported
+// durable is there exactly once, in order and intact, and that sequence
+// numbers go on without reuse.
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	dir := t.TempDir()
+	seen := map[uint64][]byte{} // every record ever read back, by seq
+	var lastSeq uint64
+	for round := 1; round <= 5; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAppender$")
+		cmd.Env = append(os.Environ(), helperDirEnv+"="+dir, helperRoundEnv+"="+strconv.Itoa(round))
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(200+rand.IntN(400)) * time.Millisecond)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		if strings.Contains(stderr.String(), "open:") || strings.Contains(stderr.String(), "wait:") {
+			t.Fatalf("round %d: helper failed: %s", round, stderr.String())
+		}
+
+		// What the helper was told is durable.
+		durable := map[uint64][]byte{}
+		var firstThisRound uint64
+		for line := range strings.Lines(stdout.String()) {
+			if !strings.HasSuffix(line, "\n") {
+				continue // cut by the kill
+			}
+			var first, last uint64
+			var r, idx int
+			if _, err := fmt.Sscanf(line, "DURABLE %d %d %d %d", &first, &last, &r, &idx); err != nil {
+				continue
+			}
+			if firstThisRound == 0 {
+				firstThisRound = first
+			}
+			for s := first; s <= last; s++ {
+				durable[s] = helperRec(r, idx+int(s-first))
+			}
+		}
+		if len(durable) == 0 {
+			t.Fatalf("round %d: nothing reported durable; stderr: %s", round, stderr.String())
+		}
+		if firstThisRound <= lastSeq {
+			t.Fatalf("round %d: first seq %d reuses a number (last read back %d)", round, firstThisRound, lastSeq)
+		}
+
+		b := openT(t, Config{Dir: dir, SegmentBytes: 256 << 10})
+		got := readAll(t, b, 0)
+		closeT(t, b)
+		for i, r := range got {
+			if i > 0 && r.Seq != got[i-1].Seq+1 {
+				t.Fatalf("round %d: seq %d follows %d", round, r.Seq, got[i-1].Seq)
+			}
+			if old, ok := seen[r.Seq]; ok && !bytes.Equal(old, r.Data) {
+				t.Fatalf("round %d: seq %d was %q, now %q", round, r.Seq, old, r.Data)
+			}
+			seen[r.Seq] = bytes.Clone(r.Data)
+		}
+		if got[0].Seq != 1 {
+			t.Fatalf("round %d: first record %d, want 1", round, got[0].Seq)
+		}
+		for s, want := range durable {
+			if !bytes.Equal(seen[s], want) {
+				t.Fatalf("round %d: durable seq %d: got %q, want %q", round, s, seen[s], want)
+			}
+		}
+		lastSeq = got[len(got)-1].Seq
+		t.Logf("round %d: %d reported durable, %d records on disk", round, len(durable), len(got))
+	}
+}
