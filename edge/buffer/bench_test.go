@@ -120,7 +120,7 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	dir := b.TempDir()
 	recs := buildSegments(b, dir, size, DefaultSegmentBytes)
-	b.Logf("buffer of %d MiB, %d records", size>>20, recs)
+
 	cfg := Config{Dir: dir, FS: OSFS{}}
 	for _, tt := range []struct {
 		name   string
@@ -144,27 +144,28 @@ func BenchmarkOpen(b *testing.B) {
 				closeT(b, buf)
 			}
 			b.ReportMetric(took.Seconds()/float64(b.N), "s/open")
+			b.ReportMetric(float64(size>>20), "MiB")
+			b.ReportMetric(float64(recs), "records")
 		})
 	}
 }
 
-// buildSegments writes about size bytes of segments of 64-byte records
+// buildSegments writes size/segBytes full segments of 64-byte records
 // into dir and returns the number of records.
 func buildSegments(b *testing.B, dir string, size, segBytes int64) int {
 	epoch := newEpoch()
 	base := time.Now().UnixMilli()
-	seq, written := uint64(1), int64(0)
-	for written < size {
+	seq := uint64(1)
+	for range max(size/segBytes, 1) {
 		buf := segHeader{epoch: epoch, first: seq, base: base}.encode()
 		first := seq
-		for int64(len(buf))+80 < segBytes && written+int64(len(buf)) < size {
+		for int64(len(buf))+80 < segBytes {
 			buf = appendFrame(buf, base, base+int64(seq%1000), benchRecord(int(seq)))
 			seq++
 		}
 		if err := os.WriteFile(filepath.Join(dir, segName(first)), buf, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		written += int64(len(buf))
 	}
 	return int(seq - 1)
 }

@@ -99,7 +99,8 @@
 // unacknowledged ones ("cap_bytes") and logging each such deletion.
 // MaxAge drops unacknowledged records appended longer ago than it
 // ("cap_age"). Both are applied every SyncInterval, so the disk may exceed
-// MaxBytes by what one interval appends.
+// MaxBytes by what one interval appends. They apply to records on disk;
+// records in memory are bounded by MemoryRecords.
 //
 // # Disk failure: degraded mode
 //

@@ -58,12 +58,18 @@ func (b *Buffer) maintain(force bool) {
 	head, durable := b.head, b.durable
 	target := min(max(b.acked+1, b.capHead), durable)
 	snap := b.snapLocked(head.seq)
+	// Usually the forwarder acknowledges what it just read: start there
+	// rather than re-reading the acknowledged records.
+	start := bestHint(target, head, b.readHint)
+	if start.seq < head.seq {
+		start = head
+	}
 	b.mu.Unlock()
 
 	// Acknowledgements: move the head to the first unacknowledged record,
 	// reading its time for the age cap and the oldest-age gauge.
 	if head.seq < target || (head.seq < durable && !head.timed) {
-		p, dmg, err := b.walk(snap, head.seq, head, func(seq uint64, _ int64, _ []byte) bool { return seq < target })
+		p, dmg, err := b.walk(snap, start.seq, start, func(seq uint64, _ int64, _ []byte) bool { return seq < target })
 		b.markDamage(dmg)
 		if err == nil {
 			head = p

@@ -18,7 +18,8 @@ import (
 // the one record at the saved head and the tail of the last segment from
 // the saved checkpoint, so start-up time does not grow with the buffer.
 // Damage is cut off and counted (see the package doc). Open fails only if
-// the directory cannot be created or listed, or ctx ends.
+// the directory, the metadata or a segment cannot be created, listed or
+// read (an I/O error, not damage), or ctx ends; the caller retries.
 func Open(ctx context.Context, cfg Config) (*Buffer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
