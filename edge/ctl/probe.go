@@ -64,6 +64,7 @@ func probe(ctx context.Context, env Env, args []string) int {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	results, perr := probeRead(ctx, env, dev)
+	results = latestPerPoint(results)
 	if len(results) > 0 {
 		if *asJSON {
 			printJSON(env.Stdout, results)
@@ -189,4 +190,21 @@ func printJSON(w io.Writer, results []probeResult) {
 		}
 		_ = enc.Encode(l)
 	}
+}
+
+// latestPerPoint keeps each point's last reading, in the order points were
+// first seen: a free-running device may send a record twice before every
+// record has been seen once, and a technician wants one line per point.
+func latestPerPoint(results []probeResult) []probeResult {
+	idx := make(map[string]int, len(results))
+	out := results[:0:0]
+	for _, r := range results {
+		if i, ok := idx[r.Reading.Point]; ok {
+			out[i] = r
+			continue
+		}
+		idx[r.Reading.Point] = len(out)
+		out = append(out, r)
+	}
+	return out
 }

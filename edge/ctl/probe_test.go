@@ -140,6 +140,9 @@ func TestProbeSerialOverPty(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
+	if n := strings.Count(out, `"point":"wind_speed"`); n != 1 {
+		t.Fatalf("wind_speed printed %d times, want once:\n%s", n, out)
+	}
 	for _, want := range []string{`"point":"wind_speed"`, `"point":"temperature"`, `"point":"rain_intensity"`, `"raw":"WIXDR,C,`} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %s:\n%s", want, out)

@@ -170,3 +170,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestScalingApply(t *testing.T) {
+	cases := []struct {
+		s    Scaling
+		raw  float64
+		want float64
+	}{
+		{Scaling{}, 0.1 + 0.2, 0.1 + 0.2}, // unscaled values pass through untouched
+		{Scaling{Scale: 0.01}, 2340, 23.4},
+		{Scaling{Scale: 0.1}, 1013, 101.3},
+		{Scaling{Scale: 1000}, 1.013, 1013},
+		{Scaling{Scale: 0.1, Offset: -40}, 655, 25.5},
+		{Scaling{Scale: 1, Offset: 0.1}, 0.2, 0.3},
+		{Scaling{Scale: 0.001}, 123456789012345, 123456789012},
+		{Scaling{Scale: -1}, 5, -5},
+	}
+	for _, c := range cases {
+		if got := c.s.Apply(c.raw); got != c.want {
+			t.Errorf("%+v.Apply(%v) = %v, want %v", c.s, c.raw, got, c.want)
+		}
+	}
+}

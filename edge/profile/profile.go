@@ -1,6 +1,8 @@
 package profile
 
 import (
+	"math"
+
 	"github.com/ponte-city/ponte/edge/yamlconf"
 )
 
@@ -104,12 +106,44 @@ type Scaling struct {
 	Offset float64 `yaml:"offset"`
 }
 
-// Apply returns raw*Scale+Offset (Scale 0 taken as 1).
+// Apply returns raw*Scale+Offset (Scale 0 taken as 1), rounded to 12
+// significant digits when scaling changed the value, so that 2340 x 0.01
+// is stored and shown as 23.4 and not 23.400000000000002: no field device
+// resolves more than 12 digits, and the binary residue would otherwise
+// reach InfluxDB and every dashboard.
 func (s Scaling) Apply(raw float64) float64 {
+	if !s.Scaled() {
+		return raw
+	}
 	if s.Scale != 0 {
 		raw *= s.Scale
 	}
-	return raw + s.Offset
+	return RoundSignificant(raw+s.Offset, 12)
+}
+
+// RoundSignificant rounds v to the given number of significant decimal
+// digits; NaN, infinities and zero are returned unchanged.
+func RoundSignificant(v float64, digits int) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	exp := digits - 1 - int(math.Floor(math.Log10(math.Abs(v))))
+	switch {
+	case exp > 300 || exp < -300:
+		return v
+	case exp >= 0:
+		// Both factors are exact for exp <= 22, and the division is
+		// correctly rounded, so the result is the double nearest the
+		// decimal.
+		p := math.Pow10(exp)
+		if r := math.Round(v*p) / p; !math.IsInf(r, 0) && !math.IsNaN(r) {
+			return r
+		}
+		return v
+	default:
+		p := math.Pow10(-exp)
+		return math.Round(v/p) * p
+	}
 }
 
 // Scaled reports whether the scaling changes values (a scaled integer

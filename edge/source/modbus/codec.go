@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/ponte-city/ponte/edge/profile"
@@ -102,11 +103,11 @@ func decodeRaw(p *profile.ModbusPoint, order profile.Order, raw []byte) (wire.Va
 		}
 		return scaleInt(p, int64(u)), nil
 	case profile.TypeFloat32:
-		f := float64(math.Float32frombits(binary.BigEndian.Uint32(b)))
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return bad("float32 bytes % X are %v", bytes.Clone(b), f)
+		f32 := math.Float32frombits(binary.BigEndian.Uint32(b))
+		if math.IsNaN(float64(f32)) || math.IsInf(float64(f32), 0) {
+			return bad("float32 bytes % X are %v", bytes.Clone(b), f32)
 		}
-		return wire.Float(p.Scaling.Apply(f)), nil
+		return wire.Float(p.Scaling.Apply(widen(f32))), nil
 	case profile.TypeFloat64:
 		f := math.Float64frombits(binary.BigEndian.Uint64(b))
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -172,4 +173,17 @@ func rangeString(r profile.Range) string {
 		hi = fmt.Sprint(*r.Max)
 	}
 	return "[" + lo + ", " + hi + "]"
+}
+
+// widen returns the float64 nearest the shortest decimal that identifies
+// f: a meter's 230.1 V arrives as float32 0x43661999, which is exactly
+// 230.10000610351562 as a float64; the device meant 230.1, and that is what
+// operators, InfluxDB and the twin should see.
+func widen(f float32) float64 {
+	var buf [32]byte
+	v, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32)), 64)
+	if err != nil {
+		return float64(f)
+	}
+	return v
 }

@@ -62,7 +62,7 @@ func allTypesValues(k int) map[string]wire.Value {
 		n := int64(i + 10*k)
 		v[fmt.Sprintf("int32_%s", o)] = wire.Int(-123456789 - n)
 		v[fmt.Sprintf("uint32_%s", o)] = wire.Int(4000000000 + n)
-		v[fmt.Sprintf("float32_%s", o)] = wire.Float(float64(float32(-273.15 + float64(n))))
+		v[fmt.Sprintf("float32_%s", o)] = wire.Float(profile.RoundSignificant(-273.15+float64(n), 7))
 		v[fmt.Sprintf("int64_%s", o)] = wire.Int(-9007199254740993 - n) // beyond float64's integers
 		v[fmt.Sprintf("uint64_%s", o)] = wire.Int(9000000000000000001 + n)
 		v[fmt.Sprintf("float64_%s", o)] = wire.Float(123.456789012345 + float64(n))
@@ -78,7 +78,7 @@ func allTypesValues(k int) map[string]wire.Value {
 	v["coil_b"] = wire.Bool(k%2 == 1)
 	v["input_a"] = wire.Bool(k%2 == 1)
 	v["input_b"] = wire.Bool(true)
-	v["flow"] = wire.Float(float64(float32(12.75 * float64(k+1))))
+	v["flow"] = wire.Float(12.75 * float64(k+1))
 	v["count"] = wire.Int(int64(42 + k))
 	return v
 }
