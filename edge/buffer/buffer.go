@@ -277,7 +277,8 @@ func (b *Buffer) Ack(upTo uint64) error {
 func (b *Buffer) Epoch() uint64 { return b.epoch }
 
 // Changed returns a channel closed the next time records become durable,
-// so a reader can wait for new data instead of polling.
+// so a reader can wait for new data instead of polling. Call it before the
+// Read that may come back empty, so that no signal falls in between.
 func (b *Buffer) Changed() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
