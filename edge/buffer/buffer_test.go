@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestAppendReadReopen(t *testing.T) {
@@ -114,4 +116,28 @@ func TestCloseIsBounded(t *testing.T) {
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
+}
+
+// An idle buffer must not fsync every tick: on an SD card that is wear and
+// power for nothing.
+func TestIdleBufferDoesNotSync(t *testing.T) {
+	b := openT(t, Config{Dir: t.TempDir(), SyncInterval: time.Millisecond})
+	defer closeT(t, b)
+	appendN(t, b, 0, 10)
+	before := fsyncCount(b)
+	if before == 0 {
+		t.Fatal("no fsync counted for the append")
+	}
+	time.Sleep(50 * time.Millisecond) // ~50 ticks with nothing to do
+	if after := fsyncCount(b); after != before {
+		t.Errorf("idle buffer ran %d fsyncs", after-before)
+	}
+}
+
+func fsyncCount(b *Buffer) uint64 {
+	var m dto.Metric
+	if err := b.m.fsync.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.Histogram.GetSampleCount()
 }

@@ -18,6 +18,7 @@ type writer struct {
 	off      int64    // logical size: bytes written plus len(buf)
 	nextSeq  uint64   // sequence number of the next frame
 	dirDirty bool     // a file was created since the last directory sync
+	unsynced bool     // f was written since its last fsync
 	buf      []byte
 	rolled   []segUpdate // segments closed or created since the last publish
 	stale    []string    // files of a failed attempt, removed before a retry
@@ -122,6 +123,7 @@ func (b *Buffer) writeBuf() error {
 	}
 	_, err := w.f.Write(w.buf)
 	w.buf = w.buf[:0]
+	w.unsynced = true
 	if err != nil {
 		b.m.diskErrors.WithLabelValues("write").Inc()
 		return fmt.Errorf("write segment %s: %w", segName(w.seg.first), err)
@@ -173,13 +175,13 @@ func (b *Buffer) roll(seq uint64, ms int64) error {
 }
 
 // syncFiles makes everything written durable: the active segment and, if
-// a segment was created, the directory.
+// a segment was created, the directory. An idle buffer costs no fsync.
 func (b *Buffer) syncFiles() error {
 	w := &b.w
 	if err := b.writeBuf(); err != nil {
 		return err
 	}
-	if w.f != nil {
+	if w.f != nil && w.unsynced {
 		if err := b.fsync(w.f, "segment "+segName(w.seg.first)); err != nil {
 			return err
 		}
@@ -197,6 +199,7 @@ func (b *Buffer) syncFiles() error {
 func (b *Buffer) fsync(f File, what string) error {
 	start := time.Now()
 	err := f.Sync()
+	b.w.unsynced = false
 	b.m.fsync.Observe(time.Since(start).Seconds())
 	if err != nil {
 		b.m.diskErrors.WithLabelValues("fsync").Inc()
