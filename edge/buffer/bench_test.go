@@ -22,15 +22,15 @@ func benchRecord(i int) []byte {
 // to be reported durable (in a second goroutine, as the agent's forwarder
 // would not block polling). One op is one record.
 func BenchmarkAppendDurable(b *testing.B) {
-	buf := openT(b, Config{Dir: b.TempDir(), SyncInterval: 10 * time.Millisecond})
+	buf := openT(b, Config{Dir: b.TempDir(), SyncInterval: 10 * time.Millisecond, MemoryRecords: 1_000_000})
 	defer closeT(b, buf)
 	batch := make([][]byte, 100)
 	for i := range batch {
 		batch[i] = benchRecord(i)
 	}
-	// At most 50,000 records outstanding: within MemoryRecords, so none
-	// are dropped, and 5M/s at a 10 ms sync.
-	commits := make(chan Commit, 500)
+	// At most 500,000 records outstanding: within MemoryRecords, so none
+	// are dropped, and far above what one core appends in 10 ms.
+	commits := make(chan Commit, 5000)
 	waited := make(chan error, 1)
 	go func() {
 		for c := range commits {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -212,5 +213,49 @@ func TestSlowDiskDropsOldest(t *testing.T) {
 	got := readAll(t, b, 0)
 	if len(got) != 311 || got[11].Seq != 212 || !bytes.Equal(got[11].Data, rec(211)) {
 		t.Fatalf("read %d records, [11] = %d", len(got), got[11].Seq)
+	}
+}
+
+// A failure while the last segment holds no record: the retry creates a
+// file of the same name, which must not be listed twice (freeing one would
+// delete the other).
+func TestRetryOverEmptySegment(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &faultFS{}
+	cfg := Config{Dir: dir, FS: fsys, RetryInterval: time.Millisecond, Now: fixedNow}
+	b := openT(t, cfg)
+	appendN(t, b, 0, 5)
+	closeT(t, b)
+	// Tear every record: the last segment is recovered to its header.
+	segs := segFiles(t, dir)
+	truncate(t, segs[0], headerSize+3)
+	if err := os.Remove(filepath.Join(dir, metaName)); err != nil {
+		t.Fatal(err)
+	}
+	b = openT(t, cfg)
+	defer closeT(t, b)
+	fsys.fail.Store(true)
+	c, err := b.Append([][]byte{rec(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(t.Context()); !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("wait: %v", err)
+	}
+	fsys.fail.Store(false)
+	eventually(t, "disk recovery", func() bool { return !b.Stats().Degraded })
+	appendN(t, b, 1, 5)
+	if err := b.Ack(3); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ack applied", func() bool { return b.Stats().FirstSeq == 4 })
+	if got := readAll(t, b, 0); len(got) != 3 || got[0].Seq != 4 || !bytes.Equal(got[2].Data, rec(5)) {
+		t.Fatalf("read %d records", len(got))
+	}
+	b.mu.Lock()
+	n := len(b.segs)
+	b.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d segments listed, want 1", n)
 	}
 }

@@ -71,6 +71,7 @@ func (b *Buffer) maintain(force bool) {
 	if head.seq < target || (head.seq < durable && !head.timed) {
 		p, dmg, err := b.walk(snap, start.seq, start, func(seq uint64, _ int64, _ []byte) bool { return seq < target })
 		b.markDamage(dmg)
+		b.readFailed(err)
 		if err == nil {
 			head = p
 		}
@@ -81,6 +82,7 @@ func (b *Buffer) maintain(force bool) {
 		if head.ms < cutoff {
 			p, dmg, err := b.walk(snap, head.seq, head, func(_ uint64, ms int64, _ []byte) bool { return ms < cutoff })
 			b.markDamage(dmg)
+			b.readFailed(err)
 			if err == nil {
 				agedOut = p.seq - head.seq
 				head = p
@@ -183,4 +185,17 @@ func (b *Buffer) gaugesLocked(now time.Time) {
 	b.m.memory.Set(float64(s.MemoryRecords))
 	b.m.oldestAge.Set(s.OldestAge.Seconds())
 	b.m.durableSeq.Set(float64(s.DurableSeq))
+}
+
+// readFailed logs a failing read of the maintenance pass once per change
+// of state; the pass is retried on the next tick.
+func (b *Buffer) readFailed(err error) {
+	switch {
+	case err != nil && !b.w.readFailing:
+		b.m.diskErrors.WithLabelValues("read").Inc()
+		b.cfg.Logger.Warn("buffer segments not readable; acknowledged records are not freed", "dir", b.dir, "err", err)
+	case err == nil && b.w.readFailing:
+		b.cfg.Logger.Info("buffer segments readable again", "dir", b.dir)
+	}
+	b.w.readFailing = err != nil
 }

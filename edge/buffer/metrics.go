@@ -85,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		diskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_edge_buffer_disk_errors_total",
-			Help: "Failed disk operations by kind (write, fsync, create, remove, meta).",
+			Help: "Failed disk operations by kind (write, fsync, create, remove, meta, read).",
 		}, []string{"op"}),
 	}
 	if reg != nil {

@@ -12,17 +12,18 @@ import (
 // writer is the loop goroutine's handle on the segment being written. Only
 // the loop goroutine touches it.
 type writer struct {
-	f        File
-	seg      *segment // the segment f writes
-	isNew    bool     // seg is not yet published
-	off      int64    // logical size: bytes written plus len(buf)
-	nextSeq  uint64   // sequence number of the next frame
-	dirDirty bool     // a file was created since the last directory sync
-	unsynced bool     // f was written since its last fsync
-	buf      []byte
-	rolled   []segUpdate // segments closed or created since the last publish
-	stale    []string    // files of a failed attempt, removed before a retry
-	retryAt  time.Time   // when a degraded buffer last tried the disk
+	f           File
+	seg         *segment // the segment f writes
+	isNew       bool     // seg is not yet published
+	off         int64    // logical size: bytes written plus len(buf)
+	nextSeq     uint64   // sequence number of the next frame
+	dirDirty    bool     // a file was created since the last directory sync
+	unsynced    bool     // f was written since its last fsync
+	readFailing bool     // the maintenance pass last failed to read
+	buf         []byte
+	rolled      []segUpdate // segments closed or created since the last publish
+	stale       []string    // files of a failed attempt, removed before a retry
+	retryAt     time.Time   // when a degraded buffer last tried the disk
 }
 
 // segUpdate is a segment closed by a roll, published with the next sync.
@@ -214,14 +215,14 @@ func (b *Buffer) publishLocked() {
 	for _, u := range w.rolled {
 		u.seg.size = u.size
 		if u.isNew {
-			b.segs = append(b.segs, u.seg)
+			b.addSegLocked(u.seg)
 		}
 	}
 	w.rolled = w.rolled[:0]
 	if w.f != nil {
 		w.seg.size = w.off
 		if w.isNew {
-			b.segs = append(b.segs, w.seg)
+			b.addSegLocked(w.seg)
 			w.isNew = false
 		}
 		b.check = checkpoint{Segment: w.seg.first, Offset: w.off, Next: w.nextSeq}
@@ -240,6 +241,17 @@ func (b *Buffer) publishLocked() {
 		b.m.degraded.Set(0)
 		b.cfg.Logger.Info("buffer disk works again; memory queue written back", "dir", b.dir, "durable_seq", b.durable-1)
 	}
+}
+
+// addSegLocked publishes a new segment. A new file can have the name of
+// the last published one only if that one holds no record (a retry after
+// a failure, or a tail truncated to its header): it replaces it.
+func (b *Buffer) addSegLocked(s *segment) {
+	if n := len(b.segs); n > 0 && b.segs[n-1].first == s.first {
+		b.segs[n-1] = s
+		return
+	}
+	b.segs = append(b.segs, s)
 }
 
 // fail handles a write or sync error: the records not known durable go
