@@ -108,7 +108,9 @@
 // records not known durable stay in memory, Commits of affected appends
 // report ErrNotDurable, ponte_edge_buffer_degraded goes to 1 and the
 // failure is logged once. Appends go on: the memory queue keeps at most
-// MemoryRecords, dropping the oldest ("memory_full"). Every RetryInterval
+// MemoryRecords, dropping the oldest ("memory_full"; the same bound holds
+// when a working disk is too slow, and the Commits of dropped records
+// report ErrDropped). Every RetryInterval
 // the buffer tries the disk again, writing the whole queue, in order, to a
 // new segment named by its first record (files of the failed attempt are
 // removed first; fsync errors are never retried on the same file, whose
