@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,8 +53,19 @@ type Broker struct {
 	// URL is "tcp://127.0.0.1:PORT", for paho.
 	URL string
 
+	log *os.File
+
 	mu  sync.Mutex
 	cmd *exec.Cmd
+}
+
+// tail returns the last n lines of data.
+func tail(data []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Mosquitto starts a Mosquitto broker on a free loopback port with
@@ -68,9 +80,21 @@ func Mosquitto(t testing.TB) *Broker {
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &Broker{t: t, bin: bin, conf: conf, Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port)}
+	logf, err := os.Create(filepath.Join(dir, "mosquitto.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Broker{t: t, bin: bin, conf: conf, log: logf, Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port)}
 	b.Start()
-	t.Cleanup(b.Stop)
+	t.Cleanup(func() {
+		b.Stop()
+		logf.Close()
+		if t.Failed() {
+			if data, err := os.ReadFile(logf.Name()); err == nil {
+				t.Logf("mosquitto log:\n%s", tail(data, 40))
+			}
+		}
+	})
 	return b
 }
 
@@ -84,7 +108,7 @@ func (b *Broker) Start() {
 		return
 	}
 	cmd := exec.Command(b.bin, "-c", b.conf)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = b.log, b.log
 	if err := cmd.Start(); err != nil {
 		b.t.Fatalf("start mosquitto: %v", err)
 	}
