@@ -43,7 +43,9 @@ func TestHelperAppender(t *testing.T) {
 		c   Commit
 		idx int
 	}
-	commits := make(chan pending, 4096)
+	// At most 50,000 records outstanding, within MemoryRecords: faster
+	// than the disk, the helper would have its oldest records dropped.
+	commits := make(chan pending, 1000)
 	go func() {
 		for i := 0; ; i += 50 {
 			recs := make([][]byte, 50)
@@ -90,7 +92,7 @@ func TestKill9(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(200+rand.IntN(400)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
