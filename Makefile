@@ -11,7 +11,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build build-host build-arm test lint bench demo fuzz clean
+.PHONY: all build build-host build-arm check-arm test lint bench demo fuzz clean
 
 all: build
 
@@ -26,6 +26,10 @@ build-arm:
 	@mkdir -p $(BIN)/linux-arm64 $(BIN)/linux-armv7
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/ $(addprefix ./cmd/,$(CMDS))
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/ $(addprefix ./cmd/,$(CMDS))
+
+# Runs the ARM binaries under qemu-user-static, as on the boxes.
+check-arm: build-arm
+	@bash deploy/arm/check
 
 test:
 	$(GO) test $(TEST_FLAGS) ./...
