@@ -1,0 +1,159 @@
+package influxtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Install is the command that builds the influxd binary these tests run.
+const Install = "go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10"
+
+// DB is the database every Server creates; Bucket is the v2 compatibility
+// bucket ("database/retention-policy") that writes go to.
+const (
+	DB     = "ponte"
+	Bucket = DB + "/autogen"
+)
+
+// readyTimeout bounds how long a start may take before the test fails.
+const readyTimeout = 60 * time.Second
+
+// Server is a real influxd run by a test. Its methods may be called from
+// any goroutine; Stop and Start serialise.
+type Server struct {
+	// URL is "http://127.0.0.1:PORT", the base URL for the v2 client.
+	URL string
+	// Bucket is the bucket to write to ("ponte/autogen").
+	Bucket string
+	// DB is the database to query ("ponte").
+	DB string
+	// Port is the HTTP port.
+	Port int
+
+	t    testing.TB
+	bin  string
+	conf string
+	log  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan error // receives cmd.Wait's result once
+}
+
+// Start starts influxd with its data in t.TempDir() on free loopback ports,
+// waits until it answers /ping, creates the database and registers Stop as
+// a cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := findBinary(t)
+	dir := t.TempDir()
+	port, rpc := freePort(t), freePort(t)
+	conf := filepath.Join(dir, "influxdb.conf")
+	if err := os.WriteFile(conf, []byte(config(dir, port, rpc)), 0o644); err != nil {
+		t.Fatalf("write influxd config: %v", err)
+	}
+	s := &Server{
+		URL:    fmt.Sprintf("http://127.0.0.1:%d", port),
+		Bucket: Bucket,
+		DB:     DB,
+		Port:   port,
+		t:      t,
+		bin:    bin,
+		conf:   conf,
+		log:    filepath.Join(dir, "influxd.log"),
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("influxd log (tail):\n%s", s.logTail(40))
+		}
+	})
+	s.Start()
+	return s
+}
+
+// findBinary looks influxd up on PATH and in $(go env GOPATH)/bin.
+func findBinary(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath("influxd"); err == nil {
+		return p
+	}
+	var dirs []string
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, d := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			dirs = append(dirs, filepath.Join(d, "bin"))
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "influxd")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	t.Fatalf("influxd (InfluxDB 1.8.10) is not installed on PATH or in %v; this integration test needs the real thing: %s", dirs, Install)
+	return ""
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// config renders an influxd configuration: loopback only, no reporting,
+// no background services the tests do not need, fsync on every write (the
+// default) so that an acknowledged write survives Stop.
+func config(dir string, port, rpc int) string {
+	return fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+
+[meta]
+  dir = %q
+  logging-enabled = false
+
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+  trace-logging-enabled = false
+
+[retention]
+  enabled = false
+
+[monitor]
+  store-enabled = false
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:%d"
+  auth-enabled = false
+  log-enabled = false
+  flux-enabled = false
+  pprof-enabled = false
+
+[logging]
+  level = "warn"
+  suppress-logo = true
+`, rpc, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), port)
+}
