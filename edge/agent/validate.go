@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+const idChars = "1 to 64 letters, digits, '-', '_' or '.'"
+
+func (v *validator) gateway(g *Gateway) {
+	switch {
+	case g.ID == "":
+		v.errorf("gateway.id", "required (expected the gateway's ID: %s)", idChars)
+	case !wire.ValidGatewayID(g.ID):
+		v.errorf("gateway.id", "%q is not a valid gateway ID (expected %s)", g.ID, idChars)
+	}
+}
+
+// brokerSchemes are the URL schemes paho dials.
+var brokerSchemes = map[string]bool{"tcp": true, "mqtt": true, "ssl": true, "tls": true, "mqtts": true, "ws": true, "wss": true}
+
+// checkBroker checks an MQTT broker URL.
+func checkBroker(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "expected a broker URL such as tcp://host:1883 or ssl://host:8883, got " + strconv.Quote(raw)
+	}
+	if !brokerSchemes[strings.ToLower(u.Scheme)] {
+		return "scheme " + strconv.Quote(u.Scheme) + " (expected tcp://, mqtt://, ssl://, mqtts://, ws:// or wss://)"
+	}
+	if u.Hostname() == "" {
+		return "no host in " + strconv.Quote(raw) + " (expected e.g. ssl://mqtt.example.org:8883)"
+	}
+	return ""
+}
+
+func (v *validator) uplink(u *Uplink) {
+	if u.Broker == "" {
+		v.errorf("uplink.broker", "required (expected a broker URL such as ssl://mqtt.example.org:8883)")
+	} else if msg := checkBroker(u.Broker); msg != "" {
+		v.errorf("uplink.broker", "%s", msg)
+	}
+	switch {
+	case u.Password != "" && u.PasswordFile != "":
+		v.errorf("uplink.password_file", "give password or password_file, not both")
+	case u.PasswordFile != "":
+		u.PasswordFile = v.path(u.PasswordFile, "")
+		if v.offline {
+			break
+		}
+		data, err := os.ReadFile(u.PasswordFile)
+		if err != nil {
+			v.errorf("uplink.password_file", "cannot read the password: %v", err)
+		}
+		u.password = strings.TrimRight(string(data), "\r\n")
+	default:
+		u.password = u.Password
+	}
+	if t := u.TLS; t != nil {
+		for _, f := range []struct {
+			path string
+			file *string
+		}{{"uplink.tls.ca", &t.CA}, {"uplink.tls.cert", &t.Cert}, {"uplink.tls.key", &t.Key}} {
+			if *f.file == "" {
+				continue
+			}
+			*f.file = v.path(*f.file, "")
+			if v.offline {
+				continue
+			}
+			if _, err := os.Stat(*f.file); err != nil {
+				v.errorf(f.path, "cannot read %s: %v", *f.file, errors.Unwrap(err))
+			}
+		}
+		if (t.Cert == "") != (t.Key == "") {
+			v.errorf("uplink.tls", "cert and key go together (a client certificate needs its key)")
+		}
+	}
+	if p := u.TopicPrefix; p != "" && (strings.ContainsAny(p, "+#") || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.HasPrefix(p, "$")) {
+		v.errorf("uplink.topic_prefix", "%q: expected a topic level path such as \"ponte\" or \"city/ponte\", without wildcards, $ or leading/trailing /", p)
+	}
+	if u.BatchMaxReadings < 0 {
+		v.errorf("uplink.batch_max_readings", "%d is negative", u.BatchMaxReadings)
+	}
+	if u.BatchMaxBytes < 0 || int64(u.BatchMaxBytes) >= wire.MaxBatchBytes {
+		v.errorf("uplink.batch_max_bytes", "%s: expected less than %s (the wire limit)", u.BatchMaxBytes, Size(wire.MaxBatchBytes))
+	}
+	if u.Window < 0 {
+		v.errorf("uplink.window", "%d is negative", u.Window)
+	}
+	if u.ReplayRate < 0 {
+		v.errorf("uplink.replay_rate", "%g is negative (expected readings per second, 0 for no cap)", u.ReplayRate)
+	}
+	if u.BackoffBase > 0 && u.BackoffMax > 0 && u.BackoffMax < u.BackoffBase {
+		v.errorf("uplink.backoff_max", "%s is below backoff_base %s", u.BackoffMax.D(), u.BackoffBase.D())
+	}
+}
+
+func (v *validator) buffer(b *Buffer) {
+	b.Dir = v.path(b.Dir, DefaultBufferDir)
+	cfg := buffer.Config{Dir: b.Dir, MaxBytes: int64(b.MaxBytes), MaxAge: b.MaxAge.D(),
+		SegmentBytes: int64(b.SegmentBytes), SyncInterval: b.SyncInterval.D()}
+	err := cfg.Validate()
+	if err == nil {
+		return
+	}
+	var list interface{ Unwrap() []error }
+	errs := []error{err}
+	if errors.As(err, &list) {
+		errs = list.Unwrap()
+	}
+	for _, e := range errs {
+		// "invalid buffer config: max_bytes: ..." -> field and message.
+		msg := strings.TrimPrefix(e.Error(), buffer.ErrConfig.Error()+": ")
+		field, rest, ok := strings.Cut(msg, ": ")
+		if !ok {
+			v.errorf("buffer", "%s", msg)
+			continue
+		}
+		v.errorf("buffer."+field, "%s", rest)
+	}
+}
+
+func (v *validator) http(h *HTTP) {
+	if h.Listen == "" {
+		h.Listen = DefaultListen
+		return
+	}
+	_, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		v.errorf("http.listen", "%q: expected host:port such as 127.0.0.1:9107", h.Listen)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.errorf("http.listen", "port %q: expected 0 to 65535", port)
+	}
+}
