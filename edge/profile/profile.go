@@ -2,6 +2,7 @@ package profile
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/ponte-city/ponte/edge/yamlconf"
 )
@@ -172,6 +173,18 @@ type Sim struct {
 type Range struct {
 	Min *float64 `yaml:"min"`
 	Max *float64 `yaml:"max"`
+}
+
+// String formats the range as "[min, max]", an unset bound as -inf or +inf.
+func (r Range) String() string {
+	lo, hi := "-inf", "+inf"
+	if r.Min != nil {
+		lo = strconv.FormatFloat(*r.Min, 'g', -1, 64)
+	}
+	if r.Max != nil {
+		hi = strconv.FormatFloat(*r.Max, 'g', -1, 64)
+	}
+	return "[" + lo + ", " + hi + "]"
 }
 
 // Contains reports whether v is within the range (unset bounds are open).

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/ponte-city/ponte/edge/profile"
@@ -37,6 +38,18 @@ type Device struct {
 // block for long (the edge buffer's append is the intended receiver) and
 // must not keep the slice after returning.
 type Emitter func(readings []wire.Reading)
+
+// Serialize returns an Emitter that calls emit from one goroutine at a
+// time, for sources that poll devices concurrently but promise their
+// caller serial calls.
+func Serialize(emit Emitter) Emitter {
+	var mu sync.Mutex
+	return func(rs []wire.Reading) {
+		mu.Lock()
+		defer mu.Unlock()
+		emit(rs)
+	}
+}
 
 // Source reads a set of devices of one transport.
 type Source interface {

@@ -45,7 +45,7 @@ func Decode(p *profile.ModbusPoint, order profile.Order, raw []byte) (wire.Value
 	}
 	if f, ok := v.AsFloat(); ok && v.Kind != wire.KindBool && !p.Range.Contains(f) {
 		return v, &ValueError{Point: p.Name, Quality: wire.QualityBadRange,
-			Reason: fmt.Sprintf("value %s outside range %s", v, rangeString(p.Range))}
+			Reason: fmt.Sprintf("value %s outside range %s", v, p.Range)}
 	}
 	return v, nil
 }
@@ -162,17 +162,6 @@ func decodeString(p *profile.ModbusPoint, raw []byte) (wire.Value, error) {
 		}
 	}
 	return wire.String(strings.TrimRight(string(s), " ")), nil
-}
-
-func rangeString(r profile.Range) string {
-	lo, hi := "-inf", "+inf"
-	if r.Min != nil {
-		lo = fmt.Sprint(*r.Min)
-	}
-	if r.Max != nil {
-		hi = fmt.Sprint(*r.Max)
-	}
-	return "[" + lo + ", " + hi + "]"
 }
 
 // widen returns the float64 nearest the shortest decimal that identifies

@@ -301,7 +301,11 @@ func TestProbe(t *testing.T) {
 // others keep their rate, and a slave answering garbage does not corrupt
 // the answers of the next ones (the line is drained after a bad frame).
 func TestRTUFaultySlave(t *testing.T) {
-	const interval = 50 * time.Millisecond
+	const (
+		interval = 50 * time.Millisecond
+		timeout  = 500 * time.Millisecond
+		backoff  = 2 * time.Second
+	)
 	simEnd, ourEnd := testenv.PtyPair(t)
 	port, err := serial.OpenPort(&serial.Config{Name: simEnd, Baud: 9600, ReadTimeout: 50 * time.Millisecond})
 	if err != nil {
@@ -320,7 +324,7 @@ func TestRTUFaultySlave(t *testing.T) {
 		units[id] = newUnit(t, p, id, map[string]wire.Value{"vehicles": wire.Int(100 * int64(id)), "occupancy": wire.Int(int64(id))})
 		list = append(list, units[id])
 		devs = append(devs, source.Device{Name: fmt.Sprintf("slave%d", id), Profile: p, Address: "rtu://" + ourEnd,
-			Unit: id, Interval: interval, Timeout: 200 * time.Millisecond})
+			Unit: id, Interval: interval, Timeout: timeout})
 	}
 	srv := sim.NewModbusServer(slog.New(slog.DiscardHandler), list...)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -329,14 +333,17 @@ func TestRTUFaultySlave(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-served })
 
 	units[2].SetFault(sim.FaultTimeout)
-	s, err := New(Config{Devices: devs, BackoffBase: 400 * time.Millisecond, BackoffMax: 400 * time.Millisecond})
+	s, err := New(Config{Devices: devs, BackoffBase: backoff, BackoffMax: backoff})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, stop := running(t, s)
-	// Without backoff every round would wait out a 200ms timeout: at most
-	// 8 polls per healthy slave in the window instead of about 30.
-	start, window := time.Now(), 1500*time.Millisecond
+	// Without backoff every round would wait out the dead slave's timeout:
+	// at most window/timeout = 6 polls per healthy slave. With it, the dead
+	// slave costs one timeout per backoff period, and the healthy ones are
+	// polled every round of the line (interval-bound, or line-bound on a
+	// loaded machine): well over twice that.
+	start, window := time.Now(), 3*time.Second
 	time.Sleep(window)
 	polls := map[string]int{}
 	for _, r := range c.snapshot() {
@@ -344,13 +351,13 @@ func TestRTUFaultySlave(t *testing.T) {
 			polls[r.Device]++
 		}
 	}
-	expected := int(window / interval)
+	noBackoff := int(window / timeout)
 	for _, d := range []string{"slave1", "slave3"} {
-		if polls[d] < expected*4/10 {
-			t.Errorf("%s: %d good polls in %s next to a dead slave, want about %d (at least %d)", d, polls[d], window, expected, expected*4/10)
+		if polls[d] <= 2*noBackoff {
+			t.Errorf("%s: %d good polls in %s next to a dead slave, want more than %d (without backoff at most %d)", d, polls[d], window, 2*noBackoff, noBackoff)
 		}
 	}
-	if n := units[2].Requests(); n < 1 || n > int64(window/(400*time.Millisecond))+2 {
+	if n := units[2].Requests(); n < 1 || n > int64(window/backoff)+2 {
 		t.Errorf("dead slave got %d requests in %s, want about one per backoff period", n, window)
 	}
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
 )
 
 // ErrRunning is returned by Run when the Source is already running.
@@ -83,12 +82,7 @@ func (s *Source) Run(ctx context.Context, emit source.Emitter) error {
 		return ErrRunning
 	}
 	defer s.running.Store(false)
-	var mu sync.Mutex
-	serial := func(rs []wire.Reading) {
-		mu.Lock()
-		defer mu.Unlock()
-		emit(rs)
-	}
+	serial := source.Serialize(emit)
 	var wg sync.WaitGroup
 	for _, b := range s.buses {
 		wg.Go(func() { b.run(ctx, serial) })

@@ -50,7 +50,7 @@ func convert(f *profile.Field, path string, r gjson.Result) (wire.Value, wire.Qu
 	}
 	x, _ := v.AsFloat()
 	if !f.Range.Contains(x) {
-		return v, wire.QualityBadRange, fmt.Sprintf("%s: value %s outside range %s", path, v, rangeString(f.Range))
+		return v, wire.QualityBadRange, fmt.Sprintf("%s: value %s outside range %s", path, v, f.Range)
 	}
 	return v, wire.QualityGood, ""
 }
@@ -177,15 +177,4 @@ func toString(r gjson.Result) (wire.Value, string) {
 func isRange(err error) bool {
 	ne, ok := err.(*strconv.NumError)
 	return ok && ne.Err == strconv.ErrRange
-}
-
-func rangeString(r profile.Range) string {
-	lo, hi := "-inf", "+inf"
-	if r.Min != nil {
-		lo = strconv.FormatFloat(*r.Min, 'g', -1, 64)
-	}
-	if r.Max != nil {
-		hi = strconv.FormatFloat(*r.Max, 'g', -1, 64)
-	}
-	return "[" + lo + ", " + hi + "]"
 }

@@ -57,18 +57,7 @@ func convert(f *field, text string) (wire.Value, wire.Quality, string) {
 		return wire.Value{}, wire.QualityBadDecode, fmt.Sprintf("type %q cannot be read from text", f.typ)
 	}
 	if !f.rng.Contains(x) {
-		return v, wire.QualityBadRange, fmt.Sprintf("%s outside the range %s", v, rangeText(f.rng))
+		return v, wire.QualityBadRange, fmt.Sprintf("%s outside the range %s", v, f.rng)
 	}
 	return v, wire.QualityGood, ""
-}
-
-func rangeText(r profile.Range) string {
-	lo, hi := "-inf", "+inf"
-	if r.Min != nil {
-		lo = strconv.FormatFloat(*r.Min, 'g', -1, 64)
-	}
-	if r.Max != nil {
-		hi = strconv.FormatFloat(*r.Max, 'g', -1, 64)
-	}
-	return "[" + lo + ", " + hi + "]"
 }

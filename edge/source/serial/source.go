@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
 )
 
 // Default retry waits for a device whose port fails.
@@ -99,12 +98,7 @@ func New(cfg Config) (*Source, error) {
 // to emit are serialised (never concurrent), and each device's readings
 // arrive in the order its frames did.
 func (s *Source) Run(ctx context.Context, emit source.Emitter) error {
-	var mu sync.Mutex
-	serial := func(rs []wire.Reading) {
-		mu.Lock()
-		defer mu.Unlock()
-		emit(rs)
-	}
+	serial := source.Serialize(emit)
 	var wg sync.WaitGroup
 	for _, d := range s.devices {
 		wg.Go(func() { d.run(ctx, serial, s.base, s.max) })
