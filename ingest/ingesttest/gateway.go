@@ -1,0 +1,176 @@
+package ingesttest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// Base is the time of reading 0 in generated batches.
+var Base = time.Now().UTC().Truncate(time.Hour)
+
+// ReadingFor returns the reading with sequence number seq of a generated
+// stream: 10 devices, values of each kind in turn, one millisecond apart,
+// so every (device, point, time) is unique.
+func ReadingFor(seq uint64) wire.Reading {
+	r := wire.Reading{
+		Device: "dev" + strconv.FormatUint(seq%10, 10),
+		Point:  "p" + strconv.FormatUint(seq%4, 10),
+		Unit:   "V",
+		Time:   Base.Add(time.Duration(seq) * time.Millisecond),
+	}
+	switch seq % 4 {
+	case 0:
+		r.Value = wire.Float(float64(seq) + 0.5)
+	case 1:
+		r.Value = wire.Int(int64(seq) << 20)
+	case 2:
+		r.Value = wire.Bool(seq%8 == 2)
+	case 3:
+		r.Value = wire.String("s" + strconv.FormatUint(seq, 10))
+	}
+	return r
+}
+
+// BatchFor returns the encoded batch of seqs [first, last] of gateway.
+func BatchFor(gateway string, epoch, first, last uint64) []byte {
+	b := &wire.Batch{Gateway: gateway, Epoch: epoch}
+	for s := first; s <= last; s++ {
+		b.Seqs = append(b.Seqs, s)
+		b.Readings = append(b.Readings, ReadingFor(s))
+	}
+	data, err := wire.Encode(nil, b)
+	if err != nil {
+		panic(fmt.Sprintf("ingesttest: encode generated batch: %v", err)) // generated input; a bug in this package
+	}
+	return data
+}
+
+// Connect connects a paho client to url (waiting up to 10s).
+func Connect(url, clientID, user, password string) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
+		SetUsername(user).SetPassword(password).SetAutoReconnect(true).
+		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true)
+	c := mqtt.NewClient(o)
+	t := c.Connect()
+	if !t.WaitTimeout(10 * time.Second) {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("connect %s as %s: timeout", url, clientID)
+	}
+	if err := t.Error(); err != nil {
+		return nil, fmt.Errorf("connect %s as %s: %w", url, clientID, err)
+	}
+	return c, nil
+}
+
+// Gateway publishes generated batches of one gateway and resends from the
+// last acknowledged seq when acknowledgements stall, as the edge
+// forwarder does.
+type Gateway struct {
+	ID     string
+	Epoch  uint64
+	Topics wire.Topics
+	// Batch is the number of readings per batch (default 100).
+	Batch uint64
+	// Window is the number of unacknowledged batches in flight (default 4).
+	Window uint64
+	// ResendAfter is how long without ack progress before resending
+	// (default 2s).
+	ResendAfter time.Duration
+
+	mu    sync.Mutex
+	acked uint64
+	kick  chan struct{}
+	sent  int
+}
+
+// Acked returns the highest acknowledged seq.
+func (g *Gateway) Acked() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.acked
+}
+
+// Sent returns the number of batches published (resends included).
+func (g *Gateway) Sent() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sent
+}
+
+// Run publishes seqs 1..total through c and returns when all are
+// acknowledged, or with an error when ctx ends first.
+func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
+	if g.Batch == 0 {
+		g.Batch = 100
+	}
+	if g.Window == 0 {
+		g.Window = 4
+	}
+	if g.ResendAfter == 0 {
+		g.ResendAfter = 2 * time.Second
+	}
+	g.kick = make(chan struct{}, 1)
+	ackTopic := g.Topics.Ack(g.ID)
+	t := c.Subscribe(ackTopic, 1, func(_ mqtt.Client, m mqtt.Message) {
+		a, err := wire.DecodeAck(m.Payload())
+		if err != nil || a.Gateway != g.ID || a.Epoch != g.Epoch {
+			return
+		}
+		g.mu.Lock()
+		if a.Seq > g.acked {
+			g.acked = a.Seq
+		}
+		g.mu.Unlock()
+		select {
+		case g.kick <- struct{}{}:
+		default:
+		}
+	})
+	if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+		return fmt.Errorf("gateway %s: subscribe %s: %v", g.ID, ackTopic, t.Error())
+	}
+	defer c.Unsubscribe(ackTopic)
+	next := uint64(1)
+	lastProgress := time.Now()
+	lastAcked := uint64(0)
+	for {
+		acked := g.Acked()
+		if acked >= total {
+			return nil
+		}
+		if acked > lastAcked {
+			lastAcked, lastProgress = acked, time.Now()
+		}
+		if next <= acked {
+			next = acked + 1
+		}
+		if time.Since(lastProgress) > g.ResendAfter {
+			next, lastProgress = acked+1, time.Now()
+		}
+		for next <= total && next <= acked+g.Window*g.Batch {
+			last := min(next+g.Batch-1, total)
+			pt := c.Publish(g.Topics.Up(g.ID), 1, false, BatchFor(g.ID, g.Epoch, next, last))
+			if !pt.WaitTimeout(200*time.Millisecond) || pt.Error() != nil {
+				break // disconnected: try again after a pause
+			}
+			g.mu.Lock()
+			g.sent++
+			g.mu.Unlock()
+			next = last + 1
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway %s: acked %d of %d: %w", g.ID, g.Acked(), total, ctx.Err())
+		case <-g.kick:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,62 @@
+// Package service is ingest's pipeline: it turns a payload that arrived
+// from a gateway (over MQTT or HTTP, see package intake) into readings
+// written to the time-series sink exactly once in effect, applies the newly
+// written readings to the twin, and says what to acknowledge.
+//
+// # Order of effects for one batch
+//
+//  1. Decode and check the batch as a whole: size, version, CRC, structure
+//     (wire.Decode), a valid gateway ID, the gateway the transport vouched
+//     for (topic or HTTP credentials) equal to the batch's, a known
+//     gateway. A batch failing any of these is dead-lettered with its
+//     reason and counted; the transport drops it (MQTT ack, HTTP 400) and
+//     no acknowledgement goes to the gateway, which is harmless: the
+//     gateway's next good batch is acknowledged cumulatively (see 3).
+//  2. Dedup filter: readings at or below the (gateway, epoch) high-water
+//     mark are dropped. A batch entirely below it is a replay; it is
+//     acknowledged again with the mark and goes no further.
+//  3. Readings with an absurd time (older than MaxAge or further than
+//     MaxFuture ahead of ingest's clock) and, if the policy says so,
+//     readings of devices the configuration does not list are
+//     dead-lettered per reading; the rest of the batch goes on. A gap
+//     (first new seq above mark+1) is accepted: the gateway's buffer
+//     dropped records at its cap, or a batch was dead-lettered; waiting for
+//     records that will never come would block the gateway for good.
+//  4. Sink.Write, retried with backoff until it succeeds or the service
+//     stops. While it blocks, the worker takes no more batches; the
+//     transports stop reading (MQTT: paho's manual ack with the broker's
+//     in-flight limit keeps the rest with the broker; HTTP: 503). Points
+//     the sink rejects for good (InfluxDB 400) are dead-lettered.
+//  5. The dedup mark advances to the batch's last seq and is persisted
+//     (dedup.Store, fsync). Only now is the batch "durable".
+//  6. Applier.Apply with the newly durable readings, exactly once per
+//     reading: a replay stops at 2.
+//  7. The transport acknowledges: the wire.Ack goes to the gateway
+//     (Topics.Ack, QoS 1, or the HTTP response) and then the MQTT message
+//     is acknowledged to the broker.
+//
+// A crash between any two steps loses nothing and counts nothing twice:
+// before 5 the batch is neither marked nor acknowledged, so the broker
+// (unacked MQTT message, persistent session) or the gateway (unacked
+// records stay in its buffer) delivers it again, and it is written again
+// to the same series and timestamps, which InfluxDB merges. After 5 a
+// redelivery is a replay (stopped at 2) and is acknowledged. A crash
+// between 5 and 6 skips the twin update of that one batch; the twin lives
+// in the same process and is rebuilt after a restart anyway, so it is
+// never counted twice, which is the property the twin's counters need.
+//
+// # Concurrency
+//
+// Batches of one gateway are processed one at a time in arrival order:
+// each gateway maps to one of Workers goroutines by hash, with a bounded
+// queue in front of each. Different gateways proceed in parallel (the sink
+// coalesces their concurrent writes).
+//
+// # Validation policy
+//
+// The device list is taken from the configuration (per gateway), not from
+// the edge agents' site files, so ingest does not depend on their format.
+// UnknownDevices "accept" (default) writes readings of unlisted devices;
+// "dead_letter" dead-letters them. A gateway without a device list accepts
+// every device.
+package service

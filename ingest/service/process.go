@@ -1,0 +1,285 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ponte-city/ponte/ingest/deadletter"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// Dead-letter reasons.
+const (
+	ReasonTooLarge        = "too_large"
+	ReasonVersion         = "version"
+	ReasonCorrupt         = "corrupt"
+	ReasonTruncated       = "truncated"
+	ReasonBadGatewayID    = "invalid_gateway_id"
+	ReasonGatewayMismatch = "gateway_mismatch"
+	ReasonUnknownGateway  = "unknown_gateway"
+	ReasonTime            = "time_out_of_range"
+	ReasonUnknownDevice   = "unknown_device"
+	ReasonSinkRejected    = "sink_rejected"
+)
+
+// Process runs one job through the pipeline synchronously and returns its
+// result (Done is not called). The caller must not process two jobs of one
+// gateway at once; Submit does this serialisation.
+func (s *Service) Process(ctx context.Context, j Job) Result {
+	s.m.received.Inc()
+	b, inv := s.check(j)
+	if inv != nil {
+		s.deadLetter(j, inv.Reason, inv.Err, j.Payload, 0)
+		s.m.batches.WithLabelValues("invalid").Inc()
+		return Result{Err: inv}
+	}
+	s.m.readings.WithLabelValues("received").Add(float64(len(b.Readings)))
+	res := Result{Ack: wire.Ack{Gateway: b.Gateway, Epoch: b.Epoch}, HasAck: true}
+
+	// 2. Dedup filter.
+	high := s.cfg.Dedup.High(b.Gateway, b.Epoch)
+	fresh := newBatch(b)
+	for i, seq := range b.Seqs {
+		if seq > high {
+			fresh.Seqs = append(fresh.Seqs, seq)
+			fresh.Readings = append(fresh.Readings, b.Readings[i])
+		}
+	}
+	res.Duplicates = len(b.Readings) - len(fresh.Readings)
+	if res.Duplicates > 0 {
+		s.m.dedupHits.Add(float64(res.Duplicates))
+		s.m.readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	}
+	if len(fresh.Seqs) == 0 {
+		res.Ack.Seq = high
+		s.m.batches.WithLabelValues("duplicate").Inc()
+		return res
+	}
+	if first := fresh.Seqs[0]; high > 0 && first > high+1 {
+		s.cfg.Logger.Info("sequence gap accepted", "gateway", b.Gateway, "epoch", b.Epoch, "high", high, "first", first)
+	}
+
+	// 3. Per-reading checks.
+	good, bad := s.screen(fresh)
+	for reason, rb := range bad {
+		s.deadLetterBatch(j, reason, fmt.Errorf("%d readings", len(rb.Readings)), rb)
+		res.DeadLettered += len(rb.Readings)
+	}
+
+	// 4. Write.
+	if len(good.Readings) > 0 {
+		rejected, err := s.write(ctx, good)
+		if err != nil {
+			s.m.batches.WithLabelValues("error").Inc()
+			return Result{Err: err}
+		}
+		if len(rejected) > 0 {
+			good = s.dropRejected(j, good, rejected)
+			res.DeadLettered += len(rejected)
+		}
+	}
+
+	// 5. Persist the mark.
+	last := b.Last()
+	if err := s.retry(ctx, "persist dedup mark", func() error {
+		return s.cfg.Dedup.Advance(ctx, b.Gateway, b.Epoch, last)
+	}); err != nil {
+		s.m.batches.WithLabelValues("error").Inc()
+		return Result{Err: err}
+	}
+
+	// 6. Twin.
+	if s.cfg.Applier != nil && len(good.Readings) > 0 {
+		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
+	}
+	res.Written = len(good.Readings)
+	res.Ack.Seq = last
+	s.m.readings.WithLabelValues("written").Add(float64(res.Written))
+	if res.DeadLettered > 0 {
+		s.m.readings.WithLabelValues("dead_letter").Add(float64(res.DeadLettered))
+	}
+	s.m.batches.WithLabelValues("written").Inc()
+	return res
+}
+
+func newBatch(b *wire.Batch) *wire.Batch {
+	return &wire.Batch{Gateway: b.Gateway, Epoch: b.Epoch,
+		Seqs: make([]uint64, 0, len(b.Seqs)), Readings: make([]wire.Reading, 0, len(b.Readings))}
+}
+
+// check decodes the payload and checks the batch as a whole.
+func (s *Service) check(j Job) (*wire.Batch, *InvalidError) {
+	b, err := wire.Decode(j.Payload)
+	if err != nil {
+		reason := ReasonCorrupt
+		switch {
+		case errors.Is(err, wire.ErrTooLarge):
+			reason = ReasonTooLarge
+		case errors.Is(err, wire.ErrVersion):
+			reason = ReasonVersion
+		case errors.Is(err, wire.ErrTruncated):
+			reason = ReasonTruncated
+		}
+		return nil, &InvalidError{Reason: reason, Err: err}
+	}
+	switch {
+	case !wire.ValidGatewayID(b.Gateway):
+		return nil, &InvalidError{Reason: ReasonBadGatewayID, Err: fmt.Errorf("batch gateway %q is not a valid gateway ID", b.Gateway)}
+	case b.Gateway != j.Gateway:
+		return nil, &InvalidError{Reason: ReasonGatewayMismatch, Err: fmt.Errorf("batch of gateway %q arrived as gateway %q (%s %s)", b.Gateway, j.Gateway, j.Transport, j.Topic)}
+	case s.gateways != nil && !s.gateways[b.Gateway]:
+		return nil, &InvalidError{Reason: ReasonUnknownGateway, Err: fmt.Errorf("gateway %q is not in the configuration", b.Gateway)}
+	}
+	return b, nil
+}
+
+// screen splits the readings into the good ones and the dead-lettered
+// ones by reason.
+func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.Batch) {
+	now := s.cfg.Now()
+	oldest, newest := now.Add(-s.cfg.MaxAge), now.Add(s.cfg.MaxFuture)
+	devs, listed := s.devices[b.Gateway]
+	checkDev := listed && s.cfg.UnknownDevices == PolicyDeadLetter
+	good = b
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		reason := ""
+		switch {
+		case r.Time.Before(oldest) || r.Time.After(newest):
+			reason = ReasonTime
+		case checkDev && !devs[r.Device]:
+			reason = ReasonUnknownDevice
+		}
+		if reason == "" {
+			if good != b {
+				good.Seqs = append(good.Seqs, b.Seqs[i])
+				good.Readings = append(good.Readings, *r)
+			}
+			continue
+		}
+		if good == b { // first bad reading: copy what came before
+			good = newBatch(b)
+			good.Seqs = append(good.Seqs, b.Seqs[:i]...)
+			good.Readings = append(good.Readings, b.Readings[:i]...)
+			bad = map[string]*wire.Batch{}
+		}
+		rb := bad[reason]
+		if rb == nil {
+			rb = &wire.Batch{Gateway: b.Gateway, Epoch: b.Epoch}
+			bad[reason] = rb
+		}
+		rb.Seqs = append(rb.Seqs, b.Seqs[i])
+		rb.Readings = append(rb.Readings, *r)
+	}
+	return good, bad
+}
+
+// write calls the sink until it succeeds or ctx ends.
+func (s *Service) write(ctx context.Context, b *wire.Batch) ([]Rejected, error) {
+	var rejected []Rejected
+	err := s.retry(ctx, "write readings", func() error {
+		start := time.Now()
+		r, err := s.cfg.Sink.Write(ctx, b.Gateway, b.Readings)
+		s.m.writeSeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
+			s.m.sinkErrors.Inc()
+			return err
+		}
+		rejected = r
+		return nil
+	})
+	return rejected, err
+}
+
+// retry runs f until it succeeds or ctx ends, with exponential backoff.
+func (s *Service) retry(ctx context.Context, what string, f func() error) error {
+	delay := s.cfg.RetryBase
+	retrying := false
+	defer func() {
+		if retrying {
+			s.retrying.Add(-1)
+		}
+	}()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+		if !retrying {
+			retrying = true
+			s.retrying.Add(1)
+		}
+		s.cfg.Logger.Warn("ingest step failed, retrying", "step", what, "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		case <-t.C:
+		}
+		delay = min(2*delay, s.cfg.RetryMax)
+	}
+}
+
+// dropRejected dead-letters the readings the sink refused and returns the
+// batch without them.
+func (s *Service) dropRejected(j Job, b *wire.Batch, rejected []Rejected) *wire.Batch {
+	type key struct {
+		device, point string
+		t             int64
+	}
+	refused := make(map[key]string, len(rejected))
+	for _, r := range rejected {
+		refused[key{r.Reading.Device, r.Reading.Point, r.Reading.Time.UnixNano()}] = r.Reason
+	}
+	kept := newBatch(b)
+	rb := &wire.Batch{Gateway: b.Gateway, Epoch: b.Epoch}
+	var why string
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		if reason, ok := refused[key{r.Device, r.Point, r.Time.UnixNano()}]; ok {
+			rb.Seqs = append(rb.Seqs, b.Seqs[i])
+			rb.Readings = append(rb.Readings, *r)
+			if why == "" {
+				why = reason
+			}
+			continue
+		}
+		kept.Seqs = append(kept.Seqs, b.Seqs[i])
+		kept.Readings = append(kept.Readings, *r)
+	}
+	if len(rb.Readings) > 0 {
+		s.deadLetterBatch(j, ReasonSinkRejected, errors.New(why), rb)
+	}
+	return kept
+}
+
+func (s *Service) deadLetterBatch(j Job, reason string, cause error, b *wire.Batch) {
+	payload, err := wire.Encode(nil, b)
+	if err != nil {
+		// Readings of a decoded batch always encode; keep the evidence
+		// in the letter's detail if not.
+		cause = fmt.Errorf("%v (re-encoding failed: %v)", cause, err)
+	}
+	s.deadLetter(j, reason, cause, payload, len(b.Readings))
+}
+
+// deadLetter stores a letter; a failure to store it is logged and counted
+// but does not stop the pipeline: letters are evidence, not data ingest
+// promised to keep.
+func (s *Service) deadLetter(j Job, reason string, cause error, payload []byte, readings int) {
+	s.m.deadLetters.WithLabelValues(reason).Inc()
+	_, err := s.cfg.DeadLetter.Put(deadletter.Letter{
+		Reason: reason, Detail: cause.Error(), Transport: j.Transport, Topic: j.Topic,
+		Gateway: j.Gateway, Readings: readings,
+	}, payload)
+	if err != nil {
+		s.m.deadLetterErrors.Inc()
+		s.cfg.Logger.Error("dead letter not stored", "reason", reason, "gateway", j.Gateway, "err", err)
+	}
+}

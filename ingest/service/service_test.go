@@ -1,0 +1,419 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/ingest/deadletter"
+	"github.com/ponte-city/ponte/ingest/dedup"
+	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+type env struct {
+	svc     *service.Service
+	sink    *ingesttest.MemSink
+	applier *ingesttest.CountingApplier
+	dlDir   string
+	stateD  string
+	reg     *prometheus.Registry
+}
+
+func newEnv(t *testing.T, mod func(*service.Config)) *env {
+	t.Helper()
+	e := &env{sink: ingesttest.NewMemSink(), applier: ingesttest.NewCountingApplier(),
+		dlDir: t.TempDir(), stateD: t.TempDir(), reg: prometheus.NewRegistry()}
+	e.open(t, mod)
+	return e
+}
+
+// open (re)creates the service over the same directories, as a restart.
+func (e *env) open(t *testing.T, mod func(*service.Config)) {
+	t.Helper()
+	st, err := dedup.Open(dedup.Config{Dir: e.stateD, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := deadletter.Open(deadletter.Config{Dir: e.dlDir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reg = prometheus.NewRegistry()
+	cfg := service.Config{Sink: e.sink, Applier: e.applier, Dedup: st, DeadLetter: dl,
+		Logger: quiet, Registerer: e.reg, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	e.svc, err = service.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func job(gw string, payload []byte) service.Job {
+	return service.Job{Transport: "test", Topic: wire.Topics{}.Up(gw), Gateway: gw, Payload: payload}
+}
+
+func batch(gw string, epoch, first, last uint64) []byte {
+	return ingesttest.BatchFor(gw, epoch, first, last)
+}
+
+func encode(t *testing.T, b *wire.Batch) []byte {
+	t.Helper()
+	data, err := wire.Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestPipelineSteps(t *testing.T) {
+	ctx := context.Background()
+	withBadTime := func() []byte {
+		b := &wire.Batch{Gateway: "gw1", Epoch: 7}
+		for s := uint64(31); s <= 34; s++ {
+			r := ingesttest.ReadingFor(s)
+			if s == 32 {
+				r.Time = time.Now().Add(time.Hour)
+			}
+			if s == 33 {
+				r.Time = time.Now().Add(-365 * 24 * time.Hour)
+			}
+			b.Seqs = append(b.Seqs, s)
+			b.Readings = append(b.Readings, r)
+		}
+		return encode(t, b)
+	}()
+	badVersion := batch("gw1", 7, 40, 41)
+	badVersion[3] = 9
+	flipped := batch("gw1", 7, 40, 41)
+	flipped[len(flipped)/2] ^= 0xff
+	type step struct {
+		name                        string
+		job                         service.Job
+		wantErr                     string // InvalidError reason
+		wantAck                     uint64
+		written, dups, deadLettered int
+	}
+	steps := []step{
+		{name: "fresh", job: job("gw1", batch("gw1", 7, 1, 10)), wantAck: 10, written: 10},
+		{name: "replay", job: job("gw1", batch("gw1", 7, 1, 10)), wantAck: 10, dups: 10},
+		{name: "older part", job: job("gw1", batch("gw1", 7, 3, 5)), wantAck: 10, dups: 3},
+		{name: "overlap", job: job("gw1", batch("gw1", 7, 6, 15)), wantAck: 15, written: 5, dups: 5},
+		{name: "gap", job: job("gw1", batch("gw1", 7, 21, 25)), wantAck: 25, written: 5},
+		{name: "other epoch", job: job("gw1", batch("gw1", 8, 1001, 1003)), wantAck: 1003, written: 3},
+		{name: "gateway mismatch", job: job("gw2", batch("gw1", 7, 26, 30)), wantErr: service.ReasonGatewayMismatch},
+		{name: "after mismatch", job: job("gw1", batch("gw1", 7, 26, 30)), wantAck: 30, written: 5},
+		{name: "bad times", job: job("gw1", withBadTime), wantAck: 34, written: 2, deadLettered: 2},
+		{name: "garbage", job: job("gw1", []byte("hello, ingest")), wantErr: service.ReasonCorrupt},
+		{name: "empty", job: job("gw1", nil), wantErr: service.ReasonTruncated},
+		{name: "version", job: job("gw1", badVersion), wantErr: service.ReasonVersion},
+		{name: "flipped byte", job: job("gw1", flipped), wantErr: service.ReasonCorrupt},
+		{name: "too large", job: job("gw1", make([]byte, wire.MaxBatchBytes+1)), wantErr: service.ReasonTooLarge},
+		{name: "still going", job: job("gw1", batch("gw1", 7, 35, 40)), wantAck: 40, written: 6},
+	}
+	e := newEnv(t, nil)
+	wantWritten := 0
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			res := e.svc.Process(ctx, st.job)
+			if st.wantErr != "" {
+				var inv *service.InvalidError
+				if !errors.As(res.Err, &inv) || inv.Reason != st.wantErr {
+					t.Fatalf("err = %v, want invalid %s", res.Err, st.wantErr)
+				}
+				if res.HasAck {
+					t.Fatal("an invalid batch got an ack")
+				}
+				return
+			}
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if !res.HasAck || res.Ack.Seq != st.wantAck || res.Ack.Gateway != "gw1" {
+				t.Errorf("ack = %+v (has %v), want seq %d", res.Ack, res.HasAck, st.wantAck)
+			}
+			if res.Written != st.written || res.Duplicates != st.dups || res.DeadLettered != st.deadLettered {
+				t.Errorf("written/dups/dead = %d/%d/%d, want %d/%d/%d", res.Written, res.Duplicates, res.DeadLettered, st.written, st.dups, st.deadLettered)
+			}
+			wantWritten += st.written
+		})
+	}
+	if got := e.sink.Len(); got != wantWritten {
+		t.Errorf("sink holds %d points, want %d", got, wantWritten)
+	}
+	for k, n := range e.applier.Counts() {
+		if n != 1 {
+			t.Errorf("%+v applied %d times", k, n)
+		}
+	}
+	if got := e.applier.Total(); got != wantWritten {
+		t.Errorf("applied %d readings, want %d", got, wantWritten)
+	}
+	letters, err := deadletter.List(e.dlDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	for _, l := range letters {
+		reasons[l.Reason]++
+	}
+	want := map[string]int{service.ReasonGatewayMismatch: 1, service.ReasonTime: 1, service.ReasonCorrupt: 2,
+		service.ReasonTruncated: 1, service.ReasonVersion: 1, service.ReasonTooLarge: 1}
+	for r, n := range want {
+		if reasons[r] != n {
+			t.Errorf("dead letters %s = %d, want %d (all: %v)", r, reasons[r], n, reasons)
+		}
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		mod     func(*service.Config)
+		gw      string
+		wantErr string
+		written int
+		dead    int
+	}{
+		{"any gateway", nil, "gwx", "", 10, 0},
+		{"unknown gateway", func(c *service.Config) { c.Gateways = []string{"gw1"} }, "gwx", service.ReasonUnknownGateway, 0, 0},
+		{"listed gateway", func(c *service.Config) { c.Gateways = []string{"gw1"} }, "gw1", "", 10, 0},
+		{"unknown devices accepted", func(c *service.Config) { c.Devices = map[string][]string{"gw1": {"dev1"}} }, "gw1", "", 10, 0},
+		{"unknown devices dead-lettered", func(c *service.Config) {
+			c.Devices = map[string][]string{"gw1": {"dev1", "dev2"}}
+			c.UnknownDevices = service.PolicyDeadLetter
+		}, "gw1", "", 2, 8},
+		{"gateway without device list", func(c *service.Config) {
+			c.Devices = map[string][]string{"gw2": {"dev1"}}
+			c.UnknownDevices = service.PolicyDeadLetter
+		}, "gw1", "", 10, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.mod)
+			res := e.svc.Process(ctx, job(tc.gw, batch(tc.gw, 1, 1, 10)))
+			if tc.wantErr != "" {
+				var inv *service.InvalidError
+				if !errors.As(res.Err, &inv) || inv.Reason != tc.wantErr {
+					t.Fatalf("err = %v, want %s", res.Err, tc.wantErr)
+				}
+				return
+			}
+			if res.Err != nil || res.Written != tc.written || res.DeadLettered != tc.dead || res.Ack.Seq != 10 {
+				t.Fatalf("result %+v, want written %d dead %d ack 10", res, tc.written, tc.dead)
+			}
+		})
+	}
+}
+
+func TestSinkRejectionsDeadLettered(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sink.Reject = func(r *wire.Reading) string {
+		if r.Value.Kind == wire.KindString {
+			return "field type conflict"
+		}
+		return ""
+	}
+	res := e.svc.Process(context.Background(), job("gw1", batch("gw1", 1, 1, 12)))
+	if res.Err != nil || res.Written != 9 || res.DeadLettered != 3 || res.Ack.Seq != 12 {
+		t.Fatalf("result %+v, want 9 written, 3 dead-lettered, ack 12", res)
+	}
+	if e.applier.Total() != 9 {
+		t.Errorf("applied %d, want 9 (rejected readings are not applied)", e.applier.Total())
+	}
+	letters, _ := deadletter.List(e.dlDir)
+	if len(letters) != 1 || letters[0].Reason != service.ReasonSinkRejected || letters[0].Readings != 3 || letters[0].Detail != "field type conflict" {
+		t.Fatalf("letters %+v", letters)
+	}
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	if res := e.svc.Process(ctx, job("gw1", batch("gw1", 1, 1, 50))); res.Err != nil || res.Written != 50 {
+		t.Fatalf("first: %+v", res)
+	}
+	e.open(t, nil)
+	res := e.svc.Process(ctx, job("gw1", batch("gw1", 1, 1, 60)))
+	if res.Err != nil || res.Written != 10 || res.Duplicates != 50 || res.Ack.Seq != 60 {
+		t.Fatalf("after restart: %+v, want 10 written, 50 duplicates", res)
+	}
+	if e.applier.Total() != 60 {
+		t.Errorf("applied %d, want 60", e.applier.Total())
+	}
+}
+
+// TestSinkDownHoldsBack: while the sink is down the batch waits, nothing is
+// acknowledged or marked, Ready is false; when it comes back the batch
+// completes; stopping while down leaves the batch undone.
+func TestSinkDownHoldsBack(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- e.svc.Run(ctx) }()
+
+	e.sink.SetDown(true)
+	results := make(chan service.Result, 2)
+	submit := func(first, last uint64) {
+		j := job("gw1", batch("gw1", 1, first, last))
+		j.Done = func(r service.Result) { results <- r }
+		if err := e.svc.Submit(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(1, 10)
+	select {
+	case r := <-results:
+		t.Fatalf("batch finished while the sink was down: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if e.svc.Ready() {
+		t.Error("Ready while the sink is down")
+	}
+	e.sink.SetDown(false)
+	select {
+	case r := <-results:
+		if r.Err != nil || r.Ack.Seq != 10 {
+			t.Fatalf("after recovery: %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("batch not done 10s after the sink came back")
+	}
+	if !e.svc.Ready() {
+		t.Error("not Ready after recovery")
+	}
+
+	e.sink.SetDown(true)
+	submit(11, 20)
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case r := <-results:
+		if r.Err == nil || r.HasAck {
+			t.Fatalf("stopped while down: %+v, want an error and no ack", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no result 10s after stop")
+	}
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	e.sink.SetDown(false)
+	stopped := e.svc
+	e.open(t, nil)
+	if res := e.svc.Process(context.Background(), job("gw1", batch("gw1", 1, 11, 20))); res.Written != 10 {
+		t.Fatalf("batch 11-20 after restart: %+v, want all 10 written (it was never marked)", res)
+	}
+	if err := stopped.Submit(context.Background(), job("gw1", nil)); !errors.Is(err, service.ErrClosed) {
+		t.Errorf("Submit on a stopped service = %v, want ErrClosed", err)
+	}
+}
+
+type orderApplier struct {
+	mu   sync.Mutex
+	last map[string]uint64
+	bad  []string
+	n    int
+}
+
+func (a *orderApplier) Apply(gw string, _ uint64, b *wire.Batch) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b.First() <= a.last[gw] {
+		a.bad = append(a.bad, fmt.Sprintf("%s: %d after %d", gw, b.First(), a.last[gw]))
+	}
+	a.last[gw] = b.Last()
+	a.n += len(b.Seqs)
+}
+
+func TestConcurrentGatewaysInOrder(t *testing.T) {
+	app := &orderApplier{last: map[string]uint64{}}
+	e := newEnv(t, func(c *service.Config) { c.Applier = app; c.Workers = 3; c.QueueLen = 2 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.svc.Run(ctx)
+	const gateways, batches, size = 6, 30, 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acks := map[string]uint64{}
+	for g := 0; g < gateways; g++ {
+		wg.Add(1)
+		go func(gw string) {
+			defer wg.Done()
+			for i := uint64(0); i < batches; i++ {
+				j := job(gw, batch(gw, 1, i*size+1, (i+1)*size))
+				j.Done = func(r service.Result) {
+					mu.Lock()
+					defer mu.Unlock()
+					if r.Err == nil && r.Ack.Seq > acks[gw] {
+						acks[gw] = r.Ack.Seq
+					}
+					if r.Ack.Seq < acks[gw] {
+						t.Errorf("%s: ack went back to %d", gw, r.Ack.Seq)
+					}
+				}
+				if err := e.svc.Submit(ctx, j); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(fmt.Sprint("gw", g))
+	}
+	wg.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.sink.Len() < gateways*batches*size && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e.sink.Len() != gateways*batches*size {
+		t.Fatalf("sink has %d points, want %d", e.sink.Len(), gateways*batches*size)
+	}
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if len(app.bad) > 0 || app.n != gateways*batches*size {
+		t.Fatalf("applied %d out of order: %v", app.n, app.bad)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	st, _ := dedup.Open(dedup.Config{Dir: t.TempDir(), Logger: quiet})
+	dl, _ := deadletter.Open(deadletter.Config{Dir: t.TempDir(), Logger: quiet})
+	ok := service.Config{Sink: ingesttest.DiscardSink{}, Dedup: st, DeadLetter: dl}
+	tests := []struct {
+		name string
+		mod  func(*service.Config)
+	}{
+		{"no sink", func(c *service.Config) { c.Sink = nil }},
+		{"no dedup", func(c *service.Config) { c.Dedup = nil }},
+		{"no dead letter", func(c *service.Config) { c.DeadLetter = nil }},
+		{"bad gateway", func(c *service.Config) { c.Gateways = []string{"a/b"} }},
+		{"bad policy", func(c *service.Config) { c.UnknownDevices = "drop" }},
+		{"negative age", func(c *service.Config) { c.MaxAge = -time.Second }},
+		{"negative workers", func(c *service.Config) { c.Workers = -1 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.mod(&c)
+			if err := c.Validate(); err == nil {
+				t.Fatal("Validate succeeded")
+			}
+		})
+	}
+	c := ok
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
