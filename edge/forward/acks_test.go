@@ -1,0 +1,144 @@
+package forward
+
+import (
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// publisher is a plain MQTT client the test publishes with.
+func publisher(t *testing.T, url string) paho.Client {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("pub-" + t.Name()).SetCleanSession(true))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect publisher: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+func publishT(t *testing.T, c paho.Client, topic string, retained bool, payload []byte) {
+	t.Helper()
+	if tok := c.Publish(topic, 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish to %s: %v", topic, tok.Error())
+	}
+}
+
+func TestAckNeverComesKeepsRecords(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	a := newAcker(t, broker.URL, ackNone)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.AckTimeout = 300 * time.Millisecond
+	f := start(t, cfg, b)
+	produceDurable(t, b, 0, 10)
+
+	eventually(t, 20*time.Second, "the unacknowledged batch re-sent twice", func() bool { return a.times(b.Epoch(), 10) >= 3 })
+	if st := b.Stats(); st.Records != 10 || st.AckedSeq != 0 {
+		t.Fatalf("without an ack the buffer holds %d records, acked %d; want 10, 0", st.Records, st.AckedSeq)
+	}
+	if got := metricValue(f.m.resends); got < 2 {
+		t.Errorf("resends_total %v, want >= 2", got)
+	}
+	a.setMode(ackContig)
+	drained(t, b, a, 10, 20*time.Second)
+	a.check(t, b.Epoch(), 10)
+}
+
+func TestAcksIgnoredOrApplied(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	newAcker(t, broker.URL, ackNone)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.AckTimeout = time.Minute
+	f := start(t, cfg, b)
+	pub := publisher(t, broker.URL)
+	produceDurable(t, b, 0, 10)
+	eventually(t, 10*time.Second, "10 readings sent", func() bool { return f.Status().SentSeq == 10 })
+
+	ep := b.Epoch()
+	ack := func(gw string, epoch, seq uint64) []byte {
+		return wire.EncodeAck(wire.Ack{Gateway: gw, Epoch: epoch, Seq: seq})
+	}
+	steps := []struct {
+		name    string
+		payload []byte
+		bad     string // reason counted, "" for a valid ack
+		records uint64 // buffer records left afterwards
+	}{
+		{"other epoch", ack(testGW, ep+1, 10), reasonEpoch, 10},
+		{"beyond what was sent", ack(testGW, ep, 11), reasonBeyond, 10},
+		{"other gateway", ack("gw-other", ep, 10), reasonGateway, 10},
+		{"not an ack", []byte(`{"gateway":`), reasonDecode, 10},
+		{"unknown field", []byte(`{"gateway":"gw-test-1","epoch":1,"seq":1,"x":1}`), reasonDecode, 10},
+		{"partial", ack(testGW, ep, 4), "", 6},
+		{"duplicate", ack(testGW, ep, 4), "", 6},
+		{"older", ack(testGW, ep, 2), "", 6},
+		{"the rest", ack(testGW, ep, 10), "", 0},
+		{"after everything, beyond", ack(testGW, ep, 1<<40), reasonBeyond, 0},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			counter := f.m.acks
+			if st.bad != "" {
+				counter = f.m.badAcks.WithLabelValues(st.bad)
+			}
+			before := metricValue(counter)
+			publishT(t, pub, cfg.Topics.Ack(testGW), false, st.payload)
+			eventually(t, 10*time.Second, "the ack counted", func() bool { return metricValue(counter) == before+1 })
+			eventually(t, 10*time.Second, "the buffer freed", func() bool { return b.Stats().Records <= st.records })
+			if got := b.Stats().Records; got != st.records {
+				t.Errorf("buffer holds %d records, want %d", got, st.records)
+			}
+		})
+	}
+	if got := f.Status().AckedSeq; got != 10 {
+		t.Errorf("status acked %d, want 10", got)
+	}
+}
+
+func TestUndecodableRecordsAreSkippedAndFreed(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	a := newAcker(t, broker.URL, ackMax)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.BatchMaxReadings = 10
+	f := start(t, cfg, b)
+
+	bad := map[uint64]bool{1: true, 5: true, 10: true, 11: true, 17: true}
+	for s := uint64(31); s <= 40; s++ {
+		bad[s] = true // one whole read of nothing but garbage, at the end
+	}
+	var recs [][]byte
+	for s := uint64(1); s <= 40; s++ {
+		if bad[s] {
+			recs = append(recs, []byte("\xffnot a reading"))
+			continue
+		}
+		r := reading(int(s - 1))
+		recs = append(recs, wire.AppendRecord(nil, &r))
+	}
+	if _, err := b.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the buffer freed, garbage included", func() bool {
+		st := b.Stats()
+		return st.Records == 0 && st.AckedSeq == 40
+	})
+	if got := metricValue(f.m.badRecords); got != float64(len(bad)) {
+		t.Errorf("bad_records_total %v, want %d", got, len(bad))
+	}
+	for s := uint64(1); s <= 40; s++ {
+		if got, want := a.times(b.Epoch(), s), !bad[s]; (got > 0) != want {
+			t.Errorf("seq %d arrived %d times; good reading: %v", s, got, want)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range append(a.bad, a.disorder...) {
+		t.Errorf("acknowledger: %s", s)
+	}
+}

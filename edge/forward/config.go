@@ -1,0 +1,215 @@
+package forward
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultBatchMaxReadings = 1000
+	DefaultBatchMaxBytes    = 256 << 10
+	DefaultBatchMaxWait     = time.Second
+	DefaultWindow           = 8
+	DefaultAckTimeout       = 30 * time.Second
+	DefaultBackoffBase      = time.Second
+	DefaultBackoffMax       = 60 * time.Second
+	DefaultKeepAlive        = 30 * time.Second
+	DefaultConnectTimeout   = 15 * time.Second
+)
+
+// Upper bounds that keep a mistyped value from exhausting an edge box.
+const (
+	maxBatchReadings = 100_000
+	maxWindow        = 1024
+)
+
+// ErrConfig is wrapped by every error Validate returns.
+var ErrConfig = errors.New("invalid uplink config")
+
+// Config configures a Forwarder. Zero fields take the defaults above;
+// negative ones are an error.
+type Config struct {
+	// Gateway is the gateway ID (see wire.ValidGatewayID). It names the
+	// topics and is the MQTT username unless Username is set.
+	Gateway string
+	// Broker is the broker URL: tcp://host:1883 (or mqtt://), ssl://,
+	// tls://, mqtts:// for TLS, ws:// and wss:// for websockets.
+	Broker string
+	// ClientID is the MQTT client ID (default "ponte-edge-" + Gateway).
+	ClientID string
+	// Username and Password authenticate to the broker; Username defaults
+	// to Gateway, Password may be empty (e.g. with mutual TLS).
+	Username, Password string
+	// TLS is the TLS configuration for ssl/tls/mqtts/wss brokers (nil:
+	// system roots, no client certificate). Build it with LoadTLS.
+	TLS *tls.Config
+	// Topics names the topics (empty Prefix: wire.DefaultPrefix).
+	Topics wire.Topics
+	// BatchMaxReadings caps the readings in one batch (default 1000).
+	BatchMaxReadings int
+	// BatchMaxBytes caps the buffer record bytes read into one batch
+	// (default 256 KiB); the encoded batch is of the same order, and is
+	// split if it would pass wire.MaxBatchBytes.
+	BatchMaxBytes int
+	// BatchMaxWait is how long a partial batch may wait for more readings
+	// before it goes out (default 1s).
+	BatchMaxWait time.Duration
+	// Window is how many published batches may await ingest's
+	// acknowledgement at once (default 8).
+	Window int
+	// AckTimeout is how long the oldest unacknowledged batch may wait for
+	// its acknowledgement before everything from it on is sent again
+	// (default 30s).
+	AckTimeout time.Duration
+	// ReplayRate caps readings per second while catching up on a backlog
+	// (0: no cap). It must exceed the gateway's live rate, or the backlog
+	// never shrinks.
+	ReplayRate float64
+	// BackoffBase and BackoffMax bound the reconnect backoff (defaults 1s
+	// and 60s): attempt n waits a uniformly random time in
+	// [0, min(BackoffMax, BackoffBase*2^n)).
+	BackoffBase, BackoffMax time.Duration
+	// KeepAlive is the MQTT keepalive (default 30s); the broker publishes
+	// the last will about 1.5 x KeepAlive after the link silently dies.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connection attempt (default 15s).
+	ConnectTimeout time.Duration
+	// Version is the agent's version, carried in the status message.
+	Version string
+	// Logger receives state changes (nil: discard).
+	Logger *slog.Logger
+	// Registerer receives the metrics (nil: not registered).
+	Registerer prometheus.Registerer
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.ClientID == "" {
+		c.ClientID = "ponte-edge-" + c.Gateway
+	}
+	if c.Username == "" {
+		c.Username = c.Gateway
+	}
+	if c.BatchMaxReadings == 0 {
+		c.BatchMaxReadings = DefaultBatchMaxReadings
+	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = DefaultBatchMaxBytes
+	}
+	if c.BatchMaxWait == 0 {
+		c.BatchMaxWait = DefaultBatchMaxWait
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = DefaultAckTimeout
+	}
+	if c.BackoffBase == 0 {
+		c.BackoffBase = DefaultBackoffBase
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = max(DefaultBackoffMax, c.BackoffBase)
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// brokerSchemes are the URL schemes paho dials, and whether they use TLS.
+var brokerSchemes = map[string]bool{
+	"tcp": false, "mqtt": false, "ws": false,
+	"ssl": true, "tls": true, "mqtts": true, "mqtt+ssl": true, "tcps": true, "wss": true,
+}
+
+// Validate checks c after defaults are applied, as New does. Every error
+// wraps ErrConfig and names the field and what was expected.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...)))
+	}
+	if !wire.ValidGatewayID(c.Gateway) {
+		bad("gateway", "%q is not a gateway ID (expected 1-64 letters, digits, '-', '_', '.')", c.Gateway)
+	}
+	if err := checkBroker(c.Broker, c.TLS != nil); err != "" {
+		bad("broker", "%s", err)
+	}
+	if len(c.ClientID) > 65535 {
+		bad("client_id", "%d bytes (expected at most 65535)", len(c.ClientID))
+	}
+	if strings.ContainsAny(c.Topics.Prefix, "+#") {
+		bad("topics.prefix", "%q contains an MQTT wildcard", c.Topics.Prefix)
+	}
+	if c.BatchMaxReadings < 1 || c.BatchMaxReadings > maxBatchReadings {
+		bad("batch_max_readings", "%d is outside [1, %d]", c.BatchMaxReadings, maxBatchReadings)
+	}
+	if c.BatchMaxBytes < 1 || c.BatchMaxBytes >= wire.MaxBatchBytes {
+		bad("batch_max_bytes", "%d is outside [1, %d)", c.BatchMaxBytes, wire.MaxBatchBytes)
+	}
+	if c.BatchMaxWait < 0 {
+		bad("batch_max_wait", "%s is negative", c.BatchMaxWait)
+	}
+	if c.Window < 1 || c.Window > maxWindow {
+		bad("window", "%d is outside [1, %d]", c.Window, maxWindow)
+	}
+	if c.AckTimeout < 0 {
+		bad("ack_timeout", "%s is negative", c.AckTimeout)
+	}
+	if c.ReplayRate < 0 || math.IsNaN(c.ReplayRate) || math.IsInf(c.ReplayRate, 0) {
+		bad("replay_rate", "%v (expected a finite readings/s >= 0)", c.ReplayRate)
+	}
+	if c.BackoffBase < 0 {
+		bad("backoff_base", "%s is negative", c.BackoffBase)
+	}
+	if c.BackoffMax < c.BackoffBase {
+		bad("backoff_max", "%s is below backoff_base %s", c.BackoffMax, c.BackoffBase)
+	}
+	if c.KeepAlive < time.Second {
+		bad("keep_alive", "%s is below 1s (MQTT counts it in seconds)", c.KeepAlive)
+	}
+	if c.ConnectTimeout < 0 {
+		bad("connect_timeout", "%s is negative", c.ConnectTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// checkBroker returns what is wrong with a broker URL, or "".
+func checkBroker(raw string, haveTLS bool) string {
+	if raw == "" {
+		return "is required (e.g. tcp://broker:1883 or ssl://broker:8883)"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%q: %v", raw, err)
+	}
+	secure, ok := brokerSchemes[strings.ToLower(u.Scheme)]
+	if !ok {
+		return fmt.Sprintf("%q: scheme %q (expected tcp, mqtt, ssl, tls, mqtts, ws or wss)", raw, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Sprintf("%q: no host (expected scheme://host:port)", raw)
+	}
+	if haveTLS && !secure {
+		return fmt.Sprintf("%q: a TLS config is set but scheme %q is plain (expected ssl://, mqtts:// or wss://)", raw, u.Scheme)
+	}
+	return ""
+}

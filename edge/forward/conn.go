@@ -1,0 +1,165 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// conn is one MQTT connection: a fresh paho client per connection, so no
+// state of a dead one (queued publishes, message IDs) leaks into the next.
+type conn struct {
+	client paho.Client
+	// lost receives the error of paho's ConnectionLostHandler.
+	lost chan error
+	// subscribed receives the ack subscription's outcome from the
+	// OnConnect handler.
+	subscribed chan error
+}
+
+// options builds the paho options. The choices, and why:
+//   - CleanSession: the buffer, not the broker's session, is the source of
+//     truth. Every connection resends from the oldest unacknowledged
+//     record, so a persistent session would only add broker-side queues
+//     and paho-side redeliveries of what is resent anyway. Acks published
+//     while the gateway is away are lost; the resend brings fresh ones.
+//   - AutoReconnect and ConnectRetry off: Run reconnects itself with full
+//     jitter (paho's own backoff is deterministic), and starts each
+//     connection from the buffer.
+//   - The ack subscription is made in OnConnect, so any connection, also
+//     one a future paho option might make, is subscribed before use.
+//   - The will is the "offline" status, retained, QoS 1.
+//   - ProtocolVersion 4 (MQTT 3.1.1) explicitly, so a refused connection
+//     is not tried again as 3.1.
+func (f *Forwarder) options(c *conn) *paho.ClientOptions {
+	will := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOffline, Time: time.Now().UTC(), Version: f.cfg.Version})
+	o := paho.NewClientOptions().
+		AddBroker(f.cfg.Broker).
+		SetClientID(f.cfg.ClientID).
+		SetUsername(f.cfg.Username).
+		SetPassword(f.cfg.Password).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetProtocolVersion(4).
+		SetKeepAlive(f.cfg.KeepAlive).
+		SetPingTimeout(min(f.cfg.KeepAlive, 10*time.Second)).
+		SetConnectTimeout(f.cfg.ConnectTimeout).
+		SetWriteTimeout(f.cfg.ConnectTimeout).
+		SetDialer(&net.Dialer{Timeout: f.cfg.ConnectTimeout}).
+		SetBinaryWill(f.status, will, 1, true).
+		SetOnConnectHandler(func(cl paho.Client) {
+			err := subscribe(cl, f.ack, f.cfg.ConnectTimeout, f.onAck)
+			select {
+			case c.subscribed <- err:
+			default:
+			}
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case c.lost <- err:
+			default:
+			}
+		})
+	if f.cfg.TLS != nil {
+		o.SetTLSConfig(f.cfg.TLS)
+	}
+	return o
+}
+
+// subscribe subscribes to topic with QoS 1 and checks the broker granted
+// it (0x80 is a refusal, e.g. by an ACL).
+func subscribe(cl paho.Client, topic string, timeout time.Duration, h paho.MessageHandler) error {
+	tok := cl.Subscribe(topic, 1, h)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("subscribe to %s: no SUBACK within %s", topic, timeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("subscribe to %s: %w", topic, err)
+	}
+	if st, ok := tok.(*paho.SubscribeToken); ok {
+		if q, ok := st.Result()[topic]; ok && q >= 0x80 {
+			return fmt.Errorf("subscribe to %s: refused by the broker (return code 0x%02x)", topic, q)
+		}
+	}
+	return nil
+}
+
+// connect opens a connection, waits for the ack subscription and
+// publishes the retained "online" status. On failure nothing is left
+// running.
+func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
+	c := &conn{lost: make(chan error, 1), subscribed: make(chan error, 1)}
+	c.client = paho.NewClient(f.options(c))
+	tok := c.client.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		// Paho bounds the attempt by ConnectTimeout; wait for it so that a
+		// connection completing late is not left running.
+		<-tok.Done()
+		c.client.Disconnect(0)
+		return nil, ctx.Err()
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", f.cfg.Broker, err)
+	}
+	fail := func(err error) (*conn, error) {
+		c.client.Disconnect(0)
+		return nil, err
+	}
+	t := time.NewTimer(f.cfg.ConnectTimeout + time.Second)
+	defer t.Stop()
+	select {
+	case err := <-c.subscribed:
+		if err != nil {
+			return fail(err)
+		}
+	case err := <-c.lost:
+		return fail(fmt.Errorf("connection to %s lost while subscribing: %w", f.cfg.Broker, err))
+	case <-t.C:
+		return fail(fmt.Errorf("subscribe to %s: OnConnect did not report within %s", f.ack, f.cfg.ConnectTimeout))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	online := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOnline, Time: time.Now().UTC(), Version: f.cfg.Version})
+	if err := waitToken(ctx, c.client.Publish(f.status, 1, true, online), f.cfg.ConnectTimeout); err != nil {
+		return fail(fmt.Errorf("publish online status to %s: %w", f.status, err))
+	}
+	return c, nil
+}
+
+// goOffline publishes the retained "offline" status and disconnects
+// cleanly (so the broker discards the will), within shutdownTimeout.
+func (f *Forwarder) goOffline(c *conn) {
+	offline := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOffline, Time: time.Now().UTC(), Version: f.cfg.Version})
+	err := waitToken(context.Background(), c.client.Publish(f.status, 1, true, offline), shutdownTimeout)
+	if err != nil {
+		f.log.Warn("uplink offline status not published", "err", err)
+	}
+	c.client.Disconnect(250)
+	f.log.Info("uplink stopped", "broker", f.cfg.Broker)
+}
+
+// errTokenTimeout is returned by waitToken when paho did not finish in
+// time.
+var errTokenTimeout = errors.New("no answer from the broker in time")
+
+// waitToken waits for a paho token, bounded by ctx and timeout.
+func waitToken(ctx context.Context, tok paho.Token, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-t.C:
+		return fmt.Errorf("%w (%s)", errTokenTimeout, timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,96 @@
+// Package forward is the edge agent's uplink: it reads the durable buffer
+// (edge/buffer) in order, sends the readings to ingest as wire.Batch
+// messages over MQTT, and frees buffer records only when ingest
+// acknowledges them. It uses github.com/eclipse/paho.mqtt.golang.
+//
+// # Batches
+//
+// Records are read from a cursor with Read(cursor, BatchMaxReadings,
+// BatchMaxBytes), decoded with wire.DecodeRecord, framed into one
+// wire.Batch{Gateway, Epoch: buffer epoch, Seqs, Readings} and published
+// with QoS 1 to Topics.Up(gateway). A batch goes out when it is full (by
+// count or bytes) or when its oldest reading has waited BatchMaxWait
+// (by the buffer's append time or since the forwarder first saw it,
+// whichever is longer, so a clock step cannot hold a batch back). When
+// nothing is new the forwarder waits on the buffer's Changed signal; it
+// never polls.
+//
+// A record that does not decode (a bug, or bit rot the buffer's CRC did
+// not catch) is logged, counted in ponte_edge_uplink_bad_records_total
+// and skipped. It is still covered by the batch that skipped it: when
+// ingest acknowledges that batch's last reading, the buffer frees
+// everything the batch was read from, bad records and the buffer's own
+// gaps included; a read that yields no good reading at all is freed as
+// soon as everything before it is.
+//
+// # Acknowledgements and the window
+//
+// Ingest publishes a wire.Ack{Gateway, Epoch, Seq} on Topics.Ack(gateway)
+// once every reading up to Seq is durably written. Acks are cumulative: a
+// lost one is repaired by the next, a duplicate or older one changes
+// nothing. The broker's PUBACK frees nothing; it only measures
+// ponte_edge_uplink_publish_seconds. An ack is ignored and counted in
+// ponte_edge_uplink_bad_acks_total{reason} when it does not decode
+// ("decode"), names another gateway ("gateway"), another buffer epoch
+// ("epoch", e.g. addressed to a gateway's previous incarnation), or a
+// sequence number above the highest this process has sent ("beyond",
+// which would free records ingest cannot have).
+//
+// Sequence numbers may skip (records dropped by the buffer's caps or
+// skipped as undecodable), so ingest must acknowledge the batches it has
+// written, in the order it received them, and never wait for a gap to
+// fill; and it must acknowledge a batch it already has (a resend) as if
+// it had just written it, or the gateway resends it for ever.
+//
+// At most Window batches await acknowledgement. When the oldest has
+// waited AckTimeout, and on every new connection, the forwarder rewinds:
+// it forgets the window and reads again from the oldest unacknowledged
+// record. Ingest deduplicates by (gateway, epoch, seq), so a resend is
+// harmless; the buffer, not the broker's session, is the source of truth.
+// That is why the connection uses a clean session: a persistent one would
+// only add broker-side queues and redeliveries of what is resent anyway.
+//
+// # Status and last will
+//
+// On every connection the forwarder subscribes to its ack topic (in
+// paho's OnConnect handler, so a broker that restarted and forgot the
+// subscription is subscribed again), then publishes a retained
+// wire.Status "online" on Topics.Status(gateway). Its MQTT will is the
+// same message "offline", retained, QoS 1: when the link dies or the
+// gateway crashes, the broker publishes it (at once when the socket
+// closes, about 1.5 x KeepAlive after the link silently stops). The will's
+// Time is the connection time, since it is composed then; subscribers
+// should stamp receipt time. On a clean stop Run publishes "offline"
+// itself and disconnects, which discards the will.
+//
+// # Reconnection and replay
+//
+// Run reconnects for ever, with its own "full jitter" backoff: attempt n
+// waits a random time in [0, min(BackoffMax, BackoffBase*2^n)), the first
+// attempt included, so hundreds of gateways that lost the same broker (or
+// came back from the same power cut) spread their reconnections instead
+// of arriving together. Paho's auto-reconnect is off; a connection that
+// stayed up for BackoffMax resets n. Each connection is a fresh paho
+// client, so nothing of a dead connection carries over.
+//
+// While the buffer holds more than one full batch beyond what is being
+// sent (a backlog after an outage), publishing is paced by a token bucket
+// of ReplayRate readings/s with a burst of one batch: over any time t
+// from the start of a connection at most BatchMaxReadings + ReplayRate*t
+// readings go out. Live traffic without backlog is not paced. ReplayRate
+// must exceed the live rate, or a backlog never shrinks.
+//
+// # Concurrency
+//
+// Run owns the connection and all forwarding state on one goroutine and
+// may be called once; Status is safe from any goroutine. Paho delivers
+// acks on its own goroutines; the handler only validates them, raises an
+// atomic high-water mark and wakes Run, so it never blocks paho.
+//
+// # Metrics
+//
+// ponte_edge_uplink_connected, _batches_sent_total, _readings_sent_total,
+// _resends_total, _acks_total, _acked_seq, _in_flight_batches,
+// _bad_acks_total{reason}, _bad_records_total, _connects_total{result}
+// and _publish_seconds, on the Registerer passed in Config.
+package forward

@@ -1,0 +1,129 @@
+package forward
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/edge/testenv"
+)
+
+// drained waits until ingest has acknowledged everything and the buffer
+// holds nothing.
+func drained(t *testing.T, b *buffer.Buffer, a *acker, n int, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, "every reading acknowledged and the buffer empty", func() bool {
+		st := b.Stats()
+		return a.distinct() >= n && st.Records == 0 && st.AckedSeq == uint64(n)
+	})
+}
+
+func TestSteadyFlow(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	a := newAcker(t, broker.URL, ackContig)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.BatchMaxReadings = 100
+	cfg.AckTimeout = 30 * time.Second // no resend in a steady flow
+	f := start(t, cfg, b)
+
+	const chunks, per = 100, 50
+	for i := range chunks {
+		produce(t, b, i*per, per)
+		time.Sleep(2 * time.Millisecond)
+	}
+	n := chunks * per
+	drained(t, b, a, n, 30*time.Second)
+	a.check(t, b.Epoch(), n)
+	if a.dups != 0 {
+		t.Errorf("%d readings arrived twice in a steady flow", a.dups)
+	}
+	st := f.Status()
+	if !st.Connected || st.AckedSeq != uint64(n) || st.SentSeq != uint64(n) || st.LastAck.IsZero() {
+		t.Errorf("status %+v, want connected, acked and sent %d", st, n)
+	}
+	if got := metricValue(f.m.readings); got != float64(n) {
+		t.Errorf("readings_sent_total %v, want %d", got, n)
+	}
+	if got := metricValue(f.m.ackedSeq); got != float64(n) {
+		t.Errorf("acked_seq %v, want %d", got, n)
+	}
+	if got := metricValue(f.m.resends); got != 0 {
+		t.Errorf("resends_total %v, want 0", got)
+	}
+	if got := metricValue(f.m.publishTime); got != metricValue(f.m.batches) || got == 0 {
+		t.Errorf("publish_seconds has %v samples for %v batches", got, metricValue(f.m.batches))
+	}
+	eventually(t, 5*time.Second, "no batch in flight", func() bool { return f.Status().InFlight == 0 })
+	if err := f.stop(t); err != nil {
+		t.Errorf("Run returned %v after cancel, want nil", err)
+	}
+}
+
+// TestOutages cuts the uplink while readings keep coming, in the two ways
+// the field does it: the link (a proxy the test controls) and the broker.
+func TestOutages(t *testing.T) {
+	cases := []struct {
+		name   string
+		outage func(p *proxy, broker *testenv.Broker)
+	}{
+		{"link cut", func(p *proxy, _ *testenv.Broker) {
+			p.Cut()
+			time.Sleep(700 * time.Millisecond)
+			p.Restore()
+		}},
+		{"broker restart", func(_ *proxy, broker *testenv.Broker) {
+			broker.Restart(500 * time.Millisecond)
+		}},
+		{"two cuts in a row", func(p *proxy, _ *testenv.Broker) {
+			for range 2 {
+				p.Cut()
+				time.Sleep(300 * time.Millisecond)
+				p.Restore()
+				time.Sleep(50 * time.Millisecond)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			broker := testenv.Mosquitto(t)
+			p := newProxy(t, "127.0.0.1:"+itoa(broker.Port))
+			a := newAcker(t, broker.URL, ackContig)
+			b := openBuf(t)
+			cfg := baseConfig(p.URL())
+			cfg.BatchMaxReadings = 200
+			cfg.AckTimeout = time.Second
+			f := start(t, cfg, b)
+
+			eventually(t, 10*time.Second, "connected", func() bool { return f.Status().Connected })
+			const per = 40
+			n := 0
+			step := func(rounds int) {
+				for range rounds {
+					produce(t, b, n, per)
+					n += per
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			step(30)
+			eventually(t, 10*time.Second, "readings flowing", func() bool { return a.distinct() > 0 })
+			done := make(chan struct{})
+			go func() { tc.outage(p, broker); close(done) }()
+			for waiting := true; waiting; {
+				select {
+				case <-done:
+					waiting = false
+				default:
+					step(1) // appends go on during the outage
+				}
+			}
+			step(30)
+			drained(t, b, a, n, 60*time.Second)
+			a.check(t, b.Epoch(), n)
+			if got := metricValue(f.m.connects.WithLabelValues("ok")); got < 2 {
+				t.Errorf("connects_total{ok} %v, want a reconnection", got)
+			}
+			t.Logf("%d readings, %d received again, %v resends", n, a.dups, metricValue(f.m.resends))
+		})
+	}
+}

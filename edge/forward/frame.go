@@ -1,0 +1,109 @@
+package forward
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// framed is one run of buffer records made ready to publish.
+type framed struct {
+	// from and to are the buffer sequence numbers the batch covers: from
+	// the read cursor to the last record consumed. Records in between that
+	// the batch does not carry (undecodable, or dropped by the buffer's
+	// caps) are freed with the batch.
+	from, to uint64
+	// last is the last sequence number carried, 0 if every record was
+	// undecodable (nothing to publish).
+	last uint64
+	// n is the number of readings carried.
+	n int
+	// payload is the encoded wire.Batch; nil when n is 0.
+	payload []byte
+}
+
+// framer turns buffer records into encoded batches. It reuses its
+// slices between calls; payloads are fresh, since paho holds them until
+// the broker's PUBACK. Not safe for concurrent use.
+type framer struct {
+	gateway string
+	epoch   uint64
+	batch   wire.Batch
+	// bad is told about each record that does not decode as a reading.
+	bad func(seq uint64, err error)
+	// sizeHint is the last payload's size, to allocate the next at once.
+	sizeHint int
+}
+
+func newFramer(gateway string, epoch uint64, bad func(uint64, error)) *framer {
+	return &framer{gateway: gateway, epoch: epoch, bad: bad}
+}
+
+// frame encodes records read from cursor on (recs non-empty, in order).
+// It consumes all of recs unless the encoding would pass
+// wire.MaxBatchBytes, in which case it consumes a prefix: the caller reads
+// on from the returned to+1.
+func (fr *framer) frame(cursor uint64, recs []buffer.Record) (framed, error) {
+	if len(recs) == 0 {
+		return framed{}, errors.New("frame: no records")
+	}
+	for {
+		f, err := fr.encode(cursor, recs)
+		if errors.Is(err, wire.ErrTooLarge) && len(recs) > 1 {
+			recs = recs[:len(recs)/2]
+			continue
+		}
+		return f, err
+	}
+}
+
+func (fr *framer) encode(cursor uint64, recs []buffer.Record) (framed, error) {
+	b := &fr.batch
+	*b = wire.Batch{Gateway: fr.gateway, Epoch: fr.epoch, Seqs: b.Seqs[:0], Readings: b.Readings[:0]}
+	for _, rec := range recs {
+		r, err := wire.DecodeRecord(rec.Data)
+		if err == nil {
+			err = checkReading(&r)
+		}
+		if err != nil {
+			fr.bad(rec.Seq, err)
+			continue
+		}
+		b.Seqs = append(b.Seqs, rec.Seq)
+		b.Readings = append(b.Readings, r)
+	}
+	f := framed{from: recs[0].Seq, to: recs[len(recs)-1].Seq, n: len(b.Readings)}
+	if cursor > 0 && cursor < f.from {
+		f.from = cursor // the buffer skipped records (dropped by a cap)
+	}
+	if f.n == 0 {
+		return f, nil
+	}
+	f.last = b.Last()
+	payload, err := wire.Encode(make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512)), b)
+	clear(b.Readings) // drop the strings for the collector
+	if err != nil {
+		return framed{}, fmt.Errorf("frame records %d..%d: %w", recs[0].Seq, f.to, err)
+	}
+	fr.sizeHint = len(payload)
+	f.payload = payload
+	return f, nil
+}
+
+// checkReading checks what wire.Batch.Validate would refuse in a decoded
+// record, so that one bad record is skipped rather than failing its batch.
+func checkReading(r *wire.Reading) error {
+	switch {
+	case r.Device == "":
+		return fmt.Errorf("reading: device: %w", wire.ErrEmpty)
+	case r.Point == "":
+		return fmt.Errorf("reading: point: %w", wire.ErrEmpty)
+	case r.Time.IsZero():
+		return fmt.Errorf("reading: time: %w", wire.ErrEmpty)
+	case r.Value.Kind > wire.KindString:
+		return fmt.Errorf("reading: value kind %d (expected float, int, bool or string)", r.Value.Kind)
+	}
+	return nil
+}

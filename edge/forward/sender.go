@@ -1,0 +1,293 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ponte-city/ponte/edge/buffer"
+)
+
+// readRetry is how long the sender waits after a buffer read error.
+const readRetry = time.Second
+
+// inflight is a batch awaiting ingest's acknowledgement.
+type inflight struct {
+	framed
+	sentAt time.Time
+}
+
+// pubWait is a publish awaiting the broker's PUBACK, for the latency
+// metric and to notice a broken connection.
+type pubWait struct {
+	tok paho.Token
+	at  time.Time
+}
+
+// sender is the forwarding state, owned by Run's goroutine. It outlives
+// connections: the window and acknowledged position carry over, and each
+// connection starts by rewinding to the oldest unacknowledged record.
+type sender struct {
+	f  *Forwarder
+	fr *framer
+
+	// cursor is the next sequence number to read; 0 reads from the
+	// oldest unacknowledged record.
+	cursor uint64
+	// window holds the batches read and not yet acknowledged, in order.
+	window []inflight
+	// bufAcked is the highest sequence number acknowledged to the buffer.
+	bufAcked uint64
+	// pending is the first sequence number of a partial batch being held
+	// back for more readings, and since when.
+	pendingSeq   uint64
+	pendingSince time.Time
+	// pace caps the rate while replaying a backlog; new per connection.
+	pace *pacer
+	pubs []pubWait
+	// badN and badFirst summarize the undecodable records of one framing.
+	badN     int
+	badFirst error
+	readErr  string
+}
+
+func newSender(f *Forwarder) *sender {
+	s := &sender{f: f}
+	s.fr = newFramer(f.cfg.Gateway, f.epoch, func(seq uint64, err error) {
+		f.m.badRecords.Inc()
+		if s.badN == 0 {
+			s.badFirst = fmt.Errorf("record %d: %w", seq, err)
+		}
+		s.badN++
+	})
+	return s
+}
+
+// rewind makes the next read start from the oldest unacknowledged record
+// and forgets the window: what was sent and not acknowledged is sent
+// again, and ingest drops what it already has.
+func (s *sender) rewind(why string) {
+	if n := s.published(); n > 0 {
+		s.f.m.resends.Inc()
+		s.f.log.Info("uplink resending from the oldest unacknowledged reading", "reason", why, "batches", n, "from", s.window[0].from)
+	}
+	s.cursor = 0
+	s.window = s.window[:0]
+	s.pendingSeq = 0
+	s.gauges()
+}
+
+// published counts window entries that were published.
+func (s *sender) published() int {
+	n := 0
+	for i := range s.window {
+		if s.window[i].n > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *sender) gauges() {
+	n := s.published()
+	s.f.m.inFlight.Set(float64(n))
+	s.f.update(func(st *Status) { st.InFlight = n })
+}
+
+// run forwards over c until the connection fails (an error) or ctx ends
+// (nil).
+func (s *sender) run(ctx context.Context, c *conn) error {
+	f := s.f
+	s.rewind("reconnect")
+	s.pubs = s.pubs[:0]
+	s.pace = newPacer(f.cfg.ReplayRate, f.cfg.BatchMaxReadings, time.Now())
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if err := s.settle(); err != nil {
+			return err
+		}
+		now := time.Now()
+		var deadline time.Time
+		if d, ok := s.ackDeadline(); ok {
+			if !now.Before(d) {
+				s.rewind("ack_timeout")
+				continue
+			}
+			deadline = d
+		}
+		var changed <-chan struct{}
+		if len(s.window) < f.cfg.Window {
+			sent, ch, wait, err := s.trySend(c, now)
+			if err != nil {
+				return err
+			}
+			if sent {
+				continue
+			}
+			changed = ch
+			if !wait.IsZero() && (deadline.IsZero() || wait.Before(deadline)) {
+				deadline = wait
+			}
+		}
+		var pubDone <-chan struct{}
+		if len(s.pubs) > 0 {
+			pubDone = s.pubs[0].tok.Done()
+		}
+		var tick <-chan time.Time
+		if !deadline.IsZero() {
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(time.Until(deadline))
+			tick = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-c.lost:
+			return fmt.Errorf("connection to %s lost: %w", f.cfg.Broker, err)
+		case <-f.ackWake:
+		case <-changed:
+		case <-tick:
+		case <-pubDone:
+			p := s.pubs[0]
+			s.pubs = s.pubs[1:]
+			if err := p.tok.Error(); err != nil {
+				return fmt.Errorf("publish to %s: %w", f.up, err)
+			}
+			f.m.publishTime.Observe(time.Since(p.at).Seconds())
+		}
+	}
+}
+
+// settle applies the acknowledged high-water mark: batches wholly
+// acknowledged leave the window, and the buffer frees everything they
+// cover (undecodable records and gaps included). A batch that carried no
+// reading leaves as soon as everything before it has.
+func (s *sender) settle() error {
+	a := s.f.acked.Load()
+	upTo := a
+	popped := 0
+	for popped < len(s.window) {
+		e := &s.window[popped]
+		if e.n > 0 && a < e.last {
+			break
+		}
+		upTo = max(upTo, e.to)
+		popped++
+	}
+	if popped > 0 {
+		s.window = append(s.window[:0], s.window[popped:]...)
+		s.gauges()
+	}
+	if upTo <= s.bufAcked {
+		return nil
+	}
+	if err := s.f.buf.Ack(upTo); err != nil {
+		return fmt.Errorf("free buffer up to %d: %w", upTo, err)
+	}
+	s.bufAcked = upTo
+	s.f.m.ackedSeq.Set(float64(a))
+	return nil
+}
+
+// ackDeadline is when the oldest published batch times out.
+func (s *sender) ackDeadline() (time.Time, bool) {
+	for i := range s.window {
+		if s.window[i].n > 0 {
+			return s.window[i].sentAt.Add(s.f.cfg.AckTimeout), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// trySend reads from the cursor and publishes one batch if one is due.
+// Otherwise it returns what to wait for: the buffer's change signal and/or
+// a time (a partial batch coming due, the pacer, a read retry).
+func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan struct{}, wait time.Time, err error) {
+	f := s.f
+	changed = f.buf.Changed()
+	recs, err := f.buf.Read(s.cursor, f.cfg.BatchMaxReadings, f.cfg.BatchMaxBytes)
+	if errors.Is(err, buffer.ErrClosed) {
+		return false, nil, time.Time{}, err
+	}
+	if err != nil && len(recs) == 0 {
+		if msg := err.Error(); msg != s.readErr {
+			s.readErr = msg
+			f.log.Error("uplink cannot read the buffer", "err", err)
+		}
+		return false, nil, now.Add(readRetry), nil
+	}
+	s.readErr = ""
+	if len(recs) == 0 {
+		s.pendingSeq = 0
+		return false, changed, time.Time{}, nil
+	}
+	full := s.full(recs)
+	if !full {
+		if s.pendingSeq != recs[0].Seq {
+			s.pendingSeq, s.pendingSince = recs[0].Seq, now
+		}
+		age := max(now.Sub(recs[0].Time), now.Sub(s.pendingSince))
+		if age < f.cfg.BatchMaxWait {
+			return false, changed, now.Add(f.cfg.BatchMaxWait - age), nil
+		}
+	}
+	replay := full && f.buf.Stats().DurableSeq > recs[len(recs)-1].Seq
+	if replay {
+		if d := s.pace.wait(len(recs), now); d > 0 {
+			return false, nil, now.Add(d), nil
+		}
+	}
+	s.badN = 0
+	fr, err := s.fr.frame(s.cursor, recs)
+	if s.badN > 0 {
+		f.log.Error("uplink skipped undecodable buffer records; they are freed with the next acknowledgement", "count", s.badN, "first", s.badFirst)
+	}
+	if err != nil {
+		// Only a bug in the wire encoder gets here; skipping keeps the
+		// uplink going, and the log says what was lost.
+		f.log.Error("uplink cannot frame records; skipping them", "err", err)
+		fr = framed{from: max(s.cursor, recs[0].Seq), to: recs[len(recs)-1].Seq}
+	}
+	s.pendingSeq = 0
+	s.cursor = fr.to + 1
+	e := inflight{framed: fr, sentAt: now}
+	if fr.n > 0 {
+		if replay {
+			s.pace.take(fr.n, now)
+		}
+		if fr.last > f.sent.Load() {
+			f.sent.Store(fr.last)
+		}
+		s.pubs = append(s.pubs, pubWait{tok: c.client.Publish(f.up, 1, false, fr.payload), at: now})
+		e.payload = nil // paho holds it until PUBACK; the window needs only the range
+		f.m.batches.Inc()
+		f.m.readings.Add(float64(fr.n))
+		f.update(func(st *Status) { st.SentSeq = max(st.SentSeq, fr.last) })
+		f.log.Debug("uplink batch sent", "first", fr.from, "last", fr.last, "readings", fr.n, "replay", replay)
+	}
+	s.window = append(s.window, e)
+	s.gauges()
+	return true, nil, time.Time{}, nil
+}
+
+// full reports whether recs is as large a batch as one read may give, so
+// there is no point in waiting for more.
+func (s *sender) full(recs []buffer.Record) bool {
+	if len(recs) >= s.f.cfg.BatchMaxReadings {
+		return true
+	}
+	total, largest := 0, 0
+	for i := range recs {
+		total += len(recs[i].Data)
+		largest = max(largest, len(recs[i].Data))
+	}
+	return total+largest > s.f.cfg.BatchMaxBytes
+}
