@@ -1,0 +1,175 @@
+package broker_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func start(t *testing.T) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(broker.Config{
+		Listen:     "127.0.0.1:0",
+		Topics:     wire.Topics{Prefix: "city"},
+		Gateways:   map[string]string{"gw1": "pw1", "gw2": "pw2"},
+		IngestUser: "ingest", IngestPassword: "ipw",
+		Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	return b
+}
+
+func connect(url, id, user, pass string) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername(user).SetPassword(pass).
+		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	tok.WaitTimeout(10 * time.Second)
+	return c, tok.Error()
+}
+
+func TestAuthenticate(t *testing.T) {
+	b := start(t)
+	tests := []struct {
+		name, user, pass string
+		ok               bool
+	}{
+		{"gateway", "gw1", "pw1", true},
+		{"ingest", "ingest", "ipw", true},
+		{"wrong password", "gw1", "pw2", false},
+		{"unknown user", "gw9", "pw1", false},
+		{"anonymous", "", "", false},
+		{"ingest wrong password", "ingest", "pw1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := connect(b.URL(), "c-"+tc.name, tc.user, tc.pass)
+			if (err == nil) != tc.ok {
+				t.Fatalf("connect as %q: err %v, want ok=%v", tc.user, err, tc.ok)
+			}
+			if err == nil {
+				c.Disconnect(100)
+			}
+		})
+	}
+}
+
+type inbox struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (in *inbox) add(_ paho.Client, m paho.Message) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.msgs = append(in.msgs, m.Topic()+" "+string(m.Payload()))
+}
+
+func (in *inbox) get() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]string(nil), in.msgs...)
+}
+
+func TestACL(t *testing.T) {
+	b := start(t)
+	topics := wire.Topics{Prefix: "city"}
+	ing, err := connect(b.URL(), "ingest-1", "ingest", "ipw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ing.Disconnect(100)
+	var got inbox
+	if tok := ing.Subscribe(topics.UpFilter("ponte-ingest"), 1, got.add); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("ingest subscribe: %v", tok.Error())
+	}
+
+	gw1, err := connect(b.URL(), "gw1", "gw1", "pw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw1.Disconnect(100)
+	// Own topic: delivered.
+	if tok := gw1.Publish(topics.Up("gw1"), 1, false, "own"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish own: %v", tok.Error())
+	}
+	// Own ack: may subscribe; other's ack: refused.
+	var acks inbox
+	tok := gw1.Subscribe(topics.Ack("gw1"), 1, acks.add)
+	tok.WaitTimeout(5 * time.Second)
+	if r := tok.(*paho.SubscribeToken).Result()[topics.Ack("gw1")]; r != 1 {
+		t.Errorf("subscribe own ack: code %d, want 1", r)
+	}
+	tok = gw1.Subscribe(topics.Ack("gw2"), 1, acks.add)
+	tok.WaitTimeout(5 * time.Second)
+	if r := tok.(*paho.SubscribeToken).Result()[topics.Ack("gw2")]; r != 0x80 {
+		t.Errorf("subscribe other's ack: code %d, want 0x80", r)
+	}
+	tok = gw1.Subscribe(topics.UpFilter(""), 1, acks.add)
+	tok.WaitTimeout(5 * time.Second)
+	if r := tok.(*paho.SubscribeToken).Result()[topics.UpFilter("")]; r != 0x80 {
+		t.Errorf("subscribe every up topic: code %d, want 0x80", r)
+	}
+	if tok := ing.Publish(topics.Ack("gw2"), 1, false, "for gw2"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	if tok := ing.Publish(topics.Ack("gw1"), 1, false, "for gw1"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	// Another's topic: refused, and the QoS 1 publisher is disconnected.
+	gw1.Publish(topics.Up("gw2"), 1, false, "forged").WaitTimeout(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for gw1.IsConnectionOpen() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if gw1.IsConnectionOpen() {
+		t.Error("gw1 still connected after publishing under gw2's ID")
+	}
+	time.Sleep(200 * time.Millisecond)
+	msgs := got.get()
+	if len(msgs) != 1 || msgs[0] != topics.Up("gw1")+" own" {
+		t.Errorf("ingest received %q, want only gw1's own batch", msgs)
+	}
+	if a := acks.get(); len(a) != 1 || a[0] != topics.Ack("gw1")+" for gw1" {
+		t.Errorf("gw1 received %q, want only its own ack", a)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  broker.Config
+	}{
+		{"no ingest user", broker.Config{IngestPassword: "x"}},
+		{"bad gateway id", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"a/b": "p"}}},
+		{"empty password", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"a": ""}}},
+		{"gateway named as ingest", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"i": "p"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); err == nil {
+				t.Fatal("Validate succeeded")
+			}
+		})
+	}
+	b := start(t)
+	if _, err := broker.Start(broker.Config{Listen: b.Addr(), IngestUser: "i", IngestPassword: "x", Logger: quiet}); err == nil {
+		t.Error("Start on a port in use succeeded")
+	}
+}
