@@ -53,10 +53,11 @@
 // # Reload
 //
 // Agent.Reload (SIGHUP in ponte-edge) re-reads the site config. If the
-// gateway, uplink, buffer, http or profiles settings changed it refuses,
+// gateway, uplink, buffer or http settings changed it refuses,
 // logging why: those need a restart. Otherwise it stops the sources and
 // starts new ones with the new device list; the buffer and the forwarder
 // keep running, so nothing buffered is lost and sequence numbers go on.
+// Profiles are read again too, so an edited profile takes effect.
 // A config with errors is refused and the running devices stay.
 //
 // # HTTP API

@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/edge/source/modbus"
+	"github.com/ponte-city/ponte/edge/source/mqtt"
+	"github.com/ponte-city/ponte/edge/source/serial"
+)
+
+// namedSource is one transport's source.
+type namedSource struct {
+	kind profile.Kind
+	src  source.Source
+}
+
+// buildSources creates one source per transport for devs. Nothing is
+// opened yet: the sources connect when run.
+func (a *Agent) buildSources(s *Site) ([]namedSource, error) {
+	byKind := map[profile.Kind][]source.Device{}
+	for _, d := range s.sources {
+		byKind[d.Profile.Kind] = append(byKind[d.Profile.Kind], d)
+	}
+	var out []namedSource
+	if devs := byKind[profile.KindModbus]; len(devs) > 0 {
+		src, err := modbus.New(modbus.Config{Devices: devs, Logger: a.log.With("source", "modbus"), Metrics: a.srcMetrics})
+		if err != nil {
+			return nil, fmt.Errorf("build modbus source: %w", err)
+		}
+		out = append(out, namedSource{profile.KindModbus, src})
+	}
+	if devs := byKind[profile.KindSerial]; len(devs) > 0 {
+		src, err := serial.New(serial.Config{Devices: devs, Logger: a.log.With("source", "serial"), Metrics: a.srcMetrics})
+		if err != nil {
+			return nil, fmt.Errorf("build serial source: %w", err)
+		}
+		out = append(out, namedSource{profile.KindSerial, src})
+	}
+	if devs := byKind[profile.KindMQTT]; len(devs) > 0 {
+		src, err := mqtt.New(mqtt.Config{Devices: devs, Logger: a.log.With("source", "mqtt"), Metrics: a.srcMetrics,
+			BrokerMetrics: a.mqttMetrics,
+			// Not the forwarder's client ID: when the devices' broker is
+			// the uplink broker, equal IDs would throw each other out.
+			ClientID: "ponte-edge-" + s.Gateway.ID + "-devices"})
+		if err != nil {
+			return nil, fmt.Errorf("build mqtt source: %w", err)
+		}
+		out = append(out, namedSource{profile.KindMQTT, src})
+	}
+	return out, nil
+}
+
+// runningSources is a set of sources running until stopped.
+type runningSources struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startSources runs srcs, each in its own goroutine, handing readings to
+// emit. The caller owns the goroutines through stop.
+func startSources(ctx context.Context, log *slog.Logger, srcs []namedSource, emit source.Emitter) *runningSources {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &runningSources{cancel: cancel}
+	for _, s := range srcs {
+		r.wg.Go(func() {
+			// A source returns an error only if it could not start at all;
+			// the others keep running, and the devices show as unknown.
+			if err := s.src.Run(ctx, emit); err != nil {
+				log.Error("source stopped", "source", s.kind, "err", err)
+			}
+		})
+	}
+	return r
+}
+
+// stop cancels the sources and waits until they have returned: after it,
+// no source calls emit.
+func (r *runningSources) stop() {
+	r.cancel()
+	r.wg.Wait()
+}
