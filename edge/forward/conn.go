@@ -39,7 +39,7 @@ type conn struct {
 func (f *Forwarder) options(c *conn) *paho.ClientOptions {
 	will := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOffline, Time: time.Now().UTC(), Version: f.cfg.Version})
 	o := paho.NewClientOptions().
-		AddBroker(f.cfg.Broker).
+		AddBroker(f.broker).
 		SetClientID(f.cfg.ClientID).
 		SetUsername(f.cfg.Username).
 		SetPassword(f.cfg.Password).
@@ -107,7 +107,7 @@ func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", f.cfg.Broker, err)
+		return nil, fmt.Errorf("connect to %s: %w", f.broker, err)
 	}
 	fail := func(err error) (*conn, error) {
 		c.client.Disconnect(0)
@@ -121,7 +121,7 @@ func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
 			return fail(err)
 		}
 	case err := <-c.lost:
-		return fail(fmt.Errorf("connection to %s lost while subscribing: %w", f.cfg.Broker, err))
+		return fail(fmt.Errorf("connection to %s lost while subscribing: %w", f.broker, err))
 	case <-t.C:
 		return fail(fmt.Errorf("subscribe to %s: OnConnect did not report within %s", f.ack, f.cfg.ConnectTimeout))
 	case <-ctx.Done():
@@ -143,7 +143,7 @@ func (f *Forwarder) goOffline(c *conn) {
 		f.log.Warn("uplink offline status not published", "err", err)
 	}
 	c.client.Disconnect(250)
-	f.log.Info("uplink stopped", "broker", f.cfg.Broker)
+	f.log.Info("uplink stopped", "broker", f.broker)
 }
 
 // errTokenTimeout is returned by waitToken when paho did not finish in

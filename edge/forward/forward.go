@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ type Forwarder struct {
 	log    *slog.Logger
 	m      *metrics
 	epoch  uint64
+	broker string // the broker URL without its password, for logs
 	up     string // topics
 	ack    string
 	status string
@@ -90,6 +92,7 @@ func New(cfg Config, buf *buffer.Buffer) (*Forwarder, error) {
 		log:     cfg.Logger.With("gateway", cfg.Gateway),
 		m:       m,
 		epoch:   buf.Epoch(),
+		broker:  redact(cfg.Broker),
 		up:      cfg.Topics.Up(cfg.Gateway),
 		ack:     cfg.Topics.Ack(cfg.Gateway),
 		status:  cfg.Topics.Status(cfg.Gateway),
@@ -142,7 +145,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, buffer.ErrClosed) {
-			return fmt.Errorf("forward to %s: %w", f.cfg.Broker, err)
+			return fmt.Errorf("forward to %s: %w", f.broker, err)
 		}
 		f.setError(err)
 		if connected && time.Since(start) >= f.cfg.BackoffMax {
@@ -154,7 +157,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if !connected {
 			level = slog.LevelDebug // every failed attempt would flood the log during an outage
 		}
-		f.log.Log(ctx, level, "uplink disconnected", "broker", f.cfg.Broker, "err", err, "attempt", attempt)
+		f.log.Log(ctx, level, "uplink disconnected", "broker", f.broker, "err", err, "attempt", attempt)
 	}
 }
 
@@ -169,7 +172,7 @@ func (f *Forwarder) session(ctx context.Context, s *sender) (connected bool, err
 	f.m.connects.WithLabelValues("ok").Inc()
 	f.m.connected.Set(1)
 	f.update(func(st *Status) { st.Connected = true })
-	f.log.Info("uplink connected", "broker", f.cfg.Broker, "epoch", f.epoch)
+	f.log.Info("uplink connected", "broker", f.broker, "epoch", f.epoch)
 	defer func() {
 		f.m.connected.Set(0)
 		f.update(func(st *Status) { st.Connected = false })
@@ -218,4 +221,13 @@ func (f *Forwarder) onAck(_ paho.Client, msg paho.Message) {
 func (f *Forwarder) badAck(reason string, args ...any) {
 	f.m.badAcks.WithLabelValues(reason).Inc()
 	f.log.Debug("uplink ack ignored", append([]any{"reason", reason}, args...)...)
+}
+
+// redact returns a broker URL fit for logs and errors.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable broker URL)"
+	}
+	return u.Redacted()
 }

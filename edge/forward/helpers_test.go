@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -195,6 +196,12 @@ type acker struct {
 // reconnects and resubscribes by itself when the broker restarts.
 func newAcker(t testing.TB, brokerURL string, mode ackMode) *acker {
 	t.Helper()
+	return newAckerTLS(t, brokerURL, mode, nil)
+}
+
+// newAckerTLS is newAcker for a TLS broker.
+func newAckerTLS(t testing.TB, brokerURL string, mode ackMode, tlsCfg *tls.Config) *acker {
+	t.Helper()
 	a := &acker{t: t, mode: mode, seen: make(map[[2]uint64]int)}
 	subscribed := make(chan struct{}, 1)
 	opts := paho.NewClientOptions().AddBroker(brokerURL).SetClientID(fmt.Sprintf("acker-%d", time.Now().UnixNano())).
@@ -209,6 +216,9 @@ func newAcker(t testing.TB, brokerURL string, mode ackMode) *acker {
 				}
 			}
 		})
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+	}
 	a.client = paho.NewClient(opts)
 	a.client.Connect()
 	select {

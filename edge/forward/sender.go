@@ -151,7 +151,7 @@ func (s *sender) run(ctx context.Context, c *conn) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-c.lost:
-			return fmt.Errorf("connection to %s lost: %w", f.cfg.Broker, err)
+			return fmt.Errorf("connection to %s lost: %w", f.broker, err)
 		case <-f.ackWake:
 		case <-changed:
 		case <-tick:

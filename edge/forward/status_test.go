@@ -1,0 +1,96 @@
+package forward
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// statusWatch follows a gateway's retained status topic.
+type statusWatch struct {
+	mu     sync.Mutex
+	states []wire.Status
+	errs   []error
+}
+
+func watchStatus(t *testing.T, url, topic string) *statusWatch {
+	t.Helper()
+	w := &statusWatch{}
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("watch-" + t.Name() + time.Now().Format("150405.000000")).SetCleanSession(true))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect status watcher: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	tok := c.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
+		s, err := wire.DecodeStatus(m.Payload())
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			w.errs = append(w.errs, err)
+			return
+		}
+		w.states = append(w.states, s)
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe to %s: %v", topic, tok.Error())
+	}
+	return w
+}
+
+// last returns the latest status seen and how many were seen.
+func (w *statusWatch) last() (wire.Status, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.states) == 0 {
+		return wire.Status{}, 0
+	}
+	return w.states[len(w.states)-1], len(w.states)
+}
+
+func (w *statusWatch) waitState(t *testing.T, state string) {
+	t.Helper()
+	eventually(t, 20*time.Second, "status "+state, func() bool { s, _ := w.last(); return s.State == state })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, err := range w.errs {
+		t.Errorf("status message: %v", err)
+	}
+	if s := w.states[len(w.states)-1]; s.Gateway != testGW || s.Version != "test" || s.Time.IsZero() {
+		t.Errorf("status %+v, want gateway %s, version test and a time", s, testGW)
+	}
+}
+
+func TestStatusAndLastWill(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	p := newProxy(t, "127.0.0.1:"+itoa(broker.Port))
+	b := openBuf(t)
+	cfg := baseConfig(p.URL())
+	topic := cfg.Topics.Status(testGW)
+	w := watchStatus(t, broker.URL, topic)
+	f := start(t, cfg, b)
+
+	w.waitState(t, wire.StateOnline)
+	p.Cut() // the link dies: the broker sees the socket close and publishes the will
+	w.waitState(t, wire.StateOffline)
+	if f.Status().Connected {
+		eventually(t, 10*time.Second, "the forwarder noticing", func() bool { return !f.Status().Connected })
+	}
+	p.Restore()
+	w.waitState(t, wire.StateOnline)
+	eventually(t, 10*time.Second, "connected again", func() bool { return f.Status().Connected })
+
+	if err := f.stop(t); err != nil {
+		t.Fatalf("Run returned %v after cancel, want nil", err)
+	}
+	w.waitState(t, wire.StateOffline)
+	// A newcomer gets the retained offline status.
+	late := watchStatus(t, broker.URL, topic)
+	late.waitState(t, wire.StateOffline)
+	if got := metricValue(f.m.connected); got != 0 {
+		t.Errorf("connected gauge %v after stop, want 0", got)
+	}
+}
