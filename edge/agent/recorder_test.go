@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// TestRecorder feeds polls of good and bad readings and checks the
+// device states, the counts and that every reading reached the buffer
+// intact and in order.
+func TestRecorder(t *testing.T) {
+	ctx := context.Background()
+	buf, err := buffer.Open(ctx, buffer.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close(ctx)
+	r := newRecorder(buf, nil, newMetrics(nil))
+	r.setDevices([]string{"a", "b", "c"})
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	good := func(dev string, s int) wire.Reading {
+		return wire.Reading{Device: dev, Point: "v", Value: wire.Float(1), Time: t0.Add(time.Duration(s) * time.Second)}
+	}
+	bad := func(dev string, s int) wire.Reading {
+		return wire.Reading{Device: dev, Point: "v", Time: t0.Add(time.Duration(s) * time.Second), Quality: wire.QualityBadComm, Reason: "timeout"}
+	}
+	polls := [][]wire.Reading{
+		{good("a", 1), bad("a", 1)}, // one good reading: ok
+		{bad("b", 1), bad("b", 1)},  // all bad: failing
+		{good("b", 2)},              // recovers
+		{bad("a", 3)},               // fails after a good poll
+		{good("zz", 3)},             // not a configured device: buffered, not tracked
+	}
+	var all []wire.Reading
+	for _, p := range polls {
+		r.emit(p)
+		all = append(all, p...)
+	}
+	if err := r.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	states := r.states()
+	cases := []struct {
+		dev          string
+		state        string
+		lastGood     time.Time
+		good, badN   uint64
+		reasonPrefix string
+	}{
+		{"a", StateFailing, t0.Add(time.Second), 1, 2, "bad_comm: timeout"},
+		{"b", StateOK, t0.Add(2 * time.Second), 1, 2, "bad_comm: timeout"},
+		{"c", StateUnknown, time.Time{}, 0, 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.dev, func(t *testing.T) {
+			s := states[c.dev]
+			if s.state != c.state || !s.lastGood.Equal(c.lastGood) || s.good != c.good || s.bad != c.badN || s.lastReason != c.reasonPrefix {
+				t.Errorf("got %+v, want state %s last good %v good %d bad %d reason %q", s, c.state, c.lastGood, c.good, c.badN, c.reasonPrefix)
+			}
+		})
+	}
+	if _, ok := states["zz"]; ok {
+		t.Error("unconfigured device tracked")
+	}
+	recs, err := buf.Read(0, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(all) {
+		t.Fatalf("%d records buffered, want %d", len(recs), len(all))
+	}
+	for i, rec := range recs {
+		got, err := wire.DecodeRecord(rec.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Device != all[i].Device || !got.Time.Equal(all[i].Time) || got.Quality != all[i].Quality {
+			t.Errorf("record %d = %+v, want %+v", i, got, all[i])
+		}
+	}
+	// A reload keeps the state of devices that stay.
+	r.setDevices([]string{"b", "d"})
+	states = r.states()
+	if states["b"].state != StateOK || states["d"].state != StateUnknown || len(states) != 2 {
+		t.Errorf("after setDevices: %+v", states)
+	}
+}
