@@ -1,0 +1,85 @@
+// Package influx is ingest's InfluxDB sink: it turns readings into line
+// protocol and writes them through the v2 write API (InfluxDB 2.x, 3.x,
+// Cloud, and the /api/v2/write compatibility endpoint of 1.8), in shared
+// batches, retrying while InfluxDB is away, and handing back the readings
+// InfluxDB refuses so that ingest can dead-letter them.
+//
+// # Mapping
+//
+// One reading is one line:
+//
+//	<measurement>,area=<area>,device=<device>,gateway=<gateway>,type=<type> <field>=<value> <time>
+//
+//   - measurement: the device's type, its profile category ("energy",
+//     "air", "traffic", ...), so each category is its own measurement (its
+//     own table in InfluxDB 3) and a point name used with different types
+//     by two categories does not conflict; Config.Measurement (default
+//     "ponte") for devices whose type Meta does not know.
+//   - tags, sorted: area and type from Meta (left out when empty), device
+//     (the reading's Device) and gateway (the batch's gateway). Units and
+//     qualities are not tags: they would multiply series without
+//     identifying one.
+//   - field: the point name, with the value's own type: float as a float
+//     (shortest form that reads back exactly; NaN and ±Inf are rejected,
+//     InfluxDB stores neither), int as an integer field ("42i", full 64
+//     bits), bool as a boolean, string as a string.
+//   - a reading of bad quality has no value field; it writes the string
+//     field <point>_quality = "<quality>: <reason>" (e.g.
+//     voltage_quality="bad_comm: timeout") at its time, so that gaps are
+//     explained in the database itself and never read as a zero.
+//   - time: the acquisition time from the gateway's clock, in nanoseconds.
+//
+// The line depends only on the reading, the gateway and what Meta says
+// about the device, so a replayed reading lands on the same series and
+// timestamp and InfluxDB overwrites the point instead of adding one.
+// Changing a device's area or type in the site config starts new series
+// for it from then on; points written before keep their tags.
+//
+// A reading whose names line protocol cannot carry faithfully (empty
+// names, control characters, a backslash before a character InfluxDB
+// unescapes, a point named "time") or whose time is outside InfluxDB's
+// range is rejected before sending, with the reason.
+//
+// # Batching
+//
+// Write encodes its readings and queues them; a few writers (Config.
+// Writers) send the queue in HTTP writes of up to BatchSize points. A
+// writer sends at once when no other write is in flight, so a lightly
+// loaded sink adds no latency; while one is in flight the next batch fills
+// up to BatchSize or for at most FlushInterval. Concurrent Write calls thus
+// share writes (group commit) and each returns when all of its points are
+// accepted. MaxPending bounds the points queued: Write waits for room.
+//
+// # Failures
+//
+// Network errors, timeouts, 5xx and 429 (Retry-After honoured), and 4xx
+// answers that concern the configuration rather than the points (401,
+// 403, 404: wrong token or bucket) are retried on a timer with exponential
+// backoff from RetryBase to RetryMax with jitter: the writer holding the
+// batch waits and tries again by itself, whether or not new writes come
+// (the client library's own retry queue moves only when new writes
+// arrive, so it is off here; the library is used for its blocking write
+// call only). While a write is failing, Healthy and the other writers
+// wait, Backpressure is true and Write keeps blocking: nothing is lost and
+// memory stays within MaxPending, the rest waits with the broker and the
+// gateways' buffers.
+//
+// A 400, 422 or 413 answer is about points. The sink finds the refused
+// lines from the server's message: lines quoted in "unable to parse
+// '<line>': <why>" (1.x, 2.x), lines matching the measurement, field and
+// type of a "field type conflict" (1.x, 2.x), the per-line list of a 3.x
+// partial write. Those readings are rejected with the server's reason and
+// the rest of the batch is sent again (InfluxDB may have written part of
+// it; writing a point again only overwrites it). When the message names
+// no line (InfluxDB 1.8 answers a type conflict inside one batch with a
+// bare "field type conflict" and writes nothing), the batch is halved and
+// each half sent on its own, down to single lines, so good points are
+// never held hostage by a bad one.
+//
+// # Health
+//
+// Healthy reports whether the last write or ping succeeded; an idle sink
+// pings every PingInterval. Metrics (ponte_ingest_influx_*) count
+// requests by result, points written, rejected and abandoned, retries,
+// write durations and batch sizes, pending points, health and backoff.
+package influx

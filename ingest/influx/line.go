@@ -1,0 +1,219 @@
+package influx
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// Tag keys, in the sorted order InfluxDB keeps them in (writing them
+// sorted spares the server a sort per point).
+const (
+	TagArea    = "area"
+	TagDevice  = "device"
+	TagGateway = "gateway"
+	TagType    = "type"
+)
+
+// QualitySuffix is appended to a point name to make the string field that
+// holds a bad reading's quality and reason.
+const QualitySuffix = "_quality"
+
+// The range of timestamps InfluxDB stores (models.MinNanoTime and
+// MaxNanoTime in InfluxDB 1.x and 2.x).
+var (
+	minTime = time.Unix(0, math.MinInt64+2)
+	maxTime = time.Unix(0, math.MaxInt64-1)
+)
+
+// Series names the series a reading of a device lands on: the measurement
+// and the tag values (empty Area or Type leave their tag out).
+type Series struct {
+	Measurement string
+	Gateway     string
+	Device      string
+	Area        string
+	Type        string
+}
+
+// SeriesFor returns the series of a device's readings: the measurement is
+// the device's type, or fallback when the type is unknown.
+func SeriesFor(fallback, gateway, device, area, typ string) Series {
+	m := typ
+	if m == "" {
+		m = fallback
+	}
+	return Series{Measurement: m, Gateway: gateway, Device: device, Area: area, Type: typ}
+}
+
+// AppendSeries appends the series key of s in line protocol
+// ("measurement,area=...,device=...,gateway=...,type=...") to dst. It
+// returns a reason, and dst unchanged, when a name cannot be written
+// faithfully.
+func AppendSeries(dst []byte, s Series) ([]byte, string) {
+	if why := checkName(s.Measurement, true); why != "" {
+		return dst, "measurement " + strconv.Quote(s.Measurement) + " " + why
+	}
+	if s.Gateway == "" {
+		return dst, "gateway is empty"
+	}
+	if s.Device == "" {
+		return dst, "device is empty"
+	}
+	tags := [...]struct{ key, value string }{
+		{TagArea, s.Area}, {TagDevice, s.Device}, {TagGateway, s.Gateway}, {TagType, s.Type},
+	}
+	for _, t := range tags {
+		if t.value == "" {
+			continue
+		}
+		if why := checkName(t.value, false); why != "" {
+			return dst, t.key + " " + strconv.Quote(t.value) + " " + why
+		}
+	}
+	dst = appendEscaped(dst, s.Measurement, false)
+	for _, t := range tags {
+		if t.value == "" {
+			continue
+		}
+		dst = append(dst, ',')
+		dst = append(dst, t.key...)
+		dst = append(dst, '=')
+		dst = appendEscaped(dst, t.value, true)
+	}
+	return dst, ""
+}
+
+// AppendFields appends the field set and timestamp of r and the line's
+// newline (" point=value 1700000000000000000\n") to dst, which holds the
+// series key. A good reading has one field named after its point, typed as
+// its value; a bad one has the string field point+QualitySuffix holding
+// "quality: reason" instead. It returns a reason, and dst unchanged, when
+// r cannot be written.
+func AppendFields(dst []byte, r *wire.Reading) ([]byte, string) {
+	if r.Point == "" {
+		return dst, "point name is empty"
+	}
+	if r.Point == "time" {
+		return dst, `point name "time" is reserved by InfluxDB`
+	}
+	if why := checkName(r.Point, false); why != "" {
+		return dst, "point " + strconv.Quote(r.Point) + " " + why
+	}
+	if r.Time.IsZero() {
+		return dst, "acquisition time is missing"
+	}
+	if r.Time.Before(minTime) || r.Time.After(maxTime) {
+		return dst, "acquisition time " + r.Time.UTC().Format(time.RFC3339Nano) + " is outside the range InfluxDB stores (1677-2262)"
+	}
+	n := len(dst)
+	dst = append(dst, ' ')
+	dst = appendEscaped(dst, r.Point, true)
+	if !r.Quality.Good() {
+		dst = append(dst, QualitySuffix...)
+		dst = append(dst, '=')
+		q := r.Quality.String()
+		if r.Reason != "" {
+			q += ": " + r.Reason
+		}
+		dst = appendString(dst, q)
+	} else {
+		dst = append(dst, '=')
+		switch r.Value.Kind {
+		case wire.KindFloat:
+			f := r.Value.F
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return dst[:n], "value " + strconv.FormatFloat(f, 'g', -1, 64) + " is not a number InfluxDB stores"
+			}
+			dst = strconv.AppendFloat(dst, f, 'g', -1, 64)
+		case wire.KindInt:
+			dst = strconv.AppendInt(dst, r.Value.I, 10)
+			dst = append(dst, 'i')
+		case wire.KindBool:
+			dst = strconv.AppendBool(dst, r.Value.B)
+		case wire.KindString:
+			dst = appendString(dst, r.Value.S)
+		default:
+			return dst[:n], "value kind " + r.Value.Kind.String() + " is unknown"
+		}
+	}
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, r.Time.UnixNano(), 10)
+	dst = append(dst, '\n')
+	return dst, ""
+}
+
+// checkName returns why s cannot be written as a measurement, tag value or
+// field key, or "" when it can. Line protocol has no escape for control
+// characters, and InfluxDB reads a backslash before a character it escapes
+// (or at the end of a name) as an escape, so such names would come back
+// changed or not parse.
+func checkName(s string, measurement bool) string {
+	if s == "" {
+		return "is empty"
+	}
+	if measurement && s[0] == '#' {
+		return "starts with '#', which InfluxDB reads as a comment line"
+	}
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f {
+			return "contains a control character, which line protocol cannot carry"
+		}
+		if c == '\\' {
+			if i == len(s)-1 {
+				return "ends with a backslash, which line protocol cannot carry"
+			}
+			switch s[i+1] {
+			case ',', '=', ' ', '"':
+				return "has a backslash before " + strconv.QuoteRune(rune(s[i+1])) + ", which line protocol cannot carry"
+			}
+		}
+	}
+	return ""
+}
+
+// appendEscaped appends a measurement (tag false) or a tag key, tag value
+// or field key (tag true) with line protocol's escapes.
+func appendEscaped(dst []byte, s string, tag bool) []byte {
+	if !strings.ContainsAny(s, ", =") {
+		return append(dst, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ',', ' ':
+			dst = append(dst, '\\', c)
+		case '=':
+			if tag {
+				dst = append(dst, '\\')
+			}
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// appendString appends a quoted string field value.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	if !strings.ContainsAny(s, `"\`) {
+		dst = append(dst, s...)
+	} else {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c == '"' || c == '\\' {
+				dst = append(dst, '\\')
+			}
+			dst = append(dst, s[i])
+		}
+	}
+	return append(dst, '"')
+}
