@@ -1,0 +1,165 @@
+package forward
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// records builds buffer records with the given sequence numbers; a
+// negative number makes that record garbage.
+func records(seqs ...int) []buffer.Record {
+	var out []buffer.Record
+	for _, s := range seqs {
+		if s < 0 {
+			out = append(out, buffer.Record{Seq: uint64(-s), Data: []byte{0xff, 1, 2}})
+			continue
+		}
+		r := reading(s - 1)
+		out = append(out, buffer.Record{Seq: uint64(s), Time: time.Now(), Data: wire.AppendRecord(nil, &r)})
+	}
+	return out
+}
+
+func TestFrame(t *testing.T) {
+	emptyDevice := wire.Reading{Point: "p", Time: time.Unix(1, 0)}
+	cases := []struct {
+		name      string
+		cursor    uint64
+		recs      []buffer.Record
+		from, to  uint64
+		last      uint64
+		carried   []uint64
+		badCount  int
+		badReason string
+	}{
+		{"consecutive", 5, records(5, 6, 7), 5, 7, 7, []uint64{5, 6, 7}, 0, ""},
+		{"from the oldest (cursor 0)", 0, records(3, 4), 3, 4, 4, []uint64{3, 4}, 0, ""},
+		{"a gap the buffer dropped", 2, records(9, 10), 2, 10, 10, []uint64{9, 10}, 0, ""},
+		{"garbage in the middle", 1, records(1, -2, 3), 1, 3, 3, []uint64{1, 3}, 1, "decode record"},
+		{"garbage at the end", 1, records(1, 2, -3, -4), 1, 4, 2, []uint64{1, 2}, 2, "decode record"},
+		{"nothing but garbage", 7, records(-7, -8), 7, 8, 0, nil, 2, "decode record"},
+		{"a reading the batch would refuse", 1, append(records(1), buffer.Record{Seq: 2, Data: wire.AppendRecord(nil, &emptyDevice)}), 1, 2, 1, []uint64{1}, 1, "device"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var bad []error
+			fr := newFramer("gw-1", 42, func(seq uint64, err error) { bad = append(bad, err) })
+			f, err := fr.frame(tc.cursor, tc.recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.from != tc.from || f.to != tc.to || f.last != tc.last || f.n != len(tc.carried) {
+				t.Errorf("framed %d..%d last %d n %d, want %d..%d last %d n %d", f.from, f.to, f.last, f.n, tc.from, tc.to, tc.last, len(tc.carried))
+			}
+			if len(bad) != tc.badCount {
+				t.Errorf("%d bad records reported, want %d", len(bad), tc.badCount)
+			}
+			for _, e := range bad {
+				if !strings.Contains(e.Error(), tc.badReason) {
+					t.Errorf("bad record error %q does not mention %q", e, tc.badReason)
+				}
+			}
+			if len(tc.carried) == 0 {
+				if f.payload != nil {
+					t.Errorf("payload for a batch with no reading")
+				}
+				return
+			}
+			b, err := wire.Decode(f.payload)
+			if err != nil {
+				t.Fatalf("decode framed batch: %v", err)
+			}
+			if b.Gateway != "gw-1" || b.Epoch != 42 || len(b.Seqs) != len(tc.carried) {
+				t.Fatalf("batch %s/%d with %d readings", b.Gateway, b.Epoch, len(b.Seqs))
+			}
+			for i, s := range tc.carried {
+				if b.Seqs[i] != s || b.Readings[i] != reading(int(s-1)) {
+					t.Errorf("reading %d: seq %d %+v, want seq %d %+v", i, b.Seqs[i], b.Readings[i], s, reading(int(s-1)))
+				}
+			}
+		})
+	}
+}
+
+// TestFrameSplitsTooLarge gives the framer more than wire.MaxBatchBytes of
+// readings: it frames a prefix that fits, and the rest follows.
+func TestFrameSplitsTooLarge(t *testing.T) {
+	var recs []buffer.Record
+	for i := range 24 {
+		r := reading(i)
+		r.Value = wire.String(strings.Repeat(string(rune('a'+i)), 100<<10))
+		recs = append(recs, buffer.Record{Seq: uint64(i + 1), Data: wire.AppendRecord(nil, &r)})
+	}
+	fr := newFramer("gw-1", 1, func(uint64, error) { t.Error("no record is bad") })
+	cursor, got, batches := uint64(1), 0, 0
+	for rest := recs; len(rest) > 0; {
+		f, err := fr.frame(cursor, rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.payload) > wire.MaxBatchBytes {
+			t.Fatalf("payload of %d bytes", len(f.payload))
+		}
+		b, err := wire.Decode(f.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches++
+		if b.First() != cursor || b.Last() != f.to {
+			t.Fatalf("batch %d..%d, framed to %d, cursor %d", b.First(), b.Last(), f.to, cursor)
+		}
+		got += f.n
+		rest = rest[f.to-cursor+1:]
+		cursor = f.to + 1
+	}
+	if got != len(recs) || batches < 3 {
+		t.Errorf("%d readings framed in %d batches, want %d in at least 3", got, batches, len(recs))
+	}
+}
+
+func TestFrameNothing(t *testing.T) {
+	fr := newFramer("gw-1", 1, func(uint64, error) {})
+	if _, err := fr.frame(1, nil); err == nil {
+		t.Error("framing no records succeeded")
+	}
+}
+
+// FuzzAck feeds arbitrary payloads to the ack handler: it must not panic
+// and must never accept an ack above what was sent.
+func FuzzAck(f *testing.F) {
+	b := openBuf(f)
+	cfg := baseConfig("tcp://127.0.0.1:1")
+	fw, err := New(cfg, b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{`{"gateway":"gw-test-1","epoch":%d,"seq":3}`, `{"gateway":"gw-test-1","epoch":%d,"seq":99}`,
+		`{"gateway":"gw-test-1","epoch":%d,"seq":-1}`, `{"gateway":`, `null`, `{}`, `[]`} {
+		if strings.Contains(s, "%d") {
+			s = fmt.Sprintf(s, b.Epoch())
+		}
+		f.Add([]byte(s))
+	}
+	fw.sent.Store(5)
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fw.onAck(nil, fakeMsg(payload))
+		if got := fw.acked.Load(); got > 5 {
+			t.Fatalf("ack %d accepted above sent 5", got)
+		}
+	})
+}
+
+type fakeMsg []byte
+
+func (m fakeMsg) Duplicate() bool   { return false }
+func (m fakeMsg) Qos() byte         { return 1 }
+func (m fakeMsg) Retained() bool    { return false }
+func (m fakeMsg) Topic() string     { return "ponte/gw/gw-test-1/ack" }
+func (m fakeMsg) MessageID() uint16 { return 1 }
+func (m fakeMsg) Payload() []byte   { return m }
+func (m fakeMsg) Ack()              {}
