@@ -2,6 +2,7 @@ package geo
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
@@ -56,14 +57,22 @@ func (a *Areas) Locate(p orb.Point) (Feature, bool) {
 	if !validPoint(p) {
 		return Feature{}, false
 	}
-	best := int32(-1)
+	// Test the candidates in layer order, so the first hit is the answer;
+	// a point's box meets only a few polygons' boxes.
+	var buf [16]int32
+	cands := buf[:0]
 	a.tree.search(p.Bound(), func(id int32) bool {
-		f := a.polyFeat[id]
-		if (best < 0 || f < best) && planar.PolygonContains(a.polys[id], p) {
-			best = f
-		}
+		cands = append(cands, id)
 		return true
 	})
+	slices.Sort(cands) // polygon ids are in layer order
+	best := int32(-1)
+	for _, id := range cands {
+		if planar.PolygonContains(a.polys[id], p) {
+			best = a.polyFeat[id]
+			break
+		}
+	}
 	if best < 0 {
 		return Feature{}, false
 	}

@@ -60,6 +60,9 @@ func (p *parser) parse() *Layer {
 	}
 	var (
 		typ         any
+		typeLine    = 1
+		crsLine     = 1
+		featsLine   = 1
 		haveType    bool
 		haveFeats   bool
 		feats       []rawFeature
@@ -69,11 +72,19 @@ func (p *parser) parse() *Layer {
 	for dec.More() {
 		tok, _ := dec.Token()
 		key, _ := tok.(string)
+		// Lines are counted from the start for the first of each member
+		// only, so that a file of many repeated keys stays linear.
 		switch key {
 		case "type":
+			if !haveType {
+				typeLine = lineOf(p.data, dec.InputOffset())
+			}
 			_ = dec.Decode(&typ)
 			haveType = true
 		case "crs":
+			if crs == nil {
+				crsLine = lineOf(p.data, dec.InputOffset())
+			}
 			_ = dec.Decode(&crs)
 		case "features":
 			if haveFeats {
@@ -82,6 +93,7 @@ func (p *parser) parse() *Layer {
 				continue
 			}
 			haveFeats = true
+			featsLine = lineOf(p.data, dec.InputOffset())
 			tok, _ := dec.Token()
 			if d, ok := tok.(json.Delim); !ok || d != '[' {
 				featuresBad = fmt.Sprintf(`"features" is %s, expected an array of Feature objects`, jsonKind(tok))
@@ -107,24 +119,24 @@ func (p *parser) parse() *Layer {
 		p.layerProblem(1, ErrStructure, `missing "type": expected "FeatureCollection"`)
 		return nil
 	case typ != "FeatureCollection":
-		p.layerProblem(1, ErrStructure, `"type" is %s, expected "FeatureCollection" (a layer file holds one FeatureCollection of Features)`, jsonValue(typ))
+		p.layerProblem(typeLine, ErrStructure, `"type" is %s, expected "FeatureCollection" (a layer file holds one FeatureCollection of Features)`, jsonValue(typ))
 		return nil
 	}
 	if len(crs) > 0 {
 		if msg := checkCRS(crs); msg != "" {
-			p.layerProblem(1, ErrCRS, "%s", msg)
+			p.layerProblem(crsLine, ErrCRS, "%s", msg)
 			return nil
 		}
 	}
 	switch {
 	case featuresBad != "":
-		p.layerProblem(1, ErrStructure, "%s", featuresBad)
+		p.layerProblem(featsLine, ErrStructure, "%s", featuresBad)
 		return nil
 	case !haveFeats:
 		p.layerProblem(1, ErrStructure, `missing "features": expected an array of Feature objects`)
 		return nil
 	case len(feats) == 0:
-		p.layerProblem(1, ErrStructure, `"features" is empty: %s needs at least one feature`, p.kind.phrase())
+		p.layerProblem(featsLine, ErrStructure, `"features" is empty: %s needs at least one feature`, p.kind.phrase())
 		return nil
 	}
 
@@ -158,6 +170,11 @@ func (p *parser) lineAt(off int) int {
 		p.lineOff = off
 	}
 	return p.line
+}
+
+// lineOf returns the 1-based line of byte offset off.
+func lineOf(data []byte, off int64) int {
+	return 1 + bytes.Count(data[:min(int(off), len(data))], []byte{'\n'})
 }
 
 // lineCol returns the 1-based line and column of the byte before offset
