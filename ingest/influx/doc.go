@@ -8,26 +8,28 @@
 //
 // One reading is one line:
 //
-//		<measurement>,area=<area>,device=<device>,gateway=<gateway>,type=<type> <field>=<value> <time>
+//	<measurement>,area=<area>,device=<device>,gateway=<gateway>,type=<type> <field>=<value> <time>
 //
-//	  - measurement: the device's type, its profile category ("energy",
-//	    "air", "traffic", ...), so each category is its own measurement (its
-//	    own table in InfluxDB 3) and a point name used with different types
-//	    by two categories does not conflict; Config.Measurement (default
-//	    "ponte") for devices whose type Meta does not know.
-//	  - tags, sorted: area and type from Meta (left out when empty), device
-//	    (the reading's Device) and gateway (the batch's gateway). Units and
-//	    qualities are not tags: they would multiply series without
-//	    identifying one.
-//	  - field: the point name, with the value's own type: float as a float
-//	    (shortest form that reads back exactly; NaN and ±Inf are rejected,
-//	    InfluxDB stores neither), int as an integer field ("42i", full 64
-//	    bits), bool as a boolean, string as a string.
-//	  - a reading of bad quality has no value field; it writes the string
-//	    field <point>_quality = "<quality>: <reason>" (e.g.
-//	    voltage_quality="bad_comm: timeout") at its time, so that gaps are
-//	    explained in the database itself and never read as a zero.
-//	  - time: the acquisition time from the gateway's clock, in nanoseconds.
+// where:
+//
+//   - measurement: the device's type, its profile category ("energy",
+//     "air", "traffic", ...), so each category is its own measurement (its
+//     own table in InfluxDB 3) and a point name used with different types
+//     by two categories does not conflict; Config.Measurement (default
+//     "ponte") for devices whose type Meta does not know.
+//   - tags, sorted: area and type from Meta (left out when empty), device
+//     (the reading's Device) and gateway (the batch's gateway). Units and
+//     qualities are not tags: they would multiply series without
+//     identifying one.
+//   - field: the point name, with the value's own type: float as a float
+//     (shortest form that reads back exactly; NaN and ±Inf are rejected,
+//     InfluxDB stores neither), int as an integer field ("42i", full 64
+//     bits), bool as a boolean, string as a string.
+//   - a reading of bad quality has no value field; it writes the string
+//     field <point>_quality = "<quality>: <reason>" (e.g.
+//     voltage_quality="bad_comm: timeout") at its time, so that gaps are
+//     explained in the database itself and never read as a zero.
+//   - time: the acquisition time from the gateway's clock, in nanoseconds.
 //
 // The line depends only on the reading, the gateway and what Meta says
 // about the device, so a replayed reading lands on the same series and
