@@ -3,6 +3,7 @@ package forward
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -121,4 +122,55 @@ func TestPassword(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestACL runs the broker ACL that confines each gateway to its own
+// topics (the pattern the wire package documents): the gateway works
+// under its own ID. One that claims another ID gets nowhere: Mosquitto
+// grants MQTT 3.1.1 subscriptions and acknowledges publishes the ACL
+// denies and then drops them silently, so the forwarder cannot tell at
+// connect time; it must keep every record and keep resending.
+func TestACL(t *testing.T) {
+	bin := testenv.Need(t, "mosquitto_passwd", "apt-get install mosquitto")
+	dir := brokerDir(t)
+	pw := filepath.Join(dir, "passwd")
+	for i, up := range [][2]string{{testGW, "s3cret"}, {"acker", "ackpw"}} {
+		args := []string{"-b", pw, up[0], up[1]}
+		if i == 0 {
+			args = append([]string{"-c"}, args...)
+		}
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+		}
+	}
+	acl := filepath.Join(dir, "acl")
+	rules := "user acker\ntopic read ponte/gw/+/up\ntopic write ponte/gw/+/ack\n\npattern readwrite ponte/gw/%u/#\n"
+	if err := os.WriteFile(acl, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := customMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pw, acl))
+	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+
+	ackerURL := fmt.Sprintf("tcp://acker:ackpw@127.0.0.1:%d", port)
+	t.Run("own ID", func(t *testing.T) {
+		cfg := baseConfig(url)
+		cfg.Password = "s3cret"
+		flows(t, cfg, ackerURL)
+	})
+	t.Run("another gateway's ID", func(t *testing.T) {
+		a := newAcker(t, ackerURL, ackContig)
+		b := openBuf(t)
+		cfg := baseConfig(url)
+		cfg.Gateway, cfg.Username, cfg.Password = "gw-other", testGW, "s3cret"
+		cfg.AckTimeout = 200 * time.Millisecond
+		f := start(t, cfg, b)
+		produceDurable(t, b, 0, 10)
+		eventually(t, 20*time.Second, "two resends", func() bool { return metricValue(f.m.resends) >= 2 })
+		if got := a.distinct(); got != 0 {
+			t.Errorf("ingest received %d readings published under another gateway's ID", got)
+		}
+		if st := b.Stats(); st.Records != 10 {
+			t.Errorf("buffer holds %d records, want all 10 kept", st.Records)
+		}
+	})
 }

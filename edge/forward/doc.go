@@ -63,6 +63,13 @@
 // should stamp receipt time. On a clean stop Run publishes "offline"
 // itself and disconnects, which discards the will.
 //
+// A subscription the broker refuses (SUBACK 0x80) fails the connection.
+// Mosquitto, though, grants MQTT 3.1.1 subscriptions and acknowledges
+// publishes that its ACL denies and then drops them, so a gateway
+// configured with an ID its credentials do not allow looks connected:
+// nothing is acknowledged, every record is kept, and each AckTimeout logs
+// a warning that names the topic.
+//
 // # Reconnection and replay
 //
 // Run reconnects for ever, with its own "full jitter" backoff: attempt n

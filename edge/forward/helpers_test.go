@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -176,8 +177,10 @@ type arrival struct {
 // batches, checks and records each (epoch, seq), and acknowledges.
 type acker struct {
 	t      testing.TB
-	client paho.Client
+	client paho.Client // replaced by restart, on the test goroutine
 	topics wire.Topics
+	url    string
+	tls    *tls.Config
 
 	mu       sync.Mutex
 	mode     ackMode
@@ -202,9 +205,19 @@ func newAcker(t testing.TB, brokerURL string, mode ackMode) *acker {
 // newAckerTLS is newAcker for a TLS broker.
 func newAckerTLS(t testing.TB, brokerURL string, mode ackMode, tlsCfg *tls.Config) *acker {
 	t.Helper()
-	a := &acker{t: t, mode: mode, seen: make(map[[2]uint64]int)}
+	a := &acker{t: t, mode: mode, seen: make(map[[2]uint64]int), url: brokerURL, tls: tlsCfg}
+	if err := a.connect(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.client.Disconnect(0) })
+	return a
+}
+
+// connect connects a new client of the acknowledger and waits until it
+// is subscribed.
+func (a *acker) connect() error {
 	subscribed := make(chan struct{}, 1)
-	opts := paho.NewClientOptions().AddBroker(brokerURL).SetClientID(fmt.Sprintf("acker-%d", time.Now().UnixNano())).
+	opts := paho.NewClientOptions().AddBroker(a.url).SetClientID(fmt.Sprintf("acker-%d", time.Now().UnixNano())).
 		SetCleanSession(true).SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).
 		SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).
 		SetOnConnectHandler(func(c paho.Client) {
@@ -216,18 +229,29 @@ func newAckerTLS(t testing.TB, brokerURL string, mode ackMode, tlsCfg *tls.Confi
 				}
 			}
 		})
-	if tlsCfg != nil {
-		opts.SetTLSConfig(tlsCfg)
+	if a.tls != nil {
+		opts.SetTLSConfig(a.tls)
 	}
 	a.client = paho.NewClient(opts)
 	a.client.Connect()
 	select {
 	case <-subscribed:
+		return nil
 	case <-time.After(10 * time.Second):
-		t.Fatalf("acknowledger did not subscribe within 10s")
+		return errors.New("acknowledger did not subscribe within 10s")
 	}
-	t.Cleanup(func() { a.client.Disconnect(0) })
-	return a
+}
+
+// restart stops the acknowledger for down and starts it again, as an
+// ingest restart does: batches published meanwhile are lost to it (clean
+// session), what it has written it keeps.
+// It may run on any goroutine.
+func (a *acker) restart(t testing.TB, down time.Duration) {
+	a.client.Disconnect(0)
+	time.Sleep(down)
+	if err := a.connect(); err != nil {
+		t.Error(err)
+	}
 }
 
 func (a *acker) handle(c paho.Client, m paho.Message) {

@@ -13,6 +13,12 @@ import (
 // readRetry is how long the sender waits after a buffer read error.
 const readRetry = time.Second
 
+// Why the sender rewinds.
+const (
+	whyAckTimeout = "ack_timeout"
+	whyReconnect  = "reconnect"
+)
+
 // inflight is a batch awaiting ingest's acknowledgement.
 type inflight struct {
 	framed
@@ -71,7 +77,14 @@ func newSender(f *Forwarder) *sender {
 func (s *sender) rewind(why string) {
 	if n := s.published(); n > 0 {
 		s.f.m.resends.Inc()
-		s.f.log.Info("uplink resending from the oldest unacknowledged reading", "reason", why, "batches", n, "from", s.window[0].from)
+		if why == whyAckTimeout {
+			// Ingest down or slow, or the broker silently dropping what
+			// this gateway publishes (an ACL that does not match its ID).
+			s.f.log.Warn("uplink got no acknowledgement in time; is ingest running, and may this gateway publish to its up topic?",
+				"ack_timeout", s.f.cfg.AckTimeout, "batches", n, "from", s.window[0].from, "topic", s.f.up)
+		} else {
+			s.f.log.Info("uplink resending from the oldest unacknowledged reading", "reason", why, "batches", n, "from", s.window[0].from)
+		}
 	}
 	s.cursor = 0
 	s.window = s.window[:0]
@@ -100,7 +113,7 @@ func (s *sender) gauges() {
 // (nil).
 func (s *sender) run(ctx context.Context, c *conn) error {
 	f := s.f
-	s.rewind("reconnect")
+	s.rewind(whyReconnect)
 	s.pubs = s.pubs[:0]
 	s.pace = newPacer(f.cfg.ReplayRate, f.cfg.BatchMaxReadings, time.Now())
 	timer := time.NewTimer(time.Hour)
@@ -113,7 +126,7 @@ func (s *sender) run(ctx context.Context, c *conn) error {
 		var deadline time.Time
 		if d, ok := s.ackDeadline(); ok {
 			if !now.Before(d) {
-				s.rewind("ack_timeout")
+				s.rewind(whyAckTimeout)
 				continue
 			}
 			deadline = d
