@@ -116,26 +116,26 @@ func BenchmarkLocateLinear(b *testing.B) {
 // BenchmarkNearest: nearest-road lookups within 500 m on the fixture roads,
 // from random points within 2 km of the centres of Firenze and Bari.
 func BenchmarkNearest(b *testing.B) {
-	benchNearest(b, fixtureRoads(b), 500)
+	benchNearest(b, fixtureRoads(b), 500, orb.Point{11.2558, 43.7731}, orb.Point{16.8716, 41.1177})
 }
 
-// BenchmarkNearestGrid: the same on a synthetic 100 x 100 street grid of
-// 100 m blocks (about 20,000 segments) around Firenze's centre, to show
+// BenchmarkNearestGrid: the same on a synthetic street grid of 100 m
+// blocks, 10 km square (20,200 segments), around Firenze's centre, to show
 // how the index scales.
 func BenchmarkNearestGrid(b *testing.B) {
 	for _, metres := range []float64{100, 500} {
 		b.Run(fmt.Sprintf("within_%.0fm", metres), func(b *testing.B) {
-			benchNearest(b, gridRoads(b), metres)
+			benchNearest(b, gridRoads(b), metres, orb.Point{11.2558, 43.7731})
 		})
 	}
 }
 
-func benchNearest(b *testing.B, roads *Roads, metres float64) {
+// benchNearest looks up random points within 2 km of the centres.
+func benchNearest(b *testing.B, roads *Roads, metres float64, centres ...orb.Point) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	centres := []orb.Point{{11.2558, 43.7731}, {16.8716, 41.1177}}
 	pts := make([]orb.Point, 4096)
 	for i := range pts {
-		pts[i] = geo.PointAtBearingAndDistance(centres[i%2], rng.Float64()*360, rng.Float64()*2000)
+		pts[i] = geo.PointAtBearingAndDistance(centres[i%len(centres)], rng.Float64()*360, rng.Float64()*2000)
 	}
 	found := 0
 	for _, p := range pts {
@@ -154,7 +154,9 @@ func benchNearest(b *testing.B, roads *Roads, metres float64) {
 	b.ReportMetric(float64(found)/float64(len(pts)), "found/lookup")
 }
 
-func gridRoads(b *testing.B) *Roads {
+// gridRoads is a 10 km square street grid of 100 m blocks around
+// Firenze's centre.
+func gridRoads(b testing.TB) *Roads {
 	const n, step = 100, 100.0
 	origin := geo.PointAtBearingAndDistance(geo.PointAtBearingAndDistance(orb.Point{11.2558, 43.7731}, 180, n*step/2), 270, n*step/2)
 	var feats []Feature

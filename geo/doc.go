@@ -15,7 +15,7 @@
 // pulls in a BSON codec. Every problem found is reported, up to
 // LoadOptions.MaxErrors, in one *LayerError whose lines read
 //
-//	firenze.geojson:14: features[12] (id 048017 "Fiesole"): polygon ring 0 is not closed (first [11.29,43.8] != last [11.3,43.81])
+//	firenze.geojson:14: features[12] (id 048015 "Fiesole"): polygon ring 0 is not closed (first [11.29,43.8] != last [11.3,43.81])
 //
 // and which unwraps to sentinels (ErrSyntax, ErrStructure, ErrCRS,
 // ErrCoordinates, ErrGeometry, ErrID) for callers that branch. The line is
@@ -63,13 +63,20 @@
 // frame centred on the point (x scaled by the cosine of its latitude),
 // clamps to the segment's ends, and measures the haversine distance
 // (geo.DistanceHaversine, sphere of radius orb.EarthRadius) to that closest
-// point. For city-scale segments (up to a few kilometres) the closest point
-// found differs from the true one by far less than a metre; tests compare
-// it with a brute-force minimum over the segment densified to 1 m steps.
-// Candidates come from a lon/lat box that holds every point within the
-// distance (Matuschek's bounding coordinates; all longitudes near a pole or
-// across the antimeridian), so the cost grows with the number of segments
-// within maxMetres.
+// point. For city-scale segments (up to a few kilometres) that differs
+// from the true minimum by centimetres: against a brute-force minimum over
+// the segment densified to 1 m steps, at the latitudes of Bari, Firenze and
+// 65°N, the largest difference measured was 0.015 m. Long segments
+// (tens of kilometres) lose accuracy, as the frame's scale is taken at the
+// point; densify them when loading if that matters.
+//
+// Candidates come from a lon/lat box that holds every point within a
+// radius (Matuschek's bounding coordinates; all longitudes near a pole or
+// across the antimeridian). Nearest starts with a 50 m radius and widens it
+// fourfold up to maxMetres: a segment nearer than the best one found
+// within a radius lies within that radius, so the first radius with a hit
+// settles the answer, and the cost follows the distance to the nearest
+// road, not maxMetres.
 //
 // # Index
 //
@@ -78,8 +85,23 @@
 // polygon of a MultiPolygon on its own and roads each segment on its own,
 // so exclaves and long roads do not make large boxes. orb/quadtree was not
 // used: it indexes points, and a point-in-area query needs boxes that
-// contain the point. BenchmarkLocate and BenchmarkLocateLinear compare the
-// tree with a scan over every polygon's box.
+// contain the point.
+//
+// Measured on a shared 2-core Intel Xeon (go test -bench, figures vary
+// with the load of the machine):
+//
+//	BenchmarkLocate (82 real municipalities)      ~165,000 lookups/s
+//	BenchmarkLocateLinear (box scan, same data)   ~160,000 lookups/s
+//	BenchmarkLocateGrid (10,000 squares) tree     ~1,600,000 lookups/s
+//	BenchmarkLocateGrid (10,000 squares) scan       ~115,000 lookups/s
+//	BenchmarkNearest (fixture roads, 500 m)       ~1,800,000 lookups/s
+//	BenchmarkNearestGrid (20,200 segments)        ~1,000,000 lookups/s
+//	BenchmarkLoad (both ISTAT files, 570 KB)      ~26 MB/s
+//
+// On the 82 municipalities the tree and the scan cost the same: the time
+// goes into the point-in-polygon test over rings of hundreds of vertices.
+// The tree pays off at the scale of census sections or a city's road
+// graph.
 //
 // # Data
 //

@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 
@@ -177,8 +178,9 @@ func LoadLayer(path string, kind Kind, opts LoadOptions) (*Layer, error) {
 // one, a "crs" member other than WGS84, geometries of the wrong type for
 // kind, malformed, non-finite or out-of-range positions, rings that are
 // not closed or have fewer than 4 positions, lines with fewer than 2, and
-// missing or duplicate IDs. Ring orientation and self-intersection are not
-// checked (see the package docs). name is used in messages only.
+// missing or duplicate IDs. A leading UTF-8 byte order mark is ignored.
+// Ring orientation and self-intersection are not checked (see the package
+// docs). name is used in messages only.
 func ParseLayer(name string, data []byte, kind Kind, opts LoadOptions) (*Layer, error) {
 	if kind.allowed() == nil {
 		return nil, fmt.Errorf("parse layer %s: %w: %v (expected areas, roads or sites)", name, ErrKind, kind)
@@ -190,6 +192,9 @@ func ParseLayer(name string, data []byte, kind Kind, opts LoadOptions) (*Layer, 
 	if int64(len(data)) > opts.MaxBytes {
 		return nil, fmt.Errorf("parse layer %s: %d bytes, more than the %d allowed (LoadOptions.MaxBytes)", name, len(data), opts.MaxBytes)
 	}
+	// Some Windows GIS exports start with a UTF-8 byte order mark, which
+	// JSON does not allow; it carries no meaning, so drop it.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	p := &parser{
 		data: data,
 		kind: kind,

@@ -91,6 +91,7 @@ func TestParseLayerAccepts(t *testing.T) {
 		{"point with altitude", KindSites, LoadOptions{}, fc("", `{"type":"Feature","id":"s","geometry":{"type":"Point","coordinates":[11.25,43.77,49.5]}}`), "s", "", "Point", 1},
 		{"numeric id property", KindSites, LoadOptions{IDProperty: "code", NameProperty: "label"}, fc("", `{"type":"Feature","properties":{"code":48001,"label":"Uno"},"geometry":{"type":"Point","coordinates":[11.25,43.77]}}`), "48001", "Uno", "Point", 1},
 		{"string id property over id member", KindSites, LoadOptions{IDProperty: "code"}, fc("", `{"type":"Feature","id":"ignored","properties":{"code":"048001"},"geometry":{"type":"Point","coordinates":[11.25,43.77]}}`), "048001", "", "Point", 1},
+		{"byte order mark", KindSites, LoadOptions{}, "\xef\xbb\xbf" + fc("", `{"type":"Feature","id":"s","geometry":{"type":"Point","coordinates":[11.25,43.77]}}`), "s", "", "Point", 1},
 		{"unknown members ignored", KindSites, LoadOptions{}, fc(`"name":"layer","bbox":[0,0,1,1],`, `{"type":"Feature","id":"s","extra":{"a":[1,2]},"geometry":{"type":"Point","coordinates":[-180,-90]}}`), "s", "", "Point", 1},
 	}
 	for _, tt := range tests {

@@ -22,6 +22,13 @@ type segment struct {
 	feat int32
 }
 
+// firstRadius is where Nearest starts looking, in metres: about the
+// distance from a roadside sensor to its road.
+const firstRadius = 50
+
+// halfEarth is the longest haversine distance, in metres.
+const halfEarth = math.Pi * orb.EarthRadius
+
 // NewRoads indexes a roads layer segment by segment.
 func NewRoads(layer *Layer) (*Roads, error) {
 	x, err := NewIndex(layer)
@@ -66,15 +73,24 @@ func (r *Roads) Nearest(p orb.Point, maxMetres float64) (Feature, float64, bool)
 	if !validPoint(p) || math.IsNaN(maxMetres) || maxMetres < 0 {
 		return Feature{}, 0, false
 	}
+	// Search a small circle first and widen it: any segment nearer than
+	// the best found within radius r lies within r too, so the first
+	// radius holding a hit settles the answer, and the cost follows the
+	// distance to the nearest road rather than maxMetres.
 	best, bestD := int32(-1), math.Inf(1)
-	r.tree.search(searchBound(p, maxMetres), func(id int32) bool {
-		s := &r.segs[id]
-		d := segmentDistance(p, s.a, s.b)
-		if d <= maxMetres && (d < bestD || d == bestD && s.feat < best) {
-			best, bestD = s.feat, d
+	for radius := math.Min(firstRadius, maxMetres); ; radius = math.Min(radius*4, maxMetres) {
+		r.tree.search(searchBound(p, radius), func(id int32) bool {
+			s := &r.segs[id]
+			d := segmentDistance(p, s.a, s.b)
+			if d <= maxMetres && (d < bestD || d == bestD && s.feat < best) {
+				best, bestD = s.feat, d
+			}
+			return true
+		})
+		if (best >= 0 && bestD <= radius) || radius >= maxMetres || radius >= halfEarth {
+			break
 		}
-		return true
-	})
+	}
 	if best < 0 {
 		return Feature{}, 0, false
 	}

@@ -120,32 +120,46 @@ func TestNearestFixture(t *testing.T) {
 }
 
 // TestNearestMatchesScan compares Nearest with a scan of every segment for
-// random points and limits around both cities.
+// random points and limits around both cities, on the fixture roads and on
+// a dense synthetic grid.
 func TestNearestMatchesScan(t *testing.T) {
-	roads := fixtureRoads(t)
-	rng := rand.New(rand.NewPCG(5, 6))
-	hits := 0
-	for _, c := range []orb.Point{{11.2558, 43.7731}, {16.8716, 41.1177}} {
-		for i := 0; i < 1000; i++ {
-			p := geo.PointAtBearingAndDistance(c, rng.Float64()*360, rng.Float64()*3000)
-			max := rng.Float64() * 800
-			want, wantD := "", math.Inf(1)
-			for _, s := range roads.segs {
-				if d := segmentDistance(p, s.a, s.b); d <= max && d < wantD {
-					want, wantD = roads.layer.Features[s.feat].ID, d
+	tests := []struct {
+		name    string
+		roads   *Roads
+		centres []orb.Point
+		n       int
+	}{
+		{"fixture", fixtureRoads(t), []orb.Point{{11.2558, 43.7731}, {16.8716, 41.1177}}, 2000},
+		{"grid", gridRoads(t), []orb.Point{{11.2558, 43.7731}}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			hits := 0
+			for i := 0; i < tt.n; i++ {
+				p := geo.PointAtBearingAndDistance(tt.centres[i%len(tt.centres)], rng.Float64()*360, rng.Float64()*6000)
+				max := rng.Float64() * 800
+				if i%10 == 0 {
+					max = math.Inf(1)
+				}
+				want, wantD := "", math.Inf(1)
+				for _, s := range tt.roads.segs {
+					if d := segmentDistance(p, s.a, s.b); d <= max && (d < wantD || d == wantD && tt.roads.layer.Features[s.feat].ID < want) {
+						want, wantD = tt.roads.layer.Features[s.feat].ID, d
+					}
+				}
+				got, d, ok := tt.roads.Nearest(p, max)
+				if ok != (want != "") || (ok && d != wantD) {
+					t.Fatalf("Nearest(%v, %.1f) = %q %.3f %v, scan %q %.3f", p, max, got.ID, d, ok, want, wantD)
+				}
+				if ok {
+					hits++
 				}
 			}
-			got, d, ok := roads.Nearest(p, max)
-			if got.ID != want || ok != (want != "") || (ok && d != wantD) {
-				t.Fatalf("Nearest(%v, %.1f) = %q %.3f %v, scan %q %.3f", p, max, got.ID, d, ok, want, wantD)
+			if hits < tt.n/10 {
+				t.Errorf("only %d of %d lookups found a road: the test is not exercising Nearest", hits, tt.n)
 			}
-			if ok {
-				hits++
-			}
-		}
-	}
-	if hits < 200 {
-		t.Errorf("only %d of 2000 lookups found a road: the test is not exercising Nearest", hits)
+		})
 	}
 }
 
