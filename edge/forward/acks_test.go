@@ -142,3 +142,51 @@ func TestUndecodableRecordsAreSkippedAndFreed(t *testing.T) {
 		t.Errorf("acknowledger: %s", s)
 	}
 }
+
+// TestWindowBound holds acknowledgements back: no more than Window
+// batches go out, and the rest follows once ingest acknowledges.
+func TestWindowBound(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	a := newAcker(t, broker.URL, ackNone)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.BatchMaxReadings = 10
+	cfg.Window = 3
+	cfg.AckTimeout = time.Minute
+	f := start(t, cfg, b)
+	produceDurable(t, b, 0, 100)
+
+	eventually(t, 10*time.Second, "a full window", func() bool { return f.Status().InFlight == 3 })
+	time.Sleep(300 * time.Millisecond) // room for a window overrun to show
+	if got, st := a.distinct(), f.Status(); got != 30 || st.SentSeq != 30 || st.InFlight != 3 {
+		t.Errorf("with a window of 3 batches of 10: ingest saw %d readings, sent %d, in flight %d; want 30, 30, 3", got, st.SentSeq, st.InFlight)
+	}
+	if got := metricValue(f.m.inFlight); got != 3 {
+		t.Errorf("in_flight_batches %v, want 3", got)
+	}
+	a.setMode(ackContig)
+	// The acknowledger answers the next batch it gets; nudge it with an
+	// ack of what it already has.
+	publishT(t, publisher(t, broker.URL), cfg.Topics.Ack(testGW), false, wire.EncodeAck(wire.Ack{Gateway: testGW, Epoch: b.Epoch(), Seq: 30}))
+	drained(t, b, a, 100, 20*time.Second)
+	a.check(t, b.Epoch(), 100)
+}
+
+// TestBrokerUnreachableAtStart starts the forwarder while the broker
+// cannot be reached: it keeps trying and delivers once it can.
+func TestBrokerUnreachableAtStart(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	p := newProxy(t, "127.0.0.1:"+itoa(broker.Port))
+	p.Cut()
+	a := newAcker(t, broker.URL, ackContig)
+	b := openBuf(t)
+	f := start(t, baseConfig(p.URL()), b)
+	produceDurable(t, b, 0, 300)
+	eventually(t, 10*time.Second, "failed attempts", func() bool { return metricValue(f.m.connects.WithLabelValues("error")) >= 3 })
+	if a.distinct() != 0 || f.Status().Connected {
+		t.Fatalf("delivered through a cut link")
+	}
+	p.Restore()
+	drained(t, b, a, 300, 20*time.Second)
+	a.check(t, b.Epoch(), 300)
+}
