@@ -105,8 +105,11 @@ type Layer struct {
 
 // Default limits of LoadOptions.
 const (
+	// DefaultMaxErrors is how many problems a *LayerError lists by default.
 	DefaultMaxErrors = 20
-	DefaultMaxBytes  = 256 << 20
+	// DefaultMaxBytes is the largest layer file read by default, enough
+	// for detailed boundaries of every Italian municipality.
+	DefaultMaxBytes = 256 << 20
 )
 
 // LoadOptions says where a feature's ID and name come from and bounds the

@@ -47,6 +47,9 @@ func (p *parser) parse() *Layer {
 		if se != nil {
 			msg = se.Error()
 		}
+		if pos := int(off) - 1; pos >= 0 && pos < len(p.data) && (p.data[pos] == 'N' || p.data[pos] == 'I') {
+			msg += "; JSON has no NaN or Infinity, every coordinate must be a finite number"
+		}
 		p.errs.add(Problem{Line: line, Column: col, Feature: -1, Err: ErrSyntax,
 			Msg: fmt.Sprintf("invalid JSON: %s (byte offset %d)", msg, off)})
 		return nil
