@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,7 +186,7 @@ func (s *Sink) Write(ctx context.Context, gateway string, readings []wire.Readin
 // written are in its rejected list.
 func (s *Sink) encode(gateway string, readings []wire.Reading) *job {
 	j := &job{
-		buf:      make([]byte, 0, 96*len(readings)),
+		buf:      nil, // sized after the first line
 		ends:     make([]int, 0, len(readings)),
 		idx:      make([]int, 0, len(readings)),
 		readings: readings,
@@ -215,6 +216,11 @@ func (s *Sink) encode(gateway string, readings []wire.Reading) *job {
 			j.buf = j.buf[:n]
 			j.rejected = append(j.rejected, Rejected{Reading: *r, Reason: why})
 			continue
+		}
+		if len(j.ends) == 0 {
+			// Lines of a batch are alike: reserve room for the rest at once
+			// instead of doubling (and copying) as they come.
+			j.buf = slices.Grow(j.buf, (len(j.buf)+16)*(len(readings)-i))
 		}
 		j.ends = append(j.ends, len(j.buf))
 		j.idx = append(j.idx, i)

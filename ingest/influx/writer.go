@@ -46,7 +46,7 @@ func (s *Sink) take(refs []ref) []ref {
 		closing := s.closeCtx.Err() != nil
 		var wait time.Duration
 		if s.untaken > 0 && (!s.failing || s.inflight == 0) {
-			due := closing || s.inflight == 0 || s.untaken >= s.cfg.BatchSize
+			due := closing || s.inflight == 0 || s.untaken >= s.minBatch()
 			if !due {
 				wait = time.Until(s.queue[0].enq.Add(s.cfg.FlushInterval))
 				due = wait <= 0
@@ -470,3 +470,9 @@ func (s *Sink) ping() {
 	}
 	s.setHealthy(up)
 }
+
+// minBatch is the size at which a free writer sends without lingering
+// while another write is in flight: a tenth of BatchSize keeps both
+// writers busy with worthwhile batches, where waiting for a full batch
+// would leave one idle when fewer than BatchSize points can be pending.
+func (s *Sink) minBatch() int { return max(1, s.cfg.BatchSize/10) }
