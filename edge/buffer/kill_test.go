@@ -78,24 +78,54 @@ func TestHelperAppender(t *testing.T) {
 // durable is there exactly once, in order and intact, and that sequence
 // numbers go on without reuse.
 func TestKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns processes")
-	}
 	dir := t.TempDir()
 	seen := map[uint64][]byte{} // every record ever read back, by seq
 	var lastSeq uint64
 	for round := 1; round <= 5; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAppender$")
 		cmd.Env = append(os.Environ(), helperDirEnv+"="+dir, helperRoundEnv+"="+strconv.Itoa(round))
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		pipe, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
+		// Collect whole lines only: a line cut by the kill is not a report.
+		var stdout strings.Builder
+		firstReport, readDone := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(readDone)
+			r := bufio.NewReader(pipe)
+			reported := false
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				stdout.WriteString(line)
+				if !reported {
+					reported = true
+					close(firstReport)
+				}
+			}
+		}()
+		// Kill at a random moment after the helper has reported something
+		// durable, so every round tests a crash mid-stream however slow
+		// the machine is.
+		select {
+		case <-firstReport:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("round %d: helper reported nothing durable in 30s; stderr: %s", round, stderr.String())
+		}
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
+		<-readDone
 		_ = cmd.Wait()
 		if strings.Contains(stderr.String(), "open:") || strings.Contains(stderr.String(), "wait:") {
 			t.Fatalf("round %d: helper failed: %s", round, stderr.String())
@@ -105,9 +135,6 @@ func TestKill9(t *testing.T) {
 		durable := map[uint64][]byte{}
 		var firstThisRound uint64
 		for line := range strings.Lines(stdout.String()) {
-			if !strings.HasSuffix(line, "\n") {
-				continue // cut by the kill
-			}
 			var first, last uint64
 			var r, idx int
 			if _, err := fmt.Sscanf(line, "DURABLE %d %d %d %d", &first, &last, &r, &idx); err != nil {
