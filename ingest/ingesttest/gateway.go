@@ -105,21 +105,17 @@ func (g *Gateway) Sent() int {
 	return g.sent
 }
 
-// Run publishes seqs 1..total through c and returns when all are
-// acknowledged, or with an error when ctx ends first.
-func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
-	if g.Batch == 0 {
-		g.Batch = 100
+// Connect connects the gateway to the broker at url with its ID as client
+// ID and username; it subscribes to its ack topic on every connection
+// (the session is clean, as a restarted broker would have forgotten it).
+func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
+	g.mu.Lock()
+	if g.kick == nil {
+		g.kick = make(chan struct{}, 1)
 	}
-	if g.Window == 0 {
-		g.Window = 4
-	}
-	if g.ResendAfter == 0 {
-		g.ResendAfter = 2 * time.Second
-	}
-	g.kick = make(chan struct{}, 1)
+	g.mu.Unlock()
 	ackTopic := g.Topics.Ack(g.ID)
-	t := c.Subscribe(ackTopic, 1, func(_ mqtt.Client, m mqtt.Message) {
+	onAck := func(_ mqtt.Client, m mqtt.Message) {
 		a, err := wire.DecodeAck(m.Payload())
 		if err != nil || a.Gateway != g.ID || a.Epoch != g.Epoch {
 			return
@@ -133,11 +129,38 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 		case g.kick <- struct{}{}:
 		default:
 		}
-	})
-	if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-		return fmt.Errorf("gateway %s: subscribe %s: %v", g.ID, ackTopic, t.Error())
 	}
-	defer c.Unsubscribe(ackTopic)
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(g.ID).
+		SetUsername(g.ID).SetPassword(password).SetAutoReconnect(true).
+		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			c.Subscribe(ackTopic, 1, onAck).WaitTimeout(5 * time.Second)
+		})
+	c := mqtt.NewClient(o)
+	t := c.Connect()
+	if !t.WaitTimeout(10 * time.Second) {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("gateway %s: connect %s: timeout", g.ID, url)
+	}
+	if err := t.Error(); err != nil {
+		return nil, fmt.Errorf("gateway %s: connect %s: %w", g.ID, url, err)
+	}
+	return c, nil
+}
+
+// Run publishes seqs 1..total through c (from Connect) and returns when
+// all are acknowledged, or with an error when ctx ends first.
+func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
+	if g.Batch == 0 {
+		g.Batch = 100
+	}
+	if g.Window == 0 {
+		g.Window = 4
+	}
+	if g.ResendAfter == 0 {
+		g.ResendAfter = 2 * time.Second
+	}
 	next := uint64(1)
 	lastProgress := time.Now()
 	lastAcked := uint64(0)

@@ -1,0 +1,40 @@
+// Package intake receives gateway batches for the ingest pipeline (package
+// service): over MQTT from a broker's shared subscription, and over HTTP
+// for gateways that cannot speak MQTT. It also serves ingest's health,
+// readiness and metrics endpoints.
+//
+// # MQTT
+//
+// The client subscribes to Topics.UpFilter(group), a shared subscription
+// ($share/group/{prefix}/gw/+/up): on a broker with several ingest
+// instances in the same group, each batch goes to one of them. It connects
+// with a persistent session (clean session off, a stable client ID) and
+// paho's automatic acknowledgement disabled: a batch is acknowledged to
+// the broker only after the pipeline wrote it (or dead-lettered it), so
+// the broker delivers an unfinished batch again after a crash or
+// reconnect. The gateway's wire.Ack is published (QoS 1) before the MQTT
+// acknowledgement.
+//
+// Backpressure: the broker sends at most its in-flight limit of
+// unacknowledged messages (Mosquitto's max_inflight_messages, 20 by
+// default); while the sink is down none is acknowledged, so the rest stays
+// with the broker. The pipeline's queues (Workers x QueueLen) should be
+// larger than that limit; if they fill, the paho handler blocks and paho
+// stops reading the connection until there is room.
+//
+// # HTTP
+//
+//	POST /v1/gateways/{id}/batches
+//	Authorization: Bearer <the gateway's http_token>
+//	Content-Type: application/vnd.ponte.batch
+//	body: one encoded wire.Batch
+//
+// Answers: 200 with the wire.Ack JSON once the batch is durably written
+// (or was a replay); 400 with {"error","reason"} for a batch refused and
+// dead-lettered; 401 without credentials or for an unknown gateway, 403
+// for a wrong token; 413 over wire.MaxBatchBytes (not dead-lettered: it
+// was never read); 415 for another content type; 503 with Retry-After
+// while the sink is down, the service is stopping or the write took longer
+// than the request timeout (the gateway sends the batch again; dedup makes
+// that harmless).
+package intake

@@ -1,0 +1,167 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// Submitter takes jobs into the pipeline; *service.Service implements it.
+type Submitter interface {
+	Submit(ctx context.Context, j service.Job) error
+}
+
+// DefaultShareGroup is the shared-subscription group when none is set.
+const DefaultShareGroup = "ponte-ingest"
+
+// MQTTConfig configures the MQTT intake.
+type MQTTConfig struct {
+	// URL is the broker, e.g. "tcp://127.0.0.1:1883" (required).
+	URL string
+	// ClientID must be stable across restarts (the persistent session
+	// holds unacknowledged batches) and distinct per instance (default
+	// "ponte-ingest-" + host name).
+	ClientID string
+	// Username and Password authenticate ingest to the broker.
+	Username, Password string
+	// Topics is the topic layout.
+	Topics wire.Topics
+	// ShareGroup is the shared-subscription group (default
+	// DefaultShareGroup). "-" subscribes without sharing (a single
+	// instance on a broker without $share support).
+	ShareGroup string
+	// KeepAlive (default 30s) and ConnectTimeout (default 10s).
+	KeepAlive, ConnectTimeout time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *MQTTConfig) Validate() error {
+	if c.URL == "" {
+		return errors.New("mqtt: url: required (e.g. tcp://127.0.0.1:1883)")
+	}
+	if c.ClientID == "" {
+		host, _ := os.Hostname()
+		c.ClientID = "ponte-ingest-" + host
+	}
+	if c.ShareGroup == "" {
+		c.ShareGroup = DefaultShareGroup
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 30 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// MQTT is the MQTT intake. Run owns its connection.
+type MQTT struct {
+	cfg       MQTTConfig
+	svc       Submitter
+	filter    string
+	connected atomic.Bool
+}
+
+// NewMQTT returns an intake feeding svc.
+func NewMQTT(cfg MQTTConfig, svc Submitter) (*MQTT, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	group := cfg.ShareGroup
+	if group == "-" {
+		group = ""
+	}
+	return &MQTT{cfg: cfg, svc: svc, filter: cfg.Topics.UpFilter(group)}, nil
+}
+
+// Connected reports whether the broker connection is up.
+func (m *MQTT) Connected() bool { return m.connected.Load() }
+
+// Run connects (retrying until it succeeds), subscribes on every
+// connection, and feeds batches to the pipeline until ctx is done; then it
+// disconnects. Batches still in the pipeline stay unacknowledged and are
+// delivered again to the next session.
+func (m *MQTT) Run(ctx context.Context) error {
+	log := m.cfg.Logger
+	handler := func(c paho.Client, msg paho.Message) { m.handle(ctx, c, msg) }
+	o := paho.NewClientOptions().AddBroker(m.cfg.URL).SetClientID(m.cfg.ClientID).
+		SetUsername(m.cfg.Username).SetPassword(m.cfg.Password).
+		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(true).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).SetKeepAlive(m.cfg.KeepAlive).
+		SetConnectTimeout(m.cfg.ConnectTimeout).SetWriteTimeout(10 * time.Second).
+		SetOnConnectHandler(func(c paho.Client) {
+			tok := c.Subscribe(m.filter, 1, handler)
+			if !tok.WaitTimeout(m.cfg.ConnectTimeout) || tok.Error() != nil {
+				log.Error("subscribe to batches failed; reconnecting", "filter", m.filter, "err", tok.Error())
+				// Drop the connection so that the next one subscribes
+				// again; the session keeps what the broker holds.
+				go c.Disconnect(0)
+				return
+			}
+			m.connected.Store(true)
+			log.Info("MQTT intake connected", "broker", m.cfg.URL, "client_id", m.cfg.ClientID, "filter", m.filter)
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			m.connected.Store(false)
+			log.Warn("MQTT intake connection lost", "broker", m.cfg.URL, "err", err)
+		})
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt intake: connect %s: %w", m.cfg.URL, err)
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	m.connected.Store(false)
+	c.Disconnect(250)
+	return nil
+}
+
+// handle passes one message to the pipeline. It is called by paho in
+// arrival order and may block while the pipeline's queue is full.
+func (m *MQTT) handle(ctx context.Context, c paho.Client, msg paho.Message) {
+	topic := msg.Topic()
+	gw, kind, err := m.cfg.Topics.Gateway(topic)
+	if err != nil || kind != "up" {
+		// Not a batch topic: the subscription cannot deliver one, but do
+		// not let it sit unacknowledged in the session.
+		m.cfg.Logger.Warn("message on an unexpected topic dropped", "topic", topic)
+		msg.Ack()
+		return
+	}
+	j := service.Job{Transport: "mqtt", Topic: topic, Gateway: gw, Payload: msg.Payload()}
+	j.Done = func(r service.Result) {
+		if r.HasAck {
+			// Not waited for: the PUBACK is read by the goroutine that
+			// may be blocked in this handler. Acks are cumulative, so a
+			// lost one is repaired by the next.
+			c.Publish(m.cfg.Topics.Ack(r.Ack.Gateway), 1, false, wire.EncodeAck(r.Ack))
+		}
+		var inv *service.InvalidError
+		if r.Err == nil || errors.As(r.Err, &inv) {
+			msg.Ack()
+		}
+	}
+	if err := m.svc.Submit(ctx, j); err != nil {
+		m.cfg.Logger.Debug("batch not taken (stopping)", "topic", topic, "err", err)
+	}
+}
