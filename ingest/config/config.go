@@ -1,0 +1,262 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+
+	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// Config is ponte-ingest's configuration file.
+type Config struct {
+	Broker         Broker            `yaml:"broker"`
+	TopicPrefix    string            `yaml:"topic_prefix"`
+	Influx         Influx            `yaml:"influx"`
+	HTTP           HTTP              `yaml:"http"`
+	StateDir       string            `yaml:"state_dir"`
+	DeadLetter     DeadLetter        `yaml:"dead_letter"`
+	UnknownDevices string            `yaml:"unknown_devices"`
+	MaxAge         yamlconf.Duration `yaml:"max_age"`
+	MaxFuture      yamlconf.Duration `yaml:"max_future"`
+	Workers        int               `yaml:"workers"`
+	Queue          int               `yaml:"queue"`
+	Gateways       []Gateway         `yaml:"gateways"`
+	doc            *yamlconf.Doc     `yaml:"-"`
+}
+
+// Broker is the MQTT side. An empty URL runs the embedded broker on Listen.
+type Broker struct {
+	URL        string `yaml:"url"`
+	Listen     string `yaml:"listen"`
+	ClientID   string `yaml:"client_id"`
+	Username   string `yaml:"username"`
+	Password   string `yaml:"password"`
+	ShareGroup string `yaml:"share_group"`
+}
+
+// Influx is the InfluxDB sink's part (see package influx for meanings).
+type Influx struct {
+	URL           string            `yaml:"url"`
+	Token         string            `yaml:"token"`
+	Org           string            `yaml:"org"`
+	Bucket        string            `yaml:"bucket"`
+	Measurement   string            `yaml:"measurement"`
+	BatchSize     int               `yaml:"batch_size"`
+	FlushInterval yamlconf.Duration `yaml:"flush_interval"`
+	Timeout       yamlconf.Duration `yaml:"timeout"`
+	RetryBase     yamlconf.Duration `yaml:"retry_base"`
+	RetryMax      yamlconf.Duration `yaml:"retry_max"`
+}
+
+// HTTP is the listener for batches, /healthz, /readyz and /metrics.
+type HTTP struct {
+	Listen         string            `yaml:"listen"`
+	RequestTimeout yamlconf.Duration `yaml:"request_timeout"`
+}
+
+// DeadLetter is the dead-letter directory.
+type DeadLetter struct {
+	Dir      string `yaml:"dir"`
+	MaxBytes int64  `yaml:"max_bytes"`
+}
+
+// Gateway is one gateway's identity, credentials and devices.
+type Gateway struct {
+	ID string `yaml:"id"`
+	// Password is its MQTT password on the embedded broker.
+	Password string `yaml:"password"`
+	// HTTPToken lets it post batches over HTTP (empty: no HTTP).
+	HTTPToken string   `yaml:"http_token"`
+	Devices   []Device `yaml:"devices"`
+}
+
+// Device is a device a gateway is known to have, with the tags its
+// readings get in InfluxDB.
+type Device struct {
+	ID   string `yaml:"id"`
+	Area string `yaml:"area"`
+	Type string `yaml:"type"`
+}
+
+// Defaults returns the defaults applied to fields left empty.
+func Defaults() Config {
+	return Config{
+		Broker:         Broker{Listen: "127.0.0.1:1883", Username: "ponte-ingest", ShareGroup: "ponte-ingest"},
+		TopicPrefix:    wire.DefaultPrefix,
+		Influx:         Influx{Bucket: "ponte"},
+		HTTP:           HTTP{Listen: "127.0.0.1:8080"},
+		StateDir:       "/var/lib/ponte-ingest/state",
+		DeadLetter:     DeadLetter{Dir: "/var/lib/ponte-ingest/dead-letter", MaxBytes: 256 << 20},
+		UnknownDevices: "accept",
+	}
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ingest config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data, read from the file called name.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Defaults()
+	doc, err := yamlconf.Decode(name, data, &c)
+	if err != nil {
+		return nil, err
+	}
+	c.doc = doc
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks the configuration; errors name the file, line and field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.doc.Errorf(path, format, args...))
+	}
+	if c.Broker.URL != "" {
+		u, err := url.Parse(c.Broker.URL)
+		if err != nil || u.Host == "" || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "mqtt" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") {
+			bad("broker.url", "%q is not a broker URL (expected e.g. tcp://broker:1883)", c.Broker.URL)
+		}
+	} else if _, _, err := net.SplitHostPort(c.Broker.Listen); err != nil {
+		bad("broker.listen", "%q is not host:port", c.Broker.Listen)
+	}
+	if c.TopicPrefix == "" {
+		bad("topic_prefix", "must not be empty")
+	}
+	if c.Influx.URL == "" {
+		bad("influx.url", "required (e.g. http://127.0.0.1:8086)")
+	} else if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("influx.url", "%q is not an http(s) URL", c.Influx.URL)
+	}
+	if c.Influx.Bucket == "" {
+		bad("influx.bucket", "required")
+	}
+	if c.Influx.BatchSize < 0 {
+		bad("influx.batch_size", "%d (expected a positive number)", c.Influx.BatchSize)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "required")
+	}
+	if c.DeadLetter.Dir == "" {
+		bad("dead_letter.dir", "required")
+	}
+	if c.DeadLetter.MaxBytes <= 0 {
+		bad("dead_letter.max_bytes", "%d (expected a positive number of bytes)", c.DeadLetter.MaxBytes)
+	}
+	if c.UnknownDevices != "accept" && c.UnknownDevices != "dead_letter" {
+		bad("unknown_devices", "%q (expected accept or dead_letter)", c.UnknownDevices)
+	}
+	if c.Workers < 0 {
+		bad("workers", "%d (expected a positive number)", c.Workers)
+	}
+	if c.Queue < 0 {
+		bad("queue", "%d (expected a positive number)", c.Queue)
+	}
+	seen := map[string]int{}
+	for i, g := range c.Gateways {
+		p := fmt.Sprintf("gateways[%d]", i)
+		if !wire.ValidGatewayID(g.ID) {
+			bad(p+".id", "%q is not a gateway ID (letters, digits, '-', '_', '.', 1 to 64)", g.ID)
+		}
+		if j, dup := seen[g.ID]; dup {
+			bad(p+".id", "%q already used by gateways[%d]", g.ID, j)
+		}
+		seen[g.ID] = i
+		if g.ID == c.Broker.Username {
+			bad(p+".id", "%q is ingest's own broker username", g.ID)
+		}
+		if c.Broker.URL == "" && g.Password == "" && g.HTTPToken == "" {
+			bad(p, "gateway %q has neither password (embedded broker) nor http_token: it could not send anything", g.ID)
+		}
+		devs := map[string]bool{}
+		for k, d := range g.Devices {
+			dp := fmt.Sprintf("%s.devices[%d]", p, k)
+			if d.ID == "" {
+				bad(dp+".id", "required")
+			}
+			if devs[d.ID] {
+				bad(dp+".id", "%q listed twice", d.ID)
+			}
+			devs[d.ID] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Topics returns the topic layout.
+func (c *Config) Topics() wire.Topics { return wire.Topics{Prefix: c.TopicPrefix} }
+
+// GatewayIDs returns the configured gateway IDs (nil when none: any
+// gateway the broker lets in is accepted).
+func (c *Config) GatewayIDs() []string {
+	var ids []string
+	for _, g := range c.Gateways {
+		ids = append(ids, g.ID)
+	}
+	return ids
+}
+
+// Passwords returns the embedded broker's gateway credentials.
+func (c *Config) Passwords() map[string]string {
+	m := map[string]string{}
+	for _, g := range c.Gateways {
+		if g.Password != "" {
+			m[g.ID] = g.Password
+		}
+	}
+	return m
+}
+
+// Tokens returns the HTTP tokens by gateway.
+func (c *Config) Tokens() map[string]string {
+	m := map[string]string{}
+	for _, g := range c.Gateways {
+		if g.HTTPToken != "" {
+			m[g.ID] = g.HTTPToken
+		}
+	}
+	return m
+}
+
+// Devices returns the device IDs by gateway, for gateways that list any.
+func (c *Config) Devices() map[string][]string {
+	m := map[string][]string{}
+	for _, g := range c.Gateways {
+		for _, d := range g.Devices {
+			m[g.ID] = append(m[g.ID], d.ID)
+		}
+	}
+	return m
+}
+
+// Meta returns the area and type of a device, for InfluxDB tags (empty
+// when not listed). The returned function reads a copy made now and is
+// safe for concurrent use.
+func (c *Config) Meta() func(gateway, device string) (area, typ string) {
+	type key struct{ gw, dev string }
+	m := map[key]Device{}
+	for _, g := range c.Gateways {
+		for _, d := range g.Devices {
+			m[key{g.ID, d.ID}] = d
+		}
+	}
+	return func(gateway, device string) (string, string) {
+		d := m[key{gateway, device}]
+		return d.Area, d.Type
+	}
+}

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleLoads(t *testing.T) {
+	c, err := Load("testdata/ingest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Influx.Bucket != "ponte/autogen" || c.MaxAge.D() != 720*time.Hour || len(c.Gateways) != 2 {
+		t.Fatalf("decoded %+v", c)
+	}
+	if got := c.Passwords(); len(got) != 1 || got["fi-novoli-01"] != "s3cret-1" {
+		t.Errorf("Passwords = %v", got)
+	}
+	if got := c.Tokens(); len(got) != 2 || got["ba-centro-02"] != "tok-2" {
+		t.Errorf("Tokens = %v", got)
+	}
+	if area, typ := c.Meta()("fi-novoli-01", "aq-1"); area != "Firenze" || typ != "air" {
+		t.Errorf("Meta = %q %q", area, typ)
+	}
+	if area, typ := c.Meta()("ba-centro-02", "aq-1"); area != "" || typ != "" {
+		t.Errorf("Meta of an unlisted device = %q %q", area, typ)
+	}
+	if got := c.Devices(); len(got) != 1 || len(got["fi-novoli-01"]) != 2 {
+		t.Errorf("Devices = %v", got)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("min.yaml", []byte("influx:\n  url: http://influx:8086\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Defaults()
+	if c.Broker.Listen != d.Broker.Listen || c.HTTP.Listen != d.HTTP.Listen || c.TopicPrefix != "ponte" || c.UnknownDevices != "accept" {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown field", "influx:\n  url: http://i:8086\n  buckt: x\n", `bad.yaml:3: influx.buckt: unknown field "buckt"`},
+		{"no influx url", "state_dir: /x\n", "bad.yaml:1: influx.url: required"},
+		{"bad influx url", "influx:\n  url: influx:8086\n", `bad.yaml:2: influx.url: "influx:8086" is not an http(s) URL`},
+		{"bad broker url", "broker:\n  url: 1883\ninflux:\n  url: http://i:8086\n", `bad.yaml:2: broker.url: "1883" is not a broker URL`},
+		{"bad policy", "influx:\n  url: http://i:8086\nunknown_devices: drop\n", `bad.yaml:3: unknown_devices: "drop" (expected accept or dead_letter)`},
+		{"bad duration", "influx:\n  url: http://i:8086\nmax_age: 30\n", `bad.yaml:3: expected a duration string`},
+		{"bad gateway id", "influx:\n  url: http://i:8086\ngateways:\n  - id: a/b\n    password: x\n", `bad.yaml:4: gateways[0].id: "a/b" is not a gateway ID`},
+		{"duplicate gateway", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n  - id: a\n    password: y\n", `bad.yaml:6: gateways[1].id: "a" already used by gateways[0]`},
+		{"no credentials", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n", `gateways[0]: gateway "a" has neither password`},
+		{"duplicate device", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    devices:\n      - id: d\n      - id: d\n", `bad.yaml:8: gateways[0].devices[1].id: "d" listed twice`},
+		{"bad listen", "influx:\n  url: http://i:8086\nhttp:\n  listen: 8080\n", `bad.yaml:4: http.listen: "8080" is not host:port`},
+		{"gateway named as ingest", "influx:\n  url: http://i:8086\ngateways:\n  - id: ponte-ingest\n    password: x\n", `is ingest's own broker username`},
+		{"negative cap", "influx:\n  url: http://i:8086\ndead_letter:\n  max_bytes: -1\n", `bad.yaml:4: dead_letter.max_bytes: -1`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
