@@ -1,10 +1,13 @@
 package influx
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -65,5 +68,31 @@ func TestConfigDefaults(t *testing.T) {
 	// A RetryBase above the default maximum raises the maximum with it.
 	if c := (Config{URL: "http://x", Bucket: "b", RetryBase: time.Minute}).withDefaults(); c.RetryMax != time.Minute {
 		t.Errorf("RetryMax %s with RetryBase 1m", c.RetryMax)
+	}
+}
+
+func TestMetricsOnePerRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := Config{URL: "http://127.0.0.1:1", Bucket: "b", Registerer: reg}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatalf("first sink: %v", err)
+	}
+	defer s.Close(context.Background())
+	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "one sink per registry") {
+		t.Errorf("second sink on the same registry: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, n := range []string{"ponte_ingest_influx_pending_points", "ponte_ingest_influx_healthy", "ponte_ingest_influx_points_written_total"} {
+		if !names[n] {
+			t.Errorf("metric %s not registered (have %v)", n, names)
+		}
 	}
 }

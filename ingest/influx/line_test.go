@@ -141,3 +141,57 @@ func TestParseLineOfOwnLines(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLine: any reading either encodes to one line ending in a newline
+// whose measurement and field key read back as given, or is rejected with
+// a reason and leaves dst alone.
+func FuzzLine(f *testing.F) {
+	f.Add("energy", "cab 1,a=b", "Firenze", "p q=r", "text \"q\" \\", int64(1700000000123456789), uint8(3), 1.5, false)
+	f.Add("ponte", `C:\x`, "", `a\b`, "", int64(-5), uint8(1), math.Copysign(0, -1), true)
+	f.Add("#m", "d", "a", "time", "\n", int64(0), uint8(0), 1e300, false)
+	f.Fuzz(func(t *testing.T, meas, device, area, point, str string, ns int64, kind uint8, fl float64, bad bool) {
+		r := wire.Reading{Device: device, Point: point, Time: time.Unix(0, ns)}
+		switch kind % 5 {
+		case 0:
+			r.Value = wire.Float(fl)
+		case 1:
+			r.Value = wire.Int(ns)
+		case 2:
+			r.Value = wire.Bool(ns%2 == 0)
+		case 3:
+			r.Value = wire.String(str)
+		default:
+			r.Value = wire.Value{Kind: wire.Kind(kind)}
+		}
+		if bad {
+			r.Quality, r.Reason = wire.QualityBadDecode, str
+		}
+		s := SeriesFor("fallback", "gw-1", device, area, meas)
+		key, why := AppendSeries([]byte("x"), s)
+		if why != "" {
+			if string(key) != "x" {
+				t.Fatalf("dst changed on rejection (%s): %q", why, key)
+			}
+			return
+		}
+		line, why := AppendFields(key, &r)
+		if why != "" {
+			if string(line) != string(key) {
+				t.Fatalf("dst changed on rejection (%s): %q", why, line)
+			}
+			return
+		}
+		line = line[1:]
+		if len(line) == 0 || line[len(line)-1] != '\n' {
+			t.Fatalf("line does not end in a newline: %q", line)
+		}
+		m, k, _, ok := parseLine(line[:len(line)-1])
+		wantKey := point
+		if bad {
+			wantKey += QualitySuffix
+		}
+		if !ok || m != s.Measurement || k != wantKey {
+			t.Fatalf("line %q reads back as %q %q %v, want %q %q", line, m, k, ok, s.Measurement, wantKey)
+		}
+	})
+}

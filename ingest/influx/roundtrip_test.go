@@ -141,3 +141,60 @@ func TestReplayOverwrites(t *testing.T) {
 		t.Errorf("after replays: %d values in %d series, want %d in %d", p2, s2, p1, s1)
 	}
 }
+
+// TestNamesRoundTrip writes device and point names with every character
+// line protocol escapes, or that InfluxDB might read as an escape, and
+// finds them unchanged in InfluxDB.
+func TestNamesRoundTrip(t *testing.T) {
+	srv := influxtest.Start(t)
+	s := sinkOn(t, srv)
+	names := []string{
+		"plain", "with space", "comma,here", "equals=here", `back\slash`, `two\\back`, `tab\tlike`,
+		`quote"inside`, "Piazza Duomo – n°1", "trailing space ", " leading", "=start", ",start", "ünïcödé",
+	}
+	t0 := time.Unix(1_700_000_050, 0)
+	var rs []wire.Reading
+	for i, n := range names {
+		rs = append(rs, wire.Reading{Device: n, Point: "p", Value: wire.Float(float64(i)), Time: t0.Add(time.Duration(i))},
+			wire.Reading{Device: "d", Point: n, Value: wire.String(n), Time: t0.Add(time.Duration(i))})
+	}
+	mustWrite(t, s, "gw-1", rs)
+	devices := map[string]bool{}
+	for _, series := range srv.Query(t, `SHOW TAG VALUES FROM "ponte" WITH KEY = "device"`) {
+		for _, row := range series.Values {
+			devices[row[1].(string)] = true
+		}
+	}
+	fields := map[string]bool{}
+	for _, series := range srv.Query(t, `SHOW FIELD KEYS FROM "ponte"`) {
+		for _, row := range series.Values {
+			fields[row[0].(string)] = true
+		}
+	}
+	for _, n := range names {
+		if !devices[n] {
+			t.Errorf("device %q not found among %q", n, keys(devices))
+		}
+		if !fields[n] {
+			t.Errorf("field %q not found among %q", n, keys(fields))
+		}
+	}
+	// The string values come back exactly.
+	rows := srv.Query(t, `SELECT * FROM "ponte" WHERE device = 'd'`)
+	if len(rows) != 1 {
+		t.Fatalf("rows: %+v", rows)
+	}
+	for i, r := range rows[0].Rows() {
+		if r[names[i]] != names[i] {
+			t.Errorf("value of field %q is %q", names[i], r[names[i]])
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
