@@ -47,10 +47,17 @@
 // Write encodes its readings and queues them; a few writers (Config.
 // Writers) send the queue in HTTP writes of up to BatchSize points. A
 // writer sends at once when no other write is in flight, so a lightly
-// loaded sink adds no latency; while one is in flight the next batch fills
-// up to BatchSize or for at most FlushInterval. Concurrent Write calls thus
-// share writes (group commit) and each returns when all of its points are
-// accepted. MaxPending bounds the points queued: Write waits for room.
+// loaded sink adds no latency; while one is in flight a free writer sends
+// once a tenth of BatchSize is queued, or when the oldest queued point has
+// waited FlushInterval, and a writer coming back takes everything queued
+// up to BatchSize, so batches grow with the load. Concurrent Write calls
+// thus share writes (group commit) and each returns when all of its points
+// are accepted. MaxPending bounds the points queued: Write waits for room.
+//
+// Throughput needs enough points in flight: with 8 callers writing 500
+// readings each, writes carry about 1,100 points; with 32, close to
+// BatchSize, and InfluxDB is kept busy. Ingest should therefore keep
+// several uplink batches (about 2 x BatchSize readings) in Write at once.
 //
 // # Failures
 //
