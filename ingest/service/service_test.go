@@ -29,7 +29,7 @@ type env struct {
 	reg     *prometheus.Registry
 }
 
-func newEnv(t *testing.T, mod func(*service.Config)) *env {
+func newEnv(t testing.TB, mod func(*service.Config)) *env {
 	t.Helper()
 	e := &env{sink: ingesttest.NewMemSink(), applier: ingesttest.NewCountingApplier(),
 		dlDir: t.TempDir(), stateD: t.TempDir(), reg: prometheus.NewRegistry()}
@@ -38,7 +38,7 @@ func newEnv(t *testing.T, mod func(*service.Config)) *env {
 }
 
 // open (re)creates the service over the same directories, as a restart.
-func (e *env) open(t *testing.T, mod func(*service.Config)) {
+func (e *env) open(t testing.TB, mod func(*service.Config)) {
 	t.Helper()
 	st, err := dedup.Open(dedup.Config{Dir: e.stateD, Logger: quiet})
 	if err != nil {
