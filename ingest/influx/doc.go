@@ -73,7 +73,9 @@
 // memory stays within MaxPending, the rest waits with the broker and the
 // gateways' buffers.
 //
-// A 400, 422 or 413 answer is about points. The sink finds the refused
+// A 400, 422 or 413 answer (or a 500 saying "partial write:", as InfluxDB
+// 2.0 sent for type conflicts) is about points; 2.x sends 422 for a
+// partial write. The sink finds the refused
 // lines from the server's message: lines quoted in "unable to parse
 // '<line>': <why>" (1.x, 2.x), lines matching the measurement, field and
 // type of a "field type conflict" (1.x, 2.x), the per-line list of a 3.x

@@ -122,6 +122,19 @@ func TestAnswers(t *testing.T) {
 			},
 		},
 		{
+			name: "2.0's 500 partial write is a refusal",
+			answer: func(_ int, lines []string) (int, http.Header, string) {
+				for _, l := range lines {
+					if strings.Contains(l, " bad=") {
+						return 500, nil, `{"code":"internal error","message":"unexpected error writing points to database: partial write: field type conflict: input field \"bad\" on measurement \"energy\" is type float, already exists as type integer dropped=1"}`
+					}
+				}
+				return 204, nil, ""
+			},
+			rejected: map[string]string{"bad": `field type conflict: input field "bad" on measurement "energy" is type float, already exists as type integer`},
+			minReqs:  2,
+		},
+		{
 			name: "400 naming no line: halved down to the bad one",
 			answer: func(_ int, lines []string) (int, http.Header, string) {
 				for _, l := range lines {

@@ -99,13 +99,16 @@ func (s *Sink) send(b []ref) (outcome, refusal, *writeError) {
 	if errors.As(err, &he) {
 		we.status = he.StatusCode
 		we.retryAfter = time.Duration(he.RetryAfter) * time.Second
-		switch he.StatusCode {
-		case 400, 413, 422:
+		ref := parseRefusal(c.body, he.Message)
+		// InfluxDB 2.0 answered some partial writes with 500; they concern
+		// points like any other partial write and would fail forever.
+		if he.StatusCode == 400 || he.StatusCode == 413 || he.StatusCode == 422 ||
+			(he.StatusCode == 500 && strings.Contains(ref.Message, "partial write:")) {
 			s.m.requests.WithLabelValues("refused").Inc()
-			return sentRefused, parseRefusal(c.body, he.Message), nil
+			return sentRefused, ref, nil
 		}
-		if he.StatusCode != 0 && len(c.body) > 0 {
-			we.err = errors.New("status " + strconv.Itoa(he.StatusCode) + ": " + clip(parseRefusal(c.body, he.Message).Message))
+		if he.StatusCode != 0 && ref.Message != "" {
+			we.err = errors.New("status " + strconv.Itoa(he.StatusCode) + ": " + clip(ref.Message))
 		}
 	}
 	s.m.requests.WithLabelValues("retry").Inc()
