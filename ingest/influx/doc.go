@@ -68,18 +68,18 @@
 // batch waits and tries again by itself, whether or not new writes come
 // (the client library's own retry queue moves only when new writes
 // arrive, so it is off here; the library is used for its blocking write
-// call only). While a write is failing, Healthy and the other writers
-// wait, Backpressure is true and Write keeps blocking: nothing is lost and
-// memory stays within MaxPending, the rest waits with the broker and the
-// gateways' buffers.
+// call only). While a write is failing Healthy is false, the other
+// writers wait, Backpressure is true and Write keeps blocking: nothing is
+// lost, memory stays within MaxPending, and the rest waits with the broker
+// and the gateways' buffers.
 //
-// A 400, 422 or 413 answer (or a 500 saying "partial write:", as InfluxDB
-// 2.0 sent for type conflicts) is about points; 2.x sends 422 for a
-// partial write. The sink finds the refused
-// lines from the server's message: lines quoted in "unable to parse
-// '<line>': <why>" (1.x, 2.x), lines matching the measurement, field and
-// type of a "field type conflict" (1.x, 2.x), the per-line list of a 3.x
-// partial write. Those readings are rejected with the server's reason and
+// A 400, 422 (2.x partial write) or 413 answer, or a 500 saying "partial
+// write:" (as InfluxDB 2.0 sent for type conflicts), is about points. The
+// sink finds the refused lines from the server's message (the whole body,
+// which the client library would cut to 1 KiB on 1.x): lines quoted in
+// "unable to parse '<line>': <why>" (1.x, 2.x), lines matching the
+// measurement, field and type of a "field type conflict" (1.x, 2.x), the
+// per-line list of a 3.x partial write. Those readings are rejected with the server's reason and
 // the rest of the batch is sent again (InfluxDB may have written part of
 // it; writing a point again only overwrites it). When the message names
 // no line (InfluxDB 1.8 answers a type conflict inside one batch with a
