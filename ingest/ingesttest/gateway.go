@@ -84,6 +84,9 @@ type Gateway struct {
 	// ResendAfter is how long without ack progress before resending
 	// (default 2s).
 	ResendAfter time.Duration
+	// Payload, if set, returns the encoded batch of seqs [first, last]
+	// instead of BatchFor (benchmarks pass pre-encoded batches).
+	Payload func(first, last uint64) []byte
 
 	mu    sync.Mutex
 	acked uint64
@@ -180,7 +183,13 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 		}
 		for next <= total && next <= acked+g.Window*g.Batch {
 			last := min(next+g.Batch-1, total)
-			pt := c.Publish(g.Topics.Up(g.ID), 1, false, BatchFor(g.ID, g.Epoch, next, last))
+			var payload []byte
+			if g.Payload != nil {
+				payload = g.Payload(next, last)
+			} else {
+				payload = BatchFor(g.ID, g.Epoch, next, last)
+			}
+			pt := c.Publish(g.Topics.Up(g.ID), 1, false, payload)
 			if !pt.WaitTimeout(200*time.Millisecond) || pt.Error() != nil {
 				break // disconnected: try again after a pause
 			}
