@@ -12,8 +12,10 @@ import (
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
-// Base is the time of reading 0 in generated batches.
-var Base = time.Now().UTC().Truncate(time.Hour)
+// Base is the time of reading 0 in generated batches: an hour boundary
+// one to two hours ago, so that a million readings a millisecond apart
+// stay in the past.
+var Base = time.Now().UTC().Add(-time.Hour).Truncate(time.Hour)
 
 // ReadingFor returns the reading with sequence number seq of a generated
 // stream: 10 devices, values of each kind in turn, one millisecond apart,
