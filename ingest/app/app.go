@@ -72,10 +72,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return context.WithTimeout(context.Background(), 10*time.Second)
 	}
 
-	store, err := dedup.Open(dedup.Config{Dir: cfg.StateDir, Logger: log})
+	store, err := dedup.Open(dedup.Config{Dir: cfg.StateDir, GapTimeout: cfg.GapTimeout.D(), Logger: log})
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	dl, err := deadletter.Open(deadletter.Config{Dir: cfg.DeadLetter.Dir, MaxBytes: cfg.DeadLetter.MaxBytes, Logger: log, Registerer: reg})
 	if err != nil {
 		return err

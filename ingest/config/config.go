@@ -22,6 +22,7 @@ type Config struct {
 	UnknownDevices string            `yaml:"unknown_devices"`
 	MaxAge         yamlconf.Duration `yaml:"max_age"`
 	MaxFuture      yamlconf.Duration `yaml:"max_future"`
+	GapTimeout     yamlconf.Duration `yaml:"gap_timeout"`
 	Workers        int               `yaml:"workers"`
 	Queue          int               `yaml:"queue"`
 	Gateways       []Gateway         `yaml:"gateways"`

@@ -2,40 +2,63 @@ package dedup
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// FileName is the name of the state file inside Config.Dir.
-const FileName = "state.json"
-
 // Config configures a Store.
 type Config struct {
-	// Dir holds the state file; it is created if missing.
+	// Dir holds one state file per gateway; it is created if missing.
+	// Instances sharing a Dir share the state (see the package doc).
 	Dir string
 	// MaxEpochs is how many epochs per gateway are remembered (default 4).
 	MaxEpochs int
+	// MaxRanges is how many ranges beyond a gap are kept per epoch
+	// (default 32).
+	MaxRanges int
+	// GapTimeout is how long a gap may stay open before it is accepted
+	// (default 1 minute).
+	GapTimeout time.Duration
 	// Logger receives state changes (default slog.Default()).
 	Logger *slog.Logger
 }
+
+const (
+	slotSize   = 4096
+	slotHeader = 20 // magic 4 | counter 8 | length 4 | crc32c 4
+)
+
+var slotMagic = [4]byte{'P', 'N', 'D', '1'}
 
 // Validate checks the configuration and fills in defaults.
 func (c *Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("dedup: dir: required (the directory holding the dedup state)")
 	}
-	if c.MaxEpochs < 0 {
-		return fmt.Errorf("dedup: max_epochs: %d (expected >= 1)", c.MaxEpochs)
+	if c.MaxEpochs < 0 || c.MaxRanges < 0 || c.GapTimeout < 0 {
+		return fmt.Errorf("dedup: max_epochs %d, max_ranges %d, gap_timeout %v: expected positive values", c.MaxEpochs, c.MaxRanges, c.GapTimeout)
 	}
 	if c.MaxEpochs == 0 {
 		c.MaxEpochs = 4
+	}
+	if c.MaxRanges == 0 {
+		c.MaxRanges = 32
+	}
+	if c.GapTimeout == 0 {
+		c.GapTimeout = time.Minute
+	}
+	if need := 1 + c.MaxEpochs*(33+16*(c.MaxRanges+1)); need > slotSize-slotHeader || c.MaxEpochs > 255 {
+		return fmt.Errorf("dedup: max_epochs %d x max_ranges %d do not fit a %d-byte state slot", c.MaxEpochs, c.MaxRanges, slotSize)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -43,48 +66,32 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// ErrCorruptState is returned by Open when the state file cannot be parsed.
-// Ingest refuses to start rather than forget what it wrote; the operator
-// decides (moving the file away means replays are written and applied once
-// more).
+// ErrCorruptState is returned by Lock when neither slot of a gateway's
+// state file is valid. Ingest refuses that gateway's batches rather than
+// forget what it wrote; the operator decides (removing the file means
+// replays are written and applied once more).
 var ErrCorruptState = errors.New("corrupt dedup state")
 
-// Store is the persistent high-water mark per (gateway, epoch).
+// Store is the persistent per-gateway state.
 //
-// Store is safe for concurrent use. High and Advance for different
-// gateways run in parallel; the caller serialises the batches of one
-// gateway (a failed Advance leaves the new mark in memory but not on disk,
-// and must be retried before that gateway's next batch is looked at).
+// Store is safe for concurrent use. A gateway's state is read and written
+// only through a Tx from Lock, which excludes other goroutines and other
+// processes using the same Dir.
 type Store struct {
-	cfg  Config
-	path string
+	cfg Config
 
 	mu    sync.Mutex
-	state map[string]map[uint64]mark
-	gen   uint64 // bumped by each change
-
-	flushMu sync.Mutex
-	flushed uint64 // gen covered by the file (guarded by flushMu)
+	files map[string]*gwFile
 }
 
-type mark struct {
-	Seq  uint64    `json:"seq"`
-	Seen time.Time `json:"seen"`
+type gwFile struct {
+	mu      sync.Mutex // held by the Tx, in-process exclusion
+	f       *os.File
+	counter uint64 // counter of the newest valid slot
+	slot    int    // which slot holds it
 }
 
-// fileState is the on-disk form.
-type fileState struct {
-	Version  int                   `json:"version"`
-	Gateways map[string][]fileMark `json:"gateways"`
-}
-
-type fileMark struct {
-	Epoch uint64    `json:"epoch"`
-	Seq   uint64    `json:"seq"`
-	Seen  time.Time `json:"seen"`
-}
-
-// Open loads the state from cfg.Dir (an absent file is an empty state).
+// Open prepares the state directory.
 func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -92,161 +99,268 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dedup: create state dir: %w", err)
 	}
-	s := &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName), state: map[string]map[uint64]mark{}}
-	data, err := os.ReadFile(s.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		cfg.Logger.Info("dedup state starts empty", "path", s.path)
-		return s, nil
-	case err != nil:
-		return nil, fmt.Errorf("dedup: read state: %w", err)
-	}
-	var fs fileState
-	if err := json.Unmarshal(data, &fs); err != nil {
-		return nil, fmt.Errorf("dedup: parse %s: %w: %w", s.path, ErrCorruptState, err)
-	}
-	if fs.Version != 1 {
-		return nil, fmt.Errorf("dedup: %s: version %d: %w (expected 1)", s.path, fs.Version, ErrCorruptState)
-	}
-	for gw, marks := range fs.Gateways {
-		m := make(map[uint64]mark, len(marks))
-		for _, fm := range marks {
-			m[fm.Epoch] = mark{Seq: fm.Seq, Seen: fm.Seen}
+	n := 0
+	if ents, err := os.ReadDir(cfg.Dir); err == nil {
+		for _, e := range ents {
+			if filepath.Ext(e.Name()) == ".state" {
+				n++
+			}
 		}
-		s.state[gw] = m
 	}
-	cfg.Logger.Info("dedup state loaded", "path", s.path, "gateways", len(s.state))
-	return s, nil
+	cfg.Logger.Info("dedup state opened", "dir", cfg.Dir, "gateways", n)
+	return &Store{cfg: cfg, files: map[string]*gwFile{}}, nil
 }
 
-// High returns the highest durably written sequence number of the
-// gateway's epoch, 0 if none.
-func (s *Store) High(gateway string, epoch uint64) uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state[gateway][epoch].Seq
+// Tx is a locked gateway state. Its methods must be called from one
+// goroutine; Unlock ends it.
+type Tx struct {
+	s     *Store
+	gw    string
+	gf    *gwFile
+	state Gateway
+	dirty bool
 }
 
-// Advance raises the gateway's epoch mark to seq (a lower seq changes
-// nothing) and returns once the state file holds it.
-func (s *Store) Advance(ctx context.Context, gateway string, epoch, seq uint64) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("dedup: advance %s/%d to %d: %w", gateway, epoch, seq, err)
-	}
+// Lock locks gateway's state against other goroutines and processes,
+// waiting until ctx is done, and loads it.
+func (s *Store) Lock(ctx context.Context, gateway string) (*Tx, error) {
 	s.mu.Lock()
-	m := s.state[gateway]
-	if m == nil {
-		m = map[uint64]mark{}
-		s.state[gateway] = m
+	gf := s.files[gateway]
+	if gf == nil {
+		gf = &gwFile{}
+		s.files[gateway] = gf
 	}
-	if cur, ok := m[epoch]; ok && cur.Seq >= seq {
-		// Already there; but it may be a retry after a failed write.
-		s.mu.Unlock()
-		return s.flush(s.genNow())
-	}
-	m[epoch] = mark{Seq: seq, Seen: time.Now().UTC()}
-	s.prune(m)
-	s.gen++
-	my := s.gen
 	s.mu.Unlock()
-	if err := s.flush(my); err != nil {
-		return fmt.Errorf("dedup: advance %s/%d to %d: %w", gateway, epoch, seq, err)
+	gf.mu.Lock()
+	tx := &Tx{s: s, gw: gateway, gf: gf}
+	if err := tx.load(ctx); err != nil {
+		gf.mu.Unlock()
+		return nil, fmt.Errorf("dedup: lock state of %s: %w", gateway, err)
 	}
+	return tx, nil
+}
+
+func (tx *Tx) load(ctx context.Context) error {
+	gf := tx.gf
+	if gf.f == nil {
+		f, err := os.OpenFile(filepath.Join(tx.s.cfg.Dir, tx.gw+".state"), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		gf.f = f
+	}
+	delay := time.Millisecond
+	for {
+		err := syscall.Flock(int(gf.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("flock: %w", err)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+	st, err := tx.read()
+	if err != nil {
+		syscall.Flock(int(gf.f.Fd()), syscall.LOCK_UN)
+		return err
+	}
+	tx.state = st
 	return nil
 }
 
-func (s *Store) genNow() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.gen
+// read returns the state in the newest valid slot (empty for a new file).
+func (tx *Tx) read() (Gateway, error) {
+	buf := make([]byte, 2*slotSize)
+	n, err := tx.gf.f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	buf = buf[:n]
+	if n == 0 {
+		// New file: a valid empty record in slot 1 first, so that a torn
+		// first Commit (to slot 0) falls back to it.
+		tx.gf.counter, tx.gf.slot = 0, 0
+		tx.dirty = true
+		if err := tx.Commit(); err != nil {
+			return nil, err
+		}
+		return Gateway{}, nil
+	}
+	best, bestSlot := uint64(0), -1
+	var bestState Gateway
+	var firstErr error
+	for slot := 0; slot < 2 && slot*slotSize < len(buf); slot++ {
+		g, counter, err := parseSlot(buf[slot*slotSize : min(len(buf), (slot+1)*slotSize)])
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("slot %d: %w", slot, err)
+			}
+			continue
+		}
+		if bestSlot < 0 || counter > best {
+			best, bestSlot, bestState = counter, slot, g
+		}
+	}
+	if bestSlot < 0 {
+		if allZero(buf[:min(len(buf), slotSize)]) {
+			// Slot 0 is written only after the creation record in slot
+			// 1 was synced: this is a creation cut short.
+			tx.gf.counter, tx.gf.slot = 0, 1
+			return Gateway{}, nil
+		}
+		return nil, fmt.Errorf("%s: %w (%v)", tx.gf.f.Name(), ErrCorruptState, firstErr)
+	}
+	tx.gf.counter, tx.gf.slot = best, bestSlot
+	return bestState, nil
+}
+
+func parseSlot(rec []byte) (Gateway, uint64, error) {
+	if len(rec) < slotHeader || [4]byte(rec[:4]) != slotMagic {
+		return nil, 0, errors.New("no state record")
+	}
+	counter := binary.LittleEndian.Uint64(rec[4:])
+	n := int(binary.LittleEndian.Uint32(rec[12:]))
+	sum := binary.LittleEndian.Uint32(rec[16:])
+	if n > len(rec)-slotHeader {
+		return nil, 0, errShort
+	}
+	body := rec[slotHeader : slotHeader+n]
+	if crc32.Checksum(body, castagnoli)^uint32(counter) != sum {
+		return nil, 0, errors.New("crc mismatch (torn write)")
+	}
+	g, err := parseGateway(body)
+	return g, counter, err
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Epoch returns the state of epoch, created empty if new. Changes to it
+// are kept by Commit.
+func (tx *Tx) Epoch(epoch uint64) *Epoch {
+	e := tx.state[epoch]
+	if e == nil {
+		e = &Epoch{}
+		tx.state[epoch] = e
+	}
+	return e
+}
+
+// Add records [first, last] of epoch as written (see Epoch.Add) and
+// returns the seqs given up by accepting a gap.
+func (tx *Tx) Add(epoch, first, last uint64, now time.Time) uint64 {
+	tx.dirty = true
+	return tx.Epoch(epoch).Add(first, last, now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
+}
+
+// Check accepts an expired gap of epoch without recording a batch.
+func (tx *Tx) Check(epoch uint64, now time.Time) uint64 {
+	e := tx.state[epoch]
+	if e == nil || len(e.Ahead) == 0 {
+		return 0
+	}
+	given := e.Check(now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
+	if given > 0 {
+		tx.dirty = true
+	}
+	return given
+}
+
+// Commit writes the state if it changed and returns once it is durable.
+// On error the state on disk is the one before; the Tx stays locked and
+// Commit may be retried.
+func (tx *Tx) Commit() error {
+	if !tx.dirty {
+		return nil
+	}
+	tx.prune()
+	body := tx.state.appendTo(make([]byte, slotHeader, slotSize))
+	if len(body) > slotSize {
+		return fmt.Errorf("dedup: state of %s: %d bytes do not fit a slot", tx.gw, len(body))
+	}
+	counter := tx.gf.counter + 1
+	copy(body, slotMagic[:])
+	binary.LittleEndian.PutUint64(body[4:], counter)
+	binary.LittleEndian.PutUint32(body[12:], uint32(len(body)-slotHeader))
+	binary.LittleEndian.PutUint32(body[16:], crc32.Checksum(body[slotHeader:], castagnoli)^uint32(counter))
+	slot := 1 - tx.gf.slot
+	if _, err := tx.gf.f.WriteAt(body, int64(slot*slotSize)); err != nil {
+		return fmt.Errorf("dedup: write state of %s: %w", tx.gw, err)
+	}
+	if err := tx.gf.f.Sync(); err != nil {
+		return fmt.Errorf("dedup: sync state of %s: %w", tx.gw, err)
+	}
+	tx.gf.counter, tx.gf.slot = counter, slot
+	tx.dirty = false
+	return nil
 }
 
 // prune keeps the MaxEpochs most recently advanced epochs.
-func (s *Store) prune(m map[uint64]mark) {
-	if len(m) <= s.cfg.MaxEpochs {
+func (tx *Tx) prune() {
+	if len(tx.state) <= tx.s.cfg.MaxEpochs {
 		return
 	}
-	type em struct {
-		epoch uint64
-		seen  time.Time
+	ids := make([]uint64, 0, len(tx.state))
+	for id := range tx.state {
+		ids = append(ids, id)
 	}
-	all := make([]em, 0, len(m))
-	for e, mk := range m {
-		all = append(all, em{e, mk.Seen})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].seen.After(all[j].seen) })
-	for _, x := range all[s.cfg.MaxEpochs:] {
-		delete(m, x.epoch)
+	sort.Slice(ids, func(i, j int) bool { return tx.state[ids[i]].Seen.After(tx.state[ids[j]].Seen) })
+	for _, id := range ids[tx.s.cfg.MaxEpochs:] {
+		tx.s.cfg.Logger.Info("dedup forgets an old epoch", "gateway", tx.gw, "epoch", id, "mark", tx.state[id].Mark)
+		delete(tx.state, id)
 	}
 }
 
-// flush writes the state unless a write covering gen already happened.
-func (s *Store) flush(gen uint64) error {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	if s.flushed >= gen {
-		return nil
+// Unlock releases the gateway. Uncommitted changes are dropped.
+func (tx *Tx) Unlock() {
+	if tx.gf == nil {
+		return
 	}
-	s.mu.Lock()
-	fs := fileState{Version: 1, Gateways: make(map[string][]fileMark, len(s.state))}
-	for gw, m := range s.state {
-		marks := make([]fileMark, 0, len(m))
-		for e, mk := range m {
-			marks = append(marks, fileMark{Epoch: e, Seq: mk.Seq, Seen: mk.Seen})
-		}
-		sort.Slice(marks, func(i, j int) bool { return marks[i].Epoch < marks[j].Epoch })
-		fs.Gateways[gw] = marks
-	}
-	covered := s.gen
-	s.mu.Unlock()
-	data, err := json.Marshal(fs)
-	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
-	}
-	if err := writeAtomic(s.path, data); err != nil {
-		return err
-	}
-	s.flushed = covered
-	return nil
+	syscall.Flock(int(tx.gf.f.Fd()), syscall.LOCK_UN)
+	tx.gf.mu.Unlock()
+	tx.gf = nil
 }
 
-// writeAtomic replaces path with data: temporary file, fsync, rename,
-// fsync of the directory, so a crash leaves either the old or the new
-// file, never a mix.
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// Mark returns the acknowledgeable mark of a gateway's epoch (0 if
+// unknown), locking it briefly; for tests and status pages.
+func (s *Store) Mark(ctx context.Context, gateway string, epoch uint64) (uint64, error) {
+	tx, err := s.Lock(ctx, gateway)
 	if err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return 0, err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write state: %w", err)
+	defer tx.Unlock()
+	if e := tx.state[epoch]; e != nil {
+		return e.Mark, nil
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename state: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	return nil
+	return 0, nil
 }
 
-// Gateways returns the number of gateways with state, for status pages.
-func (s *Store) Gateways() int {
+// Close closes the open state files. Call it after the last Tx ended.
+func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.state)
+	var errs []error
+	for gw, gf := range s.files {
+		if gf.f != nil {
+			errs = append(errs, gf.f.Close())
+		}
+		delete(s.files, gw)
+	}
+	return errors.Join(errs...)
 }

@@ -22,6 +22,22 @@
 // larger than that limit; if they fill, the paho handler blocks and paho
 // stops reading the connection until there is room.
 //
+// # Several instances
+//
+// Mosquitto hands the messages of a share group out in turn, not per
+// gateway, so two instances see batches of the same gateway, out of
+// order. Give them one dedup state directory (dedup.Config.Dir on a disk
+// both reach with working flock): a gateway's batches are then processed
+// one at a time across instances, and acknowledgements cover only
+// contiguous written seqs, so each reading is written and applied once in
+// all. Instances with separate state directories lose nothing either,
+// but a replay that lands on the other instance is written again
+// (InfluxDB merges it) and applied to that instance's twin again, and a
+// batch the other instance took leaves a gap that holds acknowledgements
+// back until it is given up; with separate state, use a broker with
+// sticky shared subscriptions (EMQX's sticky or hash_clientid strategy)
+// so that a gateway stays with one instance.
+//
 // # HTTP
 //
 //	POST /v1/gateways/{id}/batches

@@ -60,13 +60,15 @@ func TestBrokerRestart(t *testing.T) {
 	checkOnce(t, sink.Points(), gws, total, p.applier)
 }
 
-// TestTwoInstancesShare: two ingest instances in one share group split the
-// batches; both take part and nothing is lost or doubled.
+// TestTwoInstancesShare: two ingest instances in one share group, with one
+// state directory, split the batches; both take part and nothing is lost
+// or doubled, in InfluxDB or in the twins taken together.
 func TestTwoInstancesShare(t *testing.T) {
 	b := testenv.Mosquitto(t)
 	sink := ingesttest.NewMemSink() // one InfluxDB behind both
-	p1 := startPipeline(t, pipeOpts{url: b.URL, clientID: "ingest-a", sink: sink})
-	p2 := startPipeline(t, pipeOpts{url: b.URL, clientID: "ingest-b", sink: sink})
+	state := t.TempDir()
+	p1 := startPipeline(t, pipeOpts{url: b.URL, clientID: "ingest-a", sink: sink, stateDir: state})
+	p2 := startPipeline(t, pipeOpts{url: b.URL, clientID: "ingest-b", sink: sink, stateDir: state})
 	const total = 4000
 	gws := runGateways(t, b.URL, 4, total, 60*time.Second, nil)
 	checkOnce(t, sink.Points(), gws, total, p1.applier, p2.applier)

@@ -10,25 +10,30 @@
 //     for (topic or HTTP credentials) equal to the batch's, a known
 //     gateway. A batch failing any of these is dead-lettered with its
 //     reason and counted; the transport drops it (MQTT ack, HTTP 400) and
-//     no acknowledgement goes to the gateway, which is harmless: the
-//     gateway's next good batch is acknowledged cumulatively (see 3).
-//  2. Dedup filter: readings at or below the (gateway, epoch) high-water
-//     mark are dropped. A batch entirely below it is a replay; it is
-//     acknowledged again with the mark and goes no further.
+//     no acknowledgement goes to the gateway: it resends those records,
+//     and if they are refused for good the gap they leave is given up
+//     after the gap timeout (see 5), so later batches are not blocked.
+//  2. Dedup filter, under the gateway's state lock (dedup.Store.Lock,
+//     held to the end of the batch): readings the (gateway, epoch) state
+//     records as written are dropped. A batch with nothing new is a
+//     replay; it is acknowledged again with the mark and goes no further.
 //  3. Readings with an absurd time (older than MaxAge or further than
 //     MaxFuture ahead of ingest's clock) and, if the policy says so,
 //     readings of devices the configuration does not list are
-//     dead-lettered per reading; the rest of the batch goes on. A gap
-//     (first new seq above mark+1) is accepted: the gateway's buffer
-//     dropped records at its cap, or a batch was dead-lettered; waiting for
-//     records that will never come would block the gateway for good.
+//     dead-lettered per reading; the rest of the batch goes on.
 //  4. Sink.Write, retried with backoff until it succeeds or the service
 //     stops. While it blocks, the worker takes no more batches; the
 //     transports stop reading (MQTT: paho's manual ack with the broker's
 //     in-flight limit keeps the rest with the broker; HTTP: 503). Points
 //     the sink rejects for good (InfluxDB 400) are dead-lettered.
-//  5. The dedup mark advances to the batch's last seq and is persisted
-//     (dedup.Store, fsync). Only now is the batch "durable".
+//  5. The batch's seq range is recorded as written and the state is
+//     persisted (one fsync). Only now is the batch "durable". The
+//     acknowledgeable mark moves only over contiguous written seqs: a
+//     batch after a gap (a message lost by a crashed broker, a batch held
+//     by another instance) is written but not acknowledged until the gap
+//     fills, or until it has stayed open for the dedup GapTimeout (the
+//     gateway dropped those records at its cap, or a batch was refused
+//     as a whole), when it is given up and counted. See package dedup.
 //  6. Applier.Apply with the newly durable readings, exactly once per
 //     reading: a replay stops at 2.
 //  7. The transport acknowledges: the wire.Ack goes to the gateway
@@ -40,7 +45,8 @@
 // (unacked MQTT message, persistent session) or the gateway (unacked
 // records stay in its buffer) delivers it again, and it is written again
 // to the same series and timestamps, which InfluxDB merges. After 5 a
-// redelivery is a replay (stopped at 2) and is acknowledged. A crash
+// redelivery is a replay (stopped at 2) and is acknowledged. An
+// acknowledgement never covers a seq that is not written. A crash
 // between 5 and 6 skips the twin update of that one batch; the twin lives
 // in the same process and is rebuilt after a restart anyway, so it is
 // never counted twice, which is the property the twin's counters need.

@@ -15,6 +15,7 @@ type metrics struct {
 	deadLetterErrors prometheus.Counter
 	writeSeconds     prometheus.Histogram
 	sinkErrors       prometheus.Counter
+	gapsGivenUp      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -40,6 +41,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
 		sinkErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_errors_total", Help: "Sink (InfluxDB) write calls that failed and were retried."}),
+		gapsGivenUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ponte_ingest_gap_seqs_given_up_total", Help: "Sequence numbers given up after a gap stayed open past the gap timeout."}),
 	}
 	if reg == nil {
 		return m, nil
@@ -54,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			return 1
 		})
 	for _, c := range []prometheus.Collector{m.received, m.batches, m.readings, m.dedupHits, m.deadLetters,
-		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, backpressure} {
+		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.gapsGivenUp, backpressure} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("service: register metrics: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/deadletter"
+	"github.com/ponte-city/ponte/ingest/dedup"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -38,11 +39,22 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	s.m.readings.WithLabelValues("received").Add(float64(len(b.Readings)))
 	res := Result{Ack: wire.Ack{Gateway: b.Gateway, Epoch: b.Epoch}, HasAck: true}
 
-	// 2. Dedup filter.
-	high := s.cfg.Dedup.High(b.Gateway, b.Epoch)
+	// 2. Dedup filter, under the gateway's state lock (held to the end,
+	// so that instances sharing the state take a gateway's batches one at
+	// a time).
+	var tx *dedup.Tx
+	if err := s.retry(ctx, "lock dedup state", func() (err error) {
+		tx, err = s.cfg.Dedup.Lock(ctx, b.Gateway)
+		return err
+	}); err != nil {
+		s.m.batches.WithLabelValues("error").Inc()
+		return Result{Err: err}
+	}
+	defer tx.Unlock()
+	ep := tx.Epoch(b.Epoch)
 	fresh := newBatch(b)
 	for i, seq := range b.Seqs {
-		if seq > high {
+		if !ep.Written(seq) {
 			fresh.Seqs = append(fresh.Seqs, seq)
 			fresh.Readings = append(fresh.Readings, b.Readings[i])
 		}
@@ -53,12 +65,17 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		s.m.readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	}
 	if len(fresh.Seqs) == 0 {
-		res.Ack.Seq = high
+		// A replay; it may still be the resend that lets an old gap go.
+		if given := tx.Check(b.Epoch, s.cfg.Now()); given > 0 {
+			s.gapAccepted(b, given, ep.Mark)
+			if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
+				s.m.batches.WithLabelValues("error").Inc()
+				return Result{Err: err}
+			}
+		}
+		res.Ack.Seq = ep.Mark
 		s.m.batches.WithLabelValues("duplicate").Inc()
 		return res
-	}
-	if first := fresh.Seqs[0]; high > 0 && first > high+1 {
-		s.cfg.Logger.Info("sequence gap accepted", "gateway", b.Gateway, "epoch", b.Epoch, "high", high, "first", first)
 	}
 
 	// 3. Per-reading checks.
@@ -81,11 +98,11 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		}
 	}
 
-	// 5. Persist the mark.
-	last := b.Last()
-	if err := s.retry(ctx, "persist dedup mark", func() error {
-		return s.cfg.Dedup.Advance(ctx, b.Gateway, b.Epoch, last)
-	}); err != nil {
+	// 5. Persist: the batch's range is written.
+	if given := tx.Add(b.Epoch, b.First(), b.Last(), s.cfg.Now()); given > 0 {
+		s.gapAccepted(b, given, ep.Mark)
+	}
+	if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
 		s.m.batches.WithLabelValues("error").Inc()
 		return Result{Err: err}
 	}
@@ -95,13 +112,21 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
 	}
 	res.Written = len(good.Readings)
-	res.Ack.Seq = last
+	res.Ack.Seq = ep.Mark
 	s.m.readings.WithLabelValues("written").Add(float64(res.Written))
 	if res.DeadLettered > 0 {
 		s.m.readings.WithLabelValues("dead_letter").Add(float64(res.DeadLettered))
 	}
 	s.m.batches.WithLabelValues("written").Inc()
 	return res
+}
+
+// gapAccepted logs and counts seqs given up after a gap stayed open for
+// the dedup store's GapTimeout.
+func (s *Service) gapAccepted(b *wire.Batch, given, mark uint64) {
+	s.m.gapsGivenUp.Add(float64(given))
+	s.cfg.Logger.Warn("sequence gap given up: the gateway no longer has these readings or they were refused",
+		"gateway", b.Gateway, "epoch", b.Epoch, "seqs", given, "mark", mark)
 }
 
 func newBatch(b *wire.Batch) *wire.Batch {

@@ -110,8 +110,9 @@ func TestPipelineSteps(t *testing.T) {
 		{name: "replay", job: job("gw1", batch("gw1", 7, 1, 10)), wantAck: 10, dups: 10},
 		{name: "older part", job: job("gw1", batch("gw1", 7, 3, 5)), wantAck: 10, dups: 3},
 		{name: "overlap", job: job("gw1", batch("gw1", 7, 6, 15)), wantAck: 15, written: 5, dups: 5},
-		{name: "gap", job: job("gw1", batch("gw1", 7, 21, 25)), wantAck: 25, written: 5},
-		{name: "other epoch", job: job("gw1", batch("gw1", 8, 1001, 1003)), wantAck: 1003, written: 3},
+		{name: "gap held", job: job("gw1", batch("gw1", 7, 21, 25)), wantAck: 15, written: 5},
+		{name: "gap filled", job: job("gw1", batch("gw1", 7, 16, 20)), wantAck: 25, written: 5},
+		{name: "other epoch", job: job("gw1", batch("gw1", 8, 1001, 1003)), wantAck: 0, written: 3},
 		{name: "gateway mismatch", job: job("gw2", batch("gw1", 7, 26, 30)), wantErr: service.ReasonGatewayMismatch},
 		{name: "after mismatch", job: job("gw1", batch("gw1", 7, 26, 30)), wantAck: 30, written: 5},
 		{name: "bad times", job: job("gw1", withBadTime), wantAck: 34, written: 2, deadLettered: 2},
@@ -319,6 +320,41 @@ func TestSinkDownHoldsBack(t *testing.T) {
 	}
 	if err := stopped.Submit(context.Background(), job("gw1", nil)); !errors.Is(err, service.ErrClosed) {
 		t.Errorf("Submit on a stopped service = %v, want ErrClosed", err)
+	}
+}
+
+// TestGapGivenUp: a gap that stays open past the gap timeout is given up
+// when the gateway resends what follows it.
+func TestGapGivenUp(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	e := newEnv(t, func(c *service.Config) {
+		c.Now = func() time.Time { return now }
+		c.MaxAge = 100 * 365 * 24 * time.Hour
+		c.MaxFuture = 100 * 365 * 24 * time.Hour
+	})
+	steps := []struct {
+		first, last uint64
+		after       time.Duration
+		ack         uint64
+		written     int
+	}{
+		{1, 10, 0, 10, 10},
+		{21, 30, 0, 10, 10},               // 11-20 lost on the way: held
+		{21, 30, 30 * time.Second, 10, 0}, // resent, still within the timeout
+		{21, 30, 2 * time.Minute, 30, 0},  // resent again: the gap is given up
+		{31, 40, 2 * time.Minute, 40, 10},
+	}
+	start := now
+	for i, st := range steps {
+		now = start.Add(st.after)
+		res := e.svc.Process(ctx, job("gw1", batch("gw1", 3, st.first, st.last)))
+		if res.Err != nil || res.Ack.Seq != st.ack || res.Written != st.written {
+			t.Fatalf("step %d (%d-%d): %+v, want ack %d written %d", i, st.first, st.last, res, st.ack, st.written)
+		}
+	}
+	if e.applier.Total() != 30 {
+		t.Errorf("applied %d, want 30", e.applier.Total())
 	}
 }
 
