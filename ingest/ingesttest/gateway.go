@@ -9,6 +9,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -56,7 +57,7 @@ func BatchFor(gateway string, epoch, first, last uint64) []byte {
 
 // Connect connects a paho client to url (waiting up to 10s).
 func Connect(url, clientID, user, password string) (mqtt.Client, error) {
-	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetStore(intake.MemoryStore()).
 		SetUsername(user).SetPassword(password).SetAutoReconnect(true).
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true)
@@ -139,6 +140,7 @@ func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 		SetUsername(g.ID).SetPassword(password).SetAutoReconnect(true).
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true).
+		SetStore(intake.MemoryStore()).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			c.Subscribe(ackTopic, 1, onAck).WaitTimeout(5 * time.Second)
 		})
@@ -183,7 +185,7 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 		if time.Since(lastProgress) > g.ResendAfter {
 			next, lastProgress = acked+1, time.Now()
 		}
-		for next <= total && next <= acked+g.Window*g.Batch {
+		for next <= total && next <= acked+g.Window*g.Batch && c.IsConnectionOpen() {
 			last := min(next+g.Batch-1, total)
 			var payload []byte
 			if g.Payload != nil {

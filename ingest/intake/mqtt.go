@@ -101,7 +101,7 @@ func (m *MQTT) Run(ctx context.Context) error {
 	handler := func(c paho.Client, msg paho.Message) { m.handle(ctx, c, msg) }
 	o := paho.NewClientOptions().AddBroker(m.cfg.URL).SetClientID(m.cfg.ClientID).
 		SetUsername(m.cfg.Username).SetPassword(m.cfg.Password).
-		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(true).
+		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(true).SetStore(MemoryStore()).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).SetKeepAlive(m.cfg.KeepAlive).
 		SetConnectTimeout(m.cfg.ConnectTimeout).SetWriteTimeout(10 * time.Second).
@@ -150,10 +150,12 @@ func (m *MQTT) handle(ctx context.Context, c paho.Client, msg paho.Message) {
 	}
 	j := service.Job{Transport: "mqtt", Topic: topic, Gateway: gw, Payload: msg.Payload()}
 	j.Done = func(r service.Result) {
-		if r.HasAck {
+		if r.HasAck && c.IsConnectionOpen() {
 			// Not waited for: the PUBACK is read by the goroutine that
-			// may be blocked in this handler. Acks are cumulative, so a
-			// lost one is repaired by the next.
+			// may be blocked in this handler. Not queued while the
+			// connection is down either (paho would resend it from its
+			// store on reconnect, racing its own writer): acks are
+			// cumulative, and the gateway's resend gets a fresh one.
 			c.Publish(m.cfg.Topics.Ack(r.Ack.Gateway), 1, false, wire.EncodeAck(r.Ack))
 		}
 		var inv *service.InvalidError
