@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +174,22 @@ func TestEmbeddedBroker(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("HTTP batch: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`ponte_ingest_dead_letters_total{reason="gateway_mismatch"} 1`,
+		fmt.Sprintf(`ponte_ingest_readings_total{result="written"} %d`, 3*total+10),
+		`ponte_ingest_backpressure 0`,
+		`ponte_ingest_write_seconds_count`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		resp, err := http.Get(base + p)
