@@ -13,29 +13,48 @@ import (
 
 // Config is ponte-ingest's configuration file.
 type Config struct {
-	Broker         Broker            `yaml:"broker"`
-	TopicPrefix    string            `yaml:"topic_prefix"`
-	Influx         Influx            `yaml:"influx"`
-	HTTP           HTTP              `yaml:"http"`
-	StateDir       string            `yaml:"state_dir"`
-	DeadLetter     DeadLetter        `yaml:"dead_letter"`
-	UnknownDevices string            `yaml:"unknown_devices"`
-	MaxAge         yamlconf.Duration `yaml:"max_age"`
-	MaxFuture      yamlconf.Duration `yaml:"max_future"`
-	GapTimeout     yamlconf.Duration `yaml:"gap_timeout"`
-	Workers        int               `yaml:"workers"`
-	Queue          int               `yaml:"queue"`
-	Gateways       []Gateway         `yaml:"gateways"`
-	doc            *yamlconf.Doc     `yaml:"-"`
+	// Broker is the MQTT side.
+	Broker Broker `yaml:"broker"`
+	// TopicPrefix is the topic prefix (default "ponte").
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Influx is the InfluxDB sink.
+	Influx Influx `yaml:"influx"`
+	// HTTP is the listener for batches and operations endpoints.
+	HTTP HTTP `yaml:"http"`
+	// StateDir holds the dedup state; instances that share gateways (one
+	// share group) share it.
+	StateDir string `yaml:"state_dir"`
+	// DeadLetter is the dead-letter directory.
+	DeadLetter DeadLetter `yaml:"dead_letter"`
+	// UnknownDevices is "accept" or "dead_letter".
+	UnknownDevices string `yaml:"unknown_devices"`
+	// MaxAge and MaxFuture bound readings' times (defaults 30 days, 5m).
+	MaxAge    yamlconf.Duration `yaml:"max_age"`
+	MaxFuture yamlconf.Duration `yaml:"max_future"`
+	// GapTimeout is how long a sequence gap is held open (default 1m).
+	GapTimeout yamlconf.Duration `yaml:"gap_timeout"`
+	// Workers and Queue size the pipeline (defaults 8 and 64 per worker).
+	Workers int `yaml:"workers"`
+	Queue   int `yaml:"queue"`
+	// Gateways are the known gateways; empty accepts any the broker lets in.
+	Gateways []Gateway `yaml:"gateways"`
+
+	doc *yamlconf.Doc
 }
 
 // Broker is the MQTT side. An empty URL runs the embedded broker on Listen.
 type Broker struct {
-	URL        string `yaml:"url"`
-	Listen     string `yaml:"listen"`
-	ClientID   string `yaml:"client_id"`
-	Username   string `yaml:"username"`
-	Password   string `yaml:"password"`
+	// URL is an external broker ("tcp://host:1883"); empty: embedded.
+	URL string `yaml:"url"`
+	// Listen is the embedded broker's address.
+	Listen string `yaml:"listen"`
+	// ClientID is ingest's MQTT client ID, stable per instance.
+	ClientID string `yaml:"client_id"`
+	// Username and Password are ingest's own broker credentials (on the
+	// embedded broker a random password is made when empty).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// ShareGroup is the shared-subscription group; "-" for none.
 	ShareGroup string `yaml:"share_group"`
 }
 
