@@ -7,7 +7,7 @@ import (
 )
 
 func TestExampleLoads(t *testing.T) {
-	c, err := Load("testdata/ingest.yaml")
+	c, err := Load("../../deploy/ingest/ponte-ingest.yaml") // the shipped example
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 // credentials and devices. Decoding is strict (package yamlconf): unknown
 // fields are errors, and every problem is reported as file:line: field:
 // what was expected. Defaults are set in code (Defaults), so an empty
-// field means "the default", and the example in testdata/ingest.yaml
+// field means "the default", and the example in deploy/ingest/ponte-ingest.yaml
 // shows every field.
 //
 // The device list per gateway feeds both the unknown-device policy and the
