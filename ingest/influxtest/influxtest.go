@@ -2,7 +2,6 @@ package influxtest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/edge/testenv"
 )
 
 // Install is the command that builds the influxd binary these tests run.
@@ -54,7 +55,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := findBinary(t)
 	dir := t.TempDir()
-	port, rpc := freePort(t), freePort(t)
+	port, rpc := testenv.FreePort(t), testenv.FreePort(t)
 	conf := filepath.Join(dir, "influxdb.conf")
 	if err := os.WriteFile(conf, []byte(config(dir, port, rpc)), 0o644); err != nil {
 		t.Fatalf("write influxd config: %v", err)
@@ -102,17 +103,6 @@ func findBinary(t testing.TB) string {
 	}
 	t.Fatalf("influxd (InfluxDB 1.8.10) is not installed on PATH or in %v; this integration test needs the real thing: %s", dirs, Install)
 	return ""
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // config renders an influxd configuration: loopback only, no reporting,
