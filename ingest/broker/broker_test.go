@@ -132,6 +132,11 @@ func TestACL(t *testing.T) {
 	if tok := ing.Publish(topics.Ack("gw1"), 1, false, "for gw1"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
+	// Delivery to gw1 is asynchronous: let its own ack arrive before the
+	// forgery below gets it disconnected.
+	for deadline := time.Now().Add(5 * time.Second); len(acks.get()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	// Another's topic: refused, and the QoS 1 publisher is disconnected.
 	gw1.Publish(topics.Up("gw2"), 1, false, "forged").WaitTimeout(2 * time.Second)
 	deadline := time.Now().Add(5 * time.Second)
