@@ -17,6 +17,7 @@ const (
 
 // Env is what a command may touch.
 type Env struct {
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
 }
@@ -31,6 +32,7 @@ Usage:
       --serial /dev/ttyUSB1 [--baud 9600]
       --mqtt tcp://HOST:1883 --id DEVEUI
       [--timeout 5s] [--json]
+  ponte-ctl password-hash < password      bcrypt hash of a gateway password, for ingest's password_hash
 `
 
 // Run runs the command line args (without the program name).
@@ -51,6 +53,11 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return validateProfiles(env, args[2:])
 	case "probe":
 		return probe(ctx, env, args[1:])
+	case "password-hash":
+		if env.Stdin == nil {
+			env.Stdin = strings.NewReader("")
+		}
+		return passwordHash(env, env.Stdin, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return ExitOK

@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if pass == "" {
 			pass = randomSecret()
 		}
-		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Topics: cfg.Topics(), Gateways: cfg.Passwords(),
+		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Topics: cfg.Topics(), Gateways: cfg.Passwords(), GatewayHashes: cfg.PasswordHashes(),
 			IngestUser: user, IngestPassword: pass, Logger: log})
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/ponte-city/ponte/ingest/wire"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config configures the embedded broker.
@@ -24,6 +25,10 @@ type Config struct {
 	Topics wire.Topics
 	// Gateways maps gateway ID to password.
 	Gateways map[string]string
+	// GatewayHashes maps gateway ID to a bcrypt hash of its password, for
+	// configs that do not keep passwords in the clear (ponte-ctl
+	// password-hash makes one). A gateway is in one map or the other.
+	GatewayHashes map[string][]byte
 	// IngestUser and IngestPassword are ingest's own credentials (full
 	// rights); both required.
 	IngestUser, IngestPassword string
@@ -46,6 +51,20 @@ func (c *Config) Validate() error {
 		}
 		if pw == "" {
 			errs = append(errs, fmt.Errorf("broker: gateway %q: password: required", id))
+		}
+		if id == c.IngestUser {
+			errs = append(errs, fmt.Errorf("broker: gateway %q: same name as ingest's own user", id))
+		}
+	}
+	for id, h := range c.GatewayHashes {
+		if !wire.ValidGatewayID(id) {
+			errs = append(errs, fmt.Errorf("broker: gateway %q: not a valid gateway ID", id))
+		}
+		if _, err := bcrypt.Cost(h); err != nil {
+			errs = append(errs, fmt.Errorf("broker: gateway %q: password hash: %v (expected a bcrypt hash such as $2a$12$...)", id, err))
+		}
+		if _, both := c.Gateways[id]; both {
+			errs = append(errs, fmt.Errorf("broker: gateway %q: both a password and a password hash", id))
 		}
 		if id == c.IngestUser {
 			errs = append(errs, fmt.Errorf("broker: gateway %q: same name as ingest's own user", id))
@@ -146,6 +165,8 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	default:
 		if pw, known := h.cfg.Gateways[user]; known {
 			ok = equal(pass, []byte(pw))
+		} else if hash, known := h.cfg.GatewayHashes[user]; known {
+			ok = bcrypt.CompareHashAndPassword(hash, pass) == nil
 		}
 	}
 	if !ok {
@@ -154,13 +175,20 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	return ok
 }
 
+// known reports whether user is a configured gateway.
+func (h *authHook) known(user string) bool {
+	_, plain := h.cfg.Gateways[user]
+	_, hashed := h.cfg.GatewayHashes[user]
+	return plain || hashed
+}
+
 // OnACLCheck implements mqtt.Hook.
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	user := string(cl.Properties.Username)
 	if user == h.cfg.IngestUser && user != "" {
 		return true
 	}
-	if _, known := h.cfg.Gateways[user]; !known {
+	if !h.known(user) {
 		return false
 	}
 	t := h.cfg.Topics

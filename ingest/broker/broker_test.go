@@ -18,10 +18,12 @@ var quiet = slog.New(slog.DiscardHandler)
 func start(t *testing.T) *broker.Broker {
 	t.Helper()
 	b, err := broker.Start(broker.Config{
-		Listen:     "127.0.0.1:0",
-		Topics:     wire.Topics{Prefix: "city"},
-		Gateways:   map[string]string{"gw1": "pw1", "gw2": "pw2"},
-		IngestUser: "ingest", IngestPassword: "ipw",
+		Listen:   "127.0.0.1:0",
+		Topics:   wire.Topics{Prefix: "city"},
+		Gateways: map[string]string{"gw1": "pw1", "gw2": "pw2"},
+		// gw3's password "pw3" is configured only as a bcrypt hash.
+		GatewayHashes: map[string][]byte{"gw3": []byte("$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri")},
+		IngestUser:    "ingest", IngestPassword: "ipw",
 		Logger: quiet,
 	})
 	if err != nil {
@@ -51,6 +53,9 @@ func TestAuthenticate(t *testing.T) {
 		ok               bool
 	}{
 		{"gateway", "gw1", "pw1", true},
+		{"gateway with a hashed password", "gw3", "pw3", true},
+		{"hashed, wrong password", "gw3", "pw1", false},
+		{"the hash itself as password", "gw3", "$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri", false},
 		{"ingest", "ingest", "ipw", true},
 		{"wrong password", "gw1", "pw2", false},
 		{"unknown user", "gw9", "pw1", false},
@@ -165,6 +170,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad gateway id", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"a/b": "p"}}},
 		{"empty password", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"a": ""}}},
 		{"gateway named as ingest", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"i": "p"}}},
+		{"not a bcrypt hash", broker.Config{IngestUser: "i", IngestPassword: "x", GatewayHashes: map[string][]byte{"a": []byte("md5:abc")}}},
+		{"password and hash", broker.Config{IngestUser: "i", IngestPassword: "x", Gateways: map[string]string{"a": "p"},
+			GatewayHashes: map[string][]byte{"a": []byte("$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri")}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

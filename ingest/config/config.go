@@ -9,6 +9,7 @@ import (
 
 	"github.com/ponte-city/ponte/edge/yamlconf"
 	"github.com/ponte-city/ponte/ingest/wire"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config is ponte-ingest's configuration file.
@@ -89,6 +90,9 @@ type Gateway struct {
 	ID string `yaml:"id"`
 	// Password is its MQTT password on the embedded broker.
 	Password string `yaml:"password"`
+	// PasswordHash is a bcrypt hash of that password instead (ponte-ctl
+	// password-hash), so the config holds no password in the clear.
+	PasswordHash string `yaml:"password_hash"`
 	// HTTPToken lets it post batches over HTTP (empty: no HTTP).
 	HTTPToken string   `yaml:"http_token"`
 	Devices   []Device `yaml:"devices"`
@@ -200,8 +204,16 @@ func (c *Config) Validate() error {
 		if g.ID == c.Broker.Username {
 			bad(p+".id", "%q is ingest's own broker username", g.ID)
 		}
-		if c.Broker.URL == "" && g.Password == "" && g.HTTPToken == "" {
+		if c.Broker.URL == "" && g.Password == "" && g.PasswordHash == "" && g.HTTPToken == "" {
 			bad(p, "gateway %q has neither password (embedded broker) nor http_token: it could not send anything", g.ID)
+		}
+		if g.Password != "" && g.PasswordHash != "" {
+			bad(p+".password_hash", "give password or password_hash, not both")
+		}
+		if g.PasswordHash != "" {
+			if _, err := bcrypt.Cost([]byte(g.PasswordHash)); err != nil {
+				bad(p+".password_hash", "not a bcrypt hash (%v); make one with ponte-ctl password-hash", err)
+			}
 		}
 		devs := map[string]bool{}
 		for k, d := range g.Devices {
@@ -237,6 +249,18 @@ func (c *Config) Passwords() map[string]string {
 	for _, g := range c.Gateways {
 		if g.Password != "" {
 			m[g.ID] = g.Password
+		}
+	}
+	return m
+}
+
+// PasswordHashes returns the embedded broker's gateway credentials given
+// as bcrypt hashes.
+func (c *Config) PasswordHashes() map[string][]byte {
+	m := map[string][]byte{}
+	for _, g := range c.Gateways {
+		if g.PasswordHash != "" {
+			m[g.ID] = []byte(g.PasswordHash)
 		}
 	}
 	return m

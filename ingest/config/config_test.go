@@ -42,6 +42,19 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestPasswordHash(t *testing.T) {
+	c, err := Parse("ok.yaml", []byte("influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: \"$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.PasswordHashes()["a"]; string(h) != "$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri" {
+		t.Fatalf("hash %q", h)
+	}
+	if _, plain := c.Passwords()["a"]; plain {
+		t.Fatal("a hashed gateway has a plain password")
+	}
+}
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
@@ -58,6 +71,8 @@ func TestErrors(t *testing.T) {
 		{"duplicate device", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    devices:\n      - id: d\n      - id: d\n", `bad.yaml:8: gateways[0].devices[1].id: "d" listed twice`},
 		{"bad listen", "influx:\n  url: http://i:8086\nhttp:\n  listen: 8080\n", `bad.yaml:4: http.listen: "8080" is not host:port`},
 		{"gateway named as ingest", "influx:\n  url: http://i:8086\ngateways:\n  - id: ponte-ingest\n    password: x\n", `is ingest's own broker username`},
+		{"bad password hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: secret\n", `bad.yaml:5: gateways[0].password_hash: not a bcrypt hash`},
+		{"password and hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    password_hash: \"$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri\"\n", `bad.yaml:6: gateways[0].password_hash: give password or password_hash, not both`},
 		{"negative cap", "influx:\n  url: http://i:8086\ndead_letter:\n  max_bytes: -1\n", `bad.yaml:4: dead_letter.max_bytes: -1`},
 	}
 	for _, tc := range tests {
