@@ -70,14 +70,15 @@ func TestAcksIgnoredOrApplied(t *testing.T) {
 		records uint64 // buffer records left afterwards
 	}{
 		{"other epoch", ack(testGW, ep+1, 10), reasonEpoch, 10},
-		{"beyond what was sent", ack(testGW, ep, 11), reasonBeyond, 10},
 		{"other gateway", ack("gw-other", ep, 10), reasonGateway, 10},
 		{"not an ack", []byte(`{"gateway":`), reasonDecode, 10},
 		{"unknown field", []byte(`{"gateway":"gw-test-1","epoch":1,"seq":1,"x":1}`), reasonDecode, 10},
 		{"partial", ack(testGW, ep, 4), "", 6},
 		{"duplicate", ack(testGW, ep, 4), "", 6},
 		{"older", ack(testGW, ep, 2), "", 6},
-		{"the rest", ack(testGW, ep, 10), "", 0},
+		// Ingest's mark ahead of what this process sent (its saved ack
+		// lagged after a crash): counted, and frees what was sent.
+		{"beyond what was sent", ack(testGW, ep, 11), reasonBeyond, 0},
 		{"after everything, beyond", ack(testGW, ep, 1<<40), reasonBeyond, 0},
 	}
 	for _, st := range steps {

@@ -32,14 +32,16 @@
 // ponte_edge_uplink_publish_seconds. An ack is ignored and counted in
 // ponte_edge_uplink_bad_acks_total{reason} when it does not decode
 // ("decode"), names another gateway ("gateway"), another buffer epoch
-// ("epoch", e.g. addressed to a gateway's previous incarnation), or a
-// sequence number above the highest this process has sent ("beyond",
-// which would free records ingest cannot have).
+// ("epoch", e.g. addressed to a gateway's previous incarnation). An ack
+// above the highest sequence number this process has sent is counted
+// ("beyond") and applied up to what was sent: ingest acks its high-water
+// mark, which after a crash can be ahead of the buffer's saved ack by more
+// than a window, and refusing it would resend that window for ever.
 //
 // Sequence numbers may skip (records dropped by the buffer's caps or
 // skipped as undecodable), so ingest must acknowledge the batches it has
 // written, in the order it received them, and never wait for a gap to
-// fill; and it must acknowledge a batch it already has (a resend) as if
+// fill for ever; and it must acknowledge a batch it already has (a resend) as if
 // it had just written it, or the gateway resends it for ever.
 //
 // At most Window batches await acknowledgement. When the oldest has

@@ -200,9 +200,15 @@ func (f *Forwarder) onAck(_ paho.Client, msg paho.Message) {
 	case a.Epoch != f.epoch:
 		f.badAck(reasonEpoch, "ack_epoch", a.Epoch, "epoch", f.epoch)
 		return
-	case a.Seq > f.sent.Load():
-		f.badAck(reasonBeyond, "ack_seq", a.Seq, "sent_seq", f.sent.Load())
-		return
+	}
+	if sent := f.sent.Load(); a.Seq > sent {
+		// Ingest's mark is ahead of what this process has sent: after a
+		// crash the buffer's saved ack can lag ingest by more than a
+		// window, and ingest acks its mark even for batches it already
+		// has. Everything up to a.Seq is written, so what was sent is;
+		// refusing the ack instead would resend the same window forever.
+		f.badAck(reasonBeyond, "ack_seq", a.Seq, "sent_seq", sent)
+		a.Seq = sent
 	}
 	f.m.acks.Inc()
 	for {

@@ -63,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		badAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_edge_uplink_bad_acks_total",
-			Help: "Acknowledgements ignored, by reason (decode, gateway, epoch, beyond).",
+			Help: "Acknowledgements ignored (decode, gateway, epoch) or clamped to the highest sequence sent (beyond), by reason.",
 		}, []string{"reason"}),
 		badRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_edge_uplink_bad_records_total",
