@@ -1,0 +1,280 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/ponte-city/ponte/geo"
+	"github.com/ponte-city/ponte/twin"
+)
+
+// testToken is the operator token the fake API accepts.
+const testToken = "test-token-0123"
+
+// fakeAPI implements the part of the twin HTTP API contract the pages
+// call (see twin/api), over fixed data the test controls, with a stream
+// the test injects changes into.
+type fakeAPI struct {
+	t          *testing.T
+	areas      []twin.Entity
+	roads      []twin.Entity
+	sites      []twin.Entity
+	indicators twin.Indicators
+	// publicShapes serves GET /api/v1/areas.geojson when true.
+	publicShapes bool
+
+	mu        sync.Mutex
+	clients   map[chan string]struct{}
+	seq       uint64
+	connected chan struct{} // a value per stream connection
+	done      chan struct{} // closed to end streams before the server closes
+}
+
+// areaNames are the municipalities the fake twin holds (ISTAT shapes).
+var areaNames = []string{"Firenze", "Fiesole", "Sesto Fiorentino", "Bagno a Ripoli", "Scandicci"}
+
+// newFakeAPI builds the fake twin: five Firenze-area municipalities from
+// geo/data, the seven Firenze road fixtures and 20 sites in central
+// Firenze, with indicators per area.
+func newFakeAPI(t *testing.T) *fakeAPI {
+	t.Helper()
+	layer, err := geo.LoadLayer("../../geo/data/firenze-metro-municipalities.geojson", geo.KindAreas, geo.LoadOptions{IDProperty: "com_istat_code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roads, err := geo.LoadLayer("../../geo/testdata/roads.geojson", geo.KindRoads, geo.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locate, err := geo.NewAreas(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near, err := geo.NewRoads(roads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	a := &fakeAPI{t: t, clients: map[chan string]struct{}{}, connected: make(chan struct{}, 16), done: make(chan struct{}), publicShapes: true}
+	for _, name := range areaNames {
+		for _, f := range layer.Features {
+			if f.Name == name {
+				a.areas = append(a.areas, twin.Entity{ID: f.ID, Type: "AdministrativeArea", Kind: twin.KindArea, Name: f.Name, Geometry: f.Geometry, Freshness: twin.Fresh})
+			}
+		}
+	}
+	if len(a.areas) != len(areaNames) {
+		t.Fatalf("found %d of the areas %v in geo/data", len(a.areas), areaNames)
+	}
+	for i, f := range roads.Features {
+		if !strings.HasPrefix(f.ID, "FI-") {
+			continue
+		}
+		a.roads = append(a.roads, twin.Entity{ID: f.ID, Type: "RoadSegment", Kind: twin.KindRoad, Name: f.Name, Geometry: f.Geometry,
+			Attrs: map[string]twin.Attr{"congested": {Value: i%3 == 0, ObservedAt: now}}, Updated: now, Freshness: twin.Fresh})
+	}
+	freshness := []twin.Freshness{twin.Fresh, twin.Fresh, twin.Stale, twin.Unknown}
+	for i := range 20 {
+		p := orb.Point{11.236 + 0.0045*float64(i%5), 43.764 + 0.004*float64(i/5)}
+		e := twin.Entity{
+			ID: fmt.Sprintf("urn:ngsi-ld:TrafficFlowObserved:fi-%02d", i), Type: "TrafficFlowObserved", Kind: twin.KindSite,
+			Name: fmt.Sprintf("Counter %d", i), Geometry: p, Gateway: "gw-fi-1", Device: fmt.Sprintf("counter-%02d", i),
+			Freshness: freshness[i%len(freshness)],
+		}
+		if f, ok := locate.Locate(p); ok {
+			e.Area = f.ID
+		}
+		if f, _, ok := near.Nearest(p, 2000); ok {
+			e.Road = f.ID
+		}
+		if e.Freshness != twin.Unknown {
+			e.Updated = now
+			e.Attrs = map[string]twin.Attr{
+				"intensity":           {Value: float64(300 + 10*i), Unit: "/h", ObservedAt: now},
+				"averageVehicleSpeed": {Value: float64(20 + i), Unit: "km/h", ObservedAt: now},
+			}
+		}
+		a.sites = append(a.sites, e)
+	}
+	a.indicators = twin.Indicators{Generated: now}
+	for i, ar := range a.areas {
+		var inds []twin.Indicator
+		for j, name := range []string{"traffic_intensity", "air_quality_band_worst"} {
+			ind := twin.Indicator{Name: name, Unit: []string{"/h", "1"}[j], Window: "15m", Sensors: i + 1,
+				Definition: "Test definition of " + name + ".", UpdatedAt: now}
+			if i != len(a.areas)-1 { // the last area has no data
+				v := float64((i + 1) * (100 + 900*(1-j)))
+				ind.Value = &v
+			} else {
+				ind.Sensors = 0
+			}
+			inds = append(inds, ind)
+		}
+		a.indicators.Areas = append(a.indicators.Areas, twin.AreaIndicators{ID: ar.ID, Name: ar.Name, Indicators: inds})
+	}
+	v := 1234.0
+	a.indicators.City = []twin.Indicator{{Name: "traffic_intensity", Value: &v, Unit: "/h", Sensors: 20, Window: "15m", Definition: "City total."}}
+	return a
+}
+
+// feature renders an entity as the API contract's GeoJSON Feature.
+func (a *fakeAPI) feature(e twin.Entity) map[string]any {
+	props := map[string]any{"type": e.Type, "kind": e.Kind, "name": e.Name, "freshness": e.Freshness, "attrs": e.Attrs}
+	for k, v := range map[string]string{"area": e.Area, "road": e.Road, "gateway": e.Gateway, "device": e.Device} {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	if !e.Updated.IsZero() {
+		props["updated"] = e.Updated.Format(time.RFC3339)
+	}
+	if e.Kind == twin.KindArea {
+		inds := map[string]any{}
+		for _, ai := range a.indicators.Areas {
+			if ai.ID == e.ID {
+				for _, i := range ai.Indicators {
+					inds[i.Name] = i.Value
+				}
+			}
+		}
+		props["indicators"] = inds
+	}
+	return map[string]any{"type": "Feature", "id": e.ID, "geometry": geometry(e.Geometry), "properties": props}
+}
+
+func (a *fakeAPI) all() []twin.Entity {
+	return append(append(append([]twin.Entity{}, a.areas...), a.roads...), a.sites...)
+}
+
+func (a *fakeAPI) authorized(r *http.Request) bool {
+	return r.Header.Get("Authorization") == "Bearer "+testToken || r.URL.Query().Get("token") == testToken
+}
+
+func writeJSON(w http.ResponseWriter, ctype string, v any) {
+	w.Header().Set("Content-Type", ctype)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP answers /api/v1/...
+func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/api/v1")
+	public := path == "/indicators" || path == "/areas.geojson"
+	if !public && !a.authorized(r) {
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, "application/json", map[string]string{"error": "missing or invalid token"})
+		return
+	}
+	switch path {
+	case "/entities":
+		var fs []any
+		for _, e := range a.all() {
+			fs = append(fs, a.feature(e))
+		}
+		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
+	case "/indicators":
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		writeJSON(w, "application/json", a.indicators)
+	case "/areas.geojson":
+		if !a.publicShapes {
+			http.NotFound(w, r)
+			return
+		}
+		var fs []any
+		for _, e := range a.areas {
+			fs = append(fs, map[string]any{"type": "Feature", "id": e.ID, "geometry": geometry(e.Geometry), "properties": map[string]any{"name": e.Name}})
+		}
+		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
+	case "/history":
+		var pts []map[string]any
+		end := time.Now().UTC().Truncate(5 * time.Minute)
+		for i := range 72 {
+			pts = append(pts, map[string]any{"time": end.Add(time.Duration(i-71) * 5 * time.Minute).Format(time.RFC3339), "value": 300 + 100*math.Sin(float64(i)/8)})
+		}
+		q := r.URL.Query()
+		writeJSON(w, "application/json", map[string]any{"entity": q.Get("entity"), "point": q.Get("point"), "unit": "/h", "every": q.Get("every"), "points": pts})
+	case "/stream":
+		a.stream(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (a *fakeAPI) stream(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "no flusher", http.StatusInternalServerError)
+		return
+	}
+	ch := make(chan string, 64)
+	a.mu.Lock()
+	a.clients[ch] = struct{}{}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.clients, ch)
+		a.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = fmt.Fprint(w, ": ping\n\n")
+	fl.Flush()
+	select {
+	case a.connected <- struct{}{}:
+	default:
+	}
+	for {
+		select {
+		case ev := <-ch:
+			_, _ = fmt.Fprint(w, ev)
+			fl.Flush()
+		case <-r.Context().Done():
+			return
+		case <-a.done:
+			return
+		}
+	}
+}
+
+// sendEntity sends an entity change to every connected stream.
+func (a *fakeAPI) sendEntity(e twin.Entity) int {
+	data, err := json.Marshal(a.feature(e))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	ev := fmt.Sprintf("id: %d\nevent: entity\ndata: %s\n\n", a.seq, data)
+	for ch := range a.clients {
+		ch <- ev
+	}
+	return len(a.clients)
+}
+
+// sendIndicators sends the current indicators to every connected stream.
+func (a *fakeAPI) sendIndicators() int {
+	data, err := json.Marshal(a.indicators)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ev := fmt.Sprintf("event: indicators\ndata: %s\n\n", data)
+	for ch := range a.clients {
+		ch <- ev
+	}
+	return len(a.clients)
+}
+
+// geometry is a GeoJSON geometry object: orb's point, line and polygon
+// types marshal as GeoJSON coordinate arrays.
+func geometry(g orb.Geometry) map[string]any {
+	return map[string]any{"type": g.GeoJSONType(), "coordinates": g}
+}

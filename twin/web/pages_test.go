@@ -1,0 +1,297 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/web"
+)
+
+// The colours the map documents (README.md) for sites' freshness.
+const (
+	colorFresh   = "#009e73"
+	colorOffline = "#595959"
+)
+
+// needBuilt fails the test when dist/ was not built.
+func needBuilt(t *testing.T) {
+	t.Helper()
+	for _, f := range []string{"dist/map/index.html", "dist/map/app.js", "dist/indicators/index.html", "dist/indicators/app.js"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("the pages are not built (%v): run make web (cd twin/web && npm ci && npm run build)", err)
+		}
+	}
+}
+
+// artifacts is where screenshots go: $PONTE_ARTIFACTS, else a temp dir.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PONTE_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// serve starts the pages and the fake API on a loopback port.
+func serve(t *testing.T, api *fakeAPI) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", api)
+	mux.Handle("/", web.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(api.done) }) // runs first: ends the streams
+	return srv
+}
+
+func shot(ctx context.Context, t *testing.T, p *page, dir, name string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := p.screenshot(ctx, path); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// waitJS is a page expression that polls cond (a JS expression) every
+// 10 ms until it is truthy or ms milliseconds pass, and resolves to the
+// milliseconds it took, or -1.
+func waitJS(cond string, ms int) string {
+	return fmt.Sprintf(`(async () => { const t0 = performance.now();
+  for (;;) { let ok = false; try { ok = !!(%s); } catch (e) {}
+    if (ok) return performance.now() - t0;
+    if (performance.now() - t0 > %d) return -1;
+    await new Promise(r => setTimeout(r, 10)); } })()`, cond, ms)
+}
+
+func TestMapLive(t *testing.T) {
+	needBuilt(t)
+	api := newFakeAPI(t)
+	srv := serve(t, api)
+	dir := artifacts(t)
+	b := startBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := b.newPage(ctx)
+	defer p.drainLog()
+
+	if err := p.navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
+		t.Fatal(err)
+	}
+	var waited float64
+	if err := p.eval(ctx, waitJS("window.ponteMap", 20000), &waited); err != nil || waited < 0 {
+		p.drainLog()
+		t.Fatalf("window.ponteMap never appeared (waited %v): %v", waited, err)
+	}
+	if err := p.eval(ctx, "window.ponteMap.ready", nil); err != nil {
+		p.drainLog()
+		shot(ctx, t, p, dir, "map-failed.png")
+		t.Fatalf("map not ready: %v", err)
+	}
+
+	t.Run("feature counts", func(t *testing.T) {
+		for kind, want := range map[string]int{"site": len(api.sites), "road": len(api.roads), "area": len(api.areas)} {
+			var got int
+			if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureCount(%q)", kind), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("featureCount(%q) = %d, want %d", kind, got, want)
+			}
+		}
+	})
+	t.Run("token leaves the address bar", func(t *testing.T) {
+		var hash string
+		if err := p.eval(ctx, "location.hash", &hash); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(hash, testToken) {
+			t.Errorf("location.hash still holds the token: %q", hash)
+		}
+	})
+	t.Run("attribution", func(t *testing.T) {
+		var text string
+		if err := p.eval(ctx, "document.querySelector('.maplibregl-ctrl-attrib').textContent", &text); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, "ISTAT, CC BY 4.0") {
+			t.Errorf("attribution control shows %q, want the ISTAT attribution", text)
+		}
+	})
+	shot(ctx, t, p, dir, "map-loaded.png")
+
+	select {
+	case <-api.connected:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the map never opened the SSE stream")
+	}
+
+	t.Run("site goes offline", func(t *testing.T) {
+		site := api.sites[0]
+		var before string
+		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", site.ID), &before); err != nil {
+			t.Fatal(err)
+		}
+		if before != colorFresh {
+			t.Fatalf("site %s painted %q before the change, want fresh %s", site.ID, before, colorFresh)
+		}
+		site.Freshness = twin.Offline
+		start := time.Now()
+		if n := api.sendEntity(site); n == 0 {
+			t.Fatal("no stream client to send the change to")
+		}
+		var ms float64
+		cond := fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site.ID, colorOffline)
+		if err := p.eval(ctx, waitJS(cond, 3000), &ms); err != nil {
+			t.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		if ms < 0 {
+			var now string
+			_ = p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", site.ID), &now)
+			t.Fatalf("site %s still painted %q 3 s after it went offline, want %s", site.ID, now, colorOffline)
+		}
+		t.Logf("offline colour painted %v after the change was sent", elapsed)
+		if elapsed >= time.Second {
+			t.Errorf("the change took %v to be painted, want < 1s", elapsed)
+		}
+		// The other sites keep their colour.
+		var other string
+		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", api.sites[1].ID), &other); err != nil {
+			t.Fatal(err)
+		}
+		if other != colorFresh {
+			t.Errorf("untouched site %s painted %q, want %s", api.sites[1].ID, other, colorFresh)
+		}
+	})
+
+	t.Run("indicators recolour areas", func(t *testing.T) {
+		area := api.areas[0].ID
+		var before string
+		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", area), &before); err != nil {
+			t.Fatal(err)
+		}
+		// Make the lowest area the highest: its class, hence its colour, changes.
+		v := 1e6
+		api.indicators.Areas[0].Indicators[0].Value = &v
+		api.sendIndicators()
+		var ms float64
+		cond := fmt.Sprintf("window.ponteMap.featureColor(%q) !== %q", area, before)
+		if err := p.eval(ctx, waitJS(cond, 3000), &ms); err != nil {
+			t.Fatal(err)
+		}
+		if ms < 0 {
+			t.Fatalf("area %s still painted %q after its indicator changed", area, before)
+		}
+	})
+
+	t.Run("popup with sparkline", func(t *testing.T) {
+		site := api.sites[1]
+		pt := site.Geometry.Bound().Center()
+		click := fmt.Sprintf(`(() => { const m = window.ponteMap.map; const ll = [%f, %f];
+  m.fire('click', { point: m.project(ll), lngLat: new (m.getCenter().constructor)(ll[0], ll[1]) }); return true; })()`, pt[0], pt[1])
+		if err := p.eval(ctx, click, nil); err != nil {
+			t.Fatal(err)
+		}
+		var ms float64
+		if err := p.eval(ctx, waitJS("document.querySelector('.maplibregl-popup svg.sparkline polyline')", 5000), &ms); err != nil {
+			t.Fatal(err)
+		}
+		if ms < 0 {
+			var html string
+			_ = p.eval(ctx, "(document.querySelector('.maplibregl-popup')||{}).innerHTML||'no popup'", &html)
+			t.Fatalf("no sparkline in the popup: %s", html)
+		}
+		var title string
+		if err := p.eval(ctx, "document.querySelector('.maplibregl-popup h2').textContent", &title); err != nil {
+			t.Fatal(err)
+		}
+		if title != site.Name {
+			t.Errorf("popup title %q, want %q", title, site.Name)
+		}
+	})
+	shot(ctx, t, p, dir, "map-after-changes.png")
+}
+
+func TestIndicatorsPage(t *testing.T) {
+	needBuilt(t)
+	b := startBrowser(t)
+	for _, tc := range []struct {
+		name   string
+		shapes bool
+		query  string
+	}{
+		{name: "with shapes", shapes: true},
+		{name: "cards only", shapes: false},
+		{name: "embedded", shapes: true, query: "?embed=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			api.publicShapes = tc.shapes
+			srv := serve(t, api)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			p := b.newPage(ctx)
+			defer p.drainLog()
+			if err := p.navigate(ctx, srv.URL+"/indicators/"+tc.query); err != nil {
+				t.Fatal(err)
+			}
+			var ms float64
+			if err := p.eval(ctx, waitJS("document.body.dataset.ready === 'true'", 10000), &ms); err != nil || ms < 0 {
+				t.Fatalf("the page never rendered the indicators: %v", err)
+			}
+			var cards []struct {
+				ID, Label, Tab, Heading string
+			}
+			if err := p.eval(ctx, `[...document.querySelectorAll('article.area-card')].map(c => ({ID: c.dataset.id,
+  Label: c.getAttribute('aria-label') || '', Tab: c.getAttribute('tabindex') || '', Heading: c.querySelector('h3').textContent}))`, &cards); err != nil {
+				t.Fatal(err)
+			}
+			if len(cards) != len(api.areas) {
+				t.Fatalf("%d area cards, want %d", len(cards), len(api.areas))
+			}
+			for i, c := range cards {
+				a := api.indicators.Areas[i]
+				if c.ID != a.ID || c.Heading != a.Name || c.Tab != "0" || !strings.HasPrefix(c.Label, a.Name+": ") {
+					t.Errorf("card %d = %+v, want area %s %q focusable with an aria-label", i, c, a.ID, a.Name)
+				}
+			}
+			// The last area has no data; its card says so.
+			if last := cards[len(cards)-1]; !strings.Contains(last.Label, "no data") {
+				t.Errorf("card of an area without data: label %q, want it to say no data", last.Label)
+			}
+			var paths int
+			if err := p.eval(ctx, `document.querySelectorAll('#choropleth-map path[tabindex="0"][aria-label]').length`, &paths); err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if tc.shapes {
+				want = len(api.areas)
+			}
+			if paths != want {
+				t.Errorf("%d focusable choropleth regions, want %d", paths, want)
+			}
+			var headerShown bool
+			if err := p.eval(ctx, `getComputedStyle(document.querySelector('header')).display !== 'none'`, &headerShown); err != nil {
+				t.Fatal(err)
+			}
+			if headerShown == (tc.query != "") {
+				t.Errorf("header shown = %v with query %q", headerShown, tc.query)
+			}
+			shot(ctx, t, p, artifacts(t), "indicators-"+strings.ReplaceAll(tc.name, " ", "-")+".png")
+		})
+	}
+}

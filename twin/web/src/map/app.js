@@ -1,0 +1,324 @@
+// Ponte operators' map: areas coloured by an indicator, roads by
+// congestion, sensor sites by freshness, live through the SSE stream.
+// See ../../README.md for the URL parameters and window.ponteMap.
+
+import * as maplibregl from 'maplibre-gl';
+import { CONGESTION, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel } from '../shared/ramp.js';
+import { readConfig, saveToken } from './config.js';
+import { Store, sourceOf } from './store.js';
+import { details } from './popup.js';
+
+const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
+const SOURCES = ['areas', 'roads', 'sites'];
+const FLUSH_MS = 100;
+
+const cfg = readConfig();
+const store = new Store();
+const $ = (id) => document.getElementById(id);
+
+function setStatus(text, state) {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.state = state;
+}
+
+class HTTPError extends Error {
+  constructor(status, msg) { super(msg); this.status = status; }
+}
+
+async function api(path) {
+  const r = await fetch(cfg.api + path, { headers: cfg.token ? { Authorization: 'Bearer ' + cfg.token } : {} });
+  if (!r.ok) {
+    let msg = `${r.status} ${r.statusText}`;
+    try { const j = await r.json(); if (j.error) msg = j.error; } catch { /* not JSON */ }
+    throw new HTTPError(r.status, `GET ${path}: ${msg}`);
+  }
+  return r.json();
+}
+
+function showTokenForm(message) {
+  const f = $('token-form');
+  f.hidden = false;
+  $('token-message').textContent = message;
+  $('token-input').focus();
+  f.addEventListener('submit', (e) => {
+    e.preventDefault();
+    saveToken($('token-input').value.trim());
+    location.reload();
+  }, { once: true });
+}
+
+// --- the map ---------------------------------------------------------------
+
+const style = {
+  version: 8,
+  sources: {},
+  layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#e8edf0' } }],
+};
+if (cfg.tiles) {
+  style.sources.base = {
+    type: 'raster', tiles: [cfg.tiles], tileSize: 256,
+    attribution: cfg.tilesAttribution || 'Base map: ' + new URL(cfg.tiles, location.href).host,
+  };
+  style.layers.push({ id: 'base', type: 'raster', source: 'base' });
+}
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style,
+  center: [11.25, 43.77],
+  zoom: 9,
+  attributionControl: { compact: false, customAttribution: ISTAT },
+  canvasContextAttributes: { preserveDrawingBuffer: true },
+});
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+
+function addLayers() {
+  const empty = { type: 'FeatureCollection', features: [] };
+  for (const s of SOURCES) {
+    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', attribution: s === 'areas' ? ISTAT : undefined });
+  }
+  const fillOpacity = cfg.tiles ? 0.55 : 0.85;
+  map.addLayer({ id: 'areas-fill', type: 'fill', source: 'areas', paint: { 'fill-color': ['get', '_color'], 'fill-opacity': fillOpacity } });
+  map.addLayer({ id: 'areas-line', type: 'line', source: 'areas', paint: { 'line-color': '#ffffff', 'line-width': 1 } });
+  map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
+  map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': ['get', '_color'], 'line-width': 4 } });
+  map.addLayer({
+    id: 'sites', type: 'circle', source: 'sites',
+    paint: {
+      'circle-color': ['get', '_color'],
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 3, 14, 8],
+      'circle-stroke-color': '#1a1a1a',
+      'circle-stroke-width': ['case', ['==', ['get', 'kind'], 'gateway'], 2, 0.75],
+    },
+  });
+}
+
+// --- data ------------------------------------------------------------------
+
+const pending = new Map(); // source -> Map(id -> feature)
+let flushTimer = 0;
+let areasDirty = false;
+
+function scheduleFlush() {
+  if (!flushTimer) flushTimer = setTimeout(flush, FLUSH_MS);
+}
+
+function flush() {
+  flushTimer = 0;
+  for (const [source, feats] of pending) {
+    if (source === 'areas') continue;
+    map.getSource(source).updateData({ add: [...feats.values()] });
+  }
+  pending.clear();
+  if (areasDirty) {
+    areasDirty = false;
+    map.getSource('areas').setData(store.collection('areas'));
+    renderLegend();
+  }
+}
+
+function setAll() {
+  for (const s of SOURCES) map.getSource(s).setData(store.collection(s));
+}
+
+function fitToData() {
+  const b = new maplibregl.LngLatBounds();
+  const walk = (c) => { if (typeof c[0] === 'number') b.extend(c); else for (const x of c) walk(x); };
+  for (const f of store.features.values()) if (f.geometry && f.geometry.coordinates) walk(f.geometry.coordinates);
+  if (!b.isEmpty()) map.fitBounds(b, { padding: 30, animate: false });
+}
+
+async function loadEntities() {
+  const fc = await api('/entities');
+  store.load(fc);
+  setAll();
+  $('count').textContent = `${store.features.size} entities`;
+}
+
+async function loadIndicators() {
+  store.indicators = await api('/indicators');
+  fillIndicatorSelect();
+  store.recolorAreas();
+  areasDirty = true;
+  scheduleFlush();
+}
+
+function fillIndicatorSelect() {
+  const sel = $('indicator');
+  const names = store.indicatorNames();
+  if (!store.indicator || !names.includes(store.indicator)) {
+    let saved = '';
+    try { saved = localStorage.getItem('ponte.indicator') || ''; } catch { /* ignore */ }
+    store.indicator = names.includes(saved) ? saved : names[0] || '';
+  }
+  const have = [...sel.options].map((o) => o.value).join('\n');
+  if (have !== names.join('\n')) {
+    sel.replaceChildren(...names.map((n) => new Option(indicatorLabel(n), n)));
+  }
+  sel.value = store.indicator;
+}
+
+function applyEntity(f) {
+  const g = store.put(f);
+  const source = sourceOf(g.properties.kind);
+  if (source === 'areas') { areasDirty = true; } else {
+    if (!pending.has(source)) pending.set(source, new Map());
+    pending.get(source).set(g.properties._id, g);
+  }
+  $('updated').textContent = 'last change ' + new Date().toLocaleTimeString();
+  scheduleFlush();
+}
+
+let es = null;
+function connectStream(lastEventId) {
+  let url = `${cfg.api}/stream?token=${encodeURIComponent(cfg.token)}`;
+  if (lastEventId) url += `&lastEventId=${encodeURIComponent(lastEventId)}`;
+  es = new EventSource(url);
+  let last = lastEventId || '';
+  es.onopen = () => setStatus('Live', 'live');
+  es.addEventListener('entity', (e) => {
+    last = e.lastEventId || last;
+    try { applyEntity(JSON.parse(e.data)); } catch (err) { console.error('bad entity event', err); }
+  });
+  es.addEventListener('indicators', (e) => {
+    try {
+      store.indicators = JSON.parse(e.data);
+      fillIndicatorSelect();
+      store.recolorAreas();
+      areasDirty = true;
+      scheduleFlush();
+    } catch (err) { console.error('bad indicators event', err); }
+  });
+  es.addEventListener('resync', () => {
+    setStatus('Reloading…', 'resync');
+    loadEntities().then(() => setStatus('Live', 'live')).catch((err) => setStatus(err.message, 'error'));
+  });
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      // The server refused the stream (e.g. 401): retry ourselves, resuming.
+      setStatus('Disconnected, retrying…', 'error');
+      setTimeout(() => connectStream(last), 5000);
+    } else {
+      setStatus('Reconnecting…', 'reconnecting');
+    }
+  };
+}
+
+// --- legend and controls ---------------------------------------------------
+
+function swatch(color, label, shape) {
+  const li = document.createElement('li');
+  const s = document.createElement('span');
+  s.className = 'swatch ' + (shape || '');
+  s.style.background = color;
+  li.append(s, document.createTextNode(label));
+  return li;
+}
+
+function renderLegend() {
+  const c = store.areaClasses;
+  const unit = store.indicatorUnit(store.indicator);
+  const u = unit ? ' ' + unit : '';
+  const items = [];
+  if (c) {
+    const edges = [c.min, ...c.breaks, c.max];
+    const n = c.max === c.min ? 1 : RAMP.length;
+    for (let i = 0; i < n; i++) {
+      const color = n === 1 ? RAMP[Math.floor(RAMP.length / 2)] : RAMP[i];
+      const label = n === 1 ? `${fmt(c.min)}${u}` : `${fmt(edges[i])} – ${fmt(edges[i + 1])}${u}`;
+      items.push(swatch(color, label));
+    }
+  }
+  items.push(swatch(NO_DATA, 'no data'));
+  $('legend-areas').replaceChildren(...items);
+  $('legend-areas-title').textContent = store.indicator ? `Areas: ${indicatorLabel(store.indicator)}` : 'Areas';
+}
+
+function renderStaticLegend() {
+  $('legend-sites').replaceChildren(
+    swatch(FRESHNESS.fresh, 'fresh', 'dot'), swatch(FRESHNESS.stale, 'stale', 'dot'),
+    swatch(FRESHNESS.offline, 'offline', 'dot'), swatch(FRESHNESS.unknown, 'never updated', 'dot'));
+  $('legend-roads').replaceChildren(
+    swatch(CONGESTION.free, 'flowing', 'line'), swatch(CONGESTION.congested, 'congested', 'line'),
+    swatch(CONGESTION.unknown, 'no data', 'line'));
+}
+
+$('indicator').addEventListener('change', (e) => {
+  store.indicator = e.target.value;
+  try { localStorage.setItem('ponte.indicator', store.indicator); } catch { /* ignore */ }
+  store.recolorAreas();
+  areasDirty = true;
+  flush();
+});
+
+// --- clicks ----------------------------------------------------------------
+
+function onClick(e) {
+  const hit = map.queryRenderedFeatures(e.point, { layers: ['sites', 'roads', 'areas-fill'] })[0];
+  if (!hit) return;
+  const f = store.features.get(String(hit.properties._id));
+  if (!f) return;
+  const to = new Date();
+  const from = new Date(to.getTime() - 6 * 3600e3);
+  const history = (entity, point) => api(`/history?entity=${encodeURIComponent(entity)}&point=${encodeURIComponent(point)}` +
+    `&from=${from.toISOString()}&to=${to.toISOString()}&every=5m`);
+  new maplibregl.Popup({ maxWidth: '320px' }).setLngLat(e.lngLat).setDOMContent(details(f.properties, store, history)).addTo(map);
+}
+map.on('click', onClick);
+for (const l of ['sites', 'roads', 'areas-fill']) {
+  map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
+}
+
+// --- test hooks ------------------------------------------------------------
+
+function sourceFeatures(source) {
+  const byId = new Map();
+  for (const f of map.querySourceFeatures(source)) byId.set(String(f.properties._id), f);
+  return byId;
+}
+
+const ready = new Promise((resolve, reject) => {
+  map.on('load', async () => {
+    try {
+      addLayers();
+      renderStaticLegend();
+      if (!cfg.token) { showTokenForm('This map needs an operator token.'); throw new Error('no token'); }
+      await Promise.all([loadEntities(), loadIndicators().catch((err) => console.warn(err))]);
+      flush();
+      renderLegend();
+      fitToData();
+      connectStream('');
+      map.once('idle', () => resolve(true));
+    } catch (err) {
+      if (err instanceof HTTPError && err.status === 401) showTokenForm('The token was refused; enter a valid operator token.');
+      setStatus(err.message, 'error');
+      reject(err);
+    }
+  });
+});
+ready.catch(() => { /* reported in the status line */ });
+
+/**
+ * Test and automation hooks. featureColor reads the colour from the
+ * features the map itself holds (querySourceFeatures), which the layers
+ * paint with ['get', '_color'], so it reports what is on screen.
+ */
+window.ponteMap = {
+  map,
+  ready,
+  store,
+  featureCount(kind) {
+    let n = 0;
+    for (const f of sourceFeatures(sourceOf(kind)).values()) if (f.properties.kind === kind) n++;
+    return n;
+  },
+  featureColor(id) {
+    const f = store.features.get(String(id));
+    if (!f) return null;
+    const hit = sourceFeatures(sourceOf(f.properties.kind)).get(String(id));
+    return hit ? hit.properties._color : null;
+  },
+};

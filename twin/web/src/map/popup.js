@@ -1,0 +1,88 @@
+// Details of a clicked feature, built with DOM calls (names and values come
+// from site configs and devices, so they are never parsed as HTML).
+
+import { fmt, indicatorLabel } from '../shared/ramp.js';
+import { sparkline } from './sparkline.js';
+
+// Attributes a sparkline prefers, in order (FIWARE Smart Data Models names).
+const PRIMARY = ['intensity', 'averageVehicleSpeed', 'occupancy', 'pm10', 'pm25', 'no2', 'o3', 'LAeq',
+  'availableSpotNumber', 'power', 'energy', 'temperature'];
+
+/** The attribute whose history the popup draws: a known one, else the first numeric one. */
+export function mainAttr(attrs) {
+  if (!attrs) return '';
+  for (const n of PRIMARY) if (attrs[n] && typeof attrs[n].value === 'number') return n;
+  for (const [n, a] of Object.entries(attrs)) if (typeof a.value === 'number') return n;
+  return '';
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+/**
+ * Builds the popup body of a feature's properties; fetchHistory(entity,
+ * point) resolves to the history JSON for the sparkline.
+ */
+export function details(props, store, fetchHistory) {
+  const root = el('div', undefined, 'details');
+  root.appendChild(el('h2', props.name || props._id));
+  const meta = el('dl', undefined, 'meta');
+  const row = (k, v) => { if (v === undefined || v === null || v === '') return; meta.appendChild(el('dt', k)); meta.appendChild(el('dd', String(v))); };
+  row('ID', props._id);
+  row('Type', props.type);
+  if (props.kind !== 'area') row('Freshness', props.freshness);
+  row('Updated', props.updated ? new Date(props.updated).toLocaleString() : '');
+  row('Area', props.area);
+  row('Road', props.road);
+  row('Gateway', props.gateway);
+  row('Device', props.device);
+  root.appendChild(meta);
+
+  let attrs = props.attrs;
+  if (typeof attrs === 'string') { try { attrs = JSON.parse(attrs); } catch { attrs = null; } }
+  if (attrs && Object.keys(attrs).length) {
+    const t = el('table', undefined, 'attrs');
+    t.appendChild(el('caption', 'Latest values'));
+    for (const [n, a] of Object.entries(attrs).sort(([x], [y]) => x.localeCompare(y))) {
+      const tr = el('tr');
+      tr.appendChild(el('th', n));
+      tr.appendChild(el('td', `${fmt(a.value)}${a.unit ? ' ' + a.unit : ''}`));
+      t.appendChild(tr);
+    }
+    root.appendChild(t);
+  }
+
+  if (props.kind === 'area' && store.indicators) {
+    const a = (store.indicators.areas || []).find((x) => x.id === props._id);
+    if (a) {
+      const t = el('table', undefined, 'attrs');
+      t.appendChild(el('caption', 'Indicators'));
+      for (const i of a.indicators || []) {
+        const tr = el('tr');
+        tr.appendChild(el('th', indicatorLabel(i.name)));
+        tr.appendChild(el('td', `${fmt(i.value)}${i.unit ? ' ' + i.unit : ''} (${i.sensors} sensors, ${i.window})`));
+        t.appendChild(tr);
+      }
+      root.appendChild(t);
+    }
+  }
+
+  const point = mainAttr(attrs);
+  if ((props.kind === 'site' || props.kind === 'gateway') && point) {
+    const box = el('figure', undefined, 'history');
+    const cap = el('figcaption', `${point}, last 6 hours`);
+    box.appendChild(cap);
+    const loading = el('span', 'loading…');
+    box.appendChild(loading);
+    root.appendChild(box);
+    fetchHistory(props._id, point).then((h) => {
+      loading.remove();
+      box.appendChild(sparkline(h.points || [], { label: point, unit: h.unit || '' }));
+    }).catch((err) => { loading.textContent = `history unavailable: ${err.message}`; });
+  }
+  return root;
+}

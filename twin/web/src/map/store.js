@@ -1,0 +1,125 @@
+// The page's copy of the twin: features by ID, split into the map's three
+// sources, each carrying the colour the map paints it with in the
+// "_color" property. The map's layers paint ['get', '_color'], so the
+// colour functions here are the only place colours are decided.
+
+import { CONGESTION, FRESHNESS, classes, rampColor } from '../shared/ramp.js';
+
+/** The map source a feature of a kind belongs to. */
+export function sourceOf(kind) {
+  if (kind === 'area') return 'areas';
+  if (kind === 'road') return 'roads';
+  return 'sites'; // sites and gateways
+}
+
+/** Colour of a site or gateway: its freshness. */
+export function freshnessColor(props) {
+  return FRESHNESS[props.freshness] || FRESHNESS.unknown;
+}
+
+/** Colour of a road: congested (attrs.congested.value, or a top-level congested property). */
+export function roadColor(props) {
+  let c = props.attrs && props.attrs.congested ? props.attrs.congested.value : undefined;
+  if (c === undefined) c = props.congested;
+  if (c === true || c === 1 || c === 'true') return CONGESTION.congested;
+  if (c === false || c === 0 || c === 'false') return CONGESTION.free;
+  return CONGESTION.unknown;
+}
+
+/** Store holds the features and the indicators the page shows. */
+export class Store {
+  constructor() {
+    /** @type {Map<string, object>} */
+    this.features = new Map();
+    this.indicators = null; // twin.Indicators JSON
+    this.indicator = ''; // the indicator areas are coloured by
+    this.areaClasses = null;
+  }
+
+  /** Replaces everything with a FeatureCollection. */
+  load(fc) {
+    this.features.clear();
+    for (const f of fc.features || []) this.put(f);
+    this.recolorAreas();
+  }
+
+  /** Adds or replaces one feature; returns the stored copy. */
+  put(f) {
+    const props = { ...(f.properties || {}) };
+    props._id = String(f.id);
+    const g = { type: 'Feature', id: f.id, geometry: f.geometry, properties: props };
+    this.features.set(props._id, g);
+    this.color(g);
+    return g;
+  }
+
+  /** Area values of the chosen indicator, by area ID. */
+  areaValues() {
+    const out = new Map();
+    if (this.indicators && Array.isArray(this.indicators.areas)) {
+      for (const a of this.indicators.areas) {
+        const ind = (a.indicators || []).find((i) => i.name === this.indicator);
+        if (ind) out.set(a.id, ind.value);
+      }
+    }
+    // Indicators carried on area features (properties.indicators) fill gaps.
+    for (const f of this.features.values()) {
+      if (f.properties.kind !== 'area' || out.has(f.properties._id)) continue;
+      const inds = f.properties.indicators;
+      if (inds && typeof inds[this.indicator] === 'number') out.set(f.properties._id, inds[this.indicator]);
+    }
+    return out;
+  }
+
+  /** Recomputes the class breaks and the colour of every area. */
+  recolorAreas() {
+    const values = this.areaValues();
+    this.areaClasses = classes([...values.values()]);
+    for (const f of this.features.values()) {
+      if (f.properties.kind === 'area') {
+        f.properties._value = values.has(f.properties._id) ? values.get(f.properties._id) : null;
+        f.properties._color = rampColor(f.properties._value, this.areaClasses);
+      }
+    }
+  }
+
+  /** Sets a feature's _color from its kind. */
+  color(f) {
+    const p = f.properties;
+    if (p.kind === 'area') {
+      const v = this.areaValues().get(p._id);
+      p._value = v === undefined ? null : v;
+      p._color = rampColor(p._value, this.areaClasses);
+    } else if (p.kind === 'road') {
+      p._color = roadColor(p);
+    } else {
+      p._color = freshnessColor(p);
+    }
+  }
+
+  /** The FeatureCollection of one map source. */
+  collection(source) {
+    const features = [];
+    for (const f of this.features.values()) if (sourceOf(f.properties.kind) === source) features.push(f);
+    return { type: 'FeatureCollection', features };
+  }
+
+  /** Names of every indicator, city ones first. */
+  indicatorNames() {
+    const names = [];
+    const add = (n) => { if (!names.includes(n)) names.push(n); };
+    if (this.indicators) {
+      for (const i of this.indicators.city || []) add(i.name);
+      for (const a of this.indicators.areas || []) for (const i of a.indicators || []) add(i.name);
+    }
+    return names;
+  }
+
+  /** The unit of an indicator (from the first place it appears). */
+  indicatorUnit(name) {
+    if (!this.indicators) return '';
+    for (const i of this.indicators.city || []) if (i.name === name) return i.unit || '';
+    for (const a of this.indicators.areas || []) for (const i of a.indicators || []) if (i.name === name) return i.unit || '';
+    return '';
+  }
+}
