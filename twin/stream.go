@@ -1,0 +1,212 @@
+package twin
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/paulmach/orb"
+)
+
+// ringEntry is a retained change with its entity's bound, for filtering.
+type ringEntry struct {
+	c     Change
+	bound orb.Bound
+}
+
+// emit records a node's current snapshot as a change, under t.mu. The
+// snapshot is copied; its Attrs map is shared, as it is never modified.
+func (t *Twin) emit(n *node) {
+	t.seq++
+	e := ringEntry{c: Change{Seq: t.seq, Entity: n.snap}, bound: n.bound}
+	if len(t.ring) < t.history {
+		t.ring = append(t.ring, e)
+	} else {
+		t.ring[t.head] = e
+	}
+	t.head = (t.head + 1) % t.history
+	t.count = min(t.count+1, t.history)
+	t.out = append(t.out, e)
+}
+
+// flush hands the changes of the current write to the subscribers, under
+// t.mu (so every subscriber sees changes in Seq order). A subscriber whose
+// queue would exceed SubscriberQueue is dropped.
+func (t *Twin) flush() {
+	if len(t.out) == 0 {
+		return
+	}
+	t.m.changes.Add(float64(len(t.out)))
+	for s := range t.subs {
+		if !s.push(t.out, t.cfg.SubscriberQueue) {
+			delete(t.subs, s)
+			t.m.dropped.Inc()
+			t.m.subscribers.Set(float64(len(t.subs)))
+			t.log.Warn("twin: dropped a subscriber that did not keep up", "queue", t.cfg.SubscriberQueue)
+		}
+	}
+	clear(t.out)
+	t.out = t.out[:0]
+}
+
+// oldestSeq is the Seq of the oldest retained change (t.seq+1 when none).
+func (t *Twin) oldestSeq() uint64 { return t.seq - uint64(t.count) + 1 }
+
+// retained calls fn for the retained changes with Seq > after, in order.
+func (t *Twin) retained(after uint64, fn func(ringEntry)) {
+	if after >= t.seq {
+		return
+	}
+	n := int(min(t.seq-after, uint64(t.count)))
+	start := (t.head - n + t.history*2) % t.history
+	if len(t.ring) < t.history {
+		start = len(t.ring) - n
+	}
+	for i := 0; i < n; i++ {
+		fn(t.ring[(start+i)%len(t.ring)])
+	}
+}
+
+// Subscribe implements Reader. Each subscriber has a queue (bounded by
+// SubscriberQueue) that the twin appends to without blocking and a
+// goroutine that moves it to the returned channel; the goroutine ends,
+// closing the channel, when the subscriber unsubscribes or is dropped.
+// after is honoured if the twin retains every change since it; an after
+// the twin never issued (a stream of an earlier run of the process: Seq
+// numbers start at the clock's microseconds, so they grow across
+// restarts) or one older than the retained changes gets Seq 0 first.
+func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
+	s := &subscriber{f: compileFilter(f), wake: make(chan struct{}, 1), done: make(chan struct{}),
+		out: make(chan Change, 64)}
+	t.mu.Lock()
+	if after != 0 && after != t.seq {
+		if after > t.seq || after+1 < t.oldestSeq() {
+			s.queue = append(s.queue, Change{})
+		} else {
+			t.retained(after, func(e ringEntry) {
+				if s.f.match(&e.c.Entity, e.bound) {
+					s.queue = append(s.queue, e.c)
+				}
+			})
+		}
+	}
+	t.subs[s] = struct{}{}
+	t.m.subscribers.Set(float64(len(t.subs)))
+	t.mu.Unlock()
+	s.signal() // the pump looks at the queue first anyway
+	go s.pump()
+	return s.out, func() {
+		t.mu.Lock()
+		if _, ok := t.subs[s]; ok {
+			delete(t.subs, s)
+			t.m.subscribers.Set(float64(len(t.subs)))
+		}
+		t.mu.Unlock()
+		s.stop()
+	}
+}
+
+// subscriber is one Subscribe call's queue and channel.
+type subscriber struct {
+	f    filter
+	wake chan struct{} // capacity 1: "the queue has something"
+	done chan struct{} // closed once, by stop
+	once sync.Once
+	out  chan Change
+
+	mu    sync.Mutex
+	queue []Change
+}
+
+// push queues the matching changes; false means the queue is full and the
+// subscriber was stopped.
+func (s *subscriber) push(es []ringEntry, limit int) bool {
+	s.mu.Lock()
+	added := false
+	for i := range es {
+		if !s.f.match(&es[i].c.Entity, es[i].bound) {
+			continue
+		}
+		if len(s.queue) >= limit {
+			s.queue = nil
+			s.mu.Unlock()
+			s.stop()
+			return false
+		}
+		s.queue = append(s.queue, es[i].c)
+		added = true
+	}
+	s.mu.Unlock()
+	if added {
+		s.signal()
+	}
+	return true
+}
+
+func (s *subscriber) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriber) stop() { s.once.Do(func() { close(s.done) }) }
+
+// pump moves queued changes to out until stopped, then closes out.
+func (s *subscriber) pump() {
+	defer close(s.out)
+	var batch []Change
+	for {
+		s.mu.Lock()
+		batch, s.queue = s.queue, batch[:0]
+		s.mu.Unlock()
+		for _, c := range batch {
+			select {
+			case s.out <- c:
+			case <-s.done:
+				return
+			}
+		}
+		clear(batch)
+		select {
+		case <-s.wake:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// filter is a compiled Filter.
+type filter struct {
+	bound *orb.Bound
+	types []string
+}
+
+func compileFilter(f Filter) filter {
+	out := filter{types: slices.Clone(f.Types)}
+	if f.Bound != nil {
+		b := *f.Bound
+		out.bound = &b
+	}
+	return out
+}
+
+// match reports whether an entity with bound b passes the filter. A bound
+// filter keeps entities whose bound intersects it (touching counts).
+func (f *filter) match(e *Entity, b orb.Bound) bool {
+	if f.bound != nil && !intersects(*f.bound, b) {
+		return false
+	}
+	if len(f.types) == 0 {
+		return true
+	}
+	for _, ty := range f.types {
+		if ty == e.Type || ty == string(e.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
+func intersects(a, b orb.Bound) bool {
+	return a.Min[0] <= b.Max[0] && b.Min[0] <= a.Max[0] && a.Min[1] <= b.Max[1] && b.Min[1] <= a.Max[1]
+}
