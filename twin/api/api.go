@@ -1,0 +1,209 @@
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// API serves the twin's HTTP API. Create it with New; it is safe for
+// concurrent use.
+type API struct {
+	cfg     Config
+	reader  twin.Reader
+	tokens  [][]byte
+	limiter *limiter
+	metrics *metrics
+	streams atomic.Int64
+	cache   *featureCache
+
+	indMu      sync.Mutex
+	indAt      time.Time // when indBody was taken
+	indBody    []byte    // the Indicators as JSON
+	indVersion uint64    // counts changes of indBody
+}
+
+// New checks cfg and returns an API.
+func New(cfg Config) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("twin api: register metrics: %w", err)
+	}
+	a := &API{
+		cfg:     cfg,
+		reader:  cfg.Reader,
+		limiter: newLimiter(cfg.PublicRate, cfg.PublicBurst, cfg.MaxClients),
+		metrics: m,
+		cache:   newFeatureCache(4096),
+	}
+	for _, t := range cfg.Tokens {
+		a.tokens = append(a.tokens, []byte(t))
+	}
+	return a, nil
+}
+
+// Routes are the API's routes as "METHOD /path" patterns; the OpenAPI
+// document describes exactly these.
+var routes = []string{
+	"GET /api/v1/entities",
+	"GET /api/v1/entities/{id}",
+	"GET /api/v1/stream",
+	"GET /api/v1/indicators",
+	"GET /api/v1/indicators.csv",
+	"GET /api/v1/history",
+	"GET /api/v1/openapi.json",
+}
+
+// Handler returns the handler of every /api/v1/ endpoint. Mount it at the
+// server's root (it matches the full paths).
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	handlers := map[string]http.Handler{
+		"GET /api/v1/entities":       a.operator(a.handleEntities),
+		"GET /api/v1/entities/{id}":  a.operator(a.handleEntity),
+		"GET /api/v1/stream":         a.operator(a.handleStream),
+		"GET /api/v1/indicators":     a.public(a.handleIndicators),
+		"GET /api/v1/indicators.csv": a.public(a.handleIndicatorsCSV),
+		"GET /api/v1/history":        a.operator(a.handleHistory),
+		"GET /api/v1/openapi.json":   a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
+	}
+	for _, r := range routes {
+		mux.Handle(r, handlers[r])
+	}
+	preflight := a.instrument("preflight", http.HandlerFunc(a.handlePreflight))
+	mux.Handle("OPTIONS /api/v1/indicators", preflight)
+	mux.Handle("OPTIONS /api/v1/indicators.csv", preflight)
+	mux.Handle("/api/v1/", a.instrument("unknown", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g := r.Clone(r.Context())
+		g.Method = http.MethodGet
+		if _, pattern := mux.Handler(g); pattern != "/api/v1/" {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "", r.Method+" "+r.URL.Path+" is not allowed; use GET")
+			return
+		}
+		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see /api/v1/openapi.json)")
+	})))
+	return mux
+}
+
+// operator wraps an operator endpoint: token check and metrics.
+func (a *API) operator(h http.HandlerFunc) http.Handler {
+	return a.instrument("operator", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ponte"`)
+			writeError(w, http.StatusUnauthorized, "Authorization", "an operator token is required: Authorization: Bearer <token>, or the token query parameter")
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// authorized says whether r carries one of the operator tokens.
+func (a *API) authorized(r *http.Request) bool {
+	tok := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return false
+		}
+		tok = strings.TrimSpace(rest)
+	} else {
+		tok = r.URL.Query().Get("token")
+	}
+	if tok == "" {
+		return false
+	}
+	found := 0
+	for _, t := range a.tokens {
+		found |= subtle.ConstantTimeCompare(t, []byte(tok))
+	}
+	return found == 1
+}
+
+// public wraps a public endpoint: CORS, rate limit per client IP, metrics.
+func (a *API) public(h http.HandlerFunc) http.Handler {
+	return a.instrument("public", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setCORS(w.Header())
+		if ok, wait := a.limiter.allow(clientIP(r), a.cfg.Now()); !ok {
+			a.metrics.rateLimited.Inc()
+			secs := int(wait.Seconds())
+			if time.Duration(secs)*time.Second < wait {
+				secs++
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			writeError(w, http.StatusTooManyRequests, "", "too many requests from this address; retry later")
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// setCORS opens a public answer to every origin.
+func setCORS(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "ETag, Retry-After")
+}
+
+// handlePreflight answers a CORS preflight of a public endpoint.
+func (a *API) handlePreflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	setCORS(h)
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "If-None-Match, Accept, Cache-Control")
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Set("Allow", "GET, HEAD, OPTIONS")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error     string `json:"error"`
+	Parameter string `json:"parameter,omitempty"`
+}
+
+// writeError answers with status and a JSON error naming param (if any).
+func writeError(w http.ResponseWriter, status int, param, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("ETag")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(apiError{Error: msg, Parameter: param})
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// paramError is a bad request parameter.
+type paramError struct {
+	param string
+	msg   string
+}
+
+func (e *paramError) Error() string { return e.param + ": " + e.msg }
+
+// badParam answers 400 for a *paramError.
+func badParam(w http.ResponseWriter, err *paramError) {
+	writeError(w, http.StatusBadRequest, err.param, err.Error())
+}
+
+// writeJSON answers 200 with v as JSON of contentType.
+func writeJSON(w http.ResponseWriter, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", "encode answer: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write(append(b, '\n'))
+}

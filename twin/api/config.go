@@ -1,0 +1,141 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultPublicRate        = 5
+	DefaultPublicBurst       = 20
+	DefaultMaxClients        = 10000
+	DefaultMaxStreams        = 5000
+	DefaultHeartbeat         = 15 * time.Second
+	DefaultIndicatorInterval = time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultHistoryTimeout    = 30 * time.Second
+	DefaultMaxHistoryPoints  = 10000
+)
+
+// Config configures an API. Zero fields take the defaults above.
+type Config struct {
+	// Reader is the twin (required).
+	Reader twin.Reader
+	// Tokens are the operator tokens (at least one).
+	Tokens []string
+	// History reads time series; nil answers /history with 501.
+	History HistoryQuerier
+	// PublicRate is how many requests per second one client IP may make
+	// to the public endpoints, PublicBurst how many at once.
+	PublicRate  float64
+	PublicBurst int
+	// MaxClients bounds how many client IPs' rate buckets are kept; the
+	// least recently seen are forgotten first.
+	MaxClients int
+	// MaxStreams caps concurrent SSE streams; beyond it 503.
+	MaxStreams int
+	// Heartbeat is the interval of ": ping" comments on a stream.
+	Heartbeat time.Duration
+	// IndicatorInterval is how often a stream checks the indicators and
+	// sends them when they changed.
+	IndicatorInterval time.Duration
+	// WriteTimeout bounds each write to a stream's client, so a client
+	// that stops reading is disconnected.
+	WriteTimeout time.Duration
+	// HistoryTimeout bounds one history query.
+	HistoryTimeout time.Duration
+	// MaxHistoryPoints bounds (to-from)/every of a history request.
+	MaxHistoryPoints int
+	// Logger receives the API's logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the API's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Validate reports the first problem of c, naming the field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Reader == nil {
+		errs = append(errs, errors.New("config.Reader: the twin is required"))
+	}
+	if len(c.Tokens) == 0 {
+		errs = append(errs, errors.New("config.Tokens: at least one operator token is required"))
+	}
+	for i, t := range c.Tokens {
+		if t == "" || strings.ContainsAny(t, " \t\r\n") {
+			errs = append(errs, fmt.Errorf("config.Tokens[%d]: must be non-empty without white space", i))
+		}
+	}
+	if c.PublicRate < 0 || math.IsNaN(c.PublicRate) || math.IsInf(c.PublicRate, 0) {
+		errs = append(errs, fmt.Errorf("config.PublicRate: %v, want a finite rate >= 0 (0: default %d/s)", c.PublicRate, DefaultPublicRate))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"PublicBurst", c.PublicBurst}, {"MaxClients", c.MaxClients}, {"MaxStreams", c.MaxStreams}, {"MaxHistoryPoints", c.MaxHistoryPoints}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("config.%s: %d, want >= 0 (0: default)", f.name, f.v))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"Heartbeat", c.Heartbeat}, {"IndicatorInterval", c.IndicatorInterval}, {"WriteTimeout", c.WriteTimeout}, {"HistoryTimeout", c.HistoryTimeout}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("config.%s: %v, want >= 0 (0: default)", f.name, f.v))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("twin api config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// withDefaults returns c with its zero fields set.
+func (c Config) withDefaults() Config {
+	if c.PublicRate == 0 {
+		c.PublicRate = DefaultPublicRate
+	}
+	if c.PublicBurst == 0 {
+		c.PublicBurst = DefaultPublicBurst
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.IndicatorInterval == 0 {
+		c.IndicatorInterval = DefaultIndicatorInterval
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.HistoryTimeout == 0 {
+		c.HistoryTimeout = DefaultHistoryTimeout
+	}
+	if c.MaxHistoryPoints == 0 {
+		c.MaxHistoryPoints = DefaultMaxHistoryPoints
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

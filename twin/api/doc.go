@@ -1,0 +1,63 @@
+// Package api is the digital twin's HTTP API, served by ponte-ingest under
+// /api/v1/: the entities as GeoJSON, a Server-Sent Events stream of their
+// changes, the indicators per area and for the city as JSON and CSV, the
+// history of one point of an entity from InfluxDB, and the OpenAPI 3.1
+// document that describes all of it (openapi.json, checked in and
+// embedded).
+//
+// # Who may call what
+//
+// Operator endpoints (entities, stream, history) need one of the tokens
+// of Config.Tokens, as "Authorization: Bearer <token>" or, because a
+// browser's EventSource cannot set headers, as a "token" query parameter
+// (accepted on every operator endpoint so the map page can use one way;
+// prefer the header where possible, URLs end up in logs). Tokens are
+// compared in constant time. Anything else gets 401 with a JSON error.
+//
+// The indicators endpoints are public and read-only: CORS open to any
+// origin (dashboards on other sites), an ETag with If-None-Match answered
+// by 304, "Cache-Control: public, max-age=10", and a token bucket per
+// client IP (Config.PublicRate, PublicBurst; 429 with Retry-After beyond).
+// The client IP is the connection's remote address: behind a reverse
+// proxy every client shares the proxy's bucket, so put the limit there or
+// raise PublicBurst. The buckets live in a map bounded by LRU eviction
+// (Config.MaxClients), so a scan from many addresses cannot grow memory.
+//
+// # Errors
+//
+// Every error answer is JSON: {"error": "<what was wrong>", "parameter":
+// "<the query parameter or header at fault>"} (parameter only when one is).
+// Bad parameters (a bbox of three numbers, a latitude out of range, an
+// every of 0) are 400 naming the parameter and what was expected.
+//
+// # The stream
+//
+// GET /api/v1/stream sends each change of an entity matching the filter
+// as "id: <seq>\nevent: entity\ndata: <Feature>\n\n", flushing after each
+// burst of events. A client resumes with Last-Event-ID (header, or the
+// lastEventId query parameter); when the twin no longer holds the changes
+// after that ID it sends "event: resync" with data {} and the client must
+// reload the entities. The indicators, when they changed, are sent as
+// "event: indicators" at most once per Config.IndicatorInterval (1 s);
+// they carry no id so they do not move the resume point. A comment ": ping"
+// every Config.Heartbeat (15 s) keeps proxies from closing an idle stream.
+// A client too slow to keep up is dropped by the twin; its stream ends and
+// the browser reconnects with its last ID. Config.MaxStreams (5000) caps
+// concurrent streams, beyond which the answer is 503 with Retry-After.
+// Each change is encoded to JSON once and shared by every stream sending
+// it (a small cache keyed by Seq).
+//
+// # History
+//
+// GET /api/v1/history reads mean values per time window through a
+// HistoryQuerier. InfluxHistory is the implementation for InfluxDB 1.8's
+// InfluxQL /query endpoint, which is what CI runs; InfluxDB 2.x and 3.x
+// speak Flux and SQL instead and need their own HistoryQuerier (the data
+// mapping is the same: see ingest/influx's package doc).
+//
+// # Concurrency
+//
+// An *API is safe for concurrent use by any number of requests; it holds
+// no goroutine of its own (each stream runs in its request's goroutine
+// and ends with the request's context).
+package api

@@ -1,0 +1,272 @@
+package api
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// feature is an entity as a GeoJSON Feature.
+type feature struct {
+	Type       string          `json:"type"`
+	ID         string          `json:"id"`
+	Geometry   json.RawMessage `json:"geometry"`
+	Properties properties      `json:"properties"`
+}
+
+// properties are a feature's properties (the contract of the API).
+type properties struct {
+	Type       string              `json:"type"`
+	Kind       twin.Kind           `json:"kind"`
+	Name       string              `json:"name"`
+	Area       string              `json:"area"`
+	Road       string              `json:"road"`
+	Gateway    string              `json:"gateway"`
+	Device     string              `json:"device"`
+	Freshness  twin.Freshness      `json:"freshness"`
+	Updated    *time.Time          `json:"updated,omitempty"`
+	Attrs      map[string]attr     `json:"attrs"`
+	Indicators map[string]*float64 `json:"indicators,omitempty"`
+}
+
+// attr is an attribute with a value JSON can carry (NaN and ±Inf become
+// null).
+type attr struct {
+	Value      any       `json:"value"`
+	Unit       string    `json:"unit,omitempty"`
+	ObservedAt time.Time `json:"observedAt"`
+}
+
+// areaIndicators returns a lookup of the indicators of each area.
+type areaLookup func(id string) map[string]*float64
+
+// indicatorLookup makes an areaLookup from the twin's current indicators.
+func indicatorLookup(r twin.Reader) areaLookup {
+	var once sync.Once
+	var byArea map[string]map[string]*float64
+	return func(id string) map[string]*float64 {
+		once.Do(func() {
+			ind := r.Indicators()
+			byArea = make(map[string]map[string]*float64, len(ind.Areas))
+			for _, a := range ind.Areas {
+				m := make(map[string]*float64, len(a.Indicators))
+				for _, i := range a.Indicators {
+					m[i.Name] = finite(i.Value)
+				}
+				byArea[a.ID] = m
+			}
+		})
+		if m, ok := byArea[id]; ok {
+			return m
+		}
+		return map[string]*float64{}
+	}
+}
+
+// finite returns v, or nil when it is not a finite number.
+func finite(v *float64) *float64 {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return nil
+	}
+	return v
+}
+
+// newFeature converts e; areas get their indicators from areas.
+func newFeature(e twin.Entity, areas areaLookup) feature {
+	f := feature{
+		Type:     "Feature",
+		ID:       e.ID,
+		Geometry: appendGeometry(nil, e.Geometry),
+		Properties: properties{
+			Type: e.Type, Kind: e.Kind, Name: e.Name, Area: e.Area, Road: e.Road,
+			Gateway: e.Gateway, Device: e.Device, Freshness: e.Freshness,
+			Attrs: make(map[string]attr, len(e.Attrs)),
+		},
+	}
+	if f.Properties.Freshness == "" {
+		f.Properties.Freshness = twin.Unknown
+	}
+	if !e.Updated.IsZero() {
+		u := e.Updated
+		f.Properties.Updated = &u
+	}
+	for k, a := range e.Attrs {
+		v := a.Value
+		if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			v = nil
+		}
+		f.Properties.Attrs[k] = attr{Value: v, Unit: a.Unit, ObservedAt: a.ObservedAt}
+	}
+	if e.Kind == twin.KindArea && areas != nil {
+		f.Properties.Indicators = areas(e.ID)
+	}
+	return f
+}
+
+// marshalFeature encodes e as a Feature. An attribute value JSON cannot
+// carry (a type outside the contract) is sent as its string form rather
+// than failing the whole answer.
+func marshalFeature(e twin.Entity, areas areaLookup) []byte {
+	f := newFeature(e, areas)
+	b, err := json.Marshal(f)
+	if err == nil {
+		return b
+	}
+	for k, a := range f.Properties.Attrs {
+		if _, err := json.Marshal(a.Value); err != nil {
+			a.Value = "unencodable value"
+			f.Properties.Attrs[k] = a
+		}
+	}
+	b, err = json.Marshal(f)
+	if err != nil {
+		// Only the time can fail now (a year beyond 9999).
+		f.Properties.Updated = nil
+		f.Properties.Attrs = map[string]attr{}
+		b, _ = json.Marshal(f)
+	}
+	return b
+}
+
+// appendGeometry appends g as a GeoJSON geometry; nil, an unknown type or
+// a coordinate that is not finite gives null.
+func appendGeometry(dst []byte, g orb.Geometry) []byte {
+	start := len(dst)
+	out, ok := appendGeom(dst, g)
+	if !ok {
+		return append(dst[:start], "null"...)
+	}
+	return out
+}
+
+func appendGeom(dst []byte, g orb.Geometry) ([]byte, bool) {
+	ok := true
+	pt := func(dst []byte, p orb.Point) []byte {
+		if math.IsNaN(p[0]) || math.IsInf(p[0], 0) || math.IsNaN(p[1]) || math.IsInf(p[1], 0) {
+			ok = false
+		}
+		dst = append(dst, '[')
+		dst = strconv.AppendFloat(dst, p[0], 'f', -1, 64)
+		dst = append(dst, ',')
+		dst = strconv.AppendFloat(dst, p[1], 'f', -1, 64)
+		return append(dst, ']')
+	}
+	pts := func(dst []byte, ps []orb.Point) []byte {
+		dst = append(dst, '[')
+		for i, p := range ps {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = pt(dst, p)
+		}
+		return append(dst, ']')
+	}
+	rings := func(dst []byte, rs []orb.Ring) []byte {
+		dst = append(dst, '[')
+		for i, r := range rs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = pts(dst, r)
+		}
+		return append(dst, ']')
+	}
+	typ := func(dst []byte, t string) []byte {
+		return append(append(append(dst, `{"type":"`...), t...), `","coordinates":`...)
+	}
+	switch g := g.(type) {
+	case nil:
+		return append(dst, "null"...), true
+	case orb.Point:
+		dst = pt(typ(dst, "Point"), g)
+	case orb.MultiPoint:
+		dst = pts(typ(dst, "MultiPoint"), g)
+	case orb.LineString:
+		dst = pts(typ(dst, "LineString"), g)
+	case orb.MultiLineString:
+		dst = append(typ(dst, "MultiLineString"), '[')
+		for i, l := range g {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = pts(dst, l)
+		}
+		dst = append(dst, ']')
+	case orb.Ring:
+		dst = rings(typ(dst, "Polygon"), []orb.Ring{g})
+	case orb.Polygon:
+		dst = rings(typ(dst, "Polygon"), g)
+	case orb.MultiPolygon:
+		dst = append(typ(dst, "MultiPolygon"), '[')
+		for i, p := range g {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = rings(dst, p)
+		}
+		dst = append(dst, ']')
+	case orb.Bound:
+		return appendGeom(dst, g.ToPolygon())
+	case orb.Collection:
+		dst = append(dst, `{"type":"GeometryCollection","geometries":[`...)
+		for i, c := range g {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var cok bool
+			dst, cok = appendGeom(dst, c)
+			ok = ok && cok
+		}
+		return append(dst, "]}"...), ok
+	default:
+		return dst, false
+	}
+	return append(dst, '}'), ok
+}
+
+// featureCache keeps the encoded features of recent changes by Seq, so
+// that a change sent to many streams is encoded once. It is safe for
+// concurrent use.
+type featureCache struct {
+	mu   sync.Mutex
+	size int
+	m    map[uint64][]byte
+	ring []uint64 // insertion order, for eviction
+	next int
+}
+
+func newFeatureCache(size int) *featureCache {
+	return &featureCache{size: size, m: make(map[uint64][]byte, size), ring: make([]uint64, size)}
+}
+
+// get returns the encoding of c, encoding and keeping it on a miss.
+func (c *featureCache) get(ch twin.Change, areas func() areaLookup) []byte {
+	c.mu.Lock()
+	b, ok := c.m[ch.Seq]
+	c.mu.Unlock()
+	if ok {
+		return b
+	}
+	var lookup areaLookup
+	if ch.Entity.Kind == twin.KindArea {
+		lookup = areas()
+	}
+	b = marshalFeature(ch.Entity, lookup)
+	c.mu.Lock()
+	if _, ok := c.m[ch.Seq]; !ok {
+		if old := c.ring[c.next]; old != 0 {
+			delete(c.m, old)
+		}
+		c.ring[c.next] = ch.Seq
+		c.next = (c.next + 1) % c.size
+		c.m[ch.Seq] = b
+	}
+	c.mu.Unlock()
+	return b
+}

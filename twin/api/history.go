@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// DefaultHistorySpan is the time range of a history request without from.
+const DefaultHistorySpan = 24 * time.Hour
+
+// DefaultHistoryEvery is the window of a history request without every.
+const DefaultHistoryEvery = 5 * time.Minute
+
+// HistoryPoint is the mean of one time window.
+type HistoryPoint struct {
+	// Time is the window's start.
+	Time  time.Time `json:"time"`
+	Value float64   `json:"value"`
+}
+
+// HistoryQuerier reads the time series of one point of an entity.
+type HistoryQuerier interface {
+	// History returns the mean of point per window of every in [from, to)
+	// for entity (a site: its Gateway and Device name the series), oldest
+	// first, windows without data left out, and the point's unit if the
+	// store knows it (else ""). An error means the store could not answer.
+	History(ctx context.Context, entity twin.Entity, point string, from, to time.Time, every time.Duration) (unit string, points []HistoryPoint, err error)
+}
+
+// ErrNoSeries is what a HistoryQuerier returns for an entity that has no
+// time series of its own (an area, a road): the API answers 400.
+var ErrNoSeries = errors.New("entity has no time series")
+
+// historyAnswer is the body of /api/v1/history.
+type historyAnswer struct {
+	Entity string         `json:"entity"`
+	Point  string         `json:"point"`
+	Unit   string         `json:"unit"`
+	Every  string         `json:"every"`
+	Points []HistoryPoint `json:"points"`
+}
+
+// historyRequest is a checked history request.
+type historyRequest struct {
+	entity, point string
+	from, to      time.Time
+	every         time.Duration
+}
+
+// parseHistory checks the parameters of a history request.
+func (a *API) parseHistory(r *http.Request) (historyRequest, *paramError) {
+	q := r.URL.Query()
+	var h historyRequest
+	h.entity = q.Get("entity")
+	if h.entity == "" {
+		return h, &paramError{"entity", "is required: the ID of a sensor site"}
+	}
+	h.point = q.Get("point")
+	if why := checkName(h.point); why != "" {
+		return h, &paramError{"point", quote(h.point) + " " + why}
+	}
+	h.to = a.cfg.Now()
+	if s := q.Get("to"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return h, &paramError{"to", quote(s) + " is not an RFC 3339 time such as 2026-05-01T10:00:00Z"}
+		}
+		h.to = t
+	}
+	h.from = h.to.Add(-DefaultHistorySpan)
+	if s := q.Get("from"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return h, &paramError{"from", quote(s) + " is not an RFC 3339 time such as 2026-05-01T09:00:00Z"}
+		}
+		h.from = t
+	}
+	if !h.from.Before(h.to) {
+		return h, &paramError{"from", fmt.Sprintf("%s is not before to %s", h.from.Format(time.RFC3339), h.to.Format(time.RFC3339))}
+	}
+	h.every = DefaultHistoryEvery
+	if s := q.Get("every"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return h, &paramError{"every", quote(s) + " is not a duration such as 30s, 5m or 1h"}
+		}
+		if d < time.Second || d%time.Second != 0 {
+			return h, &paramError{"every", quote(s) + " must be a whole number of seconds, at least 1s"}
+		}
+		h.every = d
+	}
+	if n := h.to.Sub(h.from) / h.every; n > time.Duration(a.cfg.MaxHistoryPoints) {
+		return h, &paramError{"every", fmt.Sprintf("%s over %s makes %d windows, more than %d: widen every or narrow from/to", h.every, h.to.Sub(h.from), n, a.cfg.MaxHistoryPoints)}
+	}
+	return h, nil
+}
+
+// handleHistory answers GET /api/v1/history.
+func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
+	req, perr := a.parseHistory(r)
+	if perr != nil {
+		badParam(w, perr)
+		return
+	}
+	e, ok := a.reader.Entity(req.entity)
+	if !ok {
+		writeError(w, http.StatusNotFound, "entity", "no entity "+quote(req.entity))
+		return
+	}
+	if e.Kind != twin.KindSite || e.Gateway == "" || e.Device == "" {
+		writeError(w, http.StatusBadRequest, "entity", fmt.Sprintf("entity %s is a %s, which has no time series; ask for a sensor site", quote(e.ID), e.Kind))
+		return
+	}
+	if a.cfg.History == nil {
+		writeError(w, http.StatusNotImplemented, "", "no time-series store is configured for history")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
+	defer cancel()
+	unit, points, err := a.cfg.History.History(ctx, e, req.point, req.from, req.to, req.every)
+	if errors.Is(err, ErrNoSeries) {
+		writeError(w, http.StatusBadRequest, "entity", err.Error())
+		return
+	}
+	if err != nil {
+		a.cfg.Logger.Warn("history query failed", "entity", e.ID, "point", req.point, "err", err)
+		writeError(w, http.StatusBadGateway, "", "read history of "+e.ID+" "+req.point+": "+err.Error())
+		return
+	}
+	if unit == "" {
+		unit = e.Attrs[req.point].Unit
+	}
+	if points == nil {
+		points = []HistoryPoint{}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, "application/json", historyAnswer{Entity: e.ID, Point: req.point, Unit: unit, Every: formatDuration(req.every), Points: points})
+}
+
+// formatDuration writes d without zero trailing units ("5m", "1h30m").
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// FallbackMeasurement is the measurement ingest writes devices of unknown
+// category to (ingest/influx Config.Measurement's default).
+const FallbackMeasurement = "ponte"
+
+// categories maps FIWARE Smart Data Model types back to the profile
+// categories ingest uses as measurements.
+var categories = map[string]string{
+	"TrafficFlowObserved":       "traffic",
+	"AirQualityObserved":        "air",
+	"NoiseLevelObserved":        "noise",
+	"ParkingSpot":               "parking",
+	"ParkingSite":               "parking",
+	"OffStreetParking":          "parking",
+	"OnStreetParking":           "parking",
+	"WeatherObserved":           "weather",
+	"Streetlight":               "energy",
+	"StreetlightGroup":          "energy",
+	"StreetlightControlCabinet": "energy",
+	"EnergyMeter":               "energy",
+	"TrafficSignal":             "signal",
+}
+
+// MeasurementFor is the default mapping from a site to its InfluxDB
+// measurement: the profile category of its FIWARE type (AirQualityObserved
+// -> "air", TrafficFlowObserved -> "traffic", ...), or
+// FallbackMeasurement for a type it does not know.
+func MeasurementFor(e twin.Entity) string {
+	if c, ok := categories[e.Type]; ok {
+		return c
+	}
+	return FallbackMeasurement
+}
+
+// InfluxHistory reads history from InfluxDB 1.8 through InfluxQL on
+// /query. It is safe for concurrent use.
+//
+// The query, for a site of gateway G and device D, is
+//
+//	SELECT mean("<point>") FROM "<db>"."<rp>"."<measurement>"
+//	WHERE "gateway"='G' AND "device"='D' AND time >= <from> AND time < <to>
+//	GROUP BY time(<every>) fill(none)
+//
+// with every identifier double-quoted and every string single-quoted, and
+// backslash, both quotes and newline escaped in both, so no name can end
+// its quotes early. Times are nanosecond integers.
+type InfluxHistory struct {
+	base           *url.URL
+	token          string
+	db, rp         string
+	measurementFor func(twin.Entity) string
+	client         *http.Client
+}
+
+// NewInfluxHistory returns a HistoryQuerier for InfluxDB 1.8 at baseURL.
+// bucket is "database/retention-policy" or "database" (the v2
+// compatibility bucket ingest writes to); token, if not empty, is sent as
+// "Authorization: Token <token>" (1.8 takes "username:password" there).
+// org is unused by 1.8 and kept for the day a 2.x querier shares this
+// signature. measurementFor maps a site to its measurement (nil:
+// MeasurementFor).
+func NewInfluxHistory(baseURL, token, org, bucket string, measurementFor func(twin.Entity) string) (*InfluxHistory, error) {
+	_ = org
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("influx history: url %q: want http(s)://host:port", baseURL)
+	}
+	db, rp, _ := strings.Cut(bucket, "/")
+	if db == "" {
+		return nil, fmt.Errorf("influx history: bucket %q: want database/retention-policy or database", bucket)
+	}
+	if measurementFor == nil {
+		measurementFor = MeasurementFor
+	}
+	return &InfluxHistory{base: u, token: token, db: db, rp: rp, measurementFor: measurementFor, client: &http.Client{}}, nil
+}
+
+// Query returns the InfluxQL statement History sends.
+func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, every time.Duration) string {
+	src := ident(h.measurementFor(e))
+	if h.rp != "" {
+		src = ident(h.db) + "." + ident(h.rp) + "." + src
+	}
+	return "SELECT mean(" + ident(point) + ") FROM " + src +
+		" WHERE " + ident("gateway") + "=" + str(e.Gateway) +
+		" AND " + ident("device") + "=" + str(e.Device) +
+		" AND time >= " + strconv.FormatInt(from.UnixNano(), 10) +
+		" AND time < " + strconv.FormatInt(to.UnixNano(), 10) +
+		" GROUP BY time(" + durationLit(every) + ") fill(none)"
+}
+
+// History implements HistoryQuerier. InfluxDB does not store units, so
+// unit is always "" (the API takes it from the entity).
+func (h *InfluxHistory) History(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration) (string, []HistoryPoint, error) {
+	if e.Gateway == "" || e.Device == "" {
+		return "", nil, fmt.Errorf("query history of %s: %w", e.ID, ErrNoSeries)
+	}
+	if every <= 0 {
+		return "", nil, fmt.Errorf("query history of %s: every %v, want > 0", e.ID, every)
+	}
+	q := h.Query(e, point, from, to, every)
+	u := *h.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/query"
+	u.RawQuery = url.Values{"db": {h.db}, "q": {q}, "epoch": {"ns"}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("query history of %s: %w", e.ID, err)
+	}
+	if h.token != "" {
+		req.Header.Set("Authorization", "Token "+h.token)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return "", nil, fmt.Errorf("query influxdb for %s %s: %w", e.ID, point, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return "", nil, fmt.Errorf("read influxdb answer for %s %s: %w", e.ID, point, err)
+	}
+	points, err := parseInfluxAnswer(resp.StatusCode, body)
+	if err != nil {
+		return "", nil, fmt.Errorf("query influxdb for %s %s: %w", e.ID, point, err)
+	}
+	return "", points, nil
+}
+
+// influxAnswer is the body of InfluxDB 1.x /query.
+type influxAnswer struct {
+	Results []struct {
+		Series []struct {
+			Values [][]json.Number `json:"values"`
+		} `json:"series"`
+		Error string `json:"error"`
+	} `json:"results"`
+	Error string `json:"error"`
+}
+
+// parseInfluxAnswer reads the (time, mean) rows of a /query answer.
+func parseInfluxAnswer(status int, body []byte) ([]HistoryPoint, error) {
+	var ans influxAnswer
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&ans); err != nil {
+		return nil, fmt.Errorf("status %d, answer %q is not InfluxDB's JSON: %w", status, clip(string(body)), err)
+	}
+	if ans.Error != "" {
+		return nil, fmt.Errorf("status %d: %s", status, ans.Error)
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", status, clip(string(body)))
+	}
+	points := []HistoryPoint{}
+	for _, r := range ans.Results {
+		if r.Error != "" {
+			return nil, fmt.Errorf("influxdb: %s", r.Error)
+		}
+		for _, s := range r.Series {
+			for _, row := range s.Values {
+				if len(row) < 2 || row[1] == "" {
+					continue
+				}
+				ns, err := row[0].Int64()
+				if err != nil {
+					return nil, fmt.Errorf("time %q is not nanoseconds", row[0])
+				}
+				v, err := row[1].Float64()
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("mean %q is not a number", row[1])
+				}
+				points = append(points, HistoryPoint{Time: time.Unix(0, ns).UTC(), Value: v})
+			}
+		}
+	}
+	return points, nil
+}
+
+// ident double-quotes an InfluxQL identifier.
+func ident(s string) string { return `"` + escapeQL(s) + `"` }
+
+// str single-quotes an InfluxQL string literal.
+func str(s string) string { return `'` + escapeQL(s) + `'` }
+
+// escapeQL escapes what InfluxQL's scanner unescapes inside quotes
+// (influxql.ScanString: \\ \" \' \n); a raw newline would end the string.
+func escapeQL(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\'':
+			b.WriteString(`\'`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// durationLit writes d as an InfluxQL duration literal in the largest
+// unit that divides it.
+func durationLit(d time.Duration) string {
+	for _, u := range []struct {
+		d time.Duration
+		s string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "u"}} {
+		if d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.s
+		}
+	}
+	return strconv.FormatInt(int64(d), 10) + "ns"
+}

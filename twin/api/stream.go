@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// maxBurst is how many queued changes a stream writes before flushing.
+const maxBurst = 256
+
+// handleStream answers GET /api/v1/stream with Server-Sent Events until
+// the client goes away, a write to it fails or the twin drops it.
+func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, err := parseFilter(q)
+	if err != nil {
+		badParam(w, err.(*paramError))
+		return
+	}
+	after, perr := lastEventID(r)
+	if perr != nil {
+		badParam(w, perr)
+		return
+	}
+	if n := a.streams.Add(1); n > int64(a.cfg.MaxStreams) {
+		a.streams.Add(-1)
+		a.metrics.refused.Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "", "too many streams open; retry later")
+		return
+	}
+	defer a.streams.Add(-1)
+	a.metrics.streams.Inc()
+	defer a.metrics.streams.Dec()
+
+	ch, unsubscribe := a.reader.Subscribe(f, after)
+	defer unsubscribe()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	s := &stream{a: a, w: w, rc: rc}
+	s.buf.WriteString("retry: 2000\n: connected\n\n")
+	s.indicators()
+	if !s.flush() {
+		return
+	}
+	heartbeat := time.NewTicker(a.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	indTick := time.NewTicker(a.cfg.IndicatorInterval)
+	defer indTick.Stop()
+	ctx := r.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-ch:
+			if !ok {
+				a.metrics.dropped.Inc()
+				a.cfg.Logger.Debug("twin dropped a slow stream", "remote", r.RemoteAddr)
+				return
+			}
+			s.change(c)
+		burst:
+			for range maxBurst - 1 {
+				select {
+				case c, ok := <-ch:
+					if !ok {
+						break burst
+					}
+					s.change(c)
+				default:
+					break burst
+				}
+			}
+		case <-heartbeat.C:
+			s.buf.WriteString(": ping\n\n")
+		case <-indTick.C:
+			s.indicators()
+		}
+		if s.buf.Len() > 0 && !s.flush() {
+			return
+		}
+	}
+}
+
+// stream is the state of one SSE response.
+type stream struct {
+	a          *API
+	w          http.ResponseWriter
+	rc         *http.ResponseController
+	buf        bytes.Buffer
+	indVersion uint64
+}
+
+// change adds one change to the pending events.
+func (s *stream) change(c twin.Change) {
+	if c.Seq == 0 {
+		s.buf.WriteString("event: resync\ndata: {}\n\n")
+		s.a.metrics.events.WithLabelValues("resync").Inc()
+		return
+	}
+	b := s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) })
+	s.buf.WriteString("id: ")
+	s.buf.WriteString(strconv.FormatUint(c.Seq, 10))
+	s.buf.WriteString("\nevent: entity\ndata: ")
+	s.buf.Write(b)
+	s.buf.WriteString("\n\n")
+	s.a.metrics.events.WithLabelValues("entity").Inc()
+}
+
+// indicators adds the indicators event when they changed since the last
+// one this stream sent.
+func (s *stream) indicators() {
+	v, body := s.a.indicatorsEvent()
+	if v == s.indVersion || body == nil {
+		return
+	}
+	s.indVersion = v
+	s.buf.WriteString("event: indicators\ndata: ")
+	s.buf.Write(body)
+	s.buf.WriteString("\n\n")
+	s.a.metrics.events.WithLabelValues("indicators").Inc()
+}
+
+// flush writes the pending events within WriteTimeout and flushes them.
+func (s *stream) flush() bool {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
+	_, err := s.w.Write(s.buf.Bytes())
+	s.buf.Reset()
+	if err == nil {
+		err = s.rc.Flush()
+	}
+	return err == nil
+}
+
+// indicatorsEvent returns the indicators as JSON and a version that
+// changes when they do. The twin is asked at most twice per
+// IndicatorInterval however many streams there are.
+func (a *API) indicatorsEvent() (uint64, []byte) {
+	a.indMu.Lock()
+	defer a.indMu.Unlock()
+	now := time.Now()
+	if a.indBody != nil && now.Sub(a.indAt) < a.cfg.IndicatorInterval/2 {
+		return a.indVersion, a.indBody
+	}
+	b, err := json.Marshal(sanitized(a.reader.Indicators()))
+	if err != nil {
+		a.cfg.Logger.Warn("encode indicators for the stream", "err", err)
+		return a.indVersion, a.indBody
+	}
+	a.indAt = now
+	if !bytes.Equal(b, a.indBody) {
+		a.indBody = b
+		a.indVersion++
+	}
+	return a.indVersion, a.indBody
+}
+
+// lastEventID reads the resume point: the Last-Event-ID header, else the
+// lastEventId query parameter; 0 when neither is given.
+func lastEventID(r *http.Request) (uint64, *paramError) {
+	name, v := "Last-Event-ID", r.Header.Get("Last-Event-ID")
+	if v == "" {
+		name, v = "lastEventId", r.URL.Query().Get("lastEventId")
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, &paramError{name, quote(v) + " is not an event ID (a non-negative integer)"}
+	}
+	return n, nil
+}
