@@ -282,9 +282,10 @@ func (p *page) eval(ctx context.Context, expr string, out any) error {
 	return json.Unmarshal(r.Result.Value, out)
 }
 
-// screenshot saves a PNG of the page to path.
-func (p *page) screenshot(ctx context.Context, path string) error {
-	res, err := p.b.call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png"})
+// screenshot saves a PNG of the page to path: the whole page, not only
+// the viewport, when full is set.
+func (p *page) screenshot(ctx context.Context, path string, full bool) error {
+	res, err := p.b.call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": full})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func serve(t *testing.T, api *fakeAPI) *httptest.Server {
 func shot(ctx context.Context, t *testing.T, p *page, dir, name string) {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	if err := p.screenshot(ctx, path); err != nil {
+	if err := p.screenshot(ctx, path, strings.HasPrefix(name, "indicators")); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
