@@ -110,7 +110,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			ind := twin.Indicator{Name: name, Unit: []string{"/h", "1"}[j], Window: "15m", Sensors: i + 1,
 				Definition: "Test definition of " + name + ".", UpdatedAt: now}
 			if i != len(a.areas)-1 { // the last area has no data
-				v := float64((i + 1) * (100 + 900*(1-j)))
+				v := []float64{float64(1000 * (i + 1)), float64(i + 1)}[j] // vehicles per hour; EAQI band 1..6
 				ind.Value = &v
 			} else {
 				ind.Sensors = 0

@@ -5,7 +5,7 @@
 // URL parameters: embed=1 hides the header and footer (for an <iframe>);
 // area=ID[,ID] shows only those areas.
 
-import { NO_DATA, RAMP, classes, fmt, indicatorLabel, rampColor } from '../shared/ramp.js';
+import { NO_DATA, RAMP, classes, fmt, indicatorLabel, rampColor, unitText } from '../shared/ramp.js';
 
 const API = '/api/v1';
 const REFRESH_MS = 60000;
@@ -26,7 +26,7 @@ function el(tag, text, attrs) {
 }
 
 function valueText(i) {
-  return i.value === null || i.value === undefined ? 'no data' : `${fmt(i.value)}${i.unit ? ' ' + i.unit : ''}`;
+  return i.value === null || i.value === undefined ? 'no data' : `${fmt(i.value)}${unitText(i.unit)}`;
 }
 
 /** One card: a heading, a table of indicators and their definitions. */
@@ -150,7 +150,7 @@ function renderChoropleth() {
       const li = el('li');
       const sw = el('span', null, { class: 'swatch', 'aria-hidden': 'true' });
       sw.style.background = n === 1 ? RAMP[Math.floor(RAMP.length / 2)] : RAMP[k];
-      li.append(sw, document.createTextNode(n === 1 ? `${fmt(c.min)} ${unit}` : `${fmt(edges[k])} – ${fmt(edges[k + 1])} ${unit}`));
+      li.append(sw, document.createTextNode(n === 1 ? `${fmt(c.min)}${unitText(unit)}` : `${fmt(edges[k])} – ${fmt(edges[k + 1])}${unitText(unit)}`));
       items.push(li);
     }
   }

@@ -3,7 +3,7 @@
 // See ../../README.md for the URL parameters and window.ponteMap.
 
 import * as maplibregl from 'maplibre-gl';
-import { CONGESTION, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel } from '../shared/ramp.js';
+import { CONGESTION, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel, unitText } from '../shared/ramp.js';
 import { readConfig, saveToken } from './config.js';
 import { Store, sourceOf } from './store.js';
 import { details } from './popup.js';
@@ -219,8 +219,7 @@ function swatch(color, label, shape) {
 
 function renderLegend() {
   const c = store.areaClasses;
-  const unit = store.indicatorUnit(store.indicator);
-  const u = unit ? ' ' + unit : '';
+  const u = unitText(store.indicatorUnit(store.indicator));
   const items = [];
   if (c) {
     const edges = [c.min, ...c.breaks, c.max];

@@ -1,7 +1,7 @@
 // Details of a clicked feature, built with DOM calls (names and values come
 // from site configs and devices, so they are never parsed as HTML).
 
-import { fmt, indicatorLabel } from '../shared/ramp.js';
+import { fmt, indicatorLabel, unitText } from '../shared/ramp.js';
 import { sparkline } from './sparkline.js';
 
 // Attributes a sparkline prefers, in order (FIWARE Smart Data Models names).
@@ -50,7 +50,7 @@ export function details(props, store, fetchHistory) {
     for (const [n, a] of Object.entries(attrs).sort(([x], [y]) => x.localeCompare(y))) {
       const tr = el('tr');
       tr.appendChild(el('th', n));
-      tr.appendChild(el('td', `${fmt(a.value)}${a.unit ? ' ' + a.unit : ''}`));
+      tr.appendChild(el('td', `${fmt(a.value)}${unitText(a.unit)}`));
       t.appendChild(tr);
     }
     root.appendChild(t);
@@ -64,7 +64,7 @@ export function details(props, store, fetchHistory) {
       for (const i of a.indicators || []) {
         const tr = el('tr');
         tr.appendChild(el('th', indicatorLabel(i.name)));
-        tr.appendChild(el('td', `${fmt(i.value)}${i.unit ? ' ' + i.unit : ''} (${i.sensors} sensors, ${i.window})`));
+        tr.appendChild(el('td', `${fmt(i.value)}${unitText(i.unit)} (${i.sensors} sensors, ${i.window})`));
         t.appendChild(tr);
       }
       root.appendChild(t);

@@ -75,3 +75,8 @@ export function indicatorLabel(name) {
   const s = String(name).replace(/[_-]+/g, ' ').trim();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+/** A unit as shown after a value: UCUM's dimensionless "1" shows as nothing. */
+export function unitText(unit) {
+  return !unit || unit === '1' ? '' : ' ' + unit;
+}
