@@ -1,0 +1,304 @@
+package twin
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// noiseSites are n noise sites of one gateway at the Duomo.
+func noiseSites(n int) []Site {
+	out := make([]Site, n)
+	for i := range out {
+		out[i] = site("gw", fmt.Sprintf("n%d", i), "noise", duomo)
+	}
+	return out
+}
+
+func TestSubscribeResume(t *testing.T) {
+	tw, clk := newTwin(t, append(noiseSites(3), site("gw-ba", "bay", "parking", aldoMoro)), func(c *Config) { c.History = 8 })
+	first := tw.LastSeq()
+	if first != uint64(t0.UnixMicro()) {
+		t.Errorf("first seq %d, want the clock's microseconds %d", first, t0.UnixMicro())
+	}
+	// Three readings: three site changes; the first also makes the
+	// gateway and the area fresh.
+	for i := 0; i < 3; i++ {
+		tw.Apply("gw", 1, batch("gw", rd(fmt.Sprintf("n%d", i), "LAeq", wire.Float(60+float64(i)), "dB", t0)))
+	}
+	last := tw.LastSeq()
+	if last-first != 5 {
+		t.Fatalf("%d changes, want 5 (3 sites, the gateway, the area)", last-first)
+	}
+	t.Run("resume", func(t *testing.T) {
+		ch, unsub := tw.Subscribe(Filter{Types: []string{"NoiseLevelObserved"}}, first)
+		defer unsub()
+		got := drain(ch, 3, time.Second)
+		if len(got) != 3 {
+			t.Fatalf("got %d changes, want the 3 site changes", len(got))
+		}
+		for i, c := range got {
+			if c.Seq <= first || c.Entity.Type != "NoiseLevelObserved" || (i > 0 && c.Seq <= got[i-1].Seq) {
+				t.Errorf("change %d: seq %d type %s", i, c.Seq, c.Entity.Type)
+			}
+		}
+		if got[2].Entity.Attrs["LAeq"].Value != 62.0 {
+			t.Errorf("last change LAeq %v, want 62", got[2].Entity.Attrs["LAeq"].Value)
+		}
+		// Live changes follow.
+		clk.Set(t0.Add(time.Second))
+		tw.Apply("gw", 2, batch("gw", rd("n0", "LAeq", wire.Float(70), "dB", clk.Now())))
+		live := drain(ch, 1, time.Second)
+		if len(live) != 1 || live[0].Seq != tw.LastSeq() {
+			t.Errorf("live: %v, want one change with the last seq", live)
+		}
+	})
+	t.Run("up to date", func(t *testing.T) {
+		ch, unsub := tw.Subscribe(Filter{}, tw.LastSeq())
+		defer unsub()
+		if got := drain(ch, 1, 100*time.Millisecond); len(got) != 0 {
+			t.Errorf("got %v, want nothing", got)
+		}
+	})
+	t.Run("too old", func(t *testing.T) {
+		for i := 0; i < 10; i++ { // more than History
+			clk.Set(clk.Now().Add(time.Second))
+			tw.Apply("gw", 3, batch("gw", rd("n1", "LAeq", wire.Float(50+float64(i)), "dB", clk.Now())))
+		}
+		ch, unsub := tw.Subscribe(Filter{}, first+1)
+		defer unsub()
+		got := drain(ch, 1, time.Second)
+		if len(got) != 1 || got[0].Seq != 0 || got[0].Entity.ID != "" {
+			t.Errorf("got %v, want one resync (Seq 0)", got)
+		}
+	})
+	t.Run("from another run", func(t *testing.T) {
+		ch, unsub := tw.Subscribe(Filter{}, tw.LastSeq()+1000)
+		defer unsub()
+		if got := drain(ch, 1, time.Second); len(got) != 1 || got[0].Seq != 0 {
+			t.Errorf("got %v, want a resync", got)
+		}
+	})
+	t.Run("bbox filter", func(t *testing.T) {
+		bari := orb.Bound{Min: orb.Point{16.8, 41.0}, Max: orb.Point{16.95, 41.2}}
+		ch, unsub := tw.Subscribe(Filter{Bound: &bari}, 0)
+		defer unsub()
+		tw.Apply("gw", 4, batch("gw", rd("n2", "LAeq", wire.Float(55), "dB", clk.Now())))
+		tw.Apply("gw-ba", 1, batch("gw-ba", rd("bay", "occupied", wire.Bool(true), "", clk.Now())))
+		for _, c := range drain(ch, 10, 300*time.Millisecond) {
+			if !intersects(bari, c.Entity.Geometry.Bound()) {
+				t.Errorf("change of %s outside the bbox", c.Entity.ID)
+			}
+			if c.Entity.ID == "urn:ngsi-ld:ParkingSpot:gw-ba:bay" {
+				return
+			}
+		}
+		t.Error("no change of the bay in Bari")
+	})
+	t.Run("unsubscribe closes", func(t *testing.T) {
+		ch, unsub := tw.Subscribe(Filter{}, 0)
+		unsub()
+		unsub()
+		select {
+		case _, ok := <-ch:
+			if ok {
+				// a change may have been queued; the channel must still close
+				for range drain(ch, 1000, time.Second) {
+				}
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("channel not closed after unsubscribe")
+		}
+	})
+}
+
+func TestSlowSubscriberDropped(t *testing.T) {
+	tw, clk := newTwin(t, noiseSites(1), func(c *Config) { c.SubscriberQueue = 4 })
+	slow, unsubSlow := tw.Subscribe(Filter{}, 0)
+	defer unsubSlow()
+	fast, unsubFast := tw.Subscribe(Filter{}, 0)
+	defer unsubFast()
+	var got atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range fast {
+			got.Add(1)
+		}
+	}()
+	// The slow reader never reads: its 64-change channel and its queue of 4
+	// fill, and it is dropped. The fast one keeps up (each Apply waits for it).
+	for i := 0; i < 200; i++ {
+		clk.Set(clk.Now().Add(time.Second))
+		tw.Apply("gw", 1, batch("gw", rd("n0", "LAeq", wire.Float(float64(i)), "dB", clk.Now())))
+		waitFor(t, func() bool { return tw.queued(fast) == 0 })
+	}
+	unsubFast()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("fast channel not closed after unsubscribe")
+	}
+	if got.Load() < 200 {
+		t.Errorf("fast subscriber got %d changes, want at least 200", got.Load())
+	}
+	n := 0
+	for range slow { // must end: the channel is closed
+		n++
+		if n > 1000 {
+			t.Fatal("slow channel not closed")
+		}
+	}
+	if n >= 200 {
+		t.Errorf("slow subscriber got all %d changes", n)
+	}
+}
+
+// queued reports how many changes wait in the queue of the subscriber
+// whose channel is ch (0 when it is gone).
+func (t *Twin) queued(ch <-chan Change) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for s := range t.subs {
+		if (<-chan Change)(s.out) == ch {
+			s.mu.Lock()
+			n := len(s.queue) + len(s.out)
+			s.mu.Unlock()
+			return n
+		}
+	}
+	return 0
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 10000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("condition not met in 10 s")
+}
+
+func TestConcurrentApplyReadSubscribe(t *testing.T) {
+	tw, clk := newTwin(t, noiseSites(50))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				tw.Apply("gw", 1, batch("gw", rd(fmt.Sprintf("n%d", (i+w)%50), "LAeq", wire.Float(float64(50+i%30)), "dB", clk.Now().Add(time.Duration(i)*time.Millisecond))))
+			}
+		}(w)
+	}
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 200; i++ {
+			b := orb.Bound{Min: orb.Point{11.2, 43.7}, Max: orb.Point{11.3, 43.8}}
+			es := tw.Entities(Filter{Bound: &b})
+			for _, e := range es {
+				_ = len(e.Attrs)
+			}
+			_ = tw.Indicators()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			ch, unsub := tw.Subscribe(Filter{Types: []string{"site"}}, tw.LastSeq()-5)
+			drain(ch, 10, 10*time.Millisecond)
+			unsub()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			tw.Tick(clk.Now().Add(time.Duration(i) * time.Minute))
+			tw.SetGatewayState("gw", i%2 == 0, clk.Now())
+		}
+	}()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		close(stop)
+		t.Fatal("concurrent work did not finish")
+	}
+	// The incremental sums equal a rebuild from the contributions.
+	tw.mu.Lock()
+	inc := tw.city
+	tw.resum()
+	re := tw.city
+	tw.mu.Unlock()
+	if inc.noiseN != re.noiseN || !near(inc.noiseEnergy, re.noiseEnergy) {
+		t.Errorf("incremental %d %v, rebuilt %d %v", inc.noiseN, inc.noiseEnergy, re.noiseN, re.noiseEnergy)
+	}
+}
+
+func TestEntitiesFilter(t *testing.T) {
+	tw, _ := newTwin(t, []Site{site("gw", "n", "noise", duomo), site("gw-ba", "bay", "parking", aldoMoro)})
+	firenze := orb.Bound{Min: orb.Point{11.25, 43.77}, Max: orb.Point{11.26, 43.78}}
+	cases := []struct {
+		name string
+		f    Filter
+		want []string
+	}{
+		{"type", Filter{Types: []string{"ParkingSpot"}}, []string{"urn:ngsi-ld:ParkingSpot:gw-ba:bay"}},
+		{"kind", Filter{Types: []string{"gateway"}}, []string{"urn:ngsi-ld:Device:gw", "urn:ngsi-ld:Device:gw-ba"}},
+		{"bbox and type", Filter{Bound: &firenze, Types: []string{"site", "RoadSegment"}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := tw.Entities(c.f)
+			if c.want != nil {
+				if len(got) != len(c.want) {
+					t.Fatalf("got %d entities, want %v", len(got), c.want)
+				}
+				for i := range got {
+					if got[i].ID != c.want[i] {
+						t.Errorf("entity %d: %s, want %s", i, got[i].ID, c.want[i])
+					}
+				}
+			}
+			for i, e := range got {
+				if i > 0 && e.ID <= got[i-1].ID {
+					t.Errorf("not sorted by ID: %s after %s", e.ID, got[i-1].ID)
+				}
+				if c.f.Bound != nil && !intersects(*c.f.Bound, e.Geometry.Bound()) {
+					t.Errorf("%s outside the bbox", e.ID)
+				}
+			}
+		})
+	}
+	// The bbox over central Firenze holds the Duomo site and roads FI-01...
+	got := tw.Entities(Filter{Bound: &firenze, Types: []string{"site", "RoadSegment"}})
+	ids := map[string]bool{}
+	for _, e := range got {
+		ids[e.ID] = true
+	}
+	if !ids["urn:ngsi-ld:NoiseLevelObserved:gw:n"] || !ids["FI-01"] || ids["urn:ngsi-ld:ParkingSpot:gw-ba:bay"] {
+		t.Errorf("bbox over Firenze: %v", ids)
+	}
+	// Every entity without a filter, and a brute-force check of the bbox.
+	all := tw.Entities(Filter{})
+	n := 0
+	for _, e := range all {
+		if intersects(firenze, e.Geometry.Bound()) && (e.Kind == KindSite || e.Type == "RoadSegment") {
+			n++
+		}
+	}
+	if n != len(got) {
+		t.Errorf("bbox query %d, brute force %d", len(got), n)
+	}
+}
