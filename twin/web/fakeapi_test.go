@@ -278,3 +278,13 @@ func (a *fakeAPI) sendIndicators() int {
 func geometry(g orb.Geometry) map[string]any {
 	return map[string]any{"type": g.GeoJSONType(), "coordinates": g}
 }
+
+// sendResync tells every connected stream to reload the entities.
+func (a *fakeAPI) sendResync() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for ch := range a.clients {
+		ch <- "event: resync\ndata: {}\n\n"
+	}
+	return len(a.clients)
+}

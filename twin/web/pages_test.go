@@ -19,6 +19,9 @@ import (
 const (
 	colorFresh   = "#009e73"
 	colorOffline = "#595959"
+	// Roads by congestion.
+	colorFlowing   = "#0072b2"
+	colorCongested = "#d55e00"
 )
 
 // needBuilt fails the test when dist/ was not built.
@@ -198,6 +201,50 @@ func TestMapLive(t *testing.T) {
 		}
 	})
 
+	t.Run("road becomes congested", func(t *testing.T) {
+		var road twin.Entity
+		for _, r := range api.roads {
+			if r.Attrs["congested"].Value == false {
+				road = r
+				break
+			}
+		}
+		var before string
+		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", road.ID), &before); err != nil {
+			t.Fatal(err)
+		}
+		if before != colorFlowing {
+			t.Fatalf("road %s painted %q while flowing, want %s", road.ID, before, colorFlowing)
+		}
+		road.Attrs = map[string]twin.Attr{"congested": {Value: true, ObservedAt: time.Now()}}
+		api.sendEntity(road)
+		var ms float64
+		if err := p.eval(ctx, waitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", road.ID, colorCongested), 3000), &ms); err != nil {
+			t.Fatal(err)
+		}
+		if ms < 0 {
+			t.Fatalf("road %s not painted congested %s after the change", road.ID, colorCongested)
+		}
+	})
+
+	t.Run("resync reloads", func(t *testing.T) {
+		extra := api.sites[0]
+		extra.ID += "-new"
+		extra.Freshness = twin.Fresh
+		api.sites = append(api.sites, extra)
+		api.sendResync()
+		var ms float64
+		cond := fmt.Sprintf("window.ponteMap.featureCount('site') === %d && window.ponteMap.featureColor(%q) === %q", len(api.sites), extra.ID, colorFresh)
+		if err := p.eval(ctx, waitJS(cond, 5000), &ms); err != nil {
+			t.Fatal(err)
+		}
+		if ms < 0 {
+			var n int
+			_ = p.eval(ctx, "window.ponteMap.featureCount('site')", &n)
+			t.Fatalf("after resync the map holds %d sites, want %d including %s", n, len(api.sites), extra.ID)
+		}
+	})
+
 	t.Run("popup with sparkline", func(t *testing.T) {
 		site := api.sites[1]
 		pt := site.Geometry.Bound().Center()
@@ -294,4 +341,30 @@ func TestIndicatorsPage(t *testing.T) {
 			shot(ctx, t, p, artifacts(t), "indicators-"+strings.ReplaceAll(tc.name, " ", "-")+".png")
 		})
 	}
+}
+
+func TestMapRefusedToken(t *testing.T) {
+	needBuilt(t)
+	api := newFakeAPI(t)
+	srv := serve(t, api)
+	b := startBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := b.newPage(ctx)
+	defer p.drainLog()
+	if err := p.navigate(ctx, srv.URL+"/map/#token=wrong"); err != nil {
+		t.Fatal(err)
+	}
+	var ms float64
+	if err := p.eval(ctx, waitJS("!document.getElementById('token-form').hidden", 20000), &ms); err != nil || ms < 0 {
+		t.Fatalf("no token form after a refused token: %v", err)
+	}
+	var status string
+	if err := p.eval(ctx, "document.getElementById('status').textContent", &status); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(status, "missing or invalid token") {
+		t.Errorf("status %q, want the API's error", status)
+	}
+	shot(ctx, t, p, artifacts(t), "map-refused-token.png")
 }
