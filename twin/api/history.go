@@ -114,7 +114,7 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e.Kind != twin.KindSite || e.Gateway == "" || e.Device == "" {
-		writeError(w, http.StatusBadRequest, "entity", fmt.Sprintf("entity %s is a %s, which has no time series; ask for a sensor site", quote(e.ID), e.Kind))
+		writeError(w, http.StatusBadRequest, "entity", fmt.Sprintf("entity %s (kind %s) has no time series; ask for a sensor site", quote(e.ID), e.Kind))
 		return
 	}
 	if a.cfg.History == nil {
