@@ -40,6 +40,7 @@ func (t *Twin) flush() {
 		if !s.push(t.out, t.cfg.SubscriberQueue) {
 			delete(t.subs, s)
 			t.m.dropped.Inc()
+			t.dropped.Add(1)
 			t.m.subscribers.Set(float64(len(t.subs)))
 			t.log.Warn("twin: dropped a subscriber that did not keep up", "queue", t.cfg.SubscriberQueue)
 		}

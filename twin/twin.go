@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -42,6 +43,8 @@ type Twin struct {
 	count int // entries in ring
 	subs  map[*subscriber]struct{}
 	out   []ringEntry // changes of the current write, fanned out at its end
+
+	dropped atomic.Uint64 // subscribers dropped, for benchmarks and tests
 }
 
 // siteKey identifies a site by where its readings come from.
