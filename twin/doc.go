@@ -10,4 +10,70 @@
 //
 // Attribute names follow FIWARE Smart Data Models where one fits, so cities
 // already on FIWARE recognise them.
+//
+// # Entities
+//
+// New makes an AdministrativeArea entity per feature of the areas layer
+// (ID: the feature's ID, e.g. the ISTAT code 048017), a RoadSegment per
+// road feature, a site per Site (its FIWARE type from its category, or
+// from its NGSI-LD entity ID urn:ngsi-ld:Type:...), and a Device per
+// gateway at the centroid of its sites. A site lies in Site.Area when that
+// names an area's ID or name, else in the area containing its location
+// (geo.Areas.Locate), and on the nearest road within RoadMaxMetres
+// (geo.Roads.Nearest). Site configs name areas in the city's own terms
+// ("Municipio I"); those that match no feature are logged and the site is
+// placed by location. SitesFromConfigs reads the gateways' site configs.
+//
+// Positions never change, so Entities answers a bbox from an R-tree built
+// once; snapshots share their Attrs maps, which are replaced, never
+// modified, on each change.
+//
+// # Readings
+//
+// mapping.go has the table from profile points to attributes per category
+// (lanes summed to intensity in vehicles/h, percentages to ratios,
+// congestion thresholds, the EEA air-quality band of eaqi.go). Bad-quality
+// readings change nothing but a counter; readings older than a point's
+// value are counted and ignored; readings of devices no site places are
+// counted and ignored.
+//
+// # Freshness
+//
+// A site is Unknown until its first good reading, Fresh while that is at
+// most StaleFactor x its interval old (Run calls Tick every TickInterval
+// to notice), Stale after, and Offline while its gateway's last will
+// stands (SetGatewayState; a reading acquired after the will also clears
+// it). Groups (roads over their traffic sites, areas and gateways over all
+// their sites) are Fresh if one member is. Freshness is judged on the
+// gateways' acquisition times against the twin's clock, so a gateway
+// whose clock runs ahead looks fresher than it is: the edge agent's clock
+// must be synchronised (NTP), as for the readings' timestamps in InfluxDB.
+//
+// # Indicators
+//
+// indicators.go defines each indicator (unit, window, definition). Each
+// fresh site contributes to the sums of its area and the city; a reading
+// or a freshness change replaces its contribution, so Indicators costs the
+// number of areas, not of sites. Only fresh sensors count, and each
+// indicator says how many it rests on.
+//
+// # Changes
+//
+// Every change of an entity gets the next Seq, is kept in a ring of History
+// changes and is queued to each matching subscriber. Seq starts at the
+// clock's microseconds when the twin is made, so a Last-Event-ID from an
+// earlier run of the process is never mistaken for a recent one: it gets a
+// resync. A subscriber's queue is bounded by SubscriberQueue; one that
+// falls further behind is dropped (its channel closed), never slowing
+// Apply.
+//
+// Measured on a shared 2-core Intel Xeon (go test -bench, figures vary with
+// the machine's load):
+//
+//	BenchmarkApply (10,000 sites, 100-site batches)      ~740,000 readings/s
+//	BenchmarkEntitiesBBox (1 km viewport of 10,000)      ~15 us per query (18 sites)
+//	BenchmarkTwinMemory (10,000 sites with readings)     ~30 MB heap, shapes included
+//	BenchmarkFanout (10,000 sites, 1,000 subscribers)    p50 ~13 ms, p99 ~72 ms from
+//	                                                     Apply to every subscriber, at
+//	                                                     ~1,800 changes/s (1.8M deliveries/s)
 package twin
