@@ -66,18 +66,24 @@ func TestOutages(t *testing.T) {
 	cases := []struct {
 		name   string
 		outage func(p *proxy, broker *testenv.Broker, a *acker)
+		// lossy: the broker (persistence off, killed) may lose batches it
+		// had already confirmed; the gateway resends them after the ack
+		// timeout, so they arrive after later ones. Every reading must
+		// still arrive, once, and the buffer drain; ingest holds its acks
+		// at such a gap until it fills.
+		lossy bool
 	}{
 		{"link cut", func(p *proxy, _ *testenv.Broker, _ *acker) {
 			p.Cut()
 			time.Sleep(700 * time.Millisecond)
 			p.Restore()
-		}},
+		}, false},
 		{"broker restart", func(_ *proxy, broker *testenv.Broker, _ *acker) {
 			broker.Restart(500 * time.Millisecond)
-		}},
+		}, true},
 		{"ingest restart", func(_ *proxy, _ *testenv.Broker, a *acker) {
 			a.restart(t, 500*time.Millisecond)
-		}},
+		}, false},
 		{"two cuts in a row", func(p *proxy, _ *testenv.Broker, _ *acker) {
 			for range 2 {
 				p.Cut()
@@ -85,7 +91,7 @@ func TestOutages(t *testing.T) {
 				p.Restore()
 				time.Sleep(50 * time.Millisecond)
 			}
-		}},
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,6 +128,9 @@ func TestOutages(t *testing.T) {
 			}
 			step(30)
 			drained(t, b, a, n, 60*time.Second)
+			if tc.lossy {
+				a.forgiveDisorder(t)
+			}
 			a.check(t, b.Epoch(), n)
 			if got := metricValue(f.m.connects.WithLabelValues("ok")); got < 2 && tc.name != "ingest restart" {
 				t.Errorf("connects_total{ok} %v, want a reconnection", got)

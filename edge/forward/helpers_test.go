@@ -319,6 +319,18 @@ func (a *acker) distinct() int {
 	return len(a.seen)
 }
 
+// forgiveDisorder logs and clears the out-of-order arrivals seen so far,
+// for outages in which the broker itself lost confirmed batches.
+func (a *acker) forgiveDisorder(t testing.TB) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.disorder) > 0 {
+		t.Logf("acknowledger: %d readings arrived after later ones (resent after the broker lost them), e.g. %s", len(a.disorder), a.disorder[0])
+	}
+	a.disorder = nil
+}
+
 // check fails the test unless exactly seqs 1..n of epoch arrived, new ones
 // in increasing order, each with the reading appended under it.
 func (a *acker) check(t testing.TB, epoch uint64, n int) {
