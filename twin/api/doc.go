@@ -37,7 +37,8 @@
 // burst of events. A client resumes with Last-Event-ID (header, or the
 // lastEventId query parameter); when the twin no longer holds the changes
 // after that ID it sends "event: resync" with data {} and the client must
-// reload the entities. The indicators, when they changed, are sent as
+// reload the entities; so it does for an ID beyond the twin's latest
+// change (one from before ingest restarted). The indicators, when they changed, are sent as
 // "event: indicators" at most once per Config.IndicatorInterval (1 s);
 // they carry no id so they do not move the resume point. A comment ": ping"
 // every Config.Heartbeat (15 s) keeps proxies from closing an idle stream.

@@ -234,7 +234,7 @@ func appendGeom(dst []byte, g orb.Geometry) ([]byte, bool) {
 // that a change sent to many streams is encoded once. It is safe for
 // concurrent use.
 type featureCache struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	size int
 	m    map[uint64][]byte
 	ring []uint64 // insertion order, for eviction
@@ -247,9 +247,9 @@ func newFeatureCache(size int) *featureCache {
 
 // get returns the encoding of c, encoding and keeping it on a miss.
 func (c *featureCache) get(ch twin.Change, areas func() areaLookup) []byte {
-	c.mu.Lock()
+	c.mu.RLock()
 	b, ok := c.m[ch.Seq]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		return b
 	}

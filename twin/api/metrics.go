@@ -16,7 +16,9 @@ type metrics struct {
 	streams     prometheus.Gauge
 	refused     prometheus.Counter
 	events      *prometheus.CounterVec
-	dropped     prometheus.Counter
+	// The events counter of each event type, resolved once.
+	entityEvents, indicatorEvents, resyncEvents prometheus.Counter
+	dropped                                     prometheus.Counter
 }
 
 // newMetrics makes the metrics and registers them on reg (if not nil).
@@ -52,6 +54,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "SSE streams ended because the twin dropped a subscriber that did not keep up.",
 		}),
 	}
+	m.entityEvents = m.events.WithLabelValues("entity")
+	m.indicatorEvents = m.events.WithLabelValues("indicators")
+	m.resyncEvents = m.events.WithLabelValues("resync")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.requests, m.duration, m.rateLimited, m.streams, m.refused, m.events, m.dropped} {
 			if err := reg.Register(c); err != nil {

@@ -39,6 +39,13 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	a.metrics.streams.Inc()
 	defer a.metrics.streams.Dec()
 
+	// An ID beyond the twin's latest change comes from before a restart of
+	// ingest (sequence numbers start again): the client's state cannot be
+	// trusted, so it must resync, from the changes after the latest.
+	resync := false
+	if last := a.reader.LastSeq(); after > last {
+		resync, after = true, last
+	}
 	ch, unsubscribe := a.reader.Subscribe(f, after)
 	defer unsubscribe()
 
@@ -50,6 +57,9 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	s := &stream{a: a, w: w, rc: rc}
 	s.buf.WriteString("retry: 2000\n: connected\n\n")
+	if resync {
+		s.change(twin.Change{})
+	}
 	s.indicators()
 	if !s.flush() {
 		return
@@ -106,7 +116,7 @@ type stream struct {
 func (s *stream) change(c twin.Change) {
 	if c.Seq == 0 {
 		s.buf.WriteString("event: resync\ndata: {}\n\n")
-		s.a.metrics.events.WithLabelValues("resync").Inc()
+		s.a.metrics.resyncEvents.Inc()
 		return
 	}
 	b := s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) })
@@ -115,7 +125,7 @@ func (s *stream) change(c twin.Change) {
 	s.buf.WriteString("\nevent: entity\ndata: ")
 	s.buf.Write(b)
 	s.buf.WriteString("\n\n")
-	s.a.metrics.events.WithLabelValues("entity").Inc()
+	s.a.metrics.entityEvents.Inc()
 }
 
 // indicators adds the indicators event when they changed since the last
@@ -129,7 +139,7 @@ func (s *stream) indicators() {
 	s.buf.WriteString("event: indicators\ndata: ")
 	s.buf.Write(body)
 	s.buf.WriteString("\n\n")
-	s.a.metrics.events.WithLabelValues("indicators").Inc()
+	s.a.metrics.indicatorEvents.Inc()
 }
 
 // flush writes the pending events within WriteTimeout and flushes them.

@@ -207,3 +207,20 @@ func TestStreamLimit(t *testing.T) {
 	waitFor(t, "a free stream slot", func() bool { return fake.active() == 1 })
 	openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
 }
+
+func TestStreamResyncAfterRestart(t *testing.T) {
+	fake := newFakeReader(fixtureEntities()...)
+	srv, _ := newTestServer(t, fake, nil)
+	fake.emit(withName(siteAir, "a"))
+	fake.emit(withName(siteAir, "b"))
+	// The client saw event 5000 of an earlier run of ingest.
+	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, map[string]string{"Last-Event-ID": "5000"})
+	ev := c.next(t, func(ev sseEvent) bool { return ev.Event == "resync" || ev.Event == "entity" })
+	if ev.Event != "resync" {
+		t.Fatalf("first event %+v, want resync", ev)
+	}
+	seq := fake.emit(withName(siteAir, "c"))
+	if ev := c.next(t, isEvent("entity")); ev.ID != strconv.FormatUint(seq, 10) {
+		t.Errorf("after resync: id %s, want %d", ev.ID, seq)
+	}
+}

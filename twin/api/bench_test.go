@@ -1,0 +1,144 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Benchmark shape: benchClients SSE clients, one change every
+// benchInterval (a city of 10,000 sites reporting every 50 s), each
+// change sent to every client.
+const (
+	benchClients  = 1000
+	benchInterval = 5 * time.Millisecond
+)
+
+// BenchmarkSSEFanout measures the latency from a change leaving the twin
+// (Updated stamped with time.Now() just before it is emitted) to each of
+// 1,000 SSE clients over real loopback HTTP having read and decoded the
+// event, one change per iteration, paced at 200 changes/s.
+func BenchmarkSSEFanout(b *testing.B) {
+	fake := newFakeReader(fixtureEntities()...)
+	fake.buf = 512
+	a, err := New(Config{Reader: fake, Tokens: []string{testToken}, Registerer: prometheus.NewRegistry(), MaxStreams: benchClients})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
+
+	lat := make([][]time.Duration, benchClients)
+	got := make([]atomic.Int64, benchClients)
+	var wg sync.WaitGroup
+	for i := range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				if ctx.Err() == nil {
+					b.Errorf("client %d: %v", i, err)
+				}
+				return
+			}
+			defer resp.Body.Close()
+			r := bufio.NewReaderSize(resp.Body, 16<<10)
+			var f struct {
+				Properties struct {
+					Updated time.Time `json:"updated"`
+				} `json:"properties"`
+			}
+			for {
+				line, err := r.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				data, ok := bytes.CutPrefix(line, []byte("data: "))
+				if !ok || len(data) < 3 || data[1] == '}' {
+					continue
+				}
+				if err := json.Unmarshal(data, &f); err != nil || f.Properties.Updated.IsZero() {
+					continue // the indicators event
+				}
+				lat[i] = append(lat[i], time.Since(f.Properties.Updated))
+				got[i].Add(1)
+			}
+		}()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for fake.active() < benchClients {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d clients subscribed", fake.active(), benchClients)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	b.ResetTimer()
+	start := time.Now()
+	tick := time.NewTicker(benchInterval)
+	defer tick.Stop()
+	e := siteAir
+	for i := range b.N {
+		<-tick.C
+		e.Name = strconv.Itoa(i)
+		e.Updated = time.Now()
+		fake.emit(e)
+	}
+	// Wait for every client to have every change (bounded).
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		done := true
+		for i := range got {
+			done = done && got[i].Load() >= int64(b.N)
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	srv.CloseClientConnections()
+	wg.Wait()
+
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if want := b.N * benchClients; len(all) < want {
+		b.Fatalf("%d events received, want %d (%d streams dropped by the twin)", len(all), want, int(droppedStreams(a)))
+	}
+	slices.Sort(all)
+	ms := func(q float64) float64 { return float64(all[int(q*float64(len(all)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(ms(0.50), "ms_p50")
+	b.ReportMetric(ms(0.99), "ms_p99")
+	b.ReportMetric(ms(1), "ms_max")
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "events/s")
+}
+
+// droppedStreams is how many streams the twin dropped.
+func droppedStreams(a *API) float64 {
+	var m dto.Metric
+	if err := a.metrics.dropped.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}
