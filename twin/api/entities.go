@@ -1,7 +1,9 @@
 package api
 
 import (
+	"compress/gzip"
 	"net/http"
+	"strings"
 
 	"github.com/ponte-city/ponte/twin"
 )
@@ -30,7 +32,37 @@ func (a *API) handleEntities(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", geoJSON)
 	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf)
+	h.Set("Vary", "Accept-Encoding")
+	writeMaybeGzip(w, r, buf)
+}
+
+// gzipMin is the smallest answer worth compressing.
+const gzipMin = 8 << 10
+
+// writeMaybeGzip writes body, gzipped when the client accepts it and it
+// is large (a city's entities are megabytes of GeoJSON, which compresses
+// about tenfold; operators' links are not always fast).
+func writeMaybeGzip(w http.ResponseWriter, r *http.Request, body []byte) {
+	if len(body) < gzipMin || !acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		_, _ = w.Write(body)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+}
+
+// acceptsGzip says whether an Accept-Encoding header allows gzip.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 // handleEntity answers GET /api/v1/entities/{id} with one Feature.

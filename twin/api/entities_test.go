@@ -50,8 +50,8 @@ func TestEntitiesFilter(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/geo+json" {
-				t.Errorf("Content-Type %q", ct)
+			if ct := resp.Header.Get("Content-Type"); ct != "application/geo+json" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("Content-Type %q, headers %v", ct, resp.Header)
 			}
 			var fc testCollection
 			if err := json.Unmarshal(body, &fc); err != nil {
