@@ -22,7 +22,7 @@ const chromiumPath = "/usr/bin/chromium"
 // message is JSON ended by a NUL byte). A small client instead of chromedp
 // keeps the module's dependencies as they are; it needs only a few methods.
 type browser struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	in      *os.File // our end of Chromium's fd 3
 	mu      sync.Mutex
@@ -47,7 +47,7 @@ type cdpMessage struct {
 // startBrowser starts Chromium with software WebGL (SwiftShader), which
 // MapLibre needs. It fails the test, with the install command, when
 // Chromium is missing.
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t testing.TB) *browser {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("headless Chromium is needed at %s: install it with `apt-get install -y chromium` (%v)", chromiumPath, err)

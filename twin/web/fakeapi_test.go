@@ -22,7 +22,7 @@ const testToken = "test-token-0123"
 // call (see twin/api), over fixed data the test controls, with a stream
 // the test injects changes into.
 type fakeAPI struct {
-	t          *testing.T
+	t          testing.TB
 	areas      []twin.Entity
 	roads      []twin.Entity
 	sites      []twin.Entity
@@ -41,9 +41,9 @@ type fakeAPI struct {
 var areaNames = []string{"Firenze", "Fiesole", "Sesto Fiorentino", "Bagno a Ripoli", "Scandicci"}
 
 // newFakeAPI builds the fake twin: five Firenze-area municipalities from
-// geo/data, the seven Firenze road fixtures and 20 sites in central
-// Firenze, with indicators per area.
-func newFakeAPI(t *testing.T) *fakeAPI {
+// geo/data, the seven Firenze road fixtures and nSites sites on a grid in
+// central Firenze, with indicators per area.
+func newFakeAPI(t testing.TB, nSites int) *fakeAPI {
 	t.Helper()
 	layer, err := geo.LoadLayer("../../geo/data/firenze-metro-municipalities.geojson", geo.KindAreas, geo.LoadOptions{IDProperty: "com_istat_code"})
 	if err != nil {
@@ -81,8 +81,9 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			Attrs: map[string]twin.Attr{"congested": {Value: i%3 == 0, ObservedAt: now}}, Updated: now, Freshness: twin.Fresh})
 	}
 	freshness := []twin.Freshness{twin.Fresh, twin.Fresh, twin.Stale, twin.Unknown}
-	for i := range 20 {
-		p := orb.Point{11.236 + 0.0045*float64(i%5), 43.764 + 0.004*float64(i/5)}
+	cols := int(math.Ceil(math.Sqrt(float64(nSites))))
+	for i := range nSites {
+		p := orb.Point{11.236 + 0.0225*float64(i%cols)/float64(cols), 43.764 + 0.02*float64(i/cols)/float64(cols)}
 		e := twin.Entity{
 			ID: fmt.Sprintf("urn:ngsi-ld:TrafficFlowObserved:fi-%02d", i), Type: "TrafficFlowObserved", Kind: twin.KindSite,
 			Name: fmt.Sprintf("Counter %d", i), Geometry: p, Gateway: "gw-fi-1", Device: fmt.Sprintf("counter-%02d", i),

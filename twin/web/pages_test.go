@@ -25,7 +25,7 @@ const (
 )
 
 // needBuilt fails the test when dist/ was not built.
-func needBuilt(t *testing.T) {
+func needBuilt(t testing.TB) {
 	t.Helper()
 	for _, f := range []string{"dist/map/index.html", "dist/map/app.js", "dist/indicators/index.html", "dist/indicators/app.js"} {
 		if _, err := os.Stat(f); err != nil {
@@ -35,7 +35,7 @@ func needBuilt(t *testing.T) {
 }
 
 // artifacts is where screenshots go: $PONTE_ARTIFACTS, else a temp dir.
-func artifacts(t *testing.T) string {
+func artifacts(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("PONTE_ARTIFACTS")
 	if dir == "" {
@@ -48,7 +48,7 @@ func artifacts(t *testing.T) string {
 }
 
 // serve starts the pages and the fake API on a loopback port.
-func serve(t *testing.T, api *fakeAPI) *httptest.Server {
+func serve(t testing.TB, api *fakeAPI) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", api)
@@ -59,7 +59,7 @@ func serve(t *testing.T, api *fakeAPI) *httptest.Server {
 	return srv
 }
 
-func shot(ctx context.Context, t *testing.T, p *page, dir, name string) {
+func shot(ctx context.Context, t testing.TB, p *page, dir, name string) {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := p.screenshot(ctx, path, strings.HasPrefix(name, "indicators")); err != nil {
@@ -82,7 +82,7 @@ func waitJS(cond string, ms int) string {
 
 func TestMapLive(t *testing.T) {
 	needBuilt(t)
-	api := newFakeAPI(t)
+	api := newFakeAPI(t, 20)
 	srv := serve(t, api)
 	dir := artifacts(t)
 	b := startBrowser(t)
@@ -286,7 +286,7 @@ func TestIndicatorsPage(t *testing.T) {
 		{name: "embedded", shapes: true, query: "?embed=1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newFakeAPI(t)
+			api := newFakeAPI(t, 20)
 			api.publicShapes = tc.shapes
 			srv := serve(t, api)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -345,7 +345,7 @@ func TestIndicatorsPage(t *testing.T) {
 
 func TestMapRefusedToken(t *testing.T) {
 	needBuilt(t)
-	api := newFakeAPI(t)
+	api := newFakeAPI(t, 20)
 	srv := serve(t, api)
 	b := startBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -167,12 +167,29 @@ $('choropleth-indicator').addEventListener('change', (e) => { chosen = e.target.
 
 // --- loading --------------------------------------------------------------------
 
+let lastText = '';
+
+// Re-rendering replaces the cards and regions; keep the keyboard focus on
+// the card or region it was on.
+function keepFocus(render) {
+  const a = document.activeElement;
+  const id = a && a.dataset ? a.dataset.id : undefined;
+  const inMap = a && a.closest ? !!a.closest('#choropleth-map') : false;
+  render();
+  if (id === undefined) return;
+  const sel = inMap ? `#choropleth-map path[data-id="${CSS.escape(id)}"]` : `article[data-id="${CSS.escape(id)}"]`;
+  const again = document.querySelector(sel);
+  if (again) again.focus({ preventScroll: true });
+}
+
 async function loadIndicators() {
   const r = await fetch(`${API}/indicators`);
   if (!r.ok) throw new Error(`the indicators service answered ${r.status} ${r.statusText}`);
-  indicators = await r.json();
-  renderCards();
-  renderChoropleth();
+  const text = await r.text();
+  if (text === lastText) return;
+  lastText = text;
+  indicators = JSON.parse(text);
+  keepFocus(() => { renderCards(); renderChoropleth(); });
   $('status').textContent = `${areasShown().length} areas.`;
   document.body.dataset.ready = 'true';
 }
@@ -182,7 +199,7 @@ async function loadShapes() {
     const r = await fetch(`${API}/areas.geojson`);
     if (!r.ok) return; // no public shapes: cards only
     shapes = await r.json();
-    renderChoropleth();
+    keepFocus(renderChoropleth);
   } catch { /* cards only */ }
 }
 

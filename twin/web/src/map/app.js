@@ -10,7 +10,13 @@ import { details } from './popup.js';
 
 const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
 const SOURCES = ['areas', 'roads', 'sites'];
+// A change to a feature the map already draws is painted at once through
+// feature state (no re-tiling); the source data follows every DATA_MS, and
+// new features, area recolouring and the like within FLUSH_MS.
 const FLUSH_MS = 100;
+const DATA_MS = 1000;
+// Paint colour of sites and roads: the live feature state, else the data.
+const LIVE_COLOR = ['coalesce', ['feature-state', 'color'], ['get', '_color']];
 
 const cfg = readConfig();
 const store = new Store();
@@ -83,11 +89,11 @@ function addLayers() {
   map.addLayer({ id: 'areas-fill', type: 'fill', source: 'areas', paint: { 'fill-color': ['get', '_color'], 'fill-opacity': fillOpacity } });
   map.addLayer({ id: 'areas-line', type: 'line', source: 'areas', paint: { 'line-color': '#ffffff', 'line-width': 1 } });
   map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
-  map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': ['get', '_color'], 'line-width': 4 } });
+  map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': LIVE_COLOR, 'line-width': 4 } });
   map.addLayer({
     id: 'sites', type: 'circle', source: 'sites',
     paint: {
-      'circle-color': ['get', '_color'],
+      'circle-color': LIVE_COLOR,
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 3, 14, 8],
       'circle-stroke-color': '#1a1a1a',
       'circle-stroke-width': ['case', ['==', ['get', 'kind'], 'gateway'], 2, 0.75],
@@ -98,18 +104,33 @@ function addLayers() {
 // --- data ------------------------------------------------------------------
 
 const pending = new Map(); // source -> Map(id -> feature)
+// Timings (performance.now()) of the latest entity event, flush and
+// applied update, for tests and for looking at a slow map.
+const stats = { eventAt: 0, flushAt: 0, appliedAt: 0, renderAt: 0 };
 let flushTimer = 0;
 let areasDirty = false;
+let changed = false; // an entity changed since the last flush
 
-function scheduleFlush() {
-  if (!flushTimer) flushTimer = setTimeout(flush, FLUSH_MS);
+let flushDue = Infinity;
+function scheduleFlush(delay = FLUSH_MS) {
+  const due = performance.now() + delay;
+  if (flushTimer && due >= flushDue) return;
+  clearTimeout(flushTimer);
+  flushDue = due;
+  flushTimer = setTimeout(flush, delay);
 }
 
 function flush() {
   flushTimer = 0;
+  flushDue = Infinity;
+  if (changed) {
+    changed = false;
+    $('updated').textContent = 'last change ' + new Date().toLocaleTimeString();
+  }
+  stats.flushAt = performance.now();
   for (const [source, feats] of pending) {
     if (source === 'areas') continue;
-    map.getSource(source).updateData({ add: [...feats.values()] });
+    map.getSource(source).updateData({ add: [...feats.values()] }).then(() => { stats.appliedAt = performance.now(); });
   }
   pending.clear();
   if (areasDirty) {
@@ -120,6 +141,8 @@ function flush() {
 }
 
 function setAll() {
+  // The reloaded data is the truth: drop the live colours set on top.
+  for (const s of ['roads', 'sites']) map.removeFeatureState({ source: s });
   for (const s of SOURCES) map.getSource(s).setData(store.collection(s));
 }
 
@@ -161,14 +184,24 @@ function fillIndicatorSelect() {
 }
 
 function applyEntity(f) {
+  stats.eventAt = performance.now();
+  const known = store.features.has(String(f.id));
   const g = store.put(f);
   const source = sourceOf(g.properties.kind);
-  if (source === 'areas') { areasDirty = true; } else {
-    if (!pending.has(source)) pending.set(source, new Map());
-    pending.get(source).set(g.properties._id, g);
+  changed = true;
+  if (source === 'areas') {
+    areasDirty = true;
+    scheduleFlush();
+    return;
   }
-  $('updated').textContent = 'last change ' + new Date().toLocaleTimeString();
-  scheduleFlush();
+  if (!pending.has(source)) pending.set(source, new Map());
+  pending.get(source).set(g.properties._id, g);
+  if (known) {
+    map.setFeatureState({ source, id: g.properties._id }, { color: g.properties._color });
+    scheduleFlush(DATA_MS);
+  } else {
+    scheduleFlush();
+  }
 }
 
 let es = null;
@@ -300,15 +333,19 @@ const ready = new Promise((resolve, reject) => {
 });
 ready.catch(() => { /* reported in the status line */ });
 
+map.on('render', () => { stats.renderAt = performance.now(); });
+
 /**
- * Test and automation hooks. featureColor reads the colour from the
- * features the map itself holds (querySourceFeatures), which the layers
- * paint with ['get', '_color'], so it reports what is on screen.
+ * Test and automation hooks. featureColor reads the feature from what the
+ * map itself holds (querySourceFeatures; null if it is not drawn) and
+ * evaluates the layers' colour expression on it (feature state, else the
+ * _color property), so it reports what is on screen.
  */
 window.ponteMap = {
   map,
   ready,
   store,
+  stats,
   featureCount(kind) {
     let n = 0;
     for (const f of sourceFeatures(sourceOf(kind)).values()) if (f.properties.kind === kind) n++;
@@ -317,7 +354,12 @@ window.ponteMap = {
   featureColor(id) {
     const f = store.features.get(String(id));
     if (!f) return null;
-    const hit = sourceFeatures(sourceOf(f.properties.kind)).get(String(id));
-    return hit ? hit.properties._color : null;
+    // Filtered in the query, so only this feature is decoded; then the
+    // layers' colour expression: the live feature state, else the data.
+    const source = sourceOf(f.properties.kind);
+    const hits = map.querySourceFeatures(source, { filter: ['==', ['get', '_id'], String(id)] });
+    if (!hits.length) return null;
+    const state = source === 'areas' ? {} : map.getFeatureState({ source, id: String(id) });
+    return state.color || hits[0].properties._color;
   },
 };

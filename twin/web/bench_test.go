@@ -1,0 +1,88 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/twin"
+)
+
+// BenchmarkMapChange measures, in headless Chromium with software WebGL,
+// how long the map takes from a change leaving the (fake) SSE stream to
+// the feature being painted in its new colour, with 10,000 sites loaded.
+// It reports the p50 and p99 of that latency and how long the first load
+// took. Run with -benchtime=50x for a stable sample.
+func BenchmarkMapChange(b *testing.B) {
+	needBuilt(b)
+	const n = 10000
+	api := newFakeAPI(b, n)
+	srv := serve(b, api)
+	br := startBrowser(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	p := br.newPage(ctx)
+	defer p.drainLog()
+
+	start := time.Now()
+	if err := p.navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
+		b.Fatal(err)
+	}
+	var waited float64
+	if err := p.eval(ctx, waitJS("window.ponteMap", 60000), &waited); err != nil || waited < 0 {
+		b.Fatalf("window.ponteMap never appeared: %v", err)
+	}
+	if err := p.eval(ctx, "window.ponteMap.ready", nil); err != nil {
+		b.Fatalf("map not ready: %v", err)
+	}
+	load := time.Since(start)
+	var count int
+	if err := p.eval(ctx, "window.ponteMap.featureCount('site')", &count); err != nil {
+		b.Fatal(err)
+	}
+	if count != n {
+		b.Fatalf("the map holds %d sites, want %d", count, n)
+	}
+	select {
+	case <-api.connected:
+	case <-time.After(30 * time.Second):
+		b.Fatal("the map never opened the SSE stream")
+	}
+
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		site := api.sites[(i*7919)%n]
+		want := colorOffline
+		site.Freshness = twin.Offline
+		if api.sites[(i*7919)%n].Freshness == twin.Offline {
+			site.Freshness, want = twin.Fresh, colorFresh
+		}
+		api.sites[(i*7919)%n] = site
+		t0 := time.Now()
+		api.sendEntity(site)
+		var ms float64
+		if err := p.eval(ctx, waitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site.ID, want), 10000), &ms); err != nil {
+			b.Fatal(err)
+		}
+		if ms < 0 {
+			b.Fatalf("site %s not painted %s within 10 s", site.ID, want)
+		}
+		lat = append(lat, time.Since(t0))
+		if i < 5 {
+			var st map[string]float64
+			_ = p.eval(ctx, "(() => { const s = window.ponteMap.stats; return {flush: s.flushAt - s.eventAt, applied: s.appliedAt - s.eventAt, render: s.renderAt - s.eventAt, now: performance.now() - s.eventAt}; })()", &st)
+			b.Logf("change %d: %v in Go; in the page after the event: %v", i, lat[len(lat)-1], st)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(load.Seconds(), "load-s")
+	b.ReportMetric(0, "ns/op")
+	shot(ctx, b, p, artifacts(b), "map-10k-sites.png")
+}
