@@ -35,6 +35,7 @@ var categories = map[string]string{
 	"StreetlightControlCabinet": "energy",
 	"EnergyMeter":               "energy",
 	"TrafficSignal":             "signal",
+	"TrafficSignalController":   "signal",
 }
 
 // MeasurementFor is the default mapping from a site to its InfluxDB
@@ -46,6 +47,21 @@ func MeasurementFor(e twin.Entity) string {
 		return c
 	}
 	return FallbackMeasurement
+}
+
+// MeasurementFromMeta maps a site to the measurement ingest writes it to,
+// from the same device metadata ingest's sink uses (ingest/config's
+// Config.Meta: the device's type in the ingest config), falling back to
+// MeasurementFor when the config does not know the device. ponte-ingest
+// should wire this one: a site config may give an entity a FIWARE type of
+// its own (an NGSI-LD URN) that MeasurementFor cannot map back.
+func MeasurementFromMeta(meta func(gateway, device string) (area, typ string)) func(twin.Entity) string {
+	return func(e twin.Entity) string {
+		if _, typ := meta(e.Gateway, e.Device); typ != "" {
+			return typ
+		}
+		return MeasurementFor(e)
+	}
 }
 
 // InfluxHistory reads history from InfluxDB 1.8 through InfluxQL on

@@ -178,3 +178,26 @@ func TestInfluxHistoryReal(t *testing.T) {
 		}
 	})
 }
+
+func TestMeasurementFromMeta(t *testing.T) {
+	meta := func(gateway, device string) (string, string) {
+		if gateway == "gw" && device == "d1" {
+			return "048017", "air"
+		}
+		return "", ""
+	}
+	m := MeasurementFromMeta(meta)
+	cases := []struct {
+		e    twin.Entity
+		want string
+	}{
+		{twin.Entity{Type: "MyOwnSensor", Gateway: "gw", Device: "d1"}, "air"},
+		{twin.Entity{Type: "NoiseLevelObserved", Gateway: "gw", Device: "d2"}, "noise"},
+		{twin.Entity{Type: "MyOwnSensor", Gateway: "gw", Device: "d2"}, FallbackMeasurement},
+	}
+	for _, c := range cases {
+		if got := m(c.e); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+	}
+}

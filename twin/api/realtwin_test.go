@@ -1,0 +1,68 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/twin"
+)
+
+// The real twin is what the API serves in ponte-ingest.
+var _ twin.Reader = (*twin.Twin)(nil)
+
+// TestWithRealTwin runs the API over the real twin: a reading applied at
+// ingest reaches an SSE client as an entity event and shows in the
+// entities answer.
+func TestWithRealTwin(t *testing.T) {
+	tw, err := twin.New(twin.Config{
+		Sites: []twin.Site{
+			{Gateway: "gw-fi", Device: "aq1", Category: "air", Lon: 11.25, Lat: 43.77, Interval: time.Minute},
+			{Gateway: "gw-fi", Device: "tc1", Category: "traffic", Lon: 11.26, Lat: 43.78, Interval: time.Minute},
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Config{Reader: tw, Tokens: []string{testToken}, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(a.Handler())
+	t.Cleanup(hs.Close)
+	srv := hs.URL
+
+	resp, body := get(t, srv+"/api/v1/entities?type=AirQualityObserved", testToken, nil)
+	var fc testCollection
+	if err := json.Unmarshal(body, &fc); err != nil || resp.StatusCode != http.StatusOK || len(fc.Features) != 1 {
+		t.Fatalf("status %d, %d features (%v): %s", resp.StatusCode, len(fc.Features), err, body)
+	}
+	id := fc.Features[0].ID
+
+	c := openStream(t, srv+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
+	waitFor(t, "the stream to open", func() bool { return a.streams.Load() == 1 })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	tw.Apply("gw-fi", 1, &wire.Batch{Gateway: "gw-fi", Epoch: 1, Seqs: []uint64{1, 2}, Readings: []wire.Reading{
+		{Device: "aq1", Point: "no2", Value: wire.Float(41.5), Unit: "ug/m3", Time: now, Quality: wire.QualityGood},
+		{Device: "tc1", Point: "lane1_intensity", Value: wire.Float(600), Unit: "1/h", Time: now, Quality: wire.QualityGood},
+	}})
+	ev := c.next(t, isEvent("entity"))
+	var f testFeature
+	if err := json.Unmarshal([]byte(ev.Data), &f); err != nil {
+		t.Fatalf("event data %q: %v", ev.Data, err)
+	}
+	if f.ID != id || ev.ID == "" {
+		t.Fatalf("event %+v, want entity %s", ev, id)
+	}
+	no2, _ := f.Properties["attrs"].(map[string]any)["no2"].(map[string]any)
+	if no2["value"] != 41.5 || f.Properties["freshness"] != "fresh" {
+		t.Errorf("feature %s", ev.Data)
+	}
+}
