@@ -23,6 +23,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/influxsink"
 	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/twin"
 )
 
 // Options are what a caller may set beyond the configuration file.
@@ -49,6 +50,8 @@ type Addrs struct {
 	BrokerURL string
 	// Embedded reports whether the broker is the embedded one.
 	Embedded bool
+	// Twin is the digital twin, when the configuration has one.
+	Twin twin.Reader
 }
 
 // Run runs ingest until ctx is done, then stops every part within about
@@ -95,6 +98,17 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}()
 		sink = influxsink.Sink{S: is}
 	}
+	var addrs Addrs
+	var tw *twin.Twin
+	if cfg.Twin != nil {
+		if tw, err = buildTwin(cfg, log, reg); err != nil {
+			return err
+		}
+		if opts.Applier == nil {
+			opts.Applier = tw
+		}
+		addrs.Twin = tw
+	}
 	svc, err := service.New(service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
 		Gateways: cfg.GatewayIDs(), Devices: cfg.Devices(), UnknownDevices: cfg.UnknownDevices,
@@ -105,7 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 
-	addrs := Addrs{BrokerURL: cfg.Broker.URL}
+	addrs.BrokerURL = cfg.Broker.URL
 	user, pass := cfg.Broker.Username, cfg.Broker.Password
 	if addrs.BrokerURL == "" {
 		if pass == "" {
@@ -125,7 +139,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	mq, err := intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
 		Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
-		Logger: log.With("component", "mqtt")}, svc)
+		OnStatus: statusTo(tw), Logger: log.With("component", "mqtt")}, svc)
 	if err != nil {
 		return err
 	}
@@ -146,6 +160,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return mq.Run(gctx) })
+	if tw != nil {
+		g.Go(func() error {
+			if err := tw.Run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("ingest: twin: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("ingest: http: %w", err)

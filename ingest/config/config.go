@@ -39,6 +39,8 @@ type Config struct {
 	Queue   int `yaml:"queue"`
 	// Gateways are the known gateways; empty accepts any the broker lets in.
 	Gateways []Gateway `yaml:"gateways"`
+	// Twin, if set, keeps the digital twin and serves its API and pages.
+	Twin *Twin `yaml:"twin"`
 
 	doc *yamlconf.Doc
 }
@@ -191,6 +193,7 @@ func (c *Config) Validate() error {
 	if c.Queue < 0 {
 		bad("queue", "%d (expected a positive number)", c.Queue)
 	}
+	c.validateTwin(bad)
 	seen := map[string]int{}
 	for i, g := range c.Gateways {
 		p := fmt.Sprintf("gateways[%d]", i)

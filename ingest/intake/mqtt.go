@@ -39,6 +39,11 @@ type MQTTConfig struct {
 	// DefaultShareGroup). "-" subscribes without sharing (a single
 	// instance on a broker without $share support).
 	ShareGroup string
+	// OnStatus, if set, receives every gateway's status message (retained
+	// "online", or the last will's "offline"), for the twin to mark a dead
+	// gateway's sites offline. Every instance subscribes to all statuses
+	// (not shared): each keeps its own twin. It must not block.
+	OnStatus func(wire.Status)
 	// KeepAlive (default 30s) and ConnectTimeout (default 10s).
 	KeepAlive, ConnectTimeout time.Duration
 	// Logger (default slog.Default()).
@@ -114,6 +119,14 @@ func (m *MQTT) Run(ctx context.Context) error {
 				go c.Disconnect(0)
 				return
 			}
+			if m.cfg.OnStatus != nil {
+				st := m.cfg.Topics.StatusFilter()
+				if tok := c.Subscribe(st, 1, m.handleStatus); !tok.WaitTimeout(m.cfg.ConnectTimeout) || tok.Error() != nil {
+					log.Error("subscribe to gateway status failed; reconnecting", "filter", st, "err", tok.Error())
+					go c.Disconnect(0)
+					return
+				}
+			}
 			m.connected.Store(true)
 			log.Info("MQTT intake connected", "broker", m.cfg.URL, "client_id", m.cfg.ClientID, "filter", m.filter)
 		}).
@@ -134,6 +147,26 @@ func (m *MQTT) Run(ctx context.Context) error {
 	m.connected.Store(false)
 	c.Disconnect(250)
 	return nil
+}
+
+// handleStatus passes a gateway's status to OnStatus, after the same
+// check as for batches: the gateway in the message must be the topic's.
+func (m *MQTT) handleStatus(_ paho.Client, msg paho.Message) {
+	defer msg.Ack()
+	gw, kind, err := m.cfg.Topics.Gateway(msg.Topic())
+	if err != nil || kind != "status" {
+		return
+	}
+	st, err := wire.DecodeStatus(msg.Payload())
+	if err != nil {
+		m.cfg.Logger.Warn("gateway status refused", "topic", msg.Topic(), "err", err)
+		return
+	}
+	if st.Gateway != gw {
+		m.cfg.Logger.Warn("gateway status refused: gateway differs from the topic's", "topic", msg.Topic(), "status_gateway", st.Gateway)
+		return
+	}
+	m.cfg.OnStatus(st)
 }
 
 // handle passes one message to the pipeline. It is called by paho in

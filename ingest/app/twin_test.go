@@ -1,0 +1,114 @@
+package app_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/ingest/app"
+	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/twin"
+)
+
+func abs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestTwinFromIngest: with a twin section, ingest places the sites of the
+// gateways' site configs on the real shapes, applies each newly written
+// batch to them, and marks a gateway's sites offline when its status (the
+// last will) says so.
+func TestTwinFromIngest(t *testing.T) {
+	dir := t.TempDir()
+	const entity = "urn:ngsi-ld:Streetlight:fi-duomo-cabinet"
+	site := fmt.Sprintf(`gateway:
+  id: gw1
+uplink:
+  broker: tcp://127.0.0.1:1883
+buffer:
+  dir: %s
+devices:
+  - name: meter-1
+    profile: eastron-sdm630-v2
+    address: tcp://127.0.0.1:502
+    unit: 1
+    interval: 10s
+    location: {lon: 11.25580, lat: 43.77310}  # Piazza del Duomo, Firenze
+    entity: %s
+`, filepath.Join(dir, "buf"), entity)
+	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  roads: %s\n  sites: [site.yaml]\n  profiles: %s\n  road_max_metres: 100\n",
+		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), abs(t, "../../geo/testdata/roads.geojson"), abs(t, "../../firmware-profiles"))
+	cfg, _ := writeConfig(t, dir, "", extra, 1)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	if addrs.Twin == nil {
+		t.Fatal("no twin")
+	}
+	e, ok := addrs.Twin.Entity(entity)
+	if !ok {
+		t.Fatalf("site %s not in the twin", entity)
+	}
+	if e.Area != "048017" || e.Freshness != twin.Unknown {
+		t.Fatalf("site placed in area %q with freshness %s, want Firenze (048017), unknown", e.Area, e.Freshness)
+	}
+
+	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1-test", "gw1", "pw-gw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Disconnect(50)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	b := &wire.Batch{Gateway: "gw1", Epoch: 7, Seqs: []uint64{1, 2},
+		Readings: []wire.Reading{
+			{Device: "meter-1", Point: "total_power", Value: wire.Float(3200), Unit: "W", Time: now},
+			{Device: "meter-1", Point: "voltage_l1", Value: wire.Float(230.1), Unit: "V", Time: now},
+		}}
+	data, err := wire.Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := cfg.Topics()
+	if tok := gw.Publish(topics.Up("gw1"), 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	waitFor(t, "the reading applied to the twin", func() bool {
+		e, _ := addrs.Twin.Entity(entity)
+		return e.Freshness == twin.Fresh && len(e.Attrs) > 0
+	})
+	e, _ = addrs.Twin.Entity(entity)
+	if p := e.Attrs["power"]; p.Value != 3200.0 || p.Unit != "W" {
+		t.Errorf("site attributes %+v: want power 3200 W (from total_power)", e.Attrs)
+	}
+
+	// The gateway's last will (here published by hand) marks it offline.
+	st := wire.EncodeStatus(wire.Status{Gateway: "gw1", State: wire.StateOffline, Time: time.Now()})
+	if tok := gw.Publish(topics.Status("gw1"), 1, true, st); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	waitFor(t, "the site offline", func() bool {
+		e, _ := addrs.Twin.Entity(entity)
+		return e.Freshness == twin.Offline
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

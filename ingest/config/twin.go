@@ -1,0 +1,111 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/ponte-city/ponte/edge/yamlconf"
+)
+
+// Twin configures the digital twin that ingest keeps and serves. Without a
+// twin section ingest writes InfluxDB only. Relative paths are taken from
+// the config file's folder.
+type Twin struct {
+	// Areas are GeoJSON files of the areas indicators are computed for
+	// (municipalities, districts), merged into one layer.
+	Areas []string `yaml:"areas"`
+	// AreaID is the feature property holding an area's ID (default
+	// com_istat_code, as in the ISTAT shapes).
+	AreaID string `yaml:"area_id"`
+	// Roads is a GeoJSON file of road segments (optional).
+	Roads string `yaml:"roads"`
+	// Sites are the gateways' site config files (globs allowed): they
+	// place each device on the map.
+	Sites []string `yaml:"sites"`
+	// Profiles is the firmware profile folder the site configs name.
+	Profiles string `yaml:"profiles"`
+	// StaleFactor: an entity is stale after this many poll intervals
+	// without a good reading (default 3).
+	StaleFactor float64 `yaml:"stale_factor"`
+	// RoadMaxMetres: a site is put on the nearest road segment within this
+	// distance (default 50).
+	RoadMaxMetres float64 `yaml:"road_max_metres"`
+	// IndicatorWindow is the time window of the indicators (default 15m).
+	IndicatorWindow yamlconf.Duration `yaml:"indicator_window"`
+	// Tokens are the operators' API tokens (the map, entities, the SSE
+	// stream, history); the indicators are public.
+	Tokens []string `yaml:"tokens"`
+	// TileURL is an optional raster base map for the operators' map
+	// (https://.../{z}/{x}/{y}.png); empty: the area shapes alone.
+	TileURL string `yaml:"tile_url"`
+	// TileAttribution is shown with the base map.
+	TileAttribution string `yaml:"tile_attribution"`
+}
+
+func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
+	t := c.Twin
+	if t == nil {
+		return
+	}
+	if len(t.Areas) == 0 {
+		bad("twin.areas", "required (expected GeoJSON files of areas, e.g. geo/data/firenze-metro-municipalities.geojson)")
+	}
+	for i, p := range t.Areas {
+		if m, _ := filepath.Glob(c.resolve(p)); len(m) == 0 {
+			bad(fmt.Sprintf("twin.areas[%d]", i), "%q: no such file", p)
+		}
+	}
+	if t.Roads != "" {
+		if m, _ := filepath.Glob(c.resolve(t.Roads)); len(m) == 0 {
+			bad("twin.roads", "%q: no such file", t.Roads)
+		}
+	}
+	for i, p := range t.Sites {
+		if m, err := filepath.Glob(c.resolve(p)); err != nil || len(m) == 0 {
+			bad(fmt.Sprintf("twin.sites[%d]", i), "%q matches no site config", p)
+		}
+	}
+	if len(t.Sites) > 0 && t.Profiles == "" {
+		bad("twin.profiles", "required with sites (the firmware profile folder)")
+	}
+	if t.StaleFactor < 0 || (t.StaleFactor > 0 && t.StaleFactor < 1) {
+		bad("twin.stale_factor", "%g (expected 1 or more)", t.StaleFactor)
+	}
+	if t.RoadMaxMetres < 0 {
+		bad("twin.road_max_metres", "%g (expected metres, 0 or more)", t.RoadMaxMetres)
+	}
+	for i, tok := range t.Tokens {
+		if len(tok) < 16 {
+			bad(fmt.Sprintf("twin.tokens[%d]", i), "shorter than 16 characters; use a long random token")
+		}
+	}
+}
+
+// resolve makes a path from the config relative to the config file.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.doc == nil || c.doc.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.doc.File), p)
+}
+
+// TwinPaths returns the twin's file paths resolved against the config
+// file's folder, with the site globs expanded.
+func (c *Config) TwinPaths() (areas []string, roads string, sites []string, profiles string) {
+	t := c.Twin
+	if t == nil {
+		return nil, "", nil, ""
+	}
+	for _, p := range t.Areas {
+		m, _ := filepath.Glob(c.resolve(p))
+		areas = append(areas, m...)
+	}
+	if t.Roads != "" {
+		roads = c.resolve(t.Roads)
+	}
+	for _, p := range t.Sites {
+		m, _ := filepath.Glob(c.resolve(p))
+		sites = append(sites, m...)
+	}
+	return areas, roads, sites, c.resolve(t.Profiles)
+}
