@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,6 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/twin"
 )
 
 // Benchmark shape: benchClients SSE clients, one change every
@@ -29,11 +33,49 @@ const (
 // BenchmarkSSEFanout measures the latency from a change leaving the twin
 // (Updated stamped with time.Now() just before it is emitted) to each of
 // 1,000 SSE clients over real loopback HTTP having read and decoded the
-// event, one change per iteration, paced at 200 changes/s.
+// event, one change per iteration, paced at 200 changes/s, on the fake
+// twin (the API's own cost).
 func BenchmarkSSEFanout(b *testing.B) {
 	fake := newFakeReader(fixtureEntities()...)
 	fake.buf = 512
-	a, err := New(Config{Reader: fake, Tokens: []string{testToken}, Registerer: prometheus.NewRegistry(), MaxStreams: benchClients})
+	e := siteAir
+	benchFanout(b, fake, func(i int) {
+		e.Name = strconv.Itoa(i)
+		e.Updated = time.Now()
+		fake.emit(e)
+	})
+}
+
+// BenchmarkSSEFanoutTwin is BenchmarkSSEFanout over the real twin with
+// 10,000 sensor sites: each iteration applies one reading acquired now to
+// one of the 5,000 air-quality sites the clients follow.
+func BenchmarkSSEFanoutTwin(b *testing.B) {
+	const sites = 10000
+	var ss []twin.Site
+	for i := range sites {
+		cat := "air"
+		if i%2 == 1 {
+			cat = "traffic"
+		}
+		ss = append(ss, twin.Site{Gateway: "gw" + strconv.Itoa(i/100), Device: "d" + strconv.Itoa(i%100), Category: cat,
+			Lon: 11.1 + float64(i%100)*0.003, Lat: 43.7 + float64(i/100)*0.002, Interval: time.Minute})
+	}
+	tw, err := twin.New(twin.Config{Sites: ss, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchFanout(b, tw, func(i int) {
+		k := (2 * i) % sites // an air site
+		tw.Apply(ss[k].Gateway, 1, &wire.Batch{Gateway: ss[k].Gateway, Epoch: 1, Seqs: []uint64{uint64(i + 1)}, Readings: []wire.Reading{
+			{Device: ss[k].Device, Point: "no2", Value: wire.Float(float64(i)), Unit: "ug/m3", Time: time.Now(), Quality: wire.QualityGood}}})
+	})
+}
+
+// benchFanout runs benchClients streams of AirQualityObserved changes
+// over reader and calls emit once per iteration, every benchInterval;
+// each call must cause exactly one such change.
+func benchFanout(b *testing.B, reader twin.Reader, emit func(i int)) {
+	a, err := New(Config{Reader: reader, Tokens: []string{testToken}, Registerer: prometheus.NewRegistry(), MaxStreams: benchClients})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,6 +87,7 @@ func BenchmarkSSEFanout(b *testing.B) {
 
 	lat := make([][]time.Duration, benchClients)
 	got := make([]atomic.Int64, benchClients)
+	var ready atomic.Int64 // clients subscribed
 	var wg sync.WaitGroup
 	for i := range benchClients {
 		wg.Add(1)
@@ -65,6 +108,11 @@ func BenchmarkSSEFanout(b *testing.B) {
 					Updated time.Time `json:"updated"`
 				} `json:"properties"`
 			}
+			// The first bytes are sent once the stream has subscribed.
+			if _, err := r.ReadSlice('\n'); err != nil {
+				return
+			}
+			ready.Add(1)
 			for {
 				line, err := r.ReadSlice('\n')
 				if err != nil {
@@ -83,9 +131,9 @@ func BenchmarkSSEFanout(b *testing.B) {
 		}()
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for fake.active() < benchClients {
+	for ready.Load() < benchClients {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d clients subscribed", fake.active(), benchClients)
+			b.Fatalf("only %d of %d clients subscribed", ready.Load(), benchClients)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -94,12 +142,9 @@ func BenchmarkSSEFanout(b *testing.B) {
 	start := time.Now()
 	tick := time.NewTicker(benchInterval)
 	defer tick.Stop()
-	e := siteAir
 	for i := range b.N {
 		<-tick.C
-		e.Name = strconv.Itoa(i)
-		e.Updated = time.Now()
-		fake.emit(e)
+		emit(i)
 	}
 	// Wait for every client to have every change (bounded).
 	deadline = time.Now().Add(60 * time.Second)
