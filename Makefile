@@ -11,18 +11,27 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build build-host build-arm check-arm test lint bench demo fuzz clean
+.PHONY: all web build build-host build-arm check-arm test lint bench demo fuzz clean
 
 all: build
 
+# The operators' map and the indicators page: front-end libraries from npm
+# (package-lock.json), bundled into twin/web/dist and embedded in
+# ponte-ingest. Rebuilt when a source or the lockfile changes.
+WEB_SRC := $(shell find twin/web/src -type f 2>/dev/null) twin/web/build.mjs twin/web/package-lock.json
+twin/web/dist/map/index.html: $(WEB_SRC)
+	cd twin/web && npm ci --no-audit --no-fund && npm run build
+
+web: twin/web/dist/map/index.html
+
 build: build-host build-arm
 
-build-host:
+build-host: web
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
 
 # Static binaries for the roadside boxes.
-build-arm:
+build-arm: web
 	@mkdir -p $(BIN)/linux-arm64 $(BIN)/linux-armv7
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/ $(addprefix ./cmd/,$(CMDS))
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/ $(addprefix ./cmd/,$(CMDS))
@@ -31,16 +40,16 @@ build-arm:
 check-arm: build-arm
 	@bash deploy/arm/check
 
-test:
+test: web
 	$(GO) test $(TEST_FLAGS) ./...
 
-lint:
+lint: web
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
 
 # Every figure on its own line as "bench <name> <value> <unit>".
-bench:
+bench: web
 	@bash benchmarks/run
 
 # Short coverage-guided runs of every fuzz target (seed corpora already run in `make test`).
@@ -52,4 +61,5 @@ demo: build-host
 	@bash deploy/demo/run
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) twin/web/node_modules
+	find twin/web/dist -mindepth 1 ! -name README.txt -delete 2>/dev/null || true
