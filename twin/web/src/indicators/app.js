@@ -32,7 +32,9 @@ function valueText(i) {
 /** One card: a heading, a table of indicators and their definitions. */
 function card(id, name, inds, cls) {
   const headingId = `h-${cls}-${id}`.replace(/[^A-Za-z0-9_-]/g, '_');
-  const art = el('article', null, { class: `card ${cls}`, tabindex: '0', 'data-id': id, 'aria-labelledby': headingId });
+  // The card's accessible name reads the values (aria-label, not
+  // aria-labelledby, which would win and read only the heading).
+  const art = el('article', null, { class: `card ${cls}`, tabindex: '0', 'data-id': id });
   art.setAttribute('aria-label', `${name}: ` + inds.map((i) => `${indicatorLabel(i.name)} ${valueText(i)}`).join('; '));
   art.appendChild(el('h3', name, { id: headingId }));
   const t = el('table');

@@ -94,9 +94,10 @@ function addLayers() {
     id: 'sites', type: 'circle', source: 'sites',
     paint: {
       'circle-color': LIVE_COLOR,
-      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 3, 14, 8],
+      // Thin and unstroked when zoomed out, so thousands of sites stay readable.
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, 4, 16, 9],
       'circle-stroke-color': '#1a1a1a',
-      'circle-stroke-width': ['case', ['==', ['get', 'kind'], 'gateway'], 2, 0.75],
+      'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0, 13, ['case', ['==', ['get', 'kind'], 'gateway'], 2, 0.75]],
     },
   });
 }
