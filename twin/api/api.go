@@ -54,16 +54,18 @@ func New(cfg Config) (*API, error) {
 	return a, nil
 }
 
-// Routes are the API's routes as "METHOD /path" patterns; the OpenAPI
+// routes are the API's routes as "METHOD /path" patterns; the OpenAPI
 // document describes exactly these.
-var routes = []string{
-	"GET /api/v1/entities",
-	"GET /api/v1/entities/{id}",
-	"GET /api/v1/stream",
-	"GET /api/v1/indicators",
-	"GET /api/v1/indicators.csv",
-	"GET /api/v1/history",
-	"GET /api/v1/openapi.json",
+func routes() []string {
+	return []string{
+		"GET /api/v1/entities",
+		"GET /api/v1/entities/{id}",
+		"GET /api/v1/stream",
+		"GET /api/v1/indicators",
+		"GET /api/v1/indicators.csv",
+		"GET /api/v1/history",
+		"GET /api/v1/openapi.json",
+	}
 }
 
 // Handler returns the handler of every /api/v1/ endpoint. Mount it at the
@@ -79,7 +81,7 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/history":        a.operator(a.handleHistory),
 		"GET /api/v1/openapi.json":   a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
-	for _, r := range routes {
+	for _, r := range routes() {
 		mux.Handle(r, handlers[r])
 	}
 	preflight := a.instrument("preflight", http.HandlerFunc(a.handlePreflight))

@@ -17,8 +17,10 @@ import (
 // publicCache is the Cache-Control of the public answers.
 const publicCache = "public, max-age=10"
 
-// CSVHeader is the header row of /api/v1/indicators.csv.
-var CSVHeader = []string{"scope", "area_id", "area_name", "indicator", "value", "unit", "sensors", "window", "updated_at"}
+// CSVHeader returns the header row of /api/v1/indicators.csv.
+func CSVHeader() []string {
+	return []string{"scope", "area_id", "area_name", "indicator", "value", "unit", "sensors", "window", "updated_at"}
+}
 
 // sanitized returns ind with values JSON can carry (NaN, ±Inf as null)
 // and nil slices as empty ones.
@@ -59,7 +61,7 @@ func (a *API) handleIndicatorsCSV(w http.ResponseWriter, r *http.Request) {
 func indicatorsCSV(ind twin.Indicators) []byte {
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
-	_ = cw.Write(CSVHeader)
+	_ = cw.Write(CSVHeader())
 	row := func(scope, id, name string, i twin.Indicator) {
 		v := ""
 		if f := finite(i.Value); f != nil {

@@ -19,23 +19,26 @@ import (
 // category to (ingest/influx Config.Measurement's default).
 const FallbackMeasurement = "ponte"
 
-// categories maps FIWARE Smart Data Model types back to the profile
-// categories ingest uses as measurements.
-var categories = map[string]string{
-	"TrafficFlowObserved":       "traffic",
-	"AirQualityObserved":        "air",
-	"NoiseLevelObserved":        "noise",
-	"ParkingSpot":               "parking",
-	"ParkingSite":               "parking",
-	"OffStreetParking":          "parking",
-	"OnStreetParking":           "parking",
-	"WeatherObserved":           "weather",
-	"Streetlight":               "energy",
-	"StreetlightGroup":          "energy",
-	"StreetlightControlCabinet": "energy",
-	"EnergyMeter":               "energy",
-	"TrafficSignal":             "signal",
-	"TrafficSignalController":   "signal",
+// category maps a FIWARE Smart Data Model type back to the profile
+// category ingest uses as its measurement ("" when unknown).
+func category(typ string) string {
+	switch typ {
+	case "TrafficFlowObserved":
+		return "traffic"
+	case "AirQualityObserved":
+		return "air"
+	case "NoiseLevelObserved":
+		return "noise"
+	case "ParkingSpot", "ParkingSite", "OffStreetParking", "OnStreetParking":
+		return "parking"
+	case "WeatherObserved":
+		return "weather"
+	case "Streetlight", "StreetlightGroup", "StreetlightControlCabinet", "EnergyMeter":
+		return "energy"
+	case "TrafficSignal", "TrafficSignalController":
+		return "signal"
+	}
+	return ""
 }
 
 // MeasurementFor is the default mapping from a site to its InfluxDB
@@ -43,7 +46,7 @@ var categories = map[string]string{
 // -> "air", TrafficFlowObserved -> "traffic", ...), or
 // FallbackMeasurement for a type it does not know.
 func MeasurementFor(e twin.Entity) string {
-	if c, ok := categories[e.Type]; ok {
+	if c := category(e.Type); c != "" {
 		return c
 	}
 	return FallbackMeasurement
