@@ -147,6 +147,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	mux := http.NewServeMux()
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Logger: log.With("component", "http")}, svc).Register(mux)
+	if tw != nil {
+		if err := mountTwin(mux, cfg, tw, log, reg); err != nil {
+			return err
+		}
+	}
 	intake.RegisterOps(mux, reg,
 		intake.Check{Name: "sink", OK: svc.Ready},
 		intake.Check{Name: "mqtt", OK: mq.Connected})

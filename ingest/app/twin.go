@@ -3,6 +3,8 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/api"
+	"github.com/ponte-city/ponte/twin/web"
 )
 
 // buildTwin loads the twin's layers and sites from the configuration.
@@ -58,4 +62,37 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 		return nil
 	}
 	return func(st wire.Status) { tw.SetGatewayState(st.Gateway, st.State == wire.StateOnline, st.Time) }
+}
+
+// mountTwin serves the twin's API, the operators' map and the public
+// indicators page on mux.
+func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg prometheus.Registerer) error {
+	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, api.MeasurementFromMeta(cfg.Meta()))
+	if err != nil {
+		return fmt.Errorf("ingest: twin history: %w", err)
+	}
+	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, History: hist,
+		Logger: log.With("component", "twin-api"), Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("ingest: twin api: %w", err)
+	}
+	mux.Handle("/api/v1/", a.Handler())
+	pages := web.Handler()
+	mux.Handle("/map/", pages)
+	mux.Handle("/indicators/", pages)
+	// /map leads to the map with the configured base map, if any; the
+	// page reads it from its query.
+	mux.HandleFunc("GET /map", func(w http.ResponseWriter, r *http.Request) {
+		target := "/map/"
+		if cfg.Twin.TileURL != "" {
+			q := url.Values{"tiles": {cfg.Twin.TileURL}}
+			if cfg.Twin.TileAttribution != "" {
+				q.Set("tilesAttribution", cfg.Twin.TileAttribution)
+			}
+			target += "?" + q.Encode()
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+	})
+	mux.Handle("GET /{$}", http.RedirectHandler("/indicators/", http.StatusFound))
+	return nil
 }

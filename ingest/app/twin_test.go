@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,7 +50,7 @@ devices:
 	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(site), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  roads: %s\n  sites: [site.yaml]\n  profiles: %s\n  road_max_metres: 100\n",
+	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  roads: %s\n  sites: [site.yaml]\n  profiles: %s\n  road_max_metres: 100\n  tokens: [operator-token-0123456789]\n",
 		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), abs(t, "../../geo/testdata/roads.geojson"), abs(t, "../../firmware-profiles"))
 	cfg, _ := writeConfig(t, dir, "", extra, 1)
 	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
@@ -88,6 +91,34 @@ devices:
 	e, _ = addrs.Twin.Entity(entity)
 	if p := e.Attrs["power"]; p.Value != 3200.0 || p.Unit != "W" {
 		t.Errorf("site attributes %+v: want power 3200 W (from total_power)", e.Attrs)
+	}
+
+	// The API and the pages are served by ingest: the site as GeoJSON for
+	// an operator (token), the indicators for anyone, the map's page.
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addrs.HTTP+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("/api/v1/entities?type=site", "operator-token-0123456789"); code != 200 || !strings.Contains(body, entity) || !strings.Contains(body, `"FeatureCollection"`) {
+		t.Errorf("entities: %d %.300s", code, body)
+	}
+	if code, _ := get("/api/v1/entities", ""); code != http.StatusUnauthorized {
+		t.Errorf("entities without a token: %d, want 401", code)
+	}
+	if code, body := get("/api/v1/indicators", ""); code != 200 || !strings.Contains(body, `"areas"`) {
+		t.Errorf("indicators: %d %.300s", code, body)
+	}
+	if code, body := get("/map/", ""); code != 200 || !strings.Contains(body, "<html") {
+		t.Errorf("map page: %d %.200s (run make web first)", code, body)
 	}
 
 	// The gateway's last will (here published by hand) marks it offline.
