@@ -25,6 +25,8 @@ type API struct {
 	streams atomic.Int64
 	cache   *featureCache
 
+	areas areaShapes
+
 	indMu      sync.Mutex
 	indAt      time.Time // when indBody was taken
 	indBody    []byte    // the Indicators as JSON
@@ -63,6 +65,7 @@ func routes() []string {
 		"GET /api/v1/stream",
 		"GET /api/v1/indicators",
 		"GET /api/v1/indicators.csv",
+		"GET /api/v1/areas.geojson",
 		"GET /api/v1/history",
 		"GET /api/v1/openapi.json",
 	}
@@ -78,6 +81,7 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/stream":         a.operator(a.handleStream),
 		"GET /api/v1/indicators":     a.public(a.handleIndicators),
 		"GET /api/v1/indicators.csv": a.public(a.handleIndicatorsCSV),
+		"GET /api/v1/areas.geojson":  a.public(a.handleAreas),
 		"GET /api/v1/history":        a.operator(a.handleHistory),
 		"GET /api/v1/openapi.json":   a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
@@ -87,6 +91,7 @@ func (a *API) Handler() http.Handler {
 	preflight := a.instrument("preflight", http.HandlerFunc(a.handlePreflight))
 	mux.Handle("OPTIONS /api/v1/indicators", preflight)
 	mux.Handle("OPTIONS /api/v1/indicators.csv", preflight)
+	mux.Handle("OPTIONS /api/v1/areas.geojson", preflight)
 	mux.Handle("/api/v1/", a.instrument("unknown", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := r.Clone(r.Context())
 		g.Method = http.MethodGet
