@@ -113,6 +113,19 @@ func TestIndicatorsHandWorked(t *testing.T) {
 			t.Errorf("FI-04 congested = %v, want true", e.Attrs["congested"].Value)
 		}
 	})
+	t.Run("road of an offline gateway", func(t *testing.T) {
+		// With its only traffic site offline, FI-04's congestion is
+		// unknown: no attribute, rather than a stale claim.
+		tw.SetGatewayState("gw-fi", false, t0)
+		e, _ := tw.Entity("FI-04")
+		if _, ok := e.Attrs["congested"]; ok || e.Freshness == Fresh {
+			t.Errorf("FI-04 %s with attrs %v, want no congestion claim", e.Freshness, e.Attrs)
+		}
+		tw.SetGatewayState("gw-fi", true, t0)
+		if e, _ := tw.Entity("FI-04"); e.Attrs["congested"].Value != true {
+			t.Errorf("FI-04 back online: congested = %v, want true", e.Attrs["congested"].Value)
+		}
+	})
 	t.Run("update replaces contribution", func(t *testing.T) {
 		// Site a drops to 2+3 = 5/min = 300 veh/h: Firenze 300 + 900 = 1200.
 		at2 := at.Add(time.Second)

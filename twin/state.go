@@ -11,8 +11,9 @@ import (
 // Roads (over their traffic sites), areas and gateways (over all their
 // sites) are Fresh when one of their sites is, Stale when none is but one
 // has reported, Unknown otherwise; a gateway whose last will stands is
-// Offline. Roads carry "congested": true when a fresh traffic site placed
-// on them reports congestion.
+// Offline. Roads carry "congested" while one of their traffic sites is
+// fresh: true when a fresh one reports congestion; without a fresh traffic
+// site a road has no congestion attribute (unknown, not "flowing").
 
 // siteFreshness is a site's freshness at now.
 func (t *Twin) siteFreshness(n *node, now time.Time) Freshness {
@@ -94,12 +95,17 @@ func (t *Twin) updateGroup(g *node, now time.Time) {
 	}
 	changed := fr != g.snap.Freshness
 	if g.snap.Kind == KindRoad {
-		cong := g.congested > 0
-		if a, ok := g.snap.Attrs["congested"]; !ok || a.Value != cong {
-			if ok || cong || fr != Unknown {
+		// Only fresh traffic sites speak for a road: with none, its
+		// congestion is unknown, and the map must not show it flowing.
+		if fr == Fresh {
+			cong := g.congested > 0
+			if a, ok := g.snap.Attrs["congested"]; !ok || a.Value != cong {
 				g.snap.Attrs = map[string]Attr{"congested": {Value: cong, ObservedAt: now}}
 				changed = true
 			}
+		} else if _, ok := g.snap.Attrs["congested"]; ok {
+			g.snap.Attrs = nil
+			changed = true
 		}
 	}
 	if !changed {
