@@ -17,8 +17,11 @@
 // resending from Mark+1 and gets the same gap. A gap open for longer than
 // GapTimeout (default 1 minute, longer than a gateway's resend interval)
 // is accepted when the next batch arrives: Mark jumps over it and the
-// missing seqs are given up (logged). At most MaxRanges ranges are kept
-// per epoch; beyond that the oldest gap is accepted at once.
+// missing seqs are given up (logged). Only time while the gateway is heard
+// counts: after a silence of GapTimeout or more (an outage) the gap's
+// clock restarts, because the missing batch may reach another instance a
+// moment after the ones beyond it reached this one. At most MaxRanges
+// ranges are kept per epoch; beyond that the oldest gap is accepted at once.
 //
 // A batch is taken as covering every seq from its first to its last:
 // numbers a batch skips do not exist in the gateway's buffer.

@@ -42,6 +42,7 @@ func (e *Epoch) Written(seq uint64) bool {
 // as is the oldest gap when more than maxRanges ranges would be kept; it
 // returns the number of seqs given up that way.
 func (e *Epoch) Add(first, last uint64, now time.Time, gapTimeout time.Duration, maxRanges int) (givenUp uint64) {
+	e.resume(now, gapTimeout)
 	if last >= first && last > e.Mark {
 		e.Ahead = append(e.Ahead, Range{max(first, e.Mark+1), last})
 	}
@@ -52,7 +53,21 @@ func (e *Epoch) Add(first, last uint64, now time.Time, gapTimeout time.Duration,
 // Check accepts a gap that has been open for gapTimeout (see Add) without
 // recording anything; it returns the seqs given up.
 func (e *Epoch) Check(now time.Time, gapTimeout time.Duration, maxRanges int) uint64 {
+	e.resume(now, gapTimeout)
+	e.Seen = now
 	return e.settle(now, gapTimeout, maxRanges)
+}
+
+// resume restarts the gap clock when the gateway comes back after a
+// silence of gapTimeout or more. A gap is given up only after it stayed
+// open that long while the gateway was sending: during an outage it could
+// not resend what is missing, and after it the missing batch may reach
+// another ingest instance a moment after the batches beyond the gap
+// reached this one (a shared subscription splits a gateway's resends).
+func (e *Epoch) resume(now time.Time, gapTimeout time.Duration) {
+	if !e.GapSince.IsZero() && !e.Seen.IsZero() && now.Sub(e.Seen) >= gapTimeout {
+		e.GapSince = now
+	}
 }
 
 func (e *Epoch) settle(now time.Time, gapTimeout time.Duration, maxRanges int) (givenUp uint64) {

@@ -269,17 +269,18 @@ func (tx *Tx) Add(epoch, first, last uint64, now time.Time) uint64 {
 	return tx.Epoch(epoch).Add(first, last, now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
 }
 
-// Check accepts an expired gap of epoch without recording a batch.
+// Check accepts an expired gap of epoch without recording a batch (a
+// replay of written seqs).
 func (tx *Tx) Check(epoch uint64, now time.Time) uint64 {
 	e := tx.state[epoch]
 	if e == nil || len(e.Ahead) == 0 {
 		return 0
 	}
-	given := e.Check(now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
-	if given > 0 {
-		tx.dirty = true
-	}
-	return given
+	// While a gap is open, even a replay is persisted: it shows the
+	// gateway is sending (Seen), which is what lets the gap be given up;
+	// a gateway stuck resending its window must not look silent.
+	tx.dirty = true
+	return e.Check(now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
 }
 
 // Commit writes the state if it changed and returns once it is durable.

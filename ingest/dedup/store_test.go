@@ -47,9 +47,14 @@ func TestEpochAdd(t *testing.T) {
 		{"gap filled", []add{{1, 10, 0}, {21, 30, 0}, {11, 20, 0}}, 30, nil, 0, 32},
 		{"out of order fill", []add{{21, 30, 0}, {11, 20, 0}, {1, 10, 0}}, 30, nil, 0, 32},
 		{"adjacent ranges join", []add{{1, 10, 0}, {21, 30, 0}, {31, 40, 0}}, 10, []Range{{21, 40}}, 0, 32},
-		{"gap accepted after timeout", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 2 * time.Minute}}, 30, nil, 10, 32},
+		{"gap accepted after timeout", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 40 * time.Second}, {21, 30, 80 * time.Second}}, 30, nil, 10, 32},
+		// A silence (an outage) does not count: the gateway could not
+		// resend, and the missing batch may be on its way to another
+		// instance.
+		{"gap clock restarts after a silence", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 2 * time.Minute}}, 10, []Range{{21, 30}}, 0, 32},
+		{"gap filled after a silence", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 2 * time.Minute}, {11, 20, 2*time.Minute + time.Second}}, 30, nil, 0, 32},
 		{"gap not yet accepted", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 30 * time.Second}}, 10, []Range{{21, 30}}, 0, 32},
-		{"one gap at a time", []add{{1, 10, 0}, {21, 30, 0}, {41, 50, 0}, {41, 50, 2 * time.Minute}}, 30, []Range{{41, 50}}, 10, 32},
+		{"one gap at a time", []add{{1, 10, 0}, {21, 30, 0}, {41, 50, 0}, {41, 50, 40 * time.Second}, {41, 50, 80 * time.Second}}, 30, []Range{{41, 50}}, 10, 32},
 		{"too many ranges", []add{{1, 1, 0}, {3, 3, 0}, {5, 5, 0}, {7, 7, 0}}, 3, []Range{{5, 5}, {7, 7}}, 1, 2},
 		{"first batch not at 1", []add{{100, 110, 0}}, 0, []Range{{100, 110}}, 0, 32},
 	}

@@ -65,13 +65,14 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		s.m.readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	}
 	if len(fresh.Seqs) == 0 {
-		// A replay; it may still be the resend that lets an old gap go.
+		// A replay; it may still be the resend that lets an old gap go,
+		// and while a gap is open it counts as the gateway being heard.
 		if given := tx.Check(b.Epoch, s.cfg.Now()); given > 0 {
 			s.gapAccepted(b, given, ep.Mark)
-			if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
-				s.m.batches.WithLabelValues("error").Inc()
-				return Result{Err: err}
-			}
+		}
+		if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
+			s.m.batches.WithLabelValues("error").Inc()
+			return Result{Err: err}
 		}
 		res.Ack.Seq = ep.Mark
 		s.m.batches.WithLabelValues("duplicate").Inc()
