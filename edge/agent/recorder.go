@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +77,7 @@ func (r *recorder) emit(rs []wire.Reading) {
 	r.arena = r.arena[:0]
 	ends := make([]int, 0, len(rs))
 	for i := range rs {
+		bound(&rs[i])
 		r.arena = wire.AppendRecord(r.arena, &rs[i])
 		ends = append(ends, len(r.arena))
 	}
@@ -99,6 +102,25 @@ func (r *recorder) emit(rs []wire.Reading) {
 		r.last, r.pending = c, true
 	}
 	r.track(rs)
+}
+
+// MaxText bounds a reading's string value and reason. A device (or an MQTT
+// payload) sending megabytes in one field would otherwise make a record the
+// buffer refuses, losing the whole poll with it, or one no batch can carry.
+const MaxText = 4096
+
+// bound replaces a string value over MaxText by a bad reading saying so,
+// and cuts a reason over MaxText, so that the rest of the poll is kept.
+func bound(rd *wire.Reading) {
+	if rd.Value.Kind == wire.KindString && len(rd.Value.S) > MaxText {
+		n := len(rd.Value.S)
+		rd.Value = wire.Value{}
+		rd.Quality = wire.QualityBadDecode
+		rd.Reason = fmt.Sprintf("string value of %d bytes, over the %d-byte limit", n, MaxText)
+	}
+	if len(rd.Reason) > MaxText {
+		rd.Reason = strings.ToValidUTF8(rd.Reason[:MaxText], "") + "..."
+	}
 }
 
 // track updates the state of the devices in rs.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +88,43 @@ func TestRecorder(t *testing.T) {
 	states = r.states()
 	if states["b"].state != StateOK || states["d"].state != StateUnknown || len(states) != 2 {
 		t.Errorf("after setDevices: %+v", states)
+	}
+}
+
+// TestRecorderBoundsText: a reading with a huge string value becomes a bad
+// reading saying why, and the rest of its poll is buffered with it.
+func TestRecorderBoundsText(t *testing.T) {
+	ctx := context.Background()
+	buf, err := buffer.Open(ctx, buffer.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close(ctx)
+	r := newRecorder(buf, nil, newMetrics(nil))
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	huge := strings.Repeat("x", 2<<20) // over the buffer's 1 MiB record limit
+	r.emit([]wire.Reading{
+		{Device: "a", Point: "text", Value: wire.String(huge), Time: at},
+		{Device: "a", Point: "v", Value: wire.Float(230.1), Time: at},
+		{Device: "a", Point: "w", Time: at, Quality: wire.QualityBadComm, Reason: huge},
+	})
+	if err := r.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := buf.Read(0, 10, 0)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("%d records buffered (%v), want all 3", len(recs), err)
+	}
+	text, _ := wire.DecodeRecord(recs[0].Data)
+	v, _ := wire.DecodeRecord(recs[1].Data)
+	w, _ := wire.DecodeRecord(recs[2].Data)
+	if text.Quality != wire.QualityBadDecode || !strings.Contains(text.Reason, "over the 4096-byte limit") {
+		t.Errorf("huge string became %+v", text)
+	}
+	if v.Value.F != 230.1 || !v.Quality.Good() {
+		t.Errorf("the good reading of the poll became %+v", v)
+	}
+	if len(w.Reason) > MaxText+3 {
+		t.Errorf("reason of %d bytes kept", len(w.Reason))
 	}
 }
