@@ -119,6 +119,27 @@ func pointRule(category, point string) (attrRule, bool) {
 	return attrRule{}, false
 }
 
+// renamedPoints are the points pointRule renames, for SourcePoint.
+var renamedPoints = []string{"humidity", "pressure", "wind_speed", "wind_direction", "rain_intensity", "total_power", "import_energy"}
+
+// SourcePoint returns the profile point (the InfluxDB field) that an
+// attribute of a site of category is read from, when it is one point under
+// another name: power from total_power, relativeHumidity from humidity (in
+// %), occupancy of a parking spot from occupied. ok is false for
+// attributes derived from several points (intensity, congested,
+// airQualityIndex) and for points that keep their names.
+func SourcePoint(category, attr string) (point string, ok bool) {
+	if category == "parking" && attr == "occupancy" {
+		return "occupied", true
+	}
+	for _, p := range renamedPoints {
+		if r, renamed := pointRule(category, p); renamed && r.name == attr {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // lanePoint splits "lane3_speed" into lane "3" and measure "speed".
 func lanePoint(point string) (lane, measure string, ok bool) {
 	rest, found := strings.CutPrefix(point, "lane")

@@ -123,7 +123,13 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
 	defer cancel()
-	unit, points, err := a.cfg.History.History(ctx, e, req.point, req.from, req.to, req.every)
+	// The map asks for the attribute it shows (power); the series is
+	// stored under the profile's point (total_power).
+	field, renamed := twin.SourcePoint(MeasurementFor(e), req.point)
+	if !renamed {
+		field = req.point
+	}
+	unit, points, err := a.cfg.History.History(ctx, e, field, req.from, req.to, req.every)
 	if errors.Is(err, ErrNoSeries) {
 		writeError(w, http.StatusBadRequest, "entity", err.Error())
 		return
@@ -133,7 +139,7 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "", "read history of "+e.ID+" "+req.point+": "+err.Error())
 		return
 	}
-	if unit == "" {
+	if unit == "" && !renamed { // a renamed attribute may be rescaled (% to a ratio)
 		unit = e.Attrs[req.point].Unit
 	}
 	if points == nil {

@@ -83,6 +83,22 @@ func TestHistory(t *testing.T) {
 			t.Errorf("every %v", ans["every"])
 		}
 	})
+	t.Run("attribute read from a renamed point", func(t *testing.T) {
+		// The map asks for relativeHumidity (a ratio); InfluxDB holds the
+		// station's humidity point (in %).
+		resp, body := get(t, srv.URL+"/api/v1/history?entity="+url.QueryEscape(siteAir.ID)+"&point=relativeHumidity", testToken, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if c := fh.calls[len(fh.calls)-1]; c.point != "humidity" {
+			t.Errorf("queried field %q, want humidity", c.point)
+		}
+		var ans map[string]any
+		_ = json.Unmarshal(body, &ans)
+		if ans["point"] != "relativeHumidity" {
+			t.Errorf("answer names %v, want the attribute asked for", ans["point"])
+		}
+	})
 	t.Run("unknown entity", func(t *testing.T) {
 		resp, body := get(t, srv.URL+"/api/v1/history?entity=nope&point=no2", testToken, nil)
 		wantError(t, resp, body, http.StatusNotFound, "entity", `no entity "nope"`)
