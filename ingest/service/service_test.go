@@ -323,33 +323,28 @@ func TestSinkDownHoldsBack(t *testing.T) {
 	}
 }
 
-// TestGapAfterOutage: after the gateway was silent longer than the gap
-// timeout (a link outage), the batches beyond a gap may arrive before the
-// one that fills it (several instances split a gateway's resends): the gap
-// is not given up, and the late batch is written and applied.
-func TestGapAfterOutage(t *testing.T) {
+// gapStep is one batch of a gap scenario and what ingest must answer.
+type gapStep struct {
+	first, last uint64
+	after       time.Duration // since the scenario's start
+	ack         uint64
+	written     int
+}
+
+// runGapSteps processes the batches of gateway gw1, epoch 3, at their
+// times, and checks each answer and that 30 readings were applied.
+func runGapSteps(t *testing.T, steps []gapStep) {
+	t.Helper()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	ctx := context.Background()
 	e := newEnv(t, func(c *service.Config) {
 		c.Now = func() time.Time { return now }
 		c.MaxAge = 100 * 365 * 24 * time.Hour
 		c.MaxFuture = 100 * 365 * 24 * time.Hour
 	})
-	steps := []struct {
-		first, last uint64
-		after       time.Duration
-		ack         uint64
-		written     int
-	}{
-		{1, 10, 0, 10, 10},
-		{21, 30, 0, 10, 10},                           // 11-20 in flight elsewhere when the link went down
-		{21, 30, 3 * time.Minute, 10, 0},              // after the outage: still held
-		{11, 20, 3*time.Minute + time.Second, 30, 10}, // the late batch: written
-	}
 	start := now
 	for i, st := range steps {
 		now = start.Add(st.after)
-		res := e.svc.Process(ctx, job("gw1", batch("gw1", 3, st.first, st.last)))
+		res := e.svc.Process(context.Background(), job("gw1", batch("gw1", 3, st.first, st.last)))
 		if res.Err != nil || res.Ack.Seq != st.ack || res.Written != st.written {
 			t.Fatalf("step %d (%d-%d): %+v, want ack %d written %d", i, st.first, st.last, res, st.ack, st.written)
 		}
@@ -359,39 +354,29 @@ func TestGapAfterOutage(t *testing.T) {
 	}
 }
 
+// TestGapAfterOutage: after the gateway was silent longer than the gap
+// timeout (a link outage), the batches beyond a gap may arrive before the
+// one that fills it (several instances split a gateway's resends): the gap
+// is not given up, and the late batch is written and applied.
+func TestGapAfterOutage(t *testing.T) {
+	runGapSteps(t, []gapStep{
+		{1, 10, 0, 10, 10},
+		{21, 30, 0, 10, 10},                           // 11-20 in flight elsewhere when the link went down
+		{21, 30, 3 * time.Minute, 10, 0},              // after the outage: still held
+		{11, 20, 3*time.Minute + time.Second, 30, 10}, // the late batch: written
+	})
+}
+
 // TestGapGivenUp: a gap that stays open past the gap timeout is given up
 // when the gateway resends what follows it.
 func TestGapGivenUp(t *testing.T) {
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	ctx := context.Background()
-	e := newEnv(t, func(c *service.Config) {
-		c.Now = func() time.Time { return now }
-		c.MaxAge = 100 * 365 * 24 * time.Hour
-		c.MaxFuture = 100 * 365 * 24 * time.Hour
-	})
-	steps := []struct {
-		first, last uint64
-		after       time.Duration
-		ack         uint64
-		written     int
-	}{
+	runGapSteps(t, []gapStep{
 		{1, 10, 0, 10, 10},
 		{21, 30, 0, 10, 10},               // 11-20 lost on the way: held
 		{21, 30, 30 * time.Second, 10, 0}, // resent, still within the timeout
 		{21, 30, time.Minute, 30, 0},      // resent again: the gap is given up
 		{31, 40, time.Minute, 40, 10},
-	}
-	start := now
-	for i, st := range steps {
-		now = start.Add(st.after)
-		res := e.svc.Process(ctx, job("gw1", batch("gw1", 3, st.first, st.last)))
-		if res.Err != nil || res.Ack.Seq != st.ack || res.Written != st.written {
-			t.Fatalf("step %d (%d-%d): %+v, want ack %d written %d", i, st.first, st.last, res, st.ack, st.written)
-		}
-	}
-	if e.applier.Total() != 30 {
-		t.Errorf("applied %d, want 30", e.applier.Total())
-	}
+	})
 }
 
 type orderApplier struct {
