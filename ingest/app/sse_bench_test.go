@@ -39,7 +39,6 @@ const (
 // timestamp without decoding each event, to cost as little as they can.
 func BenchmarkIngestToSSE(b *testing.B) {
 	dir := b.TempDir()
-	var sites []string
 	for g := range sseGateways {
 		var y strings.Builder
 		fmt.Fprintf(&y, "gateway:\n  id: gw%d\nuplink:\n  broker: tcp://127.0.0.1:1883\nbuffer:\n  dir: %s\ndevices:\n", g+1, dir)
@@ -48,11 +47,9 @@ func BenchmarkIngestToSSE(b *testing.B) {
 			fmt.Fprintf(&y, "  - {name: m%d, profile: eastron-sdm630-v2, address: \"tcp://127.0.0.1:%d\", unit: 1, interval: 60s, location: {lon: %.5f, lat: %.5f}}\n",
 				d, 10000+d, 11.22+float64(d)*0.0003, 43.76+float64(g)*0.0002)
 		}
-		p := filepath.Join(dir, fmt.Sprintf("site%d.yaml", g+1))
-		if err := os.WriteFile(p, []byte(y.String()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("site%d.yaml", g+1)), []byte(y.String()), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		sites = append(sites, p)
 	}
 	const token = "bench-operator-token-0123456789"
 	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  sites: [%s]\n  profiles: %s\n  tokens: [%s]\n",
