@@ -73,6 +73,10 @@ func TestErrors(t *testing.T) {
 		{"gateway named as ingest", "influx:\n  url: http://i:8086\ngateways:\n  - id: ponte-ingest\n    password: x\n", `is ingest's own broker username`},
 		{"bad password hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: secret\n", `bad.yaml:5: gateways[0].password_hash: not a bcrypt hash`},
 		{"password and hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    password_hash: \"$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri\"\n", `bad.yaml:6: gateways[0].password_hash: give password or password_hash, not both`},
+		{"twin without areas or tokens", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 0.5\n", `bad.yaml:3: twin.areas: required`},
+		{"twin without tokens", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 2\n", `bad.yaml:3: twin.tokens: required`},
+		{"twin bad stale factor", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 0.5\n", `bad.yaml:4: twin.stale_factor: 0.5 (expected 1 or more)`},
+		{"twin missing areas file", "influx:\n  url: http://i:8086\ntwin:\n  areas: [/nonexistent/areas.geojson]\n", `bad.yaml:4: twin.areas[0]: "/nonexistent/areas.geojson": no such file`},
 		{"negative cap", "influx:\n  url: http://i:8086\ndead_letter:\n  max_bytes: -1\n", `bad.yaml:4: dead_letter.max_bytes: -1`},
 	}
 	for _, tc := range tests {

@@ -74,6 +74,9 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 	if t.RoadMaxMetres < 0 {
 		bad("twin.road_max_metres", "%g (expected metres, 0 or more)", t.RoadMaxMetres)
 	}
+	if len(t.Tokens) == 0 {
+		bad("twin.tokens", "required: at least one operator token (the map, the entities, the stream and history need one)")
+	}
 	for i, tok := range t.Tokens {
 		if len(tok) < 16 {
 			bad(fmt.Sprintf("twin.tokens[%d]", i), "shorter than 16 characters; use a long random token")
