@@ -160,7 +160,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("ingest: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	addrs.HTTP = ln.Addr().String()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Requests see a context that ends when the server shuts down, so that
+	// long-lived SSE streams end too instead of holding Shutdown to its
+	// deadline.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
+	srv.RegisterOnShutdown(endRequests)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(gctx) })

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -142,4 +143,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestShutdownWithOpenStream: an operator's open SSE stream does not hold
+// ingest's shutdown.
+func TestShutdownWithOpenStream(t *testing.T) {
+	dir := t.TempDir()
+	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  tokens: [operator-token-0123456789]\n", abs(t, "../../geo/data/firenze-metro-municipalities.geojson"))
+	cfg, _ := writeConfig(t, dir, "", extra, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan app.Addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, cfg, app.Options{Sink: ingesttest.NewMemSink(), Logger: quiet, Started: func(a app.Addrs) { started <- a }})
+	}()
+	var addrs app.Addrs
+	select {
+	case addrs = <-started:
+	case err := <-done:
+		t.Fatalf("app.Run: %v", err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addrs.HTTP+"/api/v1/stream?token=operator-token-0123456789", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	begin := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("app.Run after cancel with a stream open: %v", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("app.Run still running 8s after cancel with a stream open")
+	}
+	t.Logf("stopped in %s with a stream open", time.Since(begin).Round(time.Millisecond))
 }
