@@ -25,7 +25,6 @@ func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 	defer t.mu.Unlock()
 	t.batch++
 	var dirty []*node
-	var gw *node
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		n, ok := t.sites[siteKey{gateway, r.Device}]
@@ -51,16 +50,10 @@ func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 				n.energy.add(r.Time, f, t.cfg.IndicatorWindow)
 			}
 		}
-		if n.gw.offline && r.Time.After(n.gw.offlineAt) {
-			gw = n.gw
-		}
 		if n.dirty != t.batch {
 			n.dirty = t.batch
 			dirty = append(dirty, n)
 		}
-	}
-	if gw != nil {
-		t.setGateway(gw, true, now)
 	}
 	for _, n := range dirty {
 		attrs := deriveAttrs(n.site.Category, n.site.Interval, n.points)

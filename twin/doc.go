@@ -42,8 +42,10 @@
 // A site is Unknown until its first good reading, Fresh while that is at
 // most StaleFactor x its interval old (Run calls Tick every TickInterval
 // to notice), Stale after, and Offline while its gateway's last will
-// stands (SetGatewayState; a reading acquired after the will also clears
-// it). Groups (roads over their traffic sites, areas and gateways over all
+// stands (SetGatewayState). Only the gateway's own "online" status clears
+// that: a batch of its last session can reach the twin after its will (it
+// waits for InfluxDB first), and its readings, taken before it died, must
+// not bring it back. Groups (roads over their traffic sites, areas and gateways over all
 // their sites) are Fresh if one member is. Freshness is judged on the
 // gateways' acquisition times against the twin's clock, so a gateway
 // whose clock runs ahead looks fresher than it is: the edge agent's clock
