@@ -80,7 +80,10 @@ func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
 		out: make(chan Change, 64)}
 	t.mu.Lock()
 	if after != 0 && after != t.seq {
-		if after > t.seq || after+1 < t.oldestSeq() {
+		// Too old, unknown, or more to replay than a subscriber may queue
+		// (the replay would run under the lock and be dropped at once):
+		// the client reloads instead.
+		if after > t.seq || after+1 < t.oldestSeq() || t.seq-after > uint64(t.cfg.SubscriberQueue) {
 			s.queue = append(s.queue, Change{})
 		} else {
 			t.retained(after, func(e ringEntry) {

@@ -302,3 +302,27 @@ func TestEntitiesFilter(t *testing.T) {
 		t.Errorf("bbox query %d, brute force %d", len(got), n)
 	}
 }
+
+// TestResumeBeyondQueue: a resume with more retained changes to replay than
+// a subscriber may queue gets a resync instead of a replay that would be
+// dropped at once.
+func TestResumeBeyondQueue(t *testing.T) {
+	tw, clk := newTwin(t, noiseSites(1), func(c *Config) { c.History = 100; c.SubscriberQueue = 4 })
+	first := tw.LastSeq()
+	for i := 0; i < 10; i++ {
+		clk.Set(t0.Add(time.Duration(i) * time.Second))
+		tw.Apply("gw", uint64(i+1), batch("gw", rd("n0", "LAeq", wire.Float(60+float64(i)), "dB", clk.Now())))
+	}
+	ch, unsub := tw.Subscribe(Filter{}, first)
+	defer unsub()
+	got := drain(ch, 1, time.Second)
+	if len(got) != 1 || got[0].Seq != 0 {
+		t.Fatalf("first change %+v, want a resync (Seq 0)", got)
+	}
+	// A resume within the queue's reach replays.
+	ch2, unsub2 := tw.Subscribe(Filter{}, tw.LastSeq()-2)
+	defer unsub2()
+	if got := drain(ch2, 2, time.Second); len(got) != 2 || got[0].Seq == 0 {
+		t.Fatalf("short resume: %+v, want the 2 last changes", got)
+	}
+}

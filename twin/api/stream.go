@@ -115,7 +115,11 @@ type stream struct {
 // change adds one change to the pending events.
 func (s *stream) change(c twin.Change) {
 	if c.Seq == 0 {
-		s.buf.WriteString("event: resync\ndata: {}\n\n")
+		// The resync carries the current last ID, so that the client's
+		// reconnect resumes from here instead of resyncing again.
+		s.buf.WriteString("id: ")
+		s.buf.WriteString(strconv.FormatUint(s.a.reader.LastSeq(), 10))
+		s.buf.WriteString("\nevent: resync\ndata: {}\n\n")
 		s.a.metrics.resyncEvents.Inc()
 		return
 	}

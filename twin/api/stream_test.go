@@ -108,8 +108,8 @@ func TestStreamResync(t *testing.T) {
 	}
 	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, map[string]string{"Last-Event-ID": "3"})
 	ev := c.next(t, func(ev sseEvent) bool { return ev.Event == "resync" || ev.Event == "entity" })
-	if ev.Event != "resync" || ev.Data != "{}" || ev.ID != "" {
-		t.Fatalf("first event %+v, want resync with {}", ev)
+	if ev.Event != "resync" || ev.Data != "{}" || ev.ID != "20" { // the resync carries the last ID, to resume from
+		t.Fatalf("first event %+v, want resync with {} and id 20", ev)
 	}
 	if ev := c.next(t, isEvent("entity")); ev.ID != "16" {
 		t.Errorf("after resync: id %s, want 16 (oldest retained)", ev.ID)
