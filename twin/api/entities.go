@@ -3,6 +3,7 @@ package api
 import (
 	"compress/gzip"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ponte-city/ponte/twin"
@@ -18,6 +19,11 @@ func (a *API) handleEntities(w http.ResponseWriter, r *http.Request) {
 		badParam(w, err.(*paramError))
 		return
 	}
+	// The last change before the snapshot: a client that opens the stream
+	// with it as Last-Event-ID misses nothing that happened while it was
+	// loading (a change replayed onto the snapshot is harmless: each one is
+	// a whole entity).
+	seq := a.reader.LastSeq()
 	ents := a.reader.Entities(f)
 	areas := indicatorLookup(a.reader)
 	buf := make([]byte, 0, 256*len(ents)+64)
@@ -32,6 +38,7 @@ func (a *API) handleEntities(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", geoJSON)
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Last-Event-ID", strconv.FormatUint(seq, 10))
 	h.Set("Vary", "Accept-Encoding")
 	writeMaybeGzip(w, r, buf)
 }

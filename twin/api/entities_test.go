@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -188,5 +190,23 @@ func TestUnknownEndpoint(t *testing.T) {
 	resp, body = do(t, http.MethodPost, srv.URL+"/api/v1/entities", testToken, nil)
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST entities: status %d: %s", resp.StatusCode, body)
+	}
+}
+
+// TestEntitiesLastEventID: the snapshot says which change it follows, so a
+// stream opened from there misses nothing that changed while it loaded.
+func TestEntitiesLastEventID(t *testing.T) {
+	fake := newFakeReader(fixtureEntities()...)
+	srv, _ := newTestServer(t, fake, nil)
+	fake.emit(withName(siteAir, "before"))
+	resp, _ := get(t, srv.URL+"/api/v1/entities", testToken, nil)
+	id := resp.Header.Get("X-Last-Event-ID")
+	if id != strconv.FormatUint(fake.LastSeq(), 10) {
+		t.Fatalf("X-Last-Event-ID %q, want %d", id, fake.LastSeq())
+	}
+	fake.emit(withName(siteAir, "while the map was loading"))
+	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken+"&lastEventId="+id, nil)
+	if ev := c.next(t, isEvent("entity")); !strings.Contains(ev.Data, "while the map was loading") {
+		t.Fatalf("first event %+v, want the change made after the snapshot", ev)
 	}
 }

@@ -32,8 +32,9 @@ class HTTPError extends Error {
   constructor(status, msg) { super(msg); this.status = status; }
 }
 
-async function api(path) {
+async function api(path, onResponse) {
   const r = await fetch(cfg.api + path, { headers: cfg.token ? { Authorization: 'Bearer ' + cfg.token } : {} });
+  if (r.ok && onResponse) onResponse(r);
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     try { const j = await r.json(); if (j.error) msg = j.error; } catch { /* not JSON */ }
@@ -154,8 +155,12 @@ function fitToData() {
   if (!b.isEmpty()) map.fitBounds(b, { padding: 30, animate: false });
 }
 
+// The stream resumes from the last change before the entities snapshot, so
+// that nothing that changed while it loaded is lost.
+let snapshotSeq = '';
+
 async function loadEntities() {
-  const fc = await api('/entities');
+  const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; });
   store.load(fc);
   setAll();
   $('count').textContent = `${store.features.size} entities`;
@@ -226,8 +231,14 @@ function connectStream(lastEventId) {
     } catch (err) { console.error('bad indicators event', err); }
   });
   es.addEventListener('resync', () => {
+    // Reload, then resume from the snapshot: events arriving during the
+    // reload would otherwise be overwritten by the older snapshot.
     setStatus('Reloading…', 'resync');
-    loadEntities().then(() => setStatus('Live', 'live')).catch((err) => setStatus(err.message, 'error'));
+    es.close();
+    loadEntities().then(() => connectStream(snapshotSeq)).catch((err) => {
+      setStatus(err.message, 'error');
+      setTimeout(() => connectStream(last), 5000);
+    });
   });
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {
@@ -323,7 +334,7 @@ const ready = new Promise((resolve, reject) => {
       flush();
       renderLegend();
       fitToData();
-      connectStream('');
+      connectStream(snapshotSeq);
       map.once('idle', () => resolve(true));
     } catch (err) {
       if (err instanceof HTTPError && err.status === 401) showTokenForm('The token was refused; enter a valid operator token.');
