@@ -3,6 +3,7 @@ package api
 import (
 	"container/list"
 	"net"
+	"net/netip"
 	"net/http"
 	"sync"
 	"time"
@@ -69,12 +70,19 @@ func (l *limiter) len() int {
 	return l.lru.Len()
 }
 
-// clientIP is the IP of r's connection (not X-Forwarded-For, which any
-// client can set).
+// clientIP is the rate-limited client of r: the IP of its connection (not
+// X-Forwarded-For, which any client can set), or for IPv6 its /64, the
+// block one subscriber is given: otherwise a client could rotate
+// addresses for fresh buckets.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
 	}
 	return host
 }
