@@ -3,8 +3,8 @@ package api
 import (
 	"container/list"
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
