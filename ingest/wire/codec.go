@@ -81,6 +81,11 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(len(b.Readings)))
 	var prevSeq uint64
 	k := 0
+	strRef := func(dst []byte, _ string) []byte { // a string value: its index in the table
+		dst = binary.AppendUvarint(dst, refs[k])
+		k++
+		return dst
+	}
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		dst = binary.AppendUvarint(dst, b.Seqs[i]-prevSeq)
@@ -95,24 +100,30 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 			dst = binary.AppendUvarint(dst, refs[k])
 			k++
 		}
-		dst = append(dst, byte(r.Value.Kind))
-		switch r.Value.Kind {
-		case KindFloat:
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.Value.F))
-		case KindInt:
-			dst = binary.AppendVarint(dst, r.Value.I)
-		case KindBool:
-			dst = append(dst, boolByte(r.Value.B))
-		case KindString:
-			dst = binary.AppendUvarint(dst, refs[k])
-			k++
-		}
+		dst = appendValue(dst, r.Value, strRef)
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 	if n := len(dst) - start; n > MaxBatchBytes {
 		return dst[:start], fmt.Errorf("encode batch of %d readings: %d bytes: %w (%d)", len(b.Readings), n, ErrTooLarge, MaxBatchBytes)
 	}
 	return dst, nil
+}
+
+// appendValue appends v's kind and payload; str appends a string value
+// (inline in a record, as a string-table index in a batch).
+func appendValue(dst []byte, v Value, str func([]byte, string) []byte) []byte {
+	dst = append(dst, byte(v.Kind))
+	switch v.Kind {
+	case KindFloat:
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.F))
+	case KindInt:
+		dst = binary.AppendVarint(dst, v.I)
+	case KindBool:
+		dst = append(dst, boolByte(v.B))
+	case KindString:
+		dst = str(dst, v.S)
+	}
+	return dst
 }
 
 func boolByte(b bool) byte {

@@ -71,25 +71,7 @@ func Decode(data []byte) (*Batch, error) {
 		if r.Quality != QualityGood {
 			r.Reason = str()
 		}
-		r.Value.Kind = Kind(d.byte())
-		switch r.Value.Kind {
-		case KindFloat:
-			r.Value.F = math.Float64frombits(d.u64())
-		case KindInt:
-			r.Value.I = d.varint()
-		case KindBool:
-			switch d.byte() {
-			case 0:
-			case 1:
-				r.Value.B = true
-			default:
-				d.fail(ErrCorrupt, "readings[%d]: bool byte", i)
-			}
-		case KindString:
-			r.Value.S = str()
-		default:
-			d.fail(ErrCorrupt, "readings[%d]: value kind %d", i, r.Value.Kind)
-		}
+		r.Value = d.value(str)
 		b.Seqs = append(b.Seqs, seq)
 		b.Readings = append(b.Readings, r)
 	}
@@ -170,6 +152,30 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	d.off += n
+	return v
+}
+
+// value reads a value's kind and payload; str reads a string value.
+func (d *decoder) value(str func() string) Value {
+	v := Value{Kind: Kind(d.byte())}
+	switch v.Kind {
+	case KindFloat:
+		v.F = math.Float64frombits(d.u64())
+	case KindInt:
+		v.I = d.varint()
+	case KindBool:
+		switch d.byte() {
+		case 0:
+		case 1:
+			v.B = true
+		default:
+			d.fail(ErrCorrupt, "bool byte")
+		}
+	case KindString:
+		v.S = str()
+	default:
+		d.fail(ErrCorrupt, "value kind %d", v.Kind)
+	}
 	return v
 }
 

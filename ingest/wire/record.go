@@ -3,7 +3,6 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 )
 
 // AppendRecord appends the encoding of one reading as the edge buffer
@@ -21,18 +20,7 @@ func AppendRecord(dst []byte, r *Reading) []byte {
 	if r.Quality != QualityGood {
 		dst = appendString(dst, r.Reason)
 	}
-	dst = append(dst, byte(r.Value.Kind))
-	switch r.Value.Kind {
-	case KindFloat:
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.Value.F))
-	case KindInt:
-		dst = binary.AppendVarint(dst, r.Value.I)
-	case KindBool:
-		dst = append(dst, boolByte(r.Value.B))
-	case KindString:
-		dst = appendString(dst, r.Value.S)
-	}
-	return dst
+	return appendValue(dst, r.Value, appendString)
 }
 
 // DecodeRecord parses one buffer record written by AppendRecord.
@@ -47,19 +35,7 @@ func DecodeRecord(data []byte) (Reading, error) {
 	if r.Quality != QualityGood {
 		r.Reason = d.string()
 	}
-	r.Value.Kind = Kind(d.byte())
-	switch r.Value.Kind {
-	case KindFloat:
-		r.Value.F = math.Float64frombits(d.u64())
-	case KindInt:
-		r.Value.I = d.varint()
-	case KindBool:
-		r.Value.B = d.byte() == 1
-	case KindString:
-		r.Value.S = d.string()
-	default:
-		d.fail(ErrCorrupt, "value kind %d", r.Value.Kind)
-	}
+	r.Value = d.value(d.string)
 	if d.err == nil && d.off != len(data) {
 		d.fail(ErrCorrupt, "%d bytes after the value", len(data)-d.off)
 	}
