@@ -53,7 +53,7 @@ func BenchmarkIngestToSSE(b *testing.B) {
 	}
 	const token = "bench-operator-token-0123456789"
 	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  sites: [%s]\n  profiles: %s\n  tokens: [%s]\n",
-		absB(b, "../../geo/data/firenze-metro-municipalities.geojson"), filepath.Join(dir, "site*.yaml"), absB(b, "../../firmware-profiles"), token)
+		abs(b, "../../geo/data/firenze-metro-municipalities.geojson"), filepath.Join(dir, "site*.yaml"), abs(b, "../../firmware-profiles"), token)
 	cfg, _ := writeConfig(b, dir, "", extra, sseGateways)
 	addrs := start(b, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 
@@ -165,12 +165,4 @@ func BenchmarkIngestToSSE(b *testing.B) {
 	b.ReportMetric(ms(0.50), "ms_p50")
 	b.ReportMetric(ms(0.99), "ms_p99")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "events/s")
-}
-
-func absB(b *testing.B, p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return a
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/ponte-city/ponte/twin"
 )
 
-func abs(t *testing.T, p string) string {
+func abs(t testing.TB, p string) string {
 	t.Helper()
 	a, err := filepath.Abs(p)
 	if err != nil {
