@@ -30,7 +30,7 @@ func BenchmarkFrame(b *testing.B) {
 			cursor = 0
 			continue
 		}
-		f, err := fr.frame(cursor, recs)
+		f, err := fr.frame(cursor, 1, recs)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -37,7 +37,7 @@ type conn struct {
 //   - ProtocolVersion 4 (MQTT 3.1.1) explicitly, so a refused connection
 //     is not tried again as 3.1.
 func (f *Forwarder) options(c *conn) *paho.ClientOptions {
-	will := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOffline, Time: time.Now().UTC(), Version: f.cfg.Version})
+	will := f.statusMsg(wire.StateOffline)
 	o := paho.NewClientOptions().
 		AddBroker(f.broker).
 		SetClientID(f.cfg.ClientID).
@@ -127,7 +127,7 @@ func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	online := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOnline, Time: time.Now().UTC(), Version: f.cfg.Version})
+	online := f.statusMsg(wire.StateOnline)
 	if err := waitToken(ctx, c.client.Publish(f.status, 1, true, online), f.cfg.ConnectTimeout); err != nil {
 		return fail(fmt.Errorf("publish online status to %s: %w", f.status, err))
 	}
@@ -137,13 +137,20 @@ func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
 // goOffline publishes the retained "offline" status and disconnects
 // cleanly (so the broker discards the will), within shutdownTimeout.
 func (f *Forwarder) goOffline(c *conn) {
-	offline := wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: wire.StateOffline, Time: time.Now().UTC(), Version: f.cfg.Version})
+	offline := f.statusMsg(wire.StateOffline)
 	err := waitToken(context.Background(), c.client.Publish(f.status, 1, true, offline), shutdownTimeout)
 	if err != nil {
 		f.log.Warn("uplink offline status not published", "err", err)
 	}
 	c.client.Disconnect(250)
 	f.log.Info("uplink stopped", "broker", f.broker)
+}
+
+// statusMsg is the status message in state, with the lowest sequence
+// number the buffer still holds (see wire.Status.Retained).
+func (f *Forwarder) statusMsg(state string) []byte {
+	return wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: state, Time: time.Now().UTC(), Version: f.cfg.Version,
+		Epoch: f.epoch, Retained: f.buf.Stats().FirstSeq})
 }
 
 // errTokenTimeout is returned by waitToken when paho did not finish in

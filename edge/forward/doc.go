@@ -32,17 +32,30 @@
 // ponte_edge_uplink_publish_seconds. An ack is ignored and counted in
 // ponte_edge_uplink_bad_acks_total{reason} when it does not decode
 // ("decode"), names another gateway ("gateway"), another buffer epoch
-// ("epoch", e.g. addressed to a gateway's previous incarnation). An ack
+// ("epoch", e.g. addressed to a gateway's previous incarnation); those
+// are also logged at Warn, at most once per 10 s, since no ingest of this
+// gateway sent them. An ack
 // above the highest sequence number this process has sent is counted
 // ("beyond") and applied up to what was sent: ingest acks its high-water
 // mark, which after a crash can be ahead of the buffer's saved ack by more
 // than a window, and refusing it would resend that window for ever.
 //
 // Sequence numbers may skip (records dropped by the buffer's caps or
-// skipped as undecodable), so ingest must acknowledge the batches it has
-// written, in the order it received them, and never wait for a gap to
-// fill for ever; and it must acknowledge a batch it already has (a resend) as if
-// it had just written it, or the gateway resends it for ever.
+// skipped as undecodable). The gateway says so itself, since ingest never
+// gives up a gap on a timer: each batch carries Retained, the lowest
+// sequence number the buffer still holds (Stats.FirstSeq; everything below
+// it was acknowledged or dropped and will never be sent), and From, the
+// first number it covers when records before its first reading were
+// skipped; the retained "online" status and the will carry Epoch and
+// Retained too. Ingest moves its acknowledgement past a number it never
+// received only on that word. It acknowledges a batch it already has (a
+// resend) as if it had just written it, or the gateway would resend it for
+// ever.
+//
+// When the oldest batch times out, the warning says which of two things
+// the forwarder saw: acks arriving that stop short of it (ingest waits for
+// readings it is missing; the resend brings them), or no ack at all
+// (ingest, or the InfluxDB behind it, is unavailable).
 //
 // At most Window batches await acknowledgement. When the oldest has
 // waited AckTimeout, and on every new connection, the forwarder rewinds:

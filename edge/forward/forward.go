@@ -11,6 +11,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/time/rate"
+
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
@@ -49,6 +51,8 @@ type Forwarder struct {
 	// acked is the highest valid ack received; Run applies it.
 	acked   atomic.Uint64
 	ackWake chan struct{} // capacity 1
+	// ackWarn limits the warnings about acks this gateway did not ask for.
+	ackWarn *rate.Limiter
 
 	mu sync.Mutex
 	st Status
@@ -98,6 +102,7 @@ func New(cfg Config, buf *buffer.Buffer) (*Forwarder, error) {
 		status:  cfg.Topics.Status(cfg.Gateway),
 		rnd:     jitter,
 		ackWake: make(chan struct{}, 1),
+		ackWarn: rate.NewLimiter(rate.Every(ackWarnEvery), 1),
 	}, nil
 }
 
@@ -224,9 +229,23 @@ func (f *Forwarder) onAck(_ paho.Client, msg paho.Message) {
 	}
 }
 
+// ackWarnEvery spaces the warnings about refused acks.
+const ackWarnEvery = 10 * time.Second
+
+// badAck counts an ack that is not applied as sent. One that names
+// another gateway or epoch, or does not decode, was not sent by this
+// gateway's ingest for this buffer: it is refused and logged loudly, at
+// most once per ackWarnEvery (a flood of forged acks must not flood the
+// log). An ack beyond what was sent is normal after a crash (Debug).
 func (f *Forwarder) badAck(reason string, args ...any) {
 	f.m.badAcks.WithLabelValues(reason).Inc()
-	f.log.Debug("uplink ack ignored", append([]any{"reason", reason}, args...)...)
+	args = append([]any{"reason", reason}, args...)
+	if reason == reasonBeyond || !f.ackWarn.Allow() {
+		f.log.Debug("uplink ack ignored", args...)
+		return
+	}
+	f.log.Warn("uplink refused an acknowledgement this gateway did not ask for (another gateway's, another buffer epoch's, or not an ack); nothing was freed",
+		append(args, "topic", f.ack)...)
 }
 
 // redact returns a broker URL fit for logs and errors.

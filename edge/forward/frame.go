@@ -42,15 +42,16 @@ func newFramer(gateway string, epoch uint64, bad func(uint64, error)) *framer {
 }
 
 // frame encodes records read from cursor on (recs non-empty, in order).
-// It consumes all of recs unless the encoding would pass
-// wire.MaxBatchBytes, in which case it consumes a prefix: the caller reads
-// on from the returned to+1.
-func (fr *framer) frame(cursor uint64, recs []buffer.Record) (framed, error) {
+// retained is the lowest sequence number the buffer still holds, stated
+// in the batch (wire.Batch.Retained). It consumes all of recs unless the
+// encoding would pass wire.MaxBatchBytes, in which case it consumes a
+// prefix: the caller reads on from the returned to+1.
+func (fr *framer) frame(cursor, retained uint64, recs []buffer.Record) (framed, error) {
 	if len(recs) == 0 {
 		return framed{}, errors.New("frame: no records")
 	}
 	for {
-		f, err := fr.encode(cursor, recs)
+		f, err := fr.encode(cursor, retained, recs)
 		if errors.Is(err, wire.ErrTooLarge) && len(recs) > 1 {
 			recs = recs[:len(recs)/2]
 			continue
@@ -59,9 +60,9 @@ func (fr *framer) frame(cursor uint64, recs []buffer.Record) (framed, error) {
 	}
 }
 
-func (fr *framer) encode(cursor uint64, recs []buffer.Record) (framed, error) {
+func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed, error) {
 	b := &fr.batch
-	*b = wire.Batch{Gateway: fr.gateway, Epoch: fr.epoch, Seqs: b.Seqs[:0], Readings: b.Readings[:0]}
+	*b = wire.Batch{Gateway: fr.gateway, Epoch: fr.epoch, Retained: retained, Seqs: b.Seqs[:0], Readings: b.Readings[:0]}
 	for _, rec := range recs {
 		r, err := wire.DecodeRecord(rec.Data)
 		if err == nil {
@@ -82,6 +83,12 @@ func (fr *framer) encode(cursor uint64, recs []buffer.Record) (framed, error) {
 		return f, nil
 	}
 	f.last = b.Last()
+	if f.from < b.First() {
+		// Records skipped before the first reading (undecodable, or
+		// dropped by a cap): the batch covers them, so ingest does not
+		// wait for them.
+		b.From = f.from
+	}
 	payload, err := wire.Encode(make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512)), b)
 	clear(b.Readings) // drop the strings for the collector
 	if err != nil {

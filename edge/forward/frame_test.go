@@ -49,7 +49,7 @@ func TestFrame(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var bad []error
 			fr := newFramer("gw-1", 42, func(seq uint64, err error) { bad = append(bad, err) })
-			f, err := fr.frame(tc.cursor, tc.recs)
+			f, err := fr.frame(tc.cursor, 1, tc.recs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,8 +74,13 @@ func TestFrame(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode framed batch: %v", err)
 			}
-			if b.Gateway != "gw-1" || b.Epoch != 42 || len(b.Seqs) != len(tc.carried) {
-				t.Fatalf("batch %s/%d with %d readings", b.Gateway, b.Epoch, len(b.Seqs))
+			if b.Gateway != "gw-1" || b.Epoch != 42 || len(b.Seqs) != len(tc.carried) || b.Retained != 1 {
+				t.Fatalf("batch %s/%d retained %d with %d readings", b.Gateway, b.Epoch, b.Retained, len(b.Seqs))
+			}
+			// The batch covers what it skipped before its first reading,
+			// so ingest does not wait for it.
+			if b.Start() != tc.from {
+				t.Errorf("batch starts at %d, want %d (from %d, first reading %d)", b.Start(), tc.from, b.From, b.First())
 			}
 			for i, s := range tc.carried {
 				if b.Seqs[i] != s || b.Readings[i] != reading(int(s-1)) {
@@ -98,7 +103,7 @@ func TestFrameSplitsTooLarge(t *testing.T) {
 	fr := newFramer("gw-1", 1, func(uint64, error) { t.Error("no record is bad") })
 	cursor, got, batches := uint64(1), 0, 0
 	for rest := recs; len(rest) > 0; {
-		f, err := fr.frame(cursor, rest)
+		f, err := fr.frame(cursor, 1, rest)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +129,7 @@ func TestFrameSplitsTooLarge(t *testing.T) {
 
 func TestFrameNothing(t *testing.T) {
 	fr := newFramer("gw-1", 1, func(uint64, error) {})
-	if _, err := fr.frame(1, nil); err == nil {
+	if _, err := fr.frame(1, 1, nil); err == nil {
 		t.Error("framing no records succeeded")
 	}
 }

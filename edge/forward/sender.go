@@ -78,10 +78,7 @@ func (s *sender) rewind(why string) {
 	if n := s.published(); n > 0 {
 		s.f.m.resends.Inc()
 		if why == whyAckTimeout {
-			// Ingest down or slow, or the broker silently dropping what
-			// this gateway publishes (an ACL that does not match its ID).
-			s.f.log.Warn("uplink got no acknowledgement in time; is ingest running, and may this gateway publish to its up topic?",
-				"ack_timeout", s.f.cfg.AckTimeout, "batches", n, "from", s.window[0].from, "topic", s.f.up)
+			s.ackTimedOut(n)
 		} else {
 			s.f.log.Info("uplink resending from the oldest unacknowledged reading", "reason", why, "batches", n, "from", s.window[0].from)
 		}
@@ -90,6 +87,25 @@ func (s *sender) rewind(why string) {
 	s.window = s.window[:0]
 	s.pendingSeq = 0
 	s.gauges()
+}
+
+// ackTimedOut says why the oldest batch may not have been acknowledged,
+// from what the forwarder saw: acks arriving that stop short of it (ingest
+// waits for readings it is missing: the resend brings them), or no ack at
+// all since it was sent (ingest down, or InfluxDB behind it: ingest
+// acknowledges only what InfluxDB accepted; or, if that lasts while ingest
+// is healthy, a broker dropping what this gateway may not publish).
+func (s *sender) ackTimedOut(batches int) {
+	f := s.f
+	st := f.Status()
+	oldest := s.window[0]
+	args := []any{"ack_timeout", f.cfg.AckTimeout, "batches", batches, "from", oldest.from, "acked_seq", st.AckedSeq, "buffered", f.buf.Stats().Records}
+	if st.LastAck.After(oldest.sentAt) {
+		f.log.Warn("uplink: ingest acknowledges, but not past its gap; resending from the oldest unacknowledged reading", args...)
+		return
+	}
+	f.log.Warn("uplink: no acknowledgement from ingest; ingest or the InfluxDB behind it is unavailable (readings stay buffered and are resent). If this lasts while ingest is healthy, check that this gateway may publish to its up topic",
+		append(args, "topic", f.up, "last_ack", st.LastAck)...)
 }
 
 // published counts window entries that were published.
@@ -259,7 +275,7 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 		}
 	}
 	s.badN = 0
-	fr, err := s.fr.frame(s.cursor, recs)
+	fr, err := s.fr.frame(s.cursor, f.buf.Stats().FirstSeq, recs)
 	if s.badN > 0 {
 		f.log.Error("uplink skipped undecodable buffer records; they are freed with the next acknowledgement", "count", s.badN, "first", s.badFirst)
 	}

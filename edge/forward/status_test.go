@@ -59,8 +59,8 @@ func (w *statusWatch) waitState(t *testing.T, state string) {
 	for _, err := range w.errs {
 		t.Errorf("status message: %v", err)
 	}
-	if s := w.states[len(w.states)-1]; s.Gateway != testGW || s.Version != "test" || s.Time.IsZero() {
-		t.Errorf("status %+v, want gateway %s, version test and a time", s, testGW)
+	if s := w.states[len(w.states)-1]; s.Gateway != testGW || s.Version != "test" || s.Time.IsZero() || s.Epoch == 0 || s.Retained == 0 {
+		t.Errorf("status %+v, want gateway %s, version test, a time, and the buffer's epoch and retained seq", s, testGW)
 	}
 }
 

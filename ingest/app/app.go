@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return context.WithTimeout(context.Background(), 10*time.Second)
 	}
 
-	store, err := dedup.Open(dedup.Config{Dir: cfg.StateDir, GapTimeout: cfg.GapTimeout.D(), Logger: log})
+	store, err := dedup.Open(dedup.Config{Dir: cfg.StateDir, Logger: log})
 	if err != nil {
 		return err
 	}

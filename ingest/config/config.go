@@ -32,8 +32,10 @@ type Config struct {
 	// MaxAge and MaxFuture bound readings' times (defaults 30 days, 5m).
 	MaxAge    yamlconf.Duration `yaml:"max_age"`
 	MaxFuture yamlconf.Duration `yaml:"max_future"`
-	// GapTimeout is how long a sequence gap is held open (default 1m).
-	GapTimeout yamlconf.Duration `yaml:"gap_timeout"`
+	// GapTimeout is refused: ingest no longer gives a sequence gap up on
+	// a timer (see package dedup). Kept as a field only so that an old
+	// config gets that explanation rather than "unknown field".
+	GapTimeout *yamlconf.Duration `yaml:"gap_timeout"`
 	// Workers and Queue size the pipeline (defaults 8 and 64 per worker).
 	Workers int `yaml:"workers"`
 	Queue   int `yaml:"queue"`
@@ -160,6 +162,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TopicPrefix == "" {
 		bad("topic_prefix", "must not be empty")
+	}
+	if c.GapTimeout != nil {
+		bad("gap_timeout", "no longer supported: ingest never gives a sequence gap up on a timer; a gap closes when its readings arrive or the gateway declares it dropped them (remove the line)")
 	}
 	if c.Influx.URL == "" {
 		bad("influx.url", "required (e.g. http://127.0.0.1:8086)")

@@ -77,6 +77,7 @@ func TestErrors(t *testing.T) {
 		{"twin without tokens", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 2\n", `bad.yaml:3: twin.tokens: required`},
 		{"twin bad stale factor", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 0.5\n", `bad.yaml:4: twin.stale_factor: 0.5 (expected 1 or more)`},
 		{"twin missing areas file", "influx:\n  url: http://i:8086\ntwin:\n  areas: [/nonexistent/areas.geojson]\n", `bad.yaml:4: twin.areas[0]: "/nonexistent/areas.geojson": no such file`},
+		{"gap timeout removed", "influx:\n  url: http://i:8086\ngap_timeout: 1m\n", `bad.yaml:3: gap_timeout: no longer supported: ingest never gives a sequence gap up on a timer`},
 		{"negative cap", "influx:\n  url: http://i:8086\ndead_letter:\n  max_bytes: -1\n", `bad.yaml:4: dead_letter.max_bytes: -1`},
 	}
 	for _, tc := range tests {

@@ -12,19 +12,24 @@
 // lost a message in a crash, two ingest instances sharing a gateway's
 // batches). A batch filling the gap moves Mark over the ranges it joins.
 //
-// A gap can also be for good: the gateway's buffer dropped records at its
-// cap, or a batch was dead-lettered as a whole. The gateway then keeps
-// resending from Mark+1 and gets the same gap. A gap open for longer than
-// GapTimeout (default 1 minute, longer than a gateway's resend interval)
-// is accepted when the next batch arrives: Mark jumps over it and the
-// missing seqs are given up (logged). Only time while the gateway is heard
-// counts: after a silence of GapTimeout or more (an outage) the gap's
-// clock restarts, because the missing batch may reach another instance a
-// moment after the ones beyond it reached this one. At most MaxRanges
-// ranges are kept per epoch; beyond that the oldest gap is accepted at once.
+// No gap is given up on a timer: a timer's clock runs while ingest itself
+// is blocked (InfluxDB down) and any broker that loses a message sets it
+// off, and each time it freed readings the gateway still held. A gap
+// closes only when its readings arrive, or when the gateway declares it no
+// longer holds them: every batch (and status message) carries Retained,
+// the lowest seq the gateway's buffer still holds (its byte or age cap
+// dropped the rest, or ingest acknowledged it), and Mark moves up to
+// Retained-1 and no further; the seqs moved over that were never written
+// are counted as dropped by the gateway. GapSince records when a gap
+// opened, for people (metrics and the status page), not for a decision.
 //
-// A batch is taken as covering every seq from its first to its last:
-// numbers a batch skips do not exist in the gateway's buffer.
+// At most MaxRanges ranges are kept per epoch. A batch that would need
+// more is not written now (Fits reports it): the gateway keeps it and
+// sends it again after the gap before it filled.
+//
+// A batch is taken as covering every seq from its Start (the first
+// reading's, or the earlier From of records the gateway skipped) to its
+// last: numbers a batch skips do not exist in the gateway's buffer.
 //
 // # Epochs
 //

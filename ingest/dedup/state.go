@@ -13,12 +13,15 @@ type Range struct{ First, Last uint64 }
 
 // Epoch is the state of one (gateway, epoch).
 type Epoch struct {
-	// Mark is the highest seq up to which every seq is written.
+	// Mark is the highest seq up to which every seq is written, or was
+	// declared dropped by the gateway.
 	Mark uint64
 	// Ahead are written ranges beyond a gap, sorted, disjoint, not
 	// touching Mark+1.
 	Ahead []Range
 	// GapSince is when the gap after Mark was first seen (zero: no gap).
+	// It is for people (metrics, status): no gap is ever given up on a
+	// timer.
 	GapSince time.Time
 	// Seen is when the epoch was last advanced (for pruning).
 	Seen time.Time
@@ -37,63 +40,82 @@ func (e *Epoch) Written(seq uint64) bool {
 	return false
 }
 
-// Add records [first, last] as written at now and moves Mark as far as
-// the written seqs reach. A gap open for gapTimeout or more is accepted,
-// as is the oldest gap when more than maxRanges ranges would be kept; it
-// returns the number of seqs given up that way.
-func (e *Epoch) Add(first, last uint64, now time.Time, gapTimeout time.Duration, maxRanges int) (givenUp uint64) {
-	e.resume(now, gapTimeout)
-	if last >= first && last > e.Mark {
-		e.Ahead = append(e.Ahead, Range{max(first, e.Mark+1), last})
+// Missing returns how many seqs between Mark and the last written range
+// are not written: the readings an open gap waits for.
+func (e *Epoch) Missing() uint64 {
+	var n uint64
+	at := e.Mark
+	for _, r := range e.Ahead {
+		n += r.First - at - 1
+		at = r.Last
+	}
+	return n
+}
+
+// Add records [start, last] as written at now, then releases what the
+// gateway declared it no longer holds (retained, see Release), and moves
+// Mark as far as the written seqs reach. It returns the seqs moved over
+// because the gateway dropped them.
+func (e *Epoch) Add(start, last, retained uint64, now time.Time) (dropped uint64) {
+	if last >= start && last > e.Mark {
+		e.Ahead = append(e.Ahead, Range{max(start, e.Mark+1), last})
 	}
 	e.Seen = now
-	return e.settle(now, gapTimeout, maxRanges)
+	dropped = e.release(retained)
+	e.settle(now)
+	return dropped
 }
 
-// Check accepts a gap that has been open for gapTimeout (see Add) without
-// recording anything; it returns the seqs given up.
-func (e *Epoch) Check(now time.Time, gapTimeout time.Duration, maxRanges int) uint64 {
-	e.resume(now, gapTimeout)
-	e.Seen = now
-	return e.settle(now, gapTimeout, maxRanges)
-}
-
-// resume restarts the gap clock when the gateway comes back after a
-// silence of gapTimeout or more. A gap is given up only after it stayed
-// open that long while the gateway was sending: during an outage it could
-// not resend what is missing, and after it the missing batch may reach
-// another ingest instance a moment after the batches beyond the gap
-// reached this one (a shared subscription splits a gateway's resends).
-func (e *Epoch) resume(now time.Time, gapTimeout time.Duration) {
-	if !e.GapSince.IsZero() && !e.Seen.IsZero() && now.Sub(e.Seen) >= gapTimeout {
-		e.GapSince = now
+// Release moves Mark to retained-1 when the gateway declares that it
+// holds nothing below retained (0: not stated): seqs below it that are
+// not written will never come, so an acknowledgement may cover them. It
+// returns how many such seqs were moved over.
+func (e *Epoch) Release(retained uint64, now time.Time) (dropped uint64) {
+	dropped = e.release(retained)
+	if dropped > 0 || retained > e.Mark+1 {
+		e.Seen = now
 	}
+	e.settle(now)
+	return dropped
 }
 
-func (e *Epoch) settle(now time.Time, gapTimeout time.Duration, maxRanges int) (givenUp uint64) {
-	e.merge()
-	for len(e.Ahead) > 0 {
-		if e.GapSince.IsZero() {
-			e.GapSince = now
-		}
-		if now.Sub(e.GapSince) < gapTimeout && len(e.Ahead) <= maxRanges {
+func (e *Epoch) release(retained uint64) (dropped uint64) {
+	if retained <= e.Mark+1 {
+		return 0
+	}
+	to := retained - 1
+	dropped = to - e.Mark
+	for _, r := range e.Ahead {
+		if r.First > to {
 			break
 		}
-		givenUp += e.Ahead[0].First - e.Mark - 1
-		e.Mark = e.Ahead[0].Last
-		e.Ahead = e.Ahead[1:]
-		e.GapSince = time.Time{}
-		e.merge()
-		if len(e.Ahead) > 0 {
-			// The next gap starts its own clock.
-			e.GapSince = now
-		}
+		dropped -= min(r.Last, to) - r.First + 1
 	}
-	if len(e.Ahead) == 0 {
+	e.Mark = to
+	return dropped
+}
+
+// Fits reports whether recording [start, last] with retained keeps at
+// most maxRanges ranges beyond the gap. A batch that does not fit is not
+// written now: the gateway sends it again once the gap before it filled.
+func (e *Epoch) Fits(start, last, retained uint64, maxRanges int) bool {
+	c := Epoch{Mark: e.Mark, Ahead: append([]Range(nil), e.Ahead...)}
+	c.Add(start, last, retained, time.Time{})
+	return len(c.Ahead) <= maxRanges
+}
+
+// settle merges the ranges into Mark and keeps GapSince: set while a gap
+// is open, restarted when Mark moves past one gap to the next.
+func (e *Epoch) settle(now time.Time) {
+	mark := e.Mark
+	e.merge()
+	switch {
+	case len(e.Ahead) == 0:
 		e.GapSince = time.Time{}
 		e.Ahead = nil
+	case e.GapSince.IsZero() || e.Mark != mark:
+		e.GapSince = now
 	}
-	return givenUp
 }
 
 // merge sorts and joins the ranges and moves Mark over those it reaches.

@@ -24,11 +24,9 @@ type Config struct {
 	// MaxEpochs is how many epochs per gateway are remembered (default 4).
 	MaxEpochs int
 	// MaxRanges is how many ranges beyond a gap are kept per epoch
-	// (default 32).
+	// (default 32); a batch that would need more is not written until the
+	// gap before it fills (see Tx.Fits).
 	MaxRanges int
-	// GapTimeout is how long a gap may stay open before it is accepted
-	// (default 1 minute).
-	GapTimeout time.Duration
 	// Logger receives state changes (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -45,17 +43,14 @@ func (c *Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("dedup: dir: required (the directory holding the dedup state)")
 	}
-	if c.MaxEpochs < 0 || c.MaxRanges < 0 || c.GapTimeout < 0 {
-		return fmt.Errorf("dedup: max_epochs %d, max_ranges %d, gap_timeout %v: expected positive values", c.MaxEpochs, c.MaxRanges, c.GapTimeout)
+	if c.MaxEpochs < 0 || c.MaxRanges < 0 {
+		return fmt.Errorf("dedup: max_epochs %d, max_ranges %d: expected positive values", c.MaxEpochs, c.MaxRanges)
 	}
 	if c.MaxEpochs == 0 {
 		c.MaxEpochs = 4
 	}
 	if c.MaxRanges == 0 {
 		c.MaxRanges = 32
-	}
-	if c.GapTimeout == 0 {
-		c.GapTimeout = time.Minute
 	}
 	if need := 1 + c.MaxEpochs*(33+16*(c.MaxRanges+1)); need > slotSize-slotHeader || c.MaxEpochs > 255 {
 		return fmt.Errorf("dedup: max_epochs %d x max_ranges %d do not fit a %d-byte state slot", c.MaxEpochs, c.MaxRanges, slotSize)
@@ -262,25 +257,29 @@ func (tx *Tx) Epoch(epoch uint64) *Epoch {
 	return e
 }
 
-// Add records [first, last] of epoch as written (see Epoch.Add) and
-// returns the seqs given up by accepting a gap.
-func (tx *Tx) Add(epoch, first, last uint64, now time.Time) uint64 {
+// Add records [start, last] of epoch as written, with the gateway's
+// retained seq (see Epoch.Add), and returns the seqs moved over because
+// the gateway declared them dropped.
+func (tx *Tx) Add(epoch, start, last, retained uint64, now time.Time) (dropped uint64) {
 	tx.dirty = true
-	return tx.Epoch(epoch).Add(first, last, now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
+	return tx.Epoch(epoch).Add(start, last, retained, now)
 }
 
-// Check accepts an expired gap of epoch without recording a batch (a
-// replay of written seqs).
-func (tx *Tx) Check(epoch uint64, now time.Time) uint64 {
+// Fits reports whether [start, last] of epoch can be recorded within
+// MaxRanges (see Epoch.Fits).
+func (tx *Tx) Fits(epoch, start, last, retained uint64) bool {
+	return tx.Epoch(epoch).Fits(start, last, retained, tx.s.cfg.MaxRanges)
+}
+
+// Release applies the gateway's retained seq of epoch without recording a
+// batch (a replay, or a status message) and returns the seqs moved over.
+func (tx *Tx) Release(epoch, retained uint64, now time.Time) (dropped uint64) {
 	e := tx.state[epoch]
-	if e == nil || len(e.Ahead) == 0 {
+	if e == nil || retained <= e.Mark+1 {
 		return 0
 	}
-	// While a gap is open, even a replay is persisted: it shows the
-	// gateway is sending (Seen), which is what lets the gap be given up;
-	// a gateway stuck resending its window must not look silent.
 	tx.dirty = true
-	return e.Check(now, tx.s.cfg.GapTimeout, tx.s.cfg.MaxRanges)
+	return e.Release(retained, now)
 }
 
 // Commit writes the state if it changed and returns once it is durable.

@@ -29,44 +29,52 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func TestEpochAdd(t *testing.T) {
 	type add struct {
-		first, last uint64
-		after       time.Duration // since t0
+		start, last, retained uint64
+		after                 time.Duration // since t0
 	}
 	tests := []struct {
-		name      string
-		adds      []add
-		mark      uint64
-		ahead     []Range
-		givenUp   uint64
-		maxRanges int
+		name    string
+		adds    []add
+		mark    uint64
+		ahead   []Range
+		dropped uint64
+		missing uint64
 	}{
-		{"in order", []add{{1, 10, 0}, {11, 20, 0}}, 20, nil, 0, 32},
-		{"overlap", []add{{1, 10, 0}, {5, 15, 0}}, 15, nil, 0, 32},
-		{"replay", []add{{1, 10, 0}, {1, 10, 0}}, 10, nil, 0, 32},
-		{"gap held", []add{{1, 10, 0}, {21, 30, 0}}, 10, []Range{{21, 30}}, 0, 32},
-		{"gap filled", []add{{1, 10, 0}, {21, 30, 0}, {11, 20, 0}}, 30, nil, 0, 32},
-		{"out of order fill", []add{{21, 30, 0}, {11, 20, 0}, {1, 10, 0}}, 30, nil, 0, 32},
-		{"adjacent ranges join", []add{{1, 10, 0}, {21, 30, 0}, {31, 40, 0}}, 10, []Range{{21, 40}}, 0, 32},
-		{"gap accepted after timeout", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 40 * time.Second}, {21, 30, 80 * time.Second}}, 30, nil, 10, 32},
-		// A silence (an outage) does not count: the gateway could not
-		// resend, and the missing batch may be on its way to another
-		// instance.
-		{"gap clock restarts after a silence", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 2 * time.Minute}}, 10, []Range{{21, 30}}, 0, 32},
-		{"gap filled after a silence", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 2 * time.Minute}, {11, 20, 2*time.Minute + time.Second}}, 30, nil, 0, 32},
-		{"gap not yet accepted", []add{{1, 10, 0}, {21, 30, 0}, {21, 30, 30 * time.Second}}, 10, []Range{{21, 30}}, 0, 32},
-		{"one gap at a time", []add{{1, 10, 0}, {21, 30, 0}, {41, 50, 0}, {41, 50, 40 * time.Second}, {41, 50, 80 * time.Second}}, 30, []Range{{41, 50}}, 10, 32},
-		{"too many ranges", []add{{1, 1, 0}, {3, 3, 0}, {5, 5, 0}, {7, 7, 0}}, 3, []Range{{5, 5}, {7, 7}}, 1, 2},
-		{"first batch not at 1", []add{{100, 110, 0}}, 0, []Range{{100, 110}}, 0, 32},
+		{"in order", []add{{1, 10, 1, 0}, {11, 20, 1, 0}}, 20, nil, 0, 0},
+		{"overlap", []add{{1, 10, 0, 0}, {5, 15, 0, 0}}, 15, nil, 0, 0},
+		{"replay", []add{{1, 10, 0, 0}, {1, 10, 0, 0}}, 10, nil, 0, 0},
+		{"gap held", []add{{1, 10, 1, 0}, {21, 30, 1, 0}}, 10, []Range{{21, 30}}, 0, 10},
+		{"gap filled", []add{{1, 10, 0, 0}, {21, 30, 0, 0}, {11, 20, 0, 0}}, 30, nil, 0, 0},
+		{"out of order fill", []add{{21, 30, 0, 0}, {11, 20, 0, 0}, {1, 10, 0, 0}}, 30, nil, 0, 0},
+		{"adjacent ranges join", []add{{1, 10, 0, 0}, {21, 30, 0, 0}, {31, 40, 0, 0}}, 10, []Range{{21, 40}}, 0, 10},
+		// No clock gives a gap up: hours later, with the gateway heard all
+		// along, the gap still waits for its readings.
+		{"gap never given up on time", []add{{1, 10, 1, 0}, {21, 30, 11, 0}, {21, 30, 11, time.Hour}, {31, 40, 11, 24 * time.Hour}}, 10, []Range{{21, 40}}, 0, 10},
+		// The gateway declares it dropped 11..14 (its buffer's cap): the
+		// mark moves to 14 and the gap 15..20 stays open.
+		{"gateway dropped part of the gap", []add{{1, 10, 1, 0}, {21, 30, 15, 0}}, 14, []Range{{21, 30}}, 4, 6},
+		{"gateway dropped the whole gap", []add{{1, 10, 1, 0}, {21, 30, 21, 0}}, 30, nil, 10, 0},
+		// Retained beyond written ranges: only unwritten seqs count as
+		// dropped.
+		{"retained past a written range", []add{{1, 10, 1, 0}, {21, 30, 1, 0}, {41, 50, 45, 0}}, 50, nil, 20, 0},
+		{"retained below mark changes nothing", []add{{1, 10, 1, 0}, {21, 30, 5, 0}}, 10, []Range{{21, 30}}, 0, 10},
+		// Skipped records (From before the first reading) are covered.
+		{"batch covering skipped records", []add{{1, 10, 1, 0}, {11, 30, 11, 0}}, 30, nil, 0, 0},
+		{"first batch not at 1", []add{{100, 110, 0, 0}}, 0, []Range{{100, 110}}, 0, 99},
+		{"first batch not at 1, gateway holds nothing before", []add{{100, 110, 100, 0}}, 110, nil, 99, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var e Epoch
-			var given uint64
+			var dropped uint64
 			for _, a := range tc.adds {
-				given += e.Add(a.first, a.last, t0.Add(a.after), time.Minute, tc.maxRanges)
+				dropped += e.Add(a.start, a.last, a.retained, t0.Add(a.after))
 			}
-			if e.Mark != tc.mark || !reflect.DeepEqual(e.Ahead, tc.ahead) || given != tc.givenUp {
-				t.Fatalf("mark %d ahead %v given up %d; want %d %v %d", e.Mark, e.Ahead, given, tc.mark, tc.ahead, tc.givenUp)
+			if e.Mark != tc.mark || !reflect.DeepEqual(e.Ahead, tc.ahead) || dropped != tc.dropped || e.Missing() != tc.missing {
+				t.Fatalf("mark %d ahead %v dropped %d missing %d; want %d %v %d %d", e.Mark, e.Ahead, dropped, e.Missing(), tc.mark, tc.ahead, tc.dropped, tc.missing)
+			}
+			if (len(tc.ahead) > 0) == e.GapSince.IsZero() {
+				t.Fatalf("GapSince %v with ahead %v", e.GapSince, e.Ahead)
 			}
 			for s := uint64(1); s <= 60; s++ {
 				want := s <= tc.mark
@@ -81,6 +89,41 @@ func TestEpochAdd(t *testing.T) {
 	}
 }
 
+func TestEpochRelease(t *testing.T) {
+	var e Epoch
+	e.Add(1, 10, 1, t0)
+	e.Add(21, 30, 1, t0)
+	if n := e.Release(0, t0); n != 0 || e.Mark != 10 {
+		t.Fatalf("retained 0 (not stated) released %d, mark %d", n, e.Mark)
+	}
+	if n := e.Release(11, t0); n != 0 || e.Mark != 10 {
+		t.Fatalf("retained 11 (holds the gap) released %d, mark %d", n, e.Mark)
+	}
+	if n := e.Release(18, t0); n != 7 || e.Mark != 17 || e.Missing() != 3 {
+		t.Fatalf("retained 18 released %d, mark %d, missing %d; want 7, 17, 3", n, e.Mark, e.Missing())
+	}
+	if n := e.Release(31, t0); n != 3 || e.Mark != 30 || len(e.Ahead) != 0 || !e.GapSince.IsZero() {
+		t.Fatalf("retained 31 released %d, mark %d, ahead %v, gap since %v", n, e.Mark, e.Ahead, e.GapSince)
+	}
+}
+
+func TestEpochFits(t *testing.T) {
+	var e Epoch
+	for _, s := range []uint64{1, 3, 5} {
+		e.Add(s, s, 0, t0)
+	}
+	// Mark 1, ahead {3} {5}: a third range does not fit in two.
+	if e.Fits(7, 7, 0, 2) {
+		t.Fatal("a batch making a third range fits in 2")
+	}
+	if !e.Fits(2, 2, 0, 2) || !e.Fits(6, 8, 0, 2) || !e.Fits(7, 7, 4, 2) {
+		t.Fatal("a batch that fills a gap, joins a range or comes with a release must fit")
+	}
+	if e.Mark != 1 || len(e.Ahead) != 2 {
+		t.Fatalf("Fits changed the epoch: mark %d ahead %v", e.Mark, e.Ahead)
+	}
+}
+
 func TestStateSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -89,13 +132,13 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx.Add(7, 1, 10, t0)
-	tx.Add(7, 21, 30, t0)
-	tx.Add(8, 1, 5, t0)
+	tx.Add(7, 1, 10, 0, t0)
+	tx.Add(7, 21, 30, 0, t0)
+	tx.Add(8, 1, 5, 0, t0)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	tx.Add(9, 1, 99, t0) // not committed: dropped
+	tx.Add(9, 1, 99, 0, t0) // not committed: dropped
 	tx.Unlock()
 	s.Close()
 
@@ -141,7 +184,7 @@ func TestTornWrite(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tx.Add(1, 1, last, t0)
+				tx.Add(1, 1, last, 0, t0)
 				if err := tx.Commit(); err != nil {
 					t.Fatal(err)
 				}
@@ -201,7 +244,7 @@ func TestLockAcrossStores(t *testing.T) {
 		t.Fatalf("another gateway: %v", err)
 	}
 	other.Unlock()
-	tx.Add(1, 1, 10, t0)
+	tx.Add(1, 1, 10, 0, t0)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +265,7 @@ func TestPruneKeepsRecentEpochs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx.Add(e, 1, 7, t0.Add(time.Duration(e)*time.Second))
+		tx.Add(e, 1, 7, 0, t0.Add(time.Duration(e)*time.Second))
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +312,7 @@ func TestConcurrentGateways(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				tx.Add(1, i, i, t0)
+				tx.Add(1, i, i, 0, t0)
 				if err := tx.Commit(); err != nil {
 					t.Error(err)
 				}
@@ -304,7 +347,7 @@ func BenchmarkCommit(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			tx.Add(1, seq, seq, time.Now())
+			tx.Add(1, seq, seq, 0, time.Now())
 			if err := tx.Commit(); err != nil {
 				b.Error(err)
 			}

@@ -43,7 +43,13 @@ func ReadingFor(seq uint64) wire.Reading {
 
 // BatchFor returns the encoded batch of seqs [first, last] of gateway.
 func BatchFor(gateway string, epoch, first, last uint64) []byte {
-	b := &wire.Batch{Gateway: gateway, Epoch: epoch}
+	return BatchRetaining(gateway, epoch, first, last, 0)
+}
+
+// BatchRetaining is BatchFor with the gateway's declaration that it holds
+// nothing below retained (wire.Batch.Retained; 0: not stated).
+func BatchRetaining(gateway string, epoch, first, last, retained uint64) []byte {
+	b := &wire.Batch{Gateway: gateway, Epoch: epoch, Retained: retained}
 	for s := first; s <= last; s++ {
 		b.Seqs = append(b.Seqs, s)
 		b.Readings = append(b.Readings, ReadingFor(s))

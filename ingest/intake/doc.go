@@ -33,8 +33,10 @@
 // all. Instances with separate state directories lose nothing either,
 // but a replay that lands on the other instance is written again
 // (InfluxDB merges it) and applied to that instance's twin again, and a
-// batch the other instance took leaves a gap that holds acknowledgements
-// back until it is given up; with separate state, use a broker with
+// batch the other instance took leaves a gap in this instance's state
+// that holds its acknowledgements back (the gateway keeps the higher of
+// the two instances' acks) until the gateway's Retained passes it; with
+// separate state, use a broker with
 // sticky shared subscriptions (EMQX's sticky or hash_clientid strategy)
 // so that a gateway stays with one instance.
 //

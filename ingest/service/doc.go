@@ -10,9 +10,12 @@
 //     for (topic or HTTP credentials) equal to the batch's, a known
 //     gateway. A batch failing any of these is dead-lettered with its
 //     reason and counted; the transport drops it (MQTT ack, HTTP 400) and
-//     no acknowledgement goes to the gateway: it resends those records,
-//     and if they are refused for good the gap they leave is given up
-//     after the gap timeout (see 5), so later batches are not blocked.
+//     no acknowledgement goes to the gateway: it resends those records.
+//     Later batches are written and applied meanwhile (see 5); the gap
+//     stays open, visibly, until the gateway's buffer drops those records
+//     at its cap and says so (wire.Batch.Retained). A batch refused for
+//     its version or a broken encoding is an upgrade to finish or a bug,
+//     and ingest does not guess.
 //  2. Dedup filter, under the gateway's state lock (dedup.Store.Lock,
 //     held to the end of the batch): readings the (gateway, epoch) state
 //     records as written are dropped. A batch with nothing new is a
@@ -30,10 +33,13 @@
 //     persisted (one fsync). Only now is the batch "durable". The
 //     acknowledgeable mark moves only over contiguous written seqs: a
 //     batch after a gap (a message lost by a crashed broker, a batch held
-//     by another instance) is written but not acknowledged until the gap
-//     fills, or until it has stayed open for the dedup GapTimeout (the
-//     gateway dropped those records at its cap, or a batch was refused
-//     as a whole), when it is given up and counted. See package dedup.
+//     by another instance) is written and applied but not acknowledged
+//     until the gap fills, or until the gateway declares in a batch or its
+//     status (wire.Batch.Retained) that it no longer holds the missing
+//     readings; those are counted (ponte_ingest_gateway_dropped_readings_total)
+//     and logged. Never on a timer. An open gap shows in Gaps, in
+//     ponte_ingest_gap_missing_readings and ponte_ingest_gap_open_seconds.
+//     See package dedup.
 //  6. Applier.Apply with the newly durable readings, exactly once per
 //     reading: a replay stops at 2.
 //  7. The transport acknowledges: the wire.Ack goes to the gateway

@@ -15,7 +15,7 @@ type metrics struct {
 	deadLetterErrors prometheus.Counter
 	writeSeconds     prometheus.Histogram
 	sinkErrors       prometheus.Counter
-	gapsGivenUp      prometheus.Counter
+	dropped          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Name: "ponte_ingest_payloads_total", Help: "Payloads taken from the transports."}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_ingest_batches_total",
-			Help: "Batches processed, by result: written, duplicate (replay), invalid (dead-lettered as a whole), error (not processed; delivered again later)."},
+			Help: "Batches processed, by result: written, duplicate (replay), invalid (dead-lettered as a whole), deferred (too many gaps open before it; the gateway sends it again), error (not processed; delivered again later)."},
 			[]string{"result"}),
 		readings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_ingest_readings_total",
@@ -41,8 +41,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
 		sinkErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_errors_total", Help: "Sink (InfluxDB) write calls that failed and were retried."}),
-		gapsGivenUp: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ponte_ingest_gap_seqs_given_up_total", Help: "Sequence numbers given up after a gap stayed open past the gap timeout."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ponte_ingest_gateway_dropped_readings_total",
+			Help: "Sequence numbers the acknowledgement moved over because the gateway declared it no longer holds them (its buffer's byte or age cap); never on a timer."},
+			[]string{"gateway"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -57,10 +59,34 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			return 1
 		})
 	for _, c := range []prometheus.Collector{m.received, m.batches, m.readings, m.dedupHits, m.deadLetters,
-		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.gapsGivenUp, backpressure} {
+		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.dropped, backpressure, gapCollector{s}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("service: register metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+var (
+	gapMissingDesc = prometheus.NewDesc("ponte_ingest_gap_missing_readings",
+		"Readings an open gap in the gateway's sequence waits for; the gateway is not acknowledged past the gap until they arrive or it declares them dropped.",
+		[]string{"gateway"}, nil)
+	gapAgeDesc = prometheus.NewDesc("ponte_ingest_gap_open_seconds",
+		"How long the gateway's oldest open gap has been open.", []string{"gateway"}, nil)
+)
+
+// gapCollector exports the open gaps, one series per gateway with a gap.
+type gapCollector struct{ s *Service }
+
+func (c gapCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- gapMissingDesc
+	ch <- gapAgeDesc
+}
+
+func (c gapCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.s.cfg.Now()
+	for _, g := range c.s.Gaps() {
+		ch <- prometheus.MustNewConstMetric(gapMissingDesc, prometheus.GaugeValue, float64(g.Missing), g.Gateway)
+		ch <- prometheus.MustNewConstMetric(gapAgeDesc, prometheus.GaugeValue, now.Sub(g.Since).Seconds(), g.Gateway)
+	}
 }

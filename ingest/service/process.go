@@ -65,17 +65,29 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		s.m.readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	}
 	if len(fresh.Seqs) == 0 {
-		// A replay; it may still be the resend that lets an old gap go,
-		// and while a gap is open it counts as the gateway being heard.
-		if given := tx.Check(b.Epoch, s.cfg.Now()); given > 0 {
-			s.gapAccepted(b, given, ep.Mark)
+		// A replay: nothing to write, but it may carry the gateway's word
+		// that it dropped what a gap waits for.
+		if dropped := tx.Release(b.Epoch, b.Retained, s.cfg.Now()); dropped > 0 {
+			s.droppedByGateway(b.Gateway, b.Epoch, dropped, ep)
 		}
 		if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
 			s.m.batches.WithLabelValues("error").Inc()
 			return Result{Err: err}
 		}
+		s.noteGap(b.Gateway, b.Epoch, ep)
 		res.Ack.Seq = ep.Mark
 		s.m.batches.WithLabelValues("duplicate").Inc()
+		return res
+	}
+	if !tx.Fits(b.Epoch, b.Start(), b.Last(), b.Retained) {
+		// Too many ranges beyond gaps to remember this one: keep nothing
+		// of it. The gateway holds it and sends it again when its ack
+		// times out, by when the gaps before it may have filled.
+		res.Ack.Seq = ep.Mark
+		res.Deferred = len(b.Readings)
+		s.m.batches.WithLabelValues("deferred").Inc()
+		s.cfg.Logger.Warn("batch deferred: too many gaps open before it; the gateway sends it again",
+			"gateway", b.Gateway, "epoch", b.Epoch, "first", b.First(), "last", b.Last(), "mark", ep.Mark, "missing", ep.Missing())
 		return res
 	}
 
@@ -100,13 +112,14 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	}
 
 	// 5. Persist: the batch's range is written.
-	if given := tx.Add(b.Epoch, b.First(), b.Last(), s.cfg.Now()); given > 0 {
-		s.gapAccepted(b, given, ep.Mark)
+	if dropped := tx.Add(b.Epoch, b.Start(), b.Last(), b.Retained, s.cfg.Now()); dropped > 0 {
+		s.droppedByGateway(b.Gateway, b.Epoch, dropped, ep)
 	}
 	if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
 		s.m.batches.WithLabelValues("error").Inc()
 		return Result{Err: err}
 	}
+	s.noteGap(b.Gateway, b.Epoch, ep)
 
 	// 6. Twin.
 	if s.cfg.Applier != nil && len(good.Readings) > 0 {
@@ -120,14 +133,6 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	}
 	s.m.batches.WithLabelValues("written").Inc()
 	return res
-}
-
-// gapAccepted logs and counts seqs given up after a gap stayed open for
-// the dedup store's GapTimeout.
-func (s *Service) gapAccepted(b *wire.Batch, given, mark uint64) {
-	s.m.gapsGivenUp.Add(float64(given))
-	s.cfg.Logger.Warn("sequence gap given up: the gateway no longer has these readings or they were refused",
-		"gateway", b.Gateway, "epoch", b.Epoch, "seqs", given, "mark", mark)
 }
 
 func newBatch(b *wire.Batch) *wire.Batch {

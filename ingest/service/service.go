@@ -69,8 +69,10 @@ type Result struct {
 	// delivered again.
 	Err error
 	// Written is the number of readings newly written; Duplicates the
-	// number dropped as already written; DeadLettered the number refused.
-	Written, Duplicates, DeadLettered int
+	// number dropped as already written; DeadLettered the number refused;
+	// Deferred the number not written now because too many gaps are open
+	// before them (the gateway sends them again).
+	Written, Duplicates, DeadLettered, Deferred int
 }
 
 // ErrClosed is the Result.Err of jobs the service did not process because
@@ -106,6 +108,9 @@ type Service struct {
 	closed   bool         // guarded by closeMu
 	running  atomic.Bool
 	retrying atomic.Int32 // workers in a sink or dedup retry
+
+	gapMu sync.Mutex
+	gaps  map[string]Gap // open gaps by gateway, guarded by gapMu
 }
 
 // New builds a Service; call Run to start it.
@@ -113,7 +118,7 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, stopped: make(chan struct{})}
+	s := &Service{cfg: cfg, stopped: make(chan struct{}), gaps: map[string]Gap{}}
 	if len(cfg.Gateways) > 0 {
 		s.gateways = map[string]bool{}
 		for _, g := range cfg.Gateways {

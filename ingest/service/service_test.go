@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/dedup"
@@ -325,15 +326,15 @@ func TestSinkDownHoldsBack(t *testing.T) {
 
 // gapStep is one batch of a gap scenario and what ingest must answer.
 type gapStep struct {
-	first, last uint64
-	after       time.Duration // since the scenario's start
-	ack         uint64
-	written     int
+	first, last, retained uint64
+	after                 time.Duration // since the scenario's start
+	ack                   uint64
+	written               int
 }
 
 // runGapSteps processes the batches of gateway gw1, epoch 3, at their
-// times, and checks each answer and that 30 readings were applied.
-func runGapSteps(t *testing.T, steps []gapStep) {
+// times, checks each answer, and returns the env.
+func runGapSteps(t *testing.T, steps []gapStep) *env {
 	t.Helper()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	e := newEnv(t, func(c *service.Config) {
@@ -344,39 +345,136 @@ func runGapSteps(t *testing.T, steps []gapStep) {
 	start := now
 	for i, st := range steps {
 		now = start.Add(st.after)
-		res := e.svc.Process(context.Background(), job("gw1", batch("gw1", 3, st.first, st.last)))
+		res := e.svc.Process(context.Background(), job("gw1", ingesttest.BatchRetaining("gw1", 3, st.first, st.last, st.retained)))
 		if res.Err != nil || res.Ack.Seq != st.ack || res.Written != st.written {
-			t.Fatalf("step %d (%d-%d): %+v, want ack %d written %d", i, st.first, st.last, res, st.ack, st.written)
+			t.Fatalf("step %d (%d-%d retained %d): %+v, want ack %d written %d", i, st.first, st.last, st.retained, res, st.ack, st.written)
 		}
 	}
+	return e
+}
+
+// TestGapAfterOutage: after an outage the batches beyond a gap may arrive
+// before the one that fills it (several instances split a gateway's
+// resends): the gap is held, and the late batch is written and applied.
+func TestGapAfterOutage(t *testing.T) {
+	e := runGapSteps(t, []gapStep{
+		{1, 10, 1, 0, 10, 10},
+		{21, 30, 11, 0, 10, 10},                           // 11-20 in flight elsewhere when the link went down
+		{21, 30, 11, 3 * time.Minute, 10, 0},              // after the outage: still held
+		{11, 20, 11, 3*time.Minute + time.Second, 30, 10}, // the late batch: written
+	})
 	if e.applier.Total() != 30 {
 		t.Errorf("applied %d, want 30", e.applier.Total())
 	}
 }
 
-// TestGapAfterOutage: after the gateway was silent longer than the gap
-// timeout (a link outage), the batches beyond a gap may arrive before the
-// one that fills it (several instances split a gateway's resends): the gap
-// is not given up, and the late batch is written and applied.
-func TestGapAfterOutage(t *testing.T) {
-	runGapSteps(t, []gapStep{
-		{1, 10, 0, 10, 10},
-		{21, 30, 0, 10, 10},                           // 11-20 in flight elsewhere when the link went down
-		{21, 30, 3 * time.Minute, 10, 0},              // after the outage: still held
-		{11, 20, 3*time.Minute + time.Second, 30, 10}, // the late batch: written
+// TestGapNeverGivenUpOnTime is the loss of issue 8: a gap stays open for
+// as long as the gateway holds what it waits for, however long and
+// however often the gateway resends what follows; the acknowledgement
+// never covers it, so the gateway never frees it.
+func TestGapNeverGivenUpOnTime(t *testing.T) {
+	e := runGapSteps(t, []gapStep{
+		{1, 10, 1, 0, 10, 10},
+		{21, 30, 11, 0, 10, 10},              // 11-20 dropped by the broker: held
+		{21, 30, 11, time.Minute, 10, 0},     // resent
+		{21, 30, 11, 2 * time.Minute, 10, 0}, // and again, a minute later
+		{31, 40, 11, 24 * time.Hour, 10, 10}, // a day later: written, still held
+		{11, 20, 11, 25 * time.Hour, 40, 10}, // the gap's readings: all acknowledged
 	})
+	if e.applier.Total() != 40 {
+		t.Errorf("applied %d, want 40", e.applier.Total())
+	}
+	if got := metricSum(t, e.reg, "ponte_ingest_gateway_dropped_readings_total"); got != 0 {
+		t.Errorf("dropped readings %v, want 0", got)
+	}
 }
 
-// TestGapGivenUp: a gap that stays open past the gap timeout is given up
-// when the gateway resends what follows it.
-func TestGapGivenUp(t *testing.T) {
-	runGapSteps(t, []gapStep{
-		{1, 10, 0, 10, 10},
-		{21, 30, 0, 10, 10},               // 11-20 lost on the way: held
-		{21, 30, 30 * time.Second, 10, 0}, // resent, still within the timeout
-		{21, 30, time.Minute, 30, 0},      // resent again: the gap is given up
-		{31, 40, time.Minute, 40, 10},
+// TestGapReleasedByGateway: the gateway declares it no longer holds part
+// of a gap (its buffer's cap dropped it); ingest moves the acknowledgement
+// up to what it declares and no further, and counts what was dropped.
+func TestGapReleasedByGateway(t *testing.T) {
+	e := runGapSteps(t, []gapStep{
+		{1, 10, 1, 0, 10, 10},
+		{21, 30, 11, 0, 10, 10},
+		{21, 30, 16, time.Second, 15, 0},      // dropped 11-15: ack 15, gap 16-20 still open
+		{31, 40, 21, 2 * time.Second, 40, 10}, // dropped 16-20 too
 	})
+	if got := metricSum(t, e.reg, "ponte_ingest_gateway_dropped_readings_total"); got != 10 {
+		t.Errorf("dropped readings %v, want 10", got)
+	}
+	if gaps := e.svc.Gaps(); len(gaps) != 0 {
+		t.Errorf("gaps after release: %+v", gaps)
+	}
+}
+
+// TestGapVisible: an open gap shows in Gaps and in the metrics, per
+// gateway, and goes away when it fills.
+func TestGapVisible(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 1, 10, 1)))
+	e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 18, 30, 11)))
+	gaps := e.svc.Gaps()
+	if len(gaps) != 1 || gaps[0].Gateway != "gw1" || gaps[0].Mark != 10 || gaps[0].Missing != 7 || gaps[0].Since.IsZero() {
+		t.Fatalf("gaps %+v, want gw1 acknowledged to 10 missing 7", gaps)
+	}
+	if n := gaugeWithLabel(t, e.reg, "ponte_ingest_gap_missing_readings", "gw1"); n != 7 {
+		t.Fatalf("ponte_ingest_gap_missing_readings{gateway=gw1} %v, want 7", n)
+	}
+	e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 11, 17, 11)))
+	if gaps := e.svc.Gaps(); len(gaps) != 0 {
+		t.Fatalf("gaps after the fill: %+v", gaps)
+	}
+	if n := gaugeWithLabel(t, e.reg, "ponte_ingest_gap_missing_readings", "gw1"); n != -1 {
+		t.Fatalf("a filled gap still exported: %v", n)
+	}
+}
+
+// TestGapReleasedByStatus: a gateway whose buffer dropped everything
+// beyond a gap has no batch to say so in; its status message does.
+func TestGapReleasedByStatus(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 1, 10, 1)))
+	e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 21, 30, 11)))
+	if _, moved, err := e.svc.Release(ctx, "gw1", 3, 11); err != nil || moved {
+		t.Fatalf("release at 11 (the gateway holds the gap) moved=%v err=%v", moved, err)
+	}
+	ack, moved, err := e.svc.Release(ctx, "gw1", 3, 31)
+	if err != nil || !moved || ack != (wire.Ack{Gateway: "gw1", Epoch: 3, Seq: 30}) {
+		t.Fatalf("release at 31: %+v moved=%v err=%v, want ack 30", ack, moved, err)
+	}
+}
+
+// TestDeferredWhenTooManyGaps: a batch that would open more ranges than
+// the dedup state keeps is neither written nor recorded; the gateway
+// sends it again later and it is written then.
+func TestDeferredWhenTooManyGaps(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 1, 1, 1)))
+	const ranges = 32 // dedup's default MaxRanges
+	for i := uint64(0); i < ranges; i++ {
+		res := e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 3+2*i, 3+2*i, 2)))
+		if res.Written != 1 || res.Ack.Seq != 1 {
+			t.Fatalf("range %d: %+v", i, res)
+		}
+	}
+	res := e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 100, 109, 2)))
+	if res.Err != nil || res.Written != 0 || res.Deferred != 10 || res.Ack.Seq != 1 {
+		t.Fatalf("the batch beyond the ranges: %+v, want deferred 10, ack 1", res)
+	}
+	if got := e.applier.Total(); got != 1+ranges {
+		t.Fatalf("applied %d, want %d (nothing of the deferred batch)", got, 1+ranges)
+	}
+	// The gaps fill; the deferred batch, sent again, is written.
+	for i := uint64(0); i < ranges; i++ {
+		e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 2+2*i, 2+2*i, 2)))
+	}
+	res = e.svc.Process(ctx, job("gw1", ingesttest.BatchRetaining("gw1", 3, 66, 109, 2)))
+	if res.Written != 44 || res.Ack.Seq != 109 {
+		t.Fatalf("after the fill: %+v, want 44 written, ack 109", res)
+	}
 }
 
 type orderApplier struct {
@@ -473,4 +571,41 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// metricSum adds up every series of the metric family name in reg.
+func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	var sum float64
+	for _, m := range gather(t, reg, name) {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return sum
+}
+
+// gaugeWithLabel returns the value of name{gateway=gw}, -1 if absent.
+func gaugeWithLabel(t *testing.T, reg *prometheus.Registry, name, gw string) float64 {
+	t.Helper()
+	for _, m := range gather(t, reg, name) {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "gateway" && l.GetValue() == gw {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
+}
+
+func gather(t *testing.T, reg *prometheus.Registry, name string) []*dto.Metric {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return f.GetMetric()
+		}
+	}
+	return nil
 }

@@ -53,6 +53,12 @@ type Status struct {
 	Time    time.Time `json:"time"`
 	// Version is the agent's version, for the fleet view.
 	Version string `json:"version,omitempty"`
+	// Epoch and Retained state, as in a Batch, the lowest sequence number
+	// of the buffer's current epoch the gateway still holds (0: not
+	// stated). A gateway whose buffer dropped everything beyond a gap has
+	// no batch to say it in.
+	Epoch    uint64 `json:"epoch,omitempty"`
+	Retained uint64 `json:"retained,omitempty"`
 }
 
 // EncodeStatus returns the JSON form of s.

@@ -7,9 +7,14 @@ import (
 )
 
 // Version is the batch format this package writes. Decoders accept only the
-// versions they know; a gateway newer than ingest gets its batches
-// dead-lettered with ErrVersion rather than misread.
-const Version = 1
+// versions they know (1 and 2); a gateway newer than ingest gets its
+// batches dead-lettered with ErrVersion rather than misread. Version 2
+// added Retained and From, with which a gateway declares what it will never
+// send (see Batch).
+const Version = 2
+
+// minVersion is the oldest batch format Decode still reads.
+const minVersion = 1
 
 // MaxBatchBytes bounds an encoded batch (and so what a decoder will look
 // at): 1 MiB keeps a batch within every broker's default packet limit and a
@@ -25,6 +30,19 @@ type Batch struct {
 	// Epoch identifies the gateway's buffer incarnation: sequence numbers
 	// are unique only within one epoch.
 	Epoch uint64
+	// Retained is the lowest sequence number of Epoch the gateway's
+	// buffer still holds when it frames the batch: every lower one was
+	// acknowledged or dropped (the buffer's byte or age cap), and the
+	// gateway will never send it. It is the only ground on which ingest
+	// moves its acknowledgement past a sequence number it did not write.
+	// 0: not stated (version-1 batches); ingest then waits for every gap
+	// to be filled.
+	Retained uint64
+	// From is the first sequence number the batch covers, at most the
+	// first reading's; the numbers from From up to the first reading's
+	// are records the gateway skipped (undecodable, or dropped by a cap
+	// while it read) and will never send. 0 means the first reading's.
+	From uint64
 	// Seqs are the buffer sequence numbers of Readings, strictly
 	// increasing (usually consecutive).
 	Seqs []uint64
@@ -40,6 +58,15 @@ func (b *Batch) First() uint64 {
 	return b.Seqs[0]
 }
 
+// Start returns the first sequence number the batch covers: From, or the
+// first reading's when From is not set (0 if empty).
+func (b *Batch) Start() uint64 {
+	if b.From != 0 && b.From < b.First() {
+		return b.From
+	}
+	return b.First()
+}
+
 // Last returns the last sequence number of the batch (0 if empty).
 func (b *Batch) Last() uint64 {
 	if len(b.Seqs) == 0 {
@@ -53,6 +80,9 @@ func (b *Batch) Last() uint64 {
 func (b *Batch) Validate() error {
 	if b.Gateway == "" {
 		return fmt.Errorf("batch: gateway: %w", ErrEmpty)
+	}
+	if b.From != 0 && (len(b.Seqs) == 0 || b.From > b.Seqs[0]) {
+		return fmt.Errorf("batch: from %d is after the first sequence number %d (expected at most it)", b.From, b.First())
 	}
 	if len(b.Seqs) != len(b.Readings) {
 		return fmt.Errorf("batch: %d sequence numbers for %d readings", len(b.Seqs), len(b.Readings))

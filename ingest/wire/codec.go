@@ -7,11 +7,13 @@ import (
 	"math"
 )
 
-// The batch encoding, version 1, all integers little-endian or varint:
+// The batch encoding, version 2, all integers little-endian or varint:
 //
 //	magic "PNB" | version u8
 //	gateway      string
 //	epoch        u64
+//	retained     uvarint                    (version 2 on; see Batch.Retained)
+//	skipped      uvarint                    (version 2 on; first seq - From, 0 when From is unset)
 //	base time    varint (unix ns)           readings' times are deltas to it
 //	strings      uvarint n, n x string      device, point, unit and reason names
 //	count        uvarint
@@ -44,6 +46,8 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 	dst = append(dst, Version)
 	dst = appendString(dst, b.Gateway)
 	dst = binary.LittleEndian.AppendUint64(dst, b.Epoch)
+	dst = binary.AppendUvarint(dst, b.Retained)
+	dst = binary.AppendUvarint(dst, b.First()-b.Start())
 	var base int64
 	if len(b.Readings) > 0 {
 		base = b.Readings[0].Time.UnixNano()

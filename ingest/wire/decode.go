@@ -23,8 +23,9 @@ func Decode(data []byte) (*Batch, error) {
 	if [3]byte(data[:3]) != magic {
 		return nil, fmt.Errorf("decode batch: magic %q: %w (expected %q)", data[:3], ErrCorrupt, magic[:])
 	}
-	if v := data[3]; v != Version {
-		return nil, fmt.Errorf("decode batch: version %d: %w (this ingest reads %d)", v, ErrVersion, Version)
+	version := data[3]
+	if version < minVersion || version > Version {
+		return nil, fmt.Errorf("decode batch: version %d: %w (this ingest reads %d to %d)", version, ErrVersion, minVersion, Version)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -33,6 +34,11 @@ func Decode(data []byte) (*Batch, error) {
 	d := decoder{buf: body, off: 4}
 	b := &Batch{Gateway: d.string()}
 	b.Epoch = d.u64()
+	var skipped uint64
+	if version >= 2 {
+		b.Retained = d.uvarint()
+		skipped = d.uvarint()
+	}
 	base := d.varint()
 	nstr := d.count(1)
 	table := make([]string, 0, nstr)
@@ -77,6 +83,13 @@ func Decode(data []byte) (*Batch, error) {
 	}
 	if d.err == nil && d.off != len(d.buf) {
 		d.fail(ErrCorrupt, "%d bytes after the last reading", len(d.buf)-d.off)
+	}
+	if d.err == nil && skipped > 0 {
+		if len(b.Seqs) == 0 || skipped >= b.Seqs[0] {
+			d.fail(ErrCorrupt, "%d skipped sequence numbers before the first reading %d", skipped, b.First())
+		} else {
+			b.From = b.Seqs[0] - skipped
+		}
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode batch: %w", d.err)
