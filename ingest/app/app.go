@@ -137,9 +137,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}()
 		addrs.BrokerURL, addrs.Embedded = b.URL(), true
 	}
+	rel := newReleaser(svc, log.With("component", "status"))
 	mq, err := intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
 		Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
-		OnStatus: statusTo(tw), Logger: log.With("component", "mqtt")}, svc)
+		OnStatus: both(statusTo(tw), rel.offer), Logger: log.With("component", "mqtt")}, svc)
 	if err != nil {
 		return err
 	}
@@ -172,6 +173,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return mq.Run(gctx) })
+	g.Go(func() error { return rel.run(gctx) })
 	if tw != nil {
 		g.Go(func() error {
 			if err := tw.Run(gctx); err != nil && gctx.Err() == nil {
