@@ -63,6 +63,10 @@ func DefaultLimits() Limits {
 	}
 }
 
+// ValidateLimits fills defaults into l's zero fields and checks the rest
+// (Config.Validate calls it).
+func ValidateLimits(l *Limits) error { return l.validate() }
+
 // validate fills defaults into zero fields and checks the rest.
 func (l *Limits) validate() error {
 	d := DefaultLimits()
