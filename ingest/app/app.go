@@ -126,7 +126,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			pass = randomSecret()
 		}
 		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Topics: cfg.Topics(), Gateways: cfg.Passwords(), GatewayHashes: cfg.PasswordHashes(),
-			IngestUser: user, IngestPassword: pass, Logger: log})
+			IngestUser: user, IngestPassword: pass, Limits: cfg.Broker.Limits.Embedded(), TLS: cfg.Broker.TLS.Embedded(),
+			Registerer: reg, Logger: log})
 		if err != nil {
 			return err
 		}

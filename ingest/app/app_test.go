@@ -110,7 +110,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	topics := cfg.Topics()
 
 	// Forgeries first, from gw1.
-	forger, err := ingesttest.Connect(addrs.BrokerURL, "forger", "gw1", "pw-gw1")
+	forger, err := ingesttest.Connect(addrs.BrokerURL, "ponte-edge-gw1", "gw1", "pw-gw1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,18 +2,21 @@ package broker
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
+	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ponte-city/ponte/ingest/wire"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Config configures the embedded broker.
@@ -32,8 +35,36 @@ type Config struct {
 	// IngestUser and IngestPassword are ingest's own credentials (full
 	// rights); both required.
 	IngestUser, IngestPassword string
+	// Limits bound sockets, sessions, messages per client and failed
+	// logins (zero fields: DefaultLimits).
+	Limits Limits
+	// TLS, if its Listen is set, adds a TLS listener (TLS 1.2 or later)
+	// for gateways; Listen stays plaintext, for ingest itself on loopback.
+	TLS TLS
+	// Registerer receives the broker's metrics (default: a private
+	// registry, i.e. not exported).
+	Registerer prometheus.Registerer
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+}
+
+// TLS is the embedded broker's TLS listener.
+type TLS struct {
+	// Listen is its address, e.g. ":8883" (empty: no TLS listener).
+	Listen string
+	// CertFile and KeyFile are PEM files: the certificate chain gateways
+	// verify, and its private key.
+	CertFile, KeyFile string
+}
+
+// tlsConfig loads the certificate: TLS 1.2 or later, Go's default
+// cipher suites (all AEAD with forward secrecy for 1.2).
+func (t TLS) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("broker: tls: load certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -70,50 +101,130 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("broker: gateway %q: same name as ingest's own user", id))
 		}
 	}
+	ids := slices.AppendSeq(slices.Collect(maps.Keys(c.Gateways)), maps.Keys(c.GatewayHashes))
+	for _, id := range ids {
+		// Both would own the client ID "ponte-edge-x" (see authHook.owner).
+		if short, ok := strings.CutPrefix(id, EdgeClientIDPrefix); ok && c.gateway(short) {
+			errs = append(errs, fmt.Errorf("broker: gateway %q: its ID is gateway %q's client ID (%s<id>); rename one", id, short, EdgeClientIDPrefix))
+		}
+	}
+	if err := c.Limits.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TLS.Listen != "" && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("broker: tls: cert_file and key_file: required with a TLS listen address"))
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return errors.Join(errs...)
 }
 
+// gateway reports whether id is a configured gateway.
+func (c *Config) gateway(id string) bool {
+	_, plain := c.Gateways[id]
+	_, hashed := c.GatewayHashes[id]
+	return plain || hashed
+}
+
 // Broker is a running embedded broker. Its methods are safe for
 // concurrent use.
 type Broker struct {
-	srv  *mqtt.Server
-	addr string
+	srv           *mqtt.Server
+	hook          *authHook
+	addr, tlsAddr string
 }
 
-// Start listens on cfg.Listen and serves MQTT until Close.
+// Start listens on cfg.Listen (and cfg.TLS.Listen) and serves MQTT
+// until Close.
 func Start(cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var tlsConf *tls.Config
+	if cfg.TLS.Listen != "" {
+		var err error
+		if tlsConf, err = cfg.TLS.tlsConfig(); err != nil {
+			return nil, err
+		}
+	}
+	lim := cfg.Limits
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = wire.MaxBatchBytes + 64<<10
-	srv := mqtt.New(&mqtt.Options{
-		Capabilities: caps,
-		Logger:       cfg.Logger.With("component", "broker"),
-	})
-	if err := srv.AddHook(&authHook{cfg: cfg}, nil); err != nil {
+	caps.MaximumClients = int64(lim.MaxClients)
+	caps.MaximumSessionExpiryInterval = uint32(lim.SessionExpiry / time.Second)
+	caps.MaximumInflight = uint16(lim.MaxInflight)
+	caps.MaximumClientWritesPending = int32(lim.MaxQueued)
+	log := cfg.Logger.With("component", "broker")
+	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: log})
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ponte_ingest_auth_failures_total",
+		Help: "MQTT CONNECTs refused by the embedded broker, by listener and reason (bad_credentials, throttled, client_id, session_owner, will, sessions_full).",
+	}, []string{"listener", "reason"})
+	if err := cfg.Registerer.Register(failures); err != nil {
+		return nil, fmt.Errorf("broker: register metrics: %w", err)
+	}
+	hook := newAuthHook(cfg, srv, failures)
+	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
+	b := &Broker{srv: srv, hook: hook}
 	// Listen here rather than in mochi so that a busy port is an error now
 	// and ":0" reports the port it got.
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
-	}
-	tcp := listeners.NewNet("tcp", ln)
-	if err := srv.AddListener(tcp); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("broker: add listener: %w", err)
+	for _, l := range []struct {
+		id, addr string
+		tls      *tls.Config
+	}{{ListenerPlain, cfg.Listen, nil}, {ListenerTLS, cfg.TLS.Listen, tlsConf}} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err == nil {
+			err = srv.AddListener(newListener(l.id, ln, l.tls, lim, log))
+		}
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("broker: listen on %s: %w", l.addr, err)
+		}
+		if l.tls == nil {
+			b.addr = ln.Addr().String()
+		} else {
+			b.tlsAddr = ln.Addr().String()
+		}
 	}
 	if err := srv.Serve(); err != nil {
-		ln.Close()
+		srv.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	cfg.Logger.Info("embedded MQTT broker listening", "addr", ln.Addr().String(), "gateways", len(cfg.Gateways))
-	return &Broker{srv: srv, addr: ln.Addr().String()}, nil
+	cfg.Logger.Info("embedded MQTT broker listening", "addr", b.addr, "tls_addr", b.tlsAddr, "gateways", len(cfg.Gateways)+len(cfg.GatewayHashes),
+		"max_clients", lim.MaxClients, "max_offline_sessions", lim.MaxOfflineSessions, "session_expiry", lim.SessionExpiry)
+	return b, nil
+}
+
+// Listener IDs, the listener label of ponte_ingest_auth_failures_total.
+const (
+	ListenerPlain = "mqtt"
+	ListenerTLS   = "mqtts"
+)
+
+// TLSAddr returns the address of the TLS listener ("" without one).
+func (b *Broker) TLSAddr() string { return b.tlsAddr }
+
+// Sessions counts the sessions the broker holds: connected, and kept
+// without a connection.
+func (b *Broker) Sessions() (online, offline int) {
+	for _, c := range b.srv.Clients.GetAll() {
+		switch {
+		case !c.Closed():
+			online++
+		case !c.IsTakenOver():
+			offline++
+		}
+	}
+	return online, offline
 }
 
 // Addr returns the address the broker listens on.
@@ -136,70 +247,4 @@ func (b *Broker) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("broker: close: %w", ctx.Err())
 	}
-}
-
-// authHook authenticates clients and enforces the per-gateway ACL.
-type authHook struct {
-	mqtt.HookBase
-	cfg Config
-}
-
-// ID implements mqtt.Hook.
-func (h *authHook) ID() string { return "ponte-auth" }
-
-// Provides implements mqtt.Hook.
-func (h *authHook) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
-}
-
-func equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
-
-// OnConnectAuthenticate implements mqtt.Hook.
-func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	user, pass := string(pk.Connect.Username), pk.Connect.Password
-	ok := false
-	switch {
-	case user == "":
-	case user == h.cfg.IngestUser:
-		ok = equal(pass, []byte(h.cfg.IngestPassword))
-	default:
-		if pw, known := h.cfg.Gateways[user]; known {
-			ok = equal(pass, []byte(pw))
-		} else if hash, known := h.cfg.GatewayHashes[user]; known {
-			ok = bcrypt.CompareHashAndPassword(hash, pass) == nil
-		}
-	}
-	if !ok {
-		h.cfg.Logger.Warn("MQTT client refused: bad credentials", "username", user, "client", cl.ID, "remote", cl.Net.Remote)
-	}
-	return ok
-}
-
-// known reports whether user is a configured gateway.
-func (h *authHook) known(user string) bool {
-	_, plain := h.cfg.Gateways[user]
-	_, hashed := h.cfg.GatewayHashes[user]
-	return plain || hashed
-}
-
-// OnACLCheck implements mqtt.Hook.
-func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	user := string(cl.Properties.Username)
-	if user == h.cfg.IngestUser && user != "" {
-		return true
-	}
-	if !h.known(user) {
-		return false
-	}
-	t := h.cfg.Topics
-	var ok bool
-	if write {
-		ok = topic == t.Up(user) || topic == t.Status(user)
-	} else {
-		ok = topic == t.Ack(user) || topic == t.Cmd(user)
-	}
-	if !ok {
-		h.cfg.Logger.Warn("MQTT access refused", "gateway", user, "topic", topic, "write", write, "remote", cl.Net.Remote)
-	}
-	return ok
 }

@@ -9,23 +9,49 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ponte-city/ponte/ingest/broker"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// Test credentials (at least 16 characters, as secrets must be).
+const (
+	pw1    = "gw1-password-0123456789"
+	pw2    = "gw2-password-0123456789"
+	pw3    = "gw3-password-0123456789" // configured only as hash3
+	hash3  = "$2a$04$VDDKqnybAAm/AXsRGw/FUeBCho0JmxDGxySr7lh3hwasOwhlWJJrW"
+	ipw    = "ingest-password-0123456789"
+	wrong  = "wrong-password-0123456789"
+	prefix = "city"
+)
+
 func start(t *testing.T) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(broker.Config{
-		Listen:   "127.0.0.1:0",
-		Topics:   wire.Topics{Prefix: "city"},
-		Gateways: map[string]string{"gw1": "pw1", "gw2": "pw2"},
-		// gw3's password "pw3" is configured only as a bcrypt hash.
-		GatewayHashes: map[string][]byte{"gw3": []byte("$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri")},
-		IngestUser:    "ingest", IngestPassword: "ipw",
-		Logger: quiet,
-	})
+	b, _ := startWith(t, nil)
+	return b
+}
+
+// startWith starts a broker with gateways gw1, gw2 and gw3 (hashed), mod
+// applied to its config; it returns the registry of its metrics.
+func startWith(t *testing.T, mod func(*broker.Config)) (*broker.Broker, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg := broker.Config{
+		Listen:        "127.0.0.1:0",
+		Topics:        wire.Topics{Prefix: prefix},
+		Gateways:      map[string]string{"gw1": pw1, "gw2": pw2},
+		GatewayHashes: map[string][]byte{"gw3": []byte(hash3)},
+		IngestUser:    "ingest", IngestPassword: ipw,
+		Registerer: reg,
+		Logger:     quiet,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	b, err := broker.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +60,12 @@ func start(t *testing.T) *broker.Broker {
 		defer cancel()
 		b.Close(ctx)
 	})
-	return b
+	return b, reg
 }
 
 func connect(url, id, user, pass string) (paho.Client, error) {
 	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername(user).SetPassword(pass).
-		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
+		SetAutoReconnect(false).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second)
 	c := paho.NewClient(o)
 	tok := c.Connect()
 	tok.WaitTimeout(10 * time.Second)
@@ -52,19 +78,23 @@ func TestAuthenticate(t *testing.T) {
 		name, user, pass string
 		ok               bool
 	}{
-		{"gateway", "gw1", "pw1", true},
-		{"gateway with a hashed password", "gw3", "pw3", true},
-		{"hashed, wrong password", "gw3", "pw1", false},
-		{"the hash itself as password", "gw3", "$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri", false},
-		{"ingest", "ingest", "ipw", true},
-		{"wrong password", "gw1", "pw2", false},
-		{"unknown user", "gw9", "pw1", false},
+		{"gateway", "gw1", pw1, true},
+		{"gateway with a hashed password", "gw3", pw3, true},
+		{"hashed, wrong password", "gw3", pw1, false},
+		{"the hash itself as password", "gw3", hash3, false},
+		{"ingest", "ingest", ipw, true},
+		{"wrong password", "gw1", pw2, false},
+		{"unknown user", "gw9", pw1, false},
 		{"anonymous", "", "", false},
-		{"ingest wrong password", "ingest", "pw1", false},
+		{"ingest wrong password", "ingest", pw1, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := connect(b.URL(), "c-"+tc.name, tc.user, tc.pass)
+			id := tc.user
+			if tc.user == "ingest" || tc.user == "" {
+				id = "ingest-test"
+			}
+			c, err := connect(b.URL(), id, tc.user, tc.pass)
 			if (err == nil) != tc.ok {
 				t.Fatalf("connect as %q: err %v, want ok=%v", tc.user, err, tc.ok)
 			}
@@ -94,8 +124,8 @@ func (in *inbox) get() []string {
 
 func TestACL(t *testing.T) {
 	b := start(t)
-	topics := wire.Topics{Prefix: "city"}
-	ing, err := connect(b.URL(), "ingest-1", "ingest", "ipw")
+	topics := wire.Topics{Prefix: prefix}
+	ing, err := connect(b.URL(), "ingest-1", "ingest", ipw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +135,7 @@ func TestACL(t *testing.T) {
 		t.Fatalf("ingest subscribe: %v", tok.Error())
 	}
 
-	gw1, err := connect(b.URL(), "gw1", "gw1", "pw1")
+	gw1, err := connect(b.URL(), "gw1", "gw1", pw1)
 	if err != nil {
 		t.Fatal(err)
 	}

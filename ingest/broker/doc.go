@@ -16,6 +16,23 @@
 // service), so an external broker with a looser ACL cannot let one
 // gateway write as another.
 //
+// # Client IDs, sessions and limits
+//
+// Client IDs are bound to credentials: gateway G connects only as client
+// ID "G" or "ponte-edge-G" (ponte-edge's default), and every other client
+// ID belongs to ingest's credential. So no gateway can take over ingest's
+// session or knock another gateway off by reusing its client ID; a session
+// held by another username is refused as well. A will is checked against
+// the ACL at CONNECT (a gateway's only on its own status topic); retained
+// publishes go through the ACL like any publish. Refusals answer CONNACK
+// "not authorised" (or "server unavailable" when throttled or when
+// Limits.MaxOfflineSessions is reached), are logged at Warn and counted in
+// ponte_ingest_auth_failures_total{listener,reason}. Limits bounds sockets,
+// the time to CONNECT, session expiry, offline sessions, inflight and
+// queued messages per client, and failed logins per address and username
+// (then refused without running bcrypt). A failed TLS handshake and an
+// abnormal disconnect are logged at Warn with the remote and the reason.
+//
 // Passwords are compared in constant time. They are held in the
 // configuration in clear, like the HTTP tokens: the configuration file is
 // the secret and must be readable by the ingest user only.

@@ -61,6 +61,9 @@ type Broker struct {
 	Password string `yaml:"password"`
 	// ShareGroup is the shared-subscription group; "-" for none.
 	ShareGroup string `yaml:"share_group"`
+	// Limits and TLS are the embedded broker's (broker_limits.go).
+	Limits BrokerLimits `yaml:"limits"`
+	TLS    BrokerTLS    `yaml:"tls"`
 }
 
 // Influx is the InfluxDB sink's part (see package influx for meanings).
@@ -199,6 +202,7 @@ func (c *Config) Validate() error {
 		bad("queue", "%d (expected a positive number)", c.Queue)
 	}
 	c.validateTwin(bad)
+	c.validateBroker(bad)
 	seen := map[string]int{}
 	for i, g := range c.Gateways {
 		p := fmt.Sprintf("gateways[%d]", i)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +48,14 @@ type MQTTConfig struct {
 	OnStatus func(wire.Status)
 	// KeepAlive (default 30s) and ConnectTimeout (default 10s).
 	KeepAlive, ConnectTimeout time.Duration
+	// ProbeInterval is how often the intake publishes a probe to itself
+	// through the broker (default 5s; negative: never). When a probe has
+	// not come back after ProbeMisses more intervals, the session no longer
+	// receives (taken over by another client, subscription lost): the
+	// intake reports not connected (/readyz) and connects afresh.
+	ProbeInterval time.Duration
+	// ProbeMisses (default 3); see ProbeInterval.
+	ProbeMisses int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -68,10 +78,31 @@ func (c *MQTTConfig) Validate() error {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
 	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = 5 * time.Second
+	}
+	if c.ProbeMisses <= 0 {
+		c.ProbeMisses = 3
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return nil
+}
+
+// ProbeTopic is the topic on which an intake with this client ID sends
+// probes to itself: {prefix}/ingest/{client ID}/probe, with the client
+// ID's characters that are not allowed in a topic level replaced by '_'.
+// A broker ACL must let ingest publish and subscribe to it
+// (deploy/mosquitto/ponte.acl does).
+func (c *MQTTConfig) ProbeTopic() string {
+	id := strings.Map(func(r rune) rune {
+		if r == '/' || r == '+' || r == '#' || r == 0 {
+			return '_'
+		}
+		return r
+	}, c.ClientID)
+	return c.Topics.Prefix + "/ingest/" + id + "/probe"
 }
 
 // MQTT is the MQTT intake. Run owns its connection.
@@ -80,6 +111,8 @@ type MQTT struct {
 	svc       Submitter
 	filter    string
 	connected atomic.Bool
+	probeSent atomic.Uint64 // number of the last probe published
+	probeSeen atomic.Uint64 // number of the last probe received
 }
 
 // NewMQTT returns an intake feeding svc.
@@ -94,59 +127,123 @@ func NewMQTT(cfg MQTTConfig, svc Submitter) (*MQTT, error) {
 	return &MQTT{cfg: cfg, svc: svc, filter: cfg.Topics.UpFilter(group)}, nil
 }
 
-// Connected reports whether the broker connection is up.
+// Connected reports whether the broker connection is up and, as far as
+// the last probes tell, the session receives what is published to it.
 func (m *MQTT) Connected() bool { return m.connected.Load() }
 
 // Run connects (retrying until it succeeds), subscribes on every
 // connection, and feeds batches to the pipeline until ctx is done; then it
 // disconnects. Batches still in the pipeline stay unacknowledged and are
-// delivered again to the next session.
+// delivered again to the next session. When the probes stop coming back
+// (see MQTTConfig.ProbeInterval) it drops the client and connects a new
+// one, which subscribes again.
 func (m *MQTT) Run(ctx context.Context) error {
+	for {
+		c := paho.NewClient(m.options(ctx))
+		tok := c.Connect()
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				return fmt.Errorf("mqtt intake: connect %s: %w", m.cfg.URL, err)
+			}
+		case <-ctx.Done():
+		}
+		m.watch(ctx, c)
+		m.connected.Store(false)
+		c.Disconnect(250)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// options are the paho client's options.
+func (m *MQTT) options(ctx context.Context) *paho.ClientOptions {
 	log := m.cfg.Logger
 	handler := func(c paho.Client, msg paho.Message) { m.handle(ctx, c, msg) }
-	o := paho.NewClientOptions().AddBroker(m.cfg.URL).SetClientID(m.cfg.ClientID).
+	return paho.NewClientOptions().AddBroker(m.cfg.URL).SetClientID(m.cfg.ClientID).
 		SetUsername(m.cfg.Username).SetPassword(m.cfg.Password).
 		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(true).SetStore(MemoryStore()).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).SetKeepAlive(m.cfg.KeepAlive).
 		SetConnectTimeout(m.cfg.ConnectTimeout).SetWriteTimeout(10 * time.Second).
 		SetOnConnectHandler(func(c paho.Client) {
-			tok := c.Subscribe(m.filter, 1, handler)
-			if !tok.WaitTimeout(m.cfg.ConnectTimeout) || tok.Error() != nil {
-				log.Error("subscribe to batches failed; reconnecting", "filter", m.filter, "err", tok.Error())
-				// Drop the connection so that the next one subscribes
-				// again; the session keeps what the broker holds.
-				go c.Disconnect(0)
-				return
+			type sub struct {
+				what, filter string
+				h            paho.MessageHandler
 			}
+			subs := []sub{{"batches", m.filter, handler}}
 			if m.cfg.OnStatus != nil {
-				st := m.cfg.Topics.StatusFilter()
-				if tok := c.Subscribe(st, 1, m.handleStatus); !tok.WaitTimeout(m.cfg.ConnectTimeout) || tok.Error() != nil {
-					log.Error("subscribe to gateway status failed; reconnecting", "filter", st, "err", tok.Error())
+				subs = append(subs, sub{"gateway status", m.cfg.Topics.StatusFilter(), m.handleStatus})
+			}
+			if m.cfg.ProbeInterval > 0 {
+				subs = append(subs, sub{"probes", m.cfg.ProbeTopic(), m.handleProbe})
+			}
+			for _, s := range subs {
+				if tok := c.Subscribe(s.filter, 1, s.h); !tok.WaitTimeout(m.cfg.ConnectTimeout) || tok.Error() != nil {
+					log.Error("subscribe to "+s.what+" failed; reconnecting", "filter", s.filter, "err", tok.Error())
+					// Drop the connection so that the next one subscribes
+					// again; the session keeps what the broker holds.
 					go c.Disconnect(0)
 					return
 				}
 			}
+			// A new connection starts with a clean probe record.
+			m.probeSeen.Store(m.probeSent.Load())
 			m.connected.Store(true)
 			log.Info("MQTT intake connected", "broker", m.cfg.URL, "client_id", m.cfg.ClientID, "filter", m.filter)
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			m.connected.Store(false)
-			log.Warn("MQTT intake connection lost", "broker", m.cfg.URL, "err", err)
+			log.Warn("MQTT intake connection lost", "broker", m.cfg.URL, "client_id", m.cfg.ClientID, "err", err)
 		})
-	c := paho.NewClient(o)
-	tok := c.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("mqtt intake: connect %s: %w", m.cfg.URL, err)
-		}
-	case <-ctx.Done():
+}
+
+// watch publishes a probe every ProbeInterval and returns when ctx is
+// done, or when ProbeMisses probes in a row have not come back although
+// the client was connected: the session no longer receives.
+func (m *MQTT) watch(ctx context.Context, c paho.Client) {
+	if m.cfg.ProbeInterval < 0 {
+		<-ctx.Done()
+		return
 	}
-	<-ctx.Done()
-	m.connected.Store(false)
-	c.Disconnect(250)
-	return nil
+	tick := time.NewTicker(m.cfg.ProbeInterval)
+	defer tick.Stop()
+	topic := m.cfg.ProbeTopic()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !c.IsConnectionOpen() {
+			continue
+		}
+		sent, seen := m.probeSent.Load(), m.probeSeen.Load()
+		if sent-seen > uint64(m.cfg.ProbeMisses) {
+			m.connected.Store(false)
+			m.cfg.Logger.Error("MQTT intake receives nothing (session taken over by another client, or its subscription lost); connecting afresh",
+				"broker", m.cfg.URL, "client_id", m.cfg.ClientID, "probes_missed", sent-seen)
+			return
+		}
+		n := m.probeSent.Add(1)
+		c.Publish(topic, 1, false, strconv.FormatUint(n, 10))
+	}
+}
+
+// handleProbe records a probe that came back.
+func (m *MQTT) handleProbe(_ paho.Client, msg paho.Message) {
+	defer msg.Ack()
+	n, err := strconv.ParseUint(string(msg.Payload()), 10, 64)
+	if err != nil || n > m.probeSent.Load() {
+		return
+	}
+	for {
+		seen := m.probeSeen.Load()
+		if n <= seen || m.probeSeen.CompareAndSwap(seen, n) {
+			return
+		}
+	}
 }
 
 // handleStatus passes a gateway's status to OnStatus, after the same
