@@ -182,9 +182,9 @@ func (v *validator) fields(p string, d *Device) {
 		rtu := strings.HasPrefix(d.Address, "rtu:")
 		switch {
 		case rtu && (d.Unit < 1 || d.Unit > 247):
-			v.errorf(p+".unit", "%d: expected 1 to 247 on an RTU line (0 is broadcast and never answers)", d.Unit)
+			v.errorf(p+".unit", "%d out of range (expected an integer 1..247 on an RTU line: 0 is broadcast and never answers)", d.Unit)
 		case !rtu && (d.Unit < 0 || d.Unit > 255):
-			v.errorf(p+".unit", "%d: expected 0 to 255", d.Unit)
+			v.errorf(p+".unit", "%d out of range (expected an integer 0..255)", d.Unit)
 		}
 	} else if v.doc.Has(p + ".unit") {
 		v.errorf(p+".unit", "unit applies to Modbus devices only (profile %s is %s)", d.Profile, kind)
