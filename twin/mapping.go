@@ -23,7 +23,7 @@ import (
 //	                                       pressure                   atmosphericPressure  hPa
 //	                                       (derived)                  airQualityIndex      EEA band 1..6 of the worst pollutant (eaqi.go)
 //	                                       (derived)                  airQualityLevel      its name: good, fair, moderate, poor, very poor, extremely poor
-//	noise     NoiseLevelObserved           LAeq, LAmax                same names           dB(A)
+//	noise     NoiseLevelObserved           LAeq, LAFmax, LAF          same names           dB(A) (Milesight decoder names; LAeq feeds noise_laeq_mean)
 //	parking   ParkingSpot                  occupied (bool)            occupancy            1 occupied, 0 free
 //	                                       (derived)                  status               "occupied" or "free"
 //	energy    StreetlightControlCabinet    total_power                power                W

@@ -182,9 +182,9 @@ func (v *validator) fields(p string, d *Device) {
 		rtu := strings.HasPrefix(d.Address, "rtu:")
 		switch {
 		case rtu && (d.Unit < 1 || d.Unit > 247):
-			v.errorf(p+".unit", "%d: expected 1 to 247 on an RTU line (0 is broadcast and never answers)", d.Unit)
+			v.errorf(p+".unit", "%d out of range (expected an integer 1..247 on an RTU line: 0 is broadcast and never answers)", d.Unit)
 		case !rtu && (d.Unit < 0 || d.Unit > 255):
-			v.errorf(p+".unit", "%d: expected 0 to 255", d.Unit)
+			v.errorf(p+".unit", "%d out of range (expected an integer 0..255)", d.Unit)
 		}
 	} else if v.doc.Has(p + ".unit") {
 		v.errorf(p+".unit", "unit applies to Modbus devices only (profile %s is %s)", d.Profile, kind)
@@ -227,5 +227,28 @@ func (v *validator) location(p string, l *Location) {
 	}
 	if !bad && l.Lon == 0 && l.Lat == 0 {
 		v.errorf(p, "lon 0, lat 0 is in the Gulf of Guinea: the position was probably never filled in")
+		return
+	}
+	if !bad && !plausible.contains(l.Lon, l.Lat) && plausible.contains(l.Lat, l.Lon) {
+		v.errorf(p, "latitude and longitude look swapped: lon %g, lat %g lies outside %s, lon %g, lat %g inside it (expected lon, the east-west degrees, and lat, the north-south ones)",
+			l.Lon, l.Lat, plausible.name, l.Lat, l.Lon)
 	}
 }
+
+// box is a WGS84 bounding box in degrees.
+type box struct {
+	name                     string
+	west, south, east, north float64
+}
+
+func (b box) contains(lon, lat float64) bool {
+	return lon >= b.west && lon <= b.east && lat >= b.south && lat <= b.north
+}
+
+// plausible is where Ponte's gateways stand: Italy's bounding box, from its
+// extreme points as listed in Wikipedia's "List of extreme points of
+// Italy": north Testa Gemella Occidentale 47.083 N, south Punta Pesce
+// Spada (Lampedusa) 35.483 N, west Rocca Bernauda 6.617 E, east Capo
+// d'Otranto 18.517 E, widened by 0.01 degrees.
+var plausible = box{name: "Italy's bounding box (lon 6.607..18.527, lat 35.473..47.093)",
+	west: 6.607, south: 35.473, east: 18.527, north: 47.093}

@@ -29,7 +29,16 @@
 //   - Modbus and request/response serial devices without an interval are
 //     polled every DefaultInterval (10s).
 //   - location {lon, lat} is required and range-checked: the twin places
-//     every device on its map; (0, 0) is refused as never filled in.
+//     every device on its map; |lat| > 90 or |lon| > 180 is an error, and
+//     (0, 0) is refused as never filled in. Coordinates given the wrong way
+//     round (Florence as lon 43.78, lat 11.26) are the commonest slip, and
+//     the range check cannot see it: a point outside Italy's bounding box
+//     whose swapped point lies inside it is an error, "latitude and
+//     longitude look swapped". A point outside the box that is not a swap
+//     is accepted (a gateway abroad). The box is Italy's extreme points
+//     (Wikipedia, "List of extreme points of Italy"), a constant here: no
+//     site config field and no geo data, so the check stays cheap on ARM
+//     boxes and edge does not import twin or geo.
 //   - The uplink username defaults to the gateway ID, the client ID to
 //     "ponte-edge-" + gateway ID.
 //

@@ -77,6 +77,9 @@ type Record struct {
 	// syntax); empty matches every frame.
 	Match string `yaml:"match"`
 	// Regex extracts fields by named group (RE2 syntax, (?P<name>...)).
+	// A group inside an optional part, (?:,V,(?P<acc>[0-9.]+),M,0)?, is a
+	// value the device may be set not to send: a frame without it gives
+	// no reading for that field (not a bad one).
 	Regex string `yaml:"regex"`
 	// Delimiter splits the frame into columns instead of Regex.
 	Delimiter string `yaml:"delimiter"`

@@ -101,7 +101,7 @@ func Decode(name string, data []byte, v any) (*Doc, error) {
 		if err.Error() == "EOF" {
 			return doc, &FieldError{File: name, Msg: "empty file (expected a YAML mapping)"}
 		}
-		return doc, syntaxError(name, err)
+		return doc, syntaxError(name, data, err)
 	}
 	node := &root
 	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
@@ -113,7 +113,17 @@ func Decode(name string, data []byte, v any) (*Doc, error) {
 	var errs []error
 	walk(doc, node, "", reflect.TypeOf(v), &errs)
 	if err := node.Decode(v); err != nil {
-		errs = append(errs, typeErrors(name, err)...)
+		// walk has reported each type problem with its field path; the
+		// library's message for the same line would only repeat it.
+		seen := map[int]bool{}
+		for _, e := range errs {
+			seen[e.(*FieldError).Line] = true
+		}
+		for _, e := range typeErrors(name, err) {
+			if fe, ok := e.(*FieldError); !ok || !seen[fe.Line] {
+				errs = append(errs, e)
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return doc, errors.Join(errs...)
@@ -123,13 +133,21 @@ func Decode(name string, data []byte, v any) (*Doc, error) {
 
 var lineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-func syntaxError(name string, err error) error {
+// syntaxError reports a file the YAML library refused. The library places
+// parser errors at the line of their context (often the line before, or
+// the parent key), so an indentation problem found by indentError at or
+// after that line is reported instead, with its field path.
+func syntaxError(name string, data []byte, err error) error {
 	msg := err.Error()
+	line := 0
 	if m := lineRe.FindStringSubmatch(msg); m != nil {
-		l, _ := strconv.Atoi(m[1])
-		return &FieldError{File: name, Line: l, Msg: "YAML syntax: " + m[2]}
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return &FieldError{File: name, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+	if ie := indentError(name, data); ie != nil && ie.Line >= line {
+		return ie
+	}
+	return &FieldError{File: name, Line: line, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 func typeErrors(name string, err error) []error {
@@ -165,6 +183,18 @@ func walk(doc *Doc, n *yaml.Node, path string, t reflect.Type, errs *[]error) {
 		t = t.Elem()
 	}
 	if t == nil {
+		return
+	}
+	if err := checkNode(n, t); err != nil {
+		fe := &FieldError{File: doc.File, Line: n.Line, Path: path, Msg: err.Error()}
+		var own *FieldError
+		if errors.As(err, &own) {
+			fe.Msg = own.Msg
+			if own.Line > 0 {
+				fe.Line = own.Line
+			}
+		}
+		*errs = append(*errs, fe)
 		return
 	}
 	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {

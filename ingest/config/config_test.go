@@ -64,7 +64,7 @@ func TestErrors(t *testing.T) {
 		{"bad influx url", "influx:\n  url: influx:8086\n", `bad.yaml:2: influx.url: "influx:8086" is not an http(s) URL`},
 		{"bad broker url", "broker:\n  url: 1883\ninflux:\n  url: http://i:8086\n", `bad.yaml:2: broker.url: "1883" is not a broker URL`},
 		{"bad policy", "influx:\n  url: http://i:8086\nunknown_devices: drop\n", `bad.yaml:3: unknown_devices: "drop" (expected accept or dead_letter)`},
-		{"bad duration", "influx:\n  url: http://i:8086\nmax_age: 30\n", `bad.yaml:3: expected a duration string`},
+		{"bad duration", "influx:\n  url: http://i:8086\nmax_age: 30\n", `bad.yaml:3: max_age: expected a duration string`},
 		{"bad gateway id", "influx:\n  url: http://i:8086\ngateways:\n  - id: a/b\n    password: x\n", `bad.yaml:4: gateways[0].id: "a/b" is not a gateway ID`},
 		{"duplicate gateway", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n  - id: a\n    password: y\n", `bad.yaml:6: gateways[1].id: "a" already used by gateways[0]`},
 		{"no credentials", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n", `gateways[0]: gateway "a" has neither password`},

@@ -126,3 +126,30 @@ func samplePayload(t *testing.T, p *profile.MQTT, at time.Time) ([]byte, map[str
 	}
 	return b, want
 }
+
+// TestWS302VendorDecoder maps an uplink whose decoded_payload is what
+// Milesight's published WS302 decoder returns for the example uplink of its
+// README (017564055B053F02DA016A02) through the shipped profile: every
+// field must be read, by the decoder's names, with the decoder's values.
+func TestWS302VendorDecoder(t *testing.T) {
+	p, err := profile.Load(filepath.Join("..", "..", "..", "firmware-profiles", "milesight-ws302-tts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Map(p.MQTT, "v3/firenze-noise@ttn/devices/ws302-matteotti-12/up", fixture(t, "tts_v3_ws302.json"), time.Date(2024, 5, 14, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DeviceID != "24E124743C210101" {
+		t.Errorf("device ID %q", m.DeviceID)
+	}
+	want := map[string]wire.Value{"LAF": wire.Float(57.5), "LAeq": wire.Float(47.4), "LAFmax": wire.Float(61.8), "battery": wire.Int(100)}
+	if len(m.Readings) != len(want) {
+		t.Fatalf("%d readings %+v, want %d", len(m.Readings), m.Readings, len(want))
+	}
+	for _, r := range m.Readings {
+		if w, ok := want[r.Point]; !ok || !r.Quality.Good() || !sameValue(r.Value, w) {
+			t.Errorf("%s = %v %s %s, want %v", r.Point, r.Value, r.Quality, r.Reason, w)
+		}
+	}
+}

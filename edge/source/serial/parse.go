@@ -222,7 +222,10 @@ func (p *lineParser) parseRecord(r *record, line string, sub []int, at time.Time
 		var reason string
 		switch {
 		case r.re != nil && sub[2*f.group] < 0:
-			reason = fmt.Sprintf("field %s: group did not match", name)
+			// The group sits in an optional part of the regex that this
+			// frame leaves out: the device was set not to send the value
+			// (a WXT530 with hail switched off), so there is no reading.
+			continue
 		case r.re != nil:
 			text = line[sub[2*f.group]:sub[2*f.group+1]]
 		case f.column >= len(cols):

@@ -220,11 +220,21 @@ func TestNewLineParserErrors(t *testing.T) {
 var fixtures = []struct {
 	file string
 	prof func() *profile.Profile
+	// shipped names a profile of firmware-profiles to read instead of prof:
+	// the fixture checks the shipped profile against the vendor's sentences.
+	shipped string
 }{
-	{"weather.txt", weatherProfile},
-	{"traffic_interval.txt", intervalProfile},
-	{"traffic_vehicle.txt", vehicleProfile},
-	{"air.txt", airProfile},
+	// WXT530 sentences as printed in the Vaisala WXT530 Series User Guide
+	// M211840EN (7.4 NMEA 0183 v3.0 protocol: the "all parameters" PTU,
+	// precipitation, supervisor and wind XDR examples, and the imperial
+	// address-0 precipitation example), and the aRU compositions the profile
+	// claims (factory, rain only, rain with peak) derived from the printed
+	// one by dropping transducers, checksums recomputed.
+	{file: "wxt530.txt", shipped: "vaisala-wxt530-nmea.yaml"},
+	{file: "weather.txt", prof: weatherProfile},
+	{file: "traffic_interval.txt", prof: intervalProfile},
+	{file: "traffic_vehicle.txt", prof: vehicleProfile},
+	{file: "air.txt", prof: airProfile},
 }
 
 // TestFixtures runs real-looking streams, broken frames included, through
@@ -238,7 +248,15 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dec, err := newDecoder("dev1", fx.prof().Serial)
+			var prof *profile.Profile
+			if fx.shipped != "" {
+				if prof, err = profile.Load(filepath.Join("..", "..", "..", "firmware-profiles", fx.shipped)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				prof = fx.prof()
+			}
+			dec, err := newDecoder("dev1", prof.Serial)
 			if err != nil {
 				t.Fatal(err)
 			}
