@@ -89,9 +89,9 @@ func (c *Config) validateHTTP(bad func(path, format string, args ...any)) {
 	if _, _, err := net.SplitHostPort(h.Listen); err != nil {
 		bad("http.listen", "%q is not host:port", h.Listen)
 	}
-	if _, _, err := net.SplitHostPort(h.OpsListen); err != nil {
+	if _, port, err := net.SplitHostPort(h.OpsListen); err != nil {
 		bad("http.ops_listen", "%q is not host:port (e.g. 127.0.0.1:8081)", h.OpsListen)
-	} else if h.OpsListen == h.Listen {
+	} else if h.OpsListen == h.Listen && port != "0" {
 		bad("http.ops_listen", "%q is http.listen too; the ops endpoints need their own address", h.OpsListen)
 	}
 	for _, d := range []struct {
