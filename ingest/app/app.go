@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/influxsink"
 	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
 )
 
@@ -43,8 +43,11 @@ type Options struct {
 
 // Addrs are the addresses Run listens on.
 type Addrs struct {
-	// HTTP is the intake and operations listener.
+	// HTTP is the public listener: the HTTP intake, the twin's API and
+	// pages (HTTPS when the configuration has http.tls).
 	HTTP string
+	// Ops is the operations listener: /metrics, /healthz, /readyz.
+	Ops string
 	// BrokerURL is the broker ingest connects to (the embedded one's
 	// address when embedded).
 	BrokerURL string
@@ -146,30 +149,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 
+	guard, err := throttle.New(throttle.Config{Listener: intake.ListenerHTTP, Burst: cfg.HTTP.AuthBurst,
+		Refill: cfg.HTTP.AuthRefill.D(), Logger: log.With("component", "http"), Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("ingest: http: %w", err)
+	}
 	mux := http.NewServeMux()
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
-		Logger: log.With("component", "http")}, svc).Register(mux)
+		Guard: guard, Logger: log.With("component", "http")}, svc).Register(mux)
 	if tw != nil {
 		if err := mountTwin(mux, cfg, tw, log, reg); err != nil {
 			return err
 		}
 	}
-	intake.RegisterOps(mux, reg,
+	opsMux := http.NewServeMux()
+	intake.RegisterOps(opsMux, reg,
 		intake.Check{Name: "sink", OK: svc.Ready},
 		intake.Check{Name: "mqtt", OK: mq.Connected})
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	servers, err := listen(cfg, mux, opsMux, &addrs)
 	if err != nil {
-		return fmt.Errorf("ingest: listen on %s: %w", cfg.HTTP.Listen, err)
+		return err
 	}
-	addrs.HTTP = ln.Addr().String()
-	// Requests see a context that ends when the server shuts down, so that
-	// long-lived SSE streams end too instead of holding Shutdown to its
-	// deadline.
-	reqCtx, endRequests := context.WithCancel(context.Background())
-	defer endRequests()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return reqCtx }}
-	srv.RegisterOnShutdown(endRequests)
+	defer servers.close()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(gctx) })
@@ -183,19 +184,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return nil
 		})
 	}
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("ingest: http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		c, cancel := closeCtx()
-		defer cancel()
-		return srv.Shutdown(c)
-	})
-	log.Info("ingest running", "http", addrs.HTTP, "broker", addrs.BrokerURL, "embedded_broker", addrs.Embedded)
+	servers.run(gctx, g, closeCtx)
+	log.Info("ingest running", "http", addrs.HTTP, "https", cfg.HTTP.TLS != nil, "ops", addrs.Ops, "broker", addrs.BrokerURL, "embedded_broker", addrs.Embedded)
 	if opts.Started != nil {
 		opts.Started(addrs)
 	}

@@ -22,14 +22,15 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// writeConfig writes a config file for gateways gw1..gwN (password
-// "pw-gwI") and returns it parsed.
+// writeConfig writes a config file for gateways gw1..gwN (password and
+// HTTP token: password and token of gwI) and returns it parsed.
 func writeConfig(t testing.TB, dir, brokerURL, extra string, n int) (*config.Config, string) {
 	t.Helper()
-	y := fmt.Sprintf("broker:\n  url: %q\n  listen: 127.0.0.1:0\n  client_id: ingest-under-test\ninflux:\n  url: http://127.0.0.1:9\nhttp:\n  listen: 127.0.0.1:0\nstate_dir: %s\ndead_letter:\n  dir: %s\n%sgateways:\n",
+	y := fmt.Sprintf("broker:\n  url: %q\n  listen: 127.0.0.1:0\n  client_id: ingest-under-test\ninflux:\n  url: http://127.0.0.1:9\nhttp:\n  listen: 127.0.0.1:0\n  ops_listen: 127.0.0.1:0\nstate_dir: %s\ndead_letter:\n  dir: %s\n%sgateways:\n",
 		brokerURL, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), extra)
 	for i := 1; i <= n; i++ {
-		y += fmt.Sprintf("  - id: gw%d\n    password: pw-gw%d\n    http_token: tok-gw%d\n", i, i, i)
+		id := fmt.Sprintf("gw%d", i)
+		y += fmt.Sprintf("  - id: %s\n    password: %s\n    http_token: %s\n", id, password(id), token(id))
 	}
 	path := filepath.Join(dir, "ingest.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
@@ -66,7 +67,7 @@ func start(t testing.TB, cfg *config.Config, opts app.Options) app.Addrs {
 	})
 	select {
 	case a := <-started:
-		waitReady(t, a.HTTP)
+		waitReady(t, a.Ops)
 		return a
 	case err := <-done:
 		t.Fatalf("app.Run: %v", err)
@@ -110,7 +111,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	topics := cfg.Topics()
 
 	// Forgeries first, from gw1.
-	forger, err := ingesttest.Connect(addrs.BrokerURL, "ponte-edge-gw1", "gw1", "pw-gw1")
+	forger, err := ingesttest.Connect(addrs.BrokerURL, "ponte-edge-gw1", "gw1", password("gw1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		g := &ingesttest.Gateway{ID: fmt.Sprintf("gw%d", i), Epoch: 42, Topics: topics}
 		gws = append(gws, g)
-		c, err := g.Connect(addrs.BrokerURL, "pw-"+g.ID)
+		c, err := g.Connect(addrs.BrokerURL, password(g.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,11 +163,12 @@ func TestEmbeddedBroker(t *testing.T) {
 		t.Errorf("dead letters %+v, want one gateway_mismatch (the other forgery never got past the broker)", letters)
 	}
 
-	// HTTP intake and the operations endpoints on the same listener.
-	base := "http://" + addrs.HTTP
+	// The HTTP intake on the public listener, the operations endpoints
+	// on the ops listener only.
+	base, ops := "http://"+addrs.HTTP, "http://"+addrs.Ops
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/gateways/gw3/batches",
 		bytesReader(ingesttest.BatchFor("gw3", 7, 1, 10)))
-	req.Header.Set("Authorization", "Bearer tok-gw3")
+	req.Header.Set("Authorization", "Bearer "+token("gw3"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +177,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("HTTP batch: %d", resp.StatusCode)
 	}
-	resp, err = http.Get(base + "/metrics")
+	resp, err = http.Get(ops + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +194,18 @@ func TestEmbeddedBroker(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
-		resp, err := http.Get(base + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: %d", p, resp.StatusCode)
+		for _, l := range []struct {
+			base string
+			want int
+		}{{ops, 200}, {base, 404}} {
+			resp, err := http.Get(l.base + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != l.want {
+				t.Errorf("%s%s: %d, want %d", l.base, p, resp.StatusCode, l.want)
+			}
 		}
 	}
 }

@@ -47,7 +47,7 @@ func runGateways(t testing.TB, url string, n int, total uint64, limit time.Durat
 			mod(g)
 		}
 		gws = append(gws, g)
-		c, err := g.Connect(url, "pw-"+g.ID)
+		c, err := g.Connect(url, password(g.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestInfluxOutage(t *testing.T) {
 		end := time.Now().Add(time.Minute)
 		for time.Now().Before(end) {
 			if !sawUnready {
-				resp, err := http.Get("http://" + addrs.HTTP + "/readyz")
+				resp, err := http.Get("http://" + addrs.Ops + "/readyz")
 				if err == nil {
 					body, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()

@@ -69,11 +69,11 @@ func runChild(path string) int {
 func TestKill9(t *testing.T) {
 	b := testenv.Mosquitto(t)
 	dir := t.TempDir()
-	httpPort := testenv.FreePort(t)
+	opsPort := testenv.FreePort(t)
 	_, cfgPath := writeConfig(t, dir, b.URL, "", 3)
-	// Pin the HTTP port so that the parent can probe readiness.
+	// Pin the ops port so that the parent can probe readiness.
 	data, _ := os.ReadFile(cfgPath)
-	data = []byte(replaceOnce(string(data), "listen: 127.0.0.1:0\nstate_dir", "listen: 127.0.0.1:"+strconv.Itoa(httpPort)+"\nstate_dir"))
+	data = []byte(replaceOnce(string(data), "listen: 127.0.0.1:0\nstate_dir", "listen: 127.0.0.1:"+strconv.Itoa(opsPort)+"\nstate_dir"))
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestKill9(t *testing.T) {
 		if err := child.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitReady(t, "127.0.0.1:"+strconv.Itoa(httpPort))
+		waitReady(t, "127.0.0.1:"+strconv.Itoa(opsPort))
 	}
 	startChild()
 	t.Cleanup(func() {

@@ -20,7 +20,7 @@ func TestStatusReleasesGap(t *testing.T) {
 	sink := ingesttest.NewMemSink()
 	addrs := start(t, cfg, app.Options{Sink: sink, Applier: ingesttest.NewCountingApplier()})
 	topics := cfg.Topics()
-	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1", "gw1", "pw-gw1")
+	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1", "gw1", password("gw1"))
 	if err != nil {
 		t.Fatal(err)
 	}

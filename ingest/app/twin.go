@@ -72,6 +72,7 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, log *slog.
 		return fmt.Errorf("ingest: twin history: %w", err)
 	}
 	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, History: hist,
+		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		Logger: log.With("component", "twin-api"), Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("ingest: twin api: %w", err)

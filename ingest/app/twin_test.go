@@ -32,27 +32,8 @@ func abs(t testing.TB, p string) string {
 // last will) says so.
 func TestTwinFromIngest(t *testing.T) {
 	dir := t.TempDir()
-	const entity = "urn:ngsi-ld:Streetlight:fi-duomo-cabinet"
-	site := fmt.Sprintf(`gateway:
-  id: gw1
-uplink:
-  broker: tcp://127.0.0.1:1883
-buffer:
-  dir: %s
-devices:
-  - name: meter-1
-    profile: eastron-sdm630-v2
-    address: tcp://127.0.0.1:502
-    unit: 1
-    interval: 10s
-    location: {lon: 11.25580, lat: 43.77310}  # Piazza del Duomo, Firenze
-    entity: %s
-`, filepath.Join(dir, "buf"), entity)
-	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(site), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  roads: %s\n  sites: [site.yaml]\n  profiles: %s\n  road_max_metres: 100\n  tokens: [operator-token-0123456789]\n",
-		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), abs(t, "../../geo/testdata/roads.geojson"), abs(t, "../../firmware-profiles"))
+	const entity = duomoEntity
+	extra := twinWithSite(t, dir)
 	cfg, _ := writeConfig(t, dir, "", extra, 1)
 	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 	if addrs.Twin == nil {
@@ -66,7 +47,7 @@ devices:
 		t.Fatalf("site placed in area %q with freshness %s, want Firenze (048017), unknown", e.Area, e.Freshness)
 	}
 
-	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1", "gw1", "pw-gw1")
+	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1", "gw1", password("gw1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,4 +164,35 @@ func TestShutdownWithOpenStream(t *testing.T) {
 		t.Fatal("app.Run still running 8s after cancel with a stream open")
 	}
 	t.Logf("stopped in %s with a stream open", time.Since(begin).Round(time.Millisecond))
+}
+
+// duomoEntity is the site twinWithSite places (gateway gw1, device
+// meter-1).
+const duomoEntity = "urn:ngsi-ld:Streetlight:fi-duomo-cabinet"
+
+// twinWithSite writes gw1's site config (one meter at Piazza del Duomo,
+// Firenze) to dir and returns the twin section for writeConfig's extra.
+func twinWithSite(t testing.TB, dir string) string {
+	t.Helper()
+	entity := duomoEntity
+	site := fmt.Sprintf(`gateway:
+  id: gw1
+uplink:
+  broker: tcp://127.0.0.1:1883
+buffer:
+  dir: %s
+devices:
+  - name: meter-1
+    profile: eastron-sdm630-v2
+    address: tcp://127.0.0.1:502
+    unit: 1
+    interval: 10s
+    location: {lon: 11.25580, lat: 43.77310}  # Piazza del Duomo, Firenze
+    entity: %s
+`, filepath.Join(dir, "buf"), entity)
+	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("twin:\n  areas: [%s]\n  roads: %s\n  sites: [site.yaml]\n  profiles: %s\n  road_max_metres: 100\n  tokens: [operator-token-0123456789]\n",
+		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), abs(t, "../../geo/testdata/roads.geojson"), abs(t, "../../firmware-profiles"))
 }

@@ -20,7 +20,7 @@ type Config struct {
 	TopicPrefix string `yaml:"topic_prefix"`
 	// Influx is the InfluxDB sink.
 	Influx Influx `yaml:"influx"`
-	// HTTP is the listener for batches and operations endpoints.
+	// HTTP is the public listener (batches, twin) and the ops listener.
 	HTTP HTTP `yaml:"http"`
 	// StateDir holds the dedup state; instances that share gateways (one
 	// share group) share it.
@@ -80,12 +80,6 @@ type Influx struct {
 	RetryMax      yamlconf.Duration `yaml:"retry_max"`
 }
 
-// HTTP is the listener for batches, /healthz, /readyz and /metrics.
-type HTTP struct {
-	Listen         string            `yaml:"listen"`
-	RequestTimeout yamlconf.Duration `yaml:"request_timeout"`
-}
-
 // DeadLetter is the dead-letter directory.
 type DeadLetter struct {
 	Dir      string `yaml:"dir"`
@@ -119,7 +113,7 @@ func Defaults() Config {
 		Broker:         Broker{Listen: "127.0.0.1:1883", Username: "ponte-ingest", ShareGroup: "ponte-ingest"},
 		TopicPrefix:    wire.DefaultPrefix,
 		Influx:         Influx{Bucket: "ponte"},
-		HTTP:           HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:           DefaultHTTP(),
 		StateDir:       "/var/lib/ponte-ingest/state",
 		DeadLetter:     DeadLetter{Dir: "/var/lib/ponte-ingest/dead-letter", MaxBytes: 256 << 20},
 		UnknownDevices: "accept",
@@ -180,9 +174,7 @@ func (c *Config) Validate() error {
 	if c.Influx.BatchSize < 0 {
 		bad("influx.batch_size", "%d (expected a positive number)", c.Influx.BatchSize)
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
-	}
+	c.validateHTTP(bad)
 	if c.StateDir == "" {
 		bad("state_dir", "required")
 	}

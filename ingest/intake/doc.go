@@ -49,8 +49,11 @@
 //
 // Answers: 200 with the wire.Ack JSON once the batch is durably written
 // (or was a replay); 400 with {"error","reason"} for a batch refused and
-// dead-lettered; 401 without credentials or for an unknown gateway, 403
-// for a wrong token; 413 over wire.MaxBatchBytes (not dead-lettered: it
+// dead-lettered; 401 without credentials; 403 for a wrong token and for an
+// unknown gateway alike (same body, the same bytes compared: the answer
+// does not tell which gateways exist); 429 with Retry-After, the token
+// unchecked, once the source address spent its budget of failed
+// authentications (HTTPConfig.Guard, package internal/throttle); 413 over wire.MaxBatchBytes (not dead-lettered: it
 // was never read); 415 for another content type; 503 with Retry-After
 // while the sink is down, the service is stopping or the write took longer
 // than the request timeout (the gateway sends the batch again; dedup makes

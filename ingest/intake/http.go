@@ -2,6 +2,8 @@ package intake
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/throttle"
 )
 
 // ContentType is the media type of an encoded wire.Batch.
@@ -33,14 +36,32 @@ type HTTPConfig struct {
 	Timeout time.Duration
 	// RetryAfter is the Retry-After of 503 answers (default 5s).
 	RetryAfter time.Duration
+	// Guard throttles token guessing per source address (nil: none);
+	// its listener label is ListenerHTTP by convention.
+	Guard *throttle.Guard
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
+
+// ListenerHTTP is the HTTP intake's listener label in
+// ponte_ingest_auth_failures_total.
+const ListenerHTTP = "http_intake"
+
+// Reasons of ponte_ingest_auth_failures_total for the HTTP intake.
+const (
+	AuthMissing = "missing_credentials"
+	AuthBad     = "bad_credentials"
+)
 
 // HTTP is the HTTP intake handler. It is safe for concurrent use.
 type HTTP struct {
 	cfg HTTPConfig
 	svc Submitter
+	// tokens are the SHA-256 of each gateway's token; unknown is that of
+	// a random token no gateway has, compared instead for an unknown
+	// gateway so that both cost the same.
+	tokens  map[string][sha256.Size]byte
+	unknown [sha256.Size]byte
 }
 
 // NewHTTP returns the handler of POST /v1/gateways/{id}/batches.
@@ -57,7 +78,12 @@ func NewHTTP(cfg HTTPConfig, svc Submitter) *HTTP {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &HTTP{cfg: cfg, svc: svc}
+	h := &HTTP{cfg: cfg, svc: svc, tokens: map[string][sha256.Size]byte{}}
+	for gw, tok := range cfg.Tokens {
+		h.tokens[gw] = sha256.Sum256([]byte(tok))
+	}
+	h.unknown = sha256.Sum256([]byte(rand.Text()))
+	return h
 }
 
 // Register adds the intake's route to mux.
@@ -90,18 +116,7 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	gw := r.PathValue("id")
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	want, known := h.cfg.Tokens[gw]
-	switch {
-	case !ok || token == "":
-		h.fail(w, http.StatusUnauthorized, "unauthenticated", "expected Authorization: Bearer <gateway token>")
-		return
-	case !known:
-		h.fail(w, http.StatusUnauthorized, "unknown_gateway", "gateway "+strconv.Quote(gw)+" has no HTTP token configured")
-		return
-	case subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1:
-		h.cfg.Logger.Warn("HTTP intake: wrong token", "gateway", gw, "remote", r.RemoteAddr)
-		h.fail(w, http.StatusForbidden, "forbidden", "the token is not gateway "+strconv.Quote(gw)+"'s")
+	if !h.authenticate(w, r, gw) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -151,4 +166,41 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(wire.EncodeAck(res.Ack))
 	}
+}
+
+// authenticate checks gw's bearer token, answering the refusal itself.
+// An address that spent its budget of failures gets 429 before the token
+// is looked at. An unknown gateway and a wrong token get the same status
+// and body, after comparing the same number of bytes, so that the answer
+// does not tell which gateways exist.
+func (h *HTTP) authenticate(w http.ResponseWriter, r *http.Request, gw string) bool {
+	var attempt throttle.Attempt
+	if h.cfg.Guard != nil {
+		a, ok, wait := h.cfg.Guard.Begin(throttle.Key(r.RemoteAddr), r.RemoteAddr)
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			h.fail(w, http.StatusTooManyRequests, throttle.ReasonThrottled, "too many failed authentications from this address; retry later")
+			return false
+		}
+		attempt = a
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		attempt.Refund(AuthMissing)
+		h.fail(w, http.StatusUnauthorized, "unauthenticated", "expected Authorization: Bearer <gateway token>")
+		return false
+	}
+	want, known := h.tokens[gw]
+	if !known {
+		want = h.unknown
+	}
+	got := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !known {
+		attempt.Failed(AuthBad)
+		h.cfg.Logger.Warn("HTTP intake: bad credentials", "gateway", gw, "known_gateway", known, "remote", r.RemoteAddr)
+		h.fail(w, http.StatusForbidden, "forbidden", "the token is not valid for gateway "+strconv.Quote(gw))
+		return false
+	}
+	attempt.Succeeded()
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,13 @@ import (
 	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// The gateways' HTTP tokens (16 characters or more, as the config
+// requires).
+const (
+	tok1 = "gw1-token-0123456789"
+	tok2 = "gw2-token-0123456789"
 )
 
 type httpEnv struct {
@@ -48,7 +56,7 @@ func startHTTP(t *testing.T) *httpEnv {
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
 	mux := http.NewServeMux()
-	intake.NewHTTP(intake.HTTPConfig{Tokens: map[string]string{"gw1": "tok1", "gw2": "tok2"}, Ready: svc.Ready,
+	intake.NewHTTP(intake.HTTPConfig{Tokens: map[string]string{"gw1": tok1, "gw2": tok2, "gw3": tok1 + "-longer"}, Ready: svc.Ready,
 		Timeout: 2 * time.Second, Logger: quiet}, svc).Register(mux)
 	reg := prometheus.NewRegistry()
 	intake.RegisterOps(mux, reg, intake.Check{Name: "sink", OK: svc.Ready})
@@ -88,16 +96,16 @@ func TestHTTPIntake(t *testing.T) {
 		reason                 string
 		ackSeq                 uint64
 	}{
-		{"written", "gw1", "tok1", intake.ContentType, good, 200, "", 20},
-		{"replay", "gw1", "tok1", intake.ContentType, good, 200, "", 20},
-		{"octet-stream accepted", "gw1", "tok1", "application/octet-stream", ingesttest.BatchFor("gw1", 5, 21, 30), 200, "", 30},
+		{"written", "gw1", tok1, intake.ContentType, good, 200, "", 20},
+		{"replay", "gw1", tok1, intake.ContentType, good, 200, "", 20},
+		{"octet-stream accepted", "gw1", tok1, "application/octet-stream", ingesttest.BatchFor("gw1", 5, 21, 30), 200, "", 30},
 		{"no token", "gw1", "", intake.ContentType, good, 401, "unauthenticated", 0},
-		{"unknown gateway", "gw9", "tok1", intake.ContentType, good, 401, "unknown_gateway", 0},
-		{"wrong token", "gw1", "tok2", intake.ContentType, good, 403, "forbidden", 0},
-		{"other's batch", "gw2", "tok2", intake.ContentType, good, 400, service.ReasonGatewayMismatch, 0},
-		{"garbage", "gw1", "tok1", intake.ContentType, []byte("not a batch at all"), 400, service.ReasonCorrupt, 0},
-		{"json", "gw1", "tok1", "application/json", []byte("{}"), 415, "content_type", 0},
-		{"too large", "gw1", "tok1", intake.ContentType, make([]byte, wire.MaxBatchBytes+1), 413, service.ReasonTooLarge, 0},
+		{"unknown gateway", "gw9", tok1, intake.ContentType, good, 403, "forbidden", 0},
+		{"wrong token", "gw1", tok2, intake.ContentType, good, 403, "forbidden", 0},
+		{"other's batch", "gw2", tok2, intake.ContentType, good, 400, service.ReasonGatewayMismatch, 0},
+		{"garbage", "gw1", tok1, intake.ContentType, []byte("not a batch at all"), 400, service.ReasonCorrupt, 0},
+		{"json", "gw1", tok1, "application/json", []byte("{}"), 415, "content_type", 0},
+		{"too large", "gw1", tok1, intake.ContentType, make([]byte, wire.MaxBatchBytes+1), 413, service.ReasonTooLarge, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,7 +146,7 @@ func TestHTTPIntake(t *testing.T) {
 func TestHTTPSinkDown(t *testing.T) {
 	e := startHTTP(t)
 	e.sink.SetDown(true)
-	code, hdr, _ := e.post(t, "gw1", "tok1", intake.ContentType, ingesttest.BatchFor("gw1", 1, 1, 5))
+	code, hdr, _ := e.post(t, "gw1", tok1, intake.ContentType, ingesttest.BatchFor("gw1", 1, 1, 5))
 	if code != 503 || hdr.Get("Retry-After") == "" {
 		t.Fatalf("while down: %d Retry-After %q, want 503 with Retry-After", code, hdr.Get("Retry-After"))
 	}
@@ -152,7 +160,7 @@ func TestHTTPSinkDown(t *testing.T) {
 		t.Errorf("/readyz while down: %d %q", resp.StatusCode, body)
 	}
 	e.sink.SetDown(false)
-	code, _, body = e.post(t, "gw1", "tok1", intake.ContentType, ingesttest.BatchFor("gw1", 1, 1, 5))
+	code, _, body = e.post(t, "gw1", tok1, intake.ContentType, ingesttest.BatchFor("gw1", 1, 1, 5))
 	if code != 200 {
 		t.Fatalf("after recovery: %d %s", code, body)
 	}
@@ -164,6 +172,28 @@ func TestHTTPSinkDown(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestHTTPUnknownLikeWrong: an unknown gateway and a wrong token (also one
+// of another gateway, or of a different length) get the same status,
+// headers and body, so that the answers do not tell which gateways exist.
+func TestHTTPUnknownLikeWrong(t *testing.T) {
+	e := startHTTP(t)
+	batch := ingesttest.BatchFor("gw1", 5, 1, 2)
+	answer := func(gw, token string) string {
+		code, hdr, body := e.post(t, gw, token, intake.ContentType, batch)
+		body = bytes.ReplaceAll(body, []byte(gw), []byte("GW"))
+		return fmt.Sprintf("%d %q %q %s", code, hdr.Get("Content-Type"), hdr.Get("WWW-Authenticate"), body)
+	}
+	want := answer("gw1", tok2)
+	if !strings.HasPrefix(want, "403 ") {
+		t.Fatalf("wrong token: %s, want 403", want)
+	}
+	for _, c := range []struct{ gw, token string }{{"gw9", tok1}, {"gw9", "x"}, {"gw3", tok1}, {"gw1", tok1 + "-longer"}} {
+		if got := answer(c.gw, c.token); got != want {
+			t.Errorf("gateway %s token %q: %s; want as for a wrong token: %s", c.gw, c.token, got, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
 )
 
@@ -21,6 +22,7 @@ type API struct {
 	reader  twin.Reader
 	tokens  [][]byte
 	limiter *limiter
+	guard   *throttle.Guard
 	metrics *metrics
 	streams atomic.Int64
 	cache   *featureCache
@@ -43,7 +45,13 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("twin api: register metrics: %w", err)
 	}
+	guard, err := throttle.New(throttle.Config{Listener: ListenerOperator, Burst: cfg.AuthBurst, Refill: cfg.AuthRefill,
+		MaxKeys: cfg.MaxClients, Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("twin api: %w", err)
+	}
 	a := &API{
+		guard:   guard,
 		cfg:     cfg,
 		reader:  cfg.Reader,
 		limiter: newLimiter(cfg.PublicRate, cfg.PublicBurst, cfg.MaxClients),
@@ -105,30 +113,62 @@ func (a *API) Handler() http.Handler {
 	return mux
 }
 
-// operator wraps an operator endpoint: token check and metrics.
+// Listener and reasons of ponte_ingest_auth_failures_total for the
+// operator endpoints.
+const (
+	ListenerOperator = "operator_api"
+	AuthMissing      = "missing_credentials"
+	AuthBad          = "bad_credentials"
+)
+
+// operator wraps an operator endpoint: throttling of token guessing,
+// token check and metrics. An address that spent its budget of failed
+// attempts gets 429 before its token is looked at.
 func (a *API) operator(h http.HandlerFunc) http.Handler {
 	return a.instrument("operator", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.authorized(r) {
+		attempt, ok, wait := a.guard.Begin(clientIP(r), r.RemoteAddr)
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeError(w, http.StatusTooManyRequests, "Authorization", "too many failed authentications from this address; retry later")
+			return
+		}
+		tok, given := operatorToken(r)
+		if !given {
+			attempt.Refund(AuthMissing)
+		} else if !a.validToken(tok) {
+			attempt.Failed(AuthBad)
+			a.cfg.Logger.Warn("operator API: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			given = false
+		}
+		if !given {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ponte"`)
 			writeError(w, http.StatusUnauthorized, "Authorization", "an operator token is required: Authorization: Bearer <token>, or the token query parameter")
 			return
 		}
+		attempt.Succeeded()
 		h(w, r)
 	}))
 }
 
-// authorized says whether r carries one of the operator tokens.
-func (a *API) authorized(r *http.Request) bool {
-	tok := ""
+// operatorToken returns the token r carries (Authorization: Bearer, else
+// the token query parameter), and whether it carries one; a malformed
+// Authorization header carries an empty one.
+func operatorToken(r *http.Request) (string, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return false
+			return "", true
 		}
-		tok = strings.TrimSpace(rest)
-	} else {
-		tok = r.URL.Query().Get("token")
+		tok := strings.TrimSpace(rest)
+		return tok, tok != ""
 	}
+	tok := r.URL.Query().Get("token")
+	return tok, tok != ""
+}
+
+// validToken says whether tok is one of the operator tokens, comparing
+// with every one of them.
+func (a *API) validToken(tok string) bool {
 	if tok == "" {
 		return false
 	}

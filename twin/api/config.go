@@ -55,6 +55,11 @@ type Config struct {
 	HistoryTimeout time.Duration
 	// MaxHistoryPoints bounds (to-from)/every of a history request.
 	MaxHistoryPoints int
+	// AuthBurst is how many failed operator authentications one client
+	// address may make before it gets 429 unchecked, AuthRefill how often
+	// it regains one (defaults: package throttle's).
+	AuthBurst  int
+	AuthRefill time.Duration
 	// Logger receives the API's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the API's metrics; nil registers none.

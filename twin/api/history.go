@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -36,6 +37,24 @@ type HistoryQuerier interface {
 // ErrNoSeries is what a HistoryQuerier returns for an entity that has no
 // time series of its own (an area, a road): the API answers 400.
 var ErrNoSeries = errors.New("entity has no time series")
+
+// The time range InfluxDB can store: nanoseconds since 1970 in an int64,
+// less the extremes it reserves. Times outside it would overflow into a
+// nonsense query, so history refuses them.
+var (
+	minHistoryTime = time.Unix(0, math.MinInt64+2).UTC() // 1677-09-21T00:12:43.145224194Z
+	maxHistoryTime = time.Unix(0, math.MaxInt64-1).UTC() // 2262-04-11T23:47:16.854775806Z
+)
+
+// checkHistoryTime refuses t outside [minHistoryTime, maxHistoryTime],
+// naming param and the range.
+func checkHistoryTime(param string, t time.Time) *paramError {
+	if t.Before(minHistoryTime) || t.After(maxHistoryTime) {
+		return &paramError{param, fmt.Sprintf("%s is outside the time range InfluxDB stores, %s to %s",
+			t.Format(time.RFC3339Nano), minHistoryTime.Format(time.RFC3339Nano), maxHistoryTime.Format(time.RFC3339Nano))}
+	}
+	return nil
+}
 
 // historyAnswer is the body of /api/v1/history.
 type historyAnswer struct {
@@ -73,6 +92,9 @@ func (a *API) parseHistory(r *http.Request) (historyRequest, *paramError) {
 		}
 		h.to = t
 	}
+	if err := checkHistoryTime("to", h.to); err != nil {
+		return h, err
+	}
 	h.from = h.to.Add(-DefaultHistorySpan)
 	if s := q.Get("from"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -80,6 +102,9 @@ func (a *API) parseHistory(r *http.Request) (historyRequest, *paramError) {
 			return h, &paramError{"from", quote(s) + " is not an RFC 3339 time such as 2026-05-01T09:00:00Z"}
 		}
 		h.from = t
+	}
+	if err := checkHistoryTime("from", h.from); err != nil {
+		return h, err
 	}
 	if !h.from.Before(h.to) {
 		return h, &paramError{"from", fmt.Sprintf("%s is not before to %s", h.from.Format(time.RFC3339), h.to.Format(time.RFC3339))}

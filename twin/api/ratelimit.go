@@ -2,11 +2,11 @@ package api
 
 import (
 	"container/list"
-	"net"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/throttle"
 )
 
 // limiter keeps a token bucket per client IP, at most max of them: the
@@ -74,15 +74,4 @@ func (l *limiter) len() int {
 // X-Forwarded-For, which any client can set), or for IPv6 its /64, the
 // block one subscriber is given: otherwise a client could rotate
 // addresses for fresh buckets.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
-		if p, err := a.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return host
-}
+func clientIP(r *http.Request) string { return throttle.Key(r.RemoteAddr) }

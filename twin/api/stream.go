@@ -55,6 +55,10 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A stream outlives the server's write timeout: each flush sets its
+	// own write deadline (WriteTimeout), so a client that stops reading is
+	// still cut off. (The server's read deadline is cleared by net/http
+	// once a request without a body is read.)
 	s := &stream{a: a, w: w, rc: rc}
 	s.buf.WriteString("retry: 2000\n: connected\n\n")
 	if resync {

@@ -157,6 +157,9 @@ func startModbusDevices(t testing.TB, devs []e2eDevice) string {
 	return ln.Addr().String()
 }
 
+// e2ePassword is gateway id's MQTT password (as in the ingest YAML).
+func e2ePassword(id string) string { return "pw-" + id + "-0123456789abcdef" }
+
 // startIngest runs app.Run until the test ends and returns its addresses
 // once it is ready.
 func startIngest(t testing.TB, cfg *config.Config) app.Addrs {
@@ -187,7 +190,7 @@ func startIngest(t testing.TB, cfg *config.Config) app.Addrs {
 		t.Fatal("ingest did not start within 20s")
 	}
 	waitUntil(t, "ingest ready", 20*time.Second, func() bool {
-		resp, err := http.Get("http://" + a.HTTP + "/readyz")
+		resp, err := http.Get("http://" + a.Ops + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -271,8 +274,8 @@ func TestEndToEnd(t *testing.T) {
 	modbusAddr := startModbusDevices(t, fiDevices)
 	fiSite, baSite := filepath.Join(dir, "fi.yaml"), filepath.Join(dir, "ba.yaml")
 	fiBuf := filepath.Join(dir, "fi-buffer")
-	writeFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", "pw-"+fiGW, fiBuf, modbusAddr, fiDevices))
-	writeFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", "pw-"+baGW, filepath.Join(dir, "ba-buffer"), "", baDevices))
+	writeFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
+	writeFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
 	ingestYAML := fmt.Sprintf(`broker:
   listen: 127.0.0.1:0
   client_id: ingest-e2e
@@ -280,14 +283,15 @@ influx:
   url: http://127.0.0.1:9
 http:
   listen: 127.0.0.1:0
+  ops_listen: 127.0.0.1:0
 state_dir: %s
 dead_letter:
   dir: %s
 gateways:
   - id: %s
-    password: pw-%[3]s
+    password: pw-%[3]s-0123456789abcdef
   - id: %s
-    password: pw-%[4]s
+    password: pw-%[4]s-0123456789abcdef
 twin:
   areas: [%s, %s]
   roads: %s
@@ -320,11 +324,11 @@ twin:
 	}
 
 	// The Firenze gateway: the real agent polling the simulated devices.
-	writeFile(t, fiSite, siteYAML(fiGW, ing.BrokerURL, "pw-"+fiGW, fiBuf, modbusAddr, fiDevices))
+	writeFile(t, fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
 	startAgent(t, fiSite)
 
 	// The Bari gateway: its batch published through the broker.
-	gw, err := ingesttest.Connect(ing.BrokerURL, baGW+"-test", baGW, "pw-"+baGW)
+	gw, err := ingesttest.Connect(ing.BrokerURL, baGW+"-test", baGW, e2ePassword(baGW))
 	if err != nil {
 		t.Fatal(err)
 	}

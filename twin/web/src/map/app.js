@@ -4,7 +4,7 @@
 
 import * as maplibregl from 'maplibre-gl';
 import { CONGESTION, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel, unitText } from '../shared/ramp.js';
-import { readConfig, saveToken } from './config.js';
+import { escapeHTML, readConfig, saveToken } from './config.js';
 import { Store, sourceOf } from './store.js';
 import { details } from './popup.js';
 
@@ -65,7 +65,10 @@ const style = {
 if (cfg.tiles) {
   style.sources.base = {
     type: 'raster', tiles: [cfg.tiles], tileSize: 256,
-    attribution: cfg.tilesAttribution || 'Base map: ' + new URL(cfg.tiles, location.href).host,
+    // MapLibre puts attributions into the page as HTML: one that comes
+    // from the URL is escaped, so a crafted link cannot put a phishing
+    // anchor or markup into this trusted page; it shows as plain text.
+    attribution: escapeHTML(cfg.tilesAttribution || 'Base map: ' + new URL(cfg.tiles, location.href).host),
   };
   style.layers.push({ id: 'base', type: 'raster', source: 'base' });
 }

@@ -33,3 +33,13 @@ export function readConfig(loc = window.location, storage = window.localStorage)
 export function saveToken(token, storage = window.localStorage) {
   try { storage.setItem(TOKEN_KEY, token); } catch { /* private mode */ }
 }
+
+const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/**
+ * Escapes s for use where HTML is expected (MapLibre's attributions), so
+ * that text from the URL shows literally and never becomes markup.
+ */
+export function escapeHTML(s) {
+  return String(s).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+}
