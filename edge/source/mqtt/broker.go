@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -41,6 +42,10 @@ type broker struct {
 	state     connState
 	downSince time.Time
 	failures  int // failed connection attempts in the current state
+
+	// commitsFailing is true while the last Commit of a message's
+	// readings failed, so the change is logged once each way.
+	commitsFailing atomic.Bool
 }
 
 // options builds the paho options. The choices, and why:

@@ -47,12 +47,19 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 type collector struct {
 	mu sync.Mutex
 	rs []wire.Reading
+	// commit, if set, makes the Commit of each emit; nil: durable at once.
+	commit func(rs []wire.Reading) source.Commit
 }
 
-func (c *collector) emit(rs []wire.Reading) {
+func (c *collector) emit(rs []wire.Reading) source.Commit {
 	c.mu.Lock()
 	c.rs = append(c.rs, rs...)
+	commit := c.commit
 	c.mu.Unlock()
+	if commit != nil {
+		return commit(rs)
+	}
+	return source.Resolved(nil)
 }
 
 // find returns the readings matching f.
@@ -152,7 +159,9 @@ func uplink(t *testing.T, fixtureName, devEUI, at, object string) []byte {
 	return []byte(s)
 }
 
-func runSource(t *testing.T, cfg Config, c *collector) {
+// runSource runs a Source for cfg until the test ends, and returns a func
+// that stops it earlier (waiting until Run returned).
+func runSource(t *testing.T, cfg Config, c *collector) (stop func()) {
 	t.Helper()
 	src, err := New(cfg)
 	if err != nil {
@@ -161,17 +170,22 @@ func runSource(t *testing.T, cfg Config, c *collector) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, c.emit) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return within 10s of cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return within 10s of cancel")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestBrokerRestart is the failure other gateways have: the broker restarts
