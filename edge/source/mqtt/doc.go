@@ -81,7 +81,7 @@
 // are emitted again after a backoff (1 s doubling to 30 s) until durable.
 // Leaving it to the broker alone would not do: a broker resends an
 // unacknowledged message only on a new connection (MQTT 3.1.1 section
-// 4.4; Mosquitto 2 has no in-session retry), and unacknowledged messages
+// 4.4; Mosquitto 2 offers no in-session resend), and unacknowledged messages
 // fill its in-flight window (Mosquitto's max_inflight_messages, 20 by
 // default), after which it sends this client nothing more. When the
 // source stops (agent shutdown, reload) before a Commit resolved, the

@@ -176,7 +176,7 @@ const (
 // again after a backoff, until they are durable or the source stops.
 // Waiting for the broker's redelivery instead would not do: a broker
 // resends unacknowledged messages only on a new connection (MQTT 3.1.1
-// 4.4; Mosquitto 2 has no in-session retry), and the unacknowledged ones
+// 4.4; Mosquitto 2 offers no in-session resend), and the unacknowledged ones
 // fill its in-flight window (max_inflight_messages), after which it sends
 // this client nothing more. When the source stops first, or the agent
 // dies, the message stays unacknowledged and the persistent session gets
