@@ -47,7 +47,9 @@
 // Agent.Run opens the buffer, starts the sources, the forwarder and the
 // HTTP server under one errgroup. The emitter the sources call encodes
 // each reading with wire.AppendRecord and appends it to the buffer, which
-// never blocks; it also keeps each device's state (ok when its latest
+// never blocks, and returns the buffer's Commit: a source acknowledges its
+// device (the MQTT source its PUBACK) only once that Commit reports the
+// readings durable (see edge/source). It also keeps each device's state (ok when its latest
 // readings included a good one, failing when they were all bad, unknown
 // before any) so /status does not depend on source internals.
 //

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -31,6 +32,7 @@ type recorder struct {
 
 	mu      sync.Mutex
 	arena   []byte
+	ends    []int
 	recs    [][]byte
 	last    buffer.Commit
 	pending bool // last is an Append not yet known durable
@@ -67,23 +69,26 @@ func (r *recorder) setDevices(names []string) {
 	r.devs = devs
 }
 
-// emit is the source.Emitter.
-func (r *recorder) emit(rs []wire.Reading) {
+// emit is the source.Emitter. It returns the buffer's Commit for the
+// append, or a resolved Commit carrying the append's error (the buffer
+// closed, a record too large), so that a source acknowledges its device
+// only once the readings are on disk.
+func (r *recorder) emit(rs []wire.Reading) source.Commit {
 	if len(rs) == 0 {
-		return
+		return source.Resolved(nil)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.arena = r.arena[:0]
-	ends := make([]int, 0, len(rs))
+	r.ends = r.ends[:0]
 	for i := range rs {
 		bound(&rs[i])
 		r.arena = wire.AppendRecord(r.arena, &rs[i])
-		ends = append(ends, len(r.arena))
+		r.ends = append(r.ends, len(r.arena))
 	}
 	r.recs = r.recs[:0]
 	start := 0
-	for _, e := range ends {
+	for _, e := range r.ends {
 		r.recs = append(r.recs, r.arena[start:e:e])
 		start = e
 	}
@@ -102,6 +107,10 @@ func (r *recorder) emit(rs []wire.Reading) {
 		r.last, r.pending = c, true
 	}
 	r.track(rs)
+	if err != nil {
+		return source.Resolved(fmt.Errorf("buffer %d readings: %w", len(rs), err))
+	}
+	return c
 }
 
 // MaxText bounds a reading's string value and reason. A device (or an MQTT

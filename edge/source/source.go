@@ -34,28 +34,34 @@ type Device struct {
 	Timeout time.Duration
 }
 
-// Emitter receives the readings of one poll or one message. It must not
-// block for long (the edge buffer's append is the intended receiver) and
-// must not keep the slice after returning.
-type Emitter func(readings []wire.Reading)
+// Emitter receives the readings of one poll or one message and returns
+// the Commit saying when they are durable. It must not block for long
+// (the edge buffer's append, which only copies into memory, is the
+// intended receiver) and must not keep the slice after returning. A
+// source acknowledges its device only after the Commit reported the
+// readings durable (see Commit); a source with nothing to acknowledge
+// drops the Commit.
+type Emitter func(readings []wire.Reading) Commit
 
 // Serialize returns an Emitter that calls emit from one goroutine at a
 // time, for sources that poll devices concurrently but promise their
 // caller serial calls.
 func Serialize(emit Emitter) Emitter {
 	var mu sync.Mutex
-	return func(rs []wire.Reading) {
+	return func(rs []wire.Reading) Commit {
 		mu.Lock()
 		defer mu.Unlock()
-		emit(rs)
+		return emit(rs)
 	}
 }
 
 // Source reads a set of devices of one transport.
 type Source interface {
 	// Run reads the devices until ctx is cancelled, handing every reading
-	// to emit. It returns nil after ctx is cancelled, or an error if the
-	// source could not be set up at all.
+	// to emit, and acknowledges to a device (where its protocol has
+	// acknowledgements) only readings whose Commit reported them durable.
+	// It returns nil after ctx is cancelled, or an error if the source
+	// could not be set up at all; it never calls emit after returning.
 	Run(ctx context.Context, emit Emitter) error
 }
 

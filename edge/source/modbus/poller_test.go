@@ -84,10 +84,11 @@ type collector struct {
 	rs []wire.Reading
 }
 
-func (c *collector) emit(rs []wire.Reading) {
+func (c *collector) emit(rs []wire.Reading) source.Commit {
 	c.mu.Lock()
 	c.rs = append(c.rs, rs...)
 	c.mu.Unlock()
+	return source.Resolved(nil)
 }
 
 func (c *collector) snapshot() []wire.Reading {

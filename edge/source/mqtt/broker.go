@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -41,6 +42,10 @@ type broker struct {
 	state     connState
 	downSince time.Time
 	failures  int // failed connection attempts in the current state
+
+	// commitsFailing is true while the last Commit of a message's
+	// readings failed, so the change is logged once each way.
+	commitsFailing atomic.Bool
 }
 
 // options builds the paho options. The choices, and why:
@@ -53,11 +58,16 @@ type broker struct {
 //     client that subscribed once at start stays connected but deaf (the
 //     known failure of other gateways). Re-subscribing to a live session is
 //     harmless.
-//   - OrderMatters false: each message is handled in its own goroutine, so
-//     a slow emit cannot stall paho's keepalive; emits are serialized by
-//     the source, and LoRaWAN uplinks of different devices carry no order.
-//   - AutoAckDisabled: a message is acknowledged only after its readings
-//     were handed to emit, so a gateway killed in between gets it again.
+//   - OrderMatters false: each message is handled in its own goroutine,
+//     which waits for its readings' Commit (up to the buffer's
+//     SyncInterval) without stalling paho's router or keepalive; emits
+//     are serialized by the source, and LoRaWAN uplinks of different
+//     devices carry no order.
+//   - AutoAckDisabled: a message is acknowledged (msg.Ack) only after its
+//     readings' Commit reported them durable, so a gateway killed before
+//     the fsync gets it again from the session. Paho drops an Ack made
+//     after its connection was lost; the broker then resends the message
+//     on the next connection (a duplicate, never a loss).
 //   - No routes: SUBSCRIBE without callbacks sends every message, including
 //     those a persistent session delivers before SUBSCRIBE, to the default
 //     handler, which dispatches by topic and device ID.

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -47,12 +48,19 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 type collector struct {
 	mu sync.Mutex
 	rs []wire.Reading
+	// commit, if set, makes the Commit of each emit; nil: durable at once.
+	commit func(rs []wire.Reading) source.Commit
 }
 
-func (c *collector) emit(rs []wire.Reading) {
+func (c *collector) emit(rs []wire.Reading) source.Commit {
 	c.mu.Lock()
 	c.rs = append(c.rs, rs...)
+	commit := c.commit
 	c.mu.Unlock()
+	if commit != nil {
+		return commit(rs)
+	}
+	return source.Resolved(nil)
 }
 
 // find returns the readings matching f.
@@ -152,7 +160,9 @@ func uplink(t *testing.T, fixtureName, devEUI, at, object string) []byte {
 	return []byte(s)
 }
 
-func runSource(t *testing.T, cfg Config, c *collector) {
+// runSource runs a Source for cfg until the test ends, and returns a func
+// that stops it earlier (waiting until Run returned).
+func runSource(t *testing.T, cfg Config, c *collector) (stop func()) {
 	t.Helper()
 	src, err := New(cfg)
 	if err != nil {
@@ -161,17 +171,22 @@ func runSource(t *testing.T, cfg Config, c *collector) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, c.emit) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return within 10s of cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return within 10s of cancel")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestBrokerRestart is the failure other gateways have: the broker restarts
@@ -392,5 +407,81 @@ func TestTopicOnlyDevice(t *testing.T) {
 	}
 	if v := value(bm.Messages.WithLabelValues(broker.URL)); v != 2 {
 		t.Fatalf("messages %v, want 2 (site/slm/back is not subscribed)", v)
+	}
+}
+
+// TestRedeliveryAfterFailedCommit runs the source against a real Mosquitto
+// with a persistent session. Of three QoS 1 uplinks, the first's Commit
+// fails (every time), the second's never resolves before the source stops
+// (the agent stopping before the fsync), the third's is durable. A second
+// source with the same client ID, as the restarted agent, must get the
+// first two again from the broker and not the third.
+func TestRedeliveryAfterFailedCommit(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	const eui = "a84041000181c2e1"
+	clientID := fmt.Sprintf("ponte-test-%d", time.Now().UnixNano())
+	topic := "application/a/device/" + eui + "/event/up"
+	cfgFor := func(logs *logCount, bm *Metrics) Config {
+		return Config{
+			Devices:  []source.Device{{Name: "slm-03", Profile: noiseProfile(), Address: broker.URL, ID: eui}},
+			Logger:   slog.New(logs),
+			ClientID: clientID, BrokerMetrics: bm, ReconnectMax: time.Second,
+		}
+	}
+	// Each uplink carries its number as the battery level, the only field.
+	battery := func(c *collector, n int64) int {
+		return len(c.find(func(r wire.Reading) bool { return r.Point == "battery" && r.Value.I == n }))
+	}
+	pending := newFakeCommit() // never resolved: the agent stops first
+	first := &collector{commit: func(rs []wire.Reading) source.Commit {
+		switch rs[0].Value.I {
+		case 1:
+			return source.Resolved(fmt.Errorf("buffer: %w", errors.New("records dropped from memory before they were durable")))
+		case 2:
+			return pending
+		}
+		return source.Resolved(nil)
+	}}
+	logsA, bmA := newLogCount(testLogger(t).Handler()), NewMetrics(nil)
+	stopA := runSource(t, cfgFor(logsA, bmA), first)
+	eventually(t, "first source subscribed", 15*time.Second, func() bool { return value(bmA.Subscribed.WithLabelValues(broker.URL)) == 1 })
+
+	pub := publisher(t, broker.URL)
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	for n := 1; n <= 3; n++ {
+		publish(t, pub, topic, uplink(t, "chirpstack_v4_noise.json", eui, at, fmt.Sprintf(`{"battery": %d}`, n)), false)
+	}
+	// The acknowledgement is logged after paho queued the PUBACK, which
+	// it writes before the DISCONNECT that stopping the source sends.
+	eventually(t, "the durable uplink acknowledged", 10*time.Second, func() bool {
+		return logsA.count("DEBUG mqtt message acknowledged") == 1
+	})
+	eventually(t, "the failed uplink emitted again", 10*time.Second, func() bool { return battery(first, 1) >= 2 })
+	if battery(first, 2) != 1 || battery(first, 3) != 1 {
+		t.Fatalf("first source emitted uplink 2 %d times and 3 %d times, want once each", battery(first, 2), battery(first, 3))
+	}
+	if v := value(bmA.NotDurable.WithLabelValues(broker.URL)); v < 2 {
+		t.Errorf("not-durable emits counted %v, want >= 2", v)
+	}
+	if n := logsA.count("WARN mqtt readings not durable; message not acknowledged, emitting again"); n < 1 {
+		t.Errorf("not-durable never warned")
+	}
+	stopA()
+
+	second := &collector{}
+	logsB, bmB := newLogCount(testLogger(t).Handler()), NewMetrics(nil)
+	runSource(t, cfgFor(logsB, bmB), second)
+	eventually(t, "the unacknowledged uplinks redelivered", 15*time.Second, func() bool {
+		return battery(second, 1) == 1 && battery(second, 2) == 1
+	})
+	// A fresh uplink comes after whatever the session still held.
+	eventually(t, "second source subscribed", 15*time.Second, func() bool { return value(bmB.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	publish(t, pub, topic, uplink(t, "chirpstack_v4_noise.json", eui, at, `{"battery": 4}`), false)
+	eventually(t, "a fresh uplink", 10*time.Second, func() bool { return battery(second, 4) == 1 })
+	if n := battery(second, 3); n != 0 {
+		t.Fatalf("the durable, acknowledged uplink was delivered again %d times", n)
+	}
+	if n := logsB.count("DEBUG mqtt message acknowledged"); n != 3 {
+		t.Errorf("second source acknowledged %d messages, want 3 (two redelivered, one fresh)", n)
 	}
 }

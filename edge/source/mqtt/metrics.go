@@ -25,6 +25,10 @@ type Metrics struct {
 	// TimeIssues counts messages whose payload time was absent or
 	// unparsable (stamped with the receipt time) or skewed (kept).
 	TimeIssues *prometheus.CounterVec
+	// NotDurable counts emits of a message's readings whose Commit
+	// failed: the message was not acknowledged, and its readings were
+	// emitted again after a backoff (or left to the broker's redelivery).
+	NotDurable *prometheus.CounterVec
 	// Silent is 1 while a device has sent nothing for SilentAfter of its
 	// intervals.
 	Silent *prometheus.GaugeVec
@@ -62,13 +66,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ponte_edge_mqtt_payload_time_issues_total",
 			Help: "Messages whose payload time was absent, unparsable (receipt time used) or skewed (kept).",
 		}, []string{"device", "issue"}),
+		NotDurable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ponte_edge_mqtt_messages_not_durable_total",
+			Help: "Emits of an MQTT message's readings that the buffer did not make durable; the message was not acknowledged.",
+		}, []string{"broker"}),
 		Silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ponte_edge_mqtt_device_silent",
 			Help: "1 while the device has sent nothing for several of its expected intervals.",
 		}, []string{"device"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connected, m.Subscribed, m.ConnectionsLost, m.Messages, m.Dropped, m.FieldsMissing, m.TimeIssues, m.Silent)
+		reg.MustRegister(m.Connected, m.Subscribed, m.ConnectionsLost, m.Messages, m.Dropped, m.FieldsMissing, m.TimeIssues, m.NotDurable, m.Silent)
 	}
 	return m
 }

@@ -53,18 +53,15 @@ type emitter struct {
 	closed bool
 }
 
-// send emits readings unless the source has stopped; it reports whether it
-// did, so that the message is acknowledged only then.
-func (e *emitter) send(rs []wire.Reading) bool {
+// send emits readings unless the source has stopped, and returns their
+// Commit; ok is false once the source has stopped (nothing emitted).
+func (e *emitter) send(rs []wire.Reading) (c source.Commit, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return false
+		return nil, false
 	}
-	if len(rs) > 0 {
-		e.emit(rs)
-	}
-	return true
+	return e.emit(rs), true
 }
 
 func (e *emitter) close() {
@@ -91,7 +88,7 @@ func (s *Source) Run(ctx context.Context, emit source.Emitter) error {
 			b.connected()
 			b.subscribe(ctx, c)
 		}
-		b.client = paho.NewClient(b.options(&s.cfg, func(_ paho.Client, msg paho.Message) { s.handle(b, out, msg) }, onConnect))
+		b.client = paho.NewClient(b.options(&s.cfg, func(_ paho.Client, msg paho.Message) { s.handle(ctx, b, out, msg) }, onConnect))
 		b.client.Connect() // completes in the background (ConnectRetry)
 	}
 	var wg sync.WaitGroup
@@ -113,8 +110,9 @@ func (s *Source) Run(ctx context.Context, emit source.Emitter) error {
 
 // handle maps one message and emits its readings. It runs in its own
 // goroutine per message (OrderMatters false) and acknowledges the message
-// once it is done with it: emitted, or dropped for good.
-func (s *Source) handle(b *broker, out *emitter, msg paho.Message) {
+// once it is done with it: its readings durable (see deliver), or dropped
+// for good.
+func (s *Source) handle(ctx context.Context, b *broker, out *emitter, msg paho.Message) {
 	received := time.Now()
 	topic, payload := msg.Topic(), msg.Payload()
 	b.m.Messages.WithLabelValues(b.addr.display).Inc()
@@ -162,8 +160,59 @@ func (s *Source) handle(b *broker, out *emitter, msg paho.Message) {
 	for i := range m.Readings {
 		m.Readings[i].Device = d.Name
 	}
-	if out.send(m.Readings) {
-		msg.Ack()
+	deliver(ctx, b, out, msg, m.Readings, log)
+}
+
+// Retry bounds for emitting again the readings of a message whose Commit
+// failed.
+const (
+	retryBase = time.Second
+	retryMax  = 30 * time.Second
+)
+
+// deliver emits a message's readings and acknowledges the message only
+// once their Commit reports them durable. A failed Commit (disk failing,
+// buffer full) leaves the message unacknowledged and emits the readings
+// again after a backoff, until they are durable or the source stops.
+// Waiting for the broker's redelivery instead would not do: a broker
+// resends unacknowledged messages only on a new connection (MQTT 3.1.1
+// 4.4; Mosquitto 2 offers no in-session resend), and the unacknowledged ones
+// fill its in-flight window (max_inflight_messages), after which it sends
+// this client nothing more. When the source stops first, or the agent
+// dies, the message stays unacknowledged and the persistent session gets
+// it again on the next connection.
+func deliver(ctx context.Context, b *broker, out *emitter, msg paho.Message, rs []wire.Reading, log *slog.Logger) {
+	for attempt := 0; ; attempt++ {
+		c, ok := out.send(rs)
+		if !ok {
+			return // stopped: not acknowledged, the broker sends it again
+		}
+		err := source.Wait(ctx, c)
+		if err == nil {
+			if b.commitsFailing.Swap(false) {
+				log.Info("mqtt readings durable again; acknowledging messages")
+			}
+			msg.Ack()
+			log.Debug("mqtt message acknowledged", "topic", msg.Topic(), "message_id", msg.MessageID(), "attempts", attempt+1)
+			return
+		}
+		if ctx.Err() != nil {
+			return // stopping: the readings' fate is unknown, so no ack
+		}
+		b.m.NotDurable.WithLabelValues(b.addr.display).Inc()
+		wait := source.Backoff(attempt, retryBase, retryMax)
+		if !b.commitsFailing.Swap(true) {
+			log.Warn("mqtt readings not durable; message not acknowledged, emitting again", "err", err, "retry_in", wait.String())
+		} else {
+			log.Debug("mqtt readings not durable", "topic", msg.Topic(), "attempt", attempt+1, "err", err, "retry_in", wait.String())
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
 

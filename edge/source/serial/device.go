@@ -224,7 +224,9 @@ func (d *device) failReadings(emit source.Emitter, at time.Time, err error) {
 	d.emit(emit, d.comm)
 }
 
-// emit counts readings by quality and hands them on.
+// emit counts readings by quality and hands them on. A serial device has
+// no acknowledgement to send: the Commit is dropped, and the read loop
+// never waits on it.
 func (d *device) emit(emit source.Emitter, rs []wire.Reading) {
 	if len(rs) == 0 {
 		return

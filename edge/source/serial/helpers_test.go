@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -23,10 +24,11 @@ type sink struct {
 	rs []wire.Reading
 }
 
-func (s *sink) emit(rs []wire.Reading) {
+func (s *sink) emit(rs []wire.Reading) source.Commit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rs = append(s.rs, rs...)
+	return source.Resolved(nil)
 }
 
 func (s *sink) all() []wire.Reading {
