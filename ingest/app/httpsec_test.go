@@ -322,7 +322,7 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	}()
 	// Let both timeouts pass (three times over) with the stream idle.
 	time.Sleep(3 * time.Second)
-	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1-test", "gw1", password("gw1"))
+	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1", "gw1", password("gw1"))
 	if err != nil {
 		t.Fatal(err)
 	}

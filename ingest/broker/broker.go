@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/throttle"
 )
 
 // Config configures the embedded broker.
@@ -160,12 +161,11 @@ func Start(cfg Config) (*Broker, error) {
 	caps.MaximumClientWritesPending = int32(lim.MaxQueued)
 	log := cfg.Logger.With("component", "broker")
 	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: log})
-	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ponte_ingest_auth_failures_total",
-		Help: "MQTT CONNECTs refused by the embedded broker, by listener and reason (bad_credentials, throttled, client_id, session_owner, will, sessions_full).",
-	}, []string{"listener", "reason"})
-	if err := cfg.Registerer.Register(failures); err != nil {
-		return nil, fmt.Errorf("broker: register metrics: %w", err)
+	// One counter for every listener of ingest (MQTT here, HTTP intake
+	// and operator API in internal/throttle's users).
+	failures, err := throttle.AuthFailures(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	hook := newAuthHook(cfg, srv, failures)
 	if err := srv.AddHook(hook, nil); err != nil {

@@ -192,7 +192,7 @@ func (a Attempt) Failed(reason string) {
 func AuthFailures(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ponte_ingest_auth_failures_total",
-		Help: "Failed authentication attempts by listener and reason; reason throttled: refused unchecked because the source address spent its budget.",
+		Help: "Failed authentication attempts by listener (mqtt, mqtts, http_intake, operator_api) and reason (bad_credentials, missing_credentials, throttled: refused unchecked because the address or username spent its budget; MQTT also client_id, session_owner, will, sessions_full).",
 	}, []string{"listener", "reason"})
 	if reg == nil {
 		return c, nil
