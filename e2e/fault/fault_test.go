@@ -274,14 +274,9 @@ func (s *system) verdict(t *testing.T, tl *timeline) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ingestKills := 0
-	for _, e := range tl.evs {
-		if len(e.what) >= 14 && e.what[:14] == "kill -9 ingest" {
-			ingestKills++
-		}
-	}
+	ingestKills := tl.count("kill -9 ingest")
 	t.Logf("timeline (%s broker):\n%s", s.kind, tl)
-	for _, g := range s.gws {
+	for gi, g := range s.gws {
 		f := judge(g.id, epochs[g.id], acks[g.id], recs[g.id], s.influxPoints(t, g.id), logs[g.id])
 		g.watch.mu.Lock()
 		f.segErrs = g.watch.errs
@@ -327,6 +322,11 @@ func (s *system) verdict(t *testing.T, tl *timeline) {
 		}
 		if len(f.givenUp) > 0 {
 			t.Errorf("%s: ingest gave up %d sequence gaps", g.id, len(f.givenUp))
+		}
+		checked, misfits, examples := simCheck(t, gi+1, g.devices, recs[g.id], 10)
+		t.Logf("%s: %d readings (every 10th) checked against the simulator's values: %d do not fit %v", g.id, checked, misfits, examples)
+		if misfits > 0 || checked == 0 {
+			t.Errorf("%s: %d of %d readings checked do not fit the simulator's values: %v", g.id, misfits, checked, examples)
 		}
 		if len(f.segErrs) > 0 {
 			t.Errorf("%s: the ground truth may be incomplete: %v", g.id, f.segErrs)

@@ -92,7 +92,7 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		simAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		g.sim = newProc(t, s.dir, g.id+"-sim", filepath.Join(bins, "ponte-sim"),
 			"--profile", filepath.Join(profiles, "eastron-sdm630-v2.yaml"), "--modbus-tcp", simAddr,
-			"--units", fmt.Sprintf("1-%d", metersPerGW), "--seed", fmt.Sprint(100*i))
+			"--units", fmt.Sprintf("1-%d", metersPerGW), "--seed", fmt.Sprint(simSeed(i)))
 		g.sim.ready = func() bool { return tcpOpen(simAddr) }
 		g.sim.start(t)
 		g.link = startProxy(t, brokerAddr)

@@ -169,6 +169,19 @@ func (tl *timeline) add(format string, args ...any) {
 	tl.evs = append(tl.evs, event{at: time.Since(tl.start), what: fmt.Sprintf(format, args...)})
 }
 
+// count returns how many events begin with prefix.
+func (tl *timeline) count(prefix string) int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	n := 0
+	for _, e := range tl.evs {
+		if strings.HasPrefix(e.what, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
 // around returns the events from a little before from to a little after to.
 func (tl *timeline) around(from, to time.Time) []string {
 	tl.mu.Lock()
