@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -55,5 +57,38 @@ time=2026-01-01T00:00:02Z level=WARN msg="sequence gap given up: the gateway no 
 	}
 	if len(f.givenUp) != 1 {
 		t.Errorf("given up %d, want 1", len(f.givenUp))
+	}
+}
+
+// TestSimCheck checks that the simulator comparison tells a reading of
+// the right meter from one of another meter.
+func TestSimCheck(t *testing.T) {
+	p, err := profile.Load(filepath.Join(repoRoot(t), "firmware-profiles", "eastron-sdm630-v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u1, err := sim.NewModbusUnit(p, 1, simSeed(1)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	var right, wrong []accepted
+	for i := 0; i < 20; i++ {
+		at := t0.Add(time.Duration(i) * 700 * time.Millisecond)
+		v, err := u1.Value("voltage_l1", at.Add(-300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := wire.Reading{Device: "m1", Point: "voltage_l1", Time: at, Value: v}
+		right = append(right, accepted{seq: uint64(i + 1), r: r})
+		r.Device = "m2"
+		wrong = append(wrong, accepted{seq: uint64(i + 1), r: r})
+	}
+	devs := []string{"m1", "m2"}
+	if n, bad, ex := simCheck(t, 1, devs, right, 1); n != 20 || bad != 0 {
+		t.Errorf("the right meter: %d checked, %d misfits %v; want 20, 0", n, bad, ex)
+	}
+	if n, bad, _ := simCheck(t, 1, devs, wrong, 1); n != 20 || bad < 15 {
+		t.Errorf("another meter's values: %d checked, %d misfits; want 20 checked, most misfits", n, bad)
 	}
 }
