@@ -11,7 +11,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm test lint bench demo fuzz clean
+.PHONY: all web build build-host build-arm check-arm test lint fault bench demo fuzz clean
 
 all: build
 
@@ -43,10 +43,18 @@ check-arm: build-arm
 test: web
 	$(GO) test $(TEST_FLAGS) ./...
 
+# -tags fault: the fault suite (e2e/fault) is vetted too.
 lint: web
-	$(GO) vet ./...
+	$(GO) vet -tags fault ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/staticcheck -tags fault ./...
+
+# The fault suite: five minutes of faults against the real binaries, once
+# with the embedded broker and once with Mosquitto (about 13 minutes in all).
+# Needs influxd 1.8.10, mosquitto; see e2e/fault.
+FAULT_FLAGS ?= -count=1 -timeout 20m -v
+fault: web
+	$(GO) test -tags fault $(FAULT_FLAGS) ./e2e/fault
 
 # Every figure on its own line as "bench <name> <value> <unit>".
 bench: web

@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return err
 		}
 		if opts.Applier == nil {
-			opts.Applier = tw
+			opts.Applier = appliedLog{next: tw, log: log.With("component", "twin")}
 		}
 		addrs.Twin = tw
 	}

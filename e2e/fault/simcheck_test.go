@@ -1,0 +1,72 @@
+//go:build fault
+
+package fault
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/edge/sim"
+	"github.com/ponte-city/ponte/ingest/wire"
+)
+
+// simSeed is the --seed of gateway i's ponte-sim; each unit's values
+// come from simSeed + unit.
+func simSeed(i int) int64 { return int64(100 * i) }
+
+// simCheck compares every step-th good reading of a gateway with the
+// simulator's own values: ponte-sim computes each value from its seed,
+// the point and the instant, and sets its registers every second, so a
+// reading acquired at T holds the value of some instant in (T-1s, T].
+// The simulator's values over that window (sampled every 25 ms, the
+// patterns are smooth) must bracket the reading, to float32 precision.
+// It returns how many readings were checked, how many do not fit, and up
+// to five of those.
+func simCheck(t *testing.T, gwIndex int, devices []string, recs []accepted, step int) (checked, misfits int, examples []string) {
+	t.Helper()
+	p, err := profile.Load(filepath.Join(repoRoot(t), "firmware-profiles", "eastron-sdm630-v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]*sim.ModbusUnit{}
+	for i, d := range devices {
+		u, err := sim.NewModbusUnit(p, uint8(i+1), simSeed(gwIndex)+int64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		units[d] = u
+	}
+	for i := 0; i < len(recs); i += step {
+		r := &recs[i].r
+		u, ok := units[r.Device]
+		if !ok || !r.Quality.Good() || r.Value.Kind != wire.KindFloat {
+			continue
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for d := -1500 * time.Millisecond; d <= 50*time.Millisecond; d += 25 * time.Millisecond {
+			v, err := u.Value(r.Point, r.Time.Add(d))
+			if err != nil {
+				break
+			}
+			f, _ := v.AsFloat()
+			lo, hi = math.Min(lo, f), math.Max(hi, f)
+		}
+		if math.IsInf(lo, 0) {
+			continue
+		}
+		checked++
+		tol := 1e-6*math.Max(math.Abs(lo), math.Abs(hi)) + 1e-9
+		if r.Value.F < lo-tol || r.Value.F > hi+tol {
+			misfits++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("seq %d %s %s at %s = %v, simulator gave %v..%v",
+					recs[i].seq, r.Device, r.Point, r.Time.Format("15:04:05.000"), r.Value.F, lo, hi))
+			}
+		}
+	}
+	return checked, misfits, examples
+}
