@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ponte-city/ponte/ingest/app"
+	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -91,7 +92,7 @@ func sameValue(r *wire.Reading, v any) bool {
 // incarnation.
 type ingestLog struct {
 	applied map[uint64]int // seq -> times handed to the twin (the buffer's epoch only)
-	givenUp []string       // "sequence gap given up" lines
+	givenUp []string       // service.DroppedMsg lines: the ack moved past seqs never received
 }
 
 var (
@@ -115,7 +116,7 @@ func readIngestLog(path string, epochs map[string]uint64) (map[string]*ingestLog
 	for sc.Scan() {
 		line := sc.Text()
 		applied := strings.Contains(line, `msg="`+app.AppliedMsg+`"`)
-		given := strings.Contains(line, `msg="sequence gap given up`)
+		given := strings.Contains(line, `msg="`+service.DroppedMsg+`"`)
 		if !applied && !given {
 			continue
 		}
@@ -187,7 +188,7 @@ func (f *finding) String() string {
 	if len(f.twinTwice) > 0 {
 		fmt.Fprintf(&b, " (seqs %s)", ranges(f.twinTwice))
 	}
-	fmt.Fprintf(&b, "\n  gaps given up by ingest: %d\n", len(f.givenUp))
+	fmt.Fprintf(&b, "\n  gaps ingest moved past without their readings: %d\n", len(f.givenUp))
 	for _, l := range f.givenUp {
 		fmt.Fprintf(&b, "    %s\n", l)
 	}

@@ -23,7 +23,7 @@ func TestJudge(t *testing.T) {
 time=2026-01-01T00:00:00Z level=DEBUG msg="twin applied" component=twin gateway=gw1 epoch=7 seqs=1-3,5 readings=4
 time=2026-01-01T00:00:01Z level=DEBUG msg="twin applied" component=twin gateway=gw1 epoch=7 seqs=3 readings=1
 time=2026-01-01T00:00:01Z level=DEBUG msg="twin applied" component=twin gateway=gw1 epoch=8 seqs=4 readings=1
-time=2026-01-01T00:00:02Z level=WARN msg="sequence gap given up: the gateway no longer has these readings or they were refused" gateway=gw1 epoch=7 seqs=1 mark=4
+time=2026-01-01T00:00:02Z level=WARN msg="gateway dropped readings before sending them" gateway=gw1 epoch=7 readings=1 mark=4
 `)
 	logs, err := readIngestLog(log, map[string]uint64{"gw1": 7})
 	if err != nil {

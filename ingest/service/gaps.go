@@ -46,12 +46,17 @@ func (s *Service) noteGap(gateway string, epoch uint64, ep *dedup.Epoch) {
 	s.gaps[gateway] = Gap{Gateway: gateway, Epoch: epoch, Mark: ep.Mark, Missing: ep.Missing(), Since: ep.GapSince}
 }
 
+// DroppedMsg is the log message of readings the acknowledgement moved over
+// because the gateway declared it dropped them (the fault suite counts
+// them: with no buffer cap reached, there must be none).
+const DroppedMsg = "gateway dropped readings before sending them"
+
 // droppedByGateway logs and counts seqs the acknowledgement moved over
 // because the gateway declared it no longer holds them.
 func (s *Service) droppedByGateway(gateway string, epoch, dropped uint64, ep *dedup.Epoch) {
 	s.m.dropped.WithLabelValues(gateway).Add(float64(dropped))
-	s.cfg.Logger.Warn("gateway dropped readings before sending them (its buffer's cap, or a lost disk); the acknowledgement moves past them",
-		"gateway", gateway, "epoch", epoch, "readings", dropped, "mark", ep.Mark)
+	s.cfg.Logger.Warn(DroppedMsg, "gateway", gateway, "epoch", epoch, "readings", dropped, "mark", ep.Mark,
+		"why", "its buffer's byte or age cap, or a lost disk; the acknowledgement moves past them")
 }
 
 // Release applies a gateway's word, from its status message, that it
