@@ -61,9 +61,11 @@
 // process anyway); such skips are reported, and fail the run only beyond
 // one batch per gateway per ingest kill.
 //
-// A gap given up is what ingest logs as "sequence gap given up" (package
-// ingest/service, counted in ponte_ingest_gap_seqs_given_up_total); the
-// test reads those lines from the same log. None may appear.
+// Ingest never gives a gap up on a timer; it moves its acknowledgement
+// past seqs it never received only when the gateway declares it dropped
+// them, and logs service.DroppedMsg (counted in
+// ponte_ingest_gateway_dropped_readings_total). The test's edges never
+// reach their buffer caps, so none of those lines may appear.
 //
 // The test prints a timeline of what it injected, when, and what the
 // edges reported at that moment, then per gateway what it found; any
