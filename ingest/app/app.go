@@ -166,6 +166,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	intake.RegisterOps(opsMux, reg,
 		intake.Check{Name: "sink", OK: svc.Ready},
 		intake.Check{Name: "mqtt", OK: mq.Connected})
+	opsMux.Handle("/status", statusHandler(svc, func() bool { return svc.Ready() && mq.Connected() }))
 	servers, err := listen(cfg, mux, opsMux, &addrs)
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -59,6 +62,10 @@ func TestStatusReleasesGap(t *testing.T) {
 	if a := next("21-30"); a.Seq != 10 {
 		t.Fatalf("ack %d past a gap the gateway holds, want 10", a.Seq)
 	}
+	// The open gap is visible on the ops listener.
+	if st := opsStatusOf(t, addrs.Ops); len(st.Gaps) != 1 || st.Gaps[0].Gateway != "gw1" || st.Gaps[0].Missing != 10 || st.Gaps[0].Mark != 10 {
+		t.Fatalf("/status %+v, want gw1 acknowledged to 10 with 10 missing", st)
+	}
 	// Its buffer drops 11-30 at the cap; the status says it holds from 31.
 	publish(wire.EncodeStatus(wire.Status{Gateway: "gw1", State: wire.StateOnline, Time: time.Now().UTC(), Epoch: 5, Retained: 31}), true, topics.Status("gw1"))
 	// A replay of 21-30 is acknowledged once the status is applied (the
@@ -77,4 +84,28 @@ func TestStatusReleasesGap(t *testing.T) {
 	if n := sink.Len(); n != 20 {
 		t.Fatalf("%d points written, want 20 (1-10 and 21-30, once)", n)
 	}
+	if st := opsStatusOf(t, addrs.Ops); len(st.Gaps) != 0 {
+		t.Fatalf("/status after the release: %+v", st)
+	}
+}
+
+// opsStatusOf reads /status from the ops listener.
+func opsStatusOf(t *testing.T, ops string) struct {
+	Ready bool
+	Gaps  []service.Gap
+} {
+	t.Helper()
+	var st struct {
+		Ready bool
+		Gaps  []service.Gap
+	}
+	resp, err := http.Get("http://" + ops + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("/status: %v", err)
+	}
+	return st
 }
