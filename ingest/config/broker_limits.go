@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/tls"
+	"net"
+	"strings"
+
 	"github.com/ponte-city/ponte/edge/yamlconf"
 	"github.com/ponte-city/ponte/ingest/broker"
 )
@@ -46,18 +50,63 @@ func (t BrokerTLS) Embedded() broker.TLS {
 	return broker.TLS{Listen: t.Listen, CertFile: t.CertFile, KeyFile: t.KeyFile}
 }
 
+// limitsOf is the YAML form of l.
+func limitsOf(l broker.Limits) BrokerLimits {
+	return BrokerLimits{
+		MaxClients: l.MaxClients, ConnectTimeout: yamlconf.Duration(l.ConnectTimeout), SessionExpiry: yamlconf.Duration(l.SessionExpiry),
+		MaxOfflineSessions: l.MaxOfflineSessions, MaxInflight: l.MaxInflight, MaxQueued: l.MaxQueued,
+		AddressFailures: FailureBudget{Burst: l.AddressFailures.Burst, Every: yamlconf.Duration(l.AddressFailures.Every)},
+		UserFailures:    FailureBudget{Burst: l.UserFailures.Burst, Every: yamlconf.Duration(l.UserFailures.Every)},
+	}
+}
+
+// limitsPrefix starts each of broker.ValidateLimits' errors, followed by
+// the field's YAML name (e.g. "address_failures.burst") and the problem.
+const limitsPrefix = "broker: limits: "
+
 // validateBroker checks the embedded broker's limits and TLS, naming the
-// field.
+// field, and fills the limits' defaults in (so that c.Broker.Limits holds
+// what the broker will use).
 func (c *Config) validateBroker(bad func(path, format string, args ...any)) {
 	if c.Broker.URL != "" {
 		return
 	}
 	lim := c.Broker.Limits.Embedded()
-	if err := broker.ValidateLimits(&lim); err != nil {
+	err := broker.ValidateLimits(&lim)
+	c.Broker.Limits = limitsOf(lim)
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			// broker names each field by its YAML name; anything else is
+			// reported on the limits as a whole.
+			field, msg, found := strings.Cut(strings.TrimPrefix(e.Error(), limitsPrefix), ": ")
+			if !found || !strings.HasPrefix(e.Error(), limitsPrefix) {
+				bad("broker.limits", "%v", e)
+				continue
+			}
+			bad("broker.limits."+field, "%s", msg)
+		}
+	} else if err != nil {
 		bad("broker.limits", "%v", err)
 	}
 	t := c.Broker.TLS
-	if t.Listen != "" && (t.CertFile == "" || t.KeyFile == "") {
-		bad("broker.tls", "listen %q needs cert_file and key_file", t.Listen)
+	switch {
+	case t.Listen == "" && (t.CertFile != "" || t.KeyFile != ""):
+		bad("broker.tls.listen", "required with cert_file and key_file (e.g. \":8883\"); without it no TLS listener runs")
+	case t.Listen == "":
+	default:
+		if _, _, err := net.SplitHostPort(t.Listen); err != nil {
+			bad("broker.tls.listen", "%q is not host:port", t.Listen)
+		}
+		if t.CertFile == "" {
+			bad("broker.tls.cert_file", "required with listen %q", t.Listen)
+		}
+		if t.KeyFile == "" {
+			bad("broker.tls.key_file", "required with listen %q", t.Listen)
+		}
+		if t.CertFile != "" && t.KeyFile != "" {
+			if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+				bad("broker.tls.cert_file", "cannot load %q with key_file %q: %v", t.CertFile, t.KeyFile, err)
+			}
+		}
 	}
 }

@@ -48,6 +48,12 @@ type pipeOpts struct {
 	sink                      service.Sink
 	stateDir, dlDir           string
 	mod                       func(*service.Config)
+	// probe is the intake's ProbeInterval (0: its default).
+	probe time.Duration
+	// log, if set, is the intake's logger.
+	log *slog.Logger
+	// onStatus is the intake's OnStatus.
+	onStatus func(wire.Status)
 }
 
 func startPipeline(t testing.TB, o pipeOpts) *pipeline {
@@ -76,8 +82,11 @@ func startPipeline(t testing.TB, o pipeOpts) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.log == nil {
+		o.log = testLogger()
+	}
 	p.mqtt, err = intake.NewMQTT(intake.MQTTConfig{URL: o.url, ClientID: o.clientID, Username: o.user, Password: o.pass,
-		Topics: topics, Logger: testLogger()}, p.svc)
+		Topics: topics, ProbeInterval: o.probe, OnStatus: o.onStatus, Logger: o.log}, p.svc)
 	if err != nil {
 		t.Fatal(err)
 	}
