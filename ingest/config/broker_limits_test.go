@@ -83,7 +83,7 @@ func TestBrokerLimitsErrors(t *testing.T) {
 		{"connect_timeout negative", "  limits:\n    connect_timeout: -1s\n",
 			`bad.yaml:4: duration must not be negative, got "-1s"`},
 		{"connect_timeout a number", "  limits:\n    connect_timeout: 10\n",
-			`bad.yaml:4: expected a duration string`},
+			`bad.yaml:4: broker.limits.connect_timeout: expected a duration string`},
 		{"session_expiry too short", "  limits:\n    session_expiry: 10ms\n",
 			"bad.yaml:4: broker.limits.session_expiry: 10ms (expected at least 1s)"},
 		{"session_expiry too long", "  limits:\n    session_expiry: 1300000h\n",
