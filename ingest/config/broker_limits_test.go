@@ -81,7 +81,7 @@ func TestBrokerLimitsErrors(t *testing.T) {
 		{"connect_timeout too short", "  limits:\n    connect_timeout: 1ms\n",
 			"bad.yaml:4: broker.limits.connect_timeout: 1ms (expected at least 100ms)"},
 		{"connect_timeout negative", "  limits:\n    connect_timeout: -1s\n",
-			`bad.yaml:4: duration must not be negative, got "-1s"`},
+			`bad.yaml:4: broker.limits.connect_timeout: duration must not be negative, got "-1s"`},
 		{"connect_timeout a number", "  limits:\n    connect_timeout: 10\n",
 			`bad.yaml:4: broker.limits.connect_timeout: expected a duration string`},
 		{"session_expiry too short", "  limits:\n    session_expiry: 10ms\n",
