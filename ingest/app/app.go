@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
 			Measurement: cfg.Influx.Measurement, BatchSize: cfg.Influx.BatchSize,
 			FlushInterval: cfg.Influx.FlushInterval.D(), Timeout: cfg.Influx.Timeout.D(),
-			RetryBase: cfg.Influx.RetryBase.D(), RetryMax: cfg.Influx.RetryMax.D(),
+			RetryBase: cfg.Influx.RetryBase.D(), RetryMax: cfg.Influx.RetryMax.D(), ProbeInterval: cfg.Influx.ProbeInterval.D(),
 			Logger: log.With("component", "influx"), Registerer: reg,
 		}, cfg.Meta())
 		if err != nil {

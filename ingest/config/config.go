@@ -73,6 +73,7 @@ type Influx struct {
 	Timeout       yamlconf.Duration `yaml:"timeout"`
 	RetryBase     yamlconf.Duration `yaml:"retry_base"`
 	RetryMax      yamlconf.Duration `yaml:"retry_max"`
+	ProbeInterval yamlconf.Duration `yaml:"probe_interval"`
 }
 
 // HTTP is the listener for batches, /healthz, /readyz and /metrics.
