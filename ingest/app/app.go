@@ -109,12 +109,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}
 		addrs.Twin = tw
 	}
-	svc, err := service.New(service.Config{
+	svcCfg := service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
 		Gateways: cfg.GatewayIDs(), Devices: cfg.Devices(), UnknownDevices: cfg.UnknownDevices,
 		MaxAge: cfg.MaxAge.D(), MaxFuture: cfg.MaxFuture.D(), Workers: cfg.Workers, QueueLen: cfg.Queue,
 		Logger: log, Registerer: reg,
-	})
+	}
+	svc, err := service.New(svcCfg)
 	if err != nil {
 		return err
 	}
@@ -152,6 +153,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return err
 		}
 	}
+	registerReplay(mux, cfg, svc, svcCfg, store, log)
 	intake.RegisterOps(mux, reg,
 		intake.Check{Name: "sink", OK: svc.Ready},
 		intake.Check{Name: "mqtt", OK: mq.Connected})

@@ -35,6 +35,20 @@
 // Letters hold what gateways sent (device names, values, locations): the
 // directory is 0700 (Open restricts an existing one) and the files 0600.
 //
+// # Replay
+//
+// `ponte-ctl deadletter replay ID` asks ingest (POST
+// /api/v1/deadletters/{id}/replay, operator token) to put a letter's batch
+// through its pipeline again once the cause is fixed: validation under the
+// configuration now in force, dedup, InfluxDB, the twin. Refused readings'
+// seqs are already recorded as written in the gateway's dedup state (the
+// gateway was acknowledged), so a replay dedups against a ledger of its
+// own per letter instead, and a second replay is a duplicate; a batch
+// refused as a whole for an unknown gateway goes through the live
+// pipeline. Letters of corrupt or forged payloads are not replayable. The
+// reasoning is written out in ingest/app/deadletters.go. MarkReplayed
+// records a replay next to the letter.
+//
 // Letters are written without fsync: they are evidence for people, not
 // data ingest has promised to keep, and a batch refused as a whole is never
 // acknowledged to the gateway anyway.

@@ -1,0 +1,201 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/ctl"
+	"github.com/ponte-city/ponte/ingest/app"
+	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/ingest/deadletter"
+	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/ingest/ingesttest"
+)
+
+const operatorToken = "operator-token-0123456789"
+
+// runUntil runs ingest until the returned stop is called.
+func runUntil(t *testing.T, cfg *config.Config, opts app.Options) (app.Addrs, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan app.Addrs, 1)
+	done := make(chan error, 1)
+	opts.Started = func(a app.Addrs) { started <- a }
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	go func() { done <- app.Run(ctx, cfg, opts) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("app.Run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case a := <-started:
+		waitReady(t, a.HTTP)
+		return a, stop
+	case err := <-done:
+		t.Fatalf("app.Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingest did not start within 30s")
+	}
+	return app.Addrs{}, stop
+}
+
+// ctlRun runs ponte-ctl and returns its exit status and output.
+func ctlRun(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := ctl.Run(context.Background(), ctl.Env{Stdout: &out, Stderr: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestReplayUnknownDevice: a batch with readings of a device ingest does
+// not know is written except those readings, which are dead-lettered
+// naming the device; replayed before the fix they are refused again;
+// after the device is added (ingest restarted with it) `ponte-ctl
+// deadletter replay` puts them through the pipeline into the real
+// InfluxDB and the twin, once: a second replay is a duplicate.
+func TestReplayUnknownDevice(t *testing.T) {
+	srv := influxtest.Start(t)
+	dir := t.TempDir()
+	extra := fmt.Sprintf("unknown_devices: dead_letter\ntwin:\n  areas: [%s]\n  tokens: [%s]\n",
+		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), operatorToken)
+	cfg, cfgPath := writeConfig(t, dir, "", extra, 1)
+	cfg.Influx.URL, cfg.Influx.Bucket = srv.URL, srv.Bucket
+	// ReadingFor(seq) is of device dev<seq%10>: dev9 is not listed.
+	for i := range 9 {
+		cfg.Gateways[0].Devices = append(cfg.Gateways[0].Devices, config.Device{ID: fmt.Sprintf("dev%d", i)})
+	}
+	applier := ingesttest.NewCountingApplier()
+	addrs, stop := runUntil(t, cfg, app.Options{Applier: applier})
+
+	req, _ := http.NewRequest("POST", "http://"+addrs.HTTP+"/v1/gateways/gw1/batches", bytes.NewReader(ingesttest.BatchFor("gw1", 42, 1, 20)))
+	req.Header.Set("Authorization", "Bearer tok-gw1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("post batch: %s", resp.Status)
+	}
+	dev9 := `SELECT count(*) FROM "ponte" WHERE "device" = 'dev9'`
+	all := `SELECT count(*) FROM "ponte" WHERE "gateway" = 'gw1'`
+	if n := countAny(t, srv, all); n != 18 {
+		t.Fatalf("%d points written, want 18 (20 less dev9's two)", n)
+	}
+	letters, err := deadletter.List(cfg.DeadLetter.Dir)
+	if err != nil || len(letters) != 1 {
+		t.Fatalf("letters %+v, %v; want one", letters, err)
+	}
+	l := letters[0]
+	if l.Reason != "unknown_device" || l.Gateway != "gw1" || len(l.Entries) != 2 ||
+		l.Entries[0].Device != "dev9" || l.Entries[0].Seq != 9 || l.Entries[1].Seq != 19 || !strings.Contains(l.Detail, "device list") {
+		t.Fatalf("letter %+v", l)
+	}
+
+	// Without a token: refused.
+	noTok, _ := http.NewRequest("POST", "http://"+addrs.HTTP+"/api/v1/deadletters/"+l.ID+"/replay", nil)
+	if resp, err := http.DefaultClient.Do(noTok); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("replay without a token: %v %v", resp.Status, err)
+	}
+	// Before the fix: refused again, as a new letter.
+	code, out, errOut := ctlRun("deadletter", "replay", l.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP)
+	if code != ctl.ExitFail || !strings.Contains(out, "dead-lettered again 2") {
+		t.Fatalf("replay before the fix: exit %d, %q %q", code, out, errOut)
+	}
+	if n := countAny(t, srv, dev9); n != 0 {
+		t.Fatalf("dev9 has %d points before it is known", n)
+	}
+	letters, _ = deadletter.List(cfg.DeadLetter.Dir)
+	if len(letters) != 2 || letters[1].Transport != "replay" || letters[1].Readings != 2 {
+		t.Fatalf("after the refused replay: %+v", letters)
+	}
+	again := letters[1].ID
+	stop()
+
+	// The fix: dev9 is added; ingest restarts with it.
+	cfg.Gateways[0].Devices = append(cfg.Gateways[0].Devices, config.Device{ID: "dev9"})
+	applier = ingesttest.NewCountingApplier()
+	addrs, _ = runUntil(t, cfg, app.Options{Applier: applier})
+	code, out, errOut = ctlRun("deadletter", "replay", again, "--config", cfgPath, "--url", "http://"+addrs.HTTP, "--json")
+	if code != ctl.ExitOK {
+		t.Fatalf("replay after the fix: exit %d, %q %q", code, out, errOut)
+	}
+	var res app.ReplayResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Written != 2 || res.Path != "letter" {
+		t.Fatalf("replay answer %q (%v)", out, err)
+	}
+	if n := countAny(t, srv, dev9); n != 2 {
+		t.Errorf("dev9 has %d points in InfluxDB after the replay, want 2", n)
+	}
+	if applier.Total() != 2 {
+		t.Errorf("twin applied %d readings, want 2", applier.Total())
+	}
+	// Twice is once.
+	code, out, _ = ctlRun("deadletter", "replay", again, "--config", cfgPath, "--url", "http://"+addrs.HTTP)
+	if code != ctl.ExitOK || !strings.Contains(out, "already replayed") {
+		t.Errorf("second replay: exit %d, %q", code, out)
+	}
+	if applier.Total() != 2 || countAny(t, srv, dev9) != 2 {
+		t.Errorf("after a second replay: twin %d, InfluxDB %d; want 2 and 2", applier.Total(), countAny(t, srv, dev9))
+	}
+	// list shows it replayed.
+	code, out, _ = ctlRun("deadletter", "list", "--config", cfgPath)
+	if code != ctl.ExitOK || !strings.Contains(out, again) || !strings.Contains(out, "2 written") {
+		t.Errorf("list after the replay: exit %d\n%s", code, out)
+	}
+	// A forged batch's letter is not replayable.
+	forged := ingesttest.BatchFor("gw2", 1, 1, 1)
+	req, _ = http.NewRequest("POST", "http://"+addrs.HTTP+"/v1/gateways/gw1/batches", bytes.NewReader(forged))
+	req.Header.Set("Authorization", "Bearer tok-gw1")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	letters, _ = deadletter.List(cfg.DeadLetter.Dir)
+	last := letters[len(letters)-1]
+	if last.Reason != "gateway_mismatch" {
+		t.Fatalf("newest letter %+v, want gateway_mismatch", last)
+	}
+	code, _, errOut = ctlRun("deadletter", "replay", last.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP)
+	if code != ctl.ExitFail || !strings.Contains(errOut, "422") {
+		t.Errorf("replay of a forged batch: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, "replay", again)); err != nil {
+		t.Errorf("no replay ledger: %v", err)
+	}
+}
+
+// countAny returns the points an InfluxQL count(*) query counts, summed
+// over its fields (0 when there are none).
+func countAny(t *testing.T, srv *influxtest.Server, q string) int64 {
+	t.Helper()
+	var n int64
+	for _, s := range srv.Query(t, q) {
+		for _, row := range s.Values {
+			for _, v := range row[1:] {
+				if c, ok := v.(json.Number); ok {
+					if i, err := c.Int64(); err == nil {
+						n += i
+					}
+				}
+			}
+		}
+	}
+	return n
+}
