@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +23,9 @@ import (
 
 const operatorToken = "operator-token-0123456789"
 
-// runUntil runs ingest until the returned stop is called.
-func runUntil(t *testing.T, cfg *config.Config, opts app.Options) (app.Addrs, func()) {
+// runUntil runs app.Run in the background until the returned stop is
+// called or the test ends, and returns its addresses once it is ready.
+func runUntil(t testing.TB, cfg *config.Config, opts app.Options) (app.Addrs, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan app.Addrs, 1)
@@ -33,16 +35,19 @@ func runUntil(t *testing.T, cfg *config.Config, opts app.Options) (app.Addrs, fu
 		opts.Logger = quiet
 	}
 	go func() { done <- app.Run(ctx, cfg, opts) }()
-	stopped := false
+	var once sync.Once
 	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("app.Run: %v", err)
-		}
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("app.Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("app.Run did not return 20s after cancel")
+			}
+		})
 	}
 	t.Cleanup(stop)
 	select {
@@ -51,8 +56,8 @@ func runUntil(t *testing.T, cfg *config.Config, opts app.Options) (app.Addrs, fu
 		return a, stop
 	case err := <-done:
 		t.Fatalf("app.Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("ingest did not start within 30s")
+	case <-time.After(20 * time.Second):
+		t.Fatal("app did not start within 20s")
 	}
 	return app.Addrs{}, stop
 }

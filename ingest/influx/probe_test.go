@@ -1,9 +1,13 @@
 package influx
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,9 +30,13 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 	srv := influxtest.Start(t)
 	u, _ := url.Parse(srv.URL)
 	px := startProxy(t, u.Host)
-	s := newSink(t, px.URL, srv.Bucket, hourBackoff)
+	var logs syncBuffer
+	s := newSink(t, px.URL, srv.Bucket, hourBackoff, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
 	mustWrite(t, s, "gw-1", floats("cab-1", "voltage", time.Unix(1_700_001_000, 0), 10))
 
+	before := len(logs.String())
 	px.Cut()
 	done := make(chan error, 1)
 	go func() {
@@ -59,11 +67,23 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 	if st.ProbeResumes != 1 {
 		t.Errorf("probe resumes = %d, want 1 (the backoff is an hour; only the probe can resume)", st.ProbeResumes)
 	}
-	if st.Pending != 0 || s.Backpressure() || !s.Healthy() {
-		t.Errorf("after the resume: pending %d, backpressure %v, healthy %v", st.Pending, s.Backpressure(), s.Healthy())
+	eventually(t, 10*time.Second, "the sink drains", func() bool { return s.Stats().Pending == 0 })
+	if s.Backpressure() || !s.Healthy() {
+		t.Errorf("after the resume: backpressure %v, healthy %v", s.Backpressure(), s.Healthy())
 	}
 	if got := srv.Count(t, `SELECT count(voltage) FROM "energy"`); got != 20 {
 		t.Errorf("InfluxDB holds %d points, want 20", got)
+	}
+	// One line when it went, one when it came back; none per probe.
+	out := logs.String()[before:]
+	if n := strings.Count(out, "InfluxDB unreachable; holding 1 batches, gateways are not acknowledged until it is back"); n != 1 {
+		t.Errorf("%d outage lines, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "InfluxDB is back"); n != 1 || !strings.Contains(out, "resumed_by=probe") || !strings.Contains(out, "outage=") {
+		t.Errorf("want one line saying InfluxDB is back, resumed by the probe, with the outage's duration:\n%s", out)
+	}
+	if strings.Contains(out, "failed again") {
+		t.Errorf("a retry logged above Debug:\n%s", out)
 	}
 	// The sink drained: a new write goes straight through.
 	mustWrite(t, s, "gw-1", floats("cab-1", "voltage", time.Unix(1_700_001_200, 0), 10))
@@ -124,4 +144,22 @@ func BenchmarkBackToWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(n), "back_to_write-ms")
 	b.ReportMetric(DefaultProbeInterval.Seconds()*1000, "probe_interval-ms")
+}
+
+// syncBuffer is a bytes.Buffer safe for the sink's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
