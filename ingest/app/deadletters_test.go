@@ -19,6 +19,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/ingest/wire"
 )
 
 const operatorToken = "operator-token-0123456789"
@@ -203,4 +204,43 @@ func countAny(t *testing.T, srv *influxtest.Server, q string) int64 {
 		}
 	}
 	return n
+}
+
+// TestLetterNamesTimeWindow: a reading from a gateway whose clock is years
+// ahead is dead-lettered with its device, point and time, and the detail
+// names the window ingest accepts.
+func TestLetterNamesTimeWindow(t *testing.T) {
+	cfg, _ := writeConfig(t, t.TempDir(), "", "max_future: 5m\n", 1)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	at := time.Now().UTC().AddDate(3, 0, 0).Truncate(time.Second)
+	payload, err := wire.Encode(nil, &wire.Batch{Gateway: "gw1", Epoch: 7, Seqs: []uint64{1, 2}, Readings: []wire.Reading{
+		{Device: "meter-1", Point: "voltage", Value: wire.Float(230.5), Unit: "V", Time: time.Now().UTC()},
+		{Device: "meter-1", Point: "energy", Value: wire.Int(1200), Unit: "kWh", Time: at},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+addrs.HTTP+"/v1/gateways/gw1/batches", bytes.NewReader(payload))
+	req.Header.Set("Authorization", "Bearer tok-gw1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	letters, err := deadletter.List(cfg.DeadLetter.Dir)
+	if err != nil || len(letters) != 1 {
+		t.Fatalf("letters %+v, %v; want one", letters, err)
+	}
+	l := letters[0]
+	if l.Reason != "time_out_of_range" || len(l.Entries) != 1 {
+		t.Fatalf("letter %+v", l)
+	}
+	if e := l.Entries[0]; e.Device != "meter-1" || e.Point != "energy" || !e.Time.Equal(at) || e.Value != "1200" || e.Seq != 2 {
+		t.Errorf("entry %+v, want meter-1/energy at %s = 1200", e, at)
+	}
+	for _, want := range []string{"accepted window", "max_future 5m0s", "max_age 720h0m0s", "ingest's clock"} {
+		if !strings.Contains(l.Detail, want) {
+			t.Errorf("detail %q lacks %q", l.Detail, want)
+		}
+	}
 }
