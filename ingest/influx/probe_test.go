@@ -36,6 +36,9 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 	})
 	mustWrite(t, s, "gw-1", floats("cab-1", "voltage", time.Unix(1_700_001_000, 0), 10))
 
+	// The first Write's job is released just after it returns; wait, so
+	// that the outage holds exactly the next one.
+	eventually(t, 10*time.Second, "the first write settles", func() bool { return s.Stats().Pending == 0 })
 	before := len(logs.String())
 	px.Cut()
 	done := make(chan error, 1)
