@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/ponte-city/ponte/edge/ctl"
+	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
@@ -242,5 +245,79 @@ func TestLetterNamesTimeWindow(t *testing.T) {
 		if !strings.Contains(l.Detail, want) {
 			t.Errorf("detail %q lacks %q", l.Detail, want)
 		}
+	}
+}
+
+// TestReplayUnknownGateway: a gateway the broker admits but ingest does
+// not list has its batch dead-lettered as a whole; once it is added, the
+// replay goes through the live pipeline and the gateway's own dedup, into
+// InfluxDB and the twin, and the gateway's later resend of that batch is
+// a duplicate: acknowledged, not written or counted again.
+func TestReplayUnknownGateway(t *testing.T) {
+	srv := influxtest.Start(t)
+	b := testenv.Mosquitto(t)
+	dir := t.TempDir()
+	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  tokens: [%s]\n", abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), operatorToken)
+	cfg, cfgPath := writeConfig(t, dir, b.URL, extra, 1)
+	cfg.Influx.URL, cfg.Influx.Bucket = srv.URL, srv.Bucket
+	_, stop := runUntil(t, cfg, app.Options{})
+
+	gw2, err := ingesttest.Connect(b.URL, "gw2", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw2.Disconnect(50)
+	acks := make(chan wire.Ack, 16)
+	if tok := gw2.Subscribe(cfg.Topics().Ack("gw2"), 1, func(_ paho.Client, m paho.Message) {
+		if a, err := wire.DecodeAck(m.Payload()); err == nil {
+			acks <- a
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe to acks: %v", tok.Error())
+	}
+	batch := ingesttest.BatchFor("gw2", 5, 1, 8)
+	publish := func() {
+		if tok := gw2.Publish(cfg.Topics().Up("gw2"), 1, false, batch); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	publish()
+	var letter deadletter.Letter
+	waitFor(t, "the unknown gateway's batch dead-lettered", func() bool {
+		ls, _ := deadletter.List(cfg.DeadLetter.Dir)
+		if len(ls) == 1 {
+			letter = ls[0]
+		}
+		return len(ls) == 1
+	})
+	if letter.Reason != "unknown_gateway" || letter.Gateway != "gw2" || len(letter.Entries) != 8 {
+		t.Fatalf("letter %+v", letter)
+	}
+	stop()
+
+	cfg.Gateways = append(cfg.Gateways, config.Gateway{ID: "gw2"})
+	applier := ingesttest.NewCountingApplier()
+	addrs, _ := runUntil(t, cfg, app.Options{Applier: applier})
+	code, out, errOut := ctlRun("deadletter", "replay", letter.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP, "--json")
+	var res app.ReplayResult
+	if err := json.Unmarshal([]byte(out), &res); code != ctl.ExitOK || err != nil || res.Path != "pipeline" || res.Written != 8 {
+		t.Fatalf("replay: exit %d, %q %q", code, out, errOut)
+	}
+	gw2Points := `SELECT count(*) FROM "ponte" WHERE "gateway" = 'gw2'`
+	if n := countAny(t, srv, gw2Points); n != 8 || applier.Total() != 8 {
+		t.Fatalf("after the replay: InfluxDB %d, twin %d; want 8 and 8", n, applier.Total())
+	}
+	// The gateway resends the batch it was never acknowledged for.
+	publish()
+	select {
+	case a := <-acks:
+		if a.Epoch != 5 || a.Seq != 8 {
+			t.Errorf("ack %+v, want epoch 5 seq 8", a)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no acknowledgement of the resend")
+	}
+	if n := countAny(t, srv, gw2Points); n != 8 || applier.Total() != 8 {
+		t.Errorf("after the resend: InfluxDB %d, twin %d; want 8 and 8 (a duplicate)", n, applier.Total())
 	}
 }
