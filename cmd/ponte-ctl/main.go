@@ -1,5 +1,6 @@
-// Command ponte-ctl is the technician's tool: it validates device profiles
-// and probes devices at the roadside. See `ponte-ctl help`.
+// Command ponte-ctl is the technician's and operator's tool: it validates
+// device profiles, probes devices at the roadside, and lists, shows and
+// replays ingest's dead letters. See `ponte-ctl help`.
 package main
 
 import (

@@ -33,6 +33,10 @@ Usage:
       --mqtt tcp://HOST:1883 --id DEVEUI
       [--timeout 5s] [--json]
   ponte-ctl password-hash < password      bcrypt hash of a gateway password, for ingest's password_hash
+  ponte-ctl deadletter list|show|replay   ingest's dead letters: what was refused and why; replay after a fix
+      list [--dir DIR | --config INGEST.yaml] [--gateway ID] [--reason R] [--json]
+      show ID [--dir DIR | --config INGEST.yaml] [--json]
+      replay ID [--url http://INGEST:8080] [--token-file FILE] [--config INGEST.yaml]
 `
 
 // Run runs the command line args (without the program name).
@@ -53,6 +57,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return validateProfiles(env, args[2:])
 	case "probe":
 		return probe(ctx, env, args[1:])
+	case "deadletter":
+		return deadletterCmd(ctx, env, args[1:])
 	case "password-hash":
 		if env.Stdin == nil {
 			env.Stdin = strings.NewReader("")

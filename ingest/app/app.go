@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
 			Measurement: cfg.Influx.Measurement, BatchSize: cfg.Influx.BatchSize,
 			FlushInterval: cfg.Influx.FlushInterval.D(), Timeout: cfg.Influx.Timeout.D(),
-			RetryBase: cfg.Influx.RetryBase.D(), RetryMax: cfg.Influx.RetryMax.D(),
+			RetryBase: cfg.Influx.RetryBase.D(), RetryMax: cfg.Influx.RetryMax.D(), ProbeInterval: cfg.Influx.ProbeInterval.D(),
 			Logger: log.With("component", "influx"), Registerer: reg,
 		}, cfg.Meta())
 		if err != nil {
@@ -112,12 +112,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}
 		addrs.Twin = tw
 	}
-	svc, err := service.New(service.Config{
+	svcCfg := service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
 		Gateways: cfg.GatewayIDs(), Devices: cfg.Devices(), UnknownDevices: cfg.UnknownDevices,
 		MaxAge: cfg.MaxAge.D(), MaxFuture: cfg.MaxFuture.D(), Workers: cfg.Workers, QueueLen: cfg.Queue,
 		Logger: log, Registerer: reg,
-	})
+	}
+	svc, err := service.New(svcCfg)
 	if err != nil {
 		return err
 	}
@@ -162,6 +163,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return err
 		}
 	}
+	registerReplay(mux, cfg, svc, svcCfg, store, log)
 	opsMux := http.NewServeMux()
 	intake.RegisterOps(opsMux, reg,
 		intake.Check{Name: "sink", OK: svc.Ready},

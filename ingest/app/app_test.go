@@ -43,38 +43,12 @@ func writeConfig(t testing.TB, dir, brokerURL, extra string, n int) (*config.Con
 	return cfg, path
 }
 
-// start runs app.Run in the background and returns its addresses.
+// start runs app.Run in the background until the test ends and returns
+// its addresses.
 func start(t testing.TB, cfg *config.Config, opts app.Options) app.Addrs {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan app.Addrs, 1)
-	done := make(chan error, 1)
-	opts.Started = func(a app.Addrs) { started <- a }
-	if opts.Logger == nil {
-		opts.Logger = quiet
-	}
-	go func() { done <- app.Run(ctx, cfg, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("app.Run did not return 20s after cancel")
-		}
-	})
-	select {
-	case a := <-started:
-		waitReady(t, a.Ops)
-		return a
-	case err := <-done:
-		t.Fatalf("app.Run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("app did not start within 20s")
-	}
-	return app.Addrs{}
+	a, _ := runUntil(t, cfg, opts)
+	return a
 }
 
 // waitReady waits until /readyz answers 200 (sink healthy, MQTT intake

@@ -78,6 +78,7 @@ type Influx struct {
 	Timeout       yamlconf.Duration `yaml:"timeout"`
 	RetryBase     yamlconf.Duration `yaml:"retry_base"`
 	RetryMax      yamlconf.Duration `yaml:"retry_max"`
+	ProbeInterval yamlconf.Duration `yaml:"probe_interval"`
 }
 
 // DeadLetter is the dead-letter directory.

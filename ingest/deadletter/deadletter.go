@@ -15,11 +15,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// File and directory modes: letters hold what gateways sent (names,
+// values, locations) and are for operators only.
+const (
+	DirMode  os.FileMode = 0o700
+	FileMode os.FileMode = 0o600
+)
+
 // Config configures a Dir.
 type Config struct {
 	// Dir is the dead-letter directory; it is created if missing.
 	Dir string
-	// MaxBytes caps the directory (payloads and sidecars; default 256 MiB).
+	// MaxBytes caps each gateway's letters (payloads and sidecars; default
+	// 256 MiB): a gateway's new letter evicts that gateway's oldest ones
+	// only, so a flood from one gateway never removes another's evidence.
 	MaxBytes int64
 	// Logger receives a line per dead letter (default slog.Default()).
 	Logger *slog.Logger
@@ -44,27 +53,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Letter describes one refused payload.
-type Letter struct {
-	// Reason is a short snake_case cause, also the metric label
-	// (e.g. "corrupt", "gateway_mismatch", "time_out_of_range").
-	Reason string `json:"reason"`
-	// Detail is the full error text.
-	Detail string `json:"detail,omitempty"`
-	// Transport is "mqtt" or "http".
-	Transport string `json:"transport,omitempty"`
-	// Topic is the MQTT topic (or HTTP path) it arrived on.
-	Topic string `json:"topic,omitempty"`
-	// Gateway is the gateway the transport vouched for.
-	Gateway string `json:"gateway,omitempty"`
-	// Time is when it was dead-lettered.
-	Time time.Time `json:"time"`
-	// Bytes is the payload size.
-	Bytes int `json:"bytes"`
-	// Readings is how many readings the payload holds, when known.
-	Readings int `json:"readings,omitempty"`
-}
-
 // Dir is a bounded dead-letter directory. It is safe for concurrent use.
 type Dir struct {
 	cfg     Config
@@ -72,8 +60,14 @@ type Dir struct {
 
 	mu    sync.Mutex
 	seq   uint64
-	files []entry // oldest first
+	gws   map[string]*gwLetters // by Letter.Gateway ("" for none)
 	total int64
+}
+
+// gwLetters are one gateway's letters, oldest first.
+type gwLetters struct {
+	files []entry
+	bytes int64
 }
 
 type entry struct {
@@ -81,18 +75,21 @@ type entry struct {
 	bytes int64
 }
 
-// Open opens (creating) the directory and accounts for the letters already
-// in it.
+// Open opens (creating) the directory, restricts it to its owner, and
+// accounts for the letters already in it.
 func Open(cfg Config) (*Dir, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, DirMode); err != nil {
 		return nil, fmt.Errorf("dead_letter: create %s: %w", cfg.Dir, err)
 	}
-	d := &Dir{cfg: cfg, evicted: prometheus.NewCounter(prometheus.CounterOpts{
+	if err := os.Chmod(cfg.Dir, DirMode); err != nil {
+		return nil, fmt.Errorf("dead_letter: restrict %s to its owner (%o): %w", cfg.Dir, DirMode, err)
+	}
+	d := &Dir{cfg: cfg, gws: map[string]*gwLetters{}, evicted: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "ponte_ingest_dead_letters_evicted_total",
-		Help: "Dead letters removed (oldest first) to keep the directory under its byte cap.",
+		Help: "Dead letters removed (oldest of the same gateway first) to keep each gateway's letters under the byte cap.",
 	})}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(d.evicted); err != nil {
@@ -116,54 +113,82 @@ func Open(cfg Config) (*Dir, error) {
 		}
 		sizes[strings.TrimSuffix(name, ext)] += info.Size()
 	}
-	for base, n := range sizes {
-		d.files = append(d.files, entry{base: filepath.Join(cfg.Dir, base), bytes: n})
-		d.total += n
+	ids := make([]string, 0, len(sizes))
+	for id := range sizes {
+		ids = append(ids, id)
 	}
-	sort.Slice(d.files, func(i, j int) bool { return d.files[i].base < d.files[j].base })
+	sort.Strings(ids)
+	for _, id := range ids {
+		gw := ""
+		if l, err := readLetter(cfg.Dir, id); err == nil {
+			gw = l.Gateway
+		}
+		d.add(gw, entry{base: filepath.Join(cfg.Dir, id), bytes: sizes[id]})
+	}
 	return d, nil
 }
 
+// add accounts for e as gw's newest letter; d.mu is held or d is new.
+func (d *Dir) add(gw string, e entry) {
+	g := d.gws[gw]
+	if g == nil {
+		g = &gwLetters{}
+		d.gws[gw] = g
+	}
+	g.files = append(g.files, e)
+	g.bytes += e.bytes
+	d.total += e.bytes
+}
+
 // Put stores payload with its letter and returns the path of the payload
-// file. Letter.Time and Letter.Bytes are filled in.
+// file. Letter.ID, Time and Bytes are filled in, and, when the payload is
+// a wire batch, Epoch and Entries (what each refused reading was).
 func (d *Dir) Put(l Letter, payload []byte) (string, error) {
 	if l.Time.IsZero() {
 		l.Time = time.Now().UTC()
 	}
 	l.Bytes = len(payload)
+	describe(&l, payload)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.seq++
+	l.ID = fmt.Sprintf("%s-%06d", l.Time.Format("20060102T150405.000000000Z"), d.seq%1000000)
 	meta, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("dead_letter: encode letter: %w", err)
 	}
 	meta = append(meta, '\n')
 	size := int64(len(payload) + len(meta))
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.seq++
-	base := filepath.Join(d.cfg.Dir, fmt.Sprintf("%s-%06d", l.Time.Format("20060102T150405.000000000Z"), d.seq%1000000))
-	d.evict(size)
-	if err := os.WriteFile(base+".bin", payload, 0o644); err != nil {
+	base := filepath.Join(d.cfg.Dir, l.ID)
+	d.evict(l.Gateway, size)
+	if err := os.WriteFile(base+".bin", payload, FileMode); err != nil {
 		return "", fmt.Errorf("dead_letter: write payload (%s): %w", l.Reason, err)
 	}
-	if err := os.WriteFile(base+".json", meta, 0o644); err != nil {
+	if err := os.WriteFile(base+".json", meta, FileMode); err != nil {
 		os.Remove(base + ".bin")
 		return "", fmt.Errorf("dead_letter: write letter (%s): %w", l.Reason, err)
 	}
-	d.files = append(d.files, entry{base: base, bytes: size})
-	d.total += size
+	d.add(l.Gateway, entry{base: base, bytes: size})
 	d.cfg.Logger.Warn("dead letter", "reason", l.Reason, "detail", l.Detail, "gateway", l.Gateway,
-		"topic", l.Topic, "bytes", l.Bytes, "readings", l.Readings, "file", base+".bin")
+		"topic", l.Topic, "bytes", l.Bytes, "readings", l.Readings, "id", l.ID, "file", base+".bin")
 	return base + ".bin", nil
 }
 
-// evict removes the oldest letters until size more bytes fit under the cap.
-func (d *Dir) evict(size int64) {
-	for len(d.files) > 0 && d.total+size > d.cfg.MaxBytes {
-		e := d.files[0]
-		d.files = d.files[1:]
+// evict removes gw's oldest letters until size more bytes fit under the
+// cap; other gateways' letters are never touched.
+func (d *Dir) evict(gw string, size int64) {
+	g := d.gws[gw]
+	if g == nil {
+		return
+	}
+	for len(g.files) > 0 && g.bytes+size > d.cfg.MaxBytes {
+		e := g.files[0]
+		g.files = g.files[1:]
+		g.bytes -= e.bytes
 		d.total -= e.bytes
-		os.Remove(e.base + ".bin")
-		os.Remove(e.base + ".json")
+		for _, ext := range []string{".bin", ".json", replayedExt} {
+			os.Remove(e.base + ext)
+		}
 		d.evicted.Inc()
 	}
 }
@@ -175,34 +200,26 @@ func (d *Dir) Bytes() int64 {
 	return d.total
 }
 
+// GatewayBytes returns the bytes of gateway's letters.
+func (d *Dir) GatewayBytes(gateway string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if g := d.gws[gateway]; g != nil {
+		return g.bytes
+	}
+	return 0
+}
+
 // Count returns the number of letters the directory holds.
 func (d *Dir) Count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.files)
+	n := 0
+	for _, g := range d.gws {
+		n += len(g.files)
+	}
+	return n
 }
 
-// List returns the letters in the directory, oldest first, for tests and
-// tools.
-func List(dir string) ([]Letter, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("dead_letter: list %s: %w", dir, err)
-	}
-	var out []Letter
-	for _, e := range ents {
-		if filepath.Ext(e.Name()) != ".json" {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("dead_letter: read %s: %w", e.Name(), err)
-		}
-		var l Letter
-		if err := json.Unmarshal(data, &l); err != nil {
-			return nil, fmt.Errorf("dead_letter: parse %s: %w", e.Name(), err)
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
+// Path returns the directory.
+func (d *Dir) Path() string { return d.cfg.Dir }

@@ -21,6 +21,7 @@ const (
 	DefaultRetryMax      = 30 * time.Second
 	DefaultWriters       = 2
 	DefaultPingInterval  = 10 * time.Second
+	DefaultProbeInterval = 500 * time.Millisecond
 	// DefaultMaxPendingBatches sets the default MaxPending as a multiple of
 	// BatchSize: enough for every writer to hold a batch and the next ones
 	// to fill while they are in flight.
@@ -65,6 +66,12 @@ type Config struct {
 	// PingInterval is how often an idle sink pings InfluxDB so that
 	// Healthy stays current without traffic (default 10s).
 	PingInterval time.Duration
+	// ProbeInterval is how often the sink pings InfluxDB's /ping while it
+	// backs off from a write that could not reach InfluxDB (default
+	// 500ms): the held write is tried again as soon as a ping answers,
+	// instead of when the backoff (up to RetryMax) runs out. A server that
+	// answers but fails writes is not probed; its backoff runs in full.
+	ProbeInterval time.Duration
 	// Transport carries the HTTP requests (nil: a clone of
 	// http.DefaultTransport); set it for TLS settings or proxies.
 	Transport http.RoundTripper
@@ -106,6 +113,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -156,6 +166,7 @@ func (c Config) Validate() error {
 		{"retry_base", c.RetryBase},
 		{"retry_max", c.RetryMax},
 		{"ping_interval", c.PingInterval},
+		{"probe_interval", c.ProbeInterval},
 	}
 	for _, d := range durations {
 		if d.d < 0 {

@@ -73,6 +73,20 @@
 // lost, memory stays within MaxPending, and the rest waits with the broker
 // and the gateways' buffers.
 //
+// When a write could not reach InfluxDB at all (connection refused or
+// reset, timeout), the writer does not sleep out its backoff: it pings
+// /ping (served by 1.8, 2.x and 3.x) every ProbeInterval (default 500ms)
+// and tries the write as soon as InfluxDB answers, so ingest resumes
+// within about ProbeInterval of InfluxDB's return rather than up to
+// RetryMax later. A server that answers but fails writes (5xx, 429,
+// 401/403/404) is not probed: its ping would succeed while writes keep
+// failing, so it keeps the full backoff and no hot loop arises. An outage
+// is logged once at its start ("InfluxDB unreachable; holding N batches,
+// gateways are not acknowledged until it is back") and once at its end,
+// with its duration and whether the probe or the timer ended it; retries
+// in between log at Debug. ponte_ingest_influx_probe_resumes_total
+// counts outages a probe ended.
+//
 // A 400, 422 (2.x partial write) or 413 answer, or a 500 saying "partial
 // write:" (as InfluxDB 2.0 sent for type conflicts), is about points. The
 // sink finds the refused lines from the server's message (the whole body,

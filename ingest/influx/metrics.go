@@ -19,6 +19,8 @@ type metrics struct {
 	healthy   prometheus.Gauge
 	failing   prometheus.Gauge
 	abandoned prometheus.Counter
+
+	probeResumes prometheus.Counter
 }
 
 // newMetrics creates the metrics and registers them on reg (if not nil).
@@ -66,11 +68,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ponte_ingest_influx_points_abandoned_total",
 			Help: "Points dropped before being written because their Write call's context ended.",
 		}),
+		probeResumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ponte_ingest_influx_probe_resumes_total",
+			Help: "Outages of InfluxDB ended by a readiness probe (/ping answered during the backoff and the write tried at once succeeded) rather than by the backoff timer.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.points, m.rejected, m.retries, m.duration, m.batch, m.pending, m.healthy, m.failing, m.abandoned} {
+	for _, c := range []prometheus.Collector{m.requests, m.points, m.rejected, m.retries, m.duration, m.batch, m.pending, m.healthy, m.failing, m.abandoned, m.probeResumes} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -3,7 +3,7 @@ package influx
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -26,12 +26,10 @@ func (s *Sink) sendRetrying(b *[]ref) (outcome, refusal) {
 			wait = time.Until(s.retryAt)
 		}
 		s.mu.Unlock()
+		probed := false
 		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-s.runCtx.Done():
-				t.Stop()
+			var stopped bool
+			if probed, stopped = s.waitRetry(wait); stopped {
 				return sentStopped, refusal{}
 			}
 		}
@@ -44,7 +42,7 @@ func (s *Sink) sendRetrying(b *[]ref) (outcome, refusal) {
 		}
 		res, ref, err := s.send(*b)
 		if err == nil {
-			s.recovered()
+			s.recovered(probed)
 			return res, ref
 		}
 		if s.runCtx.Err() != nil {
@@ -115,20 +113,30 @@ func (s *Sink) send(b []ref) (outcome, refusal, *writeError) {
 	return 0, refusal{}, we
 }
 
-// recovered records a write InfluxDB answered (accepted or refused).
-func (s *Sink) recovered() {
+// recovered records a write InfluxDB answered (accepted or refused);
+// probed says a readiness probe ended the backoff before it.
+func (s *Sink) recovered(probed bool) {
 	s.setHealthy(true)
 	s.mu.Lock()
-	was, attempts := s.failing, s.attempts
-	s.failing, s.attempts = false, 0
+	was, attempts, since := s.failing, s.attempts, s.failingSince
+	s.failing, s.attempts, s.unreachable = false, 0, false
 	if was {
 		s.notifyLocked()
 	}
 	s.mu.Unlock()
-	if was {
-		s.m.failing.Set(0)
-		s.log.Info("influxdb writes recovered", "url", s.cfg.URL, "failed_attempts", attempts)
+	if !was {
+		return
 	}
+	s.m.failing.Set(0)
+	resumedBy := "retry"
+	if probed {
+		resumedBy = "probe"
+		s.probeResumes.Add(1)
+		s.m.probeResumes.Inc()
+	}
+	s.log.Info("InfluxDB is back; writing the held batches, gateways are acknowledged again",
+		"url", s.cfg.URL, "outage", time.Since(since).Round(time.Millisecond),
+		"failed_attempts", attempts, "resumed_by", resumedBy, "held_batches", s.heldJobs.Load())
 }
 
 // failed records a write that failed and sets the next try's time.
@@ -142,19 +150,84 @@ func (s *Sink) failed(err *writeError) {
 	}
 	s.retryAt = time.Now().Add(d)
 	was, attempts := s.failing, s.attempts
+	if !was {
+		s.failingSince = time.Now()
+	}
 	s.failing = true
+	unr := unreachable(err)
+	s.unreachable = unr
 	s.mu.Unlock()
 	s.m.failing.Set(1)
-	level := slog.LevelDebug
-	if !was {
-		level = slog.LevelWarn
-	}
-	if err.status >= 400 && err.status < 500 && err.status != 429 {
+	held := s.heldJobs.Load()
+	switch {
+	case was:
+		// One line per outage, not per retry.
+		s.log.Debug("influxdb write failed again", "url", s.cfg.URL, "status", err.status,
+			"error", err.err, "attempt", attempts, "retry_in", d)
+	case err.status >= 400 && err.status < 500 && err.status != 429:
 		// 401, 403, 404: the URL, token or bucket is wrong, not the points.
-		level = slog.LevelError
+		s.log.Error("InfluxDB refuses ingest's writes (check url, token and bucket); holding the batches, gateways are not acknowledged until it accepts",
+			"url", s.cfg.URL, "status", err.status, "error", err.err, "held_batches", held, "retry_in", d)
+	case unr:
+		s.log.Info(fmt.Sprintf("InfluxDB unreachable; holding %d batches, gateways are not acknowledged until it is back", held),
+			"url", s.cfg.URL, "error", err.err, "held_batches", held, "probe_interval", s.cfg.ProbeInterval)
+	default:
+		s.log.Warn(fmt.Sprintf("InfluxDB is failing writes; holding %d batches, gateways are not acknowledged until it accepts them", held),
+			"url", s.cfg.URL, "status", err.status, "error", err.err, "held_batches", held, "retry_in", d)
 	}
-	s.log.Log(context.Background(), level, "influxdb write failed, retrying",
-		"url", s.cfg.URL, "status", err.status, "error", err.err, "attempt", attempts, "retry_in", d)
+}
+
+// unreachable reports whether err says InfluxDB could not be reached at
+// all (connection refused or reset, timeout, DNS), as opposed to InfluxDB
+// answering with an error. Only then does a successful ping mean a write
+// may now succeed.
+func unreachable(err *writeError) bool { return err.status == 0 }
+
+// unreachableNow reports whether the last failed write found InfluxDB
+// unreachable.
+func (s *Sink) unreachableNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unreachable
+}
+
+// waitRetry waits for the backoff d before the next try. While the last
+// failure found InfluxDB unreachable it pings /ping every ProbeInterval
+// and ends the wait early, with probed true, once InfluxDB answers. A
+// server that answers but refuses writes (5xx, 401, 404, 429) is never
+// probed: its backoff runs in full, so a ping that succeeds while writes
+// fail cannot turn into a hot loop. stopped reports that the run ended.
+func (s *Sink) waitRetry(d time.Duration) (probed, stopped bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var tick <-chan time.Time
+	if s.cfg.ProbeInterval > 0 && s.unreachableNow() {
+		pt := time.NewTicker(s.cfg.ProbeInterval)
+		defer pt.Stop()
+		tick = pt.C
+	}
+	for {
+		select {
+		case <-t.C:
+			return false, false
+		case <-s.runCtx.Done():
+			return false, true
+		case <-tick:
+			if s.probe() {
+				return true, false
+			}
+		}
+	}
+}
+
+// probe pings InfluxDB once, bounded by the probe interval (at least a
+// second, at most Timeout), and reports whether it answered.
+func (s *Sink) probe() bool {
+	ctx, cancel := context.WithTimeout(s.runCtx, min(s.cfg.Timeout, max(s.cfg.ProbeInterval, time.Second)))
+	defer cancel()
+	s.probes.Add(1)
+	ok, err := s.client.Ping(ctx)
+	return ok && err == nil
 }
 
 // backoff returns the wait before try attempt+1: base doubled per failed

@@ -46,6 +46,12 @@ type Stats struct {
 	Retries int64
 	// Pending is the points accepted by Write and not yet written.
 	Pending int64
+	// Probes counts readiness pings sent while backing off from an
+	// unreachable InfluxDB.
+	Probes int64
+	// ProbeResumes counts outages ended by a probe: a ping answered
+	// during the backoff, and the write tried at once then succeeded.
+	ProbeResumes int64
 }
 
 // Sink writes readings to InfluxDB. Its methods are safe for concurrent
@@ -75,7 +81,12 @@ type Sink struct {
 	failing  bool          // the last write failed and is being retried
 	attempts int           // failed tries since the last success
 	retryAt  time.Time     // no write before this while failing
-	lastUsed time.Time     // last write attempt or ping
+	// failingSince is when the current outage began (set while failing).
+	failingSince time.Time
+	// unreachable says the last failed write did not reach InfluxDB at
+	// all, so a successful ping may end the backoff.
+	unreachable bool
+	lastUsed    time.Time // last write attempt or ping
 
 	closed   atomic.Bool
 	healthy  atomic.Bool
@@ -84,6 +95,10 @@ type Sink struct {
 	rejected atomic.Int64
 	retries  atomic.Int64
 	pending  atomic.Int64
+	heldJobs atomic.Int64 // Write calls admitted and not yet done
+
+	probes       atomic.Int64
+	probeResumes atomic.Int64
 }
 
 // New returns a sink writing to the InfluxDB of cfg. It starts the writers
@@ -249,8 +264,10 @@ func (s *Sink) admitJob(ctx context.Context, j *job) error {
 	n := int64(len(j.ends))
 	s.pending.Add(n)
 	s.m.pending.Add(float64(n))
+	s.heldJobs.Add(1)
 	j.onDone = func(j *job) {
 		s.admit.Release(j.weight)
+		s.heldJobs.Add(-1)
 		s.pending.Add(-n)
 		s.m.pending.Sub(float64(n))
 	}
@@ -301,6 +318,9 @@ func (s *Sink) Stats() Stats {
 		Rejected: s.rejected.Load(),
 		Retries:  s.retries.Load(),
 		Pending:  s.pending.Load(),
+
+		Probes:       s.probes.Load(),
+		ProbeResumes: s.probeResumes.Load(),
 	}
 }
 

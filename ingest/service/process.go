@@ -94,7 +94,7 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	// 3. Per-reading checks.
 	good, bad := s.screen(fresh)
 	for reason, rb := range bad {
-		s.deadLetterBatch(j, reason, fmt.Errorf("%d readings", len(rb.Readings)), rb)
+		s.deadLetterBatch(j, reason, s.screenCause(reason, b.Gateway, len(rb.Readings)), rb)
 		res.DeadLettered += len(rb.Readings)
 	}
 
