@@ -25,7 +25,6 @@ import (
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
-
 // runUntil runs app.Run in the background until the returned stop is
 // called or the test ends, and returns its addresses once it is ready.
 func runUntil(t testing.TB, cfg *config.Config, opts app.Options) (app.Addrs, func()) {
