@@ -73,6 +73,9 @@ var baDevices = []e2eDevice{
 	{"ba-poggiofranco-meter", "eastron-sdm630-v2", "rtu:///dev/ttyUSB0?baud=19200&parity=E", 1, "", "60s", 16.86500, 41.10100, "urn:ngsi-ld:StreetlightControlCabinet:ba-poggiofranco"},
 }
 
+// e2ePassword is gateway gw's MQTT password in the ingest config.
+func e2ePassword(gw string) string { return "pw-" + gw + "-0123456789abcdef" }
+
 // siteYAML is a gateway's site config.
 func siteYAML(gw, broker, password, bufDir, modbusAddr string, devs []e2eDevice) string {
 	var b strings.Builder
@@ -271,8 +274,8 @@ func TestEndToEnd(t *testing.T) {
 	modbusAddr := startModbusDevices(t, fiDevices)
 	fiSite, baSite := filepath.Join(dir, "fi.yaml"), filepath.Join(dir, "ba.yaml")
 	fiBuf := filepath.Join(dir, "fi-buffer")
-	writeFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", "pw-"+fiGW, fiBuf, modbusAddr, fiDevices))
-	writeFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", "pw-"+baGW, filepath.Join(dir, "ba-buffer"), "", baDevices))
+	writeFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
+	writeFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
 	ingestYAML := fmt.Sprintf(`broker:
   listen: 127.0.0.1:0
   client_id: ingest-e2e
@@ -285,9 +288,9 @@ dead_letter:
   dir: %s
 gateways:
   - id: %s
-    password: pw-%[3]s
+    password: pw-%[3]s-0123456789abcdef
   - id: %s
-    password: pw-%[4]s
+    password: pw-%[4]s-0123456789abcdef
 twin:
   areas: [%s, %s]
   roads: %s
@@ -320,11 +323,11 @@ twin:
 	}
 
 	// The Firenze gateway: the real agent polling the simulated devices.
-	writeFile(t, fiSite, siteYAML(fiGW, ing.BrokerURL, "pw-"+fiGW, fiBuf, modbusAddr, fiDevices))
+	writeFile(t, fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
 	startAgent(t, fiSite)
 
 	// The Bari gateway: its batch published through the broker.
-	gw, err := ingesttest.Connect(ing.BrokerURL, baGW+"-test", baGW, "pw-"+baGW)
+	gw, err := ingesttest.Connect(ing.BrokerURL, baGW+"-test", baGW, e2ePassword(baGW))
 	if err != nil {
 		t.Fatal(err)
 	}
