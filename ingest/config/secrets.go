@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ponte-city/ponte/internal/secret"
@@ -29,23 +31,14 @@ type secretState struct {
 }
 
 // secretSource is the field that gave a secret ("gateways[0].password_file")
-// and where the secret was: "" inline, "in /etc/ponte/gw.pw", "in $NAME".
+// and where the secret was (secret.Ref.Where).
 type secretSource struct{ field, where string }
-
-// describe names a secret for a message: "the secret in $NAME".
-func (s secretSource) describe(what string) string {
-	if s.where == "" {
-		return what
-	}
-	return what + " " + s.where
-}
 
 // secretField is one secret field with its file and env alternatives.
 type secretField struct {
-	path            string
-	value           *string
-	file, env       string
-	fileKey, envKey string
+	path      string
+	value     *string
+	file, env string
 }
 
 func (c *Config) secretFields() []secretField {
@@ -76,26 +69,14 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool)) error {
 			r.File = c.resolve(r.File)
 		}
 		v, from, problem := r.Resolve(lookupEnv)
-		field := path + from
 		if problem != "" {
-			if from == "" { // given more than one way: point at the second
-				field = path + "_file"
-				if r.File == "" {
-					field = path + "_env"
-				}
-			}
-			errs = append(errs, c.doc.Errorf(field, "%s", problem))
+			errs = append(errs, c.doc.Errorf(path+from, "%s", problem))
 			return "", false
 		}
-		switch from {
-		case "":
-			inline = inline || v != ""
-			c.secrets.from[path] = secretSource{field, ""}
-		case "_file":
+		c.secrets.from[path] = secretSource{path + from, r.Where(from)}
+		inline = inline || (from == "" && v != "")
+		if from == "_file" {
 			files[r.File] = true
-			c.secrets.from[path] = secretSource{field, "in " + r.File}
-		case "_env":
-			c.secrets.from[path] = secretSource{field, "in $" + r.Env}
 		}
 		return v, true
 	}
@@ -119,7 +100,7 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool)) error {
 	if inline && c.doc != nil {
 		files[c.doc.File] = true
 	}
-	for f := range files {
+	for _, f := range slices.Sorted(maps.Keys(files)) {
 		if w, ok := secret.CheckFile(f); ok {
 			c.secrets.warnings = append(c.secrets.warnings, w)
 		}
@@ -148,7 +129,7 @@ func (c *Config) validateSecrets(bad func(path, format string, args ...any)) {
 			if !ok {
 				src = secretSource{field: f.path}
 			}
-			bad(src.field, "%s %s", src.describe("the secret"), problem)
+			bad(src.field, "%s %s", secret.Describe("the secret", src.where), problem)
 		}
 	}
 	for i, g := range c.Gateways {
@@ -163,7 +144,7 @@ func (c *Config) validateSecrets(bad func(path, format string, args ...any)) {
 			switch {
 			case problem == "":
 			case resolved:
-				bad(src.field, "%s %s", src.describe(fmt.Sprintf("token %d", i+1)), problem)
+				bad(src.field, "%s %s", secret.Describe(fmt.Sprintf("token %d", i+1), src.where), problem)
 			default:
 				bad(fmt.Sprintf("twin.tokens[%d]", i), "the token %s", problem)
 			}
