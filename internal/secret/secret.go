@@ -83,8 +83,9 @@ type Ref struct {
 
 // Resolve returns the secret Ref points at and the suffix of the field it
 // came from ("", "_file" or "_env"), so a later problem with the secret
-// can be reported at that field. The error message, when not "", is meant
-// for that field. A File must already be an absolute path or relative to
+// can be reported at that field. The problem, when not "", is meant for
+// that field (for a secret given more than one way, the _file or _env
+// field given). A File must already be an absolute path or relative to
 // the working directory; lookupEnv is os.LookupEnv outside tests.
 func (r Ref) Resolve(lookupEnv func(string) (string, bool)) (value, from, problem string) {
 	n := 0
@@ -95,7 +96,11 @@ func (r Ref) Resolve(lookupEnv func(string) (string, bool)) (value, from, proble
 	}
 	switch {
 	case n > 1:
-		return "", "", "give the secret one way only: inline, in a _file or in an _env variable"
+		from = "_env"
+		if r.File != "" {
+			from = "_file"
+		}
+		return "", from, "give the secret one way only: inline, in a _file or in an _env variable"
 	case r.File != "":
 		data, err := os.ReadFile(r.File)
 		if err != nil {
@@ -114,6 +119,27 @@ func (r Ref) Resolve(lookupEnv func(string) (string, bool)) (value, from, proble
 		return s, "_env", ""
 	}
 	return r.Value, "", ""
+}
+
+// Where says where the secret resolved from the field suffix from was,
+// for messages: "" inline, "in /etc/ponte/gw.pw", "in $NAME".
+func (r Ref) Where(from string) string {
+	switch from {
+	case "_file":
+		return "in " + r.File
+	case "_env":
+		return "in $" + r.Env
+	}
+	return ""
+}
+
+// Describe names a secret for a message: what ("the secret", "token 2")
+// followed by where, when not "".
+func Describe(what, where string) string {
+	if where == "" {
+		return what
+	}
+	return what + " " + where
 }
 
 // Warning is a file holding secrets that more than its owner may read.
