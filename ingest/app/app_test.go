@@ -22,23 +22,18 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// gwPassword and gwToken are gateway id's MQTT password and HTTP token in
-// the configs writeConfig writes.
-func gwPassword(id string) string { return "pw-" + id + "-0123456789abcdef" }
-func gwToken(id string) string    { return "tok-" + id + "-0123456789abcdef" }
-
-// writeConfig writes a config file for gateways gw1..gwN (password
-// gwPassword("gwI"), token gwToken("gwI")) and returns it parsed.
+// writeConfig writes a config file for gateways gw1..gwN (password and
+// HTTP token: password and token of gwI) and returns it parsed.
 func writeConfig(t testing.TB, dir, brokerURL, extra string, n int) (*config.Config, string) {
 	t.Helper()
 	y := fmt.Sprintf("broker:\n  url: %q\n  listen: 127.0.0.1:0\n  client_id: ingest-under-test\ninflux:\n  url: http://127.0.0.1:9\nhttp:\n  listen: 127.0.0.1:0\nstate_dir: %s\ndead_letter:\n  dir: %s\n%sgateways:\n",
 		brokerURL, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), extra)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("gw%d", i)
-		y += fmt.Sprintf("  - id: %s\n    password: %s\n    http_token: %s\n", id, gwPassword(id), gwToken(id))
+		y += fmt.Sprintf("  - id: %s\n    password: %s\n    http_token: %s\n", id, password(id), token(id))
 	}
 	path := filepath.Join(dir, "ingest.yaml")
-	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(path)
@@ -116,7 +111,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	topics := cfg.Topics()
 
 	// Forgeries first, from gw1.
-	forger, err := ingesttest.Connect(addrs.BrokerURL, "forger", "gw1", gwPassword("gw1"))
+	forger, err := ingesttest.Connect(addrs.BrokerURL, "forger", "gw1", password("gw1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +132,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		g := &ingesttest.Gateway{ID: fmt.Sprintf("gw%d", i), Epoch: 42, Topics: topics}
 		gws = append(gws, g)
-		c, err := g.Connect(addrs.BrokerURL, gwPassword(g.ID))
+		c, err := g.Connect(addrs.BrokerURL, password(g.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +167,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	base := "http://" + addrs.HTTP
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/gateways/gw3/batches",
 		bytesReader(ingesttest.BatchFor("gw3", 7, 1, 10)))
-	req.Header.Set("Authorization", "Bearer "+gwToken("gw3"))
+	req.Header.Set("Authorization", "Bearer "+token("gw3"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

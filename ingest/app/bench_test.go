@@ -50,7 +50,7 @@ func BenchmarkPipelineInflux(b *testing.B) {
 		cc := cache[i]
 		g := &ingesttest.Gateway{ID: fmt.Sprintf("gw%d", i+1), Epoch: 42, Topics: wire.Topics{}, Batch: benchBatch,
 			Window: 8, ResendAfter: time.Minute, Payload: func(first, _ uint64) []byte { return cc[first] }}
-		c, err := g.Connect(addrs.BrokerURL, gwPassword(g.ID))
+		c, err := g.Connect(addrs.BrokerURL, password(g.ID))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func runGateways(t testing.TB, url string, n int, total uint64, limit time.Durat
 			mod(g)
 		}
 		gws = append(gws, g)
-		c, err := g.Connect(url, gwPassword(g.ID))
+		c, err := g.Connect(url, password(g.ID))
 		if err != nil {
 			t.Fatal(err)
 		}

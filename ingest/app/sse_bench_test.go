@@ -116,7 +116,7 @@ func BenchmarkIngestToSSE(b *testing.B) {
 	topics := cfg.Topics()
 	pubs := make([]func([]byte), sseGateways)
 	for g := range sseGateways {
-		c, err := ingesttest.Connect(addrs.BrokerURL, fmt.Sprintf("bench-gw%d", g+1), fmt.Sprintf("gw%d", g+1), gwPassword(fmt.Sprintf("gw%d", g+1)))
+		c, err := ingesttest.Connect(addrs.BrokerURL, fmt.Sprintf("bench-gw%d", g+1), fmt.Sprintf("gw%d", g+1), password(fmt.Sprintf("gw%d", g+1)))
 		if err != nil {
 			b.Fatal(err)
 		}

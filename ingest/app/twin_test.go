@@ -66,7 +66,7 @@ devices:
 		t.Fatalf("site placed in area %q with freshness %s, want Firenze (048017), unknown", e.Area, e.Freshness)
 	}
 
-	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1-test", "gw1", gwPassword("gw1"))
+	gw, err := ingesttest.Connect(addrs.BrokerURL, "gw1-test", "gw1", password("gw1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,9 +73,6 @@ var baDevices = []e2eDevice{
 	{"ba-poggiofranco-meter", "eastron-sdm630-v2", "rtu:///dev/ttyUSB0?baud=19200&parity=E", 1, "", "60s", 16.86500, 41.10100, "urn:ngsi-ld:StreetlightControlCabinet:ba-poggiofranco"},
 }
 
-// e2ePassword is gateway gw's MQTT password in the ingest config.
-func e2ePassword(gw string) string { return "pw-" + gw + "-0123456789abcdef" }
-
 // siteYAML is a gateway's site config.
 func siteYAML(gw, broker, password, bufDir, modbusAddr string, devs []e2eDevice) string {
 	var b strings.Builder
@@ -159,6 +156,9 @@ func startModbusDevices(t testing.TB, devs []e2eDevice) string {
 	t.Cleanup(func() { cancel(); ln.Close(); <-done })
 	return ln.Addr().String()
 }
+
+// e2ePassword is gateway id's MQTT password (as in the ingest YAML).
+func e2ePassword(id string) string { return "pw-" + id + "-0123456789abcdef" }
 
 // startIngest runs app.Run until the test ends and returns its addresses
 // once it is ready.
