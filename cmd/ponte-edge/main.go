@@ -50,6 +50,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		for _, w := range s.SecretWarnings() {
+			fmt.Fprintln(os.Stderr, "warning:", w)
+		}
 		fmt.Printf("%s: gateway %s, %d devices: ok\n", *config, s.Gateway.ID, len(s.Devices))
 		return
 	}

@@ -49,6 +49,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.SecretWarnings() {
+		w.Log(log)
+	}
 	overrides := []struct {
 		val string
 		dst *string

@@ -6,6 +6,7 @@ import (
 	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/secret"
 )
 
 // Defaults for fields the site config leaves out.
@@ -43,6 +44,8 @@ type Site struct {
 	File string `yaml:"-"`
 	// sources are the devices ready for the sources, in Devices order.
 	sources []source.Device
+	// secretWarnings are the files holding secrets others may read.
+	secretWarnings []secret.Warning
 }
 
 // Gateway identifies the box.
@@ -60,9 +63,11 @@ type Uplink struct {
 	// Username defaults to the gateway ID.
 	Username string `yaml:"username"`
 	// Password, or PasswordFile (a file holding it, trailing newline
-	// trimmed), but not both.
+	// trimmed), or PasswordEnv (an environment variable holding it): one
+	// of them. See secret.go.
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
 	// TLS names PEM files; without it the link is plain unless the broker
 	// scheme asks for TLS (then the system roots are used).
 	TLS *TLSFiles `yaml:"tls"`
@@ -162,5 +167,6 @@ func (d *Device) Kind() profile.Kind {
 	return d.profile.Kind
 }
 
-// Secret is the uplink password, read from PasswordFile if given.
+// Secret is the uplink password, read from PasswordFile or PasswordEnv
+// if given.
 func (u *Uplink) Secret() string { return u.password }

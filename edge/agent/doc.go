@@ -41,6 +41,12 @@
 //     boxes and edge does not import twin or geo.
 //   - The uplink username defaults to the gateway ID, the client ID to
 //     "ponte-edge-" + gateway ID.
+//   - The uplink password is given as password, password_file or
+//     password_env (an environment variable), one of them; a shipped
+//     example's placeholder or a password shorter than 16 characters is
+//     refused, and a config or password file others may read is warned
+//     about at start (secret.go, rules shared with ingest in
+//     internal/secret).
 //
 // # Running
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/secret"
 )
 
 // LoadOptions adjust how a site config is read.
@@ -62,6 +63,7 @@ func Parse(name string, data []byte, opt LoadOptions) (*Site, error) {
 	}
 	v.profilesDir = s.Profiles
 	v.site(s)
+	s.secretWarnings = v.secretWarnings
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
@@ -77,6 +79,8 @@ type validator struct {
 	profiles    map[string]*profile.Profile
 	profileErr  map[string]bool
 	errs        []error
+	// secretWarnings are the files holding secrets others may read.
+	secretWarnings []secret.Warning
 }
 
 func (v *validator) errorf(path, format string, args ...any) {

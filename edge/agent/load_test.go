@@ -50,7 +50,7 @@ func TestParseSize(t *testing.T) {
 // paths, defaults, a password read from its file.
 func TestParseDefaults(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret-long-enough-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("x"), 0o600); err != nil {
@@ -74,7 +74,7 @@ devices:
 		name      string
 		got, want any
 	}{
-		{"password", s.Uplink.Secret(), "s3cret"},
+		{"password", s.Uplink.Secret(), "s3cret-long-enough-password"},
 		{"tls ca", s.Uplink.TLS.CA, filepath.Join(dir, "ca.pem")},
 		{"buffer dir", s.Buffer.Dir, filepath.Join(dir, "buf")},
 		{"max bytes", s.Buffer.MaxBytes, Size(1 << 30)},
@@ -99,7 +99,7 @@ devices:
 		t.Fatal("missing password and CA files not reported")
 	}
 	lines := strings.Split(err.Error(), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "site.yaml:4: uplink.password_file: cannot read the password") ||
+	if len(lines) != 2 || !strings.Contains(lines[0], "site.yaml:4: uplink.password_file: cannot read the secret") ||
 		!strings.Contains(lines[1], "site.yaml:5: uplink.tls.ca: cannot read") {
 		t.Errorf("errors:\n%v", err)
 	}

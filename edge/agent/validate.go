@@ -47,22 +47,7 @@ func (v *validator) uplink(u *Uplink) {
 	} else if msg := checkBroker(u.Broker); msg != "" {
 		v.errorf("uplink.broker", "%s", msg)
 	}
-	switch {
-	case u.Password != "" && u.PasswordFile != "":
-		v.errorf("uplink.password_file", "give password or password_file, not both")
-	case u.PasswordFile != "":
-		u.PasswordFile = v.path(u.PasswordFile, "")
-		if v.offline {
-			break
-		}
-		data, err := os.ReadFile(u.PasswordFile)
-		if err != nil {
-			v.errorf("uplink.password_file", "cannot read the password: %v", err)
-		}
-		u.password = strings.TrimRight(string(data), "\r\n")
-	default:
-		u.password = u.Password
-	}
+	v.uplinkPassword(u)
 	if t := u.TLS; t != nil {
 		for _, f := range []struct {
 			path string

@@ -74,7 +74,7 @@ func writeMeta(fsys FS, dir string, m meta) error {
 		return fmt.Errorf("encode metadata: %w", err)
 	}
 	tmp := filepath.Join(dir, metaTmpName)
-	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}

@@ -63,7 +63,7 @@ type found struct {
 
 func (b *Buffer) recover(ctx context.Context) error {
 	log := b.cfg.Logger
-	if err := b.fsys.MkdirAll(b.dir, 0o755); err != nil {
+	if err := b.fsys.MkdirAll(b.dir, 0o700); err != nil {
 		return fmt.Errorf("create directory: %w", err)
 	}
 	md, err := readMeta(b.fsys, b.dir)

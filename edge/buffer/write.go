@@ -160,7 +160,7 @@ func (b *Buffer) roll(seq uint64, ms int64) error {
 		}
 	}
 	name := b.segPath(seq)
-	f, err := b.fsys.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := b.fsys.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		b.m.diskErrors.WithLabelValues("create").Inc()
 		return fmt.Errorf("create segment %s: %w", name, err)

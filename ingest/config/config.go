@@ -9,7 +9,6 @@ import (
 
 	"github.com/ponte-city/ponte/edge/yamlconf"
 	"github.com/ponte-city/ponte/ingest/wire"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Config is ponte-ingest's configuration file.
@@ -27,8 +26,12 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// DeadLetter is the dead-letter directory.
 	DeadLetter DeadLetter `yaml:"dead_letter"`
-	// UnknownDevices is "accept" or "dead_letter".
+	// UnknownDevices is "dead_letter" (default) or "accept".
 	UnknownDevices string `yaml:"unknown_devices"`
+	// MaxNewDevices caps, per gateway and hour, the devices it does not
+	// list that are admitted as new series (0: the default,
+	// service.DefaultMaxNewDevices, 1000).
+	MaxNewDevices int `yaml:"max_new_devices"`
 	// MaxAge and MaxFuture bound readings' times (defaults 30 days, 5m).
 	MaxAge    yamlconf.Duration `yaml:"max_age"`
 	MaxFuture yamlconf.Duration `yaml:"max_future"`
@@ -44,7 +47,8 @@ type Config struct {
 	// Twin, if set, keeps the digital twin and serves its API and pages.
 	Twin *Twin `yaml:"twin"`
 
-	doc *yamlconf.Doc
+	doc     *yamlconf.Doc
+	secrets secretState
 }
 
 // Broker is the MQTT side. An empty URL runs the embedded broker on Listen.
@@ -59,6 +63,11 @@ type Broker struct {
 	// embedded broker a random password is made when empty).
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// PasswordFile and PasswordEnv give Password from a file or the
+	// environment instead (see secrets.go); so do the other *_file and
+	// *_env fields for the field they are named after.
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
 	// ShareGroup is the shared-subscription group; "-" for none.
 	ShareGroup string `yaml:"share_group"`
 	// Limits and TLS are the embedded broker's (broker_limits.go).
@@ -70,6 +79,8 @@ type Broker struct {
 type Influx struct {
 	URL           string            `yaml:"url"`
 	Token         string            `yaml:"token"`
+	TokenFile     string            `yaml:"token_file"`
+	TokenEnv      string            `yaml:"token_env"`
 	Org           string            `yaml:"org"`
 	Bucket        string            `yaml:"bucket"`
 	Measurement   string            `yaml:"measurement"`
@@ -91,13 +102,17 @@ type DeadLetter struct {
 type Gateway struct {
 	ID string `yaml:"id"`
 	// Password is its MQTT password on the embedded broker.
-	Password string `yaml:"password"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
 	// PasswordHash is a bcrypt hash of that password instead (ponte-ctl
 	// password-hash), so the config holds no password in the clear.
 	PasswordHash string `yaml:"password_hash"`
 	// HTTPToken lets it post batches over HTTP (empty: no HTTP).
-	HTTPToken string   `yaml:"http_token"`
-	Devices   []Device `yaml:"devices"`
+	HTTPToken     string   `yaml:"http_token"`
+	HTTPTokenFile string   `yaml:"http_token_file"`
+	HTTPTokenEnv  string   `yaml:"http_token_env"`
+	Devices       []Device `yaml:"devices"`
 }
 
 // Device is a device a gateway is known to have, with the tags its
@@ -117,7 +132,7 @@ func Defaults() Config {
 		HTTP:           DefaultHTTP(),
 		StateDir:       "/var/lib/ponte-ingest/state",
 		DeadLetter:     DeadLetter{Dir: "/var/lib/ponte-ingest/dead-letter", MaxBytes: 256 << 20},
-		UnknownDevices: "accept",
+		UnknownDevices: "dead_letter",
 	}
 }
 
@@ -138,7 +153,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	c.doc = doc
-	if err := c.Validate(); err != nil {
+	if err := errors.Join(c.resolveSecrets(os.LookupEnv), c.Validate()); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -194,8 +209,12 @@ func (c *Config) Validate() error {
 	if c.Queue < 0 {
 		bad("queue", "%d (expected a positive number)", c.Queue)
 	}
+	if c.MaxNewDevices < 0 {
+		bad("max_new_devices", "%d (expected a number of devices per hour; 0 for the default)", c.MaxNewDevices)
+	}
 	c.validateTwin(bad)
 	c.validateBroker(bad)
+	c.validateSecrets(bad)
 	seen := map[string]int{}
 	for i, g := range c.Gateways {
 		p := fmt.Sprintf("gateways[%d]", i)
@@ -214,11 +233,6 @@ func (c *Config) Validate() error {
 		}
 		if g.Password != "" && g.PasswordHash != "" {
 			bad(p+".password_hash", "give password or password_hash, not both")
-		}
-		if g.PasswordHash != "" {
-			if _, err := bcrypt.Cost([]byte(g.PasswordHash)); err != nil {
-				bad(p+".password_hash", "not a bcrypt hash (%v); make one with ponte-ctl password-hash", err)
-			}
 		}
 		devs := map[string]bool{}
 		for k, d := range g.Devices {

@@ -1,23 +1,35 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/secret/secrettest"
 )
 
+// TestExampleLoads loads the shipped example with its placeholder secrets
+// replaced (as an operator must), from its own folder.
 func TestExampleLoads(t *testing.T) {
-	c, err := Load("../../deploy/ingest/ponte-ingest.yaml") // the shipped example
+	const example = "../../deploy/ingest/ponte-ingest.yaml"
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok2 := secrettest.Random(t)
+	t.Setenv("PONTE_HTTP_TOKEN_BA_CENTRO_02", tok2)
+	c, err := Parse(example, secrettest.ReplacePlaceholders(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Influx.Bucket != "ponte/autogen" || c.MaxAge.D() != 720*time.Hour || len(c.Gateways) != 2 {
 		t.Fatalf("decoded %+v", c)
 	}
-	if got := c.Passwords(); len(got) != 1 || got["fi-novoli-01"] != "s3cret-1" {
+	if got := c.Passwords(); len(got) != 1 || len(got["fi-novoli-01"]) < 16 {
 		t.Errorf("Passwords = %v", got)
 	}
-	if got := c.Tokens(); len(got) != 2 || got["ba-centro-02"] != "tok-2" {
+	if got := c.Tokens(); len(got) != 2 || got["ba-centro-02"] != tok2 {
 		t.Errorf("Tokens = %v", got)
 	}
 	if area, typ := c.Meta()("fi-novoli-01", "aq-1"); area != "Firenze" || typ != "air" {
@@ -37,17 +49,18 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Defaults()
-	if c.Broker.Listen != d.Broker.Listen || c.HTTP.Listen != d.HTTP.Listen || c.TopicPrefix != "ponte" || c.UnknownDevices != "accept" {
+	if c.Broker.Listen != d.Broker.Listen || c.HTTP.Listen != d.HTTP.Listen || c.TopicPrefix != "ponte" ||
+		c.UnknownDevices != "dead_letter" || c.MaxNewDevices != 0 {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
 
 func TestPasswordHash(t *testing.T) {
-	c, err := Parse("ok.yaml", []byte("influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: \"$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri\"\n"))
+	c, err := Parse("ok.yaml", []byte("influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: \"$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := c.PasswordHashes()["a"]; string(h) != "$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri" {
+	if h := c.PasswordHashes()["a"]; string(h) != "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy" {
 		t.Fatalf("hash %q", h)
 	}
 	if _, plain := c.Passwords()["a"]; plain {
@@ -72,12 +85,13 @@ func TestErrors(t *testing.T) {
 		{"bad listen", "influx:\n  url: http://i:8086\nhttp:\n  listen: 8080\n", `bad.yaml:4: http.listen: "8080" is not host:port`},
 		{"gateway named as ingest", "influx:\n  url: http://i:8086\ngateways:\n  - id: ponte-ingest\n    password: x\n", `is ingest's own broker username`},
 		{"bad password hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: secret\n", `bad.yaml:5: gateways[0].password_hash: not a bcrypt hash`},
-		{"password and hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    password_hash: \"$2a$04$yDt6ORm.HM/T227Jk.CDvOXQjEsWKLy0kj/5hrNGoun5nvwrQ/gri\"\n", `bad.yaml:6: gateways[0].password_hash: give password or password_hash, not both`},
+		{"password and hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    password_hash: \"$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\"\n", `bad.yaml:6: gateways[0].password_hash: give password or password_hash, not both`},
 		{"twin without areas or tokens", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 0.5\n", `bad.yaml:3: twin.areas: required`},
 		{"twin without tokens", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 2\n", `bad.yaml:3: twin.tokens: required`},
 		{"twin bad stale factor", "influx:\n  url: http://i:8086\ntwin:\n  stale_factor: 0.5\n", `bad.yaml:4: twin.stale_factor: 0.5 (expected 1 or more)`},
 		{"twin missing areas file", "influx:\n  url: http://i:8086\ntwin:\n  areas: [/nonexistent/areas.geojson]\n", `bad.yaml:4: twin.areas[0]: "/nonexistent/areas.geojson": no such file`},
 		{"gap timeout removed", "influx:\n  url: http://i:8086\ngap_timeout: 1m\n", `bad.yaml:3: gap_timeout: no longer supported: ingest never gives a sequence gap up on a timer`},
+		{"negative series cap", "influx:\n  url: http://i:8086\nmax_new_devices: -1\n", `bad.yaml:3: max_new_devices: -1 (expected a number of devices per hour; 0 for the default)`},
 		{"negative cap", "influx:\n  url: http://i:8086\ndead_letter:\n  max_bytes: -1\n", `bad.yaml:4: dead_letter.max_bytes: -1`},
 	}
 	for _, tc := range tests {

@@ -91,7 +91,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("dedup: create state dir: %w", err)
 	}
 	n := 0
@@ -138,7 +138,7 @@ func (s *Store) Lock(ctx context.Context, gateway string) (*Tx, error) {
 func (tx *Tx) load(ctx context.Context) error {
 	gf := tx.gf
 	if gf.f == nil {
-		f, err := os.OpenFile(filepath.Join(tx.s.cfg.Dir, tx.gw+".state"), os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(filepath.Join(tx.s.cfg.Dir, tx.gw+".state"), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return err
 		}

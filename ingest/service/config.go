@@ -37,8 +37,14 @@ type Config struct {
 	// Devices lists, per gateway, the devices it is known to have; see
 	// UnknownDevices.
 	Devices map[string][]string
-	// UnknownDevices is PolicyAccept (default) or PolicyDeadLetter.
+	// UnknownDevices is PolicyDeadLetter (default) or PolicyAccept: what
+	// becomes of readings of a device its gateway's list does not hold.
 	UnknownDevices string
+	// MaxNewDevices caps, per gateway and hour, the devices not listed
+	// (PolicyAccept, or a gateway without a list) whose readings are
+	// written as new series; beyond it they are dead-lettered
+	// (ReasonSeriesLimit). Default DefaultMaxNewDevices.
+	MaxNewDevices int
 
 	// MaxAge is how old a reading may be (default 30 days).
 	MaxAge time.Duration
@@ -81,7 +87,7 @@ func (c *Config) Validate() error {
 	}
 	switch c.UnknownDevices {
 	case "":
-		c.UnknownDevices = PolicyAccept
+		c.UnknownDevices = PolicyDeadLetter
 	case PolicyAccept, PolicyDeadLetter:
 	default:
 		errs = append(errs, fmt.Errorf("service: unknown_devices: %q (expected %q or %q)", c.UnknownDevices, PolicyAccept, PolicyDeadLetter))
@@ -90,6 +96,9 @@ func (c *Config) Validate() error {
 		if *d < 0 {
 			errs = append(errs, fmt.Errorf("service: %s: %v (expected a positive duration)", name, *d))
 		}
+	}
+	if c.MaxNewDevices < 0 {
+		errs = append(errs, fmt.Errorf("service: max_new_devices: %d (expected a number of devices per hour, 0 for the default %d)", c.MaxNewDevices, DefaultMaxNewDevices))
 	}
 	if c.Workers < 0 || c.QueueLen < 0 {
 		errs = append(errs, fmt.Errorf("service: workers %d, queue %d (expected positive numbers)", c.Workers, c.QueueLen))
@@ -108,6 +117,9 @@ func (c *Config) Validate() error {
 	def(&c.RetryMax, 5*time.Second)
 	if c.RetryMax < c.RetryBase {
 		c.RetryMax = c.RetryBase
+	}
+	if c.MaxNewDevices == 0 {
+		c.MaxNewDevices = DefaultMaxNewDevices
 	}
 	if c.Workers == 0 {
 		c.Workers = 8

@@ -68,7 +68,13 @@
 //
 // The device list is taken from the configuration (per gateway), not from
 // the edge agents' site files, so ingest does not depend on their format.
-// UnknownDevices "accept" (default) writes readings of unlisted devices;
-// "dead_letter" dead-letters them. A gateway without a device list accepts
-// every device.
+// UnknownDevices "dead_letter" (default) dead-letters readings of devices
+// the gateway's list does not hold ("unknown_device"); "accept" writes
+// them. Devices not listed that are written (accept, or any device of a
+// gateway without a list) are new series in InfluxDB, so they are capped:
+// per gateway at most MaxNewDevices new ones per hour (default
+// DefaultMaxNewDevices); readings of further ones are dead-lettered
+// ("series_limit", counted in ponte_ingest_series_limit_readings_total by
+// gateway, logged once per hour and gateway). One gateway cannot explode
+// InfluxDB's series, and cannot use up another gateway's cap.
 package service

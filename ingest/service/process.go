@@ -173,6 +173,8 @@ func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.
 	oldest, newest := now.Add(-s.cfg.MaxAge), now.Add(s.cfg.MaxFuture)
 	devs, listed := s.devices[b.Gateway]
 	checkDev := listed && s.cfg.UnknownDevices == PolicyDeadLetter
+	series := s.series.gateway(b.Gateway)
+	defer series.mu.Unlock()
 	good = b
 	for i := range b.Readings {
 		r := &b.Readings[i]
@@ -182,6 +184,8 @@ func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.
 			reason = ReasonTime
 		case checkDev && !devs[r.Device]:
 			reason = ReasonUnknownDevice
+		case !devs[r.Device] && !s.series.admit(series, b.Gateway, r.Device, now):
+			reason = ReasonSeriesLimit
 		}
 		if reason == "" {
 			if good != b {

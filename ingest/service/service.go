@@ -100,6 +100,7 @@ type Service struct {
 	m        *metrics
 	gateways map[string]bool
 	devices  map[string]map[string]bool
+	series   *seriesCap
 
 	queues   []chan Job
 	stopped  chan struct{}
@@ -137,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	m, err := newMetrics(cfg.Registerer, s)
 	if err != nil {
+		return nil, err
+	}
+	if s.series, err = newSeriesCap(cfg.Registerer, cfg.MaxNewDevices, cfg.Logger); err != nil {
 		return nil, err
 	}
 	s.m = m

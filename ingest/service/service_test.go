@@ -192,7 +192,11 @@ func TestPolicies(t *testing.T) {
 		{"any gateway", nil, "gwx", "", 10, 0},
 		{"unknown gateway", func(c *service.Config) { c.Gateways = []string{"gw1"} }, "gwx", service.ReasonUnknownGateway, 0, 0},
 		{"listed gateway", func(c *service.Config) { c.Gateways = []string{"gw1"} }, "gw1", "", 10, 0},
-		{"unknown devices accepted", func(c *service.Config) { c.Devices = map[string][]string{"gw1": {"dev1"}} }, "gw1", "", 10, 0},
+		{"unknown devices accepted", func(c *service.Config) {
+			c.Devices = map[string][]string{"gw1": {"dev1"}}
+			c.UnknownDevices = service.PolicyAccept
+		}, "gw1", "", 10, 0},
+		{"unknown devices dead-lettered by default", func(c *service.Config) { c.Devices = map[string][]string{"gw1": {"dev1", "dev2"}} }, "gw1", "", 2, 8},
 		{"unknown devices dead-lettered", func(c *service.Config) {
 			c.Devices = map[string][]string{"gw1": {"dev1", "dev2"}}
 			c.UnknownDevices = service.PolicyDeadLetter

@@ -47,7 +47,7 @@ func TestGuard(t *testing.T) {
 		t.Fatal("not admitted again after one refill period")
 	}
 	want := `
-# HELP ponte_ingest_auth_failures_total Failed authentication attempts by listener and reason; reason throttled: refused unchecked because the source address spent its budget.
+# HELP ponte_ingest_auth_failures_total Failed authentication attempts by listener (mqtt, mqtts, http_intake, operator_api) and reason (bad_credentials, missing_credentials, throttled: refused unchecked because the address or username spent its budget; MQTT also client_id, session_owner, will, sessions_full).
 # TYPE ponte_ingest_auth_failures_total counter
 ponte_ingest_auth_failures_total{listener="http",reason="bad_credentials"} 3
 ponte_ingest_auth_failures_total{listener="http",reason="missing_credentials"} 10
