@@ -3,6 +3,8 @@
 package fault
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -58,6 +60,7 @@ type system struct {
 	mosq       *testenv.Broker
 	ingest     *proc
 	ingestHTTP string
+	ingestOps  string // /readyz and /metrics
 	gws        []*gateway
 	tl         *timeline
 }
@@ -71,6 +74,7 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 	s := &system{kind: kind, dir: t.TempDir(), tl: tl}
 	s.influx = influxtest.Start(t)
 	s.ingestHTTP = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	s.ingestOps = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	var brokerAddr string
 	if kind == "mosquitto" {
 		s.mosq = testenv.Mosquitto(t)
@@ -97,7 +101,7 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		g.sim.start(t)
 		g.link = startProxy(t, brokerAddr)
 		g.listen = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		password := "pw-" + g.id
+		password := "pw-" + g.id + "-" + randomHex(t)
 		var site strings.Builder
 		fmt.Fprintf(&site, "gateway: {id: %s}\nprofiles: %s\nuplink:\n  broker: tcp://%s\n", g.id, profiles, g.link.Addr())
 		if kind != "mosquitto" {
@@ -133,14 +137,14 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		fmt.Fprintf(&ing, "broker:\n  listen: %s\n", brokerAddr)
 	}
 	fmt.Fprintf(&ing, "influx:\n  url: %s\n  bucket: %s\n  retry_base: 100ms\n  retry_max: 1s\n", s.influx.URL, s.influx.Bucket)
-	fmt.Fprintf(&ing, "http:\n  listen: %s\nstate_dir: %s\ndead_letter:\n  dir: %s\n", s.ingestHTTP, filepath.Join(s.dir, "ingest-state"), filepath.Join(s.dir, "dead-letter"))
+	fmt.Fprintf(&ing, "http:\n  listen: %s\n  ops_listen: %s\nstate_dir: %s\ndead_letter:\n  dir: %s\n", s.ingestHTTP, s.ingestOps, filepath.Join(s.dir, "ingest-state"), filepath.Join(s.dir, "dead-letter"))
 	fmt.Fprintf(&ing, "gateways:\n%s", ingestGWs.String())
-	fmt.Fprintf(&ing, "twin:\n  areas: [%s]\n  sites: [%s]\n  profiles: %s\n  tokens: [fault-suite-token]\n",
-		filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), strings.TrimSuffix(sites.String(), ", "), profiles)
+	fmt.Fprintf(&ing, "twin:\n  areas: [%s]\n  sites: [%s]\n  profiles: %s\n  tokens: [%s]\n",
+		filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), strings.TrimSuffix(sites.String(), ", "), profiles, randomHex(t))
 	ingestPath := filepath.Join(s.dir, "ingest.yaml")
 	writeFile(t, ingestPath, ing.String())
 	s.ingest = newProc(t, s.dir, "ingest", filepath.Join(bins, "ponte-ingest"), "--config", ingestPath, "--log-level", ingestLogLevel)
-	readyz := "http://" + s.ingestHTTP + "/readyz"
+	readyz := "http://" + s.ingestOps + "/readyz"
 	s.ingest.ready = func() bool { return httpOK(readyz) }
 	s.ingest.start(t)
 
@@ -208,4 +212,15 @@ func writeFile(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// randomHex is a fresh secret for the generated configs (the loaders
+// refuse short and shipped ones).
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
