@@ -328,7 +328,7 @@ twin:
 	startAgent(t, fiSite)
 
 	// The Bari gateway: its batch published through the broker.
-	gw, err := ingesttest.Connect(ing.BrokerURL, baGW+"-test", baGW, e2ePassword(baGW))
+	gw, err := ingesttest.Connect(ing.BrokerURL, baGW, baGW, e2ePassword(baGW))
 	if err != nil {
 		t.Fatal(err)
 	}
