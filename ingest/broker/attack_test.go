@@ -284,7 +284,7 @@ func TestSocketsWithoutConnectClosed(t *testing.T) {
 func TestMaxClients(t *testing.T) {
 	b, _ := startWith(t, func(c *broker.Config) { c.Limits.MaxClients = 4 })
 	f := startFlow(t, b) // 2 clients
-	for range 2 { // held open (closed at the end) to fill the cap
+	for range 2 {        // held open (closed at the end) to fill the cap
 		c, err := net.Dial("tcp", b.Addr())
 		if err != nil {
 			t.Fatal(err)
