@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ponte-city/ponte/internal/throttle"
 )
 
 // EdgeClientIDPrefix is the prefix of ponte-edge's default client ID
@@ -46,15 +47,27 @@ type authHook struct {
 	mqtt.HookBase
 	cfg      Config
 	srv      *mqtt.Server
-	byAddr   *budgets
-	byUser   *budgets
+	byAddr   *throttle.Guard
+	byUser   *throttle.Guard
 	failures *prometheus.CounterVec
 }
 
-func newAuthHook(cfg Config, srv *mqtt.Server, failures *prometheus.CounterVec) *authHook {
-	max := cfg.Limits.MaxClients + 1024
-	return &authHook{cfg: cfg, srv: srv, failures: failures,
-		byAddr: newBudgets(cfg.Limits.AddressFailures, max), byUser: newBudgets(cfg.Limits.UserFailures, max)}
+func newAuthHook(cfg Config, srv *mqtt.Server, failures *prometheus.CounterVec) (*authHook, error) {
+	h := &authHook{cfg: cfg, srv: srv, failures: failures}
+	// The guards count nothing themselves (no Registerer): refuse counts
+	// each refusal once, with the listener it came in on.
+	guard := func(b Budget) (*throttle.Guard, error) {
+		return throttle.New(throttle.Config{Listener: ListenerPlain, Burst: b.Burst, Refill: b.Every,
+			MaxKeys: cfg.Limits.MaxClients + 1024, Logger: cfg.Logger})
+	}
+	var err error
+	if h.byAddr, err = guard(cfg.Limits.AddressFailures); err != nil {
+		return nil, err
+	}
+	if h.byUser, err = guard(cfg.Limits.UserFailures); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // ID implements mqtt.Hook.
@@ -75,20 +88,31 @@ func equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 // than in OnConnectAuthenticate so that each refusal gets its own CONNACK
 // code and log line. The order matters: a spent budget is refused before
 // the password is checked, so a brute force costs no bcrypt.
-func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
 	user := string(pk.Connect.Username)
-	addr := cl.Net.Remote
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		addr = host
+	// Each budget takes a token before the password is looked at, so that
+	// concurrent guesses cannot all pass a check made before any failed;
+	// a refusal for a wrong identity keeps it spent, anything else gives
+	// it back.
+	byAddr, ok, _ := h.byAddr.Begin(throttle.Key(cl.Net.Remote), cl.Net.Remote)
+	if !ok {
+		return h.refuse(cl, ReasonThrottled, packets.ErrServerUnavailable, "")
 	}
-	if h.byAddr.exhausted(addr) || h.byUser.exhausted(user) {
+	byUser, ok, _ := h.byUser.Begin("user "+user, cl.Net.Remote)
+	if !ok {
+		byAddr.Succeeded()
 		return h.refuse(cl, ReasonThrottled, packets.ErrServerUnavailable, "")
 	}
 	fail := func(reason, detail string) error {
-		h.byAddr.spend(addr)
-		h.byUser.spend(user)
 		return h.refuse(cl, reason, notAuthorized(cl), detail)
 	}
+	defer func() {
+		var r *refusal
+		if err == nil || (errors.As(err, &r) && r.reason == ReasonSessionsFull) {
+			byAddr.Succeeded()
+			byUser.Succeeded()
+		}
+	}()
 	if !h.password(user, pk.Connect.Password) {
 		return fail(ReasonBadCredentials, "")
 	}

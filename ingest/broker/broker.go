@@ -167,7 +167,10 @@ func Start(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	hook := newAuthHook(cfg, srv, failures)
+	hook, err := newAuthHook(cfg, srv, failures)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}

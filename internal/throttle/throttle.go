@@ -138,7 +138,7 @@ func (g *Guard) Begin(key, remote string) (Attempt, bool, time.Duration) {
 	g.mu.Unlock()
 	g.throttle.Inc()
 	if first {
-		g.cfg.Logger.Warn("authentication throttled: too many failed attempts from this address",
+		g.cfg.Logger.Warn("authentication throttled: too many failed attempts from this address or user",
 			"listener", g.cfg.Listener, "remote", remote, "key", key, "retry_after", wait.Round(time.Second))
 	}
 	return Attempt{}, false, wait
