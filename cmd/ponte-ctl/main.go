@@ -10,11 +10,17 @@ import (
 	"syscall"
 
 	"github.com/ponte-city/ponte/edge/ctl"
+	"github.com/ponte-city/ponte/ingest/opsctl"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := ctl.Run(ctx, ctl.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
+	code := ctl.Run(ctx, ctl.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Commands: map[string]func(context.Context, ctl.Env, []string) int{
+			"deadletter": func(ctx context.Context, env ctl.Env, args []string) int {
+				return opsctl.Deadletter(ctx, opsctl.Env{Stdout: env.Stdout, Stderr: env.Stderr}, args)
+			},
+		}}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

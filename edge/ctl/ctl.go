@@ -20,6 +20,9 @@ type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
+	// Commands are further commands by name, wired in by cmd/ponte-ctl
+	// (the operators' deadletter command, which lives with ingest).
+	Commands map[string]func(ctx context.Context, env Env, args []string) int
 }
 
 const usage = `ponte-ctl: the Ponte technician's tool
@@ -48,6 +51,9 @@ func Run(ctx context.Context, env Env, args []string) int {
 		fmt.Fprint(env.Stderr, usage)
 		return ExitUsage
 	}
+	if cmd, ok := env.Commands[args[0]]; ok {
+		return cmd(ctx, env, args[1:])
+	}
 	switch args[0] {
 	case "profile":
 		if len(args) < 2 || args[1] != "validate" {
@@ -57,8 +63,6 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return validateProfiles(env, args[2:])
 	case "probe":
 		return probe(ctx, env, args[1:])
-	case "deadletter":
-		return deadletterCmd(ctx, env, args[1:])
 	case "password-hash":
 		if env.Stdin == nil {
 			env.Stdin = strings.NewReader("")

@@ -15,13 +15,13 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/ponte-city/ponte/edge/ctl"
 	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/ingest/opsctl"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -67,7 +67,10 @@ func runUntil(t testing.TB, cfg *config.Config, opts app.Options) (app.Addrs, fu
 // ctlRun runs ponte-ctl and returns its exit status and output.
 func ctlRun(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := ctl.Run(context.Background(), ctl.Env{Stdout: &out, Stderr: &errOut}, args)
+	if len(args) == 0 || args[0] != "deadletter" {
+		panic("ctlRun runs ponte-ctl deadletter only")
+	}
+	code := opsctl.Deadletter(context.Background(), opsctl.Env{Stdout: &out, Stderr: &errOut}, args[1:])
 	return code, out.String(), errOut.String()
 }
 
@@ -123,7 +126,7 @@ func TestReplayUnknownDevice(t *testing.T) {
 	}
 	// Before the fix: refused again, as a new letter.
 	code, out, errOut := ctlRun("deadletter", "replay", l.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP)
-	if code != ctl.ExitFail || !strings.Contains(out, "dead-lettered again 2") {
+	if code != opsctl.ExitFail || !strings.Contains(out, "dead-lettered again 2") {
 		t.Fatalf("replay before the fix: exit %d, %q %q", code, out, errOut)
 	}
 	if n := countAny(t, srv, dev9); n != 0 {
@@ -141,7 +144,7 @@ func TestReplayUnknownDevice(t *testing.T) {
 	applier = ingesttest.NewCountingApplier()
 	addrs, _ = runUntil(t, cfg, app.Options{Applier: applier})
 	code, out, errOut = ctlRun("deadletter", "replay", again, "--config", cfgPath, "--url", "http://"+addrs.HTTP, "--json")
-	if code != ctl.ExitOK {
+	if code != opsctl.ExitOK {
 		t.Fatalf("replay after the fix: exit %d, %q %q", code, out, errOut)
 	}
 	var res app.ReplayResult
@@ -156,7 +159,7 @@ func TestReplayUnknownDevice(t *testing.T) {
 	}
 	// Twice is once.
 	code, out, _ = ctlRun("deadletter", "replay", again, "--config", cfgPath, "--url", "http://"+addrs.HTTP)
-	if code != ctl.ExitOK || !strings.Contains(out, "already replayed") {
+	if code != opsctl.ExitOK || !strings.Contains(out, "already replayed") {
 		t.Errorf("second replay: exit %d, %q", code, out)
 	}
 	if applier.Total() != 2 || countAny(t, srv, dev9) != 2 {
@@ -164,7 +167,7 @@ func TestReplayUnknownDevice(t *testing.T) {
 	}
 	// list shows it replayed.
 	code, out, _ = ctlRun("deadletter", "list", "--config", cfgPath)
-	if code != ctl.ExitOK || !strings.Contains(out, again) || !strings.Contains(out, "2 written") {
+	if code != opsctl.ExitOK || !strings.Contains(out, again) || !strings.Contains(out, "2 written") {
 		t.Errorf("list after the replay: exit %d\n%s", code, out)
 	}
 	// A forged batch's letter is not replayable.
@@ -180,7 +183,7 @@ func TestReplayUnknownDevice(t *testing.T) {
 		t.Fatalf("newest letter %+v, want gateway_mismatch", last)
 	}
 	code, _, errOut = ctlRun("deadletter", "replay", last.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP)
-	if code != ctl.ExitFail || !strings.Contains(errOut, "422") {
+	if code != opsctl.ExitFail || !strings.Contains(errOut, "422") {
 		t.Errorf("replay of a forged batch: exit %d, %q", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, "replay", again)); err != nil {
@@ -298,7 +301,7 @@ func TestReplayUnknownGateway(t *testing.T) {
 	addrs, _ := runUntil(t, cfg, app.Options{Applier: applier})
 	code, out, errOut := ctlRun("deadletter", "replay", letter.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP, "--json")
 	var res app.ReplayResult
-	if err := json.Unmarshal([]byte(out), &res); code != ctl.ExitOK || err != nil || res.Path != "pipeline" || res.Written != 8 {
+	if err := json.Unmarshal([]byte(out), &res); code != opsctl.ExitOK || err != nil || res.Path != "pipeline" || res.Written != 8 {
 		t.Fatalf("replay: exit %d, %q %q", code, out, errOut)
 	}
 	gw2Points := `SELECT count(*) FROM "ponte" WHERE "gateway" = 'gw2'`

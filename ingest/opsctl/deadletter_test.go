@@ -1,4 +1,4 @@
-package ctl
+package opsctl
 
 import (
 	"bytes"
@@ -51,7 +51,10 @@ func letterDir(t *testing.T) (string, []string) {
 
 func runCtl(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := Run(context.Background(), Env{Stdout: &out, Stderr: &errOut}, args)
+	if len(args) == 0 || args[0] != "deadletter" {
+		panic("runCtl runs ponte-ctl deadletter only")
+	}
+	code := Deadletter(context.Background(), Env{Stdout: &out, Stderr: &errOut}, args[1:])
 	return code, out.String(), errOut.String()
 }
 

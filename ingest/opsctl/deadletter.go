@@ -1,4 +1,4 @@
-package ctl
+package opsctl
 
 // ponte-ctl deadletter: for operators of the central ingest (not the
 // roadside), reading ingest's dead-letter directory and asking ingest to
@@ -37,8 +37,9 @@ const deadletterUsage = `Usage:
 // TokenEnv is the environment variable replay reads the operator token from.
 const TokenEnv = "PONTE_OPERATOR_TOKEN"
 
-// deadletterCmd runs "deadletter list|show|replay".
-func deadletterCmd(ctx context.Context, env Env, args []string) int {
+// Deadletter runs "ponte-ctl deadletter list|show|replay" (args without
+// "deadletter") and returns the exit status.
+func Deadletter(ctx context.Context, env Env, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, "ponte-ctl deadletter: expected list, show or replay\n"+deadletterUsage)
 		return ExitUsage
