@@ -44,7 +44,7 @@ type gateway struct {
 	id      string
 	sim     *proc
 	edge    *proc
-	link    *proxy
+	link    *testenv.Proxy
 	listen  string // the agent's HTTP API
 	bufDir  string
 	copyDir string // hard links of every segment the buffer ever had
@@ -99,7 +99,7 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 			"--units", fmt.Sprintf("1-%d", metersPerGW), "--seed", fmt.Sprint(simSeed(i)))
 		g.sim.ready = func() bool { return tcpOpen(simAddr) }
 		g.sim.start(t)
-		g.link = startProxy(t, brokerAddr)
+		g.link = testenv.StartProxy(t, brokerAddr)
 		g.listen = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		password := "pw-" + g.id + "-" + randomHex(t)
 		var site strings.Builder

@@ -181,13 +181,13 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 	p.Cut()
 	a := newAcker(t, broker.URL, ackContig)
 	b := openBuf(t)
-	f := start(t, baseConfig(p.URL()), b)
+	f := start(t, baseConfig(proxyURL(p)), b)
 	produceDurable(t, b, 0, 300)
 	eventually(t, 10*time.Second, "failed attempts", func() bool { return metricValue(f.m.connects.WithLabelValues("error")) >= 3 })
 	if a.distinct() != 0 || f.Status().Connected {
 		t.Fatalf("delivered through a cut link")
 	}
-	p.Restore()
+	p.Heal()
 	drained(t, b, a, 300, 20*time.Second)
 	a.check(t, b.Epoch(), 300)
 }

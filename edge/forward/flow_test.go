@@ -65,7 +65,7 @@ func TestSteadyFlow(t *testing.T) {
 func TestOutages(t *testing.T) {
 	cases := []struct {
 		name   string
-		outage func(p *proxy, broker *testenv.Broker, a *acker)
+		outage func(p *testenv.Proxy, broker *testenv.Broker, a *acker)
 		// lossy: the broker (persistence off, killed) may lose batches it
 		// had already confirmed; the gateway resends them after the ack
 		// timeout, so they arrive after later ones. Every reading must
@@ -73,22 +73,22 @@ func TestOutages(t *testing.T) {
 		// at such a gap until it fills.
 		lossy bool
 	}{
-		{"link cut", func(p *proxy, _ *testenv.Broker, _ *acker) {
+		{"link cut", func(p *testenv.Proxy, _ *testenv.Broker, _ *acker) {
 			p.Cut()
 			time.Sleep(700 * time.Millisecond)
-			p.Restore()
+			p.Heal()
 		}, false},
-		{"broker restart", func(_ *proxy, broker *testenv.Broker, _ *acker) {
+		{"broker restart", func(_ *testenv.Proxy, broker *testenv.Broker, _ *acker) {
 			broker.Restart(500 * time.Millisecond)
 		}, true},
-		{"ingest restart", func(_ *proxy, _ *testenv.Broker, a *acker) {
+		{"ingest restart", func(_ *testenv.Proxy, _ *testenv.Broker, a *acker) {
 			a.restart(t, 500*time.Millisecond)
 		}, false},
-		{"two cuts in a row", func(p *proxy, _ *testenv.Broker, _ *acker) {
+		{"two cuts in a row", func(p *testenv.Proxy, _ *testenv.Broker, _ *acker) {
 			for range 2 {
 				p.Cut()
 				time.Sleep(300 * time.Millisecond)
-				p.Restore()
+				p.Heal()
 				time.Sleep(50 * time.Millisecond)
 			}
 		}, false},
@@ -99,7 +99,7 @@ func TestOutages(t *testing.T) {
 			p := newProxy(t, "127.0.0.1:"+itoa(broker.Port))
 			a := newAcker(t, broker.URL, ackContig)
 			b := openBuf(t)
-			cfg := baseConfig(p.URL())
+			cfg := baseConfig(proxyURL(p))
 			cfg.BatchMaxReadings = 200
 			cfg.AckTimeout = time.Second
 			f := start(t, cfg, b)

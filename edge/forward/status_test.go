@@ -68,7 +68,7 @@ func TestStatusAndLastWill(t *testing.T) {
 	broker := testenv.Mosquitto(t)
 	p := newProxy(t, "127.0.0.1:"+itoa(broker.Port))
 	b := openBuf(t)
-	cfg := baseConfig(p.URL())
+	cfg := baseConfig(proxyURL(p))
 	topic := cfg.Topics.Status(testGW)
 	w := watchStatus(t, broker.URL, topic)
 	f := start(t, cfg, b)
@@ -79,7 +79,7 @@ func TestStatusAndLastWill(t *testing.T) {
 	if f.Status().Connected {
 		eventually(t, 10*time.Second, "the forwarder noticing", func() bool { return !f.Status().Connected })
 	}
-	p.Restore()
+	p.Heal()
 	w.waitState(t, wire.StateOnline)
 	eventually(t, 10*time.Second, "connected again", func() bool { return f.Status().Connected })
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
+
+	"github.com/ponte-city/ponte/edge/testenv"
 )
 
 // hourBackoff sets a backoff so long that only the readiness probe can
@@ -29,9 +31,9 @@ func hourBackoff(c *Config) {
 func TestProbeResumesAfterOutage(t *testing.T) {
 	srv := influxtest.Start(t)
 	u, _ := url.Parse(srv.URL)
-	px := startProxy(t, u.Host)
+	px := testenv.StartProxy(t, u.Host)
 	var logs syncBuffer
-	s := newSink(t, px.URL, srv.Bucket, hourBackoff, func(c *Config) {
+	s := newSink(t, "http://"+px.Addr(), srv.Bucket, hourBackoff, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	mustWrite(t, s, "gw-1", floats("cab-1", "voltage", time.Unix(1_700_001_000, 0), 10))
@@ -57,7 +59,7 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 		t.Fatalf("while unreachable: probe resumes %d, healthy %v", st.ProbeResumes, s.Healthy())
 	}
 
-	px.Restore()
+	px.Heal()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -119,8 +121,8 @@ func TestNoProbeWhenServerAnswers(t *testing.T) {
 func BenchmarkBackToWrite(b *testing.B) {
 	srv := influxtest.Start(b)
 	u, _ := url.Parse(srv.URL)
-	px := startProxy(b, u.Host)
-	s := newSink(b, px.URL, srv.Bucket, func(c *Config) {
+	px := testenv.StartProxy(b, u.Host)
+	s := newSink(b, "http://"+px.Addr(), srv.Bucket, func(c *Config) {
 		hourBackoff(c)
 		c.ProbeInterval = DefaultProbeInterval
 	})
@@ -142,7 +144,7 @@ func BenchmarkBackToWrite(b *testing.B) {
 		}()
 		eventually(b, 10*time.Second, "backing off", s.Backpressure)
 		back := time.Now()
-		px.Restore()
+		px.Heal()
 		total += (<-done).Sub(back)
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(n), "back_to_write-ms")
