@@ -1,14 +1,7 @@
 package forward
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -81,70 +74,16 @@ type pki struct {
 func newPKI(t *testing.T) pki {
 	t.Helper()
 	dir := brokerDir(t)
-	ca, caKey := issue(t, nil, nil, pkix.Name{CommonName: "ponte test CA"}, true, nil)
-	p := pki{CA: writePEM(t, dir, "ca.pem", "CERTIFICATE", ca.Raw)}
-	srv, srvKey := issue(t, ca, caKey, pkix.Name{CommonName: "broker"}, false, []net.IP{net.ParseIP("127.0.0.1")})
-	p.ServerCert = writePEM(t, dir, "server.pem", "CERTIFICATE", srv.Raw)
-	p.ServerKey = writeKey(t, dir, "server.key", srvKey)
-	cli, cliKey := issue(t, ca, caKey, pkix.Name{CommonName: testGW}, false, nil)
-	p.ClientCert = writePEM(t, dir, "client.pem", "CERTIFICATE", cli.Raw)
-	p.ClientKey = writeKey(t, dir, "client.key", cliKey)
-	other, otherKey := issue(t, nil, nil, pkix.Name{CommonName: testGW}, false, nil)
-	p.OtherCert = writePEM(t, dir, "other.pem", "CERTIFICATE", other.Raw)
-	p.OtherKey = writeKey(t, dir, "other.key", otherKey)
+	ca, caKey := testenv.Issue(t, nil, nil, "ponte test CA", true)
+	p := pki{CA: testenv.WriteCert(t, filepath.Join(dir, "ca.pem"), ca)}
+	srv, srvKey := testenv.Issue(t, ca, caKey, "broker", false, testenv.Loopback)
+	p.ServerCert = testenv.WriteCert(t, filepath.Join(dir, "server.pem"), srv)
+	p.ServerKey = testenv.WriteKey(t, filepath.Join(dir, "server.key"), srvKey)
+	cli, cliKey := testenv.Issue(t, ca, caKey, testGW, false)
+	p.ClientCert = testenv.WriteCert(t, filepath.Join(dir, "client.pem"), cli)
+	p.ClientKey = testenv.WriteKey(t, filepath.Join(dir, "client.key"), cliKey)
+	other, otherKey := testenv.Issue(t, nil, nil, testGW, false)
+	p.OtherCert = testenv.WriteCert(t, filepath.Join(dir, "other.pem"), other)
+	p.OtherKey = testenv.WriteKey(t, filepath.Join(dir, "other.key"), otherKey)
 	return p
-}
-
-// issue makes a certificate signed by parent (self-signed if nil).
-func issue(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, name pkix.Name, isCA bool, ips []net.IP) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      name,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  ips,
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-		tmpl.ExtKeyUsage = nil
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-func writeKey(t *testing.T, dir, name string, key *ecdsa.PrivateKey) string {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writePEM(t, dir, name, "PRIVATE KEY", der)
-}
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -1,20 +1,12 @@
 package broker_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +17,7 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/broker"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
@@ -379,11 +372,11 @@ next:
 // Warn with the remote address; an abnormal disconnect carries its reason.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	pool := selfSigned(t, dir)
+	certFile, keyFile, pool := testenv.SelfSigned(t, dir, "ponte-ingest")
 	var out logs
 	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b, _ := startWith(t, func(c *broker.Config) {
-		c.TLS = broker.TLS{Listen: "127.0.0.1:0", CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
+		c.TLS = broker.TLS{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}
 		c.Logger = log
 	})
 	f := startFlow(t, b)
@@ -433,32 +426,4 @@ func TestTLS(t *testing.T) {
 		t.Error(`a log line without a message (msg="")`)
 	}
 	f.keepsFlowing(t)
-}
-
-// selfSigned writes cert.pem and key.pem for 127.0.0.1 into dir and
-// returns a pool trusting the certificate.
-func selfSigned(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ponte-ingest"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
 }

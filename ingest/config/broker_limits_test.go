@@ -1,19 +1,11 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/broker"
 )
 
@@ -61,7 +53,7 @@ func TestBrokerLimitsExternalBroker(t *testing.T) {
 }
 
 func TestBrokerLimitsErrors(t *testing.T) {
-	cert, key := selfSigned(t)
+	cert, key, _ := testenv.SelfSigned(t, t.TempDir(), "broker")
 	// A field that is missing is reported at its parent's line; a value
 	// the YAML decoder refuses (a bad duration) at its own line, without
 	// the path (edge/yamlconf's decoding errors).
@@ -128,7 +120,7 @@ func TestBrokerLimitsErrors(t *testing.T) {
 }
 
 func TestBrokerTLSLoads(t *testing.T) {
-	cert, key := selfSigned(t)
+	cert, key, _ := testenv.SelfSigned(t, t.TempDir(), "broker")
 	c, err := Parse("tls.yaml", []byte(brokerYAML+"  tls:\n    listen: \":8883\"\n    cert_file: "+cert+"\n    key_file: "+key+"\n"+influxYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -136,31 +128,4 @@ func TestBrokerTLSLoads(t *testing.T) {
 	if got, want := c.Broker.TLS.Embedded(), (broker.TLS{Listen: ":8883", CertFile: cert, KeyFile: key}); got != want {
 		t.Errorf("TLS = %+v, want %+v", got, want)
 	}
-}
-
-// selfSigned writes a self-signed certificate and its key as PEM files.
-func selfSigned(t *testing.T) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "broker"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for path, b := range map[string]*pem.Block{cert: {Type: "CERTIFICATE", Bytes: der}, key: {Type: "EC PRIVATE KEY", Bytes: kder}} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cert, key
 }

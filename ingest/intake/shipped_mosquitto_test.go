@@ -2,14 +2,9 @@ package intake_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -77,13 +72,13 @@ func startShippedMosquitto(t *testing.T) *shippedBroker {
 		}
 	}
 	sb := &shippedBroker{dir: dir, IngestPassword: "ingest-test-password-1"}
-	sb.ca, sb.caKey = issueCert(t, nil, nil, "ponte test CA", true)
+	sb.ca, sb.caKey = testenv.Issue(t, nil, nil, "ponte test CA", true, testenv.Loopback)
 	sb.pool = x509.NewCertPool()
 	sb.pool.AddCert(sb.ca)
-	srv, srvKey := issueCert(t, sb.ca, sb.caKey, "broker", false)
-	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", sb.ca.Raw)
-	writePEM(t, filepath.Join(dir, "broker.pem"), "CERTIFICATE", srv.Raw)
-	writeKey(t, filepath.Join(dir, "broker.key"), srvKey)
+	srv, srvKey := testenv.Issue(t, sb.ca, sb.caKey, "broker", false, testenv.Loopback)
+	testenv.WriteCert(t, filepath.Join(dir, "ca.pem"), sb.ca)
+	testenv.WriteCert(t, filepath.Join(dir, "broker.pem"), srv)
+	testenv.WriteKey(t, filepath.Join(dir, "broker.key"), srvKey)
 	if err := os.WriteFile(filepath.Join(dir, "ponte.acl"), acl, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -155,55 +150,11 @@ func startShippedMosquitto(t *testing.T) *shippedBroker {
 	return sb
 }
 
-// issueCert makes a certificate for cn, signed by parent (self-signed if
-// nil), valid for 127.0.0.1.
-func issueCert(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, cn string, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: isCA, BasicConstraintsValid: true}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeKey(t *testing.T, path string, key *ecdsa.PrivateKey) {
-	t.Helper()
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, path, "EC PRIVATE KEY", der)
-}
-
 // gatewayTLS returns a TLS configuration with a client certificate whose
 // CN is gateway, issued by the broker's CA.
 func (sb *shippedBroker) gatewayTLS(t *testing.T, gateway string) *tls.Config {
 	t.Helper()
-	cert, key := issueCert(t, sb.ca, sb.caKey, gateway, false)
+	cert, key := testenv.Issue(t, sb.ca, sb.caKey, gateway, false, testenv.Loopback)
 	return &tls.Config{RootCAs: sb.pool, MinVersion: tls.VersionTLS12,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}}}
 }
