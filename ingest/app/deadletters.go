@@ -53,17 +53,6 @@ import (
 	"github.com/ponte-city/ponte/ingest/service"
 )
 
-// ReplayResult is the answer of a replay.
-type ReplayResult struct {
-	ID string `json:"id"`
-	// Path is "letter" (the letter's own dedup ledger) or "pipeline" (the
-	// gateway's live pipeline and dedup).
-	Path         string `json:"path"`
-	Written      int    `json:"written"`
-	Duplicates   int    `json:"duplicates"`
-	DeadLettered int    `json:"dead_lettered"`
-	Message      string `json:"message"`
-}
 
 // replayer serves replays of one ingest's dead letters.
 type replayer struct {
@@ -107,7 +96,7 @@ func (rp *replayer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job := service.Job{Transport: "replay", Topic: "deadletter/" + id, Gateway: l.Gateway, Payload: payload}
-	res := ReplayResult{ID: id}
+	res := deadletter.ReplayResult{ID: id}
 	var out service.Result
 	switch l.Reason {
 	case service.ReasonUnknownDevice, service.ReasonTime, service.ReasonSinkRejected:

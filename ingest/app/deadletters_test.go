@@ -147,7 +147,7 @@ func TestReplayUnknownDevice(t *testing.T) {
 	if code != opsctl.ExitOK {
 		t.Fatalf("replay after the fix: exit %d, %q %q", code, out, errOut)
 	}
-	var res app.ReplayResult
+	var res deadletter.ReplayResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Written != 2 || res.Path != "letter" {
 		t.Fatalf("replay answer %q (%v)", out, err)
 	}
@@ -300,7 +300,7 @@ func TestReplayUnknownGateway(t *testing.T) {
 	applier := ingesttest.NewCountingApplier()
 	addrs, _ := runUntil(t, cfg, app.Options{Applier: applier})
 	code, out, errOut := ctlRun("deadletter", "replay", letter.ID, "--config", cfgPath, "--url", "http://"+addrs.HTTP, "--json")
-	var res app.ReplayResult
+	var res deadletter.ReplayResult
 	if err := json.Unmarshal([]byte(out), &res); code != opsctl.ExitOK || err != nil || res.Path != "pipeline" || res.Written != 8 {
 		t.Fatalf("replay: exit %d, %q %q", code, out, errOut)
 	}

@@ -188,3 +188,18 @@ func List(dir string) ([]Letter, error) {
 	}
 	return out, nil
 }
+
+// ReplayResult is ingest's answer to a replay of a letter (POST
+// /api/v1/deadletters/{id}/replay), as ingest writes it and ponte-ctl
+// reads it; a refused replay answers only Error.
+type ReplayResult struct {
+	ID string `json:"id,omitempty"`
+	// Path is "letter" (the letter's own dedup ledger) or "pipeline" (the
+	// gateway's live pipeline and dedup).
+	Path         string `json:"path,omitempty"`
+	Written      int    `json:"written"`
+	Duplicates   int    `json:"duplicates"`
+	DeadLettered int    `json:"dead_lettered"`
+	Message      string `json:"message,omitempty"`
+	Error        string `json:"error,omitempty"`
+}

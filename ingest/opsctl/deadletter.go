@@ -262,16 +262,6 @@ func replayTarget(cfg *config.Config, url, tokenFile string) (string, string, er
 	return strings.TrimRight(url, "/"), token, nil
 }
 
-// replayResult is ingest's answer (app.ReplayResult), or its error.
-type replayResult struct {
-	ID           string `json:"id"`
-	Path         string `json:"path"`
-	Written      int    `json:"written"`
-	Duplicates   int    `json:"duplicates"`
-	DeadLettered int    `json:"dead_lettered"`
-	Message      string `json:"message"`
-	Error        string `json:"error"`
-}
 
 func replayLetter(ctx context.Context, env Env, base, token, id string, asJSON bool) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/deadletters/"+id+"/replay", nil)
@@ -287,7 +277,7 @@ func replayLetter(ctx context.Context, env Env, base, token, id string, asJSON b
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var res replayResult
+	var res deadletter.ReplayResult
 	if err := json.Unmarshal(body, &res); err != nil {
 		fmt.Fprintf(env.Stderr, "ponte-ctl deadletter replay %s: ingest answered %s: %s\n", id, resp.Status, clipText(string(bytes.TrimSpace(body)), 200))
 		return ExitFail
