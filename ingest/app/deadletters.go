@@ -53,7 +53,6 @@ import (
 	"github.com/ponte-city/ponte/ingest/service"
 )
 
-
 // replayer serves replays of one ingest's dead letters.
 type replayer struct {
 	tokens [][]byte

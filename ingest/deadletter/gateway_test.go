@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -89,18 +90,9 @@ func TestModes(t *testing.T) {
 	if err := MarkReplayed(dir, id, Replay{Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	check := func(path string, want os.FileMode) {
-		st, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := st.Mode().Perm(); got != want {
-			t.Errorf("%s: mode %o, want %o", path, got, want)
-		}
-	}
-	check(dir, 0o700)
+	testenv.RequireMode(t, 0o700, dir)
 	for _, ext := range []string{".bin", ".json", replayedExt} {
-		check(filepath.Join(dir, id+ext), 0o600)
+		testenv.RequireMode(t, 0o600, filepath.Join(dir, id+ext))
 	}
 }
 

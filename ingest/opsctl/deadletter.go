@@ -262,7 +262,6 @@ func replayTarget(cfg *config.Config, url, tokenFile string) (string, string, er
 	return strings.TrimRight(url, "/"), token, nil
 }
 
-
 func replayLetter(ctx context.Context, env Env, base, token, id string, asJSON bool) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/deadletters/"+id+"/replay", nil)
 	if err != nil {
