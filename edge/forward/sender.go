@@ -268,14 +268,15 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 			return false, changed, now.Add(f.cfg.BatchMaxWait - age), nil
 		}
 	}
-	replay := full && f.buf.Stats().DurableSeq > recs[len(recs)-1].Seq
+	bs := f.buf.Stats()
+	replay := full && bs.DurableSeq > recs[len(recs)-1].Seq
 	if replay {
 		if d := s.pace.wait(len(recs), now); d > 0 {
 			return false, nil, now.Add(d), nil
 		}
 	}
 	s.badN = 0
-	fr, err := s.fr.frame(s.cursor, f.buf.Stats().FirstSeq, recs)
+	fr, err := s.fr.frame(s.cursor, bs.FirstSeq, recs)
 	if s.badN > 0 {
 		f.log.Error("uplink skipped undecodable buffer records; they are freed with the next acknowledgement", "count", s.badN, "first", s.badFirst)
 	}

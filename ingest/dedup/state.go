@@ -99,6 +99,9 @@ func (e *Epoch) release(retained uint64) (dropped uint64) {
 // most maxRanges ranges beyond the gap. A batch that does not fit is not
 // written now: the gateway sends it again once the gap before it filled.
 func (e *Epoch) Fits(start, last, retained uint64, maxRanges int) bool {
+	if len(e.Ahead) < maxRanges {
+		return true // a batch adds one range at most
+	}
 	c := Epoch{Mark: e.Mark, Ahead: append([]Range(nil), e.Ahead...)}
 	c.Add(start, last, retained, time.Time{})
 	return len(c.Ahead) <= maxRanges
