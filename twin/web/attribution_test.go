@@ -54,4 +54,5 @@ func TestMapAttributionIsText(t *testing.T) {
 	if err := p.eval(ctx, "!!window.pwned", &pwned); err != nil || pwned {
 		t.Errorf("the attribution's onerror ran (%v)", err)
 	}
+	shot(ctx, t, p, artifacts(t), "map-attribution-as-text.png")
 }
