@@ -155,9 +155,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("ingest: http: %w", err)
 	}
+	gwGuard, err := throttle.New(throttle.Config{Listener: intake.ListenerHTTP, Burst: cfg.HTTP.AuthGatewayBurst,
+		Refill: cfg.HTTP.AuthRefill.D(), Logger: log.With("component", "http"), Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("ingest: http: %w", err)
+	}
 	mux := http.NewServeMux()
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
-		Guard: guard, Logger: log.With("component", "http")}, svc).Register(mux)
+		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
 	if tw != nil {
 		if err := mountTwin(mux, cfg, tw, log, reg); err != nil {
 			return err

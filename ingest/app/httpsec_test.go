@@ -343,3 +343,43 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	}
 	t.Fatalf("the stream ended before the entity event (ctx %v)", ctx.Err())
 }
+
+// TestHTTPGatewayBudget: guessing one gateway's HTTP token from many
+// addresses is bounded per gateway ID too: once its budget is spent, its
+// requests get 429 unchecked from any address, while another gateway and
+// the addresses' own budgets are untouched.
+func TestHTTPGatewayBudget(t *testing.T) {
+	cfg, _ := writeConfig(t, t.TempDir(), "", "", 2)
+	const perAddr, perGateway = 3, 7
+	cfg.HTTP.AuthBurst, cfg.HTTP.AuthGatewayBurst = perAddr, perGateway
+	cfg.HTTP.AuthRefill = yamlconf.Duration(time.Hour)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	base := "http://" + addrs.HTTP
+	batch := ingesttest.BatchFor("gw1", 3, 1, 5)
+	guesses := 0
+	for a := 2; guesses < perGateway; a++ { // perAddr guesses each from 127.0.0.2, .3, ...
+		c := fromAddr(fmt.Sprintf("127.0.0.%d", a))
+		for i := 0; i < perAddr && guesses < perGateway; i++ {
+			if code, body := postBatch(t, c, base, "gw1", fmt.Sprintf("guess-%02d-0123456789abcdef", guesses), batch); code != http.StatusForbidden {
+				t.Fatalf("guess %d: %d %s, want 403", guesses+1, code, body)
+			}
+			guesses++
+		}
+	}
+	fresh := fromAddr("127.0.0.100") // an address that guessed nothing
+	if code, body := postBatch(t, fresh, base, "gw1", token("gw1"), batch); code != http.StatusTooManyRequests || !strings.Contains(body, "gateway ID") {
+		t.Errorf("gw1's right token after %d guesses from several addresses: %d %s, want 429 unchecked", guesses, code, body)
+	}
+	if code, body := postBatch(t, fresh, base, "gw2", token("gw2"), ingesttest.BatchFor("gw2", 3, 1, 5)); code != 200 {
+		t.Errorf("another gateway from the same address: %d %s, want 200", code, body)
+	}
+	m := metricsText(t, addrs)
+	for _, want := range []string{
+		fmt.Sprintf(`ponte_ingest_auth_failures_total{listener="http_intake",reason="bad_credentials"} %d`, perGateway),
+		`ponte_ingest_auth_failures_total{listener="http_intake",reason="throttled"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

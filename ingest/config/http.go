@@ -50,8 +50,14 @@ type HTTP struct {
 	// operator tokens) one address may make before it is answered 429
 	// unchecked (default 10).
 	AuthBurst int `yaml:"auth_burst"`
-	// AuthRefill is how often such an address regains one attempt
-	// (default 2s).
+	// AuthGatewayBurst is how many failed HTTP intake authentications
+	// for one gateway ID, from all addresses together, are answered before
+	// that gateway's requests get 429 unchecked (default 100): guessing
+	// spread over many addresses is bounded too. It is larger than
+	// AuthBurst so that one address cannot lock a gateway out.
+	AuthGatewayBurst int `yaml:"auth_gateway_burst"`
+	// AuthRefill is how often such an address (or gateway) regains one
+	// attempt (default 2s).
 	AuthRefill yamlconf.Duration `yaml:"auth_refill"`
 	// TLS, when set, serves the public listener over HTTPS (TLS 1.2 or
 	// later).
@@ -80,6 +86,7 @@ func DefaultHTTP() HTTP {
 		MaxHeaderBytes:    16 << 10,
 		MaxConnections:    10000,
 		AuthBurst:         10,
+		AuthGatewayBurst:  100,
 		AuthRefill:        yamlconf.Duration(2 * time.Second),
 	}
 }
@@ -115,6 +122,9 @@ func (c *Config) validateHTTP(bad func(path, format string, args ...any)) {
 	}
 	if h.AuthBurst <= 0 {
 		bad("http.auth_burst", "%d (expected a positive number of attempts)", h.AuthBurst)
+	}
+	if h.AuthGatewayBurst <= 0 {
+		bad("http.auth_gateway_burst", "%d (expected a positive number of attempts)", h.AuthGatewayBurst)
 	}
 	if h.TLS != nil {
 		switch {

@@ -39,6 +39,10 @@ type HTTPConfig struct {
 	// Guard throttles token guessing per source address (nil: none);
 	// its listener label is ListenerHTTP by convention.
 	Guard *throttle.Guard
+	// GatewayGuard throttles it per gateway ID, from all addresses
+	// together (nil: none); give it a larger burst than Guard, so that one
+	// address cannot lock a gateway out.
+	GatewayGuard *throttle.Guard
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -168,22 +172,39 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// throttled answers 429 to an attempt refused unchecked.
+func (h *HTTP) throttled(w http.ResponseWriter, wait time.Duration, who string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	h.fail(w, http.StatusTooManyRequests, throttle.ReasonThrottled, "too many failed authentications from "+who+"; retry later")
+}
+
 // authenticate checks gw's bearer token, answering the refusal itself.
 // An address that spent its budget of failures gets 429 before the token
 // is looked at. An unknown gateway and a wrong token get the same status
 // and body, after comparing the same number of bytes, so that the answer
 // does not tell which gateways exist.
 func (h *HTTP) authenticate(w http.ResponseWriter, r *http.Request, gw string) bool {
-	var attempt throttle.Attempt
+	var attempt, gwAttempt throttle.Attempt
 	if h.cfg.Guard != nil {
 		a, ok, wait := h.cfg.Guard.Begin(throttle.Key(r.RemoteAddr), r.RemoteAddr)
 		if !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			h.fail(w, http.StatusTooManyRequests, throttle.ReasonThrottled, "too many failed authentications from this address; retry later")
+			h.throttled(w, wait, "this address")
 			return false
 		}
 		attempt = a
 	}
+	if h.cfg.GatewayGuard != nil {
+		a, ok, wait := h.cfg.GatewayGuard.Begin("gateway "+gw, r.RemoteAddr)
+		if !ok {
+			attempt.Succeeded() // the address's token back: nothing was checked
+			h.throttled(w, wait, "this gateway ID")
+			return false
+		}
+		gwAttempt = a
+	}
+	// A wrong token keeps both tokens spent; the failure is counted once,
+	// by the address's attempt.
+	defer func() { gwAttempt.Succeeded() }()
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		attempt.Refund(AuthMissing)
@@ -197,6 +218,7 @@ func (h *HTTP) authenticate(w http.ResponseWriter, r *http.Request, gw string) b
 	got := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !known {
 		attempt.Failed(AuthBad)
+		gwAttempt = throttle.Attempt{} // stays spent
 		h.cfg.Logger.Warn("HTTP intake: bad credentials", "gateway", gw, "known_gateway", known, "remote", r.RemoteAddr)
 		h.fail(w, http.StatusForbidden, "forbidden", "the token is not valid for gateway "+strconv.Quote(gw))
 		return false
