@@ -58,7 +58,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	src := `gateway: {id: gw-1}
 uplink:
-  broker: tcp://127.0.0.1:1883
+  broker: ssl://127.0.0.1:8883
   password_file: pw
   tls: {ca: ca.pem}
 buffer: {dir: buf, max_bytes: 1GiB}

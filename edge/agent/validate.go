@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/edge/forward"
 	"github.com/ponte-city/ponte/ingest/wire"
 )
 
@@ -49,6 +50,12 @@ func (v *validator) uplink(u *Uplink) {
 	}
 	v.uplinkPassword(u)
 	if t := u.TLS; t != nil {
+		// Start-up refuses it (forward.Config.Validate); say it here first.
+		if pu, err := url.Parse(u.Broker); err == nil {
+			if secure, known := forward.Scheme(pu.Scheme); known && !secure {
+				v.errorf("uplink.tls", "set, but broker %q is plain %s:// (expected ssl://, mqtts:// or wss://, or no tls section)", u.Broker, pu.Scheme)
+			}
+		}
 		for _, f := range []struct {
 			path string
 			file *string

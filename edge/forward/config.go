@@ -139,6 +139,13 @@ var brokerSchemes = map[string]bool{
 	"ssl": true, "tls": true, "mqtts": true, "mqtt+ssl": true, "tcps": true, "wss": true,
 }
 
+// Scheme reports whether paho dials a broker URL scheme (known) and
+// whether it uses TLS (secure), case-insensitively.
+func Scheme(scheme string) (secure, known bool) {
+	secure, known = brokerSchemes[strings.ToLower(scheme)]
+	return secure, known
+}
+
 // Validate checks c after defaults are applied, as New does. Every error
 // wraps ErrConfig and names the field and what was expected.
 func (c Config) Validate() error {
@@ -201,7 +208,7 @@ func checkBroker(raw string, haveTLS bool) string {
 	if err != nil {
 		return fmt.Sprintf("%q: %v", raw, err)
 	}
-	secure, ok := brokerSchemes[strings.ToLower(u.Scheme)]
+	secure, ok := Scheme(u.Scheme)
 	if !ok {
 		return fmt.Sprintf("%q: scheme %q (expected tcp, mqtt, ssl, tls, mqtts, ws or wss)", raw, u.Scheme)
 	}
