@@ -134,6 +134,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	s := newSender(f)
 	attempt := 0
+	lastFail := "" // the last failed connection attempt's error
 	for {
 		wait := backoff(attempt, f.cfg.BackoffBase, f.cfg.BackoffMax, f.rnd)
 		f.log.Debug("uplink connect wait", "attempt", attempt, "wait", wait)
@@ -158,9 +159,19 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		} else if attempt < 62 {
 			attempt++
 		}
+		// A failed attempt is logged at Warn when it fails differently from
+		// the one before (a certificate the broker refuses, a wrong
+		// password, the network gone), then at Debug while it keeps
+		// failing the same way: an outage must not flood the log, nor hide
+		// why the gateway cannot connect.
 		level := slog.LevelWarn
-		if !connected {
-			level = slog.LevelDebug // every failed attempt would flood the log during an outage
+		if !connected && err != nil && err.Error() == lastFail {
+			level = slog.LevelDebug
+		}
+		if !connected && err != nil {
+			lastFail = err.Error()
+		} else {
+			lastFail = ""
 		}
 		f.log.Log(ctx, level, "uplink disconnected", "broker", f.broker, "err", err, "attempt", attempt)
 	}
