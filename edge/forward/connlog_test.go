@@ -17,8 +17,8 @@ type levelCounter struct {
 }
 
 func (c *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (c *levelCounter) WithAttrs([]slog.Attr) slog.Handler      { return c }
-func (c *levelCounter) WithGroup(string) slog.Handler           { return c }
+func (c *levelCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *levelCounter) WithGroup(string) slog.Handler            { return c }
 func (c *levelCounter) Handle(_ context.Context, r slog.Record) error {
 	if strings.HasPrefix(r.Message, "uplink disconnected") {
 		c.mu.Lock()
