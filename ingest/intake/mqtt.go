@@ -113,6 +113,10 @@ type MQTT struct {
 	connected atomic.Bool
 	probeSent atomic.Uint64 // number of the last probe published
 	probeSeen atomic.Uint64 // number of the last probe received
+	// submitting is true while the message handler waits in Submit
+	// (back-pressure: the pipeline is full, e.g. InfluxDB is down). Paho
+	// delivers in order on one goroutine, so the probes wait behind it.
+	submitting atomic.Bool
 }
 
 // NewMQTT returns an intake feeding svc.
@@ -216,7 +220,13 @@ func (m *MQTT) watch(ctx context.Context, c paho.Client) {
 			return
 		case <-tick.C:
 		}
-		if !c.IsConnectionOpen() {
+		if !c.IsConnectionOpen() || m.submitting.Load() {
+			// Not connected, or the handler waits for the pipeline and the
+			// probes wait behind it: no evidence either way, so the count
+			// starts again. (A session taken over during back-pressure is
+			// noticed once the pipeline moves again; /readyz is false
+			// meanwhile anyway, from the sink.)
+			m.probeSeen.Store(m.probeSent.Load())
 			continue
 		}
 		sent, seen := m.probeSent.Load(), m.probeSeen.Load()
@@ -293,7 +303,10 @@ func (m *MQTT) handle(ctx context.Context, c paho.Client, msg paho.Message) {
 			msg.Ack()
 		}
 	}
-	if err := m.svc.Submit(ctx, j); err != nil {
+	m.submitting.Store(true)
+	err = m.svc.Submit(ctx, j)
+	m.submitting.Store(false)
+	if err != nil {
 		m.cfg.Logger.Debug("batch not taken (stopping)", "topic", topic, "err", err)
 	}
 }

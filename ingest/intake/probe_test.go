@@ -3,6 +3,7 @@ package intake_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/intake"
+	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/ingest/wire"
 )
 
 // logBuffer collects an intake's log for a test to wait on.
@@ -259,4 +262,54 @@ func TestSessionTakenOverByIngestCredential(t *testing.T) {
 			// The attacker keeps the session until ingest takes it back.
 			t.Cleanup(func() { c.Disconnect(0) })
 		})
+}
+
+// TestProbesWhileSinkDown: while InfluxDB is down the pipeline stops
+// taking batches and the intake's message handler waits in Submit, so the
+// probes that come back wait behind it. That is back-pressure, not a
+// stolen session: the intake must not drop its connection for it, and
+// everything is written once the sink is back.
+func TestProbesWhileSinkDown(t *testing.T) {
+	b := testenv.Mosquitto(t)
+	logs := &logBuffer{}
+	sink := &enteredSink{MemSink: ingesttest.NewMemSink()}
+	sink.SetDown(true)
+	const probe = 20 * time.Millisecond
+	p := startPipeline(t, pipeOpts{url: b.URL, clientID: "ingest-a", sink: sink, probe: probe, log: logs.logger(),
+		mod: func(c *service.Config) { c.Workers, c.QueueLen = 1, 1 }})
+	const total = 2000
+	done := make(chan []*ingesttest.Gateway)
+	go func() {
+		done <- runGateways(t, b.URL, 2, total, 90*time.Second, func(g *ingesttest.Gateway) { g.Batch = 50 })
+	}()
+	// The sink is down from the start, so the pipeline fills and the
+	// handler blocks; let many probe intervals pass (there is no
+	// event to wait for: the point is that nothing happens).
+	for deadline := time.Now().Add(20 * time.Second); sink.entered.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no batch reached the sink")
+		}
+	}
+	time.Sleep(50 * probe)
+	if n := logs.count("MQTT intake receives nothing"); n != 0 {
+		t.Errorf("the intake took back-pressure for a stolen session %d times", n)
+	}
+	if !p.mqtt.Connected() {
+		t.Error("the intake reports not connected while it only waits for the sink")
+	}
+	sink.SetDown(false)
+	gws := <-done
+	checkOnce(t, sink.Points(), gws, total, p.applier)
+}
+
+// enteredSink counts the writes that entered the sink (and may be
+// blocked in it while it is down).
+type enteredSink struct {
+	*ingesttest.MemSink
+	entered atomic.Int32
+}
+
+func (s *enteredSink) Write(ctx context.Context, gateway string, rs []wire.Reading) ([]service.Rejected, error) {
+	s.entered.Add(1)
+	return s.MemSink.Write(ctx, gateway, rs)
 }
