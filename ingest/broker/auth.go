@@ -88,31 +88,24 @@ func equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 // than in OnConnectAuthenticate so that each refusal gets its own CONNACK
 // code and log line. The order matters: a spent budget is refused before
 // the password is checked, so a brute force costs no bcrypt.
-func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	user := string(pk.Connect.Username)
-	// Each budget takes a token before the password is looked at, so that
-	// concurrent guesses cannot all pass a check made before any failed;
-	// a refusal for a wrong identity keeps it spent, anything else gives
-	// it back.
+	// A spent budget refuses before the password is looked at, so a brute
+	// force costs no bcrypt; a refused identity spends one failure of the
+	// address's and of the user's budget.
 	byAddr, ok, _ := h.byAddr.Begin(throttle.Key(cl.Net.Remote), cl.Net.Remote)
 	if !ok {
 		return h.refuse(cl, ReasonThrottled, packets.ErrServerUnavailable, "")
 	}
 	byUser, ok, _ := h.byUser.Begin("user "+user, cl.Net.Remote)
 	if !ok {
-		byAddr.Succeeded()
 		return h.refuse(cl, ReasonThrottled, packets.ErrServerUnavailable, "")
 	}
 	fail := func(reason, detail string) error {
+		byAddr.Failed("") // counted once, by refuse, with its listener
+		byUser.Failed("")
 		return h.refuse(cl, reason, notAuthorized(cl), detail)
 	}
-	defer func() {
-		var r *refusal
-		if err == nil || (errors.As(err, &r) && r.reason == ReasonSessionsFull) {
-			byAddr.Succeeded()
-			byUser.Succeeded()
-		}
-	}()
 	if !h.password(user, pk.Connect.Password) {
 		return fail(ReasonBadCredentials, "")
 	}

@@ -196,15 +196,11 @@ func (h *HTTP) authenticate(w http.ResponseWriter, r *http.Request, gw string) b
 	if h.cfg.GatewayGuard != nil {
 		a, ok, wait := h.cfg.GatewayGuard.Begin("gateway "+gw, r.RemoteAddr)
 		if !ok {
-			attempt.Succeeded() // the address's token back: nothing was checked
 			h.throttled(w, wait, "this gateway ID")
 			return false
 		}
 		gwAttempt = a
 	}
-	// A wrong token keeps both tokens spent; the failure is counted once,
-	// by the address's attempt.
-	defer func() { gwAttempt.Succeeded() }()
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		attempt.Refund(AuthMissing)
@@ -218,7 +214,7 @@ func (h *HTTP) authenticate(w http.ResponseWriter, r *http.Request, gw string) b
 	got := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !known {
 		attempt.Failed(AuthBad)
-		gwAttempt = throttle.Attempt{} // stays spent
+		gwAttempt.Failed("") // counted once, by the address's attempt
 		h.cfg.Logger.Warn("HTTP intake: bad credentials", "gateway", gw, "known_gateway", known, "remote", r.RemoteAddr)
 		h.fail(w, http.StatusForbidden, "forbidden", "the token is not valid for gateway "+strconv.Quote(gw))
 		return false

@@ -112,27 +112,29 @@ func New(cfg Config) (*Guard, error) {
 // Attempt is one authentication attempt Begin admitted; the caller ends
 // it with Succeeded, Failed or Refund.
 type Attempt struct {
-	g   *Guard
-	res *rate.Reservation
-	at  time.Time
+	g *Guard
+	e *entry
 }
 
-// Begin admits an attempt from key (see Key), taking one token of its
-// budget. When the budget is spent it returns false and how long until
-// the next attempt is admitted: the caller refuses the attempt without
-// looking at its credentials.
+// Begin admits an attempt from key (see Key) while its budget has a
+// failure left. When the budget is spent it returns false and how long
+// until the next attempt is admitted: the caller refuses the attempt
+// without looking at its credentials. Admitting spends nothing: only a
+// failure does (Failed), so legitimate clients behind one address (a
+// carrier NAT, a reconnect storm) are never throttled by their own
+// number; concurrent guesses can pass the check before any of them
+// failed, which bounds them by the listener's connection cap.
 func (g *Guard) Begin(key, remote string) (Attempt, bool, time.Duration) {
 	now := g.cfg.Now()
 	g.mu.Lock()
 	e := g.entry(key)
-	res := e.lim.ReserveN(now, 1)
-	wait := res.DelayFrom(now)
-	if wait == 0 {
+	tokens := e.lim.TokensAt(now)
+	if tokens >= 1 {
 		e.throttled = false
 		g.mu.Unlock()
-		return Attempt{g: g, res: res, at: now}, true, 0
+		return Attempt{g: g, e: e}, true, 0
 	}
-	res.CancelAt(now)
+	wait := time.Duration((1 - tokens) * float64(g.cfg.Refill))
 	first := !e.throttled
 	e.throttled = true
 	g.mu.Unlock()
@@ -160,30 +162,30 @@ func (g *Guard) entry(key string) *entry {
 	return e
 }
 
-// Succeeded ends an attempt whose credentials were right: its token goes
-// back.
-func (a Attempt) Succeeded() { a.Refund("") }
+// Succeeded ends an attempt whose credentials were right: it spends
+// nothing.
+func (a Attempt) Succeeded() {}
 
-// Refund gives the attempt's token back and, unless reason is empty,
-// counts it as a failure of that reason (an attempt without credentials
-// is no guess).
+// Refund ends an attempt that was no guess (no credentials given) without
+// spending its budget and, unless reason is empty, counts it as a failure
+// of that reason.
 func (a Attempt) Refund(reason string) {
-	if a.g == nil {
-		return
-	}
-	a.res.CancelAt(a.at)
-	if reason != "" {
+	if a.g != nil && reason != "" {
 		a.g.failures.WithLabelValues(a.g.cfg.Listener, reason).Inc()
 	}
 }
 
-// Failed ends an attempt whose credentials were wrong: its token stays
-// spent and the failure is counted with reason.
+// Failed ends an attempt whose credentials were wrong: it spends one
+// failure of the budget and, unless reason is empty (a failure counted by
+// another guard), counts it with reason.
 func (a Attempt) Failed(reason string) {
 	if a.g == nil {
 		return
 	}
-	a.g.failures.WithLabelValues(a.g.cfg.Listener, reason).Inc()
+	a.e.lim.AllowN(a.g.cfg.Now(), 1)
+	if reason != "" {
+		a.g.failures.WithLabelValues(a.g.cfg.Listener, reason).Inc()
+	}
 }
 
 // AuthFailures returns ponte_ingest_auth_failures_total registered on reg,

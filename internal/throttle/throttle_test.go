@@ -104,3 +104,31 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardManyAtOnce: many clients behind one address authenticating at
+// the same time (a carrier NAT, a reconnect storm after a broker
+// restart) are all admitted; only failures spend the budget.
+func TestGuardManyAtOnce(t *testing.T) {
+	g, err := New(Config{Listener: "mqtt", Burst: 3, Refill: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open []Attempt
+	for i := range 50 {
+		a, ok, _ := g.Begin("198.51.100.7", "198.51.100.7:1")
+		if !ok {
+			t.Fatalf("attempt %d of 50 in flight at once was throttled", i+1)
+		}
+		open = append(open, a)
+	}
+	for _, a := range open {
+		a.Succeeded()
+	}
+	for range 3 {
+		a, _, _ := g.Begin("198.51.100.7", "198.51.100.7:1")
+		a.Failed("bad_credentials")
+	}
+	if _, ok, _ := g.Begin("198.51.100.7", "198.51.100.7:1"); ok {
+		t.Fatal("admitted after the budget of 3 failures was spent")
+	}
+}
