@@ -532,8 +532,10 @@ func TestConcurrentGatewaysInOrder(t *testing.T) {
 		}(fmt.Sprint("gw", g))
 	}
 	wg.Wait()
+	// A batch is applied after its write: wait for both.
+	applied := func() int { app.mu.Lock(); defer app.mu.Unlock(); return app.n }
 	deadline := time.Now().Add(20 * time.Second)
-	for e.sink.Len() < gateways*batches*size && time.Now().Before(deadline) {
+	for (e.sink.Len() < gateways*batches*size || applied() < gateways*batches*size) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if e.sink.Len() != gateways*batches*size {
