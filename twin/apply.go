@@ -1,7 +1,7 @@
 package twin
 
 import (
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Apply applies a batch of newly durable readings of a gateway (it

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 var benchCategories = []string{"traffic", "air", "noise", "parking", "energy", "weather"}

@@ -8,10 +8,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/geo"
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/geo"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Defaults of Config.

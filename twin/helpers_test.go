@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/geo"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // t0 is the fixed start of the test clock.

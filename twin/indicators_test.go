@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // How profile points become FIWARE Smart Data Model attributes, by the

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/agent"
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // SitesFromConfigs reads the gateways' site configs at paths (validated

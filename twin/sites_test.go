@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func TestSitesFromConfigs(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 var _ service.Applier = (*Twin)(nil)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // noiseSites are n noise sites of one gateway at the Duomo.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // pointKey identifies a point in InfluxDB: a reading written twice lands

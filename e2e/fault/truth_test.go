@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // segWatcher hard-links every segment file of an edge buffer into a

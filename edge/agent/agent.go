@@ -92,7 +92,7 @@ type Agent struct {
 	initial []namedSource
 
 	buf     atomic.Pointer[buffer.Buffer]
-	up      atomic.Pointer[uplink]
+	up      atomic.Pointer[uplinker]
 	ready   atomic.Bool
 	running atomic.Bool
 	reloads chan reloadRequest
@@ -240,7 +240,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 // shutdown stops the parts in order, within ShutdownTimeout: sources, the
 // last appends made durable, a bounded drain of the uplink, the uplink,
 // the HTTP API. The buffer is closed by Run.
-func (a *Agent) shutdown(srv *http.Server, buf *buffer.Buffer, up uplink, stopSources func(), srcDone <-chan struct{},
+func (a *Agent) shutdown(srv *http.Server, buf *buffer.Buffer, up uplinker, stopSources func(), srcDone <-chan struct{},
 	stopUplink func(), upDone <-chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
@@ -271,7 +271,7 @@ func (a *Agent) shutdown(srv *http.Server, buf *buffer.Buffer, up uplink, stopSo
 
 // drain waits, at most DrainTimeout, for ingest to acknowledge every
 // durable reading, while the uplink is connected.
-func (a *Agent) drain(ctx context.Context, buf *buffer.Buffer, up uplink) {
+func (a *Agent) drain(ctx context.Context, buf *buffer.Buffer, up uplinker) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.DrainTimeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // benchProfile is a Modbus device of 100 holding registers, read in one

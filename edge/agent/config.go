@@ -3,10 +3,10 @@ package agent
 import (
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/secret"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // Defaults for fields the site config leaves out.

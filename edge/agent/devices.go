@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/source/modbus"
 	"github.com/ponte-city/ponte/edge/source/mqtt"
 	"github.com/ponte-city/ponte/edge/source/serial"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // deviceNameRe is the form of device names: they become InfluxDB tag

@@ -1,7 +1,7 @@
 // Package agent is the edge agent: it reads a site config, polls the
 // site's devices through the sources (edge/source/...), appends every
 // reading to the durable buffer (edge/buffer), forwards the buffer to
-// ingest (edge/forward), and serves a local HTTP API for technicians and
+// ingest (edge/uplink), and serves a local HTTP API for technicians and
 // monitoring. cmd/ponte-edge wires it to flags and signals.
 //
 // # Site config

@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/secret"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // LoadOptions adjust how a site config is read.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Device states in Status.

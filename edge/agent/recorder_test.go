@@ -11,7 +11,7 @@ import (
 
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // TestRecorder feeds polls of good and bad readings and checks the

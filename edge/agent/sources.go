@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/source/modbus"
 	"github.com/ponte-city/ponte/edge/source/mqtt"
 	"github.com/ponte-city/ponte/edge/source/serial"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // namedSource is one transport's source.

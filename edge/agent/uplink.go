@@ -8,18 +8,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/edge/forward"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/edge/uplink"
+	"github.com/ponte-city/ponte/wire"
 )
 
-// uplink is what the agent needs of the forwarder.
-type uplink interface {
+// uplinker is what the agent needs of the uplink.
+type uplinker interface {
 	Run(ctx context.Context) error
 	status() UplinkStatus
 }
 
-// forwarder adapts *forward.Forwarder to uplink.
-type forwarder struct{ *forward.Forwarder }
+// forwarder adapts *uplink.Forwarder to uplinker.
+type forwarder struct{ *uplink.Forwarder }
 
 func (f forwarder) status() UplinkStatus {
 	s := f.Status()
@@ -33,9 +33,9 @@ func (f forwarder) status() UplinkStatus {
 
 // uplinkConfig builds the forwarder's configuration from the site's
 // uplink section, loading the TLS files, and checks it.
-func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.Logger) (forward.Config, error) {
+func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.Logger) (uplink.Config, error) {
 	u := s.Uplink
-	cfg := forward.Config{
+	cfg := uplink.Config{
 		Gateway: s.Gateway.ID, Broker: u.Broker, ClientID: u.ClientID, Username: u.Username, Password: u.Secret(),
 		Topics:           wire.Topics{Prefix: u.TopicPrefix},
 		BatchMaxReadings: u.BatchMaxReadings, BatchMaxBytes: int(u.BatchMaxBytes), BatchMaxWait: u.BatchMaxWait.D(),
@@ -44,7 +44,7 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 		Version: version, Logger: log, Registerer: reg,
 	}
 	if t := u.TLS; t != nil {
-		tc, err := forward.LoadTLS(t.CA, t.Cert, t.Key)
+		tc, err := uplink.LoadTLS(t.CA, t.Cert, t.Key)
 		if err != nil {
 			return cfg, fmt.Errorf("%s: uplink.tls: %w", s.File, err)
 		}
@@ -57,12 +57,12 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 }
 
 // newUplink creates the forwarder of buf.
-func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer) (uplink, error) {
+func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer) (uplinker, error) {
 	cfg, err := uplinkConfig(s, reg, version, log)
 	if err != nil {
 		return nil, err
 	}
-	f, err := forward.New(cfg, buf)
+	f, err := uplink.New(cfg, buf)
 	if err != nil {
 		return nil, fmt.Errorf("create uplink: %w", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/edge/forward"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/edge/uplink"
+	"github.com/ponte-city/ponte/wire"
 )
 
 const idChars = "1 to 64 letters, digits, '-', '_' or '.'"
@@ -50,9 +50,9 @@ func (v *validator) uplink(u *Uplink) {
 	}
 	v.uplinkPassword(u)
 	if t := u.TLS; t != nil {
-		// Start-up refuses it (forward.Config.Validate); say it here first.
+		// Start-up refuses it (uplink.Config.Validate); say it here first.
 		if pu, err := url.Parse(u.Broker); err == nil {
-			if secure, known := forward.Scheme(pu.Scheme); known && !secure {
+			if secure, known := uplink.Scheme(pu.Scheme); known && !secure {
 				v.errorf("uplink.tls", "set, but broker %q is plain %s:// (expected ssl://, mqtts:// or wss://, or no tls section)", u.Broker, pu.Scheme)
 			}
 		}

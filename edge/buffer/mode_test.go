@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // TestFileModes: the buffer directory is created 0700 and its segments and

@@ -12,12 +12,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/source/modbus"
 	"github.com/ponte-city/ponte/edge/source/mqtt"
 	"github.com/ponte-city/ponte/edge/source/serial"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // probeResult is one point as probe prints it.

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/sim"
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
 	tarm "github.com/tarm/serial"
+
+	"github.com/ponte-city/ponte/edge/sim"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // TestProbeModbusRTU probes unit 7 of three slaves sharing one RS-485 line

@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/sim"
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
 	tarm "github.com/tarm/serial"
+
+	"github.com/ponte-city/ponte/edge/sim"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 const sdm630 = "../../firmware-profiles/eastron-sdm630-v2.yaml"

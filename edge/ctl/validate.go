@@ -3,7 +3,7 @@ package ctl
 import (
 	"fmt"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // validateProfiles loads every file and prints every problem; the status

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Controller is the run-time control API of a simulator, so tests and

@@ -3,7 +3,7 @@ package sim
 import (
 	"strings"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // PointInfo is what PatternFor looks at to choose a point's pattern.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // ErrUnknownPoint is returned by SetValue for a point the profile does not

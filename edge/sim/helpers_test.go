@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/goburrow/modbus"
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 func fptr(f float64) *float64 { return &f }

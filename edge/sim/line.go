@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // LineDevice simulates a device talking text frames on a serial line. It

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/goburrow/modbus"
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 	"github.com/tarm/serial"
 )
 

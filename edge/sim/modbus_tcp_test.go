@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func TestTCPKnownVectors(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/tidwall/gjson"
 )
 

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Pattern kinds, as profile.Sim.Pattern names them.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 var day = time.Date(2025, 5, 14, 0, 0, 0, 0, time.UTC)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/tidwall/gjson"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/tarm/serial"
 	"golang.org/x/sync/errgroup"
 )

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Device is one installed device instance, as the site config describes it.

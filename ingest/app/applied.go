@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // AppliedMsg is the Debug message logged for every batch handed to the

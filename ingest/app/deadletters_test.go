@@ -15,14 +15,14 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/opsctl"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // runUntil runs app.Run in the background until the returned stop is

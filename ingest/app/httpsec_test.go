@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/yamlconf"
+	"github.com/ponte-city/ponte/wire"
 )
 
 const operatorToken = "operator-token-0123456789"

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"github.com/ponte-city/ponte/ingest/wire"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,10 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/wire"
+
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // Environment of the child process (the ingest under test) in TestKill9.

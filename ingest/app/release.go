@@ -5,7 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // releaser applies the Retained of gateways' status messages to the dedup

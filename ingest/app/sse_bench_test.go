@@ -17,7 +17,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // The twin freshness target (DESIGN.md): p99 <= 200 ms from ingest receipt

@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // TestHTTPS: with http.tls the public listener speaks TLS 1.2 or later

@@ -10,10 +10,10 @@ import (
 
 	"github.com/ponte-city/ponte/geo"
 	"github.com/ponte-city/ponte/ingest/config"
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/twin/web"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // buildTwin loads the twin's layers and sites from the configuration.

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/ponte-city/ponte/internal/throttle"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Config configures the embedded broker.

@@ -5,8 +5,8 @@ import (
 	"net"
 	"strings"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
 	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // BrokerLimits are the embedded broker's limits (broker.Limits); zero

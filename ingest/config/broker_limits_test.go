@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // brokerYAML starts a file with its broker section on lines 1 and 2; a
@@ -56,7 +56,7 @@ func TestBrokerLimitsErrors(t *testing.T) {
 	cert, key, _ := testenv.SelfSigned(t, t.TempDir(), "broker")
 	// A field that is missing is reported at its parent's line; a value
 	// the YAML decoder refuses (a bad duration) at its own line, without
-	// the path (edge/yamlconf's decoding errors).
+	// the path (internal/yamlconf's decoding errors).
 	tests := []struct {
 		name, broker, want string
 	}{

@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"os"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/yamlconf"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Config is ponte-ingest's configuration file.

@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // HTTP is ingest's HTTP side: the public listener (the HTTP intake, the

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // Twin configures the digital twin that ingest keeps and serves. Without a

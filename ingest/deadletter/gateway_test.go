@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // TestCapIsPerGateway: gateway A floods far past the cap; B's earlier

@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // MaxEntries bounds the readings a letter describes one by one; the

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/influx"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // The lines a street-lighting cabinet's readings become: typed fields, a

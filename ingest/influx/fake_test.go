@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // fakeInflux answers /api/v2/write with answer(request number, lines) and

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // job is the points of one Write call on their way to InfluxDB.

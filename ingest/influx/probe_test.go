@@ -13,7 +13,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // hourBackoff sets a backoff so long that only the readiness probe can

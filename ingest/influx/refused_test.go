@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // TestRefusedPoints: readings InfluxDB refuses come back rejected with the

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // TestRoundTrip writes every value kind, a bad reading and names that need

@@ -15,7 +15,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // ErrClosed is wrapped by Write's error when the sink was closed before

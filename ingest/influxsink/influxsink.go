@@ -5,7 +5,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/influx"
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Sink wraps an *influx.Sink as a service.Sink.

@@ -8,7 +8,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Key identifies a point as InfluxDB does: writing the same key twice

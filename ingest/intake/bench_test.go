@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // benchPipeline measures readings/s from gateways' MQTT publishes through

@@ -16,7 +16,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

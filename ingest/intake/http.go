@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/ponte-city/ponte/internal/throttle"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // ContentType is the media type of an encoded wire.Batch.

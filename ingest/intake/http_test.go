@@ -19,7 +19,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // The gateways' HTTP tokens (16 characters or more, as the config

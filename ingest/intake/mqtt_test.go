@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 func TestMQTTEndToEnd(t *testing.T) {

@@ -18,10 +18,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/ponte-city/ponte/edge/testenv"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/intake"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // shippedBroker is Mosquitto run with deploy/mosquitto/ponte.conf and

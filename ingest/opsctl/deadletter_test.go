@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/deadletter"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // letterDir writes two letters: readings of an unknown device from gw-1,

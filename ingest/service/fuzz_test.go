@@ -7,7 +7,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/service"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // FuzzIntake feeds arbitrary payloads to the pipeline as gateway gw1's:

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/dedup"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Gap is an open gap in a gateway's sequence: later batches are written

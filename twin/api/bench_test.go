@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Benchmark shape: benchClients SSE clients, one change every

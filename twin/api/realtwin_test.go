@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // The real twin is what the API serves in ponte-ingest.

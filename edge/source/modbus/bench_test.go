@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // BenchmarkDecode decodes a mix of the types meters and controllers use,

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // bus is every device behind one link (one RTU line, or one TCP host:port)

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func fp(f float64) *float64 { return &f }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Defaults for zero Config and source.Device fields.

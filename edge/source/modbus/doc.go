@@ -1,5 +1,5 @@
 // Package modbus polls Modbus TCP and RTU devices described by device
-// profiles (edge/profile) and hands their values on as wire.Readings. It
+// profiles (internal/profile) and hands their values on as wire.Readings. It
 // implements source.Source, and offers Probe for the technician CLI.
 //
 // The package is split by concern: codec.go turns the bytes of one point

@@ -8,7 +8,7 @@ import (
 
 	"github.com/goburrow/modbus"
 	"github.com/goburrow/serial"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Error kinds, the "kind" label of source.Metrics.Errors.

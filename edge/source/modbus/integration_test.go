@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/tarm/serial"
+
 	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
-	"github.com/tarm/serial"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Values set in the simulator come back exactly through Run, for every

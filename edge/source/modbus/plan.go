@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Protocol limits of one read (Modbus Application Protocol 1.1b3, 6.1-6.4).

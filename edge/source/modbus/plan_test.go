@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // pt is shorthand for a point in planner tests.

@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Result is one point as Probe read it: the reading, and the point's raw

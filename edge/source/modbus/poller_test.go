@@ -15,11 +15,12 @@ import (
 	"time"
 
 	gmodbus "github.com/goburrow/modbus"
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // fakeLink answers reads from a function, counting them per unit.

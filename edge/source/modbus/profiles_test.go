@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Every Modbus profile shipped in firmware-profiles plans into valid

@@ -11,8 +11,9 @@ import (
 
 	gmodbus "github.com/goburrow/modbus"
 	"github.com/goburrow/serial"
-	"github.com/ponte-city/ponte/edge/profile"
+
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // fakePort is a serial port whose replies arrive in scripted pieces at

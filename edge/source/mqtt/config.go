@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Config configures a Source.

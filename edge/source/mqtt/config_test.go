@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 func TestValidate(t *testing.T) {

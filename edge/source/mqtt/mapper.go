@@ -7,8 +7,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Errors for payloads that cannot be mapped at all. They arrive wrapped in a

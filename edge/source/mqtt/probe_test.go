@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func TestProbe(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // BenchmarkParse measures the pure pipeline — framer, checksum, parser —

@@ -1,6 +1,6 @@
 package serial
 
-import "github.com/ponte-city/ponte/edge/profile"
+import "github.com/ponte-city/ponte/internal/profile"
 
 // ErrChecksum marks a frame whose checksum is missing or wrong.
 var ErrChecksum = profile.ErrChecksum

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ponte-city/ponte/edge/profile"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 func TestVerifyChecksum(t *testing.T) {

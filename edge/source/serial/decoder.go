@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Error kinds, the "kind" label of ponte_edge_device_errors_total.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 var fuzzFramings = []profile.Framing{crlf, nmeaSE, stxEtx, {Start: "<<", End: ">>", MaxLength: 8}}

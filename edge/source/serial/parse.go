@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Frame errors the parser reports; the source counts them by kind.

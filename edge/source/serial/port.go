@@ -7,9 +7,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/source"
 	tarm "github.com/tarm/serial"
+
+	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // readTimeout is the port's read timeout: tarm/serial's shortest (one

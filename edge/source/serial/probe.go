@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/profile"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // ProbeFactor times the device's reply timeout is how long Probe waits

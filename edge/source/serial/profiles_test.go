@@ -1,8 +1,8 @@
 package serial
 
 import (
-	"github.com/ponte-city/ponte/edge/profile"
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // Test profiles, built in Go so the package's tests do not depend on the

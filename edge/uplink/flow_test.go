@@ -1,11 +1,11 @@
-package forward
+package uplink
 
 import (
 	"testing"
 	"time"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // drained waits until ingest has acknowledged everything and the buffer

@@ -1,4 +1,4 @@
-package forward_test
+package uplink_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/edge/forward"
+	"github.com/ponte-city/ponte/edge/uplink"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,12 +27,12 @@ func Example() {
 	}
 	defer buf.Close(context.Background())
 
-	tlsCfg, err := forward.LoadTLS("/etc/ponte/ca.pem", "/etc/ponte/gw-0042.pem", "/etc/ponte/gw-0042.key")
+	tlsCfg, err := uplink.LoadTLS("/etc/ponte/ca.pem", "/etc/ponte/gw-0042.pem", "/etc/ponte/gw-0042.key")
 	if err != nil {
 		log.Error("uplink tls", "err", err)
 		return
 	}
-	f, err := forward.New(forward.Config{
+	f, err := uplink.New(uplink.Config{
 		Gateway:    "gw-0042",
 		Broker:     "mqtts://broker.city.example:8883",
 		TLS:        tlsCfg,

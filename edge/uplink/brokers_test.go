@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // customMosquitto starts mosquitto on a free loopback port with the

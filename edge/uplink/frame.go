@@ -1,11 +1,11 @@
-package forward
+package uplink
 
 import (
 	"errors"
 	"fmt"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // framed is one run of buffer records made ready to publish.

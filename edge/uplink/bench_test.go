@@ -1,10 +1,10 @@
-package forward
+package uplink
 
 import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // BenchmarkFrame measures replay after an outage on the gateway: records

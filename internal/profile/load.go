@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // Load reads and validates the profile at path.

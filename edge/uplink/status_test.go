@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"sync"
@@ -6,8 +6,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ponte-city/ponte/edge/testenv"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // statusWatch follows a gateway's retained status topic.

@@ -3,7 +3,7 @@ package profile
 import (
 	"regexp"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // Serial describes a device that talks text lines over RS-232/RS-485.

@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"crypto/tls"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

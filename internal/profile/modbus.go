@@ -1,6 +1,6 @@
 package profile
 
-import "github.com/ponte-city/ponte/edge/yamlconf"
+import "github.com/ponte-city/ponte/internal/yamlconf"
 
 // Table is one of the four Modbus data tables.
 type Table string

@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/ponte-city/ponte/edge/yamlconf"
+	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
 // Kind says how a profile's device is read.

@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // ErrRunning is returned by a second call to Run.

@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"crypto/tls"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func TestConfigValidate(t *testing.T) {

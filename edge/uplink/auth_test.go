@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"crypto/tls"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // refused runs a forwarder that must not get in: it keeps trying (with

@@ -1,11 +1,11 @@
-package forward
+package uplink
 
 import (
 	"math"
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/edge/testenv"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // TestPacerBound drives a greedy sender with a fake clock: however the

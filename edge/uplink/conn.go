@@ -1,4 +1,4 @@
-package forward
+package uplink
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ponte-city/ponte/ingest/wire"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // conn is one MQTT connection: a fresh paho client per connection, so no

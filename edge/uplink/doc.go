@@ -1,4 +1,4 @@
-// Package forward is the edge agent's uplink: it reads the durable buffer
+// Package uplink is the edge agent's link to ingest: it reads the durable buffer
 // (edge/buffer) in order, sends the readings to ingest as wire.Batch
 // messages over MQTT, and frees buffer records only when ingest
 // acknowledges them. It uses github.com/eclipse/paho.mqtt.golang.
@@ -115,4 +115,4 @@
 // _resends_total, _acks_total, _acked_seq, _in_flight_batches,
 // _bad_acks_total{reason}, _bad_records_total, _connects_total{result}
 // and _publish_seconds, on the Registerer passed in Config.
-package forward
+package uplink
