@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
 	"github.com/ponte-city/ponte/wire"
 )
 
-var benchCategories = []string{"traffic", "air", "noise", "parking", "energy", "weather"}
+var benchCategories = []wire.Category{wire.CategoryTraffic, wire.CategoryAir, wire.CategoryNoise, wire.CategoryParking, wire.CategoryEnergy, wire.CategoryWeather}
 
 // citySites spreads n sites over the Firenze and Bari metro areas, 100
 // sites per gateway, categories in turn.

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/geo"
-	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -115,8 +113,8 @@ func (c Config) Validate() error {
 			bad("%s: same gateway and device as sites[%d]", p, j)
 		}
 		seen[[2]string{s.Gateway, s.Device}] = i
-		if !slices.Contains(profile.Categories, profile.Category(s.Category)) {
-			bad("%s: category %q: expected one of %v", p, s.Category, profile.Categories)
+		if !s.Category.Valid() {
+			bad("%s: category %q: expected one of %v", p, s.Category, wire.Categories())
 		}
 		if !(s.Lon >= -180 && s.Lon <= 180 && s.Lat >= -90 && s.Lat <= 90) {
 			bad("%s: location lon %v lat %v: expected WGS84 degrees (lon -180..180, lat -90..90)", p, s.Lon, s.Lat)

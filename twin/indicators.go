@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Indicator names.
@@ -178,7 +180,7 @@ func round(v float64, digits int) float64 {
 
 // contribOf computes a site's contribution from its attributes; only
 // fresh sites contribute.
-func contribOf(category string, fresh bool, attrs map[string]Attr, energy float64, energyKnown bool) contrib {
+func contribOf(category wire.Category, fresh bool, attrs map[string]Attr, energy float64, energyKnown bool) contrib {
 	var c contrib
 	if !fresh {
 		return c

@@ -173,7 +173,7 @@ func TestMappingAttributes(t *testing.T) {
 	at := t0
 	cases := []struct {
 		name     string
-		category string
+		category wire.Category
 		interval time.Duration
 		pts      map[string]point
 		want     map[string]any

@@ -9,7 +9,7 @@ import (
 )
 
 // How profile points become FIWARE Smart Data Model attributes, by the
-// device profile's category. Points not in the table keep their names and
+// device profile's category (its entity type is wire.Category.FIWAREType). Points not in the table keep their names and
 // values, so nothing a profile reads is hidden from operators.
 //
 //	category  entity type                  point(s)                   attribute            rule
@@ -57,27 +57,6 @@ const (
 	CongestedSpeed     = 15.0 // km/h
 )
 
-// categoryType is the FIWARE type of a site of a category.
-func categoryType(category string) string {
-	switch category {
-	case "traffic":
-		return "TrafficFlowObserved"
-	case "air":
-		return "AirQualityObserved"
-	case "noise":
-		return "NoiseLevelObserved"
-	case "parking":
-		return "ParkingSpot"
-	case "energy":
-		return "StreetlightControlCabinet"
-	case "weather":
-		return "WeatherObserved"
-	case "signal":
-		return "TrafficSignalController"
-	}
-	return "Device"
-}
-
 // attrRule renames a point and scales its value.
 type attrRule struct {
 	name    string
@@ -86,7 +65,7 @@ type attrRule struct {
 
 // pointRule returns how a point of a category maps to an attribute; ok is
 // false when the point keeps its name and value.
-func pointRule(category, point string) (attrRule, bool) {
+func pointRule(category wire.Category, point string) (attrRule, bool) {
 	switch category {
 	case "air":
 		switch point {
@@ -128,7 +107,7 @@ var renamedPoints = []string{"humidity", "pressure", "wind_speed", "wind_directi
 // %), occupancy of a parking spot from occupied. ok is false for
 // attributes derived from several points (intensity, congested,
 // airQualityIndex) and for points that keep their names.
-func SourcePoint(category, attr string) (point string, ok bool) {
+func SourcePoint(category wire.Category, attr string) (point string, ok bool) {
 	if category == "parking" && attr == "occupancy" {
 		return "occupied", true
 	}
@@ -182,7 +161,7 @@ type point struct {
 
 // deriveAttrs computes a site's attributes from its points' latest good
 // readings, by its category.
-func deriveAttrs(category string, interval time.Duration, pts map[string]point) map[string]Attr {
+func deriveAttrs(category wire.Category, interval time.Duration, pts map[string]point) map[string]Attr {
 	attrs := make(map[string]Attr, len(pts)+2)
 	var lanes laneSums
 	var band int

@@ -47,7 +47,7 @@ func SitesFromConfigs(paths []string, profilesDir string) ([]Site, error) {
 				iv = agent.DefaultInterval
 			}
 			sites = append(sites, Site{Gateway: s.Gateway.ID, Device: d.Name, Entity: d.Entity,
-				Category: string(p.Category), Lon: d.Location.Lon, Lat: d.Location.Lat,
+				Category: p.Category, Lon: d.Location.Lon, Lat: d.Location.Lat,
 				Interval: time.Duration(iv), Area: d.Area})
 		}
 	}

@@ -35,7 +35,7 @@ func TestSitesFromConfigs(t *testing.T) {
 			if !ok {
 				t.Fatalf("no site for %s", c.dev)
 			}
-			if s.Gateway != c.gw || s.Category != c.cat || s.Interval != c.interval || s.Lon != c.lon || s.Lat != c.lat {
+			if s.Gateway != c.gw || string(s.Category) != c.cat || s.Interval != c.interval || s.Lon != c.lon || s.Lat != c.lat {
 				t.Errorf("got %+v", s)
 			}
 		})

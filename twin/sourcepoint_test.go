@@ -1,6 +1,10 @@
 package twin
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ponte-city/ponte/wire"
+)
 
 func TestSourcePoint(t *testing.T) {
 	cases := []struct {
@@ -18,7 +22,7 @@ func TestSourcePoint(t *testing.T) {
 		{"energy", "windSpeed", "", false},
 	}
 	for _, c := range cases {
-		p, ok := SourcePoint(c.category, c.attr)
+		p, ok := SourcePoint(wire.Category(c.category), c.attr)
 		if p != c.point || ok != c.ok {
 			t.Errorf("SourcePoint(%s, %s) = %q, %v; want %q, %v", c.category, c.attr, p, ok, c.point, c.ok)
 		}

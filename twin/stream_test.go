@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
 	"github.com/ponte-city/ponte/wire"
 )
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
 	"github.com/ponte-city/ponte/geo"
 )
 
@@ -158,7 +159,7 @@ func New(cfg Config) (*Twin, error) {
 // placeSite makes a site's entity and assigns its area and road.
 func (t *Twin) placeSite(s *Site, locate *geo.Areas, roads *geo.Roads, areaByName map[string]*node) (*node, error) {
 	p := orb.Point{s.Lon, s.Lat}
-	typ := categoryType(s.Category)
+	typ := s.Category.FIWAREType()
 	id := s.Entity
 	if id == "" {
 		id = "urn:ngsi-ld:" + typ + ":" + s.Gateway + ":" + s.Device
@@ -169,7 +170,7 @@ func (t *Twin) placeSite(s *Site, locate *geo.Areas, roads *geo.Roads, areaByNam
 	}
 	n := &node{site: s, points: map[string]point{},
 		snap: Entity{ID: id, Type: typ, Kind: KindSite, Name: s.Device, Geometry: p,
-			Gateway: s.Gateway, Device: s.Device, Freshness: Unknown}}
+			Gateway: s.Gateway, Device: s.Device, Category: s.Category, Freshness: Unknown}}
 	if s.Area != "" {
 		if a, ok := t.byID[s.Area]; ok && a.snap.Kind == KindArea {
 			n.area = a

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Kind is what an entity stands for.
@@ -62,6 +64,9 @@ type Entity struct {
 	// Gateway and Device identify where a site's readings come from.
 	Gateway string `json:"gateway,omitempty"`
 	Device  string `json:"device,omitempty"`
+	// Category is a site's profile category, which names the InfluxDB
+	// measurement its readings are in (empty for other kinds).
+	Category wire.Category `json:"-"`
 	// Attrs are the latest values by attribute name.
 	Attrs map[string]Attr `json:"attrs,omitempty"`
 	// Updated is the acquisition time of the latest reading applied.
@@ -121,9 +126,8 @@ type Site struct {
 	Device  string
 	// Entity is the site config's entity ID (optional).
 	Entity string
-	// Category is the device profile's category (energy, air, weather,
-	// traffic, parking, noise, signal).
-	Category string
+	// Category is the device profile's category (wire.Categories).
+	Category wire.Category
 	Lon, Lat float64
 	// Interval is the device's poll or uplink interval; staleness is a
 	// multiple of it.

@@ -4,11 +4,12 @@ import (
 	"strings"
 
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // PointInfo is what PatternFor looks at to choose a point's pattern.
 type PointInfo struct {
-	Category profile.Category
+	Category wire.Category
 	Name     string
 	Unit     string
 	Type     profile.Type
@@ -77,15 +78,15 @@ func defaultPattern(pi PointInfo) Pattern {
 	}
 	switch {
 	case has(name, "count", "vehicle", "passage", "total", "transit"):
-		if cat == profile.CategoryTraffic {
+		if cat == wire.CategoryTraffic {
 			return Pattern{Kind: PatternCounter, Max: 450, Noise: 0.2}
 		}
 		return Pattern{Kind: PatternCounter, Max: 10, Noise: 0.2}
-	case cat == profile.CategoryParking && has(name, "free", "avail", "vacant"):
+	case cat == wire.CategoryParking && has(name, "free", "avail", "vacant"):
 		return Pattern{Kind: PatternParking, Min: 2, Max: 180, Noise: 0.05, Invert: true}
-	case cat == profile.CategoryParking:
+	case cat == wire.CategoryParking:
 		return Pattern{Kind: PatternParking, Min: 5, Max: 190, Noise: 0.05}
-	case cat == profile.CategorySignal:
+	case cat == wire.CategorySignal:
 		return Pattern{Kind: PatternRandom, Max: 7}
 	case has(name, "pf", "power_factor", "cosphi", "cos_phi"):
 		return Pattern{Kind: PatternRandom, Min: 0.88, Max: 0.99}
@@ -98,20 +99,20 @@ func defaultPattern(pi PointInfo) Pattern {
 	return Pattern{Kind: PatternDaily, Max: 100, Peak: 14, Noise: 0.05}
 }
 
-func boolPattern(cat profile.Category, name string) Pattern {
+func boolPattern(cat wire.Category, name string) Pattern {
 	switch {
 	case has(name, "alarm", "fault", "error", "fail", "tamper", "door"):
 		return Pattern{Kind: PatternConstant}
-	case cat == profile.CategoryParking || has(name, "occup"):
+	case cat == wire.CategoryParking || has(name, "occup"):
 		return Pattern{Kind: PatternParking, Max: 1, Noise: 0.45}
-	case cat == profile.CategorySignal || has(name, "relay", "lamp", "light", "output"):
+	case cat == wire.CategorySignal || has(name, "relay", "lamp", "light", "output"):
 		return Pattern{Kind: PatternToggle, Max: 1}
 	}
 	return Pattern{Kind: PatternConstant}
 }
 
 // unitPattern picks a pattern from the unit (lower case, no spaces).
-func unitPattern(cat profile.Category, name, u string) (Pattern, bool) {
+func unitPattern(cat wire.Category, name, u string) (Pattern, bool) {
 	switch u {
 	case "v":
 		return Pattern{Kind: PatternDaily, Min: 226, Max: 236, Peak: 3, Noise: 0.05}, true
@@ -189,9 +190,9 @@ func unitPattern(cat profile.Category, name, u string) (Pattern, bool) {
 			return Pattern{Kind: PatternDaily, Min: 40, Max: 90, Peak: 5, Noise: 0.03}, true
 		case has(name, "batt"):
 			return Pattern{Kind: PatternConstant, Min: 88, Max: 100, Noise: 0.05}, true
-		case cat == profile.CategoryParking:
+		case cat == wire.CategoryParking:
 			return Pattern{Kind: PatternParking, Min: 5, Max: 98, Noise: 0.05}, true
-		case cat == profile.CategoryTraffic || has(name, "occup"):
+		case cat == wire.CategoryTraffic || has(name, "occup"):
 			return Pattern{Kind: PatternTraffic, Min: 1, Max: 35, Noise: 0.1}, true
 		}
 		return Pattern{Kind: PatternRandom, Max: 100}, true

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/goburrow/modbus"
+
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func fptr(f float64) *float64 { return &f }
@@ -17,7 +19,7 @@ func fptr(f float64) *float64 { return &f }
 func meterProfile() *profile.Profile {
 	return &profile.Profile{
 		Model: "Test Meter", Manufacturer: "Ponte", Firmware: "1.2", Source: "test",
-		Category: profile.CategoryEnergy, Kind: profile.KindModbus,
+		Category: wire.CategoryEnergy, Kind: profile.KindModbus,
 		Modbus: &profile.Modbus{
 			Points: []profile.ModbusPoint{
 				{Name: "f_abcd", Table: profile.TableHolding, Address: 0, Type: profile.TypeFloat32, Order: profile.OrderABCD},

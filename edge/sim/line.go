@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // LineDevice simulates a device talking text frames on a serial line. It
@@ -74,7 +75,7 @@ var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // prepareRecord finds the fields in the record's example. As in Ponte's
 // decoder, the regex or the columns apply to the frame's data, the
 // example without its checksum.
-func prepareRecord(cat profile.Category, cs profile.Checksum, r *profile.Record) (lineRecord, error) {
+func prepareRecord(cat wire.Category, cs profile.Checksum, r *profile.Record) (lineRecord, error) {
 	data, err := cs.Verify(r.Example)
 	if err != nil {
 		return lineRecord{}, fmt.Errorf("example %q: %w", r.Example, err)

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tarm/serial"
+
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/testenv"
-	"github.com/tarm/serial"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func col(i int) *int { return &i }
@@ -22,7 +24,7 @@ func col(i int) *int { return &i }
 func nmeaProfile() *profile.Profile {
 	re := `^WIMDA,(?P<press>\d+\.\d{3}),B,(?P<temp>-?\d+\.\d),C,(?P<wind>\d{3}),(?P<ok>[YN])$`
 	return &profile.Profile{
-		Model: "Test Weather", Manufacturer: "Ponte", Source: "test", Category: profile.CategoryWeather,
+		Model: "Test Weather", Manufacturer: "Ponte", Source: "test", Category: wire.CategoryWeather,
 		Kind: profile.KindSerial,
 		Serial: &profile.Serial{
 			Framing:  profile.Framing{Start: "$", End: "\r\n"},
@@ -46,7 +48,7 @@ func nmeaProfile() *profile.Profile {
 // framing, delimited columns and a sum8 checksum.
 func counterProfile() *profile.Profile {
 	return &profile.Profile{
-		Model: "Test Counter", Manufacturer: "Ponte", Source: "test", Category: profile.CategoryTraffic,
+		Model: "Test Counter", Manufacturer: "Ponte", Source: "test", Category: wire.CategoryTraffic,
 		Kind: profile.KindSerial,
 		Serial: &profile.Serial{
 			Framing:  profile.Framing{Start: "\x02", End: "\x03"},

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/tidwall/gjson"
+
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/testenv"
-	"github.com/tidwall/gjson"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func mqttProfile(format string) *profile.Profile {
@@ -25,7 +27,7 @@ func mqttProfile(format string) *profile.Profile {
 		m.Topic, m.Root, m.DeviceID, m.Time = "city/+/air", "data", "id", "ts"
 	}
 	return &profile.Profile{Model: "Test Air", Manufacturer: "Ponte", Source: "test",
-		Category: profile.CategoryAir, Kind: profile.KindMQTT, MQTT: m}
+		Category: wire.CategoryAir, Kind: profile.KindMQTT, MQTT: m}
 }
 
 // topicMatches applies MQTT filter matching.

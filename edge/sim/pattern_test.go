@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 var day = time.Date(2025, 5, 14, 0, 0, 0, 0, time.UTC)
@@ -102,13 +103,13 @@ func TestPatternFor(t *testing.T) {
 		lo, hi float64
 	}{
 		{"hint wins", PointInfo{Name: "x", Unit: "V", Sim: hint}, PatternDaily, 1, 2},
-		{"mains voltage", PointInfo{Category: profile.CategoryEnergy, Name: "voltage_l1", Unit: "V"}, PatternDaily, 220, 240},
+		{"mains voltage", PointInfo{Category: wire.CategoryEnergy, Name: "voltage_l1", Unit: "V"}, PatternDaily, 220, 240},
 		{"frequency", PointInfo{Name: "frequency", Unit: "Hz"}, PatternRandom, 49.9, 50.1},
 		{"energy", PointInfo{Name: "import_energy", Unit: "kWh"}, PatternCounter, 0, 100},
-		{"pm10", PointInfo{Category: profile.CategoryAir, Name: "pm10", Unit: "ug/m3"}, PatternTraffic, 10, 60},
-		{"temperature", PointInfo{Category: profile.CategoryWeather, Name: "air_temperature", Unit: "°C"}, PatternDaily, -10, 40},
-		{"vehicle count", PointInfo{Category: profile.CategoryTraffic, Name: "vehicle_count", Type: profile.TypeUint32}, PatternCounter, 0, 1000},
-		{"parking bay", PointInfo{Category: profile.CategoryParking, Name: "occupied", Type: profile.TypeBool}, PatternParking, 0, 1},
+		{"pm10", PointInfo{Category: wire.CategoryAir, Name: "pm10", Unit: "ug/m3"}, PatternTraffic, 10, 60},
+		{"temperature", PointInfo{Category: wire.CategoryWeather, Name: "air_temperature", Unit: "°C"}, PatternDaily, -10, 40},
+		{"vehicle count", PointInfo{Category: wire.CategoryTraffic, Name: "vehicle_count", Type: profile.TypeUint32}, PatternCounter, 0, 1000},
+		{"parking bay", PointInfo{Category: wire.CategoryParking, Name: "occupied", Type: profile.TypeBool}, PatternParking, 0, 1},
 		{"range narrows", PointInfo{Name: "voltage", Unit: "V", Range: profile.Range{Max: fptr(230)}}, PatternDaily, 226, 230},
 	}
 	for _, tc := range tests {

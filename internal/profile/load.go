@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ponte-city/ponte/internal/yamlconf"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Load reads and validates the profile at path.
@@ -83,8 +84,8 @@ func (v *validator) profile(p *Profile) {
 	v.required("model", p.Model)
 	v.required("manufacturer", p.Manufacturer)
 	v.required("source", p.Source)
-	if !oneOf(p.Category, Categories) {
-		v.errorf("category", "unknown category %q (expected one of %s)", p.Category, list(Categories))
+	if !p.Category.Valid() {
+		v.errorf("category", "unknown category %q (expected one of %s)", p.Category, list(wire.Categories()))
 	}
 	sections := map[Kind]bool{KindModbus: p.Modbus != nil, KindSerial: p.Serial != nil, KindMQTT: p.MQTT != nil}
 	switch p.Kind {

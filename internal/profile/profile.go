@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/ponte-city/ponte/internal/yamlconf"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Kind says how a profile's device is read.
@@ -31,9 +32,9 @@ type Profile struct {
 	// Representative is true when the vendor's real map is not public and
 	// the profile is a plausible stand-in; Source then says so.
 	Representative bool `yaml:"representative"`
-	// Category is what the device measures, for the twin: one of the
-	// Category constants.
-	Category Category `yaml:"category"`
+	// Category is what the device measures: one of wire.Categories, the
+	// one list beside the wire contract, with its FIWARE types.
+	Category wire.Category `yaml:"category"`
 	// Kind selects the section below.
 	Kind Kind `yaml:"kind"`
 
@@ -45,23 +46,6 @@ type Profile struct {
 	File string `yaml:"-"`
 	doc  *yamlconf.Doc
 }
-
-// Category is the kind of urban measurement a device provides.
-type Category string
-
-// Categories; they map onto FIWARE Smart Data Models in the twin.
-const (
-	CategoryEnergy  Category = "energy"  // street-lighting cabinets, meters
-	CategoryAir     Category = "air"     // air-quality stations
-	CategoryWeather Category = "weather" // weather stations
-	CategoryTraffic Category = "traffic" // loop, radar and camera counters
-	CategoryParking Category = "parking" // parking bay sensors
-	CategoryNoise   Category = "noise"   // sound level meters
-	CategorySignal  Category = "signal"  // traffic-signal controllers
-)
-
-// Categories lists the valid categories.
-var Categories = []Category{CategoryEnergy, CategoryAir, CategoryWeather, CategoryTraffic, CategoryParking, CategoryNoise, CategorySignal}
 
 // Type is a point's data type on the wire (Modbus) or in the text (serial,
 // MQTT).

@@ -53,9 +53,9 @@ func BenchmarkSSEFanoutTwin(b *testing.B) {
 	const sites = 10000
 	var ss []twin.Site
 	for i := range sites {
-		cat := "air"
+		cat := wire.CategoryAir
 		if i%2 == 1 {
-			cat = "traffic"
+			cat = wire.CategoryTraffic
 		}
 		ss = append(ss, twin.Site{Gateway: "gw" + strconv.Itoa(i/100), Device: "d" + strconv.Itoa(i%100), Category: cat,
 			Lon: 11.1 + float64(i%100)*0.003, Lat: 43.7 + float64(i/100)*0.002, Interval: time.Minute})

@@ -8,6 +8,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // fakeReader is an in-memory twin.Reader for the API's tests: entities set
@@ -172,15 +173,15 @@ var (
 		Geometry: orb.MultiPolygon{{{{16.75, 41.05}, {16.95, 41.05}, {16.95, 41.15}, {16.75, 41.15}, {16.75, 41.05}}}}, Freshness: twin.Fresh}
 	roadFI = twin.Entity{ID: "road-viali", Type: "RoadSegment", Kind: twin.KindRoad, Name: "Viale Strozzi",
 		Geometry: orb.LineString{{11.24, 43.78}, {11.25, 43.781}}, Area: "048017", Freshness: twin.Unknown}
-	siteAir = twin.Entity{ID: "urn:ngsi-ld:AirQualityObserved:fi-1", Type: "AirQualityObserved", Kind: twin.KindSite, Name: "Fi air 1",
+	siteAir = twin.Entity{ID: "urn:ngsi-ld:AirQualityObserved:fi-1", Type: "AirQualityObserved", Category: wire.CategoryAir, Kind: twin.KindSite, Name: "Fi air 1",
 		Geometry: orb.Point{11.25, 43.77}, Area: "048017", Road: "road-viali", Gateway: "gw-fi", Device: "aq1",
 		Attrs:   map[string]twin.Attr{"no2": {Value: 41.5, Unit: "ug/m3", ObservedAt: t0}, "band": {Value: "good", ObservedAt: t0}},
 		Updated: t0, Freshness: twin.Fresh}
-	siteTraffic = twin.Entity{ID: "urn:ngsi-ld:TrafficFlowObserved:fi-2", Type: "TrafficFlowObserved", Kind: twin.KindSite, Name: "Fi traffic 2",
+	siteTraffic = twin.Entity{ID: "urn:ngsi-ld:TrafficFlowObserved:fi-2", Type: "TrafficFlowObserved", Category: wire.CategoryTraffic, Kind: twin.KindSite, Name: "Fi traffic 2",
 		Geometry: orb.Point{11.26, 43.78}, Area: "048017", Gateway: "gw-fi", Device: "tc1",
 		Attrs:   map[string]twin.Attr{"intensity": {Value: int64(120), Unit: "1/h", ObservedAt: t0}, "congested": {Value: true, ObservedAt: t0}},
 		Updated: t0, Freshness: twin.Stale}
-	siteBA = twin.Entity{ID: "urn:ngsi-ld:AirQualityObserved:ba-1", Type: "AirQualityObserved", Kind: twin.KindSite, Name: "Ba air 1",
+	siteBA = twin.Entity{ID: "urn:ngsi-ld:AirQualityObserved:ba-1", Type: "AirQualityObserved", Category: wire.CategoryAir, Kind: twin.KindSite, Name: "Ba air 1",
 		Geometry: orb.Point{16.87, 41.12}, Area: "072006", Gateway: "gw-ba", Device: "aq1", Freshness: twin.Offline}
 	gwBA = twin.Entity{ID: "gw-ba", Type: "Device", Kind: twin.KindGateway, Name: "gw-ba",
 		Geometry: orb.Point{16.871, 41.121}, Area: "072006", Gateway: "gw-ba", Freshness: twin.Offline}

@@ -150,7 +150,7 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	// The map asks for the attribute it shows (power); the series is
 	// stored under the profile's point (total_power).
-	field, renamed := twin.SourcePoint(MeasurementFor(e), req.point)
+	field, renamed := twin.SourcePoint(e.Category, req.point)
 	if !renamed {
 		field = req.point
 	}

@@ -19,35 +19,12 @@ import (
 // category to (ingest/influx Config.Measurement's default).
 const FallbackMeasurement = "ponte"
 
-// category maps a FIWARE Smart Data Model type back to the profile
-// category ingest uses as its measurement ("" when unknown).
-func category(typ string) string {
-	switch typ {
-	case "TrafficFlowObserved":
-		return "traffic"
-	case "AirQualityObserved":
-		return "air"
-	case "NoiseLevelObserved":
-		return "noise"
-	case "ParkingSpot", "ParkingSite", "OffStreetParking", "OnStreetParking":
-		return "parking"
-	case "WeatherObserved":
-		return "weather"
-	case "Streetlight", "StreetlightGroup", "StreetlightControlCabinet", "EnergyMeter":
-		return "energy"
-	case "TrafficSignal", "TrafficSignalController":
-		return "signal"
-	}
-	return ""
-}
-
 // MeasurementFor is the default mapping from a site to its InfluxDB
-// measurement: the profile category of its FIWARE type (AirQualityObserved
-// -> "air", TrafficFlowObserved -> "traffic", ...), or
-// FallbackMeasurement for a type it does not know.
+// measurement: the profile category of its device (air, traffic, ...), or
+// FallbackMeasurement for an entity without one.
 func MeasurementFor(e twin.Entity) string {
-	if c := category(e.Type); c != "" {
-		return c
+	if e.Category != "" {
+		return string(e.Category)
 	}
 	return FallbackMeasurement
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/wire"
 )
 
 func TestInfluxQuery(t *testing.T) {
@@ -28,13 +29,13 @@ func TestInfluxQuery(t *testing.T) {
 		every time.Duration
 		want  string
 	}{
-		{"plain", twin.Entity{Type: "AirQualityObserved", Gateway: "gw-fi", Device: "aq1"}, "no2", 5 * time.Minute,
+		{"plain", twin.Entity{Type: "AirQualityObserved", Category: wire.CategoryAir, Gateway: "gw-fi", Device: "aq1"}, "no2", 5 * time.Minute,
 			`SELECT mean("no2") FROM "ponte"."autogen"."air" WHERE "gateway"='gw-fi' AND "device"='aq1' AND time >= 1000 AND time < 2000 GROUP BY time(5m) fill(none)`},
 		{"quotes", twin.Entity{Type: "x", Gateway: `g'w`, Device: `d"ev`}, `p"t`, 90 * time.Second,
 			`SELECT mean("p\"t") FROM "ponte"."autogen"."ponte" WHERE "gateway"='g\'w' AND "device"='d\"ev' AND time >= 1000 AND time < 2000 GROUP BY time(90s) fill(none)`},
-		{"backslash newline", twin.Entity{Type: "TrafficFlowObserved", Gateway: `a\`, Device: "b\nc"}, "lane1_intensity", 2 * time.Hour,
+		{"backslash newline", twin.Entity{Type: "TrafficFlowObserved", Category: wire.CategoryTraffic, Gateway: `a\`, Device: "b\nc"}, "lane1_intensity", 2 * time.Hour,
 			`SELECT mean("lane1_intensity") FROM "ponte"."autogen"."traffic" WHERE "gateway"='a\\' AND "device"='b\nc' AND time >= 1000 AND time < 2000 GROUP BY time(2h) fill(none)`},
-		{"ms", twin.Entity{Type: "NoiseLevelObserved", Gateway: "g", Device: "d"}, "LAeq", 1500 * time.Millisecond,
+		{"ms", twin.Entity{Type: "NoiseLevelObserved", Category: wire.CategoryNoise, Gateway: "g", Device: "d"}, "LAeq", 1500 * time.Millisecond,
 			`SELECT mean("LAeq") FROM "ponte"."autogen"."noise" WHERE "gateway"='g' AND "device"='d' AND time >= 1000 AND time < 2000 GROUP BY time(1500ms) fill(none)`},
 	}
 	for _, c := range cases {
@@ -103,7 +104,7 @@ func TestInfluxHistoryReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := twin.Entity{ID: "s1", Type: "AirQualityObserved", Kind: twin.KindSite, Gateway: "gw-fi", Device: "aq1"}
+	site := twin.Entity{ID: "s1", Type: "AirQualityObserved", Category: wire.CategoryAir, Kind: twin.KindSite, Gateway: "gw-fi", Device: "aq1"}
 	from, to := base, base.Add(10*time.Minute)
 	type pt struct {
 		min   int
@@ -119,13 +120,13 @@ func TestInfluxHistoryReal(t *testing.T) {
 		{"5m windows", site, "no2", 5 * time.Minute, []pt{{0, 20}, {5, 50}}},
 		{"1m windows", site, "no2", time.Minute, []pt{{0, 10}, {1, 20}, {2, 30}, {6, 50}}},
 		{"one window", site, "no2", 10 * time.Minute, []pt{{0, 27.5}}},
-		{"other gateway", twin.Entity{ID: "s2", Type: "AirQualityObserved", Gateway: "gw-ba", Device: "aq1"}, "no2", 10 * time.Minute, []pt{{0, 1000}}},
-		{"injection in device", twin.Entity{ID: "x", Type: "AirQualityObserved", Gateway: "gw-fi", Device: "aq1' OR '1'='1"}, "no2", 10 * time.Minute, []pt{{0, 7}}},
-		{"injection in gateway", twin.Entity{ID: "x", Type: "AirQualityObserved", Gateway: `gw-fi' OR "device"='aq2`, Device: "aq1"}, "no2", 10 * time.Minute, nil},
+		{"other gateway", twin.Entity{ID: "s2", Type: "AirQualityObserved", Category: wire.CategoryAir, Gateway: "gw-ba", Device: "aq1"}, "no2", 10 * time.Minute, []pt{{0, 1000}}},
+		{"injection in device", twin.Entity{ID: "x", Type: "AirQualityObserved", Category: wire.CategoryAir, Gateway: "gw-fi", Device: "aq1' OR '1'='1"}, "no2", 10 * time.Minute, []pt{{0, 7}}},
+		{"injection in gateway", twin.Entity{ID: "x", Type: "AirQualityObserved", Category: wire.CategoryAir, Gateway: `gw-fi' OR "device"='aq2`, Device: "aq1"}, "no2", 10 * time.Minute, nil},
 		{"injection in point", site, `no2") FROM "air" WHERE time > 0 GROUP BY time(1h) --`, 10 * time.Minute, nil},
 		{"quote in point", site, `we"ird`, 10 * time.Minute, []pt{{0, 3}}},
 		{"unknown point", site, "o3", 5 * time.Minute, nil},
-		{"unknown measurement", twin.Entity{ID: "x", Type: "WeatherObserved", Gateway: "gw-fi", Device: "aq1"}, "no2", 5 * time.Minute, nil},
+		{"unknown measurement", twin.Entity{ID: "x", Type: "WeatherObserved", Category: wire.CategoryWeather, Gateway: "gw-fi", Device: "aq1"}, "no2", 5 * time.Minute, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -149,7 +150,7 @@ func TestInfluxHistoryReal(t *testing.T) {
 	}
 
 	t.Run("through the API", func(t *testing.T) {
-		fake := newFakeReader(twin.Entity{ID: "urn:ngsi-ld:AirQualityObserved:fi-1", Type: "AirQualityObserved", Kind: twin.KindSite,
+		fake := newFakeReader(twin.Entity{ID: "urn:ngsi-ld:AirQualityObserved:fi-1", Type: "AirQualityObserved", Category: wire.CategoryAir, Kind: twin.KindSite,
 			Gateway: "gw-fi", Device: "aq1", Attrs: map[string]twin.Attr{"no2": {Value: 50.0, Unit: "ug/m3"}}})
 		srv, _ := newTestServer(t, fake, func(c *Config) { c.History = h })
 		resp, body := get(t, srv.URL+"/api/v1/history?entity=urn:ngsi-ld:AirQualityObserved:fi-1&point=no2&from=2026-05-01T10:00:00Z&to=2026-05-01T10:10:00Z&every=5m", testToken, nil)
@@ -192,7 +193,7 @@ func TestMeasurementFromMeta(t *testing.T) {
 		want string
 	}{
 		{twin.Entity{Type: "MyOwnSensor", Gateway: "gw", Device: "d1"}, "air"},
-		{twin.Entity{Type: "NoiseLevelObserved", Gateway: "gw", Device: "d2"}, "noise"},
+		{twin.Entity{Type: "NoiseLevelObserved", Category: wire.CategoryNoise, Gateway: "gw", Device: "d2"}, "noise"},
 		{twin.Entity{Type: "MyOwnSensor", Gateway: "gw", Device: "d2"}, FallbackMeasurement},
 	}
 	for _, c := range cases {

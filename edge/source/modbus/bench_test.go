@@ -10,6 +10,7 @@ import (
 
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // BenchmarkDecode decodes a mix of the types meters and controllers use,
@@ -86,5 +87,5 @@ func float32Profile(n int) *profile.Profile {
 		m.Points = append(m.Points, profile.ModbusPoint{Name: fmt.Sprintf("v%d", i), Table: profile.TableInput,
 			Address: uint16(2 * i), Type: profile.TypeFloat32, Unit: "V"})
 	}
-	return &profile.Profile{Model: "meter", Kind: profile.KindModbus, Category: profile.CategoryEnergy, File: "meter.yaml", Modbus: m}
+	return &profile.Profile{Model: "meter", Kind: profile.KindModbus, Category: wire.CategoryEnergy, File: "meter.yaml", Modbus: m}
 }

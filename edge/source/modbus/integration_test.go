@@ -125,7 +125,7 @@ func TestRTUThreeSlavesOnOneLine(t *testing.T) {
 // fault. Cut connections are reconnected without a bad reading.
 func TestFaultInjection(t *testing.T) {
 	const interval = 20 * time.Millisecond
-	p := &profile.Profile{Model: "counter", Kind: profile.KindModbus, File: "counter.yaml", Category: profile.CategoryTraffic,
+	p := &profile.Profile{Model: "counter", Kind: profile.KindModbus, File: "counter.yaml", Category: wire.CategoryTraffic,
 		Modbus: &profile.Modbus{Points: []profile.ModbusPoint{
 			{Name: "vehicles", Table: profile.TableHolding, Address: 0, Type: profile.TypeUint32},
 			{Name: "speed", Table: profile.TableHolding, Address: 2, Type: profile.TypeUint16, Scaling: profile.Scaling{Scale: 0.1}, Unit: "km/h"},
@@ -313,7 +313,7 @@ func TestRTUFaultySlave(t *testing.T) {
 		t.Fatalf("open %s: %v", simEnd, err)
 	}
 	t.Cleanup(func() { port.Close() })
-	p := &profile.Profile{Model: "counter", Kind: profile.KindModbus, File: "counter.yaml", Category: profile.CategoryTraffic,
+	p := &profile.Profile{Model: "counter", Kind: profile.KindModbus, File: "counter.yaml", Category: wire.CategoryTraffic,
 		Modbus: &profile.Modbus{Points: []profile.ModbusPoint{
 			{Name: "vehicles", Table: profile.TableHolding, Address: 0, Type: profile.TypeUint32},
 			{Name: "occupancy", Table: profile.TableInput, Address: 0, Type: profile.TypeUint16},

@@ -50,7 +50,7 @@ func allTypesProfile() *profile.Profile {
 		profile.ModbusPoint{Name: "flow", Table: profile.TableInput, Address: 0, Type: profile.TypeFloat32, Unit: "m3/h"},
 		profile.ModbusPoint{Name: "count", Table: profile.TableInput, Address: 2, Type: profile.TypeUint16},
 	)
-	return &profile.Profile{Model: "all types", Manufacturer: "ponte", Category: profile.CategoryEnergy,
+	return &profile.Profile{Model: "all types", Manufacturer: "ponte", Category: wire.CategoryEnergy,
 		Kind: profile.KindModbus, File: "all-types.yaml", Modbus: &profile.Modbus{Points: ps}}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // The profiles below stand in for firmware-profiles/ until tests can load
@@ -15,7 +16,7 @@ func fptr(f float64) *float64 { return &f }
 
 func parkingProfile() *profile.Profile {
 	return &profile.Profile{
-		Model: "parking bay sensor", Kind: profile.KindMQTT, Category: profile.CategoryParking,
+		Model: "parking bay sensor", Kind: profile.KindMQTT, Category: wire.CategoryParking,
 		MQTT: &profile.MQTT{
 			Format: profile.FormatChirpStackV4,
 			Fields: []profile.Field{
@@ -30,7 +31,7 @@ func parkingProfile() *profile.Profile {
 
 func noiseProfile() *profile.Profile {
 	return &profile.Profile{
-		Model: "sound level meter", Kind: profile.KindMQTT, Category: profile.CategoryNoise,
+		Model: "sound level meter", Kind: profile.KindMQTT, Category: wire.CategoryNoise,
 		MQTT: &profile.MQTT{
 			Format: profile.FormatChirpStackV4,
 			Fields: []profile.Field{
@@ -46,7 +47,7 @@ func noiseProfile() *profile.Profile {
 
 func airProfile() *profile.Profile {
 	return &profile.Profile{
-		Model: "air quality node", Kind: profile.KindMQTT, Category: profile.CategoryAir,
+		Model: "air quality node", Kind: profile.KindMQTT, Category: wire.CategoryAir,
 		MQTT: &profile.MQTT{
 			Format: profile.FormatTTSV3,
 			Fields: []profile.Field{
@@ -62,7 +63,7 @@ func airProfile() *profile.Profile {
 
 func plainProfile() *profile.Profile {
 	return &profile.Profile{
-		Model: "plain json sound level meter", Kind: profile.KindMQTT, Category: profile.CategoryNoise,
+		Model: "plain json sound level meter", Kind: profile.KindMQTT, Category: wire.CategoryNoise,
 		MQTT: &profile.MQTT{
 			Format:   profile.FormatJSON,
 			Topic:    "city/noise/+",
