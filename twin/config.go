@@ -43,7 +43,7 @@ type Config struct {
 	Areas *geo.Layer
 	// Roads are the road segments (optional).
 	Roads *geo.Layer
-	// Sites are the sensor sites, usually from SitesFromConfigs.
+	// Sites are the sensor sites, usually from SitesFromInventory.
 	Sites []Site
 	// StaleFactor: an entity is stale when its last good reading is older
 	// than StaleFactor x its interval (default 3, at least 1).

@@ -22,7 +22,8 @@
 // (geo.Areas.Locate), and on the nearest road within RoadMaxMetres
 // (geo.Roads.Nearest). Site configs name areas in the city's own terms
 // ("Municipio I"); those that match no feature are logged and the site is
-// placed by location. SitesFromConfigs reads the gateways' site configs.
+// placed by location. SitesFromInventory makes the sites from the
+// gateways' site configs (the device inventory, internal/site).
 //
 // Positions never change, so Entities answers a bbox from an R-tree built
 // once; snapshots share their Attrs maps, which are replaced, never

@@ -89,7 +89,7 @@ var (
 	cavourBari = [2]float64{16.8757, 41.1215} // Bari
 )
 
-func site(gw, dev string, cat wire.Category, at [2]float64) Site {
+func siteAt(gw, dev string, cat wire.Category, at [2]float64) Site {
 	return Site{Gateway: gw, Device: dev, Category: cat, Lon: at[0], Lat: at[1], Interval: time.Minute}
 }
 

@@ -25,17 +25,17 @@ func checkInd(t *testing.T, in Indicator, want float64, sensors int) {
 
 func TestIndicatorsHandWorked(t *testing.T) {
 	sites := []Site{
-		site("gw-fi", "loops-a", "traffic", duomo),
-		site("gw-fi", "loops-b", "traffic", lavagnini),
-		site("gw-fi", "air", "air", duomo),
-		site("gw-fi", "noise-a", "noise", duomo),
-		site("gw-fi", "noise-b", "noise", lavagnini),
-		site("gw-ba", "bay1", "parking", aldoMoro),
-		site("gw-ba", "bay2", "parking", aldoMoro),
-		site("gw-ba", "bay3", "parking", aldoMoro),
-		site("gw-ba", "bay4", "parking", aldoMoro),
-		site("gw-ba", "cab", "energy", cavourBari),
-		site("gw-ba", "air", "air", cavourBari),
+		siteAt("gw-fi", "loops-a", "traffic", duomo),
+		siteAt("gw-fi", "loops-b", "traffic", lavagnini),
+		siteAt("gw-fi", "air", "air", duomo),
+		siteAt("gw-fi", "noise-a", "noise", duomo),
+		siteAt("gw-fi", "noise-b", "noise", lavagnini),
+		siteAt("gw-ba", "bay1", "parking", aldoMoro),
+		siteAt("gw-ba", "bay2", "parking", aldoMoro),
+		siteAt("gw-ba", "bay3", "parking", aldoMoro),
+		siteAt("gw-ba", "bay4", "parking", aldoMoro),
+		siteAt("gw-ba", "cab", "energy", cavourBari),
+		siteAt("gw-ba", "air", "air", cavourBari),
 	}
 	tw, _ := newTwin(t, sites)
 	at := t0.Add(-10 * time.Second)

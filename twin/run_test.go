@@ -10,7 +10,7 @@ import (
 )
 
 func TestRunTicks(t *testing.T) {
-	tw, clk := newTwin(t, []Site{site("gw", "n", "noise", duomo)}, func(c *Config) { c.TickInterval = 5 * time.Millisecond })
+	tw, clk := newTwin(t, []Site{siteAt("gw", "n", "noise", duomo)}, func(c *Config) { c.TickInterval = 5 * time.Millisecond })
 	tw.Apply("gw", 1, batch("gw", rd("n", "LAeq", wire.Float(60), "dB", t0)))
 	ch, unsub := tw.Subscribe(Filter{Types: []string{"site"}}, 0)
 	defer unsub()

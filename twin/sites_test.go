@@ -1,18 +1,20 @@
 package twin
 
 import (
-	"strings"
 	"testing"
 	"time"
 
+	sitecfg "github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/wire"
 )
 
-func TestSitesFromConfigs(t *testing.T) {
-	sites, err := SitesFromConfigs([]string{"../deploy/sites/bari-junction.yaml", "../deploy/sites/firenze-lighting-cabinet.yaml"}, "../firmware-profiles")
+func TestSitesFromInventory(t *testing.T) {
+	inv, err := sitecfg.LoadInventory([]string{"../deploy/sites/bari-junction.yaml", "../deploy/sites/firenze-lighting-cabinet.yaml"},
+		sitecfg.Options{Offline: true, ProfilesDir: "../firmware-profiles"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sites := SitesFromInventory(inv)
 	by := map[string]Site{}
 	for _, s := range sites {
 		by[s.Device] = s
@@ -56,21 +58,4 @@ func TestSitesFromConfigs(t *testing.T) {
 	tw.Apply("ba-murat-cavour-piccinni", 1, batch("ba-murat-cavour-piccinni",
 		rd("ba-cavour-piccinni-loops", "lane1_intensity", wire.Int(12), "1/min", t0)))
 	checkInd(t, indicator(t, areaIndicators(t, tw, "072006"), IndTrafficIntensity), 720, 1) // 12/min * 60
-}
-
-func TestSitesFromConfigsErrors(t *testing.T) {
-	cases := []struct {
-		name, path, want string
-	}{
-		{"no location", "testdata/no-location.yaml", "no-location.yaml:13: devices[1].location: required"},
-		{"missing file", "testdata/none.yaml", "testdata/none.yaml"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := SitesFromConfigs([]string{c.path}, "../firmware-profiles")
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %v, want one containing %q", err, c.want)
-			}
-		})
-	}
 }

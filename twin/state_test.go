@@ -12,9 +12,9 @@ var _ service.Applier = (*Twin)(nil)
 
 func TestPlacementOnRealShapes(t *testing.T) {
 	sites := []Site{
-		site("gw-fi", "noise-duomo", "noise", duomo),
-		site("gw-fi", "air-fiesole", "air", fiesole),
-		site("gw-ba", "bay", "parking", aldoMoro),
+		siteAt("gw-fi", "noise-duomo", "noise", duomo),
+		siteAt("gw-fi", "air-fiesole", "air", fiesole),
+		siteAt("gw-ba", "bay", "parking", aldoMoro),
 		{Gateway: "gw-ba", Device: "sea", Category: "air", Lon: 17.0, Lat: 41.3, Interval: time.Minute},
 		// Site.Area by name overrides the location (Duomo, but declared Fiesole).
 		{Gateway: "gw-fi", Device: "declared", Category: "noise", Lon: duomo[0], Lat: duomo[1], Interval: time.Minute, Area: "Fiesole"},
@@ -84,7 +84,7 @@ func TestPlacementOnRealShapes(t *testing.T) {
 }
 
 func TestFreshness(t *testing.T) {
-	tw, clk := newTwin(t, []Site{site("gw", "noise", "noise", duomo)})
+	tw, clk := newTwin(t, []Site{siteAt("gw", "noise", "noise", duomo)})
 	id := "urn:ngsi-ld:NoiseLevelObserved:gw:noise"
 	area := "048017"
 	fresh := func(id string) Freshness { e, _ := tw.Entity(id); return e.Freshness }
@@ -132,7 +132,7 @@ func TestFreshness(t *testing.T) {
 }
 
 func TestGatewayOfflineOnline(t *testing.T) {
-	tw, clk := newTwin(t, []Site{site("gw", "a", "noise", duomo), site("gw", "b", "noise", duomo), site("gw2", "c", "noise", duomo)})
+	tw, clk := newTwin(t, []Site{siteAt("gw", "a", "noise", duomo), siteAt("gw", "b", "noise", duomo), siteAt("gw2", "c", "noise", duomo)})
 	tw.Apply("gw", 1, batch("gw", rd("a", "LAeq", wire.Float(60), "dB", t0), rd("b", "LAeq", wire.Float(60), "dB", t0.Add(-time.Hour))))
 	tw.Apply("gw2", 1, batch("gw2", rd("c", "LAeq", wire.Float(60), "dB", t0)))
 	get := func(id string) Freshness { e, _ := tw.Entity(id); return e.Freshness }
@@ -185,7 +185,7 @@ func TestGatewayOfflineOnline(t *testing.T) {
 }
 
 func TestReplayDoesNotMoveBackwards(t *testing.T) {
-	tw, _ := newTwin(t, []Site{site("gw", "air", "air", duomo)})
+	tw, _ := newTwin(t, []Site{siteAt("gw", "air", "air", duomo)})
 	id := "urn:ngsi-ld:AirQualityObserved:gw:air"
 	newer := batch("gw", rd("air", "no2", wire.Float(50), "ug/m3", t0))
 	older := batch("gw", rd("air", "no2", wire.Float(130), "ug/m3", t0.Add(-time.Minute)))
@@ -200,7 +200,7 @@ func TestReplayDoesNotMoveBackwards(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	good := site("gw", "d", "noise", duomo)
+	good := siteAt("gw", "d", "noise", duomo)
 	cases := []struct {
 		name string
 		cfg  Config

@@ -16,13 +16,13 @@ import (
 func noiseSites(n int) []Site {
 	out := make([]Site, n)
 	for i := range out {
-		out[i] = site("gw", fmt.Sprintf("n%d", i), "noise", duomo)
+		out[i] = siteAt("gw", fmt.Sprintf("n%d", i), "noise", duomo)
 	}
 	return out
 }
 
 func TestSubscribeResume(t *testing.T) {
-	tw, clk := newTwin(t, append(noiseSites(3), site("gw-ba", "bay", "parking", aldoMoro)), func(c *Config) { c.History = 8 })
+	tw, clk := newTwin(t, append(noiseSites(3), siteAt("gw-ba", "bay", "parking", aldoMoro)), func(c *Config) { c.History = 8 })
 	first := tw.LastSeq()
 	if first != uint64(t0.UnixMicro()) {
 		t.Errorf("first seq %d, want the clock's microseconds %d", first, t0.UnixMicro())
@@ -248,7 +248,7 @@ func TestConcurrentApplyReadSubscribe(t *testing.T) {
 }
 
 func TestEntitiesFilter(t *testing.T) {
-	tw, _ := newTwin(t, []Site{site("gw", "n", "noise", duomo), site("gw-ba", "bay", "parking", aldoMoro)})
+	tw, _ := newTwin(t, []Site{siteAt("gw", "n", "noise", duomo), siteAt("gw-ba", "bay", "parking", aldoMoro)})
 	firenze := orb.Bound{Min: orb.Point{11.25, 43.77}, Max: orb.Point{11.26, 43.78}}
 	cases := []struct {
 		name string

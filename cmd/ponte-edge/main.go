@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/agent"
+	"github.com/ponte-city/ponte/internal/site"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -42,7 +43,7 @@ func main() {
 		fmt.Println(buildVersion())
 		return
 	}
-	load := agent.LoadOptions{ProfilesDir: *profiles}
+	load := site.Options{ProfilesDir: *profiles}
 	if *check {
 		load.Offline = true
 		s, err := agent.Load(*config, load)

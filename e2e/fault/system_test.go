@@ -113,13 +113,11 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		if kind != "mosquitto" {
 			fmt.Fprintf(&ingestGWs, "    password: %s\n", password)
 		}
-		ingestGWs.WriteString("    devices:\n")
 		for u := 1; u <= metersPerGW; u++ {
 			name := fmt.Sprintf("%s-meter-%d", g.id, u)
 			g.devices = append(g.devices, name)
-			fmt.Fprintf(&site, "  - {name: %s, profile: eastron-sdm630-v2, address: \"tcp://%s\", unit: %d, interval: %s, timeout: 500ms, location: {lon: %.5f, lat: %.5f}}\n",
+			fmt.Fprintf(&site, "  - {name: %s, profile: eastron-sdm630-v2, address: \"tcp://%s\", unit: %d, interval: %s, timeout: 500ms, area: Firenze, location: {lon: %.5f, lat: %.5f}}\n",
 				name, simAddr, u, pollInterval, 11.2500+0.001*float64(i), 43.7700+0.001*float64(u))
-			fmt.Fprintf(&ingestGWs, "      - {id: %s, area: Firenze, type: energy}\n", name)
 		}
 		sitePath := filepath.Join(gdir, "site.yaml")
 		writeFile(t, sitePath, site.String())
@@ -139,8 +137,8 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 	fmt.Fprintf(&ing, "influx:\n  url: %s\n  bucket: %s\n  retry_base: 100ms\n  retry_max: 1s\n", s.influx.URL, s.influx.Bucket)
 	fmt.Fprintf(&ing, "http:\n  listen: %s\n  ops_listen: %s\nstate_dir: %s\ndead_letter:\n  dir: %s\n", s.ingestHTTP, s.ingestOps, filepath.Join(s.dir, "ingest-state"), filepath.Join(s.dir, "dead-letter"))
 	fmt.Fprintf(&ing, "gateways:\n%s", ingestGWs.String())
-	fmt.Fprintf(&ing, "twin:\n  areas: [%s]\n  sites: [%s]\n  profiles: %s\n  tokens: [%s]\n",
-		filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), strings.TrimSuffix(sites.String(), ", "), profiles, randomHex(t))
+	fmt.Fprintf(&ing, "sites: [%s]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s]\n",
+		strings.TrimSuffix(sites.String(), ", "), profiles, filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), randomHex(t))
 	ingestPath := filepath.Join(s.dir, "ingest.yaml")
 	writeFile(t, ingestPath, ing.String())
 	s.ingest = newProc(t, s.dir, "ingest", filepath.Join(bins, "ponte-ingest"), "--config", ingestPath, "--log-level", ingestLogLevel)

@@ -18,6 +18,7 @@ import (
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/source/mqtt"
+	"github.com/ponte-city/ponte/internal/site"
 )
 
 // Defaults for zero Config fields.
@@ -42,7 +43,7 @@ type Config struct {
 	// Path is the site config file, read by New and again by Reload.
 	Path string
 	// Load adjusts how the site config is read (profiles directory).
-	Load LoadOptions
+	Load site.Options
 	// Version is the agent's version, shown in /status, the metrics and
 	// the uplink status message.
 	Version string

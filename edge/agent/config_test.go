@@ -3,42 +3,26 @@ package agent
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/ponte-city/ponte/internal/site"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 const shippedProfiles = "../../firmware-profiles"
 
 // TestBadSites runs every testdata/<case>/: site.yaml must fail to load
-// with exactly the lines of expected.err. A regression case is a new folder.
+// with exactly the lines of expected.err: the checks that need the
+// transports, on top of internal/site's.
 func TestBadSites(t *testing.T) {
-	paths, err := filepath.Glob("testdata/*/site.yaml")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no test cases: %v", err)
-	}
-	for _, path := range paths {
-		dir := filepath.Dir(path)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, lerr := Parse("site.yaml", data, LoadOptions{Dir: dir, ProfilesDir: shippedProfiles})
-			if os.Getenv("PONTE_UPDATE_GOLDEN") != "" && lerr != nil {
-				_ = os.WriteFile(filepath.Join(dir, "expected.err"), []byte(lerr.Error()+"\n"), 0o644)
-			}
-			want, err := os.ReadFile(filepath.Join(dir, "expected.err"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if lerr == nil {
-				t.Fatalf("loaded without error, want:\n%s", want)
-			}
-			if got := strings.TrimSpace(lerr.Error()); got != strings.TrimSpace(string(want)) {
-				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
-			}
-		})
-	}
+	testenv.ErrorCases(t, "testdata/*/site.yaml", func(t *testing.T, path string) error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Parse("site.yaml", data, site.Options{Dir: filepath.Dir(path), ProfilesDir: shippedProfiles})
+		return err
+	})
 }
 
 // TestDeploySites loads every example site config shipped in deploy/sites
@@ -50,7 +34,7 @@ func TestDeploySites(t *testing.T) {
 	}
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			s, err := Load(path, LoadOptions{ProfilesDir: shippedProfiles, Offline: true})
+			s, err := Load(path, site.Options{ProfilesDir: shippedProfiles, Offline: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package agent
 import (
 	"net/url"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/site"
 )
 
 // Status is what GET /status returns.
@@ -45,19 +47,19 @@ type UplinkStatus struct {
 
 // DeviceStatus is one device's configuration and state, from its readings.
 type DeviceStatus struct {
-	Name        string     `json:"name"`
-	Profile     string     `json:"profile"`
-	Kind        string     `json:"kind"`
-	Address     string     `json:"address"`
-	State       string     `json:"state"`
-	LastGood    *time.Time `json:"last_good,omitempty"`
-	LastRead    *time.Time `json:"last_read,omitempty"`
-	LastReason  string     `json:"last_reason,omitempty"`
-	Readings    uint64     `json:"readings"`
-	BadReadings uint64     `json:"bad_readings"`
-	Location    *Location  `json:"location,omitempty"`
-	Entity      string     `json:"entity,omitempty"`
-	Area        string     `json:"area,omitempty"`
+	Name        string         `json:"name"`
+	Profile     string         `json:"profile"`
+	Kind        string         `json:"kind"`
+	Address     string         `json:"address"`
+	State       string         `json:"state"`
+	LastGood    *time.Time     `json:"last_good,omitempty"`
+	LastRead    *time.Time     `json:"last_read,omitempty"`
+	LastReason  string         `json:"last_reason,omitempty"`
+	Readings    uint64         `json:"readings"`
+	BadReadings uint64         `json:"bad_readings"`
+	Location    *site.Location `json:"location,omitempty"`
+	Entity      string         `json:"entity,omitempty"`
+	Area        string         `json:"area,omitempty"`
 }
 
 // Status returns the agent's state now.

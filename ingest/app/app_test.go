@@ -43,6 +43,22 @@ func writeConfig(t testing.TB, dir, brokerURL, extra string, n int) (*config.Con
 	return cfg, path
 }
 
+// writeSite writes gateway gw's site config to dir/<gw>.yaml with the
+// named devices: energy meters (eastron-sdm630-v2) at Piazza del Duomo,
+// Firenze, in area "Firenze".
+func writeSite(t testing.TB, dir, gw string, devices ...string) string {
+	t.Helper()
+	y := fmt.Sprintf("gateway:\n  id: %s\nuplink:\n  broker: tcp://127.0.0.1:1883\nbuffer:\n  dir: %s\ndevices:\n", gw, filepath.Join(dir, "buf-"+gw))
+	for i, d := range devices {
+		y += fmt.Sprintf("  - {name: %s, profile: eastron-sdm630-v2, address: \"tcp://127.0.0.1:502\", unit: %d, area: Firenze, location: {lon: 11.2558, lat: 43.7731}}\n", d, i+1)
+	}
+	path := filepath.Join(dir, gw+".yaml")
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // start runs app.Run in the background until the test ends and returns
 // its addresses.
 func start(t testing.TB, cfg *config.Config, opts app.Options) app.Addrs {

@@ -83,14 +83,16 @@ func ctlRun(args ...string) (int, string, string) {
 func TestReplayUnknownDevice(t *testing.T) {
 	srv := influxtest.Start(t)
 	dir := t.TempDir()
-	extra := fmt.Sprintf("unknown_devices: dead_letter\ntwin:\n  areas: [%s]\n  tokens: [%s]\n",
-		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), operatorToken)
+	extra := fmt.Sprintf("unknown_devices: dead_letter\nsites: [gw1.yaml]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s]\n",
+		abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), operatorToken)
+	// ReadingFor(seq) is of device dev<seq%10>: dev9 is not in gw1's site config.
+	var devs []string
+	for i := range 9 {
+		devs = append(devs, fmt.Sprintf("dev%d", i))
+	}
+	writeSite(t, dir, "gw1", devs...)
 	cfg, cfgPath := writeConfig(t, dir, "", extra, 1)
 	cfg.Influx.URL, cfg.Influx.Bucket = srv.URL, srv.Bucket
-	// ReadingFor(seq) is of device dev<seq%10>: dev9 is not listed.
-	for i := range 9 {
-		cfg.Gateways[0].Devices = append(cfg.Gateways[0].Devices, config.Device{ID: fmt.Sprintf("dev%d", i)})
-	}
 	applier := ingesttest.NewCountingApplier()
 	addrs, stop := runUntil(t, cfg, app.Options{Applier: applier})
 
@@ -104,8 +106,9 @@ func TestReplayUnknownDevice(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("post batch: %s", resp.Status)
 	}
-	dev9 := `SELECT count(*) FROM "ponte" WHERE "device" = 'dev9'`
-	all := `SELECT count(*) FROM "ponte" WHERE "gateway" = 'gw1'`
+	// gw1's site config makes its devices energy meters: measurement "energy".
+	dev9 := `SELECT count(*) FROM "energy" WHERE "device" = 'dev9'`
+	all := `SELECT count(*) FROM "energy" WHERE "gateway" = 'gw1'`
 	if n := countAny(t, srv, all); n != 18 {
 		t.Fatalf("%d points written, want 18 (20 less dev9's two)", n)
 	}
@@ -139,8 +142,13 @@ func TestReplayUnknownDevice(t *testing.T) {
 	again := letters[1].ID
 	stop()
 
-	// The fix: dev9 is added; ingest restarts with it.
-	cfg.Gateways[0].Devices = append(cfg.Gateways[0].Devices, config.Device{ID: "dev9"})
+	// The fix: dev9 is added to gw1's site config; ingest restarts with it.
+	writeSite(t, dir, "gw1", append(devs, "dev9")...)
+	cfg, err = config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Influx.URL, cfg.Influx.Bucket = srv.URL, srv.Bucket
 	applier = ingesttest.NewCountingApplier()
 	addrs, _ = runUntil(t, cfg, app.Options{Applier: applier})
 	code, out, errOut = ctlRun("deadletter", "replay", again, "--config", cfgPath, "--url", "http://"+addrs.HTTP, "--json")

@@ -52,8 +52,8 @@ func BenchmarkIngestToSSE(b *testing.B) {
 		}
 	}
 	const token = "bench-operator-token-0123456789"
-	extra := fmt.Sprintf("twin:\n  areas: [%s]\n  sites: [%s]\n  profiles: %s\n  tokens: [%s]\n",
-		abs(b, "../../geo/data/firenze-metro-municipalities.geojson"), filepath.Join(dir, "site*.yaml"), abs(b, "../../firmware-profiles"), token)
+	extra := fmt.Sprintf("sites: [%s]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s]\n",
+		filepath.Join(dir, "site*.yaml"), abs(b, "../../firmware-profiles"), abs(b, "../../geo/data/firenze-metro-municipalities.geojson"), token)
 	cfg, _ := writeConfig(b, dir, "", extra, sseGateways)
 	addrs := start(b, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 

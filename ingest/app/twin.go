@@ -18,7 +18,7 @@ import (
 
 // buildTwin loads the twin's layers and sites from the configuration.
 func buildTwin(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*twin.Twin, error) {
-	areaPaths, roadsPath, sitePaths, profiles := cfg.TwinPaths()
+	areaPaths, roadsPath := cfg.TwinPaths()
 	idProp := cfg.Twin.AreaID
 	if idProp == "" {
 		idProp = "com_istat_code"
@@ -41,14 +41,8 @@ func buildTwin(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) 
 			return nil, fmt.Errorf("ingest: twin roads: %w", err)
 		}
 	}
-	var sites []twin.Site
-	if len(sitePaths) > 0 {
-		if sites, err = twin.SitesFromConfigs(sitePaths, profiles); err != nil {
-			return nil, fmt.Errorf("ingest: twin sites: %w", err)
-		}
-	}
 	return twin.New(twin.Config{
-		Areas: areas, Roads: roads, Sites: sites,
+		Areas: areas, Roads: roads, Sites: twin.SitesFromInventory(cfg.Inventory()),
 		StaleFactor: cfg.Twin.StaleFactor, RoadMaxMetres: cfg.Twin.RoadMaxMetres,
 		IndicatorWindow: cfg.Twin.IndicatorWindow.D(),
 		Logger:          log.With("component", "twin"), Registerer: reg,

@@ -193,6 +193,6 @@ devices:
 	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(site), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("twin:\n  areas: [%s]\n  roads: %s\n  sites: [site.yaml]\n  profiles: %s\n  road_max_metres: 100\n  tokens: [operator-token-0123456789]\n",
-		abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), abs(t, "../../geo/testdata/roads.geojson"), abs(t, "../../firmware-profiles"))
+	return fmt.Sprintf("sites: [site.yaml]\nprofiles: %s\ntwin:\n  areas: [%s]\n  roads: %s\n  road_max_metres: 100\n  tokens: [operator-token-0123456789]\n",
+		abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), abs(t, "../../geo/testdata/roads.geojson"))
 }

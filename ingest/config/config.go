@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/internal/yamlconf"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -42,13 +43,20 @@ type Config struct {
 	// Workers and Queue size the pipeline (defaults 8 and 64 per worker).
 	Workers int `yaml:"workers"`
 	Queue   int `yaml:"queue"`
-	// Gateways are the known gateways; empty accepts any the broker lets in.
+	// Gateways are the known gateways' credentials; empty accepts any the
+	// broker lets in.
 	Gateways []Gateway `yaml:"gateways"`
+	// Sites are the gateways' site configs (globs allowed; relative to
+	// this file's folder): the device inventory (inventory.go).
+	Sites []string `yaml:"sites"`
+	// Profiles is the firmware profile folder the site configs name.
+	Profiles string `yaml:"profiles"`
 	// Twin, if set, keeps the digital twin and serves its API and pages.
 	Twin *Twin `yaml:"twin"`
 
-	doc     *yamlconf.Doc
-	secrets secretState
+	doc       *yamlconf.Doc
+	secrets   secretState
+	inventory *site.Inventory
 }
 
 // Broker is the MQTT side. An empty URL runs the embedded broker on Listen.
@@ -98,7 +106,8 @@ type DeadLetter struct {
 	MaxBytes int64  `yaml:"max_bytes"`
 }
 
-// Gateway is one gateway's identity, credentials and devices.
+// Gateway is one gateway's identity and credentials (its devices are in
+// its site config, see Config.Sites).
 type Gateway struct {
 	ID string `yaml:"id"`
 	// Password is its MQTT password on the embedded broker.
@@ -109,18 +118,11 @@ type Gateway struct {
 	// password-hash), so the config holds no password in the clear.
 	PasswordHash string `yaml:"password_hash"`
 	// HTTPToken lets it post batches over HTTP (empty: no HTTP).
-	HTTPToken     string   `yaml:"http_token"`
-	HTTPTokenFile string   `yaml:"http_token_file"`
-	HTTPTokenEnv  string   `yaml:"http_token_env"`
-	Devices       []Device `yaml:"devices"`
-}
-
-// Device is a device a gateway is known to have, with the tags its
-// readings get in InfluxDB.
-type Device struct {
-	ID   string `yaml:"id"`
-	Area string `yaml:"area"`
-	Type string `yaml:"type"`
+	HTTPToken     string `yaml:"http_token"`
+	HTTPTokenFile string `yaml:"http_token_file"`
+	HTTPTokenEnv  string `yaml:"http_token_env"`
+	// Devices is refused: a gateway's devices are in its site config.
+	Devices refused `yaml:"devices"`
 }
 
 // Defaults returns the defaults applied to fields left empty.
@@ -213,6 +215,7 @@ func (c *Config) Validate() error {
 		bad("max_new_devices", "%d (expected a number of devices per hour; 0 for the default)", c.MaxNewDevices)
 	}
 	c.validateTwin(bad)
+	c.validateSites(bad)
 	c.validateBroker(bad)
 	c.validateSecrets(bad)
 	seen := map[string]int{}
@@ -233,17 +236,6 @@ func (c *Config) Validate() error {
 		}
 		if g.Password != "" && g.PasswordHash != "" {
 			bad(p+".password_hash", "give password or password_hash, not both")
-		}
-		devs := map[string]bool{}
-		for k, d := range g.Devices {
-			dp := fmt.Sprintf("%s.devices[%d]", p, k)
-			if d.ID == "" {
-				bad(dp+".id", "required")
-			}
-			if devs[d.ID] {
-				bad(dp+".id", "%q listed twice", d.ID)
-			}
-			devs[d.ID] = true
 		}
 	}
 	return errors.Join(errs...)
@@ -294,32 +286,4 @@ func (c *Config) Tokens() map[string]string {
 		}
 	}
 	return m
-}
-
-// Devices returns the device IDs by gateway, for gateways that list any.
-func (c *Config) Devices() map[string][]string {
-	m := map[string][]string{}
-	for _, g := range c.Gateways {
-		for _, d := range g.Devices {
-			m[g.ID] = append(m[g.ID], d.ID)
-		}
-	}
-	return m
-}
-
-// Meta returns the area and type of a device, for InfluxDB tags (empty
-// when not listed). The returned function reads a copy made now and is
-// safe for concurrent use.
-func (c *Config) Meta() func(gateway, device string) (area, typ string) {
-	type key struct{ gw, dev string }
-	m := map[key]Device{}
-	for _, g := range c.Gateways {
-		for _, d := range g.Devices {
-			m[key{g.ID, d.ID}] = d
-		}
-	}
-	return func(gateway, device string) (string, string) {
-		d := m[key{gateway, device}]
-		return d.Area, d.Type
-	}
 }

@@ -18,7 +18,7 @@ func TestExampleLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok2 := secrettest.Random(t)
-	t.Setenv("PONTE_HTTP_TOKEN_BA_CENTRO_02", tok2)
+	t.Setenv("PONTE_HTTP_TOKEN_BA_MURAT_CAVOUR_PICCINNI", tok2)
 	c, err := Parse(example, secrettest.ReplacePlaceholders(t, data))
 	if err != nil {
 		t.Fatal(err)
@@ -26,19 +26,23 @@ func TestExampleLoads(t *testing.T) {
 	if c.Influx.Bucket != "ponte/autogen" || c.MaxAge.D() != 720*time.Hour || len(c.Gateways) != 2 {
 		t.Fatalf("decoded %+v", c)
 	}
-	if got := c.Passwords(); len(got) != 1 || len(got["fi-novoli-01"]) < 16 {
+	if got := c.Passwords(); len(got) != 1 || len(got["fi-lighting-q2-0042"]) < 16 {
 		t.Errorf("Passwords = %v", got)
 	}
-	if got := c.Tokens(); len(got) != 2 || got["ba-centro-02"] != tok2 {
+	if got := c.Tokens(); len(got) != 2 || got["ba-murat-cavour-piccinni"] != tok2 {
 		t.Errorf("Tokens = %v", got)
 	}
-	if area, typ := c.Meta()("fi-novoli-01", "aq-1"); area != "Firenze" || typ != "air" {
+	// Tags from the site configs (deploy/sites/*.yaml).
+	if area, typ := c.Meta()("ba-murat-cavour-piccinni", "ba-cavour-air"); area != "Municipio I" || typ != "air" {
 		t.Errorf("Meta = %q %q", area, typ)
 	}
-	if area, typ := c.Meta()("ba-centro-02", "aq-1"); area != "" || typ != "" {
+	if area, typ := c.Meta()("fi-lighting-q2-0042", "fi-q2-0042-meter"); area != "Quartiere 2" || typ != "energy" {
+		t.Errorf("Meta = %q %q", area, typ)
+	}
+	if area, typ := c.Meta()("ba-murat-cavour-piccinni", "aq-1"); area != "" || typ != "" {
 		t.Errorf("Meta of an unlisted device = %q %q", area, typ)
 	}
-	if got := c.Devices(); len(got) != 1 || len(got["fi-novoli-01"]) != 2 {
+	if got := c.Devices(); len(got) != 2 || len(got["ba-murat-cavour-piccinni"]) != 5 {
 		t.Errorf("Devices = %v", got)
 	}
 }
@@ -81,7 +85,10 @@ func TestErrors(t *testing.T) {
 		{"bad gateway id", "influx:\n  url: http://i:8086\ngateways:\n  - id: a/b\n    password: x\n", `bad.yaml:4: gateways[0].id: "a/b" is not a gateway ID`},
 		{"duplicate gateway", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n  - id: a\n    password: y\n", `bad.yaml:6: gateways[1].id: "a" already used by gateways[0]`},
 		{"no credentials", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n", `gateways[0]: gateway "a" has neither password`},
-		{"duplicate device", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    devices:\n      - id: d\n      - id: d\n", `bad.yaml:8: gateways[0].devices[1].id: "d" listed twice`},
+		{"devices in ingest's config", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password: x\n    devices:\n      - id: d\n", `bad.yaml:6: gateways[0].devices: devices are described once, in their gateway's site config`},
+		{"twin sites", "influx:\n  url: http://i:8086\ntwin:\n  sites: [a.yaml]\n", `bad.yaml:4: twin.sites: moved to the top level as sites:`},
+		{"sites without profiles", "influx:\n  url: http://i:8086\nsites: [testdata/*/config.yaml]\n", `bad.yaml:3: sites: needs profiles:`},
+		{"no site config", "influx:\n  url: http://i:8086\nsites: [/nonexistent/*.yaml]\nprofiles: /p\n", `bad.yaml:3: sites[0]: "/nonexistent/*.yaml" matches no site config`},
 		{"bad listen", "influx:\n  url: http://i:8086\nhttp:\n  listen: 8080\n", `bad.yaml:4: http.listen: "8080" is not host:port`},
 		{"gateway named as ingest", "influx:\n  url: http://i:8086\ngateways:\n  - id: ponte-ingest\n    password: x\n", `is ingest's own broker username`},
 		{"bad password hash", "influx:\n  url: http://i:8086\ngateways:\n  - id: a\n    password_hash: secret\n", `bad.yaml:5: gateways[0].password_hash: not a bcrypt hash`},

@@ -19,11 +19,10 @@ type Twin struct {
 	AreaID string `yaml:"area_id"`
 	// Roads is a GeoJSON file of road segments (optional).
 	Roads string `yaml:"roads"`
-	// Sites are the gateways' site config files (globs allowed): they
-	// place each device on the map.
-	Sites []string `yaml:"sites"`
-	// Profiles is the firmware profile folder the site configs name.
-	Profiles string `yaml:"profiles"`
+	// Sites and Profiles are refused: they moved to the top level
+	// (Config.Sites), shared with ingest's tags.
+	Sites    refused `yaml:"sites"`
+	Profiles refused `yaml:"profiles"`
 	// StaleFactor: an entity is stale after this many poll intervals
 	// without a good reading (default 3).
 	StaleFactor float64 `yaml:"stale_factor"`
@@ -65,14 +64,6 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 			bad("twin.roads", "%q: no such file", t.Roads)
 		}
 	}
-	for i, p := range t.Sites {
-		if m, err := filepath.Glob(c.resolve(p)); err != nil || len(m) == 0 {
-			bad(fmt.Sprintf("twin.sites[%d]", i), "%q matches no site config", p)
-		}
-	}
-	if len(t.Sites) > 0 && t.Profiles == "" {
-		bad("twin.profiles", "required with sites (the firmware profile folder)")
-	}
 	if t.StaleFactor < 0 || (t.StaleFactor > 0 && t.StaleFactor < 1) {
 		bad("twin.stale_factor", "%g (expected 1 or more)", t.StaleFactor)
 	}
@@ -92,12 +83,12 @@ func (c *Config) resolve(p string) string {
 	return filepath.Join(filepath.Dir(c.doc.File), p)
 }
 
-// TwinPaths returns the twin's file paths resolved against the config
-// file's folder, with the site globs expanded.
-func (c *Config) TwinPaths() (areas []string, roads string, sites []string, profiles string) {
+// TwinPaths returns the twin's area and road files resolved against the
+// config file's folder (its sites are Inventory's).
+func (c *Config) TwinPaths() (areas []string, roads string) {
 	t := c.Twin
 	if t == nil {
-		return nil, "", nil, ""
+		return nil, ""
 	}
 	for _, p := range t.Areas {
 		m, _ := filepath.Glob(c.resolve(p))
@@ -106,9 +97,5 @@ func (c *Config) TwinPaths() (areas []string, roads string, sites []string, prof
 	if t.Roads != "" {
 		roads = c.resolve(t.Roads)
 	}
-	for _, p := range t.Sites {
-		m, _ := filepath.Glob(c.resolve(p))
-		sites = append(sites, m...)
-	}
-	return areas, roads, sites, c.resolve(t.Profiles)
+	return areas, roads
 }

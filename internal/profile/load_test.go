@@ -5,36 +5,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // TestBadProfiles runs every testdata/<case>/: profile.yaml must fail to
-// load with exactly the lines of expected.err. A new regression case is a
-// new folder.
+// load with exactly the lines of expected.err.
 func TestBadProfiles(t *testing.T) {
-	dirs, err := filepath.Glob("testdata/*/profile.yaml")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no test cases: %v", err)
-	}
-	for _, path := range dirs {
-		dir := filepath.Dir(path)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := os.ReadFile(filepath.Join(dir, "expected.err"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, lerr := Parse("profile.yaml", data)
-			if lerr == nil {
-				t.Fatalf("loaded without error, want:\n%s", want)
-			}
-			if got := strings.TrimSpace(lerr.Error()); got != strings.TrimSpace(string(want)) {
-				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
-			}
-		})
-	}
+	testenv.ErrorCases(t, "testdata/*/profile.yaml", func(t *testing.T, path string) error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Parse("profile.yaml", data)
+		return err
+	})
 }
 
 // TestFirmwareProfiles loads every shipped profile: they must be valid and

@@ -23,8 +23,8 @@ const MinBcryptCost = 10
 // those files hold.
 var placeholders = []string{
 	"change-me-broker-password",
-	"change-me-gateway-password-fi-novoli-01",
-	"change-me-http-token-fi-novoli-01",
+	"change-me-gateway-password-fi-lighting-q2-0042",
+	"change-me-http-token-fi-lighting-q2-0042",
 	"change-me-operator-token-0123456789",
 	// bcrypt of "change-me-gateway-password-ba-centro-02".
 	"$2a$10$7v1QvWsNAFQ/WttR1.KSVOh2WDxBPbq2K/v6S6cdGvovrHI9RHLXK",

@@ -20,6 +20,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -204,7 +205,7 @@ func startIngest(t testing.TB, cfg *config.Config) app.Addrs {
 // test ends (stopped before ingest: cleanups run last first).
 func startAgent(t testing.TB, path string) *agent.Agent {
 	t.Helper()
-	a, err := agent.New(agent.Config{Path: path, Load: agent.LoadOptions{ProfilesDir: absPath(t, "../../firmware-profiles")},
+	a, err := agent.New(agent.Config{Path: path, Load: site.Options{ProfilesDir: absPath(t, "../../firmware-profiles")},
 		Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second, DrainTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -292,16 +293,16 @@ gateways:
     password: pw-%[3]s-0123456789abcdef
   - id: %s
     password: pw-%[4]s-0123456789abcdef
+sites: [fi.yaml, ba.yaml]
+profiles: %s
 twin:
   areas: [%s, %s]
   roads: %s
-  sites: [fi.yaml, ba.yaml]
-  profiles: %s
   stale_factor: 10
   tokens: [%s]
-`, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), fiGW, baGW,
+`, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), fiGW, baGW, absPath(t, "../../firmware-profiles"),
 		absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), absPath(t, "../../geo/data/bari-metro-municipalities.geojson"),
-		absPath(t, "../../geo/testdata/roads.geojson"), absPath(t, "../../firmware-profiles"), e2eToken)
+		absPath(t, "../../geo/testdata/roads.geojson"), e2eToken)
 	cfgPath := filepath.Join(dir, "ingest.yaml")
 	writeFile(t, cfgPath, ingestYAML)
 	cfg, err := config.Load(cfgPath)

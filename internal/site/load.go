@@ -1,10 +1,12 @@
-package agent
+package site
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ponte-city/ponte/internal/profile"
@@ -12,8 +14,8 @@ import (
 	"github.com/ponte-city/ponte/internal/yamlconf"
 )
 
-// LoadOptions adjust how a site config is read.
-type LoadOptions struct {
+// Options adjust how a site config is read.
+type Options struct {
 	// Dir is the directory relative paths in the config are taken from
 	// (default: the config file's directory).
 	Dir string
@@ -24,10 +26,43 @@ type LoadOptions struct {
 	// password file and the TLS files), to validate a config away from
 	// its box. The profiles are still loaded.
 	Offline bool
+	// Check, if set, runs after this package's checks with the decoded
+	// site: the checks that need more than data (the edge agent's
+	// transports: a device's address fits its source, the buffer's own
+	// limits). Problems it reports through c join the others, each at its
+	// line.
+	Check func(s *Site, c *Checker)
 }
 
+// Checker reports the problems of one site config at their lines; it is
+// handed to Options.Check.
+type Checker struct{ v *validator }
+
+// Errorf reports a problem with the field at path ("devices[2].address").
+func (c *Checker) Errorf(path, format string, args ...any) { c.v.errorf(path, format, args...) }
+
+// Has reports whether the file sets the field at path.
+func (c *Checker) Has(path string) bool { return c.v.doc.Has(path) }
+
+// Line is the line of the field at path (0 when the file does not set it).
+func (c *Checker) Line(path string) int { return c.v.doc.Line(path) }
+
+// Path resolves p against the config's directory, or returns def when p
+// is empty.
+func (c *Checker) Path(p, def string) string { return c.v.path(p, def) }
+
+// Count is the number of problems reported so far.
+func (c *Checker) Count() int { return len(c.v.errs) }
+
+// Offline reports whether the gateway's own files are left unread.
+func (c *Checker) Offline() bool { return c.v.offline }
+
+// DeviceOK reports whether devices[i] passed this package's checks, so a
+// further check can leave a device already reported alone.
+func (c *Checker) DeviceOK(i int) bool { return c.v.deviceOK(i) }
+
 // Load reads and validates the site config at path.
-func Load(path string, opt LoadOptions) (*Site, error) {
+func Load(path string, opt Options) (*Site, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read site config: %w", err)
@@ -46,7 +81,7 @@ func Load(path string, opt LoadOptions) (*Site, error) {
 // name, loading the profiles its devices use. Every problem found is
 // reported, each as a *yamlconf.FieldError naming the file, line and
 // field (profile errors name the profile file), joined with errors.Join.
-func Parse(name string, data []byte, opt LoadOptions) (*Site, error) {
+func Parse(name string, data []byte, opt Options) (*Site, error) {
 	s := &Site{}
 	doc, err := yamlconf.Decode(name, data, s)
 	if err != nil {
@@ -63,8 +98,13 @@ func Parse(name string, data []byte, opt LoadOptions) (*Site, error) {
 	}
 	v.profilesDir = s.Profiles
 	v.site(s)
+	if opt.Check != nil {
+		opt.Check(s, &Checker{v: v})
+	}
 	s.secretWarnings = v.secretWarnings
 	if len(v.errs) > 0 {
+		// In file order, whichever check found them.
+		slices.SortStableFunc(v.errs, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
 		return nil, errors.Join(v.errs...)
 	}
 	return s, nil
@@ -79,6 +119,8 @@ type validator struct {
 	profiles    map[string]*profile.Profile
 	profileErr  map[string]bool
 	errs        []error
+	// devs are the devices checked (for deviceOK).
+	devs []Device
 	// secretWarnings are the files holding secrets others may read.
 	secretWarnings []secret.Warning
 }
@@ -137,4 +179,13 @@ func (v *validator) profile(path, name string) *profile.Profile {
 	}
 	v.profiles[name] = p
 	return p
+}
+
+// line is the line a problem was found at (0 when unknown: first).
+func line(err error) int {
+	var fe *yamlconf.FieldError
+	if errors.As(err, &fe) {
+		return fe.Line
+	}
+	return 0
 }

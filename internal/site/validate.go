@@ -1,4 +1,4 @@
-package agent
+package site
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ponte-city/ponte/edge/buffer"
-	"github.com/ponte-city/ponte/edge/uplink"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -27,8 +25,9 @@ func (v *validator) gateway(g *Gateway) {
 // brokerSchemes are the URL schemes paho dials.
 var brokerSchemes = map[string]bool{"tcp": true, "mqtt": true, "ssl": true, "tls": true, "mqtts": true, "ws": true, "wss": true}
 
-// checkBroker checks an MQTT broker URL.
-func checkBroker(raw string) string {
+// CheckBroker checks an MQTT broker URL as paho dials it; it returns what
+// is wrong, or "".
+func CheckBroker(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "expected a broker URL such as tcp://host:1883 or ssl://host:8883, got " + strconv.Quote(raw)
@@ -45,17 +44,11 @@ func checkBroker(raw string) string {
 func (v *validator) uplink(u *Uplink) {
 	if u.Broker == "" {
 		v.errorf("uplink.broker", "required (expected a broker URL such as ssl://mqtt.example.org:8883)")
-	} else if msg := checkBroker(u.Broker); msg != "" {
+	} else if msg := CheckBroker(u.Broker); msg != "" {
 		v.errorf("uplink.broker", "%s", msg)
 	}
 	v.uplinkPassword(u)
 	if t := u.TLS; t != nil {
-		// Start-up refuses it (uplink.Config.Validate); say it here first.
-		if pu, err := url.Parse(u.Broker); err == nil {
-			if secure, known := uplink.Scheme(pu.Scheme); known && !secure {
-				v.errorf("uplink.tls", "set, but broker %q is plain %s:// (expected ssl://, mqtts:// or wss://, or no tls section)", u.Broker, pu.Scheme)
-			}
-		}
 		for _, f := range []struct {
 			path string
 			file *string
@@ -96,28 +89,9 @@ func (v *validator) uplink(u *Uplink) {
 }
 
 func (v *validator) buffer(b *Buffer) {
+	// Its limits are the buffer's own (edge/buffer Config.Validate): the
+	// agent checks them through Options.Check.
 	b.Dir = v.path(b.Dir, DefaultBufferDir)
-	cfg := buffer.Config{Dir: b.Dir, MaxBytes: int64(b.MaxBytes), MaxAge: b.MaxAge.D(),
-		SegmentBytes: int64(b.SegmentBytes), SyncInterval: b.SyncInterval.D()}
-	err := cfg.Validate()
-	if err == nil {
-		return
-	}
-	var list interface{ Unwrap() []error }
-	errs := []error{err}
-	if errors.As(err, &list) {
-		errs = list.Unwrap()
-	}
-	for _, e := range errs {
-		// "invalid buffer config: max_bytes: ..." -> field and message.
-		msg := strings.TrimPrefix(e.Error(), buffer.ErrConfig.Error()+": ")
-		field, rest, ok := strings.Cut(msg, ": ")
-		if !ok {
-			v.errorf("buffer", "%s", msg)
-			continue
-		}
-		v.errorf("buffer."+field, "%s", rest)
-	}
 }
 
 func (v *validator) http(h *HTTP) {

@@ -1,4 +1,4 @@
-package agent
+package site
 
 import (
 	"os"
@@ -53,7 +53,7 @@ func TestUplinkPasswordSources(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			site := writeSecretSite(t, dir, tc.uplink, tc.siteMode, tc.pwMode)
-			s, err := Load(site, LoadOptions{ProfilesDir: shippedProfiles})
+			s, err := Load(site, Options{ProfilesDir: shippedProfiles})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestUplinkPasswordOffline(t *testing.T) {
 		{"  password_file: /nonexistent/uplink.password\n  password_env: X\n", "site.yaml:4: uplink.password_file: give the secret one way only"},
 	} {
 		site := writeSecretSite(t, dir, tc.uplink, 0o600, 0o600)
-		_, err := Load(site, LoadOptions{ProfilesDir: shippedProfiles, Offline: true})
+		_, err := Load(site, Options{ProfilesDir: shippedProfiles, Offline: true})
 		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%q: err %v, want %q", tc.uplink, err, tc.wantErr)
 		}

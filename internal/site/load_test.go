@@ -1,4 +1,4 @@
-package agent
+package site
 
 import (
 	"os"
@@ -6,7 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/wire"
 )
+
+const shippedProfiles = "../../firmware-profiles"
 
 func TestParseSize(t *testing.T) {
 	cases := []struct {
@@ -66,7 +70,7 @@ devices:
   - {name: m1, profile: eastron-sdm630-v2, address: "tcp://127.0.0.1:502", unit: 1, location: {lon: 11.25, lat: 43.77}}
   - {name: w1, profile: vaisala-wxt530-nmea, address: "serial:///dev/ttyUSB1", location: {lon: 11.25, lat: 43.77}}
 `
-	s, err := Parse(filepath.Join(dir, "site.yaml"), []byte(src), LoadOptions{ProfilesDir: shippedProfiles})
+	s, err := Parse(filepath.Join(dir, "site.yaml"), []byte(src), Options{ProfilesDir: shippedProfiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +83,9 @@ devices:
 		{"buffer dir", s.Buffer.Dir, filepath.Join(dir, "buf")},
 		{"max bytes", s.Buffer.MaxBytes, Size(1 << 30)},
 		{"listen", s.HTTP.Listen, DefaultListen},
-		{"modbus interval", s.sources[0].Interval, DefaultInterval},
-		{"free running interval", s.sources[1].Interval, time.Duration(0)},
+		{"modbus interval", s.Devices[0].PollInterval(), DefaultInterval},
+		{"free running interval", s.Devices[1].PollInterval(), time.Duration(0)},
+		{"category", s.Devices[0].Category(), wire.CategoryEnergy},
 		{"kind", string(s.Devices[1].Kind()), "serial"},
 	}
 	for _, c := range checks {
@@ -94,7 +99,7 @@ devices:
 	// The same config on a box without the files.
 	os.Remove(filepath.Join(dir, "pw"))
 	os.Remove(filepath.Join(dir, "ca.pem"))
-	_, err = Parse(filepath.Join(dir, "site.yaml"), []byte(src), LoadOptions{ProfilesDir: shippedProfiles})
+	_, err = Parse(filepath.Join(dir, "site.yaml"), []byte(src), Options{ProfilesDir: shippedProfiles})
 	if err == nil {
 		t.Fatal("missing password and CA files not reported")
 	}
@@ -103,7 +108,7 @@ devices:
 		!strings.Contains(lines[1], "site.yaml:5: uplink.tls.ca: cannot read") {
 		t.Errorf("errors:\n%v", err)
 	}
-	if _, err := Parse(filepath.Join(dir, "site.yaml"), []byte(src), LoadOptions{ProfilesDir: shippedProfiles, Offline: true}); err != nil {
+	if _, err := Parse(filepath.Join(dir, "site.yaml"), []byte(src), Options{ProfilesDir: shippedProfiles, Offline: true}); err != nil {
 		t.Errorf("offline: %v", err)
 	}
 }
