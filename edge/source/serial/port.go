@@ -7,8 +7,6 @@ import (
 	"io"
 	"time"
 
-	tarm "github.com/tarm/serial"
-
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
 )
@@ -23,7 +21,7 @@ const readTimeout = 100 * time.Millisecond
 // about 1150 bytes in a read timeout.
 const readBuf = 4096
 
-// port is what the source needs of an open serial port (*tarm.Port).
+// port is what the source needs of an open serial port (*tarm/serial.Port).
 type port interface {
 	io.ReadWriteCloser
 	// Flush discards bytes received but not read.
@@ -32,16 +30,9 @@ type port interface {
 
 // open opens the device's port with its line settings.
 func (d *device) open() (port, error) {
-	p, err := tarm.OpenPort(&tarm.Config{
-		Name:        d.line.Path,
-		Baud:        d.line.Baud,
-		Size:        byte(d.line.DataBits),
-		Parity:      tarm.Parity(d.line.Parity[0]),
-		StopBits:    tarm.StopBits(d.line.StopBits),
-		ReadTimeout: readTimeout,
-	})
+	p, err := source.OpenSerial(d.line, readTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", d.line, err)
+		return nil, err
 	}
 	return p, nil
 }
