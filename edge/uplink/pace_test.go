@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -55,25 +54,6 @@ func TestPacerZeroRateNeverWaits(t *testing.T) {
 			t.Fatalf("zero rate waits %s", d)
 		}
 		p.take(1000, time.Unix(0, int64(i)))
-	}
-}
-
-func TestBackoffFullJitter(t *testing.T) {
-	base, maxWait := 100*time.Millisecond, 5*time.Second
-	for n := range 100 {
-		ceil := maxWait
-		if n < 6 {
-			ceil = base << n
-		}
-		for _, r := range []float64{0, 0.5, math.Nextafter(1, 0)} {
-			d := backoff(n, base, maxWait, func() float64 { return r })
-			if d < 0 || d >= ceil || (r > 0 && d < time.Duration(float64(ceil)*r)-1) {
-				t.Fatalf("attempt %d, random %v: %s, want %v of [0, %s)", n, r, d, r, ceil)
-			}
-		}
-	}
-	if d := backoff(3, time.Hour, time.Hour, func() float64 { return 0.5 }); d != 30*time.Minute {
-		t.Errorf("base = max: %s, want 30m", d)
 	}
 }
 

@@ -104,7 +104,7 @@
 // A Modbus exception spoils only its request's points (bad_device, with
 // the exception in the reason), and a reply of the wrong length only its
 // request's points (bad_decode). A poll that failed as a whole (no reply,
-// or nothing but exceptions) puts the device in backoff (source.Backoff
+// or nothing but exceptions) puts the device in backoff (internal/backoff,
 // from Config.BackoffBase to BackoffMax): the bus skips it until its retry
 // time, so a dead slave on a shared line costs one timeout per backoff
 // period and never slows the others. Every failure is counted in

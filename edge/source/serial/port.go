@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/internal/profile"
 )
 
@@ -68,7 +69,7 @@ func (d *device) run(ctx context.Context, emit source.Emitter, base, max time.Du
 			err = errors.New("port session ended") // not reached: sessions end with an error or ctx
 		}
 		d.fail(emit, time.Now(), kindComm, err)
-		wait := source.Backoff(attempt, base, max)
+		wait := backoff.Policy{Base: base, Max: max}.Wait(attempt)
 		attempt++
 		d.log.Debug("serial port retry", "in", wait, "attempt", attempt)
 		t := time.NewTimer(wait)
