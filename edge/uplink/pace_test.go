@@ -25,7 +25,7 @@ func TestPacerBound(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t0 := time.Unix(1000, 0)
-			p := newPacer(tc.rate, tc.burst, t0)
+			p := newPacer(tc.rate, tc.burst)
 			now, sent := t0, 0
 			end := t0.Add(10 * time.Second)
 			for steps := 0; now.Before(end) && steps < 1_000_000; steps++ {
@@ -48,12 +48,37 @@ func TestPacerBound(t *testing.T) {
 }
 
 func TestPacerZeroRateNeverWaits(t *testing.T) {
-	p := newPacer(0, 10, time.Unix(0, 0))
+	p := newPacer(0, 10)
 	for i := range 100 {
 		if d := p.wait(1000, time.Unix(0, int64(i))); d != 0 {
 			t.Fatalf("zero rate waits %s", d)
 		}
 		p.take(1000, time.Unix(0, int64(i)))
+	}
+}
+
+// TestPacerLargeBatch: a batch above the burst waits for a full bucket
+// (not for ever, as rate.Limiter alone would refuse it) and empties it; a
+// partly spent bucket says how long until a batch fits.
+func TestPacerLargeBatch(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := newPacer(100, 10) // 10 readings per 100ms
+	if d := p.wait(50, t0); d != 0 {
+		t.Fatalf("full bucket, batch of 50 > burst 10: wait %s, want 0", d)
+	}
+	p.take(50, t0)
+	if d := p.wait(10, t0); d != 100*time.Millisecond {
+		t.Fatalf("after the large batch: wait %s, want 100ms (the bucket is empty, not in debt)", d)
+	}
+	if d := p.wait(4, t0.Add(20*time.Millisecond)); d != 20*time.Millisecond {
+		t.Fatalf("2 tokens, 4 wanted: wait %s, want 20ms", d)
+	}
+	// Asking does not spend: the same question has the same answer.
+	if d := p.wait(4, t0.Add(20*time.Millisecond)); d != 20*time.Millisecond {
+		t.Fatalf("asked again: wait %s, want 20ms", d)
+	}
+	if d := p.wait(4, t0.Add(40*time.Millisecond)); d != 0 {
+		t.Fatalf("4 tokens, 4 wanted: wait %s, want 0", d)
 	}
 }
 
