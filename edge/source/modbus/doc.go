@@ -89,13 +89,14 @@
 // slowed by it (a read returns with the first bytes); a timeout, a
 // cancellation or the end of a drain is noticed up to 100 ms later than
 // its due time. goburrow/serial's one extra, RS-485 direction control by
-// the kernel driver (TIOCSRS485), was never switched on here: USB RS-485
-// adapters switch direction themselves. A UART that needs the kernel to
+// the kernel driver (TIOCSRS485), was never switched on here: most USB
+// RS-485 adapters switch direction themselves. A UART that needs the kernel to
 // drive RTS would need it set on the port (tarm/serial has no option).
 //
-// goburrow/serial is still in the module graph, as an import of the
-// goburrow/modbus package itself (its serial.go, for the RTU transporter
-// this package does not use); it is gone only if goburrow/modbus is.
+// goburrow/serial is still in the module graph (go.mod lists it as
+// indirect) and in the edge binaries, never called: the goburrow/modbus
+// package itself imports it (serial.go, for the RTU transporter this
+// package does not use). It goes only if goburrow/modbus goes.
 //
 // # Failures
 //
