@@ -39,11 +39,3 @@ func TestParseSerialURL(t *testing.T) {
 		})
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	for n, want := range []int{1, 2, 4, 8, 10, 10} {
-		if got := Backoff(n, 1, 10); int(got) != want {
-			t.Errorf("Backoff(%d) = %d, want %d", n, got, want)
-		}
-	}
-}

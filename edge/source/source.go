@@ -64,16 +64,3 @@ type Source interface {
 	// could not be set up at all; it never calls emit after returning.
 	Run(ctx context.Context, emit Emitter) error
 }
-
-// Backoff returns the wait before retry attempt n (0-based) of a failing
-// device: doubling from base, capped at max.
-func Backoff(n int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 0; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
-}

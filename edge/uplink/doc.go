@@ -87,13 +87,14 @@
 //
 // # Reconnection and replay
 //
-// Run reconnects for ever, with its own "full jitter" backoff: attempt n
-// waits a random time in [0, min(BackoffMax, BackoffBase*2^n)), the first
-// attempt included, so hundreds of gateways that lost the same broker (or
-// came back from the same power cut) spread their reconnections instead
-// of arriving together. Paho's auto-reconnect is off; a connection that
-// stayed up for BackoffMax resets n. Each connection is a fresh paho
-// client, so nothing of a dead connection carries over.
+// Run reconnects for ever, with a "full jitter" backoff (internal/backoff,
+// Full): attempt n waits a random time in [0, min(BackoffMax,
+// BackoffBase*2^n)), the first attempt included, so hundreds of gateways
+// that lost the same broker (or came back from the same power cut) spread
+// their reconnections instead of arriving together. Paho's auto-reconnect
+// is off; a connection that stayed up for BackoffMax resets n. Each
+// connection is a fresh paho client, so nothing of a dead connection
+// carries over.
 //
 // While the buffer holds more than one full batch beyond what is being
 // sent (a backlog after an outage), publishing is paced by a token bucket

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -42,7 +43,7 @@ type Forwarder struct {
 	up     string // topics
 	ack    string
 	status string
-	rnd    func() float64
+	retry  backoff.Policy // reconnect waits: full jitter
 
 	running atomic.Bool
 	// sent is the highest sequence number published in this process;
@@ -100,7 +101,7 @@ func New(cfg Config, buf *buffer.Buffer) (*Forwarder, error) {
 		up:      cfg.Topics.Up(cfg.Gateway),
 		ack:     cfg.Topics.Ack(cfg.Gateway),
 		status:  cfg.Topics.Status(cfg.Gateway),
-		rnd:     jitter,
+		retry:   backoff.Policy{Base: cfg.BackoffBase, Max: cfg.BackoffMax, Jitter: backoff.Full},
 		ackWake: make(chan struct{}, 1),
 		ackWarn: rate.NewLimiter(rate.Every(ackWarnEvery), 1),
 	}, nil
@@ -136,7 +137,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	attempt := 0
 	lastFail := "" // the last failed connection attempt's error
 	for {
-		wait := backoff(attempt, f.cfg.BackoffBase, f.cfg.BackoffMax, f.rnd)
+		wait := f.retry.Wait(attempt)
 		f.log.Debug("uplink connect wait", "attempt", attempt, "wait", wait)
 		t := time.NewTimer(wait)
 		select {

@@ -1,50 +1,49 @@
 package uplink
 
-import "time"
+import (
+	"time"
 
-// pacer is a token bucket of readings: it refills at rate per second up to
-// burst, and a batch of n readings may go when n tokens (at most burst)
-// are there. So over any interval t from the start, at most
-// burst + rate*t readings go out. A zero rate never delays. Not safe for
-// concurrent use; the clock is passed in so tests can drive it.
+	"golang.org/x/time/rate"
+)
+
+// pacer caps the readings per second of a replay with a token bucket of
+// readings (golang.org/x/time/rate, Ponte's one token bucket): it refills
+// at rate per second up to burst and starts full, and a batch of n
+// readings may go when n tokens are there. So over any interval t from
+// the start, at most burst + rate*t readings go out. A batch larger than
+// burst (not made today: burst is BatchMaxReadings) waits for a full
+// bucket and empties it, where the limiter alone would refuse it for ever.
+// A zero rate never delays (rate.Inf). Not safe for concurrent use by
+// design of the sender, though the limiter is; the clock is passed in so
+// tests can drive it.
 type pacer struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	at     time.Time
+	lim   *rate.Limiter
+	burst int
 }
 
-func newPacer(rate float64, burst int, now time.Time) *pacer {
-	return &pacer{rate: rate, burst: float64(burst), tokens: float64(burst), at: now}
-}
-
-func (p *pacer) refill(now time.Time) {
-	if d := now.Sub(p.at); d > 0 {
-		p.tokens = min(p.burst, p.tokens+d.Seconds()*p.rate)
+func newPacer(readingsPerSec float64, burst int) *pacer {
+	limit := rate.Limit(readingsPerSec)
+	if readingsPerSec <= 0 {
+		limit = rate.Inf
 	}
-	p.at = now
+	return &pacer{lim: rate.NewLimiter(limit, burst), burst: burst}
 }
 
-// wait returns how long to wait before n readings may go (0: now).
+// wait returns how long to wait before n readings may go (0: now), at
+// least a millisecond when not now. It asks the limiter for a reservation
+// and hands it back: the tokens are spent by take, for the readings that
+// went.
 func (p *pacer) wait(n int, now time.Time) time.Duration {
-	if p.rate <= 0 {
+	r := p.lim.ReserveN(now, min(n, p.burst))
+	d := r.DelayFrom(now)
+	r.CancelAt(now)
+	if d <= 0 {
 		return 0
 	}
-	p.refill(now)
-	need := min(float64(n), p.burst)
-	if p.tokens >= need {
-		return 0
-	}
-	d := time.Duration((need - p.tokens) / p.rate * float64(time.Second))
 	return max(d, time.Millisecond)
 }
 
-// take spends the tokens of n readings sent. Sending a batch larger than
-// burst empties the bucket.
+// take spends the tokens of n readings sent, at most burst of them.
 func (p *pacer) take(n int, now time.Time) {
-	if p.rate <= 0 {
-		return
-	}
-	p.refill(now)
-	p.tokens = max(0, p.tokens-float64(n))
+	p.lim.ReserveN(now, min(n, p.burst))
 }

@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ func TestPacerBound(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t0 := time.Unix(1000, 0)
-			p := newPacer(tc.rate, tc.burst, t0)
+			p := newPacer(tc.rate, tc.burst)
 			now, sent := t0, 0
 			end := t0.Add(10 * time.Second)
 			for steps := 0; now.Before(end) && steps < 1_000_000; steps++ {
@@ -49,7 +48,7 @@ func TestPacerBound(t *testing.T) {
 }
 
 func TestPacerZeroRateNeverWaits(t *testing.T) {
-	p := newPacer(0, 10, time.Unix(0, 0))
+	p := newPacer(0, 10)
 	for i := range 100 {
 		if d := p.wait(1000, time.Unix(0, int64(i))); d != 0 {
 			t.Fatalf("zero rate waits %s", d)
@@ -58,22 +57,28 @@ func TestPacerZeroRateNeverWaits(t *testing.T) {
 	}
 }
 
-func TestBackoffFullJitter(t *testing.T) {
-	base, maxWait := 100*time.Millisecond, 5*time.Second
-	for n := range 100 {
-		ceil := maxWait
-		if n < 6 {
-			ceil = base << n
-		}
-		for _, r := range []float64{0, 0.5, math.Nextafter(1, 0)} {
-			d := backoff(n, base, maxWait, func() float64 { return r })
-			if d < 0 || d >= ceil || (r > 0 && d < time.Duration(float64(ceil)*r)-1) {
-				t.Fatalf("attempt %d, random %v: %s, want %v of [0, %s)", n, r, d, r, ceil)
-			}
-		}
+// TestPacerLargeBatch: a batch above the burst waits for a full bucket
+// (not for ever, as rate.Limiter alone would refuse it) and empties it; a
+// partly spent bucket says how long until a batch fits.
+func TestPacerLargeBatch(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := newPacer(100, 10) // 10 readings per 100ms
+	if d := p.wait(50, t0); d != 0 {
+		t.Fatalf("full bucket, batch of 50 > burst 10: wait %s, want 0", d)
 	}
-	if d := backoff(3, time.Hour, time.Hour, func() float64 { return 0.5 }); d != 30*time.Minute {
-		t.Errorf("base = max: %s, want 30m", d)
+	p.take(50, t0)
+	if d := p.wait(10, t0); d != 100*time.Millisecond {
+		t.Fatalf("after the large batch: wait %s, want 100ms (the bucket is empty, not in debt)", d)
+	}
+	if d := p.wait(4, t0.Add(20*time.Millisecond)); d != 20*time.Millisecond {
+		t.Fatalf("2 tokens, 4 wanted: wait %s, want 20ms", d)
+	}
+	// Asking does not spend: the same question has the same answer.
+	if d := p.wait(4, t0.Add(20*time.Millisecond)); d != 20*time.Millisecond {
+		t.Fatalf("asked again: wait %s, want 20ms", d)
+	}
+	if d := p.wait(4, t0.Add(40*time.Millisecond)); d != 0 {
+		t.Fatalf("4 tokens, 4 wanted: wait %s, want 0", d)
 	}
 }
 

@@ -131,7 +131,7 @@ func (s *sender) run(ctx context.Context, c *conn) error {
 	f := s.f
 	s.rewind(whyReconnect)
 	s.pubs = s.pubs[:0]
-	s.pace = newPacer(f.cfg.ReplayRate, f.cfg.BatchMaxReadings, time.Now())
+	s.pace = newPacer(f.cfg.ReplayRate, f.cfg.BatchMaxReadings)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/ponte-city/ponte/internal/backoff"
 )
 
 // sendRetrying sends *b until InfluxDB accepts or refuses it, waiting out
@@ -144,7 +145,9 @@ func (s *Sink) failed(err *writeError) {
 	s.setHealthy(false)
 	s.mu.Lock()
 	s.attempts++
-	d := backoff(s.cfg.RetryBase, s.cfg.RetryMax, s.attempts)
+	// Doubling per failed attempt, with jitter over its upper half so that
+	// ingest instances do not retry in step.
+	d := backoff.Policy{Base: s.cfg.RetryBase, Max: s.cfg.RetryMax, Jitter: backoff.Equal}.Wait(s.attempts - 1)
 	if err.retryAfter > d {
 		d = min(err.retryAfter, s.cfg.RetryMax)
 	}
@@ -228,22 +231,6 @@ func (s *Sink) probe() bool {
 	s.probes.Add(1)
 	ok, err := s.client.Ping(ctx)
 	return ok && err == nil
-}
-
-// backoff returns the wait before try attempt+1: base doubled per failed
-// attempt up to max, with jitter over its upper half so that ingest
-// instances do not retry in step.
-func backoff(base, max time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	half := d / 2
-	if half <= 0 {
-		return d
-	}
-	return half + rand.N(half+1)
 }
 
 // setHealthy sets Healthy and its gauge.

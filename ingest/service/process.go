@@ -8,6 +8,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/dedup"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -230,14 +231,14 @@ func (s *Service) write(ctx context.Context, b *wire.Batch) ([]Rejected, error) 
 
 // retry runs f until it succeeds or ctx ends, with exponential backoff.
 func (s *Service) retry(ctx context.Context, what string, f func() error) error {
-	delay := s.cfg.RetryBase
+	wait := backoff.Policy{Base: s.cfg.RetryBase, Max: s.cfg.RetryMax}
 	retrying := false
 	defer func() {
 		if retrying {
 			s.retrying.Add(-1)
 		}
 	}()
-	for {
+	for attempt := 0; ; attempt++ {
 		err := f()
 		if err == nil {
 			return nil
@@ -249,6 +250,7 @@ func (s *Service) retry(ctx context.Context, what string, f func() error) error 
 			retrying = true
 			s.retrying.Add(1)
 		}
+		delay := wait.Wait(attempt)
 		s.cfg.Logger.Warn("ingest step failed, retrying", "step", what, "err", err, "retry_in", delay)
 		t := time.NewTimer(delay)
 		select {
@@ -257,7 +259,6 @@ func (s *Service) retry(ctx context.Context, what string, f func() error) error 
 			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
 		case <-t.C:
 		}
-		delay = min(2*delay, s.cfg.RetryMax)
 	}
 }
 

@@ -6,16 +6,18 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ponte-city/ponte/internal/throttle"
 )
 
-// limiter keeps a token bucket per client IP, at most max of them: the
-// least recently seen client is forgotten first (it comes back with a
-// full bucket, which is what an idle client would have anyway after
-// burst/rate seconds). It is safe for concurrent use.
+// limiter keeps a token bucket (golang.org/x/time/rate) per client IP, at
+// most max of them: the least recently seen client is forgotten first (it
+// comes back with a full bucket, which is what an idle client would have
+// anyway after burst/rate seconds). It is safe for concurrent use.
 type limiter struct {
-	rate  float64 // tokens per second
-	burst float64
+	rate  rate.Limit // tokens per second
+	burst int
 	max   int
 
 	mu      sync.Mutex
@@ -25,17 +27,16 @@ type limiter struct {
 
 // bucket is one client's token bucket.
 type bucket struct {
-	ip     string
-	tokens float64
-	at     time.Time // when tokens was computed
+	ip  string
+	lim *rate.Limiter
 }
 
-func newLimiter(rate float64, burst, max int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), max: max, buckets: map[string]*list.Element{}, lru: list.New()}
+func newLimiter(perSec float64, burst, max int) *limiter {
+	return &limiter{rate: rate.Limit(perSec), burst: burst, max: max, buckets: map[string]*list.Element{}, lru: list.New()}
 }
 
 // allow takes a token from ip's bucket at now. When there is none it
-// returns false and how long until there is one.
+// takes nothing and returns false and how long until there is one.
 func (l *limiter) allow(ip string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -43,24 +44,21 @@ func (l *limiter) allow(ip string, now time.Time) (bool, time.Duration) {
 	if e, ok := l.buckets[ip]; ok {
 		l.lru.MoveToFront(e)
 		b = e.Value.(*bucket)
-		if dt := now.Sub(b.at).Seconds(); dt > 0 {
-			b.tokens = min(l.burst, b.tokens+dt*l.rate)
-			b.at = now
-		}
 	} else {
 		if l.lru.Len() >= l.max {
 			old := l.lru.Back()
 			l.lru.Remove(old)
 			delete(l.buckets, old.Value.(*bucket).ip)
 		}
-		b = &bucket{ip: ip, tokens: l.burst, at: now}
+		b = &bucket{ip: ip, lim: rate.NewLimiter(l.rate, l.burst)}
 		l.buckets[ip] = l.lru.PushFront(b)
 	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
 	}
-	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return true, 0
 }
 
 // len is how many clients have a bucket.

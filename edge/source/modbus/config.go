@@ -33,7 +33,7 @@ type Config struct {
 	// Metrics receives per-device metrics; nil records none.
 	Metrics *source.Metrics
 	// BackoffBase and BackoffMax bound the retry delay of a failing device
-	// (source.Backoff: doubling from base; defaults 1s and 1m).
+	// (internal/backoff: doubling from base, no jitter; defaults 1s and 1m).
 	BackoffBase, BackoffMax time.Duration
 }
 

@@ -56,7 +56,47 @@
 // goburrow's handlers take no context: every request is bounded by the
 // device's Timeout (default 1s), and cancelling Run's context stops a bus
 // after at most the request in flight; the RTU transporter also checks
-// the context every 20 ms.
+// the context after every read, at least every 100 ms.
+//
+// # RTU over tarm/serial
+//
+// The edge has one serial library, github.com/tarm/serial (the design
+// card's choice; serial line devices use it too, through
+// source.OpenSerial). goburrow/modbus brings its own RTU transporter on
+// github.com/goburrow/serial; this package does not use it. It takes only
+// goburrow's RTU packager (modbus.RTUClientHandler's Encode, Verify and
+// Decode: slave address, CRC) and joins it with modbus.NewClient2 to a
+// transporter of its own on a tarm/serial port, which does what goburrow's
+// does (rtuclient.go) and what goburrow's cannot:
+//   - the reply length comes from the request's function code (5 + byte
+//     count for reads, 8 for the echo of a write; 5 for an exception,
+//     recognised by the function code's high bit), and the reply is read
+//     until that many bytes arrived, however the line splits the frame;
+//   - frames are kept 3.5 character times apart (11 bits a character;
+//     fixed at 1.75 ms above 19200 baud, Modbus over serial line v1.02
+//     §2.5.1.1) by waiting out the gap since the last byte sent or read;
+//   - the reply is bounded by the device's Timeout and the request's
+//     context, checked between reads;
+//   - after a failure the line is drained (read until 100 ms of silence,
+//     at most 500 ms) so a late reply is not taken for the next slave's.
+//
+// tarm/serial offers what RTU needs: baud rate, data bits, parity (N, E,
+// O) and stop bits (1, 2) are set in termios, and a read timeout (VMIN=0,
+// VTIME) makes a read return as soon as bytes arrive, or (0, io.EOF) after
+// the timeout, which the transporter takes as silence. Its one limit is
+// the granularity: VTIME counts deciseconds, so the shortest read timeout
+// is 100 ms, where goburrow/serial's select allowed 20 ms. A reply is not
+// slowed by it (a read returns with the first bytes); a timeout, a
+// cancellation or the end of a drain is noticed up to 100 ms later than
+// its due time. goburrow/serial's one extra, RS-485 direction control by
+// the kernel driver (TIOCSRS485), was never switched on here: most USB
+// RS-485 adapters switch direction themselves. A UART that needs the kernel to
+// drive RTS would need it set on the port (tarm/serial has no option).
+//
+// goburrow/serial is still in the module graph (go.mod lists it as
+// indirect) and in the edge binaries, never called: the goburrow/modbus
+// package itself imports it (serial.go, for the RTU transporter this
+// package does not use). It goes only if goburrow/modbus goes.
 //
 // # Failures
 //
@@ -65,7 +105,7 @@
 // A Modbus exception spoils only its request's points (bad_device, with
 // the exception in the reason), and a reply of the wrong length only its
 // request's points (bad_decode). A poll that failed as a whole (no reply,
-// or nothing but exceptions) puts the device in backoff (source.Backoff
+// or nothing but exceptions) puts the device in backoff (internal/backoff,
 // from Config.BackoffBase to BackoffMax): the bus skips it until its retry
 // time, so a dead slave on a shared line costs one timeout per backoff
 // period and never slows the others. Every failure is counted in

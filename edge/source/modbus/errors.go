@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/goburrow/modbus"
-	"github.com/goburrow/serial"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -95,7 +94,7 @@ func classify(err error) (kind string, cause error) {
 }
 
 func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, serial.ErrTimeout) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return true
 	}
 	var ne net.Error

@@ -3,37 +3,41 @@ package modbus
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/goburrow/modbus"
-	"github.com/goburrow/serial"
 	"github.com/ponte-city/ponte/edge/source"
 )
 
-// rtuSlice is how long one read of the serial port blocks: the longest a
-// pending request takes to notice its deadline or a cancelled context, and
-// the silence that ends a drain.
-const rtuSlice = 20 * time.Millisecond
+// rtuSlice is how long one read of the serial port blocks when the line is
+// silent: the longest a pending request takes to notice its deadline or a
+// cancelled context, and the silence that ends a drain. It is
+// tarm/serial's shortest read timeout (one VTIME decisecond); a read
+// returns as soon as bytes arrive, so it delays only failures.
+const rtuSlice = 100 * time.Millisecond
 
 // rtuDrainMax bounds how long a drain waits for a chattering line to go
 // quiet.
 const rtuDrainMax = 500 * time.Millisecond
 
 // rtuLink is one RS-485 line: goburrow's RTU packager (frame, CRC, slave
-// check) over a transporter of our own. goburrow's RTU transporter reads
-// split frames correctly, but it cannot be cancelled and it leaves a late
+// check) over a transporter of our own on a tarm/serial port (see the
+// package doc, "RTU over tarm/serial"). goburrow's RTU transporter reads
+// split frames correctly, but it cannot be cancelled, it leaves a late
 // reply in the port's buffer after a timeout, where the next slave's answer
-// is then read from; ours reads exactly one frame in short slices (so it
-// notices ctx and its deadline), and drains the line after any failure.
+// is then read from, and it opens its port with goburrow/serial; ours reads
+// exactly one frame in slices of rtuSlice (so it notices ctx and its
+// deadline), and drains the line after any failure.
 type rtuLink struct {
 	line source.SerialLine
 	pk   *modbus.RTUClientHandler // used as the packager only
 	c    modbus.Client
 
-	open    func(*serial.Config) (io.ReadWriteCloser, error)
+	open    func(source.SerialLine) (io.ReadWriteCloser, error)
 	port    io.ReadWriteCloser
 	ctx     context.Context // of the request in flight; Send has no ctx parameter
 	timeout time.Duration
@@ -43,7 +47,7 @@ type rtuLink struct {
 
 func newRTULink(line source.SerialLine) *rtuLink {
 	l := &rtuLink{line: line, pk: modbus.NewRTUClientHandler(line.Path), ctx: context.Background()}
-	l.open = func(c *serial.Config) (io.ReadWriteCloser, error) { return serial.Open(c) }
+	l.open = func(line source.SerialLine) (io.ReadWriteCloser, error) { return source.OpenSerial(line, rtuSlice) }
 	l.c = modbus.NewClient2(l.pk, modbus.Transporter(sendFunc(l.send)))
 	return l
 }
@@ -57,10 +61,9 @@ func (l *rtuLink) read(ctx context.Context, unit uint8, timeout time.Duration, r
 
 func (l *rtuLink) send(adu []byte) ([]byte, error) {
 	if l.port == nil {
-		p, err := l.open(&serial.Config{Address: l.line.Path, BaudRate: l.line.Baud, DataBits: l.line.DataBits,
-			StopBits: l.line.StopBits, Parity: l.line.Parity, Timeout: rtuSlice})
+		p, err := l.open(l.line)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", l.line, err)
+			return nil, err
 		}
 		l.port = p
 	}
@@ -97,7 +100,8 @@ func (l *rtuLink) send(adu []byte) ([]byte, error) {
 		}
 		n, err := l.port.Read(chunk[:need-len(buf)])
 		buf = append(buf, chunk[:n]...)
-		if err != nil && err != serial.ErrTimeout && !(err == io.EOF && n == 0) {
+		// tarm/serial reports rtuSlice of silence as (0, io.EOF).
+		if err != nil && !(errors.Is(err, io.EOF) && n == 0) {
 			l.closePort()
 			return nil, fmt.Errorf("read from %s: %w", l.line.Path, err)
 		}
@@ -111,7 +115,7 @@ func (l *rtuLink) drain() {
 	var junk [256]byte
 	stop := time.Now().Add(rtuDrainMax)
 	for time.Now().Before(stop) {
-		n, err := l.port.Read(junk[:])
+		n, err := l.port.Read(junk[:]) // (0, io.EOF) after rtuSlice of silence
 		if n == 0 || err != nil {
 			break
 		}

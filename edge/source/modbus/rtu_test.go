@@ -10,7 +10,6 @@ import (
 	"time"
 
 	gmodbus "github.com/goburrow/modbus"
-	"github.com/goburrow/serial"
 
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
@@ -44,8 +43,8 @@ func (p *fakePort) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Read returns what has arrived, or waits one slice and times out like
-// goburrow/serial.
+// Read returns what has arrived, or waits one slice and reports the
+// silence as (0, io.EOF) like tarm/serial.
 func (p *fakePort) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	n := 0
@@ -64,7 +63,7 @@ func (p *fakePort) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	time.Sleep(rtuSlice)
-	return 0, serial.ErrTimeout
+	return 0, io.EOF
 }
 
 func (p *fakePort) Close() error { return nil }
@@ -102,7 +101,7 @@ func TestRTULink(t *testing.T) {
 		return nil // unit 4: never answers
 	}}
 	l := newRTULink(source.SerialLine{Path: "/dev/fake", Baud: 9600, DataBits: 8, Parity: "N", StopBits: 1})
-	l.open = func(*serial.Config) (io.ReadWriteCloser, error) { return port, nil }
+	l.open = func(source.SerialLine) (io.ReadWriteCloser, error) { return port, nil }
 	ctx := context.Background()
 	read := func(unit uint8, timeout time.Duration) ([]byte, error) {
 		b, err := l.read(ctx, unit, timeout, req)

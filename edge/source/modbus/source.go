@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/backoff"
 )
 
 // ErrRunning is returned by Run when the Source is already running.
@@ -55,7 +56,7 @@ func newSource(cfg Config, mkLink func(key string, line *source.SerialLine) link
 		b := byKey[key]
 		if b == nil {
 			b = &bus{key: key, link: mkLink(key, line), log: log.With("bus", key), metrics: cfg.Metrics,
-				backoff: func(n int) time.Duration { return source.Backoff(n, base, maxB) }}
+				backoff: backoff.Policy{Base: base, Max: maxB}.Wait}
 			byKey[key] = b
 			s.buses = append(s.buses, b)
 		}

@@ -11,7 +11,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/backoff"
 )
 
 // subscribeTimeout bounds one SUBSCRIBE round trip.
@@ -176,7 +176,7 @@ func (b *broker) subscribe(ctx context.Context, c paho.Client) {
 			return
 		}
 		b.m.Subscribed.WithLabelValues(b.addr.display).Set(0)
-		wait := source.Backoff(attempt, time.Second, 30*time.Second)
+		wait := backoff.Policy{Base: time.Second, Max: 30 * time.Second}.Wait(attempt)
 		b.log.Error("mqtt subscribe failed; no messages from this broker until it succeeds", "filters", b.filters, "err", err, "retry_in", wait.String())
 		t := time.NewTimer(wait)
 		select {

@@ -12,6 +12,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -200,7 +201,7 @@ func deliver(ctx context.Context, b *broker, out *emitter, msg paho.Message, rs 
 			return // stopping: the readings' fate is unknown, so no ack
 		}
 		b.m.NotDurable.WithLabelValues(b.addr.display).Inc()
-		wait := source.Backoff(attempt, retryBase, retryMax)
+		wait := backoff.Policy{Base: retryBase, Max: retryMax}.Wait(attempt)
 		if !b.commitsFailing.Swap(true) {
 			log.Warn("mqtt readings not durable; message not acknowledged, emitting again", "err", err, "retry_in", wait.String())
 		} else {

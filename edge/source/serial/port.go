@@ -7,9 +7,8 @@ import (
 	"io"
 	"time"
 
-	tarm "github.com/tarm/serial"
-
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/internal/profile"
 )
 
@@ -23,7 +22,7 @@ const readTimeout = 100 * time.Millisecond
 // about 1150 bytes in a read timeout.
 const readBuf = 4096
 
-// port is what the source needs of an open serial port (*tarm.Port).
+// port is what the source needs of an open serial port (*tarm/serial.Port).
 type port interface {
 	io.ReadWriteCloser
 	// Flush discards bytes received but not read.
@@ -32,16 +31,9 @@ type port interface {
 
 // open opens the device's port with its line settings.
 func (d *device) open() (port, error) {
-	p, err := tarm.OpenPort(&tarm.Config{
-		Name:        d.line.Path,
-		Baud:        d.line.Baud,
-		Size:        byte(d.line.DataBits),
-		Parity:      tarm.Parity(d.line.Parity[0]),
-		StopBits:    tarm.StopBits(d.line.StopBits),
-		ReadTimeout: readTimeout,
-	})
+	p, err := source.OpenSerial(d.line, readTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", d.line, err)
+		return nil, err
 	}
 	return p, nil
 }
@@ -77,7 +69,7 @@ func (d *device) run(ctx context.Context, emit source.Emitter, base, max time.Du
 			err = errors.New("port session ended") // not reached: sessions end with an error or ctx
 		}
 		d.fail(emit, time.Now(), kindComm, err)
-		wait := source.Backoff(attempt, base, max)
+		wait := backoff.Policy{Base: base, Max: max}.Wait(attempt)
 		attempt++
 		d.log.Debug("serial port retry", "in", wait, "attempt", attempt)
 		t := time.NewTimer(wait)
