@@ -4,11 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/wire"
 )
-
-var _ service.Applier = (*Twin)(nil)
 
 func TestPlacementOnRealShapes(t *testing.T) {
 	sites := []Site{

@@ -10,11 +10,15 @@ import (
 
 	"github.com/ponte-city/ponte/geo"
 	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/twin/web"
 	"github.com/ponte-city/ponte/wire"
 )
+
+// The twin is the pipeline's applier.
+var _ service.Applier = (*twin.Twin)(nil)
 
 // buildTwin loads the twin's layers and sites from the configuration.
 func buildTwin(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*twin.Twin, error) {
