@@ -11,7 +11,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm test lint fault bench demo fuzz clean
+.PHONY: all web build build-host build-arm check-arm test test-short lint fault bench demo fuzz clean
 
 all: build
 
@@ -40,11 +40,18 @@ build-arm: web
 check-arm: build-arm
 	@bash deploy/arm/check
 
+# Everything: unit and integration tests (real Mosquitto, InfluxDB, socat,
+# Chromium). npm runs only when the pages are not built or a source changed.
 test: web
 	$(GO) test $(TEST_FLAGS) ./...
 
-# -tags fault: the fault suite (e2e/fault) is vetted too.
-lint: web
+# Unit tests only: Go alone, no component, no npm (about two minutes).
+test-short:
+	$(GO) test -short -count=1 ./...
+
+# -tags fault: the fault suite (e2e/fault) is vetted too. No npm: the
+# pages' embed holds at least dist/README.txt.
+lint:
 	$(GO) vet -tags fault ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck -tags fault ./...

@@ -101,7 +101,7 @@ func TestPassword(t *testing.T) {
 	}
 	port := customMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\n", pw))
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	ackerURL := fmt.Sprintf("tcp://acker:ackpw@127.0.0.1:%d", port)
+	ackerURL := fmt.Sprintf("tcp://ponte-ingest:ackpw@127.0.0.1:%d", port)
 	cases := []struct {
 		name, user, pass string
 		ok               bool
@@ -124,8 +124,8 @@ func TestPassword(t *testing.T) {
 	}
 }
 
-// TestACL runs the broker ACL that confines each gateway to its own
-// topics (the pattern the wire package documents): the gateway works
+// TestACL runs the shipped broker ACL (deploy/mosquitto/ponte.acl), which
+// confines each gateway to its own topics: the gateway works
 // under its own ID. One that claims another ID gets nowhere: Mosquitto
 // grants MQTT 3.1.1 subscriptions and acknowledges publishes the ACL
 // denies and then drops them silently, so the forwarder cannot tell at
@@ -134,7 +134,9 @@ func TestACL(t *testing.T) {
 	bin := testenv.Need(t, "mosquitto_passwd", "apt-get install mosquitto")
 	dir := brokerDir(t)
 	pw := filepath.Join(dir, "passwd")
-	for i, up := range [][2]string{{testGW, "s3cret"}, {"acker", "ackpw"}} {
+	// ponte-ingest is the user the shipped ACL lets read every gateway's
+	// batches and write the acks.
+	for i, up := range [][2]string{{testGW, "s3cret"}, {"ponte-ingest", "ackpw"}} {
 		args := []string{"-b", pw, up[0], up[1]}
 		if i == 0 {
 			args = append([]string{"-c"}, args...)
@@ -143,15 +145,19 @@ func TestACL(t *testing.T) {
 			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
 		}
 	}
-	acl := filepath.Join(dir, "acl")
-	rules := "user acker\ntopic read ponte/gw/+/up\ntopic write ponte/gw/+/ack\n\npattern readwrite ponte/gw/%u/#\n"
-	if err := os.WriteFile(acl, []byte(rules), 0o644); err != nil {
+	// The shipped file as it is, beside the broker's other files.
+	rules, err := os.ReadFile("../../deploy/mosquitto/ponte.acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl := filepath.Join(dir, "ponte.acl")
+	if err := os.WriteFile(acl, rules, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := customMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pw, acl))
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 
-	ackerURL := fmt.Sprintf("tcp://acker:ackpw@127.0.0.1:%d", port)
+	ackerURL := fmt.Sprintf("tcp://ponte-ingest:ackpw@127.0.0.1:%d", port)
 	t.Run("own ID", func(t *testing.T) {
 		cfg := baseConfig(url)
 		cfg.Password = "s3cret"
