@@ -25,8 +25,8 @@
 //
 // Dir holds segment files named by their first sequence number
 // (00000000000000000001.seg) and meta.json. A segment is a 36-byte header
-// (magic "PNTB", version, epoch, first seq, base time, CRC32C) followed by
-// frames:
+// (magic "PNTB", format version, epoch, first seq, base time, CRC32C; see
+// Format versions) followed by frames:
 //
 //	crc32c (4 bytes LE) | uvarint len | varint (append ms - base ms) | data
 //
@@ -35,6 +35,46 @@
 // records from its first up to the next segment's first (fewer if the
 // writer skipped numbers dropped from memory). For 64-byte readings the
 // overhead is 8 bytes.
+//
+// # Format versions
+//
+// Records outlive the build that wrote them: a gateway upgraded after an
+// outage holds a full buffer written by the old build. The format is
+// versioned per segment, not per record, by the header's version byte
+// (offset 4, right after the magic, in every version): one version for a
+// whole file, whose frames a single writer appended, costs nothing per
+// record. The header is:
+//
+//	"PNTB" | version u8 | 3 zero bytes | epoch u64 | first seq u64 |
+//	base ms i64 | crc32c of the 32 bytes before (all little-endian)
+//
+// Version 1 is the format of every buffer written so far and the only
+// version yet; this build writes and reads it. testdata/segment-v1.hex is a
+// golden segment written by the code as it was before versions were
+// checked; the tests read it back reading by reading, and check this build
+// still writes it byte for byte.
+//
+// A later version keeps the magic and the version byte where they are,
+// reads every earlier version (old segments are read, never rewritten or
+// set aside for their version), never appends to a segment of another
+// version (after an upgrade the writer starts a new segment instead of
+// continuing the last one), and adds its own golden file beside the older
+// ones, which stay.
+//
+// A segment whose header carries the magic and a version this build does
+// not read was written by a newer build, typically before a downgrade. Its
+// records are intact but cannot be decoded here, so Open refuses the whole
+// buffer, before changing anything on disk, with a *VersionError (wrapping
+// ErrUnknownVersion) that names the file, the offset and version found and
+// the versions this build reads: run the newer build until the buffer is
+// drained, or move the file away knowingly. It is never set aside as
+// damage, which would count its records as dropped and let ingest close the
+// gap for good. The exception is bit rot in the version byte itself: a
+// header that verifies once its version byte is taken as 1 is damage, and
+// is set aside like any bad header, so one flipped bit does not stop a
+// gateway. meta.json carries its own version; one this build does not know
+// is treated as unreadable metadata (recovered from the segments, see
+// below).
 //
 // meta.json holds the epoch, the acknowledged sequence number, the head
 // (sequence number, segment and offset of the oldest live record) and a

@@ -11,7 +11,8 @@ import (
 
 // On-disk format; see doc.go for the layout.
 const (
-	segMagic      = "PNTB"
+	segMagic = "PNTB"
+	// segVersion is the format version this build writes.
 	segVersion    = 1
 	headerSize    = 36
 	segSuffix     = ".seg"
@@ -44,7 +45,13 @@ func (h segHeader) encode() []byte {
 	return b
 }
 
+// decodeHeader decodes a segment header. It returns a *VersionError for a
+// header of a format version this build does not read, errBadHeader for
+// damage.
 func decodeHeader(b []byte) (segHeader, error) {
+	if err := checkVersion(b); err != nil {
+		return segHeader{}, err
+	}
 	if len(b) < headerSize {
 		return segHeader{}, fmt.Errorf("%w: %d bytes, want %d", errBadHeader, len(b), headerSize)
 	}

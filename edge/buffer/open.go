@@ -17,9 +17,12 @@ import (
 // what a crash left: it reads the metadata, the header of every segment,
 // the one record at the saved head and the tail of the last segment from
 // the saved checkpoint, so start-up time does not grow with the buffer.
-// Damage is cut off and counted (see the package doc). Open fails only if
-// the directory, the metadata or a segment cannot be created, listed or
-// read (an I/O error, not damage), or ctx ends; the caller retries.
+// Damage is cut off and counted (see the package doc). Open fails if the
+// directory, the metadata or a segment cannot be created, listed or read
+// (an I/O error, not damage), or ctx ends; the caller retries. It also
+// fails, before changing anything on disk, if a segment was written in a
+// format version this build does not read: a *VersionError wrapping
+// ErrUnknownVersion, which retrying does not cure (see the package doc).
 func Open(ctx context.Context, cfg Config) (*Buffer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -176,6 +179,10 @@ func (b *Buffer) readHeader(first uint64) (found, error) {
 		return fd, fmt.Errorf("read segment header %s: %w", segName(first), err)
 	}
 	fd.hdr, fd.err = decodeHeader(buf[:n])
+	if ve := (*VersionError)(nil); errors.As(fd.err, &ve) {
+		ve.Path = b.segPath(first)
+		return fd, ve
+	}
 	fd.zero = allZero(buf[:n])
 	return fd, nil
 }

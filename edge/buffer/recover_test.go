@@ -220,26 +220,18 @@ func TestRecoverSegmentHeaders(t *testing.T) {
 			t.Errorf("next seq %d, want 201", c.First)
 		}
 	})
-	t.Run("corrupt middle header is set aside", func(t *testing.T) {
-		dir := t.TempDir()
-		b := openT(t, Config{Dir: dir, SegmentBytes: minSegmentBytes, Now: fixedNow})
-		appendN(t, b, 0, 400)
-		closeT(t, b)
-		segs := segFiles(t, dir)
-		flipBit(t, segs[1], 20)
-		lost := segFirst(t, segs[2]) - segFirst(t, segs[1])
-		b = openT(t, Config{Dir: dir, SegmentBytes: minSegmentBytes, Now: fixedNow})
-		defer closeT(t, b)
-		if got := readAll(t, b, 0); uint64(len(got)) != 400-lost {
-			t.Fatalf("read %d records, want %d", len(got), 400-lost)
-		}
-		if got := dropped(b, reasonHeader); got != float64(lost) {
-			t.Errorf("dropped{header} = %v, want %d", got, lost)
-		}
-		if _, err := os.Stat(segs[1] + ".corrupt"); err != nil {
-			t.Errorf("segment not set aside: %v", err)
-		}
-	})
+	// A flipped bit in the version byte of a header that verifies as
+	// version 1 is damage too, not a newer format that would stop the
+	// buffer (see TestOpenRefusesUnknownVersion).
+	for _, c := range []struct {
+		name string
+		at   int64
+	}{
+		{"corrupt middle header is set aside", 20},
+		{"flipped version byte is damage, set aside", int64(versionOffset)},
+	} {
+		t.Run(c.name, func(t *testing.T) { testCorruptMiddleHeader(t, c.at) })
+	}
 	t.Run("unreadable metadata keeps the epoch of the segments", func(t *testing.T) {
 		dir := t.TempDir()
 		b := openT(t, Config{Dir: dir, Now: fixedNow})
@@ -314,5 +306,28 @@ func flipBit(t *testing.T, path string, off int64) {
 	data[off] ^= 0x10
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testCorruptMiddleHeader flips a bit at byte `at` of the second of three
+// segments' header: that segment is set aside and its records counted.
+func testCorruptMiddleHeader(t *testing.T, at int64) {
+	dir := t.TempDir()
+	b := openT(t, Config{Dir: dir, SegmentBytes: minSegmentBytes, Now: fixedNow})
+	appendN(t, b, 0, 400)
+	closeT(t, b)
+	segs := segFiles(t, dir)
+	flipBit(t, segs[1], at)
+	lost := segFirst(t, segs[2]) - segFirst(t, segs[1])
+	b = openT(t, Config{Dir: dir, SegmentBytes: minSegmentBytes, Now: fixedNow})
+	defer closeT(t, b)
+	if got := readAll(t, b, 0); uint64(len(got)) != 400-lost {
+		t.Fatalf("read %d records, want %d", len(got), 400-lost)
+	}
+	if got := dropped(b, reasonHeader); got != float64(lost) {
+		t.Errorf("dropped{header} = %v, want %d", got, lost)
+	}
+	if _, err := os.Stat(segs[1] + ".corrupt"); err != nil {
+		t.Errorf("segment not set aside: %v", err)
 	}
 }
