@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/internal/influxschema"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkEncode(b *testing.B) {
 				r := &rs[i]
 				area, typ := testMeta("gw-1", r.Device)
 				p := write.NewPoint(typ,
-					map[string]string{TagArea: area, TagDevice: r.Device, TagGateway: "gw-1", TagType: typ},
+					map[string]string{influxschema.TagArea: area, influxschema.TagDevice: r.Device, influxschema.TagGateway: "gw-1", influxschema.TagType: typ},
 					map[string]any{r.Point: r.Value.Any()}, r.Time)
 				_ = write.PointToLineProtocol(p, time.Nanosecond)
 				n++
