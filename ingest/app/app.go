@@ -19,7 +19,6 @@ import (
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/dedup"
 	"github.com/ponte-city/ponte/ingest/influx"
-	"github.com/ponte-city/ponte/ingest/influxsink"
 	"github.com/ponte-city/ponte/ingest/intake"
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/internal/throttle"
@@ -99,7 +98,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			defer cancel()
 			err = errors.Join(err, is.Close(c))
 		}()
-		sink = influxsink.Sink{S: is}
+		sink = influxSink{is}
 	}
 	var addrs Addrs
 	var tw *twin.Twin

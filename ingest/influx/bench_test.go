@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 
 	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/internal/influxschema"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -53,7 +54,7 @@ func retime(rs []wire.Reading, base time.Time) {
 func BenchmarkEncode(b *testing.B) {
 	rs := benchReadings(0, time.Unix(1_700_000_000, 0))
 	b.Run("lineprotocol", func(b *testing.B) {
-		s := &Sink{cfg: Config{Measurement: DefaultMeasurement}, meta: testMeta}
+		s := encoder{fallback: DefaultMeasurement, meta: testMeta}
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
@@ -70,7 +71,7 @@ func BenchmarkEncode(b *testing.B) {
 				r := &rs[i]
 				area, typ := testMeta("gw-1", r.Device)
 				p := write.NewPoint(typ,
-					map[string]string{TagArea: area, TagDevice: r.Device, TagGateway: "gw-1", TagType: typ},
+					map[string]string{influxschema.TagArea: area, influxschema.TagDevice: r.Device, influxschema.TagGateway: "gw-1", influxschema.TagType: typ},
 					map[string]any{r.Point: r.Value.Any()}, r.Time)
 				_ = write.PointToLineProtocol(p, time.Nanosecond)
 				n++
@@ -118,7 +119,7 @@ func runSink(b *testing.B, srv *influxtest.Server, total int, epoch time.Time) f
 // client's WriteAPIBlocking in batches of DefaultBatchSize from as many
 // goroutines as the sink has writers: the rate InfluxDB itself accepts.
 func runDirect(b *testing.B, srv *influxtest.Server, total int, epoch time.Time) float64 {
-	enc := &Sink{cfg: Config{Measurement: DefaultMeasurement}, meta: testMeta}
+	enc := encoder{fallback: DefaultMeasurement, meta: testMeta}
 	var bodies []string
 	var body []byte
 	lines := 0

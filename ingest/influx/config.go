@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/internal/influxschema"
 )
 
 // Defaults applied by New to zero fields of Config.
 const (
-	DefaultMeasurement   = "ponte"
+	DefaultMeasurement   = influxschema.DefaultMeasurement
 	DefaultBatchSize     = 5000
 	DefaultFlushInterval = 100 * time.Millisecond
 	DefaultTimeout       = 10 * time.Second

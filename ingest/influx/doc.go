@@ -10,7 +10,8 @@
 //
 //	<measurement>,area=<area>,device=<device>,gateway=<gateway>,type=<type> <field>=<value> <time>
 //
-// where:
+// where (the naming rules live in internal/influxschema, which the twin's
+// history queries read too):
 //
 //   - measurement: the device's type, its profile category ("energy",
 //     "air", "traffic", ...), so each category is its own measurement (its
@@ -44,12 +45,12 @@
 //
 // # Batching
 //
-// Write encodes its readings and queues them; a few writers (Config.
+// Write encodes its readings and queues them; a few flush loops (Config.
 // Writers) send the queue in HTTP writes of up to BatchSize points. A
-// writer sends at once when no other write is in flight, so a lightly
-// loaded sink adds no latency; while one is in flight a free writer sends
+// flush loop sends at once when no other write is in flight, so a lightly
+// loaded sink adds no latency; while one is in flight a free one sends
 // once a tenth of BatchSize is queued, or when the oldest queued point has
-// waited FlushInterval, and a writer coming back takes everything queued
+// waited FlushInterval, and one coming back takes everything queued
 // up to BatchSize, so batches grow with the load. Concurrent Write calls
 // thus share writes (group commit) and each returns when all of its points
 // are accepted. MaxPending bounds the points queued: Write waits for room.
@@ -64,17 +65,17 @@
 // Network errors, timeouts, 5xx and 429 (Retry-After honoured), and 4xx
 // answers that concern the configuration rather than the points (401,
 // 403, 404: wrong token or bucket) are retried on a timer with exponential
-// backoff from RetryBase to RetryMax with jitter: the writer holding the
+// backoff from RetryBase to RetryMax with jitter: the flush loop holding the
 // batch waits and tries again by itself, whether or not new writes come
 // (the client library's own retry queue moves only when new writes
 // arrive, so it is off here; the library is used for its blocking write
 // call only). While a write is failing Healthy is false, the other
-// writers wait, Backpressure is true and Write keeps blocking: nothing is
+// flush loops wait, Backpressure is true and Write keeps blocking: nothing is
 // lost, memory stays within MaxPending, and the rest waits with the broker
 // and the gateways' buffers.
 //
 // When a write could not reach InfluxDB at all (connection refused or
-// reset, timeout), the writer does not sleep out its backoff: it pings
+// reset, timeout), the flush loop does not sleep out its backoff: it pings
 // /ping (served by 1.8, 2.x and 3.x) every ProbeInterval (default 500ms)
 // and tries the write as soon as InfluxDB answers, so ingest resumes
 // within about ProbeInterval of InfluxDB's return rather than up to
@@ -107,4 +108,22 @@
 // pings every PingInterval. Metrics (ponte_ingest_influx_*) count
 // requests by result, points written, rejected and abandoned, retries,
 // write durations and batch sizes, pending points, health and backoff.
+//
+// # Structure
+//
+// A Sink is two parts joined by its flush loops (Config.Writers
+// goroutines):
+//
+//   - the queue (queue.go, ledger.go, encode.go, job.go) is the callers'
+//     side: it encodes readings into lines, admits them within MaxPending,
+//     coalesces them into batches and, as the client's ledger, ends each
+//     Write once all of its lines are written, rejected or dropped;
+//   - the client (client.go, retry.go, attribute.go, transport.go) is
+//     InfluxDB's side: one HTTP write per batch, the shared backoff and
+//     /ping probes while InfluxDB fails, finding the lines a refusal
+//     names, and the idle health ping.
+//
+// The queue knows nothing of HTTP and the client nothing of Write calls:
+// a batch is lines to the client, and what becomes of them goes back
+// through the ledger. The Sink owns the goroutines and their shutdown.
 package influx

@@ -1,6 +1,7 @@
 package influx
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 // job is the points of one Write call on their way to InfluxDB.
 //
 // buf, ends, idx and readings are set before the job is queued and never
-// change; taken is guarded by Sink.mu; the rest by job.mu.
+// change; taken is guarded by queue.mu; the rest by job.mu.
 type job struct {
 	buf      []byte         // the lines, each ending in '\n'
 	ends     []int          // ends[i] is the offset just past line i in buf
@@ -19,7 +20,7 @@ type job struct {
 	enq      time.Time      // when the job was queued
 	weight   int64          // admission weight to release when done
 
-	taken int // lines handed to writers (Sink.mu)
+	taken int // lines handed to the flush loops (queue.mu)
 
 	mu        sync.Mutex
 	remaining int        // lines not yet written, rejected or dropped
@@ -94,4 +95,50 @@ type rejectedLine struct {
 type ref struct {
 	j *job
 	i int
+}
+
+// batch is the lines of one HTTP write, in queue order, so that the lines
+// of a job are adjacent. The client reads the lines; only the queue (the
+// ledger) ends them.
+type batch []ref
+
+// body returns the lines of b, each ending in a newline, as one write's
+// body.
+func (b batch) body() string {
+	size := 0
+	for _, r := range b {
+		size += len(r.j.line(r.i)) + 1
+	}
+	var body strings.Builder
+	body.Grow(size)
+	for _, r := range b {
+		start := 0
+		if r.i > 0 {
+			start = r.j.ends[r.i-1]
+		}
+		body.Write(r.j.buf[start:r.j.ends[r.i]])
+	}
+	return body.String()
+}
+
+// lines returns the lines of b without their newlines.
+func (b batch) lines() [][]byte {
+	lines := make([][]byte, len(b))
+	for i, r := range b {
+		lines[i] = r.j.line(r.i)
+	}
+	return lines
+}
+
+// runs calls f with each run of b's lines that belong to one job.
+func (b batch) runs(f func(j *job, run batch, start int)) {
+	for start := 0; start < len(b); {
+		j := b[start].j
+		end := start
+		for end < len(b) && b[end].j == j {
+			end++
+		}
+		f(j, b[start:end], start)
+		start = end
+	}
 }

@@ -7,21 +7,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ponte-city/ponte/internal/influxschema"
 	"github.com/ponte-city/ponte/wire"
 )
-
-// Tag keys, in the sorted order InfluxDB keeps them in (writing them
-// sorted spares the server a sort per point).
-const (
-	TagArea    = "area"
-	TagDevice  = "device"
-	TagGateway = "gateway"
-	TagType    = "type"
-)
-
-// QualitySuffix is appended to a point name to make the string field that
-// holds a bad reading's quality and reason.
-const QualitySuffix = "_quality"
 
 // The range of timestamps InfluxDB stores (models.MinNanoTime and
 // MaxNanoTime in InfluxDB 1.x and 2.x).
@@ -41,12 +29,10 @@ type Series struct {
 }
 
 // SeriesFor returns the series of a device's readings: the measurement is
-// the device's type, or fallback when the type is unknown.
+// the device's type (its category), or fallback when the type is unknown
+// (influxschema.Measurement).
 func SeriesFor(fallback, gateway, device, area, typ string) Series {
-	m := typ
-	if m == "" {
-		m = fallback
-	}
+	m := influxschema.Measurement(wire.Category(typ), fallback)
 	return Series{Measurement: m, Gateway: gateway, Device: device, Area: area, Type: typ}
 }
 
@@ -64,8 +50,11 @@ func AppendSeries(dst []byte, s Series) ([]byte, string) {
 	if s.Device == "" {
 		return dst, "device is empty"
 	}
+	// Sorted by key, the order InfluxDB keeps them in (writing them sorted
+	// spares the server a sort per point).
 	tags := [...]struct{ key, value string }{
-		{TagArea, s.Area}, {TagDevice, s.Device}, {TagGateway, s.Gateway}, {TagType, s.Type},
+		{influxschema.TagArea, s.Area}, {influxschema.TagDevice, s.Device},
+		{influxschema.TagGateway, s.Gateway}, {influxschema.TagType, s.Type},
 	}
 	for _, t := range tags {
 		if t.value == "" {
@@ -90,10 +79,10 @@ func AppendSeries(dst []byte, s Series) ([]byte, string) {
 
 // AppendFields appends the field set and timestamp of r and the line's
 // newline (" point=value 1700000000000000000\n") to dst, which holds the
-// series key. A good reading has one field named after its point, typed as
-// its value; a bad one has the string field point+QualitySuffix holding
-// "quality: reason" instead. It returns a reason, and dst unchanged, when
-// r cannot be written.
+// series key. A good reading has one field named after its point
+// (influxschema.ValueField), typed as its value; a bad one has the string
+// field influxschema.QualityField holding "quality: reason" instead. It
+// returns a reason, and dst unchanged, when r cannot be written.
 func AppendFields(dst []byte, r *wire.Reading) ([]byte, string) {
 	if r.Point == "" {
 		return dst, "point name is empty"
@@ -112,9 +101,10 @@ func AppendFields(dst []byte, r *wire.Reading) ([]byte, string) {
 	}
 	n := len(dst)
 	dst = append(dst, ' ')
-	dst = appendEscaped(dst, r.Point, true)
+	dst = appendEscaped(dst, influxschema.ValueField(r.Point), true)
 	if !r.Quality.Good() {
-		dst = append(dst, QualitySuffix...)
+		// QualityField, appended in place: the suffix needs no escapes.
+		dst = append(dst, influxschema.QualitySuffix...)
 		dst = append(dst, '=')
 		q := r.Quality.String()
 		if r.Reason != "" {

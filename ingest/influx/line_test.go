@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/influxschema"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -186,9 +187,9 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("line does not end in a newline: %q", line)
 		}
 		m, k, _, ok := parseLine(line[:len(line)-1])
-		wantKey := point
+		wantKey := influxschema.ValueField(point)
 		if bad {
-			wantKey += QualitySuffix
+			wantKey = influxschema.QualityField(point)
 		}
 		if !ok || m != s.Measurement || k != wantKey {
 			t.Fatalf("line %q reads back as %q %q %v, want %q %q", line, m, k, ok, s.Measurement, wantKey)

@@ -11,8 +11,8 @@ import (
 	"github.com/ponte-city/ponte/wire"
 )
 
-// Sink writes readings to the time-series store. *influx.Sink satisfies it
-// through the adapter in package influxsink.
+// Sink writes readings to the time-series store. ingest/app adapts
+// *influx.Sink to it.
 type Sink interface {
 	// Write returns once the store durably accepted the readings, except
 	// those it returns as rejected (refused for good, e.g. InfluxDB 400).

@@ -12,21 +12,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/influxschema"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // FallbackMeasurement is the measurement ingest writes devices of unknown
 // category to (ingest/influx Config.Measurement's default).
-const FallbackMeasurement = "ponte"
+const FallbackMeasurement = influxschema.DefaultMeasurement
 
 // MeasurementFor is the default mapping from a site to its InfluxDB
 // measurement: the profile category of its device (air, traffic, ...), or
-// FallbackMeasurement for an entity without one.
+// FallbackMeasurement for an entity without one (influxschema.Measurement,
+// the rule ingest writes by).
 func MeasurementFor(e twin.Entity) string {
-	if e.Category != "" {
-		return string(e.Category)
-	}
-	return FallbackMeasurement
+	return influxschema.Measurement(e.Category, FallbackMeasurement)
 }
 
 // MeasurementFromMeta maps a site to the measurement ingest writes it to,
@@ -37,10 +37,8 @@ func MeasurementFor(e twin.Entity) string {
 // its own (an NGSI-LD URN) that MeasurementFor cannot map back.
 func MeasurementFromMeta(meta func(gateway, device string) (area, typ string)) func(twin.Entity) string {
 	return func(e twin.Entity) string {
-		if _, typ := meta(e.Gateway, e.Device); typ != "" {
-			return typ
-		}
-		return MeasurementFor(e)
+		_, typ := meta(e.Gateway, e.Device)
+		return influxschema.Measurement(wire.Category(typ), MeasurementFor(e))
 	}
 }
 
@@ -93,9 +91,9 @@ func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, e
 	if h.rp != "" {
 		src = ident(h.db) + "." + ident(h.rp) + "." + src
 	}
-	return "SELECT mean(" + ident(point) + ") FROM " + src +
-		" WHERE " + ident("gateway") + "=" + str(e.Gateway) +
-		" AND " + ident("device") + "=" + str(e.Device) +
+	return "SELECT mean(" + ident(influxschema.ValueField(point)) + ") FROM " + src +
+		" WHERE " + ident(influxschema.TagGateway) + "=" + str(e.Gateway) +
+		" AND " + ident(influxschema.TagDevice) + "=" + str(e.Device) +
 		" AND time >= " + strconv.FormatInt(from.UnixNano(), 10) +
 		" AND time < " + strconv.FormatInt(to.UnixNano(), 10) +
 		" GROUP BY time(" + durationLit(every) + ") fill(none)"

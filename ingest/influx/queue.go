@@ -1,0 +1,304 @@
+package influx
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/ponte-city/ponte/wire"
+)
+
+// queue is the sink's side toward its callers: it accepts the readings of
+// Write calls as lines, holds at most MaxPending of them (Write waits for
+// room: back-pressure), coalesces them into batches of up to BatchSize for
+// the flush loops, and ends each Write once the client has settled all of
+// its lines (as the client's ledger). It knows nothing of HTTP.
+//
+// Its API:
+//
+//   - write: encode, wait for room, queue, wait for the lines to settle;
+//   - flush: one flush loop, taking batches and handing them to a client;
+//   - close, then failRest once the flush loops ended;
+//   - wake: the client's writes resumed, blocked flush loops may take;
+//   - prune, written, refused, failed: the ledger the client settles
+//     lines through.
+//
+// write is safe for concurrent use; several flush loops run at once. mu
+// guards the queued jobs and the flush loops' counts; a job's own state
+// is guarded by its own lock (see job).
+type queue struct {
+	cfg   Config
+	enc   encoder
+	m     *metrics
+	admit *semaphore.Weighted
+	// closing is done once close is called: no new writes, admission
+	// waits end, and flush loops drain what is queued.
+	closing  context.Context
+	closeNow context.CancelFunc
+
+	mu       sync.Mutex
+	jobs     []*job        // jobs with lines not yet taken, oldest first
+	untaken  int           // lines in jobs not yet taken
+	inflight int           // flush loops holding a batch
+	changed  chan struct{} // closed and replaced when jobs or state change
+	closed   bool          // close was called
+
+	pending  atomic.Int64 // lines admitted and not yet settled
+	held     atomic.Int64 // Write calls admitted and not yet done
+	rejected atomic.Int64 // readings rejected before sending
+}
+
+// newQueue returns an open queue for cfg (defaults applied).
+func newQueue(cfg Config, meta Meta, m *metrics) *queue {
+	closing, closeNow := context.WithCancel(context.Background())
+	return &queue{
+		cfg:      cfg,
+		enc:      encoder{fallback: cfg.Measurement, meta: meta},
+		m:        m,
+		admit:    semaphore.NewWeighted(int64(cfg.MaxPending)),
+		closing:  closing,
+		closeNow: closeNow,
+		changed:  make(chan struct{}),
+	}
+}
+
+// write is Sink.Write: it returns once every line of readings is settled,
+// or ctx ends, or the queue is closed before they are.
+func (q *queue) write(ctx context.Context, gateway string, readings []wire.Reading) (rejected []Rejected, err error) {
+	if q.closing.Err() != nil {
+		return nil, fmt.Errorf("write %d readings of gateway %q: %w", len(readings), gateway, ErrClosed)
+	}
+	j := q.enc.encode(gateway, readings)
+	if n := len(j.rejected); n > 0 {
+		q.rejected.Add(int64(n))
+		q.m.rejected.WithLabelValues("local").Add(float64(n))
+	}
+	if len(j.ends) == 0 {
+		return j.rejected, nil
+	}
+	if err := q.admitJob(ctx, j); err != nil {
+		return nil, fmt.Errorf("write %d readings of gateway %q: wait for room: %w", len(readings), gateway, err)
+	}
+	if !q.enqueue(j) {
+		j.onDone(j)
+		return nil, fmt.Errorf("write %d readings of gateway %q: %w", len(readings), gateway, ErrClosed)
+	}
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		if j.abandon() {
+			return nil, fmt.Errorf("write %d readings of gateway %q: %w", len(readings), gateway, ctx.Err())
+		}
+	}
+	if j.err != nil {
+		return j.rejected, fmt.Errorf("write %d readings of gateway %q: %w", len(readings), gateway, j.err)
+	}
+	return j.rejected, nil
+}
+
+// admitJob waits for room for j's lines under MaxPending (a job larger
+// than MaxPending waits for all of it), or until ctx ends or the queue
+// closes.
+func (q *queue) admitJob(ctx context.Context, j *job) error {
+	j.weight = int64(min(len(j.ends), q.cfg.MaxPending))
+	if !q.admit.TryAcquire(j.weight) {
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(q.closing, cancel)
+		defer stop()
+		if err := q.admit.Acquire(actx, j.weight); err != nil {
+			if ctx.Err() == nil {
+				return ErrClosed
+			}
+			return err
+		}
+	}
+	n := int64(len(j.ends))
+	q.pending.Add(n)
+	q.m.pending.Add(float64(n))
+	q.held.Add(1)
+	j.onDone = func(j *job) {
+		q.admit.Release(j.weight)
+		q.held.Add(-1)
+		q.pending.Add(-n)
+		q.m.pending.Sub(float64(n))
+	}
+	return nil
+}
+
+// enqueue queues j for the flush loops; it reports false if the queue is
+// closed.
+func (q *queue) enqueue(j *job) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	j.enq = time.Now()
+	q.jobs = append(q.jobs, j)
+	q.untaken += len(j.ends)
+	q.notifyLocked()
+	return true
+}
+
+// full reports whether the lines waiting to be written reached
+// MaxPending.
+func (q *queue) full() bool { return q.pending.Load() >= int64(q.cfg.MaxPending) }
+
+// wake wakes the flush loops waiting for a change, e.g. because the
+// client's writes succeed again.
+func (q *queue) wake() {
+	q.mu.Lock()
+	q.notifyLocked()
+	q.mu.Unlock()
+}
+
+// notifyLocked wakes every goroutine waiting for a change; q.mu is held.
+func (q *queue) notifyLocked() {
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// close stops taking writes and lets the flush loops drain; it reports
+// false when the queue was already closed.
+func (q *queue) close() bool {
+	q.mu.Lock()
+	was := q.closed
+	q.closed = true
+	q.notifyLocked()
+	q.mu.Unlock()
+	q.closeNow()
+	return !was
+}
+
+// failRest ends every queued job's untaken lines with ErrClosed; it is
+// called once the flush loops have ended.
+func (q *queue) failRest() {
+	q.mu.Lock()
+	jobs := q.jobs
+	q.jobs = nil
+	q.untaken = 0
+	q.mu.Unlock()
+	for _, j := range jobs {
+		if n := len(j.ends) - j.taken; n > 0 {
+			j.finish(n, nil, ErrClosed)
+		}
+	}
+}
+
+// flush is one flush loop: it takes batches and has c deliver them, until
+// the queue is closed with nothing left to take, or ctx ends (then c
+// fails what it holds with ErrClosed).
+func (q *queue) flush(ctx context.Context, c *client) {
+	var b batch
+	for {
+		b = q.take(ctx, c, b[:0])
+		if len(b) == 0 {
+			return
+		}
+		c.deliver(ctx, b, q)
+		q.mu.Lock()
+		q.inflight--
+		q.notifyLocked()
+		q.mu.Unlock()
+	}
+}
+
+// take waits until a batch is due and appends its lines to b: at once
+// when no other write is in flight (low latency when InfluxDB keeps up),
+// otherwise when a tenth of BatchSize lines wait (minBatch) or the oldest
+// has waited FlushInterval (large writes when it does not). While c's
+// writes are failing only the flush loop already retrying talks to
+// InfluxDB. It returns b empty when the loop should stop.
+func (q *queue) take(ctx context.Context, c *client, b batch) batch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		if ctx.Err() != nil {
+			return b
+		}
+		var wait time.Duration
+		if q.untaken > 0 && (q.inflight == 0 || !c.failing()) {
+			due := q.closed || q.inflight == 0 || q.untaken >= q.minBatch()
+			if !due {
+				wait = time.Until(q.jobs[0].enq.Add(q.cfg.FlushInterval))
+				due = wait <= 0
+			}
+			if due {
+				b = q.takeLocked(b)
+				if len(b) > 0 {
+					q.inflight++
+					return b
+				}
+				continue
+			}
+		} else if q.untaken == 0 && q.closed {
+			return b
+		}
+		ch := q.changed
+		q.mu.Unlock()
+		var t *time.Timer
+		var timeout <-chan time.Time
+		if wait > 0 {
+			t = time.NewTimer(wait)
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+		case <-ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		q.mu.Lock()
+	}
+}
+
+// takeLocked moves up to BatchSize queued lines into b, dropping the
+// lines of abandoned jobs; q.mu is held.
+func (q *queue) takeLocked(b batch) batch {
+	for len(b) < q.cfg.BatchSize && len(q.jobs) > 0 {
+		j := q.jobs[0]
+		left := len(j.ends) - j.taken
+		if j.isAbandoned() {
+			j.taken = len(j.ends)
+			q.untaken -= left
+			q.popLocked()
+			q.abandonedLines(j, left)
+			continue
+		}
+		k := min(q.cfg.BatchSize-len(b), left)
+		for i := j.taken; i < j.taken+k; i++ {
+			b = append(b, ref{j: j, i: i})
+		}
+		j.taken += k
+		q.untaken -= k
+		if j.taken == len(j.ends) {
+			q.popLocked()
+		}
+	}
+	return b
+}
+
+// popLocked removes the first queued job; q.mu is held.
+func (q *queue) popLocked() {
+	q.jobs[0] = nil
+	q.jobs = q.jobs[1:]
+}
+
+// minBatch is the size at which a free flush loop sends without lingering
+// while another write is in flight: a tenth of BatchSize keeps both
+// writers busy with worthwhile batches, where waiting for a full batch
+// would leave one idle when fewer than BatchSize points can be pending.
+func (q *queue) minBatch() int { return max(1, q.cfg.BatchSize/10) }
+
+// abandonedLines ends n lines of an abandoned job unwritten.
+func (q *queue) abandonedLines(j *job, n int) {
+	q.m.abandoned.Add(float64(n))
+	j.finish(n, nil, nil)
+}
