@@ -65,7 +65,7 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 // mountTwin serves the twin's API, the operators' map and the public
 // indicators page on mux.
 func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg prometheus.Registerer) error {
-	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, api.MeasurementFromMeta(cfg.Meta()))
+	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, cfg.Influx.Measurement)
 	if err != nil {
 		return fmt.Errorf("ingest: twin history: %w", err)
 	}

@@ -14,33 +14,7 @@ import (
 
 	"github.com/ponte-city/ponte/internal/influxschema"
 	"github.com/ponte-city/ponte/twin"
-	"github.com/ponte-city/ponte/wire"
 )
-
-// FallbackMeasurement is the measurement ingest writes devices of unknown
-// category to (ingest/influx Config.Measurement's default).
-const FallbackMeasurement = influxschema.DefaultMeasurement
-
-// MeasurementFor is the default mapping from a site to its InfluxDB
-// measurement: the profile category of its device (air, traffic, ...), or
-// FallbackMeasurement for an entity without one (influxschema.Measurement,
-// the rule ingest writes by).
-func MeasurementFor(e twin.Entity) string {
-	return influxschema.Measurement(e.Category, FallbackMeasurement)
-}
-
-// MeasurementFromMeta maps a site to the measurement ingest writes it to,
-// from the same device metadata ingest's sink uses (ingest/config's
-// Config.Meta: the device's type in the ingest config), falling back to
-// MeasurementFor when the config does not know the device. ponte-ingest
-// should wire this one: a site config may give an entity a FIWARE type of
-// its own (an NGSI-LD URN) that MeasurementFor cannot map back.
-func MeasurementFromMeta(meta func(gateway, device string) (area, typ string)) func(twin.Entity) string {
-	return func(e twin.Entity) string {
-		_, typ := meta(e.Gateway, e.Device)
-		return influxschema.Measurement(wire.Category(typ), MeasurementFor(e))
-	}
-}
 
 // InfluxHistory reads history from InfluxDB 1.8 through InfluxQL on
 // /query. It is safe for concurrent use.
@@ -55,11 +29,11 @@ func MeasurementFromMeta(meta func(gateway, device string) (area, typ string)) f
 // backslash, both quotes and newline escaped in both, so no name can end
 // its quotes early. Times are nanosecond integers.
 type InfluxHistory struct {
-	base           *url.URL
-	token          string
-	db, rp         string
-	measurementFor func(twin.Entity) string
-	client         *http.Client
+	base     *url.URL
+	token    string
+	db, rp   string
+	fallback string
+	client   *http.Client
 }
 
 // NewInfluxHistory returns a HistoryQuerier for InfluxDB 1.8 at baseURL.
@@ -67,9 +41,10 @@ type InfluxHistory struct {
 // compatibility bucket ingest writes to); token, if not empty, is sent as
 // "Authorization: Token <token>" (1.8 takes "username:password" there).
 // org is unused by 1.8 and kept for the day a 2.x querier shares this
-// signature. measurementFor maps a site to its measurement (nil:
-// MeasurementFor).
-func NewInfluxHistory(baseURL, token, org, bucket string, measurementFor func(twin.Entity) string) (*InfluxHistory, error) {
+// signature. A site's measurement is its category, as ingest writes it
+// (internal/influxschema), or fallback (ingest's influx.measurement; empty:
+// influxschema.DefaultMeasurement) for an entity without one.
+func NewInfluxHistory(baseURL, token, org, bucket, fallback string) (*InfluxHistory, error) {
 	_ = org
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -79,15 +54,12 @@ func NewInfluxHistory(baseURL, token, org, bucket string, measurementFor func(tw
 	if db == "" {
 		return nil, fmt.Errorf("influx history: bucket %q: want database/retention-policy or database", bucket)
 	}
-	if measurementFor == nil {
-		measurementFor = MeasurementFor
-	}
-	return &InfluxHistory{base: u, token: token, db: db, rp: rp, measurementFor: measurementFor, client: &http.Client{}}, nil
+	return &InfluxHistory{base: u, token: token, db: db, rp: rp, fallback: fallback, client: &http.Client{}}, nil
 }
 
 // Query returns the InfluxQL statement History sends.
 func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, every time.Duration) string {
-	src := ident(h.measurementFor(e))
+	src := ident(influxschema.Measurement(e.Category, h.fallback))
 	if h.rp != "" {
 		src = ident(h.db) + "." + ident(h.rp) + "." + src
 	}

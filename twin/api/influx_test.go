@@ -16,7 +16,7 @@ import (
 )
 
 func TestInfluxQuery(t *testing.T) {
-	h, err := NewInfluxHistory("http://127.0.0.1:8086", "", "", "ponte/autogen", nil)
+	h, err := NewInfluxHistory("http://127.0.0.1:8086", "", "", "ponte/autogen", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestNewInfluxHistoryBad(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.url+"|"+c.bucket, func(t *testing.T) {
-			_, err := NewInfluxHistory(c.url, "", "", c.bucket, nil)
+			_, err := NewInfluxHistory(c.url, "", "", c.bucket, "")
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -100,7 +100,7 @@ func TestInfluxHistoryReal(t *testing.T) {
 		// A point with a quote in its name.
 		fmt.Sprintf(`air,device=aq1,gateway=gw-fi,type=air we"ird=3 %d`, ns(time.Minute)),
 	)
-	h, err := NewInfluxHistory(s.URL, "", "", s.Bucket, nil)
+	h, err := NewInfluxHistory(s.URL, "", "", s.Bucket, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestInfluxHistoryReal(t *testing.T) {
 	})
 
 	t.Run("database missing", func(t *testing.T) {
-		bad, err := NewInfluxHistory(s.URL, "", "", "nodb/autogen", nil)
+		bad, err := NewInfluxHistory(s.URL, "", "", "nodb/autogen", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,25 +180,25 @@ func TestInfluxHistoryReal(t *testing.T) {
 	})
 }
 
-func TestMeasurementFromMeta(t *testing.T) {
-	meta := func(gateway, device string) (string, string) {
-		if gateway == "gw" && device == "d1" {
-			return "048017", "air"
-		}
-		return "", ""
-	}
-	m := MeasurementFromMeta(meta)
-	cases := []struct {
-		e    twin.Entity
-		want string
+// TestMeasurementFallback: a site's measurement is its category; an entity
+// without one reads the configured fallback, as ingest writes it.
+func TestMeasurementFallback(t *testing.T) {
+	from, to := time.Unix(0, 1000), time.Unix(0, 2000)
+	for _, c := range []struct {
+		fallback string
+		e        twin.Entity
+		want     string
 	}{
-		{twin.Entity{Type: "MyOwnSensor", Gateway: "gw", Device: "d1"}, "air"},
-		{twin.Entity{Type: "NoiseLevelObserved", Category: wire.CategoryNoise, Gateway: "gw", Device: "d2"}, "noise"},
-		{twin.Entity{Type: "MyOwnSensor", Gateway: "gw", Device: "d2"}, FallbackMeasurement},
-	}
-	for _, c := range cases {
-		if got := m(c.e); got != c.want {
-			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		{"", twin.Entity{Category: wire.CategoryNoise, Gateway: "g", Device: "d"}, `"noise"`},
+		{"", twin.Entity{Gateway: "g", Device: "d"}, `"ponte"`},
+		{"other", twin.Entity{Gateway: "g", Device: "d"}, `"other"`},
+	} {
+		h, err := NewInfluxHistory("http://127.0.0.1:8086", "", "", "ponte", c.fallback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := h.Query(c.e, "LAeq", from, to, time.Minute); !strings.Contains(q, "FROM "+c.want+" WHERE") {
+			t.Errorf("fallback %q, %+v: %s, want FROM %s", c.fallback, c.e, q, c.want)
 		}
 	}
 }
