@@ -183,7 +183,8 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		Logger: a.log.With("part", "buffer"), Registerer: a.reg})
 	if err != nil {
 		a.listener.Close()
-		return fmt.Errorf("open buffer %s: %w", site.Buffer.Dir, err)
+		return err // buffer.Open names the directory
+
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
