@@ -1,19 +1,16 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/edge/source/modbus"
-	"github.com/ponte-city/ponte/edge/source/mqtt"
-	"github.com/ponte-city/ponte/edge/source/serial"
+	"github.com/ponte-city/ponte/edge/transport"
 	"github.com/ponte-city/ponte/edge/uplink"
-	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/site"
 )
 
@@ -97,50 +94,44 @@ func checkUplinkTLS(u *site.Uplink, c *site.Checker) {
 	}
 }
 
-// schemesFor lists the address schemes that fit each profile kind.
-var schemesFor = map[profile.Kind]struct {
-	ok     map[string]bool
-	expect string
-}{
-	profile.KindModbus: {map[string]bool{"tcp": true, "rtu": true}, "tcp://host:port or rtu:///dev/PATH?baud=9600&parity=E"},
-	profile.KindSerial: {map[string]bool{"serial": true}, "serial:///dev/PATH?baud=9600"},
-	profile.KindMQTT:   {map[string]bool{"tcp": true, "mqtt": true, "ssl": true, "tls": true, "mqtts": true, "ws": true, "wss": true}, "the broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://host:8883"},
-}
-
 // checkDevices checks each device that passed site's checks against its
 // source, then the conflicts between devices that are each fine (two RTU
 // devices on one port with different line settings, a unit ID used twice
 // on a bus), and returns the devices as the sources take them.
 func checkDevices(s *site.Site, c *site.Checker) []source.Device {
-	ports := map[string]string{} // serial device path -> "device %q"
+	ports := map[string]string{} // "kind:path" of a serial port -> "device %q"
 	var bus []source.Device      // every device whose own checks passed
-	kinds := map[profile.Kind][]source.Device{}
+	kinds := map[*transport.Transport][]source.Device{}
 	for i := range s.Devices {
 		d := &s.Devices[i]
 		if d.LoadedProfile() == nil || d.Address == "" {
 			continue // reported by site
 		}
 		p := fmt.Sprintf("devices[%d]", i)
+		t, err := transport.For(d.Kind())
+		if err != nil {
+			c.Errorf(p+".profile", "%v", err)
+			continue
+		}
 		before := c.Count()
-		checkAddress(c, p, d, ports)
+		checkAddress(c, p, d, t, ports)
 		if c.Count() > before || !c.DeviceOK(i) {
 			continue
 		}
-		prof := d.LoadedProfile()
-		sd := source.Device{Name: d.Name, Profile: prof, Address: d.Address, Unit: uint8(d.Unit), ID: d.ID,
+		sd := source.Device{Name: d.Name, Profile: d.LoadedProfile(), Address: d.Address, Unit: uint8(d.Unit), ID: d.ID,
 			Interval: d.PollInterval(), SlowInterval: d.SlowInterval.D(), Timeout: d.Timeout.D()}
-		if err := validateSources(prof.Kind, []source.Device{sd}); err != nil {
+		if err := t.Validate([]source.Device{sd}); err != nil {
 			sourceErrors(s, c, err)
 			continue
 		}
 		bus = append(bus, sd)
-		kinds[prof.Kind] = append(kinds[prof.Kind], sd)
+		kinds[t] = append(kinds[t], sd)
 	}
 	if c.Count() > 0 {
 		return nil
 	}
-	for _, k := range []profile.Kind{profile.KindModbus, profile.KindSerial, profile.KindMQTT} {
-		if err := validateSources(k, kinds[k]); err != nil {
+	for _, t := range transport.All() {
+		if err := t.Validate(kinds[t]); err != nil {
 			sourceErrors(s, c, err)
 		}
 	}
@@ -170,63 +161,30 @@ next:
 	}
 }
 
-// validateSources runs the source package's own checks on devices of kind.
-func validateSources(kind profile.Kind, devs []source.Device) error {
-	if len(devs) == 0 {
-		return nil
-	}
-	switch kind {
-	case profile.KindModbus:
-		c := modbus.Config{Devices: devs}
-		return c.Validate()
-	case profile.KindSerial:
-		return serial.Config{Devices: devs}.Validate()
-	case profile.KindMQTT:
-		c := mqtt.Config{Devices: devs}
-		return c.Validate()
-	}
-	return fmt.Errorf("profile kind %q has no source", kind)
-}
-
-// checkAddress checks that the device's address fits its profile's kind,
-// and that no serial port is claimed by two transports.
-func checkAddress(c *site.Checker, p string, d *site.Device, ports map[string]string) {
-	kind := d.Kind()
-	fit := schemesFor[kind]
-	u, err := url.Parse(d.Address)
-	if err != nil || !fit.ok[strings.ToLower(u.Scheme)] {
-		c.Errorf(p+".address", "%q does not fit profile %s of kind %s (expected %s)", d.Address, d.Profile, kind, fit.expect)
+// checkAddress checks that the device's address fits its transport t,
+// and that no serial port is claimed by two transports: ports maps each
+// port taken so far ("kind:path") to the device that took it.
+func checkAddress(c *site.Checker, p string, d *site.Device, t *transport.Transport, ports map[string]string) {
+	port, err := t.CheckAddress(d.Address)
+	if errors.Is(err, transport.ErrNoFit) {
+		c.Errorf(p+".address", "%q does not fit profile %s of kind %s (expected %s)", d.Address, d.Profile, t.Kind, t.Expect)
 		return
 	}
-	switch u.Scheme {
-	case "rtu", "serial":
-		line, err := source.ParseSerialURL(d.Address, source.SerialLine{})
-		if err != nil {
-			c.Errorf(p+".address", "%v", err)
+	if err != nil {
+		c.Errorf(p+".address", "%v", err)
+		return
+	}
+	if port.Path == "" {
+		return
+	}
+	key := string(t.Kind) + ":" + port.Path
+	for k, other := range ports {
+		if strings.HasSuffix(k, ":"+port.Path) && (k != key || !port.Shared) {
+			c.Errorf(p+".address", "port %s is already used by %s (a serial port carries one serial device, or any number of Modbus RTU units)", port.Path, other)
 			return
 		}
-		key := u.Scheme + ":" + line.Path
-		owner := fmt.Sprintf("device %q", d.Name)
-		for k, other := range ports {
-			if strings.HasSuffix(k, ":"+line.Path) && (k != key || u.Scheme == "serial") {
-				c.Errorf(p+".address", "port %s is already used by %s (a serial port carries one serial device, or any number of Modbus RTU units)", line.Path, other)
-				return
-			}
-		}
-		if _, ok := ports[key]; !ok {
-			ports[key] = owner
-		}
-	case "tcp":
-		if kind != profile.KindModbus {
-			break
-		}
-		host, port, err := net.SplitHostPort(u.Host)
-		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-			c.Errorf(p+".address", "%q: expected tcp://host:port with a port from 1 to 65535", d.Address)
-		}
-	default:
-		if msg := site.CheckBroker(d.Address); msg != "" {
-			c.Errorf(p+".address", "%s", msg)
-		}
+	}
+	if _, ok := ports[key]; !ok {
+		ports[key] = fmt.Sprintf("device %q", d.Name)
 	}
 }

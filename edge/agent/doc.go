@@ -8,9 +8,10 @@
 //
 // The site config's data (schema, decoding, the checks every reader
 // shares) is package internal/site, which ingest and the twin read too.
-// Load and Parse add the checks that need the transports: a device's
-// address scheme must fit its profile's kind (modbus takes tcp:// or
-// rtu://, serial takes serial://, mqtt takes a broker URL), a serial port
+// Load and Parse add the checks that need the transports, each kind's
+// looked up in edge/transport's table: a device's address scheme must fit
+// its profile's kind (modbus takes tcp:// or rtu://, serial takes
+// serial://, mqtt takes a broker URL), a serial port
 // carries either one serial device or any number of Modbus RTU units, each
 // source's own checks (line settings, unit IDs on a bus), the buffer's
 // limits (edge/buffer), and a tls section only with a TLS broker scheme.

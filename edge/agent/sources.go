@@ -7,9 +7,7 @@ import (
 	"sync"
 
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/edge/source/modbus"
-	"github.com/ponte-city/ponte/edge/source/mqtt"
-	"github.com/ponte-city/ponte/edge/source/serial"
+	"github.com/ponte-city/ponte/edge/transport"
 	"github.com/ponte-city/ponte/internal/profile"
 )
 
@@ -19,38 +17,29 @@ type namedSource struct {
 	src  source.Source
 }
 
-// buildSources creates one source per transport for devs. Nothing is
-// opened yet: the sources connect when run.
+// buildSources creates one source per transport for the site's devices,
+// in transport.All's order. Nothing is opened yet: the sources connect
+// when run.
 func (a *Agent) buildSources(s *Site) ([]namedSource, error) {
 	byKind := map[profile.Kind][]source.Device{}
 	for _, d := range s.sources {
 		byKind[d.Profile.Kind] = append(byKind[d.Profile.Kind], d)
 	}
 	var out []namedSource
-	if devs := byKind[profile.KindModbus]; len(devs) > 0 {
-		src, err := modbus.New(modbus.Config{Devices: devs, Logger: a.log.With("source", "modbus"), Metrics: a.srcMetrics})
-		if err != nil {
-			return nil, fmt.Errorf("build modbus source: %w", err)
+	for _, t := range transport.All() {
+		devs := byKind[t.Kind]
+		if len(devs) == 0 {
+			continue
 		}
-		out = append(out, namedSource{profile.KindModbus, src})
-	}
-	if devs := byKind[profile.KindSerial]; len(devs) > 0 {
-		src, err := serial.New(serial.Config{Devices: devs, Logger: a.log.With("source", "serial"), Metrics: a.srcMetrics})
-		if err != nil {
-			return nil, fmt.Errorf("build serial source: %w", err)
-		}
-		out = append(out, namedSource{profile.KindSerial, src})
-	}
-	if devs := byKind[profile.KindMQTT]; len(devs) > 0 {
-		src, err := mqtt.New(mqtt.Config{Devices: devs, Logger: a.log.With("source", "mqtt"), Metrics: a.srcMetrics,
-			BrokerMetrics: a.mqttMetrics,
+		src, err := t.New(devs, transport.Env{Logger: a.log.With("source", string(t.Kind)), Metrics: a.srcMetrics,
+			MQTTMetrics: a.mqttMetrics,
 			// Not the forwarder's client ID: when the devices' broker is
 			// the uplink broker, equal IDs would throw each other out.
 			ClientID: "ponte-edge-" + s.Gateway.ID + "-devices"})
 		if err != nil {
-			return nil, fmt.Errorf("build mqtt source: %w", err)
+			return nil, fmt.Errorf("build %s source: %w", t.Kind, err)
 		}
-		out = append(out, namedSource{profile.KindMQTT, src})
+		out = append(out, namedSource{t.Kind, src})
 	}
 	return out, nil
 }

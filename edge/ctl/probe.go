@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
-	"github.com/ponte-city/ponte/edge/source/modbus"
-	"github.com/ponte-city/ponte/edge/source/mqtt"
-	"github.com/ponte-city/ponte/edge/source/serial"
+	"github.com/ponte-city/ponte/edge/transport"
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -131,28 +129,18 @@ func probeDevice(profPath, mb string, unit8 uint8, unit uint, ser string, baud i
 	return dev, nil
 }
 
+// probeRead reads dev once through its profile kind's transport.
 func probeRead(ctx context.Context, env Env, dev source.Device) ([]probeResult, error) {
-	var out []probeResult
-	switch dev.Profile.Kind {
-	case profile.KindModbus:
-		rs, err := modbus.Probe(ctx, dev, env.Log)
-		for _, r := range rs {
-			out = append(out, probeResult{Reading: r.Reading, Raw: r.Raw, binary: true})
-		}
-		return out, err
-	case profile.KindSerial:
-		rs, err := serial.Probe(ctx, dev, env.Log)
-		for _, r := range rs {
-			out = append(out, probeResult{Reading: r.Reading, Raw: r.Raw})
-		}
-		return out, err
-	default:
-		rs, err := mqtt.Probe(ctx, dev, env.Log)
-		for _, r := range rs {
-			out = append(out, probeResult{Reading: r.Reading, Raw: r.Raw})
-		}
-		return out, err
+	t, err := transport.For(dev.Profile.Kind)
+	if err != nil {
+		return nil, err
 	}
+	rs, err := t.Probe(ctx, dev, env.Log)
+	out := make([]probeResult, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, probeResult{Reading: r.Reading, Raw: r.Raw, binary: t.BinaryRaw})
+	}
+	return out, err
 }
 
 func (r probeResult) rawText() string {

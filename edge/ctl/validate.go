@@ -3,6 +3,7 @@ package ctl
 import (
 	"fmt"
 
+	"github.com/ponte-city/ponte/edge/transport"
 	"github.com/ponte-city/ponte/internal/profile"
 )
 
@@ -32,18 +33,12 @@ func validateProfiles(env Env, files []string) int {
 	return ExitOK
 }
 
+// pointCount is the number of points p defines (0 for a kind without a
+// transport, which profile.Load refuses anyway).
 func pointCount(p *profile.Profile) int {
-	switch p.Kind {
-	case profile.KindModbus:
-		return len(p.Modbus.Points)
-	case profile.KindSerial:
-		n := 0
-		for _, r := range p.Serial.Records {
-			n += len(r.Fields)
-		}
-		return n
-	case profile.KindMQTT:
-		return len(p.MQTT.Fields)
+	t, err := transport.For(p.Kind)
+	if err != nil {
+		return 0
 	}
-	return 0
+	return t.Points(p)
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Options is what ponte-sim runs: one profile served on any mix of
@@ -135,13 +138,31 @@ func ParseUnits(s string) ([]uint8, error) {
 	return out, nil
 }
 
+// simTransport is one of the simulator's transports: the flags that ask
+// for it, whether they were given, and the profile kind it serves.
+type simTransport struct {
+	flags string
+	given bool
+	kind  profile.Kind
+}
+
+// transports lists the simulator's transports, one per profile kind, with
+// whether o asks for each.
+func transports(o Options) []simTransport {
+	return []simTransport{
+		{"--modbus-tcp/--modbus-rtu", o.ModbusTCP != "" || o.ModbusRTU != "", profile.KindModbus},
+		{"--serial", o.Serial != "", profile.KindSerial},
+		{"--mqtt", o.MQTT != "", profile.KindMQTT},
+	}
+}
+
 // Validate checks the options, reporting every problem.
 func (o Options) Validate() error {
 	var errs []error
 	if o.Profile == "" {
 		errs = append(errs, errors.New("--profile: required"))
 	}
-	if o.ModbusTCP == "" && o.ModbusRTU == "" && o.Serial == "" && o.MQTT == "" {
+	if !slices.ContainsFunc(transports(o), func(t simTransport) bool { return t.given }) {
 		errs = append(errs, errors.New("nothing to serve: give --modbus-tcp, --modbus-rtu, --serial or --mqtt"))
 	}
 	if (o.ModbusTCP != "" || o.ModbusRTU != "") && len(o.Units) == 0 {

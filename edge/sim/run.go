@@ -135,17 +135,13 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 // buildDevices makes the simulated devices the options ask for, checking
 // that each transport fits the profile's kind.
 func buildDevices(p *profile.Profile, o Options, clock *Clock) (*Controller, error) {
-	ctrl := &Controller{}
-	need := func(flag string, k profile.Kind) error {
-		if p.Kind != k {
-			return fmt.Errorf("%s needs a %s profile, but %s is kind %s", flag, k, o.Profile, p.Kind)
+	for _, t := range transports(o) {
+		if t.given && p.Kind != t.kind {
+			return nil, fmt.Errorf("%s needs a %s profile, but %s is kind %s", t.flags, t.kind, o.Profile, p.Kind)
 		}
-		return nil
 	}
+	ctrl := &Controller{}
 	if o.ModbusTCP != "" || o.ModbusRTU != "" {
-		if err := need("--modbus-tcp/--modbus-rtu", profile.KindModbus); err != nil {
-			return nil, err
-		}
 		for _, id := range o.Units {
 			u, err := NewModbusUnit(p, id, o.Seed+int64(id))
 			if err != nil {
@@ -156,9 +152,6 @@ func buildDevices(p *profile.Profile, o Options, clock *Clock) (*Controller, err
 		}
 	}
 	if o.Serial != "" {
-		if err := need("--serial", profile.KindSerial); err != nil {
-			return nil, err
-		}
 		d, err := NewLineDevice(p, o.Seed)
 		if err != nil {
 			return nil, err
@@ -168,9 +161,6 @@ func buildDevices(p *profile.Profile, o Options, clock *Clock) (*Controller, err
 		ctrl.Line = d
 	}
 	if o.MQTT != "" {
-		if err := need("--mqtt", profile.KindMQTT); err != nil {
-			return nil, err
-		}
 		ids := o.MQTTIDs
 		if len(ids) == 0 {
 			ids = []string{"0000000000000001"}
