@@ -104,13 +104,19 @@ func checkDevices(s *site.Site, c *site.Checker) []source.Device {
 	kinds := map[*transport.Transport][]source.Device{}
 	for i := range s.Devices {
 		d := &s.Devices[i]
-		if d.LoadedProfile() == nil || d.Address == "" {
+		if d.LoadedProfile() == nil {
 			continue // reported by site
 		}
 		p := fmt.Sprintf("devices[%d]", i)
 		t, err := transport.For(d.Kind())
 		if err != nil {
 			c.Errorf(p+".profile", "%v", err)
+			continue
+		}
+		if d.Address == "" {
+			// Data to the central services, which never dial it; the agent
+			// cannot run without it.
+			c.Errorf(p+".address", "required (expected %s)", t.Expect)
 			continue
 		}
 		before := c.Count()

@@ -35,20 +35,10 @@ func (v *validator) devices(s *Site) {
 		if d.profile == nil {
 			continue
 		}
-		if d.Address == "" {
-			v.errorf(p+".address", "required (%s)", addressHint[d.profile.Kind])
-		}
 		v.fields(p, d)
 		d.ok = len(v.errs) == before
 	}
 	v.devs = s.Devices
-}
-
-// addressHint says what address a device of a profile kind takes.
-var addressHint = map[profile.Kind]string{
-	profile.KindModbus: "expected tcp://host:port or rtu:///dev/PATH?baud=9600&parity=E",
-	profile.KindSerial: "expected serial:///dev/PATH?baud=9600",
-	profile.KindMQTT:   "expected the broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://host:8883",
 }
 
 // deviceOK reports whether devices[i] passed this package's checks.

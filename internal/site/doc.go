@@ -28,8 +28,9 @@
 //     are a plain number of bytes or a number with a unit: KiB, MiB, GiB,
 //     TiB (powers of 1024) or kB, MB, GB, TB (powers of 1000). Durations
 //     are Go duration strings ("500ms", "72h").
-//   - Every device needs an address; whether it fits the profile's kind
-//     is the agent's check (edge/agent). unit is for Modbus only (1..247
+//   - A device's address (required, and fitting its profile's kind) is
+//     the agent's check (edge/agent, edge/transport): central services
+//     never dial it. unit is for Modbus only (1..247
 //     on an RTU line), id for MQTT only (and required when the profile
 //     carries a device identity).
 //   - Modbus and request/response serial devices without an interval are
