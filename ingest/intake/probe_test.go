@@ -46,21 +46,6 @@ func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// waitFor polls cond until it holds, and fails t if it does not within
-// limit (a bound for a hung test, not a latency assertion).
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("%s: not within %v", what, limit)
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}
-
 // muteProxy relays TCP connections to a broker. muteOpen makes the
 // connections open at that moment stop passing the broker's PUBLISH
 // packets to the client, while everything else (CONNACK, SUBACK, PUBACK,
