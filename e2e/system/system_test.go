@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/ponte-city/ponte/internal/testenv"
 
 	"github.com/ponte-city/ponte/internal/testenv/browser"
@@ -261,17 +263,19 @@ func baReadings(now time.Time) []wire.Reading {
 	}
 }
 
-// TestEndToEnd: simulated devices through the edge agent and a gateway's
-// batches reach ingest; the map ingest serves shows every site, area and
-// road; a gateway going offline at ingest recolours its sites on the page
-// (how fast is BenchmarkGatewayOfflineToMap's figure); the indicators
-// page renders the areas.
-func TestEndToEnd(t *testing.T) {
-	testenv.Integration(t, "headless Chromium and the whole chain in-process")
-	needBuilt(t)
-	dir := t.TempDir()
-	shots := browser.Artifacts(t)
+// system is ingest with its twin and embedded broker, started on the
+// site configs of both gateways; the Firenze agent's config is written
+// again with the broker's address before the agent starts.
+type system struct {
+	ing                       app.Addrs
+	cfg                       *config.Config
+	fiSite, fiBuf, modbusAddr string
+}
 
+// startSystem writes the site configs and ingest's config into dir, starts
+// the Firenze Modbus devices and ingest, and returns once ingest is ready.
+func startSystem(t testing.TB, dir string) *system {
+	t.Helper()
 	// Site configs: the twin reads both at start; the agent's is written
 	// again with the embedded broker's address once ingest listens. The
 	// agent polls every second; stale_factor 10 keeps a slow poll on a
@@ -314,31 +318,26 @@ twin:
 		t.Fatal(err)
 	}
 	ing := startIngest(t, cfg)
-	tw := ing.Twin
-	if tw == nil {
+	if ing.Twin == nil {
 		t.Fatal("ingest keeps no twin")
 	}
-	for _, d := range append(append([]e2eDevice(nil), fiDevices...), baDevices...) {
-		want := fiArea
-		if strings.HasPrefix(d.name, "ba-") {
-			want = baArea
-		}
-		if e, ok := tw.Entity(d.entity); !ok || e.Area != want {
-			t.Fatalf("site %s: in the twin %v, area %q; want it in area %s", d.entity, ok, e.Area, want)
-		}
-	}
+	return &system{ing: ing, cfg: cfg, fiSite: fiSite, fiBuf: fiBuf, modbusAddr: modbusAddr}
+}
 
-	// The Firenze gateway: the real agent polling the simulated devices.
-	writeFile(t, fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
-	startAgent(t, fiSite)
-
-	// The Bari gateway: its batch published through the broker.
-	gw, err := ingesttest.Connect(ing.BrokerURL, baGW, baGW, e2ePassword(baGW))
+// connectBari connects as the Bari gateway to ingest's broker.
+func connectBari(t testing.TB, brokerURL string) mqtt.Client {
+	t.Helper()
+	gw, err := ingesttest.Connect(brokerURL, baGW, baGW, e2ePassword(baGW))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Disconnect(50)
-	topics := cfg.Topics()
+	t.Cleanup(func() { gw.Disconnect(50) })
+	return gw
+}
+
+// publishBari publishes one batch of every Bari device's readings, now.
+func publishBari(t testing.TB, gw mqtt.Client, topics wire.Topics) {
+	t.Helper()
 	readings := baReadings(time.Now().UTC().Truncate(time.Millisecond))
 	batch := &wire.Batch{Gateway: baGW, Epoch: 1, Readings: readings}
 	for i := range readings {
@@ -351,6 +350,39 @@ twin:
 	if tok := gw.Publish(topics.Up(baGW), 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish the Bari batch: %v", tok.Error())
 	}
+}
+
+// TestEndToEnd: simulated devices through the edge agent and a gateway's
+// batches reach ingest; the map ingest serves shows every site, area and
+// road; a gateway going offline at ingest recolours its sites on the page
+// (how fast is BenchmarkGatewayOfflineToMap's figure); the indicators
+// page renders the areas.
+func TestEndToEnd(t *testing.T) {
+	testenv.Integration(t, "headless Chromium and the whole chain in-process")
+	needBuilt(t)
+	dir := t.TempDir()
+	shots := browser.Artifacts(t)
+
+	sys := startSystem(t, dir)
+	ing, cfg, tw := sys.ing, sys.cfg, sys.ing.Twin
+	for _, d := range append(append([]e2eDevice(nil), fiDevices...), baDevices...) {
+		want := fiArea
+		if strings.HasPrefix(d.name, "ba-") {
+			want = baArea
+		}
+		if e, ok := tw.Entity(d.entity); !ok || e.Area != want {
+			t.Fatalf("site %s: in the twin %v, area %q; want it in area %s", d.entity, ok, e.Area, want)
+		}
+	}
+
+	// The Firenze gateway: the real agent polling the simulated devices.
+	writeFile(t, sys.fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), sys.fiBuf, sys.modbusAddr, fiDevices))
+	startAgent(t, sys.fiSite)
+
+	// The Bari gateway: its batch published through the broker.
+	gw := connectBari(t, ing.BrokerURL)
+	topics := cfg.Topics()
+	publishBari(t, gw, topics)
 	fresh := func(devs []e2eDevice) func() bool {
 		return func() bool {
 			for _, d := range devs {
