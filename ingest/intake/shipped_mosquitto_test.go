@@ -115,38 +115,16 @@ func startShippedMosquitto(t *testing.T) *shippedBroker {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "mosquitto.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", path, "-v")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
 		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			t.Logf("mosquitto configuration:\n%s\nmosquitto log (last 60 lines):\n%s", text, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			t.Logf("mosquitto configuration:\n%s", text)
 		}
 	})
-	for _, port := range []int{gwPort, ingestPort} {
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		testenv.Eventually(t, 10*time.Second, "mosquitto listening on "+addr, func() bool {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	mosq := testenv.NewProcess(t, "mosquitto", bin, "-c", path, "-v")
+	mosq.ReadyTimeout = 10 * time.Second
+	gwUp, ingestUp := testenv.TCPOpen(fmt.Sprintf("127.0.0.1:%d", gwPort)), testenv.TCPOpen(fmt.Sprintf("127.0.0.1:%d", ingestPort))
+	mosq.Ready = func() bool { return gwUp() && ingestUp() }
+	mosq.Start()
 	return sb
 }
 

@@ -31,19 +31,27 @@ type Broker struct {
 }
 
 // Mosquitto starts a Mosquitto broker on a free loopback port with
-// anonymous access and persistence off, stopped when the test ends. (The
-// port is probed free and then given to Mosquitto: it cannot bind port 0
-// and say which port it got.)
+// anonymous access and persistence off, stopped when the test ends.
 func Mosquitto(t testing.TB) *Broker {
+	t.Helper()
+	return MosquittoWith(t, "allow_anonymous true\nmax_queued_messages 100000\n")
+}
+
+// MosquittoWith starts a Mosquitto broker on a free loopback port with
+// persistence off and conf (mosquitto.conf lines: authentication, ACLs,
+// limits) after the listener line, stopped when the test ends. (The port
+// is probed free and then given to Mosquitto: it cannot bind port 0 and
+// say which port it got.)
+func MosquittoWith(t testing.TB, conf string) *Broker {
 	t.Helper()
 	bin := Need(t, "mosquitto", "apt-get install mosquitto")
 	port := FreePort(t)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n", port)
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+	path := filepath.Join(t.TempDir(), "mosquitto.conf")
+	cfg := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\n%s", port, conf)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &Broker{Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), proc: NewProcess(t, "mosquitto", bin, "-c", conf)}
+	b := &Broker{Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), proc: NewProcess(t, "mosquitto", bin, "-c", path)}
 	b.proc.Ready = TCPOpen(fmt.Sprintf("127.0.0.1:%d", port))
 	b.proc.ReadyTimeout = 10 * time.Second
 	b.Start()
