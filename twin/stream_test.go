@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	"github.com/paulmach/orb"
 
 	"github.com/ponte-city/ponte/wire"
@@ -137,7 +139,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		clk.Set(clk.Now().Add(time.Second))
 		tw.Apply("gw", 1, batch("gw", rd("n0", "LAeq", wire.Float(float64(i)), "dB", clk.Now())))
-		waitFor(t, func() bool { return tw.queued(fast) == 0 })
+		testenv.Eventually(t, 10*time.Second, "the fast subscriber keeping up", func() bool { return tw.queued(fast) == 0 })
 	}
 	unsubFast()
 	select {
@@ -174,18 +176,6 @@ func (t *Twin) queued(ch <-chan Change) int {
 		}
 	}
 	return 0
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 10000; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("condition not met in 10 s")
 }
 
 func TestConcurrentApplyReadSubscribe(t *testing.T) {

@@ -60,17 +60,17 @@ func runFaults(t *testing.T, kind, bins string) {
 	killEdge := func(g *gateway) func() {
 		return func() {
 			tl.add("kill -9 %s edge agent; %s", g.id, s.statusLine())
-			g.edge.kill()
+			g.edge.Kill()
 			sleep(1)
-			g.edge.start(t)
+			g.edge.Start()
 			tl.add("%s edge agent started again", g.id)
 		}
 	}
 	killIngest := func(why string) {
 		tl.add("kill -9 ingest%s; %s", why, s.statusLine())
-		s.ingest.kill()
+		s.ingest.Kill()
 		sleep(1)
-		s.ingest.start(t)
+		s.ingest.Start()
 		tl.add("ingest started again and ready")
 	}
 	brokerRestart := func() {
@@ -121,11 +121,11 @@ func runFaults(t *testing.T, kind, bins string) {
 		{275, "kill every edge", func() {
 			tl.add("kill -9 every edge agent at once; %s", s.statusLine())
 			for _, g := range s.gws {
-				g.edge.kill()
+				g.edge.Kill()
 			}
 			sleep(1)
 			for _, g := range s.gws {
-				g.edge.start(t)
+				g.edge.Start()
 			}
 			tl.add("every edge agent started again")
 		}},
@@ -170,7 +170,7 @@ func runFaults(t *testing.T, kind, bins string) {
 		}
 	}
 	for _, g := range s.gws {
-		if err := g.edge.stop(30 * time.Second); err != nil {
+		if err := g.edge.Stop(30 * time.Second); err != nil {
 			t.Errorf("%s edge agent exit after SIGTERM: %v", g.id, err)
 		}
 		g.watch.close()
@@ -270,7 +270,7 @@ func (s *system) verdict(t *testing.T, tl *timeline) {
 		}
 		epochs[g.id], acks[g.id], recs[g.id] = ep, acked, rs
 	}
-	logs, err := readIngestLog(s.ingest.log, epochs)
+	logs, err := readIngestLog(s.ingest.Log, epochs)
 	if err != nil {
 		t.Fatal(err)
 	}

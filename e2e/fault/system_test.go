@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,8 +41,8 @@ func repoRoot(t *testing.T) string {
 // gateway is one edge agent with its simulator and its link.
 type gateway struct {
 	id      string
-	sim     *proc
-	edge    *proc
+	sim     *testenv.Process
+	edge    *testenv.Process
 	link    *testenv.Proxy
 	listen  string // the agent's HTTP API
 	bufDir  string
@@ -58,7 +57,7 @@ type system struct {
 	dir        string
 	influx     *influxtest.Server
 	mosq       *testenv.Broker
-	ingest     *proc
+	ingest     *testenv.Process
 	ingestHTTP string
 	ingestOps  string // /readyz and /metrics
 	gws        []*gateway
@@ -94,11 +93,11 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 			}
 		}
 		simAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		g.sim = newProc(t, s.dir, g.id+"-sim", filepath.Join(bins, "ponte-sim"),
+		g.sim = testenv.NewProcess(t, g.id+"-sim", filepath.Join(bins, "ponte-sim"),
 			"--profile", filepath.Join(profiles, "eastron-sdm630-v2.yaml"), "--modbus-tcp", simAddr,
 			"--units", fmt.Sprintf("1-%d", metersPerGW), "--seed", fmt.Sprint(simSeed(i)))
-		g.sim.ready = func() bool { return tcpOpen(simAddr) }
-		g.sim.start(t)
+		g.sim.Ready = testenv.TCPOpen(simAddr)
+		g.sim.Start()
 		g.link = testenv.StartProxy(t, brokerAddr)
 		g.listen = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		password := "pw-" + g.id + "-" + randomHex(t)
@@ -122,9 +121,9 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		sitePath := filepath.Join(gdir, "site.yaml")
 		writeFile(t, sitePath, site.String())
 		fmt.Fprintf(&sites, "%s, ", sitePath)
-		g.edge = newProc(t, s.dir, g.id+"-edge", filepath.Join(bins, "ponte-edge"), "--config", sitePath, "--log-level", "info")
+		g.edge = testenv.NewProcess(t, g.id+"-edge", filepath.Join(bins, "ponte-edge"), "--config", sitePath, "--log-level", "info")
 		listen := g.listen
-		g.edge.ready = func() bool { return httpOK("http://" + listen + "/readyz") }
+		g.edge.Ready = testenv.HTTPStatus("http://"+listen+"/readyz", http.StatusOK)
 		s.gws = append(s.gws, g)
 	}
 
@@ -141,14 +140,14 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		strings.TrimSuffix(sites.String(), ", "), profiles, filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), randomHex(t))
 	ingestPath := filepath.Join(s.dir, "ingest.yaml")
 	writeFile(t, ingestPath, ing.String())
-	s.ingest = newProc(t, s.dir, "ingest", filepath.Join(bins, "ponte-ingest"), "--config", ingestPath, "--log-level", ingestLogLevel)
+	s.ingest = testenv.NewProcess(t, "ingest", filepath.Join(bins, "ponte-ingest"), "--config", ingestPath, "--log-level", ingestLogLevel)
 	readyz := "http://" + s.ingestOps + "/readyz"
-	s.ingest.ready = func() bool { return httpOK(readyz) }
-	s.ingest.start(t)
+	s.ingest.Ready = testenv.HTTPStatus(readyz, http.StatusOK)
+	s.ingest.Start()
 
 	for _, g := range s.gws {
 		g.watch = watchSegments(t, g.bufDir, g.copyDir)
-		g.edge.start(t)
+		g.edge.Start()
 	}
 	return s
 }
@@ -194,15 +193,6 @@ func (s *system) statusLine() string {
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-func tcpOpen(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 func writeFile(t *testing.T, path, data string) {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // clock is a settable clock for the age cap.
@@ -23,19 +25,6 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
-}
-
-// eventually polls cond until it holds, failing after 10 s. It waits for
-// the buffer's goroutine; it asserts nothing about time.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestCapBytes(t *testing.T) {
@@ -61,7 +50,7 @@ func TestCapBytes(t *testing.T) {
 			for i := 200; i < n; i += 100 {
 				appendN(t, b, i, 100)
 			}
-			eventually(t, "byte cap", func() bool { return b.Stats().Bytes <= maxBytes })
+			testenv.Eventually(t, 10*time.Second, "byte cap", func() bool { return b.Stats().Bytes <= maxBytes })
 
 			got := readAll(t, b, 0)
 			if len(got) == 0 || got[len(got)-1].Seq != n {
@@ -109,7 +98,7 @@ func TestCapAge(t *testing.T) {
 			clk.Set(t0.Add(10*time.Minute + time.Second))
 			// The head's time is read by the same pass that moves it, or
 			// the next one.
-			eventually(t, "age cap", func() bool { s := b.Stats(); return s.FirstSeq == 101 && s.OldestAge > 0 })
+			testenv.Eventually(t, 10*time.Second, "age cap", func() bool { s := b.Stats(); return s.FirstSeq == 101 && s.OldestAge > 0 })
 
 			got := readAll(t, b, 0)
 			if len(got) != 100 || got[0].Seq != 101 || !bytes.Equal(got[0].Data, rec(100)) {

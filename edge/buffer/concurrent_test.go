@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // Appenders, a forwarder reading and acknowledging, and segment rolls and
@@ -66,5 +69,5 @@ func TestConcurrentForwarding(t *testing.T) {
 	if rs, err := b.Read(0, 10, 0); err != nil || len(rs) != 0 {
 		t.Fatalf("after reading all: %d more records, %v", len(rs), err)
 	}
-	eventually(t, "acknowledged segments deleted", func() bool { return len(segFiles(t, b.dir)) == 1 })
+	testenv.Eventually(t, 10*time.Second, "acknowledged segments deleted", func() bool { return len(segFiles(t, b.dir)) == 1 })
 }

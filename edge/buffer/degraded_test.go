@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // faultFS is the OS file system with a switch that makes every write,
@@ -117,7 +119,7 @@ func TestDegradedMode(t *testing.T) {
 	}
 
 	fsys.fail.Store(false)
-	eventually(t, "disk recovery", func() bool { return !b.Stats().Degraded })
+	testenv.Eventually(t, 10*time.Second, "disk recovery", func() bool { return !b.Stats().Degraded })
 	if value(b.m.degraded) != 0 {
 		t.Errorf("degraded gauge %v after recovery, want 0", value(b.m.degraded))
 	}
@@ -243,12 +245,12 @@ func TestRetryOverEmptySegment(t *testing.T) {
 		t.Fatalf("wait: %v", err)
 	}
 	fsys.fail.Store(false)
-	eventually(t, "disk recovery", func() bool { return !b.Stats().Degraded })
+	testenv.Eventually(t, 10*time.Second, "disk recovery", func() bool { return !b.Stats().Degraded })
 	appendN(t, b, 1, 5)
 	if err := b.Ack(3); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "ack applied", func() bool { return b.Stats().FirstSeq == 4 })
+	testenv.Eventually(t, 10*time.Second, "ack applied", func() bool { return b.Stats().FirstSeq == 4 })
 	if got := readAll(t, b, 0); len(got) != 3 || got[0].Seq != 4 || !bytes.Equal(got[2].Data, rec(5)) {
 		t.Fatalf("read %d records", len(got))
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 const (
@@ -78,6 +80,7 @@ func TestHelperAppender(t *testing.T) {
 // durable is there exactly once, in order and intact, and that sequence
 // numbers go on without reuse.
 func TestKill9(t *testing.T) {
+	testenv.Integration(t, "a child process killed with SIGKILL, five times")
 	dir := t.TempDir()
 	seen := map[uint64][]byte{} // every record ever read back, by seq
 	var lastSeq uint64

@@ -36,7 +36,7 @@ func TestAckNeverComesKeepsRecords(t *testing.T) {
 	f := start(t, cfg, b)
 	produceDurable(t, b, 0, 10)
 
-	eventually(t, 20*time.Second, "the unacknowledged batch re-sent twice", func() bool { return a.times(b.Epoch(), 10) >= 3 })
+	testenv.Eventually(t, 20*time.Second, "the unacknowledged batch re-sent twice", func() bool { return a.times(b.Epoch(), 10) >= 3 })
 	if st := b.Stats(); st.Records != 10 || st.AckedSeq != 0 {
 		t.Fatalf("without an ack the buffer holds %d records, acked %d; want 10, 0", st.Records, st.AckedSeq)
 	}
@@ -57,7 +57,7 @@ func TestAcksIgnoredOrApplied(t *testing.T) {
 	f := start(t, cfg, b)
 	pub := publisher(t, broker.URL)
 	produceDurable(t, b, 0, 10)
-	eventually(t, 10*time.Second, "10 readings sent", func() bool { return f.Status().SentSeq == 10 })
+	testenv.Eventually(t, 10*time.Second, "10 readings sent", func() bool { return f.Status().SentSeq == 10 })
 
 	ep := b.Epoch()
 	ack := func(gw string, epoch, seq uint64) []byte {
@@ -89,8 +89,8 @@ func TestAcksIgnoredOrApplied(t *testing.T) {
 			}
 			before := metricValue(counter)
 			publishT(t, pub, cfg.Topics.Ack(testGW), false, st.payload)
-			eventually(t, 10*time.Second, "the ack counted", func() bool { return metricValue(counter) == before+1 })
-			eventually(t, 10*time.Second, "the buffer freed", func() bool { return b.Stats().Records <= st.records })
+			testenv.Eventually(t, 10*time.Second, "the ack counted", func() bool { return metricValue(counter) == before+1 })
+			testenv.Eventually(t, 10*time.Second, "the buffer freed", func() bool { return b.Stats().Records <= st.records })
 			if got := b.Stats().Records; got != st.records {
 				t.Errorf("buffer holds %d records, want %d", got, st.records)
 			}
@@ -125,7 +125,7 @@ func TestUndecodableRecordsAreSkippedAndFreed(t *testing.T) {
 	if _, err := b.Append(recs); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the buffer freed, garbage included", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the buffer freed, garbage included", func() bool {
 		st := b.Stats()
 		return st.Records == 0 && st.AckedSeq == 40
 	})
@@ -157,7 +157,7 @@ func TestWindowBound(t *testing.T) {
 	f := start(t, cfg, b)
 	produceDurable(t, b, 0, 100)
 
-	eventually(t, 10*time.Second, "a full window", func() bool { return f.Status().InFlight == 3 })
+	testenv.Eventually(t, 10*time.Second, "a full window", func() bool { return f.Status().InFlight == 3 })
 	time.Sleep(300 * time.Millisecond) // room for a window overrun to show
 	if got, st := a.distinct(), f.Status(); got != 30 || st.SentSeq != 30 || st.InFlight != 3 {
 		t.Errorf("with a window of 3 batches of 10: ingest saw %d readings, sent %d, in flight %d; want 30, 30, 3", got, st.SentSeq, st.InFlight)
@@ -183,7 +183,7 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 	b := openBuf(t)
 	f := start(t, baseConfig(proxyURL(p)), b)
 	produceDurable(t, b, 0, 300)
-	eventually(t, 10*time.Second, "failed attempts", func() bool { return metricValue(f.m.connects.WithLabelValues("error")) >= 3 })
+	testenv.Eventually(t, 10*time.Second, "failed attempts", func() bool { return metricValue(f.m.connects.WithLabelValues("error")) >= 3 })
 	if a.distinct() != 0 || f.Status().Connected {
 		t.Fatalf("delivered through a cut link")
 	}

@@ -17,7 +17,7 @@ import (
 func refused(t *testing.T, cfg Config) {
 	t.Helper()
 	f := start(t, cfg, openBuf(t))
-	eventually(t, 20*time.Second, "two refused attempts", func() bool {
+	testenv.Eventually(t, 20*time.Second, "two refused attempts", func() bool {
 		return metricValue(f.m.connects.WithLabelValues("error")) >= 2
 	})
 	if got := metricValue(f.m.connects.WithLabelValues("ok")); got != 0 || f.Status().Connected {
@@ -171,7 +171,7 @@ func TestACL(t *testing.T) {
 		cfg.AckTimeout = 200 * time.Millisecond
 		f := start(t, cfg, b)
 		produceDurable(t, b, 0, 10)
-		eventually(t, 20*time.Second, "two resends", func() bool { return metricValue(f.m.resends) >= 2 })
+		testenv.Eventually(t, 20*time.Second, "two resends", func() bool { return metricValue(f.m.resends) >= 2 })
 		if got := a.distinct(); got != 0 {
 			t.Errorf("ingest received %d readings published under another gateway's ID", got)
 		}

@@ -61,7 +61,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	cfg.AckTimeout = time.Minute
 	b.ResetTimer()
 	start(b, cfg, buf)
-	eventually(b, 10*time.Minute, "drained", func() bool { return buf.Stats().Records == 0 })
+	testenv.Eventually(b, 10*time.Minute, "drained", func() bool { return buf.Stats().Records == 0 })
 	b.StopTimer()
 	if a.distinct() != n {
 		b.Fatalf("acknowledger saw %d of %d readings", a.distinct(), n)

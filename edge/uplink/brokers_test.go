@@ -1,13 +1,9 @@
 package uplink
 
 import (
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ponte-city/ponte/internal/testenv"
 )
@@ -18,33 +14,7 @@ import (
 // configuration.
 func customMosquitto(t *testing.T, conf string) int {
 	t.Helper()
-	bin := testenv.Need(t, "mosquitto", "apt-get install mosquitto")
-	port := testenv.FreePort(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "mosquitto.conf")
-	full := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\n%s", port, conf)
-	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", path)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto (%s) did not listen on %s within 10s", conf, addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testenv.MosquittoWith(t, conf).Port
 }
 
 // brokerDir returns a directory the broker can read files from: as root,

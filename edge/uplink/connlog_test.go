@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // levelCounter counts "uplink disconnected" records by level.
@@ -49,7 +51,7 @@ func TestFailedConnectLoggedOnce(t *testing.T) {
 	cfg := baseConfig("tcp://" + addr)
 	cfg.Logger = slog.New(logs)
 	start(t, cfg, openBuf(t))
-	eventually(t, 10*time.Second, "five failed attempts", func() bool { return logs.count(slog.LevelDebug) >= 4 })
+	testenv.Eventually(t, 10*time.Second, "five failed attempts", func() bool { return logs.count(slog.LevelDebug) >= 4 })
 	if n := logs.count(slog.LevelWarn); n != 1 {
 		t.Errorf("%d failed attempts logged at Warn, want 1 (then Debug while the failure is the same)", n)
 	}

@@ -12,7 +12,7 @@ import (
 // holds nothing.
 func drained(t *testing.T, b *buffer.Buffer, a *acker, n int, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, "every reading acknowledged and the buffer empty", func() bool {
+	testenv.Eventually(t, timeout, "every reading acknowledged and the buffer empty", func() bool {
 		st := b.Stats()
 		return a.distinct() >= n && st.Records == 0 && st.AckedSeq == uint64(n)
 	})
@@ -54,7 +54,7 @@ func TestSteadyFlow(t *testing.T) {
 	if got := metricValue(f.m.publishTime); got != metricValue(f.m.batches) || got == 0 {
 		t.Errorf("publish_seconds has %v samples for %v batches", got, metricValue(f.m.batches))
 	}
-	eventually(t, 5*time.Second, "no batch in flight", func() bool { return f.Status().InFlight == 0 })
+	testenv.Eventually(t, 5*time.Second, "no batch in flight", func() bool { return f.Status().InFlight == 0 })
 	if err := f.stop(t); err != nil {
 		t.Errorf("Run returned %v after cancel, want nil", err)
 	}
@@ -104,7 +104,7 @@ func TestOutages(t *testing.T) {
 			cfg.AckTimeout = time.Second
 			f := start(t, cfg, b)
 
-			eventually(t, 10*time.Second, "connected", func() bool { return f.Status().Connected })
+			testenv.Eventually(t, 10*time.Second, "connected", func() bool { return f.Status().Connected })
 			const per = 40
 			n := 0
 			step := func(rounds int) {
@@ -115,7 +115,7 @@ func TestOutages(t *testing.T) {
 				}
 			}
 			step(30)
-			eventually(t, 10*time.Second, "readings flowing", func() bool { return a.distinct() > 0 })
+			testenv.Eventually(t, 10*time.Second, "readings flowing", func() bool { return a.distinct() > 0 })
 			done := make(chan struct{})
 			go func() { tc.outage(p, broker, a); close(done) }()
 			for waiting := true; waiting; {

@@ -53,7 +53,7 @@ func (w *statusWatch) last() (wire.Status, int) {
 
 func (w *statusWatch) waitState(t *testing.T, state string) {
 	t.Helper()
-	eventually(t, 20*time.Second, "status "+state, func() bool { s, _ := w.last(); return s.State == state })
+	testenv.Eventually(t, 20*time.Second, "status "+state, func() bool { s, _ := w.last(); return s.State == state })
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, err := range w.errs {
@@ -77,11 +77,11 @@ func TestStatusAndLastWill(t *testing.T) {
 	p.Cut() // the link dies: the broker sees the socket close and publishes the will
 	w.waitState(t, wire.StateOffline)
 	if f.Status().Connected {
-		eventually(t, 10*time.Second, "the forwarder noticing", func() bool { return !f.Status().Connected })
+		testenv.Eventually(t, 10*time.Second, "the forwarder noticing", func() bool { return !f.Status().Connected })
 	}
 	p.Heal()
 	w.waitState(t, wire.StateOnline)
-	eventually(t, 10*time.Second, "connected again", func() bool { return f.Status().Connected })
+	testenv.Eventually(t, 10*time.Second, "connected again", func() bool { return f.Status().Connected })
 
 	if err := f.stop(t); err != nil {
 		t.Fatalf("Run returned %v after cancel, want nil", err)

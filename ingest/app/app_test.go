@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -71,18 +73,12 @@ func start(t testing.TB, cfg *config.Config, opts app.Options) app.Addrs {
 // subscribed).
 func waitReady(t testing.TB, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("ingest at %s not ready within 20s", addr)
+	testenv.Eventually(t, 20*time.Second, "ingest at "+addr+" ready", readyz(addr))
+}
+
+// readyz reports whether ingest's /readyz at addr answers 200.
+func readyz(addr string) func() bool {
+	return testenv.HTTPStatus("http://"+addr+"/readyz", http.StatusOK)
 }
 
 // TestEmbeddedBroker: with no broker URL ingest runs its own broker; the

@@ -292,7 +292,7 @@ func TestReplayUnknownGateway(t *testing.T) {
 	}
 	publish()
 	var letter deadletter.Letter
-	waitFor(t, "the unknown gateway's batch dead-lettered", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the unknown gateway's batch dead-lettered", func() bool {
 		ls, _ := deadletter.List(cfg.DeadLetter.Dir)
 		if len(ls) == 1 {
 			letter = ls[0]

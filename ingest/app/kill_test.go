@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +24,10 @@ const (
 	envChildConfig  = "PONTE_INGEST_CHILD_CONFIG"
 	envChildSink    = "PONTE_INGEST_CHILD_SINK"
 	envChildApplied = "PONTE_INGEST_CHILD_APPLIED"
+	opsPrefix       = "ingest ops at "
 )
+
+var opsRe = regexp.MustCompile(opsPrefix + `(\S+)`)
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(envChildConfig); path != "" {
@@ -54,7 +56,9 @@ func runChild(path string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	if err := app.Run(ctx, cfg, app.Options{Sink: sink, Applier: applier, Logger: quiet}); err != nil {
+	// The parent reads the ops address (port 0, bound here) from stdout.
+	announce := func(a app.Addrs) { fmt.Printf("%s%s\n", opsPrefix, a.Ops) }
+	if err := app.Run(ctx, cfg, app.Options{Sink: sink, Applier: applier, Logger: quiet, Started: announce}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -70,37 +74,20 @@ func runChild(path string) int {
 func TestKill9(t *testing.T) {
 	b := testenv.Mosquitto(t)
 	dir := t.TempDir()
-	opsPort := testenv.FreePort(t)
 	_, cfgPath := writeConfig(t, dir, b.URL, "", 3)
-	// Pin the ops port so that the parent can probe readiness.
-	data, _ := os.ReadFile(cfgPath)
-	data = []byte(replaceOnce(string(data), "listen: 127.0.0.1:0\nstate_dir", "listen: 127.0.0.1:"+strconv.Itoa(opsPort)+"\nstate_dir"))
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	sinkPath, appliedPath := filepath.Join(dir, "sink.jsonl"), filepath.Join(dir, "applied.jsonl")
-	var child *exec.Cmd
-	startChild := func() {
-		t.Helper()
-		child = exec.Command(os.Args[0], "-test.run=^$")
-		child.Env = append(os.Environ(), envChildConfig+"="+cfgPath, envChildSink+"="+sinkPath, envChildApplied+"="+appliedPath)
-		child.Stderr = os.Stderr
-		if err := child.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitReady(t, "127.0.0.1:"+strconv.Itoa(opsPort))
+	child := testenv.NewProcess(t, "ingest", os.Args[0], "-test.run=^$")
+	child.Env = []string{envChildConfig + "=" + cfgPath, envChildSink + "=" + sinkPath, envChildApplied + "=" + appliedPath}
+	child.Ready = func() bool {
+		m := child.Match(opsRe)
+		return m != nil && readyz(m[1])()
 	}
-	startChild()
-	t.Cleanup(func() {
-		if child != nil && child.Process != nil {
-			child.Process.Kill()
-			child.Wait()
-		}
-	})
+	child.Start()
 
 	const gateways, total = 3, 12000
 	const batch = 100
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	deadline := time.Now().Add(120 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var gws []*ingesttest.Gateway
 	errs := make(chan error, gateways)
@@ -122,25 +109,21 @@ func TestKill9(t *testing.T) {
 	}
 	kills := 0
 	for _, frac := range []float64{0.2, 0.45, 0.7} {
-		for acked() < uint64(frac*gateways*total) && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if err := child.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		child.Wait()
+		testenv.Eventually(t, time.Until(deadline), fmt.Sprintf("%.0f%% of the readings acknowledged", 100*frac),
+			func() bool { return acked() >= uint64(frac*gateways*total) })
+		child.Kill()
 		kills++
 		t.Logf("killed ingest at %d of %d readings acknowledged", acked(), gateways*total)
-		startChild()
+		child.Start()
 	}
 	for range gws {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
-	child.Process.Signal(syscall.SIGTERM)
-	child.Wait()
-	child = nil
+	if err := child.Stop(20 * time.Second); err != nil {
+		t.Errorf("ingest after SIGTERM: %v", err)
+	}
 
 	written, err := ingesttest.ReadKeys[ingesttest.Key](sinkPath)
 	if err != nil {
@@ -178,13 +161,4 @@ func TestKill9(t *testing.T) {
 	if limit := kills * gateways * batch; skipped > limit {
 		t.Errorf("%d twin updates skipped, more than one batch per gateway per kill (%d)", skipped, limit)
 	}
-}
-
-func replaceOnce(s, old, new string) string {
-	for i := 0; i+len(old) <= len(s); i++ {
-		if s[i:i+len(old)] == old {
-			return s[:i] + new + s[i+len(old):]
-		}
-	}
-	return s
 }

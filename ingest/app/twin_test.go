@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/twin"
@@ -66,7 +68,7 @@ func TestTwinFromIngest(t *testing.T) {
 	if tok := gw.Publish(topics.Up("gw1"), 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
-	waitFor(t, "the reading applied to the twin", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the reading applied to the twin", func() bool {
 		e, _ := addrs.Twin.Entity(entity)
 		return e.Freshness == twin.Fresh && len(e.Attrs) > 0
 	})
@@ -108,22 +110,10 @@ func TestTwinFromIngest(t *testing.T) {
 	if tok := gw.Publish(topics.Status("gw1"), 1, true, st); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
-	waitFor(t, "the site offline", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the site offline", func() bool {
 		e, _ := addrs.Twin.Entity(entity)
 		return e.Freshness == twin.Offline
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // TestShutdownWithOpenStream: an operator's open SSE stream does not hold

@@ -22,16 +22,6 @@ import (
 	"github.com/ponte-city/ponte/wire"
 )
 
-// eventually waits for cond, failing t after 15s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // flow is a legitimate gateway (gw1) publishing batches and an
 // ingest-like client acknowledging each on the gateway's ack topic.
 type flow struct {
@@ -89,7 +79,7 @@ func startFlow(t *testing.T, b *broker.Broker) *flow {
 func (f *flow) keepsFlowing(t *testing.T) {
 	t.Helper()
 	from := f.acks.Load()
-	eventually(t, "gw1's batches to be acknowledged", func() bool { return f.acks.Load() >= from+20 })
+	testenv.Eventually(t, 15*time.Second, "gw1's batches to be acknowledged", func() bool { return f.acks.Load() >= from+20 })
 	if n := f.lost.Load(); n > 0 {
 		t.Errorf("the legitimate gateway lost its connection %d times", n)
 	}
@@ -233,7 +223,7 @@ func TestOfflineSessionsCapped(t *testing.T) {
 			t.Fatalf("session %d: %v", i, err)
 		}
 		// Wait for the disconnect to register before the next one.
-		eventually(t, "the session to go offline", func() bool { _, off := b.Sessions(); return off >= min(admitted, max) })
+		testenv.Eventually(t, 15*time.Second, "the session to go offline", func() bool { _, off := b.Sessions(); return off >= min(admitted, max) })
 	}
 	_, offline := b.Sessions()
 	t.Logf("admitted %d persistent sessions, refused %d, %d offline", admitted, full, offline)
@@ -401,7 +391,7 @@ func TestTLS(t *testing.T) {
 	raw.Write([]byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 30, 0, 0})
 	raw.Read(make([]byte, 1))
 	raw.Close()
-	eventually(t, "the failed handshake to be logged", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the failed handshake to be logged", func() bool {
 		return out.find("level=WARN", "MQTT TLS handshake failed", "remote="+raw.LocalAddr().String())
 	})
 	// A client that vanishes without DISCONNECT: the warning says why.
@@ -419,7 +409,7 @@ func TestTLS(t *testing.T) {
 	conn.Write([]byte{0xff, 0x00}) // a reserved packet type
 	conn.Read(make([]byte, 1))
 	conn.Close()
-	eventually(t, "the disconnect to be logged with its reason", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the disconnect to be logged with its reason", func() bool {
 		return out.find("level=WARN", "MQTT client disconnected", "client=gw2", "reason=")
 	})
 	if out.find(`msg=""`) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -169,18 +171,10 @@ func TestACL(t *testing.T) {
 	}
 	// Delivery to gw1 is asynchronous: let its own ack arrive before the
 	// forgery below gets it disconnected.
-	for deadline := time.Now().Add(5 * time.Second); len(acks.get()) == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "gw1's own ack", func() bool { return len(acks.get()) > 0 })
 	// Another's topic: refused, and the QoS 1 publisher is disconnected.
 	gw1.Publish(topics.Up("gw2"), 1, false, "forged").WaitTimeout(2 * time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for gw1.IsConnectionOpen() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if gw1.IsConnectionOpen() {
-		t.Error("gw1 still connected after publishing under gw2's ID")
-	}
+	testenv.Eventually(t, 10*time.Second, "gw1 disconnected after publishing under gw2's ID", func() bool { return !gw1.IsConnectionOpen() })
 	time.Sleep(200 * time.Millisecond)
 	msgs := got.get()
 	if len(msgs) != 1 || msgs[0] != topics.Up("gw1")+" own" {

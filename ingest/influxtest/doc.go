@@ -7,8 +7,9 @@
 //
 //	go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10
 //
-// and looked up on PATH and in $(go env GOPATH)/bin. A missing binary fails
-// the test with that command; integration tests never skip.
+// and looked up on PATH and in $(go env GOPATH)/bin. Start is an
+// integration test's start: under -short it skips the test; without it a
+// missing binary fails the test with that command.
 //
 // Stop kills the server (SIGKILL, a crash) and Start brings it back on the
 // same port and data directory, so a test can take InfluxDB away in the

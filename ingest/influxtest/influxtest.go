@@ -39,18 +39,15 @@ type Server struct {
 	Port int
 
 	t    testing.TB
-	bin  string
-	conf string
-	log  string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan error // receives cmd.Wait's result once
+	proc *testenv.Process
+	mu   sync.Mutex // serialises Start and Stop
 }
 
 // Start starts influxd with its data in t.TempDir() on free loopback ports,
 // waits until it answers /ping, creates the database and registers Stop as
-// a cleanup.
+// a cleanup. Under -short it skips t: it is an integration test. (The
+// ports are probed free and then given to influxd, which does not say
+// which port it bound.)
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := findBinary(t)
@@ -66,16 +63,9 @@ func Start(t testing.TB) *Server {
 		DB:     DB,
 		Port:   port,
 		t:      t,
-		bin:    bin,
-		conf:   conf,
-		log:    filepath.Join(dir, "influxd.log"),
+		proc:   testenv.NewProcess(t, "influxd", bin, "-config", conf),
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("influxd log (tail):\n%s", s.logTail(40))
-		}
-	})
+	s.proc.Ready, s.proc.ReadyTimeout = s.pingOK(), readyTimeout
 	s.Start()
 	return s
 }
@@ -83,9 +73,7 @@ func Start(t testing.TB) *Server {
 // findBinary looks influxd up on PATH and in $(go env GOPATH)/bin.
 func findBinary(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("influxd"); err == nil {
-		return p
-	}
+	testenv.Integration(t, "influxd")
 	var dirs []string
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
 		for _, d := range filepath.SplitList(strings.TrimSpace(string(out))) {
@@ -95,14 +83,7 @@ func findBinary(t testing.TB) string {
 	if home, err := os.UserHomeDir(); err == nil {
 		dirs = append(dirs, filepath.Join(home, "go", "bin"))
 	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "influxd")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	t.Fatalf("influxd (InfluxDB 1.8.10) is not installed on PATH or in %v; this integration test needs the real thing: %s", dirs, Install)
-	return ""
+	return testenv.Need(t, "influxd", "InfluxDB 1.8.10: "+Install, dirs...)
 }
 
 // config renders an influxd configuration: loopback only, no reporting,

@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,15 +47,11 @@ func TestBadPayloadsOverMQTT(t *testing.T) {
 	const total = 500
 	gws := runGateways(t, b.URL, 1, total, 30*time.Second, nil)
 	checkOnce(t, sink.Points(), gws, total, p.applier)
-	deadline := time.Now().Add(10 * time.Second)
 	var letters []deadletter.Letter
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%d dead letters", len(payloads)), func() bool {
 		letters, _ = deadletter.List(p.dlDir)
-		if len(letters) >= len(payloads) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(letters) >= len(payloads)
+	})
 	got := map[string]int{}
 	for _, l := range letters {
 		got[l.Reason]++

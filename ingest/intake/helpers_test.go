@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/ingest/deadletter"
@@ -96,13 +98,7 @@ func startPipeline(t testing.TB, o pipeOpts) *pipeline {
 	go func() { defer p.wg.Done(); p.svc.Run(ctx) }()
 	go func() { defer p.wg.Done(); p.mqtt.Run(ctx) }()
 	t.Cleanup(p.stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for !p.mqtt.Connected() {
-		if time.Now().After(deadline) {
-			t.Fatalf("intake %s not connected to %s within 10s", o.clientID, o.url)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("intake %s connected to %s", o.clientID, o.url), p.mqtt.Connected)
 	return p
 }
 

@@ -46,21 +46,6 @@ func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// waitFor polls cond until it holds, and fails t if it does not within
-// limit (a bound for a hung test, not a latency assertion).
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("%s: not within %v", what, limit)
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}
-
 // muteProxy relays TCP connections to a broker. muteOpen makes the
 // connections open at that moment stop passing the broker's PUBLISH
 // packets to the client, while everything else (CONNACK, SUBACK, PUBACK,
@@ -285,11 +270,7 @@ func TestProbesWhileSinkDown(t *testing.T) {
 	// The sink is down from the start, so the pipeline fills and the
 	// handler blocks; let many probe intervals pass (there is no
 	// event to wait for: the point is that nothing happens).
-	for deadline := time.Now().Add(20 * time.Second); sink.entered.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no batch reached the sink")
-		}
-	}
+	testenv.Eventually(t, 20*time.Second, "a batch reaching the sink", func() bool { return sink.entered.Load() > 0 })
 	time.Sleep(50 * probe)
 	if n := logs.count("MQTT intake receives nothing"); n != 0 {
 		t.Errorf("the intake took back-pressure for a stolen session %d times", n)

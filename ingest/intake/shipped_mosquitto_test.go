@@ -115,38 +115,16 @@ func startShippedMosquitto(t *testing.T) *shippedBroker {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "mosquitto.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", path, "-v")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
 		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			t.Logf("mosquitto configuration:\n%s\nmosquitto log (last 60 lines):\n%s", text, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			t.Logf("mosquitto configuration:\n%s", text)
 		}
 	})
-	for _, port := range []int{gwPort, ingestPort} {
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		waitFor(t, 10*time.Second, "mosquitto listening on "+addr, func() bool {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	mosq := testenv.NewProcess(t, "mosquitto", bin, "-c", path, "-v")
+	mosq.ReadyTimeout = 10 * time.Second
+	gwUp, ingestUp := testenv.TCPOpen(fmt.Sprintf("127.0.0.1:%d", gwPort)), testenv.TCPOpen(fmt.Sprintf("127.0.0.1:%d", ingestPort))
+	mosq.Ready = func() bool { return gwUp() && ingestUp() }
+	mosq.Start()
 	return sb
 }
 
@@ -254,7 +232,7 @@ func (c *mqttClient) roundTrip(t *testing.T, topic string) {
 	c.subscribe(t, topic)
 	payload := fmt.Sprintf("rt-%d", time.Now().UnixNano())
 	c.publish(t, topic, false, []byte(payload))
-	waitFor(t, 10*time.Second, "round trip on "+topic, func() bool {
+	testenv.Eventually(t, 10*time.Second, "round trip on "+topic, func() bool {
 		for _, m := range c.received(topic) {
 			if string(m.Payload()) == payload {
 				return true
@@ -281,7 +259,7 @@ func (c *mqttClient) acks(gateway string) []wire.Ack {
 func (c *mqttClient) sendBatch(t *testing.T, gateway string, first, last uint64) {
 	t.Helper()
 	c.publish(t, topics.Up(gateway), false, ingesttest.BatchFor(gateway, 42, first, last))
-	waitFor(t, 20*time.Second, fmt.Sprintf("ack of %s seq %d", gateway, last), func() bool {
+	testenv.Eventually(t, 20*time.Second, fmt.Sprintf("ack of %s seq %d", gateway, last), func() bool {
 		for _, a := range c.acks(gateway) {
 			if a.Epoch == 42 && a.Seq >= last {
 				return true
@@ -345,7 +323,7 @@ func TestShippedMosquitto(t *testing.T) {
 		gw["gw1"].sendBatch(t, "gw1", 1, 10)
 		gw["gw2"].sendBatch(t, "gw2", 1, 10)
 		gw["gw2"].publish(t, topics.Status("gw2"), true, wire.EncodeStatus(wire.Status{Gateway: "gw2", State: wire.StateOnline, Time: time.Now()}))
-		waitFor(t, 10*time.Second, "ingest receives gw2's status", func() bool { return statuses.find("gw2", wire.StateOnline) })
+		testenv.Eventually(t, 10*time.Second, "ingest receives gw2's status", func() bool { return statuses.find("gw2", wire.StateOnline) })
 		if !p.mqtt.Connected() {
 			t.Error("ingest's intake reports not connected")
 		}
@@ -388,8 +366,8 @@ func TestShippedMosquitto(t *testing.T) {
 		g1.publish(t, topics.Status("gw2"), false, wire.EncodeStatus(wire.Status{Gateway: "gw2", State: wire.StateOffline, Time: time.Now()}))
 		g1.publish(t, topics.Status("gw1"), false, wire.EncodeStatus(wire.Status{Gateway: "gw1", State: wire.StateOnline, Time: time.Now()}))
 		g1.sendBatch(t, "gw1", 11, 20) // the marker, after the forgeries
-		waitFor(t, 10*time.Second, "observer receives gw1's batch", func() bool { return len(observer.received(topics.Up("gw1"))) > 0 })
-		waitFor(t, 10*time.Second, "ingest receives gw1's status", func() bool { return statuses.find("gw1", wire.StateOnline) })
+		testenv.Eventually(t, 10*time.Second, "observer receives gw1's batch", func() bool { return len(observer.received(topics.Up("gw1"))) > 0 })
+		testenv.Eventually(t, 10*time.Second, "ingest receives gw1's status", func() bool { return statuses.find("gw1", wire.StateOnline) })
 		if n := len(observer.received(topics.Up("gw2"))); n != 2 { // gw2's own batches, 1-10 and 11-20
 			t.Errorf("%d batches reached a subscriber of gw2's up topic, want gw2's own 2", n)
 		}
@@ -465,8 +443,8 @@ func TestShippedMosquitto(t *testing.T) {
 		// says it is online: the marker.
 		again := mustConnect(t, clientOpts(sb.GatewayURL, "ponte-edge-gw3").SetTLSConfig(sb.gatewayTLS(t, "gw3")))
 		again.publish(t, topics.Status("gw3"), false, wire.EncodeStatus(wire.Status{Gateway: "gw3", State: wire.StateOnline, Time: time.Now()}))
-		waitFor(t, 10*time.Second, "observer receives gw3's marker", func() bool { return len(observer.received(topics.Status("gw3"))) > 0 })
-		waitFor(t, 10*time.Second, "ingest receives gw3's marker", func() bool { return statuses.find("gw3", wire.StateOnline) })
+		testenv.Eventually(t, 10*time.Second, "observer receives gw3's marker", func() bool { return len(observer.received(topics.Status("gw3"))) > 0 })
+		testenv.Eventually(t, 10*time.Second, "ingest receives gw3's marker", func() bool { return statuses.find("gw3", wire.StateOnline) })
 		for _, m := range observer.received(topics.Status("gw2")) {
 			if st, _ := wire.DecodeStatus(m.Payload()); st.State == wire.StateOffline {
 				t.Error("a subscriber received the will gw3 set on gw2's status")
@@ -478,7 +456,7 @@ func TestShippedMosquitto(t *testing.T) {
 		// The retained status is still gw2's own.
 		fresh := mustConnect(t, clientOpts(sb.IngestURL, "fresh").SetUsername("ponte-ingest").SetPassword(sb.IngestPassword))
 		fresh.subscribe(t, topics.Status("gw2"))
-		waitFor(t, 10*time.Second, "the retained status of gw2", func() bool { return len(fresh.received(topics.Status("gw2"))) > 0 })
+		testenv.Eventually(t, 10*time.Second, "the retained status of gw2", func() bool { return len(fresh.received(topics.Status("gw2"))) > 0 })
 		for _, m := range fresh.received(topics.Status("gw2")) {
 			if st, _ := wire.DecodeStatus(m.Payload()); st.State != wire.StateOnline {
 				t.Errorf("gw2's retained status is %q, want its own online", st.State)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -534,10 +536,9 @@ func TestConcurrentGatewaysInOrder(t *testing.T) {
 	wg.Wait()
 	// A batch is applied after its write: wait for both.
 	applied := func() int { app.mu.Lock(); defer app.mu.Unlock(); return app.n }
-	deadline := time.Now().Add(20 * time.Second)
-	for (e.sink.Len() < gateways*batches*size || applied() < gateways*batches*size) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, "every batch written and applied", func() bool {
+		return e.sink.Len() >= gateways*batches*size && applied() >= gateways*batches*size
+	})
 	if e.sink.Len() != gateways*batches*size {
 		t.Fatalf("sink has %d points, want %d", e.sink.Len(), gateways*batches*size)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/twin"
@@ -47,7 +49,7 @@ func TestWithRealTwin(t *testing.T) {
 	id := fc.Features[0].ID
 
 	c := openStream(t, srv+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
-	waitFor(t, "the stream to open", func() bool { return a.streams.Load() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the stream to open", func() bool { return a.streams.Load() == 1 })
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	tw.Apply("gw-fi", 1, &wire.Batch{Gateway: "gw-fi", Epoch: 1, Seqs: []uint64{1, 2}, Readings: []wire.Reading{
 		{Device: "aq1", Point: "no2", Value: wire.Float(41.5), Unit: "ug/m3", Time: now, Quality: wire.QualityGood},

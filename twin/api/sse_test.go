@@ -103,15 +103,3 @@ func (c *sseClient) next(t testing.TB, keep func(sseEvent) bool) sseEvent {
 func isEvent(name string) func(sseEvent) bool {
 	return func(ev sseEvent) bool { return ev.Event == name }
 }
-
-// waitFor polls cond every 10 ms for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}

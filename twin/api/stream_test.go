@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	"github.com/ponte-city/ponte/twin"
 )
 
@@ -25,7 +27,7 @@ func TestStreamOrderAndFilter(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got, v)
 		}
 	}
-	waitFor(t, "the subscription", func() bool { return fake.active() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the subscription", func() bool { return fake.active() == 1 })
 	var want []uint64
 	for i := range 20 {
 		e := siteAir
@@ -56,7 +58,7 @@ func TestStreamBBoxFilter(t *testing.T) {
 	fake := newFakeReader(fixtureEntities()...)
 	srv, _ := newTestServer(t, fake, nil)
 	c := openStream(t, srv.URL+"/api/v1/stream?bbox=16.8,41.1,16.9,41.13", map[string]string{"Authorization": "Bearer " + testToken})
-	waitFor(t, "the subscription", func() bool { return fake.active() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the subscription", func() bool { return fake.active() == 1 })
 	fake.emit(siteAir)
 	seq := fake.emit(siteBA)
 	ev := c.next(t, isEvent("entity"))
@@ -166,10 +168,10 @@ func TestStreamDisconnectUnsubscribes(t *testing.T) {
 	for range 3 {
 		clients = append(clients, openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil))
 	}
-	waitFor(t, "3 subscriptions", func() bool { return fake.active() == 3 })
+	testenv.Eventually(t, 10*time.Second, "3 subscriptions", func() bool { return fake.active() == 3 })
 	clients[0].close()
 	clients[1].close()
-	waitFor(t, "2 unsubscriptions", func() bool { return fake.active() == 1 && a.streams.Load() == 1 })
+	testenv.Eventually(t, 10*time.Second, "2 unsubscriptions", func() bool { return fake.active() == 1 && a.streams.Load() == 1 })
 	seq := fake.emit(siteAir)
 	if ev := clients[2].next(t, isEvent("entity")); ev.ID != strconv.FormatUint(seq, 10) {
 		t.Errorf("remaining client got %s", ev.ID)
@@ -181,14 +183,14 @@ func TestStreamDroppedByTwin(t *testing.T) {
 	fake.buf = 2
 	srv, a := newTestServer(t, fake, nil)
 	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
-	waitFor(t, "the subscription", func() bool { return fake.active() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the subscription", func() bool { return fake.active() == 1 })
 	fake.mu.Lock() // hold the twin so the channel fills before the stream drains it
 	for _, s := range fake.subs {
 		close(s.ch)
 	}
 	clear(fake.subs)
 	fake.mu.Unlock()
-	waitFor(t, "the stream to end", func() bool { return a.streams.Load() == 0 })
+	testenv.Eventually(t, 10*time.Second, "the stream to end", func() bool { return a.streams.Load() == 0 })
 	for range c.events {
 	}
 }
@@ -204,7 +206,7 @@ func TestStreamLimit(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 	c2.close()
-	waitFor(t, "a free stream slot", func() bool { return fake.active() == 1 })
+	testenv.Eventually(t, 10*time.Second, "a free stream slot", func() bool { return fake.active() == 1 })
 	openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
 }
 

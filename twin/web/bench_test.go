@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv/browser"
+
 	"github.com/ponte-city/ponte/twin"
 )
 
@@ -20,26 +22,26 @@ func BenchmarkMapChange(b *testing.B) {
 	const n = 10000
 	api := newFakeAPI(b, n)
 	srv := serve(b, api)
-	br := startBrowser(b)
+	br := browser.Start(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	p := br.newPage(ctx)
-	defer p.drainLog()
+	p := br.NewPage(ctx)
+	defer p.DrainLog()
 
 	start := time.Now()
-	if err := p.navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
+	if err := p.Navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
 		b.Fatal(err)
 	}
 	var waited float64
-	if err := p.eval(ctx, waitJS("window.ponteMap", 60000), &waited); err != nil || waited < 0 {
+	if err := p.Eval(ctx, browser.WaitJS("window.ponteMap", 60000), &waited); err != nil || waited < 0 {
 		b.Fatalf("window.ponteMap never appeared: %v", err)
 	}
-	if err := p.eval(ctx, "window.ponteMap.ready", nil); err != nil {
+	if err := p.Eval(ctx, "window.ponteMap.ready", nil); err != nil {
 		b.Fatalf("map not ready: %v", err)
 	}
 	load := time.Since(start)
 	var count int
-	if err := p.eval(ctx, "window.ponteMap.featureCount('site')", &count); err != nil {
+	if err := p.Eval(ctx, "window.ponteMap.featureCount('site')", &count); err != nil {
 		b.Fatal(err)
 	}
 	if count != n {
@@ -64,7 +66,7 @@ func BenchmarkMapChange(b *testing.B) {
 		t0 := time.Now()
 		api.sendEntity(site)
 		var ms float64
-		if err := p.eval(ctx, waitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site.ID, want), 10000), &ms); err != nil {
+		if err := p.Eval(ctx, browser.WaitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site.ID, want), 10000), &ms); err != nil {
 			b.Fatal(err)
 		}
 		if ms < 0 {
@@ -73,7 +75,7 @@ func BenchmarkMapChange(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 		if i < 5 {
 			var st map[string]float64
-			_ = p.eval(ctx, "(() => { const s = window.ponteMap.stats; return {flush: s.flushAt - s.eventAt, applied: s.appliedAt - s.eventAt, render: s.renderAt - s.eventAt, now: performance.now() - s.eventAt}; })()", &st)
+			_ = p.Eval(ctx, "(() => { const s = window.ponteMap.stats; return {flush: s.flushAt - s.eventAt, applied: s.appliedAt - s.eventAt, render: s.renderAt - s.eventAt, now: performance.now() - s.eventAt}; })()", &st)
 			b.Logf("change %d: %v in Go; in the page after the event: %v", i, lat[len(lat)-1], st)
 		}
 	}
@@ -84,5 +86,5 @@ func BenchmarkMapChange(b *testing.B) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(load.Seconds(), "load-s")
 	b.ReportMetric(0, "ns/op")
-	shot(ctx, b, p, artifacts(b), "map-10k-sites.png")
+	browser.Shot(ctx, b, p, browser.Artifacts(b), "map-10k-sites.png")
 }

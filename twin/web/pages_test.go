@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv/browser"
 
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/web"
@@ -34,19 +35,6 @@ func needBuilt(t testing.TB) {
 	}
 }
 
-// artifacts is where screenshots go: $PONTE_ARTIFACTS, else a temp dir.
-func artifacts(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("PONTE_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // serve starts the pages and the fake API on a loopback port.
 func serve(t testing.TB, api *fakeAPI) *httptest.Server {
 	t.Helper()
@@ -59,56 +47,35 @@ func serve(t testing.TB, api *fakeAPI) *httptest.Server {
 	return srv
 }
 
-func shot(ctx context.Context, t testing.TB, p *page, dir, name string) {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := p.screenshot(ctx, path, strings.HasPrefix(name, "indicators")); err != nil {
-		t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	t.Logf("screenshot: %s", path)
-}
-
-// waitJS is a page expression that polls cond (a JS expression) every
-// 10 ms until it is truthy or ms milliseconds pass, and resolves to the
-// milliseconds it took, or -1.
-func waitJS(cond string, ms int) string {
-	return fmt.Sprintf(`(async () => { const t0 = performance.now();
-  for (;;) { let ok = false; try { ok = !!(%s); } catch (e) {}
-    if (ok) return performance.now() - t0;
-    if (performance.now() - t0 > %d) return -1;
-    await new Promise(r => setTimeout(r, 10)); } })()`, cond, ms)
-}
-
 func TestMapLive(t *testing.T) {
 	needBuilt(t)
 	api := newFakeAPI(t, 20)
 	srv := serve(t, api)
-	dir := artifacts(t)
-	b := startBrowser(t)
+	dir := browser.Artifacts(t)
+	b := browser.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := b.newPage(ctx)
-	defer p.drainLog()
+	p := b.NewPage(ctx)
+	defer p.DrainLog()
 
-	if err := p.navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
+	if err := p.Navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
 		t.Fatal(err)
 	}
 	var waited float64
-	if err := p.eval(ctx, waitJS("window.ponteMap", 20000), &waited); err != nil || waited < 0 {
-		p.drainLog()
+	if err := p.Eval(ctx, browser.WaitJS("window.ponteMap", 20000), &waited); err != nil || waited < 0 {
+		p.DrainLog()
 		t.Fatalf("window.ponteMap never appeared (waited %v): %v", waited, err)
 	}
-	if err := p.eval(ctx, "window.ponteMap.ready", nil); err != nil {
-		p.drainLog()
-		shot(ctx, t, p, dir, "map-failed.png")
+	if err := p.Eval(ctx, "window.ponteMap.ready", nil); err != nil {
+		p.DrainLog()
+		browser.Shot(ctx, t, p, dir, "map-failed.png")
 		t.Fatalf("map not ready: %v", err)
 	}
 
 	t.Run("feature counts", func(t *testing.T) {
 		for kind, want := range map[string]int{"site": len(api.sites), "road": len(api.roads), "area": len(api.areas)} {
 			var got int
-			if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureCount(%q)", kind), &got); err != nil {
+			if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureCount(%q)", kind), &got); err != nil {
 				t.Fatal(err)
 			}
 			if got != want {
@@ -118,7 +85,7 @@ func TestMapLive(t *testing.T) {
 	})
 	t.Run("token leaves the address bar", func(t *testing.T) {
 		var hash string
-		if err := p.eval(ctx, "location.hash", &hash); err != nil {
+		if err := p.Eval(ctx, "location.hash", &hash); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(hash, testToken) {
@@ -127,14 +94,14 @@ func TestMapLive(t *testing.T) {
 	})
 	t.Run("attribution", func(t *testing.T) {
 		var text string
-		if err := p.eval(ctx, "document.querySelector('.maplibregl-ctrl-attrib').textContent", &text); err != nil {
+		if err := p.Eval(ctx, "document.querySelector('.maplibregl-ctrl-attrib').textContent", &text); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(text, "ISTAT, CC BY 4.0") {
 			t.Errorf("attribution control shows %q, want the ISTAT attribution", text)
 		}
 	})
-	shot(ctx, t, p, dir, "map-loaded.png")
+	browser.Shot(ctx, t, p, dir, "map-loaded.png")
 
 	select {
 	case <-api.connected:
@@ -145,35 +112,30 @@ func TestMapLive(t *testing.T) {
 	t.Run("site goes offline", func(t *testing.T) {
 		site := api.sites[0]
 		var before string
-		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", site.ID), &before); err != nil {
+		if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", site.ID), &before); err != nil {
 			t.Fatal(err)
 		}
 		if before != colorFresh {
 			t.Fatalf("site %s painted %q before the change, want fresh %s", site.ID, before, colorFresh)
 		}
 		site.Freshness = twin.Offline
-		start := time.Now()
 		if n := api.sendEntity(site); n == 0 {
 			t.Fatal("no stream client to send the change to")
 		}
 		var ms float64
 		cond := fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site.ID, colorOffline)
-		if err := p.eval(ctx, waitJS(cond, 3000), &ms); err != nil {
+		if err := p.Eval(ctx, browser.WaitJS(cond, 3000), &ms); err != nil {
 			t.Fatal(err)
 		}
-		elapsed := time.Since(start)
 		if ms < 0 {
 			var now string
-			_ = p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", site.ID), &now)
+			_ = p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", site.ID), &now)
 			t.Fatalf("site %s still painted %q 3 s after it went offline, want %s", site.ID, now, colorOffline)
 		}
-		t.Logf("offline colour painted %v after the change was sent", elapsed)
-		if elapsed >= time.Second {
-			t.Errorf("the change took %v to be painted, want < 1s", elapsed)
-		}
+		// How fast is BenchmarkMapChange's figure (web_map_change).
 		// The other sites keep their colour.
 		var other string
-		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", api.sites[1].ID), &other); err != nil {
+		if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", api.sites[1].ID), &other); err != nil {
 			t.Fatal(err)
 		}
 		if other != colorFresh {
@@ -184,7 +146,7 @@ func TestMapLive(t *testing.T) {
 	t.Run("indicators recolour areas", func(t *testing.T) {
 		area := api.areas[0].ID
 		var before string
-		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", area), &before); err != nil {
+		if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", area), &before); err != nil {
 			t.Fatal(err)
 		}
 		// Make the lowest area the highest: its class, hence its colour, changes.
@@ -193,7 +155,7 @@ func TestMapLive(t *testing.T) {
 		api.sendIndicators()
 		var ms float64
 		cond := fmt.Sprintf("window.ponteMap.featureColor(%q) !== %q", area, before)
-		if err := p.eval(ctx, waitJS(cond, 3000), &ms); err != nil {
+		if err := p.Eval(ctx, browser.WaitJS(cond, 3000), &ms); err != nil {
 			t.Fatal(err)
 		}
 		if ms < 0 {
@@ -210,7 +172,7 @@ func TestMapLive(t *testing.T) {
 			}
 		}
 		var before string
-		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", road.ID), &before); err != nil {
+		if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", road.ID), &before); err != nil {
 			t.Fatal(err)
 		}
 		if before != colorFlowing {
@@ -219,7 +181,7 @@ func TestMapLive(t *testing.T) {
 		road.Attrs = map[string]twin.Attr{"congested": {Value: true, ObservedAt: time.Now()}}
 		api.sendEntity(road)
 		var ms float64
-		if err := p.eval(ctx, waitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", road.ID, colorCongested), 3000), &ms); err != nil {
+		if err := p.Eval(ctx, browser.WaitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", road.ID, colorCongested), 3000), &ms); err != nil {
 			t.Fatal(err)
 		}
 		if ms < 0 {
@@ -235,12 +197,12 @@ func TestMapLive(t *testing.T) {
 		api.sendResync()
 		var ms float64
 		cond := fmt.Sprintf("window.ponteMap.featureCount('site') === %d && window.ponteMap.featureColor(%q) === %q", len(api.sites), extra.ID, colorFresh)
-		if err := p.eval(ctx, waitJS(cond, 5000), &ms); err != nil {
+		if err := p.Eval(ctx, browser.WaitJS(cond, 5000), &ms); err != nil {
 			t.Fatal(err)
 		}
 		if ms < 0 {
 			var n int
-			_ = p.eval(ctx, "window.ponteMap.featureCount('site')", &n)
+			_ = p.Eval(ctx, "window.ponteMap.featureCount('site')", &n)
 			t.Fatalf("after resync the map holds %d sites, want %d including %s", n, len(api.sites), extra.ID)
 		}
 	})
@@ -250,32 +212,32 @@ func TestMapLive(t *testing.T) {
 		pt := site.Geometry.Bound().Center()
 		click := fmt.Sprintf(`(() => { const m = window.ponteMap.map; const ll = [%f, %f];
   m.fire('click', { point: m.project(ll), lngLat: new (m.getCenter().constructor)(ll[0], ll[1]) }); return true; })()`, pt[0], pt[1])
-		if err := p.eval(ctx, click, nil); err != nil {
+		if err := p.Eval(ctx, click, nil); err != nil {
 			t.Fatal(err)
 		}
 		var ms float64
-		if err := p.eval(ctx, waitJS("document.querySelector('.maplibregl-popup svg.sparkline polyline')", 5000), &ms); err != nil {
+		if err := p.Eval(ctx, browser.WaitJS("document.querySelector('.maplibregl-popup svg.sparkline polyline')", 5000), &ms); err != nil {
 			t.Fatal(err)
 		}
 		if ms < 0 {
 			var html string
-			_ = p.eval(ctx, "(document.querySelector('.maplibregl-popup')||{}).innerHTML||'no popup'", &html)
+			_ = p.Eval(ctx, "(document.querySelector('.maplibregl-popup')||{}).innerHTML||'no popup'", &html)
 			t.Fatalf("no sparkline in the popup: %s", html)
 		}
 		var title string
-		if err := p.eval(ctx, "document.querySelector('.maplibregl-popup h2').textContent", &title); err != nil {
+		if err := p.Eval(ctx, "document.querySelector('.maplibregl-popup h2').textContent", &title); err != nil {
 			t.Fatal(err)
 		}
 		if title != site.Name {
 			t.Errorf("popup title %q, want %q", title, site.Name)
 		}
 	})
-	shot(ctx, t, p, dir, "map-after-changes.png")
+	browser.Shot(ctx, t, p, dir, "map-after-changes.png")
 }
 
 func TestIndicatorsPage(t *testing.T) {
 	needBuilt(t)
-	b := startBrowser(t)
+	b := browser.Start(t)
 	for _, tc := range []struct {
 		name   string
 		shapes bool
@@ -291,19 +253,19 @@ func TestIndicatorsPage(t *testing.T) {
 			srv := serve(t, api)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			p := b.newPage(ctx)
-			defer p.drainLog()
-			if err := p.navigate(ctx, srv.URL+"/indicators/"+tc.query); err != nil {
+			p := b.NewPage(ctx)
+			defer p.DrainLog()
+			if err := p.Navigate(ctx, srv.URL+"/indicators/"+tc.query); err != nil {
 				t.Fatal(err)
 			}
 			var ms float64
-			if err := p.eval(ctx, waitJS("document.body.dataset.ready === 'true'", 10000), &ms); err != nil || ms < 0 {
+			if err := p.Eval(ctx, browser.WaitJS("document.body.dataset.ready === 'true'", 10000), &ms); err != nil || ms < 0 {
 				t.Fatalf("the page never rendered the indicators: %v", err)
 			}
 			var cards []struct {
 				ID, Label, Tab, Heading string
 			}
-			if err := p.eval(ctx, `[...document.querySelectorAll('article.area-card')].map(c => ({ID: c.dataset.id,
+			if err := p.Eval(ctx, `[...document.querySelectorAll('article.area-card')].map(c => ({ID: c.dataset.id,
   Label: c.getAttribute('aria-label') || '', Tab: c.getAttribute('tabindex') || '', Heading: c.querySelector('h3').textContent}))`, &cards); err != nil {
 				t.Fatal(err)
 			}
@@ -321,7 +283,7 @@ func TestIndicatorsPage(t *testing.T) {
 				t.Errorf("card of an area without data: label %q, want it to say no data", last.Label)
 			}
 			var paths int
-			if err := p.eval(ctx, `document.querySelectorAll('#choropleth-map path[tabindex="0"][aria-label]').length`, &paths); err != nil {
+			if err := p.Eval(ctx, `document.querySelectorAll('#choropleth-map path[tabindex="0"][aria-label]').length`, &paths); err != nil {
 				t.Fatal(err)
 			}
 			want := 0
@@ -332,13 +294,13 @@ func TestIndicatorsPage(t *testing.T) {
 				t.Errorf("%d focusable choropleth regions, want %d", paths, want)
 			}
 			var headerShown bool
-			if err := p.eval(ctx, `getComputedStyle(document.querySelector('header')).display !== 'none'`, &headerShown); err != nil {
+			if err := p.Eval(ctx, `getComputedStyle(document.querySelector('header')).display !== 'none'`, &headerShown); err != nil {
 				t.Fatal(err)
 			}
 			if headerShown == (tc.query != "") {
 				t.Errorf("header shown = %v with query %q", headerShown, tc.query)
 			}
-			shot(ctx, t, p, artifacts(t), "indicators-"+strings.ReplaceAll(tc.name, " ", "-")+".png")
+			browser.Shot(ctx, t, p, browser.Artifacts(t), "indicators-"+strings.ReplaceAll(tc.name, " ", "-")+".png")
 		})
 	}
 }
@@ -347,24 +309,24 @@ func TestMapRefusedToken(t *testing.T) {
 	needBuilt(t)
 	api := newFakeAPI(t, 20)
 	srv := serve(t, api)
-	b := startBrowser(t)
+	b := browser.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p := b.newPage(ctx)
-	defer p.drainLog()
-	if err := p.navigate(ctx, srv.URL+"/map/#token=wrong"); err != nil {
+	p := b.NewPage(ctx)
+	defer p.DrainLog()
+	if err := p.Navigate(ctx, srv.URL+"/map/#token=wrong"); err != nil {
 		t.Fatal(err)
 	}
 	var ms float64
-	if err := p.eval(ctx, waitJS("!document.getElementById('token-form').hidden", 20000), &ms); err != nil || ms < 0 {
+	if err := p.Eval(ctx, browser.WaitJS("!document.getElementById('token-form').hidden", 20000), &ms); err != nil || ms < 0 {
 		t.Fatalf("no token form after a refused token: %v", err)
 	}
 	var status string
-	if err := p.eval(ctx, "document.getElementById('status').textContent", &status); err != nil {
+	if err := p.Eval(ctx, "document.getElementById('status').textContent", &status); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(status, "missing or invalid token") {
 		t.Errorf("status %q, want the API's error", status)
 	}
-	shot(ctx, t, p, artifacts(t), "map-refused-token.png")
+	browser.Shot(ctx, t, p, browser.Artifacts(t), "map-refused-token.png")
 }

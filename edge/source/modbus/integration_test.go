@@ -38,12 +38,10 @@ func TestTCPAllTypesThroughGateway(t *testing.T) {
 		rs := c.snapshot()
 		return len(latest(rs, "meter1")) == len(p.Modbus.Points) && len(latest(rs, "meter2")) == len(p.Modbus.Points)
 	}
-	if !until(10*time.Second, complete) {
-		t.Fatalf("not every point read within 10s: %d readings", len(c.snapshot()))
-	}
+	testenv.Eventually(t, 10*time.Second, "every point of both meters read", complete)
 	// a few more polls on the same connection
 	n := len(c.snapshot())
-	until(5*time.Second, func() bool { return len(c.snapshot()) > 3*n })
+	testenv.Eventually(t, 10*time.Second, "two more rounds of polls", func() bool { return len(c.snapshot()) > 3*n })
 	stop()
 	rs := c.snapshot()
 	for _, u := range []uint8{1, 2} {
@@ -104,9 +102,7 @@ func TestRTUThreeSlavesOnOneLine(t *testing.T) {
 		}
 		return true
 	}
-	if !until(20*time.Second, complete) {
-		t.Fatalf("not every point of the three slaves read within 20s: %d readings", len(c.snapshot()))
-	}
+	testenv.Eventually(t, 20*time.Second, "every point of the three slaves read", complete)
 	stop()
 	rs := c.snapshot()
 	for _, id := range []uint8{1, 7, 247} {
@@ -174,7 +170,7 @@ func TestFaultInjection(t *testing.T) {
 	mark := len(c.snapshot())
 	expect := func(what string, pred func(wire.Reading) bool) {
 		t.Helper()
-		ok := until(10*time.Second, func() bool {
+		testenv.Eventually(t, 10*time.Second, "counter2: a "+what, func() bool {
 			rs := c.snapshot()
 			for i := mark; i < len(rs); i++ {
 				if rs[i].Device == "counter2" && pred(rs[i]) {
@@ -184,9 +180,6 @@ func TestFaultInjection(t *testing.T) {
 			}
 			return false
 		})
-		if !ok {
-			t.Fatalf("counter2: no %s within 10s; last readings: %+v", what, tail(c.snapshot(), 3))
-		}
 	}
 	expect("bad_comm timeout reading", func(r wire.Reading) bool {
 		return r.Quality == wire.QualityBadComm && strings.Contains(r.Reason, "timeout") &&
@@ -220,10 +213,8 @@ func TestFaultInjection(t *testing.T) {
 	before := lns[0].count()
 	cutMark := len(c.snapshot())
 	lns[0].cut()
-	if !until(10*time.Second, func() bool { return lns[0].count() > before }) {
-		t.Fatal("counter0 did not reconnect after its connection was cut")
-	}
-	until(10*time.Second, func() bool { return len(latestAfter(c.snapshot(), cutMark, "counter0")) > 0 })
+	testenv.Eventually(t, 10*time.Second, "counter0 reconnecting after its connection was cut", func() bool { return lns[0].count() > before })
+	testenv.Eventually(t, 10*time.Second, "a reading of counter0 after the cut", func() bool { return len(latestAfter(c.snapshot(), cutMark, "counter0")) > 0 })
 	stop()
 	rs := c.snapshot()
 	for _, r := range rs[cutMark:] {
@@ -245,13 +236,6 @@ func latestAfter(rs []wire.Reading, i int, device string) []wire.Reading {
 		}
 	}
 	return out
-}
-
-func tail(rs []wire.Reading, n int) []wire.Reading {
-	if len(rs) > n {
-		return rs[len(rs)-n:]
-	}
-	return rs
 }
 
 // Probe reads fast and slow points once and returns the raw bytes as they
@@ -364,7 +348,7 @@ func TestRTUFaultySlave(t *testing.T) {
 
 	units[2].SetFault(sim.FaultGarbage)
 	mark := len(c.snapshot())
-	if !until(10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, "a bad_comm reading from the garbage-answering slave", func() bool {
 		rs := c.snapshot()
 		for _, r := range rs[mark:] {
 			if r.Device == "slave2" && r.Quality == wire.QualityBadComm && r.Time.After(start.Add(window)) {
@@ -372,15 +356,11 @@ func TestRTUFaultySlave(t *testing.T) {
 			}
 		}
 		return false
-	}) {
-		t.Fatal("no bad_comm reading from the garbage-answering slave")
-	}
+	})
 	// Several garbage replies, one per backoff period.
 	time.Sleep(time.Second)
 	units[2].SetFault(sim.FaultNone)
-	if !until(10*time.Second, func() bool { return len(latestAfter(c.snapshot(), mark, "slave2")) > 0 }) {
-		t.Fatal("slave2 did not recover after its fault was cleared")
-	}
+	testenv.Eventually(t, 10*time.Second, "slave2 recovering after its fault was cleared", func() bool { return len(latestAfter(c.snapshot(), mark, "slave2")) > 0 })
 	stop()
 	for _, r := range c.snapshot()[mark:] {
 		if r.Device == "slave2" {

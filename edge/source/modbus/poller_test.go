@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
+
 	gmodbus "github.com/goburrow/modbus"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -211,9 +213,9 @@ func TestFailureLoggedOnceAndRecovers(t *testing.T) {
 	var c collector
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx, c.emit) }()
-	waitFor(t, ctx, "5 failed polls", func() bool { return fl.count(1) >= 5 })
+	testenv.Eventually(t, 10*time.Second, "5 failed polls", func() bool { return fl.count(1) >= 5 })
 	failing.Store(false)
-	waitFor(t, ctx, "a good reading", func() bool {
+	testenv.Eventually(t, 10*time.Second, "a good reading", func() bool {
 		rs := c.snapshot()
 		return len(rs) > 0 && rs[len(rs)-1].Quality.Good()
 	})
@@ -242,17 +244,6 @@ func TestFailureLoggedOnceAndRecovers(t *testing.T) {
 	}
 	if fl.resets < 5 {
 		t.Errorf("link reset %d times after comm errors, want at least 5", fl.resets)
-	}
-}
-
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
 	}
 }
 

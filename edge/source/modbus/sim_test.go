@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/internal/profile"
@@ -188,18 +187,6 @@ func checkValues(t *testing.T, p *profile.Profile, device string, got map[string
 			t.Errorf("%s.%s: unit %q time %v, want unit %q and a time", device, pt.Name, r.Unit, r.Time, pt.Unit)
 		}
 	}
-}
-
-// until polls cond every 5ms until it holds or d passes.
-func until(d time.Duration, cond func() bool) bool {
-	stop := time.Now().Add(d)
-	for time.Now().Before(stop) {
-		if cond() {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return cond()
 }
 
 // running starts s.Run in the background and returns the collector and a

@@ -32,18 +32,6 @@ func value(m prometheus.Metric) float64 {
 	return d.Counter.GetValue()
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // collector gathers emitted readings.
 type collector struct {
 	mu sync.Mutex
@@ -211,7 +199,7 @@ func TestBrokerRestart(t *testing.T) {
 	c := &collector{}
 	runSource(t, cfg, c)
 	label := broker.URL
-	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(label)) == 1 })
+	testenv.Eventually(t, 15*time.Second, "subscribed", func() bool { return value(bm.Subscribed.WithLabelValues(label)) == 1 })
 
 	pub := publisher(t, broker.URL)
 	topic := func(eui string) string { return "application/17c82e96/device/" + eui + "/event/up" }
@@ -220,10 +208,10 @@ func TestBrokerRestart(t *testing.T) {
 	publish(t, pub, topic("ffffffffffffffff"), uplink(t, "chirpstack_v4_parking.json", "ffffffffffffffff", "", ""), false)
 	publish(t, pub, "application/x/device/y/event/up", []byte("not json"), false)
 
-	eventually(t, "first uplinks emitted", 10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, "first uplinks emitted", func() bool {
 		return len(c.find(func(r wire.Reading) bool { return true })) >= 8
 	})
-	eventually(t, "unknown device and garbage counted", 10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, "unknown device and garbage counted", func() bool {
 		return value(bm.Dropped.WithLabelValues(label, "unknown_device")) == 1 && value(bm.Dropped.WithLabelValues(label, "bad_payload")) == 1
 	})
 	want := map[string]wire.Value{
@@ -249,7 +237,7 @@ func TestBrokerRestart(t *testing.T) {
 	}
 
 	broker.Restart(300 * time.Millisecond)
-	eventually(t, "connection loss noticed", 10*time.Second, func() bool { return value(bm.ConnectionsLost.WithLabelValues(label)) >= 1 })
+	testenv.Eventually(t, 10*time.Second, "connection loss noticed", func() bool { return value(bm.ConnectionsLost.WithLabelValues(label)) >= 1 })
 
 	// Publish fresh uplinks until one comes through: it can only arrive
 	// if the source reconnected and subscribed again, since the restarted
@@ -307,11 +295,11 @@ func TestBrokerLate(t *testing.T) {
 	}
 	c := &collector{}
 	runSource(t, cfg, c)
-	eventually(t, "unreachable broker logged", 10*time.Second, func() bool { return logs.count("WARN mqtt broker unreachable; retrying") == 1 })
+	testenv.Eventually(t, 10*time.Second, "unreachable broker logged", func() bool { return logs.count("WARN mqtt broker unreachable; retrying") == 1 })
 	broker.Start()
-	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	testenv.Eventually(t, 15*time.Second, "subscribed", func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
 	publish(t, publisher(t, broker.URL), "application/a/device/"+eui+"/event/up", fixture(t, "chirpstack_v4_noise.json"), false)
-	eventually(t, "uplink emitted", 10*time.Second, func() bool { return len(c.find(func(wire.Reading) bool { return true })) == 5 })
+	testenv.Eventually(t, 10*time.Second, "uplink emitted", func() bool { return len(c.find(func(wire.Reading) bool { return true })) == 5 })
 	if n := logs.count("WARN mqtt broker unreachable; retrying"); n != 1 {
 		t.Errorf("unreachable logged %d times at Warn, want once", n)
 	}
@@ -332,7 +320,7 @@ func TestSilentDevice(t *testing.T) {
 	c := &collector{}
 	runSource(t, cfg, c)
 	bad := func(r wire.Reading) bool { return r.Quality == wire.QualityBadComm }
-	eventually(t, "silence reported", 10*time.Second, func() bool { return len(c.find(bad)) > 0 })
+	testenv.Eventually(t, 10*time.Second, "silence reported", func() bool { return len(c.find(bad)) > 0 })
 	rs := c.find(bad)
 	if len(rs) != 3 || !strings.Contains(rs[0].Reason, "no message for") || rs[0].Device != "bay-7" {
 		t.Fatalf("silence readings %+v: want one bad_comm reading per field naming the silence", rs)
@@ -340,10 +328,10 @@ func TestSilentDevice(t *testing.T) {
 	if value(bm.Silent.WithLabelValues("bay-7")) != 1 {
 		t.Fatal("silent gauge not set")
 	}
-	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	testenv.Eventually(t, 15*time.Second, "subscribed", func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
 	publish(t, publisher(t, broker.URL), "application/a/device/"+eui+"/event/up",
 		uplink(t, "chirpstack_v4_parking.json", eui, time.Now().UTC().Format(time.RFC3339Nano), ""), false)
-	eventually(t, "device heard again", 10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, "device heard again", func() bool {
 		return len(c.find(func(r wire.Reading) bool { return r.Quality.Good() })) == 3
 	})
 	if len(c.find(bad))%3 != 0 {
@@ -368,11 +356,11 @@ func TestRetainedWithoutTime(t *testing.T) {
 	}
 	c := &collector{}
 	runSource(t, cfg, c)
-	eventually(t, "retained message dropped", 15*time.Second, func() bool {
+	testenv.Eventually(t, 15*time.Second, "retained message dropped", func() bool {
 		return value(bm.Dropped.WithLabelValues(broker.URL, "retained_without_time")) == 1
 	})
 	publish(t, pub, "city/noise/slm-07", []byte(`{"id":"slm-07","laeq":55.5}`), false)
-	eventually(t, "live message emitted", 10*time.Second, func() bool { return len(c.find(func(wire.Reading) bool { return true })) > 0 })
+	testenv.Eventually(t, 10*time.Second, "live message emitted", func() bool { return len(c.find(func(wire.Reading) bool { return true })) > 0 })
 	rs := c.find(func(wire.Reading) bool { return true })
 	if len(rs) != 1 || rs[0].Point != "laeq" || rs[0].Value.F != 55.5 {
 		t.Fatalf("readings %+v: want only the live laeq 55.5", rs)
@@ -393,15 +381,15 @@ func TestTopicOnlyDevice(t *testing.T) {
 	}
 	c := &collector{}
 	runSource(t, cfg, c)
-	eventually(t, "subscribed", 15*time.Second, func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	testenv.Eventually(t, 15*time.Second, "subscribed", func() bool { return value(bm.Subscribed.WithLabelValues(broker.URL)) == 1 })
 	pub := publisher(t, broker.URL)
 	publish(t, pub, "site/slm/front", []byte("LAeq=50.1"), false)
 	publish(t, pub, "site/slm/back", []byte(`{"laeq":1}`), false)
-	eventually(t, "garbage counted against the device", 10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, "garbage counted against the device", func() bool {
 		return value(pm.Errors.WithLabelValues("front", "payload")) == 1 && value(bm.Dropped.WithLabelValues(broker.URL, "bad_payload")) == 1
 	})
 	publish(t, pub, "site/slm/front", []byte(`{"ts":"2024-05-14T21:15:00Z","laeq":50.1}`), false)
-	eventually(t, "reading emitted", 10*time.Second, func() bool { return len(c.find(func(wire.Reading) bool { return true })) == 1 })
+	testenv.Eventually(t, 10*time.Second, "reading emitted", func() bool { return len(c.find(func(wire.Reading) bool { return true })) == 1 })
 	if r := c.find(func(wire.Reading) bool { return true })[0]; r.Device != "front" || r.Value.F != 50.1 || !r.Time.Equal(mustTime("2024-05-14T21:15:00Z")) {
 		t.Fatalf("reading %+v", r)
 	}
@@ -444,7 +432,7 @@ func TestRedeliveryAfterFailedCommit(t *testing.T) {
 	}}
 	logsA, bmA := newLogCount(testLogger(t).Handler()), NewMetrics(nil)
 	stopA := runSource(t, cfgFor(logsA, bmA), first)
-	eventually(t, "first source subscribed", 15*time.Second, func() bool { return value(bmA.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	testenv.Eventually(t, 15*time.Second, "first source subscribed", func() bool { return value(bmA.Subscribed.WithLabelValues(broker.URL)) == 1 })
 
 	pub := publisher(t, broker.URL)
 	at := time.Now().UTC().Format(time.RFC3339Nano)
@@ -453,10 +441,10 @@ func TestRedeliveryAfterFailedCommit(t *testing.T) {
 	}
 	// The acknowledgement is logged after paho queued the PUBACK, which
 	// it writes before the DISCONNECT that stopping the source sends.
-	eventually(t, "the durable uplink acknowledged", 10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, "the durable uplink acknowledged", func() bool {
 		return logsA.count("DEBUG mqtt message acknowledged") == 1
 	})
-	eventually(t, "the failed uplink emitted again", 10*time.Second, func() bool { return battery(first, 1) >= 2 })
+	testenv.Eventually(t, 10*time.Second, "the failed uplink emitted again", func() bool { return battery(first, 1) >= 2 })
 	if battery(first, 2) != 1 || battery(first, 3) != 1 {
 		t.Fatalf("first source emitted uplink 2 %d times and 3 %d times, want once each", battery(first, 2), battery(first, 3))
 	}
@@ -471,13 +459,13 @@ func TestRedeliveryAfterFailedCommit(t *testing.T) {
 	second := &collector{}
 	logsB, bmB := newLogCount(testLogger(t).Handler()), NewMetrics(nil)
 	runSource(t, cfgFor(logsB, bmB), second)
-	eventually(t, "the unacknowledged uplinks redelivered", 15*time.Second, func() bool {
+	testenv.Eventually(t, 15*time.Second, "the unacknowledged uplinks redelivered", func() bool {
 		return battery(second, 1) == 1 && battery(second, 2) == 1
 	})
 	// A fresh uplink comes after whatever the session still held.
-	eventually(t, "second source subscribed", 15*time.Second, func() bool { return value(bmB.Subscribed.WithLabelValues(broker.URL)) == 1 })
+	testenv.Eventually(t, 15*time.Second, "second source subscribed", func() bool { return value(bmB.Subscribed.WithLabelValues(broker.URL)) == 1 })
 	publish(t, pub, topic, uplink(t, "chirpstack_v4_noise.json", eui, at, `{"battery": 4}`), false)
-	eventually(t, "a fresh uplink", 10*time.Second, func() bool { return battery(second, 4) == 1 })
+	testenv.Eventually(t, 10*time.Second, "a fresh uplink", func() bool { return battery(second, 4) == 1 })
 	if n := battery(second, 3); n != 0 {
 		t.Fatalf("the durable, acknowledged uplink was delivered again %d times", n)
 	}

@@ -37,19 +37,6 @@ func (s *sink) all() []wire.Reading {
 	return slices.Clone(s.rs)
 }
 
-// waitFor polls cond until it holds; it fails the test after limit, so a
-// broken source fails instead of hanging (a bound, not a timing claim).
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // logRecorder is a slog handler that keeps the messages logged at Info and
 // above.
 type logRecorder struct {

@@ -61,7 +61,7 @@ func TestFreeRunningOverPty(t *testing.T) {
 		Metrics: m,
 	}, out)
 	dev := s.devices[0]
-	waitFor(t, 5*time.Second, "the port to be open and read", func() bool { return dev.eofs.Load() > 0 })
+	testenv.Eventually(t, 5*time.Second, "the port to be open and read", func() bool { return dev.eofs.Load() > 0 })
 
 	rng := rand.New(rand.NewPCG(7, 8))
 	stream, want, garbled := vehicleStream(rng, 80)
@@ -82,7 +82,7 @@ func TestFreeRunningOverPty(t *testing.T) {
 			time.Sleep(250 * time.Millisecond)
 		}
 	}
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d readings", len(want)), func() bool { return len(out.all()) >= len(want) })
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%d readings", len(want)), func() bool { return len(out.all()) >= len(want) })
 	end := time.Now()
 	if dev.eofs.Load() <= eofsBefore {
 		t.Errorf("no read-timeout io.EOF happened while frames were arriving; the test did not exercise it")
@@ -183,13 +183,13 @@ func TestRequestResponseOverPty(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 10*time.Second, "two answered polls", func() bool { return count(wire.QualityGood, 0) >= 6 })
+	testenv.Eventually(t, 10*time.Second, "two answered polls", func() bool { return count(wire.QualityGood, 0) >= 6 })
 
 	// The device stops answering.
 	answer.Store(false)
 	mark := len(out.all())
 	timeouts := m.Errors.WithLabelValues("loop7", "timeout")
-	waitFor(t, 10*time.Second, "two timed-out polls", func() bool { return value(t, timeouts) >= 2 })
+	testenv.Eventually(t, 10*time.Second, "two timed-out polls", func() bool { return value(t, timeouts) >= 2 })
 	if up := value(t, m.Success.WithLabelValues("loop7")); up != 0 {
 		t.Errorf("up = %v while the device is silent, want 0", up)
 	}
@@ -199,7 +199,7 @@ func TestRequestResponseOverPty(t *testing.T) {
 
 	// It answers again.
 	answer.Store(true)
-	waitFor(t, 10*time.Second, "an answered poll after the outage", func() bool {
+	testenv.Eventually(t, 10*time.Second, "an answered poll after the outage", func() bool {
 		rs := out.all()
 		for i := mark; i < len(rs); i++ {
 			if rs[i].Quality == wire.QualityBadComm {
@@ -208,7 +208,7 @@ func TestRequestResponseOverPty(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, 5*time.Second, "recovery logged", func() bool { return logs.count("serial device recovered") == 1 })
+	testenv.Eventually(t, 5*time.Second, "recovery logged", func() bool { return logs.count("serial device recovered") == 1 })
 
 	// Check the whole sequence: good polls, then bad_comm for every point
 	// the device is known to have, then good polls again; intensities
@@ -272,7 +272,7 @@ func TestPortMissingThenAppears(t *testing.T) {
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 80 * time.Millisecond,
 	}, out)
 	comm := m.Errors.WithLabelValues("counter2", "comm")
-	waitFor(t, 10*time.Second, "three failed opens", func() bool { return value(t, comm) >= 3 })
+	testenv.Eventually(t, 10*time.Second, "three failed opens", func() bool { return value(t, comm) >= 3 })
 	if n := logs.count("serial device failing"); n != 1 {
 		t.Errorf("open failure logged %d times, want once", n)
 	}
@@ -295,14 +295,14 @@ func TestPortMissingThenAppears(t *testing.T) {
 	mark := len(out.all())
 	// Until the source has reopened the port, what the device says is
 	// lost, as on a real line; keep talking until it is heard.
-	waitFor(t, 10*time.Second, "good readings after the port appeared", func() bool {
+	testenv.Eventually(t, 10*time.Second, "good readings after the port appeared", func() bool {
 		peer.Write(stream)
 		return len(out.all()) > mark
 	})
 	if r := out.all()[mark]; r.Quality != wire.QualityGood || r.Point != want[0].Point {
 		t.Errorf("first reading after recovery %s %s (%s), want good %s", r.Point, r.Quality, r.Reason, want[0].Point)
 	}
-	waitFor(t, 5*time.Second, "recovery logged", func() bool { return logs.count("serial device recovered") == 1 })
+	testenv.Eventually(t, 5*time.Second, "recovery logged", func() bool { return logs.count("serial device recovered") == 1 })
 }
 
 func TestFreeRunningSilence(t *testing.T) {
@@ -317,9 +317,9 @@ func TestFreeRunningSilence(t *testing.T) {
 		Metrics: m, Logger: slog.New(logs),
 	}, out)
 	dev := s.devices[0]
-	waitFor(t, 5*time.Second, "the port to be open", func() bool { return dev.eofs.Load() > 0 })
+	testenv.Eventually(t, 5*time.Second, "the port to be open", func() bool { return dev.eofs.Load() > 0 })
 	line := []byte("AQ 2024-05-14 08:15 NO2=34.2 O3=61.0 PM10=22 PM25=13 FLT=0\r\n")
-	waitFor(t, 5*time.Second, "a good reading", func() bool {
+	testenv.Eventually(t, 5*time.Second, "a good reading", func() bool {
 		if len(out.all()) > 0 {
 			return true
 		}
@@ -327,10 +327,10 @@ func TestFreeRunningSilence(t *testing.T) {
 		return false
 	})
 	comm := m.Errors.WithLabelValues("aq1", "comm")
-	waitFor(t, 5*time.Second, "silence reported", func() bool { return value(t, comm) == 1 })
+	testenv.Eventually(t, 5*time.Second, "silence reported", func() bool { return value(t, comm) == 1 })
 	// Several more silence windows pass: still counted and logged once.
 	eofs := dev.eofs.Load()
-	waitFor(t, 5*time.Second, "more silent reads", func() bool { return dev.eofs.Load() >= eofs+SilenceIntervals*int64(interval/readTimeout)*2 })
+	testenv.Eventually(t, 5*time.Second, "more silent reads", func() bool { return dev.eofs.Load() >= eofs+SilenceIntervals*int64(interval/readTimeout)*2 })
 	if c := value(t, comm); c != 1 {
 		t.Errorf("silence counted %v times, want once", c)
 	}
@@ -348,7 +348,7 @@ func TestFreeRunningSilence(t *testing.T) {
 	}
 	mark := len(out.all())
 	peer.Write(line)
-	waitFor(t, 5*time.Second, "readings after silence", func() bool { return len(out.all()) >= mark+5 })
+	testenv.Eventually(t, 5*time.Second, "readings after silence", func() bool { return len(out.all()) >= mark+5 })
 	if up := value(t, m.Success.WithLabelValues("aq1")); up != 1 {
 		t.Errorf("up = %v after the device spoke again, want 1", up)
 	}

@@ -1,4 +1,4 @@
-package web_test
+package system_test
 
 import (
 	"context"
@@ -14,6 +14,12 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ponte-city/ponte/internal/testenv"
+
+	"github.com/ponte-city/ponte/internal/testenv/browser"
+
 	"github.com/ponte-city/ponte/edge/agent"
 	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/ingest/app"
@@ -25,12 +31,21 @@ import (
 	"github.com/ponte-city/ponte/wire"
 )
 
-// The end-to-end test runs the real chain in-process: simulated Modbus
-// devices (edge/sim) polled by the real edge agent (edge/agent) of a
-// Firenze gateway, a Bari gateway whose batches the test publishes itself,
-// ingest (app.Run) with its embedded broker, a memory sink instead of
-// InfluxDB and the twin of the real Firenze and Bari shapes, and headless
-// Chromium on the pages ingest serves.
+// The colours the map documents (twin/web/README.md) for sites' freshness.
+const (
+	colorFresh   = "#009e73"
+	colorOffline = "#595959"
+)
+
+// needBuilt fails the test when the pages ingest embeds were not built.
+func needBuilt(t testing.TB) {
+	t.Helper()
+	for _, f := range []string{"map/index.html", "map/app.js", "indicators/index.html", "indicators/app.js"} {
+		if _, err := os.Stat(filepath.Join("../../twin/web/dist", f)); err != nil {
+			t.Fatalf("the pages are not built (%v): run make web (cd twin/web && npm ci && npm run build)", err)
+		}
+	}
+}
 
 const (
 	e2eToken = "e2e-operator-token-0123456789"
@@ -190,7 +205,7 @@ func startIngest(t testing.TB, cfg *config.Config) app.Addrs {
 	case <-time.After(20 * time.Second):
 		t.Fatal("ingest did not start within 20s")
 	}
-	waitUntil(t, "ingest ready", 20*time.Second, func() bool {
+	testenv.Eventually(t, 20*time.Second, "ingest ready", func() bool {
 		resp, err := http.Get("http://" + a.Ops + "/readyz")
 		if err != nil {
 			return false
@@ -227,17 +242,6 @@ func startAgent(t testing.TB, path string) *agent.Agent {
 	return a
 }
 
-func waitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // baReadings are one uplink of each Bari device, at now.
 func baReadings(now time.Time) []wire.Reading {
 	r := func(dev, point string, v wire.Value, unit string) wire.Reading {
@@ -259,15 +263,19 @@ func baReadings(now time.Time) []wire.Reading {
 	}
 }
 
-// TestEndToEnd: simulated devices through the edge agent and a gateway's
-// batches reach ingest; the map ingest serves shows every site, area and
-// road; a gateway going offline at ingest recolours its sites on the page
-// within a second; the indicators page renders the areas.
-func TestEndToEnd(t *testing.T) {
-	needBuilt(t)
-	dir := t.TempDir()
-	shots := artifacts(t)
+// system is ingest with its twin and embedded broker, started on the
+// site configs of both gateways; the Firenze agent's config is written
+// again with the broker's address before the agent starts.
+type system struct {
+	ing                       app.Addrs
+	cfg                       *config.Config
+	fiSite, fiBuf, modbusAddr string
+}
 
+// startSystem writes the site configs and ingest's config into dir, starts
+// the Firenze Modbus devices and ingest, and returns once ingest is ready.
+func startSystem(t testing.TB, dir string) *system {
+	t.Helper()
 	// Site configs: the twin reads both at start; the agent's is written
 	// again with the embedded broker's address once ingest listens. The
 	// agent polls every second; stale_factor 10 keeps a slow poll on a
@@ -310,31 +318,26 @@ twin:
 		t.Fatal(err)
 	}
 	ing := startIngest(t, cfg)
-	tw := ing.Twin
-	if tw == nil {
+	if ing.Twin == nil {
 		t.Fatal("ingest keeps no twin")
 	}
-	for _, d := range append(append([]e2eDevice(nil), fiDevices...), baDevices...) {
-		want := fiArea
-		if strings.HasPrefix(d.name, "ba-") {
-			want = baArea
-		}
-		if e, ok := tw.Entity(d.entity); !ok || e.Area != want {
-			t.Fatalf("site %s: in the twin %v, area %q; want it in area %s", d.entity, ok, e.Area, want)
-		}
-	}
+	return &system{ing: ing, cfg: cfg, fiSite: fiSite, fiBuf: fiBuf, modbusAddr: modbusAddr}
+}
 
-	// The Firenze gateway: the real agent polling the simulated devices.
-	writeFile(t, fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
-	startAgent(t, fiSite)
-
-	// The Bari gateway: its batch published through the broker.
-	gw, err := ingesttest.Connect(ing.BrokerURL, baGW, baGW, e2ePassword(baGW))
+// connectBari connects as the Bari gateway to ingest's broker.
+func connectBari(t testing.TB, brokerURL string) mqtt.Client {
+	t.Helper()
+	gw, err := ingesttest.Connect(brokerURL, baGW, baGW, e2ePassword(baGW))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Disconnect(50)
-	topics := cfg.Topics()
+	t.Cleanup(func() { gw.Disconnect(50) })
+	return gw
+}
+
+// publishBari publishes one batch of every Bari device's readings, now.
+func publishBari(t testing.TB, gw mqtt.Client, topics wire.Topics) {
+	t.Helper()
 	readings := baReadings(time.Now().UTC().Truncate(time.Millisecond))
 	batch := &wire.Batch{Gateway: baGW, Epoch: 1, Readings: readings}
 	for i := range readings {
@@ -347,6 +350,39 @@ twin:
 	if tok := gw.Publish(topics.Up(baGW), 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish the Bari batch: %v", tok.Error())
 	}
+}
+
+// TestEndToEnd: simulated devices through the edge agent and a gateway's
+// batches reach ingest; the map ingest serves shows every site, area and
+// road; a gateway going offline at ingest recolours its sites on the page
+// (how fast is BenchmarkGatewayOfflineToMap's figure); the indicators
+// page renders the areas.
+func TestEndToEnd(t *testing.T) {
+	testenv.Integration(t, "headless Chromium and the whole chain in-process")
+	needBuilt(t)
+	dir := t.TempDir()
+	shots := browser.Artifacts(t)
+
+	sys := startSystem(t, dir)
+	ing, cfg, tw := sys.ing, sys.cfg, sys.ing.Twin
+	for _, d := range append(append([]e2eDevice(nil), fiDevices...), baDevices...) {
+		want := fiArea
+		if strings.HasPrefix(d.name, "ba-") {
+			want = baArea
+		}
+		if e, ok := tw.Entity(d.entity); !ok || e.Area != want {
+			t.Fatalf("site %s: in the twin %v, area %q; want it in area %s", d.entity, ok, e.Area, want)
+		}
+	}
+
+	// The Firenze gateway: the real agent polling the simulated devices.
+	writeFile(t, sys.fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), sys.fiBuf, sys.modbusAddr, fiDevices))
+	startAgent(t, sys.fiSite)
+
+	// The Bari gateway: its batch published through the broker.
+	gw := connectBari(t, ing.BrokerURL)
+	topics := cfg.Topics()
+	publishBari(t, gw, topics)
 	fresh := func(devs []e2eDevice) func() bool {
 		return func() bool {
 			for _, d := range devs {
@@ -357,36 +393,36 @@ twin:
 			return true
 		}
 	}
-	waitUntil(t, "the Bari sites fresh in the twin", 10*time.Second, fresh(baDevices))
-	waitUntil(t, "the agent's Firenze sites fresh in the twin", 15*time.Second, fresh(fiDevices))
+	testenv.Eventually(t, 10*time.Second, "the Bari sites fresh in the twin", fresh(baDevices))
+	testenv.Eventually(t, 15*time.Second, "the agent's Firenze sites fresh in the twin", fresh(fiDevices))
 
 	// The operators' map.
-	b := startBrowser(t)
+	b := browser.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := b.newPage(ctx)
-	defer p.drainLog()
+	p := b.NewPage(ctx)
+	defer p.DrainLog()
 	base := "http://" + ing.HTTP
-	if err := p.navigate(ctx, base+"/map/#token="+e2eToken); err != nil {
+	if err := p.Navigate(ctx, base+"/map/#token="+e2eToken); err != nil {
 		t.Fatal(err)
 	}
 	var ms float64
-	if err := p.eval(ctx, waitJS("window.ponteMap", 20000), &ms); err != nil || ms < 0 {
-		p.drainLog()
+	if err := p.Eval(ctx, browser.WaitJS("window.ponteMap", 20000), &ms); err != nil || ms < 0 {
+		p.DrainLog()
 		t.Fatalf("window.ponteMap never appeared: %v", err)
 	}
-	if err := p.eval(ctx, "window.ponteMap.ready", nil); err != nil {
-		p.drainLog()
-		shot(ctx, t, p, shots, "e2e-map-failed.png")
+	if err := p.Eval(ctx, "window.ponteMap.ready", nil); err != nil {
+		p.DrainLog()
+		browser.Shot(ctx, t, p, shots, "e2e-map-failed.png")
 		t.Fatalf("map not ready: %v", err)
 	}
-	if err := p.eval(ctx, waitJS("document.getElementById('status').dataset.state === 'live'", 10000), &ms); err != nil || ms < 0 {
-		p.drainLog()
+	if err := p.Eval(ctx, browser.WaitJS("document.getElementById('status').dataset.state === 'live'", 10000), &ms); err != nil || ms < 0 {
+		p.DrainLog()
 		t.Fatalf("the map's stream never went live: %v", err)
 	}
 	for kind, want := range map[string]int{"site": len(fiDevices) + len(baDevices), "area": nAreas} {
 		var got int
-		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureCount(%q)", kind), &got); err != nil {
+		if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureCount(%q)", kind), &got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {
@@ -395,7 +431,7 @@ twin:
 	}
 	colorOf := func(id string) string {
 		var c string
-		if err := p.eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", id), &c); err != nil {
+		if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.featureColor(%q)", id), &c); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -406,21 +442,21 @@ twin:
 		}
 	}
 	if t.Failed() {
-		shot(ctx, t, p, shots, "e2e-map-failed.png")
+		browser.Shot(ctx, t, p, shots, "e2e-map-failed.png")
 		t.FailNow()
 	}
-	shot(ctx, t, p, shots, "e2e-map-loaded.png")
+	browser.Shot(ctx, t, p, shots, "e2e-map-loaded.png")
 
 	// The public indicators page: a card per area; the areas with data in
 	// the API show values; the choropleth has a region per area. (Before
 	// the change below: the public answers may be cached for 10 s, so
 	// the page and the API agree only while no site changes.)
-	ip := b.newPage(ctx)
-	if err := ip.navigate(ctx, base+"/indicators/"); err != nil {
+	ip := b.NewPage(ctx)
+	if err := ip.Navigate(ctx, base+"/indicators/"); err != nil {
 		t.Fatal(err)
 	}
-	if err := ip.eval(ctx, waitJS("document.body.dataset.ready === 'true'", 10000), &ms); err != nil || ms < 0 {
-		ip.drainLog()
+	if err := ip.Eval(ctx, browser.WaitJS("document.body.dataset.ready === 'true'", 10000), &ms); err != nil || ms < 0 {
+		ip.DrainLog()
 		t.Fatalf("the indicators page never rendered: %v", err)
 	}
 	var inds twin.Indicators
@@ -432,7 +468,7 @@ twin:
 		ID     string
 		Values []string
 	}
-	if err := ip.eval(ctx, `[...document.querySelectorAll('article.area-card')].map(c => ({ID: c.dataset.id,
+	if err := ip.Eval(ctx, `[...document.querySelectorAll('article.area-card')].map(c => ({ID: c.dataset.id,
   Values: [...c.querySelectorAll('td[data-indicator]')].map(td => td.firstChild ? td.firstChild.textContent : '')}))`, &cards); err != nil {
 		t.Fatal(err)
 	}
@@ -471,48 +507,41 @@ twin:
 		}
 	}
 	var regions int
-	if err := ip.eval(ctx, `document.querySelectorAll('#choropleth-map path[data-id]').length`, &regions); err != nil {
+	if err := ip.Eval(ctx, `document.querySelectorAll('#choropleth-map path[data-id]').length`, &regions); err != nil {
 		t.Fatal(err)
 	}
 	if regions != nAreas {
 		t.Errorf("%d choropleth regions, want one per area (%d) from /api/v1/areas.geojson", regions, nAreas)
 	}
-	shot(ctx, t, ip, shots, "indicators-e2e.png")
+	browser.Shot(ctx, t, ip, shots, "indicators-e2e.png")
 	// Back to the map's tab: a background tab gets no animation frames
 	// and throttled timers.
-	ip.drainLog()
-	if _, err := b.call(ctx, ip.session, "Page.close", nil); err != nil {
+	ip.DrainLog()
+	if err := ip.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.call(ctx, p.session, "Page.bringToFront", nil); err != nil {
+	if err := p.BringToFront(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	// The change at ingest: the Bari gateway's status (its last will)
-	// says offline, so its sites are offline; the map must show it
-	// within a second of the publish.
+	// says offline, so its sites are offline; the map shows it.
 	site := baDevices[0].entity
 	st := wire.EncodeStatus(wire.Status{Gateway: baGW, State: wire.StateOffline, Time: time.Now()})
-	start := time.Now()
 	tok := gw.Publish(topics.Status(baGW), 1, true, st)
 	cond := fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site, colorOffline)
-	if err := p.eval(ctx, waitJS(cond, 5000), &ms); err != nil {
+	if err := p.Eval(ctx, browser.WaitJS(cond, 10000), &ms); err != nil {
 		t.Fatal(err)
 	}
-	elapsed := time.Since(start)
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish the Bari status: %v", tok.Error())
 	}
 	if ms < 0 {
-		t.Fatalf("site %s still painted %q 5 s after its gateway went offline, want %s", site, colorOf(site), colorOffline)
-	}
-	t.Logf("publish of the gateway's offline status to the offline colour on the map: %v (%.0f ms of it polling in the page)", elapsed, ms)
-	if elapsed >= time.Second {
-		t.Errorf("the change took %v from ingest to the page, want < 1s", elapsed)
+		t.Fatalf("site %s still painted %q 10 s after its gateway went offline, want %s", site, colorOf(site), colorOffline)
 	}
 	// Every site of that gateway goes offline; the agent's stay fresh.
 	others := fmt.Sprintf("[%s].every(id => window.ponteMap.featureColor(id) === %q)", quoteIDs(baDevices), colorOffline)
-	if err := p.eval(ctx, waitJS(others, 3000), &ms); err != nil || ms < 0 {
+	if err := p.Eval(ctx, browser.WaitJS(others, 3000), &ms); err != nil || ms < 0 {
 		t.Errorf("not every site of %s painted offline: %v", baGW, err)
 	}
 	for _, d := range fiDevices {
@@ -520,7 +549,7 @@ twin:
 			t.Errorf("site %s of the live gateway %s painted %q, want fresh %s", d.entity, fiGW, c, colorFresh)
 		}
 	}
-	shot(ctx, t, p, shots, "e2e-map-offline.png")
+	browser.Shot(ctx, t, p, shots, "e2e-map-offline.png")
 
 	// Roads: every segment of the fixture, looked at city by city. (At the
 	// view of both cities a segment shorter than the tiler's tolerance at
@@ -532,7 +561,7 @@ twin:
 		lon, lat float64
 	}{{"firenze", 11.255, 43.773}, {"bari", 16.870, 41.122}} {
 		var ids []string
-		if err := p.eval(ctx, fmt.Sprintf(`(async () => { const m = window.ponteMap.map;
+		if err := p.Eval(ctx, fmt.Sprintf(`(async () => { const m = window.ponteMap.map;
   const idle = new Promise(r => m.once('idle', r)); m.jumpTo({center: [%f, %f], zoom: 13}); await idle;
   return m.querySourceFeatures('roads').filter(f => f.properties.kind === 'road').map(f => f.properties._id); })()`, city.lon, city.lat), &ids); err != nil {
 			t.Fatal(err)
@@ -540,7 +569,7 @@ twin:
 		for _, id := range ids {
 			roads[id] = true
 		}
-		shot(ctx, t, p, shots, "e2e-map-"+city.name+".png")
+		browser.Shot(ctx, t, p, shots, "e2e-map-"+city.name+".png")
 	}
 	if len(roads) != nRoads {
 		t.Errorf("the map draws %d roads %v, want the fixture's %d", len(roads), roads, nRoads)

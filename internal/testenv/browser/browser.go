@@ -1,4 +1,4 @@
-package web_test
+package browser
 
 import (
 	"bufio"
@@ -9,19 +9,20 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// browser is headless Chromium driven over the Chrome DevTools Protocol
+// Browser is headless Chromium driven over the Chrome DevTools Protocol
 // on the pipes --remote-debugging-pipe opens (fd 3 in, fd 4 out; each
 // message is JSON ended by a NUL byte). A small client instead of chromedp
 // keeps the module's dependencies as they are; it needs only a few methods.
-type browser struct {
+type Browser struct {
 	t       testing.TB
 	cmd     *exec.Cmd
 	in      *os.File // our end of Chromium's fd 3
@@ -44,14 +45,13 @@ type cdpMessage struct {
 	} `json:"error,omitempty"`
 }
 
-// startBrowser starts Chromium with software WebGL (SwiftShader), which
-// MapLibre needs. It fails the test, with the install command, when
+// Start starts Chromium with software WebGL (SwiftShader), which
+// MapLibre needs. It is an integration test's start: under -short it skips
+// the test, and without it fails the test, with the install command, when
 // Chromium is missing.
-func startBrowser(t testing.TB) *browser {
+func Start(t testing.TB) *Browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("headless Chromium is needed at %s: install it with `apt-get install -y chromium` (%v)", chromiumPath, err)
-	}
+	chromiumPath := testenv.Need(t, "chromium", "apt-get install -y chromium")
 	toChrome, ours, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -79,12 +79,12 @@ func startBrowser(t testing.TB) *browser {
 	}
 	toChrome.Close()
 	theirs.Close()
-	b := &browser{t: t, cmd: cmd, in: ours, waiting: map[int]chan cdpMessage{}, events: make(chan cdpMessage, 1024), done: make(chan struct{})}
+	b := &Browser{t: t, cmd: cmd, in: ours, waiting: map[int]chan cdpMessage{}, events: make(chan cdpMessage, 1024), done: make(chan struct{})}
 	go b.read(fromChrome)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = b.call(ctx, "", "Browser.close", nil)
+		_, _ = b.Call(ctx, "", "Browser.close", nil)
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
 		select {
@@ -100,7 +100,7 @@ func startBrowser(t testing.TB) *browser {
 	return b
 }
 
-func (b *browser) read(f *os.File) {
+func (b *Browser) read(f *os.File) {
 	defer close(b.done)
 	r := bufio.NewReaderSize(f, 1<<20)
 	for {
@@ -129,9 +129,9 @@ func (b *browser) read(f *os.File) {
 	}
 }
 
-// call sends one CDP command (in a session, if sessionID is set) and waits
+// Call sends one CDP command (in a session, if sessionID is set) and waits
 // for its result.
-func (b *browser) call(ctx context.Context, sessionID, method string, params any) (json.RawMessage, error) {
+func (b *Browser) Call(ctx context.Context, sessionID, method string, params any) (json.RawMessage, error) {
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
@@ -168,44 +168,44 @@ func (b *browser) call(ctx context.Context, sessionID, method string, params any
 	}
 }
 
-// page is one tab.
-type page struct {
-	b       *browser
+// Page is one tab.
+type Page struct {
+	b       *Browser
 	session string
 }
 
-// newPage opens a tab of 1280x800 and enables the events the tests wait on.
-func (b *browser) newPage(ctx context.Context) *page {
+// NewPage opens a tab of 1280x800 and enables the events the tests wait on.
+func (b *Browser) NewPage(ctx context.Context) *Page {
 	b.t.Helper()
-	res, err := b.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"})
+	res, err := b.Call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"})
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	var target struct{ TargetID string }
 	_ = json.Unmarshal(res, &target)
-	res, err = b.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true})
+	res, err = b.Call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true})
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	var att struct{ SessionID string }
 	_ = json.Unmarshal(res, &att)
-	p := &page{b: b, session: att.SessionID}
+	p := &Page{b: b, session: att.SessionID}
 	for _, m := range []string{"Page.enable", "Runtime.enable"} {
-		if _, err := b.call(ctx, p.session, m, nil); err != nil {
+		if _, err := b.Call(ctx, p.session, m, nil); err != nil {
 			b.t.Fatal(err)
 		}
 	}
-	if _, err := b.call(ctx, p.session, "Emulation.setDeviceMetricsOverride",
+	if _, err := b.Call(ctx, p.session, "Emulation.setDeviceMetricsOverride",
 		map[string]any{"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}); err != nil {
 		b.t.Fatal(err)
 	}
 	return p
 }
 
-// navigate loads url and waits for its load event, logging the page's
+// Navigate loads url and waits for its load event, logging the page's
 // console errors and exceptions meanwhile.
-func (p *page) navigate(ctx context.Context, url string) error {
-	if _, err := p.b.call(ctx, p.session, "Page.navigate", map[string]any{"url": url}); err != nil {
+func (p *Page) Navigate(ctx context.Context, url string) error {
+	if _, err := p.b.Call(ctx, p.session, "Page.navigate", map[string]any{"url": url}); err != nil {
 		return err
 	}
 	for {
@@ -221,8 +221,8 @@ func (p *page) navigate(ctx context.Context, url string) error {
 	}
 }
 
-// drainLog logs the console messages received so far.
-func (p *page) drainLog() {
+// DrainLog logs the console messages received so far.
+func (p *Page) DrainLog() {
 	for {
 		select {
 		case m := <-p.b.events:
@@ -233,7 +233,7 @@ func (p *page) drainLog() {
 	}
 }
 
-func (p *page) logEvent(m cdpMessage) {
+func (p *Page) logEvent(m cdpMessage) {
 	switch m.Method {
 	case "Runtime.consoleAPICalled":
 		var e struct {
@@ -252,10 +252,10 @@ func (p *page) logEvent(m cdpMessage) {
 	}
 }
 
-// eval evaluates a JavaScript expression, awaiting it if it is a promise,
+// Eval evaluates a JavaScript expression, awaiting it if it is a promise,
 // and decodes its JSON value into out (if not nil).
-func (p *page) eval(ctx context.Context, expr string, out any) error {
-	res, err := p.b.call(ctx, p.session, "Runtime.evaluate", map[string]any{
+func (p *Page) Eval(ctx context.Context, expr string, out any) error {
+	res, err := p.b.Call(ctx, p.session, "Runtime.evaluate", map[string]any{
 		"expression": expr, "awaitPromise": true, "returnByValue": true,
 	})
 	if err != nil {
@@ -282,10 +282,10 @@ func (p *page) eval(ctx context.Context, expr string, out any) error {
 	return json.Unmarshal(r.Result.Value, out)
 }
 
-// screenshot saves a PNG of the page to path: the whole page, not only
+// Screenshot saves a PNG of the page to path: the whole page, not only
 // the viewport, when full is set.
-func (p *page) screenshot(ctx context.Context, path string, full bool) error {
-	res, err := p.b.call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": full})
+func (p *Page) Screenshot(ctx context.Context, path string, full bool) error {
+	res, err := p.b.Call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": full})
 	if err != nil {
 		return err
 	}
@@ -301,4 +301,53 @@ func (p *page) screenshot(ctx context.Context, path string, full bool) error {
 		return errors.New("empty screenshot")
 	}
 	return os.WriteFile(path, png, 0o644)
+}
+
+// Close closes the tab.
+func (p *Page) Close(ctx context.Context) error {
+	_, err := p.b.Call(ctx, p.session, "Page.close", nil)
+	return err
+}
+
+// BringToFront makes the tab the active one: a background tab gets no
+// animation frames and throttled timers.
+func (p *Page) BringToFront(ctx context.Context) error {
+	_, err := p.b.Call(ctx, p.session, "Page.bringToFront", nil)
+	return err
+}
+
+// WaitJS is a page expression that polls cond (a JS expression) every
+// 10 ms until it is truthy or ms milliseconds pass, and resolves to the
+// milliseconds it took, or -1.
+func WaitJS(cond string, ms int) string {
+	return fmt.Sprintf(`(async () => { const t0 = performance.now();
+  for (;;) { let ok = false; try { ok = !!(%s); } catch (e) {}
+    if (ok) return performance.now() - t0;
+    if (performance.now() - t0 > %d) return -1;
+    await new Promise(r => setTimeout(r, 10)); } })()`, cond, ms)
+}
+
+// Shot saves a screenshot of p as dir/name (the whole page when name
+// starts with "indicators") and logs where; a failure is an error of t.
+func Shot(ctx context.Context, t testing.TB, p *Page, dir, name string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := p.Screenshot(ctx, path, strings.HasPrefix(name, "indicators")); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// Artifacts is where screenshots go: $PONTE_ARTIFACTS, else a temp dir.
+func Artifacts(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("PONTE_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
