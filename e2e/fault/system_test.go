@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/internal/influxtest"
 	"github.com/ponte-city/ponte/internal/testenv"
 )
 

@@ -49,7 +49,7 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	writeFile(b, filepath.Join(profDir, "bench-100.yaml"), benchProfile())
 	simAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
 	start(b, simBin, "--profile", filepath.Join(profDir, "bench-100.yaml"), "--modbus-tcp", simAddr, "--units", "1-100")
-	waitFor(b, 10*time.Second, "ponte-sim to listen", func() bool {
+	testenv.Eventually(b, 10*time.Second, "ponte-sim to listen", func() bool {
 		c, err := net.DialTimeout("tcp", simAddr, time.Second)
 		if err == nil {
 			c.Close()
@@ -67,7 +67,7 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	path := filepath.Join(dir, "site.yaml")
 	writeFile(b, path, site)
 	p := start(b, edgeBin, "--config", path, "--log-level", "warn")
-	waitFor(b, 15*time.Second, "the agent to be ready", func() bool {
+	testenv.Eventually(b, 15*time.Second, "the agent to be ready", func() bool {
 		code, _, err := tryGet("http://" + listen + "/readyz")
 		return err == nil && code == 200
 	})

@@ -98,7 +98,7 @@ func TestEndToEnd(t *testing.T) {
 	base := "http://" + a.Addr()
 
 	want := []string{"meter-1", "meter-2", "meter-3", "bay-1", "weather"}
-	waitFor(t, 20*time.Second, "readings of every device at ingest", func() bool {
+	testenv.Eventually(t, 20*time.Second, "readings of every device at ingest", func() bool {
 		got := ack.devices()
 		for _, d := range want {
 			if got[d] == 0 {
@@ -119,7 +119,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("status", func(t *testing.T) {
 		var st Status
-		waitFor(t, 10*time.Second, "every device ok and acks in /status", func() bool {
+		testenv.Eventually(t, 10*time.Second, "every device ok and acks in /status", func() bool {
 			_, body := get(t, base+"/status")
 			st = Status{}
 			if err := json.Unmarshal([]byte(body), &st); err != nil {
@@ -192,13 +192,13 @@ func TestEndToEnd(t *testing.T) {
 
 	// The buffer drains: everything buffered up to now is acknowledged.
 	last := a.Status().Buffer.LastSeq
-	waitFor(t, 15*time.Second, "ingest to acknowledge the buffer", func() bool { return a.Status().Buffer.AckedSeq >= last })
+	testenv.Eventually(t, 15*time.Second, "ingest to acknowledge the buffer", func() bool { return a.Status().Buffer.AckedSeq >= last })
 
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	ack.check(t)
-	waitFor(t, 5*time.Second, "offline status", func() bool {
+	testenv.Eventually(t, 5*time.Second, "offline status", func() bool {
 		ack.mu.Lock()
 		defer ack.mu.Unlock()
 		return ack.status["fi-test-01"].State == wire.StateOffline

@@ -236,18 +236,6 @@ func (a *acknowledger) check(t testing.TB) (last uint64) {
 	return last
 }
 
-// waitFor polls cond every 50ms until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // get fetches url and returns the status code and body.
 func get(t testing.TB, url string) (int, string) {
 	t.Helper()

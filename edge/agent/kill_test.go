@@ -91,8 +91,8 @@ func TestKill9(t *testing.T) {
 	}
 
 	p := start(t, bin, args...)
-	waitFor(t, 15*time.Second, "the agent to be ready", ready)
-	waitFor(t, 15*time.Second, "unacknowledged batches at ingest", func() bool { return len(ack.mark()) >= 200 })
+	testenv.Eventually(t, 15*time.Second, "the agent to be ready", ready)
+	testenv.Eventually(t, 15*time.Second, "unacknowledged batches at ingest", func() bool { return len(ack.mark()) >= 200 })
 	time.Sleep(2500 * time.Millisecond) // past ack_timeout: re-sends too
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -106,9 +106,9 @@ func TestKill9(t *testing.T) {
 	ack.setAcking(true)
 
 	p = start(t, bin, args...)
-	waitFor(t, 15*time.Second, "the agent to be ready again", ready)
-	waitFor(t, 30*time.Second, "every reading received before the kill to arrive again", func() bool { return ack.seenAll(before) == 0 })
-	waitFor(t, 15*time.Second, "ingest to acknowledge past the kill", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the agent to be ready again", ready)
+	testenv.Eventually(t, 30*time.Second, "every reading received before the kill to arrive again", func() bool { return ack.seenAll(before) == 0 })
+	testenv.Eventually(t, 15*time.Second, "ingest to acknowledge past the kill", func() bool {
 		_, body, err := tryGet("http://" + listen + "/status")
 		return err == nil && strings.Contains(body, `"connected": true`) && ackedAbove(body, maxBefore)
 	})
@@ -123,7 +123,7 @@ func TestKill9(t *testing.T) {
 	if last <= maxBefore {
 		t.Errorf("nothing new after the restart: last seq %d", last)
 	}
-	waitFor(t, 5*time.Second, "offline status", func() bool {
+	testenv.Eventually(t, 5*time.Second, "offline status", func() bool {
 		ack.mu.Lock()
 		defer ack.mu.Unlock()
 		return ack.status["gw-kill"].State == wire.StateOffline

@@ -27,7 +27,7 @@ func TestReload(t *testing.T) {
 	a, stop := runAgent(t, path)
 	ctx := context.Background()
 
-	waitFor(t, 15*time.Second, "readings of meter-1 and meter-2", func() bool {
+	testenv.Eventually(t, 15*time.Second, "readings of meter-1 and meter-2", func() bool {
 		d := ack.devices()
 		return d["meter-1"] > 0 && d["meter-2"] > 0
 	})
@@ -41,7 +41,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 	cut := a.Status().Buffer.LastSeq // meter-2's source has stopped: none of its readings comes later
-	waitFor(t, 15*time.Second, "readings of meter-3", func() bool { return ack.devices()["meter-3"] > 0 })
+	testenv.Eventually(t, 15*time.Second, "readings of meter-3", func() bool { return ack.devices()["meter-3"] > 0 })
 	var names []string
 	for _, d := range a.Status().Devices {
 		names = append(names, d.Name)
@@ -79,7 +79,7 @@ func TestReload(t *testing.T) {
 	}
 
 	last := a.Status().Buffer.LastSeq
-	waitFor(t, 15*time.Second, "ingest to acknowledge the buffer", func() bool { return a.Status().Buffer.AckedSeq >= last })
+	testenv.Eventually(t, 15*time.Second, "ingest to acknowledge the buffer", func() bool { return a.Status().Buffer.AckedSeq >= last })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -53,16 +53,13 @@ func writeProfile(t *testing.T, text string) string {
 
 func waitTCP(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 20*time.Second, addr+" answering /status", func() bool {
 		resp, err := http.Get("http://" + addr + "/status")
 		if err == nil {
 			resp.Body.Close()
-			return
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not come up", addr)
+		return err == nil
+	})
 }
 
 func getStatus(t *testing.T, addr string) Status {

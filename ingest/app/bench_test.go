@@ -11,8 +11,8 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 
 	"github.com/ponte-city/ponte/ingest/app"
-	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/influxtest"
 	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )

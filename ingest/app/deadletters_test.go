@@ -18,9 +18,9 @@ import (
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
-	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/opsctl"
+	"github.com/ponte-city/ponte/internal/influxtest"
 	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )

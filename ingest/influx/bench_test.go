@@ -11,8 +11,8 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 
-	"github.com/ponte-city/ponte/ingest/influxtest"
 	"github.com/ponte-city/ponte/internal/influxschema"
+	"github.com/ponte-city/ponte/internal/influxtest"
 	"github.com/ponte-city/ponte/wire"
 )
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -231,11 +232,11 @@ func TestHealthFromPing(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := newSink(t, srv.URL, "b", func(c *Config) { c.PingInterval = 20 * time.Millisecond })
-	eventually(t, 5*time.Second, "healthy from the first ping", s.Healthy)
+	testenv.Eventually(t, 5*time.Second, "healthy from the first ping", s.Healthy)
 	up.Lock()
 	down = true
 	up.Unlock()
-	eventually(t, 5*time.Second, "unhealthy once pings fail", func() bool { return !s.Healthy() })
+	testenv.Eventually(t, 5*time.Second, "unhealthy once pings fail", func() bool { return !s.Healthy() })
 	if s.Backpressure() {
 		t.Error("backpressure without any failing write")
 	}

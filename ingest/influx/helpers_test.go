@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/internal/influxtest"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -79,18 +79,6 @@ func floats(dev, p string, base time.Time, n int) []wire.Reading {
 		rs[i] = wire.Reading{Device: dev, Point: p, Value: wire.Float(float64(i) + 0.5), Unit: "V", Time: base.Add(time.Duration(i) * time.Microsecond)}
 	}
 	return rs
-}
-
-// eventually polls cond every 10ms until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // countingTransport counts HTTP requests and delays each by delay, so that

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // TestLedger: the queue settles a batch spanning two Write calls as the
@@ -35,9 +37,9 @@ func TestLedger(t *testing.T) {
 	}
 	cancelA, doneA := write("cab-a", 2)
 	defer cancelA()
-	eventually(t, 5*time.Second, "the first write queued", func() bool { return q.pending.Load() == 2 })
+	testenv.Eventually(t, 5*time.Second, "the first write queued", func() bool { return q.pending.Load() == 2 })
 	_, doneB := write("cab-b", 3)
-	eventually(t, 5*time.Second, "both writes queued", func() bool { return q.pending.Load() == 5 })
+	testenv.Eventually(t, 5*time.Second, "both writes queued", func() bool { return q.pending.Load() == 5 })
 
 	q.mu.Lock()
 	b := q.takeLocked(nil)
@@ -73,7 +75,7 @@ func TestLedger(t *testing.T) {
 
 	// A caller that gives up: its lines are pruned, not sent.
 	cancelC, doneC := write("cab-c", 4)
-	eventually(t, 5*time.Second, "write queued", func() bool { return q.pending.Load() == 4 })
+	testenv.Eventually(t, 5*time.Second, "write queued", func() bool { return q.pending.Load() == 4 })
 	q.mu.Lock()
 	b = q.takeLocked(nil)
 	q.mu.Unlock()
@@ -84,5 +86,5 @@ func TestLedger(t *testing.T) {
 	if b = q.prune(b); len(b) != 0 {
 		t.Errorf("%d lines left after pruning an abandoned write, want 0", len(b))
 	}
-	eventually(t, 5*time.Second, "pruned lines released", func() bool { return q.pending.Load() == 0 })
+	testenv.Eventually(t, 5*time.Second, "pruned lines released", func() bool { return q.pending.Load() == 0 })
 }

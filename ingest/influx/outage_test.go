@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/internal/influxtest"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // TestOutage stops InfluxDB during steady writes from several producers
@@ -53,23 +54,23 @@ func TestOutage(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 10*time.Second, "first writes", func() bool { return written.Load() >= 2000 })
+	testenv.Eventually(t, 10*time.Second, "first writes", func() bool { return written.Load() >= 2000 })
 	srv.Stop()
-	eventually(t, 10*time.Second, "Healthy false while InfluxDB is down", func() bool { return !s.Healthy() })
+	testenv.Eventually(t, 10*time.Second, "Healthy false while InfluxDB is down", func() bool { return !s.Healthy() })
 	if !s.Backpressure() {
 		t.Error("no backpressure while writes fail")
 	}
 	// Give the retry timer several rounds against a dead server.
 	retriesBefore := s.Stats().Retries
-	eventually(t, 10*time.Second, "retries while down", func() bool { return s.Stats().Retries >= retriesBefore+3 })
+	testenv.Eventually(t, 10*time.Second, "retries while down", func() bool { return s.Stats().Retries >= retriesBefore+3 })
 	blocked := inWrite.Load()
 	if blocked == 0 {
 		t.Error("no Write call is blocked while InfluxDB is down")
 	}
 	writtenWhileDown := written.Load()
 	srv.Start()
-	eventually(t, 20*time.Second, "Healthy true after restart", s.Healthy)
-	eventually(t, 20*time.Second, "writes resume", func() bool { return written.Load() >= writtenWhileDown+2000 })
+	testenv.Eventually(t, 20*time.Second, "Healthy true after restart", s.Healthy)
+	testenv.Eventually(t, 20*time.Second, "writes resume", func() bool { return written.Load() >= writtenWhileDown+2000 })
 	if s.Backpressure() {
 		// It may be set by a later, unrelated hiccup; report it but let the
 		// counts decide.
@@ -100,7 +101,7 @@ func TestRetryOnTimer(t *testing.T) {
 		_, err := s.Write(context.Background(), "gw-1", floats("cab-1", "voltage", time.Unix(1_700_000_400, 0), 10))
 		done <- err
 	}()
-	eventually(t, 10*time.Second, "several tries against the stopped server", func() bool { return s.Stats().Requests >= 4 })
+	testenv.Eventually(t, 10*time.Second, "several tries against the stopped server", func() bool { return s.Stats().Requests >= 4 })
 	select {
 	case err := <-done:
 		t.Fatalf("Write returned while InfluxDB was down: %v", err)
@@ -167,7 +168,7 @@ func TestBackpressureBoundsPending(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 10*time.Second, "pending reaches the cap", func() bool { return s.Stats().Pending == maxPending })
+	testenv.Eventually(t, 10*time.Second, "pending reaches the cap", func() bool { return s.Stats().Pending == maxPending })
 	for range 20 {
 		if p := s.Stats().Pending; p > maxPending {
 			t.Fatalf("pending %d > MaxPending %d", p, maxPending)
@@ -204,13 +205,13 @@ func TestCancelAndClose(t *testing.T) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
 	// The cancelled write's points are dropped at the next retry.
-	eventually(t, 5*time.Second, "the cancelled write's points dropped", func() bool { return s.Stats().Pending == 0 })
+	testenv.Eventually(t, 5*time.Second, "the cancelled write's points dropped", func() bool { return s.Stats().Pending == 0 })
 	blocked := make(chan error, 1)
 	go func() {
 		_, err := s.Write(context.Background(), "gw-1", floats("cab-2", "v", time.Unix(1_700_000_800, 0), 3))
 		blocked <- err
 	}()
-	eventually(t, 5*time.Second, "the write is queued", func() bool { return s.Stats().Pending >= 3 })
+	testenv.Eventually(t, 5*time.Second, "the write is queued", func() bool { return s.Stats().Pending >= 3 })
 	cctx, ccancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer ccancel()
 	if err := s.Close(cctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -244,7 +245,7 @@ func TestCloseDrains(t *testing.T) {
 			_, _ = s.Write(context.Background(), "gw-1", floats("cab-"+strconv.Itoa(c), "v", time.Unix(1_700_000_900, 0), 100))
 		}()
 	}
-	eventually(t, 5*time.Second, "writes accepted", func() bool { return s.Stats().Pending+s.Stats().Points == 1000 })
+	testenv.Eventually(t, 5*time.Second, "writes accepted", func() bool { return s.Stats().Pending+s.Stats().Points == 1000 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := s.Close(ctx); err != nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-city/ponte/ingest/influxtest"
+	"github.com/ponte-city/ponte/internal/influxtest"
 
 	"github.com/ponte-city/ponte/internal/testenv"
 )
@@ -40,7 +40,7 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 
 	// The first Write's job is released just after it returns; wait, so
 	// that the outage holds exactly the next one.
-	eventually(t, 10*time.Second, "the first write settles", func() bool { return s.Stats().Pending == 0 })
+	testenv.Eventually(t, 10*time.Second, "the first write settles", func() bool { return s.Stats().Pending == 0 })
 	before := len(logs.String())
 	px.Cut()
 	done := make(chan error, 1)
@@ -48,8 +48,8 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 		_, err := s.Write(context.Background(), "gw-1", floats("cab-1", "voltage", time.Unix(1_700_001_100, 0), 10))
 		done <- err
 	}()
-	eventually(t, 10*time.Second, "the write fails and the sink backs off", s.Backpressure)
-	eventually(t, 10*time.Second, "probes while unreachable", func() bool { return s.Stats().Probes >= 3 })
+	testenv.Eventually(t, 10*time.Second, "the write fails and the sink backs off", s.Backpressure)
+	testenv.Eventually(t, 10*time.Second, "probes while unreachable", func() bool { return s.Stats().Probes >= 3 })
 	select {
 	case err := <-done:
 		t.Fatalf("Write returned while InfluxDB was unreachable: %v", err)
@@ -72,7 +72,7 @@ func TestProbeResumesAfterOutage(t *testing.T) {
 	if st.ProbeResumes != 1 {
 		t.Errorf("probe resumes = %d, want 1 (the backoff is an hour; only the probe can resume)", st.ProbeResumes)
 	}
-	eventually(t, 10*time.Second, "the sink drains", func() bool { return s.Stats().Pending == 0 })
+	testenv.Eventually(t, 10*time.Second, "the sink drains", func() bool { return s.Stats().Pending == 0 })
 	if s.Backpressure() || !s.Healthy() {
 		t.Errorf("after the resume: backpressure %v, healthy %v", s.Backpressure(), s.Healthy())
 	}
@@ -142,7 +142,7 @@ func BenchmarkBackToWrite(b *testing.B) {
 			}
 			done <- time.Now()
 		}()
-		eventually(b, 10*time.Second, "backing off", s.Backpressure)
+		testenv.Eventually(b, 10*time.Second, "backing off", s.Backpressure)
 		back := time.Now()
 		px.Heal()
 		total += (<-done).Sub(back)
