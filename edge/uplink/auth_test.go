@@ -101,7 +101,7 @@ func TestPassword(t *testing.T) {
 	}
 	port := customMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\n", pw))
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	ackerURL := fmt.Sprintf("tcp://ponte-ingest:ackpw@127.0.0.1:%d", port)
+	ackerURL := fmt.Sprintf("tcp://acker:ackpw@127.0.0.1:%d", port)
 	cases := []struct {
 		name, user, pass string
 		ok               bool
