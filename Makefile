@@ -5,8 +5,17 @@ GO        ?= go
 BIN       := bin
 # Every binary under cmd/ (ponte-edge and ponte-ingest join as they land).
 CMDS      := $(notdir $(patsubst %/main.go,%,$(wildcard cmd/*/main.go)))
-STATICCHECK_VERSION := v0.8.2
-GOBIN     := $(shell $(GO) env GOPATH)/bin
+# What a fresh Debian machine lacks, deploy/bootstrap brings before each
+# target that needs it (a silent no-op, about 0.2 s, when all is present):
+# Debian packages through apt-get, Go-built tools (influxd 1.8.10,
+# staticcheck) into $(TOOLS)/bin, first on PATH for everything make runs.
+BOOTSTRAP_TOOLS ?= $(CURDIR)/.tools
+TOOLS     := $(abspath $(BOOTSTRAP_TOOLS))
+export BOOTSTRAP_TOOLS := $(TOOLS)
+ifeq ($(findstring $(TOOLS)/bin:,$(PATH)),)
+export PATH := $(TOOLS)/bin:$(PATH)
+endif
+BOOTSTRAP := bash deploy/bootstrap
 LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
@@ -20,6 +29,8 @@ all: build
 # ponte-ingest. Rebuilt when a source or the lockfile changes.
 WEB_SRC := $(shell find twin/web/src -type f 2>/dev/null) twin/web/build.mjs twin/web/package-lock.json
 twin/web/dist/map/index.html: $(WEB_SRC)
+	@$(BOOTSTRAP) web
+	@echo "installing the pages' npm packages (maplibre-gl, esbuild) with npm ci, then bundling them ..."
 	cd twin/web && npm ci --no-audit --no-fund && npm run build
 
 web: twin/web/dist/map/index.html
@@ -37,12 +48,16 @@ build-arm: web
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/ $(addprefix ./cmd/,$(CMDS))
 
 # Runs the ARM binaries under qemu-user-static, as on the boxes.
-check-arm: build-arm
+check-arm:
+	@$(BOOTSTRAP) check-arm
+	@$(MAKE) --no-print-directory build-arm
 	@bash deploy/arm/check
 
 # Everything: unit and integration tests (real Mosquitto, InfluxDB, socat,
 # Chromium). npm runs only when the pages are not built or a source changed.
-test: web
+test:
+	@$(BOOTSTRAP) test
+	@$(MAKE) --no-print-directory web
 	$(GO) test $(TEST_FLAGS) ./...
 
 # Unit tests only: Go alone, no component, no npm (about two minutes).
@@ -52,19 +67,23 @@ test-short:
 # -tags fault: the fault suite (e2e/fault) is vetted too. No npm: the
 # pages' embed holds at least dist/README.txt.
 lint:
+	@$(BOOTSTRAP) lint
 	$(GO) vet -tags fault ./...
-	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	$(GOBIN)/staticcheck -tags fault ./...
+	staticcheck -tags fault ./...
 
 # The fault suite: five minutes of faults against the real binaries, once
 # with the embedded broker and once with Mosquitto (about 13 minutes in all).
 # Needs influxd 1.8.10, mosquitto; see e2e/fault.
 FAULT_FLAGS ?= -count=1 -timeout 20m -v
-fault: web
+fault:
+	@$(BOOTSTRAP) test
+	@$(MAKE) --no-print-directory web
 	$(GO) test -tags fault $(FAULT_FLAGS) ./e2e/fault
 
 # Every figure on its own line as "bench <name> <value> <unit>".
-bench: web
+bench:
+	@$(BOOTSTRAP) test
+	@$(MAKE) --no-print-directory web
 	@bash benchmarks/run
 
 # Short coverage-guided runs of every fuzz target (seed corpora already run in `make test`).
@@ -72,9 +91,14 @@ FUZZTIME ?= 30s
 fuzz:
 	@bash benchmarks/fuzz $(FUZZTIME)
 
-demo: build-host
+# Brings what the demo lacks first, so a fresh machine is asked for at
+# most one command.
+demo:
+	@$(BOOTSTRAP) demo
+	@$(MAKE) --no-print-directory build-host
 	@bash deploy/demo/run
 
+# Keeps $(TOOLS) (influxd takes minutes to build); rm -rf .tools to rebuild it.
 clean:
 	rm -rf $(BIN) twin/web/node_modules
 	find twin/web/dist -mindepth 1 ! -name README.txt -delete 2>/dev/null || true

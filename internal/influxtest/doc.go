@@ -3,11 +3,13 @@
 // directory and a database "ponte" ready for writes through the v2
 // compatibility endpoint (bucket "ponte/autogen").
 //
-// The binary is built once per machine with
+// The binary is built once per checkout by deploy/bootstrap (which `make
+// test` runs) into .tools/bin, or by hand with
 //
 //	go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10
 //
-// and looked up on PATH and in $(go env GOPATH)/bin. Start is an
+// and looked up on PATH, in the checkout's .tools/bin (testenv.ToolsBin,
+// also under a plain `go test`) and in $(go env GOPATH)/bin. Start is an
 // integration test's start: under -short it skips the test; without it a
 // missing binary fails the test with that command.
 //

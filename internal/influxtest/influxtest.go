@@ -70,7 +70,8 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// findBinary looks influxd up on PATH and in $(go env GOPATH)/bin.
+// findBinary looks influxd up on PATH, in the checkout's .tools/bin (see
+// testenv.Need) and in $(go env GOPATH)/bin.
 func findBinary(t testing.TB) string {
 	t.Helper()
 	testenv.Integration(t, "influxd")

@@ -9,5 +9,8 @@
 // under `go test -short`, so the unit tests run with nothing but Go
 // installed. Without -short a component that is missing fails the test
 // with the command that installs it; nothing else skips (under CI=true a
-// skip would hide a missing install step in .ci/run).
+// skip would hide a missing install step in deploy/bootstrap, which
+// .ci/run and `make test` run). Need looks on PATH, in the sbin folders and
+// in the checkout's .tools/bin (ToolsBin), where the bootstrap builds
+// influxd, so a plain `go test` finds it too.
 package testenv
