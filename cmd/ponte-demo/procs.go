@@ -43,6 +43,11 @@ func (p *proc) exited() (bool, error) {
 	}
 }
 
+// childAttr puts a child in its own process group, killed with the demo.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
 // start runs bin with args as the child called name.
 func (ps *procs) start(name, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(ps.logs, name+".log")
@@ -52,7 +57,7 @@ func (ps *procs) start(name, bin string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)

@@ -9,12 +9,29 @@ import (
 	"time"
 )
 
+// Page conditions the screenshots wait for, evaluated in the page. The
+// map: its hooks are up, its data loaded (ponteMap.ready) and MapLibre
+// has drawn everything (idle), then one more second for the live colours
+// of the first stream events. The indicators page marks its body once it
+// rendered the indicators.
+const (
+	mapDrawn = `(async () => {
+  for (let i = 0; i < 600 && !window.ponteMap; i++) await new Promise((r) => setTimeout(r, 100));
+  await window.ponteMap.ready;
+  const m = window.ponteMap.map;
+  if (!m.loaded()) await new Promise((r) => m.once('idle', r));
+  await new Promise((r) => setTimeout(r, 1000));
+  return true;
+})()`
+	indicatorsDrawn = `(async () => {
+  for (let i = 0; i < 600 && document.body.dataset.ready !== 'true'; i++) await new Promise((r) => setTimeout(r, 100));
+  return document.body.dataset.ready === 'true';
+})()`
+)
+
 // screenshots waits until the twin has fresh sites, then saves the map
 // (map.png) and the indicators page (indicators.png) as headless Chromium
-// renders them at 1280x800. Chromium's own --screenshot is enough here:
-// the map page draws with software WebGL (SwiftShader), and
-// --virtual-time-budget lets its requests, tiles and first paint finish
-// before the picture is taken.
+// draws them at 1280x800 (software WebGL: SwiftShader).
 func (s *stack) screenshots(ctx context.Context, mapURL, indURL string) error {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -27,44 +44,45 @@ func (s *stack) screenshots(ctx context.Context, mapURL, indURL string) error {
 	if err := s.freshEnough(ctx); err != nil {
 		return err
 	}
-	for _, shot := range []struct{ name, url string }{{"map.png", mapURL}, {"indicators.png", indURL}} {
+	for _, shot := range []struct{ name, url, drawn string }{{"map.png", mapURL, mapDrawn}, {"indicators.png", indURL, indicatorsDrawn}} {
 		out := filepath.Join(s.cfg.Screenshots, shot.name)
-		if err := s.shoot(ctx, chromium, shot.url, out); err != nil {
-			return err
+		if err := s.shoot(ctx, chromium, shot.url, shot.drawn, out); err != nil {
+			return fmt.Errorf("screenshot %s: %w", shot.name, err)
 		}
 		fmt.Fprintf(s.cfg.Out, "screenshot: %s\n", out)
 	}
 	return nil
 }
 
-// shoot runs one headless Chromium on url and checks the PNG it wrote.
-func (s *stack) shoot(ctx context.Context, chromium, url, out string) error {
-	profile, err := os.MkdirTemp(s.work, "chromium-")
+// shoot opens url in a fresh headless Chromium, waits until drawn holds
+// and saves the viewport to out.
+func (s *stack) shoot(ctx context.Context, chromium, url, drawn, out string) error {
+	dir, err := os.MkdirTemp(s.work, "chromium-")
 	if err != nil {
 		return err
 	}
-	_ = os.Remove(out)
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-default-apps", "--disable-extensions", "--no-first-run", "--no-default-browser-check",
-		"--mute-audio", "--hide-scrollbars", "--window-size=1280,800", "--user-data-dir="+profile,
-		"--virtual-time-budget=15000", "--timeout=30000", "--screenshot="+out, url)
 	logPath := filepath.Join(s.work, "logs", "chromium-"+filepath.Base(out)+".log")
 	log, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("chromium screenshot of %s: %v (log: %s)", url, err, logPath)
+	c, err := startCDP(chromium, dir, log)
+	if err != nil {
+		return err
 	}
-	st, err := os.Stat(out)
-	if err != nil || st.Size() == 0 {
-		return fmt.Errorf("chromium wrote no screenshot %s (log: %s)", out, logPath)
+	defer c.close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := c.open(ctx, url); err != nil {
+		return fmt.Errorf("%w (chromium's log: %s)", err, logPath)
 	}
-	return nil
+	ok, err := c.eval(ctx, drawn)
+	if err != nil {
+		return fmt.Errorf("%w (chromium's log: %s)", err, logPath)
+	}
+	if string(ok) != "true" {
+		return fmt.Errorf("the page at %s did not finish drawing", url)
+	}
+	return c.screenshot(ctx, out)
 }

@@ -21,15 +21,15 @@ type gatewayStatus struct {
 	ID, City string
 	Devices  int
 	// Err is why the gateway's status could not be read this round.
-	Err                 string
-	Up, Bad, Unknown    int
-	Buffered            uint64
-	LastSeq, AckedSeq   uint64
-	Connected           bool
-	DeadLetters         int // letters
-	DeadReadings        int // readings in them
-	InInflux            int // devices with good readings in InfluxDB
-	deadDevices         []string
+	Err               string
+	Up, Bad, Unknown  int
+	Buffered          uint64
+	LastSeq, AckedSeq uint64
+	Connected         bool
+	DeadLetters       int // letters
+	DeadReadings      int // readings in them
+	InInflux          int // devices with good readings in InfluxDB
+	deadDevices       []string
 }
 
 // snapshot is one round's view of the city.
