@@ -186,6 +186,15 @@ func MakePlan(cfg PlanConfig) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The site configs are written elsewhere: the paths they hold must
+	// not depend on the folder the demo was started from.
+	for _, dir := range []*string{&cfg.Root, &cfg.Work} {
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return nil, err
+		}
+		*dir = abs
+	}
 	p := &planner{cfg: cfg, plan: &Plan{Brokers: map[string]int{}},
 		profiles: filepath.Join(cfg.Root, "firmware-profiles"), endpoints: map[string]string{}, sims: map[string]*Sim{}, loaded: map[string]*profile.Profile{}}
 	if err := p.loadGeo(); err != nil {
