@@ -17,9 +17,7 @@ import (
 
 // Startup waits are generous: the demo shares small machines with builds
 // and tests, and influxd's first start creates its files.
-const (
-	startWait = 3 * time.Minute
-)
+const startWait = 3 * time.Minute
 
 // stack is the running demo: its processes and the addresses to poll.
 type stack struct {
@@ -122,11 +120,9 @@ func (s *stack) start(ctx context.Context) error {
 	}
 	for _, g := range plan.Gateways {
 		s.status(fmt.Sprintf("ponte-edge %s (%s, %d devices)", g.Site.Gateway.ID, g.City, len(g.Site.Devices)))
-		p, err := s.procs.start("edge-"+g.Site.Gateway.ID, filepath.Join(s.cfg.Bin, "ponte-edge"), "--config", g.File, "--log-level", "warn")
-		if err != nil {
+		if _, err := s.procs.start("edge-"+g.Site.Gateway.ID, filepath.Join(s.cfg.Bin, "ponte-edge"), "--config", g.File, "--log-level", "warn"); err != nil {
 			return err
 		}
-		_ = p
 	}
 	for _, g := range plan.Gateways {
 		if err := s.procs.waitFor(ctx, startWait, "ponte-edge "+g.Site.Gateway.ID+" on "+g.HTTP, httpOK("http://"+g.HTTP+"/status", "")); err != nil {
@@ -301,13 +297,14 @@ sites:
 	return s.procs.waitFor(ctx, startWait, "ponte-ingest ready on "+s.ops, httpStatus(s.ops+"/readyz", 200))
 }
 
-// client is the demo's HTTP client for its own polls: short timeouts, so
-// a slow answer shows as "status unavailable" for one round.
-var client = &http.Client{Timeout: 4 * time.Second}
+// client is the demo's HTTP client for its own polls: a short timeout, so
+// a slow answer shows as "status unavailable" for one round. (Clients
+// share http.DefaultTransport's connections.)
+func client() *http.Client { return &http.Client{Timeout: 4 * time.Second} }
 
 func httpStatus(u string, want int) func() bool {
 	return func() bool {
-		resp, err := client.Get(u)
+		resp, err := client().Get(u)
 		if err != nil {
 			return false
 		}
@@ -322,7 +319,7 @@ func httpOK(u, token string) func() bool {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := client.Do(req)
+		resp, err := client().Do(req)
 		if err != nil {
 			return false
 		}

@@ -112,7 +112,7 @@ func getJSON(u, token string, v any) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := client.Do(req)
+	resp, err := client().Do(req)
 	if err != nil {
 		return err
 	}
