@@ -136,26 +136,79 @@ function flush() {
   for (const [source, feats] of pending) {
     if (source === 'areas') continue;
     map.getSource(source).updateData({ add: [...feats.values()] }).then(() => { stats.appliedAt = performance.now(); });
+    hand(source, feats.values(), false);
   }
   pending.clear();
   if (areasDirty) {
     areasDirty = false;
-    map.getSource('areas').setData(store.collection('areas'));
+    const fc = store.collection('areas');
+    map.getSource('areas').setData(fc);
+    hand('areas', fc.features, true);
     renderLegend();
   }
+}
+
+// handed is, per source, the IDs of the features given to the map's
+// source (setData, updateData), in view or not: what featureCount counts.
+const handed = new Map();
+
+function hand(source, features, replace) {
+  if (replace || !handed.has(source)) handed.set(source, new Set());
+  const ids = handed.get(source);
+  for (const f of features) ids.add(String(f.properties._id));
 }
 
 function setAll() {
   // The reloaded data is the truth: drop the live colours set on top.
   for (const s of ['roads', 'sites']) map.removeFeatureState({ source: s });
-  for (const s of SOURCES) map.getSource(s).setData(store.collection(s));
+  for (const s of SOURCES) {
+    const fc = store.collection(s);
+    map.getSource(s).setData(fc);
+    hand(s, fc.features, true);
+  }
 }
 
+// fitToData frames the devices: the sites and gateways when there are any,
+// so that an operator opens on the installations and not on every
+// metropolitan area the twin knows; otherwise everything it holds (areas
+// and roads, e.g. before the first site config is enrolled). A twin that
+// serves several cities (Firenze and Bari are 400 km apart) opens on the
+// one with the most devices rather than on the country between them:
+// devices are counted per cell of FRAME_CELL degrees (about 25 km) and the
+// busiest cell with its neighbours is framed. Panning to the others stays
+// one gesture away.
+const FRAME_CELL = 0.25;
+
 function fitToData() {
+  const points = (f) => {
+    const out = [];
+    const walk = (c) => { if (typeof c[0] === 'number') out.push(c); else for (const x of c) walk(x); };
+    if (f.geometry && f.geometry.coordinates) walk(f.geometry.coordinates);
+    return out;
+  };
+  const devices = [];
+  for (const f of store.features.values()) {
+    if (f.properties.kind === 'site' || f.properties.kind === 'gateway') devices.push(...points(f));
+  }
   const b = new maplibregl.LngLatBounds();
-  const walk = (c) => { if (typeof c[0] === 'number') b.extend(c); else for (const x of c) walk(x); };
-  for (const f of store.features.values()) if (f.geometry && f.geometry.coordinates) walk(f.geometry.coordinates);
-  if (!b.isEmpty()) map.fitBounds(b, { padding: 30, animate: false });
+  if (devices.length) {
+    const cell = (c) => [Math.floor(c[0] / FRAME_CELL), Math.floor(c[1] / FRAME_CELL)];
+    const counts = new Map();
+    for (const c of devices) {
+      const k = cell(c).join(',');
+      counts.set(k, (counts.get(k) || 0) + 1);
+    }
+    let best = '';
+    for (const [k, n] of counts) if (!best || n > counts.get(best)) best = k;
+    const [bx, by] = best.split(',').map(Number);
+    for (const c of devices) {
+      const [x, y] = cell(c);
+      if (Math.abs(x - bx) <= 1 && Math.abs(y - by) <= 1) b.extend(c);
+    }
+  } else {
+    for (const f of store.features.values()) for (const c of points(f)) b.extend(c);
+  }
+  if (!b.isEmpty()) map.fitBounds(b, { padding: 30, animate: false, maxZoom: 17 });
 }
 
 // The stream resumes from the last change before the entities snapshot, so
@@ -321,12 +374,6 @@ for (const l of ['sites', 'roads', 'areas-fill']) {
 
 // --- test hooks ------------------------------------------------------------
 
-function sourceFeatures(source) {
-  const byId = new Map();
-  for (const f of map.querySourceFeatures(source)) byId.set(String(f.properties._id), f);
-  return byId;
-}
-
 const ready = new Promise((resolve, reject) => {
   map.on('load', async () => {
     try {
@@ -351,10 +398,12 @@ ready.catch(() => { /* reported in the status line */ });
 map.on('render', () => { stats.renderAt = performance.now(); });
 
 /**
- * Test and automation hooks. featureColor reads the feature from what the
- * map itself holds (querySourceFeatures; null if it is not drawn) and
- * evaluates the layers' colour expression on it (feature state, else the
- * _color property), so it reports what is on screen.
+ * Test and automation hooks. featureCount counts the features of a kind
+ * handed to the map's sources, in view or not (the map opens framed on the
+ * sites, so areas and roads may lie outside it). featureColor reads the
+ * feature from what the map itself draws (querySourceFeatures; null if it
+ * is not drawn) and evaluates the layers' colour expression on it (feature
+ * state, else the _color property), so it reports what is on screen.
  */
 window.ponteMap = {
   map,
@@ -362,8 +411,9 @@ window.ponteMap = {
   store,
   stats,
   featureCount(kind) {
+    const ids = handed.get(sourceOf(kind)) || new Set();
     let n = 0;
-    for (const f of sourceFeatures(sourceOf(kind)).values()) if (f.properties.kind === kind) n++;
+    for (const id of ids) if (store.features.get(id)?.properties.kind === kind) n++;
     return n;
   },
   featureColor(id) {
