@@ -93,12 +93,12 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	}
 
 	// 3. Per-reading checks.
-	good, bad := s.screen(fresh)
+	good, bad, win := s.screen(fresh)
 	var refusals []refusal
 	for reason, rb := range bad {
-		l := deadletter.Letter{Reason: reason, Detail: s.screenCause(reason, b.Gateway, len(rb.Readings)).Error()}
+		l := deadletter.Letter{Reason: reason, Detail: s.screenCause(reason, b.Gateway, len(rb.Readings), win).Error()}
 		if reason == ReasonTime {
-			l.Window = s.window()
+			l.Window = win
 		}
 		s.deadLetterBatch(j, l, rb)
 		refusals = append(refusals, refusal{l, rb})
@@ -179,10 +179,11 @@ func (s *Service) check(j Job) (*wire.Batch, *InvalidError) {
 }
 
 // screen splits the readings into the good ones and the dead-lettered
-// ones by reason.
-func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.Batch) {
+// ones by reason, and returns the time window it applied.
+func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.Batch, win *deadletter.Window) {
 	now := s.cfg.Now()
-	oldest, newest := now.Add(-s.cfg.MaxAge), now.Add(s.cfg.MaxFuture)
+	win = windowAt(now, s.cfg.MaxAge, s.cfg.MaxFuture)
+	oldest, newest := win.From, win.To
 	devs, listed := s.devices[b.Gateway]
 	checkDev := listed && s.cfg.UnknownDevices == PolicyDeadLetter
 	series := s.series.gateway(b.Gateway)
@@ -220,7 +221,7 @@ func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.
 		rb.Seqs = append(rb.Seqs, b.Seqs[i])
 		rb.Readings = append(rb.Readings, *r)
 	}
-	return good, bad
+	return good, bad, win
 }
 
 // write calls the sink until it succeeds or ctx ends.

@@ -16,10 +16,10 @@ type refusal struct {
 	b      *wire.Batch
 }
 
-// window returns the acquisition times ingest accepts now.
-func (s *Service) window() *deadletter.Window {
-	now := s.cfg.Now().UTC()
-	return &deadletter.Window{From: now.Add(-s.cfg.MaxAge), To: now.Add(s.cfg.MaxFuture)}
+// windowAt returns the acquisition times ingest accepts at now.
+func windowAt(now time.Time, maxAge, maxFuture time.Duration) *deadletter.Window {
+	now = now.UTC()
+	return &deadletter.Window{From: now.Add(-maxAge), To: now.Add(maxFuture)}
 }
 
 // refusedSummary is the acknowledgement's account of what ingest refused
