@@ -11,10 +11,52 @@ import (
 // up to and including Seq is durably written (InfluxDB accepted it), and the
 // gateway may free it. Acks are cumulative, so a lost ack is repaired by
 // the next one, and a duplicate or older one is harmless.
+//
+// Refused is set only in the acknowledgement of a batch that carried
+// FlagAckRefused, and only when ingest refused readings of it: the
+// gateway's ack decoder of before version 3 refuses unknown fields, and
+// would never free its buffer. See the package doc.
 type Ack struct {
 	Gateway string `json:"gateway"`
 	Epoch   uint64 `json:"epoch"`
 	Seq     uint64 `json:"seq"`
+	// Refused summarises, per device, the readings of the acknowledged
+	// batch that ingest refused and dead-lettered (at most
+	// MaxRefusedDevices devices). They are acknowledged all the same:
+	// the dead letter keeps them, and the gateway frees them.
+	Refused []Refused `json:"refused,omitempty"`
+	// RefusedOmitted counts the devices with refused readings beyond
+	// MaxRefusedDevices.
+	RefusedOmitted int `json:"refused_omitted,omitempty"`
+}
+
+// MaxRefusedDevices bounds Ack.Refused, so that an acknowledgement stays
+// small on a mobile link whatever the batch held.
+const MaxRefusedDevices = 64
+
+// MaxRefusedText bounds Refused's Value and Detail.
+const MaxRefusedText = 256
+
+// Refused is one device's refused readings in one batch. Last* describe
+// the refused reading with the highest sequence number.
+type Refused struct {
+	Device string `json:"device"`
+	// Count is the device's readings in the batch that ingest refused;
+	// Accepted those it wrote. Accepted 0 means every reading of the
+	// device in the batch was refused.
+	Count    int `json:"count"`
+	Accepted int `json:"accepted"`
+	// Reason is the dead-letter reason, e.g. "time_out_of_range".
+	Reason string `json:"reason"`
+	// Detail is the rule broken, e.g. the accepted time window.
+	Detail string `json:"detail,omitempty"`
+	// LastSeq, LastPoint, LastValue and LastTime are the last refused
+	// reading's sequence number, point, value (as text) and acquisition
+	// time.
+	LastSeq   uint64    `json:"last_seq"`
+	LastPoint string    `json:"last_point"`
+	LastValue string    `json:"last_value"`
+	LastTime  time.Time `json:"last_time"`
 }
 
 // EncodeAck returns the JSON form of a.
@@ -34,6 +76,17 @@ func DecodeAck(data []byte) (Ack, error) {
 	}
 	if a.Gateway == "" {
 		return Ack{}, fmt.Errorf("decode ack: gateway: %w", ErrEmpty)
+	}
+	if len(a.Refused) > MaxRefusedDevices {
+		return Ack{}, fmt.Errorf("decode ack: refused: %d devices (expected at most %d)", len(a.Refused), MaxRefusedDevices)
+	}
+	for i, r := range a.Refused {
+		if r.Device == "" {
+			return Ack{}, fmt.Errorf("decode ack: refused[%d].device: %w", i, ErrEmpty)
+		}
+		if r.Count < 0 || r.Accepted < 0 {
+			return Ack{}, fmt.Errorf("decode ack: refused[%d]: count %d, accepted %d (expected counts of readings)", i, r.Count, r.Accepted)
+		}
 	}
 	return a, nil
 }

@@ -6,12 +6,26 @@ import (
 	"time"
 )
 
-// Version is the batch format this package writes. Decoders accept only the
-// versions they know (1 and 2); a gateway newer than ingest gets its
-// batches dead-lettered with ErrVersion rather than misread. Version 2
-// added Retained and From, with which a gateway declares what it will never
-// send (see Batch).
-const Version = 2
+// Version is the newest batch format this package reads and writes.
+// Decoders accept only the versions they know (1 to 3); a gateway newer
+// than ingest gets its batches dead-lettered with ErrVersion rather than
+// misread. Version 2 added Retained and From, with which a gateway
+// declares what it will never send (see Batch); version 3 added Flags,
+// with which it declares what it understands in acknowledgements. Encode
+// writes the oldest version that carries the batch: version 2 while Flags
+// is 0, so a gateway that asks for nothing new still talks to an ingest
+// of version 2.
+const Version = 3
+
+// Batch flags (Batch.Flags): what the gateway understands, so that
+// ingest may tell it more without breaking gateways that would refuse it.
+const (
+	// FlagAckRefused says the gateway's ack decoder knows Ack.Refused:
+	// ingest may summarise, in the acknowledgement of the batch, the
+	// readings of it that it refused (dead-lettered). Ingest sends plain
+	// acks to gateways whose batches do not carry it.
+	FlagAckRefused uint64 = 1 << 0
+)
 
 // minVersion is the oldest batch format Decode still reads.
 const minVersion = 1
@@ -43,6 +57,11 @@ type Batch struct {
 	// are records the gateway skipped (undecodable, or dropped by a cap
 	// while it read) and will never send. 0 means the first reading's.
 	From uint64
+	// Flags are FlagAckRefused and later flags (version 3 on; 0 in
+	// older batches). Bits a decoder does not know are kept, not refused:
+	// a flag only says what the gateway would understand, and an ingest
+	// that knows nothing of it simply does not use it.
+	Flags uint64
 	// Seqs are the buffer sequence numbers of Readings, strictly
 	// increasing (usually consecutive).
 	Seqs []uint64

@@ -7,13 +7,14 @@ import (
 	"math"
 )
 
-// The batch encoding, version 2, all integers little-endian or varint:
+// The batch encoding, version 3, all integers little-endian or varint:
 //
 //	magic "PNB" | version u8
 //	gateway      string
 //	epoch        u64
 //	retained     uvarint                    (version 2 on; see Batch.Retained)
 //	skipped      uvarint                    (version 2 on; first seq - From, 0 when From is unset)
+//	flags        uvarint                    (version 3 on; see Batch.Flags)
 //	base time    varint (unix ns)           readings' times are deltas to it
 //	strings      uvarint n, n x string      device, point, unit and reason names
 //	count        uvarint
@@ -43,11 +44,18 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 	}
 	start := len(dst)
 	dst = append(dst, magic[:]...)
-	dst = append(dst, Version)
+	version := byte(2) // the oldest that carries Retained and From
+	if b.Flags != 0 {
+		version = 3
+	}
+	dst = append(dst, version)
 	dst = appendString(dst, b.Gateway)
 	dst = binary.LittleEndian.AppendUint64(dst, b.Epoch)
 	dst = binary.AppendUvarint(dst, b.Retained)
 	dst = binary.AppendUvarint(dst, b.First()-b.Start())
+	if version >= 3 {
+		dst = binary.AppendUvarint(dst, b.Flags)
+	}
 	var base int64
 	if len(b.Readings) > 0 {
 		base = b.Readings[0].Time.UnixNano()

@@ -39,6 +39,9 @@ func Decode(data []byte) (*Batch, error) {
 		b.Retained = d.uvarint()
 		skipped = d.uvarint()
 	}
+	if version >= 3 {
+		b.Flags = d.uvarint()
+	}
 	base := d.varint()
 	nstr := d.count(1)
 	table := make([]string, 0, nstr)

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -50,7 +51,7 @@ func TestValidGatewayID(t *testing.T) {
 func TestAckAndStatus(t *testing.T) {
 	a := Ack{Gateway: "gw-1", Epoch: 1 << 63, Seq: 42}
 	got, err := DecodeAck(EncodeAck(a))
-	if err != nil || got != a {
+	if err != nil || !reflect.DeepEqual(got, a) {
 		t.Fatalf("ack round trip: %+v %v", got, err)
 	}
 	if _, err := DecodeAck([]byte(`{"gateway":"g","epoch":1,"seq":2,"extra":1}`)); err == nil {

@@ -65,7 +65,13 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const path = "testdata/batch-v2.hex"
+	golden(t, "testdata/batch-v2.hex", enc)
+}
+
+// golden compares enc with the hex dump in path (rewritten with -update)
+// and returns the golden bytes.
+func golden(t *testing.T, path string, enc []byte) []byte {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, []byte(hex.Dump(enc)), 0o644); err != nil {
 			t.Fatal(err)
@@ -78,6 +84,7 @@ func TestGolden(t *testing.T) {
 	if got := hex.Dump(enc); got != string(want) {
 		t.Fatalf("encoding changed (run with -update only for a new Version):\n%s", got)
 	}
+	return undump(t, string(want))
 }
 
 // TestDecodeV1 reads the version-1 golden batch, as gateways not yet
@@ -125,8 +132,8 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	flip := bytes.Clone(good)
 	flip[20] ^= 0x40
-	v3 := bytes.Clone(good)
-	v3[3] = 3
+	v4 := bytes.Clone(good)
+	v4[3] = 4
 	cases := []struct {
 		name string
 		data []byte
@@ -134,7 +141,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"empty", nil, ErrTruncated},
 		{"garbage", []byte("hello, world, this is not a batch"), ErrCorrupt},
-		{"version", v3, ErrVersion},
+		{"version", v4, ErrVersion},
 		{"bit flip", flip, ErrCorrupt},
 		{"truncated", good[:len(good)-9], ErrCorrupt}, // the CRC no longer matches
 		{"too large", make([]byte, MaxBatchBytes+1), ErrTooLarge},
@@ -223,6 +230,9 @@ func FuzzDecode(f *testing.F) {
 	good, _ := Encode(nil, sampleBatchV2())
 	f.Add(good)
 	f.Add(good[:10])
+	if v3, err := Encode(nil, sampleBatchV3()); err == nil {
+		f.Add(v3)
+	}
 	f.Add([]byte("PNB\x01"))
 	if dump, err := os.ReadFile("testdata/batch-v1.hex"); err == nil {
 		f.Add(undump(&testing.T{}, string(dump)))

@@ -62,6 +62,21 @@
 //	              acknowledged sequence, and each device's state, last good
 //	              read and reading counts.
 //
+// # Device states
+//
+// A device is "unknown" until read, "ok" when its latest poll had a good
+// reading, "failing" when it had none. Reading well is not enough: ingest
+// may refuse what the gateway sends (a reading time outside its window, a
+// device its inventory lacks), dead-letter it and acknowledge it, and the
+// buffer frees it. The uplink asks ingest to say so in its
+// acknowledgements (wire.Ack.Refused); each device's status then carries
+// "refused": the readings refused, the last reason and detail, and the
+// offending point, value and time. A device whose every reading in the
+// last reported batch was refused is "refused" rather than "ok", until a
+// later reading of it is acknowledged with no report of it (the recorder
+// knows each device's latest sequence number, so that is exact, not a
+// timer). A device partly refused stays "ok", with its count.
+//
 // # Concurrency
 //
 // An Agent is run once; Status, Reload and Addr may be called from any

@@ -18,6 +18,7 @@ const (
 	StateOK      = "ok"      // the device's latest readings included a good one
 	StateFailing = "failing" // its latest readings were all bad
 	StateUnknown = "unknown" // nothing read from it yet
+	// StateRefused (refused.go): read, but ingest refuses its readings.
 )
 
 // recorder is the emitter every source calls: it encodes readings into
@@ -47,6 +48,9 @@ type deviceState struct {
 	lastRead   time.Time
 	state      string
 	lastReason string
+	// lastSeq is the buffer sequence number of its latest reading.
+	lastSeq uint64
+	refused refusal
 }
 
 func newRecorder(buf *buffer.Buffer, log *slog.Logger, m *metrics) *recorder {
@@ -106,7 +110,11 @@ func (r *recorder) emit(rs []wire.Reading) source.Commit {
 		}
 		r.last, r.pending = c, true
 	}
-	r.track(rs)
+	var first uint64 // the readings' sequence numbers, from first on
+	if err == nil {
+		first = c.First
+	}
+	r.track(rs, first)
 	if err != nil {
 		return source.Resolved(fmt.Errorf("buffer %d readings: %w", len(rs), err))
 	}
@@ -132,8 +140,9 @@ func bound(rd *wire.Reading) {
 	}
 }
 
-// track updates the state of the devices in rs.
-func (r *recorder) track(rs []wire.Reading) {
+// track updates the state of the devices in rs, whose sequence numbers
+// in the buffer run from first (0: not buffered).
+func (r *recorder) track(rs []wire.Reading, first uint64) {
 	type seen struct {
 		good     bool
 		lastGood time.Time
@@ -166,6 +175,9 @@ func (r *recorder) track(rs []wire.Reading) {
 			s.last = rd.Time
 		}
 		d := r.devs[rd.Device]
+		if d != nil && first != 0 {
+			d.appended(first + uint64(i))
+		}
 		if rd.Quality.Good() {
 			s.good = true
 			if rd.Time.After(s.lastGood) {

@@ -47,19 +47,22 @@ type UplinkStatus struct {
 
 // DeviceStatus is one device's configuration and state, from its readings.
 type DeviceStatus struct {
-	Name        string         `json:"name"`
-	Profile     string         `json:"profile"`
-	Kind        string         `json:"kind"`
-	Address     string         `json:"address"`
-	State       string         `json:"state"`
-	LastGood    *time.Time     `json:"last_good,omitempty"`
-	LastRead    *time.Time     `json:"last_read,omitempty"`
-	LastReason  string         `json:"last_reason,omitempty"`
-	Readings    uint64         `json:"readings"`
-	BadReadings uint64         `json:"bad_readings"`
-	Location    *site.Location `json:"location,omitempty"`
-	Entity      string         `json:"entity,omitempty"`
-	Area        string         `json:"area,omitempty"`
+	Name        string     `json:"name"`
+	Profile     string     `json:"profile"`
+	Kind        string     `json:"kind"`
+	Address     string     `json:"address"`
+	State       string     `json:"state"`
+	LastGood    *time.Time `json:"last_good,omitempty"`
+	LastRead    *time.Time `json:"last_read,omitempty"`
+	LastReason  string     `json:"last_reason,omitempty"`
+	Readings    uint64     `json:"readings"`
+	BadReadings uint64     `json:"bad_readings"`
+	// Refused is what ingest refused of the device's readings (nil if
+	// nothing); State is StateRefused while it refuses every one.
+	Refused  *RefusedStatus `json:"refused,omitempty"`
+	Location *site.Location `json:"location,omitempty"`
+	Entity   string         `json:"entity,omitempty"`
+	Area     string         `json:"area,omitempty"`
 }
 
 // Status returns the agent's state now.
@@ -92,19 +95,37 @@ func (a *Agent) Status() Status {
 		ds := DeviceStatus{Name: d.Name, Profile: d.Profile, Kind: string(d.Kind()), Address: redact(d.Address),
 			State: StateUnknown, Location: d.Location, Entity: d.Entity, Area: d.Area}
 		if s, ok := states[d.Name]; ok {
-			ds.State, ds.LastReason, ds.Readings, ds.BadReadings = s.state, s.lastReason, s.good+s.bad, s.bad
-			if !s.lastGood.IsZero() {
-				t := s.lastGood.UTC()
-				ds.LastGood = &t
-			}
-			if !s.lastRead.IsZero() {
-				t := s.lastRead.UTC()
-				ds.LastRead = &t
-			}
+			sd := deviceStatus(s)
+			ds.State, ds.LastReason, ds.Readings, ds.BadReadings = sd.State, sd.LastReason, sd.Readings, sd.BadReadings
+			ds.LastGood, ds.LastRead, ds.Refused = sd.LastGood, sd.LastRead, sd.Refused
 		}
 		st.Devices = append(st.Devices, ds)
 	}
 	return st
+}
+
+// deviceStatus is the state part of a device's status: what the agent
+// read of it and what ingest refused of it. A device that reads well but
+// whose every reading ingest refuses is StateRefused, never ok.
+func deviceStatus(s deviceState) DeviceStatus {
+	ds := DeviceStatus{State: s.state, LastReason: s.lastReason, Readings: s.good + s.bad, BadReadings: s.bad,
+		Refused: s.refused.status()}
+	if s.refused.all && s.state == StateOK {
+		ds.State = StateRefused
+		ds.LastReason = "refused by ingest: " + s.refused.reason
+		if s.refused.detail != "" {
+			ds.LastReason += " (" + s.refused.detail + ")"
+		}
+	}
+	if !s.lastGood.IsZero() {
+		t := s.lastGood.UTC()
+		ds.LastGood = &t
+	}
+	if !s.lastRead.IsZero() {
+		t := s.lastRead.UTC()
+		ds.LastRead = &t
+	}
+	return ds
 }
 
 // redact hides a password in a URL (mqtt://user:pass@host).

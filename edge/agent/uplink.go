@@ -56,12 +56,14 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 	return cfg, nil
 }
 
-// newUplink creates the forwarder of buf.
-func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer) (uplinker, error) {
+// newUplink creates the forwarder of buf; onAck receives ingest's
+// acknowledgements (the refused readings they report).
+func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer, onAck func(wire.Ack)) (uplinker, error) {
 	cfg, err := uplinkConfig(s, reg, version, log)
 	if err != nil {
 		return nil, err
 	}
+	cfg.OnAck = onAck
 	f, err := uplink.New(cfg, buf)
 	if err != nil {
 		return nil, fmt.Errorf("create uplink: %w", err)

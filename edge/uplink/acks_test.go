@@ -101,6 +101,58 @@ func TestAcksIgnoredOrApplied(t *testing.T) {
 	}
 }
 
+// TestRefusedInAck: a forwarder with OnAck asks for refused readings in
+// its acknowledgements (wire.FlagAckRefused); an ack reporting some is
+// applied (the refused readings are freed: ingest dead-lettered them),
+// counted, and handed to OnAck. Without OnAck batches carry no flag, so
+// they stay version 2.
+func TestRefusedInAck(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	a := newAcker(t, broker.URL, ackNone)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.AckTimeout = time.Minute
+	got := make(chan wire.Ack, 4)
+	cfg.OnAck = func(a wire.Ack) { got <- a }
+	f := start(t, cfg, b)
+	produceDurable(t, b, 0, 10)
+	testenv.Eventually(t, 10*time.Second, "10 readings sent", func() bool { return a.times(b.Epoch(), 10) > 0 })
+	a.mu.Lock()
+	flags := a.flags
+	a.mu.Unlock()
+	if flags != wire.FlagAckRefused {
+		t.Fatalf("batch flags %b, want FlagAckRefused", flags)
+	}
+	ack := wire.Ack{Gateway: testGW, Epoch: b.Epoch(), Seq: 10, Refused: []wire.Refused{{
+		Device: "dev-1", Count: 3, Reason: "time_out_of_range", LastSeq: 9, LastPoint: "p", LastValue: "8", LastTime: time.Now().Add(time.Hour).UTC()}}}
+	publishT(t, publisher(t, broker.URL), cfg.Topics.Ack(testGW), false, wire.EncodeAck(ack))
+	select {
+	case a := <-got:
+		if len(a.Refused) != 1 || a.Refused[0].Device != "dev-1" || a.Refused[0].Count != 3 || a.Seq != 10 {
+			t.Fatalf("OnAck got %+v", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnAck not called")
+	}
+	testenv.Eventually(t, 10*time.Second, "the refused readings freed", func() bool { return b.Stats().Records == 0 })
+	if n := metricValue(f.m.refused); n != 3 {
+		t.Errorf("refused_readings_total %v, want 3", n)
+	}
+
+	b2 := openBuf(t)
+	cfg2 := baseConfig(broker.URL)
+	cfg2.Gateway, cfg2.ClientID = testGW+"-plain", ""
+	start(t, cfg2, b2)
+	produceDurable(t, b2, 0, 1)
+	testenv.Eventually(t, 10*time.Second, "the plain gateway's batch", func() bool { return a.times(b2.Epoch(), 1) > 0 })
+	a.mu.Lock()
+	flags = a.flags
+	a.mu.Unlock()
+	if flags != 0 {
+		t.Errorf("a forwarder without OnAck sends flags %b, want none", flags)
+	}
+}
+
 func TestUndecodableRecordsAreSkippedAndFreed(t *testing.T) {
 	broker := testenv.Mosquitto(t)
 	a := newAcker(t, broker.URL, ackMax)

@@ -84,6 +84,13 @@ type Config struct {
 	KeepAlive time.Duration
 	// ConnectTimeout bounds one connection attempt (default 15s).
 	ConnectTimeout time.Duration
+	// OnAck, when set, is called with every acknowledgement the
+	// forwarder applies (Seq capped at what was sent), on paho's
+	// goroutine, after the high-water mark moved; it must not block. With
+	// it set, batches carry wire.FlagAckRefused, so that ingest reports in
+	// Ack.Refused the readings it refused (an ingest that reads batch
+	// version 3 is then required; see package wire).
+	OnAck func(wire.Ack)
 	// Version is the agent's version, carried in the status message.
 	Version string
 	// Logger receives state changes (nil: discard).

@@ -40,6 +40,15 @@
 // mark, which after a crash can be ahead of the buffer's saved ack by more
 // than a window, and refusing it would resend that window for ever.
 //
+// Readings ingest refuses one by one (a time outside its window, a device
+// it does not list) are dead-lettered there and acknowledged all the same,
+// so the buffer frees them. With Config.OnAck set, batches carry
+// wire.FlagAckRefused and ingest's ack of such a batch lists, per device,
+// what it refused (wire.Ack.Refused); the forwarder counts them in
+// ponte_edge_uplink_refused_readings_total, warns (at most once per 10 s)
+// and hands every applied ack to OnAck, which the agent turns into the
+// devices' state in /status. See package wire for why it is asked for.
+//
 // Sequence numbers may skip (records dropped by the buffer's caps or
 // skipped as undecodable). The gateway says so itself, since ingest never
 // gives up a gap on a timer: each batch carries Retained, the lowest
@@ -114,6 +123,7 @@
 //
 // ponte_edge_uplink_connected, _batches_sent_total, _readings_sent_total,
 // _resends_total, _acks_total, _acked_seq, _in_flight_batches,
-// _bad_acks_total{reason}, _bad_records_total, _connects_total{result}
+// _bad_acks_total{reason}, _bad_records_total, _refused_readings_total,
+// _connects_total{result}
 // and _publish_seconds, on the Registerer passed in Config.
 package uplink

@@ -54,6 +54,8 @@ type Forwarder struct {
 	ackWake chan struct{} // capacity 1
 	// ackWarn limits the warnings about acks this gateway did not ask for.
 	ackWarn *rate.Limiter
+	// refusedWarn limits the warnings about readings ingest refused.
+	refusedWarn *rate.Limiter
 
 	mu sync.Mutex
 	st Status
@@ -104,6 +106,8 @@ func New(cfg Config, buf *buffer.Buffer) (*Forwarder, error) {
 		retry:   backoff.Policy{Base: cfg.BackoffBase, Max: cfg.BackoffMax, Jitter: backoff.Full},
 		ackWake: make(chan struct{}, 1),
 		ackWarn: rate.NewLimiter(rate.Every(ackWarnEvery), 1),
+
+		refusedWarn: rate.NewLimiter(rate.Every(ackWarnEvery), 1),
 	}, nil
 }
 
@@ -239,6 +243,31 @@ func (f *Forwarder) onAck(_ paho.Client, msg paho.Message) {
 	case f.ackWake <- struct{}{}:
 	default:
 	}
+	f.refused(a)
+	if f.cfg.OnAck != nil {
+		f.cfg.OnAck(a)
+	}
+}
+
+// refused counts and logs the readings ingest reports it refused. They
+// are acknowledged (ingest dead-lettered them durably) and freed like the
+// rest; the warning, at most once per ackWarnEvery, names one device.
+func (f *Forwarder) refused(a wire.Ack) {
+	n := 0
+	for _, r := range a.Refused {
+		n += r.Count
+	}
+	if n == 0 {
+		return
+	}
+	f.m.refused.Add(float64(n))
+	if !f.refusedWarn.Allow() {
+		return
+	}
+	r := a.Refused[0]
+	f.log.Warn("ingest refused readings of this gateway (dead-lettered centrally, not in the time series)",
+		"readings", n, "devices", len(a.Refused)+a.RefusedOmitted, "device", r.Device, "reason", r.Reason, "detail", r.Detail,
+		"point", r.LastPoint, "value", r.LastValue, "reading_time", r.LastTime)
 }
 
 // ackWarnEvery spaces the warnings about refused acks.

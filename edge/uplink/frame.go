@@ -30,7 +30,9 @@ type framed struct {
 type framer struct {
 	gateway string
 	epoch   uint64
-	batch   wire.Batch
+	// flags are set on every batch (wire.Batch.Flags).
+	flags uint64
+	batch wire.Batch
 	// bad is told about each record that does not decode as a reading.
 	bad func(seq uint64, err error)
 	// sizeHint is the last payload's size, to allocate the next at once.
@@ -62,7 +64,7 @@ func (fr *framer) frame(cursor, retained uint64, recs []buffer.Record) (framed, 
 
 func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed, error) {
 	b := &fr.batch
-	*b = wire.Batch{Gateway: fr.gateway, Epoch: fr.epoch, Retained: retained, Seqs: b.Seqs[:0], Readings: b.Readings[:0]}
+	*b = wire.Batch{Gateway: fr.gateway, Epoch: fr.epoch, Retained: retained, Flags: fr.flags, Seqs: b.Seqs[:0], Readings: b.Readings[:0]}
 	for _, rec := range recs {
 		r, err := wire.DecodeRecord(rec.Data)
 		if err == nil {

@@ -175,6 +175,7 @@ type acker struct {
 	maxSeq   uint64            // highest seq seen
 	contig   uint64
 	epoch    uint64
+	flags    uint64 // of the last batch
 	batches  int
 	dups     int // readings received again
 	disorder []string
@@ -255,7 +256,7 @@ func (a *acker) handle(c paho.Client, m paho.Message) {
 		return
 	}
 	a.batches++
-	a.epoch = b.Epoch
+	a.epoch, a.flags = b.Epoch, b.Flags
 	for i, s := range b.Seqs {
 		k := [2]uint64{b.Epoch, s}
 		a.seen[k]++

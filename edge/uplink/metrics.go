@@ -27,6 +27,7 @@ type metrics struct {
 	inFlight    prometheus.Gauge
 	badAcks     *prometheus.CounterVec
 	badRecords  prometheus.Counter
+	refused     prometheus.Counter
 	connects    *prometheus.CounterVec
 	publishTime prometheus.Histogram
 }
@@ -69,6 +70,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ponte_edge_uplink_bad_records_total",
 			Help: "Buffer records that did not decode as readings; skipped, and freed with the acknowledgement that covers them.",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ponte_edge_uplink_refused_readings_total",
+			Help: "Readings ingest acknowledged but refused (dead-lettered), as its acknowledgements report them (wire.Ack.Refused); /status shows them per device.",
+		}),
 		connects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_edge_uplink_connects_total",
 			Help: "Connection attempts, by result (ok, error).",
@@ -88,7 +93,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.connected, m.batches, m.readings, m.resends, m.acks, m.ackedSeq,
-		m.inFlight, m.badAcks, m.badRecords, m.connects, m.publishTime} {
+		m.inFlight, m.badAcks, m.badRecords, m.refused, m.connects, m.publishTime} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

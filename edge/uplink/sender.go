@@ -8,6 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // readRetry is how long the sender waits after a buffer read error.
@@ -68,6 +69,9 @@ func newSender(f *Forwarder) *sender {
 		}
 		s.badN++
 	})
+	if f.cfg.OnAck != nil {
+		s.fr.flags = wire.FlagAckRefused
+	}
 	return s
 }
 

@@ -170,7 +170,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`ponte_ingest_dead_letters_total{reason="gateway_mismatch"} 1`,
+		`ponte_ingest_dead_letters_total{gateway="gw1",reason="gateway_mismatch"} 1`,
 		fmt.Sprintf(`ponte_ingest_readings_total{result="written"} %d`, 3*total+10),
 		`ponte_ingest_backpressure 0`,
 		`ponte_ingest_write_seconds_count`,

@@ -169,8 +169,13 @@ func (d *Dir) Put(l Letter, payload []byte) (string, error) {
 		return "", fmt.Errorf("dead_letter: write letter (%s): %w", l.Reason, err)
 	}
 	d.add(l.Gateway, entry{base: base, bytes: size})
-	d.cfg.Logger.Warn("dead letter", "reason", l.Reason, "detail", l.Detail, "gateway", l.Gateway,
-		"topic", l.Topic, "bytes", l.Bytes, "readings", l.Readings, "id", l.ID, "file", base+".bin")
+	args := []any{"reason", l.Reason, "detail", l.Detail, "gateway", l.Gateway,
+		"topic", l.Topic, "bytes", l.Bytes, "readings", l.Readings, "id", l.ID, "file", base + ".bin"}
+	if len(l.Entries) > 0 { // the first refused reading, so the log alone names a device
+		e := l.Entries[0]
+		args = append(args, "device", e.Device, "point", e.Point, "reading_time", e.Time, "value", e.Value)
+	}
+	d.cfg.Logger.Warn("dead letter", args...)
 	return base + ".bin", nil
 }
 

@@ -18,7 +18,11 @@
 // the accepted window; for an unknown device the gateway's device list)
 // and, when the payload is a batch, one entry per refused reading (up to
 // MaxEntries) with its seq, device, point, acquisition time, value, unit
-// and quality. `ponte-ctl deadletter list|show` reads the directory.
+// and quality. A letter of readings refused for their time also records
+// the accepted window (Window: ingest's clock minus max_age to plus
+// max_future), so each entry's offending time can be set against it;
+// letters written before that field are read as before, without it.
+// `ponte-ctl deadletter list|show` reads the directory.
 //
 // # Bounds
 //

@@ -51,6 +51,10 @@ type Letter struct {
 	Entries []Entry `json:"entries,omitempty"`
 	// EntriesOmitted counts readings beyond MaxEntries.
 	EntriesOmitted int `json:"entries_omitted,omitempty"`
+	// Window is the acquisition-time window ingest accepted when it
+	// refused the readings for their time ("time_out_of_range"); nil for
+	// other reasons and in letters written before it was recorded.
+	Window *Window `json:"window,omitempty"`
 	// Replayed is set once the letter was replayed (see MarkReplayed).
 	Replayed *Replay `json:"replayed,omitempty"`
 }
@@ -65,6 +69,16 @@ type Entry struct {
 	Unit    string    `json:"unit,omitempty"`
 	Quality string    `json:"quality,omitempty"`
 }
+
+// Window is the window of acquisition times ingest accepts at a moment:
+// From is its clock minus max_age, To its clock plus max_future.
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Contains reports whether t is inside the window (ends included).
+func (w Window) Contains(t time.Time) bool { return !t.Before(w.From) && !t.After(w.To) }
 
 // Replay records a replay of a letter through ingest's pipeline.
 type Replay struct {

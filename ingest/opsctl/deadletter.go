@@ -205,6 +205,9 @@ func showLetter(env Env, dir, id string, asJSON bool) int {
 	row("gateway", orDash(l.Gateway))
 	row("reason", l.Reason)
 	row("detail", orDash(l.Detail))
+	if w := l.Window; w != nil {
+		row("accepted window", w.From.UTC().Format(time.RFC3339)+" to "+w.To.UTC().Format(time.RFC3339)+" (ingest's clock - max_age .. + max_future)")
+	}
 	row("arrived by", strings.TrimSpace(l.Transport+" "+l.Topic))
 	if l.Epoch != 0 {
 		row("epoch", fmt.Sprint(l.Epoch))
@@ -217,8 +220,8 @@ func showLetter(env Env, dir, id string, asJSON bool) int {
 		tw = tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEQ\tDEVICE\tPOINT\tTIME (UTC)\tVALUE\tUNIT\tQUALITY")
 		for _, e := range l.Entries {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Device, e.Point,
-				e.Time.UTC().Format(time.RFC3339Nano), clipText(e.Value, 40), orDash(e.Unit), orDash(e.Quality))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s%s\t%s\t%s\t%s\n", e.Seq, e.Device, e.Point,
+				e.Time.UTC().Format(time.RFC3339Nano), outside(l.Window, e.Time), clipText(e.Value, 40), orDash(e.Unit), orDash(e.Quality))
 		}
 		tw.Flush()
 		if l.EntriesOmitted > 0 {
@@ -226,6 +229,18 @@ func showLetter(env Env, dir, id string, asJSON bool) int {
 		}
 	}
 	return ExitOK
+}
+
+// outside says by how much t misses the letter's window ("" without one).
+func outside(w *deadletter.Window, t time.Time) string {
+	switch {
+	case w == nil || w.Contains(t):
+		return ""
+	case t.After(w.To):
+		return " (" + t.Sub(w.To).Round(time.Second).String() + " after the window)"
+	default:
+		return " (" + w.From.Sub(t).Round(time.Second).String() + " before the window)"
+	}
 }
 
 // replayTarget finds ingest's URL and the operator token.

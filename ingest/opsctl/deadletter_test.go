@@ -156,3 +156,41 @@ func TestDeadletterUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadletterShowWindow: a letter of readings refused for their time
+// shows the accepted window and by how much each reading misses it; a
+// letter without a window (other reasons, or written before windows were
+// recorded) shows none.
+func TestDeadletterShowWindow(t *testing.T) {
+	dir, ids := letterDir(t)
+	d, err := deadletter.Open(deadletter.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	payload, err := wire.Encode(nil, &wire.Batch{Gateway: "gw-1", Epoch: 42, Seqs: []uint64{7}, Readings: []wire.Reading{
+		{Device: "bay-1", Point: "occupied", Value: wire.Bool(true), Time: now.Add(time.Hour)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Put(deadletter.Letter{Reason: "time_out_of_range", Detail: "1 readings with an acquisition time outside the accepted window",
+		Gateway: "gw-1", Window: &deadletter.Window{From: now.Add(-time.Hour), To: now.Add(5 * time.Minute)}}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCtl("deadletter", "show", strings.TrimSuffix(filepath.Base(p), ".bin"), "--dir", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"gw-1", "time_out_of_range", "accepted window:", "2026-12-05T09:00:00Z to 2026-12-05T10:05:00Z",
+		"bay-1", "occupied", "2026-12-05T11:00:00Z (55m0s after the window)", "true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	_, out, _ = runCtl("deadletter", "show", ids[0], "--dir", dir)
+	if strings.Contains(out, "accepted window") {
+		t.Errorf("a letter without a window shows one:\n%s", out)
+	}
+}

@@ -23,7 +23,17 @@
 //  3. Readings with an absurd time (older than MaxAge or further than
 //     MaxFuture ahead of ingest's clock) and, if the policy says so,
 //     readings of devices the configuration does not list are
-//     dead-lettered per reading; the rest of the batch goes on.
+//     dead-lettered per reading; the rest of the batch goes on. A letter
+//     of readings refused for their time records the window applied.
+//     Refused readings are acknowledged with the rest (the letter keeps
+//     them); a batch carrying wire.FlagAckRefused gets, in its ack, a
+//     summary per device of what was refused (here and at step 4), so
+//     the gateway does not show the device healthy. Every letter counts
+//     in ponte_ingest_dead_letters_total{gateway,reason}; the gateway
+//     label is the ID the transport vouched for when the configuration
+//     lists it (or any valid ID when it lists none, the broker's ACL
+//     deciding who publishes), else "_other", so forged IDs add no
+//     series.
 //  4. Sink.Write, retried with backoff until it succeeds or the service
 //     stops. While it blocks, the worker takes no more batches; the
 //     transports stop reading (MQTT: paho's manual ack with the broker's

@@ -33,7 +33,9 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		dedupHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_dedup_hits_total", Help: "Readings dropped because they were already written (replays)."}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ponte_ingest_dead_letters_total", Help: "Dead letters by reason."}, []string{"reason"}),
+			Name: "ponte_ingest_dead_letters_total",
+			Help: "Dead letters by gateway and reason (gateway \"" + otherGateway + "\": an ID not in the configuration's gateways, or not a valid ID)."},
+			[]string{"gateway", "reason"}),
 		deadLetterErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_dead_letter_errors_total", Help: "Dead letters that could not be stored."}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{

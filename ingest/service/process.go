@@ -33,7 +33,7 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	s.m.received.Inc()
 	b, inv := s.check(j)
 	if inv != nil {
-		s.deadLetter(j, inv.Reason, inv.Err, j.Payload, 0)
+		s.deadLetter(j, deadletter.Letter{Reason: inv.Reason, Detail: inv.Err.Error()}, j.Payload)
 		s.m.batches.WithLabelValues("invalid").Inc()
 		return Result{Err: inv}
 	}
@@ -93,9 +93,15 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	}
 
 	// 3. Per-reading checks.
-	good, bad := s.screen(fresh)
+	good, bad, win := s.screen(fresh)
+	var refusals []refusal
 	for reason, rb := range bad {
-		s.deadLetterBatch(j, reason, s.screenCause(reason, b.Gateway, len(rb.Readings)), rb)
+		l := deadletter.Letter{Reason: reason, Detail: s.screenCause(reason, b.Gateway, len(rb.Readings), win).Error()}
+		if reason == ReasonTime {
+			l.Window = win
+		}
+		s.deadLetterBatch(j, l, rb)
+		refusals = append(refusals, refusal{l, rb})
 		res.DeadLettered += len(rb.Readings)
 	}
 
@@ -107,7 +113,9 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 			return Result{Err: err}
 		}
 		if len(rejected) > 0 {
-			good = s.dropRejected(j, good, rejected)
+			var r refusal
+			good, r = s.dropRejected(j, good, rejected)
+			refusals = append(refusals, r)
 			res.DeadLettered += len(rejected)
 		}
 	}
@@ -128,6 +136,9 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	}
 	res.Written = len(good.Readings)
 	res.Ack.Seq = ep.Mark
+	if b.Flags&wire.FlagAckRefused != 0 && len(refusals) > 0 {
+		res.Ack.Refused, res.Ack.RefusedOmitted = refusedSummary(refusals, good)
+	}
 	s.m.readings.WithLabelValues("written").Add(float64(res.Written))
 	if res.DeadLettered > 0 {
 		s.m.readings.WithLabelValues("dead_letter").Add(float64(res.DeadLettered))
@@ -168,10 +179,11 @@ func (s *Service) check(j Job) (*wire.Batch, *InvalidError) {
 }
 
 // screen splits the readings into the good ones and the dead-lettered
-// ones by reason.
-func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.Batch) {
+// ones by reason, and returns the time window it applied.
+func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.Batch, win *deadletter.Window) {
 	now := s.cfg.Now()
-	oldest, newest := now.Add(-s.cfg.MaxAge), now.Add(s.cfg.MaxFuture)
+	win = windowAt(now, s.cfg.MaxAge, s.cfg.MaxFuture)
+	oldest, newest := win.From, win.To
 	devs, listed := s.devices[b.Gateway]
 	checkDev := listed && s.cfg.UnknownDevices == PolicyDeadLetter
 	series := s.series.gateway(b.Gateway)
@@ -209,7 +221,7 @@ func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.
 		rb.Seqs = append(rb.Seqs, b.Seqs[i])
 		rb.Readings = append(rb.Readings, *r)
 	}
-	return good, bad
+	return good, bad, win
 }
 
 // write calls the sink until it succeeds or ctx ends.
@@ -263,8 +275,8 @@ func (s *Service) retry(ctx context.Context, what string, f func() error) error 
 }
 
 // dropRejected dead-letters the readings the sink refused and returns the
-// batch without them.
-func (s *Service) dropRejected(j Job, b *wire.Batch, rejected []Rejected) *wire.Batch {
+// batch without them, and them.
+func (s *Service) dropRejected(j Job, b *wire.Batch, rejected []Rejected) (*wire.Batch, refusal) {
 	type key struct {
 		device, point string
 		t             int64
@@ -289,33 +301,34 @@ func (s *Service) dropRejected(j Job, b *wire.Batch, rejected []Rejected) *wire.
 		kept.Seqs = append(kept.Seqs, b.Seqs[i])
 		kept.Readings = append(kept.Readings, *r)
 	}
+	l := deadletter.Letter{Reason: ReasonSinkRejected, Detail: why}
 	if len(rb.Readings) > 0 {
-		s.deadLetterBatch(j, ReasonSinkRejected, errors.New(why), rb)
+		s.deadLetterBatch(j, l, rb)
 	}
-	return kept
+	return kept, refusal{l, rb}
 }
 
-func (s *Service) deadLetterBatch(j Job, reason string, cause error, b *wire.Batch) {
+// deadLetterBatch dead-letters the readings of b (the refused part of a
+// batch) with l's reason, detail and window.
+func (s *Service) deadLetterBatch(j Job, l deadletter.Letter, b *wire.Batch) {
 	payload, err := wire.Encode(nil, b)
 	if err != nil {
 		// Readings of a decoded batch always encode; keep the evidence
 		// in the letter's detail if not.
-		cause = fmt.Errorf("%v (re-encoding failed: %v)", cause, err)
+		l.Detail = fmt.Sprintf("%s (re-encoding failed: %v)", l.Detail, err)
 	}
-	s.deadLetter(j, reason, cause, payload, len(b.Readings))
+	l.Readings = len(b.Readings)
+	s.deadLetter(j, l, payload)
 }
 
-// deadLetter stores a letter; a failure to store it is logged and counted
-// but does not stop the pipeline: letters are evidence, not data ingest
-// promised to keep.
-func (s *Service) deadLetter(j Job, reason string, cause error, payload []byte, readings int) {
-	s.m.deadLetters.WithLabelValues(reason).Inc()
-	_, err := s.cfg.DeadLetter.Put(deadletter.Letter{
-		Reason: reason, Detail: cause.Error(), Transport: j.Transport, Topic: j.Topic,
-		Gateway: j.Gateway, Readings: readings,
-	}, payload)
-	if err != nil {
+// deadLetter stores a letter (l with the job's transport, topic and
+// gateway); a failure to store it is logged and counted but does not stop
+// the pipeline: letters are evidence, not data ingest promised to keep.
+func (s *Service) deadLetter(j Job, l deadletter.Letter, payload []byte) {
+	s.m.deadLetters.WithLabelValues(s.gatewayLabel(j.Gateway), l.Reason).Inc()
+	l.Transport, l.Topic, l.Gateway = j.Transport, j.Topic, j.Gateway
+	if _, err := s.cfg.DeadLetter.Put(l, payload); err != nil {
 		s.m.deadLetterErrors.Inc()
-		s.cfg.Logger.Error("dead letter not stored", "reason", reason, "gateway", j.Gateway, "err", err)
+		s.cfg.Logger.Error("dead letter not stored", "reason", l.Reason, "gateway", j.Gateway, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -447,7 +448,7 @@ func TestGapReleasedByStatus(t *testing.T) {
 		t.Fatalf("release at 11 (the gateway holds the gap) moved=%v err=%v", moved, err)
 	}
 	ack, moved, err := e.svc.Release(ctx, "gw1", 3, 31)
-	if err != nil || !moved || ack != (wire.Ack{Gateway: "gw1", Epoch: 3, Seq: 30}) {
+	if err != nil || !moved || !reflect.DeepEqual(ack, wire.Ack{Gateway: "gw1", Epoch: 3, Seq: 30}) {
 		t.Fatalf("release at 31: %+v moved=%v err=%v, want ack 30", ack, moved, err)
 	}
 }

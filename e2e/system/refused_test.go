@@ -1,0 +1,170 @@
+package system_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ponte-city/ponte/edge/agent"
+	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/ingest/deadletter"
+	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/wire"
+)
+
+// TestRefusedReadingsVisible runs ingest with its embedded broker and a
+// real edge agent with two meters, one of which ingest's inventory does
+// not list: ingest dead-letters that meter's readings (unknown_device) and
+// acknowledges them, and the agent's /status shows it refused, with the
+// count and the reason, while the listed meter stays ok. A gateway of
+// batch version 2 (no FlagAckRefused), refused a reading for its time,
+// still gets the plain acknowledgement it decodes.
+func TestRefusedReadingsVisible(t *testing.T) {
+	testenv.Integration(t, "ingest with its embedded broker and an edge agent in-process")
+	dir := t.TempDir()
+	const rfGW, oldGW = "rf-e2e-01", "old-e2e-01"
+	devs := []e2eDevice{
+		{"rf-listed-meter", "eastron-sdm630-v2", "ADDR", 1, "", "1s", 11.25580, 43.77310, "urn:ngsi-ld:StreetlightControlCabinet:rf-listed"},
+		{"rf-unlisted-meter", "eastron-sdm630-v2", "ADDR", 2, "", "1s", 11.24800, 43.77640, "urn:ngsi-ld:StreetlightControlCabinet:rf-unlisted"},
+	}
+	modbusAddr := startModbusDevices(t, devs)
+	bufDir := filepath.Join(dir, "buffer")
+	// Ingest's inventory of the gateway lists only the first meter.
+	writeFile(t, filepath.Join(dir, "rf-inventory.yaml"), siteYAML(rfGW, "tcp://127.0.0.1:1883", e2ePassword(rfGW), bufDir, modbusAddr, devs[:1]))
+	ingestYAML := fmt.Sprintf(`broker:
+  listen: 127.0.0.1:0
+  client_id: ingest-e2e
+influx:
+  url: http://127.0.0.1:9
+http:
+  listen: 127.0.0.1:0
+  ops_listen: 127.0.0.1:0
+state_dir: %s
+dead_letter:
+  dir: %s
+gateways:
+  - id: %s
+    password: %s
+  - id: %s
+    password: %s
+sites: [rf-inventory.yaml]
+profiles: %s
+`, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), rfGW, e2ePassword(rfGW), oldGW, e2ePassword(oldGW), absPath(t, "../../firmware-profiles"))
+	cfgPath := filepath.Join(dir, "ingest.yaml")
+	writeFile(t, cfgPath, ingestYAML)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing := startIngest(t, cfg)
+
+	sitePath := filepath.Join(dir, "rf.yaml")
+	writeFile(t, sitePath, siteYAML(rfGW, ing.BrokerURL, e2ePassword(rfGW), bufDir, modbusAddr, devs))
+	a := startAgent(t, sitePath)
+
+	device := func(st agent.Status, name string) agent.DeviceStatus {
+		for _, d := range st.Devices {
+			if d.Name == name {
+				return d
+			}
+		}
+		t.Fatalf("no device %s in /status", name)
+		return agent.DeviceStatus{}
+	}
+	testenv.Eventually(t, 30*time.Second, "the unlisted meter refused in /status", func() bool {
+		st := a.Status()
+		d := device(st, "rf-unlisted-meter")
+		return d.State == agent.StateRefused && d.Refused != nil && d.Refused.Readings > 0 && st.Uplink.AckedSeq > 0
+	})
+	st := a.Status()
+	un, listed := device(st, "rf-unlisted-meter"), device(st, "rf-listed-meter")
+	if un.Refused.Reason != "unknown_device" || un.Refused.Point == "" || un.Refused.Value == "" || un.Refused.Time.IsZero() ||
+		!strings.Contains(un.LastReason, "unknown_device") {
+		t.Errorf("unlisted meter: %+v (refused %+v), want reason unknown_device with point, value and time", un, *un.Refused)
+	}
+	if listed.State != agent.StateOK || listed.Refused != nil {
+		t.Errorf("listed meter: state %s, refused %+v; want ok and nothing refused", listed.State, listed.Refused)
+	}
+	// /status over HTTP says the same (the field names people read).
+	var raw struct {
+		Devices []struct {
+			Name, State string
+			Refused     *struct {
+				Readings uint64 `json:"readings"`
+				Reason   string `json:"reason"`
+			} `json:"refused"`
+		} `json:"devices"`
+	}
+	getJSON(t, "http://"+a.Addr()+"/status", &raw)
+	for _, d := range raw.Devices {
+		if d.Name == "rf-unlisted-meter" && (d.State != "refused" || d.Refused == nil || d.Refused.Readings == 0 || d.Refused.Reason != "unknown_device") {
+			t.Errorf("GET /status: %+v", d)
+		}
+	}
+	// The refused readings are acknowledged (dead-lettered at ingest):
+	// the buffer frees them like the rest.
+	testenv.Eventually(t, 20*time.Second, "the buffer acknowledged past the refused readings", func() bool {
+		s := a.Status()
+		return s.Buffer.AckedSeq >= st.Buffer.LastSeq
+	})
+	letters, err := deadletter.List(cfg.DeadLetter.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) == 0 || letters[0].Reason != "unknown_device" || letters[0].Gateway != rfGW || len(letters[0].Entries) == 0 ||
+		letters[0].Entries[0].Device != "rf-unlisted-meter" {
+		t.Fatalf("dead letters %+v, want unknown_device letters of rf-unlisted-meter", letters)
+	}
+
+	// A gateway of batch version 2 gets plain acknowledgements.
+	old, err := ingesttest.Connect(ing.BrokerURL, oldGW, oldGW, e2ePassword(oldGW))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Disconnect(50)
+	var mu sync.Mutex
+	var acks [][]byte
+	topics := cfg.Topics()
+	if tok := old.Subscribe(topics.Ack(oldGW), 1, func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		acks = append(acks, m.Payload())
+		mu.Unlock()
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe to the acks: %v", tok.Error())
+	}
+	now := time.Now()
+	batch, err := wire.Encode(nil, &wire.Batch{Gateway: oldGW, Epoch: 5, Seqs: []uint64{1, 2}, Readings: []wire.Reading{
+		{Device: "old-meter", Point: "power", Value: wire.Float(1), Time: now},
+		{Device: "old-meter", Point: "power", Value: wire.Float(2), Time: now.Add(time.Hour)}, // beyond max_future
+	}})
+	if err != nil || batch[3] != 2 {
+		t.Fatalf("a batch without flags encodes as version %d (%v), want 2", batch[3], err)
+	}
+	if tok := old.Publish(topics.Up(oldGW), 1, false, batch); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	var ack []byte
+	testenv.Eventually(t, 20*time.Second, "the version-2 gateway acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(acks) > 0 {
+			ack = acks[len(acks)-1]
+		}
+		return ack != nil
+	})
+	got, err := wire.DecodeAck(ack)
+	if err != nil || got.Seq != 2 || got.Refused != nil {
+		t.Fatalf("ack %s: %+v, %v; want seq 2 and nothing but gateway, epoch and seq", ack, got, err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(ack, &fields); err != nil || len(fields) != 3 {
+		t.Errorf("ack %s has fields %v, want exactly gateway, epoch and seq", ack, fields)
+	}
+}
