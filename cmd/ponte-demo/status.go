@@ -73,8 +73,8 @@ func (s *stack) poll() snapshot {
 				switch d.State {
 				case agent.StateOK:
 					gs.Up++
-				case agent.StateFailing:
-					gs.Bad++
+				case agent.StateFailing, agent.StateRefused:
+					gs.Bad++ // refused: read, but ingest refuses every reading
 				default:
 					gs.Unknown++
 				}
