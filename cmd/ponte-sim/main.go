@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // --zone works on a machine without zoneinfo
 
 	"github.com/ponte-city/ponte/edge/sim"
 )

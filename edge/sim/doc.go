@@ -62,7 +62,9 @@
 // street's sensors do not move in lockstep. Points without a sim hint get a
 // pattern from their unit, name and the device's category (PatternFor),
 // narrowed to the point's range. Hours are taken in the location of the
-// time asked for: ponte-sim uses local time, so rush hours are local.
+// time asked for: ponte-sim's clock runs in --zone (default Europe/Rome,
+// DefaultZone), so rush hours and full car parks fall at Italian hours
+// whatever the machine's zone.
 //
 // # Serial line devices
 //
@@ -98,6 +100,7 @@
 // it sets faults and pins values at run time and reports requests per
 // unit, which is how tests and demos drive the simulator from outside.
 // --time-scale runs the simulated clock faster so a demo shows a whole day
-// in minutes. The simulator exports no Prometheus metrics: /status is its
+// in minutes; MQTT messages still carry the real time (ingest refuses
+// readings from the future). The simulator exports no Prometheus metrics: /status is its
 // observable surface, and the gateway's own metrics are what is measured.
 package sim

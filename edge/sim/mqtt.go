@@ -40,6 +40,8 @@ type MQTTDevice struct {
 	fcnt  uint32
 	fault Fault
 	clock func() time.Time
+	// stamp, if set, is the time Message puts in payloads.
+	stamp func() time.Time
 }
 
 type mqttField struct {
@@ -140,12 +142,20 @@ func (d *MQTTDevice) SetClock(now func() time.Time) {
 	d.mu.Unlock()
 }
 
+// SetStamp makes Message stamp its payloads with stamp's time instead of
+// the time the values are computed at (an accelerated clock's).
+func (d *MQTTDevice) SetStamp(stamp func() time.Time) {
+	d.mu.Lock()
+	d.stamp = stamp
+	d.mu.Unlock()
+}
+
 // Message returns the next uplink at now: its topic and JSON payload. Each
 // call advances the frame counter.
 func (d *MQTTDevice) Message(now time.Time) (topic string, payload []byte) {
 	d.mu.Lock()
 	d.fcnt++
-	fcnt := d.fcnt
+	fcnt, stampFn := d.fcnt, d.stamp
 	d.mu.Unlock()
 	var err error
 	payload = []byte("{}")
@@ -154,7 +164,11 @@ func (d *MQTTDevice) Message(now time.Time) (topic string, payload []byte) {
 			payload, err = sjson.SetBytes(payload, path, v)
 		}
 	}
-	ts := now.UTC().Format(time.RFC3339Nano)
+	stamp := now
+	if stampFn != nil {
+		stamp = stampFn()
+	}
+	ts := stamp.UTC().Format(time.RFC3339Nano)
 	var frm []byte
 	values := make([]any, len(d.fields))
 	for i := range d.fields {

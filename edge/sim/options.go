@@ -52,6 +52,10 @@ type Options struct {
 	// TimeScale runs the simulated clock faster than the real one (1 =
 	// real time; 1440 shows a day in a minute).
 	TimeScale float64
+	// Zone is the time zone whose hour of the day shapes the values (rush
+	// hours, full car parks, lit streets): an IANA name, default
+	// DefaultZone, "Local" for the machine's.
+	Zone string
 	// Debug logs every request and frame.
 	Debug bool
 }
@@ -88,7 +92,8 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 		return nil
 	})
 	fs.StringVar(&o.Control, "control", "", "serve the control API on loopback `addr` (POST /fault, POST /value, GET /status)")
-	fs.Float64Var(&o.TimeScale, "time-scale", 1, "simulated clock speed (1440: a day per minute)")
+	fs.Float64Var(&o.TimeScale, "time-scale", 1, "simulated clock speed (1440: a day per minute; MQTT messages still carry the real time)")
+	fs.StringVar(&o.Zone, "zone", DefaultZone, "time `zone` whose hour of the day shapes the values (IANA name, or Local)")
 	fs.BoolVar(&o.Debug, "debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -179,6 +184,9 @@ func (o Options) Validate() error {
 	}
 	if o.TimeScale <= 0 {
 		errs = append(errs, fmt.Errorf("--time-scale %g: expected a positive factor", o.TimeScale))
+	}
+	if _, err := zone(o.Zone); err != nil {
+		errs = append(errs, fmt.Errorf("--zone %q: %v (expected an IANA time zone such as Europe/Rome, or Local)", o.Zone, err))
 	}
 	for _, id := range o.MQTTIDs {
 		if id == "" || strings.ContainsAny(id, "/+#") {

@@ -17,28 +17,48 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// DefaultZone is where Ponte's devices stand: their values follow the
+// hour of the day in Italy, whatever the machine's zone.
+const DefaultZone = "Europe/Rome"
+
+// zone loads an IANA time zone; "" is DefaultZone, "Local" the machine's.
+func zone(name string) (*time.Location, error) {
+	if name == "" {
+		name = DefaultZone
+	}
+	return time.LoadLocation(name)
+}
+
 // Clock is the simulated clock: it starts at the real time and runs Scale
-// times faster.
+// times faster, in the time zone whose hour of the day shapes the values.
 type Clock struct {
 	start time.Time
 	scale float64
+	loc   *time.Location
 }
 
-// NewClock starts a clock now; a scale of 0 or 1 is real time.
-func NewClock(scale float64) *Clock {
+// NewClock starts a clock now in loc (nil: the machine's zone); a scale of
+// 0 or 1 is real time.
+func NewClock(scale float64, loc *time.Location) *Clock {
 	if scale <= 0 {
 		scale = 1
 	}
-	return &Clock{start: time.Now(), scale: scale}
+	if loc == nil {
+		loc = time.Local
+	}
+	return &Clock{start: time.Now(), scale: scale, loc: loc}
 }
 
-// Now returns the simulated time.
+// Now returns the simulated time, in the clock's zone.
 func (c *Clock) Now() time.Time {
 	if c.scale == 1 {
-		return time.Now()
+		return time.Now().In(c.loc)
 	}
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.scale))
+	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.scale)).In(c.loc)
 }
+
+// Accelerated reports whether the clock runs faster than the real one.
+func (c *Clock) Accelerated() bool { return c.scale != 1 }
 
 // Run serves the options' profile until ctx is done, then stops every
 // transport and returns nil; it returns an error when something cannot be
@@ -54,7 +74,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 	if err != nil {
 		return err
 	}
-	clock := NewClock(o.TimeScale)
+	loc, err := zone(o.Zone)
+	if err != nil {
+		return fmt.Errorf("--zone %q: %w", o.Zone, err)
+	}
+	clock := NewClock(o.TimeScale, loc)
 	ctrl, err := buildDevices(p, o, clock)
 	if err != nil {
 		return err
@@ -171,6 +195,11 @@ func buildDevices(p *profile.Profile, o Options, clock *Clock) (*Controller, err
 				return nil, err
 			}
 			d.SetClock(clock.Now)
+			if clock.Accelerated() {
+				// The values run fast; the messages' times stay real, or
+				// ingest would refuse them as from the future.
+				d.SetStamp(time.Now)
+			}
 			d.SetFault(o.Faults[id])
 			ctrl.MQTT = append(ctrl.MQTT, d)
 		}

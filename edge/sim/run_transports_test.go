@@ -3,15 +3,17 @@ package sim
 import (
 	"bufio"
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/tidwall/gjson"
+
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/testenv"
-	"github.com/tidwall/gjson"
 )
 
 const airYAML = `model: Test Air Station
@@ -120,5 +122,41 @@ func TestRunSerial(t *testing.T) {
 		}
 		verifyChecksum(t, profile.ChecksumNMEAXOR, line)
 		n++
+	}
+}
+
+// TestClockZone: the simulated clock reads the hour of the day in its zone
+// (Italy by default), whatever the machine's.
+func TestClockZone(t *testing.T) {
+	rome, err := zone("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := NewClock(1, rome).Now()
+	if now.Location().String() != DefaultZone {
+		t.Errorf("clock in %s, want %s", now.Location(), DefaultZone)
+	}
+	if _, err := zone("Mars/Olympus"); err == nil {
+		t.Error("an unknown zone accepted")
+	}
+	_, err = ParseArgs([]string{"--profile", "p.yaml", "--modbus-tcp", "127.0.0.1:0", "--zone", "Mars/Olympus"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `--zone "Mars/Olympus"`) {
+		t.Errorf("--zone Mars/Olympus: %v", err)
+	}
+}
+
+// TestAcceleratedMQTTStampsRealTime: with a fast clock the values run
+// ahead, but MQTT messages carry the real time, which ingest accepts.
+func TestAcceleratedMQTTStampsRealTime(t *testing.T) {
+	d, err := NewMQTTDevice(mqttProfile(profile.FormatJSON), "70b3d57ed0001a2b", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(10 * time.Hour)
+	real := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	d.SetStamp(func() time.Time { return real })
+	_, payload := d.Message(future)
+	if !strings.Contains(string(payload), real.Format(time.RFC3339Nano)) || strings.Contains(string(payload), future.UTC().Format(time.RFC3339Nano)) {
+		t.Errorf("payload %s: want the stamp %s, not the simulated time", payload, real.Format(time.RFC3339Nano))
 	}
 }

@@ -29,7 +29,7 @@ func TestTransportNeedsItsKind(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = buildDevices(p, tc.o, NewClock(1))
+			_, err = buildDevices(p, tc.o, NewClock(1, nil))
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("error %v, want %s", err, tc.want)
 			}
@@ -40,7 +40,7 @@ func TestTransportNeedsItsKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctrl, err := buildDevices(p, Options{Profile: dir + "eastron-sdm630-v2.yaml", ModbusTCP: "127.0.0.1:0", Units: []uint8{1, 2}, Interval: time.Second}, NewClock(1))
+	ctrl, err := buildDevices(p, Options{Profile: dir + "eastron-sdm630-v2.yaml", ModbusTCP: "127.0.0.1:0", Units: []uint8{1, 2}, Interval: time.Second}, NewClock(1, nil))
 	if err != nil || len(ctrl.Units) != 2 {
 		t.Fatalf("modbus profile on --modbus-tcp: %v", err)
 	}
