@@ -1,9 +1,12 @@
 package system_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ponte-city/ponte/edge/agent"
+	"github.com/ponte-city/ponte/edge/ctl"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
@@ -107,6 +111,12 @@ profiles: %s
 		if d.Name == "rf-unlisted-meter" && (d.State != "refused" || d.Refused == nil || d.Refused.Readings == 0 || d.Refused.Reason != "unknown_device") {
 			t.Errorf("GET /status: %+v", d)
 		}
+	}
+	// And ponte-ctl status, as the technician at the cabinet reads it.
+	var out, errOut bytes.Buffer
+	code := ctl.Run(context.Background(), ctl.Env{Stdout: &out, Stderr: &errOut}, []string{"status", "--url", "http://" + a.Addr()})
+	if code != ctl.ExitFail || !regexp.MustCompile(`rf-unlisted-meter\s+refused\s.*ingest refused .*: unknown_device`).MatchString(out.String()) {
+		t.Errorf("ponte-ctl status: exit %d, output:\n%s%s", code, out.String(), errOut.String())
 	}
 	// The refused readings are acknowledged (dead-lettered at ingest):
 	// the buffer frees them like the rest.
