@@ -20,7 +20,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm test test-short lint fault bench demo fuzz clean
+.PHONY: all web build build-host build-arm check-arm test test-short lint fault bench demo screenshots fuzz clean
 
 all: build
 
@@ -97,6 +97,14 @@ demo:
 	@$(BOOTSTRAP) demo
 	@$(MAKE) --no-print-directory build-host
 	@bash deploy/demo/run
+
+# The README's screenshots: the demo until its sites are fresh, then the
+# operators' map and the indicators page from headless Chromium.
+SCREENSHOTS ?= docs/screenshots
+screenshots:
+	@$(BOOTSTRAP) test
+	@$(MAKE) --no-print-directory build-host
+	@DEMO_SCREENSHOTS=$(SCREENSHOTS) bash deploy/demo/run
 
 # Keeps $(TOOLS) (influxd takes minutes to build); rm -rf .tools to rebuild it.
 clean:

@@ -49,7 +49,7 @@ func TestNeedFindsProjectTools(t *testing.T) {
 
 // TestBootstrapNamesWhatIsMissing runs deploy/bootstrap as a new user's
 // machine would see it: a PATH holding only basic tools (no socat,
-// mosquitto, jq, curl, chromium, gcc, sudo), no influxd anywhere, not
+// mosquitto, chromium, gcc, sudo), no influxd anywhere, not
 // root. It must name every missing Debian package, print the one command
 // to run, exit 1, and install or build nothing: apt-get here is a stub
 // that records being called, and the tools folder must stay empty.
@@ -70,7 +70,7 @@ func TestBootstrapNamesWhatIsMissing(t *testing.T) {
 			args: []string{"demo"},
 			code: 1,
 			want: []string{
-				"Debian package socat", "Debian package mosquitto", "Debian package jq", "Debian package curl",
+				"Debian package socat", "Debian package mosquitto",
 				"influxd v1.8.10 (built from source with go install",
 				"sudo apt-get update && sudo apt-get install -y --no-install-recommends",
 			},
@@ -81,7 +81,7 @@ func TestBootstrapNamesWhatIsMissing(t *testing.T) {
 			args: []string{"--dry-run", "test"},
 			code: 0,
 			want: []string{
-				"Debian package socat", "Debian package mosquitto", "Debian package jq", "Debian package curl",
+				"Debian package socat", "Debian package mosquitto",
 				"Debian package chromium", "Debian package gcc",
 				"would run: apt-get update && apt-get install -y --no-install-recommends",
 				"would run: GOBIN=", "go install -v github.com/influxdata/influxdb/cmd/influxd@v1.8.10",
