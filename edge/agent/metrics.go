@@ -12,6 +12,10 @@ type metrics struct {
 	appendErrors prometheus.Counter
 	devices      prometheus.Gauge
 	ready        prometheus.Gauge
+	// refused is 1 while ingest refuses every reading of a device
+	// (StateRefused): ponte_edge_device_up says only that the gateway
+	// reads it.
+	refused *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,9 +40,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ponte_edge_agent_ready",
 			Help: "1 while the buffer is open and the sources run (what /readyz reports).",
 		}),
+		refused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ponte_edge_device_refused",
+			Help: "1 while ingest refuses every reading of the device (dead-lettered centrally: nothing of it reaches the time series), else 0.",
+		}, []string{"device"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.info, m.reloads, m.appendErrors, m.devices, m.ready)
+		reg.MustRegister(m.info, m.reloads, m.appendErrors, m.devices, m.ready, m.refused)
 	}
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.reloads.WithLabelValues(r)

@@ -74,9 +74,16 @@ func (r *recorder) acked(a wire.Ack) {
 			ref.clearAt = d.lastSeq
 		}
 	}
-	for _, d := range r.devs {
+	for name, d := range r.devs {
 		if d.refused.all && d.refused.clearAt != 0 && a.Seq >= d.refused.clearAt {
 			d.refused.all = false
+		}
+		if r.m != nil {
+			v := 0.0
+			if d.refused.all {
+				v = 1
+			}
+			r.m.refused.WithLabelValues(name).Set(v)
 		}
 	}
 }

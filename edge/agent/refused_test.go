@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -54,6 +56,13 @@ func TestRecorderRefused(t *testing.T) {
 	if state, ref := status("meter"); state != StateOK || ref == nil || ref.Readings != 1 {
 		t.Fatalf("meter (partly refused): state %s, refused %+v; want ok with 1 refused", state, ref)
 	}
+	// Prometheus says it too: ponte_edge_device_up would show bay read.
+	if v := testutil.ToFloat64(r.m.refused.WithLabelValues("bay")); v != 1 {
+		t.Errorf("ponte_edge_device_refused{device=bay} = %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(r.m.refused.WithLabelValues("meter")); v != 0 {
+		t.Errorf("ponte_edge_device_refused{device=meter} = %v, want 0", v)
+	}
 
 	// A later reading of bay, refused too: still refused.
 	poll("bay", 3) // seq 4
@@ -72,5 +81,8 @@ func TestRecorderRefused(t *testing.T) {
 	r.acked(wire.Ack{Seq: 5})
 	if state, ref := status("bay"); state != StateOK || ref.Readings != 3 {
 		t.Fatalf("bay after an accepted reading: %s %+v, want ok with 3 refused", state, ref)
+	}
+	if v := testutil.ToFloat64(r.m.refused.WithLabelValues("bay")); v != 0 {
+		t.Errorf("ponte_edge_device_refused{device=bay} = %v after an accepted reading, want 0", v)
 	}
 }
