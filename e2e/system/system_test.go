@@ -436,7 +436,20 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return c
 	}
-	for _, d := range append(append([]e2eDevice(nil), fiDevices...), baDevices...) {
+	// The map opens on the city with the most devices; to read what it
+	// paints in both, frame both (featureColor reads what is drawn).
+	all := append(append([]e2eDevice(nil), fiDevices...), baDevices...)
+	w, s, e, n := all[0].lon, all[0].lat, all[0].lon, all[0].lat
+	for _, d := range all {
+		w, s, e, n = min(w, d.lon), min(s, d.lat), max(e, d.lon), max(n, d.lat)
+	}
+	if err := p.Eval(ctx, fmt.Sprintf("window.ponteMap.map.fitBounds([[%f, %f], [%f, %f]], {padding: 40, animate: false}); true", w, s, e, n), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Eval(ctx, browser.WaitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) !== null && window.ponteMap.featureColor(%q) !== null", all[0].entity, all[len(all)-1].entity), 10000), &ms); err != nil || ms < 0 {
+		t.Errorf("the sites of both cities are not drawn after framing both: %v", err)
+	}
+	for _, d := range all {
 		if c := colorOf(d.entity); c != colorFresh {
 			t.Errorf("site %s painted %q, want fresh %s", d.entity, c, colorFresh)
 		}
