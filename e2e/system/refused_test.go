@@ -112,9 +112,18 @@ profiles: %s
 			t.Errorf("GET /status: %+v", d)
 		}
 	}
+	// ponte-ctl tail shows the listed meter's live readings, and only its.
+	var tailOut, tailErr bytes.Buffer
+	tctx, tcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	code := ctl.Run(tctx, ctl.Env{Stdout: &tailOut, Stderr: &tailErr}, []string{"tail", "--url", "http://" + a.Addr(), "--device", "rf-listed-meter", "-n", "3"})
+	tcancel()
+	if lines := strings.Split(strings.TrimSpace(tailOut.String()), "\n"); code != ctl.ExitOK || len(lines) != 4 ||
+		strings.Contains(tailOut.String(), "rf-unlisted-meter") || !strings.Contains(lines[1], "rf-listed-meter") {
+		t.Errorf("ponte-ctl tail: exit %d, output:\n%s%s", code, tailOut.String(), tailErr.String())
+	}
 	// And ponte-ctl status, as the technician at the cabinet reads it.
 	var out, errOut bytes.Buffer
-	code := ctl.Run(context.Background(), ctl.Env{Stdout: &out, Stderr: &errOut}, []string{"status", "--url", "http://" + a.Addr()})
+	code = ctl.Run(context.Background(), ctl.Env{Stdout: &out, Stderr: &errOut}, []string{"status", "--url", "http://" + a.Addr()})
 	if code != ctl.ExitFail || !regexp.MustCompile(`rf-unlisted-meter\s+refused\s.*ingest refused .*: unknown_device`).MatchString(out.String()) {
 		t.Errorf("ponte-ctl status: exit %d, output:\n%s%s", code, out.String(), errOut.String())
 	}

@@ -85,6 +85,7 @@ type Agent struct {
 	srcMetrics  *source.Metrics
 	mqttMetrics *mqtt.Metrics
 	rec         *recorder
+	tails       *tailHub
 	listener    net.Listener
 	started     time.Time
 
@@ -145,6 +146,7 @@ func New(cfg Config) (*Agent, error) {
 		stopped:     make(chan struct{}),
 	}
 	a.rec = newRecorder(nil, log, a.m)
+	a.tails = newTailHub()
 	a.m.info.WithLabelValues(site.Gateway.ID, cfg.Version).Set(1)
 	if _, err := uplinkConfig(site, nil, cfg.Version, log); err != nil {
 		return nil, err
@@ -204,6 +206,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	a.up.Store(&up)
 
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(a.tails.close) // live readings streams end, so Shutdown need not wait for them
 	srcCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
 	upCtx, stopUplink := context.WithCancel(context.Background())

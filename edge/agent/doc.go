@@ -57,6 +57,12 @@
 //	              job, buffering.
 //	GET /metrics  Prometheus metrics of this agent's own registry: the
 //	              buffer, sources, forwarder, agent, Go runtime and process.
+//	GET /readings the live readings as newline-delimited JSON (TailLine),
+//	              filtered by ?device= and ?point= (repeated or comma-
+//	              separated), for ponte-ctl tail: at most MaxTails watchers,
+//	              each with a bounded queue; what a slow watcher cannot take
+//	              is dropped from its view (a {"dropped":N} line), never
+//	              from the buffer, and costs the sources nothing.
 //	GET /status   JSON (see Status): gateway, version, uptime, buffer
 //	              depth and oldest age, uplink state with the last
 //	              acknowledged sequence, and each device's state, last good

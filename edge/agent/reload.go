@@ -17,7 +17,7 @@ func (a *Agent) supervise(ctx context.Context, site *Site) {
 	a.mu.Unlock()
 	a.rec.setDevices(deviceNames(site))
 	a.m.devices.Set(float64(len(site.Devices)))
-	cur := startSources(ctx, a.log, srcs, a.rec.emit)
+	cur := startSources(ctx, a.log, srcs, a.emit)
 	a.ready.Store(true)
 	a.m.ready.Set(1)
 	for {

@@ -469,6 +469,10 @@ func TestRedeliveryAfterFailedCommit(t *testing.T) {
 	if n := battery(second, 3); n != 0 {
 		t.Fatalf("the durable, acknowledged uplink was delivered again %d times", n)
 	}
+	// The acknowledgement follows the emit (once the commit resolves).
+	testenv.Eventually(t, 10*time.Second, "the fresh uplink acknowledged", func() bool {
+		return logsB.count("DEBUG mqtt message acknowledged") >= 3
+	})
 	if n := logsB.count("DEBUG mqtt message acknowledged"); n != 3 {
 		t.Errorf("second source acknowledged %d messages, want 3 (two redelivered, one fresh)", n)
 	}
