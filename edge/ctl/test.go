@@ -134,7 +134,7 @@ func testDevice(ctx context.Context, env Env, d *site.Device, timeout time.Durat
 			err = errors.New(firstReason(results))
 		}
 		r.line.Error = err.Error()
-		r.line.Next = nextStep(d, err)
+		r.line.Next = nextStep(dev, err)
 	}
 	return r
 }
@@ -228,8 +228,8 @@ func (r probeResult) line() probeLine {
 }
 
 // nextStep says what the technician checks when d could not be read
-// because of err.
-func nextStep(d *site.Device, err error) string {
+// because of err (for probe and test alike).
+func nextStep(d source.Device, err error) string {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, os.ErrNotExist) || strings.Contains(msg, "no such file"):
@@ -241,9 +241,13 @@ func nextStep(d *site.Device, err error) string {
 	case strings.Contains(msg, "no route") || strings.Contains(msg, "unreachable") || strings.Contains(msg, "no such host"):
 		return "the network does not reach " + d.Address + ": check the cabinet LAN cable, the address and the gateway's IP settings"
 	}
-	switch d.Kind() {
+	switch d.Profile.Kind {
 	case profile.KindMQTT:
-		return "no usable message from the device: trigger an uplink on it (LoRaWAN devices report every 10-15 minutes) or raise --timeout, and check id: " + d.ID
+		next := "no usable message from the device: trigger an uplink on it (LoRaWAN devices report every 10-15 minutes) or raise --timeout"
+		if d.ID != "" {
+			next += ", and check its id " + d.ID
+		}
+		return next
 	case profile.KindSerial:
 		return "no record from the device: check the wiring (TX/RX), the baud rate in the address, or raise --timeout"
 	}
