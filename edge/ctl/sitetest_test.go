@@ -197,3 +197,19 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeErrorOnce: a probe of a device that does not answer shows the
+// error once, under the table, and what to do next.
+func TestProbeErrorOnce(t *testing.T) {
+	dead := deadAddress(t)
+	code, out, errs := run(t, "probe", "--profile", sdm630, "--modbus", dead, "--unit", "2")
+	if code != ExitFail {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if n := strings.Count(out+errs, "connection refused"); n != 1 {
+		t.Errorf("the error is shown %d times, want once:\n%s\n%s", n, out, errs)
+	}
+	if !strings.Contains(out, "[1] every point: ") || !strings.Contains(errs, "next: nothing answers at "+dead) {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errs)
+	}
+}
