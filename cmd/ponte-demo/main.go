@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/ponte-city/ponte/internal/version"
 )
 
 func main() {
@@ -27,11 +29,16 @@ func main() {
 	bin := fs.String("bin", filepath.Dir(exe), "`folder` holding ponte-edge, ponte-ingest and ponte-sim")
 	rounds := fs.Int("rounds", envInt("DEMO_ROUNDS"), "bounded run of this many rounds of 5s (default $DEMO_ROUNDS; 0: until Ctrl-C)")
 	shots := fs.String("screenshots", os.Getenv("DEMO_SCREENSHOTS"), "save the map and indicators pages as PNGs in `dir`, then exit (default $DEMO_SCREENSHOTS)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
 		os.Exit(2)
+	}
+	if *showVersion {
+		fmt.Println(version.Line("ponte-demo"))
+		return
 	}
 	if *rounds < 0 {
 		fmt.Fprintln(os.Stderr, "ponte-demo: DEMO_ROUNDS must be a whole number >= 0")

@@ -15,16 +15,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/ponte-city/ponte/edge/agent"
 	"github.com/ponte-city/ponte/internal/site"
+	"github.com/ponte-city/ponte/internal/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	fs := flag.NewFlagSet("ponte-edge", flag.ContinueOnError)
@@ -40,7 +37,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *showVersion {
-		fmt.Println(buildVersion())
+		fmt.Println(version.Line("ponte-edge"))
 		return
 	}
 	load := site.Options{ProfilesDir: *profiles}
@@ -63,7 +60,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	a, err := agent.New(agent.Config{Path: *config, Load: load, Version: buildVersion(), Logger: log})
+	a, err := agent.New(agent.Config{Path: *config, Load: load, Version: version.String(), Logger: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -89,23 +86,4 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("ponte-edge stopped")
-}
-
-// buildVersion is the -ldflags version, else the module version or VCS
-// revision recorded by the Go toolchain.
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			return v
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "dev-" + s.Value[:12]
-			}
-		}
-	}
-	return "dev"
 }

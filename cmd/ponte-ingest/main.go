@@ -19,6 +19,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/internal/version"
 )
 
 func main() {
@@ -35,7 +36,12 @@ func run() error {
 	influxURL := flag.String("influx-url", "", "InfluxDB URL (overrides influx.url)")
 	stateDir := flag.String("state-dir", "", "dedup state directory (overrides state_dir)")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Line("ponte-ingest"))
+		return nil
+	}
 	if *path == "" {
 		flag.Usage()
 		return fmt.Errorf("--config is required")

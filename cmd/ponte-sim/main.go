@@ -14,9 +14,14 @@ import (
 	_ "time/tzdata" // --zone works on a machine without zoneinfo
 
 	"github.com/ponte-city/ponte/edge/sim"
+	"github.com/ponte-city/ponte/internal/version"
 )
 
 func main() {
+	if version.Asked(os.Args[1:]) {
+		fmt.Println(version.Line("ponte-sim"))
+		return
+	}
 	opts, err := sim.ParseArgs(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

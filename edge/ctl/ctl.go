@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/ponte-city/ponte/internal/version"
 )
 
 // Exit statuses.
@@ -28,6 +30,13 @@ type Env struct {
 const usage = `ponte-ctl: the Ponte technician's tool
 
 Usage:
+  ponte-ctl init [--out site.yaml] [--force] --gateway ID --broker URL [--password-file FILE]
+      [--location LON,LAT] [--profiles DIR] --device name=N,profile=P,address=A[,unit=N][,id=ID][,lon=X,lat=Y][,area=A][,entity=E] ...
+                                          write a gateway's site config; asks for what is missing on a terminal
+  ponte-ctl validate SITE.yaml|PROFILE.yaml... [--profiles DIR]
+                                          check site configs with every profile they name, or profiles by path
+  ponte-ctl test SITE.yaml [--profiles DIR] [--json]
+                                          read every device of a site config once, a table per device
   ponte-ctl profile validate FILE...     check device profiles; every error as file:line: field: problem
   ponte-ctl probe --profile FILE ADDRESS  read every point of a device once
       --modbus tcp://HOST:PORT --unit N
@@ -40,6 +49,7 @@ Usage:
   ponte-ctl status [--url http://127.0.0.1:9107] [--json]
                                           a running agent: buffer, uplink, each device's state and what ingest refused
   ponte-ctl password-hash < password      bcrypt hash of a gateway password, for ingest's password_hash
+  ponte-ctl --version                     the version of this build
   ponte-ctl deadletter list|show|replay   ingest's dead letters: what was refused and why; replay after a fix
       list [--dir DIR | --config INGEST.yaml] [--gateway ID] [--reason R] [--json]
       show ID [--dir DIR | --config INGEST.yaml] [--json]
@@ -67,6 +77,15 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return validateProfiles(env, args[2:])
 	case "probe":
 		return probe(ctx, env, args[1:])
+	case "init":
+		return initSite(env, args[1:])
+	case "validate":
+		return validate(env, args[1:])
+	case "test":
+		return testSite(ctx, env, args[1:])
+	case "version", "--version", "-version":
+		fmt.Fprintln(env.Stdout, version.Line("ponte-ctl"))
+		return ExitOK
 	case "status":
 		return status(ctx, env, args[1:])
 	case "tail":

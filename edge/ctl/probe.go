@@ -63,15 +63,19 @@ func probe(ctx context.Context, env Env, args []string) int {
 	defer cancel()
 	results, perr := probeRead(ctx, env, dev)
 	results = latestPerPoint(results)
+	var notes []string
 	if len(results) > 0 {
 		if *asJSON {
 			printJSON(env.Stdout, results)
 		} else {
-			printTable(env.Stdout, results)
+			notes = printTableOnce(env.Stdout, results)
 		}
 	}
 	if perr != nil {
-		fmt.Fprintf(env.Stderr, "ponte-ctl probe: %s: %v\n", dev.Address, perr)
+		if !coveredBy(perr, notes) {
+			fmt.Fprintf(env.Stderr, "ponte-ctl probe: %s: %v\n", dev.Address, perr)
+		}
+		fmt.Fprintf(env.Stderr, "next: %s\n", nextStep(dev, perr))
 		return ExitFail
 	}
 	for _, r := range results {
