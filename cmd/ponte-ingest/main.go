@@ -19,6 +19,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/internal/sdnotify"
 )
 
 func main() {
@@ -66,5 +67,9 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return app.Run(ctx, cfg, app.Options{Logger: log})
+	// systemd (Type=notify): ready, and the watchdog fed, while /readyz is 200.
+	started := func(a app.Addrs) {
+		go sdnotify.Log(ctx, log, sdnotify.Config{Healthy: sdnotify.HTTPCheck("http://" + a.Ops + "/readyz")})
+	}
+	return app.Run(ctx, cfg, app.Options{Logger: log, Started: started})
 }
