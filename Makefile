@@ -20,7 +20,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm test test-short lint fault bench demo screenshots fuzz clean
+.PHONY: all web build build-host build-arm check-arm deb test test-short lint fault bench demo screenshots fuzz clean
 
 all: build
 
@@ -52,6 +52,20 @@ check-arm:
 	@$(BOOTSTRAP) check-arm
 	@$(MAKE) --no-print-directory build-arm
 	@bash deploy/arm/check
+
+# Debian packages ponte-edge and ponte-ingest for amd64, arm64 and armhf
+# in dist/ (nfpm, deploy/deb), then their check (deploy/deb/check: the
+# contents and conffiles, systemd-analyze verify of the units, the arm64
+# ponte-edge run under qemu-aarch64-static). About a minute and a half;
+# not part of make test. VERSION: the tag (v1.2.0-3-gabc: 1.2.0+3.gabc),
+# else 0.0.0+git.<commits>.<sha>.
+VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v\#v}" | sed 's/-\([0-9]*\)-g/+\1.g/' || echo "0.0.0+git.$$(git rev-list --count HEAD 2>/dev/null || echo 0).$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)")
+DEB_ARCHES ?= amd64 arm64 armhf
+deb:
+	@$(BOOTSTRAP) deb
+	@$(MAKE) --no-print-directory web
+	bash deploy/deb/build $(VERSION) $(DEB_ARCHES)
+	bash deploy/deb/check $(VERSION) $(DEB_ARCHES)
 
 # Everything: unit and integration tests (real Mosquitto, InfluxDB, socat,
 # Chromium). npm runs only when the pages are not built or a source changed.

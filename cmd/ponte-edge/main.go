@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/agent"
+	"github.com/ponte-city/ponte/internal/sdnotify"
 	"github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/internal/version"
 )
@@ -81,6 +82,8 @@ func main() {
 			}
 		}
 	}()
+	// systemd (Type=notify): ready, and the watchdog fed, while the agent is.
+	go sdnotify.Log(ctx, log, sdnotify.Config{Healthy: func(context.Context) bool { return a.Status().Ready }})
 	if err := a.Run(ctx); err != nil {
 		log.Error("ponte-edge stopped", "err", err)
 		os.Exit(1)

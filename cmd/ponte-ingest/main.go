@@ -3,7 +3,7 @@
 // HTTP, writes them to InfluxDB exactly once in effect, and acknowledges
 // them to the gateways. See packages ingest/app and ingest/service.
 //
-//	ponte-ingest --config /etc/ponte/ingest.yaml [--http 127.0.0.1:8080]
+//	ponte-ingest --config /etc/ponte/ponte-ingest.yaml [--http 127.0.0.1:8080]
 //	             [--broker-url tcp://broker:1883] [--influx-url http://influx:8086]
 //	             [--state-dir DIR] [--log-level info]
 package main
@@ -19,6 +19,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/internal/sdnotify"
 	"github.com/ponte-city/ponte/internal/version"
 )
 
@@ -72,5 +73,12 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return app.Run(ctx, cfg, app.Options{Logger: log})
+	// systemd (Type=notify): ready, and the watchdog fed, while /healthz
+	// answers. Not /readyz: ingest rides out an InfluxDB or broker outage
+	// by holding back (gateways keep their buffers), and a restart would
+	// not cure it; a hung process is what the watchdog is for.
+	started := func(a app.Addrs) {
+		go sdnotify.Log(ctx, log, sdnotify.Config{Healthy: sdnotify.HTTPCheck("http://" + a.Ops + "/healthz")})
+	}
+	return app.Run(ctx, cfg, app.Options{Logger: log, Started: started})
 }

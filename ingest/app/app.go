@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	rel := newReleaser(svc, log.With("component", "status"))
 	mq, err := intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
 		Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
-		OnStatus: both(statusTo(tw), rel.offer), Logger: log.With("component", "mqtt")}, svc)
+		OnStatus: both(statusTo(tw), both(rel.offer, svc.StatusSeen)), Logger: log.With("component", "mqtt")}, svc)
 	if err != nil {
 		return err
 	}

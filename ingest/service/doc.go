@@ -33,7 +33,9 @@
 //     label is the ID the transport vouched for when the configuration
 //     lists it (or any valid ID when it lists none, the broker's ACL
 //     deciding who publishes), else "_other", so forged IDs add no
-//     series.
+//     series. Every batch, valid or not, and every status message
+//     (StatusSeen) sets ponte_ingest_gateway_last_seen_timestamp_seconds
+//     of a gateway so labelled ("_other" gets none).
 //  4. Sink.Write, retried with backoff until it succeeds or the service
 //     stops. While it blocks, the worker takes no more batches; the
 //     transports stop reading (MQTT: paho's manual ack with the broker's

@@ -16,6 +16,7 @@ type metrics struct {
 	writeSeconds     prometheus.Histogram
 	sinkErrors       prometheus.Counter
 	dropped          *prometheus.CounterVec
+	lastSeen         *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -47,6 +48,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Name: "ponte_ingest_gateway_dropped_readings_total",
 			Help: "Sequence numbers the acknowledgement moved over because the gateway declared it no longer holds them (its buffer's byte or age cap); never on a timer."},
 			[]string{"gateway"}),
+		lastSeen: newLastSeen(),
 	}
 	if reg == nil {
 		return m, nil
@@ -61,7 +63,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			return 1
 		})
 	for _, c := range []prometheus.Collector{m.received, m.batches, m.readings, m.dedupHits, m.deadLetters,
-		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.dropped, backpressure, gapCollector{s}} {
+		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.dropped, m.lastSeen, backpressure, gapCollector{s}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("service: register metrics: %w", err)
 		}

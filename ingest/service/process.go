@@ -31,6 +31,7 @@ const (
 // gateway at once; Submit does this serialisation.
 func (s *Service) Process(ctx context.Context, j Job) Result {
 	s.m.received.Inc()
+	s.seen(j.Gateway)
 	b, inv := s.check(j)
 	if inv != nil {
 		s.deadLetter(j, deadletter.Letter{Reason: inv.Reason, Detail: inv.Err.Error()}, j.Payload)
