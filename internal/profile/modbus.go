@@ -91,6 +91,9 @@ type Modbus struct {
 	OneRequestPerPoint bool `yaml:"one_request_per_point"`
 	// Points is the register map.
 	Points []ModbusPoint `yaml:"points"`
+	// Identify lists the registers that together identify the model
+	// (IdentifyCheck); empty when the vendor's document gives none.
+	Identify []IdentifyCheck `yaml:"identify"`
 }
 
 // ModbusPoint is one value in the register map.
