@@ -94,6 +94,10 @@ type Modbus struct {
 	// Identify lists the registers that together identify the model
 	// (IdentifyCheck); empty when the vendor's document gives none.
 	Identify []IdentifyCheck `yaml:"identify"`
+	// HexAddresses says the file writes register addresses in hex
+	// (address: 0x0048), as vendors' tables do; messages naming a block
+	// then use hex too. Set by Parse; not part of the YAML.
+	HexAddresses bool `yaml:"-"`
 }
 
 // ModbusPoint is one value in the register map.
