@@ -54,6 +54,10 @@ func (c *IdentifyCheck) Point(name string) ModbusPoint {
 // check expects.
 func (c *IdentifyCheck) Match(v wire.Value) bool {
 	switch {
+	case c.Equals != nil && c.Type == TypeFloat32:
+		// A float32 register holds the float32 nearest the number written.
+		f, ok := v.AsFloat()
+		return ok && float32(f) == float32(*c.Equals)
 	case c.Equals != nil:
 		f, ok := v.AsFloat()
 		return ok && f == *c.Equals
@@ -77,8 +81,14 @@ func (c *IdentifyCheck) Expected() wire.Value {
 		f = *c.Equals
 	case c.Range != nil && c.Range.Min != nil:
 		f = *c.Range.Min
+		if c.integer() {
+			f = math.Ceil(f)
+		}
 	case c.Range != nil && c.Range.Max != nil:
 		f = *c.Range.Max
+		if c.integer() {
+			f = math.Floor(f)
+		}
 	case c.Type == TypeString:
 		return wire.String(c.Example)
 	default:
@@ -103,6 +113,36 @@ func (c *IdentifyCheck) Want() string {
 		return "in " + c.Range.String()
 	}
 	return "matches " + c.Pattern
+}
+
+// integer reports whether the check's register decodes to an integer.
+func (c *IdentifyCheck) integer() bool {
+	switch c.Type {
+	case TypeFloat32, TypeFloat64, TypeString:
+		return false
+	}
+	return true
+}
+
+// intBounds are the values each integer type can hold (float64 bounds
+// of the 64-bit types are approximate, which only widens them).
+var intBounds = map[Type][2]float64{
+	TypeInt16: {math.MinInt16, math.MaxInt16}, TypeUint16: {0, math.MaxUint16},
+	TypeInt32: {math.MinInt32, math.MaxInt32}, TypeUint32: {0, math.MaxUint32},
+	TypeInt64: {math.MinInt64, math.MaxInt64}, TypeUint64: {0, math.MaxInt64},
+	TypeBool: {0, 1}, TypeBitfield: {0, math.MaxUint16},
+}
+
+// holds reports whether the register of c's type can hold f.
+func (c *IdentifyCheck) holds(f float64) bool {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return false
+	}
+	if !c.integer() {
+		return c.Type != TypeFloat32 || math.Abs(f) <= math.MaxFloat32
+	}
+	b := intBounds[c.Type]
+	return f == math.Trunc(f) && f >= b[0] && f <= b[1]
 }
 
 func (v *validator) identify(m *Modbus, maxRegs int) {
@@ -139,16 +179,21 @@ func (v *validator) identify(m *Modbus, maxRegs int) {
 				v.errorf(path+".example", "required with pattern (a value the model holds; the simulator serves it)")
 			} else if !re.MatchString(c.Example) {
 				v.errorf(path+".example", "%q does not match pattern %q", c.Example, c.Pattern)
-			} else if _, err := strconv.ParseFloat(c.Example, 64); numeric && err != nil {
-				v.errorf(path+".example", "%q: expected a number for a %s register", c.Example, c.Type)
+			} else if f, err := strconv.ParseFloat(c.Example, 64); numeric && (err != nil || !c.holds(f) || c.Expected().String() != c.Example) {
+				v.errorf(path+".example", "%q: expected a number a register of type %s holds, written as it reads back", c.Example, c.Type)
 			}
 		case !numeric:
 			v.errorf(path+".type", "a string register is identified by pattern, not equals or range")
+		case c.Equals != nil:
+			if !c.holds(*c.Equals) {
+				v.errorf(path+".equals", "%g: a register of type %s cannot hold it", *c.Equals, c.Type)
+			}
 		case c.Range != nil:
 			if c.Range.Min == nil && c.Range.Max == nil {
 				v.errorf(path+".range", "expected min, max or both")
+			} else if e, _ := c.Expected().AsFloat(); !c.Range.Contains(e) || !c.holds(e) {
+				v.errorf(path+".range", "%s: holds no value a register of type %s can hold", c.Range, c.Type)
 			}
-			v.rng(path, *c.Range)
 		}
 		if c.Example != "" && c.Pattern == "" {
 			v.errorf(path+".example", "example applies only with pattern")
