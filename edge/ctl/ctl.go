@@ -44,6 +44,10 @@ Usage:
       --serial /dev/ttyUSB1 [--baud 9600]
       --mqtt tcp://HOST:1883 --id DEVEUI
       [--timeout 5s] [--json]
+  ponte-ctl scan --rtu /dev/ttyUSB0 | --tcp HOST:502
+                                          find the Modbus units that answer, and suggest their profiles
+      [--baud 9600|auto] [--parity E|N|O|auto] [--units 1-247] [--timeout 300ms]
+      [--profiles DIR | --profile FILE]
   ponte-ctl tail [--device D] [--point P] [-n N] [--json]
                                           a running agent's live readings, as the sources read them
   ponte-ctl status [--url http://127.0.0.1:9107] [--json]
@@ -90,6 +94,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return status(ctx, env, args[1:])
 	case "tail":
 		return tail(ctx, env, args[1:])
+	case "scan":
+		return scan(ctx, env, args[1:])
 	case "password-hash":
 		if env.Stdin == nil {
 			env.Stdin = strings.NewReader("")

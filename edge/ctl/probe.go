@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/edge/source/modbus"
+	"github.com/ponte-city/ponte/edge/source/mqtt"
 	"github.com/ponte-city/ponte/edge/transport"
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/wire"
@@ -48,7 +50,7 @@ func probe(ctx context.Context, env Env, args []string) int {
 		baud     = fs.Int("baud", 0, "baud rate of --serial (default: the profile's)")
 		mq       = fs.String("mqtt", "", "MQTT broker `URL` the device publishes to")
 		id       = fs.String("id", "", "device identity in MQTT payloads (e.g. DevEUI)")
-		timeout  = fs.Duration("timeout", 5*time.Second, "give up after this long")
+		timeout  = fs.Duration("timeout", 5*time.Second, "Modbus: wait this long for each reply; serial, MQTT: for the device's data")
 		asJSON   = fs.Bool("json", false, "print one JSON object per point")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +61,7 @@ func probe(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "ponte-ctl probe: %v\n", err)
 		return ExitUsage
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, probeDeadline(dev, *timeout))
 	defer cancel()
 	results, perr := probeRead(ctx, env, dev)
 	results = latestPerPoint(results)
@@ -75,7 +77,13 @@ func probe(ctx context.Context, env Env, args []string) int {
 		if !coveredBy(perr, notes) {
 			fmt.Fprintf(env.Stderr, "ponte-ctl probe: %s: %v\n", dev.Address, perr)
 		}
-		fmt.Fprintf(env.Stderr, "next: %s\n", nextStep(dev, perr))
+		hints := probeHints(perr) // what the MQTT probe saw and skipped
+		if len(hints) == 0 {
+			hints = []string{nextStep(dev, perr)}
+		}
+		for _, h := range hints {
+			fmt.Fprintf(env.Stderr, "next: %s\n", h)
+		}
 		return ExitFail
 	}
 	for _, r := range results {
@@ -113,10 +121,9 @@ func probeDevice(profPath, mb string, unit8 uint8, unit uint, ser string, baud i
 		if !strings.HasPrefix(mb, "tcp://") && !strings.HasPrefix(mb, "rtu://") {
 			return source.Device{}, fmt.Errorf("--modbus %q: expected tcp://HOST:PORT or rtu:///dev/ttyX", mb)
 		}
+		// --timeout bounds each request, as the agent's device timeout
+		// does: a controller the agent reads fine must probe fine too.
 		dev.Address, dev.Unit = mb, unit8
-		if dev.Timeout > time.Second {
-			dev.Timeout = time.Second
-		}
 	case ser != "":
 		want = profile.KindSerial
 		dev.Address = "serial://" + ser
@@ -131,6 +138,39 @@ func probeDevice(profPath, mb string, unit8 uint8, unit uint, ser string, baud i
 		return source.Device{}, fmt.Errorf("%s is a %s profile; this address needs a %s profile", profPath, p.Kind, want)
 	}
 	return dev, nil
+}
+
+// probeDeadline is how long the whole probe may take. For Modbus,
+// timeout bounds each request (the device's Timeout), so the probe gets
+// one timeout per request the profile's points need, pauses included; for
+// serial and MQTT it is the wait for the device's data.
+func probeDeadline(dev source.Device, timeout time.Duration) time.Duration {
+	if dev.Profile.Kind != profile.KindModbus {
+		return timeout
+	}
+	n := time.Duration(len(modbus.Plan(dev.Profile.Modbus, "")))
+	return n*(timeout+dev.Profile.Modbus.Pause.D()) + timeout
+}
+
+// probeHints says what to do next after a failed probe, where the error
+// tells: an MQTT device that sent nothing usable in time.
+func probeHints(err error) []string {
+	var nm *mqtt.NoMessageError
+	if !errors.As(err, &nm) {
+		return nil
+	}
+	hints := []string{"trigger an uplink on the device (most LoRaWAN sensors send one on a button or magnet; " +
+		"on their own they report every 10-15 minutes) or raise --timeout, e.g. --timeout 15m"}
+	if nm.Skipped[mqtt.SkipOtherDevice] > 0 {
+		hints = append(hints, "check --id: the uplinks that came were other devices' ("+strings.Join(nm.OtherIDs, ", ")+")")
+	}
+	if nm.Skipped[mqtt.SkipEmpty] > 0 {
+		hints = append(hints, "the device's uplinks carried no application payload (MAC-only): trigger a data uplink")
+	}
+	if nm.Skipped[mqtt.SkipMalformed] > 0 {
+		hints = append(hints, "some messages on the topic are not JSON objects: check the profile's topic and format")
+	}
+	return hints
 }
 
 // probeRead reads dev once through its profile kind's transport.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	tarm "github.com/tarm/serial"
 
 	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/internal/profile"
@@ -35,15 +34,7 @@ func TestProbeModbusRTU(t *testing.T) {
 	if err := units[1].SetValue("no2", wire.Float(41.5)); err != nil {
 		t.Fatal(err)
 	}
-	port, err := tarm.OpenPort(&tarm.Config{Name: simEnd, Baud: 9600, Parity: tarm.ParityEven, ReadTimeout: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := sim.NewModbusServer(quiet(), units...)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.ServeRTU(ctx, port); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; port.Close() })
+	serveRTU(t, simEnd, units...)
 
 	code, out, errs := run(t, "probe", "--profile", aqt, "--modbus", "rtu://"+ourEnd+"?baud=9600&parity=E", "--unit", "7", "--json")
 	if code != ExitOK {

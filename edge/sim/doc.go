@@ -22,7 +22,10 @@
 // the profile's max_registers / max_bits (default 125 / 2000) are
 // exception 3, checked before the address as the specification orders. A
 // profile with one_request_per_point gets exception 2 for a read touching
-// several points. Writes (FC 5, 6, 15, 16) inside the span of coils and
+// several points. The profile's identify registers (modbus.identify) that
+// no point covers hold their expected value and answer reads inside them
+// only, so ponte-ctl scan finds the simulated model without the gap to a
+// far identify register (a meter code at 0xFC02) becoming readable. Writes (FC 5, 6, 15, 16) inside the span of coils and
 // holding registers are kept and pin the points they touch, so a client's
 // write is not overwritten by the next Update.
 //
@@ -44,7 +47,8 @@
 // timeout reads the request and never answers; garbage answers random
 // bytes (RTU) or a reply with a wrong transaction and protocol ID (TCP);
 // drop closes the TCP connection on the next request and is silence on a
-// line. Every request counts in Requests, answered or not, so a test can
+// line; slow answers correctly but SlowDelay (1.5 s) late, past the Modbus
+// source's default timeout. Every request counts in Requests, answered or not, so a test can
 // tell a timeout from a request that never arrived.
 //
 // # Values

@@ -1,6 +1,9 @@
 package sim
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Modbus function codes the simulator serves.
 const (
@@ -44,6 +47,10 @@ func (u *ModbusUnit) serve(pdu []byte) ([]byte, Fault) {
 	if f == FaultException {
 		return exception(pdu[0], exDeviceFailure), FaultNone
 	}
+	if f == FaultSlow {
+		time.Sleep(SlowDelay)
+		return u.handle(pdu), FaultNone
+	}
 	return u.handle(pdu), f
 }
 
@@ -85,7 +92,8 @@ func (u *ModbusUnit) read(fc byte, data []byte) []byte {
 	if qty < 1 || qty > limit {
 		return exception(fc, exIllegalValue)
 	}
-	if !u.spans[table].covers(addr, qty) || (u.onePerPoint && u.pointsIn(table, addr, qty) > 1) {
+	inMap := u.spans[table].covers(addr, qty) && !(u.onePerPoint && u.pointsIn(table, addr, qty) > 1)
+	if !inMap && !u.identCovers(table, addr, qty) {
 		return exception(fc, exIllegalAddress)
 	}
 	u.mu.Lock()

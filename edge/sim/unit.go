@@ -60,6 +60,7 @@ type ModbusUnit struct {
 	points      []unitPoint
 	byName      map[string]int
 	spans       [nTables]span
+	idents      []identSpan // the profile's identify registers, read-only
 	maxRegs     int
 	maxBits     int
 	onePerPoint bool
@@ -119,8 +120,52 @@ func NewModbusUnit(p *profile.Profile, unit uint8, seed int64) (*ModbusUnit, err
 		}
 		s.ok = true
 	}
+	if err := u.addIdentify(m); err != nil {
+		return nil, err
+	}
 	u.Update(time.Time{})
 	return u, nil
+}
+
+// identSpan is one identify register (profile.IdentifyCheck) the unit
+// answers with its expected value, so ponte-ctl scan can be tested.
+type identSpan struct {
+	table  int
+	lo, hi int
+}
+
+// addIdentify stores the expected value of each identify register that
+// no point of the map covers already. The registers are read exactly (a
+// read inside one of them), not widening the span of lenient reads: an
+// identify register far from the map (a meter code at 0xFC02) must not
+// make the gap between them readable.
+func (u *ModbusUnit) addIdentify(m *profile.Modbus) error {
+	for i := range m.Identify {
+		c := &m.Identify[i]
+		pt := c.Point("identify")
+		table := tableIndex(c.Table)
+		if u.pointsIn(table, int(pt.Address), pt.Registers()) > 0 {
+			continue // a point serves it, with its pattern or pinned value
+		}
+		rv, err := encodePoint(&pt, m.EffectiveOrder(&pt), c.Expected())
+		if err != nil {
+			return fmt.Errorf("modbus unit %d: identify[%d]: %w", u.id, i, err)
+		}
+		u.store(table, pt.Address, rv)
+		u.idents = append(u.idents, identSpan{table: table, lo: int(pt.Address), hi: int(pt.Address) + pt.Registers() - 1})
+	}
+	return nil
+}
+
+// identCovers reports whether addr..addr+qty-1 of table lies inside one
+// identify register.
+func (u *ModbusUnit) identCovers(table, addr, qty int) bool {
+	for _, s := range u.idents {
+		if s.table == table && addr >= s.lo && addr+qty-1 <= s.hi {
+			return true
+		}
+	}
+	return false
 }
 
 func orDefault(v, def int) int {

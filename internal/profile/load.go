@@ -53,6 +53,9 @@ func Parse(name string, data []byte) (*Profile, error) {
 		return nil, err
 	}
 	p.File, p.doc = name, doc
+	if p.Modbus != nil {
+		p.Modbus.HexAddresses = hexAddressRe.Match(data)
+	}
 	v := &validator{doc: doc}
 	v.profile(p)
 	if len(v.errs) > 0 {
@@ -75,6 +78,9 @@ func (v *validator) required(path, val string) {
 		v.errorf(path, "required (expected a non-empty string)")
 	}
 }
+
+// hexAddressRe finds a register address written in hex.
+var hexAddressRe = regexp.MustCompile(`(?m)\baddress:\s*0[xX][0-9A-Fa-f]`)
 
 // pointNameRe is the form of point names: they become InfluxDB field keys
 // and twin attribute names, so they stay plain.

@@ -142,6 +142,12 @@ func FuzzParse(f *testing.F) {
 			for i := range p.Modbus.Points {
 				_ = p.Modbus.EffectiveOrder(&p.Modbus.Points[i])
 			}
+			for i := range p.Modbus.Identify {
+				// The simulator serves Expected; scan must recognise it.
+				if c := &p.Modbus.Identify[i]; !c.Match(c.Expected()) {
+					t.Fatalf("identify[%d] (%s) does not match its own expected value %v", i, c.Want(), c.Expected())
+				}
+			}
 		case KindSerial:
 			for _, r := range p.Serial.Records {
 				if r.Regex != "" && r.Re == nil {

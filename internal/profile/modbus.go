@@ -91,6 +91,13 @@ type Modbus struct {
 	OneRequestPerPoint bool `yaml:"one_request_per_point"`
 	// Points is the register map.
 	Points []ModbusPoint `yaml:"points"`
+	// Identify lists the registers that together identify the model
+	// (IdentifyCheck); empty when the vendor's document gives none.
+	Identify []IdentifyCheck `yaml:"identify"`
+	// HexAddresses says the file writes register addresses in hex
+	// (address: 0x0048), as vendors' tables do; messages naming a block
+	// then use hex too. Set by Parse; not part of the YAML.
+	HexAddresses bool `yaml:"-"`
 }
 
 // ModbusPoint is one value in the register map.

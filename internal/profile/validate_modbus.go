@@ -42,6 +42,7 @@ func (v *validator) modbus(m *Modbus) {
 		v.uniqueName(seen, path+".name", p.Name)
 		v.modbusPoint(path, p, maxRegs)
 	}
+	v.identify(m, maxRegs)
 }
 
 func (v *validator) modbusPoint(path string, p *ModbusPoint, maxRegs int) {

@@ -23,6 +23,8 @@ type Request struct {
 	Count int
 	// Slots are the points in the block, by address.
 	Slots []Slot
+	// hex says the profile writes addresses in hex, so String does too.
+	hex bool
 }
 
 // Slot places one point inside a Request.
@@ -33,8 +35,15 @@ type Slot struct {
 	Offset int
 }
 
-// String formats the request as in error messages: "holding 100+4".
-func (r *Request) String() string { return fmt.Sprintf("%s %d+%d", r.Table, r.Address, r.Count) }
+// String formats the request as in error messages, in the notation its
+// profile writes addresses in, so a technician finds the block in the
+// file: "holding 100+4", or "input 0x0048+4" for a profile written in hex.
+func (r *Request) String() string {
+	if r.hex {
+		return fmt.Sprintf("%s 0x%04X+%d", r.Table, r.Address, r.Count)
+	}
+	return fmt.Sprintf("%s %d+%d", r.Table, r.Address, r.Count)
+}
 
 // Raw returns the bytes of slot s out of data, the reply to r: 2 bytes per
 // register, or for bit tables one byte holding the bit (0 or 1). ok is false
@@ -98,7 +107,7 @@ func Plan(m *profile.Modbus, class profile.PollClass) []Request {
 				r.Count = end - int(r.Address)
 				continue
 			}
-			out = append(out, Request{Table: table, Address: p.Address, Count: pend - start, Slots: []Slot{{Point: p}}})
+			out = append(out, Request{Table: table, Address: p.Address, Count: pend - start, Slots: []Slot{{Point: p}}, hex: m.HexAddresses})
 			cur, end = len(out)-1, pend
 		}
 	}
