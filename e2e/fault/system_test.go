@@ -23,6 +23,7 @@ const (
 	gateways       = 3
 	metersPerGW    = 4
 	pollInterval   = "200ms" // 4 meters x ~15 points read / 200 ms: ~300 readings/s per gateway
+	pollTimeout    = 500 * time.Millisecond
 	batchMax       = 1000    // the forwarder's default batch_max_readings
 	segmentBytes   = "1MiB"
 	ingestLogLevel = "debug" // app.AppliedMsg is logged at Debug
@@ -115,8 +116,8 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		for u := 1; u <= metersPerGW; u++ {
 			name := fmt.Sprintf("%s-meter-%d", g.id, u)
 			g.devices = append(g.devices, name)
-			fmt.Fprintf(&site, "  - {name: %s, profile: eastron-sdm630-v2, address: \"tcp://%s\", unit: %d, interval: %s, timeout: 500ms, area: Firenze, location: {lon: %.5f, lat: %.5f}}\n",
-				name, simAddr, u, pollInterval, 11.2500+0.001*float64(i), 43.7700+0.001*float64(u))
+			fmt.Fprintf(&site, "  - {name: %s, profile: eastron-sdm630-v2, address: \"tcp://%s\", unit: %d, interval: %s, timeout: %s, area: Firenze, location: {lon: %.5f, lat: %.5f}}\n",
+				name, simAddr, u, pollInterval, pollTimeout, 11.2500+0.001*float64(i), 43.7700+0.001*float64(u))
 		}
 		sitePath := filepath.Join(gdir, "site.yaml")
 		writeFile(t, sitePath, site.String())
