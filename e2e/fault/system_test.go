@@ -24,7 +24,7 @@ const (
 	metersPerGW    = 4
 	pollInterval   = "200ms" // 4 meters x ~15 points read / 200 ms: ~300 readings/s per gateway
 	pollTimeout    = 500 * time.Millisecond
-	batchMax       = 1000    // the forwarder's default batch_max_readings
+	batchMax       = 1000 // the forwarder's default batch_max_readings
 	segmentBytes   = "1MiB"
 	ingestLogLevel = "debug" // app.AppliedMsg is logged at Debug
 )
