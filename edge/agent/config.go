@@ -124,8 +124,7 @@ func checkDevices(s *site.Site, c *site.Checker) []source.Device {
 		if c.Count() > before || !c.DeviceOK(i) {
 			continue
 		}
-		sd := source.Device{Name: d.Name, Profile: d.LoadedProfile(), Address: d.Address, Unit: uint8(d.Unit), ID: d.ID,
-			Interval: d.PollInterval(), SlowInterval: d.SlowInterval.D(), Timeout: d.Timeout.D()}
+		sd := SourceDevice(d)
 		if err := t.Validate([]source.Device{sd}); err != nil {
 			sourceErrors(s, c, err)
 			continue
@@ -193,4 +192,11 @@ func checkAddress(c *site.Checker, p string, d *site.Device, t *transport.Transp
 	if _, ok := ports[key]; !ok {
 		ports[key] = fmt.Sprintf("device %q", d.Name)
 	}
+}
+
+// SourceDevice is a site config's device as the sources take it (its
+// profile loaded, its interval defaulted).
+func SourceDevice(d *site.Device) source.Device {
+	return source.Device{Name: d.Name, Profile: d.LoadedProfile(), Address: d.Address, Unit: uint8(d.Unit), ID: d.ID,
+		Interval: d.PollInterval(), SlowInterval: d.SlowInterval.D(), Timeout: d.Timeout.D()}
 }

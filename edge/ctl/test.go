@@ -109,8 +109,7 @@ type testResult struct {
 
 // testDevice reads d once within timeout.
 func testDevice(ctx context.Context, env Env, d *site.Device, timeout time.Duration) testResult {
-	dev := source.Device{Name: d.Name, Profile: d.LoadedProfile(), Address: d.Address, Unit: uint8(d.Unit), ID: d.ID,
-		Interval: d.PollInterval(), SlowInterval: d.SlowInterval.D(), Timeout: d.Timeout.D()}
+	dev := agent.SourceDevice(d)
 	if dev.Interval == 0 {
 		dev.Interval = time.Second // not polled: probe reads once
 	}
