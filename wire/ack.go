@@ -112,7 +112,28 @@ type Status struct {
 	// no batch to say it in.
 	Epoch    uint64 `json:"epoch,omitempty"`
 	Retained uint64 `json:"retained,omitempty"`
+	// Health is the gateway's own summary, for the fleet view: an online
+	// gateway republishes its status with it every so often (absent from
+	// older agents and from the last will).
+	Health *Health `json:"health,omitempty"`
 }
+
+// Health is what a gateway says of itself in its status message.
+type Health struct {
+	// Buffered is how many readings the gateway holds that ingest has not
+	// acknowledged yet.
+	Buffered uint64 `json:"buffered"`
+	// Oldest is when the oldest of them was read (zero: none held).
+	Oldest time.Time `json:"oldest,omitzero"`
+	// DevicesUp and DevicesBad count the gateway's devices by whether
+	// their last poll or message was read and accepted.
+	DevicesUp  int `json:"devices_up"`
+	DevicesBad int `json:"devices_bad"`
+}
+
+// MaxHealthDevices bounds a Health's device counts (a site config's
+// device limit is far below it).
+const MaxHealthDevices = 1 << 16
 
 // EncodeStatus returns the JSON form of s.
 func EncodeStatus(s Status) []byte {
@@ -131,6 +152,16 @@ func DecodeStatus(data []byte) (Status, error) {
 	}
 	if s.State != StateOnline && s.State != StateOffline {
 		return Status{}, fmt.Errorf("decode status: state %q (expected online or offline)", s.State)
+	}
+	if h := s.Health; h != nil {
+		for _, c := range []struct {
+			name string
+			n    int
+		}{{"devices_up", h.DevicesUp}, {"devices_bad", h.DevicesBad}} {
+			if c.n < 0 || c.n > MaxHealthDevices {
+				return Status{}, fmt.Errorf("decode status: health.%s %d (expected a device count 0..%d)", c.name, c.n, MaxHealthDevices)
+			}
+		}
 	}
 	return s, nil
 }

@@ -124,3 +124,17 @@ func FuzzDecodeAck(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeStatus(f *testing.F) {
+	f.Add([]byte(`{"gateway":"g","state":"online","health":{"buffered":3,"devices_up":2,"devices_bad":0}}`))
+	f.Add([]byte(`{"gateway":"g","state":"offline","epoch":1,"retained":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeStatus(data)
+		if err != nil {
+			return
+		}
+		if _, err := DecodeStatus(EncodeStatus(s)); err != nil {
+			t.Fatalf("a decoded status does not decode again: %v", err)
+		}
+	})
+}

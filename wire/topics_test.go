@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,8 +63,16 @@ func TestAckAndStatus(t *testing.T) {
 	}
 	s := Status{Gateway: "gw-1", State: StateOffline, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	gs, err := DecodeStatus(EncodeStatus(s))
-	if err != nil || gs != s {
+	if err != nil || !reflect.DeepEqual(gs, s) {
 		t.Fatalf("status round trip: %+v %v", gs, err)
+	}
+	s.State, s.Health = StateOnline, &Health{Buffered: 12, Oldest: s.Time.Add(-time.Minute), DevicesUp: 3, DevicesBad: 1}
+	if gs, err = DecodeStatus(EncodeStatus(s)); err != nil || !reflect.DeepEqual(gs, s) {
+		t.Fatalf("status with health round trip: %+v %v", gs, err)
+	}
+	if _, err := DecodeStatus([]byte(`{"gateway":"g","state":"online","health":{"devices_bad":-1}}`)); err == nil ||
+		!strings.Contains(err.Error(), "health.devices_bad -1") {
+		t.Fatalf("negative device count: %v", err)
 	}
 	if _, err := DecodeStatus([]byte(`{"gateway":"g","state":"sleeping"}`)); err == nil {
 		t.Fatal("bad state accepted")
