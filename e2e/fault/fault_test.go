@@ -4,9 +4,11 @@ package fault
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +46,21 @@ type step struct {
 func runFaults(t *testing.T, kind, bins string) {
 	k := scale(t)
 	tl := newTimeline()
+	// The process logs printed when the test ends run to thousands of
+	// lines; the failed checks are repeated after them (this cleanup runs
+	// last), where a CI log's tail shows them.
+	var failed []string
+	t.Cleanup(func() {
+		if len(failed) > 0 {
+			t.Logf("fault suite, %s broker: %d checks failed (repeated after the logs):\n  %s", kind, len(failed), strings.Join(failed, "\n  "))
+		}
+	})
+	errorf := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...)
+		failed = append(failed, msg)
+		t.Error(msg)
+	}
 	s := startSystem(t, kind, bins, tl)
 	tl.add("started: %s broker, 3 gateways x 4 simulated SDM630 meters polled every %s", kind, pollInterval)
 	stopWatch := s.watchLinks()
@@ -166,19 +183,19 @@ func runFaults(t *testing.T, kind, bins string) {
 	}
 	for _, g := range s.gws {
 		if !caughtUp[g.id] {
-			t.Errorf("%s: ingest did not acknowledge up to seq %d (held when the faults ended) within 60s; %s", g.id, targets[g.id], s.statusLine())
+			errorf("%s: ingest did not acknowledge up to seq %d (held when the faults ended) within 60s; %s", g.id, targets[g.id], s.statusLine())
 		}
 	}
 	for _, g := range s.gws {
 		if err := g.edge.Stop(30 * time.Second); err != nil {
-			t.Errorf("%s edge agent exit after SIGTERM: %v", g.id, err)
+			errorf("%s edge agent exit after SIGTERM: %v", g.id, err)
 		}
 		g.watch.close()
 	}
 	stopWatch()
 	tl.add("edge agents stopped (SIGTERM)")
 
-	s.verdict(t, tl)
+	s.verdict(t, tl, errorf)
 }
 
 // linkChaos cuts or stalls a random gateway's link every few seconds
@@ -251,7 +268,7 @@ func (s *system) watchLinks() (stop func()) {
 
 // verdict reads the ground truth and what InfluxDB and the twin got, and
 // reports per gateway.
-func (s *system) verdict(t *testing.T, tl *timeline) {
+func (s *system) verdict(t *testing.T, tl *timeline, errorf func(string, ...any)) {
 	ctx := context.Background()
 	epochs := map[string]uint64{}
 	acks := map[string]uint64{}
@@ -266,7 +283,7 @@ func (s *system) verdict(t *testing.T, tl *timeline) {
 			t.Fatalf("%s: %v", g.id, err)
 		}
 		if cep != ep {
-			t.Errorf("%s: the buffer's epoch is %d but the segments seen are of epoch %d: continuity was lost", g.id, ep, cep)
+			errorf("%s: the buffer's epoch is %d but the segments seen are of epoch %d: continuity was lost", g.id, ep, cep)
 		}
 		epochs[g.id], acks[g.id], recs[g.id] = ep, acked, rs
 	}
@@ -300,36 +317,36 @@ func (s *system) verdict(t *testing.T, tl *timeline) {
 			return out
 		}
 		if f.acked == 0 {
-			t.Errorf("%s: nothing acknowledged: the run proved nothing", g.id)
+			errorf("%s: nothing acknowledged: the run proved nothing", g.id)
 		}
 		if len(f.missing) > 0 {
-			t.Errorf("%s (%s broker): LOSS: %d acknowledged readings are not in InfluxDB: seqs %s (appended %s to %s); injected around then:%s",
+			errorf("%s (%s broker): LOSS: %d acknowledged readings are not in InfluxDB: seqs %s (appended %s to %s); injected around then:%s",
 				g.id, s.kind, len(f.missing), ranges(f.missing), bySeq(f.missing[0]).Format("15:04:05.000"),
 				bySeq(f.missing[len(f.missing)-1]).Format("15:04:05.000"), around(f.missing))
 		}
 		if len(f.wrongValue) > 0 {
-			t.Errorf("%s: %d readings have another value in InfluxDB: seqs %s", g.id, len(f.wrongValue), ranges(f.wrongValue))
+			errorf("%s: %d readings have another value in InfluxDB: seqs %s", g.id, len(f.wrongValue), ranges(f.wrongValue))
 		}
 		if f.extra > 0 {
-			t.Errorf("%s: %d points in InfluxDB that no accepted reading explains", g.id, f.extra)
+			errorf("%s: %d points in InfluxDB that no accepted reading explains", g.id, f.extra)
 		}
 		if len(f.twinTwice) > 0 {
-			t.Errorf("%s: %d readings applied to the twin more than once: seqs %s%s", g.id, len(f.twinTwice), ranges(f.twinTwice), around(f.twinTwice))
+			errorf("%s: %d readings applied to the twin more than once: seqs %s%s", g.id, len(f.twinTwice), ranges(f.twinTwice), around(f.twinTwice))
 		}
 		if limit := ingestKills * batchMax; len(f.twinSkipped) > limit {
-			t.Errorf("%s: %d acknowledged readings never applied to the twin (seqs %s), more than one batch per ingest kill (%d kills)%s",
+			errorf("%s: %d acknowledged readings never applied to the twin (seqs %s), more than one batch per ingest kill (%d kills)%s",
 				g.id, len(f.twinSkipped), ranges(f.twinSkipped), ingestKills, around(f.twinSkipped))
 		}
 		if len(f.givenUp) > 0 {
-			t.Errorf("%s: ingest gave up %d sequence gaps", g.id, len(f.givenUp))
+			errorf("%s: ingest gave up %d sequence gaps", g.id, len(f.givenUp))
 		}
 		checked, misfits, examples := simCheck(t, gi+1, g.devices, recs[g.id], 10)
 		t.Logf("%s: %d readings (every 10th) checked against the simulator's values: %d do not fit %v", g.id, checked, misfits, examples)
 		if misfits > 0 || checked == 0 {
-			t.Errorf("%s: %d of %d readings checked do not fit the simulator's values: %v", g.id, misfits, checked, examples)
+			errorf("%s: %d of %d readings checked do not fit the simulator's values: %v", g.id, misfits, checked, examples)
 		}
 		if len(f.segErrs) > 0 {
-			t.Errorf("%s: the ground truth may be incomplete: %v", g.id, f.segErrs)
+			errorf("%s: the ground truth may be incomplete: %v", g.id, f.segErrs)
 		}
 	}
 }

@@ -145,6 +145,17 @@ func (p *Process) signal(sig syscall.Signal, timeout time.Duration) error {
 	return err
 }
 
+// Pid returns the running process's ID (0 when not running), e.g. for a
+// reload command that signals it.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Running reports whether the process was started and not stopped.
 func (p *Process) Running() bool {
 	p.mu.Lock()

@@ -62,6 +62,9 @@ func MosquittoWith(t testing.TB, conf string) *Broker {
 // connections.
 func (b *Broker) Start() { b.proc.Start() }
 
+// Pid returns the broker's process ID (0 when stopped).
+func (b *Broker) Pid() int { return b.proc.Pid() }
+
 // Stop kills the broker (SIGKILL: a crash, not a clean shutdown).
 func (b *Broker) Stop() { b.proc.Kill() }
 
