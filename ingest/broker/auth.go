@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -50,10 +51,13 @@ type authHook struct {
 	byAddr   *throttle.Guard
 	byUser   *throttle.Guard
 	failures *prometheus.CounterVec
+
+	mu       sync.RWMutex
+	enrolled map[string][]byte // enrolled gateways' bcrypt hashes (enrolled.go)
 }
 
 func newAuthHook(cfg Config, srv *mqtt.Server, failures *prometheus.CounterVec) (*authHook, error) {
-	h := &authHook{cfg: cfg, srv: srv, failures: failures}
+	h := &authHook{cfg: cfg, srv: srv, failures: failures, enrolled: map[string][]byte{}}
 	// The guards count nothing themselves (no Registerer): refuse counts
 	// each refusal once, with the listener it came in on.
 	guard := func(b Budget) (*throttle.Guard, error) {
@@ -106,7 +110,18 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		byUser.Failed("")
 		return h.refuse(cl, reason, notAuthorized(cl), detail)
 	}
-	if !h.password(user, pk.Connect.Password) {
+	if id, serial, ok := peerCertificate(cl); ok && h.cfg.CertOK != nil {
+		// A verified client certificate names its gateway; a username, if
+		// given, must be the same.
+		switch {
+		case user != "" && user != id:
+			return fail(ReasonBadCredentials, "username "+user+" with the certificate of "+id)
+		case !h.cfg.CertOK(id, serial):
+			return fail(ReasonBadCredentials, "certificate "+serial+" of "+id+" is not its current one (revoked or replaced)")
+		}
+		user = id
+		cl.Properties.Username = []byte(id)
+	} else if !h.password(user, pk.Connect.Password) {
 		return fail(ReasonBadCredentials, "")
 	}
 	if h.owner(pk.Connect.ClientIdentifier) != h.ownerName(user) {
@@ -173,16 +188,19 @@ func (h *authHook) password(user string, pass []byte) bool {
 	if hash, known := h.cfg.GatewayHashes[user]; known {
 		return bcrypt.CompareHashAndPassword(hash, pass) == nil
 	}
+	if hash, known := h.enrolledHash(user); known {
+		return bcrypt.CompareHashAndPassword(hash, pass) == nil
+	}
 	return false
 }
 
 // owner returns the gateway a client ID is bound to: its own ID, or
 // EdgeClientIDPrefix followed by it. Other client IDs ("") are ingest's.
 func (h *authHook) owner(clientID string) string {
-	if h.cfg.gateway(clientID) {
+	if h.gateway(clientID) {
 		return clientID
 	}
-	if id, ok := strings.CutPrefix(clientID, EdgeClientIDPrefix); ok && h.cfg.gateway(id) {
+	if id, ok := strings.CutPrefix(clientID, EdgeClientIDPrefix); ok && h.gateway(id) {
 		return id
 	}
 	return ""
@@ -214,7 +232,7 @@ func (h *authHook) allowed(user, topic string, write bool) bool {
 	if user == h.cfg.IngestUser && user != "" {
 		return true
 	}
-	if !h.cfg.gateway(user) {
+	if !h.gateway(user) {
 		return false
 	}
 	t := h.cfg.Topics

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,10 @@ type Config struct {
 	// IngestUser and IngestPassword are ingest's own credentials (full
 	// rights); both required.
 	IngestUser, IngestPassword string
+	// CertOK says whether a client certificate (its serial, hex) is the
+	// current one of the gateway it names (the enrolment registry's
+	// CertOK; nil: certificates do not authenticate).
+	CertOK func(gateway, serial string) bool
 	// Limits bound sockets, sessions, messages per client and failed
 	// logins (zero fields: DefaultLimits).
 	Limits Limits
@@ -56,6 +61,11 @@ type TLS struct {
 	// CertFile and KeyFile are PEM files: the certificate chain gateways
 	// verify, and its private key.
 	CertFile, KeyFile string
+	// ClientCAs, if set, is asked for client certificates (verified when
+	// given, still optional): a gateway whose certificate it signed, with
+	// the gateway ID as common name and that Config.CertOK says is the
+	// gateway's current one, connects without a password (certauth.go).
+	ClientCAs *x509.CertPool
 }
 
 // tlsConfig loads the certificate: TLS 1.2 or later, Go's default
@@ -65,7 +75,11 @@ func (t TLS) tlsConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: tls: load certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.ClientCAs != nil {
+		c.ClientCAs, c.ClientAuth = t.ClientCAs, tls.VerifyClientCertIfGiven
+	}
+	return c, nil
 }
 
 // Validate checks the configuration and fills in defaults.

@@ -53,6 +53,8 @@ type Config struct {
 	Profiles string `yaml:"profiles"`
 	// Twin, if set, keeps the digital twin and serves its API and pages.
 	Twin *Twin `yaml:"twin"`
+	// Enrolment, if set, runs the enrolment registry (enrolment.go).
+	Enrolment *Enrolment `yaml:"enrolment"`
 
 	doc       *yamlconf.Doc
 	secrets   secretState
@@ -216,6 +218,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateTwin(bad)
 	c.validateSites(bad)
+	c.validateEnrolment(bad)
 	c.validateBroker(bad)
 	c.validateSecrets(bad)
 	seen := map[string]int{}

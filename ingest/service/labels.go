@@ -14,7 +14,7 @@ const otherGateway = "_other"
 // ponte_ingest_gateway_dropped_readings_total; a forged or unknown ID in a
 // topic must not add a series per ID it invents.
 func (s *Service) gatewayLabel(id string) string {
-	if !wire.ValidGatewayID(id) || (s.gateways != nil && !s.gateways[id]) {
+	if !wire.ValidGatewayID(id) || !s.known.Load().gateway(id) {
 		return otherGateway
 	}
 	return id

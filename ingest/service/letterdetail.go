@@ -17,7 +17,7 @@ func (s *Service) screenCause(reason, gateway string, n int, w *deadletter.Windo
 			n, w.From.Format(time.RFC3339), w.To.Format(time.RFC3339), s.cfg.MaxAge, s.cfg.MaxFuture, w.From.Add(s.cfg.MaxAge).Format(time.RFC3339))
 	case ReasonUnknownDevice:
 		return fmt.Errorf("%d readings of devices not in gateway %q's device list (%d devices listed; unknown_devices: %s): add the device to the gateway's devices in ingest's configuration, then replay",
-			n, gateway, len(s.devices[gateway]), s.cfg.UnknownDevices)
+			n, gateway, len(s.known.Load().devices[gateway]), s.cfg.UnknownDevices)
 	}
 	return fmt.Errorf("%d readings", n)
 }

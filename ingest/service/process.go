@@ -173,7 +173,7 @@ func (s *Service) check(j Job) (*wire.Batch, *InvalidError) {
 		return nil, &InvalidError{Reason: ReasonBadGatewayID, Err: fmt.Errorf("batch gateway %q is not a valid gateway ID", b.Gateway)}
 	case b.Gateway != j.Gateway:
 		return nil, &InvalidError{Reason: ReasonGatewayMismatch, Err: fmt.Errorf("batch of gateway %q arrived as gateway %q (%s %s)", b.Gateway, j.Gateway, j.Transport, j.Topic)}
-	case s.gateways != nil && !s.gateways[b.Gateway]:
+	case !s.known.Load().gateway(b.Gateway):
 		return nil, &InvalidError{Reason: ReasonUnknownGateway, Err: fmt.Errorf("gateway %q is not in the configuration", b.Gateway)}
 	}
 	return b, nil
@@ -185,7 +185,7 @@ func (s *Service) screen(b *wire.Batch) (good *wire.Batch, bad map[string]*wire.
 	now := s.cfg.Now()
 	win = windowAt(now, s.cfg.MaxAge, s.cfg.MaxFuture)
 	oldest, newest := win.From, win.To
-	devs, listed := s.devices[b.Gateway]
+	devs, listed := s.known.Load().devices[b.Gateway]
 	checkDev := listed && s.cfg.UnknownDevices == PolicyDeadLetter
 	series := s.series.gateway(b.Gateway)
 	defer series.mu.Unlock()

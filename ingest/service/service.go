@@ -98,8 +98,8 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 type Service struct {
 	cfg      Config
 	m        *metrics
-	gateways map[string]bool
-	devices  map[string]map[string]bool
+	known    atomic.Pointer[known] // gateways and devices (known.go)
+	knownMu  sync.Mutex            // serialises SetGateway
 	series   *seriesCap
 
 	queues   []chan Job
@@ -120,22 +120,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, stopped: make(chan struct{}), gaps: map[string]Gap{}}
-	if len(cfg.Gateways) > 0 {
-		s.gateways = map[string]bool{}
-		for _, g := range cfg.Gateways {
-			s.gateways[g] = true
-		}
-	}
-	if len(cfg.Devices) > 0 {
-		s.devices = map[string]map[string]bool{}
-		for gw, devs := range cfg.Devices {
-			set := map[string]bool{}
-			for _, d := range devs {
-				set[d] = true
-			}
-			s.devices[gw] = set
-		}
-	}
+	s.known.Store(newKnown(cfg.Gateways, cfg.Devices))
 	m, err := newMetrics(cfg.Registerer, s)
 	if err != nil {
 		return nil, err
