@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,4 +166,23 @@ func (w *statusWatch) waitHealth(t *testing.T, what string, ok func(*wire.Health
 		return true
 	})
 	return got
+}
+
+// TestStatusPublishFailure: a status publish that fails (here the client
+// is not connected) is counted and returns; it never panics or blocks.
+func TestStatusPublishFailure(t *testing.T) {
+	b := openBuf(t)
+	cfg := baseConfig("tcp://127.0.0.1:1")
+	f, err := New(cfg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &conn{client: paho.NewClient(f.options(&conn{lost: make(chan error, 1), subscribed: make(chan error, 1)}))}
+	f.publishOnline(context.Background(), c)
+	if got := metricValue(f.m.statuses.WithLabelValues("error")); got != 1 {
+		t.Errorf("status publishes error %v, want 1", got)
+	}
+	if got := metricValue(f.m.statuses.WithLabelValues("ok")); got != 0 {
+		t.Errorf("status publishes ok %v, want 0", got)
+	}
 }
