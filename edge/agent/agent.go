@@ -196,7 +196,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, fmt.Errorf("close buffer: %w", cerr))
 		}
 	}()
-	up, err := newUplink(site, buf, a.cfg.Version, a.log.With("part", "uplink"), a.reg, a.rec.acked)
+	up, err := newUplink(site, buf, a.cfg.Version, a.log.With("part", "uplink"), a.reg, a.rec)
 	if err != nil {
 		a.listener.Close()
 		return err

@@ -83,6 +83,13 @@
 // knows each device's latest sequence number, so that is exact, not a
 // timer). A device partly refused stays "ok", with its count.
 //
+// The uplink's periodic status message (wire.Health, every
+// uplink.status_interval, default 60s) counts the devices by these same
+// states: "ok" is up; "failing" and "refused" are bad (an MQTT device
+// silent past its expected intervals is "failing", since its source emits
+// bad readings for it); "unknown" is neither, as it has not yet had a
+// chance to answer.
+//
 // # Concurrency
 //
 // An Agent is run once; Status, Reload and Addr may be called from any

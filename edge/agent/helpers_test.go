@@ -132,6 +132,14 @@ func (a *acknowledger) onStatus(_ paho.Client, m paho.Message) {
 	a.status[s.Gateway] = s
 }
 
+// lastStatus returns the last status gateway published, if any.
+func (a *acknowledger) lastStatus(gateway string) (wire.Status, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.status[gateway]
+	return s, ok
+}
+
 func (a *acknowledger) onBatch(_ paho.Client, m paho.Message) {
 	b, err := wire.Decode(m.Payload())
 	a.mu.Lock()

@@ -108,10 +108,9 @@ func (a *Agent) Status() Status {
 // read of it and what ingest refused of it. A device that reads well but
 // whose every reading ingest refuses is StateRefused, never ok.
 func deviceStatus(s deviceState) DeviceStatus {
-	ds := DeviceStatus{State: s.state, LastReason: s.lastReason, Readings: s.good + s.bad, BadReadings: s.bad,
+	ds := DeviceStatus{State: s.current(), LastReason: s.lastReason, Readings: s.good + s.bad, BadReadings: s.bad,
 		Refused: s.refused.status()}
-	if s.refused.all && s.state == StateOK {
-		ds.State = StateRefused
+	if ds.State == StateRefused {
 		ds.LastReason = "refused by ingest: " + s.refused.reason
 		if s.refused.detail != "" {
 			ds.LastReason += " (" + s.refused.detail + ")"

@@ -40,7 +40,7 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 		Topics:           wire.Topics{Prefix: u.TopicPrefix},
 		BatchMaxReadings: u.BatchMaxReadings, BatchMaxBytes: int(u.BatchMaxBytes), BatchMaxWait: u.BatchMaxWait.D(),
 		Window: u.Window, AckTimeout: u.AckTimeout.D(), ReplayRate: u.ReplayRate,
-		BackoffBase: u.BackoffBase.D(), BackoffMax: u.BackoffMax.D(),
+		BackoffBase: u.BackoffBase.D(), BackoffMax: u.BackoffMax.D(), StatusInterval: u.StatusInterval.D(),
 		Version: version, Logger: log, Registerer: reg,
 	}
 	if t := u.TLS; t != nil {
@@ -56,14 +56,16 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 	return cfg, nil
 }
 
-// newUplink creates the forwarder of buf; onAck receives ingest's
-// acknowledgements (the refused readings they report).
-func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer, onAck func(wire.Ack)) (uplinker, error) {
+// newUplink creates the forwarder of buf; rec receives ingest's
+// acknowledgements (the refused readings they report) and counts the
+// devices up and bad for the status message.
+func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer, rec *recorder) (uplinker, error) {
 	cfg, err := uplinkConfig(s, reg, version, log)
 	if err != nil {
 		return nil, err
 	}
-	cfg.OnAck = onAck
+	cfg.OnAck = rec.acked
+	cfg.Devices = rec.deviceCounts
 	f, err := uplink.New(cfg, buf)
 	if err != nil {
 		return nil, fmt.Errorf("create uplink: %w", err)

@@ -25,6 +25,7 @@ const (
 	DefaultBackoffMax       = 60 * time.Second
 	DefaultKeepAlive        = 30 * time.Second
 	DefaultConnectTimeout   = 15 * time.Second
+	DefaultStatusInterval   = 60 * time.Second
 )
 
 // Upper bounds that keep a mistyped value from exhausting an edge box.
@@ -93,6 +94,16 @@ type Config struct {
 	OnAck func(wire.Ack)
 	// Version is the agent's version, carried in the status message.
 	Version string
+	// StatusInterval is how often, while connected, the retained "online"
+	// status is published again with the gateway's health (default 60s,
+	// at least 1s): the fleet view's buffer depth and device counts are
+	// at most this old.
+	StatusInterval time.Duration
+	// Devices, when set, counts the gateway's devices up and bad for the
+	// status message's health (wire.Health). It is called from the
+	// forwarder's own goroutine at each status, so it must be safe for
+	// concurrent use and quick.
+	Devices func() (up, bad int)
 	// Logger receives state changes (nil: discard).
 	Logger *slog.Logger
 	// Registerer receives the metrics (nil: not registered).
@@ -133,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = DefaultStatusInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -202,6 +216,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConnectTimeout < 0 {
 		bad("connect_timeout", "%s is negative", c.ConnectTimeout)
+	}
+	if c.StatusInterval < time.Second {
+		bad("status_interval", "%s is below 1s (expected how often the status is republished, e.g. 60s)", c.StatusInterval)
 	}
 	return errors.Join(errs...)
 }

@@ -39,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{"backoff max below base", func(c *Config) { c.BackoffBase = time.Minute; c.BackoffMax = time.Second }, []string{"backoff_max", "below"}},
 		{"negative backoff", func(c *Config) { c.BackoffBase = -1 }, []string{"backoff_base"}},
 		{"keepalive below a second", func(c *Config) { c.KeepAlive = 500 * time.Millisecond }, []string{"keep_alive"}},
+		{"status interval below a second", func(c *Config) { c.StatusInterval = 500 * time.Millisecond }, []string{"status_interval", "500ms"}},
+		{"status interval of a second", func(c *Config) { c.StatusInterval = time.Second }, nil},
 		{"several at once", func(c *Config) { c.Gateway = ""; c.Window = -1 }, []string{"gateway", "window"}},
 	}
 	for _, tc := range cases {

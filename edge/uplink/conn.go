@@ -37,7 +37,7 @@ type conn struct {
 //   - ProtocolVersion 4 (MQTT 3.1.1) explicitly, so a refused connection
 //     is not tried again as 3.1.
 func (f *Forwarder) options(c *conn) *paho.ClientOptions {
-	will := f.statusMsg(wire.StateOffline)
+	will := f.statusMsg(wire.StateOffline, nil)
 	o := paho.NewClientOptions().
 		AddBroker(f.broker).
 		SetClientID(f.cfg.ClientID).
@@ -127,7 +127,7 @@ func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	online := f.statusMsg(wire.StateOnline)
+	online := f.statusMsg(wire.StateOnline, f.health())
 	if err := waitToken(ctx, c.client.Publish(f.status, 1, true, online), f.cfg.ConnectTimeout); err != nil {
 		return fail(fmt.Errorf("publish online status to %s: %w", f.status, err))
 	}
@@ -137,7 +137,7 @@ func (f *Forwarder) connect(ctx context.Context) (*conn, error) {
 // goOffline publishes the retained "offline" status and disconnects
 // cleanly (so the broker discards the will), within shutdownTimeout.
 func (f *Forwarder) goOffline(c *conn) {
-	offline := f.statusMsg(wire.StateOffline)
+	offline := f.statusMsg(wire.StateOffline, nil)
 	err := waitToken(context.Background(), c.client.Publish(f.status, 1, true, offline), shutdownTimeout)
 	if err != nil {
 		f.log.Warn("uplink offline status not published", "err", err)
@@ -147,10 +147,12 @@ func (f *Forwarder) goOffline(c *conn) {
 }
 
 // statusMsg is the status message in state, with the lowest sequence
-// number the buffer still holds (see wire.Status.Retained).
-func (f *Forwarder) statusMsg(state string) []byte {
+// number the buffer still holds (see wire.Status.Retained) and h (nil in
+// the will and the offline status: the last health published stays the
+// last known).
+func (f *Forwarder) statusMsg(state string, h *wire.Health) []byte {
 	return wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: state, Time: time.Now().UTC(), Version: f.cfg.Version,
-		Epoch: f.epoch, Retained: f.buf.Stats().FirstSeq})
+		Epoch: f.epoch, Retained: f.buf.Stats().FirstSeq, Health: h})
 }
 
 // errTokenTimeout is returned by waitToken when paho did not finish in

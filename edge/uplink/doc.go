@@ -79,7 +79,19 @@
 // On every connection the forwarder subscribes to its ack topic (in
 // paho's OnConnect handler, so a broker that restarted and forgot the
 // subscription is subscribed again), then publishes a retained
-// wire.Status "online" on Topics.Status(gateway). Its MQTT will is the
+// wire.Status "online" on Topics.Status(gateway), with the gateway's
+// wire.Health, and republishes it every StatusInterval (default 60s) while
+// connected, so the fleet view sees the buffer depth and device counts at
+// most that old. Health.Buffered is the buffer's Stats.Records (held and
+// not yet acknowledged by ingest), Health.Oldest the append time of the
+// oldest of them (the buffer keeps it per record, so it costs no scan;
+// for a polled reading it is within milliseconds of the acquisition
+// time), and the device counts come from Config.Devices (the agent's
+// /status states). The republishing runs on its own goroutine per
+// connection and waits at most ConnectTimeout for each PUBACK: a slow or
+// failing status publish is logged and counted
+// (ponte_edge_uplink_status_publishes_total{result}), never fatal, and
+// never holds back a batch. Its MQTT will is the
 // same message "offline", retained, QoS 1: when the link dies or the
 // gateway crashes, the broker publishes it (at once when the socket
 // closes, about 1.5 x KeepAlive after the link silently stops). The will's
@@ -115,7 +127,10 @@
 // # Concurrency
 //
 // Run owns the connection and all forwarding state on one goroutine and
-// may be called once; Status is safe from any goroutine. Paho delivers
+// may be called once; Status is safe from any goroutine. Each connection
+// also has a status goroutine (see above), which reads only the buffer's
+// Stats and Config.Devices and is stopped before the connection ends, so
+// nothing it publishes can follow the "offline" status. Paho delivers
 // acks on its own goroutines; the handler only validates them, raises an
 // atomic high-water mark and wakes Run, so it never blocks paho.
 //
@@ -124,6 +139,6 @@
 // ponte_edge_uplink_connected, _batches_sent_total, _readings_sent_total,
 // _resends_total, _acks_total, _acked_seq, _in_flight_batches,
 // _bad_acks_total{reason}, _bad_records_total, _refused_readings_total,
-// _connects_total{result}
+// _connects_total{result}, _status_publishes_total{result}
 // and _publish_seconds, on the Registerer passed in Config.
 package uplink

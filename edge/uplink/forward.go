@@ -198,7 +198,9 @@ func (f *Forwarder) session(ctx context.Context, s *sender) (connected bool, err
 		f.m.connected.Set(0)
 		f.update(func(st *Status) { st.Connected = false })
 	}()
+	stopHeartbeat := f.heartbeat(c)
 	err = s.run(ctx, c)
+	stopHeartbeat()
 	if ctx.Err() != nil {
 		f.goOffline(c)
 		return true, nil

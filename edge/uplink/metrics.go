@@ -29,6 +29,7 @@ type metrics struct {
 	badRecords  prometheus.Counter
 	refused     prometheus.Counter
 	connects    *prometheus.CounterVec
+	statuses    *prometheus.CounterVec
 	publishTime prometheus.Histogram
 }
 
@@ -78,6 +79,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ponte_edge_uplink_connects_total",
 			Help: "Connection attempts, by result (ok, error).",
 		}, []string{"result"}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ponte_edge_uplink_status_publishes_total",
+			Help: "Periodic retained online statuses (with the gateway's health) published, by result (ok, error).",
+		}, []string{"result"}),
 		publishTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ponte_edge_uplink_publish_seconds",
 			Help:    "Time from publishing a batch to the broker's PUBACK.",
@@ -89,11 +94,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.connects.WithLabelValues("ok")
 	m.connects.WithLabelValues("error")
+	m.statuses.WithLabelValues("ok")
+	m.statuses.WithLabelValues("error")
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.connected, m.batches, m.readings, m.resends, m.acks, m.ackedSeq,
-		m.inFlight, m.badAcks, m.badRecords, m.refused, m.connects, m.publishTime} {
+		m.inFlight, m.badAcks, m.badRecords, m.refused, m.connects, m.statuses, m.publishTime} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -84,6 +84,10 @@ type Uplink struct {
 	// BackoffBase and BackoffMax bound reconnection waits.
 	BackoffBase yamlconf.Duration `yaml:"backoff_base"`
 	BackoffMax  yamlconf.Duration `yaml:"backoff_max"`
+	// StatusInterval is how often the gateway republishes its status with
+	// its health (buffer depth, devices up and bad) for the fleet view
+	// (zero: the uplink's default, 60s; at least 1s).
+	StatusInterval yamlconf.Duration `yaml:"status_interval"`
 
 	// password is Password or PasswordFile's content.
 	password string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ponte-city/ponte/wire"
 )
@@ -85,6 +86,9 @@ func (v *validator) uplink(u *Uplink) {
 	}
 	if u.BackoffBase > 0 && u.BackoffMax > 0 && u.BackoffMax < u.BackoffBase {
 		v.errorf("uplink.backoff_max", "%s is below backoff_base %s", u.BackoffMax.D(), u.BackoffBase.D())
+	}
+	if u.StatusInterval != 0 && u.StatusInterval.D() < time.Second {
+		v.errorf("uplink.status_interval", "%s is below 1s (expected how often the status is republished, e.g. \"60s\")", u.StatusInterval.D())
 	}
 }
 
