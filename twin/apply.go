@@ -12,9 +12,10 @@ import (
 // keeps its last good value, and its freshness follows good readings only,
 // so a device that answers with errors goes stale as a silent one does
 // (both are counted). Readings of devices no site config places are
-// counted and ignored. A reading acquired after the gateway was marked
-// offline proves it is back, and clears the mark. epoch is not used: the
-// service has already deduplicated the batch.
+// counted and ignored. Readings of a gateway marked offline change values,
+// not its state (only its own online status clears it: see the package
+// doc). The batch counts as the gateway last seen now (see fleet.go).
+// epoch is not used: the service has already deduplicated the batch.
 func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 	if b == nil || len(b.Readings) == 0 {
 		return
@@ -55,9 +56,18 @@ func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 			dirty = append(dirty, n)
 		}
 	}
+	// The gateway's last seen rides on its change if the batch makes one.
+	before := t.seq
+	g, seen := t.gws[gateway]
+	if seen = seen && g.seen(now); seen {
+		g.snap.Attrs = g.fleetAttrs()
+	}
 	for _, n := range dirty {
 		attrs := deriveAttrs(n.site.Category, n.site.Interval, n.points)
 		t.updateSite(n, attrs, now)
+	}
+	if seen && g.emitted <= before {
+		t.emit(g)
 	}
 	t.flush()
 	t.m.readings.WithLabelValues("good").Add(float64(good))

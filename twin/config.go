@@ -100,9 +100,20 @@ func (c Config) Validate() error {
 	if c.TickInterval < 0 {
 		bad("tick_interval %s: expected a positive duration (0 for the default %s)", c.TickInterval, DefaultTickInterval)
 	}
+	for _, err := range siteErrors("sites", c.Sites) {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+	}
+	return errors.Join(errs...)
+}
+
+// siteErrors checks sites (named field in the errors): gateway ID,
+// device, category, location and interval, and no device twice.
+func siteErrors(field string, sites []Site) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	seen := map[[2]string]int{}
-	for i, s := range c.Sites {
-		p := fmt.Sprintf("sites[%d] (gateway %q device %q)", i, s.Gateway, s.Device)
+	for i, s := range sites {
+		p := fmt.Sprintf("%s[%d] (gateway %q device %q)", field, i, s.Gateway, s.Device)
 		if !wire.ValidGatewayID(s.Gateway) {
 			bad("%s: gateway %q is not a valid gateway ID", p, s.Gateway)
 		}
@@ -110,7 +121,7 @@ func (c Config) Validate() error {
 			bad("%s: device: required", p)
 		}
 		if j, dup := seen[[2]string{s.Gateway, s.Device}]; dup {
-			bad("%s: same gateway and device as sites[%d]", p, j)
+			bad("%s: same gateway and device as %s[%d]", p, field, j)
 		}
 		seen[[2]string{s.Gateway, s.Device}] = i
 		if !s.Category.Valid() {
@@ -123,7 +134,7 @@ func (c Config) Validate() error {
 			bad("%s: interval %s: expected a positive duration", p, s.Interval)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // withDefaults returns c with the defaults filled in.

@@ -25,9 +25,26 @@
 // placed by location. SitesFromInventory makes the sites from the
 // gateways' site configs (the device inventory, internal/site).
 //
-// Positions never change, so Entities answers a bbox from an R-tree built
-// once; snapshots share their Attrs maps, which are replaced, never
-// modified, on each change.
+// Entities answers a bbox from an R-tree of the entities' bounds;
+// snapshots share their Attrs maps, which are replaced, never modified, on
+// each change.
+//
+// # The inventory
+//
+// Config.Sites is the starting set. SetGatewaySites replaces one
+// gateway's sites while the twin runs (enrolment, re-enrolment): new
+// devices become sites placed as above, changed ones move (keeping their
+// readings where their entity ID stays), devices no longer listed are
+// removed, and the areas, roads, gateways and indicators follow; the
+// R-tree is rebuilt under the lock when entities come, go or move. A
+// removal is streamed as a Change with Removed set.
+//
+// # The fleet
+//
+// Gateway entities carry their gateway's state, agent version, last seen,
+// buffer depth, oldest unsent reading, devices up and bad (from its status
+// messages: SetGatewayStatus) and whether its credentials are revoked
+// (SetGatewayRevoked), as the attributes of fleet.go.
 //
 // # Readings
 //

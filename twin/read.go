@@ -3,8 +3,8 @@ package twin
 var _ Reader = (*Twin)(nil)
 
 // Entities implements Reader. A bound filter is answered from an R-tree of
-// the entities' bounds (their positions never change), so a viewport over
-// 10,000 sites costs what it returns.
+// the entities' bounds (rebuilt when the inventory changes), so a viewport
+// over 10,000 sites costs what it returns.
 func (t *Twin) Entities(f Filter) []Entity {
 	cf := compileFilter(f)
 	t.mu.RLock()

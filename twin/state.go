@@ -118,26 +118,6 @@ func (t *Twin) updateGroup(g *node, now time.Time) {
 	t.emit(g)
 }
 
-// SetGatewayState records a gateway's status message: offline (its last
-// will) marks its sites Offline, online restores each to fresh, stale or
-// unknown by the time of its latest good reading. Unknown gateways are
-// ignored. at is when the status was published.
-func (t *Twin) SetGatewayState(gateway string, online bool, at time.Time) {
-	now := t.cfg.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	g, ok := t.gws[gateway]
-	if !ok {
-		t.log.Debug("twin: status of a gateway no site config places", "gateway", gateway, "online", online)
-		return
-	}
-	if !online {
-		g.offlineAt = at
-	}
-	t.setGateway(g, online, now)
-	t.flush()
-}
-
 // setGateway applies a gateway state under t.mu.
 func (t *Twin) setGateway(g *node, online bool, now time.Time) {
 	if g.offline == !online {
@@ -149,13 +129,17 @@ func (t *Twin) setGateway(g *node, online bool, now time.Time) {
 		state = "offline"
 	}
 	t.log.Info("twin: gateway state", "gateway", g.snap.Gateway, "state", state)
-	g.snap.Attrs = map[string]Attr{"deviceState": {Value: state, ObservedAt: now}}
+	g.snap.Attrs = g.fleetAttrs()
+	before := t.seq
 	for _, n := range g.sitesOf {
 		t.updateSite(n, nil, now)
 	}
-	// The gateway's own change, even if its freshness did not flip.
-	g.snap.Freshness = ""
-	t.updateGroup(g, now)
+	// The gateway's own change, even if its freshness did not flip (once:
+	// its sites' changes may have made it).
+	if g.emitted <= before {
+		g.snap.Freshness = ""
+		t.updateGroup(g, now)
+	}
 }
 
 // Tick turns sites Stale whose latest good reading is older than

@@ -15,9 +15,16 @@ type ringEntry struct {
 
 // emit records a node's current snapshot as a change, under t.mu. The
 // snapshot is copied; its Attrs map is shared, as it is never modified.
-func (t *Twin) emit(n *node) {
+func (t *Twin) emit(n *node) { t.record(n, false) }
+
+// emitRemoved records the removal of a node, with its last snapshot,
+// under t.mu.
+func (t *Twin) emitRemoved(n *node) { t.record(n, true) }
+
+func (t *Twin) record(n *node, removed bool) {
 	t.seq++
-	e := ringEntry{c: Change{Seq: t.seq, Entity: n.snap}, bound: n.bound}
+	n.emitted = t.seq
+	e := ringEntry{c: Change{Seq: t.seq, Entity: n.snap, Removed: removed}, bound: n.bound}
 	if len(t.ring) < t.history {
 		t.ring = append(t.ring, e)
 	} else {

@@ -3,6 +3,7 @@ package twin
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,12 +15,13 @@ import (
 	"github.com/ponte-city/ponte/geo"
 )
 
-// Twin is the live state of the city's entities. Apply, SetGatewayState
-// and Tick change it; the Reader methods take snapshots. All methods are
-// safe for concurrent use: one RWMutex guards the state, writers hold it
-// for the work of one batch, readers only while copying snapshots (which
-// share their immutable Attrs maps), and subscribers are fed through
-// their own queues so that no client ever holds the lock.
+// Twin is the live state of the city's entities. Apply, SetGatewayStatus,
+// SetGatewaySites and Tick change it; the Reader methods take snapshots.
+// All methods are safe for concurrent use: one RWMutex guards the state
+// (the inventory of entities included), writers hold it for the work of
+// one batch or one gateway's sites, readers only while copying snapshots
+// (which share their immutable Attrs maps), and subscribers are fed
+// through their own queues so that no client ever holds the lock.
 type Twin struct {
 	cfg    Config
 	log    *slog.Logger
@@ -27,15 +29,20 @@ type Twin struct {
 	window string // IndicatorWindow, formatted
 
 	// Static after New.
-	nodes   []*node          // sorted by ID
-	byID    map[string]*node // all entities
-	sites   map[siteKey]*node
-	gws     map[string]*node // gateway ID -> gateway entity
-	areas   []*node          // layer order
-	index   *geo.Index       // entity bounds; feature i is nodes[i]
-	history int
+	areas      []*node // layer order
+	locate     *geo.Areas
+	roads      *geo.Roads
+	areaByName map[string]*node // lower-case area name -> area
+	history    int
 
-	mu    sync.RWMutex
+	mu sync.RWMutex
+	// The inventory: sites and gateways change with SetGatewaySites.
+	nodes []*node          // sorted by ID
+	byID  map[string]*node // all entities
+	sites map[siteKey]*node
+	gws   map[string]*node // gateway ID -> gateway entity
+	index *geo.Index       // entity bounds; feature i is nodes[i]
+
 	city  agg
 	batch uint64 // Apply counter, marks dirty nodes
 	seq   uint64
@@ -53,8 +60,9 @@ type siteKey struct{ gateway, device string }
 
 // node is one entity and its live state.
 type node struct {
-	snap  Entity // current snapshot; its Attrs map is never modified
-	bound orb.Bound
+	snap    Entity // current snapshot; its Attrs map is never modified
+	bound   orb.Bound
+	emitted uint64 // Seq of its latest change
 
 	// Sites.
 	site   *Site
@@ -75,6 +83,7 @@ type node struct {
 	offline   bool
 	offlineAt time.Time
 	sitesOf   []*node
+	fleet     fleet
 }
 
 // New builds the twin's entities: the areas and roads of the layers, a
@@ -89,7 +98,7 @@ func New(cfg Config) (*Twin, error) {
 	cfg = cfg.withDefaults()
 	t := &Twin{cfg: cfg, log: cfg.Logger, window: formatWindow(cfg.IndicatorWindow),
 		byID: map[string]*node{}, sites: map[siteKey]*node{}, gws: map[string]*node{},
-		history: cfg.History, subs: map[*subscriber]struct{}{}}
+		areaByName: map[string]*node{}, history: cfg.History, subs: map[*subscriber]struct{}{}}
 	t.seq = uint64(cfg.Now().UnixMicro())
 	t.ring = make([]ringEntry, 0, min(cfg.History, 1024))
 	var err error
@@ -104,10 +113,8 @@ func New(cfg Config) (*Twin, error) {
 		t.byID[n.snap.ID] = n
 		return nil
 	}
-	var locate *geo.Areas
-	areaByName := map[string]*node{}
 	if cfg.Areas != nil {
-		if locate, err = geo.NewAreas(cfg.Areas); err != nil {
+		if t.locate, err = geo.NewAreas(cfg.Areas); err != nil {
 			return nil, fmt.Errorf("twin: index areas: %w", err)
 		}
 		for _, f := range cfg.Areas.Features {
@@ -117,14 +124,13 @@ func New(cfg Config) (*Twin, error) {
 				return nil, err
 			}
 			t.areas = append(t.areas, n)
-			if _, ok := areaByName[strings.ToLower(f.Name)]; !ok && f.Name != "" {
-				areaByName[strings.ToLower(f.Name)] = n
+			if _, ok := t.areaByName[strings.ToLower(f.Name)]; !ok && f.Name != "" {
+				t.areaByName[strings.ToLower(f.Name)] = n
 			}
 		}
 	}
-	var roads *geo.Roads
 	if cfg.Roads != nil {
-		if roads, err = geo.NewRoads(cfg.Roads); err != nil {
+		if t.roads, err = geo.NewRoads(cfg.Roads); err != nil {
 			return nil, fmt.Errorf("twin: index roads: %w", err)
 		}
 		for _, f := range cfg.Roads.Features {
@@ -135,32 +141,41 @@ func New(cfg Config) (*Twin, error) {
 			}
 		}
 	}
+	now := cfg.Now()
+	var gws []*node // first-seen order
 	for i := range cfg.Sites {
 		s := &cfg.Sites[i]
-		n, err := t.placeSite(s, locate, roads, areaByName)
-		if err != nil {
-			return nil, err
-		}
+		n := t.newSite(s)
 		if err := add(n); err != nil {
 			return nil, err
 		}
 		t.sites[siteKey{s.Gateway, s.Device}] = n
+		g, ok := t.gws[s.Gateway]
+		if !ok {
+			g = newGateway(s.Gateway, now)
+			t.gws[s.Gateway] = g
+			gws = append(gws, g)
+		}
+		t.join(n, g)
 	}
-	if err := t.buildGateways(add); err != nil {
-		return nil, err
+	for _, g := range gws {
+		g.snap.Geometry = centroid(g.sitesOf)
+		if err := add(g); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.buildIndex(); err != nil {
 		return nil, err
 	}
-	t.m.entities.Set(float64(len(t.nodes)))
 	return t, nil
 }
 
-// placeSite makes a site's entity and assigns its area and road.
-func (t *Twin) placeSite(s *Site, locate *geo.Areas, roads *geo.Roads, areaByName map[string]*node) (*node, error) {
-	p := orb.Point{s.Lon, s.Lat}
-	typ := s.Category.FIWAREType()
-	id := s.Entity
+// siteID returns the entity ID and FIWARE type of a site: its site
+// config's entity ID (whose type it is when it is an NGSI-LD URN) or one
+// made from its category's type, gateway and device.
+func siteID(s *Site) (id, typ string) {
+	typ = s.Category.FIWAREType()
+	id = s.Entity
 	if id == "" {
 		id = "urn:ngsi-ld:" + typ + ":" + s.Gateway + ":" + s.Device
 	} else if rest, ok := strings.CutPrefix(id, "urn:ngsi-ld:"); ok {
@@ -168,72 +183,123 @@ func (t *Twin) placeSite(s *Site, locate *geo.Areas, roads *geo.Roads, areaByNam
 			typ = ty
 		}
 	}
-	n := &node{site: s, points: map[string]point{},
-		snap: Entity{ID: id, Type: typ, Kind: KindSite, Name: s.Device, Geometry: p,
-			Gateway: s.Gateway, Device: s.Device, Category: s.Category, Freshness: Unknown}}
+	return id, typ
+}
+
+// newSite makes a site's entity for s, placed (see place) but not yet a
+// member of its groups (see join).
+func (t *Twin) newSite(s *Site) *node {
+	id, _ := siteID(s)
+	n := &node{points: map[string]point{}, snap: Entity{ID: id, Kind: KindSite, Freshness: Unknown}}
+	t.place(n, s)
+	return n
+}
+
+// place describes a site's entity by s and assigns its area and road.
+func (t *Twin) place(n *node, s *Site) {
+	p := orb.Point{s.Lon, s.Lat}
+	_, typ := siteID(s)
+	n.site = s
+	n.bound = p.Bound()
+	n.snap.Type, n.snap.Name, n.snap.Geometry = typ, s.Device, p
+	n.snap.Gateway, n.snap.Device, n.snap.Category = s.Gateway, s.Device, s.Category
+	n.area, n.road = nil, nil
 	if s.Area != "" {
 		if a, ok := t.byID[s.Area]; ok && a.snap.Kind == KindArea {
 			n.area = a
-		} else if a, ok := areaByName[strings.ToLower(s.Area)]; ok {
+		} else if a, ok := t.areaByName[strings.ToLower(s.Area)]; ok {
 			n.area = a
 		} else {
 			t.log.Warn("twin: site area names no area of the layer; placing the site by its location",
 				"gateway", s.Gateway, "device", s.Device, "area", s.Area)
 		}
 	}
-	if n.area == nil && locate != nil {
-		if f, ok := locate.Locate(p); ok {
+	if n.area == nil && t.locate != nil {
+		if f, ok := t.locate.Locate(p); ok {
 			n.area = t.byID[f.ID]
 		}
 	}
-	if roads != nil {
-		if f, _, ok := roads.Nearest(p, t.cfg.RoadMaxMetres); ok {
+	if t.roads != nil {
+		if f, _, ok := t.roads.Nearest(p, t.cfg.RoadMaxMetres); ok {
 			n.road = t.byID[f.ID]
 		}
 	}
+	n.snap.Area, n.snap.Road = "", ""
 	if n.area != nil {
 		n.snap.Area = n.area.snap.ID
-		n.area.members[Unknown]++
 	}
-	if n.road != nil && s.Category == "traffic" {
-		n.snap.Road = n.road.snap.ID
-		n.road.members[Unknown]++
-	} else if n.road != nil {
+	if n.road != nil {
 		n.snap.Road = n.road.snap.ID
 	}
-	return n, nil
 }
 
-// buildGateways makes a gateway entity per gateway, at its sites' centroid.
-func (t *Twin) buildGateways(add func(*node) error) error {
-	var order []string
-	for i := range t.cfg.Sites {
-		s := &t.cfg.Sites[i]
-		g, ok := t.gws[s.Gateway]
-		if !ok {
-			g = &node{snap: Entity{ID: "urn:ngsi-ld:Device:" + s.Gateway, Type: "Device", Kind: KindGateway,
-				Name: s.Gateway, Gateway: s.Gateway, Freshness: Unknown}, members: map[Freshness]int{}}
-			t.gws[s.Gateway] = g
-			order = append(order, s.Gateway)
-		}
-		n := t.sites[siteKey{s.Gateway, s.Device}]
-		n.gw = g
-		g.sitesOf = append(g.sitesOf, n)
-		g.members[Unknown]++
+// join makes a placed site a member of its area, road (traffic sites),
+// and gateway g, counted in its current freshness. Its contribution to
+// the indicators is added by the next updateSite (it starts at zero).
+func (t *Twin) join(n, g *node) {
+	n.gw = g
+	g.sitesOf = append(g.sitesOf, n)
+	fr := n.snap.Freshness
+	g.members[fr]++
+	if n.area != nil {
+		n.area.members[fr]++
 	}
-	for _, id := range order {
-		g := t.gws[id]
-		var c orb.Point
-		for _, n := range g.sitesOf {
-			c[0] += n.site.Lon / float64(len(g.sitesOf))
-			c[1] += n.site.Lat / float64(len(g.sitesOf))
-		}
-		g.snap.Geometry = c
-		if err := add(g); err != nil {
-			return err
-		}
+	if n.road != nil && n.site.Category == "traffic" {
+		n.road.members[fr]++
 	}
-	return nil
+}
+
+// leave undoes join and takes the site's contribution out of the
+// indicators; it returns the groups the site left, whose state the caller
+// must recompute (updateGroup).
+func (t *Twin) leave(n *node, now time.Time) []*node {
+	fr := n.snap.Freshness
+	t.city.add(n.contr, -1)
+	t.city.updated = now
+	var left []*node
+	if a := n.area; a != nil {
+		a.members[fr]--
+		a.agg.add(n.contr, -1)
+		a.agg.updated = now
+		left = append(left, a)
+	}
+	if r := n.road; r != nil && n.site.Category == "traffic" {
+		r.members[fr]--
+		if n.contr.congested {
+			r.congested--
+		}
+		left = append(left, r)
+	}
+	if g := n.gw; g != nil {
+		g.members[fr]--
+		g.sitesOf = slices.DeleteFunc(g.sitesOf, func(x *node) bool { return x == n })
+		left = append(left, g)
+	}
+	n.contr = contrib{}
+	n.gw = nil
+	return left
+}
+
+// newGateway makes the entity of a gateway, without a place yet.
+func newGateway(id string, now time.Time) *node {
+	g := &node{snap: Entity{ID: GatewayEntityID(id), Type: "Device", Kind: KindGateway,
+		Name: id, Gateway: id, Freshness: Unknown}, members: map[Freshness]int{}}
+	g.fleet.since = now
+	g.snap.Attrs = g.fleetAttrs()
+	return g
+}
+
+// GatewayEntityID is the entity ID of a gateway's entity.
+func GatewayEntityID(gateway string) string { return "urn:ngsi-ld:Device:" + gateway }
+
+// centroid is the mean position of sites.
+func centroid(sites []*node) orb.Point {
+	var c orb.Point
+	for _, n := range sites {
+		c[0] += n.site.Lon / float64(len(sites))
+		c[1] += n.site.Lat / float64(len(sites))
+	}
+	return c
 }
 
 // buildIndex sorts the entities by ID and indexes their bounds.
@@ -251,5 +317,6 @@ func (t *Twin) buildIndex() error {
 	if t.index, err = geo.NewIndex(layer); err != nil {
 		return fmt.Errorf("twin: index entities: %w", err)
 	}
+	t.m.entities.Set(float64(len(t.nodes)))
 	return nil
 }

@@ -86,8 +86,14 @@ type Filter struct {
 type Change struct {
 	// Seq orders changes; it is the SSE event ID and resumes a stream.
 	Seq uint64
-	// Entity is the entity's state after the change.
+	// Entity is the entity's state after the change; for a removal, its
+	// last state (so that a filter by place or type matches it as it did
+	// the entity).
 	Entity Entity
+	// Removed says the entity no longer exists: its device left the
+	// inventory (SetGatewaySites). A later change with the same ID is a
+	// new entity.
+	Removed bool
 }
 
 // Indicator is one urban indicator of an area or of the city.
