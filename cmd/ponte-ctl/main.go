@@ -20,6 +20,9 @@ func main() {
 			"deadletter": func(ctx context.Context, env ctl.Env, args []string) int {
 				return opsctl.Deadletter(ctx, opsctl.Env{Stdout: env.Stdout, Stderr: env.Stderr}, args)
 			},
+			"enrolment": func(ctx context.Context, env ctl.Env, args []string) int {
+				return opsctl.Enrolment(ctx, opsctl.Env{Stdout: env.Stdout, Stderr: env.Stderr}, args)
+			},
 		}}, os.Args[1:])
 	stop()
 	os.Exit(code)

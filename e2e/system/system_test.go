@@ -220,6 +220,14 @@ func startIngest(t testing.TB, cfg *config.Config) app.Addrs {
 // test ends (stopped before ingest: cleanups run last first).
 func startAgent(t testing.TB, path string) *agent.Agent {
 	t.Helper()
+	a, stop := runAgent(t, path)
+	t.Cleanup(stop)
+	return a
+}
+
+// runAgent runs the edge agent of the site config at path until stop.
+func runAgent(t testing.TB, path string) (*agent.Agent, func()) {
+	t.Helper()
 	a, err := agent.New(agent.Config{Path: path, Load: site.Options{ProfilesDir: absPath(t, "../../firmware-profiles")},
 		Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second, DrainTimeout: time.Second})
 	if err != nil {
@@ -228,7 +236,7 @@ func startAgent(t testing.TB, path string) *agent.Agent {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	return a, func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -238,8 +246,7 @@ func startAgent(t testing.TB, path string) *agent.Agent {
 		case <-time.After(10 * time.Second):
 			t.Error("agent.Run did not return 10s after cancel")
 		}
-	})
-	return a
+	}
 }
 
 // baReadings are one uplink of each Bari device, at now.

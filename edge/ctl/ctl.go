@@ -52,12 +52,17 @@ Usage:
                                           a running agent's live readings, as the sources read them
   ponte-ctl status [--url http://127.0.0.1:9107] [--json]
                                           a running agent: buffer, uplink, each device's state and what ingest refused
+  ponte-ctl enroll SITE.yaml --url https://INGEST:PORT --token-file FILE [--ca FILE] [--csr] [--timeout 10m]
+                                          register the gateway and its devices with ingest; writes the credentials (0600)
   ponte-ctl password-hash < password      bcrypt hash of a gateway password, for ingest's password_hash
   ponte-ctl --version                     the version of this build
   ponte-ctl deadletter list|show|replay   ingest's dead letters: what was refused and why; replay after a fix
       list [--dir DIR | --config INGEST.yaml] [--gateway ID] [--reason R] [--json]
       show ID [--dir DIR | --config INGEST.yaml] [--json]
       replay ID [--url http://INGEST:8080] [--token-file FILE] [--config INGEST.yaml]
+  ponte-ctl enrolment token|list|revoke   for operators: enrolment tokens, enrolled gateways, revocation
+      token --gateway ID | --prefix P [--ttl 24h]; list [--tokens]; revoke ID
+      [--url https://INGEST:8443] [--ca FILE] [--token-file FILE] [--config INGEST.yaml] [--json]
 `
 
 // Run runs the command line args (without the program name).
@@ -96,6 +101,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return tail(ctx, env, args[1:])
 	case "scan":
 		return scan(ctx, env, args[1:])
+	case "enroll", "enrol":
+		return enroll(ctx, env, args[1:])
 	case "password-hash":
 		if env.Stdin == nil {
 			env.Stdin = strings.NewReader("")

@@ -77,6 +77,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 	defer store.Close()
+	inv, err := openInventory(cfg, log)
+	if err != nil {
+		return err
+	}
 	dl, err := deadletter.Open(deadletter.Config{Dir: cfg.DeadLetter.Dir, MaxBytes: cfg.DeadLetter.MaxBytes, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
@@ -89,7 +93,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			FlushInterval: cfg.Influx.FlushInterval.D(), Timeout: cfg.Influx.Timeout.D(),
 			RetryBase: cfg.Influx.RetryBase.D(), RetryMax: cfg.Influx.RetryMax.D(), ProbeInterval: cfg.Influx.ProbeInterval.D(),
 			Logger: log.With("component", "influx"), Registerer: reg,
-		}, cfg.Meta())
+		}, inv.meta())
 		if err != nil {
 			return fmt.Errorf("ingest: influx sink: %w", err)
 		}
@@ -103,7 +107,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var addrs Addrs
 	var tw *twin.Twin
 	if cfg.Twin != nil {
-		if tw, err = buildTwin(cfg, log, reg); err != nil {
+		if tw, err = buildTwin(cfg, inv.get(), log, reg); err != nil {
 			return err
 		}
 		if opts.Applier == nil {
@@ -113,7 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	svcCfg := service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
-		Gateways: cfg.GatewayIDs(), Devices: cfg.Devices(), UnknownDevices: cfg.UnknownDevices, MaxNewDevices: cfg.MaxNewDevices,
+		Gateways: cfg.GatewayIDs(), Devices: inv.get().Devices(), UnknownDevices: cfg.UnknownDevices, MaxNewDevices: cfg.MaxNewDevices,
 		MaxAge: cfg.MaxAge.D(), MaxFuture: cfg.MaxFuture.D(), Workers: cfg.Workers, QueueLen: cfg.Queue,
 		Logger: log, Registerer: reg,
 	}
@@ -124,12 +128,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 
 	addrs.BrokerURL = cfg.Broker.URL
 	user, pass := cfg.Broker.Username, cfg.Broker.Password
+	var embedded *broker.Broker
 	if addrs.BrokerURL == "" {
 		if pass == "" {
 			pass = randomSecret()
 		}
+		brokerTLS, certOK := inv.brokerTLS(cfg.Broker.TLS.Embedded())
 		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Topics: cfg.Topics(), Gateways: cfg.Passwords(), GatewayHashes: cfg.PasswordHashes(),
-			IngestUser: user, IngestPassword: pass, Limits: cfg.Broker.Limits.Embedded(), TLS: cfg.Broker.TLS.Embedded(),
+			IngestUser: user, IngestPassword: pass, Limits: cfg.Broker.Limits.Embedded(), TLS: brokerTLS, CertOK: certOK,
 			Registerer: reg, Logger: log})
 		if err != nil {
 			return err
@@ -140,6 +146,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			err = errors.Join(err, b.Close(c))
 		}()
 		addrs.BrokerURL, addrs.Embedded = b.URL(), true
+		embedded = b
+	}
+	if err := inv.attach(svc, embedded, tw); err != nil {
+		return err
 	}
 	rel := newReleaser(svc, log.With("component", "status"))
 	mq, err := intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
@@ -168,6 +178,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}
 	}
 	registerReplay(mux, cfg, svc, svcCfg, store, log)
+	if cfg.Enrolment != nil {
+		// Enrolment is served only when the configuration has operators
+		// (config checks it), who issue its tokens.
+		inv.register(mux, operatorOnly(cfg.Twin.Tokens, guard), guard, log)
+	}
 	opsMux := http.NewServeMux()
 	intake.RegisterOps(opsMux, reg,
 		intake.Check{Name: "sink", OK: svc.Ready},

@@ -11,6 +11,7 @@ import (
 	"github.com/ponte-city/ponte/geo"
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/twin/web"
@@ -21,7 +22,7 @@ import (
 var _ service.Applier = (*twin.Twin)(nil)
 
 // buildTwin loads the twin's layers and sites from the configuration.
-func buildTwin(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*twin.Twin, error) {
+func buildTwin(cfg *config.Config, inv *site.Inventory, log *slog.Logger, reg prometheus.Registerer) (*twin.Twin, error) {
 	areaPaths, roadsPath := cfg.TwinPaths()
 	idProp := cfg.Twin.AreaID
 	if idProp == "" {
@@ -46,7 +47,7 @@ func buildTwin(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) 
 		}
 	}
 	return twin.New(twin.Config{
-		Areas: areas, Roads: roads, Sites: twin.SitesFromInventory(cfg.Inventory()),
+		Areas: areas, Roads: roads, Sites: twin.SitesFromInventory(inv),
 		StaleFactor: cfg.Twin.StaleFactor, RoadMaxMetres: cfg.Twin.RoadMaxMetres,
 		IndicatorWindow: cfg.Twin.IndicatorWindow.D(),
 		Logger:          log.With("component", "twin"), Registerer: reg,
@@ -59,7 +60,7 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 	if tw == nil {
 		return nil
 	}
-	return func(st wire.Status) { tw.SetGatewayState(st.Gateway, st.State == wire.StateOnline, st.Time) }
+	return tw.SetGatewayStatus
 }
 
 // mountTwin serves the twin's API, the operators' map and the public

@@ -128,7 +128,7 @@ func TestCertificateAuthentication(t *testing.T) {
 		if cert != nil {
 			tc.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}}
 		}
-		o := paho.NewClientOptions().AddBroker("ssl://"+b.TLSAddr()).SetClientID("ponte-edge-fi-9").SetUsername(user).
+		o := paho.NewClientOptions().AddBroker("ssl://" + b.TLSAddr()).SetClientID("ponte-edge-fi-9").SetUsername(user).
 			SetAutoReconnect(false).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second).SetTLSConfig(tc)
 		c := paho.NewClient(o)
 		tok := c.Connect()

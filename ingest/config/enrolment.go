@@ -113,4 +113,3 @@ func (c *Config) EnrolmentPaths() (dir, profiles, passwd, acl string) {
 	}
 	return c.resolve(e.Dir), c.resolve(c.Profiles), passwd, acl
 }
-

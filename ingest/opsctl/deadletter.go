@@ -253,7 +253,11 @@ func replayTarget(cfg *config.Config, url, tokenFile string) (string, string, er
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"
 		}
-		url = "http://" + net.JoinHostPort(host, port)
+		scheme := "http://"
+		if cfg.HTTP.TLS != nil {
+			scheme = "https://"
+		}
+		url = scheme + net.JoinHostPort(host, port)
 	}
 	if url == "" {
 		return "", "", errors.New("--url or --config is required (ingest's HTTP address)")

@@ -96,11 +96,11 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 // Service is the ingest pipeline. Submit may be called from any goroutine;
 // Run owns the pipeline goroutines.
 type Service struct {
-	cfg      Config
-	m        *metrics
-	known    atomic.Pointer[known] // gateways and devices (known.go)
-	knownMu  sync.Mutex            // serialises SetGateway
-	series   *seriesCap
+	cfg     Config
+	m       *metrics
+	known   atomic.Pointer[known] // gateways and devices (known.go)
+	knownMu sync.Mutex            // serialises SetGateway
+	series  *seriesCap
 
 	queues   []chan Job
 	stopped  chan struct{}

@@ -1,0 +1,211 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/ingest/config"
+	"github.com/ponte-city/ponte/ingest/enrol"
+	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/internal/site"
+	"github.com/ponte-city/ponte/internal/throttle"
+	"github.com/ponte-city/ponte/twin"
+)
+
+// inventory is the device inventory while ingest runs: the site configs
+// of the configuration file, and with enrolment the registry's, rebuilt at
+// every enrolment and revocation and handed on to the parts that follow
+// it: the InfluxDB tags (meta), the service's known gateways and devices,
+// the embedded broker's credentials and the twin's sites.
+type inventory struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	static []*site.Site
+	reg    *enrol.Registry // nil without enrolment
+	ca     *enrol.CA       // nil without enrolment.ca
+	cur    atomic.Pointer[site.Inventory]
+
+	sitesMu  sync.Mutex
+	enrolled map[string]*site.Site // the registry's sites, by gateway, as its changes said
+
+	mu     sync.Mutex // serialises apply with attach
+	svc    *service.Service
+	broker *broker.Broker
+	tw     *twin.Twin
+}
+
+// openInventory reads the configuration's inventory and, with enrolment,
+// opens the registry.
+func openInventory(cfg *config.Config, log *slog.Logger) (*inventory, error) {
+	inv := &inventory{cfg: cfg, log: log.With("component", "inventory"), static: cfg.Inventory().Sites()}
+	inv.cur.Store(cfg.Inventory())
+	if cfg.Enrolment == nil {
+		return inv, nil
+	}
+	ca, err := cfg.EnrolmentCA()
+	if err != nil {
+		return nil, fmt.Errorf("ingest: enrolment: %w", err)
+	}
+	inv.ca = ca
+	dir, profiles, passwd, acl := cfg.EnrolmentPaths()
+	ec := enrol.Config{Dir: dir, ProfilesDir: profiles, CA: ca, Check: inv.check, OnChange: inv.apply,
+		MaxGateways: cfg.Enrolment.MaxGateways, MaxPendingTokens: cfg.Enrolment.MaxPendingTokens, Logger: log}
+	if m := cfg.Enrolment.Mosquitto; m != nil {
+		ec.Mosquitto = &enrol.Mosquitto{PasswordFile: passwd, ACLFile: acl, ReloadCommand: m.ReloadCommand,
+			IngestUser: cfg.Broker.Username, IngestPassword: cfg.Broker.Password, Topics: cfg.Topics(), Logger: log}
+	}
+	if inv.reg, err = enrol.Open(ec); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	for _, c := range inv.reg.Changes() {
+		if err := inv.rebuild(c); err != nil {
+			return nil, err
+		}
+	}
+	return inv, nil
+}
+
+// rebuild makes the inventory of the static and enrolled site configs,
+// with c's site. (It keeps its own copy of the registry's sites: it runs
+// inside the registry's OnChange, where the registry cannot be asked.)
+func (inv *inventory) rebuild(c enrol.Change) error {
+	inv.sitesMu.Lock()
+	defer inv.sitesMu.Unlock()
+	if inv.enrolled == nil {
+		inv.enrolled = map[string]*site.Site{}
+	}
+	inv.enrolled[c.Gateway] = c.Site
+	ids := slices.Sorted(maps.Keys(inv.enrolled))
+	all := slices.Clone(inv.static)
+	for _, id := range ids {
+		all = append(all, inv.enrolled[id])
+	}
+	i, err := site.NewInventory(all...)
+	if err != nil {
+		return fmt.Errorf("ingest: inventory: %w", err)
+	}
+	inv.cur.Store(i)
+	return nil
+}
+
+// brokerTLS adds the enrolment CA to the embedded broker's TLS listener:
+// gateways with a certificate it signed, current in the registry,
+// connect without a password.
+func (inv *inventory) brokerTLS(t broker.TLS) (broker.TLS, func(gateway, serial string) bool) {
+	if inv.ca == nil {
+		return t, nil
+	}
+	t.ClientCAs = inv.ca.Pool()
+	return t, inv.reg.CertOK
+}
+
+// get returns the inventory now.
+func (inv *inventory) get() *site.Inventory { return inv.cur.Load() }
+
+// meta returns a device's area and type from the inventory now, for the
+// InfluxDB tags.
+func (inv *inventory) meta() func(gateway, device string) (area, typ string) {
+	return func(gateway, device string) (string, string) {
+		d, ok := inv.cur.Load().Device(gateway, device)
+		if !ok {
+			return "", ""
+		}
+		return d.Area, string(d.Category())
+	}
+}
+
+// check says why a gateway ID cannot enrol: it has a site config or
+// credentials in the configuration file, or the embedded broker refuses
+// it.
+func (inv *inventory) check(id string) error {
+	for _, s := range inv.static {
+		if s.Gateway.ID == id {
+			return fmt.Errorf("gateway %q has its site config in ingest's configuration file (%s); remove it there to manage it by enrolment", id, s.File)
+		}
+	}
+	if slices.Contains(inv.cfg.GatewayIDs(), id) {
+		return fmt.Errorf("gateway %q has credentials in ingest's configuration file (gateways:); remove them there to manage it by enrolment", id)
+	}
+	inv.mu.Lock()
+	b := inv.broker
+	inv.mu.Unlock()
+	if b != nil {
+		return b.CheckGateway(id)
+	}
+	return nil
+}
+
+// attach hands the registry's gateways to the parts once they exist; from
+// then on every change reaches them.
+func (inv *inventory) attach(svc *service.Service, b *broker.Broker, tw *twin.Twin) error {
+	if inv.reg == nil {
+		return nil
+	}
+	inv.mu.Lock()
+	inv.svc, inv.broker, inv.tw = svc, b, tw
+	inv.mu.Unlock()
+	for _, c := range inv.reg.Changes() {
+		if err := inv.deliver(c); err != nil {
+			return fmt.Errorf("ingest: enrolled gateway %s: %w", c.Gateway, err)
+		}
+	}
+	return nil
+}
+
+// apply is the registry's OnChange.
+func (inv *inventory) apply(c enrol.Change) {
+	if err := inv.rebuild(c); err != nil {
+		inv.log.Error("inventory not rebuilt after an enrolment", "gateway", c.Gateway, "err", err)
+	}
+	if err := inv.deliver(c); err != nil {
+		inv.log.Error("enrolment not applied everywhere", "gateway", c.Gateway, "err", err)
+	}
+}
+
+// deliver hands one gateway's change to the service, the broker and the
+// twin.
+func (inv *inventory) deliver(c enrol.Change) error {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.svc == nil {
+		return nil // not attached yet: attach delivers the registry's state
+	}
+	names := make([]string, len(c.Site.Devices))
+	for i, d := range c.Site.Devices {
+		names[i] = d.Name
+	}
+	inv.svc.SetGateway(c.Gateway, names)
+	if inv.broker != nil {
+		if c.Revoked {
+			inv.broker.RemoveGateway(c.Gateway)
+		} else if err := inv.broker.SetGateway(c.Gateway, c.PasswordHash); err != nil {
+			return err
+		}
+	}
+	if inv.tw != nil {
+		one, err := site.NewInventory(c.Site)
+		if err != nil {
+			return err
+		}
+		if err := inv.tw.SetGatewaySites(c.Gateway, twin.SitesFromInventory(one)); err != nil {
+			return err
+		}
+		inv.tw.SetGatewayRevoked(c.Gateway, c.Revoked)
+	}
+	inv.log.Info("inventory updated", "gateway", c.Gateway, "devices", len(names), "revoked", c.Revoked, "rotated", c.Rotated)
+	return nil
+}
+
+// registerEnrolment serves the registry's routes.
+func (inv *inventory) register(mux *http.ServeMux, op func(http.Handler) http.Handler, guard *throttle.Guard, log *slog.Logger) {
+	if inv.reg == nil {
+		return
+	}
+	enrol.Register(mux, enrol.HTTPConfig{Registry: inv.reg, Operator: op, Guard: guard, Logger: log.With("component", "enrolment")})
+}
