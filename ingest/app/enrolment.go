@@ -58,7 +58,8 @@ func openInventory(cfg *config.Config, log *slog.Logger) (*inventory, error) {
 		MaxGateways: cfg.Enrolment.MaxGateways, MaxPendingTokens: cfg.Enrolment.MaxPendingTokens, Logger: log}
 	if m := cfg.Enrolment.Mosquitto; m != nil {
 		ec.Mosquitto = &enrol.Mosquitto{PasswordFile: passwd, ACLFile: acl, ReloadCommand: m.ReloadCommand,
-			IngestUser: cfg.Broker.Username, IngestPassword: cfg.Broker.Password, Topics: cfg.Topics(), Logger: log}
+			IngestUser: cfg.Broker.Username, IngestPassword: cfg.Broker.Password, Topics: cfg.Topics(), Logger: log,
+			Static: slices.Concat(cfg.GatewayIDs(), slices.Collect(maps.Keys(cfg.Inventory().Devices())))}
 	}
 	if inv.reg, err = enrol.Open(ec); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)

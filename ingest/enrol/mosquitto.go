@@ -43,6 +43,11 @@ type Mosquitto struct {
 	IngestUser, IngestPassword string
 	// Topics is the topic layout.
 	Topics wire.Topics
+	// Static are the gateways of ingest's configuration file (its site
+	// configs and gateways:): their credentials are not ingest's to write
+	// (a certificate, or a line Mosquitto's operators keep elsewhere), but
+	// the ACL file, being ingest's, gives them their topics too.
+	Static []string
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -87,6 +92,8 @@ func (m *Mosquitto) files(gws map[string]*Gateway) (passwd, acl []byte) {
 		m.IngestUser, t.Up("+"), t.Status("+"), t.Ack("+"), t.Cmd("+"), t.Prefix)
 	for _, id := range ids {
 		p.WriteString(id + ":" + gws[id].Mosquitto + "\n")
+	}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(m.Static), ids...)))) {
 		fmt.Fprintf(&a, "\nuser %s\ntopic write %s\ntopic write %s\ntopic read %s\ntopic read %s\n",
 			id, t.Up(id), t.Status(id), t.Ack(id), t.Cmd(id))
 	}

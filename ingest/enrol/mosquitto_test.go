@@ -35,7 +35,8 @@ func TestMosquittoFilesEnrolAndRevoke(t *testing.T) {
 	dir := t.TempDir()
 	topics := wire.Topics{Prefix: wire.DefaultPrefix}
 	m := &Mosquitto{PasswordFile: filepath.Join(dir, "ponte.passwd"), ACLFile: filepath.Join(dir, "ponte.acl"),
-		IngestUser: "ponte-ingest", IngestPassword: "ingest-password-1", Topics: topics, Logger: slog.New(slog.DiscardHandler)}
+		IngestUser: "ponte-ingest", IngestPassword: "ingest-password-1", Topics: topics, Logger: slog.New(slog.DiscardHandler),
+		Static: []string{"ba-static-1"}}
 	r := open(t, filepath.Join(dir, "registry"), &clock{time.Now()}, nil, func(c *Config) { c.Mosquitto = m })
 	// Mosquitto started as root would read the files as user mosquitto.
 	b := testenv.MosquittoWith(t, fmt.Sprintf("user root\nallow_anonymous false\npassword_file %s\nacl_file %s\n", m.PasswordFile, m.ACLFile))
@@ -50,7 +51,8 @@ func TestMosquittoFilesEnrolAndRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	acl, _ := os.ReadFile(m.ACLFile)
-	if !strings.Contains(string(acl), "user fi-gw-1\ntopic write "+topics.Up("fi-gw-1")) {
+	if !strings.Contains(string(acl), "user fi-gw-1\ntopic write "+topics.Up("fi-gw-1")) ||
+		!strings.Contains(string(acl), "user ba-static-1\ntopic write "+topics.Up("ba-static-1")) {
 		t.Fatalf("ACL file has no block for the gateway:\n%s", acl)
 	}
 
