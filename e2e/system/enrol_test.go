@@ -180,7 +180,6 @@ enrolment:
 	if !a.Status().Uplink.Connected {
 		t.Fatal("agent not connected")
 	}
-
 	// The same token again: refused, nothing changed.
 	if code, _, errOut := run(t, enrollArgs(tok1)...); code != ctl.ExitFail || !strings.Contains(errOut, "already used") {
 		t.Fatalf("a used token: exit %d", code)
@@ -202,9 +201,13 @@ enrolment:
 	if err := connectOnce(ing.BrokerURL, enrolGW, strings.TrimSpace(string(pw1))); err == nil {
 		t.Fatal("the rotated-out password still connects")
 	}
-	stop()
-	a, stop = runAgent(t, sitePath)
-	defer func() { stop() }()
+	// No restart: the agent's connection was closed by the rotation, it
+	// reconnects with the password file's new content, and a reload (what
+	// systemctl reload ponte-edge sends) adds the device.
+	defer stop()
+	if err := a.Reload(context.Background()); err != nil {
+		t.Fatalf("reload after re-enrolment: %v", err)
+	}
 	testenv.Eventually(t, 30*time.Second, "the added device's readings make its site fresh", func() bool {
 		e, _ := entity(enrolDevices[1].entity)
 		return e["freshness"] == "fresh"

@@ -122,7 +122,7 @@ func restartNeeded(old, cur *Site) []string {
 		was, now any
 	}{
 		{"gateway", old.Gateway, cur.Gateway},
-		{"uplink", old.Uplink, cur.Uplink},
+		{"uplink", old.Uplink.ForReload(), cur.Uplink.ForReload()},
 		{"buffer", old.Buffer, cur.Buffer},
 		{"http", old.HTTP, cur.HTTP},
 	} {

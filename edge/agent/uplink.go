@@ -36,7 +36,7 @@ func (f forwarder) status() UplinkStatus {
 func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.Logger) (uplink.Config, error) {
 	u := s.Uplink
 	cfg := uplink.Config{
-		Gateway: s.Gateway.ID, Broker: u.Broker, ClientID: u.ClientID, Username: u.Username, Password: u.Secret(),
+		Gateway: s.Gateway.ID, Broker: u.Broker, ClientID: u.ClientID, Username: u.Username, Password: u.Secret(), PasswordFile: u.PasswordFile,
 		Topics:           wire.Topics{Prefix: u.TopicPrefix},
 		BatchMaxReadings: u.BatchMaxReadings, BatchMaxBytes: int(u.BatchMaxBytes), BatchMaxWait: u.BatchMaxWait.D(),
 		Window: u.Window, AckTimeout: u.AckTimeout.D(), ReplayRate: u.ReplayRate,

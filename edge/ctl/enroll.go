@@ -152,7 +152,7 @@ func enroll(ctx context.Context, env Env, args []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "  certificate: %s, key: %s (mode 0600)\n", certFile, keyFile)
 	}
-	fmt.Fprintln(env.Stdout, "next: restart the agent to use them (systemctl restart ponte-edge), then ponte-ctl status")
+	fmt.Fprintln(env.Stdout, "next: start the agent (systemctl enable --now ponte-edge); if it runs, systemctl reload ponte-edge for a changed device list (it reads the new password at its next reconnect); then ponte-ctl status")
 	return ExitOK
 }
 

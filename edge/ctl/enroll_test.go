@@ -87,7 +87,7 @@ func TestEnrollRetriesOverABadLinkAsOneAttempt(t *testing.T) {
 	if err != nil || string(data) != "s3cret-from-ingest\n" || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("password file %q mode %v: %v", data, fi.Mode().Perm(), err)
 	}
-	if !strings.Contains(out, "enrolled gateway fi-test-01") || !strings.Contains(out, "next: restart the agent") {
+	if !strings.Contains(out, "enrolled gateway fi-test-01") || !strings.Contains(out, "next: start the agent") {
 		t.Fatalf("stdout:\n%s", out)
 	}
 }

@@ -51,6 +51,11 @@ type Config struct {
 	// Username and Password authenticate to the broker; Username defaults
 	// to Gateway, Password may be empty (e.g. with mutual TLS).
 	Username, Password string
+	// PasswordFile, when set, is read at every connection attempt (trailing
+	// newline trimmed) for the password, so that credentials rotated by
+	// ponte-ctl enroll are used at the next reconnect without a restart;
+	// Password is used while the file cannot be read.
+	PasswordFile string
 	// TLS is the TLS configuration for ssl/tls/mqtts/wss brokers (nil:
 	// system roots, no client certificate). Build it with LoadTLS.
 	TLS *tls.Config

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -42,7 +45,7 @@ func (f *Forwarder) options(c *conn) *paho.ClientOptions {
 		AddBroker(f.broker).
 		SetClientID(f.cfg.ClientID).
 		SetUsername(f.cfg.Username).
-		SetPassword(f.cfg.Password).
+		SetPassword(f.password()).
 		SetCleanSession(true).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
@@ -153,6 +156,21 @@ func (f *Forwarder) goOffline(c *conn) {
 func (f *Forwarder) statusMsg(state string, h *wire.Health) []byte {
 	return wire.EncodeStatus(wire.Status{Gateway: f.cfg.Gateway, State: state, Time: time.Now().UTC(), Version: f.cfg.Version,
 		Epoch: f.epoch, Retained: f.buf.Stats().FirstSeq, Health: h})
+}
+
+// password is the password for a new connection: PasswordFile's content
+// now, or Password.
+func (f *Forwarder) password() string {
+	if f.cfg.PasswordFile == "" {
+		return f.cfg.Password
+	}
+	data, err := os.ReadFile(f.cfg.PasswordFile)
+	pw := strings.TrimRight(string(data), "\r\n")
+	if err != nil || pw == "" {
+		f.log.Warn("uplink password file unreadable; connecting with the password read at start", "file", f.cfg.PasswordFile, "err", err)
+		return f.cfg.Password
+	}
+	return pw
 }
 
 // errTokenTimeout is returned by waitToken when paho did not finish in

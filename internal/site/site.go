@@ -203,3 +203,13 @@ func (d *Device) PollInterval() time.Duration {
 // Secret is the uplink password, read from PasswordFile or PasswordEnv
 // if given.
 func (u *Uplink) Secret() string { return u.password }
+
+// ForReload is u as a reload compares it: a password read from
+// PasswordFile is left out, since the uplink reads that file again at
+// every connection (a rotated password needs no restart).
+func (u Uplink) ForReload() Uplink {
+	if u.PasswordFile != "" {
+		u.password = ""
+	}
+	return u
+}
