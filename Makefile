@@ -20,7 +20,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm deb test test-short lint fault bench demo screenshots fuzz clean
+.PHONY: all web build build-host build-arm check-arm deb deb-install-test test test-short lint fault bench demo screenshots fuzz clean
 
 all: build
 
@@ -66,6 +66,16 @@ deb:
 	@$(MAKE) --no-print-directory web
 	bash deploy/deb/build $(VERSION) $(DEB_ARCHES)
 	bash deploy/deb/check $(VERSION) $(DEB_ARCHES)
+
+# Installs, upgrades (to $(VERSION)+up1), removes and purges the amd64
+# packages on this machine with dpkg and checks each step
+# (deploy/deb/install-test): as root only, on a machine without Ponte
+# installed, which it leaves as it found it. Uses make deb's packages
+# (builds amd64 ones when missing). About two minutes; in CI, not in make test.
+deb-install-test:
+	@$(BOOTSTRAP) deb
+	@$(MAKE) --no-print-directory web
+	bash deploy/deb/install-test $(VERSION)
 
 # Everything: unit and integration tests (real Mosquitto, InfluxDB, socat,
 # Chromium). npm runs only when the pages are not built or a source changed.
