@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,5 +113,66 @@ func TestStreamRemoved(t *testing.T) {
 	ev = c.next(t, isEvent("entity"))
 	if err := json.Unmarshal([]byte(ev.Data), &f); err != nil || f.ID != "urn:ngsi-ld:AirQualityObserved:gw-fi:aq3" {
 		t.Fatalf("entity event %+v (%v)", ev, err)
+	}
+}
+
+// TestInventoryChangesUnderLoad: streams, entity and fleet requests run
+// while a gateway's sites come and go and its status changes (run with
+// -race); every stream sees the removals, and the answers stay whole.
+func TestInventoryChangesUnderLoad(t *testing.T) {
+	var all []twin.Site
+	for i := range 12 {
+		all = append(all, twin.Site{Gateway: "gw-fi", Device: "aq" + strconv.Itoa(i), Category: "air",
+			Lon: 11.25 + float64(i)*0.001, Lat: 43.77, Interval: time.Minute})
+	}
+	tw, a, srv := realTwinServer(t, all)
+	streams := []*sseClient{
+		openStream(t, srv+"/api/v1/stream?token="+testToken, nil),
+		openStream(t, srv+"/api/v1/stream?bbox=11.2,43.7,11.3,43.8&token="+testToken, nil),
+	}
+	testenv.Eventually(t, 10*time.Second, "the streams to open", func() bool { return a.streams.Load() == 2 })
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, path := range []string{"/api/v1/entities", "/api/v1/gateways", "/api/v1/entities?bbox=11.2,43.7,11.3,43.8"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				resp, body := get(t, srv+path, testToken, nil)
+				if resp.StatusCode != http.StatusOK || !json.Valid(body) {
+					t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 60 {
+		if err := tw.SetGatewaySites("gw-fi", all[:2+i%10]); err != nil {
+			t.Fatal(err)
+		}
+		tw.SetGatewayStatus(wire.Status{Gateway: "gw-fi", State: wire.StateOnline, Time: time.Now(),
+			Health: &wire.Health{Buffered: uint64(i)}})
+	}
+	close(done)
+	wg.Wait()
+	// aq11 left at the first call and never came back (at most 11 sites
+	// after it); the last call leaves 2+59%10 = 11.
+	for _, c := range streams {
+		for {
+			ev := c.next(t, isEvent("removed"))
+			if strings.Contains(ev.Data, `"id":"urn:ngsi-ld:AirQualityObserved:gw-fi:aq11"`) {
+				break
+			}
+		}
+	}
+	resp, body := get(t, srv+"/api/v1/entities?type=site", testToken, nil)
+	var fc testCollection
+	if err := json.Unmarshal(body, &fc); err != nil || resp.StatusCode != http.StatusOK || len(fc.Features) != 11 {
+		t.Errorf("%d sites at the end (%v), want 11", len(fc.Features), err)
 	}
 }
