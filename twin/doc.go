@@ -93,6 +93,8 @@
 //	BenchmarkApply (10,000 sites, 100-site batches)      ~740,000 readings/s
 //	BenchmarkEntitiesBBox (1 km viewport of 10,000)      ~15 us per query (18 sites)
 //	BenchmarkTwinMemory (10,000 sites with readings)     ~30 MB heap, shapes included
+//	BenchmarkSetGatewaySites (100 of 10,000 sites, one moved)
+//	                                                     ~15 ms per call (index repacked)
 //	BenchmarkFanout (10,000 sites, 1,000 subscribers)    p50 ~13 ms, p99 ~72 ms from
 //	                                                     Apply to every subscriber, at
 //	                                                     ~1,800 changes/s (1.8M deliveries/s)

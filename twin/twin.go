@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,7 +163,11 @@ func New(cfg Config) (*Twin, error) {
 			return nil, err
 		}
 	}
-	if err := t.buildIndex(); err != nil {
+	all := make([]*node, 0, len(t.byID))
+	for _, n := range t.byID {
+		all = append(all, n)
+	}
+	if err := t.buildIndex(all); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -302,13 +305,23 @@ func centroid(sites []*node) orb.Point {
 	return c
 }
 
-// buildIndex sorts the entities by ID and indexes their bounds.
-func (t *Twin) buildIndex() error {
-	t.nodes = make([]*node, 0, len(t.byID))
-	for _, n := range t.byID {
-		t.nodes = append(t.nodes, n)
+// buildIndex updates the entities sorted by ID (dropping those no longer
+// in byID, merging added) and indexes their bounds. Keeping the order
+// rather than sorting again makes an enrolment cost the R-tree's packing
+// alone.
+func (t *Twin) buildIndex(added []*node) error {
+	kept := slices.DeleteFunc(t.nodes, func(n *node) bool { return t.byID[n.snap.ID] != n })
+	byID := func(a, b *node) int { return strings.Compare(a.snap.ID, b.snap.ID) }
+	slices.SortFunc(added, byID)
+	merged := make([]*node, 0, len(kept)+len(added))
+	for len(kept) > 0 && len(added) > 0 {
+		if byID(kept[0], added[0]) < 0 {
+			merged, kept = append(merged, kept[0]), kept[1:]
+		} else {
+			merged, added = append(merged, added[0]), added[1:]
+		}
 	}
-	sort.Slice(t.nodes, func(i, j int) bool { return t.nodes[i].snap.ID < t.nodes[j].snap.ID })
+	t.nodes = append(append(merged, kept...), added...)
 	layer := &geo.Layer{Name: "twin", Kind: geo.KindSites, Features: make([]geo.Feature, len(t.nodes))}
 	for i, n := range t.nodes {
 		layer.Features[i] = geo.Feature{ID: n.snap.ID, Geometry: n.snap.Geometry, Bound: n.bound}

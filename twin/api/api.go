@@ -70,6 +70,7 @@ func routes() []string {
 	return []string{
 		"GET /api/v1/entities",
 		"GET /api/v1/entities/{id}",
+		"GET /api/v1/gateways",
 		"GET /api/v1/stream",
 		"GET /api/v1/indicators",
 		"GET /api/v1/indicators.csv",
@@ -86,6 +87,7 @@ func (a *API) Handler() http.Handler {
 	handlers := map[string]http.Handler{
 		"GET /api/v1/entities":       a.operator(a.handleEntities),
 		"GET /api/v1/entities/{id}":  a.operator(a.handleEntity),
+		"GET /api/v1/gateways":       a.operator(a.handleGateways),
 		"GET /api/v1/stream":         a.operator(a.handleStream),
 		"GET /api/v1/indicators":     a.public(a.handleIndicators),
 		"GET /api/v1/indicators.csv": a.public(a.handleIndicatorsCSV),

@@ -7,8 +7,8 @@
 //
 // # Who may call what
 //
-// Operator endpoints (entities, stream, history) need one of the tokens
-// of Config.Tokens, as "Authorization: Bearer <token>" or, because a
+// Operator endpoints (entities, gateways, stream, history) need one of the
+// tokens of Config.Tokens, as "Authorization: Bearer <token>" or, because a
 // browser's EventSource cannot set headers, as a "token" query parameter
 // (accepted on every operator endpoint so the map page can use one way;
 // prefer the header where possible, URLs end up in logs). Tokens are
@@ -34,7 +34,9 @@
 //
 // GET /api/v1/stream sends each change of an entity matching the filter
 // as "id: <seq>\nevent: entity\ndata: <Feature>\n\n", flushing after each
-// burst of events. A client resumes with Last-Event-ID (header, or the
+// burst of events. An entity that no longer exists (its device left the
+// inventory when its gateway re-enrolled) is sent once as "event: removed"
+// with its last state as the Feature. A client resumes with Last-Event-ID (header, or the
 // lastEventId query parameter); when the twin no longer holds the changes
 // after that ID it sends "event: resync" with data {} and the client must
 // reload the entities; so it does for an ID beyond the twin's latest
@@ -47,6 +49,15 @@
 // concurrent streams, beyond which the answer is 503 with Retry-After.
 // Each change is encoded to JSON once and shared by every stream sending
 // it (a small cache keyed by Seq).
+//
+// # The fleet
+//
+// GET /api/v1/gateways lists every gateway entity, sorted by ID, with its
+// fleet attributes (twin's fleet.go) as plain JSON fields: state, agent
+// version, last seen, readings buffered and the oldest, devices up and
+// bad, revoked; null where the gateway has not said yet. It is an
+// operator endpoint: which gateways a city runs, where, and which lag is
+// not for the public.
 //
 // # History
 //

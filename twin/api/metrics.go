@@ -17,8 +17,8 @@ type metrics struct {
 	refused     prometheus.Counter
 	events      *prometheus.CounterVec
 	// The events counter of each event type, resolved once.
-	entityEvents, indicatorEvents, resyncEvents prometheus.Counter
-	dropped                                     prometheus.Counter
+	entityEvents, removedEvents, indicatorEvents, resyncEvents prometheus.Counter
+	dropped                                                    prometheus.Counter
 }
 
 // newMetrics makes the metrics and registers them on reg (if not nil).
@@ -55,6 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	m.entityEvents = m.events.WithLabelValues("entity")
+	m.removedEvents = m.events.WithLabelValues("removed")
 	m.indicatorEvents = m.events.WithLabelValues("indicators")
 	m.resyncEvents = m.events.WithLabelValues("resync")
 	if reg != nil {

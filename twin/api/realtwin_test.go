@@ -2,16 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ponte-city/ponte/internal/testenv"
-
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -23,23 +18,10 @@ var _ twin.Reader = (*twin.Twin)(nil)
 // ingest reaches an SSE client as an entity event and shows in the
 // entities answer.
 func TestWithRealTwin(t *testing.T) {
-	tw, err := twin.New(twin.Config{
-		Sites: []twin.Site{
-			{Gateway: "gw-fi", Device: "aq1", Category: "air", Lon: 11.25, Lat: 43.77, Interval: time.Minute},
-			{Gateway: "gw-fi", Device: "tc1", Category: "traffic", Lon: 11.26, Lat: 43.78, Interval: time.Minute},
-		},
-		Logger: slog.New(slog.DiscardHandler),
+	tw, a, srv := realTwinServer(t, []twin.Site{
+		{Gateway: "gw-fi", Device: "aq1", Category: "air", Lon: 11.25, Lat: 43.77, Interval: time.Minute},
+		{Gateway: "gw-fi", Device: "tc1", Category: "traffic", Lon: 11.26, Lat: 43.78, Interval: time.Minute},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(Config{Reader: tw, Tokens: []string{testToken}, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(a.Handler())
-	t.Cleanup(hs.Close)
-	srv := hs.URL
 
 	resp, body := get(t, srv+"/api/v1/entities?type=AirQualityObserved", testToken, nil)
 	var fc testCollection

@@ -128,12 +128,16 @@ func (s *stream) change(c twin.Change) {
 		return
 	}
 	b := s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) })
+	event, count := "\nevent: entity\ndata: ", s.a.metrics.entityEvents
+	if c.Removed {
+		event, count = "\nevent: removed\ndata: ", s.a.metrics.removedEvents
+	}
 	s.buf.WriteString("id: ")
 	s.buf.WriteString(strconv.FormatUint(c.Seq, 10))
-	s.buf.WriteString("\nevent: entity\ndata: ")
+	s.buf.WriteString(event)
 	s.buf.Write(b)
 	s.buf.WriteString("\n\n")
-	s.a.metrics.entityEvents.Inc()
+	count.Inc()
 }
 
 // indicators adds the indicators event when they changed since the last

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ type fakeAPI struct {
 	areas      []twin.Entity
 	roads      []twin.Entity
 	sites      []twin.Entity
+	gateways   []twin.Entity // none unless a test adds them
 	indicators twin.Indicators
 	// publicShapes serves GET /api/v1/areas.geojson when true.
 	publicShapes bool
@@ -151,7 +153,9 @@ func (a *fakeAPI) feature(e twin.Entity) map[string]any {
 }
 
 func (a *fakeAPI) all() []twin.Entity {
-	return append(append(append([]twin.Entity{}, a.areas...), a.roads...), a.sites...)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append(append(append(append([]twin.Entity{}, a.areas...), a.roads...), a.sites...), a.gateways...)
 }
 
 func (a *fakeAPI) authorized(r *http.Request) bool {
@@ -244,7 +248,22 @@ func (a *fakeAPI) stream(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendEntity sends an entity change to every connected stream.
-func (a *fakeAPI) sendEntity(e twin.Entity) int {
+func (a *fakeAPI) sendEntity(e twin.Entity) int { return a.sendChange("entity", e) }
+
+// sendRemoved tells every connected stream that an entity is gone, and
+// drops it from the entities the fake serves.
+func (a *fakeAPI) sendRemoved(e twin.Entity) int {
+	a.mu.Lock()
+	for _, l := range []*[]twin.Entity{&a.sites, &a.gateways} {
+		*l = slices.DeleteFunc(*l, func(x twin.Entity) bool { return x.ID == e.ID })
+	}
+	a.mu.Unlock()
+	return a.sendChange("removed", e)
+}
+
+// sendChange sends an event carrying an entity's Feature to every
+// connected stream.
+func (a *fakeAPI) sendChange(event string, e twin.Entity) int {
 	data, err := json.Marshal(a.feature(e))
 	if err != nil {
 		a.t.Fatal(err)
@@ -252,7 +271,7 @@ func (a *fakeAPI) sendEntity(e twin.Entity) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.seq++
-	ev := fmt.Sprintf("id: %d\nevent: entity\ndata: %s\n\n", a.seq, data)
+	ev := fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", a.seq, event, data)
 	for ch := range a.clients {
 		ch <- ev
 	}

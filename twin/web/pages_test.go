@@ -47,17 +47,18 @@ func serve(t testing.TB, api *fakeAPI) *httptest.Server {
 	return srv
 }
 
-func TestMapLive(t *testing.T) {
-	needBuilt(t)
-	api := newFakeAPI(t, 20)
+// openMap serves api, opens the map in a new headless Chromium and waits
+// until it drew the entities and opened the stream. It returns the page,
+// a context that ends with the test and the screenshots' directory.
+func openMap(t *testing.T, api *fakeAPI) (context.Context, *browser.Page, string) {
+	t.Helper()
 	srv := serve(t, api)
 	dir := browser.Artifacts(t)
 	b := browser.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	p := b.NewPage(ctx)
-	defer p.DrainLog()
-
+	t.Cleanup(p.DrainLog)
 	if err := p.Navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +72,18 @@ func TestMapLive(t *testing.T) {
 		browser.Shot(ctx, t, p, dir, "map-failed.png")
 		t.Fatalf("map not ready: %v", err)
 	}
+	select {
+	case <-api.connected:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the map never opened the SSE stream")
+	}
+	return ctx, p, dir
+}
+
+func TestMapLive(t *testing.T) {
+	needBuilt(t)
+	api := newFakeAPI(t, 20)
+	ctx, p, dir := openMap(t, api)
 
 	t.Run("feature counts", func(t *testing.T) {
 		for kind, want := range map[string]int{"site": len(api.sites), "road": len(api.roads), "area": len(api.areas)} {
@@ -102,12 +115,6 @@ func TestMapLive(t *testing.T) {
 		}
 	})
 	browser.Shot(ctx, t, p, dir, "map-loaded.png")
-
-	select {
-	case <-api.connected:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the map never opened the SSE stream")
-	}
 
 	t.Run("site goes offline", func(t *testing.T) {
 		site := api.sites[0]

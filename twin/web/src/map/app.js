@@ -3,7 +3,7 @@
 // See ../../README.md for the URL parameters and window.ponteMap.
 
 import * as maplibregl from 'maplibre-gl';
-import { CONGESTION, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel, unitText } from '../shared/ramp.js';
+import { CONGESTION, FLEET, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel, unitText } from '../shared/ramp.js';
 import { escapeHTML, readConfig, saveToken } from './config.js';
 import { Store, sourceOf } from './store.js';
 import { details } from './popup.js';
@@ -17,6 +17,11 @@ const FLUSH_MS = 100;
 const DATA_MS = 1000;
 // Paint colour of sites and roads: the live feature state, else the data.
 const LIVE_COLOR = ['coalesce', ['feature-state', 'color'], ['get', '_color']];
+// Ring of gateways: their fleet state (revoked, offline, devices failing, ok).
+const LIVE_RING = ['coalesce', ['feature-state', 'ring'], ['get', '_ring']];
+const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
+// Layers a click or a hover looks at, topmost first.
+const CLICKABLE = ['gateways', 'sites', 'roads', 'areas-fill'];
 
 const cfg = readConfig();
 const store = new Store();
@@ -95,13 +100,24 @@ function addLayers() {
   map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
   map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': LIVE_COLOR, 'line-width': 4 } });
   map.addLayer({
-    id: 'sites', type: 'circle', source: 'sites',
+    id: 'sites', type: 'circle', source: 'sites', filter: ['!', IS_GATEWAY],
     paint: {
       'circle-color': LIVE_COLOR,
       // Thin and unstroked when zoomed out, so thousands of sites stay readable.
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, 4, 16, 9],
       'circle-stroke-color': '#1a1a1a',
-      'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0, 13, ['case', ['==', ['get', 'kind'], 'gateway'], 2, 0.75]],
+      'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0, 13, 0.75],
+    },
+  });
+  // Gateways: larger, filled by freshness, ringed by their fleet state (a
+  // thick ring when something is wrong), above the sites at every zoom.
+  map.addLayer({
+    id: 'gateways', type: 'circle', source: 'sites', filter: IS_GATEWAY,
+    paint: {
+      'circle-color': LIVE_COLOR,
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 5, 12, 8, 16, 12],
+      'circle-stroke-color': LIVE_RING,
+      'circle-stroke-width': ['case', ['==', LIVE_RING, FLEET.ok], 2, 4],
     },
   });
 }
@@ -245,21 +261,44 @@ function fillIndicatorSelect() {
   sel.value = store.indicator;
 }
 
-function applyEntity(f) {
+// noteChange records an entity event of a feature of source. Areas are
+// redrawn whole at the next flush, so nothing more is to be done for
+// them: it returns true.
+function noteChange(source) {
   stats.eventAt = performance.now();
+  changed = true;
+  if (source !== 'areas') return false;
+  areasDirty = true;
+  scheduleFlush();
+  return true;
+}
+
+// removeEntity drops a feature the twin no longer has (its device left
+// the inventory): from the page's copy, the pending updates and the map.
+function removeEntity(f) {
+  const g = store.remove(f.id);
+  if (!g) return;
+  const id = g.properties._id;
+  const source = sourceOf(g.properties.kind);
+  if (noteChange(source)) return;
+  if (pending.has(source)) pending.get(source).delete(id);
+  if (handed.has(source)) handed.get(source).delete(id);
+  map.removeFeatureState({ source, id });
+  map.getSource(source).updateData({ remove: [id] }).then(() => { stats.appliedAt = performance.now(); });
+  $('count').textContent = `${store.features.size} entities`;
+}
+
+function applyEntity(f) {
   const known = store.features.has(String(f.id));
   const g = store.put(f);
   const source = sourceOf(g.properties.kind);
-  changed = true;
-  if (source === 'areas') {
-    areasDirty = true;
-    scheduleFlush();
-    return;
-  }
+  if (noteChange(source)) return;
   if (!pending.has(source)) pending.set(source, new Map());
   pending.get(source).set(g.properties._id, g);
   if (known) {
-    map.setFeatureState({ source, id: g.properties._id }, { color: g.properties._color });
+    const state = { color: g.properties._color };
+    if (g.properties._ring) state.ring = g.properties._ring;
+    map.setFeatureState({ source, id: g.properties._id }, state);
     scheduleFlush(DATA_MS);
   } else {
     scheduleFlush();
@@ -276,6 +315,10 @@ function connectStream(lastEventId) {
   es.addEventListener('entity', (e) => {
     last = e.lastEventId || last;
     try { applyEntity(JSON.parse(e.data)); } catch (err) { console.error('bad entity event', err); }
+  });
+  es.addEventListener('removed', (e) => {
+    last = e.lastEventId || last;
+    try { removeEntity(JSON.parse(e.data)); } catch (err) { console.error('bad removed event', err); }
   });
   es.addEventListener('indicators', (e) => {
     try {
@@ -340,6 +383,14 @@ function renderStaticLegend() {
   $('legend-sites').replaceChildren(
     swatch(FRESHNESS.fresh, 'fresh', 'dot'), swatch(FRESHNESS.stale, 'stale', 'dot'),
     swatch(FRESHNESS.offline, 'offline', 'dot'), swatch(FRESHNESS.unknown, 'never updated', 'dot'));
+  const ring = (color, label, fill = FRESHNESS.fresh) => {
+    const li = swatch(fill, label, 'dot ring');
+    li.firstChild.style.borderColor = color;
+    return li;
+  };
+  $('legend-gateways').replaceChildren(
+    ring(FLEET.ok, 'online, devices up'), ring(FLEET.degraded, 'devices failing'),
+    ring(FLEET.revoked, 'revoked'), ring(FLEET.offline, 'offline', FRESHNESS.offline));
   $('legend-roads').replaceChildren(
     swatch(CONGESTION.free, 'flowing', 'line'), swatch(CONGESTION.congested, 'congested', 'line'),
     swatch(CONGESTION.unknown, 'no data', 'line'));
@@ -356,7 +407,7 @@ $('indicator').addEventListener('change', (e) => {
 // --- clicks ----------------------------------------------------------------
 
 function onClick(e) {
-  const hit = map.queryRenderedFeatures(e.point, { layers: ['sites', 'roads', 'areas-fill'] })[0];
+  const hit = map.queryRenderedFeatures(e.point, { layers: CLICKABLE })[0];
   if (!hit) return;
   const f = store.features.get(String(hit.properties._id));
   if (!f) return;
@@ -367,7 +418,7 @@ function onClick(e) {
   new maplibregl.Popup({ maxWidth: '320px' }).setLngLat(e.lngLat).setDOMContent(details(f.properties, store, history)).addTo(map);
 }
 map.on('click', onClick);
-for (const l of ['sites', 'roads', 'areas-fill']) {
+for (const l of CLICKABLE) {
   map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
   map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
 }
@@ -415,6 +466,18 @@ window.ponteMap = {
     let n = 0;
     for (const id of ids) if (store.features.get(id)?.properties.kind === kind) n++;
     return n;
+  },
+  /** The ring colour the map paints a gateway with (null if not drawn or not a gateway). */
+  featureRing(id) {
+    const f = store.features.get(String(id));
+    if (!f || f.properties.kind !== 'gateway') return null;
+    const hits = map.querySourceFeatures('sites', { filter: ['==', ['get', '_id'], String(id)] });
+    if (!hits.length) return null;
+    return map.getFeatureState({ source: 'sites', id: String(id) }).ring || hits[0].properties._ring;
+  },
+  /** Whether the map's source holds a feature with this ID, whatever the page's copy says. */
+  drawn(id) {
+    return SOURCES.some((s) => map.querySourceFeatures(s, { filter: ['==', ['get', '_id'], String(id)] }).length > 0);
   },
   featureColor(id) {
     const f = store.features.get(String(id));

@@ -23,6 +23,52 @@ function el(tag, text, cls) {
   return e;
 }
 
+/** How long ago time t was, in words: "just now", "2 min ago", "3 h ago", "2 d ago". */
+export function ago(t, now = Date.now()) {
+  const s = Math.round((now - new Date(t).getTime()) / 1000);
+  if (!Number.isFinite(s)) return '';
+  if (s < 0) return 'in the future (clock ahead)';
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+/** A time as "2 min ago (4/5/2026, 10:00:00)", or '' when there is none. */
+export function when(t) {
+  if (!t) return '';
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : `${ago(d)} (${d.toLocaleString()})`;
+}
+
+const FLEET_LABELS = { revoked: 'revoked', offline: 'offline', degraded: 'devices failing', ok: 'online' };
+
+/** The fleet table of a gateway: its status, version, health and revocation. */
+function fleetTable(props, attrs) {
+  const v = (n) => (attrs && attrs[n] ? attrs[n].value : undefined);
+  const t = el('table', undefined, 'attrs fleet');
+  t.appendChild(el('caption', 'Gateway'));
+  const row = (k, val, cls) => {
+    const tr = el('tr');
+    if (cls) tr.className = cls;
+    tr.appendChild(el('th', k));
+    tr.appendChild(el('td', val === undefined || val === null || val === '' ? '–' : String(val)));
+    t.appendChild(tr);
+  };
+  const state = props._fleet || 'ok';
+  row('Status', FLEET_LABELS[state] || state, 'fleet-' + state);
+  row('State', v('deviceState'));
+  row('Version', v('softwareVersion'));
+  row('Last seen', when(v('lastSeen')));
+  row('Buffered readings', v('buffered') === undefined ? undefined : fmt(v('buffered')));
+  row('Oldest unsent', v('buffered') === undefined ? undefined : (when(v('oldestUnsent')) || 'none'));
+  row('Devices up', v('devicesUp'));
+  row('Devices bad', v('devicesBad'), v('devicesBad') > 0 ? 'fleet-degraded' : '');
+  row('Revoked', v('revoked') === true ? 'yes: it can no longer publish' : 'no', v('revoked') === true ? 'fleet-revoked' : '');
+  return t;
+}
+
 /**
  * Builds the popup body of a feature's properties; fetchHistory(entity,
  * point) resolves to the history JSON for the sparkline.
@@ -44,7 +90,9 @@ export function details(props, store, fetchHistory) {
 
   let attrs = props.attrs;
   if (typeof attrs === 'string') { try { attrs = JSON.parse(attrs); } catch { attrs = null; } }
-  if (attrs && Object.keys(attrs).length) {
+  if (props.kind === 'gateway') {
+    root.appendChild(fleetTable(props, attrs));
+  } else if (attrs && Object.keys(attrs).length) {
     const t = el('table', undefined, 'attrs');
     t.appendChild(el('caption', 'Latest values'));
     for (const [n, a] of Object.entries(attrs).sort(([x], [y]) => x.localeCompare(y))) {
@@ -72,7 +120,9 @@ export function details(props, store, fetchHistory) {
   }
 
   const point = mainAttr(attrs);
-  if ((props.kind === 'site' || props.kind === 'gateway') && point) {
+  // Only sites have series in the history: a gateway's fleet state is not
+  // written to InfluxDB.
+  if (props.kind === 'site' && point) {
     const box = el('figure', undefined, 'history');
     const cap = el('figcaption', `${point}, last 6 hours`);
     box.appendChild(cap);

@@ -3,7 +3,7 @@
 // "_color" property. The map's layers paint ['get', '_color'], so the
 // colour functions here are the only place colours are decided.
 
-import { CONGESTION, FRESHNESS, classes, rampColor } from '../shared/ramp.js';
+import { CONGESTION, FLEET, FRESHNESS, classes, rampColor } from '../shared/ramp.js';
 
 /** The map source a feature of a kind belongs to. */
 export function sourceOf(kind) {
@@ -15,6 +15,24 @@ export function sourceOf(kind) {
 /** Colour of a site or gateway: its freshness. */
 export function freshnessColor(props) {
   return FRESHNESS[props.freshness] || FRESHNESS.unknown;
+}
+
+/** The value of an attribute of a feature's properties (undefined if absent). */
+export function attrValue(props, name) {
+  let attrs = props.attrs;
+  if (typeof attrs === 'string') { try { attrs = JSON.parse(attrs); } catch { attrs = null; } }
+  return attrs && attrs[name] ? attrs[name].value : undefined;
+}
+
+/**
+ * A gateway's fleet state, worst first: revoked (its credentials are),
+ * offline (its last will stands), degraded (devices failing), ok.
+ */
+export function fleetState(props) {
+  if (attrValue(props, 'revoked') === true) return 'revoked';
+  if (props.freshness === 'offline' || attrValue(props, 'deviceState') === 'offline') return 'offline';
+  if (attrValue(props, 'devicesBad') > 0) return 'degraded';
+  return 'ok';
 }
 
 /** Colour of a road: congested (attrs.congested.value, or a top-level congested property). */
@@ -51,6 +69,13 @@ export class Store {
     this.features.set(props._id, g);
     this.color(g);
     return g;
+  }
+
+  /** Removes one feature; returns the removed copy (undefined if unknown). */
+  remove(id) {
+    const f = this.features.get(String(id));
+    this.features.delete(String(id));
+    return f;
   }
 
   /** Area values of the chosen indicator, by area ID. */
@@ -94,6 +119,10 @@ export class Store {
       p._color = roadColor(p);
     } else {
       p._color = freshnessColor(p);
+      if (p.kind === 'gateway') {
+        p._fleet = fleetState(p);
+        p._ring = FLEET[p._fleet];
+      }
     }
   }
 

@@ -16,6 +16,13 @@ export const FRESHNESS = {
   unknown: '#c8c8c8',
 };
 
+/**
+ * Ring colours of gateways by their fleet state (the fill stays their
+ * freshness): revoked credentials, devices failing, all well. Offline
+ * gateways are told by their fill (freshness offline) and a grey ring.
+ */
+export const FLEET = { revoked: '#cc79a7', degraded: '#d55e00', offline: '#595959', ok: '#1a1a1a' };
+
 /** Road colours by congestion. */
 export const CONGESTION = { congested: '#d55e00', free: '#0072b2', unknown: '#9e9e9e' };
 
