@@ -21,7 +21,6 @@ import (
 	"github.com/ponte-city/ponte/wire"
 )
 
-
 // TestEnrolmentInventoryAndRestart: a gateway enrolled over HTTPS is
 // admitted by the embedded broker, its readings reach InfluxDB tagged with
 // the area and type its site config gives, and after a restart of ingest
