@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/tlsclient"
+
 	"github.com/ponte-city/ponte/edge/agent"
 	"github.com/ponte-city/ponte/internal/atomicfile"
 	"github.com/ponte-city/ponte/internal/backoff"
@@ -113,9 +115,9 @@ func enroll(ctx context.Context, env Env, args []string) int {
 			return fail("%v", err)
 		}
 	}
-	client, err := enrolClient(*caFile)
+	client, err := tlsclient.HTTPClient(*caFile, time.Minute)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "ponte-ctl enroll: %v\n", err)
+		fmt.Fprintf(env.Stderr, "ponte-ctl enroll: --ca: %v\n", err)
 		return ExitUsage
 	}
 	resp, err := postEnrolment(ctx, env, client, strings.TrimRight(*base, "/")+wire.EnrolPath, token, req, *timeout)
@@ -191,23 +193,6 @@ func newCSR(id string) (*ecdsa.PrivateKey, string, error) {
 		return nil, "", err
 	}
 	return key, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), nil
-}
-
-// enrolClient trusts caFile's certificates (or the system's).
-func enrolClient(caFile string) (*http.Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		data, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", caFile)
-		}
-		tc.RootCAs = pool
-	}
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
 }
 
 // errRefused is an answer that retrying does not change.

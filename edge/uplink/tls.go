@@ -2,10 +2,10 @@ package uplink
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/ponte-city/ponte/internal/tlsclient"
 )
 
 // LoadTLS builds the TLS configuration of a gateway's broker connection.
@@ -14,17 +14,9 @@ import (
 // PEM certificate and key for mutual TLS; both or neither must be given.
 // TLS 1.2 is the minimum.
 func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("load tls: read CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("load tls: CA file %s: no PEM certificate found", caFile)
-		}
-		cfg.RootCAs = pool
+	cfg, err := tlsclient.Config(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("load tls: %w", err)
 	}
 	switch {
 	case certFile == "" && keyFile == "":

@@ -10,16 +10,15 @@ package opsctl
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ponte-city/ponte/internal/tlsclient"
 
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/enrol"
@@ -71,9 +70,9 @@ func Enrolment(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "ponte-ctl enrolment %s: %v\n%s", sub, err, enrolmentUsage)
 		return ExitUsage
 	}
-	client, err := httpsClient(*caFile, *timeout)
+	client, err := tlsclient.HTTPClient(*caFile, *timeout)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "ponte-ctl enrolment %s: %v\n", sub, err)
+		fmt.Fprintf(env.Stderr, "ponte-ctl enrolment %s: --ca: %v\n", sub, err)
 		return ExitUsage
 	}
 	call := func(method, path string, body any, out any) bool {
@@ -173,23 +172,6 @@ func printTokens(w io.Writer, toks []enrol.Token) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Scope, t.Expires.Local().Format("2006-01-02 15:04"), used)
 	}
 	tw.Flush()
-}
-
-// httpsClient trusts caFile's certificates (or the system's).
-func httpsClient(caFile string, timeout time.Duration) (*http.Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", caFile)
-		}
-		tc.RootCAs = pool
-	}
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
 }
 
 // callAPI sends body as JSON with the operator token and decodes the
