@@ -433,3 +433,27 @@ func TestRuleErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStateGolden: a version 1 state file, as a release wrote it, loads.
+func TestStateGolden(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/state-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "alarms.json")
+	if err := os.WriteFile(state, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC)}
+	e := newEngine(t, c, state, pm10Rule(0, 0, 0))
+	all := e.List(Query{States: states})
+	if len(all) != 2 || all[0].ID != "al-1772438400002" || all[0].State != Raised || all[1].Acknowledged == nil ||
+		all[1].Acknowledged.By != "Maria Rossi" || all[1].Location == nil || all[1].Location[0] != 11.27 || all[1].Unit != "µg/m³" {
+		t.Fatalf("loaded %+v", all)
+	}
+	// The next alarm continues the numbering.
+	if e.seq < 1772438400002 {
+		t.Fatalf("seq %d", e.seq)
+	}
+}
