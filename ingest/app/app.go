@@ -23,6 +23,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/alarms"
 )
 
 // Options are what a caller may set beyond the configuration file.
@@ -106,6 +107,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	var addrs Addrs
 	var tw *twin.Twin
+	var alarmEngine *alarms.Engine
 	if cfg.Twin != nil {
 		if tw, err = buildTwin(cfg, inv.get(), log, reg); err != nil {
 			return err
@@ -114,6 +116,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			opts.Applier = appliedLog{next: tw, log: log.With("component", "twin")}
 		}
 		addrs.Twin = tw
+		if alarmEngine, err = buildAlarms(cfg, tw, log, reg); err != nil {
+			return err
+		}
 	}
 	svcCfg := service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
@@ -173,7 +178,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
 	if tw != nil {
-		if err := mountTwin(mux, cfg, tw, log, reg); err != nil {
+		if err := mountTwin(mux, cfg, tw, alarmEngine.Handler(), log, reg); err != nil {
 			return err
 		}
 	}
@@ -205,6 +210,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			}
 			return nil
 		})
+		g.Go(func() error { return alarmEngine.Run(gctx) })
 	}
 	servers.run(gctx, g, closeCtx)
 	log.Info("ingest running", "http", addrs.HTTP, "https", cfg.HTTP.TLS != nil, "ops", addrs.Ops, "broker", addrs.BrokerURL, "embedded_broker", addrs.Embedded)

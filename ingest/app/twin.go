@@ -63,14 +63,14 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 	return tw.SetGatewayStatus
 }
 
-// mountTwin serves the twin's API, the operators' map and the public
-// indicators page on mux.
-func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg prometheus.Registerer) error {
+// mountTwin serves the twin's API (with the alarms' routes, alarmsH), the
+// operators' map and the public indicators page on mux.
+func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH http.Handler, log *slog.Logger, reg prometheus.Registerer) error {
 	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, cfg.Influx.Measurement)
 	if err != nil {
 		return fmt.Errorf("ingest: twin history: %w", err)
 	}
-	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, History: hist,
+	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, History: hist, Alarms: alarmsH,
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		Logger: log.With("component", "twin-api"), Registerer: reg})
 	if err != nil {

@@ -217,6 +217,7 @@ func (c *Config) Validate() error {
 		bad("max_new_devices", "%d (expected a number of devices per hour; 0 for the default)", c.MaxNewDevices)
 	}
 	c.validateTwin(bad)
+	c.validateAlarms(bad)
 	c.validateSites(bad)
 	c.validateEnrolment(bad)
 	c.validateBroker(bad)

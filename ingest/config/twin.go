@@ -44,6 +44,8 @@ type Twin struct {
 	TileURL string `yaml:"tile_url"`
 	// TileAttribution is shown with the base map.
 	TileAttribution string `yaml:"tile_attribution"`
+	// Alarms configures the alarms (alarms.go).
+	Alarms *Alarms `yaml:"alarms"`
 }
 
 func (c *Config) validateTwin(bad func(path, format string, args ...any)) {

@@ -77,6 +77,10 @@ func routes() []string {
 		"GET /api/v1/areas.geojson",
 		"GET /api/v1/history",
 		"GET /api/v1/openapi.json",
+		"GET /api/v1/alarms",
+		"GET /api/v1/alarms/stream",
+		"GET /api/v1/alarms/{id}",
+		"POST /api/v1/alarms/{id}/ack",
 	}
 }
 
@@ -96,6 +100,11 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/openapi.json":   a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
 	for _, r := range routes() {
+		if strings.Contains(r, "/api/v1/alarms") {
+			handlers[r] = a.operator(a.handleAlarms)
+		}
+	}
+	for _, r := range routes() {
 		mux.Handle(r, handlers[r])
 	}
 	preflight := a.instrument("preflight", http.HandlerFunc(a.handlePreflight))
@@ -113,6 +122,15 @@ func (a *API) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see /api/v1/openapi.json)")
 	})))
 	return mux
+}
+
+// handleAlarms passes the alarms' routes to Config.Alarms.
+func (a *API) handleAlarms(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Alarms == nil {
+		writeError(w, http.StatusServiceUnavailable, "", "alarms are not configured on this server")
+		return
+	}
+	a.cfg.Alarms.ServeHTTP(w, r)
 }
 
 // Listener and reasons of ponte_ingest_auth_failures_total for the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Config struct {
 	Tokens []string
 	// History reads time series; nil answers /history with 501.
 	History HistoryQuerier
+	// Alarms serves /api/v1/alarms and below (twin/alarms' Handler),
+	// behind the operator check; nil answers them with 503.
+	Alarms http.Handler
 	// PublicRate is how many requests per second one client IP may make
 	// to the public endpoints, PublicBurst how many at once.
 	PublicRate  float64

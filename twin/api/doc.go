@@ -23,6 +23,10 @@
 // raise PublicBurst. The buckets live in a map bounded by LRU eviction
 // (Config.MaxClients), so a scan from many addresses cannot grow memory.
 //
+// The alarms' routes (/api/v1/alarms, /api/v1/alarms/{id}, POST
+// /api/v1/alarms/{id}/ack, /api/v1/alarms/stream) are operator endpoints
+// too; Config.Alarms serves them (package twin/alarms), 503 without it.
+//
 // # Errors
 //
 // Every error answer is JSON: {"error": "<what was wrong>", "parameter":

@@ -101,9 +101,12 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	// Every served route answers something other than the catch-all 404.
 	for _, r := range routes() {
-		path := strings.TrimPrefix(r, "GET ")
+		path, isGet := strings.CutPrefix(r, "GET ")
+		if !isGet {
+			continue // the alarms' acknowledgement: twin/alarms tests it
+		}
 		path = strings.ReplaceAll(path, "{id}", "048017")
-		if path == "/api/v1/stream" {
+		if path == "/api/v1/stream" { // alarms/stream has no alarms here: 503
 			continue // does not end by itself
 		}
 		resp, body := get(t, srv.URL+path, testToken, nil)
