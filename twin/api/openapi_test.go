@@ -101,6 +101,9 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	// Every served route answers something other than the catch-all 404.
 	for _, r := range routes() {
+		if strings.HasPrefix(r, "POST ") {
+			continue // TestStreamTicket
+		}
 		path := strings.TrimPrefix(r, "GET ")
 		path = strings.ReplaceAll(path, "{id}", "048017")
 		if path == "/api/v1/stream" {
