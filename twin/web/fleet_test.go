@@ -135,7 +135,7 @@ func TestMapFleet(t *testing.T) {
 		if err := p.Eval(ctx, `Object.fromEntries([...document.querySelectorAll('.maplibregl-popup table.fleet tr')].map(r => [r.cells[0].textContent, r.cells[1].textContent]))`, &rows); err != nil {
 			t.Fatal(err)
 		}
-		for k, want := range map[string]string{"Stato": "dispositivi in errore", "Versione": "1.4.0", "Ultimo contatto": "s fa (",
+		for k, want := range map[string]string{"Stato": "dispositivi in errore", "Versione": "1.4.0", "Ultimo contatto": " fa (",
 			"Letture in coda": "1200", "Più vecchia non inviata": "15 min fa (", "Dispositivi attivi": "17", "Dispositivi in errore": "3", "Revocato": "no"} {
 			if !strings.Contains(rows[k], want) {
 				t.Errorf("popup %s = %q, want it to contain %q (rows %v)", k, rows[k], want, rows)

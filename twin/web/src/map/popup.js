@@ -99,7 +99,10 @@ export function details(props, store, fetchHistory, { now = Date.now(), past = f
   row(T.updated, props.updated ? when(props.updated, now) : '');
   row(T.area, nameOf(store, props.area));
   row(T.road, nameOf(store, props.road));
-  if (props.kind === 'site') row(T.gateway, nameOf(store, props.gateway ? 'urn:ngsi-ld:Device:' + props.gateway : '') || props.gateway);
+  if (props.kind === 'site' && props.gateway) {
+    const g = store.features.get('urn:ngsi-ld:Device:' + props.gateway);
+    row(T.gateway, g ? g.properties.name : props.gateway);
+  }
   root.appendChild(meta);
 
   const attrs = parseAttrs(props);
@@ -150,7 +153,8 @@ function charts(root, props, names, attrs, fetchHistory) {
     if (typeof a.value !== 'number' && !isBool) continue;
     const box = el('figure', undefined, 'history');
     box.dataset.name = n;
-    box.appendChild(el('figcaption', `${label(n)}${isBool ? ' (' + T.shareTrue + ')' : ''}, ${T.history6h}`));
+    const cap = el('figcaption', `${label(n)}${isBool ? ' (' + T.shareTrue + ')' : ''}, ${T.history6h}`);
+    box.appendChild(cap);
     const loading = el('span', T.loading);
     box.appendChild(loading);
     root.appendChild(box);
@@ -158,7 +162,9 @@ function charts(root, props, names, attrs, fetchHistory) {
       loading.remove();
       const share = isBool || h.unit === '1' && isBool;
       const ratio = share || isRatio(n, h.unit || a.unit);
-      box.appendChild(sparkline(h.points || [], { label: label(n), unit: axisUnit(n, h.unit || a.unit, share), scale: ratio ? 100 : 1 }));
+      const unit = axisUnit(n, h.unit || a.unit, share);
+      if (unit) cap.textContent += ` (${unit})`;
+      box.appendChild(sparkline(h.points || [], { label: label(n), unit, scale: ratio ? 100 : 1 }));
     }).catch((err) => { loading.textContent = `${T.historyUnavailable}: ${err.message}`; });
   }
 }

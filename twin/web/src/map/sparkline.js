@@ -30,7 +30,7 @@ export function sparkline(points, { width = 260, height = 72, label = '', unit =
     svg.appendChild(svgEl('text', { x: 4, y: height / 2 + 4, class: 'axis' }, T.noHistory));
     return svg;
   }
-  const left = 44;
+  const left = 40;
   const bottom = 14;
   const t0 = pts[0].t;
   const t1 = pts[pts.length - 1].t;
@@ -42,8 +42,8 @@ export function sparkline(points, { width = 260, height = 72, label = '', unit =
   const y = (v) => (hi === lo ? (height - bottom + top) / 2 : height - bottom - ((v - lo) / (hi - lo)) * (height - bottom - top));
   svg.appendChild(svgEl('line', { x1: left - 2, y1: top, x2: left - 2, y2: height - bottom, class: 'axis-line' }));
   svg.appendChild(svgEl('line', { x1: left - 2, y1: height - bottom, x2: width, y2: height - bottom, class: 'axis-line' }));
-  svg.appendChild(svgEl('text', { x: left - 5, y: top + 8, 'text-anchor': 'end', class: 'axis' }, num(hi) + u));
-  svg.appendChild(svgEl('text', { x: left - 5, y: height - bottom, 'text-anchor': 'end', class: 'axis' }, num(lo) + u));
+  svg.appendChild(svgEl('text', { x: left - 5, y: top + 8, 'text-anchor': 'end', class: 'axis' }, num(hi)));
+  svg.appendChild(svgEl('text', { x: left - 5, y: height - bottom, 'text-anchor': 'end', class: 'axis' }, num(lo)));
   svg.appendChild(svgEl('text', { x: left, y: height - 2, class: 'axis' }, clock(t0)));
   svg.appendChild(svgEl('text', { x: width - 2, y: height - 2, 'text-anchor': 'end', class: 'axis' }, clock(t1)));
   svg.appendChild(svgEl('polyline', {
