@@ -133,11 +133,26 @@ func TestAlarmRaisedAckedCleared(t *testing.T) {
 		t.Fatalf("a stranger's ack changed the alarm: %+v", a)
 	}
 
-	// The map's stream (the token as a query parameter, as EventSource
-	// sends it) gets the open alarms, then the acknowledgement.
-	resp, err := http.Get(base + "/api/v1/alarms/stream?token=" + tok)
+	// The map's stream (a ticket in its URL, as an EventSource opens it;
+	// a token there is refused) gets the open alarms, then the
+	// acknowledgement.
+	if resp, err := http.Get(base + "/api/v1/alarms/stream?token=" + tok); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the alarms' stream with a token in its URL: %v %v, want 401", resp, err)
+	}
+	treq, _ := http.NewRequest(http.MethodPost, base+"/api/v1/stream/ticket", nil)
+	treq.Header.Set("Authorization", "Bearer "+tok)
+	tresp, err := http.DefaultClient.Do(treq)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var ticket struct {
+		Ticket string `json:"ticket"`
+	}
+	json.NewDecoder(tresp.Body).Decode(&ticket)
+	tresp.Body.Close()
+	resp, err := http.Get(base + "/api/v1/alarms/stream?ticket=" + ticket.Ticket)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the alarms' stream with a ticket: %v %v", resp, err)
 	}
 	defer resp.Body.Close()
 	events := bufio.NewReader(resp.Body)

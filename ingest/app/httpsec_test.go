@@ -302,7 +302,8 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addrs.HTTP+"/api/v1/stream?token="+operatorToken, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addrs.HTTP+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+operatorToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

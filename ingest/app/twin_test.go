@@ -134,7 +134,8 @@ func TestShutdownWithOpenStream(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("app.Run: %v", err)
 	}
-	req, _ := http.NewRequest("GET", "http://"+addrs.HTTP+"/api/v1/stream?token=operator-token-0123456789", nil)
+	req, _ := http.NewRequest("GET", "http://"+addrs.HTTP+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer operator-token-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

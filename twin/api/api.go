@@ -26,6 +26,7 @@ type API struct {
 	metrics *metrics
 	streams atomic.Int64
 	cache   *featureCache
+	tickets tickets
 
 	areas areaShapes
 
@@ -72,6 +73,8 @@ func routes() []string {
 		"GET /api/v1/entities/{id}",
 		"GET /api/v1/gateways",
 		"GET /api/v1/stream",
+		"POST /api/v1/stream/ticket",
+		"GET /api/v1/snapshot",
 		"GET /api/v1/indicators",
 		"GET /api/v1/indicators.csv",
 		"GET /api/v1/areas.geojson",
@@ -92,7 +95,9 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/entities":       a.operator(a.handleEntities),
 		"GET /api/v1/entities/{id}":  a.operator(a.handleEntity),
 		"GET /api/v1/gateways":       a.operator(a.handleGateways),
-		"GET /api/v1/stream":         a.operator(a.handleStream),
+		"GET /api/v1/stream":         a.streamAuth(a.handleStream),
+		"POST /api/v1/stream/ticket": a.operator(a.handleTicket),
+		"GET /api/v1/snapshot":       a.operator(a.handleSnapshot),
 		"GET /api/v1/indicators":     a.public(a.handleIndicators),
 		"GET /api/v1/indicators.csv": a.public(a.handleIndicatorsCSV),
 		"GET /api/v1/areas.geojson":  a.public(a.handleAreas),
@@ -100,7 +105,12 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/openapi.json":   a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
 	for _, r := range routes() {
-		if strings.Contains(r, "/api/v1/alarms") {
+		switch {
+		case r == "GET /api/v1/alarms/stream":
+			// An EventSource, like the twin's stream: a ticket, not a token,
+			// in its URL.
+			handlers[r] = a.streamAuth(a.handleAlarms)
+		case strings.Contains(r, "/api/v1/alarms"):
 			handlers[r] = a.operator(a.handleAlarms)
 		}
 	}
@@ -162,7 +172,7 @@ func (a *API) operator(h http.HandlerFunc) http.Handler {
 		}
 		if !given {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ponte"`)
-			writeError(w, http.StatusUnauthorized, "Authorization", "an operator token is required: Authorization: Bearer <token>, or the token query parameter")
+			writeError(w, http.StatusUnauthorized, "Authorization", "an operator token is required: Authorization: Bearer <token> (a token in the URL is refused; the stream takes a ticket from POST /api/v1/stream/ticket)")
 			return
 		}
 		attempt.Succeeded()
@@ -170,9 +180,11 @@ func (a *API) operator(h http.HandlerFunc) http.Handler {
 	}))
 }
 
-// operatorToken returns the token r carries (Authorization: Bearer, else
-// the token query parameter), and whether it carries one; a malformed
-// Authorization header carries an empty one.
+// operatorToken returns the token r carries (Authorization: Bearer), and
+// whether it carries one; a malformed Authorization header carries an
+// empty one, and so does a token query parameter: tokens in URLs end up
+// in access logs, so one is refused (and counted as a failed attempt)
+// rather than ignored.
 func operatorToken(r *http.Request) (string, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, ok := strings.Cut(h, " ")
@@ -182,8 +194,10 @@ func operatorToken(r *http.Request) (string, bool) {
 		tok := strings.TrimSpace(rest)
 		return tok, tok != ""
 	}
-	tok := r.URL.Query().Get("token")
-	return tok, tok != ""
+	if r.URL.Query().Has("token") {
+		return "", true
+	}
+	return "", false
 }
 
 // validToken says whether tok is one of the operator tokens, comparing

@@ -93,7 +93,8 @@ func benchFanout(b *testing.B, reader twin.Reader, emit func(i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/stream?type=AirQualityObserved", nil)
+			req.Header.Set("Authorization", "Bearer "+testToken)
 			resp, err := client.Do(req)
 			if err != nil {
 				if ctx.Err() == nil {

@@ -7,12 +7,21 @@
 //
 // # Who may call what
 //
-// Operator endpoints (entities, gateways, stream, history) need one of the
-// tokens of Config.Tokens, as "Authorization: Bearer <token>" or, because a
-// browser's EventSource cannot set headers, as a "token" query parameter
-// (accepted on every operator endpoint so the map page can use one way;
-// prefer the header where possible, URLs end up in logs). Tokens are
-// compared in constant time. Anything else gets 401 with a JSON error.
+// Operator endpoints (entities, gateways, stream, history, snapshot) need
+// one of the tokens of Config.Tokens as "Authorization: Bearer <token>".
+// A token in the URL (?token=) is refused with 401, even a right one:
+// URLs end up in proxies' and servers' access logs. A browser's
+// EventSource cannot set headers, so the stream also opens with a
+// single-use ticket (ticket.go): POST /api/v1/stream/ticket with the token
+// in the header returns one, good for one GET /api/v1/stream?ticket=
+// within 60 s. Tokens are compared in constant time. Anything else gets
+// 401 with a JSON error.
+//
+// # Time travel
+//
+// GET /api/v1/snapshot?at= answers every site's latest values and
+// freshness at a past moment from the time-series store (snapshot.go);
+// the map's time slider replays a past window with it.
 //
 // The indicators endpoints are public and read-only: CORS open to any
 // origin (dashboards on other sites), an ETag with If-None-Match answered
@@ -66,7 +75,9 @@
 // # History
 //
 // GET /api/v1/history reads mean values per time window through a
-// HistoryQuerier. Its point is a point name of the device's profile, the
+// HistoryQuerier; a boolean point's value per window is the share of
+// readings that were true (influx_bool.go: InfluxQL 1.8 has no mean of a
+// boolean). Its point is a point name of the device's profile, the
 // InfluxDB field (no2, LAeq, lane1_intensity, humidity), which for most
 // points is also the twin attribute's name; attributes the twin derives
 // (intensity summed over lanes, airQualityIndex, relativeHumidity as a

@@ -93,7 +93,7 @@ func TestStreamRemoved(t *testing.T) {
 	a1 := twin.Site{Gateway: "gw-fi", Device: "aq1", Category: "air", Lon: 11.25, Lat: 43.77, Interval: time.Minute}
 	a2 := twin.Site{Gateway: "gw-fi", Device: "aq2", Category: "air", Lon: 11.26, Lat: 43.78, Interval: time.Minute}
 	tw, a, srv := realTwinServer(t, []twin.Site{a1, a2})
-	c := openStream(t, srv+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
+	c := openStream(t, srv+"/api/v1/stream?type=AirQualityObserved", nil)
 	testenv.Eventually(t, 10*time.Second, "the stream to open", func() bool { return a.streams.Load() == 1 })
 	if err := tw.SetGatewaySites("gw-fi", []twin.Site{a2}); err != nil {
 		t.Fatal(err)
@@ -127,8 +127,8 @@ func TestInventoryChangesUnderLoad(t *testing.T) {
 	}
 	tw, a, srv := realTwinServer(t, all)
 	streams := []*sseClient{
-		openStream(t, srv+"/api/v1/stream?token="+testToken, nil),
-		openStream(t, srv+"/api/v1/stream?bbox=11.2,43.7,11.3,43.8&token="+testToken, nil),
+		openStream(t, srv+"/api/v1/stream", nil),
+		openStream(t, srv+"/api/v1/stream?bbox=11.2,43.7,11.3,43.8", nil),
 	}
 	testenv.Eventually(t, 10*time.Second, "the streams to open", func() bool { return a.streams.Load() == 2 })
 	done := make(chan struct{})

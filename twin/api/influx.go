@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,7 +73,9 @@ func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, e
 }
 
 // History implements HistoryQuerier. InfluxDB does not store units, so
-// unit is always "" (the API takes it from the entity).
+// unit is "" (the API takes it from the entity), except for a boolean
+// point, whose history is the share of time it was true (influx_bool.go),
+// a ratio "1".
 func (h *InfluxHistory) History(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration) (string, []HistoryPoint, error) {
 	if e.Gateway == "" || e.Device == "" {
 		return "", nil, fmt.Errorf("query history of %s: %w", e.ID, ErrNoSeries)
@@ -80,31 +83,63 @@ func (h *InfluxHistory) History(ctx context.Context, e twin.Entity, point string
 	if every <= 0 {
 		return "", nil, fmt.Errorf("query history of %s: every %v, want > 0", e.ID, every)
 	}
-	q := h.Query(e, point, from, to, every)
+	results, err := h.run(ctx, h.Query(e, point, from, to, every))
+	if err != nil && isBooleanMeanError(err) {
+		// The share of time true is a ratio, whatever unit the point has.
+		points, err := h.booleanShare(ctx, e, point, from, to, every)
+		if err != nil {
+			return "", nil, err
+		}
+		return "1", points, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("query influxdb for %s %s: %w", e.ID, point, err)
+	}
+	return "", flatten(results), nil
+}
+
+// run sends InfluxQL statements and returns the (time, value) rows of
+// each statement's answer.
+func (h *InfluxHistory) run(ctx context.Context, q string) ([][]HistoryPoint, error) {
+	body, status, err := h.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return parseInfluxResults(status, body)
+}
+
+// get sends InfluxQL statements to /query and returns the answer's body
+// (at most 64 MiB) and status.
+func (h *InfluxHistory) get(ctx context.Context, q string) ([]byte, int, error) {
 	u := *h.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/query"
 	u.RawQuery = url.Values{"db": {h.db}, "q": {q}, "epoch": {"ns"}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", nil, fmt.Errorf("query history of %s: %w", e.ID, err)
+		return nil, 0, err
 	}
 	if h.token != "" {
 		req.Header.Set("Authorization", "Token "+h.token)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return "", nil, fmt.Errorf("query influxdb for %s %s: %w", e.ID, point, err)
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return "", nil, fmt.Errorf("read influxdb answer for %s %s: %w", e.ID, point, err)
+		return nil, 0, fmt.Errorf("read answer: %w", err)
 	}
-	points, err := parseInfluxAnswer(resp.StatusCode, body)
-	if err != nil {
-		return "", nil, fmt.Errorf("query influxdb for %s %s: %w", e.ID, point, err)
+	return body, resp.StatusCode, nil
+}
+
+// flatten joins the rows of every statement.
+func flatten(results [][]HistoryPoint) []HistoryPoint {
+	points := []HistoryPoint{}
+	for _, r := range results {
+		points = append(points, r...)
 	}
-	return "", points, nil
+	return points
 }
 
 // influxAnswer is the body of InfluxDB 1.x /query.
@@ -120,10 +155,18 @@ type influxAnswer struct {
 
 // parseInfluxAnswer reads the (time, mean) rows of a /query answer.
 func parseInfluxAnswer(status int, body []byte) ([]HistoryPoint, error) {
+	results, err := parseInfluxResults(status, body)
+	if err != nil {
+		return nil, err
+	}
+	return flatten(results), nil
+}
+
+// parseInfluxResults reads the (time, value) rows of a /query answer, one
+// slice per statement.
+func parseInfluxResults(status int, body []byte) ([][]HistoryPoint, error) {
 	var ans influxAnswer
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&ans); err != nil {
+	if err := decodeNumbers(body, &ans); err != nil {
 		return nil, fmt.Errorf("status %d, answer %q is not InfluxDB's JSON: %w", status, clip(string(body)), err)
 	}
 	if ans.Error != "" {
@@ -132,11 +175,12 @@ func parseInfluxAnswer(status int, body []byte) ([]HistoryPoint, error) {
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("status %d: %s", status, clip(string(body)))
 	}
-	points := []HistoryPoint{}
+	results := make([][]HistoryPoint, 0, len(ans.Results))
 	for _, r := range ans.Results {
 		if r.Error != "" {
 			return nil, fmt.Errorf("influxdb: %s", r.Error)
 		}
+		points := []HistoryPoint{}
 		for _, s := range r.Series {
 			for _, row := range s.Values {
 				if len(row) < 2 || row[1] == "" {
@@ -153,8 +197,9 @@ func parseInfluxAnswer(status int, body []byte) ([]HistoryPoint, error) {
 				points = append(points, HistoryPoint{Time: time.Unix(0, ns).UTC(), Value: v})
 			}
 		}
+		results = append(results, points)
 	}
-	return points, nil
+	return results, nil
 }
 
 // ident double-quotes an InfluxQL identifier.
@@ -196,4 +241,36 @@ func durationLit(d time.Duration) string {
 		}
 	}
 	return strconv.FormatInt(int64(d), 10) + "ns"
+}
+
+// decodeNumbers decodes JSON with numbers as json.Number.
+func decodeNumbers(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// nsTime reads a time column of an epoch=ns answer.
+func nsTime(v any) (time.Time, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	ns, err := n.Int64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns).UTC(), true
+}
+
+// jsonValue turns a json.Number into a float64 and leaves booleans and
+// strings as they are.
+func jsonValue(v any) any {
+	if n, ok := v.(json.Number); ok {
+		if f, err := n.Float64(); err == nil {
+			return f
+		}
+		return n.String()
+	}
+	return v
 }

@@ -30,7 +30,7 @@ func TestWithRealTwin(t *testing.T) {
 	}
 	id := fc.Features[0].ID
 
-	c := openStream(t, srv+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
+	c := openStream(t, srv+"/api/v1/stream?type=AirQualityObserved", nil)
 	testenv.Eventually(t, 10*time.Second, "the stream to open", func() bool { return a.streams.Load() == 1 })
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	tw.Apply("gw-fi", 1, &wire.Batch{Gateway: "gw-fi", Epoch: 1, Seqs: []uint64{1, 2}, Readings: []wire.Reading{

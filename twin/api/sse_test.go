@@ -30,6 +30,9 @@ func openStream(t testing.TB, url string, hdr map[string]string) *sseClient {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(url, "ticket=") {
+		req.Header.Set("Authorization", "Bearer "+testToken)
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

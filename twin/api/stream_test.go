@@ -21,7 +21,7 @@ func withName(e twin.Entity, name string) twin.Entity {
 func TestStreamOrderAndFilter(t *testing.T) {
 	fake := newFakeReader(fixtureEntities()...)
 	srv, _ := newTestServer(t, fake, nil)
-	c := openStream(t, srv.URL+"/api/v1/stream?type=AirQualityObserved&token="+testToken, nil)
+	c := openStream(t, srv.URL+"/api/v1/stream?type=AirQualityObserved", nil)
 	for k, v := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"} {
 		if got := c.resp.Header.Get(k); got != v {
 			t.Errorf("%s: %q, want %q", k, got, v)
@@ -79,9 +79,9 @@ func TestStreamResume(t *testing.T) {
 		url  string
 		hdr  map[string]string
 	}{
-		{"header", "/api/v1/stream?token=" + testToken, map[string]string{"Last-Event-ID": strconv.FormatUint(seqs[6], 10)}},
-		{"query", "/api/v1/stream?token=" + testToken + "&lastEventId=" + strconv.FormatUint(seqs[6], 10), nil},
-		{"header wins", "/api/v1/stream?token=" + testToken + "&lastEventId=1", map[string]string{"Last-Event-ID": strconv.FormatUint(seqs[6], 10)}},
+		{"header", "/api/v1/stream", map[string]string{"Last-Event-ID": strconv.FormatUint(seqs[6], 10)}},
+		{"query", "/api/v1/stream?lastEventId=" + strconv.FormatUint(seqs[6], 10), nil},
+		{"header wins", "/api/v1/stream?lastEventId=1", map[string]string{"Last-Event-ID": strconv.FormatUint(seqs[6], 10)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,7 +108,7 @@ func TestStreamResync(t *testing.T) {
 	for i := range 20 {
 		fake.emit(withName(siteAir, "x"+strconv.Itoa(i)))
 	}
-	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, map[string]string{"Last-Event-ID": "3"})
+	c := openStream(t, srv.URL+"/api/v1/stream", map[string]string{"Last-Event-ID": "3"})
 	ev := c.next(t, func(ev sseEvent) bool { return ev.Event == "resync" || ev.Event == "entity" })
 	if ev.Event != "resync" || ev.Data != "{}" || ev.ID != "20" { // the resync carries the last ID, to resume from
 		t.Fatalf("first event %+v, want resync with {} and id 20", ev)
@@ -125,7 +125,7 @@ func TestStreamHeartbeatAndIndicators(t *testing.T) {
 		c.Heartbeat = 20 * time.Millisecond
 		c.IndicatorInterval = 20 * time.Millisecond
 	})
-	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
+	c := openStream(t, srv.URL+"/api/v1/stream", nil)
 	first := c.next(t, isEvent("indicators"))
 	var ind twin.Indicators
 	if err := json.Unmarshal([]byte(first.Data), &ind); err != nil || len(ind.Areas) != 2 || first.ID != "" {
@@ -149,7 +149,7 @@ func TestStreamUnchangedIndicatorsNotRepeated(t *testing.T) {
 		c.Heartbeat = 200 * time.Millisecond
 		c.IndicatorInterval = 10 * time.Millisecond
 	})
-	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
+	c := openStream(t, srv.URL+"/api/v1/stream", nil)
 	c.next(t, isEvent("indicators"))
 	// Until the fifth heartbeat (>= 50 indicator checks) no other
 	// indicators event may come.
@@ -166,7 +166,7 @@ func TestStreamDisconnectUnsubscribes(t *testing.T) {
 	srv, a := newTestServer(t, fake, nil)
 	var clients []*sseClient
 	for range 3 {
-		clients = append(clients, openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil))
+		clients = append(clients, openStream(t, srv.URL+"/api/v1/stream", nil))
 	}
 	testenv.Eventually(t, 10*time.Second, "3 subscriptions", func() bool { return fake.active() == 3 })
 	clients[0].close()
@@ -182,7 +182,7 @@ func TestStreamDroppedByTwin(t *testing.T) {
 	fake := newFakeReader(fixtureEntities()...)
 	fake.buf = 2
 	srv, a := newTestServer(t, fake, nil)
-	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
+	c := openStream(t, srv.URL+"/api/v1/stream", nil)
 	testenv.Eventually(t, 10*time.Second, "the subscription", func() bool { return fake.active() == 1 })
 	fake.mu.Lock() // hold the twin so the channel fills before the stream drains it
 	for _, s := range fake.subs {
@@ -198,8 +198,8 @@ func TestStreamDroppedByTwin(t *testing.T) {
 func TestStreamLimit(t *testing.T) {
 	fake := newFakeReader(fixtureEntities()...)
 	srv, _ := newTestServer(t, fake, func(c *Config) { c.MaxStreams = 2 })
-	openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
-	c2 := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
+	openStream(t, srv.URL+"/api/v1/stream", nil)
+	c2 := openStream(t, srv.URL+"/api/v1/stream", nil)
 	resp, body := get(t, srv.URL+"/api/v1/stream", testToken, nil)
 	wantError(t, resp, body, http.StatusServiceUnavailable, "", "too many streams")
 	if resp.Header.Get("Retry-After") == "" {
@@ -207,7 +207,7 @@ func TestStreamLimit(t *testing.T) {
 	}
 	c2.close()
 	testenv.Eventually(t, 10*time.Second, "a free stream slot", func() bool { return fake.active() == 1 })
-	openStream(t, srv.URL+"/api/v1/stream?token="+testToken, nil)
+	openStream(t, srv.URL+"/api/v1/stream", nil)
 }
 
 func TestStreamResyncAfterRestart(t *testing.T) {
@@ -216,7 +216,7 @@ func TestStreamResyncAfterRestart(t *testing.T) {
 	fake.emit(withName(siteAir, "a"))
 	fake.emit(withName(siteAir, "b"))
 	// The client saw event 5000 of an earlier run of ingest.
-	c := openStream(t, srv.URL+"/api/v1/stream?token="+testToken, map[string]string{"Last-Event-ID": "5000"})
+	c := openStream(t, srv.URL+"/api/v1/stream", map[string]string{"Last-Event-ID": "5000"})
 	ev := c.next(t, func(ev sseEvent) bool { return ev.Event == "resync" || ev.Event == "entity" })
 	if ev.Event != "resync" {
 		t.Fatalf("first event %+v, want resync", ev)

@@ -31,8 +31,13 @@ type fakeAPI struct {
 	indicators twin.Indicators
 	// publicShapes serves GET /api/v1/areas.geojson when true.
 	publicShapes bool
+	// real, if set, answers /snapshot and /history (twin/api over a real InfluxDB).
+	real http.Handler
+	// streamURLs are the stream URLs the page opened.
+	streamURLs []string
 
 	mu        sync.Mutex
+	tickets   map[string]bool
 	clients   map[chan string]struct{}
 	seq       uint64
 	connected chan struct{} // a value per stream connection
@@ -158,8 +163,18 @@ func (a *fakeAPI) all() []twin.Entity {
 	return append(append(append(append([]twin.Entity{}, a.areas...), a.roads...), a.sites...), a.gateways...)
 }
 
+// authorized: the token in the header, or, on the stream only, a ticket
+// it issued (used up). A token in the URL is refused, as twin/api does.
 func (a *fakeAPI) authorized(r *http.Request) bool {
-	return r.Header.Get("Authorization") == "Bearer "+testToken || r.URL.Query().Get("token") == testToken
+	if r.URL.Path == "/api/v1/stream" && r.URL.Query().Has("ticket") {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		tk := r.URL.Query().Get("ticket")
+		ok := a.tickets[tk]
+		delete(a.tickets, tk)
+		return ok
+	}
+	return r.Header.Get("Authorization") == "Bearer "+testToken
 }
 
 func writeJSON(w http.ResponseWriter, ctype string, v any) {
@@ -176,7 +191,20 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/json", map[string]string{"error": "missing or invalid token"})
 		return
 	}
+	if a.real != nil && (path == "/snapshot" || path == "/history") {
+		a.real.ServeHTTP(w, r)
+		return
+	}
 	switch path {
+	case "/stream/ticket":
+		a.mu.Lock()
+		if a.tickets == nil {
+			a.tickets = map[string]bool{}
+		}
+		tk := fmt.Sprintf("ticket-%d", len(a.tickets)+int(a.seq)+1000*len(a.streamURLs))
+		a.tickets[tk] = true
+		a.mu.Unlock()
+		writeJSON(w, "application/json", map[string]string{"ticket": tk, "expires": time.Now().Add(time.Minute).UTC().Format(time.RFC3339)})
 	case "/entities":
 		var fs []any
 		for _, e := range a.all() {
@@ -205,6 +233,9 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeJSON(w, "application/json", map[string]any{"entity": q.Get("entity"), "point": q.Get("point"), "unit": "/h", "every": q.Get("every"), "points": pts})
 	case "/stream":
+		a.mu.Lock()
+		a.streamURLs = append(a.streamURLs, r.URL.String())
+		a.mu.Unlock()
 		a.stream(w, r)
 	default:
 		http.NotFound(w, r)

@@ -92,7 +92,7 @@ func TestMapFleet(t *testing.T) {
 			t.Errorf("offline gateway filled %q, want %q", got, colorOffline)
 		}
 		var legend string
-		if err := p.Eval(ctx, "document.getElementById('legend-gateways').textContent", &legend); err != nil || !strings.Contains(legend, "revoked") {
+		if err := p.Eval(ctx, "document.getElementById('legend-gateways').textContent", &legend); err != nil || !strings.Contains(legend, "revocato") {
 			t.Errorf("gateway legend %q", legend)
 		}
 	})
@@ -135,8 +135,8 @@ func TestMapFleet(t *testing.T) {
 		if err := p.Eval(ctx, `Object.fromEntries([...document.querySelectorAll('.maplibregl-popup table.fleet tr')].map(r => [r.cells[0].textContent, r.cells[1].textContent]))`, &rows); err != nil {
 			t.Fatal(err)
 		}
-		for k, want := range map[string]string{"Status": "devices failing", "Version": "1.4.0", "Last seen": "s ago (",
-			"Buffered readings": "1,200", "Oldest unsent": "15 min ago (", "Devices up": "17", "Devices bad": "3", "Revoked": "no"} {
+		for k, want := range map[string]string{"Stato": "dispositivi in errore", "Versione": "1.4.0", "Ultimo contatto": " fa (",
+			"Letture in coda": "1200", "Più vecchia non inviata": "15 min fa (", "Dispositivi attivi": "17", "Dispositivi in errore": "3", "Revocato": "no"} {
 			if !strings.Contains(rows[k], want) {
 				t.Errorf("popup %s = %q, want it to contain %q (rows %v)", k, rows[k], want, rows)
 			}

@@ -3,10 +3,16 @@
 // See ../../README.md for the URL parameters and window.ponteMap.
 
 import * as maplibregl from 'maplibre-gl';
-import { CONGESTION, FLEET, FRESHNESS, NO_DATA, RAMP, fmt, indicatorLabel, unitText } from '../shared/ramp.js';
+import { CONGESTION, FLEET, FRESHNESS, NO_DATA, RAMP, indicatorLabel } from '../shared/ramp.js';
 import { escapeHTML, readConfig, saveToken } from './config.js';
-import { Store, sourceOf } from './store.js';
+import { Store, freshnessColor, sourceOf } from './store.js';
 import { details } from './popup.js';
+import { T, lang, clock, num, setTimeZone } from './i18n.js';
+import { symbol } from './units.js';
+import { Attention } from './attention.js';
+import { setupFilters, setupSearch } from './search.js';
+import { CLUSTER_MAX_ZOOM, Labels } from './labels.js';
+import { TimeTravel } from './timetravel.js';
 
 const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
 const SOURCES = ['areas', 'roads', 'sites'];
@@ -21,13 +27,21 @@ const LIVE_COLOR = ['coalesce', ['feature-state', 'color'], ['get', '_color']];
 const LIVE_RING = ['coalesce', ['feature-state', 'ring'], ['get', '_ring']];
 const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
 // Layers a click or a hover looks at, topmost first.
-const CLICKABLE = ['gateways', 'sites', 'roads', 'areas-fill'];
+const CLICKABLE = ['gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
+const SITES_ONLY = ['!', IS_GATEWAY];
 
 const cfg = readConfig();
 const store = new Store();
 const $ = (id) => document.getElementById(id);
 
+document.documentElement.lang = lang;
+document.title = T.title;
+for (const e of document.querySelectorAll('[data-t]')) e.textContent = T[e.dataset.t];
+for (const e of document.querySelectorAll('[data-t-placeholder]')) e.placeholder = T[e.dataset.tPlaceholder];
+
+let attention = null;
 function setStatus(text, state) {
+  if (attention) { attention.setStream(state, text); return; }
   const s = $('status');
   s.textContent = text;
   s.dataset.state = state;
@@ -37,13 +51,13 @@ class HTTPError extends Error {
   constructor(status, msg) { super(msg); this.status = status; }
 }
 
-async function api(path, onResponse) {
-  const r = await fetch(cfg.api + path, { headers: cfg.token ? { Authorization: 'Bearer ' + cfg.token } : {} });
+async function api(path, onResponse, method = 'GET') {
+  const r = await fetch(cfg.api + path, { method, headers: cfg.token ? { Authorization: 'Bearer ' + cfg.token } : {} });
   if (r.ok && onResponse) onResponse(r);
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     try { const j = await r.json(); if (j.error) msg = j.error; } catch { /* not JSON */ }
-    throw new HTTPError(r.status, `GET ${path}: ${msg}`);
+    throw new HTTPError(r.status, `${method} ${path}: ${msg}`);
   }
   return r.json();
 }
@@ -65,7 +79,7 @@ function showTokenForm(message) {
 const style = {
   version: 8,
   sources: {},
-  layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#e8edf0' } }],
+  layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef1ec' } }],
 };
 if (cfg.tiles) {
   style.sources.base = {
@@ -94,13 +108,32 @@ function addLayers() {
   for (const s of SOURCES) {
     map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', attribution: s === 'areas' ? ISTAT : undefined });
   }
-  const fillOpacity = cfg.tiles ? 0.55 : 0.85;
+  // Zoomed out, the sites gather into clusters that count them by state.
+  const is = (s) => ['case', ['==', ['get', 'freshness'], s], 1, 0];
+  map.addSource('clustered', {
+    type: 'geojson', data: empty, cluster: true, clusterMaxZoom: CLUSTER_MAX_ZOOM - 1, clusterRadius: 45,
+    clusterProperties: { fresh: ['+', is('fresh')], stale: ['+', is('stale')], offline: ['+', is('offline')], unknown: ['+', is('unknown')] },
+  });
+  const fillOpacity = cfg.tiles ? 0.45 : 0.55;
   map.addLayer({ id: 'areas-fill', type: 'fill', source: 'areas', paint: { 'fill-color': ['get', '_color'], 'fill-opacity': fillOpacity } });
   map.addLayer({ id: 'areas-line', type: 'line', source: 'areas', paint: { 'line-color': '#ffffff', 'line-width': 1 } });
   map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
   map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': LIVE_COLOR, 'line-width': 4 } });
   map.addLayer({
-    id: 'sites', type: 'circle', source: 'sites', filter: ['!', IS_GATEWAY],
+    id: 'clusters', type: 'circle', source: 'clustered', maxzoom: CLUSTER_MAX_ZOOM, filter: ['has', 'point_count'],
+    paint: {
+      // The cluster's colour is its worst state present.
+      'circle-color': ['case', ['>', ['get', 'offline'], 0], FRESHNESS.offline, ['>', ['get', 'stale'], 0], FRESHNESS.stale, FRESHNESS.fresh],
+      'circle-radius': ['interpolate', ['linear'], ['get', 'point_count'], 2, 12, 100, 22, 1000, 30],
+      'circle-opacity': 0.85, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
+    },
+  });
+  map.addLayer({
+    id: 'unclustered', type: 'circle', source: 'clustered', maxzoom: CLUSTER_MAX_ZOOM, filter: ['!', ['has', 'point_count']],
+    paint: { 'circle-color': ['get', '_color'], 'circle-radius': 4, 'circle-stroke-color': '#1a1a1a', 'circle-stroke-width': 0.75 },
+  });
+  map.addLayer({
+    id: 'sites', type: 'circle', source: 'sites', filter: SITES_ONLY, minzoom: CLUSTER_MAX_ZOOM,
     paint: {
       'circle-color': LIVE_COLOR,
       // Thin and unstroked when zoomed out, so thousands of sites stay readable.
@@ -146,9 +179,12 @@ function flush() {
   flushDue = Infinity;
   if (changed) {
     changed = false;
-    $('updated').textContent = 'last change ' + new Date().toLocaleTimeString();
+    $('updated').textContent = `${T.lastChange} ${clock(Date.now(), true)}`;
+    if (attention) attention.changed();
   }
+  if (past) { pending.clear(); return; }
   stats.flushAt = performance.now();
+  if (pending.has('sites')) scheduleClusters();
   for (const [source, feats] of pending) {
     if (source === 'areas') continue;
     map.getSource(source).updateData({ add: [...feats.values()] }).then(() => { stats.appliedAt = performance.now(); });
@@ -182,6 +218,27 @@ function setAll() {
     map.getSource(s).setData(fc);
     hand(s, fc.features, true);
   }
+  setClusters(store.collection('sites').features);
+  if (attention) attention.refresh();
+  if (filters) filters.fill();
+}
+
+// The clustered copy of the sites (gateways apart), redrawn at most once
+// a second: clustering cannot take partial updates.
+let clusterTimer = 0;
+function setClusters(features) {
+  const sites = features.filter((f) => f.properties.kind === 'site' && siteShown(f.properties));
+  map.getSource('clustered').setData({ type: 'FeatureCollection', features: sites });
+}
+function scheduleClusters() {
+  if (clusterTimer) return;
+  clusterTimer = setTimeout(() => { clusterTimer = 0; if (!past) setClusters(store.collection('sites').features); }, 1000);
+}
+
+// The filters' choice, and whether a site passes it.
+let filterChoice = { type: '', freshness: '' };
+function siteShown(p) {
+  return (!filterChoice.type || p.type === filterChoice.type) && (!filterChoice.freshness || p.freshness === filterChoice.freshness);
 }
 
 // fitToData frames the devices: the sites and gateways when there are any,
@@ -235,7 +292,7 @@ async function loadEntities() {
   const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; });
   store.load(fc);
   setAll();
-  $('count').textContent = `${store.features.size} entities`;
+  $('count').textContent = T.entities(store.features.size);
 }
 
 async function loadIndicators() {
@@ -285,7 +342,7 @@ function removeEntity(f) {
   if (handed.has(source)) handed.get(source).delete(id);
   map.removeFeatureState({ source, id });
   map.getSource(source).updateData({ remove: [id] }).then(() => { stats.appliedAt = performance.now(); });
-  $('count').textContent = `${store.features.size} entities`;
+  $('count').textContent = T.entities(store.features.size);
 }
 
 function applyEntity(f) {
@@ -293,6 +350,7 @@ function applyEntity(f) {
   const g = store.put(f);
   const source = sourceOf(g.properties.kind);
   if (noteChange(source)) return;
+  if (past) return; // the map shows the past; the store stays current
   if (!pending.has(source)) pending.set(source, new Map());
   pending.get(source).set(g.properties._id, g);
   if (known) {
@@ -305,13 +363,26 @@ function applyEntity(f) {
   }
 }
 
+// The stream opens with a single-use ticket (POST /stream/ticket, the
+// token in the Authorization header), never with the token in its URL.
+// EventSource reconnects on its own with the same URL, whose ticket is
+// used up; so on any error the page closes it and opens a new one.
 let es = null;
-function connectStream(lastEventId) {
-  let url = `${cfg.api}/stream?token=${encodeURIComponent(cfg.token)}`;
-  if (lastEventId) url += `&lastEventId=${encodeURIComponent(lastEventId)}`;
-  es = new EventSource(url);
+async function connectStream(lastEventId) {
   let last = lastEventId || '';
-  es.onopen = () => setStatus('Live', 'live');
+  let url;
+  try {
+    const { ticket } = await api('/stream/ticket', null, 'POST');
+    url = `${cfg.api}/stream?ticket=${encodeURIComponent(ticket)}`;
+  } catch (err) {
+    setStatus(T.disconnected, 'error');
+    if (err instanceof HTTPError && err.status === 401) { showTokenForm(T.tokenRefused); return; }
+    setTimeout(() => connectStream(last), 5000);
+    return;
+  }
+  if (last) url += `&lastEventId=${encodeURIComponent(last)}`;
+  es = new EventSource(url);
+  es.onopen = () => setStatus(T.live, 'live');
   es.addEventListener('entity', (e) => {
     last = e.lastEventId || last;
     try { applyEntity(JSON.parse(e.data)); } catch (err) { console.error('bad entity event', err); }
@@ -332,21 +403,18 @@ function connectStream(lastEventId) {
   es.addEventListener('resync', () => {
     // Reload, then resume from the snapshot: events arriving during the
     // reload would otherwise be overwritten by the older snapshot.
-    setStatus('Reloading…', 'resync');
+    setStatus(T.reloading, 'resync');
     es.close();
     loadEntities().then(() => connectStream(snapshotSeq)).catch((err) => {
       setStatus(err.message, 'error');
       setTimeout(() => connectStream(last), 5000);
     });
   });
+  const mine = es;
   es.onerror = () => {
-    if (es.readyState === EventSource.CLOSED) {
-      // The server refused the stream (e.g. 401): retry ourselves, resuming.
-      setStatus('Disconnected, retrying…', 'error');
-      setTimeout(() => connectStream(last), 5000);
-    } else {
-      setStatus('Reconnecting…', 'reconnecting');
-    }
+    mine.close();
+    setStatus(T.reconnecting, 'reconnecting');
+    setTimeout(() => connectStream(last), 2000);
   };
 }
 
@@ -363,37 +431,38 @@ function swatch(color, label, shape) {
 
 function renderLegend() {
   const c = store.areaClasses;
-  const u = unitText(store.indicatorUnit(store.indicator));
+  const s = symbol(store.indicatorUnit(store.indicator), '');
+  const u = s ? ' ' + s : '';
   const items = [];
   if (c) {
     const edges = [c.min, ...c.breaks, c.max];
     const n = c.max === c.min ? 1 : RAMP.length;
     for (let i = 0; i < n; i++) {
       const color = n === 1 ? RAMP[Math.floor(RAMP.length / 2)] : RAMP[i];
-      const label = n === 1 ? `${fmt(c.min)}${u}` : `${fmt(edges[i])} – ${fmt(edges[i + 1])}${u}`;
+      const label = n === 1 ? `${num(c.min)}${u}` : `${num(edges[i])} – ${num(edges[i + 1])}${u}`;
       items.push(swatch(color, label));
     }
   }
-  items.push(swatch(NO_DATA, 'no data'));
+  items.push(swatch(NO_DATA, T.noData));
   $('legend-areas').replaceChildren(...items);
-  $('legend-areas-title').textContent = store.indicator ? `Areas: ${indicatorLabel(store.indicator)}` : 'Areas';
+  $('legend-areas-title').textContent = store.indicator ? `${T.legendAreas}: ${indicatorLabel(store.indicator)}` : T.legendAreas;
 }
 
 function renderStaticLegend() {
   $('legend-sites').replaceChildren(
-    swatch(FRESHNESS.fresh, 'fresh', 'dot'), swatch(FRESHNESS.stale, 'stale', 'dot'),
-    swatch(FRESHNESS.offline, 'offline', 'dot'), swatch(FRESHNESS.unknown, 'never updated', 'dot'));
+    swatch(FRESHNESS.fresh, T.fresh, 'dot'), swatch(FRESHNESS.stale, T.stale, 'dot'),
+    swatch(FRESHNESS.offline, T.offline, 'dot'), swatch(FRESHNESS.unknown, T.unknown, 'dot'));
   const ring = (color, label, fill = FRESHNESS.fresh) => {
     const li = swatch(fill, label, 'dot ring');
     li.firstChild.style.borderColor = color;
     return li;
   };
   $('legend-gateways').replaceChildren(
-    ring(FLEET.ok, 'online, devices up'), ring(FLEET.degraded, 'devices failing'),
-    ring(FLEET.revoked, 'revoked'), ring(FLEET.offline, 'offline', FRESHNESS.offline));
+    ring(FLEET.ok, T.ringOk), ring(FLEET.degraded, T.ringDegraded),
+    ring(FLEET.revoked, T.ringRevoked), ring(FLEET.offline, T.ringOffline, FRESHNESS.offline));
   $('legend-roads').replaceChildren(
-    swatch(CONGESTION.free, 'flowing', 'line'), swatch(CONGESTION.congested, 'congested', 'line'),
-    swatch(CONGESTION.unknown, 'no data', 'line'));
+    swatch(CONGESTION.free, T.flowing, 'line'), swatch(CONGESTION.congested, T.congested, 'line'),
+    swatch(CONGESTION.unknown, T.noData, 'line'));
 }
 
 $('indicator').addEventListener('change', (e) => {
@@ -406,16 +475,86 @@ $('indicator').addEventListener('change', (e) => {
 
 // --- clicks ----------------------------------------------------------------
 
-function onClick(e) {
-  const hit = map.queryRenderedFeatures(e.point, { layers: CLICKABLE })[0];
-  if (!hit) return;
-  const f = store.features.get(String(hit.properties._id));
-  if (!f) return;
+// past holds, while time travelling, each site's properties at that
+// moment (by ID); null when live.
+let past = null;
+let pastAt = null;
+let popup = null;
+
+const history = (entity, point) => {
   const to = new Date();
   const from = new Date(to.getTime() - 6 * 3600e3);
-  const history = (entity, point) => api(`/history?entity=${encodeURIComponent(entity)}&point=${encodeURIComponent(point)}` +
+  return api(`/history?entity=${encodeURIComponent(entity)}&point=${encodeURIComponent(point)}` +
     `&from=${from.toISOString()}&to=${to.toISOString()}&every=5m`);
-  new maplibregl.Popup({ maxWidth: '320px' }).setLngLat(e.lngLat).setDOMContent(details(f.properties, store, history)).addTo(map);
+};
+
+/** Opens the popup of feature id at lngLat (default: its own point), kept on screen. */
+function openPopup(id, lngLat) {
+  const f = store.features.get(String(id));
+  if (!f) return;
+  const props = (past && past.get(String(id))) || f.properties;
+  const at = lngLat || labelPoint(f);
+  if (popup) popup.remove();
+  popup = new maplibregl.Popup({ maxWidth: '340px', focusAfterOpen: true, className: 'ponte-popup' })
+    .setLngLat(at).setDOMContent(details(props, store, history, { now: pastAt ? pastAt.getTime() : Date.now(), past: !!past })).addTo(map);
+  keepOnScreen(popup);
+}
+
+/** A point of a feature to open its popup at. */
+function labelPoint(f) {
+  const g = f.geometry;
+  if (g.type === 'Point') return g.coordinates;
+  const b = new maplibregl.LngLatBounds();
+  const walk = (c) => { if (typeof c[0] === 'number') b.extend(c); else for (const x of c) walk(x); };
+  walk(g.coordinates);
+  return b.getCenter();
+}
+
+/** Pans the map so the popup lies inside it (MapLibre's popups have no auto-pan). */
+function keepOnScreen(p) {
+  const check = () => {
+    const el = p.getElement();
+    if (!el) return;
+    const r = el.getBoundingClientRect();
+    const m = map.getContainer().getBoundingClientRect();
+    const pad = 10;
+    let dx = 0;
+    let dy = 0;
+    if (r.top < m.top + pad) dy = r.top - m.top - pad;
+    else if (r.bottom > m.bottom - pad) dy = Math.min(r.bottom - m.bottom + pad, r.top - m.top - pad);
+    if (r.left < m.left + pad) dx = r.left - m.left - pad;
+    else if (r.right > m.right - pad) dx = r.right - m.right + pad;
+    if (dx || dy) map.panBy([dx, dy], { duration: 0 });
+  };
+  requestAnimationFrame(check);
+  // Charts arrive later and make the popup taller.
+  new ResizeObserver(() => requestAnimationFrame(check)).observe(p.getElement());
+}
+
+/** Flies to feature id and opens its popup (search, the attention panel, the keyboard). */
+function pick(id) {
+  const f = store.features.get(String(id));
+  if (!f) return;
+  const g = f.geometry;
+  if (g.type === 'Point') {
+    map.jumpTo({ center: g.coordinates, zoom: Math.max(map.getZoom(), 16) });
+  } else {
+    const b = new maplibregl.LngLatBounds();
+    const walk = (c) => { if (typeof c[0] === 'number') b.extend(c); else for (const x of c) walk(x); };
+    walk(g.coordinates);
+    map.fitBounds(b, { padding: 60, animate: false, maxZoom: 16 });
+  }
+  openPopup(id);
+}
+
+function onClick(e) {
+  const hit = map.queryRenderedFeatures(e.point, { layers: CLICKABLE.filter((l) => map.getLayer(l)) })[0];
+  if (!hit) return;
+  if (hit.layer.id === 'clusters') {
+    map.getSource('clustered').getClusterExpansionZoom(hit.properties.cluster_id).then((z) => map.easeTo({ center: hit.geometry.coordinates, zoom: z, duration: 0 }));
+    return;
+  }
+  openPopup(hit.properties._id, e.lngLat);
 }
 map.on('click', onClick);
 for (const l of CLICKABLE) {
@@ -430,15 +569,22 @@ const ready = new Promise((resolve, reject) => {
     try {
       addLayers();
       renderStaticLegend();
-      if (!cfg.token) { showTokenForm('This map needs an operator token.'); throw new Error('no token'); }
+      if (!cfg.token) { showTokenForm(T.tokenNeeded); throw new Error('no token'); }
+      await api('/config').then((c) => { if (c && c.timeZone) setTimeZone(c.timeZone); }).catch(() => { /* no config API: Europe/Rome */ });
+      attention = new Attention({ store, pick, api });
+      filters = setupFilters({ store, onChange: applyFilter });
+      setupSearch({ store, pick, lang });
+      labels = new Labels(map, store, { sitesVisible: siteShown });
+      travel = new TimeTravel({ api, onPast: showPast, onLive: backToLive });
       await Promise.all([loadEntities(), loadIndicators().catch((err) => console.warn(err))]);
       flush();
       renderLegend();
       fitToData();
+      attention.pollAlarms();
       connectStream(snapshotSeq);
       map.once('idle', () => resolve(true));
     } catch (err) {
-      if (err instanceof HTTPError && err.status === 401) showTokenForm('The token was refused; enter a valid operator token.');
+      if (err instanceof HTTPError && err.status === 401) showTokenForm(T.tokenRefused);
       setStatus(err.message, 'error');
       reject(err);
     }
@@ -447,6 +593,50 @@ const ready = new Promise((resolve, reject) => {
 ready.catch(() => { /* reported in the status line */ });
 
 map.on('render', () => { stats.renderAt = performance.now(); });
+
+let filters = null;
+let labels = null;
+let travel = null;
+
+/** Applies the filters to the sites, their clusters and labels. */
+function applyFilter(filter, choice) {
+  filterChoice = choice;
+  map.setFilter('sites', filter ? ['all', SITES_ONLY, filter] : SITES_ONLY);
+  setClusters(past ? [...past.values()].map((p) => ({ ...store.features.get(p._id), properties: p })) : store.collection('sites').features);
+  if (labels) labels.schedule();
+}
+
+/** Shows the sites as the snapshot says they were at t. */
+function showPast(snap, t) {
+  past = new Map();
+  pastAt = t;
+  const feats = [];
+  for (const s of snap.sites || []) {
+    const f = store.features.get(String(s.id));
+    if (!f) continue;
+    const p = { ...f.properties, freshness: s.freshness, attrs: s.attrs, updated: s.updated };
+    p._color = freshnessColor(p);
+    past.set(String(s.id), p);
+    feats.push({ ...f, properties: p });
+  }
+  for (const f of store.features.values()) if (f.properties.kind === 'gateway') feats.push(f);
+  map.removeFeatureState({ source: 'sites' });
+  map.getSource('sites').setData({ type: 'FeatureCollection', features: feats });
+  setClusters(feats);
+  if (popup && popup.isOpen()) popup.remove();
+}
+
+/** Back to the live twin. */
+function backToLive() {
+  past = null;
+  pastAt = null;
+  if (popup && popup.isOpen()) popup.remove();
+  setAll();
+}
+
+// Keyboard: the map's features are reached through the search results
+// and the attention panel, which are lists of buttons; Enter opens.
+
 
 /**
  * Test and automation hooks. featureCount counts the features of a kind
@@ -479,6 +669,12 @@ window.ponteMap = {
   drawn(id) {
     return SOURCES.some((s) => map.querySourceFeatures(s, { filter: ['==', ['get', '_id'], String(id)] }).length > 0);
   },
+  /** Opens the popup of a feature as picking it from a list does. */
+  pick,
+  /** The moment the map shows while time travelling (null when live). */
+  pastAt: () => (pastAt ? pastAt.toISOString() : null),
+  /** Goes to a past moment (a Date or RFC 3339 string) as the slider does, resolved when shown. */
+  travelTo: (t) => travel.show(new Date(t)),
   featureColor(id) {
     const f = store.features.get(String(id));
     if (!f) return null;
@@ -487,7 +683,7 @@ window.ponteMap = {
     const source = sourceOf(f.properties.kind);
     const hits = map.querySourceFeatures(source, { filter: ['==', ['get', '_id'], String(id)] });
     if (!hits.length) return null;
-    const state = source === 'areas' ? {} : map.getFeatureState({ source, id: String(id) });
+    const state = source === 'areas' || past ? {} : map.getFeatureState({ source, id: String(id) });
     return state.color || hits[0].properties._color;
   },
 };

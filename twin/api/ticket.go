@@ -1,0 +1,130 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Stream tickets. A browser's EventSource cannot set an Authorization
+// header, and a token in a URL ends up in proxies' and servers' access
+// logs; so the map asks, with its token in the header, for a ticket
+// (POST /api/v1/stream/ticket) and opens the stream with ?ticket=. A
+// ticket is random (128 bits), good for one stream opened within
+// TicketTTL, and then gone: a logged URL is worth nothing.
+const (
+	// TicketTTL is how long a stream ticket may wait before it is used.
+	TicketTTL = 60 * time.Second
+	// maxTickets bounds the unused tickets held; beyond it the oldest go.
+	maxTickets = 10000
+)
+
+// ticketAnswer is the body of POST /api/v1/stream/ticket.
+type ticketAnswer struct {
+	Ticket  string    `json:"ticket"`
+	Expires time.Time `json:"expires"`
+}
+
+// tickets holds the issued, unused stream tickets. It is safe for
+// concurrent use.
+type tickets struct {
+	mu     sync.Mutex
+	issued map[string]time.Time // ticket -> expiry
+}
+
+// issue returns a new ticket valid until now+TicketTTL.
+func (t *tickets) issue(now time.Time) (string, time.Time, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", time.Time{}, err
+	}
+	tk := base64.RawURLEncoding.EncodeToString(b[:])
+	exp := now.Add(TicketTTL)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.issued == nil {
+		t.issued = map[string]time.Time{}
+	}
+	if len(t.issued) >= maxTickets {
+		t.purge(now)
+	}
+	for k := range t.issued { // still full of live tickets: someone is hoarding; drop any
+		if len(t.issued) < maxTickets {
+			break
+		}
+		delete(t.issued, k)
+	}
+	t.issued[tk] = exp
+	return tk, exp, nil
+}
+
+// purge drops expired tickets; t.mu is held.
+func (t *tickets) purge(now time.Time) {
+	for k, e := range t.issued {
+		if !now.Before(e) {
+			delete(t.issued, k)
+		}
+	}
+}
+
+// redeem uses up tk: true if it was issued, unused and not expired.
+func (t *tickets) redeem(tk string, now time.Time) bool {
+	if tk == "" {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	exp, ok := t.issued[tk]
+	if !ok {
+		return false
+	}
+	delete(t.issued, tk)
+	return now.Before(exp)
+}
+
+// handleTicket answers POST /api/v1/stream/ticket.
+func (a *API) handleTicket(w http.ResponseWriter, r *http.Request) {
+	tk, exp, err := a.tickets.issue(a.cfg.Now())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", "make a ticket: "+err.Error())
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, "application/json", ticketAnswer{Ticket: tk, Expires: exp.UTC()})
+}
+
+// streamAuth wraps the stream: a request carrying a ticket query
+// parameter is let in when the ticket is good (and the ticket is used
+// up); any other goes through the operator check (Authorization header).
+// A bad ticket counts as a failed authentication.
+func (a *API) streamAuth(h http.HandlerFunc) http.Handler {
+	op := a.operator(h)
+	ticketed := a.instrument("operator", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tk := r.URL.Query().Get("ticket")
+		attempt, ok, wait := a.guard.Begin(clientIP(r), r.RemoteAddr)
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeError(w, http.StatusTooManyRequests, "ticket", "too many failed authentications from this address; retry later")
+			return
+		}
+		if !a.tickets.redeem(tk, a.cfg.Now()) {
+			attempt.Failed(AuthBad)
+			a.cfg.Logger.Warn("stream: unknown, used or expired ticket", "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ponte"`)
+			writeError(w, http.StatusUnauthorized, "ticket", "the stream ticket is unknown, used or expired: POST /api/v1/stream/ticket for a new one")
+			return
+		}
+		attempt.Succeeded()
+		h(w, r)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("ticket") {
+			ticketed.ServeHTTP(w, r)
+			return
+		}
+		op.ServeHTTP(w, r)
+	})
+}

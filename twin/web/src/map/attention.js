@@ -1,0 +1,162 @@
+// "Da controllare": what needs an operator's attention, worst first —
+// offline gateways with their last contact, gateways whose devices fail,
+// stale and offline sites, and the open alarms when the server has an
+// alarms API (GET /api/v1/alarms; a 404 means it has none and the section
+// stays away). It also drives the header's live indicator, which reflects
+// both the stream and the fleet ("In diretta · 2 gateway offline"), and a
+// banner raised when a gateway goes offline.
+
+import { T, ago, dateTime } from './i18n.js';
+import { attrValue, fleetState } from './store.js';
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+/** Attention keeps the panel, the banner and the live indicator. */
+export class Attention {
+  /**
+   * @param {object} o
+   * @param {import('./store.js').Store} o.store
+   * @param {(id: string) => void} o.pick opens a feature (flies there, opens its popup)
+   * @param {(path: string) => Promise<any>} o.api GETs an API path
+   */
+  constructor({ store, pick, api }) {
+    this.store = store;
+    this.pick = pick;
+    this.api = api;
+    this.stream = 'loading'; // the stream's state: loading, live, reconnecting, error, resync
+    this.streamText = T.loading;
+    this.offline = new Map(); // gateway ID -> was offline at the last refresh
+    this.alarms = null; // null: no alarms API
+    this.primed = false;
+    this.timer = 0;
+    document.getElementById('banner-close').addEventListener('click', () => { document.getElementById('banner').hidden = true; });
+  }
+
+  /** Sets the stream's state and text and repaints the indicator. */
+  setStream(state, text) {
+    this.stream = state;
+    this.streamText = text;
+    this.paintStatus();
+  }
+
+  /** Asks for a refresh soon (after a burst of changes). */
+  changed() {
+    if (this.timer) return;
+    this.timer = setTimeout(() => { this.timer = 0; this.refresh(); }, 250);
+  }
+
+  /** Polls the alarms API (every 30 s); a 404 hides the section. */
+  async pollAlarms() {
+    try {
+      const a = await this.api('/alarms');
+      const list = Array.isArray(a) ? a : a.alarms || a.items || [];
+      this.alarms = list.filter((x) => !x.state || x.state === 'raised' || x.state === 'open' || x.state === 'acknowledged');
+    } catch (err) {
+      this.alarms = null;
+      if (err.status !== 404) console.warn('alarms', err.message);
+    }
+    this.refresh();
+    setTimeout(() => this.pollAlarms(), 30000);
+  }
+
+  /** The gateways offline now, sorted by name. */
+  offlineGateways() {
+    const out = [];
+    for (const f of this.store.features.values()) {
+      if (f.properties.kind === 'gateway' && fleetState(f.properties) === 'offline') out.push(f);
+    }
+    return out.sort((a, b) => String(a.properties.name).localeCompare(String(b.properties.name)));
+  }
+
+  paintStatus() {
+    const s = document.getElementById('status');
+    const n = this.offlineGateways().length;
+    let text = this.streamText;
+    let state = this.stream;
+    if (this.stream === 'live' && n > 0) {
+      text = `${T.live} · ${T.gatewaysOffline(n)}`;
+      state = 'degraded';
+    }
+    s.textContent = text;
+    s.dataset.state = state;
+  }
+
+  /** Recomputes the panel, the banner and the indicator. */
+  refresh() {
+    const gws = [];
+    const degraded = [];
+    const sites = [];
+    for (const f of this.store.features.values()) {
+      const p = f.properties;
+      if (p.kind === 'gateway') {
+        const st = fleetState(p);
+        if (st === 'offline') gws.push(f);
+        else if (st === 'degraded' || st === 'revoked') degraded.push(f);
+      } else if (p.kind === 'site' && (p.freshness === 'stale' || p.freshness === 'offline')) {
+        sites.push(f);
+      }
+    }
+    const byName = (a, b) => String(a.properties.name).localeCompare(String(b.properties.name));
+    gws.sort(byName); degraded.sort(byName); sites.sort(byName);
+    this.banner(gws);
+    const body = document.getElementById('attention-list');
+    const parts = [];
+    const section = (title, items, line) => {
+      if (!items.length) return;
+      const h = el('h3', `${title} (${items.length})`);
+      const ul = el('ul');
+      for (const it of items.slice(0, 50)) {
+        const li = el('li');
+        const b = el('button', undefined, 'linklike');
+        b.type = 'button';
+        const [main, sub, cls] = line(it);
+        b.appendChild(el('span', main, 'name'));
+        if (sub) b.appendChild(el('span', sub, 'sub'));
+        if (cls) li.className = cls;
+        if (it.properties) b.addEventListener('click', () => this.pick(it.properties._id));
+        li.appendChild(b);
+        ul.appendChild(li);
+      }
+      if (items.length > 50) ul.appendChild(el('li', `+ ${items.length - 50}`));
+      parts.push(h, ul);
+    };
+    if (this.alarms) {
+      section(T.openAlarms, this.alarms, (a) => [a.name || a.rule || a.id || '', [a.entity || a.area || '', a.since || a.raisedAt ? ago(a.since || a.raisedAt) : ''].filter(Boolean).join(' · '), 'alarm']);
+    }
+    section(T.offlineGateways, gws, (f) => {
+      const seen = attrValue(f.properties, 'lastSeen');
+      return [f.properties.name, seen ? `${T.lastSeen} ${ago(seen)} (${dateTime(seen)})` : '', 'offline'];
+    });
+    section(T.badDevices, degraded, (f) => [f.properties.name, fleetState(f.properties) === 'revoked' ? T.fleet.revoked : `${T.gwBad}: ${attrValue(f.properties, 'devicesBad')}`, 'degraded']);
+    section(T.staleDevices, sites, (f) => [f.properties.name, `${T[f.properties.freshness]}${f.properties.updated ? ' · ' + ago(f.properties.updated) : ''}`, f.properties.freshness]);
+    if (!parts.length) parts.push(el('p', T.nothingWrong, 'muted'));
+    body.replaceChildren(...parts);
+    const total = gws.length + degraded.length + sites.length + (this.alarms ? this.alarms.length : 0);
+    document.getElementById('attention-count').textContent = total ? String(total) : '';
+    this.paintStatus();
+  }
+
+  /** Raises the banner for gateways that went offline since the last refresh. */
+  banner(gws) {
+    const now = new Set(gws.map((f) => f.properties._id));
+    const newly = this.primed ? gws.filter((f) => !this.offline.get(f.properties._id)) : [];
+    this.offline = new Map([...now].map((id) => [id, true]));
+    this.primed = true;
+    const b = document.getElementById('banner');
+    // A gateway back online takes its banner away.
+    if (!b.hidden && b.dataset.gateway && !now.has(b.dataset.gateway)) b.hidden = true;
+    if (!newly.length) return;
+    const f = newly[0];
+    const seen = attrValue(f.properties, 'lastSeen');
+    let text = T.bannerOffline(f.properties.name, seen ? `${ago(seen)} (${dateTime(seen)})` : '');
+    if (newly.length > 1) text += ` (+${newly.length - 1})`;
+    document.getElementById('banner-text').textContent = text;
+    b.dataset.gateway = f.properties._id;
+    b.hidden = false;
+  }
+}
