@@ -34,12 +34,11 @@ var knownCRS = map[string]string{
 	"6706":  "RDN2008",
 }
 
-// checkCRS returns "" if the GeoJSON 2008 "crs" member raw names WGS84
-// lon/lat, and otherwise a message asking to reproject.
-func checkCRS(raw json.RawMessage) string {
-	if isNull(raw) {
-		return ""
-	}
+// crsMember reads a GeoJSON 2008 "crs" member: a named CRS
+// ({"type": "name", "properties": {"name": ...}}) that ParseCRS knows. It
+// returns a message instead when the member is malformed or the CRS is
+// not supported.
+func crsMember(raw json.RawMessage) (CRS, string) {
 	var crs struct {
 		Type       string `json:"type"`
 		Properties struct {
@@ -47,23 +46,26 @@ func checkCRS(raw json.RawMessage) string {
 		} `json:"properties"`
 	}
 	if err := json.Unmarshal(raw, &crs); err != nil || crs.Type != "name" || crs.Properties.Name == "" {
-		return fmt.Sprintf(`"crs" is not a named CRS ({"type": "name", "properties": {"name": ...}}); only WGS84 lon/lat is supported: %s`, reprojectHint)
+		return CRS{}, fmt.Sprintf(`"crs" is not a named CRS ({"type": "name", "properties": {"name": "EPSG:3003"}}); supported are %s`, supportedList())
 	}
-	name := crs.Properties.Name
-	for _, ok := range wgs84Names {
-		if strings.EqualFold(name, ok) {
-			return ""
-		}
+	c, err := ParseCRS(crs.Properties.Name)
+	if err != nil {
+		return CRS{}, `"crs": ` + err.Error()
 	}
-	shown := fmt.Sprintf("%q", name)
-	if code := epsgCode(name); code != "" {
-		shown += " (EPSG:" + code
-		if desc, ok := knownCRS[code]; ok {
-			shown += " " + desc
-		}
-		shown += ")"
+	return c, ""
+}
+
+// sameCRSMember checks a feature's or geometry's own "crs" member
+// against the layer's CRS: a layer is in one CRS.
+func sameCRSMember(raw json.RawMessage, layer CRS) string {
+	c, msg := crsMember(raw)
+	if msg != "" {
+		return msg
 	}
-	return fmt.Sprintf(`"crs" is %s, not WGS84 lon/lat: %s`, shown, reprojectHint)
+	if c.Code != layer.Code {
+		return fmt.Sprintf(`"crs" is %s but the layer is in %s: a layer file must use one CRS throughout`, c, layer)
+	}
+	return ""
 }
 
 // epsgCode extracts the EPSG code from names like "EPSG:3003",

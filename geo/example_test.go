@@ -125,11 +125,28 @@ func ExampleIndex_Query() {
 }
 
 func ExampleParseLayer() {
+	// A district drawn in Monte Mario / Italy zone 1 (Gauss-Boaga), as
+	// Italian municipal GIS layers are published: reprojected on load.
 	data := []byte(`{"type": "FeatureCollection",
 "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3003"}},
+"features": [{"type": "Feature", "id": "Q1", "properties": {"name": "Centro Storico"},
+ "geometry": {"type": "Polygon", "coordinates": [[[1680500, 4848000], [1682500, 4848000],
+  [1682500, 4850000], [1680500, 4850000], [1680500, 4848000]]]}}]}`)
+	layer, err := geo.ParseLayer("quartieri.geojson", data, geo.KindAreas, geo.LoadOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	b := layer.Bound
+	fmt.Printf("%s from %s: lon %.4f..%.4f lat %.4f..%.4f\n", layer.Features[0].Name, layer.CRS, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
+
+	// A CRS geo cannot reproject is refused, naming the file and the code.
+	data = []byte(`{"type": "FeatureCollection",
+"crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
 "features": []}`)
-	_, err := geo.ParseLayer("quartieri.geojson", data, geo.KindAreas, geo.LoadOptions{})
+	_, err = geo.ParseLayer("tiles.geojson", data, geo.KindAreas, geo.LoadOptions{})
 	fmt.Println(err)
 	// Output:
-	// quartieri.geojson:2: "crs" is "urn:ogc:def:crs:EPSG::3003" (EPSG:3003 Monte Mario / Italy zone 1), not WGS84 lon/lat: reproject to WGS84 (EPSG:4326), e.g. ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson
+	// Centro Storico from EPSG:3003 (Monte Mario / Italy zone 1): lon 11.2420..11.2675 lat 43.7624..43.7809
+	// tiles.geojson:2: "crs": CRS "EPSG:3857" (EPSG:3857 WGS 84 / Pseudo-Mercator) is not supported: supported are EPSG 3003, 3004, 4258, 4326, 6706, 6707, 6708, 7791, 7792, 25832, 25833, 32632, 32633; reproject the file to one of them, e.g. ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson
 }

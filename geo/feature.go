@@ -46,7 +46,7 @@ func (p *parser) feature(i int, rf rawFeature) (Feature, bool) {
 		c.problem(ErrStructure, "%s", propsErr)
 	}
 	if raw, ok := members["crs"]; ok && !isNull(raw) {
-		if msg := checkCRS(raw); msg != "" {
+		if msg := sameCRSMember(raw, p.crs); msg != "" {
 			c.problem(ErrCRS, "%s", msg)
 		}
 	}

@@ -22,6 +22,8 @@ func FuzzParseLayer(f *testing.F) {
 		`{"type":"FeatureCollection","features":[{"type":"Feature","id":"r","geometry":{"type":"MultiLineString","coordinates":[[[11.25,43.77],[11.26,43.78]]]}}]}`,
 		`{"type":"FeatureCollection","features":[{"type":"Feature","id":"s","properties":{"name":"x","n":1e400},"geometry":{"type":"Point","coordinates":[11.25,43.77,1]}}]}`,
 		`{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:3003"}},"features":[]}`,
+		`{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3003"}},"features":[{"type":"Feature","id":"q","geometry":{"type":"Polygon","coordinates":[[[1680500,4848000],[1682500,4848000],[1682500,4850000],[1680500,4848000]]]}}]}`,
+		`{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:32633"}},"features":[{"type":"Feature","id":"q","geometry":{"type":"Point","coordinates":[1e300,-1e300]}}]}`,
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[1681000,4850000]}}]}`,
 		`{"type":"Feature"}`, `[]`, `{`, `null`, ``,
 	}

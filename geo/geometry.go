@@ -11,8 +11,8 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// reprojectHint ends every message about coordinates that are not WGS84.
-const reprojectHint = "reproject to WGS84 (EPSG:4326), e.g. ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson"
+// reprojectHint ends messages about coordinates in a CRS geo cannot read.
+const reprojectHint = "name the file's CRS in its \"crs\" member or in the layer's crs option, or reproject it, e.g. ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson"
 
 // geometry validates the "geometry" member of a feature for the layer kind.
 func (p *parser) geometry(c *featureCtx, raw json.RawMessage) (orb.Geometry, bool) {
@@ -35,7 +35,7 @@ func (p *parser) geometry(c *featureCtx, raw json.RawMessage) (orb.Geometry, boo
 		return nil, false
 	}
 	if crs, ok := members["crs"]; ok && !isNull(crs) {
-		if msg := checkCRS(crs); msg != "" {
+		if msg := sameCRSMember(crs, p.crs); msg != "" {
 			c.problem(ErrCRS, "%s", msg)
 			return nil, false
 		}
@@ -52,7 +52,7 @@ func (p *parser) geometry(c *featureCtx, raw json.RawMessage) (orb.Geometry, boo
 		c.problem(ErrCoordinates, "geometry.coordinates: %v", err)
 		return nil, false
 	}
-	w := &walker{c: c}
+	w := &walker{c: c, crs: p.crs}
 	var g orb.Geometry
 	switch typ {
 	case "Point":
@@ -74,6 +74,7 @@ func (p *parser) geometry(c *featureCtx, raw json.RawMessage) (orb.Geometry, boo
 // positions, since the rest usually share the mistake.
 type walker struct {
 	c       *featureCtx
+	crs     CRS
 	stopped bool
 }
 
@@ -122,6 +123,9 @@ func (w *walker) position(v any, path string) orb.Point {
 		xy[i] = f
 	}
 	pt := orb.Point{xy[0], xy[1]}
+	if !w.crs.IsWGS84() {
+		return w.reproject(pt, path)
+	}
 	if msg := rangeProblem(pt); msg != "" {
 		w.stopped = true
 		w.fail(ErrCoordinates, "geometry.coordinates%s %s %s", path, fmtPoint(pt), msg)

@@ -101,6 +101,9 @@ type Layer struct {
 	Features []Feature
 	// Bound covers all features.
 	Bound orb.Bound
+	// CRS is what the file was written in; Features are in WGS84 lon/lat
+	// whatever it is.
+	CRS CRS
 }
 
 // Default limits of LoadOptions.
@@ -128,6 +131,11 @@ type LoadOptions struct {
 	// MaxBytes refuses larger files before reading them; default
 	// DefaultMaxBytes.
 	MaxBytes int64
+	// CRS is the CRS of a file without a "crs" member, as ParseCRS reads
+	// it (e.g. "EPSG:3003" for a shapefile converted without one);
+	// default WGS84 lon/lat. A file whose "crs" member names another CRS
+	// is refused.
+	CRS string
 }
 
 // Validate reports options that cannot be right.
@@ -137,6 +145,11 @@ func (o LoadOptions) Validate() error {
 	}
 	if o.MaxBytes < 0 {
 		return fmt.Errorf("load options: max_bytes %d: expected 0 (default) or more", o.MaxBytes)
+	}
+	if o.CRS != "" {
+		if _, err := ParseCRS(o.CRS); err != nil {
+			return fmt.Errorf("load options: crs: %w", err)
+		}
 	}
 	return nil
 }

@@ -162,7 +162,7 @@ func TestParseLayerSentinels(t *testing.T) {
 		{"structure", KindSites, `{"type":"Feature"}`, ErrStructure},
 		{"features not array", KindSites, `{"type":"FeatureCollection","features":{"a":[1]}}`, ErrStructure},
 		{"features twice", KindSites, `{"type":"FeatureCollection","features":[],"features":[]}`, ErrStructure},
-		{"crs", KindSites, `{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:32632"}},"features":[]}`, ErrCRS},
+		{"crs", KindSites, `{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:3857"}},"features":[]}`, ErrCRS},
 		{"crs link", KindSites, `{"type":"FeatureCollection","crs":{"type":"link","properties":{"href":"x"}},"features":[]}`, ErrCRS},
 		{"coordinates", KindSites, pt(`[1e400,1]`), ErrCoordinates},
 		{"coordinates short", KindSites, pt(`[1]`), ErrCoordinates},

@@ -14,6 +14,7 @@ type parser struct {
 	opts LoadOptions
 	errs problems
 	ids  map[string]int // feature ID -> index of its first use
+	crs  CRS            // the layer's positions are in it
 
 	// line counting is incremental: features come in file order.
 	lineOff, line int
@@ -125,11 +126,8 @@ func (p *parser) parse() *Layer {
 		p.layerProblem(typeLine, ErrStructure, `"type" is %s, expected "FeatureCollection" (a layer file holds one FeatureCollection of Features)`, jsonValue(typ))
 		return nil
 	}
-	if len(crs) > 0 {
-		if msg := checkCRS(crs); msg != "" {
-			p.layerProblem(crsLine, ErrCRS, "%s", msg)
-			return nil
-		}
+	if !p.layerCRS(crs, crsLine) {
+		return nil
 	}
 	switch {
 	case featuresBad != "":
@@ -143,7 +141,7 @@ func (p *parser) parse() *Layer {
 		return nil
 	}
 
-	layer := &Layer{Kind: p.kind, Features: make([]Feature, 0, len(feats))}
+	layer := &Layer{Kind: p.kind, CRS: p.crs, Features: make([]Feature, 0, len(feats))}
 	for i, rf := range feats {
 		f, ok := p.feature(i, rf)
 		if !ok {

@@ -39,8 +39,10 @@ var ErrConfig = errors.New("twin config")
 // Config configures a Twin. The zero values of the optional fields take
 // the defaults above.
 type Config struct {
-	// Areas are the administrative areas (optional).
-	Areas *geo.Layer
+	// Areas are the municipalities (optional); AreaLevels the areas of
+	// other levels (city, district), or of all levels when Areas is nil.
+	Areas      *geo.Layer
+	AreaLevels []AreaLayer
 	// Roads are the road segments (optional).
 	Roads *geo.Layer
 	// Sites are the sensor sites, usually from SitesFromInventory.
@@ -78,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.Areas != nil && c.Areas.Kind != geo.KindAreas {
 		bad("areas: layer %s holds %s, expected areas", c.Areas.Name, c.Areas.Kind)
+	}
+	for _, err := range c.levelErrors() {
+		bad("%v", err)
 	}
 	if c.Roads != nil && c.Roads.Kind != geo.KindRoads {
 		bad("roads: layer %s holds %s, expected roads", c.Roads.Name, c.Roads.Kind)

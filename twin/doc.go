@@ -25,6 +25,19 @@
 // placed by location. SitesFromInventory makes the sites from the
 // gateways' site configs (the device inventory, internal/site).
 //
+// # Area levels
+//
+// Areas come in levels (Levels): the city, its municipalities (Config.Areas,
+// ISTAT codes) and the districts a city draws (Firenze's quartieri, Bari's
+// municipi; Config.AreaLevels, read by geo from the city's own GIS files
+// in their native CRS). A site belongs to one area of each level, the one
+// Site.Area names at that area's level and the containing one at the
+// others; its Entity.Area is its municipality, or its finest area when it
+// lies in no municipality. Every area's indicators are computed, and
+// Indicators lists them coarsest level first, each with its Level; an
+// area entity carries its level in Attrs["level"]. Entity IDs are unique
+// across levels.
+//
 // Entities answers a bbox from an R-tree of the entities' bounds;
 // snapshots share their Attrs maps, which are replaced, never modified, on
 // each change.

@@ -38,8 +38,8 @@ func (t *Twin) Entity(id string) (Entity, bool) {
 	return n.snap, true
 }
 
-// Indicators implements Reader: the indicators of every area, in the areas
-// layer's order, and of the city (all sites, in an area or not), from the
+// Indicators implements Reader: the indicators of every area of every
+// level, coarsest level first and in each layer's order, and of the city (all sites, in an area or not), from the
 // sums kept as readings arrive. See indicators.go for the definitions.
 func (t *Twin) Indicators() Indicators {
 	now := t.cfg.Now()
@@ -47,7 +47,7 @@ func (t *Twin) Indicators() Indicators {
 	defer t.mu.RUnlock()
 	out := Indicators{Generated: now, City: t.city.indicators(t.window), Areas: make([]AreaIndicators, len(t.areas))}
 	for i, a := range t.areas {
-		out.Areas[i] = AreaIndicators{ID: a.snap.ID, Name: a.snap.Name, Indicators: a.agg.indicators(t.window)}
+		out.Areas[i] = AreaIndicators{ID: a.snap.ID, Name: a.snap.Name, Level: t.areaLevel[a], Indicators: a.agg.indicators(t.window)}
 	}
 	return out
 }

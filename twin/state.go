@@ -2,6 +2,7 @@ package twin
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -44,10 +45,10 @@ func (t *Twin) updateSite(n *node, attrs map[string]Attr, now time.Time) {
 	kwh, kwhOK := n.energy.total()
 	c := contribOf(n.site.Category, fr == Fresh, n.snap.Attrs, kwh, kwhOK)
 	if c != n.contr {
-		if n.area != nil {
-			n.area.agg.add(n.contr, -1)
-			n.area.agg.add(c, 1)
-			n.area.agg.updated = now
+		for _, a := range n.areas {
+			a.agg.add(n.contr, -1)
+			a.agg.add(c, 1)
+			a.agg.updated = now
 		}
 		t.city.add(n.contr, -1)
 		t.city.add(c, 1)
@@ -62,7 +63,7 @@ func (t *Twin) updateSite(n *node, attrs map[string]Attr, now time.Time) {
 		n.contr = c
 	}
 	if fr != old {
-		for _, g := range [...]*node{n.area, n.gw} {
+		for _, g := range append(slices.Clip(n.areas), n.gw) {
 			if g != nil {
 				g.members[old]--
 				g.members[fr]++
@@ -74,7 +75,7 @@ func (t *Twin) updateSite(n *node, attrs map[string]Attr, now time.Time) {
 		}
 	}
 	t.emit(n)
-	for _, g := range [...]*node{n.area, n.road, n.gw} {
+	for _, g := range append(slices.Clip(n.areas), n.road, n.gw) {
 		if g != nil {
 			t.updateGroup(g, now)
 		}
@@ -169,8 +170,8 @@ func (t *Twin) resum() {
 			continue
 		}
 		city.add(n.contr, 1)
-		if n.area != nil {
-			n.area.agg.add(n.contr, 1)
+		for _, a := range n.areas {
+			a.agg.add(n.contr, 1)
 		}
 	}
 	t.city = city

@@ -28,11 +28,11 @@ type Twin struct {
 	window string // IndicatorWindow, formatted
 
 	// Static after New.
-	areas      []*node // layer order
-	locate     *geo.Areas
-	roads      *geo.Roads
-	areaByName map[string]*node // lower-case area name -> area
-	history    int
+	areas     []*node // level order (coarsest first), then layer order
+	levels    []*areaLevel
+	areaLevel map[*node]string // area -> its level
+	roads     *geo.Roads
+	history   int
 
 	mu sync.RWMutex
 	// The inventory: sites and gateways change with SetGatewaySites.
@@ -68,7 +68,8 @@ type node struct {
 	points map[string]point
 	energy energyWindow
 	contr  contrib
-	area   *node
+	area   *node   // primary area: its municipality, else its finest
+	areas  []*node // one per level it lies in, coarsest first
 	road   *node
 	gw     *node
 	dirty  uint64
@@ -97,7 +98,7 @@ func New(cfg Config) (*Twin, error) {
 	cfg = cfg.withDefaults()
 	t := &Twin{cfg: cfg, log: cfg.Logger, window: formatWindow(cfg.IndicatorWindow),
 		byID: map[string]*node{}, sites: map[siteKey]*node{}, gws: map[string]*node{},
-		areaByName: map[string]*node{}, history: cfg.History, subs: map[*subscriber]struct{}{}}
+		areaLevel: map[*node]string{}, history: cfg.History, subs: map[*subscriber]struct{}{}}
 	t.seq = uint64(cfg.Now().UnixMicro())
 	t.ring = make([]ringEntry, 0, min(cfg.History, 1024))
 	var err error
@@ -112,21 +113,8 @@ func New(cfg Config) (*Twin, error) {
 		t.byID[n.snap.ID] = n
 		return nil
 	}
-	if cfg.Areas != nil {
-		if t.locate, err = geo.NewAreas(cfg.Areas); err != nil {
-			return nil, fmt.Errorf("twin: index areas: %w", err)
-		}
-		for _, f := range cfg.Areas.Features {
-			n := &node{snap: Entity{ID: f.ID, Type: "AdministrativeArea", Kind: KindArea, Name: f.Name,
-				Geometry: f.Geometry, Freshness: Unknown}, members: map[Freshness]int{}}
-			if err := add(n); err != nil {
-				return nil, err
-			}
-			t.areas = append(t.areas, n)
-			if _, ok := t.areaByName[strings.ToLower(f.Name)]; !ok && f.Name != "" {
-				t.areaByName[strings.ToLower(f.Name)] = n
-			}
-		}
+	if err := t.addLevels(add); err != nil {
+		return nil, err
 	}
 	if cfg.Roads != nil {
 		if t.roads, err = geo.NewRoads(cfg.Roads); err != nil {
@@ -206,22 +194,8 @@ func (t *Twin) place(n *node, s *Site) {
 	n.bound = p.Bound()
 	n.snap.Type, n.snap.Name, n.snap.Geometry = typ, s.Device, p
 	n.snap.Gateway, n.snap.Device, n.snap.Category = s.Gateway, s.Device, s.Category
-	n.area, n.road = nil, nil
-	if s.Area != "" {
-		if a, ok := t.byID[s.Area]; ok && a.snap.Kind == KindArea {
-			n.area = a
-		} else if a, ok := t.areaByName[strings.ToLower(s.Area)]; ok {
-			n.area = a
-		} else {
-			t.log.Warn("twin: site area names no area of the layer; placing the site by its location",
-				"gateway", s.Gateway, "device", s.Device, "area", s.Area)
-		}
-	}
-	if n.area == nil && t.locate != nil {
-		if f, ok := t.locate.Locate(p); ok {
-			n.area = t.byID[f.ID]
-		}
-	}
+	n.road = nil
+	t.placeAreas(n, s)
 	if t.roads != nil {
 		if f, _, ok := t.roads.Nearest(p, t.cfg.RoadMaxMetres); ok {
 			n.road = t.byID[f.ID]
@@ -244,8 +218,8 @@ func (t *Twin) join(n, g *node) {
 	g.sitesOf = append(g.sitesOf, n)
 	fr := n.snap.Freshness
 	g.members[fr]++
-	if n.area != nil {
-		n.area.members[fr]++
+	for _, a := range n.areas {
+		a.members[fr]++
 	}
 	if n.road != nil && n.site.Category == "traffic" {
 		n.road.members[fr]++
@@ -260,7 +234,7 @@ func (t *Twin) leave(n *node, now time.Time) []*node {
 	t.city.add(n.contr, -1)
 	t.city.updated = now
 	var left []*node
-	if a := n.area; a != nil {
+	for _, a := range n.areas {
 		a.members[fr]--
 		a.agg.add(n.contr, -1)
 		a.agg.updated = now

@@ -114,8 +114,10 @@ type Indicator struct {
 
 // AreaIndicators are the indicators of one area.
 type AreaIndicators struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Level is the area's level (LevelMunicipality, ...).
+	Level      string      `json:"level,omitempty"`
 	Indicators []Indicator `json:"indicators"`
 }
 

@@ -23,22 +23,10 @@ var _ service.Applier = (*twin.Twin)(nil)
 
 // buildTwin loads the twin's layers and sites from the configuration.
 func buildTwin(cfg *config.Config, inv *site.Inventory, log *slog.Logger, reg prometheus.Registerer) (*twin.Twin, error) {
-	areaPaths, roadsPath := cfg.TwinPaths()
-	idProp := cfg.Twin.AreaID
-	if idProp == "" {
-		idProp = "com_istat_code"
-	}
-	var layers []*geo.Layer
-	for _, p := range areaPaths {
-		l, err := geo.LoadLayer(p, geo.KindAreas, geo.LoadOptions{IDProperty: idProp})
-		if err != nil {
-			return nil, fmt.Errorf("ingest: twin areas: %w", err)
-		}
-		layers = append(layers, l)
-	}
-	areas, err := geo.Merge("areas", layers...)
+	_, roadsPath := cfg.TwinPaths()
+	areas, levels, err := twin.LoadAreas(cfg.TwinAreaLayers())
 	if err != nil {
-		return nil, fmt.Errorf("ingest: twin areas: %w", err)
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	var roads *geo.Layer
 	if roadsPath != "" {
@@ -47,7 +35,7 @@ func buildTwin(cfg *config.Config, inv *site.Inventory, log *slog.Logger, reg pr
 		}
 	}
 	return twin.New(twin.Config{
-		Areas: areas, Roads: roads, Sites: twin.SitesFromInventory(inv),
+		Areas: areas, AreaLevels: levels, Roads: roads, Sites: twin.SitesFromInventory(inv),
 		StaleFactor: cfg.Twin.StaleFactor, RoadMaxMetres: cfg.Twin.RoadMaxMetres,
 		IndicatorWindow: cfg.Twin.IndicatorWindow.D(),
 		Logger:          log.With("component", "twin"), Registerer: reg,

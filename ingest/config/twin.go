@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"github.com/ponte-city/ponte/internal/yamlconf"
@@ -11,11 +10,13 @@ import (
 // twin section ingest writes InfluxDB only. Relative paths are taken from
 // the config file's folder.
 type Twin struct {
-	// Areas are GeoJSON files of the areas indicators are computed for
-	// (municipalities, districts), merged into one layer.
-	Areas []string `yaml:"areas"`
-	// AreaID is the feature property holding an area's ID (default
-	// com_istat_code, as in the ISTAT shapes).
+	// Areas are GeoJSON files of the areas indicators are computed for,
+	// each a path (municipalities in WGS84) or a mapping {path, level,
+	// crs, id_property, name_property} (see AreaLayer); the files of one
+	// level are merged into one layer.
+	Areas []AreaLayer `yaml:"areas"`
+	// AreaID is the default feature property holding an area's ID
+	// (default com_istat_code, as in the ISTAT shapes).
 	AreaID string `yaml:"area_id"`
 	// Roads is a GeoJSON file of road segments (optional).
 	Roads string `yaml:"roads"`
@@ -56,11 +57,7 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 	if len(t.Areas) == 0 {
 		bad("twin.areas", "required (expected GeoJSON files of areas, e.g. geo/data/firenze-metro-municipalities.geojson)")
 	}
-	for i, p := range t.Areas {
-		if m, _ := filepath.Glob(c.resolve(p)); len(m) == 0 {
-			bad(fmt.Sprintf("twin.areas[%d]", i), "%q: no such file", p)
-		}
-	}
+	c.validateAreas(bad)
 	if t.Roads != "" {
 		if m, _ := filepath.Glob(c.resolve(t.Roads)); len(m) == 0 {
 			bad("twin.roads", "%q: no such file", t.Roads)
@@ -92,9 +89,8 @@ func (c *Config) TwinPaths() (areas []string, roads string) {
 	if t == nil {
 		return nil, ""
 	}
-	for _, p := range t.Areas {
-		m, _ := filepath.Glob(c.resolve(p))
-		areas = append(areas, m...)
+	for _, s := range c.TwinAreaLayers() {
+		areas = append(areas, s.Path)
 	}
 	if t.Roads != "" {
 		roads = c.resolve(t.Roads)

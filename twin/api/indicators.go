@@ -43,7 +43,11 @@ func sanitized(ind twin.Indicators) twin.Indicators {
 
 // handleIndicators answers GET /api/v1/indicators.
 func (a *API) handleIndicators(w http.ResponseWriter, r *http.Request) {
-	b, err := json.Marshal(sanitized(a.reader.Indicators()))
+	ind, ok := a.indicatorsAt(w, r)
+	if !ok {
+		return
+	}
+	b, err := json.Marshal(sanitized(ind))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "encode indicators: "+err.Error())
 		return
@@ -53,7 +57,11 @@ func (a *API) handleIndicators(w http.ResponseWriter, r *http.Request) {
 
 // handleIndicatorsCSV answers GET /api/v1/indicators.csv.
 func (a *API) handleIndicatorsCSV(w http.ResponseWriter, r *http.Request) {
-	servePublic(w, r, "text/csv; charset=utf-8", indicatorsCSV(a.reader.Indicators()))
+	ind, ok := a.indicatorsAt(w, r)
+	if !ok {
+		return
+	}
+	servePublic(w, r, "text/csv; charset=utf-8", indicatorsCSV(ind))
 }
 
 // indicatorsCSV renders ind as CSV: one row per indicator, the city's
