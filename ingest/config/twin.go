@@ -44,6 +44,9 @@ type Twin struct {
 	TileURL string `yaml:"tile_url"`
 	// TileAttribution is shown with the base map.
 	TileAttribution string `yaml:"tile_attribution"`
+	// Public are the citizens' page's and the public API's settings
+	// (twin_public.go), directly under twin:.
+	Public TwinPublic `yaml:",inline"`
 }
 
 func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
@@ -73,6 +76,7 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 	if len(t.Tokens) == 0 && t.TokensFile == "" && t.TokensEnv == "" {
 		bad("twin.tokens", "required: at least one operator token (the map, the entities, the stream and history need one)")
 	}
+	c.validateTwinPublic(bad)
 }
 
 // resolve makes a path from the config relative to the config file.
