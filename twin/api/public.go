@@ -21,7 +21,7 @@ const (
 	DefaultTimeZone     = "Europe/Rome"
 	DefaultLicenceName  = "CC BY 4.0"
 	DefaultLicenceURL   = "https://creativecommons.org/licenses/by/4.0/"
-	DefaultAttribution  = "Ponte urban sensors; area boundaries: Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)"
+	DefaultAttribution  = "rete di sensori urbani Ponte; confini delle aree: Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)"
 	maxAcceptLanguage   = 512 // longer Accept-Language headers are not parsed
 	configCacheControl  = "public, max-age=300"
 	historyCacheControl = "public, max-age=300"
