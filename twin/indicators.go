@@ -98,16 +98,34 @@ func (a *agg) add(c contrib, sign int) {
 	}
 }
 
-// definitions of the indicators, in output order.
-var indicatorDefs = [...]struct{ name, unit, window, def string }{
-	{IndTrafficIntensity, "1/h", "latest", "Sum of the intensity (vehicles per hour, all lanes) last reported by each fresh traffic counter (TrafficFlowObserved) in the area."},
-	{IndCongestionShare, "1", "latest", "Share (0..1) of fresh traffic counters reporting congestion: mean lane occupancy at least 30 %, or mean speed under 15 km/h while vehicles pass."},
-	{IndAirBandWorst, "1", "latest", "Worst European Air Quality Index band (EEA 2017-2023 hourly thresholds; 1 good, 2 fair, 3 moderate, 4 poor, 5 very poor, 6 extremely poor) among fresh air-quality stations; a station's band is its worst pollutant's (NO2, O3, PM10, PM2.5, SO2)."},
-	{IndAirBandMean, "1", "latest", "Arithmetic mean of the European Air Quality Index bands (1..6) of the fresh air-quality stations."},
-	{IndNoiseLAeqMean, "dB", "latest", "Energy mean of the latest LAeq of the fresh sound level meters: 10*log10(mean(10^(LAeq/10)))."},
-	{IndParkingOccupancy, "1", "latest", "Share (0..1) of the fresh parking bay sensors reporting their bay occupied."},
-	{IndLightingPower, "W", "latest", "Sum of the total active power last reported by each fresh street-lighting cabinet meter."},
-	{IndLightingEnergy, "kWh", "window", "Active energy imported by the fresh street-lighting cabinet meters over the window: per meter, the sum of the increases of its import counter between consecutive readings within the window ending at its latest reading (a counter that goes backwards, e.g. after a meter replacement, adds nothing for that step)."},
+// definitions of the indicators, in output order: the English text (def,
+// also Indicator.Definition) and the Italian one (it) beside it, with the
+// labels the public page shows (definitions.go).
+var indicatorDefs = [...]struct{ name, unit, window, def, labelEN, labelIT, it string }{
+	{IndTrafficIntensity, "1/h", "latest", "Sum of the intensity (vehicles per hour, all lanes) last reported by each fresh traffic counter (TrafficFlowObserved) in the area.",
+		"Traffic intensity", "Intensità del traffico",
+		"Somma dell'intensità (veicoli all'ora, tutte le corsie) riportata per ultima da ciascun contatore di traffico aggiornato (TrafficFlowObserved) nell'area."},
+	{IndCongestionShare, "1", "latest", "Share (0..1) of fresh traffic counters reporting congestion: mean lane occupancy at least 30 %, or mean speed under 15 km/h while vehicles pass.",
+		"Congested counters", "Contatori in congestione",
+		"Quota (0..1) dei contatori di traffico aggiornati che segnalano congestione: occupazione media delle corsie almeno del 30 %, o velocità media sotto i 15 km/h mentre passano veicoli."},
+	{IndAirBandWorst, "1", "latest", "Worst European Air Quality Index band (EEA 2017-2023 hourly thresholds; 1 good, 2 fair, 3 moderate, 4 poor, 5 very poor, 6 extremely poor) among fresh air-quality stations; a station's band is its worst pollutant's (NO2, O3, PM10, PM2.5, SO2).",
+		"Air quality (worst station)", "Qualità dell'aria (stazione peggiore)",
+		"Classe peggiore dell'Indice europeo di qualità dell'aria (soglie orarie AEA 2017-2023; 1 buona, 2 discreta, 3 moderata, 4 scadente, 5 molto scadente, 6 estremamente scadente) tra le stazioni di qualità dell'aria aggiornate; la classe di una stazione è quella del suo inquinante peggiore (NO2, O3, PM10, PM2,5, SO2)."},
+	{IndAirBandMean, "1", "latest", "Arithmetic mean of the European Air Quality Index bands (1..6) of the fresh air-quality stations.",
+		"Air quality (mean)", "Qualità dell'aria (media)",
+		"Media aritmetica delle classi dell'Indice europeo di qualità dell'aria (1..6) delle stazioni di qualità dell'aria aggiornate."},
+	{IndNoiseLAeqMean, "dB", "latest", "Energy mean of the latest LAeq of the fresh sound level meters: 10*log10(mean(10^(LAeq/10))).",
+		"Noise (LAeq)", "Rumore (LAeq)",
+		"Media energetica dell'ultimo LAeq dei fonometri aggiornati: 10*log10(media(10^(LAeq/10)))."},
+	{IndParkingOccupancy, "1", "latest", "Share (0..1) of the fresh parking bay sensors reporting their bay occupied.",
+		"Parking occupancy", "Occupazione dei parcheggi",
+		"Quota (0..1) dei sensori di stallo di sosta aggiornati che segnalano lo stallo occupato."},
+	{IndLightingPower, "W", "latest", "Sum of the total active power last reported by each fresh street-lighting cabinet meter.",
+		"Street-lighting power", "Potenza dell'illuminazione pubblica",
+		"Somma della potenza attiva totale riportata per ultima da ciascun contatore aggiornato dei quadri dell'illuminazione pubblica."},
+	{IndLightingEnergy, "kWh", "window", "Active energy imported by the fresh street-lighting cabinet meters over the window: per meter, the sum of the increases of its import counter between consecutive readings within the window ending at its latest reading (a counter that goes backwards, e.g. after a meter replacement, adds nothing for that step).",
+		"Street-lighting energy", "Energia dell'illuminazione pubblica",
+		"Energia attiva prelevata dai contatori aggiornati dei quadri dell'illuminazione pubblica nella finestra: per contatore, la somma degli aumenti del suo totalizzatore tra letture consecutive entro la finestra che termina con la sua ultima lettura (un totalizzatore che torna indietro, ad esempio dopo la sostituzione del contatore, non aggiunge nulla per quel passo)."},
 }
 
 // indicators renders an aggregate as indicators.

@@ -58,8 +58,11 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 	if err != nil {
 		return fmt.Errorf("ingest: twin history: %w", err)
 	}
+	pub := &cfg.Twin.Public
+	rate, burst := pub.PublicRate()
 	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, History: hist, Alarms: alarmsH,
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
+		PublicRate: rate, PublicBurst: burst, Public: publicAPI(pub),
 		Logger: log.With("component", "twin-api"), Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("ingest: twin api: %w", err)

@@ -47,6 +47,9 @@ type Twin struct {
 	TileAttribution string `yaml:"tile_attribution"`
 	// Alarms configures the alarms (alarms.go).
 	Alarms *Alarms `yaml:"alarms"`
+	// Public are the citizens' page's and the public API's settings
+	// (twin_public.go), directly under twin:.
+	Public TwinPublic `yaml:",inline"`
 }
 
 func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
@@ -72,6 +75,7 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 	if len(t.Tokens) == 0 && t.TokensFile == "" && t.TokensEnv == "" {
 		bad("twin.tokens", "required: at least one operator token (the map, the entities, the stream and history need one)")
 	}
+	c.validateTwinPublic(bad)
 }
 
 // resolve makes a path from the config relative to the config file.

@@ -29,6 +29,8 @@ type API struct {
 	tickets tickets
 
 	areas areaShapes
+	gzips gzipCache
+	hist  *historyCache
 
 	indMu      sync.Mutex
 	indAt      time.Time // when indBody was taken
@@ -58,6 +60,7 @@ func New(cfg Config) (*API, error) {
 		limiter: newLimiter(cfg.PublicRate, cfg.PublicBurst, cfg.MaxClients),
 		metrics: m,
 		cache:   newFeatureCache(4096),
+		hist:    newHistoryCache(),
 	}
 	for _, t := range cfg.Tokens {
 		a.tokens = append(a.tokens, []byte(t))
@@ -77,7 +80,9 @@ func routes() []string {
 		"GET /api/v1/snapshot",
 		"GET /api/v1/indicators",
 		"GET /api/v1/indicators.csv",
+		"GET /api/v1/indicators/history",
 		"GET /api/v1/areas.geojson",
+		"GET /api/v1/config",
 		"GET /api/v1/history",
 		"GET /api/v1/openapi.json",
 		"GET /api/v1/alarms",
@@ -92,17 +97,19 @@ func routes() []string {
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handlers := map[string]http.Handler{
-		"GET /api/v1/entities":       a.operator(a.handleEntities),
-		"GET /api/v1/entities/{id}":  a.operator(a.handleEntity),
-		"GET /api/v1/gateways":       a.operator(a.handleGateways),
-		"GET /api/v1/stream":         a.streamAuth(a.handleStream),
-		"POST /api/v1/stream/ticket": a.operator(a.handleTicket),
-		"GET /api/v1/snapshot":       a.operator(a.handleSnapshot),
-		"GET /api/v1/indicators":     a.public(a.handleIndicators),
-		"GET /api/v1/indicators.csv": a.public(a.handleIndicatorsCSV),
-		"GET /api/v1/areas.geojson":  a.public(a.handleAreas),
-		"GET /api/v1/history":        a.operator(a.handleHistory),
-		"GET /api/v1/openapi.json":   a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
+		"GET /api/v1/entities":           a.operator(a.handleEntities),
+		"GET /api/v1/entities/{id}":      a.operator(a.handleEntity),
+		"GET /api/v1/gateways":           a.operator(a.handleGateways),
+		"GET /api/v1/stream":             a.streamAuth(a.handleStream),
+		"POST /api/v1/stream/ticket":     a.operator(a.handleTicket),
+		"GET /api/v1/snapshot":           a.operator(a.handleSnapshot),
+		"GET /api/v1/indicators":         a.public(a.handleIndicators),
+		"GET /api/v1/indicators.csv":     a.public(a.handleIndicatorsCSV),
+		"GET /api/v1/areas.geojson":      a.public(a.handleAreas),
+		"GET /api/v1/config":             a.public(a.handleConfig),
+		"GET /api/v1/indicators/history": a.public(a.handleIndicatorHistory),
+		"GET /api/v1/history":            a.operator(a.handleHistory),
+		"GET /api/v1/openapi.json":       a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
 	for _, r := range routes() {
 		switch {
@@ -121,6 +128,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("OPTIONS /api/v1/indicators", preflight)
 	mux.Handle("OPTIONS /api/v1/indicators.csv", preflight)
 	mux.Handle("OPTIONS /api/v1/areas.geojson", preflight)
+	mux.Handle("OPTIONS /api/v1/config", preflight)
+	mux.Handle("OPTIONS /api/v1/indicators/history", preflight)
 	mux.Handle("/api/v1/", a.instrument("unknown", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := r.Clone(r.Context())
 		g.Method = http.MethodGet
@@ -156,7 +165,7 @@ const (
 // attempts gets 429 before its token is looked at.
 func (a *API) operator(h http.HandlerFunc) http.Handler {
 	return a.instrument("operator", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		attempt, ok, wait := a.guard.Begin(clientIP(r), r.RemoteAddr)
+		attempt, ok, wait := a.guard.Begin(a.clientIP(r), r.RemoteAddr)
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeError(w, http.StatusTooManyRequests, "Authorization", "too many failed authentications from this address; retry later")
@@ -213,11 +222,15 @@ func (a *API) validToken(tok string) bool {
 	return found == 1
 }
 
-// public wraps a public endpoint: CORS, rate limit per client IP, metrics.
+// public wraps a public endpoint: CORS, the licence link, rate limit per
+// client IP, metrics.
 func (a *API) public(h http.HandlerFunc) http.Handler {
 	return a.instrument("public", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setCORS(w.Header())
-		if ok, wait := a.limiter.allow(clientIP(r), a.cfg.Now()); !ok {
+		if l := a.licenceLink(); l != "" {
+			w.Header().Set("Link", l)
+		}
+		if ok, wait := a.limiter.allow(a.clientIP(r), a.cfg.Now()); !ok {
 			a.metrics.rateLimited.Inc()
 			secs := int(wait.Seconds())
 			if time.Duration(secs)*time.Second < wait {
@@ -234,7 +247,7 @@ func (a *API) public(h http.HandlerFunc) http.Handler {
 // setCORS opens a public answer to every origin.
 func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "ETag, Retry-After")
+	h.Set("Access-Control-Expose-Headers", "ETag, Retry-After, Link")
 }
 
 // handlePreflight answers a CORS preflight of a public endpoint.

@@ -29,14 +29,19 @@ type areaShapes struct {
 // It carries no live data.
 func (a *API) handleAreas(w http.ResponseWriter, r *http.Request) {
 	a.areas.once.Do(func() {
-		a.areas.body = areasGeoJSON(a.reader.Entities(twin.Filter{Types: []string{string(twin.KindArea)}}))
+		a.areas.body = areasGeoJSON(a.reader.Entities(twin.Filter{Types: []string{string(twin.KindArea)}}), a.cfg.Public.Licence)
 	})
-	servePublic(w, r, "application/geo+json", a.areas.body)
+	a.servePublic(w, r, "application/geo+json", a.areas.body)
 }
 
-func areasGeoJSON(areas []twin.Entity) []byte {
+// areasGeoJSON renders the areas as a FeatureCollection with the licence
+// as a foreign member (RFC 7946 6.1).
+func areasGeoJSON(areas []twin.Entity, lic Licence) []byte {
 	dp := simplify.DouglasPeucker(areaTolerance)
-	out := []byte(`{"type":"FeatureCollection","features":[`)
+	l, _ := json.Marshal(lic)
+	out := []byte(`{"type":"FeatureCollection","licence":`)
+	out = append(out, l...)
+	out = append(out, `,"features":[`...)
 	for i, e := range areas {
 		if i > 0 {
 			out = append(out, ',')

@@ -71,7 +71,7 @@ func TestAreasSimplified(t *testing.T) {
 		ring = append(ring, orb.Point{11, 43.01 - 0.01*float64(i)/100})
 	}
 	e := twin.Entity{ID: "a", Name: "A", Kind: twin.KindArea, Geometry: orb.Polygon{ring}}
-	body := areasGeoJSON([]twin.Entity{e})
+	body := areasGeoJSON([]twin.Entity{e}, Licence{})
 	var fc struct {
 		Features []struct {
 			Geometry struct {

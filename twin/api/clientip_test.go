@@ -14,7 +14,7 @@ func TestClientIP(t *testing.T) {
 		"not an address":                  "not an address",
 	}
 	for remote, want := range cases {
-		if got := clientIP(&http.Request{RemoteAddr: remote}); got != want {
+		if got := (&API{}).clientIP(&http.Request{RemoteAddr: remote}); got != want {
 			t.Errorf("clientIP(%q) = %q, want %q", remote, got, want)
 		}
 	}

@@ -64,6 +64,10 @@ type Config struct {
 	// it regains one (defaults: package throttle's).
 	AuthBurst  int
 	AuthRefill time.Duration
+	// Public is what the public endpoints say about the data (language,
+	// time zone, licence) and whose X-Forwarded-For they believe
+	// (public.go).
+	Public Public
 	// Logger receives the API's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the API's metrics; nil registers none.
@@ -105,6 +109,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config.%s: %v, want >= 0 (0: default)", f.name, f.v))
 		}
 	}
+	errs = append(errs, c.Public.validate()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("twin api config: %w", errors.Join(errs...))
 	}
@@ -140,6 +145,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxHistoryPoints == 0 {
 		c.MaxHistoryPoints = DefaultMaxHistoryPoints
 	}
+	c.Public = c.Public.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

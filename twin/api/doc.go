@@ -23,18 +23,36 @@
 // freshness at a past moment from the time-series store (snapshot.go);
 // the map's time slider replays a past window with it.
 //
-// The indicators endpoints are public and read-only: CORS open to any
-// origin (dashboards on other sites), an ETag with If-None-Match answered
-// by 304, "Cache-Control: public, max-age=10", and a token bucket per
-// client IP (Config.PublicRate, PublicBurst; 429 with Retry-After beyond).
-// The client IP is the connection's remote address: behind a reverse
-// proxy every client shares the proxy's bucket, so put the limit there or
-// raise PublicBurst. The buckets live in a map bounded by LRU eviction
+// The public endpoints (indicators, indicators.csv, indicators/history,
+// areas.geojson, config) are read-only: CORS open to any origin
+// (dashboards on other sites), an ETag with If-None-Match answered by 304,
+// a public Cache-Control, and a token bucket per client IP
+// (Config.PublicRate, PublicBurst; 429 with Retry-After beyond; ingest's
+// twin.public_api). The client IP is the connection's remote address,
+// unless that is one of Config.Public.TrustedProxies: then it is the
+// rightmost X-Forwarded-For address that is not a trusted proxy (public.go,
+// clientip.go). The buckets live in a map bounded by LRU eviction
 // (Config.MaxClients), so a scan from many addresses cannot grow memory.
 //
 // The alarms' routes (/api/v1/alarms, /api/v1/alarms/{id}, POST
 // /api/v1/alarms/{id}/ack, /api/v1/alarms/stream) are operator endpoints
 // too; Config.Alarms serves them (package twin/alarms), 503 without it.
+//
+// # The public answers
+//
+// Every public answer carries the data licence (Config.Public.Licence): a
+// Link rel="license" header, and a "licence" member in the JSON and
+// GeoJSON bodies. Answers of gzipMin bytes or more are gzipped for a
+// client that accepts it (compressed once per body, gzip.go), with their
+// own ETag. A body holds no clock, so its ETag (its hash) changes only
+// when the data do: the indicators' "generated" is the time of the newest
+// value, not of the request. /indicators gives each indicator's label and
+// definition once per answer ("definitions"), in the language chosen by
+// ?lang=, else Accept-Language, else Config.Public.Language (Italian);
+// /config tells the page that language, the time zone and the licence.
+// /indicators/history rebuilds an area's indicator over a day or a week
+// from InfluxDB through the HistoryQuerier, hourly, cached five minutes
+// per key (indhistory.go).
 //
 // # Errors
 //

@@ -2,9 +2,7 @@ package api
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -47,12 +45,14 @@ func (a *API) handleIndicators(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := json.Marshal(sanitized(ind))
+	lang := a.language(r)
+	b, err := json.Marshal(a.publicAnswer(ind, lang))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "encode indicators: "+err.Error())
 		return
 	}
-	servePublic(w, r, "application/json", append(b, '\n'))
+	w.Header().Add("Vary", "Accept-Language")
+	a.servePublic(w, r, "application/json", append(b, '\n'))
 }
 
 // handleIndicatorsCSV answers GET /api/v1/indicators.csv.
@@ -61,7 +61,7 @@ func (a *API) handleIndicatorsCSV(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	servePublic(w, r, "text/csv; charset=utf-8", indicatorsCSV(ind))
+	a.servePublic(w, r, "text/csv; charset=utf-8", indicatorsCSV(ind))
 }
 
 // indicatorsCSV renders ind as CSV: one row per indicator, the city's
@@ -100,27 +100,6 @@ func cell(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-// servePublic answers with body, its ETag and the public Cache-Control;
-// a matching If-None-Match gets 304.
-func servePublic(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	h := w.Header()
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", publicCache)
-	h.Set("Vary", "Accept-Encoding")
-	if etagMatch(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
 }
 
 // etagMatch says whether an If-None-Match header matches etag (weak

@@ -69,7 +69,10 @@ func (l *limiter) len() int {
 }
 
 // clientIP is the rate-limited client of r: the IP of its connection (not
-// X-Forwarded-For, which any client can set), or for IPv6 its /64, the
-// block one subscriber is given: otherwise a client could rotate
-// addresses for fresh buckets.
-func clientIP(r *http.Request) string { return throttle.Key(r.RemoteAddr) }
+// X-Forwarded-For, which any client can set, unless the connection is from
+// a trusted proxy: clientip.go), or for IPv6 its /64, the block one
+// subscriber is given: otherwise a client could rotate addresses for
+// fresh buckets.
+func (a *API) clientIP(r *http.Request) string {
+	return throttle.Key(forwardedClient(r, a.cfg.Public.TrustedProxies))
+}

@@ -351,3 +351,9 @@ func Artifacts(t testing.TB) string {
 	}
 	return dir
 }
+
+// Call sends a DevTools method to the page's session (for what the
+// helpers above do not cover, e.g. Network.setExtraHTTPHeaders).
+func (p *Page) Call(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	return p.b.Call(ctx, p.session, method, params)
+}

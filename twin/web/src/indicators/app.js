@@ -1,22 +1,40 @@
-// Ponte public indicators page: per-area cards and, when the API serves
-// the areas' shapes (GET /api/v1/areas.geojson), an SVG choropleth drawn
-// with an equirectangular projection. Vanilla JS, no framework.
+// Ponte public indicators page: the computed time at the top, a card per
+// area with sensors (with a day / week trend where the API keeps history),
+// the areas without sensors folded into one line, a choropleth when the
+// API serves the areas' shapes, and the definitions once, in a glossary.
+// Italian or English (?lang=, else the language the API negotiated from
+// Accept-Language, else Italian), numbers and times in the city's locale
+// and time zone (GET /api/v1/config). Vanilla JS, no framework.
 //
-// URL parameters: embed=1 hides the header and footer (for an <iframe>);
-// area=ID[,ID] shows only those areas.
+// URL parameters: lang=it|en; embed=1 drops the header, downloads and
+// glossary but keeps the timestamp, licence and attribution, and reports
+// the frame's height to its parent (embed.js); area=ID or areas=ID,ID
+// shows only those areas; indicator=NAME or indicators=NAME,NAME only
+// those indicators.
 
-import { NO_DATA, RAMP, classes, fmt, indicatorLabel, rampColor, unitText } from '../shared/ramp.js';
+import { NO_DATA, RAMP, classes, rampColor } from '../shared/ramp.js';
+import { DEFAULT_TIME_ZONE, makeI18n, pickLanguage } from '../shared/i18n.js';
+import { reportHeight } from './embed.js';
+import { trend } from './trend.js';
 
 const API = '/api/v1';
 const REFRESH_MS = 60000;
+/** Indicators the API can rebuild a history of (twin/api indhistory.go). */
+const WITH_HISTORY = ['noise_laeq_mean', 'parking_occupancy', 'lighting_power'];
+
 const params = new URLSearchParams(location.search);
-if (params.get('embed') === '1') document.documentElement.classList.add('embed');
-const onlyAreas = (params.get('area') || '').split(',').map((s) => s.trim()).filter(Boolean);
+const embed = params.get('embed') === '1';
+if (embed) document.documentElement.classList.add('embed');
+const list = (...names) => names.flatMap((n) => (params.get(n) || '').split(',')).map((s) => s.trim()).filter(Boolean);
+const onlyAreas = list('area', 'areas');
+const onlyIndicators = list('indicator', 'indicators');
 
 const $ = (id) => document.getElementById(id);
+let i18n = makeI18n(pickLanguage(params.get('lang')), DEFAULT_TIME_ZONE);
 let indicators = null;
 let shapes = null;
 let chosen = '';
+let defs = new Map();
 
 function el(tag, text, attrs) {
   const e = document.createElement(tag);
@@ -25,60 +43,121 @@ function el(tag, text, attrs) {
   return e;
 }
 
-function valueText(i) {
-  return i.value === null || i.value === undefined ? 'no data' : `${fmt(i.value)}${unitText(i.unit)}`;
+/** The page's language and zone: ?lang= first, else the API's choice. */
+async function loadConfig() {
+  let cfg = {};
+  try {
+    const r = await fetch(`${API}/config`);
+    if (r.ok) cfg = await r.json();
+  } catch { /* defaults */ }
+  const lang = pickLanguage(params.get('lang') || cfg.language || cfg.default_language);
+  i18n = makeI18n(lang, cfg.time_zone || DEFAULT_TIME_ZONE);
+  document.documentElement.lang = lang;
+  for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = i18n.t(e.dataset.i18n);
+  document.title = `${i18n.t('title')} — Ponte`;
+  const other = lang === 'it' ? 'en' : 'it';
+  const link = $('other-language');
+  const q = new URLSearchParams(location.search);
+  q.set('lang', other);
+  link.href = `?${q}`;
+  link.hreflang = other;
+  link.lang = other;
+  link.textContent = i18n.t('otherLanguage');
+  $('json-link').href = `${API}/indicators?lang=${lang}`;
 }
 
-/** One card: a heading, a table of indicators and their definitions. */
-function card(id, name, inds, cls) {
-  const headingId = `h-${cls}-${id}`.replace(/[^A-Za-z0-9_-]/g, '_');
+const label = (name) => (defs.get(name) || {}).label || name;
+const pick = (inds) => (onlyIndicators.length ? inds.filter((i) => onlyIndicators.includes(i.name)) : inds);
+const hasSensors = (a) => (a.indicators || []).some((i) => i.sensors > 0);
+
+/** One card: a heading, a table of indicators and, if any, a trend. */
+function card(area, inds, cls) {
+  const headingId = `h-${cls}-${area.id}`.replace(/[^A-Za-z0-9_-]/g, '_');
   // The card's accessible name reads the values (aria-label, not
   // aria-labelledby, which would win and read only the heading).
-  const art = el('article', null, { class: `card ${cls}`, tabindex: '0', 'data-id': id });
-  art.setAttribute('aria-label', `${name}: ` + inds.map((i) => `${indicatorLabel(i.name)} ${valueText(i)}`).join('; '));
-  art.appendChild(el('h3', name, { id: headingId }));
+  const art = el('article', null, { class: `card ${cls}`, tabindex: '0', 'data-id': area.id });
+  art.setAttribute('aria-label', `${area.name}: ` + inds.map((i) => `${label(i.name)} ${i18n.value(i)}`).join('; '));
+  art.appendChild(el('h3', area.name, { id: headingId }));
   const t = el('table');
-  t.appendChild(el('caption', `Indicators of ${name}`, { class: 'visually-hidden' }));
-  for (const i of inds) {
+  t.appendChild(el('caption', i18n.t('caption', { name: area.name }), { class: 'visually-hidden' }));
+  // Rows rest on sensors: an indicator without any in the area is told in
+  // one line, not as a row of "no data" (unless asked for by name).
+  const rows = onlyIndicators.length ? inds : inds.filter((i) => i.sensors > 0);
+  for (const i of rows) {
     const tr = el('tr');
-    const th = el('th', indicatorLabel(i.name), { scope: 'row' });
-    const td = el('td', valueText(i), { 'data-indicator': i.name });
-    td.appendChild(el('span', `${i.sensors} sensor${i.sensors === 1 ? '' : 's'} · ${i.window}`, { class: 'sub' }));
+    const th = el('th', label(i.name), { scope: 'row' });
+    const td = el('td', i18n.value(i), { 'data-indicator': i.name });
+    td.appendChild(el('span', i18n.basis(i), { class: 'sub' }));
     tr.append(th, td);
     t.appendChild(tr);
   }
   art.appendChild(t);
-  const det = el('details');
-  det.appendChild(el('summary', 'How these are computed'));
-  const dl = el('dl');
-  for (const i of inds) {
-    dl.append(el('dt', indicatorLabel(i.name)), el('dd', `${i.definition || ''} Window: ${i.window}; unit: ${i.unit || 'none'}.`));
+  const missing = inds.length - rows.length;
+  if (missing > 0) art.appendChild(el('p', missing === 1 ? i18n.t('withoutOne') : i18n.t('without', { n: missing }), { class: 'sub without' }));
+  if (cls === 'area-card') {
+    const h = inds.find((i) => WITH_HISTORY.includes(i.name) && i.sensors > 0);
+    if (h) art.appendChild(trend(API, area, { name: h.name, label: label(h.name), unit: h.unit }, i18n));
   }
-  det.appendChild(dl);
-  art.appendChild(det);
   return art;
 }
 
-function areasShown() {
+function areasAll() {
   const all = (indicators && indicators.areas) || [];
   return onlyAreas.length ? all.filter((a) => onlyAreas.includes(a.id)) : all;
 }
 
-function renderCards() {
-  const city = indicators.city || [];
-  $('city').hidden = city.length === 0 || onlyAreas.length > 0;
-  $('city-cards').replaceChildren(card('city', 'Whole city', city, 'city-card'));
-  const areas = areasShown();
-  $('areas').hidden = false;
-  $('area-cards').replaceChildren(...areas.map((a) => card(a.id, a.name || a.id, a.indicators || [], 'area-card')));
-  $('generated').textContent = indicators.generated ? `Computed ${new Date(indicators.generated).toLocaleString()}.` : '';
+/** Areas with cards: those asked for by name, else those with sensors. */
+function areasShown() {
+  return onlyAreas.length ? areasAll() : areasAll().filter(hasSensors);
 }
 
-function indicatorNames() {
-  const names = [];
-  for (const i of indicators.city || []) if (!names.includes(i.name)) names.push(i.name);
-  for (const a of indicators.areas || []) for (const i of a.indicators || []) if (!names.includes(i.name)) names.push(i.name);
-  return names;
+function renderCards() {
+  const city = pick(indicators.city || []);
+  $('city').hidden = city.length === 0 || onlyAreas.length > 0;
+  $('city-cards').replaceChildren(card({ id: 'city', name: i18n.t('city') }, city, 'city-card'));
+  const shown = areasShown();
+  $('areas').hidden = false;
+  $('areas-title').hidden = embed && shown.length === 1;
+  $('area-cards').replaceChildren(...shown.map((a) => card({ id: a.id, name: a.name || a.id }, pick(a.indicators || []), 'area-card')));
+  const folded = onlyAreas.length ? [] : areasAll().filter((a) => !hasSensors(a));
+  const box = $('no-sensors');
+  box.hidden = folded.length === 0;
+  box.querySelector('summary').textContent = folded.length === 1 ? i18n.t('noSensorsOne') : i18n.t('noSensors', { n: folded.length });
+  $('no-sensors-list').textContent = folded.map((a) => a.name || a.id).sort((x, y) => x.localeCompare(y, i18n.locale)).join(', ');
+  const when = indicators.generated ? i18n.t('updated', { t: i18n.dateTime(indicators.generated) }) : i18n.t('notYet');
+  $('generated').textContent = when;
+  $('footer-time').textContent = when;
+  const lic = indicators.licence || {};
+  const parts = [];
+  if (lic.attribution) parts.push(i18n.t('source', { attribution: lic.attribution }) + ' ');
+  if (lic.name) {
+    parts.push(i18n.t('licenceWord') + ' ');
+    parts.push(lic.url ? el('a', lic.name, { href: lic.url, rel: 'license' }) : lic.name);
+    parts.push('.');
+  }
+  $('licence').replaceChildren(...parts);
+  renderGlossary();
+}
+
+function renderGlossary() {
+  const items = [];
+  for (const d of defs.values()) {
+    if (onlyIndicators.length && !onlyIndicators.includes(d.name)) continue;
+    const dd = el('dd', d.definition || '');
+    const u = i18n.unit(d.unit).trim();
+    if (u) dd.append(' ', el('span', `(${i18n.t('unit')}: ${u})`, { class: 'unit' }));
+    items.push(el('dt', d.label || d.name, { 'data-indicator': d.name }), dd);
+  }
+  $('glossary-list').replaceChildren(...items);
+  $('glossary').hidden = items.length === 0;
+}
+
+/** The definitions of the answer: once per answer, or (older APIs) per value. */
+function readDefinitions(ind) {
+  defs = new Map();
+  for (const d of ind.definitions || []) defs.set(d.name, d);
+  const all = (ind.city || []).concat(...(ind.areas || []).map((a) => a.indicators || []));
+  for (const i of all) if (!defs.has(i.name)) defs.set(i.name, { name: i.name, label: i.name, unit: i.unit, definition: i.definition || '' });
 }
 
 // --- choropleth ---------------------------------------------------------------
@@ -104,23 +183,27 @@ function projection(features, width) {
 }
 
 function renderChoropleth() {
-  if (!shapes || !indicators) return;
-  const names = indicatorNames();
-  if (!names.includes(chosen)) chosen = names[0] || '';
+  if (!shapes || !indicators || (embed && onlyAreas.length > 0)) { $('choropleth').hidden = true; return; }
+  const names = [...defs.keys()].filter((n) => !onlyIndicators.length || onlyIndicators.includes(n));
+  if (!names.includes(chosen)) {
+    // The first indicator some area has a value of, so the map says something.
+    const withData = names.find((n) => areasAll().some((a) => (a.indicators || []).some((i) => i.name === n && i.sensors > 0)));
+    chosen = withData || names[0] || '';
+  }
   const sel = $('choropleth-indicator');
-  sel.replaceChildren(...names.map((n) => new Option(indicatorLabel(n), n)));
+  sel.replaceChildren(...names.map((n) => new Option(label(n), n)));
   sel.value = chosen;
-  const byId = new Map(areasShown().map((a) => [a.id, a]));
+  const byId = new Map(areasAll().map((a) => [a.id, a]));
   const feats = shapes.features.filter((f) => byId.has(String(f.id)));
   if (feats.length === 0) { $('choropleth').hidden = true; return; }
-  const value = (a) => { const i = (a.indicators || []).find((x) => x.name === chosen); return i ? i : null; };
+  const value = (a) => (a.indicators || []).find((x) => x.name === chosen) || null;
   const c = classes(feats.map((f) => { const i = value(byId.get(String(f.id))); return i ? i.value : null; }));
   const NS = 'http://www.w3.org/2000/svg';
   const p = projection(feats, 800);
   const svg = document.createElementNS(NS, 'svg');
   svg.setAttribute('viewBox', `-4 -4 ${p.width + 8} ${p.height + 8}`);
   svg.setAttribute('role', 'group');
-  svg.setAttribute('aria-label', `Map of the areas coloured by ${indicatorLabel(chosen)}`);
+  svg.setAttribute('aria-label', i18n.t('mapAria', { ind: label(chosen) }));
   for (const f of feats) {
     const a = byId.get(String(f.id));
     const i = value(a);
@@ -132,10 +215,10 @@ function renderChoropleth() {
     path.setAttribute('tabindex', '0');
     path.setAttribute('role', 'img');
     path.setAttribute('data-id', a.id);
-    const label = `${a.name || a.id}: ${indicatorLabel(chosen)} ${i ? valueText(i) : 'no data'}`;
-    path.setAttribute('aria-label', label);
+    const text = `${a.name || a.id}: ${label(chosen)} ${i18n.value(i)}`;
+    path.setAttribute('aria-label', text);
     const title = document.createElementNS(NS, 'title');
-    title.textContent = label;
+    title.textContent = text;
     path.appendChild(title);
     const go = () => { const cardEl = document.querySelector(`.area-card[data-id="${CSS.escape(a.id)}"]`); if (cardEl) { cardEl.scrollIntoView({ block: 'nearest' }); cardEl.focus(); } };
     path.addEventListener('click', go);
@@ -143,7 +226,7 @@ function renderChoropleth() {
     svg.appendChild(path);
   }
   $('choropleth-map').replaceChildren(svg);
-  const unit = (indicators.city || []).concat(...(indicators.areas || []).map((x) => x.indicators || [])).find((x) => x.name === chosen)?.unit || '';
+  const unit = (defs.get(chosen) || {}).unit || '';
   const items = [];
   if (c) {
     const edges = [c.min, ...c.breaks, c.max];
@@ -152,16 +235,19 @@ function renderChoropleth() {
       const li = el('li');
       const sw = el('span', null, { class: 'swatch', 'aria-hidden': 'true' });
       sw.style.background = n === 1 ? RAMP[Math.floor(RAMP.length / 2)] : RAMP[k];
-      li.append(sw, document.createTextNode(n === 1 ? `${fmt(c.min)}${unitText(unit)}` : `${fmt(edges[k])} – ${fmt(edges[k + 1])}${unitText(unit)}`));
+      const txt = n === 1 ? i18n.plain(chosen, unit, c.min) : `${i18n.plain(chosen, '', edges[k])} – ${i18n.plain(chosen, unit, edges[k + 1])}`;
+      li.append(sw, document.createTextNode(txt));
       items.push(li);
     }
   }
   const li = el('li');
   const sw = el('span', null, { class: 'swatch', 'aria-hidden': 'true' });
   sw.style.background = NO_DATA;
-  li.append(sw, document.createTextNode('no data'));
+  li.append(sw, document.createTextNode(i18n.t('noData')));
   items.push(li);
-  $('choropleth-legend').replaceChildren(...items);
+  const legend = $('choropleth-legend');
+  legend.setAttribute('aria-label', i18n.t('legend'));
+  legend.replaceChildren(...items);
   $('choropleth').hidden = false;
 }
 
@@ -185,14 +271,17 @@ function keepFocus(render) {
 }
 
 async function loadIndicators() {
-  const r = await fetch(`${API}/indicators`);
-  if (!r.ok) throw new Error(`the indicators service answered ${r.status} ${r.statusText}`);
+  const r = await fetch(`${API}/indicators?lang=${i18n.lang}`);
+  if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
   const text = await r.text();
   if (text === lastText) return;
   lastText = text;
   indicators = JSON.parse(text);
+  readDefinitions(indicators);
   keepFocus(() => { renderCards(); renderChoropleth(); });
-  $('status').textContent = `${areasShown().length} areas.`;
+  const shown = areasShown().length;
+  $('status').textContent = i18n.t('status', { n: shown, m: areasAll().length - shown });
+  $('status').classList.add('visually-hidden'); // the cards and the folded line say it
   document.body.dataset.ready = 'true';
 }
 
@@ -207,10 +296,14 @@ async function loadShapes() {
 
 async function refresh() {
   try { await loadIndicators(); } catch (err) {
-    $('status').textContent = `Could not load the indicators: ${err.message}. Retrying in a minute.`;
+    $('status').textContent = i18n.t('error', { e: err.message });
+    $('status').classList.remove('visually-hidden');
   }
 }
 
-loadShapes();
-refresh();
-setInterval(refresh, REFRESH_MS);
+if (embed) reportHeight();
+loadConfig().then(() => {
+  loadShapes();
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+});
