@@ -104,7 +104,7 @@ func (a *API) streamAuth(h http.HandlerFunc) http.Handler {
 	op := a.operator(h)
 	ticketed := a.instrument("operator", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tk := r.URL.Query().Get("ticket")
-		attempt, ok, wait := a.guard.Begin(clientIP(r), r.RemoteAddr)
+		attempt, ok, wait := a.guard.Begin(a.clientIP(r), r.RemoteAddr)
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeError(w, http.StatusTooManyRequests, "ticket", "too many failed authentications from this address; retry later")
