@@ -153,15 +153,6 @@ type influxAnswer struct {
 	Error string `json:"error"`
 }
 
-// parseInfluxAnswer reads the (time, mean) rows of a /query answer.
-func parseInfluxAnswer(status int, body []byte) ([]HistoryPoint, error) {
-	results, err := parseInfluxResults(status, body)
-	if err != nil {
-		return nil, err
-	}
-	return flatten(results), nil
-}
-
 // parseInfluxResults reads the (time, value) rows of a /query answer, one
 // slice per statement.
 func parseInfluxResults(status int, body []byte) ([][]HistoryPoint, error) {
