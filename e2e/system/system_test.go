@@ -534,7 +534,13 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("area %s's card shows values the API does not have", id)
 		}
 	}
+	// The choropleth draws once /api/v1/areas.geojson arrived, which may
+	// be after the cards.
+	var waited float64
 	var regions int
+	if err := ip.Eval(ctx, browser.WaitJS(fmt.Sprintf(`document.querySelectorAll('#choropleth-map path[data-id]').length >= %d`, nAreas), 20000), &waited); err != nil {
+		t.Fatal(err)
+	}
 	if err := ip.Eval(ctx, `document.querySelectorAll('#choropleth-map path[data-id]').length`, &regions); err != nil {
 		t.Fatal(err)
 	}
