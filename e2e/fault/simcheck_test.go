@@ -26,8 +26,8 @@ func simSeed(i int) int64 { return int64(100 * i) }
 // answer may come as late as the poll's timeout, so a reading acquired at
 // T holds the value of some instant in (T-simLag, T+pollTimeout]. Another
 // meter's values, or values of another time, still fall outside.
-// The simulator's values over that window (sampled every 25 ms, the
-// patterns are smooth) must bracket the reading, to float32 precision.
+// The simulator's values over that window (taken where they have their
+// extremes, see below) must bracket the reading, to float32 precision.
 // It returns how many readings were checked, how many do not fit, and up
 // to five of those.
 // simLag is how far behind a reading's time the simulator's registers may
@@ -61,15 +61,26 @@ func simCheck(t *testing.T, gwIndex int, devices []string, recs []accepted, step
 			continue
 		}
 		lo, hi := math.Inf(1), math.Inf(-1)
-		// Every 25 ms, and every whole second: the simulator's noise turns
-		// at whole minutes (its knots), so an extreme of the curve can fall
-		// between two samples, and a register updated there holds it.
+		// Within each whole second the simulator's value is linear: its
+		// daily pattern reads the time to the second (a step at each whole
+		// second) and its noise is linear between knots at whole minutes.
+		// So its extremes over the window are at the window's ends, at whole
+		// seconds, and just before them (the left end of each step): a
+		// register updated at xx.999 holds the value there, which a grid
+		// (25 ms, kept as well) misses by up to its spacing.
 		var at []time.Time
+		from, to := r.Time.Add(-simLag), r.Time.Add(pollTimeout)
 		for d := -simLag; d <= pollTimeout; d += 25 * time.Millisecond {
 			at = append(at, r.Time.Add(d))
 		}
-		for s := r.Time.Add(-simLag).Truncate(time.Second); !s.After(r.Time.Add(pollTimeout)); s = s.Add(time.Second) {
-			at = append(at, s)
+		at = append(at, from, to)
+		for s := from.Truncate(time.Second); !s.After(to); s = s.Add(time.Second) {
+			if !s.Before(from) {
+				at = append(at, s)
+			}
+			if before := s.Add(-time.Nanosecond); !before.Before(from) && !before.After(to) {
+				at = append(at, before)
+			}
 		}
 		for _, t := range at {
 			v, err := u.Value(r.Point, t.In(zone))
