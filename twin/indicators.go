@@ -208,7 +208,7 @@ func contribOf(category wire.Category, fresh bool, attrs map[string]Attr, energy
 		if !ok {
 			return 0, false
 		}
-		return toFloat(a.Value)
+		return ToFloat(a.Value)
 	}
 	switch category {
 	case "traffic":
@@ -240,8 +240,9 @@ func contribOf(category wire.Category, fresh bool, attrs map[string]Attr, energy
 	return c
 }
 
-// toFloat converts an attribute value to float64.
-func toFloat(v any) (float64, bool) {
+// ToFloat converts an attribute value to float64: numbers as they are
+// (not NaN or an infinity), booleans as 1 and 0.
+func ToFloat(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, !math.IsNaN(x) && !math.IsInf(x, 0)

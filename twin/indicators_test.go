@@ -205,7 +205,7 @@ func TestMappingAttributes(t *testing.T) {
 					continue
 				}
 				if f, isF := v.(float64); isF {
-					if g, _ := toFloat(a.Value); !near(g, f) {
+					if g, _ := ToFloat(a.Value); !near(g, f) {
 						t.Errorf("%s = %v, want %v", k, a.Value, v)
 					}
 				} else if a.Value != v {

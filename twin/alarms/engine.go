@@ -262,7 +262,7 @@ func (e *Engine) observe(ent twin.Entity) {
 		}
 		tr.info = siteInfo(ent)
 		tr.fresh = ent.Freshness == twin.Fresh
-		if v, num := number(a.Value); has && num && a.ObservedAt.After(tr.lastObs) {
+		if v, num := twin.ToFloat(a.Value); has && num && a.ObservedAt.After(tr.lastObs) {
 			tr.lastObs = a.ObservedAt
 			tr.sample(r, a.ObservedAt, v)
 		}

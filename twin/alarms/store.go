@@ -173,19 +173,3 @@ func (e *Engine) save() {
 	}
 	e.written = v
 }
-
-// number converts a twin attribute's value to float64.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
-	case int64:
-		return float64(x), true
-	case bool:
-		if x {
-			return 1, true
-		}
-		return 0, true
-	}
-	return 0, false
-}
