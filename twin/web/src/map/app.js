@@ -313,7 +313,7 @@ function fillIndicatorSelect() {
   }
   const have = [...sel.options].map((o) => o.value).join('\n');
   if (have !== names.join('\n')) {
-    sel.replaceChildren(...names.map((n) => new Option(indicatorLabel(n), n)));
+    sel.replaceChildren(...names.map((n) => new Option(indicatorLabel(n, lang), n)));
   }
   sel.value = store.indicator;
 }
@@ -445,7 +445,7 @@ function renderLegend() {
   }
   items.push(swatch(NO_DATA, T.noData));
   $('legend-areas').replaceChildren(...items);
-  $('legend-areas-title').textContent = store.indicator ? `${T.legendAreas}: ${indicatorLabel(store.indicator)}` : T.legendAreas;
+  $('legend-areas-title').textContent = store.indicator ? `${T.legendAreas}: ${indicatorLabel(store.indicator, lang)}` : T.legendAreas;
 }
 
 function renderStaticLegend() {

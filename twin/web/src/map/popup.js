@@ -5,7 +5,7 @@
 // tecnici", and a chart with axes of every numeric or boolean series.
 
 import { indicatorLabel } from '../shared/ramp.js';
-import { T, ago, dateTime, num, when } from './i18n.js';
+import { T, ago, dateTime, lang, num, when } from './i18n.js';
 import { sparkline } from './sparkline.js';
 import { axisUnit, isInternal, isRatio, label, symbol, valueText } from './units.js';
 
@@ -134,7 +134,7 @@ export function details(props, store, fetchHistory, { now = Date.now(), past = f
       t.appendChild(el('caption', T.indicators));
       for (const i of a.indicators || []) {
         const tr = el('tr');
-        tr.appendChild(el('th', indicatorLabel(i.name)));
+        tr.appendChild(el('th', indicatorLabel(i.name, lang)));
         const s = symbol(i.unit, '');
         tr.appendChild(el('td', `${num(i.value)}${s ? ' ' + s : ''} (${T.sensors(i.sensors)}, ${i.window})`));
         t.appendChild(tr);

@@ -66,9 +66,9 @@ export function fmt(v) {
   return new Intl.NumberFormat('en-GB', { maximumFractionDigits: digits }).format(v);
 }
 
-/** Human label for an indicator key: known names, else the key in words. */
-export function indicatorLabel(name) {
-  const known = {
+/** Indicator names by language (the twin's own labels, twin/indicators.go). */
+const INDICATOR_NAMES = {
+  en: {
     traffic_intensity: 'Traffic intensity',
     congestion_share: 'Congested road share',
     air_quality_band_worst: 'Air quality (worst band)',
@@ -77,7 +77,22 @@ export function indicatorLabel(name) {
     parking_occupancy: 'Parking occupancy',
     lighting_energy: 'Street-lighting energy',
     lighting_power: 'Street-lighting power',
-  };
+  },
+  it: {
+    traffic_intensity: 'Intensità del traffico',
+    congestion_share: 'Contatori in congestione',
+    air_quality_band_worst: "Qualità dell'aria (stazione peggiore)",
+    air_quality_band_mean: "Qualità dell'aria (media)",
+    noise_laeq_mean: 'Rumore (LAeq)',
+    parking_occupancy: 'Occupazione dei parcheggi',
+    lighting_energy: "Energia dell'illuminazione pubblica",
+    lighting_power: "Potenza dell'illuminazione pubblica",
+  },
+};
+
+/** Human label for an indicator key in lang ('en' or 'it'): known names, else the key in words. */
+export function indicatorLabel(name, lang = 'en') {
+  const known = INDICATOR_NAMES[lang] || INDICATOR_NAMES.en;
   if (known[name]) return known[name];
   const s = String(name).replace(/[_-]+/g, ' ').trim();
   return s.charAt(0).toUpperCase() + s.slice(1);
