@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	svcCfg := service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
-		Gateways: cfg.GatewayIDs(), Devices: inv.get().Devices(), UnknownDevices: cfg.UnknownDevices, MaxNewDevices: cfg.MaxNewDevices,
+		Gateways: inv.gatewayIDs(), Devices: inv.get().Devices(), UnknownDevices: cfg.UnknownDevices, MaxNewDevices: cfg.MaxNewDevices,
 		MaxAge: cfg.MaxAge.D(), MaxFuture: cfg.MaxFuture.D(), Workers: cfg.Workers, QueueLen: cfg.Queue,
 		Logger: log, Registerer: reg,
 	}

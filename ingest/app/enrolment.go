@@ -64,24 +64,26 @@ func openInventory(cfg *config.Config, log *slog.Logger) (*inventory, error) {
 	if inv.reg, err = enrol.Open(ec); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	for _, c := range inv.reg.Changes() {
-		if err := inv.rebuild(c); err != nil {
-			return nil, err
-		}
+	// Every enrolled gateway at once: one inventory, not one per gateway.
+	if err := inv.rebuild(inv.reg.Changes()...); err != nil {
+		return nil, err
 	}
 	return inv, nil
 }
 
 // rebuild makes the inventory of the static and enrolled site configs,
-// with c's site. (It keeps its own copy of the registry's sites: it runs
-// inside the registry's OnChange, where the registry cannot be asked.)
-func (inv *inventory) rebuild(c enrol.Change) error {
+// with the sites of cs. (It keeps its own copy of the registry's sites:
+// it runs inside the registry's OnChange, where the registry cannot be
+// asked.)
+func (inv *inventory) rebuild(cs ...enrol.Change) error {
 	inv.sitesMu.Lock()
 	defer inv.sitesMu.Unlock()
 	if inv.enrolled == nil {
 		inv.enrolled = map[string]*site.Site{}
 	}
-	inv.enrolled[c.Gateway] = c.Site
+	for _, c := range cs {
+		inv.enrolled[c.Gateway] = c.Site
+	}
 	ids := slices.Sorted(maps.Keys(inv.enrolled))
 	all := slices.Clone(inv.static)
 	for _, id := range ids {
@@ -142,17 +144,36 @@ func (inv *inventory) check(id string) error {
 	return nil
 }
 
+// gatewayIDs is the service's gateway list: the configuration's with the
+// enrolled gateways added, or nil when the configuration lists none (any
+// gateway the broker lets in is accepted).
+func (inv *inventory) gatewayIDs() []string {
+	ids := inv.cfg.GatewayIDs()
+	if len(ids) == 0 {
+		return nil
+	}
+	inv.sitesMu.Lock()
+	defer inv.sitesMu.Unlock()
+	return append(ids, slices.Sorted(maps.Keys(inv.enrolled))...)
+}
+
 // attach hands the registry's gateways to the parts once they exist; from
-// then on every change reaches them.
+// then on every change reaches them. The service and the twin were built
+// from the inventory, enrolled gateways included: only the broker's
+// credentials and the twin's revoked marks are left to set.
 func (inv *inventory) attach(svc *service.Service, b *broker.Broker, tw *twin.Twin) error {
 	if inv.reg == nil {
 		return nil
 	}
+	// The registry's state first, without mu: an enrolment holds the
+	// registry's lock while it takes mu (check, deliver). attach runs
+	// before the HTTP listeners serve, so none comes in between.
+	changes := inv.reg.Changes()
 	inv.mu.Lock()
+	defer inv.mu.Unlock()
 	inv.svc, inv.broker, inv.tw = svc, b, tw
-	inv.mu.Unlock()
-	for _, c := range inv.reg.Changes() {
-		if err := inv.deliver(c); err != nil {
+	for _, c := range changes {
+		if err := inv.credentials(c); err != nil {
 			return fmt.Errorf("ingest: enrolled gateway %s: %w", c.Gateway, err)
 		}
 	}
@@ -182,13 +203,6 @@ func (inv *inventory) deliver(c enrol.Change) error {
 		names[i] = d.Name
 	}
 	inv.svc.SetGateway(c.Gateway, names)
-	if inv.broker != nil {
-		if c.Revoked {
-			inv.broker.RemoveGateway(c.Gateway)
-		} else if err := inv.broker.SetGateway(c.Gateway, c.PasswordHash); err != nil {
-			return err
-		}
-	}
 	if inv.tw != nil {
 		one, err := site.NewInventory(c.Site)
 		if err != nil {
@@ -197,9 +211,28 @@ func (inv *inventory) deliver(c enrol.Change) error {
 		if err := inv.tw.SetGatewaySites(c.Gateway, twin.SitesFromInventory(one)); err != nil {
 			return err
 		}
-		inv.tw.SetGatewayRevoked(c.Gateway, c.Revoked)
+	}
+	if err := inv.credentials(c); err != nil {
+		return err
 	}
 	inv.log.Info("inventory updated", "gateway", c.Gateway, "devices", len(names), "revoked", c.Revoked, "rotated", c.Rotated)
+	return nil
+}
+
+// credentials sets a gateway's credentials on the embedded broker and its
+// revoked mark on the twin (after its sites: the mark lives on the
+// gateway's entity); the caller holds mu.
+func (inv *inventory) credentials(c enrol.Change) error {
+	if inv.broker != nil {
+		if c.Revoked {
+			inv.broker.RemoveGateway(c.Gateway)
+		} else if err := inv.broker.SetGateway(c.Gateway, c.PasswordHash); err != nil {
+			return err
+		}
+	}
+	if inv.tw != nil {
+		inv.tw.SetGatewayRevoked(c.Gateway, c.Revoked)
+	}
 	return nil
 }
 
