@@ -380,22 +380,6 @@ func (r *Registry) change(id string, rotated bool) Change {
 	return c
 }
 
-// Sites returns the enrolled gateways' site configs by gateway ID.
-func (r *Registry) Sites() []*site.Site {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ids := make([]string, 0, len(r.sites))
-	for id := range r.sites {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]*site.Site, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, r.sites[id])
-	}
-	return out
-}
-
 // Enrolment is one enrolment request.
 type Enrolment struct {
 	// Token is the enrolment token.

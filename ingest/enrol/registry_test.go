@@ -132,8 +132,8 @@ func TestEnrolTokenOnceInScopeAndPersisted(t *testing.T) {
 	if len(gws) != 1 || gws[0].ID != "fi-gw-1" || gws[0].Devices != 2 || gws[0].Bcrypt != "" {
 		t.Fatalf("reopened gateways %+v", gws)
 	}
-	if s := r2.Sites(); len(s) != 1 || s[0].Devices[1].Name != "meter-b" {
-		t.Fatalf("reopened sites %+v", s)
+	if c := r2.Changes(); len(c) != 1 || c[0].Site.Devices[1].Name != "meter-b" {
+		t.Fatalf("reopened sites %+v", c)
 	}
 	if _, err := r2.Enrol(Enrolment{Token: tok, Request: req}); status(err) != http.StatusUnauthorized {
 		t.Fatalf("used token after reopening: %v", err)
