@@ -188,7 +188,7 @@ func newCSR(id string) (*ecdsa.PrivateKey, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkixName(id)}, key)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
 	if err != nil {
 		return nil, "", err
 	}
@@ -268,5 +268,3 @@ func postOnce(ctx context.Context, c *http.Client, target, token string, body []
 	}
 	return wire.EnrolResponse{}, 0, fmt.Errorf("%w: %v", errRefused, err)
 }
-
-func pkixName(cn string) pkix.Name { return pkix.Name{CommonName: cn} }
