@@ -51,23 +51,32 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := findBinary(t)
-	dir := t.TempDir()
-	port, rpc := testenv.FreePort(t), testenv.FreePort(t)
-	conf := filepath.Join(dir, "influxdb.conf")
-	if err := os.WriteFile(conf, []byte(config(dir, port, rpc)), 0o644); err != nil {
-		t.Fatalf("write influxd config: %v", err)
+	for attempt := 1; ; attempt++ {
+		dir := t.TempDir()
+		port, rpc := testenv.FreePort(t), testenv.FreePort(t)
+		conf := filepath.Join(dir, "influxdb.conf")
+		if err := os.WriteFile(conf, []byte(config(dir, port, rpc)), 0o644); err != nil {
+			t.Fatalf("write influxd config: %v", err)
+		}
+		s := &Server{
+			URL:    fmt.Sprintf("http://127.0.0.1:%d", port),
+			Bucket: Bucket,
+			DB:     DB,
+			Port:   port,
+			t:      t,
+			proc:   testenv.NewProcess(t, "influxd", bin, "-config", conf),
+		}
+		s.proc.Ready, s.proc.ReadyTimeout = s.pingOK(), readyTimeout
+		err := s.proc.TryStart()
+		if testenv.BindConflict(err) && attempt < 3 {
+			continue // another test bound a port between the probe and the start
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.post(fmt.Sprintf("CREATE DATABASE %q", s.DB))
+		return s
 	}
-	s := &Server{
-		URL:    fmt.Sprintf("http://127.0.0.1:%d", port),
-		Bucket: Bucket,
-		DB:     DB,
-		Port:   port,
-		t:      t,
-		proc:   testenv.NewProcess(t, "influxd", bin, "-config", conf),
-	}
-	s.proc.Ready, s.proc.ReadyTimeout = s.pingOK(), readyTimeout
-	s.Start()
-	return s
 }
 
 // findBinary looks influxd up on PATH, in the checkout's .tools/bin (see

@@ -62,18 +62,27 @@ func NewProcess(tb testing.TB, name, bin string, args ...string) *Process {
 }
 
 // Start starts the process, if it is not running, and waits until it is
-// ready.
+// ready; the test fails if it exits first or is not ready in time.
 func (p *Process) Start() {
 	p.tb.Helper()
+	if err := p.TryStart(); err != nil {
+		p.tb.Fatal(err)
+	}
+}
+
+// TryStart is Start returning its failure instead of failing the test, for
+// a caller that can mend the cause and try again (a port another process
+// bound between the probe and the start: see BindConflict).
+func (p *Process) TryStart() error {
 	p.mu.Lock()
 	if p.cmd != nil {
 		p.mu.Unlock()
-		return
+		return nil
 	}
 	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		p.mu.Unlock()
-		p.tb.Fatalf("%s: open log: %v", p.Name, err)
+		return fmt.Errorf("%s: open log: %w", p.Name, err)
 	}
 	fmt.Fprintf(logf, "=== start %s %s\n", p.Name, time.Now().UTC().Format(time.RFC3339Nano))
 	st, _ := logf.Stat()
@@ -86,14 +95,14 @@ func (p *Process) Start() {
 	logf.Close() // the child holds its own descriptor
 	if err != nil {
 		p.mu.Unlock()
-		p.tb.Fatalf("start %s (%s): %v", p.Name, p.Bin, err)
+		return fmt.Errorf("start %s (%s): %w", p.Name, p.Bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	p.cmd, p.exited, p.from = cmd, exited, st.Size()
 	p.mu.Unlock()
 	if p.Ready == nil {
-		return
+		return nil
 	}
 	timeout := p.ReadyTimeout
 	if timeout <= 0 {
@@ -105,15 +114,25 @@ func (p *Process) Start() {
 		select {
 		case err := <-exited:
 			exited <- err // Kill and Stop still wait on it
-			p.tb.Fatalf("%s exited while starting: %v\nlog tail:\n%s", p.Name, err, p.LogTail(40))
+			p.mu.Lock()
+			p.cmd = nil
+			p.mu.Unlock()
+			return fmt.Errorf("%s exited while starting: %v\nlog tail:\n%s", p.Name, err, p.LogTail(40))
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.tb.Fatalf("%s not ready within %v\nlog tail:\n%s", p.Name, timeout, p.LogTail(40))
+			return fmt.Errorf("%s not ready within %v\nlog tail:\n%s", p.Name, timeout, p.LogTail(40))
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, 50*time.Millisecond)
 	}
+	return nil
+}
+
+// BindConflict reports whether err is a start that failed because a port
+// was taken ("address already in use"), which a fresh port mends.
+func BindConflict(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "address already in use")
 }
 
 // Kill ends the process with SIGKILL (a crash) and waits until it is gone.

@@ -2,23 +2,62 @@ package testenv
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a program that must be told its port. It is drawn at random below the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range), where neither
+// outgoing connections nor another test's port 0 can take it between the
+// probe and the program's bind; a caller that starts a program still
+// retries on a bind conflict (BindConflict), as two tests may draw the same.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	lo := ephemeralLow()
+	const floor = 10000
+	for range 200 {
+		if lo-floor < 1000 {
+			break
+		}
+		port := floor + rand.IntN(lo-floor)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default 32768 where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return lo
 }
 
 // Broker is a Mosquitto broker run by a test.
@@ -45,17 +84,24 @@ func Mosquitto(t testing.TB) *Broker {
 func MosquittoWith(t testing.TB, conf string) *Broker {
 	t.Helper()
 	bin := Need(t, "mosquitto", "apt-get install mosquitto")
-	port := FreePort(t)
-	path := filepath.Join(t.TempDir(), "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\n%s", port, conf)
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		port := FreePort(t)
+		path := filepath.Join(t.TempDir(), "mosquitto.conf")
+		cfg := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\n%s", port, conf)
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b := &Broker{Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), proc: NewProcess(t, "mosquitto", bin, "-c", path)}
+		b.proc.Ready = TCPOpen(fmt.Sprintf("127.0.0.1:%d", port))
+		b.proc.ReadyTimeout = 10 * time.Second
+		err := b.proc.TryStart()
+		if err == nil {
+			return b
+		}
+		if !BindConflict(err) || attempt == 3 {
+			t.Fatal(err)
+		}
 	}
-	b := &Broker{Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), proc: NewProcess(t, "mosquitto", bin, "-c", path)}
-	b.proc.Ready = TCPOpen(fmt.Sprintf("127.0.0.1:%d", port))
-	b.proc.ReadyTimeout = 10 * time.Second
-	b.Start()
-	return b
 }
 
 // Start starts the broker (again) on its port and waits until it accepts
