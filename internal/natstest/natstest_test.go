@@ -1,13 +1,17 @@
 package natstest_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ponte-city/ponte/internal/natstest"
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 func connect(t *testing.T, url, id string) mqtt.Client {
@@ -58,4 +62,54 @@ func TestCluster(t *testing.T) {
 		t.Fatal("node 3 not running after Start")
 	}
 	connect(t, c.Nodes[2].MQTT, "after-restart")
+}
+
+// TestReplicatedStream: a stream with three replicas keeps what it
+// acknowledged through a kill -9 of its leader's node, read from another.
+func TestReplicatedStream(t *testing.T) {
+	c := natstest.Start(t, natstest.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := js.Publish(ctx, fmt.Sprintf("t.%d", i), []byte("x")); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := info.Cluster.Leader
+	var killed *natstest.Node
+	for _, n := range c.Nodes {
+		if n.Name == leader {
+			killed = n
+		}
+	}
+	if killed == nil {
+		t.Fatalf("leader %q is none of the nodes", leader)
+	}
+	killed.Kill()
+	testenv.Eventually(t, time.Minute, "a new leader holding the 10 messages", func() bool {
+		// Short calls: a request sent to the dead node while the client
+		// reconnects is lost, not answered.
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		info, err := s.Info(ctx)
+		return err == nil && info.Cluster.Leader != "" && info.Cluster.Leader != leader && info.State.Msgs == 10
+	})
+	killed.Start(t)
 }
