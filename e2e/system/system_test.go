@@ -177,14 +177,18 @@ func startModbusDevices(t testing.TB, devs []e2eDevice) string {
 func e2ePassword(id string) string { return "pw-" + id + "-0123456789abcdef" }
 
 // startIngest runs app.Run until the test ends and returns its addresses
-// once it is ready.
-func startIngest(t testing.TB, cfg *config.Config) app.Addrs {
+// once it is ready; mods change its options (by default a memory sink
+// instead of InfluxDB).
+func startIngest(t testing.TB, cfg *config.Config, mods ...func(*app.Options)) app.Addrs {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan app.Addrs, 1)
 	done := make(chan error, 1)
 	opts := app.Options{Sink: ingesttest.NewMemSink(), Logger: slog.New(slog.DiscardHandler),
 		Started: func(a app.Addrs) { started <- a }}
+	for _, m := range mods {
+		m(&opts)
+	}
 	go func() { done <- app.Run(ctx, cfg, opts) }()
 	t.Cleanup(func() {
 		cancel()

@@ -20,8 +20,11 @@
 // # Time travel
 //
 // GET /api/v1/snapshot?at= answers every site's latest values and
-// freshness at a past moment from the time-series store (snapshot.go);
-// the map's time slider replays a past window with it.
+// freshness at a past moment from the time-series store (snapshot.go),
+// and the areas' and city's indicators then, computed by the twin's own
+// indicator code from those values (snapshot_indicators.go,
+// twin.PastIndicators); the map's time slider replays a past window with
+// it, areas included.
 //
 // The public endpoints (indicators, indicators.csv, indicators/history,
 // areas.geojson, config) are read-only: CORS open to any origin

@@ -70,6 +70,8 @@ type snapshotSite struct {
 	Freshness twin.Freshness          `json:"freshness"`
 	Updated   time.Time               `json:"updated,omitzero"`
 	Attrs     map[string]snapshotAttr `json:"attrs"`
+	// raw are its values by InfluxDB field, for the indicators.
+	raw map[string]TimedValue
 }
 
 // snapshotAnswer is the body of /api/v1/snapshot.
@@ -77,6 +79,9 @@ type snapshotAnswer struct {
 	At     time.Time      `json:"at"`
 	Window string         `json:"window"`
 	Sites  []snapshotSite `json:"sites"`
+	// Indicators are the areas' and the city's at that moment, when the
+	// twin computes them (snapshot_indicators.go).
+	Indicators *twin.Indicators `json:"indicators,omitempty"`
 }
 
 // parseSnapshot checks at and window.
@@ -127,9 +132,11 @@ func (a *API) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "", "read the snapshot at "+at.Format(time.RFC3339)+": "+err.Error())
 		return
 	}
+	ans := snapshotAnswer{At: at.UTC(), Window: formatDuration(window),
+		Sites: snapshotSites(a.reader.Entities(twin.Filter{Types: []string{string(twin.KindSite)}}), series, at, window, a.fallbackMeasurement())}
+	ans.Indicators = a.snapshotIndicators(at, ans.Sites)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, "application/json", snapshotAnswer{At: at.UTC(), Window: formatDuration(window),
-		Sites: snapshotSites(a.reader.Entities(twin.Filter{Types: []string{string(twin.KindSite)}}), series, at, window, a.fallbackMeasurement())})
+	writeJSON(w, "application/json", ans)
 }
 
 // fallbackMeasurement is the measurement of sites without a category.
@@ -152,8 +159,8 @@ func snapshotSites(sites []twin.Entity, series []SeriesLast, at time.Time, windo
 		if e.Kind != twin.KindSite || e.Gateway == "" || e.Device == "" {
 			continue
 		}
-		site := snapshotSite{ID: e.ID, Freshness: twin.Offline, Attrs: map[string]snapshotAttr{}}
 		s := byKey[key{influxschema.Measurement(e.Category, fallback), e.Gateway, e.Device}]
+		site := snapshotSite{ID: e.ID, Freshness: twin.Offline, Attrs: map[string]snapshotAttr{}, raw: s.Values}
 		// The attributes that are one point under another name.
 		renamed := map[string]string{}
 		for attr := range e.Attrs {

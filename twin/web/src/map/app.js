@@ -13,6 +13,8 @@ import { Attention } from './attention.js';
 import { setupFilters, setupSearch } from './search.js';
 import { CLUSTER_MAX_ZOOM, Labels } from './labels.js';
 import { TimeTravel } from './timetravel.js';
+import { Alarms, addAlarmLayers, alarmLegend, alarmSection } from './alarms.js';
+import { areasAt } from './pastareas.js';
 
 const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
 const SOURCES = ['areas', 'roads', 'sites'];
@@ -27,7 +29,7 @@ const LIVE_COLOR = ['coalesce', ['feature-state', 'color'], ['get', '_color']];
 const LIVE_RING = ['coalesce', ['feature-state', 'ring'], ['get', '_ring']];
 const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
 // Layers a click or a hover looks at, topmost first.
-const CLICKABLE = ['gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
+const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
 const SITES_ONLY = ['!', IS_GATEWAY];
 
 const cfg = readConfig();
@@ -51,8 +53,10 @@ class HTTPError extends Error {
   constructor(status, msg) { super(msg); this.status = status; }
 }
 
-async function api(path, onResponse, method = 'GET') {
-  const r = await fetch(cfg.api + path, { method, headers: cfg.token ? { Authorization: 'Bearer ' + cfg.token } : {} });
+async function api(path, onResponse, method = 'GET', body = undefined) {
+  const headers = cfg.token ? { Authorization: 'Bearer ' + cfg.token } : {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(cfg.api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (r.ok && onResponse) onResponse(r);
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
@@ -153,6 +157,7 @@ function addLayers() {
       'circle-stroke-width': ['case', ['==', LIVE_RING, FLEET.ok], 2, 4],
     },
   });
+  addAlarmLayers(map);
 }
 
 // --- data ------------------------------------------------------------------
@@ -429,8 +434,7 @@ function swatch(color, label, shape) {
   return li;
 }
 
-function renderLegend() {
-  const c = store.areaClasses;
+function renderLegend(c = store.areaClasses) {
   const s = symbol(store.indicatorUnit(store.indicator), '');
   const u = s ? ' ' + s : '';
   const items = [];
@@ -463,6 +467,7 @@ function renderStaticLegend() {
   $('legend-roads').replaceChildren(
     swatch(CONGESTION.free, T.flowing, 'line'), swatch(CONGESTION.congested, T.congested, 'line'),
     swatch(CONGESTION.unknown, T.noData, 'line'));
+  document.querySelector('.legend').appendChild(alarmLegend());
 }
 
 $('indicator').addEventListener('change', (e) => {
@@ -495,9 +500,34 @@ function openPopup(id, lngLat) {
   const props = (past && past.get(String(id))) || f.properties;
   const at = lngLat || labelPoint(f);
   if (popup) popup.remove();
+  const body = details(props, store, history, { now: pastAt ? pastAt.getTime() : Date.now(), past: !!past });
+  popupAlarms = { id: String(id), key: '', box: null, body };
+  renderPopupAlarms();
   popup = new maplibregl.Popup({ maxWidth: '340px', focusAfterOpen: true, className: 'ponte-popup' })
-    .setLngLat(at).setDOMContent(details(props, store, history, { now: pastAt ? pastAt.getTime() : Date.now(), past: !!past })).addTo(map);
+    .setLngLat(at).setDOMContent(body).addTo(map);
   keepOnScreen(popup);
+}
+
+// The open popup's alarms section, redrawn when that feature's alarms
+// change (and only then, so a name being typed is not lost).
+let popupAlarms = null;
+function renderPopupAlarms() {
+  if (!popupAlarms || !alarms) return;
+  const list = alarms.of(popupAlarms.id);
+  const key = list.map((a) => `${a.id}:${a.state}:${a.acknowledged ? a.acknowledged.at : ''}:${a.value}`).join('|');
+  if (popupAlarms.box && key === popupAlarms.key) return;
+  const box = alarmSection(list, (aid, who) => alarms.ack(aid, who));
+  if (popupAlarms.box) popupAlarms.box.replaceWith(box);
+  else popupAlarms.body.insertBefore(box, popupAlarms.body.querySelector('dl.meta')?.nextSibling || null);
+  popupAlarms.box = box;
+  popupAlarms.key = key;
+}
+
+/** The alarms changed: the panel, the rings and outlines, the open popup. */
+function alarmsChanged() {
+  if (attention) attention.setAlarms(alarms.available ? alarms.list() : null);
+  map.getSource('alarms').setData(alarms.features(store));
+  if (popup && popup.isOpen()) renderPopupAlarms();
 }
 
 /** A point of a feature to open its popup at. */
@@ -580,7 +610,8 @@ const ready = new Promise((resolve, reject) => {
       flush();
       renderLegend();
       fitToData();
-      attention.pollAlarms();
+      alarms = new Alarms({ api, base: cfg.api, onChange: alarmsChanged });
+      alarms.start();
       connectStream(snapshotSeq);
       map.once('idle', () => resolve(true));
     } catch (err) {
@@ -597,6 +628,19 @@ map.on('render', () => { stats.renderAt = performance.now(); });
 let filters = null;
 let labels = null;
 let travel = null;
+let alarms = null;
+// While time travelling, the snapshot's indicators (null when live or
+// when the server does not answer them): the areas are coloured by them.
+let pastIndicators = null;
+
+/** Paints the areas from the snapshot's indicators. */
+function paintPastAreas() {
+  const { collection, classes } = areasAt(store, pastIndicators);
+  map.getSource('areas').setData(collection);
+  hand('areas', collection.features, true);
+  renderLegend(classes);
+}
+$('indicator').addEventListener('change', () => { if (past && pastIndicators) paintPastAreas(); });
 
 /** Applies the filters to the sites, their clusters and labels. */
 function applyFilter(filter, choice) {
@@ -623,6 +667,8 @@ function showPast(snap, t) {
   map.removeFeatureState({ source: 'sites' });
   map.getSource('sites').setData({ type: 'FeatureCollection', features: feats });
   setClusters(feats);
+  pastIndicators = snap.indicators || null;
+  if (pastIndicators) paintPastAreas();
   if (popup && popup.isOpen()) popup.remove();
 }
 
@@ -630,8 +676,10 @@ function showPast(snap, t) {
 function backToLive() {
   past = null;
   pastAt = null;
+  pastIndicators = null;
   if (popup && popup.isOpen()) popup.remove();
   setAll();
+  renderLegend();
 }
 
 // Keyboard: the map's features are reached through the search results
@@ -671,6 +719,13 @@ window.ponteMap = {
   },
   /** Opens the popup of a feature as picking it from a list does. */
   pick,
+  /** The open alarms the page knows, worst first. */
+  alarms: () => (alarms ? alarms.list() : null),
+  /** The state of the alarm ring or outline the map draws for a feature ('' if none). */
+  alarmDrawn(id) {
+    const hits = map.querySourceFeatures('alarms', { filter: ['==', ['get', '_id'], String(id)] });
+    return hits.length ? hits[0].properties.state : '';
+  },
   /** The moment the map shows while time travelling (null when live). */
   pastAt: () => (pastAt ? pastAt.toISOString() : null),
   /** Goes to a past moment (a Date or RFC 3339 string) as the slider does, resolved when shown. */

@@ -1,13 +1,14 @@
 // "Da controllare": what needs an operator's attention, worst first —
 // offline gateways with their last contact, gateways whose devices fail,
 // stale and offline sites, and the open alarms when the server has an
-// alarms API (GET /api/v1/alarms; a 404 means it has none and the section
-// stays away). It also drives the header's live indicator, which reflects
+// alarms API (kept live by alarms.js; without one the section stays
+// away). It also drives the header's live indicator, which reflects
 // both the stream and the fleet ("In diretta · 2 gateway offline"), and a
 // banner raised when a gateway goes offline.
 
 import { T, ago, dateTime } from './i18n.js';
 import { attrValue, fleetState } from './store.js';
+import { alarmLine } from './alarms.js';
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -50,18 +51,10 @@ export class Attention {
     this.timer = setTimeout(() => { this.timer = 0; this.refresh(); }, 250);
   }
 
-  /** Polls the alarms API (every 30 s); a 404 hides the section. */
-  async pollAlarms() {
-    try {
-      const a = await this.api('/alarms');
-      const list = Array.isArray(a) ? a : a.alarms || a.items || [];
-      this.alarms = list.filter((x) => !x.state || x.state === 'raised' || x.state === 'open' || x.state === 'acknowledged');
-    } catch (err) {
-      this.alarms = null;
-      if (err.status !== 404) console.warn('alarms', err.message);
-    }
+  /** Sets the open alarms (alarms.js's list; null when the server has no alarms API). */
+  setAlarms(list) {
+    this.alarms = list;
     this.refresh();
-    setTimeout(() => this.pollAlarms(), 30000);
   }
 
   /** The gateways offline now, sorted by name. */
@@ -119,6 +112,7 @@ export class Attention {
         if (sub) b.appendChild(el('span', sub, 'sub'));
         if (cls) li.className = cls;
         if (it.properties) b.addEventListener('click', () => this.pick(it.properties._id));
+        else if (it.entity && it.entityKind !== 'city') b.addEventListener('click', () => this.pick(it.entity));
         li.appendChild(b);
         ul.appendChild(li);
       }
@@ -126,7 +120,7 @@ export class Attention {
       parts.push(h, ul);
     };
     if (this.alarms) {
-      section(T.openAlarms, this.alarms, (a) => [a.name || a.rule || a.id || '', [a.entity || a.area || '', a.since || a.raisedAt ? ago(a.since || a.raisedAt) : ''].filter(Boolean).join(' · '), 'alarm']);
+      section(T.openAlarms, this.alarms, (a) => [...alarmLine(a), 'alarm state-' + a.state]);
     }
     section(T.offlineGateways, gws, (f) => {
       const seen = attrValue(f.properties, 'lastSeen');
