@@ -337,7 +337,9 @@ function fillIndicatorSelect() {
   if (!store.indicator || !names.includes(store.indicator)) {
     let saved = '';
     try { saved = localStorage.getItem('ponte.indicator') || ''; } catch { /* ignore */ }
-    store.indicator = names.includes(saved) ? saved : names[0] || '';
+    // Else the first indicator some area has a value of, so the map says something.
+    const withData = names.find((n) => (store.indicators?.areas || []).some((a) => (a.indicators || []).some((i) => i.name === n && i.value !== null)));
+    store.indicator = names.includes(saved) ? saved : withData || names[0] || '';
   }
   const have = [...sel.options].map((o) => o.value).join('\n');
   if (have !== names.join('\n')) {
