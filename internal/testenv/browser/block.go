@@ -81,3 +81,31 @@ func loopback(raw string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
+
+// Press sends one key press (keyDown, then keyUp) to the focused element
+// through Input.dispatchKeyEvent, as a keyboard does: key is the DOM key
+// ("n", "Enter", "Escape", "Tab"), code its DOM code ("KeyN", "Enter").
+func (p *Page) Press(ctx context.Context, key, code string) error {
+	down := map[string]any{"type": "keyDown", "key": key, "code": code}
+	if vk, ok := virtualKeys[key]; ok {
+		down["windowsVirtualKeyCode"] = vk
+	}
+	if len(key) == 1 {
+		down["text"] = key
+	}
+	if _, err := p.b.Call(ctx, p.session, "Input.dispatchKeyEvent", down); err != nil {
+		return fmt.Errorf("press %s: %w", key, err)
+	}
+	up := map[string]any{"type": "keyUp", "key": key, "code": code}
+	if vk, ok := virtualKeys[key]; ok {
+		up["windowsVirtualKeyCode"] = vk
+	}
+	if _, err := p.b.Call(ctx, p.session, "Input.dispatchKeyEvent", up); err != nil {
+		return fmt.Errorf("press %s: %w", key, err)
+	}
+	return nil
+}
+
+// virtualKeys are the Windows key codes Chromium needs to act on keys
+// that type no text (Tab moves the focus only with its code).
+var virtualKeys = map[string]int{"Tab": 9, "Enter": 13, "Escape": 27, "ArrowLeft": 37, "ArrowUp": 38, "ArrowRight": 39, "ArrowDown": 40}
