@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/paulmach/orb"
@@ -24,7 +25,8 @@ type areaShapes struct {
 }
 
 // handleAreas answers GET /api/v1/areas.geojson: the areas' simplified
-// shapes with their IDs and names, public like the indicators, so that a
+// shapes with their IDs, names and levels (city, municipality, district),
+// public like the indicators, so that a
 // participation dashboard can draw a choropleth without an operator token.
 // It carries no live data.
 func (a *API) handleAreas(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +60,8 @@ func areasGeoJSON(areas []twin.Entity, lic Licence) []byte {
 		out = appendGeometry(out, g)
 		out = append(out, `,"properties":{"name":`...)
 		out = append(out, name...)
+		out = append(out, `,"level":`...)
+		out = strconv.AppendQuote(out, entityLevel(e))
 		out = append(out, `}}`...)
 	}
 	return append(out, "]}\n"...)

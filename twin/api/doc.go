@@ -101,8 +101,10 @@
 // boolean). Its point is a point name of the device's profile, the
 // InfluxDB field (no2, LAeq, lane1_intensity, humidity), which for most
 // points is also the twin attribute's name; attributes the twin derives
-// (intensity summed over lanes, airQualityIndex, relativeHumidity as a
-// ratio) have no series of their own. The unit is the twin attribute's of
+// (airQualityIndex, relativeHumidity as a ratio) have no series of their
+// own, except a traffic site's intensity, which is summed over its lanes'
+// laneN_intensity series per window in the store and given in vehicles
+// per hour (lanes.go). The unit is the twin attribute's of
 // the same name, "" when there is none. InfluxHistory is the implementation for InfluxDB 1.8's
 // InfluxQL /query endpoint, which is what CI runs; InfluxDB 2.x and 3.x
 // speak Flux and SQL instead and need their own HistoryQuerier (the data

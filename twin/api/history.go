@@ -148,6 +148,10 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
 	defer cancel()
+	if unit, points, ok, err := a.laneIntensity(ctx, e, req); ok {
+		a.answerHistory(w, e, req, unit, points, err)
+		return
+	}
 	// The map asks for the attribute it shows (power); the series is
 	// stored under the profile's point (total_power).
 	field, renamed := twin.SourcePoint(e.Category, req.point)
@@ -155,6 +159,14 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 		field = req.point
 	}
 	unit, points, err := a.cfg.History.History(ctx, e, field, req.from, req.to, req.every)
+	if err == nil && unit == "" && !renamed { // a renamed attribute may be rescaled (% to a ratio)
+		unit = e.Attrs[req.point].Unit
+	}
+	a.answerHistory(w, e, req, unit, points, err)
+}
+
+// answerHistory writes a history answer, or the store's error.
+func (a *API) answerHistory(w http.ResponseWriter, e twin.Entity, req historyRequest, unit string, points []HistoryPoint, err error) {
 	if errors.Is(err, ErrNoSeries) {
 		writeError(w, http.StatusBadRequest, "entity", err.Error())
 		return
@@ -163,9 +175,6 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Logger.Warn("history query failed", "entity", e.ID, "point", req.point, "err", err)
 		writeError(w, http.StatusBadGateway, "", "read history of "+e.ID+" "+req.point+": "+err.Error())
 		return
-	}
-	if unit == "" && !renamed { // a renamed attribute may be rescaled (% to a ratio)
-		unit = e.Attrs[req.point].Unit
 	}
 	if points == nil {
 		points = []HistoryPoint{}

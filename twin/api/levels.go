@@ -23,18 +23,8 @@ func byLevel(ind twin.Indicators, level string) (twin.Indicators, error) {
 	if level == levelAll {
 		return ind, nil
 	}
-	levelOf := func(a twin.AreaIndicators) string {
-		if a.Level == "" {
-			return twin.LevelMunicipality
-		}
-		return a.Level
-	}
-	var present []string
-	for _, a := range ind.Areas {
-		if l := levelOf(a); !slices.Contains(present, l) {
-			present = append(present, l)
-		}
-	}
+	levelOf := func(a twin.AreaIndicators) string { return orMunicipality(a.Level) }
+	present := levelsOf(ind)
 	if level == "" {
 		switch {
 		case len(present) == 0 || slices.Contains(present, twin.LevelMunicipality):
@@ -68,4 +58,36 @@ func (a *API) indicatorsAt(w http.ResponseWriter, r *http.Request) (twin.Indicat
 		return ind, false
 	}
 	return ind, true
+}
+
+// orMunicipality is level, or the municipalities when it is unsaid (a
+// Reader or an entity from before levels).
+func orMunicipality(level string) string {
+	if level == "" {
+		return twin.LevelMunicipality
+	}
+	return level
+}
+
+// levelsOf lists the levels the areas of ind are in, coarsest first
+// (twin.Levels' order): what the pages' level pickers offer.
+func levelsOf(ind twin.Indicators) []string {
+	seen := map[string]bool{}
+	for _, a := range ind.Areas {
+		seen[orMunicipality(a.Level)] = true
+	}
+	present := []string{}
+	for _, l := range twin.Levels() {
+		if seen[l] {
+			present = append(present, l)
+		}
+	}
+	return present
+}
+
+// entityLevel is an area entity's level: its "level" attribute
+// (twin's levels.go sets it), else the municipalities.
+func entityLevel(e twin.Entity) string {
+	l, _ := e.Attrs["level"].Value.(string)
+	return orMunicipality(l)
 }

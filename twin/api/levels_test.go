@@ -68,3 +68,47 @@ func TestByLevelDefaultFinest(t *testing.T) {
 		t.Errorf("got %+v, %v", got.Areas, err)
 	}
 }
+
+// TestLevelsForPickers: the pages learn the levels the twin has from
+// /config (coarsest first) and each area's level from areas.geojson, so
+// they can offer a level picker and draw that level's shapes.
+func TestLevelsForPickers(t *testing.T) {
+	district := twin.Entity{ID: "Q1", Type: "AdministrativeArea", Kind: twin.KindArea, Name: "Centro Storico",
+		Geometry: areaFI.Geometry, Attrs: map[string]twin.Attr{"level": {Value: twin.LevelDistrict}}}
+	fake := newFakeReader(areaFI, district) // areaFI has no level attribute: a municipality
+	ind := fixtureIndicators()
+	ind.Areas = append(ind.Areas[:1], twin.AreaIndicators{ID: "Q1", Name: "Centro Storico", Level: twin.LevelDistrict})
+	fake.setIndicators(ind)
+	srv, _ := newTestServer(t, fake, nil)
+
+	_, body := get(t, srv.URL+"/api/v1/areas.geojson", "", nil)
+	var fc struct {
+		Features []struct {
+			ID         string `json:"id"`
+			Properties struct {
+				Level string `json:"level"`
+			} `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(body, &fc); err != nil {
+		t.Fatal(err)
+	}
+	levels := map[string]string{}
+	for _, f := range fc.Features {
+		levels[f.ID] = f.Properties.Level
+	}
+	if levels["048017"] != twin.LevelMunicipality || levels["Q1"] != twin.LevelDistrict || len(levels) != 2 {
+		t.Errorf("areas.geojson levels %v, want 048017 municipality and Q1 district", levels)
+	}
+
+	_, body = get(t, srv.URL+"/api/v1/config", "", nil)
+	var cfg struct {
+		Levels []string `json:"levels"`
+	}
+	if err := json.Unmarshal(body, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Levels, ",") != "municipality,district" {
+		t.Errorf("config levels %v, want [municipality district]", cfg.Levels)
+	}
+}

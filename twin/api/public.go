@@ -158,6 +158,8 @@ type configAnswer struct {
 	Languages       []string `json:"languages"`
 	TimeZone        string   `json:"time_zone"`
 	Licence         Licence  `json:"licence"`
+	// Levels are the area levels the twin has, coarsest first (levels.go).
+	Levels []string `json:"levels"`
 }
 
 // handleConfig answers GET /api/v1/config: what the public page needs
@@ -166,7 +168,7 @@ type configAnswer struct {
 func (a *API) handleConfig(w http.ResponseWriter, r *http.Request) {
 	p := a.cfg.Public
 	b, err := json.Marshal(configAnswer{Language: a.language(r), DefaultLanguage: p.Language, Languages: twin.Languages(),
-		TimeZone: p.TimeZone, Licence: p.Licence})
+		TimeZone: p.TimeZone, Licence: p.Licence, Levels: levelsOf(a.reader.Indicators())})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "encode config: "+err.Error())
 		return

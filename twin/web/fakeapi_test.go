@@ -225,13 +225,7 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
 	case "/history":
-		var pts []map[string]any
-		end := time.Now().UTC().Truncate(5 * time.Minute)
-		for i := range 72 {
-			pts = append(pts, map[string]any{"time": end.Add(time.Duration(i-71) * 5 * time.Minute).Format(time.RFC3339), "value": 300 + 100*math.Sin(float64(i)/8)})
-		}
-		q := r.URL.Query()
-		writeJSON(w, "application/json", map[string]any{"entity": q.Get("entity"), "point": q.Get("point"), "unit": "/h", "every": q.Get("every"), "points": pts})
+		a.history(w, r)
 	case "/stream":
 		a.mu.Lock()
 		a.streamURLs = append(a.streamURLs, r.URL.String())
@@ -338,4 +332,41 @@ func (a *fakeAPI) sendResync() int {
 		ch <- "event: resync\ndata: {}\n\n"
 	}
 	return len(a.clients)
+}
+
+// history answers /history as twin/api does: each series in its own unit
+// (the entity attribute's of the same name; a boolean's share of time is
+// a ratio "1"), 6 hours of 5-minute means swinging round the attribute's
+// latest value.
+func (a *fakeAPI) history(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	unit, base, share := "", 100.0, false
+	for _, e := range a.all() {
+		if e.ID != q.Get("entity") {
+			continue
+		}
+		at := e.Attrs[q.Get("point")]
+		unit = at.Unit
+		switch v := at.Value.(type) {
+		case float64:
+			base = v
+		case int64:
+			base = float64(v)
+		case bool:
+			unit, base, share = "1", 0.5, true
+		}
+	}
+	var pts []map[string]any
+	end := time.Now().UTC().Truncate(5 * time.Minute)
+	for i := range 72 {
+		v := base * (1 + 0.2*math.Sin(float64(i)/8))
+		if share {
+			v = 0.5 + 0.4*math.Sin(float64(i)/8)
+		}
+		if unit == "1" {
+			v = min(v, 1) // a ratio
+		}
+		pts = append(pts, map[string]any{"time": end.Add(time.Duration(i-71) * 5 * time.Minute).Format(time.RFC3339), "value": v})
+	}
+	writeJSON(w, "application/json", map[string]any{"entity": q.Get("entity"), "point": q.Get("point"), "unit": unit, "every": q.Get("every"), "points": pts})
 }

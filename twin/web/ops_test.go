@@ -120,6 +120,12 @@ func TestMapOperators(t *testing.T) {
 		if age := evalStr(ctx, t, p, `document.querySelector('.maplibregl-popup table.main td.age').textContent`); !strings.Contains(age, "fa") && age != "adesso" {
 			t.Errorf("value age %q", age)
 		}
+		// Each chart is captioned with its own series' unit.
+		for name, want := range map[string]string{"no2": "(µg/m³)", "temperature": "(°C)", "relativeHumidity": "(%)"} {
+			if c := evalStr(ctx, t, p, `document.querySelector('.maplibregl-popup figure.history[data-name="`+name+`"] figcaption').textContent`); !strings.HasSuffix(c, want) {
+				t.Errorf("chart of %s captioned %q, want its unit %s", name, c, want)
+			}
+		}
 		if !evalBool(ctx, t, p, `(() => { const r = document.querySelector('.maplibregl-popup').getBoundingClientRect(); const m = document.getElementById('map').getBoundingClientRect();
   return r.top >= m.top && r.bottom <= m.bottom && r.left >= m.left && r.right <= m.right; })()`) {
 			t.Error("the popup leaves the map")

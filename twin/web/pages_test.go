@@ -52,6 +52,14 @@ func serve(t testing.TB, api *fakeAPI) *httptest.Server {
 // a context that ends with the test and the screenshots' directory.
 func openMap(t *testing.T, api *fakeAPI) (context.Context, *browser.Page, string) {
 	t.Helper()
+	return openMapWith(t, api, "", nil)
+}
+
+// openMapWith is openMap with a query string for the map's URL ("lang=en",
+// "tiles=..."), and before, if not nil, run on the new tab before it
+// navigates (to block the network, say).
+func openMapWith(t *testing.T, api *fakeAPI, query string, before func(context.Context, *browser.Page)) (context.Context, *browser.Page, string) {
+	t.Helper()
 	srv := serve(t, api)
 	dir := browser.Artifacts(t)
 	b := browser.Start(t)
@@ -59,7 +67,13 @@ func openMap(t *testing.T, api *fakeAPI) (context.Context, *browser.Page, string
 	t.Cleanup(cancel)
 	p := b.NewPage(ctx)
 	t.Cleanup(p.DrainLog)
-	if err := p.Navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
+	if before != nil {
+		before(ctx, p)
+	}
+	if query != "" {
+		query = "?" + query
+	}
+	if err := p.Navigate(ctx, srv.URL+"/map/"+query+"#token="+testToken); err != nil {
 		t.Fatal(err)
 	}
 	var waited float64

@@ -31,7 +31,14 @@ type Browser struct {
 	waiting map[int]chan cdpMessage
 	events  chan cdpMessage
 	done    chan struct{}
+	// hooks answer events that must not wait for a reader of events
+	// (Fetch.requestPaused holds the request until answered), by session
+	// and method; each runs in its own goroutine.
+	hooks map[hookKey]func(cdpMessage)
 }
+
+// hookKey names the events of one method in one session.
+type hookKey struct{ session, method string }
 
 type cdpMessage struct {
 	ID        int             `json:"id,omitempty"`
@@ -79,7 +86,7 @@ func Start(t testing.TB) *Browser {
 	}
 	toChrome.Close()
 	theirs.Close()
-	b := &Browser{t: t, cmd: cmd, in: ours, waiting: map[int]chan cdpMessage{}, events: make(chan cdpMessage, 1024), done: make(chan struct{})}
+	b := &Browser{t: t, cmd: cmd, in: ours, waiting: map[int]chan cdpMessage{}, hooks: map[hookKey]func(cdpMessage){}, events: make(chan cdpMessage, 1024), done: make(chan struct{})}
 	go b.read(fromChrome)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -120,6 +127,13 @@ func (b *Browser) read(f *os.File) {
 			if ch != nil {
 				ch <- m
 			}
+			continue
+		}
+		b.mu.Lock()
+		hook := b.hooks[hookKey{m.SessionID, m.Method}]
+		b.mu.Unlock()
+		if hook != nil {
+			go hook(m)
 			continue
 		}
 		select {

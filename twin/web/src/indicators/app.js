@@ -10,12 +10,14 @@
 // glossary but keeps the timestamp, licence and attribution, and reports
 // the frame's height to its parent (embed.js); area=ID or areas=ID,ID
 // shows only those areas; indicator=NAME or indicators=NAME,NAME only
-// those indicators.
+// those indicators; level=city|municipality|district the area level
+// (a picker offers the levels the API has, unless an embed fixes one).
 
 import { NO_DATA, RAMP, classes, rampColor } from '../shared/ramp.js';
 import { DEFAULT_TIME_ZONE, makeI18n, pickLanguage } from '../shared/i18n.js';
 import { reportHeight } from './embed.js';
 import { trend } from './trend.js';
+import { chooseLevel, levelInURL, levelLabel, setupLevelPicker } from '../shared/levels.js';
 
 const API = '/api/v1';
 const REFRESH_MS = 60000;
@@ -35,6 +37,8 @@ let indicators = null;
 let shapes = null;
 let chosen = '';
 let defs = new Map();
+let levels = []; // the area levels the API has (GET /config), coarsest first
+let level = ''; // the one shown ('' with an API before levels)
 
 function el(tag, text, attrs) {
   const e = document.createElement(tag);
@@ -63,7 +67,27 @@ async function loadConfig() {
   link.hreflang = other;
   link.lang = other;
   link.textContent = i18n.t('otherLanguage');
-  $('json-link').href = `${API}/indicators?lang=${lang}`;
+  levels = Array.isArray(cfg.levels) ? cfg.levels : [];
+  if (levels.length) {
+    level = chooseLevel(levels, levelInURL());
+    setupLevelPicker($('level'), embed && levelInURL() ? [level] : levels, level, lang, (l) => {
+      level = l;
+      lastText = '';
+      refresh();
+    });
+    $('level-label').textContent = levelLabel('picker', lang);
+  }
+  setDownloads();
+}
+
+/** The query of the indicators of the page's language and level. */
+function indicatorsQuery() {
+  return `lang=${i18n.lang}` + (level ? `&level=${encodeURIComponent(level)}` : '');
+}
+
+function setDownloads() {
+  $('json-link').href = `${API}/indicators?${indicatorsQuery()}`;
+  $('csv-link').href = `${API}/indicators.csv` + (level ? `?level=${encodeURIComponent(level)}` : '');
 }
 
 const label = (name) => (defs.get(name) || {}).label || name;
@@ -122,7 +146,8 @@ function renderCards() {
   const folded = onlyAreas.length ? [] : areasAll().filter((a) => !hasSensors(a));
   const box = $('no-sensors');
   box.hidden = folded.length === 0;
-  box.querySelector('summary').textContent = folded.length === 1 ? i18n.t('noSensorsOne') : i18n.t('noSensors', { n: folded.length });
+  const word = level && level !== 'municipality' ? 'noSensorsAreas' : 'noSensors';
+  box.querySelector('summary').textContent = folded.length === 1 ? i18n.t(word + 'One') : i18n.t(word, { n: folded.length });
   $('no-sensors-list').textContent = folded.map((a) => a.name || a.id).sort((x, y) => x.localeCompare(y, i18n.locale)).join(', ');
   const when = indicators.generated ? i18n.t('updated', { t: i18n.dateTime(indicators.generated) }) : i18n.t('notYet');
   $('generated').textContent = when;
@@ -271,7 +296,8 @@ function keepFocus(render) {
 }
 
 async function loadIndicators() {
-  const r = await fetch(`${API}/indicators?lang=${i18n.lang}`);
+  setDownloads();
+  const r = await fetch(`${API}/indicators?${indicatorsQuery()}`);
   if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
   const text = await r.text();
   if (text === lastText) return;

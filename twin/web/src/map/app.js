@@ -15,6 +15,8 @@ import { CLUSTER_MAX_ZOOM, Labels } from './labels.js';
 import { TimeTravel } from './timetravel.js';
 import { Alarms, addAlarmLayers, alarmLegend, alarmSection } from './alarms.js';
 import { areasAt } from './pastareas.js';
+import { chooseLevel, levelInURL, levelLabel, levelsPresent, setupLevelPicker } from '../shared/levels.js';
+import { Keyboard } from './keyboard.js';
 
 const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
 const SOURCES = ['areas', 'roads', 'sites'];
@@ -118,9 +120,14 @@ function addLayers() {
     type: 'geojson', data: empty, cluster: true, clusterMaxZoom: CLUSTER_MAX_ZOOM - 1, clusterRadius: 45,
     clusterProperties: { fresh: ['+', is('fresh')], stale: ['+', is('stale')], offline: ['+', is('offline')], unknown: ['+', is('unknown')] },
   });
+  // The areas are the base map when there are no tiles (or the tile
+  // server cannot be reached): strong enough to read the choropleth when
+  // zoomed out, quiet at street zoom where roads and sites matter.
   const fillOpacity = cfg.tiles ? 0.45 : 0.55;
-  map.addLayer({ id: 'areas-fill', type: 'fill', source: 'areas', paint: { 'fill-color': ['get', '_color'], 'fill-opacity': fillOpacity } });
-  map.addLayer({ id: 'areas-line', type: 'line', source: 'areas', paint: { 'line-color': '#ffffff', 'line-width': 1 } });
+  const fading = ['interpolate', ['linear'], ['zoom'], 11, fillOpacity, 15, fillOpacity * 0.45];
+  const shownLevel = ['==', ['get', '_level'], store.level];
+  map.addLayer({ id: 'areas-fill', type: 'fill', source: 'areas', filter: shownLevel, paint: { 'fill-color': ['get', '_color'], 'fill-opacity': fading } });
+  map.addLayer({ id: 'areas-line', type: 'line', source: 'areas', filter: shownLevel, paint: { 'line-color': '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 10, 1, 15, 2.5] } });
   map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
   map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': LIVE_COLOR, 'line-width': 4 } });
   map.addLayer({
@@ -300,8 +307,30 @@ async function loadEntities() {
   $('count').textContent = T.entities(store.features.size);
 }
 
+// The area levels the twin has and the one shown (?level=, else the
+// municipalities, else the finest), with the picker in the header.
+function setupLevels() {
+  const present = levelsPresent(store.collection('areas').features.map((f) => ({ level: f.properties._level })));
+  showLevel(chooseLevel(present, levelInURL()), present);
+}
+
+function showLevel(level, present) {
+  store.level = level;
+  setupLevelPicker($('level'), present, level, lang, (l) => showLevel(l, present));
+  $('level-label').textContent = levelLabel('picker', lang);
+  if (map.getLayer('areas-fill')) {
+    for (const l of ['areas-fill', 'areas-line']) map.setFilter(l, ['==', ['get', '_level'], level]);
+  }
+  store.recolorAreas();
+  areasDirty = true;
+  flush();
+  if (past && pastIndicators) paintPastAreas(); // in the past, the level's areas as they were
+  if (labels) labels.schedule();
+}
+
 async function loadIndicators() {
-  store.indicators = await api('/indicators');
+  // Every level's areas: the picker switches without asking again.
+  store.indicators = await api('/indicators?level=all');
   fillIndicatorSelect();
   store.recolorAreas();
   areasDirty = true;
@@ -314,7 +343,9 @@ function fillIndicatorSelect() {
   if (!store.indicator || !names.includes(store.indicator)) {
     let saved = '';
     try { saved = localStorage.getItem('ponte.indicator') || ''; } catch { /* ignore */ }
-    store.indicator = names.includes(saved) ? saved : names[0] || '';
+    // Else the first indicator some area has a value of, so the map says something.
+    const withData = names.find((n) => (store.indicators?.areas || []).some((a) => (a.indicators || []).some((i) => i.name === n && i.value !== null)));
+    store.indicator = names.includes(saved) ? saved : withData || names[0] || '';
   }
   const have = [...sel.options].map((o) => o.value).join('\n');
   if (have !== names.join('\n')) {
@@ -449,7 +480,8 @@ function renderLegend(c = store.areaClasses) {
   }
   items.push(swatch(NO_DATA, T.noData));
   $('legend-areas').replaceChildren(...items);
-  $('legend-areas-title').textContent = store.indicator ? `${T.legendAreas}: ${indicatorLabel(store.indicator, lang)}` : T.legendAreas;
+  const areasWord = $('level').options.length > 1 ? levelLabel(store.level, lang) : T.legendAreas;
+  $('legend-areas-title').textContent = store.indicator ? `${areasWord}: ${indicatorLabel(store.indicator, lang)}` : areasWord;
 }
 
 function renderStaticLegend() {
@@ -604,9 +636,11 @@ const ready = new Promise((resolve, reject) => {
       attention = new Attention({ store, pick, api });
       filters = setupFilters({ store, onChange: applyFilter });
       setupSearch({ store, pick, lang });
-      labels = new Labels(map, store, { sitesVisible: siteShown });
+      labels = new Labels(map, store, { sitesVisible: siteShown, areaShown: (p) => p._level === store.level });
       travel = new TimeTravel({ api, onPast: showPast, onLive: backToLive });
       await Promise.all([loadEntities(), loadIndicators().catch((err) => console.warn(err))]);
+      setupLevels();
+      keyboard = new Keyboard({ map, store, openPopup, closePopup, visible: siteShown, lang });
       flush();
       renderLegend();
       fitToData();
@@ -627,6 +661,7 @@ map.on('render', () => { stats.renderAt = performance.now(); });
 
 let filters = null;
 let labels = null;
+let keyboard = null;
 let travel = null;
 let alarms = null;
 // While time travelling, the snapshot's indicators (null when live or
@@ -682,9 +717,16 @@ function backToLive() {
   renderLegend();
 }
 
-// Keyboard: the map's features are reached through the search results
-// and the attention panel, which are lists of buttons; Enter opens.
+// Keyboard: besides the search results and the attention panel (lists
+// of buttons), the map itself takes focus and steps through the sites in
+// view (keyboard.js).
 
+/** Closes the open popup, if any; says whether one was open. */
+function closePopup() {
+  if (!popup || !popup.isOpen()) return false;
+  popup.remove();
+  return true;
+}
 
 /**
  * Test and automation hooks. featureCount counts the features of a kind

@@ -10,6 +10,7 @@ import { T } from './i18n.js';
 export const SITE_LABEL_ZOOM = 15;
 export const ROAD_LABEL_ZOOM = 13;
 export const CLUSTER_MAX_ZOOM = 12;
+export const AREA_LABEL_MAX_ZOOM = 17;
 const MAX_LABELS = 300;
 
 /** Representative point of a geometry: the middle vertex of a line, the centre of a polygon's bounds. */
@@ -28,12 +29,30 @@ export function anchor(g) {
   return [(w + e) / 2, (s + n) / 2];
 }
 
+/** Whether point [x, y] lies inside a Polygon or MultiPolygon (even-odd over every ring). */
+export function contains(g, [x, y]) {
+  if (!g) return false;
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  let inside = false;
+  for (const poly of polys) {
+    for (const ring of poly) {
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        const [xi, yi] = ring[i];
+        const [xj, yj] = ring[j];
+        if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+    }
+  }
+  return inside;
+}
+
 /** Labels keeps the label layer in step with the map. */
 export class Labels {
-  constructor(map, store, { sitesVisible }) {
+  constructor(map, store, { sitesVisible, areaShown = () => true }) {
     this.map = map;
     this.store = store;
     this.sitesVisible = sitesVisible; // (props) => whether the filters show the site
+    this.areaShown = areaShown; // (props) => whether the area's level is the one shown
     this.layer = document.createElement('div');
     this.layer.className = 'labels';
     this.layer.setAttribute('aria-hidden', 'true');
@@ -55,6 +74,9 @@ export class Labels {
     const w = map.getContainer().clientWidth;
     const h = map.getContainer().clientHeight;
     const out = [];
+    const c = map.getCenter();
+    const centre = [c.lng, c.lat];
+    let inView = null;
     const add = (lnglat, text, cls, color) => {
       if (out.length >= MAX_LABELS || !lnglat) return;
       const p = map.project(lnglat);
@@ -68,9 +90,11 @@ export class Labels {
     };
     for (const f of this.store.features.values()) {
       const p = f.properties;
-      if (p.kind === 'area' && z < 14) {
+      if (p.kind === 'area' && z < AREA_LABEL_MAX_ZOOM) {
+        if (!this.areaShown(p)) continue;
         const a = f._anchor || (f._anchor = anchor(f.geometry));
         if (a && b.contains(a)) add(a, p.name, 'area');
+        else if (!inView && contains(f.geometry, centre)) inView = f; // zoomed in on it: its label stays in view
       } else if (p.kind === 'road' && z >= ROAD_LABEL_ZOOM) {
         const a = anchor(f.geometry);
         if (a && b.contains(a)) add(a, p.name, 'road');
@@ -78,6 +102,11 @@ export class Labels {
         const a = f.geometry && f.geometry.coordinates;
         if (a && b.contains(a) && (p.kind === 'gateway' || this.sitesVisible(p))) add(a, p.name, p.kind);
       }
+    }
+    if (inView) {
+      // The area the view lies in, whose own label point is off screen,
+      // is named at the top of the view, so street zoom still says where.
+      add(map.unproject([w / 2, 24]).toArray(), inView.properties.name, 'area');
     }
     if (z < CLUSTER_MAX_ZOOM && map.getLayer('clusters')) {
       for (const c of map.queryRenderedFeatures({ layers: ['clusters'] })) {

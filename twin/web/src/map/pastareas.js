@@ -14,6 +14,7 @@ export function areasAt(store, indicators) {
   const s = new Store();
   s.indicators = indicators;
   s.indicator = store.indicator;
+  s.level = store.level;
   for (const f of store.features.values()) {
     if (f.properties.kind !== 'area') continue;
     const props = { ...f.properties };

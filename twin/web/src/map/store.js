@@ -4,6 +4,7 @@
 // colour functions here are the only place colours are decided.
 
 import { CONGESTION, FLEET, FRESHNESS, classes, rampColor } from '../shared/ramp.js';
+import { levelOf } from '../shared/levels.js';
 
 /** The map source a feature of a kind belongs to. */
 export function sourceOf(kind) {
@@ -52,6 +53,7 @@ export class Store {
     this.indicators = null; // twin.Indicators JSON
     this.indicator = ''; // the indicator areas are coloured by
     this.areaClasses = null;
+    this.level = 'municipality'; // the area level shown (shared/levels.js)
   }
 
   /** Replaces everything with a FeatureCollection. */
@@ -65,6 +67,11 @@ export class Store {
   put(f) {
     const props = { ...(f.properties || {}) };
     props._id = String(f.id);
+    if (props.kind === 'area') {
+      let attrs = props.attrs;
+      if (typeof attrs === 'string') { try { attrs = JSON.parse(attrs); } catch { attrs = null; } }
+      props._level = levelOf(attrs);
+    }
     const g = { type: 'Feature', id: f.id, geometry: f.geometry, properties: props };
     this.features.set(props._id, g);
     this.color(g);
@@ -78,18 +85,19 @@ export class Store {
     return f;
   }
 
-  /** Area values of the chosen indicator, by area ID. */
+  /** Area values of the chosen indicator, by area ID, for the areas of the level shown. */
   areaValues() {
     const out = new Map();
     if (this.indicators && Array.isArray(this.indicators.areas)) {
       for (const a of this.indicators.areas) {
+        if (levelOf(a) !== this.level) continue;
         const ind = (a.indicators || []).find((i) => i.name === this.indicator);
         if (ind) out.set(a.id, ind.value);
       }
     }
     // Indicators carried on area features (properties.indicators) fill gaps.
     for (const f of this.features.values()) {
-      if (f.properties.kind !== 'area' || out.has(f.properties._id)) continue;
+      if (f.properties.kind !== 'area' || f.properties._level !== this.level || out.has(f.properties._id)) continue;
       const inds = f.properties.indicators;
       if (inds && typeof inds[this.indicator] === 'number') out.set(f.properties._id, inds[this.indicator]);
     }
@@ -131,6 +139,13 @@ export class Store {
     const features = [];
     for (const f of this.features.values()) if (sourceOf(f.properties.kind) === source) features.push(f);
     return { type: 'FeatureCollection', features };
+  }
+
+  /** The area features of the level shown. */
+  areasShown() {
+    const out = [];
+    for (const f of this.features.values()) if (f.properties.kind === 'area' && f.properties._level === this.level) out.push(f);
+    return out;
   }
 
   /** Names of every indicator, city ones first. */
