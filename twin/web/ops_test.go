@@ -26,7 +26,7 @@ func opsSites(now time.Time) []twin.Entity {
 			Geometry: orb.Point{11.2575, 43.7768}, Gateway: "gw-fi-1", Device: "aq-cavour", Category: wire.CategoryAir, Freshness: twin.Fresh, Updated: now,
 			Area: "048017", Road: "FI-cavour",
 			Attrs: map[string]twin.Attr{
-				"no2": {Value: 41.0, Unit: "ug/m3", ObservedAt: now}, "temperature": {Value: 12.5, Unit: "Cel", ObservedAt: now},
+				"no2": {Value: 41.0, Unit: "ug/m3", ObservedAt: now}, "airQualityLevel": {Value: "very poor", ObservedAt: now}, "temperature": {Value: 12.5, Unit: "Cel", ObservedAt: now},
 				"relativeHumidity": {Value: 0.84, Unit: "1", ObservedAt: now}, "heater_on": {Value: true, ObservedAt: now},
 				"status_word": {Value: int64(0), Unit: "1", ObservedAt: now}, "serial_number": {Value: "VA-1234", ObservedAt: now},
 			}},
@@ -99,7 +99,7 @@ func TestMapOperators(t *testing.T) {
 		if err := p.Eval(ctx, popupValues, &rows); err != nil {
 			t.Fatal(err)
 		}
-		for k, want := range map[string]string{"NO₂": "41 µg/m³", "Temperatura": "12,5 °C", "Umidità relativa": "84 %"} {
+		for k, want := range map[string]string{"NO₂": "41 µg/m³", "Temperatura": "12,5 °C", "Umidità relativa": "84 %", "Qualità dell'aria": "molto scadente"} {
 			if rows[k] != want {
 				t.Errorf("popup %s = %q, want %q (rows %v)", k, rows[k], want, rows)
 			}

@@ -5,6 +5,7 @@
 // list of internal points is kept here, in one place.
 
 import { lang, num } from './i18n.js';
+import { airBandName } from '../shared/i18n.js';
 
 /** UCUM-ish codes of profiles and the twin, and the symbol shown. */
 const SYMBOLS = {
@@ -67,6 +68,7 @@ export function isRatio(name, unit) {
 export function valueText(name, value, unit) {
   if (typeof value === 'number' && isRatio(name, unit)) return `${num(value * 100, 0)} %`;
   if (name === 'status' && typeof value === 'string') return { occupied: lang === 'en' ? 'occupied' : 'occupato', free: lang === 'en' ? 'free' : 'libero' }[value] || value;
+  if (name === 'airQualityLevel' && typeof value === 'string') return airBandName(value, lang);
   const s = symbol(unit, name);
   const v = num(value);
   return s ? `${v} ${s}` : v;

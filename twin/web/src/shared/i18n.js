@@ -102,6 +102,17 @@ const STRINGS = {
 const SHARES = new Set(['congestion_share', 'parking_occupancy']);
 
 /**
+ * The name of a European Air Quality Index band in lang, from the twin's
+ * English name (its airQualityLevel: "very poor" is "molto scadente").
+ * @param {string} name
+ * @param {string} lang
+ */
+export function airBandName(name, lang) {
+  const i = STRINGS.en.bands.indexOf(name);
+  return i < 0 ? name : STRINGS[pickLanguage(lang)].bands[i];
+}
+
+/**
  * The language to use: a supported lang, else the default.
  * @param {string|null|undefined} lang
  */
