@@ -56,7 +56,7 @@ func (c *KVConfig) Validate() error {
 	if c.Bucket == "" {
 		c.Bucket = DefaultBucket
 	}
-	if !validBucket(c.Bucket) {
+	if !ValidBucket(c.Bucket) {
 		errs = append(errs, fmt.Errorf("dedup: nats.bucket: %q (expected letters, digits, '-' and '_')", c.Bucket))
 	}
 	if c.Replicas == 0 {
@@ -92,7 +92,9 @@ func (c *KVConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validBucket(b string) bool {
+// ValidBucket reports whether b can name a key-value bucket: letters,
+// digits, '-' and '_'.
+func ValidBucket(b string) bool {
 	for _, r := range b {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
 			return false
