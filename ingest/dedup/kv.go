@@ -3,6 +3,7 @@ package dedup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -223,22 +224,23 @@ func (s *KVStore) Lock(ctx context.Context, gateway string) (Tx, error) {
 	return tx, nil
 }
 
-// load reads a gateway's state and its revision (empty and 0 if none).
+// load reads a gateway's state and its revision (empty and 0 if none)
+// from the stream's leader (see leaderGet).
 func (s *KVStore) load(ctx context.Context, gateway, key string) (Gateway, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Gateway{}, 0, nil
-	}
+	value, rev, err := s.leaderGet(ctx, key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("dedup: read state of %s from bucket %s: %w", gateway, s.cfg.Bucket, err)
 	}
-	g, err := parseGateway(e.Value())
-	if err != nil {
-		return nil, 0, fmt.Errorf("dedup: state of %s in bucket %s, revision %d: %w (%v)", gateway, s.cfg.Bucket, e.Revision(), ErrCorruptState, err)
+	if len(value) == 0 {
+		return Gateway{}, rev, nil
 	}
-	return g, e.Revision(), nil
+	g, err := parseGateway(value)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dedup: state of %s in bucket %s, revision %d: %w (%v)", gateway, s.cfg.Bucket, rev, ErrCorruptState, err)
+	}
+	return g, rev, nil
 }
 
 // Commit implements Tx: Update on the revision Lock read (Create if the
@@ -277,15 +279,62 @@ func (tx *kvTx) readBack(ctx context.Context, value []byte, werr error) (uint64,
 	s := tx.s
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	e, gerr := s.kv.Get(ctx, tx.key)
-	if gerr == nil && e.Revision() > tx.rev && bytes.Equal(e.Value(), value) {
-		s.cfg.Logger.Info("dedup commit applied though its answer was lost", "gateway", tx.gw, "revision", e.Revision(), "err", werr)
-		return e.Revision(), nil
+	got, rev, gerr := s.leaderGet(ctx, tx.key)
+	if gerr == nil && rev > tx.rev && bytes.Equal(got, value) {
+		s.cfg.Logger.Info("dedup commit applied though its answer was lost", "gateway", tx.gw, "revision", rev, "err", werr)
+		return rev, nil
 	}
 	if errors.Is(werr, jetstream.ErrKeyExists) || errors.Is(werr, jetstream.ErrKeyRevisionMismatch) {
 		return 0, fmt.Errorf("dedup: commit state of %s at revision %d: %w (%v)", tx.gw, tx.rev, ErrConflict, werr)
 	}
 	return 0, fmt.Errorf("dedup: commit state of %s to bucket %s: %w", tx.gw, s.cfg.Bucket, werr)
+}
+
+// leaderGet reads key's value and revision from the bucket stream's
+// leader. KeyValue.Get may be answered by a replica a moment behind it,
+// which would hide a write just applied (this instance's own previous
+// commit: every commit would then conflict once). A key never written
+// has revision 0; a deleted or purged one is empty at its marker's
+// revision.
+func (s *KVStore) leaderGet(ctx context.Context, key string) ([]byte, uint64, error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + s.cfg.Bucket + "." + key})
+	if err != nil {
+		return nil, 0, err
+	}
+	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+s.cfg.Bucket, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	var resp struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("answer of the stream leader: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return nil, 0, nil
+	case resp.Error != nil:
+		return nil, 0, resp.Error
+	case resp.Message == nil:
+		return nil, 0, errors.New("answer of the stream leader holds no message")
+	}
+	m := resp.Message
+	if len(m.Hdrs) > 0 {
+		h, err := nats.DecodeHeadersMsg(m.Hdrs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("headers of revision %d: %w", m.Seq, err)
+		}
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			return nil, m.Seq, nil
+		}
+	}
+	return m.Data, m.Seq, nil
 }
 
 // Unlock implements Tx.

@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -254,4 +255,70 @@ func BenchmarkKVCommit(b *testing.B) {
 	rate := float64(b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "ops/s")
 	b.Logf("bench dedup_kv_commit replicas=3 nodes=3 goroutines=%d: %.0f ops/s", par*runtime.GOMAXPROCS(0), rate)
+}
+
+// TestKVLostAnswer: a commit whose write was applied but whose answer was
+// lost (a node failing over) is retried by the caller; the retry finds its
+// own value stored, read from the stream's leader, and succeeds rather
+// than report a conflict (which would make the batch a replay and skip
+// its twin update).
+func TestKVLostAnswer(t *testing.T) {
+	c := natstest.Start(t, natstest.Options{Nodes: 3})
+	ctx := context.Background()
+	s := openKV(t, c, "lost-answer")
+	for _, existing := range []bool{false, true} {
+		if existing {
+			tx := lockKV(t, s, "gw1")
+			tx.Add(1, 1, 10, 0, t0)
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tx.Unlock()
+		}
+		tx := lockKV(t, s, "gw1")
+		if existing {
+			tx.Add(1, 11, 20, 0, t0)
+		} else {
+			tx.Add(1, 1, 20, 0, t0)
+		}
+		kt := tx.(*kvTx)
+		value := kt.state.appendTo(nil)
+		// The write lands, its answer does not reach the Tx.
+		var rev uint64
+		var err error
+		if kt.rev == 0 {
+			rev, err = s.kv.Create(ctx, kt.key, value)
+		} else {
+			rev, err = s.kv.Update(ctx, kt.key, value, kt.rev)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, lrev, err := s.leaderGet(ctx, kt.key); err != nil || lrev != rev || !bytes.Equal(got, value) {
+			t.Fatalf("leaderGet = %d, %v; want revision %d and the value written", lrev, err, rev)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("existing key %v: retried commit of a write that landed: %v; want success", existing, err)
+		}
+		tx.Unlock()
+		if m, _ := s.Mark(ctx, "gw1", 1); m != 20 {
+			t.Fatalf("mark %d, want 20", m)
+		}
+		// A different value at a later revision is a conflict.
+		tx = lockKV(t, s, "gw1")
+		tx.Add(1, 21, 30, 0, t0)
+		other := lockKV(t, openKV(t, c, "lost-answer"), "gw1")
+		other.Add(1, 31, 40, 0, t0)
+		if err := other.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		other.Unlock()
+		if err := tx.Commit(ctx); !errors.Is(err, ErrConflict) {
+			t.Fatalf("commit over another value: %v; want ErrConflict", err)
+		}
+		tx.Unlock()
+		if err := s.kv.Purge(ctx, Key("gw1")); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
