@@ -74,7 +74,9 @@
 // recognised by reading the key back: the same value at a later revision
 // means it was applied.
 //
-// A read may be served by a replica a moment behind the leader; the state
-// only grows, so a stale read can only make a batch look new, never
-// written, and the compare-and-swap then fails and the batch is redone.
+// Lock and the read-back read from the bucket stream's leader, not
+// through KeyValue.Get, which a replica a moment behind may answer: such a
+// read would hide this instance's own last commit, and the next commit
+// would conflict. (The state only grows, so a stale read could only make a
+// batch look new, never written: it costs a redo, not correctness.)
 package dedup
