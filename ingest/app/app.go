@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return context.WithTimeout(context.Background(), 10*time.Second)
 	}
 
-	store, err := dedup.Open(dedup.Config{Dir: cfg.StateDir, Logger: log})
+	store, err := openDedup(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -224,4 +224,23 @@ func randomSecret() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// openDedup opens the dedup state: the replicated bucket of dedup.nats
+// when configured (instances on several machines), else the files in
+// state_dir.
+func openDedup(ctx context.Context, cfg *config.Config, log *slog.Logger) (dedup.Store, error) {
+	if kc, ok := cfg.KV(); ok {
+		kc.Logger = log
+		s, err := dedup.OpenKV(ctx, kc)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := dedup.Open(dedup.Config{Dir: cfg.StateDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

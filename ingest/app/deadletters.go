@@ -60,12 +60,12 @@ type replayer struct {
 	state  string
 	svc    *service.Service
 	svcCfg service.Config
-	store  *dedup.Store
+	store  dedup.Store
 	log    *slog.Logger
 }
 
 // registerReplay adds the replay route to mux.
-func registerReplay(mux *http.ServeMux, cfg *config.Config, svc *service.Service, svcCfg service.Config, store *dedup.Store, log *slog.Logger) {
+func registerReplay(mux *http.ServeMux, cfg *config.Config, svc *service.Service, svcCfg service.Config, store dedup.Store, log *slog.Logger) {
 	rp := &replayer{dl: svcCfg.DeadLetter, state: cfg.StateDir, svc: svc, svcCfg: svcCfg, store: store, log: log.With("component", "deadletter_replay")}
 	if cfg.Twin != nil {
 		for _, t := range cfg.Twin.Tokens {

@@ -23,8 +23,10 @@ type Config struct {
 	// HTTP is the public listener (batches, twin) and the ops listener.
 	HTTP HTTP `yaml:"http"`
 	// StateDir holds the dedup state; instances that share gateways (one
-	// share group) share it.
+	// share group) share it. Unless Dedup.NATS is set (dedup_nats.go).
 	StateDir string `yaml:"state_dir"`
+	// Dedup, if set, chooses where the dedup state lives (dedup_nats.go).
+	Dedup *Dedup `yaml:"dedup"`
 	// DeadLetter is the dead-letter directory.
 	DeadLetter DeadLetter `yaml:"dead_letter"`
 	// UnknownDevices is "dead_letter" (default) or "accept".
@@ -220,6 +222,7 @@ func (c *Config) Validate() error {
 	c.validateAlarms(bad)
 	c.validateSites(bad)
 	c.validateEnrolment(bad)
+	c.validateDedup(bad)
 	c.validateBroker(bad)
 	c.validateSecrets(bad)
 	seen := map[string]int{}

@@ -39,7 +39,7 @@
 // forgotten epoch is written again (InfluxDB merges identical points) and
 // re-applied.
 //
-// # Files and locking
+// # Files and locking (FileStore)
 //
 // Each gateway has one file in Dir, <gateway>.state, of two 4 KiB slots.
 // A write goes to the slot not holding the current state, with a counter
@@ -52,4 +52,31 @@
 // flock): a gateway's batches are then processed one at a time across
 // instances, in whatever order the broker delivered them, and each reading
 // is written and applied once in all.
+//
+// # A bucket shared by several machines
+//
+// KVStore keeps the same per-gateway encoding (no second format) as the
+// value of one key per gateway (Key) in a JetStream key-value bucket
+// (default DefaultBucket, created with 3 replicas and a history of 1), so
+// that ingest instances on different machines share the state without a
+// shared file system; FileStore stays for one machine. Both implement
+// Store, which the pipeline uses.
+//
+// Nothing locks a gateway across machines. Lock reads the value and its
+// revision (a missing key is an empty state); Commit is a compare-and-swap
+// (Update on that revision, Create for a new key). When another instance
+// committed in between, Commit stores nothing and returns ErrConflict, and
+// the caller loads the state again and redoes its decision on it: the
+// batch the other instance just recorded is then a replay, and only the
+// instance whose commit succeeded applies it. A retry of Commit itself
+// would overwrite the other instance's state and is never done on a
+// conflict. A write whose answer was lost (a node failing over) is
+// recognised by reading the key back: the same value at a later revision
+// means it was applied.
+//
+// Lock and the read-back read from the bucket stream's leader, not
+// through KeyValue.Get, which a replica a moment behind may answer: such a
+// read would hide this instance's own last commit, and the next commit
+// would conflict. (The state only grows, so a stale read could only make a
+// batch look new, never written: it costs a redo, not correctness.)
 package dedup

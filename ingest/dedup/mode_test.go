@@ -18,7 +18,7 @@ func TestStateFileModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Commit(); err != nil { // the state file exists from Lock on
+	if err := tx.Commit(context.Background()); err != nil { // the state file exists from Lock on
 		t.Fatal(err)
 	}
 	tx.Unlock()

@@ -10,13 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// Config configures a Store.
+// Config configures a FileStore.
 type Config struct {
 	// Dir holds one state file per gateway; it is created if missing.
 	// Instances sharing a Dir share the state (see the package doc).
@@ -43,14 +42,8 @@ func (c *Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("dedup: dir: required (the directory holding the dedup state)")
 	}
-	if c.MaxEpochs < 0 || c.MaxRanges < 0 {
-		return fmt.Errorf("dedup: max_epochs %d, max_ranges %d: expected positive values", c.MaxEpochs, c.MaxRanges)
-	}
-	if c.MaxEpochs == 0 {
-		c.MaxEpochs = 4
-	}
-	if c.MaxRanges == 0 {
-		c.MaxRanges = 32
+	if err := validateLimits(&c.MaxEpochs, &c.MaxRanges); err != nil {
+		return err
 	}
 	if need := 1 + c.MaxEpochs*(33+16*(c.MaxRanges+1)); need > slotSize-slotHeader || c.MaxEpochs > 255 {
 		return fmt.Errorf("dedup: max_epochs %d x max_ranges %d do not fit a %d-byte state slot", c.MaxEpochs, c.MaxRanges, slotSize)
@@ -67,12 +60,13 @@ func (c *Config) Validate() error {
 // replays are written and applied once more).
 var ErrCorruptState = errors.New("corrupt dedup state")
 
-// Store is the persistent per-gateway state.
+// FileStore is the per-gateway state in files of one directory.
 //
-// Store is safe for concurrent use. A gateway's state is read and written
-// only through a Tx from Lock, which excludes other goroutines and other
-// processes using the same Dir.
-type Store struct {
+// FileStore is safe for concurrent use. A gateway's state is read and
+// written only through a Tx from Lock, which excludes other goroutines and
+// other processes using the same Dir; its Commit never returns
+// ErrConflict.
+type FileStore struct {
 	cfg Config
 
 	mu    sync.Mutex
@@ -87,7 +81,7 @@ type gwFile struct {
 }
 
 // Open prepares the state directory.
-func Open(cfg Config) (*Store, error) {
+func Open(cfg Config) (*FileStore, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -103,22 +97,19 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	cfg.Logger.Info("dedup state opened", "dir", cfg.Dir, "gateways", n)
-	return &Store{cfg: cfg, files: map[string]*gwFile{}}, nil
+	return &FileStore{cfg: cfg, files: map[string]*gwFile{}}, nil
 }
 
-// Tx is a locked gateway state. Its methods must be called from one
-// goroutine; Unlock ends it.
-type Tx struct {
-	s     *Store
-	gw    string
-	gf    *gwFile
-	state Gateway
-	dirty bool
+// fileTx is a FileStore's Tx.
+type fileTx struct {
+	txState
+	s  *FileStore
+	gf *gwFile
 }
 
 // Lock locks gateway's state against other goroutines and processes,
 // waiting until ctx is done, and loads it.
-func (s *Store) Lock(ctx context.Context, gateway string) (*Tx, error) {
+func (s *FileStore) Lock(ctx context.Context, gateway string) (Tx, error) {
 	s.mu.Lock()
 	gf := s.files[gateway]
 	if gf == nil {
@@ -127,7 +118,7 @@ func (s *Store) Lock(ctx context.Context, gateway string) (*Tx, error) {
 	}
 	s.mu.Unlock()
 	gf.mu.Lock()
-	tx := &Tx{s: s, gw: gateway, gf: gf}
+	tx := &fileTx{txState: txState{lim: limits{s.cfg.MaxEpochs, s.cfg.MaxRanges, s.cfg.Logger}, gw: gateway}, s: s, gf: gf}
 	if err := tx.load(ctx); err != nil {
 		gf.mu.Unlock()
 		return nil, fmt.Errorf("dedup: lock state of %s: %w", gateway, err)
@@ -135,7 +126,7 @@ func (s *Store) Lock(ctx context.Context, gateway string) (*Tx, error) {
 	return tx, nil
 }
 
-func (tx *Tx) load(ctx context.Context) error {
+func (tx *fileTx) load(ctx context.Context) error {
 	gf := tx.gf
 	if gf.f == nil {
 		f, err := os.OpenFile(filepath.Join(tx.s.cfg.Dir, tx.gw+".state"), os.O_RDWR|os.O_CREATE, 0o600)
@@ -172,7 +163,7 @@ func (tx *Tx) load(ctx context.Context) error {
 }
 
 // read returns the state in the newest valid slot (empty for a new file).
-func (tx *Tx) read() (Gateway, error) {
+func (tx *fileTx) read() (Gateway, error) {
 	buf := make([]byte, 2*slotSize)
 	n, err := tx.gf.f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -184,7 +175,7 @@ func (tx *Tx) read() (Gateway, error) {
 		// first Commit (to slot 0) falls back to it.
 		tx.gf.counter, tx.gf.slot = 0, 0
 		tx.dirty = true
-		if err := tx.Commit(); err != nil {
+		if err := tx.Commit(context.Background()); err != nil {
 			return nil, err
 		}
 		return Gateway{}, nil
@@ -246,52 +237,17 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// Epoch returns the state of epoch, created empty if new. Changes to it
-// are kept by Commit.
-func (tx *Tx) Epoch(epoch uint64) *Epoch {
-	e := tx.state[epoch]
-	if e == nil {
-		e = &Epoch{}
-		tx.state[epoch] = e
-	}
-	return e
-}
-
-// Add records [start, last] of epoch as written, with the gateway's
-// retained seq (see Epoch.Add), and returns the seqs moved over because
-// the gateway declared them dropped.
-func (tx *Tx) Add(epoch, start, last, retained uint64, now time.Time) (dropped uint64) {
-	tx.dirty = true
-	return tx.Epoch(epoch).Add(start, last, retained, now)
-}
-
-// Fits reports whether [start, last] of epoch can be recorded within
-// MaxRanges (see Epoch.Fits).
-func (tx *Tx) Fits(epoch, start, last, retained uint64) bool {
-	return tx.Epoch(epoch).Fits(start, last, retained, tx.s.cfg.MaxRanges)
-}
-
-// Release applies the gateway's retained seq of epoch without recording a
-// batch (a replay, or a status message) and returns the seqs moved over.
-func (tx *Tx) Release(epoch, retained uint64, now time.Time) (dropped uint64) {
-	e := tx.state[epoch]
-	if e == nil || retained <= e.Mark+1 {
-		return 0
-	}
-	tx.dirty = true
-	return e.Release(retained, now)
-}
-
-// Commit writes the state if it changed and returns once it is durable.
-// On error the state on disk is the one before; the Tx stays locked and
-// Commit may be retried.
-func (tx *Tx) Commit() error {
+// Commit writes the state if it changed and returns once it is durable
+// (one fsync; ctx is not consulted: a local write is not abandoned
+// midway). On error the state on disk is the one before; the Tx stays
+// locked and Commit may be retried.
+func (tx *fileTx) Commit(context.Context) error {
 	if !tx.dirty {
 		return nil
 	}
 	tx.prune()
 	body := tx.state.appendTo(make([]byte, slotHeader, slotSize))
-	if len(body) > slotSize {
+	if len(body) > slotSize { // Config.Validate makes this impossible
 		return fmt.Errorf("dedup: state of %s: %d bytes do not fit a slot", tx.gw, len(body))
 	}
 	counter := tx.gf.counter + 1
@@ -311,24 +267,8 @@ func (tx *Tx) Commit() error {
 	return nil
 }
 
-// prune keeps the MaxEpochs most recently advanced epochs.
-func (tx *Tx) prune() {
-	if len(tx.state) <= tx.s.cfg.MaxEpochs {
-		return
-	}
-	ids := make([]uint64, 0, len(tx.state))
-	for id := range tx.state {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return tx.state[ids[i]].Seen.After(tx.state[ids[j]].Seen) })
-	for _, id := range ids[tx.s.cfg.MaxEpochs:] {
-		tx.s.cfg.Logger.Info("dedup forgets an old epoch", "gateway", tx.gw, "epoch", id, "mark", tx.state[id].Mark)
-		delete(tx.state, id)
-	}
-}
-
-// Unlock releases the gateway. Uncommitted changes are dropped.
-func (tx *Tx) Unlock() {
+// Unlock implements Tx.
+func (tx *fileTx) Unlock() {
 	if tx.gf == nil {
 		return
 	}
@@ -337,22 +277,18 @@ func (tx *Tx) Unlock() {
 	tx.gf = nil
 }
 
-// Mark returns the acknowledgeable mark of a gateway's epoch (0 if
-// unknown), locking it briefly; for tests and status pages.
-func (s *Store) Mark(ctx context.Context, gateway string, epoch uint64) (uint64, error) {
+// Mark implements Store, locking the gateway briefly.
+func (s *FileStore) Mark(ctx context.Context, gateway string, epoch uint64) (uint64, error) {
 	tx, err := s.Lock(ctx, gateway)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Unlock()
-	if e := tx.state[epoch]; e != nil {
-		return e.Mark, nil
-	}
-	return 0, nil
+	return markOf(tx.(*fileTx).state, epoch), nil
 }
 
 // Close closes the open state files. Call it after the last Tx ended.
-func (s *Store) Close() error {
+func (s *FileStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error

@@ -15,7 +15,7 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func open(t testing.TB, dir string) *Store {
+func open(t testing.TB, dir string) *FileStore {
 	t.Helper()
 	s, err := Open(Config{Dir: dir, Logger: quiet})
 	if err != nil {
@@ -135,7 +135,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	tx.Add(7, 1, 10, 0, t0)
 	tx.Add(7, 21, 30, 0, t0)
 	tx.Add(8, 1, 5, 0, t0)
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tx.Add(9, 1, 99, 0, t0) // not committed: dropped
@@ -185,7 +185,7 @@ func TestTornWrite(t *testing.T) {
 					t.Fatal(err)
 				}
 				tx.Add(1, 1, last, 0, t0)
-				if err := tx.Commit(); err != nil {
+				if err := tx.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
 				tx.Unlock()
@@ -245,7 +245,7 @@ func TestLockAcrossStores(t *testing.T) {
 	}
 	other.Unlock()
 	tx.Add(1, 1, 10, 0, t0)
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tx.Unlock()
@@ -266,7 +266,7 @@ func TestPruneKeepsRecentEpochs(t *testing.T) {
 			t.Fatal(err)
 		}
 		tx.Add(e, 1, 7, 0, t0.Add(time.Duration(e)*time.Second))
-		if err := tx.Commit(); err != nil {
+		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 		tx.Unlock()
@@ -313,7 +313,7 @@ func TestConcurrentGateways(t *testing.T) {
 					return
 				}
 				tx.Add(1, i, i, 0, t0)
-				if err := tx.Commit(); err != nil {
+				if err := tx.Commit(ctx); err != nil {
 					t.Error(err)
 				}
 				tx.Unlock()
@@ -348,7 +348,7 @@ func BenchmarkCommit(b *testing.B) {
 				return
 			}
 			tx.Add(1, seq, seq, 0, time.Now())
-			if err := tx.Commit(); err != nil {
+			if err := tx.Commit(ctx); err != nil {
 				b.Error(err)
 			}
 			tx.Unlock()

@@ -25,8 +25,9 @@ type Config struct {
 	Sink Sink
 	// Applier receives newly durable readings (optional).
 	Applier Applier
-	// Dedup holds the high-water marks (required).
-	Dedup *dedup.Store
+	// Dedup holds the high-water marks (required): a dedup.FileStore on
+	// one machine, a dedup.KVStore shared by instances on several.
+	Dedup dedup.Store
 	// DeadLetter receives refused payloads (required).
 	DeadLetter *deadletter.Dir
 

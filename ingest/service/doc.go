@@ -42,7 +42,7 @@
 //     in-flight limit keeps the rest with the broker; HTTP: 503). Points
 //     the sink rejects for good (InfluxDB 400) are dead-lettered.
 //  5. The batch's seq range is recorded as written and the state is
-//     persisted (one fsync). Only now is the batch "durable". The
+//     persisted (one fsync, or one replicated compare-and-swap). Only now is the batch "durable". The
 //     acknowledgeable mark moves only over contiguous written seqs: a
 //     batch after a gap (a message lost by a crashed broker, a batch held
 //     by another instance) is written and applied but not acknowledged
@@ -68,6 +68,22 @@
 // between 5 and 6 skips the twin update of that one batch; the twin lives
 // in the same process and is rebuilt after a restart anyway, so it is
 // never counted twice, which is the property the twin's counters need.
+//
+// # Instances on several machines (a shared dedup bucket)
+//
+// With dedup.KVStore nothing holds a gateway's state across machines
+// during steps 2 to 5: another instance may commit it first, and Commit
+// then fails with dedup.ErrConflict. The batch is then redone from step 2
+// on the state loaded again, which may record this very batch (a
+// redelivery the other instance took): what is still fresh was written at
+// step 4 of the first pass and is neither written nor dead-lettered again;
+// what the other instance recorded is its to apply. Steps 6 and 7 follow
+// only the pass whose commit succeeded, so each reading is applied once in
+// all and no acknowledgement covers a seq the stored state does not. A
+// conflict is never answered by retrying Commit, which would overwrite
+// the other instance's state; conflicts are counted in
+// ponte_ingest_dedup_conflicts_total. Status messages (Release) are redone
+// the same way.
 //
 // # Concurrency
 //

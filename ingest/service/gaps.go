@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -66,6 +67,16 @@ func (s *Service) Release(ctx context.Context, gateway string, epoch, retained u
 	if retained == 0 {
 		return wire.Ack{}, false, nil
 	}
+	for {
+		ack, moved, err := s.release(ctx, gateway, epoch, retained)
+		if !errors.Is(err, dedup.ErrConflict) {
+			return ack, moved, err
+		}
+		s.m.dedupConflicts.Inc() // redone on the state the other instance stored
+	}
+}
+
+func (s *Service) release(ctx context.Context, gateway string, epoch, retained uint64) (wire.Ack, bool, error) {
 	tx, err := s.cfg.Dedup.Lock(ctx, gateway)
 	if err != nil {
 		return wire.Ack{}, false, err
@@ -76,7 +87,7 @@ func (s *Service) Release(ctx context.Context, gateway string, epoch, retained u
 	if dropped == 0 {
 		return wire.Ack{}, false, nil
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return wire.Ack{}, false, err
 	}
 	s.droppedByGateway(gateway, epoch, dropped, ep)

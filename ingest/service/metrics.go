@@ -11,6 +11,7 @@ type metrics struct {
 	batches          *prometheus.CounterVec
 	readings         *prometheus.CounterVec
 	dedupHits        prometheus.Counter
+	dedupConflicts   prometheus.Counter
 	deadLetters      *prometheus.CounterVec
 	deadLetterErrors prometheus.Counter
 	writeSeconds     prometheus.Histogram
@@ -33,6 +34,9 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			[]string{"result"}),
 		dedupHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_dedup_hits_total", Help: "Readings dropped because they were already written (replays)."}),
+		dedupConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ponte_ingest_dedup_conflicts_total",
+			Help: "Batches and status messages redone from the dedup filter because another instance committed the gateway's shared state first."}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_ingest_dead_letters_total",
 			Help: "Dead letters by gateway and reason (gateway \"" + otherGateway + "\": an ID not in the configuration's gateways, or not a valid ID)."},
@@ -62,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			}
 			return 1
 		})
-	for _, c := range []prometheus.Collector{m.received, m.batches, m.readings, m.dedupHits, m.deadLetters,
+	for _, c := range []prometheus.Collector{m.received, m.batches, m.readings, m.dedupHits, m.dedupConflicts, m.deadLetters,
 		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.dropped, m.lastSeen, backpressure, gapCollector{s}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("service: register metrics: %w", err)

@@ -41,45 +41,71 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	s.m.readings.WithLabelValues("received").Add(float64(len(b.Readings)))
 	res := Result{Ack: wire.Ack{Gateway: b.Gateway, Epoch: b.Epoch}, HasAck: true}
 
+	// 2 to 6, again from the dedup filter while another instance sharing
+	// the state commits first (dedup.ErrConflict): the state it stored
+	// may record this very batch.
+	var w *screened
+	for {
+		r, err := s.pass(ctx, j, b, res, &w)
+		if !errors.Is(err, dedup.ErrConflict) {
+			if r.Duplicates > 0 {
+				s.m.dedupHits.Add(float64(r.Duplicates))
+				s.m.readings.WithLabelValues("duplicate").Add(float64(r.Duplicates))
+			}
+			return r
+		}
+		s.m.dedupConflicts.Inc()
+		s.cfg.Logger.Debug("dedup state changed by another instance; batch redone from the dedup filter",
+			"gateway", b.Gateway, "epoch", b.Epoch, "first", b.First(), "last", b.Last())
+	}
+}
+
+// screened is what the first pass over a batch did at steps 3 and 4: a
+// pass redone after a conflict writes and dead-letters nothing again.
+type screened struct {
+	good         *wire.Batch // written to the sink
+	refusals     []refusal
+	deadLettered int
+}
+
+// pass runs steps 2 to 6 once, under the gateway's state lock. It returns
+// an error wrapping dedup.ErrConflict (and nothing applied or counted) when
+// another instance committed the gateway's state first; *w keeps the
+// screening and write of the first pass for the next.
+func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w **screened) (Result, error) {
 	// 2. Dedup filter, under the gateway's state lock (held to the end,
 	// so that instances sharing the state take a gateway's batches one at
 	// a time).
-	var tx *dedup.Tx
+	var tx dedup.Tx
 	if err := s.retry(ctx, "lock dedup state", func() (err error) {
 		tx, err = s.cfg.Dedup.Lock(ctx, b.Gateway)
 		return err
 	}); err != nil {
 		s.m.batches.WithLabelValues("error").Inc()
-		return Result{Err: err}
+		return Result{Err: err}, nil
 	}
 	defer tx.Unlock()
 	ep := tx.Epoch(b.Epoch)
-	fresh := newBatch(b)
-	for i, seq := range b.Seqs {
-		if !ep.Written(seq) {
-			fresh.Seqs = append(fresh.Seqs, seq)
-			fresh.Readings = append(fresh.Readings, b.Readings[i])
-		}
-	}
+	fresh := keepFresh(b, ep)
 	res.Duplicates = len(b.Readings) - len(fresh.Readings)
-	if res.Duplicates > 0 {
-		s.m.dedupHits.Add(float64(res.Duplicates))
-		s.m.readings.WithLabelValues("duplicate").Add(float64(res.Duplicates))
-	}
 	if len(fresh.Seqs) == 0 {
 		// A replay: nothing to write, but it may carry the gateway's word
 		// that it dropped what a gap waits for.
-		if dropped := tx.Release(b.Epoch, b.Retained, s.cfg.Now()); dropped > 0 {
-			s.droppedByGateway(b.Gateway, b.Epoch, dropped, ep)
-		}
-		if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
+		dropped := tx.Release(b.Epoch, b.Retained, s.cfg.Now())
+		if err := s.retry(ctx, "persist dedup state", func() error { return tx.Commit(ctx) }); err != nil {
+			if errors.Is(err, dedup.ErrConflict) {
+				return res, err
+			}
 			s.m.batches.WithLabelValues("error").Inc()
-			return Result{Err: err}
+			return Result{Err: err}, nil
+		}
+		if dropped > 0 {
+			s.droppedByGateway(b.Gateway, b.Epoch, dropped, ep)
 		}
 		s.noteGap(b.Gateway, b.Epoch, ep)
 		res.Ack.Seq = ep.Mark
 		s.m.batches.WithLabelValues("duplicate").Inc()
-		return res
+		return res, nil
 	}
 	if !tx.Fits(b.Epoch, b.Start(), b.Last(), b.Retained) {
 		// Too many ranges beyond gaps to remember this one: keep nothing
@@ -90,44 +116,36 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		s.m.batches.WithLabelValues("deferred").Inc()
 		s.cfg.Logger.Warn("batch deferred: too many gaps open before it; the gateway sends it again",
 			"gateway", b.Gateway, "epoch", b.Epoch, "first", b.First(), "last", b.Last(), "mark", ep.Mark, "missing", ep.Missing())
-		return res
+		return res, nil
 	}
 
-	// 3. Per-reading checks.
-	good, bad, win := s.screen(fresh)
-	var refusals []refusal
-	for reason, rb := range bad {
-		l := deadletter.Letter{Reason: reason, Detail: s.screenCause(reason, b.Gateway, len(rb.Readings), win).Error()}
-		if reason == ReasonTime {
-			l.Window = win
-		}
-		s.deadLetterBatch(j, l, rb)
-		refusals = append(refusals, refusal{l, rb})
-		res.DeadLettered += len(rb.Readings)
-	}
-
-	// 4. Write.
-	if len(good.Readings) > 0 {
-		rejected, err := s.write(ctx, good)
-		if err != nil {
+	var good *wire.Batch
+	if *w == nil {
+		var err error
+		if *w, err = s.screenAndWrite(ctx, j, b, fresh); err != nil {
 			s.m.batches.WithLabelValues("error").Inc()
-			return Result{Err: err}
+			return Result{Err: err}, nil
 		}
-		if len(rejected) > 0 {
-			var r refusal
-			good, r = s.dropRejected(j, good, rejected)
-			refusals = append(refusals, r)
-			res.DeadLettered += len(rejected)
-		}
+		good = (*w).good
+	} else {
+		// Redone after a conflict: what is still fresh was written by the
+		// first pass (InfluxDB has it); what another instance recorded
+		// meanwhile is its to apply.
+		good = keepFresh((*w).good, ep)
 	}
+	res.DeadLettered = (*w).deadLettered
 
 	// 5. Persist: the batch's range is written.
-	if dropped := tx.Add(b.Epoch, b.Start(), b.Last(), b.Retained, s.cfg.Now()); dropped > 0 {
-		s.droppedByGateway(b.Gateway, b.Epoch, dropped, ep)
-	}
-	if err := s.retry(ctx, "persist dedup state", tx.Commit); err != nil {
+	dropped := tx.Add(b.Epoch, b.Start(), b.Last(), b.Retained, s.cfg.Now())
+	if err := s.retry(ctx, "persist dedup state", func() error { return tx.Commit(ctx) }); err != nil {
+		if errors.Is(err, dedup.ErrConflict) {
+			return res, err
+		}
 		s.m.batches.WithLabelValues("error").Inc()
-		return Result{Err: err}
+		return Result{Err: err}, nil
+	}
+	if dropped > 0 {
+		s.droppedByGateway(b.Gateway, b.Epoch, dropped, ep)
 	}
 	s.noteGap(b.Gateway, b.Epoch, ep)
 
@@ -137,7 +155,7 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 	}
 	res.Written = len(good.Readings)
 	res.Ack.Seq = ep.Mark
-	if b.Flags&wire.FlagAckRefused != 0 && len(refusals) > 0 {
+	if refusals := (*w).refusals; b.Flags&wire.FlagAckRefused != 0 && len(refusals) > 0 {
 		res.Ack.Refused, res.Ack.RefusedOmitted = refusedSummary(refusals, good)
 	}
 	s.m.readings.WithLabelValues("written").Add(float64(res.Written))
@@ -145,7 +163,51 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 		s.m.readings.WithLabelValues("dead_letter").Add(float64(res.DeadLettered))
 	}
 	s.m.batches.WithLabelValues("written").Inc()
-	return res
+	return res, nil
+}
+
+// screenAndWrite runs steps 3 and 4 on the fresh readings of b.
+func (s *Service) screenAndWrite(ctx context.Context, j Job, b, fresh *wire.Batch) (*screened, error) {
+	// 3. Per-reading checks.
+	good, bad, win := s.screen(fresh)
+	w := &screened{}
+	for reason, rb := range bad {
+		l := deadletter.Letter{Reason: reason, Detail: s.screenCause(reason, b.Gateway, len(rb.Readings), win).Error()}
+		if reason == ReasonTime {
+			l.Window = win
+		}
+		s.deadLetterBatch(j, l, rb)
+		w.refusals = append(w.refusals, refusal{l, rb})
+		w.deadLettered += len(rb.Readings)
+	}
+
+	// 4. Write.
+	if len(good.Readings) > 0 {
+		rejected, err := s.write(ctx, good)
+		if err != nil {
+			return nil, err
+		}
+		if len(rejected) > 0 {
+			var r refusal
+			good, r = s.dropRejected(j, good, rejected)
+			w.refusals = append(w.refusals, r)
+			w.deadLettered += len(rejected)
+		}
+	}
+	w.good = good
+	return w, nil
+}
+
+// keepFresh returns the readings of b that ep does not record as written.
+func keepFresh(b *wire.Batch, ep *dedup.Epoch) *wire.Batch {
+	out := newBatch(b)
+	for i, seq := range b.Seqs {
+		if !ep.Written(seq) {
+			out.Seqs = append(out.Seqs, seq)
+			out.Readings = append(out.Readings, b.Readings[i])
+		}
+	}
+	return out
 }
 
 func newBatch(b *wire.Batch) *wire.Batch {
@@ -253,8 +315,8 @@ func (s *Service) retry(ctx context.Context, what string, f func() error) error 
 	}()
 	for attempt := 0; ; attempt++ {
 		err := f()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, dedup.ErrConflict) {
+			return err // a conflict is redone from the dedup filter, never retried as is
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, ctx.Err())
