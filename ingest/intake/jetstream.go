@@ -191,6 +191,15 @@ func (j *JetStream) Connected() bool {
 	return nc != nil && nc.IsConnected() && j.ready.Load()
 }
 
+// Server returns the name of the node the client is connected to ("" when
+// not connected).
+func (j *JetStream) Server() string {
+	if nc := j.nc.Load(); nc != nil {
+		return nc.ConnectedServerName()
+	}
+	return ""
+}
+
 // Run connects (retrying without end; the client moves between the
 // cluster's nodes by itself), ensures the stream and the shared consumer,
 // and feeds batches to the pipeline until ctx is done. Batches still in
