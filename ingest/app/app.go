@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	addrs.BrokerURL = cfg.Broker.URL
 	user, pass := cfg.Broker.Username, cfg.Broker.Password
 	var embedded *broker.Broker
-	if addrs.BrokerURL == "" {
+	if addrs.BrokerURL == "" && cfg.Broker.NATS == nil {
 		if pass == "" {
 			pass = randomSecret()
 		}
@@ -157,9 +157,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 	rel := newReleaser(svc, log.With("component", "status"))
-	mq, err := intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
-		Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
-		OnStatus: both(statusTo(tw), both(rel.offer, svc.StatusSeen)), Logger: log.With("component", "mqtt")}, svc)
+	onStatus := both(statusTo(tw), both(rel.offer, svc.StatusSeen))
+	var mq uplink
+	if cfg.Broker.NATS != nil {
+		mq, addrs.BrokerURL, err = natsUplink(cfg, svc, onStatus, log, reg)
+	} else {
+		mq, err = intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
+			Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
+			OnStatus: onStatus, Logger: log.With("component", "mqtt")}, svc)
+	}
 	if err != nil {
 		return err
 	}

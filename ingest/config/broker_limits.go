@@ -68,7 +68,7 @@ const limitsPrefix = "broker: limits: "
 // field, and fills the limits' defaults in (so that c.Broker.Limits holds
 // what the broker will use).
 func (c *Config) validateBroker(bad func(path, format string, args ...any)) {
-	if c.Broker.URL != "" {
+	if c.Broker.URL != "" || c.Broker.NATS != nil {
 		return
 	}
 	lim := c.Broker.Limits.Embedded()

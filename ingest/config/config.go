@@ -85,6 +85,8 @@ type Broker struct {
 	// Limits and TLS are the embedded broker's (broker_limits.go).
 	Limits BrokerLimits `yaml:"limits"`
 	TLS    BrokerTLS    `yaml:"tls"`
+	// NATS, if set, is a NATS cluster instead (broker_nats.go).
+	NATS *BrokerNATS `yaml:"nats"`
 }
 
 // Influx is the InfluxDB sink's part (see package influx for meanings).
@@ -224,6 +226,7 @@ func (c *Config) Validate() error {
 	c.validateEnrolment(bad)
 	c.validateDedup(bad)
 	c.validateBroker(bad)
+	c.validateNATS(bad)
 	c.validateSecrets(bad)
 	seen := map[string]int{}
 	for i, g := range c.Gateways {
@@ -238,7 +241,7 @@ func (c *Config) Validate() error {
 		if g.ID == c.Broker.Username {
 			bad(p+".id", "%q is ingest's own broker username", g.ID)
 		}
-		if c.Broker.URL == "" && g.Password == "" && g.PasswordHash == "" && g.HTTPToken == "" {
+		if c.Broker.URL == "" && c.Broker.NATS == nil && g.Password == "" && g.PasswordHash == "" && g.HTTPToken == "" {
 			bad(p, "gateway %q has neither password (embedded broker) nor http_token: it could not send anything", g.ID)
 		}
 		if g.Password != "" && g.PasswordHash != "" {

@@ -53,7 +53,8 @@ func (c *Config) secretFields() []secretField {
 			secretField{path: p + "password", value: &g.Password, file: g.PasswordFile, env: g.PasswordEnv},
 			secretField{path: p + "http_token", value: &g.HTTPToken, file: g.HTTPTokenFile, env: g.HTTPTokenEnv})
 	}
-	return append(fields, c.dedupSecretFields()...)
+	fields = append(fields, c.dedupSecretFields()...)
+	return append(fields, c.natsSecretFields()...)
 }
 
 // resolveSecrets reads the secrets given as files or environment

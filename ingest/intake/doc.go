@@ -40,6 +40,37 @@
 // sticky shared subscriptions (EMQX's sticky or hash_clientid strategy)
 // so that a gateway stays with one instance.
 //
+// # NATS JetStream (a cluster)
+//
+// With broker.nats, gateways connect over MQTT to any node of a NATS
+// cluster, unchanged; nats-server maps their topics to subjects ('/' to
+// '.', '.' to "//"). JetStream (jetstream.go) ensures a replicated stream
+// (default PONTE_UPLINK, 3 replicas, file storage, limits by age and
+// bytes) on the uplink and status subjects, and every instance pulls from
+// one durable consumer (explicit ack, ack_wait, max_ack_pending, unlimited
+// redeliveries): each batch goes to one instance. A batch is acknowledged
+// to JetStream only after the pipeline wrote or dead-lettered it; a batch
+// not processed is handed back (Nak with a delay) and delivered again.
+// While a batch is in the pipeline (InfluxDB slow or down) the intake
+// reports progress every ack_wait/3, so the cluster does not give it to
+// another instance meanwhile; when an instance dies the reports stop and
+// the batch goes to another instance after ack_wait, where dedup makes
+// the replay harmless (as for a gateway's resend).
+//
+// The MQTT PUBACK a gateway gets from nats-server does not wait for the
+// uplink stream to store the batch; a batch lost there (a stream leader
+// changing) is not lost to the gateway, which frees readings only on
+// ingest's wire.Ack and resends when acks stall.
+//
+// The gateway's wire.Ack is stored under "$MQTT.msgs.<ack subject>" with
+// the header Nmqtt-Pub: 1, nats-server's own stream of MQTT QoS 1
+// messages: the server delivers it at QoS 1 to the gateway's subscription
+// on its ack topic, on whichever node the gateway is connected to, and
+// keeps it for a persistent session while the gateway is away (a plain
+// NATS publish on the ack subject would arrive at QoS 0 only). Gateway
+// statuses are read by each instance with an ordered consumer of its own,
+// from the last status of each gateway in the stream.
+//
 // # HTTP
 //
 //	POST /v1/gateways/{id}/batches

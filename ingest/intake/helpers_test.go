@@ -42,7 +42,9 @@ type pipeline struct {
 	stateDir string
 	reg      *prometheus.Registry
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// cancelIntake stops the intake (nil without one).
+	cancelIntake context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 type pipeOpts struct {
@@ -59,6 +61,28 @@ type pipeOpts struct {
 }
 
 func startPipeline(t testing.TB, o pipeOpts) *pipeline {
+	t.Helper()
+	p := newService(t, o)
+	if o.log == nil {
+		o.log = testLogger()
+	}
+	var err error
+	p.mqtt, err = intake.NewMQTT(intake.MQTTConfig{URL: o.url, ClientID: o.clientID, Username: o.user, Password: o.pass,
+		Topics: topics, ProbeInterval: o.probe, OnStatus: o.onStatus, Logger: o.log}, p.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancelIntake = cancel
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); p.mqtt.Run(ctx) }()
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("intake %s connected to %s", o.clientID, o.url), p.mqtt.Connected)
+	return p
+}
+
+// newService starts the pipeline of o (service, dedup, dead letters) with
+// no intake; it stops when the test ends.
+func newService(t testing.TB, o pipeOpts) *pipeline {
 	t.Helper()
 	if o.stateDir == "" {
 		o.stateDir = t.TempDir()
@@ -84,25 +108,18 @@ func startPipeline(t testing.TB, o pipeOpts) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.log == nil {
-		o.log = testLogger()
-	}
-	p.mqtt, err = intake.NewMQTT(intake.MQTTConfig{URL: o.url, ClientID: o.clientID, Username: o.user, Password: o.pass,
-		Topics: topics, ProbeInterval: o.probe, OnStatus: o.onStatus, Logger: o.log}, p.svc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.wg.Add(2)
+	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.svc.Run(ctx) }()
-	go func() { defer p.wg.Done(); p.mqtt.Run(ctx) }()
 	t.Cleanup(p.stop)
-	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("intake %s connected to %s", o.clientID, o.url), p.mqtt.Connected)
 	return p
 }
 
 func (p *pipeline) stop() {
+	if p.cancelIntake != nil {
+		p.cancelIntake()
+	}
 	p.cancel()
 	p.wg.Wait()
 }

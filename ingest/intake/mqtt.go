@@ -260,20 +260,9 @@ func (m *MQTT) handleProbe(_ paho.Client, msg paho.Message) {
 // check as for batches: the gateway in the message must be the topic's.
 func (m *MQTT) handleStatus(_ paho.Client, msg paho.Message) {
 	defer msg.Ack()
-	gw, kind, err := m.cfg.Topics.Gateway(msg.Topic())
-	if err != nil || kind != "status" {
-		return
+	if st, ok := decodeStatus(m.cfg.Topics, msg.Topic(), msg.Payload(), m.cfg.Logger); ok {
+		m.cfg.OnStatus(st)
 	}
-	st, err := wire.DecodeStatus(msg.Payload())
-	if err != nil {
-		m.cfg.Logger.Warn("gateway status refused", "topic", msg.Topic(), "err", err)
-		return
-	}
-	if st.Gateway != gw {
-		m.cfg.Logger.Warn("gateway status refused: gateway differs from the topic's", "topic", msg.Topic(), "status_gateway", st.Gateway)
-		return
-	}
-	m.cfg.OnStatus(st)
 }
 
 // handle passes one message to the pipeline. It is called by paho in
