@@ -16,7 +16,7 @@ const (
 	DefaultBucket           = "PONTE_TWIN"
 	DefaultReplicas         = 3
 	DefaultMaxAge           = 24 * time.Hour
-	DefaultMaxBytes         = 4 << 30
+	DefaultMaxBytes         = 1 << 30
 	DefaultSnapshotInterval = time.Minute
 	DefaultWindow           = 15 * time.Minute
 	DefaultCloseGrace       = 10 * time.Second
