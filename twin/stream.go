@@ -130,11 +130,11 @@ func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
 // subscriber is one Subscribe call's queue and channel.
 type subscriber struct {
 	f     filter
-	after uint64 // changes up to it are skipped (a resume ahead of the twin)
-	wake chan struct{} // capacity 1: "the queue has something"
-	done chan struct{} // closed once, by stop
-	once sync.Once
-	out  chan Change
+	after uint64        // changes up to it are skipped (a resume ahead of the twin)
+	wake  chan struct{} // capacity 1: "the queue has something"
+	done  chan struct{} // closed once, by stop
+	once  sync.Once
+	out   chan Change
 
 	mu    sync.Mutex
 	queue []Change
