@@ -34,7 +34,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	tw2, _ := newTwin(t)
 	tw2.Restore(got)
-	if a, b := state(t, tw), state(t, tw2); a != b {
+	if a, b := stateOf(t, tw, true), stateOf(t, tw2, true); a != b {
 		t.Fatalf("restored twin differs:\n%s\n%s", a, b)
 	}
 	data[len(data)/2] ^= 1
