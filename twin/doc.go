@@ -120,8 +120,9 @@
 // repeats are full entity states, which a client applies again
 // harmlessly. An ID whose stream sequence the stream holds but the twin
 // has not applied yet (the client came from an instance ahead of this
-// one) is honoured: the changes after it follow as the twin catches up
-// (Resumes). An ID before the retained changes, or of a twin not
+// one; the twin learns the stream's end from the messages it reads, so
+// it allows some slack beyond) is honoured: the changes after it follow
+// as the twin catches up (Resumes). An ID before the retained changes, or of a twin not
 // replicated, gets a resync as before. Changes made at a batch's
 // application use the time the stream stored it as the twin's clock, so
 // replicas that applied the same batches hold the same sites and

@@ -117,10 +117,17 @@ func (t *Twin) resumePoint(after uint64) uint64 {
 	return max(after&^seqLow, 1)
 }
 
+// aheadSlack is how many stream sequences beyond the latest it knows of a
+// replica still takes a resume point for: the twin learns the stream's
+// end only from the messages it reads, so another instance may have
+// applied (and streamed to a client) a batch this one has not heard of.
+const aheadSlack = 4096
+
 // aheadLocked reports, under t.mu, whether after (a resume point) lies in
-// a stream sequence not yet applied but known to exist.
+// a stream sequence not yet applied but known to exist (within
+// aheadSlack of the latest known).
 func (t *Twin) aheadLocked(after uint64) bool {
-	return t.rep.on && after > t.seq && after>>SeqShift <= t.rep.horizon
+	return t.rep.on && after > t.seq && after>>SeqShift <= t.rep.horizon+aheadSlack
 }
 
 // nextSeq advances t.seq for one change, under t.mu. A replica that ran
