@@ -1,6 +1,8 @@
 package twin
 
 import (
+	"time"
+
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -21,9 +23,15 @@ func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 		return
 	}
 	now := t.cfg.Now()
-	var good, bad, unknown, late int
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.apply(gateway, b, now, true)
+}
+
+// apply is Apply under t.mu, at now; seen says whether the batch counts
+// as the gateway heard of at now (not when restoring a checkpoint).
+func (t *Twin) apply(gateway string, b *wire.Batch, now time.Time, seen bool) {
+	var good, bad, unknown, late int
 	t.batch++
 	var dirty []*node
 	for i := range b.Readings {
@@ -58,8 +66,8 @@ func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 	}
 	// The gateway's last seen rides on its change if the batch makes one.
 	before := t.seq
-	g, seen := t.gws[gateway]
-	if seen = seen && g.seen(now); seen {
+	g, ok := t.gws[gateway]
+	if seen = seen && ok && g.seen(now); seen {
 		g.snap.Attrs = g.fleetAttrs()
 	}
 	for _, n := range dirty {

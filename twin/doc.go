@@ -94,11 +94,40 @@
 //
 // Every change of an entity gets the next Seq, is kept in a ring of History
 // changes and is queued to each matching subscriber. Seq starts at the
-// clock's microseconds when the twin is made, so a Last-Event-ID from an
+// clock's microseconds when the twin is made (a replica numbers after the
+// applied stream instead: see Replicas), so a Last-Event-ID from an
 // earlier run of the process is never mistaken for a recent one: it gets a
 // resync. A subscriber's queue is bounded by SubscriberQueue; one that
 // falls further behind is dropped (its channel closed), never slowing
 // Apply.
+//
+// # Replicas
+//
+// Several ingest instances each keep a twin fed from one replicated
+// stream of applied batches (ingest/replica), so that any of them serves
+// the whole city. Such a twin follows the stream (Follow, Restore,
+// ApplyAt) and numbers its changes after it, the same on every instance:
+// the changes caused by the batch at stream sequence s get
+// s<<SeqShift | 1, | 2, ... in the order the batch makes them; the
+// changes the twin makes on its own (freshness on Tick, gateway status,
+// the inventory) continue that count, so they fall between the batch's
+// and the next batch's. A restored twin starts at the snapshot's sequence
+// with its count at half the range. A resume from Last-Event-ID starts
+// at the beginning of that ID's stream sequence: another instance may
+// have numbered one batch's changes differently (its groups' freshness,
+// its own Tick), but every instance makes the changes of every batch in
+// stream order, so replaying the whole batch misses no reading; the
+// repeats are full entity states, which a client applies again
+// harmlessly. An ID whose stream sequence the stream holds but the twin
+// has not applied yet (the client came from an instance ahead of this
+// one; the twin learns the stream's end from the messages it reads, so
+// it allows some slack beyond) is honoured: the changes after it follow
+// as the twin catches up (Resumes). An ID before the retained changes, or of a twin not
+// replicated, gets a resync as before. Changes made at a batch's
+// application use the time the stream stored it as the twin's clock, so
+// replicas that applied the same batches hold the same sites and
+// indicators; gateway fleet attributes (status, last seen) stay each
+// instance's own.
 //
 // Measured on a shared 2-core Intel Xeon (go test -bench, figures vary with
 // the machine's load):

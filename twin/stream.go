@@ -2,6 +2,7 @@ package twin
 
 import (
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/paulmach/orb"
@@ -22,12 +23,13 @@ func (t *Twin) emit(n *node) { t.record(n, false) }
 func (t *Twin) emitRemoved(n *node) { t.record(n, true) }
 
 func (t *Twin) record(n *node, removed bool) {
-	t.seq++
+	t.nextSeq()
 	n.emitted = t.seq
 	e := ringEntry{c: Change{Seq: t.seq, Entity: n.snap, Removed: removed}, bound: n.bound}
 	if len(t.ring) < t.history {
 		t.ring = append(t.ring, e)
 	} else {
+		t.floor = t.ring[t.head].c.Seq // evicted: resuming before it needs a resync
 		t.ring[t.head] = e
 	}
 	t.head = (t.head + 1) % t.history
@@ -56,21 +58,23 @@ func (t *Twin) flush() {
 	t.out = t.out[:0]
 }
 
-// oldestSeq is the Seq of the oldest retained change (t.seq+1 when none).
-func (t *Twin) oldestSeq() uint64 { return t.seq - uint64(t.count) + 1 }
+// at returns the i-th oldest retained change.
+func (t *Twin) at(i int) *ringEntry {
+	start := (t.head - t.count + t.history) % t.history
+	return &t.ring[(start+i)%len(t.ring)]
+}
+
+// retainedAfter is the position among the retained changes of the first
+// one with Seq > after (t.count when none). Seqs never decrease, but they
+// need not be consecutive (see replica.go), so it searches.
+func (t *Twin) retainedAfter(after uint64) int {
+	return sort.Search(t.count, func(i int) bool { return t.at(i).c.Seq > after })
+}
 
 // retained calls fn for the retained changes with Seq > after, in order.
 func (t *Twin) retained(after uint64, fn func(ringEntry)) {
-	if after >= t.seq {
-		return
-	}
-	n := int(min(t.seq-after, uint64(t.count)))
-	start := (t.head - n + t.history*2) % t.history
-	if len(t.ring) < t.history {
-		start = len(t.ring) - n
-	}
-	for i := 0; i < n; i++ {
-		fn(t.ring[(start+i)%len(t.ring)])
+	for i := t.retainedAfter(after); i < t.count; i++ {
+		fn(*t.at(i))
 	}
 }
 
@@ -86,13 +90,20 @@ func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
 	s := &subscriber{f: compileFilter(f), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		out: make(chan Change, 64)}
 	t.mu.Lock()
+	if after != 0 {
+		after = t.resumePoint(after)
+	}
 	if after != 0 && after != t.seq {
 		// Too old, unknown, or more to replay than a subscriber may queue
 		// (the replay would run under the lock and be dropped at once):
-		// the client reloads instead.
-		if after > t.seq || after+1 < t.oldestSeq() || t.seq-after > uint64(t.cfg.SubscriberQueue) {
+		// the client reloads instead. A replicated twin waits for a
+		// change it has yet to apply (see replica.go).
+		switch {
+		case after > t.seq && t.aheadLocked(after):
+			s.after = after
+		case after > t.seq || after < t.floor || t.count-t.retainedAfter(after) > t.cfg.SubscriberQueue:
 			s.queue = append(s.queue, Change{})
-		} else {
+		default:
 			t.retained(after, func(e ringEntry) {
 				if s.f.match(&e.c.Entity, e.bound) {
 					s.queue = append(s.queue, e.c)
@@ -118,11 +129,12 @@ func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
 
 // subscriber is one Subscribe call's queue and channel.
 type subscriber struct {
-	f    filter
-	wake chan struct{} // capacity 1: "the queue has something"
-	done chan struct{} // closed once, by stop
-	once sync.Once
-	out  chan Change
+	f     filter
+	after uint64        // changes up to it are skipped (a resume ahead of the twin)
+	wake  chan struct{} // capacity 1: "the queue has something"
+	done  chan struct{} // closed once, by stop
+	once  sync.Once
+	out   chan Change
 
 	mu    sync.Mutex
 	queue []Change
@@ -134,7 +146,7 @@ func (s *subscriber) push(es []ringEntry, limit int) bool {
 	s.mu.Lock()
 	added := false
 	for i := range es {
-		if !s.f.match(&es[i].c.Entity, es[i].bound) {
+		if es[i].c.Seq <= s.after || !s.f.match(&es[i].c.Entity, es[i].bound) {
 			continue
 		}
 		if len(s.queue) >= limit {

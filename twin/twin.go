@@ -45,6 +45,8 @@ type Twin struct {
 	city  agg
 	batch uint64 // Apply counter, marks dirty nodes
 	seq   uint64
+	floor uint64 // changes up to it are not retained (evicted, or before the start)
+	rep   replica
 	ring  []ringEntry
 	head  int // next write position in ring
 	count int // entries in ring
@@ -100,6 +102,7 @@ func New(cfg Config) (*Twin, error) {
 		byID: map[string]*node{}, sites: map[siteKey]*node{}, gws: map[string]*node{},
 		areaLevel: map[*node]string{}, history: cfg.History, subs: map[*subscriber]struct{}{}}
 	t.seq = uint64(cfg.Now().UnixMicro())
+	t.floor = t.seq
 	t.ring = make([]ringEntry, 0, min(cfg.History, 1024))
 	var err error
 	if t.m, err = newMetrics(cfg.Registerer); err != nil {

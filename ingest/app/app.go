@@ -20,6 +20,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/dedup"
 	"github.com/ponte-city/ponte/ingest/influx"
 	"github.com/ponte-city/ponte/ingest/intake"
+	"github.com/ponte-city/ponte/ingest/replica"
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
@@ -108,12 +109,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var addrs Addrs
 	var tw *twin.Twin
 	var alarmEngine *alarms.Engine
+	var rep *replica.Replica
 	if cfg.Twin != nil {
 		if tw, err = buildTwin(cfg, inv.get(), log, reg); err != nil {
 			return err
 		}
+		if rep, err = openReplica(ctx, cfg, tw, log, reg); err != nil {
+			return err
+		} else if rep != nil {
+			defer rep.Close()
+		}
 		if opts.Applier == nil {
-			opts.Applier = appliedLog{next: tw, log: log.With("component", "twin")}
+			opts.Applier = appliedLog{next: twinApplier(tw, rep), log: log.With("component", "twin")}
 		}
 		addrs.Twin = tw
 		if alarmEngine, err = buildAlarms(cfg, tw, log, reg); err != nil {
@@ -217,6 +224,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return nil
 		})
 		g.Go(func() error { return alarmEngine.Run(gctx) })
+		if rep != nil {
+			g.Go(func() error { return rep.Run(gctx, tw) })
+		}
 	}
 	servers.run(gctx, g, closeCtx)
 	log.Info("ingest running", "http", addrs.HTTP, "https", cfg.HTTP.TLS != nil, "ops", addrs.Ops, "broker", addrs.BrokerURL, "embedded_broker", addrs.Embedded)

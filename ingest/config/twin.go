@@ -50,6 +50,8 @@ type Twin struct {
 	// Public are the citizens' page's and the public API's settings
 	// (twin_public.go), directly under twin:.
 	Public TwinPublic `yaml:",inline"`
+	// Replica feeds the twin from the replicated applied stream (replica.go).
+	Replica *Replica `yaml:"replica"`
 }
 
 func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
@@ -76,6 +78,7 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 		bad("twin.tokens", "required: at least one operator token (the map, the entities, the stream and history need one)")
 	}
 	c.validateTwinPublic(bad)
+	c.validateReplica(bad)
 }
 
 // resolve makes a path from the config relative to the config file.

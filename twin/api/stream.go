@@ -41,9 +41,10 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 
 	// An ID beyond the twin's latest change comes from before a restart of
 	// ingest (sequence numbers start again): the client's state cannot be
-	// trusted, so it must resync, from the changes after the latest.
+	// trusted, so it must resync, from the changes after the latest
+	// (unless a replicated twin will reach it: see twin's Replicas).
 	resync := false
-	if last := a.reader.LastSeq(); after > last {
+	if last := a.reader.LastSeq(); after > last && !resumes(a.reader, after) {
 		resync, after = true, last
 	}
 	ch, unsubscribe := a.reader.Subscribe(f, after)
