@@ -249,7 +249,8 @@ twin:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.p.Navigate(ctx, base+"/map/#token="+e2eToken); err != nil {
+	// /map leads to the map with the configured tile server (?tiles=).
+	if err := c.p.Navigate(ctx, base+"/map#token="+e2eToken); err != nil {
 		t.Fatal(err)
 	}
 	c.wait("the map's hooks", "window.ponteMap")
