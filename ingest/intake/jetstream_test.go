@@ -36,6 +36,11 @@ func runGatewaysOn(t testing.TB, url string, ids []string, total, batch uint64, 
 			t.Error(err)
 		}
 	}
+	if t.Failed() {
+		for _, g := range gws {
+			t.Logf("gateway %s: acked up to %d, %d batches published (resends included)", g.ID, g.Acked(), g.Sent())
+		}
+	}
 	return gws
 }
 
