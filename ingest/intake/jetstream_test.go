@@ -38,7 +38,9 @@ func runGatewaysOn(t testing.TB, url string, ids []string, total, batch uint64, 
 	}
 	if t.Failed() {
 		for _, g := range gws {
-			t.Logf("gateway %s: acked up to %d, %d batches published (resends included)", g.ID, g.Acked(), g.Sent())
+			sub, refused := g.Subscribed()
+			t.Logf("gateway %s: acked up to %d, %d batches published (resends included); ack subscription granted %v, %d attempts refused",
+				g.ID, g.Acked(), g.Sent(), sub, refused)
 		}
 	}
 	return gws
