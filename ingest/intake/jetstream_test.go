@@ -36,9 +36,8 @@ func runGatewaysOn(t testing.TB, url string, ids []string, total, batch uint64, 
 			t.Error(err)
 		}
 	}
-	if t.Failed() {
-		for _, g := range gws {
-			sub, refused := g.Subscribed()
+	for _, g := range gws {
+		if sub, refused := g.Subscribed(); t.Failed() || refused > 0 {
 			t.Logf("gateway %s: acked up to %d, %d batches published (resends included); ack subscription granted %v, %d attempts refused",
 				g.ID, g.Acked(), g.Sent(), sub, refused)
 		}
