@@ -164,29 +164,53 @@ func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 	return c, nil
 }
 
-// subscribe subscribes c to the ack topic and, while the broker refuses
-// (SUBACK 0x80) or does not answer, tries again as long as c is connected.
-// The edge uplink does not run without its ack subscription either (it
-// drops the connection and makes a new one): a gateway that went on
-// publishing unsubscribed would never see an ack again. nats-server
-// refuses a QoS 1 subscription whose JetStream consumer it could not
-// create in time, as while the cluster fails over after a node died.
+// subscribe subscribes c to the ack topic, trying again while the broker
+// refuses as long as c is connected. The edge uplink does not run
+// without its ack subscription either (it drops the connection and makes
+// a new one): a gateway that went on publishing unsubscribed would never
+// see an ack again.
 func (g *Gateway) subscribe(c mqtt.Client, topic string, onAck mqtt.MessageHandler) {
 	for c.IsConnectionOpen() {
-		tok := c.Subscribe(topic, 1, onAck)
-		granted := tok.WaitTimeout(10*time.Second) && tok.Error() == nil
-		if st, ok := tok.(*mqtt.SubscribeToken); ok && granted {
-			q, ok := st.Result()[topic]
-			granted = ok && q < 0x80
-		}
+		refused, err := Subscribe(c, topic, onAck, time.Minute)
 		g.mu.Lock()
-		g.subscribed = granted
-		if !granted {
-			g.refused++
-		}
+		g.subscribed = err == nil
+		g.refused += refused
 		g.mu.Unlock()
-		if granted {
+		if err == nil {
 			return
+		}
+	}
+}
+
+// Subscribe subscribes c to topic at QoS 1 and tries again while the
+// broker refuses (SUBACK 0x80) or does not answer, until it is granted, c
+// is disconnected or timeout passed; it returns how many attempts were
+// refused. nats-server refuses a QoS 1 subscription whose JetStream
+// consumer it could not create within its API timeout (5 s), as while a
+// loaded cluster starts or fails over after a node died.
+func Subscribe(c mqtt.Client, topic string, h mqtt.MessageHandler, timeout time.Duration) (refused int, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		tok := c.Subscribe(topic, 1, h)
+		switch {
+		case !tok.WaitTimeout(10 * time.Second):
+			err = fmt.Errorf("subscribe to %s: no SUBACK within 10s", topic)
+		case tok.Error() != nil:
+			err = fmt.Errorf("subscribe to %s: %w", topic, tok.Error())
+		default:
+			err = nil
+			if st, ok := tok.(*mqtt.SubscribeToken); ok {
+				if q, ok := st.Result()[topic]; !ok || q >= 0x80 {
+					err = fmt.Errorf("subscribe to %s: refused (SUBACK %#x)", topic, q)
+				}
+			}
+		}
+		if err == nil {
+			return refused, nil
+		}
+		refused++
+		if !c.IsConnectionOpen() || time.Now().After(deadline) {
+			return refused, err
 		}
 		time.Sleep(100 * time.Millisecond) // a pause between attempts, not a wait for a condition
 	}

@@ -89,8 +89,8 @@ func TestJetStreamAckQoS1(t *testing.T) {
 	sub := newCounting()
 	in := startJS(t, clusterURLs(c, 1), sub, nil)
 	gw := gatewayClient(t, c.Nodes[0].MQTT, "gw1", "gw1", false, func(paho.Client, paho.Message) {})
-	if tok := gw.Subscribe(topics.Ack("gw1"), 1, nil); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe: %v", tok.Error())
+	if _, err := ingesttest.Subscribe(gw, topics.Ack("gw1"), nil, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	gw.Disconnect(50)
 
