@@ -101,6 +101,10 @@ type Gateway struct {
 	acked uint64
 	kick  chan struct{}
 	sent  int
+	// subscribed: the last ack subscription was granted; refused counts
+	// the attempts that were not.
+	subscribed bool
+	refused    int
 }
 
 // Acked returns the highest acknowledged seq.
@@ -147,9 +151,7 @@ func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true).
 		SetStore(intake.MemoryStore()).
-		SetOnConnectHandler(func(c mqtt.Client) {
-			c.Subscribe(ackTopic, 1, onAck).WaitTimeout(5 * time.Second)
-		})
+		SetOnConnectHandler(func(c mqtt.Client) { g.subscribe(c, ackTopic, onAck) })
 	c := mqtt.NewClient(o)
 	t := c.Connect()
 	if !t.WaitTimeout(10 * time.Second) {
@@ -160,6 +162,66 @@ func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 		return nil, fmt.Errorf("gateway %s: connect %s: %w", g.ID, url, err)
 	}
 	return c, nil
+}
+
+// subscribe subscribes c to the ack topic, trying again while the broker
+// refuses as long as c is connected. The edge uplink does not run
+// without its ack subscription either (it drops the connection and makes
+// a new one): a gateway that went on publishing unsubscribed would never
+// see an ack again.
+func (g *Gateway) subscribe(c mqtt.Client, topic string, onAck mqtt.MessageHandler) {
+	for c.IsConnectionOpen() {
+		refused, err := Subscribe(c, topic, onAck, time.Minute)
+		g.mu.Lock()
+		g.subscribed = err == nil
+		g.refused += refused
+		g.mu.Unlock()
+		if err == nil {
+			return
+		}
+	}
+}
+
+// Subscribe subscribes c to topic at QoS 1 and tries again while the
+// broker refuses (SUBACK 0x80) or does not answer, until it is granted, c
+// is disconnected or timeout passed; it returns how many attempts were
+// refused. nats-server refuses a QoS 1 subscription whose JetStream
+// consumer it could not create within its API timeout (5 s), as while a
+// loaded cluster starts or fails over after a node died.
+func Subscribe(c mqtt.Client, topic string, h mqtt.MessageHandler, timeout time.Duration) (refused int, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		tok := c.Subscribe(topic, 1, h)
+		switch {
+		case !tok.WaitTimeout(10 * time.Second):
+			err = fmt.Errorf("subscribe to %s: no SUBACK within 10s", topic)
+		case tok.Error() != nil:
+			err = fmt.Errorf("subscribe to %s: %w", topic, tok.Error())
+		default:
+			err = nil
+			if st, ok := tok.(*mqtt.SubscribeToken); ok {
+				if q, ok := st.Result()[topic]; !ok || q >= 0x80 {
+					err = fmt.Errorf("subscribe to %s: refused (SUBACK %#x)", topic, q)
+				}
+			}
+		}
+		if err == nil {
+			return refused, nil
+		}
+		refused++
+		if !c.IsConnectionOpen() || time.Now().After(deadline) {
+			return refused, err
+		}
+		time.Sleep(100 * time.Millisecond) // a pause between attempts, not a wait for a condition
+	}
+}
+
+// Subscribed reports whether the last subscription to the ack topic was
+// granted, and how many attempts the broker refused or left unanswered.
+func (g *Gateway) Subscribed() (ok bool, refused int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.subscribed, g.refused
 }
 
 // Run publishes seqs 1..total through c (from Connect) and returns when

@@ -130,6 +130,7 @@ func TestJetStreamNodeKill(t *testing.T) {
 	c := startNATS(t, gateways)
 	sink := ingesttest.NewMemSink()
 	p, in := realPipeline(t, clusterURLs(c, 0, 1, 2), sink, "")
+	diagnoseJS(t, c, []*jsIntake{in}, p.reg)
 	server := in.Server()
 	var victim, gwNode *natstest.Node
 	for _, n := range c.Nodes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -201,4 +202,48 @@ func clusterURLs(c *natstest.Cluster, idx ...int) []string {
 		urls = append(urls, c.Nodes[i].URL)
 	}
 	return urls
+}
+
+// diagnoseJS, registered after the cluster and the intakes started, logs
+// when the test failed what is needed to tell where a batch or an ack
+// stopped: the intakes' metrics and node, the pipelines' metrics, the
+// cluster's streams, consumers and connections, and every goroutine
+// (a stuck one shows what it waits on).
+func diagnoseJS(t *testing.T, c *natstest.Cluster, ins []*jsIntake, regs ...*prometheus.Registry) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for i, in := range ins {
+			t.Logf("intake %d: connected %v to %q; metrics:\n%s", i+1, in.Connected(), in.Server(), gathered(in.reg))
+		}
+		for i, reg := range regs {
+			t.Logf("pipeline %d metrics:\n%s", i+1, gathered(reg))
+		}
+		t.Logf("cluster state:\n%s", c.State())
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+		t.Logf("goroutines:\n%s", b.String())
+	})
+}
+
+// gathered renders reg's counters and gauges, one "name{labels} value"
+// a line.
+func gathered(reg *prometheus.Registry) string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, lp.GetName()+"="+lp.GetValue())
+			}
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			fmt.Fprintf(&b, "%s{%s} %g\n", mf.GetName(), strings.Join(labels, ","), v)
+		}
+	}
+	return b.String()
 }

@@ -36,6 +36,12 @@ func runGatewaysOn(t testing.TB, url string, ids []string, total, batch uint64, 
 			t.Error(err)
 		}
 	}
+	for _, g := range gws {
+		if sub, refused := g.Subscribed(); t.Failed() || refused > 0 {
+			t.Logf("gateway %s: acked up to %d, %d batches published (resends included); ack subscription granted %v, %d attempts refused",
+				g.ID, g.Acked(), g.Sent(), sub, refused)
+		}
+	}
 	return gws
 }
 
@@ -83,8 +89,8 @@ func TestJetStreamAckQoS1(t *testing.T) {
 	sub := newCounting()
 	in := startJS(t, clusterURLs(c, 1), sub, nil)
 	gw := gatewayClient(t, c.Nodes[0].MQTT, "gw1", "gw1", false, func(paho.Client, paho.Message) {})
-	if tok := gw.Subscribe(topics.Ack("gw1"), 1, nil); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe: %v", tok.Error())
+	if _, err := ingesttest.Subscribe(gw, topics.Ack("gw1"), nil, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	gw.Disconnect(50)
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/replica"
 	"github.com/ponte-city/ponte/internal/natstest"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -61,7 +62,7 @@ func start(t testing.TB, c *natstest.Cluster, name string) *instance {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r, err := replica.Open(ctx, replica.Config{URLs: c.URLs(), Name: name, SnapshotInterval: time.Hour, MaxBytes: 64 << 20,
-		CloseGrace: time.Second, Logger: quiet(), Registerer: reg})
+		CloseGrace: time.Second, Logger: testenv.Logger(t, slog.LevelWarn), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,11 @@ var retry = backoff.Policy{Base: 100 * time.Millisecond, Max: 5 * time.Second, J
 // and is retried on the next.
 const opTimeout = 5 * time.Second
 
+// setUpTimeout bounds one attempt to create or update the stream or the
+// bucket: the answer comes once the replicas elected the stream's
+// leader, which takes seconds on a loaded cluster.
+const setUpTimeout = 15 * time.Second
+
 // Open connects to the NATS servers and makes (or updates) the applied
 // stream and the snapshot bucket.
 func Open(ctx context.Context, cfg Config) (*Replica, error) {
@@ -78,12 +83,12 @@ func Open(ctx context.Context, cfg Config) (*Replica, error) {
 		MaxMsgSize: wire.MaxBatchBytes + 1024, Duplicates: min(DuplicateWindow, cfg.MaxAge)}
 	oc := jetstream.ObjectStoreConfig{Bucket: cfg.Bucket, Description: "Ponte: snapshots of the twin",
 		Replicas: cfg.Replicas, Storage: jetstream.FileStorage}
-	// The cluster may still be electing leaders: retry within ctx.
+	// The cluster may still be electing leaders, and a request sent to a
+	// node that dies or loses its leadership meanwhile is never answered:
+	// each attempt has its own deadline, and attempts go on within ctx.
 	for n := 0; ; n++ {
-		if _, err = r.js.CreateOrUpdateStream(ctx, sc); err == nil {
-			if r.objs, err = r.js.CreateOrUpdateObjectStore(ctx, oc); err == nil {
-				return r, nil
-			}
+		if err = r.setUp(ctx, sc, oc); err == nil {
+			return r, nil
 		}
 		r.log.Warn("replica: set up the applied stream and snapshot bucket", "stream", cfg.Stream, "bucket", cfg.Bucket, "err", err)
 		select {
@@ -93,6 +98,21 @@ func Open(ctx context.Context, cfg Config) (*Replica, error) {
 		case <-time.After(retry.Wait(n)):
 		}
 	}
+}
+
+// setUp makes (or updates) the applied stream and the snapshot bucket,
+// each request within setUpTimeout.
+func (r *Replica) setUp(ctx context.Context, sc jetstream.StreamConfig, oc jetstream.ObjectStoreConfig) error {
+	sctx, cancel := context.WithTimeout(ctx, setUpTimeout)
+	_, err := r.js.CreateOrUpdateStream(sctx, sc)
+	cancel()
+	if err != nil {
+		return err
+	}
+	octx, cancel := context.WithTimeout(ctx, setUpTimeout)
+	defer cancel()
+	r.objs, err = r.js.CreateOrUpdateObjectStore(octx, oc)
+	return err
 }
 
 // Apply publishes a newly written batch to the applied stream (it

@@ -228,3 +228,37 @@ func Binary(t testing.TB) string {
 	}
 	return bin
 }
+
+// State returns what the running nodes' monitoring reports of their
+// JetStream streams and consumers (leader, replicas' lag, delivered, ack
+// pending, waiting pulls) and of their client and MQTT connections: for a
+// test's failure message, so that a stall can be traced to the stream,
+// consumer or node it waits on.
+func (c *Cluster) State() string {
+	client := &http.Client{Timeout: 5 * time.Second}
+	var b strings.Builder
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			fmt.Fprintf(&b, "== %s: not running\n", n.Name)
+			continue
+		}
+		for _, path := range []string{"/jsz?accounts=true&streams=true&consumers=true", "/connz?subs=true"} {
+			fmt.Fprintf(&b, "== %s %s\n", n.Name, path)
+			resp, err := client.Get(n.Monitor + path)
+			if err != nil {
+				fmt.Fprintf(&b, "%v\n", err)
+				continue
+			}
+			var v any
+			if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+				fmt.Fprintf(&b, "decode: %v\n", err)
+			} else {
+				out, _ := json.Marshal(v)
+				b.Write(out)
+				b.WriteByte('\n')
+			}
+			resp.Body.Close()
+		}
+	}
+	return b.String()
+}
