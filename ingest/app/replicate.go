@@ -29,7 +29,7 @@ func openReplica(ctx context.Context, cfg *config.Config, tw *twin.Twin, log *sl
 	defer cancel()
 	rep, err := replica.Open(ctx, replica.Config{URLs: strings.Join(rc.URLs, ","), Stream: rc.Stream, Bucket: rc.Bucket,
 		Replicas: rc.Replicas, MaxAge: rc.MaxAge.D(), MaxBytes: rc.MaxBytes, SnapshotInterval: rc.SnapshotInterval.D(),
-		Window: cfg.Twin.IndicatorWindow.D(), Name: "ponte-ingest " + cfg.Broker.ClientID, Logger: log, Registerer: reg})
+		Window: cfg.Twin.IndicatorWindow.D(), Name: "ponte-ingest " + cfg.Broker.ClientID, Options: rc.Options(), Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}

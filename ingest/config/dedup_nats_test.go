@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/ponte-city/ponte/ingest/dedup"
 )
 
@@ -35,8 +37,19 @@ func TestDedupNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc, ok := c.KV()
+	// The login travels as nats.go options: applied, they set it.
+	var login nats.Options
+	for _, o := range kc.Options {
+		if err := o(&login); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if login.User != "ingest" || login.Password != "a-long-enough-password" {
+		t.Errorf("KV()'s options log in as %q/%q; want ingest and the password file's content", login.User, login.Password)
+	}
+	kc.Options = nil
 	want := dedup.KVConfig{URLs: []string{"nats://10.0.0.1:4222", "nats://10.0.0.2:4222"}, Bucket: "city-dedup", Replicas: 5,
-		User: "ingest", Password: "a-long-enough-password", Timeout: 2 * time.Second}
+		Timeout: 2 * time.Second}
 	if !ok || !reflect.DeepEqual(kc, want) {
 		t.Fatalf("KV() = %+v, %v; want %+v", kc, ok, want)
 	}
@@ -52,10 +65,10 @@ func TestDedupNATSErrors(t *testing.T) {
 		{"bad url", head + "    urls: [10.0.0.1:4222]\n", `bad.yaml:5: dedup.nats.urls[0]: "10.0.0.1:4222" is not a NATS URL`},
 		{"bad bucket", head + "    urls: [nats://a:4222]\n    bucket: a.b\n", `bad.yaml:6: dedup.nats.bucket: "a.b" (expected letters, digits`},
 		{"replicas", head + "    urls: [nats://a:4222]\n    replicas: 7\n", "bad.yaml:6: dedup.nats.replicas: 7 (expected 1 to 5"},
-		{"two ways", head + "    urls: [nats://a:4222]\n    user: u\n    password: a-long-enough-password\n    token: a-long-enough-token-too\n", "dedup.nats.user: give user and password, token or credentials, not several"},
-		{"user without password", head + "    urls: [nats://a:4222]\n    user: u\n", "dedup.nats.password: required with a user"},
+		{"two ways", head + "    urls: [nats://a:4222]\n    user: u\n    password: a-long-enough-password\n    token: a-long-enough-token-too\n", "bad.yaml:4: dedup.nats: give one login: user and password, token, or credentials"},
+		{"user without password", head + "    urls: [nats://a:4222]\n    user: u\n", `dedup.nats.password: required with user "u"`},
 		{"short token", head + "    urls: [nats://a:4222]\n    token: short\n", "bad.yaml:6: dedup.nats.token: the secret is 5 characters long"},
-		{"no creds file", head + "    urls: [nats://a:4222]\n    credentials: /nonexistent/ingest.creds\n", `bad.yaml:6: dedup.nats.credentials: "/nonexistent/ingest.creds": no such file`},
+		{"no creds file", head + "    urls: [nats://a:4222]\n    credentials: /nonexistent/ingest.creds\n", `bad.yaml:6: dedup.nats.credentials: cannot read "/nonexistent/ingest.creds"`},
 		{"timeout", head + "    urls: [nats://a:4222]\n    timeout: 1ms\n", "bad.yaml:6: dedup.nats.timeout: 1ms (expected a duration of 100ms or more"},
 		{"unknown field", head + "    urls: [nats://a:4222]\n    replica: 3\n", `bad.yaml:6: dedup.nats.replica: unknown field "replica"`},
 	}

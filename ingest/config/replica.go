@@ -14,6 +14,7 @@ import (
 //	twin:
 //	  replica:
 //	    urls: [nats://10.0.0.1:4222, nats://10.0.0.2:4222, nats://10.0.0.3:4222]
+//	    user: ponte-ingest        # login and tls as in NATSConn
 //	    stream: PONTE_APPLIED     # default
 //	    bucket: PONTE_TWIN        # snapshots (default)
 //	    replicas: 3               # default
@@ -21,7 +22,8 @@ import (
 //	    max_bytes: 1073741824     # default 1 GiB
 //	    snapshot_interval: 1m     # default
 type Replica struct {
-	URLs             []string          `yaml:"urls"`
+	// NATSConn: the servers, ingest's login and TLS.
+	NATSConn         `yaml:",inline"`
 	Stream           string            `yaml:"stream"`
 	Bucket           string            `yaml:"bucket"`
 	Replicas         int               `yaml:"replicas"`
@@ -35,14 +37,7 @@ func (c *Config) validateReplica(bad func(path, format string, args ...any)) {
 		return
 	}
 	r := c.Twin.Replica
-	if len(r.URLs) == 0 {
-		bad("twin.replica.urls", "required (expected the NATS servers, e.g. [nats://10.0.0.1:4222])")
-	}
-	for i, u := range r.URLs {
-		if u == "" {
-			bad("twin.replica.urls", "entry %d is empty (expected nats://host:port)", i)
-		}
-	}
+	c.validateNATSConn("twin.replica", &r.NATSConn, bad)
 	if r.Replicas < 0 || r.Replicas > 5 {
 		bad("twin.replica.replicas", "%d (expected 1 to 5; 0 for the default 3)", r.Replicas)
 	}
@@ -55,4 +50,12 @@ func (c *Config) validateReplica(bad func(path, format string, args ...any)) {
 	if r.SnapshotInterval.D() < 0 {
 		bad("twin.replica.snapshot_interval", "%s (expected a positive duration)", r.SnapshotInterval.D())
 	}
+}
+
+// replicaSecretFields are the secret fields of twin.replica.
+func (c *Config) replicaSecretFields() []secretField {
+	if c.Twin == nil || c.Twin.Replica == nil {
+		return nil
+	}
+	return natsConnSecrets("twin.replica", &c.Twin.Replica.NATSConn)
 }

@@ -54,6 +54,7 @@ func (c *Config) secretFields() []secretField {
 			secretField{path: p + "http_token", value: &g.HTTPToken, file: g.HTTPTokenFile, env: g.HTTPTokenEnv})
 	}
 	fields = append(fields, c.dedupSecretFields()...)
+	fields = append(fields, c.replicaSecretFields()...)
 	return append(fields, c.natsSecretFields()...)
 }
 

@@ -31,6 +31,9 @@ type KVConfig struct {
 	User, Password  string
 	Token           string
 	CredentialsFile string
+	// Options are more connection options (ingest's configuration gives
+	// its login and TLS this way), applied after the ones above.
+	Options []nats.Option
 	// Timeout bounds each request to NATS (default 5s); a Lock or Commit
 	// that times out is retried by the caller.
 	Timeout time.Duration
@@ -138,6 +141,7 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 	case cfg.CredentialsFile != "":
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
 	}
+	opts = append(opts, cfg.Options...)
 	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dedup: connect to nats %s: %w", strings.Join(cfg.URLs, ","), err)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -51,6 +53,9 @@ type Config struct {
 	CloseGrace time.Duration
 	// Name names the connection (the instance), for the servers' monitoring.
 	Name string
+	// Options are more connection options: the login and TLS of ingest's
+	// configuration (twin.replica).
+	Options []nats.Option
 	// Logger defaults to slog.Default(); Registerer to a private registry.
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer

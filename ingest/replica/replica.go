@@ -63,12 +63,14 @@ func Open(ctx context.Context, cfg Config) (*Replica, error) {
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "replica"), m: m,
 		stop: make(chan struct{}), caughtUp: make(chan struct{})}
-	r.nc, err = nats.Connect(cfg.URLs, nats.Name(cfg.Name), nats.MaxReconnects(-1),
-		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(true),
+	opts := append([]nats.Option{nats.Name(cfg.Name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(200 * time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			r.log.Warn("replica: disconnected from nats", "err", err)
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { r.log.Info("replica: reconnected to nats", "url", c.ConnectedUrl()) }))
+		nats.ReconnectHandler(func(c *nats.Conn) { r.log.Info("replica: reconnected to nats", "url", c.ConnectedUrl()) })},
+		cfg.Options...)
+	r.nc, err = nats.Connect(cfg.URLs, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("replica: connect to %s: %w", cfg.URLs, err)
 	}
