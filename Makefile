@@ -20,7 +20,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm deb deb-install-test test test-short lint fault bench demo screenshots fuzz clean
+.PHONY: all web build build-host build-arm check-arm deb deb-install-test test test-short lint fault ha bench demo screenshots fuzz clean
 
 all: build
 
@@ -88,12 +88,13 @@ test:
 test-short:
 	$(GO) test -short -count=1 ./...
 
-# -tags fault: the fault suite (e2e/fault) is vetted too. No npm: the
-# pages' embed holds at least dist/README.txt.
+# -tags fault,ha: the fault suite (e2e/fault) and the high-availability
+# test (e2e/ha) are vetted too. No npm: the pages' embed holds at least
+# dist/README.txt.
 lint:
 	@$(BOOTSTRAP) lint
-	$(GO) vet -tags fault ./...
-	staticcheck -tags fault ./...
+	$(GO) vet -tags fault,ha ./...
+	staticcheck -tags fault,ha ./...
 
 # The fault suite: five minutes of faults against the real binaries, once
 # with the embedded broker and once with Mosquitto (about 13 minutes in all).
@@ -103,6 +104,15 @@ fault:
 	@$(BOOTSTRAP) test
 	@$(MAKE) --no-print-directory web
 	$(GO) test -tags fault $(FAULT_FLAGS) ./e2e/fault
+
+# The high-availability system test (issue 14): two ingest instances on a
+# three-node NATS cluster, twenty gateways, kill -9 of a node and of an
+# instance under load (about three minutes). Needs nats-server 2.15
+# (built into $(TOOLS)/bin by the bootstrap) and influxd 1.8.10; see e2e/ha.
+HA_FLAGS ?= -count=1 -timeout 20m -v
+ha:
+	@$(BOOTSTRAP) test
+	$(GO) test -tags ha $(HA_FLAGS) ./e2e/ha
 
 # Every figure on its own line as "bench <name> <value> <unit>".
 bench:

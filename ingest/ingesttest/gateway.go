@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,6 +126,13 @@ func (g *Gateway) Sent() int {
 // ID and username; it subscribes to its ack topic on every connection
 // (the session is clean, as a restarted broker would have forgotten it).
 func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
+	return g.ConnectAny([]string{url}, password)
+}
+
+// ConnectAny is Connect to the first of urls that answers, as a gateway
+// given every node of a cluster: each reconnection tries them again in
+// order, so a gateway whose node died moves to the next.
+func (g *Gateway) ConnectAny(urls []string, password string) (mqtt.Client, error) {
 	g.mu.Lock()
 	if g.kick == nil {
 		g.kick = make(chan struct{}, 1)
@@ -146,7 +154,11 @@ func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 		default:
 		}
 	}
-	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(g.ID).
+	o := mqtt.NewClientOptions()
+	for _, url := range urls {
+		o.AddBroker(url)
+	}
+	o.SetClientID(g.ID).
 		SetUsername(g.ID).SetPassword(password).SetAutoReconnect(true).
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true).
@@ -156,10 +168,10 @@ func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 	t := c.Connect()
 	if !t.WaitTimeout(10 * time.Second) {
 		c.Disconnect(0)
-		return nil, fmt.Errorf("gateway %s: connect %s: timeout", g.ID, url)
+		return nil, fmt.Errorf("gateway %s: connect %s: timeout", g.ID, strings.Join(urls, ","))
 	}
 	if err := t.Error(); err != nil {
-		return nil, fmt.Errorf("gateway %s: connect %s: %w", g.ID, url, err)
+		return nil, fmt.Errorf("gateway %s: connect %s: %w", g.ID, strings.Join(urls, ","), err)
 	}
 	return c, nil
 }
