@@ -26,6 +26,10 @@ type Checkpoint struct {
 	// Batches hold the readings, gateway by gateway (sorted by ID); a
 	// gateway with many readings has several.
 	Batches []*wire.Batch
+	// Extra is stored and restored with the checkpoint by its keeper and
+	// means nothing to the twin (ingest/replica keeps there the batches'
+	// sequence numbers its follower applied).
+	Extra []byte
 }
 
 // Checkpoint returns the twin's state as a Checkpoint. It holds the

@@ -129,7 +129,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	svcCfg := service.Config{
 		Sink: sink, Applier: opts.Applier, Dedup: store, DeadLetter: dl,
-		Gateways: inv.gatewayIDs(), Devices: inv.get().Devices(), UnknownDevices: cfg.UnknownDevices, MaxNewDevices: cfg.MaxNewDevices,
+		// The applied stream's follower applies a seq once however often
+		// it is published: publish before the commit (see ingest/replica).
+		ApplyBeforeCommit: rep != nil,
+		Gateways:          inv.gatewayIDs(), Devices: inv.get().Devices(), UnknownDevices: cfg.UnknownDevices, MaxNewDevices: cfg.MaxNewDevices,
 		MaxAge: cfg.MaxAge.D(), MaxFuture: cfg.MaxFuture.D(), Workers: cfg.Workers, QueueLen: cfg.Queue,
 		Logger: log, Registerer: reg,
 	}

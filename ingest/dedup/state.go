@@ -175,6 +175,13 @@ func (g Gateway) appendTo(dst []byte) []byte {
 	return dst
 }
 
+// AppendBinary appends g's encoding (that of the state's records) to
+// dst, for a keeper of the state other than a Store.
+func (g Gateway) AppendBinary(dst []byte) []byte { return g.appendTo(dst) }
+
+// ParseGateway decodes what AppendBinary wrote.
+func ParseGateway(b []byte) (Gateway, error) { return parseGateway(b) }
+
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
 		return 0

@@ -100,7 +100,18 @@ func (r *Replica) apply(tw *twin.Twin, pos twin.StreamPos, data []byte) {
 		tw.ApplyAt(pos, "", nil) // its sequence is passed all the same
 		return
 	}
-	if tw.ApplyAt(pos, b.Gateway, b) {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	fresh, dups := r.marks.take(b, pos.At, r.log)
+	if dups > 0 {
+		r.m.duplicates.Add(float64(dups))
+	}
+	if fresh == nil {
+		tw.ApplyAt(pos, "", nil) // its sequence is passed all the same
+		r.m.skipped.Inc()
+		return
+	}
+	if tw.ApplyAt(pos, b.Gateway, fresh) {
 		r.m.applied.Inc()
 	} else {
 		r.m.skipped.Inc()

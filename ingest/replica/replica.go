@@ -33,6 +33,11 @@ type Replica struct {
 
 	caughtUp     chan struct{}
 	caughtUpOnce sync.Once
+
+	// applyMu is held while the follower applies a message and while a
+	// snapshot is taken, so that the marks match the twin's state.
+	applyMu sync.Mutex
+	marks   marks
 }
 
 var _ service.Applier = (*Replica)(nil)
@@ -62,7 +67,7 @@ func Open(ctx context.Context, cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "replica"), m: m,
-		stop: make(chan struct{}), caughtUp: make(chan struct{})}
+		stop: make(chan struct{}), caughtUp: make(chan struct{}), marks: marks{}}
 	opts := append([]nats.Option{nats.Name(cfg.Name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200 * time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -126,7 +131,7 @@ func (r *Replica) Apply(gateway string, epoch uint64, b *wire.Batch) {
 	}
 	r.inflight.Add(1)
 	defer r.inflight.Done()
-	data, err := wire.Encode(nil, &wire.Batch{Gateway: gateway, Epoch: epoch, Seqs: b.Seqs, Readings: b.Readings})
+	data, err := wire.Encode(nil, &wire.Batch{Gateway: gateway, Epoch: epoch, From: b.From, Retained: b.Retained, Seqs: b.Seqs, Readings: b.Readings})
 	if err != nil {
 		// The service checked the batch: this is a bug, not a fault.
 		r.m.unpublished.Inc()
@@ -172,7 +177,18 @@ func (r *Replica) Restore(ctx context.Context, tw *twin.Twin) error {
 		tw.Follow(0)
 		return nil
 	}
+	m, err := decodeMarks(cp.Extra)
+	if err != nil {
+		// The twin's state is good; without the marks a batch published
+		// twice around the snapshot could be applied twice. Say so.
+		r.m.snapshotErrs.Inc()
+		r.log.Error("replica: the snapshot's applied marks do not decode; starting without them", "err", err)
+		m = marks{}
+	}
+	r.applyMu.Lock()
+	r.marks = m
 	tw.Restore(cp)
+	r.applyMu.Unlock()
 	r.m.snapshotBytes.Set(float64(size))
 	r.log.Info("replica: twin restored from its snapshot", "applied", cp.Applied, "taken", cp.Taken, "bytes", size, "batches", len(cp.Batches))
 	return nil

@@ -28,10 +28,13 @@ const metaApplied = "applied"
 //	magic "PNTC" | version u8 (1)
 //	applied u64 | taken i64 (unix ns)
 //	count uvarint, count x (length uvarint, wire batch)
+//	extra length uvarint, extra (version 2: the follower's marks)
 //	crc32c u32 over everything before it
+//
+// Version 1 (without extra) is still read.
 var snapshotMagic = [4]byte{'P', 'N', 'T', 'C'}
 
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -54,6 +57,8 @@ func EncodeSnapshot(cp *twin.Checkpoint) ([]byte, error) {
 		dst = binary.AppendUvarint(dst, uint64(len(b)))
 		dst = append(dst, b...)
 	}
+	dst = binary.AppendUvarint(dst, uint64(len(cp.Extra)))
+	dst = append(dst, cp.Extra...)
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst, castagnoli)), nil
 }
 
@@ -67,8 +72,9 @@ func DecodeSnapshot(data []byte) (*twin.Checkpoint, error) {
 	if len(data) < head+1+4 || !bytes.Equal(data[:4], snapshotMagic[:]) {
 		return fail("not a snapshot (expected %q and at least %d bytes, got %d)", snapshotMagic[:], head+5, len(data))
 	}
-	if v := data[4]; v != snapshotVersion {
-		return fail("version %d (expected %d)", v, snapshotVersion)
+	v := data[4]
+	if v != 1 && v != snapshotVersion {
+		return fail("version %d (expected 1 or %d)", v, snapshotVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if got := crc32.Checksum(body, castagnoli); got != sum {
@@ -92,6 +98,16 @@ func DecodeSnapshot(data []byte) (*twin.Checkpoint, error) {
 			return fail("batches[%d]: %w", i, err)
 		}
 		cp.Batches = append(cp.Batches, b)
+		rest = rest[n+int(size):]
+	}
+	if v >= 2 {
+		size, n := binary.Uvarint(rest)
+		if n <= 0 || size > uint64(len(rest)-n) {
+			return fail("extra: length %d beyond the %d bytes left", size, len(rest)-max(n, 0))
+		}
+		if size > 0 {
+			cp.Extra = append([]byte(nil), rest[n:n+int(size)]...)
+		}
 		rest = rest[n+int(size):]
 	}
 	if len(rest) != 0 {
@@ -166,7 +182,10 @@ func (r *Replica) WriteSnapshot(ctx context.Context, tw *twin.Twin) (uint64, err
 	case !errors.Is(err, jetstream.ErrObjectNotFound):
 		return 0, err
 	}
+	r.applyMu.Lock()
 	cp := tw.Checkpoint()
+	cp.Extra = r.marks.encode()
+	r.applyMu.Unlock()
 	if cp.Applied <= stored {
 		return stored, nil
 	}

@@ -25,6 +25,16 @@ type Config struct {
 	Sink Sink
 	// Applier receives newly durable readings (optional).
 	Applier Applier
+	// ApplyBeforeCommit hands the readings to the Applier before the
+	// dedup state is committed (step 5), for an Applier that applies a
+	// (gateway, epoch, seq) at most once however often it is given it
+	// (ingest/replica): a crash between the two steps then cannot leave a
+	// written batch unapplied, which matters when the instance redoing it
+	// is another one, for which it is a replay. The Applier may be given a
+	// batch again (redone after a crash or a lost compare-and-swap), and
+	// the batch carries From and Retained so that it can mark the whole
+	// range it covers.
+	ApplyBeforeCommit bool
 	// Dedup holds the high-water marks (required): a dedup.FileStore on
 	// one machine, a dedup.KVStore shared by instances on several.
 	Dedup dedup.Store

@@ -68,6 +68,11 @@
 // between 5 and 6 skips the twin update of that one batch; the twin lives
 // in the same process and is rebuilt after a restart anyway, so it is
 // never counted twice, which is the property the twin's counters need.
+// With a twin every instance follows from a shared stream
+// (Config.ApplyBeforeCommit, ingest/replica) the skip would be for good:
+// the instance that redoes the batch takes it for a replay. There 6 runs
+// before 5, the batch may be published again, and the stream's follower
+// applies each seq once.
 //
 // # Instances on several machines (a shared dedup bucket)
 //

@@ -134,6 +134,14 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 		good = keepFresh((*w).good, ep)
 	}
 	res.DeadLettered = (*w).deadLettered
+	if s.cfg.ApplyBeforeCommit && s.cfg.Applier != nil && len(good.Readings) > 0 {
+		// 6, before 5 (see Config.ApplyBeforeCommit).
+		if start := b.Start(); start < good.First() {
+			good.From = start
+		}
+		good.Retained = b.Retained
+		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
+	}
 
 	// 5. Persist: the batch's range is written.
 	dropped := tx.Add(b.Epoch, b.Start(), b.Last(), b.Retained, s.cfg.Now())
@@ -150,7 +158,7 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 	s.noteGap(b.Gateway, b.Epoch, ep)
 
 	// 6. Twin.
-	if s.cfg.Applier != nil && len(good.Readings) > 0 {
+	if !s.cfg.ApplyBeforeCommit && s.cfg.Applier != nil && len(good.Readings) > 0 {
 		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
 	}
 	res.Written = len(good.Readings)
