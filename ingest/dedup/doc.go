@@ -79,4 +79,10 @@
 // read would hide this instance's own last commit, and the next commit
 // would conflict. (The state only grows, so a stale read could only make a
 // batch look new, never written: it costs a redo, not correctness.)
+//
+// OpenKV does not give up when the cluster cannot answer yet (no node
+// reachable, a leader being elected, too few nodes up for the bucket's
+// replicas): an ingest started with the cluster, or during a node's
+// restart, waits for it, logging each bounded attempt that failed and
+// why, until its context ends.
 package dedup

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ponte-city/ponte/internal/backoff"
 )
 
 // KVConfig configures a KVStore.
@@ -125,13 +127,25 @@ type KVStore struct {
 // OpenKV connects to NATS and opens the bucket, creating it (with
 // cfg.Replicas and a history of 1) if missing. A bucket that exists is
 // used as it is.
+//
+// At start the cluster may not answer yet: no node reachable, a node just
+// started and still catching up, the meta leader or the bucket stream's
+// leader being elected. A request sent meanwhile is refused or never
+// answered, so each attempt is bounded (openAttempt times cfg.Timeout),
+// each failed attempt is logged at Warn with its cause, and attempts go on
+// with a backoff until one succeeds or ctx is done; then the last cause is
+// returned.
 func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var dial lastErr // why the connection to NATS failed last
 	opts := []nats.Option{
 		nats.Name("ponte-ingest dedup"), nats.Timeout(cfg.Timeout),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		// No node reachable yet is one more failed attempt, not an exit.
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { dial.set(err) }),
 	}
 	switch {
 	case cfg.User != "":
@@ -142,25 +156,67 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
 	}
 	opts = append(opts, cfg.Options...)
-	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
+	urls := strings.Join(cfg.URLs, ",")
+	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("dedup: connect to nats %s: %w", strings.Join(cfg.URLs, ","), err)
+		return nil, fmt.Errorf("dedup: connect to nats %s: %w", urls, err)
 	}
-	kv, err := openBucket(ctx, nc, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	cfg.Logger.Info("dedup state opened", "nats", nc.ConnectedUrlRedacted(), "bucket", cfg.Bucket)
-	return &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}, nil
-}
-
-func openBucket(ctx context.Context, nc *nats.Conn, cfg KVConfig) (jetstream.KeyValue, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
+		nc.Close()
 		return nil, fmt.Errorf("dedup: jetstream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 4*cfg.Timeout)
+	for n := 0; ; n++ {
+		kv, err := openBucket(ctx, js, cfg)
+		if err == nil {
+			cfg.Logger.Info("dedup state opened", "nats", nc.ConnectedUrlRedacted(), "bucket", cfg.Bucket, "attempts", n+1)
+			return &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}, nil
+		}
+		// While no node is reachable the request only times out: the
+		// last dial's error says why.
+		if !nc.IsConnected() {
+			err = fmt.Errorf("%w (no node reachable, last: %v)", err, dial.get())
+		}
+		wait := openRetry.Wait(n)
+		cfg.Logger.Warn("dedup: open bucket failed; retrying", "bucket", cfg.Bucket, "nats", urls,
+			"attempt", n+1, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return nil, fmt.Errorf("%w (nats %s; gave up after %d attempts: %v)", err, urls, n+1, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+	}
+}
+
+// lastErr is the last error a nats.go callback reported.
+type lastErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (l *lastErr) set(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+}
+
+func (l *lastErr) get() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// openRetry is the backoff between OpenKV's attempts.
+var openRetry = backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: backoff.Equal}
+
+// openAttempt bounds one attempt of OpenKV in units of KVConfig.Timeout:
+// creating a replicated bucket waits for its replicas to elect a leader.
+const openAttempt = 4
+
+// openBucket makes one attempt to create or open the bucket.
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg KVConfig) (jetstream.KeyValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, openAttempt*cfg.Timeout)
 	defer cancel()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: cfg.Bucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
