@@ -90,6 +90,12 @@ type Gateway struct {
 	Batch uint64
 	// Window is the number of unacknowledged batches in flight (default 4).
 	Window uint64
+	// Pipeline publishes the whole window without waiting for each
+	// PUBACK, as edge/uplink's sender does; without it each publish
+	// waits for its PUBACK (at most 200ms) before the next, which bounds
+	// a gateway to one batch per broker round trip (on nats-server, a
+	// PUBACK follows a replicated JetStream store).
+	Pipeline bool
 	// ResendAfter is how long without ack progress before resending
 	// (default 2s).
 	ResendAfter time.Duration
@@ -262,7 +268,9 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 				payload = BatchFor(g.ID, g.Epoch, next, last)
 			}
 			pt := c.Publish(g.Topics.Up(g.ID), 1, false, payload)
-			if !pt.WaitTimeout(200*time.Millisecond) || pt.Error() != nil {
+			// A pipelined publish that fails shows as acks stalling:
+			// ResendAfter sends it again.
+			if !g.Pipeline && (!pt.WaitTimeout(200*time.Millisecond) || pt.Error() != nil) {
 				break // disconnected: try again after a pause
 			}
 			g.mu.Lock()
