@@ -172,8 +172,8 @@ func (p *ackPublisher) store(a wire.Ack) error {
 	}
 }
 
-// close abandons the waiting acks and waits for the stores in flight to
-// end (at most ackPublishTimeout).
+// close abandons the waiting acks and the stores in flight (their
+// goroutines return at once) and waits for those goroutines.
 func (p *ackPublisher) close() {
 	p.mu.Lock() // publish checks ctx and adds to wg under mu
 	p.stop()
