@@ -91,6 +91,14 @@ type Gateway struct {
 	Batch uint64
 	// Window is the number of unacknowledged batches in flight (default 4).
 	Window uint64
+	// Pipeline publishes as edge/uplink's sender does: only once the ack
+	// subscription is granted (an ack sent before it exists is lost, and
+	// the gateway waits ResendAfter), and the whole window without
+	// waiting for each PUBACK. Without it each publish waits for its
+	// PUBACK (at most 200ms) before the next, which bounds a gateway to
+	// one batch per broker round trip (on nats-server, a PUBACK follows a
+	// replicated JetStream store).
+	Pipeline bool
 	// ResendAfter is how long without ack progress before resending
 	// (default 2s).
 	ResendAfter time.Duration
@@ -228,6 +236,12 @@ func Subscribe(c mqtt.Client, topic string, h mqtt.MessageHandler, timeout time.
 	}
 }
 
+func (g *Gateway) isSubscribed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.subscribed
+}
+
 // Subscribed reports whether the last subscription to the ack topic was
 // granted, and how many attempts the broker refused or left unanswered.
 func (g *Gateway) Subscribed() (ok bool, refused int) {
@@ -265,7 +279,7 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 		if time.Since(lastProgress) > g.ResendAfter {
 			next, lastProgress = acked+1, time.Now()
 		}
-		for next <= total && next <= acked+g.Window*g.Batch && c.IsConnectionOpen() {
+		for next <= total && next <= acked+g.Window*g.Batch && c.IsConnectionOpen() && (!g.Pipeline || g.isSubscribed()) {
 			last := min(next+g.Batch-1, total)
 			var payload []byte
 			if g.Payload != nil {
@@ -274,7 +288,9 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 				payload = BatchFor(g.ID, g.Epoch, next, last)
 			}
 			pt := c.Publish(g.Topics.Up(g.ID), 1, false, payload)
-			if !pt.WaitTimeout(200*time.Millisecond) || pt.Error() != nil {
+			// A pipelined publish that fails shows as acks stalling:
+			// ResendAfter sends it again.
+			if !g.Pipeline && (!pt.WaitTimeout(200*time.Millisecond) || pt.Error() != nil) {
 				break // disconnected: try again after a pause
 			}
 			g.mu.Lock()

@@ -67,7 +67,17 @@
 // messages: the server delivers it at QoS 1 to the gateway's subscription
 // on its ack topic, on whichever node the gateway is connected to, and
 // keeps it for a persistent session while the gateway is away (a plain
-// NATS publish on the ack subject would arrive at QoS 0 only). Gateway
+// NATS publish on the ack subject would arrive at QoS 0 only). Each such
+// store is a replicated write, and its delivery a PUBACK and a consumer
+// state update on the cluster, so the intake keeps one store per gateway
+// in flight (jsacks.go): acks that come meanwhile wait, and a waiting ack
+// is replaced by the next one of its epoch unless it carries refusals
+// (under load one store covers several batches). A store the cluster
+// does not confirm is sent again unless a newer waiting ack covers it;
+// the pipeline is never blocked by it. The batch's own acknowledgement to
+// the uplink consumer is Ack, not AckSync: it is sent after the pipeline
+// finished the batch, and one lost on the way only makes the cluster
+// deliver the batch again, which dedup absorbs. Gateway
 // statuses are read by each instance with an ordered consumer of its own,
 // from the last status of each gateway in the stream.
 //

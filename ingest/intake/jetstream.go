@@ -213,14 +213,13 @@ func (j *JetStream) Run(ctx context.Context) error {
 	}
 	j.nc.Store(nc)
 	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(j.cfg.MaxAckPending),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			j.m.ackPublish.WithLabelValues("error").Inc()
-			log.Debug("gateway ack not stored", "subject", m.Subject, "err", err)
-		}))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(j.cfg.MaxAckPending))
 	if err != nil {
 		return fmt.Errorf("jetstream intake: %w", err)
 	}
+	acks := newAckPublisher(func(m *nats.Msg) (jetstream.PubAckFuture, error) { return js.PublishMsgAsync(m) },
+		j.cfg.AckSubject, log, func(outcome string) { j.m.ackPublish.WithLabelValues(outcome).Inc() })
+	defer acks.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
@@ -234,7 +233,7 @@ func (j *JetStream) Run(ctx context.Context) error {
 		cons, err := j.ensure(ctx, js)
 		if err == nil {
 			attempt = 0
-			err = j.consume(ctx, js, cons)
+			err = j.consume(ctx, acks, cons)
 		}
 		j.ready.Store(false)
 		if ctx.Err() != nil {
@@ -310,7 +309,7 @@ func (j *JetStream) ensure(ctx context.Context, js jetstream.JetStream) (jetstre
 // progress reports start while it waits for the pipeline); this one
 // submits them in order. The queue between them never holds more than
 // MaxAckPending messages: the cluster delivers no more unacknowledged.
-func (j *JetStream) consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer) error {
+func (j *JetStream) consume(ctx context.Context, acks *ackPublisher, cons jetstream.Consumer) error {
 	it, err := cons.Messages(jetstream.PullMaxMessages(min(j.cfg.MaxAckPending, 256)))
 	if err != nil {
 		return err
@@ -349,7 +348,7 @@ func (j *JetStream) consume(ctx context.Context, js jetstream.JetStream, cons je
 			j.settle(f, false)
 			continue
 		}
-		j.submit(ctx, js, f)
+		j.submit(ctx, acks, f)
 	}
 	select {
 	case err := <-recvErr:
@@ -380,13 +379,13 @@ func (j *JetStream) take(msg jetstream.Msg) *flight {
 	return f
 }
 
-// submit hands f to the pipeline; its Done publishes the gateway's ack
-// and settles the message.
-func (j *JetStream) submit(ctx context.Context, js jetstream.JetStream, f *flight) {
+// submit hands f to the pipeline; its Done queues the gateway's ack
+// (acks) and settles the message.
+func (j *JetStream) submit(ctx context.Context, acks *ackPublisher, f *flight) {
 	job := service.Job{Transport: "mqtt", Topic: f.topic, Gateway: f.gw, Payload: f.msg.Data()}
 	job.Done = func(r service.Result) {
 		if r.HasAck {
-			j.publishAck(js, r.Ack)
+			acks.publish(r.Ack)
 		}
 		var inv *service.InvalidError
 		switch {
@@ -468,23 +467,6 @@ func (j *JetStream) heartbeat(ctx context.Context) {
 	}
 }
 
-// publishAck stores the gateway's acknowledgement in nats-server's MQTT
-// message stream, from which the server delivers it at QoS 1 to the
-// gateway's subscription on its ack topic, on whichever node the gateway
-// is connected to. Not waited for (Done must not block): a lost ack is
-// repaired by the next one or by the gateway's resend.
-func (j *JetStream) publishAck(js jetstream.JetStream, a wire.Ack) {
-	m := nats.NewMsg(j.cfg.AckSubject(a.Gateway))
-	m.Header.Set(mqttQoSHeader, "1")
-	m.Data = wire.EncodeAck(a)
-	if _, err := js.PublishMsgAsync(m); err != nil {
-		j.m.ackPublish.WithLabelValues("error").Inc()
-		j.cfg.Logger.Debug("gateway ack not published", "gateway", a.Gateway, "err", err)
-		return
-	}
-	j.m.ackPublish.WithLabelValues("ok").Inc()
-}
-
 // statuses follows every gateway's status with an ordered consumer of its
 // own, from the last status of each gateway the stream holds (as an MQTT
 // subscriber gets the retained ones), until ctx is done.
@@ -563,7 +545,7 @@ func newJSMetrics(reg prometheus.Registerer, j *JetStream) jsMetrics {
 			Help: "Batches taken from the uplink consumer, by outcome: acked (written or a replay), invalid (dead-lettered, acked), nak (handed back for redelivery), dropped (not a batch subject)."},
 			[]string{"outcome"}),
 		ackPublish: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ponte_ingest_jetstream_gateway_acks_total",
-			Help: "Gateway acknowledgements published for QoS 1 delivery over MQTT, by result (ok, error)."}, []string{"result"}),
+			Help: "Gateway acknowledgements stored for QoS 1 delivery over MQTT, by result: ok (stored), error (not confirmed; sent again unless a newer ack of the gateway covers it), coalesced (replaced while waiting by a newer ack of the gateway)."}, []string{"result"}),
 		redelivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "ponte_ingest_jetstream_redelivered_total",
 			Help: "Batches the cluster delivered more than once (ack timeout, handed back, or an instance died)."}),
 		progress: prometheus.NewCounter(prometheus.CounterOpts{Name: "ponte_ingest_jetstream_progress_total",

@@ -173,6 +173,10 @@ func (n *Node) Start(t testing.TB) {
 // Running reports whether the node's process runs.
 func (n *Node) Running() bool { return n.proc.Running() }
 
+// Pid returns the node's process ID (0 when it is not running), for
+// benchmarks that account the server's CPU time.
+func (n *Node) Pid() int { return n.proc.Pid() }
+
 // waitHealthy polls the node's /healthz until it answers {"status":"ok"}.
 func (n *Node) waitHealthy() error {
 	deadline := time.Now().Add(readyTimeout)
