@@ -10,6 +10,7 @@ import (
 
 	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestJudge(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "ingest.log")
-	writeFile(t, log, `=== start
+	testenv.WriteFile(t, log, `=== start
 time=2026-01-01T00:00:00Z level=DEBUG msg="twin applied" component=twin gateway=gw1 epoch=7 seqs=1-3,5 readings=4
 time=2026-01-01T00:00:01Z level=DEBUG msg="twin applied" component=twin gateway=gw1 epoch=7 seqs=3 readings=1
 time=2026-01-01T00:00:01Z level=DEBUG msg="twin applied" component=twin gateway=gw1 epoch=8 seqs=4 readings=1

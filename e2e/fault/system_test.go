@@ -3,8 +3,6 @@
 package fault
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -101,7 +99,7 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 		g.sim.Start()
 		g.link = testenv.StartProxy(t, brokerAddr)
 		g.listen = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		password := "pw-" + g.id + "-" + randomHex(t)
+		password := "pw-" + g.id + "-" + testenv.Secret(t)
 		var site strings.Builder
 		fmt.Fprintf(&site, "gateway: {id: %s}\nprofiles: %s\nuplink:\n  broker: tcp://%s\n", g.id, profiles, g.link.Addr())
 		if kind != "mosquitto" {
@@ -120,7 +118,7 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 				name, simAddr, u, pollInterval, pollTimeout, 11.2500+0.001*float64(i), 43.7700+0.001*float64(u))
 		}
 		sitePath := filepath.Join(gdir, "site.yaml")
-		writeFile(t, sitePath, site.String())
+		testenv.WriteFile(t, sitePath, site.String())
 		fmt.Fprintf(&sites, "%s, ", sitePath)
 		g.edge = testenv.NewProcess(t, g.id+"-edge", filepath.Join(bins, "ponte-edge"), "--config", sitePath, "--log-level", "info")
 		listen := g.listen
@@ -138,9 +136,9 @@ func startSystem(t *testing.T, kind, bins string, tl *timeline) *system {
 	fmt.Fprintf(&ing, "http:\n  listen: %s\n  ops_listen: %s\nstate_dir: %s\ndead_letter:\n  dir: %s\n", s.ingestHTTP, s.ingestOps, filepath.Join(s.dir, "ingest-state"), filepath.Join(s.dir, "dead-letter"))
 	fmt.Fprintf(&ing, "gateways:\n%s", ingestGWs.String())
 	fmt.Fprintf(&ing, "sites: [%s]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s]\n",
-		strings.TrimSuffix(sites.String(), ", "), profiles, filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), randomHex(t))
+		strings.TrimSuffix(sites.String(), ", "), profiles, filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), testenv.Secret(t))
 	ingestPath := filepath.Join(s.dir, "ingest.yaml")
-	writeFile(t, ingestPath, ing.String())
+	testenv.WriteFile(t, ingestPath, ing.String())
 	s.ingest = testenv.NewProcess(t, "ingest", filepath.Join(bins, "ponte-ingest"), "--config", ingestPath, "--log-level", ingestLogLevel)
 	readyz := "http://" + s.ingestOps + "/readyz"
 	s.ingest.Ready = testenv.HTTPStatus(readyz, http.StatusOK)
@@ -194,22 +192,4 @@ func (s *system) statusLine() string {
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// randomHex is a fresh secret for the generated configs (the loaders
-// refuse short and shipped ones).
-func randomHex(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }

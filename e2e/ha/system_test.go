@@ -4,8 +4,6 @@ package ha
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -113,9 +111,9 @@ func startSystem(t *testing.T) *system {
 	t.Helper()
 	root := repoRoot(t)
 	bin := buildIngest(t)
-	s := &system{dir: t.TempDir(), ingestPass: randomHex(t), gwPass: map[string]string{}, token: randomHex(t)}
+	s := &system{dir: t.TempDir(), ingestPass: testenv.Secret(t), gwPass: map[string]string{}, token: testenv.Secret(t)}
 	for i := 1; i <= gateways; i++ {
-		s.gwPass[gwID(i)] = randomHex(t)
+		s.gwPass[gwID(i)] = testenv.Secret(t)
 	}
 	s.nats = natstest.Start(t, natstest.Options{Nodes: 3, Config: natsAccounts(t, s.ingestPass, s.gwPass)})
 	s.influx = influxtest.Start(t)
@@ -143,7 +141,7 @@ func startSystem(t *testing.T) *system {
 		fmt.Fprintf(&y, "twin:\n  areas: [%s]\n  tokens: [%s]\n  replica:\n    %s    snapshot_interval: 10s\n",
 			filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), s.token, conn)
 		path := filepath.Join(s.dir, name+".yaml")
-		writeFile(t, path, y.String())
+		testenv.WriteFile(t, path, y.String())
 		in.proc = testenv.NewProcess(t, "ingest-"+name, bin, "--config", path, "--log-level", "debug")
 		in.proc.Ready = testenv.HTTPStatus("http://"+in.ops+"/readyz", http.StatusOK)
 		in.proc.ReadyTimeout = 2 * time.Minute
@@ -168,7 +166,7 @@ func writeSite(t *testing.T, dir string, i int) string {
 			devName(d), d+1, 11.2400+0.001*float64(i), 43.7700+0.001*float64(d))
 	}
 	path := filepath.Join(dir, g+".yaml")
-	writeFile(t, path, y.String())
+	testenv.WriteFile(t, path, y.String())
 	return path
 }
 
@@ -225,21 +223,4 @@ func (s *system) get(in *instance, path string, w io.Writer) error {
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err
-}
-
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// randomHex is a fresh secret (the loaders refuse short and shipped ones).
-func randomHex(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }

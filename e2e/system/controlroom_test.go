@@ -183,11 +183,11 @@ func TestControlRoom(t *testing.T) {
 	influx := influxtest.Start(t)
 	dir := t.TempDir()
 
-	writeFile(t, filepath.Join(dir, "ba.yaml"), siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
+	testenv.WriteFile(t, filepath.Join(dir, "ba.yaml"), siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
 	// The NO2 hourly limit (200 µg/m³, hysteresis 10) on the latest
 	// value, raised and cleared after 2 s instead of the shipped mean of
 	// an hour, so that the test sees its life in seconds.
-	writeFile(t, filepath.Join(dir, "ingest.yaml"), fmt.Sprintf(`broker:
+	testenv.WriteFile(t, filepath.Join(dir, "ingest.yaml"), fmt.Sprintf(`broker:
   listen: 127.0.0.1:0
   client_id: ingest-controlroom
 influx:

@@ -101,7 +101,7 @@ enrolment:
   dir: %s
 `, certFile, keyFile, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), absPath(t, "../../firmware-profiles"),
 		absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, filepath.Join(dir, "registry"))
-	writeFile(t, filepath.Join(dir, "ingest.yaml"), ingestYAML)
+	testenv.WriteFile(t, filepath.Join(dir, "ingest.yaml"), ingestYAML)
 	cfg, err := config.Load(filepath.Join(dir, "ingest.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ enrolment:
 	ing := startIngest(t, cfg)
 	base := "https://" + ing.HTTP
 	opToken := filepath.Join(dir, "operator.token")
-	writeFile(t, opToken, e2eToken)
+	testenv.WriteFile(t, opToken, e2eToken)
 	ops := []string{"--url", base, "--ca", certFile, "--token-file", opToken}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	entity := func(id string) (map[string]any, int) {
@@ -133,12 +133,12 @@ enrolment:
 			t.Fatalf("token: exit %d, %q", code, out)
 		}
 		p := filepath.Join(dir, fmt.Sprintf("enrol-%d.token", time.Now().UnixNano()))
-		writeFile(t, p, out)
+		testenv.WriteFile(t, p, out)
 		return p
 	}
 
 	// A stranger gets no token.
-	writeFile(t, filepath.Join(dir, "wrong.token"), "not-an-operator-token-0123456789")
+	testenv.WriteFile(t, filepath.Join(dir, "wrong.token"), "not-an-operator-token-0123456789")
 	if code, _, errOut := run(t, "enrolment", "token", "--gateway", enrolGW, "--url", base, "--ca", certFile, "--token-file", filepath.Join(dir, "wrong.token")); code == 0 || !strings.Contains(errOut, "401") {
 		t.Fatalf("a wrong operator token got an enrolment token (exit %d)", code)
 	}
@@ -149,7 +149,7 @@ enrolment:
 		t.Fatal(err)
 	}
 	sitePath, pwFile := filepath.Join(gwDir, "site.yaml"), filepath.Join(gwDir, "uplink.password")
-	writeFile(t, sitePath, enrolSite(ing.BrokerURL, pwFile, filepath.Join(gwDir, "buffer"), modbusAddr, enrolDevices[:1]))
+	testenv.WriteFile(t, sitePath, enrolSite(ing.BrokerURL, pwFile, filepath.Join(gwDir, "buffer"), modbusAddr, enrolDevices[:1]))
 	if _, status := entity(enrolDevices[0].entity); status != http.StatusNotFound {
 		t.Fatalf("the device is on the map before enrolment (%d)", status)
 	}
@@ -191,7 +191,7 @@ enrolment:
 	// Re-enrolment with a new token adds a device and rotates the
 	// password: the new device is on the map at once, the old password is
 	// refused; the agent restarted with the new one delivers again.
-	writeFile(t, sitePath, enrolSite(ing.BrokerURL, pwFile, filepath.Join(gwDir, "buffer"), modbusAddr, enrolDevices))
+	testenv.WriteFile(t, sitePath, enrolSite(ing.BrokerURL, pwFile, filepath.Join(gwDir, "buffer"), modbusAddr, enrolDevices))
 	if code, out, _ := run(t, enrollArgs(issue())...); code != 0 || !strings.Contains(out, "credentials rotated") {
 		t.Fatalf("re-enroll: exit %d", code)
 	}

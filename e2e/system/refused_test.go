@@ -41,7 +41,7 @@ func TestRefusedReadingsVisible(t *testing.T) {
 	modbusAddr := startModbusDevices(t, devs)
 	bufDir := filepath.Join(dir, "buffer")
 	// Ingest's inventory of the gateway lists only the first meter.
-	writeFile(t, filepath.Join(dir, "rf-inventory.yaml"), siteYAML(rfGW, "tcp://127.0.0.1:1883", e2ePassword(rfGW), bufDir, modbusAddr, devs[:1]))
+	testenv.WriteFile(t, filepath.Join(dir, "rf-inventory.yaml"), siteYAML(rfGW, "tcp://127.0.0.1:1883", e2ePassword(rfGW), bufDir, modbusAddr, devs[:1]))
 	ingestYAML := fmt.Sprintf(`broker:
   listen: 127.0.0.1:0
   client_id: ingest-e2e
@@ -62,7 +62,7 @@ sites: [rf-inventory.yaml]
 profiles: %s
 `, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), rfGW, e2ePassword(rfGW), oldGW, e2ePassword(oldGW), absPath(t, "../../firmware-profiles"))
 	cfgPath := filepath.Join(dir, "ingest.yaml")
-	writeFile(t, cfgPath, ingestYAML)
+	testenv.WriteFile(t, cfgPath, ingestYAML)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ profiles: %s
 	ing := startIngest(t, cfg)
 
 	sitePath := filepath.Join(dir, "rf.yaml")
-	writeFile(t, sitePath, siteYAML(rfGW, ing.BrokerURL, e2ePassword(rfGW), bufDir, modbusAddr, devs))
+	testenv.WriteFile(t, sitePath, siteYAML(rfGW, ing.BrokerURL, e2ePassword(rfGW), bufDir, modbusAddr, devs))
 	a := startAgent(t, sitePath)
 
 	device := func(st agent.Status, name string) agent.DeviceStatus {

@@ -111,13 +111,6 @@ func siteYAML(gw, broker, password, bufDir, modbusAddr string, devs []e2eDevice)
 	return b.String()
 }
 
-func writeFile(t testing.TB, path, data string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func absPath(t testing.TB, p string) string {
 	t.Helper()
 	a, err := filepath.Abs(p)
@@ -294,8 +287,8 @@ func startSystem(t testing.TB, dir string) *system {
 	modbusAddr := startModbusDevices(t, fiDevices)
 	fiSite, baSite := filepath.Join(dir, "fi.yaml"), filepath.Join(dir, "ba.yaml")
 	fiBuf := filepath.Join(dir, "fi-buffer")
-	writeFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
-	writeFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
+	testenv.WriteFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
+	testenv.WriteFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
 	ingestYAML := fmt.Sprintf(`broker:
   listen: 127.0.0.1:0
   client_id: ingest-e2e
@@ -323,7 +316,7 @@ twin:
 		absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), absPath(t, "../../geo/data/bari-metro-municipalities.geojson"),
 		absPath(t, "../../geo/testdata/roads.geojson"), e2eToken)
 	cfgPath := filepath.Join(dir, "ingest.yaml")
-	writeFile(t, cfgPath, ingestYAML)
+	testenv.WriteFile(t, cfgPath, ingestYAML)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +380,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The Firenze gateway: the real agent polling the simulated devices.
-	writeFile(t, sys.fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), sys.fiBuf, sys.modbusAddr, fiDevices))
+	testenv.WriteFile(t, sys.fiSite, siteYAML(fiGW, ing.BrokerURL, e2ePassword(fiGW), sys.fiBuf, sys.modbusAddr, fiDevices))
 	startAgent(t, sys.fiSite)
 
 	// The Bari gateway: its batch published through the broker.

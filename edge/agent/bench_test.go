@@ -46,7 +46,7 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	if err := os.Mkdir(profDir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	writeFile(b, filepath.Join(profDir, "bench-100.yaml"), benchProfile())
+	testenv.WriteFile(b, filepath.Join(profDir, "bench-100.yaml"), benchProfile())
 	simAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
 	start(b, simBin, "--profile", filepath.Join(profDir, "bench-100.yaml"), "--modbus-tcp", simAddr, "--units", "1-100")
 	testenv.Eventually(b, 10*time.Second, "ponte-sim to listen", func() bool {
@@ -65,7 +65,7 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	site := strings.Replace(siteYAML("gw-bench", broker.URL, dir, listen, devs...), "profiles: "+mustAbs(shippedProfiles), "profiles: "+profDir, 1)
 	site = strings.Replace(site, "batch_max_wait: 100ms", "batch_max_wait: 1s", 1)
 	path := filepath.Join(dir, "site.yaml")
-	writeFile(b, path, site)
+	testenv.WriteFile(b, path, site)
 	p := start(b, edgeBin, "--config", path, "--log-level", "warn")
 	testenv.Eventually(b, 15*time.Second, "the agent to be ready", func() bool {
 		code, _, err := tryGet("http://" + listen + "/readyz")

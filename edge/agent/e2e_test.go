@@ -93,7 +93,7 @@ func TestEndToEnd(t *testing.T) {
 		fmt.Sprintf("  - {name: bay-1, profile: bosch-pls-chirpstack, address: %q, id: 70B3D57ED0052A01, location: {lon: 16.871, lat: 41.1226}, entity: urn:ngsi-ld:ParkingSpot:1}\n", broker.URL),
 		fmt.Sprintf("  - {name: weather, profile: vaisala-wxt530-nmea, address: \"serial://%s?baud=19200\", interval: 300ms, location: {lon: 11.2632, lat: 43.7808}}\n", agentSide))
 	path := filepath.Join(dir, "site.yaml")
-	writeFile(t, path, site)
+	testenv.WriteFile(t, path, site)
 	a, stop := runAgent(t, path)
 	base := "http://" + a.Addr()
 

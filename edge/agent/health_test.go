@@ -59,7 +59,7 @@ func TestStatusHealthDevices(t *testing.T) {
 		modbusDevice("meter-live", live, 1), modbusDevice("meter-dead", dead, 1))
 	cfg = strings.Replace(cfg, "  backoff_max: 1s\n", "  backoff_max: 1s\n  status_interval: 1s\n", 1)
 	path := filepath.Join(dir, "site.yaml")
-	writeFile(t, path, cfg)
+	testenv.WriteFile(t, path, cfg)
 	a, _ := runAgent(t, path)
 
 	var got wire.Status

@@ -82,7 +82,7 @@ func TestKill9(t *testing.T) {
 	dir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	path := filepath.Join(dir, "site.yaml")
-	writeFile(t, path, siteYAML("gw-kill", broker.URL, dir, listen,
+	testenv.WriteFile(t, path, siteYAML("gw-kill", broker.URL, dir, listen,
 		modbusDevice("meter-1", addr, 1), modbusDevice("meter-2", addr, 2), modbusDevice("meter-3", addr, 3)))
 	args := []string{"--config", path, "--log-level", "warn"}
 	ready := func() bool {

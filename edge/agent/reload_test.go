@@ -23,7 +23,7 @@ func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "site.yaml")
 	m1, m2, m3 := modbusDevice("meter-1", addr, 1), modbusDevice("meter-2", addr, 2), modbusDevice("meter-3", addr, 3)
-	writeFile(t, path, siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1, m2))
+	testenv.WriteFile(t, path, siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1, m2))
 	a, stop := runAgent(t, path)
 	ctx := context.Background()
 
@@ -36,7 +36,7 @@ func TestReload(t *testing.T) {
 	}
 	before := a.Status().Buffer.LastSeq
 
-	writeFile(t, path, siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1, m3))
+	testenv.WriteFile(t, path, siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1, m3))
 	if err := a.Reload(ctx); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
@@ -54,12 +54,12 @@ func TestReload(t *testing.T) {
 	}
 
 	// The uplink section changed: refused, the devices stay.
-	writeFile(t, path, strings.Replace(siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1), "ack_timeout: 2s", "ack_timeout: 3s", 1))
+	testenv.WriteFile(t, path, strings.Replace(siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1), "ack_timeout: 2s", "ack_timeout: 3s", 1))
 	if err := a.Reload(ctx); !errors.Is(err, ErrRestartNeeded) || !strings.Contains(err.Error(), "uplink changed") {
 		t.Errorf("reload with a changed uplink: %v, want ErrRestartNeeded naming uplink", err)
 	}
 	// A broken config: refused with the line.
-	writeFile(t, path, siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1, m1))
+	testenv.WriteFile(t, path, siteYAML("gw-reload", broker.URL, dir, "127.0.0.1:0", m1, m1))
 	if err := a.Reload(ctx); err == nil || !strings.Contains(err.Error(), `site.yaml:13: devices[1].name: duplicate device name "meter-1"`) {
 		t.Errorf("reload of a broken config: %v", err)
 	}

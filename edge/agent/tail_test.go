@@ -22,7 +22,7 @@ func TestLiveReadings(t *testing.T) {
 	addr := startModbusSim(t, filepath.Join(shippedProfiles, "eastron-sdm630-v2.yaml"), 1, 2)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "site.yaml")
-	writeFile(t, path, siteYAML("fi-tail-01", broker.URL, dir, "127.0.0.1:0", modbusDevice("meter-1", addr, 1), modbusDevice("meter-2", addr, 2)))
+	testenv.WriteFile(t, path, siteYAML("fi-tail-01", broker.URL, dir, "127.0.0.1:0", modbusDevice("meter-1", addr, 1), modbusDevice("meter-2", addr, 2)))
 	a, stop := runAgent(t, path)
 	base := "http://" + a.Addr()
 
