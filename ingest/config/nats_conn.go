@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/ponte-city/ponte/internal/natsauth"
 )
 
 // NATSConn is how ingest connects to a NATS cluster, the same fields in
@@ -134,17 +136,7 @@ func (n *NATSConn) TLSConfig() (*tls.Config, error) {
 // packages that connect (dedup, replica). The configuration was
 // validated, so its TLS files load.
 func (n *NATSConn) Options() []nats.Option {
-	var opts []nats.Option
-	switch {
-	case n.User != "":
-		opts = append(opts, nats.UserInfo(n.User, n.Password))
-	case n.Token != "":
-		opts = append(opts, nats.Token(n.Token))
-	case n.Credentials != "":
-		opts = append(opts, nats.UserCredentials(n.Credentials))
-	}
-	if t, err := n.TLSConfig(); err == nil && t != nil {
-		opts = append(opts, nats.Secure(t))
-	}
-	return opts
+	t, _ := n.TLSConfig() // validated: it loads
+	return natsauth.Login{User: n.User, Password: n.Password, Token: n.Token,
+		CredentialsFile: n.Credentials, TLS: t}.Options()
 }

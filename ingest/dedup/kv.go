@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ponte-city/ponte/internal/backoff"
+	"github.com/ponte-city/ponte/internal/natsauth"
 )
 
 // KVConfig configures a KVStore.
@@ -147,14 +148,8 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { dial.set(err) }),
 	}
-	switch {
-	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
-	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
-	case cfg.CredentialsFile != "":
-		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
-	}
+	opts = append(opts, natsauth.Login{User: cfg.User, Password: cfg.Password, Token: cfg.Token,
+		CredentialsFile: cfg.CredentialsFile}.Options()...)
 	opts = append(opts, cfg.Options...)
 	urls := strings.Join(cfg.URLs, ",")
 	nc, err := nats.Connect(urls, opts...)

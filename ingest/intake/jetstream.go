@@ -18,6 +18,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/internal/backoff"
+	"github.com/ponte-city/ponte/internal/natsauth"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -266,18 +267,9 @@ func (j *JetStream) options() []nats.Option {
 			log.Info("JetStream intake connected", "server", nc.ConnectedUrlRedacted())
 		}),
 	}
-	switch {
-	case j.cfg.Credentials != "":
-		opts = append(opts, nats.UserCredentials(j.cfg.Credentials))
-	case j.cfg.Token != "":
-		opts = append(opts, nats.Token(j.cfg.Token))
-	case j.cfg.User != "":
-		opts = append(opts, nats.UserInfo(j.cfg.User, j.cfg.Password))
-	}
-	if j.cfg.TLS != nil {
-		opts = append(opts, nats.Secure(j.cfg.TLS))
-	}
-	return opts
+	login := natsauth.Login{User: j.cfg.User, Password: j.cfg.Password, Token: j.cfg.Token,
+		CredentialsFile: j.cfg.Credentials, TLS: j.cfg.TLS}
+	return append(opts, login.Options()...)
 }
 
 // ensure creates or updates the stream and the shared consumer.
