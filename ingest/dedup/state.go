@@ -175,6 +175,25 @@ func (g Gateway) appendTo(dst []byte) []byte {
 	return dst
 }
 
+// Prune keeps the max most recently advanced epochs of g (by Seen),
+// calling forget (if not nil) with each other one before deleting it.
+func (g Gateway) Prune(max int, forget func(id uint64, e *Epoch)) {
+	if len(g) <= max {
+		return
+	}
+	ids := make([]uint64, 0, len(g))
+	for id := range g {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return g[ids[i]].Seen.After(g[ids[j]].Seen) })
+	for _, id := range ids[max:] {
+		if forget != nil {
+			forget(id, g[id])
+		}
+		delete(g, id)
+	}
+}
+
 // AppendBinary appends g's encoding (that of the state's records) to
 // dst, for a keeper of the state other than a Store.
 func (g Gateway) AppendBinary(dst []byte) []byte { return g.appendTo(dst) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 )
 
@@ -128,18 +127,9 @@ func (tx *txState) Release(epoch, retained uint64, now time.Time) (dropped uint6
 
 // prune keeps the MaxEpochs most recently advanced epochs.
 func (tx *txState) prune() {
-	if len(tx.state) <= tx.lim.maxEpochs {
-		return
-	}
-	ids := make([]uint64, 0, len(tx.state))
-	for id := range tx.state {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return tx.state[ids[i]].Seen.After(tx.state[ids[j]].Seen) })
-	for _, id := range ids[tx.lim.maxEpochs:] {
-		tx.lim.logger.Info("dedup forgets an old epoch", "gateway", tx.gw, "epoch", id, "mark", tx.state[id].Mark)
-		delete(tx.state, id)
-	}
+	tx.state.Prune(tx.lim.maxEpochs, func(id uint64, e *Epoch) {
+		tx.lim.logger.Info("dedup forgets an old epoch", "gateway", tx.gw, "epoch", id, "mark", e.Mark)
+	})
 }
 
 // markOf returns the mark of epoch in g (0 if unknown).

@@ -72,16 +72,7 @@ func (m marks) take(b *wire.Batch, now time.Time, log *slog.Logger) (fresh *wire
 			"gateway", b.Gateway, "epoch", b.Epoch, "from", ep.Mark+1, "to", ep.Ahead[0].First-1)
 		ep.Mark, ep.Ahead = ep.Ahead[0].Last, ep.Ahead[1:]
 	}
-	if len(g) > maxMarkEpochs {
-		ids := make([]uint64, 0, len(g))
-		for id := range g {
-			ids = append(ids, id)
-		}
-		sort.Slice(ids, func(i, j int) bool { return g[ids[i]].Seen.After(g[ids[j]].Seen) })
-		for _, id := range ids[maxMarkEpochs:] {
-			delete(g, id)
-		}
-	}
+	g.Prune(maxMarkEpochs, nil)
 	if len(fresh.Seqs) == 0 {
 		return nil, dups
 	}
