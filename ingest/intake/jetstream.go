@@ -296,13 +296,21 @@ func (j *JetStream) ensure(ctx context.Context, js jetstream.JetStream) (jetstre
 	return cons, nil
 }
 
+// pullHeartbeat is how often the consumer's leader reports on an open
+// pull request. A request is dropped by the leader when its route to this
+// instance breaks for a moment (the leader no longer sees the reply
+// subject's interest); the client notices two missed heartbeats and pulls
+// again. nats.go's default of 5 s left an instance idle for 10 s after a
+// route flap while the others did all the work.
+const pullHeartbeat = 2 * time.Second
+
 // consume pulls batches until ctx is done or the consumer fails. One
 // goroutine receives and registers each message at once (so that its
 // progress reports start while it waits for the pipeline); this one
 // submits them in order. The queue between them never holds more than
 // MaxAckPending messages: the cluster delivers no more unacknowledged.
 func (j *JetStream) consume(ctx context.Context, acks *ackPublisher, cons jetstream.Consumer) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(min(j.cfg.MaxAckPending, 256)))
+	it, err := cons.Messages(jetstream.PullMaxMessages(min(j.cfg.MaxAckPending, 256)), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return err
 	}

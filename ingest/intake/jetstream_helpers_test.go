@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/ingest/intake"
@@ -246,4 +248,32 @@ func gathered(reg *prometheus.Registry) string {
 		}
 	}
 	return b.String()
+}
+
+// waitPulls waits until the shared consumer's leader holds at least n
+// open pull requests: every intake is then served in turn from the first
+// batch (the leader drops a request whose route broke while the cluster
+// was still settling, and its intake pulls again only after two missed
+// heartbeats).
+func waitPulls(t testing.TB, c *natstest.Cluster, n int) {
+	t.Helper()
+	nc, err := nats.Connect(c.Nodes[0].URL, nats.UserInfo(ingestUser, ingestPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%d intakes' pull requests open on the consumer's leader", n), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cons, err := js.Consumer(ctx, intake.DefaultStream, intake.DefaultConsumer)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumWaiting >= n
+	})
 }

@@ -55,6 +55,7 @@ func TestJetStreamTwoIntakes(t *testing.T) {
 	s1, s2 := newCounting(), newCounting()
 	startJS(t, clusterURLs(c, 1), s1, nil)
 	startJS(t, clusterURLs(c, 2), s2, nil)
+	waitPulls(t, c, 2)
 	ids := gatewayIDs(gateways)
 	runGatewaysOn(t, c.Nodes[0].MQTT, ids, total, batch, 2*time.Minute)
 	extra := checkBatches(t, ids, total, batch, s1, s2)
