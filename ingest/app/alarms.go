@@ -17,10 +17,14 @@ const alarmsFile = "alarms.json"
 
 // buildAlarms makes the twin's alarm engine from the configuration
 // (twin.alarms; the shipped rules without it), keeping its alarms in the
-// state dir.
-func buildAlarms(cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg prometheus.Registerer) (*alarms.Engine, error) {
+// state dir, or with twin.replica in the cluster's shared store.
+func buildAlarms(cfg *config.Config, tw *twin.Twin, shared alarms.Shared, log *slog.Logger, reg prometheus.Registerer) (*alarms.Engine, error) {
 	maxOpen, maxClosed := cfg.AlarmLimits()
-	e, err := alarms.New(alarms.Config{Reader: tw, Rules: cfg.AlarmRules(), StateFile: filepath.Join(cfg.StateDir, alarmsFile),
+	state := filepath.Join(cfg.StateDir, alarmsFile)
+	if shared != nil {
+		state = ""
+	}
+	e, err := alarms.New(alarms.Config{Reader: tw, Rules: cfg.AlarmRules(), StateFile: state, Shared: shared,
 		MaxOpen: maxOpen, MaxClosed: maxClosed, Logger: log.With("component", "alarms"), Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: alarms: %w", err)

@@ -110,6 +110,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var tw *twin.Twin
 	var alarmEngine *alarms.Engine
 	var rep *replica.Replica
+	var alarmSync *replica.Alarms
 	if cfg.Twin != nil {
 		if tw, err = buildTwin(cfg, inv.get(), log, reg); err != nil {
 			return err
@@ -123,7 +124,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			opts.Applier = appliedLog{next: twinApplier(tw, rep), log: log.With("component", "twin")}
 		}
 		addrs.Twin = tw
-		if alarmEngine, err = buildAlarms(cfg, tw, log, reg); err != nil {
+		var shared alarms.Shared
+		if rep != nil {
+			if alarmSync, err = openAlarms(ctx, rep); err != nil {
+				return err
+			}
+			shared = alarmSync
+		}
+		if alarmEngine, err = buildAlarms(cfg, tw, shared, log, reg); err != nil {
 			return err
 		}
 	}
@@ -229,6 +237,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		g.Go(func() error { return alarmEngine.Run(gctx) })
 		if rep != nil {
 			g.Go(func() error { return rep.Run(gctx, tw) })
+			g.Go(func() error { return alarmSync.Run(gctx, alarmEngine) })
 		}
 	}
 	servers.run(gctx, g, closeCtx)

@@ -48,3 +48,12 @@ func twinApplier(tw *twin.Twin, rep *replica.Replica) service.Applier {
 	}
 	return tw
 }
+
+// openAlarms opens the alarms' shared store on the replica's connection:
+// with twin.replica, the alarms and their acknowledgements live in the
+// cluster, evaluated by one instance at a time (see ingest/replica).
+func openAlarms(ctx context.Context, rep *replica.Replica) (*replica.Alarms, error) {
+	ctx, cancel := context.WithTimeout(ctx, replicaSetup)
+	defer cancel()
+	return rep.OpenAlarms(ctx, replica.AlarmsConfig{})
+}

@@ -43,6 +43,21 @@
 // than the stream's MaxAge leaves a gap, logged and counted
 // (ponte_ingest_replica_gaps_total).
 //
+// # Alarms
+//
+// OpenAlarms shares the twin's alarms among the instances (it implements
+// twin/alarms.Shared): one key per alarm in a replicated key-value bucket
+// (ponte-alarms), written only by the instance holding the lease (the key
+// "leader" of ponte-alarms-lease, a bucket whose TTL removes the key
+// LeaseTTL after its last renewal; renewed every LeaseTTL/3, given up when
+// it could not be renewed for half the TTL). The leader writes each alarm
+// with compare-and-swap on the revision it last saw, so that a former
+// leader that missed losing the lease has its write refused (and steps
+// down) instead of overwriting the new leader's. Every instance watches
+// the bucket into its engine; a follower's acknowledgement is a request on
+// ponte.alarms.ack, which only the leader subscribes to, answered with the
+// alarm as stored and its revision once it is written.
+//
 // The snapshot's encoding (snapshot.go) is versioned: magic "PNTC",
 // version, the covered sequence, the time taken, then the checkpoint's
 // batches each in the wire encoding, and a CRC-32C.

@@ -55,6 +55,15 @@
 // cap the oldest cleared-unacknowledged one is dropped, else the raise is
 // refused and counted), closed ones too (MaxClosed, 500, oldest dropped).
 //
+// On a cluster (Config.Shared; ingest/replica stores them in a replicated
+// key-value bucket), the alarms are not in a file: one instance leads and
+// evaluates, writing each changed alarm to the shared store before it
+// answers an acknowledgement; the others follow the store (Mirror) and
+// forward acknowledgements to the leader (ErrUnavailable, HTTP 503 with
+// Retry-After, while none leads). The driver moves the lead with Lead and
+// Follow; a new leader starts from the stored alarms, its windows and
+// minimum durations from the readings that arrive.
+//
 // # Evaluation
 //
 // Run subscribes to the twin's changes of sites like an SSE client (a
@@ -73,5 +82,5 @@
 //
 // Metrics: ponte_twin_alarms_open{severity,state}, ponte_twin_alarms_raised_total{severity},
 // ponte_twin_alarms_refused_total, ponte_twin_alarm_streams_dropped_total,
-// ponte_twin_alarms_state_write_errors_total.
+// ponte_twin_alarms_state_write_errors_total, ponte_twin_alarms_leader.
 package alarms

@@ -44,6 +44,10 @@ type Config struct {
 	// StateFile keeps the alarms across restarts ("" keeps them in memory
 	// only). It is replaced atomically on each change.
 	StateFile string
+	// Shared, if set, shares the alarms with the other instances of a
+	// cluster instead of a state file (see Shared). The engine starts as
+	// a follower; its driver calls Lead when it holds the lead.
+	Shared Shared
 	// MaxOpen caps the open alarms (raised, acknowledged, cleared); at the
 	// cap, raising evicts the oldest cleared-unacknowledged alarm, or is
 	// refused and counted when there is none. MaxClosed caps the closed
@@ -66,6 +70,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Reader == nil {
 		errs = append(errs, errors.New("alarms config.Reader: the twin is required"))
+	}
+	if c.StateFile != "" && c.Shared != nil {
+		errs = append(errs, errors.New("alarms config: StateFile and Shared: one store only (the shared one keeps the alarms of every instance)"))
 	}
 	if c.MaxOpen < 0 || c.MaxClosed < 0 || c.Tick < 0 {
 		errs = append(errs, fmt.Errorf("alarms config: MaxOpen %d, MaxClosed %d, Tick %v: want >= 0 (0: default)", c.MaxOpen, c.MaxClosed, c.Tick))
@@ -124,6 +131,18 @@ type Engine struct {
 
 	writeMu sync.Mutex
 	written uint64 // version last written, under writeMu
+
+	// With Config.Shared (see shared.go), under mu: whether this engine
+	// leads, whether it must evaluate every site again, the alarms to
+	// store and to delete, the alarms whose values moved, and the
+	// revision of each alarm last mirrored.
+	shared    Shared
+	leading   bool
+	reseedDue bool
+	dirty     map[string]bool
+	gone      map[string]bool
+	moved     map[string]bool
+	revs      map[string]uint64
 }
 
 // New checks cfg, loads the state file (a corrupt one is moved aside and
@@ -152,11 +171,16 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("alarms: register metrics: %w", err)
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, m: m, rules: cfg.Rules, tracks: map[key]*track{},
-		byID: map[string]*Alarm{}, open: map[key]*Alarm{}, subs: map[*subscriber]struct{}{}}
+		byID: map[string]*Alarm{}, open: map[key]*Alarm{}, subs: map[*subscriber]struct{}{},
+		shared: cfg.Shared, leading: cfg.Shared == nil, dirty: map[string]bool{}, gone: map[string]bool{},
+		moved: map[string]bool{}, revs: map[string]uint64{}}
 	now := cfg.Now()
 	e.seq = uint64(now.UnixMilli())
 	if err := e.load(now); err != nil {
 		return nil, err
+	}
+	if e.leading {
+		e.m.leader.Set(1)
 	}
 	e.updateGauges()
 	return e, nil
@@ -179,7 +203,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	siteOnly := twin.Filter{Types: []string{string(twin.KindSite)}}
 	subscribe := func() (<-chan twin.Change, func()) {
 		ch, unsub := e.cfg.Reader.Subscribe(siteOnly, 0)
-		e.reseed(siteOnly)
+		if e.Leading() {
+			e.reseed(siteOnly)
+		}
 		return ch, unsub
 	}
 	ch, unsub := subscribe()
@@ -198,6 +224,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				ch, unsub = subscribe()
 				continue
 			}
+			if !e.Leading() {
+				continue
+			}
 			e.change(c, siteOnly)
 		drain:
 			for range 255 {
@@ -212,7 +241,12 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 		case <-ticker.C:
-			e.tick()
+			if e.takeReseed() {
+				e.reseed(siteOnly)
+			}
+			if e.Leading() {
+				e.tick()
+			}
 		}
 		e.save()
 	}
@@ -245,6 +279,9 @@ func (e *Engine) observe(ent twin.Entity) {
 	now := e.cfg.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.leading {
+		return // another instance evaluates (see Shared)
+	}
 	for i := range e.rules {
 		r := &e.rules[i]
 		if r.Point == "" || (r.Category != "" && r.Category != ent.Category) {
@@ -326,6 +363,7 @@ func (e *Engine) evaluate(r *Rule, k key, tr *track, now time.Time) {
 			a.Peak = v
 		}
 		e.valueDirty = true
+		e.moved[a.ID] = true
 	}
 	differs := (!active && r.exceeds(v)) || (active && r.normal(v))
 	if !differs {
@@ -405,12 +443,7 @@ func (e *Engine) clear(k key, a *Alarm, now time.Time, reason string) {
 func (e *Engine) close(k key, a *Alarm) {
 	delete(e.open, k)
 	e.closed = append(e.closed, a)
-	if over := len(e.closed) - e.cfg.MaxClosed; over > 0 {
-		for _, old := range e.closed[:over] {
-			delete(e.byID, old.ID)
-		}
-		e.closed = slices.Delete(e.closed, 0, over)
-	}
+	e.trimClosed()
 }
 
 // evictCleared drops the oldest cleared-unacknowledged alarm to make room.
@@ -427,6 +460,7 @@ func (e *Engine) evictCleared() bool {
 	e.log.Warn("alarms: too many open alarms; dropping the oldest cleared one", "alarm", oldest.ID)
 	delete(e.open, key{oldest.Rule, oldest.Entity})
 	delete(e.byID, oldest.ID)
+	e.forget(oldest.ID)
 	e.version++
 	return true
 }
@@ -436,6 +470,9 @@ func (e *Engine) removed(id string) {
 	now := e.cfg.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.leading {
+		return
+	}
 	for k := range e.tracks {
 		if k.entity == id {
 			delete(e.tracks, k)
@@ -462,6 +499,9 @@ func (e *Engine) tick() {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.leading {
+		return
+	}
 	for i := range e.rules {
 		r := &e.rules[i]
 		if r.Indicator != "" {
@@ -476,6 +516,12 @@ func (e *Engine) tick() {
 	if e.valueDirty && now.Sub(e.valueSaved) >= valueSaveEvery {
 		e.valueDirty, e.valueSaved = false, now
 		e.version++
+		if e.shared != nil {
+			for id := range e.moved {
+				e.dirty[id] = true
+			}
+		}
+		clear(e.moved)
 	}
 }
 
@@ -564,6 +610,10 @@ func (e *Engine) Rules() []Rule { return slices.Clone(e.rules) }
 func (e *Engine) Ack(id, by, remote, note string) (Alarm, error) {
 	now := e.cfg.Now()
 	e.mu.Lock()
+	if e.shared != nil && !e.leading {
+		e.mu.Unlock()
+		return e.forwardAck(id, by, remote, note)
+	}
 	a, ok := e.byID[id]
 	if !ok {
 		e.mu.Unlock()
@@ -636,6 +686,9 @@ func (e *Engine) Subscribe() ([]Alarm, <-chan Event, func()) {
 // e.mu; it never blocks.
 func (e *Engine) emit(a *Alarm) {
 	e.version++
+	if e.shared != nil && e.leading {
+		e.dirty[a.ID] = true
+	}
 	ev := Event{Type: a.State, Alarm: copyAlarm(a)}
 	for s := range e.subs {
 		select {

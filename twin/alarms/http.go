@@ -146,6 +146,11 @@ func (e *Engine) handleAck(w http.ResponseWriter, r *http.Request) {
 			Error string `json:"error"`
 			Alarm Alarm  `json:"alarm"`
 		}{"the alarm is already acknowledged", a})
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusServiceUnavailable, "", "the acknowledgement could not reach the instance that keeps the alarms (a failover in progress); try again")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "", err.Error())
 	default:
 		writeJSON(w, http.StatusOK, a)
 	}

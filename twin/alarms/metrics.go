@@ -11,6 +11,7 @@ type metrics struct {
 	refused     prometheus.Counter
 	dropped     prometheus.Counter
 	writeErrors prometheus.Counter
+	leader      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -24,10 +25,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ponte_twin_alarm_streams_dropped_total",
 			Help: "Alarm event streams dropped because they did not keep up."}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ponte_twin_alarms_state_write_errors_total",
-			Help: "Failed writes of the alarms' state file."}),
+			Help: "Failed writes of the alarms' state file (or, shared, of an alarm to the store)."}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ponte_twin_alarms_leader",
+			Help: "1 while this instance evaluates the alarm rules (always on one machine; on a cluster, the one holding the lead)."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.open, m.raised, m.refused, m.dropped, m.writeErrors} {
+		for _, c := range []prometheus.Collector{m.open, m.raised, m.refused, m.dropped, m.writeErrors, m.leader} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

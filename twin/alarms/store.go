@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"time"
@@ -135,6 +134,12 @@ func readCapped(path string, limit int64) ([]byte, error) {
 // save writes the state file if anything changed since the last write.
 // Writes are serialised and never run under e.mu.
 func (e *Engine) save() {
+	if e.shared != nil {
+		e.writeMu.Lock()
+		defer e.writeMu.Unlock()
+		e.saveShared()
+		return
+	}
 	if e.cfg.StateFile == "" {
 		return
 	}
@@ -155,12 +160,7 @@ func (e *Engine) save() {
 	}
 	e.mu.Unlock()
 	for i := range f.Alarms {
-		a := &f.Alarms[i] // JSON has no NaN: never write what cannot be read back
-		for _, p := range []*float64{&a.Value, &a.ValueAtRaise, &a.Peak, &a.Threshold} {
-			if math.IsNaN(*p) || math.IsInf(*p, 0) {
-				*p = 0
-			}
-		}
+		f.Alarms[i] = finite(f.Alarms[i])
 	}
 	data, err := json.Marshal(f)
 	if err == nil {
