@@ -2,6 +2,8 @@ package intake_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +177,61 @@ func TestJetStreamInProgress(t *testing.T) {
 	}
 	if p := i1.counter(t, "ponte_ingest_jetstream_progress_total") + i2.counter(t, "ponte_ingest_jetstream_progress_total"); p == 0 {
 		t.Error("no progress reports were sent: the test did not outlast the ack wait")
+	}
+}
+
+// last returns the last state received of gateway gw ("" none).
+func (l *statusLog) last(gw string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.all) - 1; i >= 0; i-- {
+		if l.all[i].Gateway == gw {
+			return l.all[i].State
+		}
+	}
+	return ""
+}
+
+// TestJetStreamStatusEveryInstance: the fleet's state is the same on every
+// instance. Two intakes both receive a gateway's "online" status and,
+// when its link is cut, the "offline" of its last will published by the
+// node; an intake started afterwards starts from the last status of each
+// gateway.
+func TestJetStreamStatusEveryInstance(t *testing.T) {
+	c := startNATS(t, 1)
+	logs := []*statusLog{{}, {}, {}}
+	withLog := func(l *statusLog) func(*intake.JetStreamConfig) {
+		return func(cfg *intake.JetStreamConfig) { cfg.OnStatus = l.add }
+	}
+	startJS(t, clusterURLs(c, 1), newCounting(), withLog(logs[0]))
+	startJS(t, clusterURLs(c, 2), newCounting(), withLog(logs[1]))
+
+	proxy := testenv.StartProxy(t, strings.TrimPrefix(c.Nodes[0].MQTT, "tcp://"))
+	offline := wire.EncodeStatus(wire.Status{Gateway: "gw1", State: "offline", Time: time.Now().UTC()})
+	o := paho.NewClientOptions().AddBroker("tcp://"+proxy.Addr()).SetClientID("gw1").SetUsername("gw1").SetPassword("pw-gw1").
+		SetCleanSession(true).SetAutoReconnect(false).SetKeepAlive(2*time.Second).SetStore(intake.MemoryStore()).
+		SetWill(topics.Status("gw1"), string(offline), 1, true)
+	gw := paho.NewClient(o)
+	if tok := gw.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer gw.Disconnect(50)
+	online := wire.EncodeStatus(wire.Status{Gateway: "gw1", State: "online", Time: time.Now().UTC()})
+	if tok := gw.Publish(topics.Status("gw1"), 1, true, online); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish the status: %v", tok.Error())
+	}
+	for i, l := range logs[:2] {
+		testenv.Eventually(t, time.Minute, fmt.Sprintf("intake %d seeing gw1 online", i+1), func() bool { return l.last("gw1") == "online" })
+	}
+	proxy.Cut()
+	for i, l := range logs[:2] {
+		testenv.Eventually(t, time.Minute, fmt.Sprintf("intake %d seeing gw1's last will", i+1), func() bool { return l.last("gw1") == "offline" })
+	}
+	startJS(t, clusterURLs(c, 0), newCounting(), withLog(logs[2]))
+	testenv.Eventually(t, time.Minute, "a later intake starting from gw1's last status", func() bool { return logs[2].last("gw1") == "offline" })
+	logs[2].mu.Lock()
+	defer logs[2].mu.Unlock()
+	if n := len(logs[2].all); n != 1 {
+		t.Errorf("the later intake received %d statuses of gw1 (%+v); want only the last", n, logs[2].all)
 	}
 }
