@@ -49,7 +49,7 @@ func WriteIssuer(path string) (string, error) {
 func LoadIssuer(path string) (nkeys.KeyPair, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("issuer seed: %w", err)
+		return nil, fmt.Errorf("issuer seed: %w (expected an account seed file; ponte-ctl nats-issuer FILE writes one)", err)
 	}
 	if st.Mode().Perm()&0o007 != 0 {
 		return nil, fmt.Errorf("issuer seed %s: mode %v lets every user read it (expected 0600 or 0640: chmod o-rwx %s)", path, st.Mode().Perm(), path)
