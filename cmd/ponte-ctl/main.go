@@ -23,6 +23,9 @@ func main() {
 			"enrolment": func(ctx context.Context, env ctl.Env, args []string) int {
 				return opsctl.Enrolment(ctx, opsctl.Env{Stdout: env.Stdout, Stderr: env.Stderr}, args)
 			},
+			"nats-issuer": func(ctx context.Context, env ctl.Env, args []string) int {
+				return opsctl.NATSIssuer(ctx, opsctl.Env{Stdout: env.Stdout, Stderr: env.Stderr}, args)
+			},
 		}}, os.Args[1:])
 	stop()
 	os.Exit(code)

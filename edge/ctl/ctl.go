@@ -63,6 +63,7 @@ Usage:
   ponte-ctl enrolment token|list|revoke   for operators: enrolment tokens, enrolled gateways, revocation
       token --gateway ID | --prefix P [--ttl 24h]; list [--tokens]; revoke ID
       [--url https://INGEST:8443] [--ca FILE] [--token-file FILE] [--config INGEST.yaml] [--json]
+  ponte-ctl nats-issuer FILE              for operators: a new signing key for ingest's NATS auth callout; prints its public key
 `
 
 // Run runs the command line args (without the program name).

@@ -187,6 +187,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	callout, err := natsCallout(cfg, inv, log, reg)
+	if err != nil {
+		return err
+	}
 
 	guard, err := throttle.New(throttle.Config{Listener: intake.ListenerHTTP, Burst: cfg.HTTP.AuthBurst,
 		Refill: cfg.HTTP.AuthRefill.D(), Logger: log.With("component", "http"), Registerer: reg})
@@ -227,6 +231,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return mq.Run(gctx) })
 	g.Go(func() error { return rel.run(gctx) })
+	if callout != nil {
+		g.Go(func() error { return callout(gctx) })
+	}
 	if tw != nil {
 		g.Go(func() error {
 			if err := tw.Run(gctx); err != nil && gctx.Err() == nil {

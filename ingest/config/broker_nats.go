@@ -30,6 +30,9 @@ type BrokerNATS struct {
 	// MaxAge and MaxBytes bound the stream (defaults 24h, unlimited).
 	MaxAge   yamlconf.Duration `yaml:"max_age"`
 	MaxBytes int64             `yaml:"max_bytes"`
+	// Callout, if set, answers the cluster's auth callout for gateways
+	// (broker_nats_callout.go).
+	Callout *NATSCallout `yaml:"callout"`
 }
 
 // natsSecretFields are broker.nats' secrets, for resolveSecrets.
@@ -75,5 +78,8 @@ func (c *Config) validateNATS(bad func(path, format string, args ...any)) {
 	}
 	if n.MaxBytes < 0 {
 		bad("broker.nats.max_bytes", "%d (expected a positive number of bytes; 0 for unlimited)", n.MaxBytes)
+	}
+	if n.Callout != nil {
+		c.validateNATSCallout(n.Callout, bad)
 	}
 }

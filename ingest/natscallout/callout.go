@@ -1,0 +1,347 @@
+package natscallout
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/wire"
+)
+
+// Subject is where nats-server publishes authorization requests.
+const Subject = "$SYS.REQ.USER.AUTH"
+
+// QueueGroup is the queue group every ingest instance answers in, so that
+// each request is answered once.
+const QueueGroup = "ponte-callout"
+
+// DefaultAccount is the account gateways are placed in (accounts.conf's).
+const DefaultAccount = "PONTE"
+
+// Defaults of Config.
+const (
+	DefaultQueue   = 256
+	DefaultTimeout = 2 * time.Second
+)
+
+// Reasons of a decision, the reason label of
+// ponte_ingest_nats_callout_decisions_total.
+const (
+	ReasonOK         = "ok"          // allowed
+	ReasonNotMQTT    = "not_mqtt"    // a NATS or websocket client: gateways use MQTT
+	ReasonUnknown    = "unknown"     // no such gateway, or revoked
+	ReasonPassword   = "password"    // wrong password
+	ReasonClientID   = "client_id"   // MQTT client ID not the gateway's
+	ReasonBusy       = "busy"        // the queue was full
+	ReasonBadRequest = "bad_request" // not a valid request signed by a server
+	ReasonExpired    = "expired"     // waited past the server's deadline; not answered
+)
+
+// Lookup returns the bcrypt hash of gateway user's password, and false
+// when user is not a gateway that may log in (unknown or revoked). It is
+// called concurrently.
+type Lookup func(user string) (hash []byte, ok bool)
+
+// Config configures a Service.
+type Config struct {
+	// Issuer signs the answers: an account key pair whose public key is
+	// the auth_callout's issuer (LoadIssuer).
+	Issuer nkeys.KeyPair
+	// Account is the account gateways are placed in (default
+	// DefaultAccount).
+	Account string
+	// Topics is the topic layout the gateways' permissions derive from.
+	Topics wire.Topics
+	// Lookup gives the gateways' password hashes.
+	Lookup Lookup
+	// Workers check requests concurrently (default GOMAXPROCS); Queue
+	// requests wait for them (default DefaultQueue).
+	Workers, Queue int
+	// Timeout bounds how long a request waits for a worker, beyond the
+	// server's own deadline (default DefaultTimeout).
+	Timeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()) and Registerer (default none).
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Service answers nats-server's authorization requests. Its methods are
+// safe for concurrent use.
+type Service struct {
+	cfg     Config
+	issuer  string
+	log     *slog.Logger
+	queue   chan request
+	decided *prometheus.CounterVec
+
+	mu       sync.Mutex
+	verified map[string][sha256.Size]byte // gateway -> SHA-256 of hash and password last accepted
+}
+
+// request is a request waiting for a worker.
+type request struct {
+	msg      *nats.Msg
+	received time.Time
+}
+
+// maxVerified bounds the remembered successful checks.
+const maxVerified = 1 << 17
+
+// New checks cfg and returns a Service; Serve runs it.
+func New(cfg Config) (*Service, error) {
+	if cfg.Issuer == nil {
+		return nil, errors.New("natscallout: issuer: required (an account key pair)")
+	}
+	pub, err := cfg.Issuer.PublicKey()
+	if err != nil || !nkeys.IsValidPublicAccountKey(pub) {
+		return nil, fmt.Errorf("natscallout: issuer: not an account key pair (public key %q): %v", pub, err)
+	}
+	if _, err := cfg.Issuer.Seed(); err != nil {
+		return nil, fmt.Errorf("natscallout: issuer: the key pair cannot sign (no seed): %w", err)
+	}
+	if cfg.Lookup == nil {
+		return nil, errors.New("natscallout: lookup: required")
+	}
+	if cfg.Account == "" {
+		cfg.Account = DefaultAccount
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, issuer: pub, log: cfg.Logger.With("component", "nats_callout"),
+		queue: make(chan request, cfg.Queue), verified: map[string][sha256.Size]byte{},
+		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ponte_ingest_nats_callout_decisions_total",
+			Help: "NATS authorization requests answered by ingest's auth callout, by decision (allowed, refused, dropped) and reason.",
+		}, []string{"decision", "reason"})}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(s.decided); err != nil {
+			return nil, fmt.Errorf("natscallout: metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Issuer returns the issuer's public account key (the auth_callout's
+// issuer).
+func (s *Service) Issuer() string { return s.issuer }
+
+// Serve answers the requests nc receives on Subject, in QueueGroup, until
+// ctx is done; then it unsubscribes and returns once the workers stopped.
+// nc reconnects by itself (nats.go); the subscription follows it.
+func (s *Service) Serve(ctx context.Context, nc *nats.Conn) error {
+	sub, err := nc.QueueSubscribe(Subject, QueueGroup, s.enqueue)
+	if err != nil {
+		return fmt.Errorf("natscallout: subscribe %s: %w", Subject, err)
+	}
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(func() { s.work(ctx) })
+	}
+	<-ctx.Done()
+	err = sub.Unsubscribe()
+	wg.Wait()
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("natscallout: unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// enqueue hands a request to the workers, or refuses it when they are
+// all busy and the queue is full (nats.go calls it in order, one at a
+// time: it must not wait).
+func (s *Service) enqueue(m *nats.Msg) {
+	select {
+	case s.queue <- request{msg: m, received: s.cfg.Now()}:
+	default:
+		req, err := decodeRequest(m.Data)
+		if err != nil {
+			s.count("dropped", ReasonBadRequest)
+			return
+		}
+		s.respond(m, req, decision{reason: ReasonBusy})
+	}
+}
+
+func (s *Service) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.queue:
+			s.handle(r)
+		}
+	}
+}
+
+// handle decides one request and answers it.
+func (s *Service) handle(r request) {
+	req, err := decodeRequest(r.msg.Data)
+	if err != nil {
+		s.count("dropped", ReasonBadRequest)
+		s.log.Warn("NATS authorization request not understood; not answered", "err", err)
+		return
+	}
+	now := s.cfg.Now()
+	if now.Sub(r.received) > s.cfg.Timeout || (req.Expires != 0 && now.Unix() > req.Expires) {
+		// The server gave up waiting (it refused the client): an answer
+		// would be ignored, and the check would only cost a worker.
+		s.count("dropped", ReasonExpired)
+		s.log.Warn("NATS authorization request waited too long; not answered (the server refused the client)",
+			"user", clip(req.ConnectOptions.Username), "remote", req.ClientInformation.Host, "waited", now.Sub(r.received))
+		return
+	}
+	s.respond(r.msg, req, s.decide(req))
+}
+
+// decision is what decide concluded: allowed when reason is ReasonOK.
+type decision struct {
+	reason  string
+	gateway string
+}
+
+// decide checks a request's credentials.
+func (s *Service) decide(req *jwt.AuthorizationRequestClaims) decision {
+	ci, co := req.ClientInformation, req.ConnectOptions
+	user := co.Username
+	switch {
+	case ci.Type != "mqtt" || ci.Kind != "Client":
+		return decision{reason: ReasonNotMQTT}
+	case !wire.ValidGatewayID(user):
+		return decision{reason: ReasonUnknown}
+	}
+	if ci.MQTT != user && ci.MQTT != broker.EdgeClientIDPrefix+user {
+		return decision{reason: ReasonClientID}
+	}
+	hash, ok := s.cfg.Lookup(user)
+	if !ok {
+		return decision{reason: ReasonUnknown}
+	}
+	if !s.passwordOK(user, hash, co.Password) {
+		return decision{reason: ReasonPassword}
+	}
+	return decision{reason: ReasonOK, gateway: user}
+}
+
+// passwordOK checks pass against hash, through the remembered checks.
+func (s *Service) passwordOK(user string, hash []byte, pass string) bool {
+	h := sha256.New()
+	h.Write(hash)
+	h.Write([]byte{0})
+	h.Write([]byte(pass))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	s.mu.Lock()
+	known, ok := s.verified[user]
+	s.mu.Unlock()
+	if ok && subtle.ConstantTimeCompare(known[:], sum[:]) == 1 {
+		return true
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
+		return false
+	}
+	s.mu.Lock()
+	if len(s.verified) >= maxVerified {
+		clear(s.verified)
+	}
+	s.verified[user] = sum
+	s.mu.Unlock()
+	return true
+}
+
+// respond signs and sends the answer to d, and counts and logs it.
+func (s *Service) respond(m *nats.Msg, req *jwt.AuthorizationRequestClaims, d decision) {
+	res := jwt.NewAuthorizationResponseClaims(req.UserNkey)
+	res.Audience = req.Server.ID
+	res.IssuedAt = s.cfg.Now().Unix()
+	if d.reason == ReasonOK {
+		uc := UserClaims(req.UserNkey, d.gateway, s.cfg.Account, s.cfg.Topics)
+		token, err := uc.Encode(s.cfg.Issuer)
+		if err != nil {
+			s.log.Error("NATS user claims not signed; gateway refused", "gateway", d.gateway, "err", err)
+			d.reason = ReasonBadRequest
+		} else {
+			res.Jwt = token
+		}
+	}
+	decisionLabel := "allowed"
+	if d.reason != ReasonOK {
+		decisionLabel = "refused"
+		res.Error = "ponte: not authorized (" + d.reason + ")"
+	}
+	token, err := res.Encode(s.cfg.Issuer)
+	if err != nil {
+		s.count("dropped", ReasonBadRequest)
+		s.log.Error("NATS authorization response not signed", "err", err)
+		return
+	}
+	if err := m.Respond([]byte(token)); err != nil {
+		s.log.Warn("NATS authorization response not sent", "err", err)
+	}
+	s.count(decisionLabel, d.reason)
+	ci := req.ClientInformation
+	args := []any{"user", clip(req.ConnectOptions.Username), "mqtt_client_id", clip(ci.MQTT),
+		"remote", ci.Host, "type", ci.Type, "server", req.Server.Name}
+	if d.reason == ReasonOK {
+		s.log.Debug("gateway logged in to NATS", args...)
+		return
+	}
+	s.log.Warn("NATS client refused", append([]any{"reason", d.reason}, args...)...)
+}
+
+func (s *Service) count(decision, reason string) { s.decided.WithLabelValues(decision, reason).Inc() }
+
+// clip shortens an outside string for the log.
+func clip(v string) string {
+	const n = 80
+	if len(v) > n {
+		v = v[:n] + "…"
+	}
+	return strings.ToValidUTF8(v, "?")
+}
+
+// decodeRequest decodes and checks an authorization request: a JWT signed
+// by a server key, for a user key.
+func decodeRequest(data []byte) (*jwt.AuthorizationRequestClaims, error) {
+	req, err := jwt.DecodeAuthorizationRequestClaims(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	vr := jwt.CreateValidationResults()
+	req.Validate(vr)
+	if errs := vr.Errors(); len(errs) > 0 {
+		return nil, fmt.Errorf("invalid: %w", errs[0])
+	}
+	if !nkeys.IsValidPublicServerKey(req.Issuer) || !nkeys.IsValidPublicServerKey(req.Server.ID) {
+		return nil, fmt.Errorf("issuer %q or server %q is not a server key", clip(req.Issuer), clip(req.Server.ID))
+	}
+	return req, nil
+}
