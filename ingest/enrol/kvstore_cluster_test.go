@@ -1,6 +1,7 @@
 package enrol
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -241,11 +242,63 @@ func TestKVRegistryAcrossInstances(t *testing.T) {
 		})
 	})
 
+	t.Run("a claim left pending is completed by the retry", func(t *testing.T) {
+		// An instance claimed the token, then failed before writing the
+		// gateway's record: done here by hand, as enrolOnce and enrol do.
+		ctx := context.Background()
+		const id, attemptID, password = "fi-pending-1", "attempt-pending-0123456789", "the-password-answered-0123456789"
+		tok, listed, err := a.IssueToken(Scope{Gateway: id}, 0, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, _ := parseToken(tok)
+		s := a.store.(*kvStore)
+		tk, rev, err := s.token(ctx, listed.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := []byte(siteYAML(id, "m"))
+		bh, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		now := time.Now().UTC()
+		resp := wire.EnrolResponse{Gateway: id, Username: id, Password: password, Devices: 1}
+		g := &Gateway{ID: id, Enrolled: now, Updated: now, Enrolments: 1, Token: tk.ID, Devices: 1, Bcrypt: string(bh), SiteHash: siteHash(raw)}
+		if _, err := s.kv.Put(ctx, kvSiteKey(id, g.SiteHash), raw); err != nil {
+			t.Fatal(err)
+		}
+		claim := *tk
+		claim.Used, claim.UsedBy, claim.Pending = &now, id, g
+		claim.Answer, claim.AttemptHash = seal(resp, secret), hashSecret(attemptID)
+		if _, err := s.putToken(ctx, &claim, rev); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := gatewayOf(b, id); ok {
+			t.Fatal("a pending claim listed as enrolled")
+		}
+		// The gateway's retry of the same attempt, on the other instance.
+		got, err := b.Enrol(Enrolment{Token: tok, Request: wire.EnrolRequest{Site: string(raw), Attempt: attemptID}})
+		if err != nil || got != resp {
+			t.Fatalf("retry: %+v, %v; want the claimed answer", got, err)
+		}
+		for _, r := range []*Registry{a, b} {
+			testenv.Eventually(t, 30*time.Second, "the completed enrolment on every instance", func() bool {
+				for _, ch := range r.Changes() {
+					if ch.Gateway == id {
+						return bcrypt.CompareHashAndPassword(ch.PasswordHash, []byte(password)) == nil
+					}
+				}
+				return false
+			})
+		}
+		if tk, _, _ := s.token(ctx, listed.ID); tk.Pending != nil {
+			t.Fatal("the token's claim still pending after its completion")
+		}
+	})
+
 	t.Run("a registry opened later", func(t *testing.T) {
 		later := openKV(t, c.Nodes[2].URL, "ponte-enrol", nil, ca)
 		want := a.Gateways()
 		got := later.Gateways()
-		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != 8 {
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != 9 {
 			t.Fatalf("later registry lists\n%v\nA lists\n%v", got, want)
 		}
 		ca, cl := a.Changes(), later.Changes()
