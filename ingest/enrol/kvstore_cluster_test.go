@@ -384,5 +384,21 @@ func TestKVRegistryNodeKilled(t *testing.T) {
 			t.Errorf("%s: answered, but the bucket does not hold its password", d.id)
 		}
 	}
+	// Both instances' views followed every enrolment, B's across the
+	// loss of its node.
+	for name, r := range map[string]*Registry{"A": a, "B": b} {
+		testenv.Eventually(t, time.Minute, name+"'s view of every answered enrolment", func() bool {
+			hs := map[string][]byte{}
+			for _, ch := range r.Changes() {
+				hs[ch.Gateway] = ch.PasswordHash
+			}
+			for _, d := range done {
+				if bcrypt.CompareHashAndPassword(hs[d.id], []byte(d.password)) != nil {
+					return false
+				}
+			}
+			return true
+		})
+	}
 	t.Logf("%d enrolments answered across the kill, all in the bucket", len(done))
 }
