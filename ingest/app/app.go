@@ -79,10 +79,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 	defer store.Close()
-	inv, err := openInventory(cfg, log)
+	inv, err := openInventory(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer inv.close()
 	dl, err := deadletter.Open(deadletter.Config{Dir: cfg.DeadLetter.Dir, MaxBytes: cfg.DeadLetter.MaxBytes, Logger: log, Registerer: reg})
 	if err != nil {
 		return err

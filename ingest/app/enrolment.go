@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -41,8 +42,9 @@ type inventory struct {
 }
 
 // openInventory reads the configuration's inventory and, with enrolment,
-// opens the registry.
-func openInventory(cfg *config.Config, log *slog.Logger) (*inventory, error) {
+// opens the registry (with enrolment.nats waiting for the cluster until
+// ctx is done). close closes it.
+func openInventory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*inventory, error) {
 	inv := &inventory{cfg: cfg, log: log.With("component", "inventory"), static: cfg.Inventory().Sites()}
 	inv.cur.Store(cfg.Inventory())
 	if cfg.Enrolment == nil {
@@ -55,20 +57,32 @@ func openInventory(cfg *config.Config, log *slog.Logger) (*inventory, error) {
 	inv.ca = ca
 	dir, profiles, passwd, acl := cfg.EnrolmentPaths()
 	ec := enrol.Config{Dir: dir, ProfilesDir: profiles, CA: ca, Check: inv.check, OnChange: inv.apply,
-		MaxGateways: cfg.Enrolment.MaxGateways, MaxPendingTokens: cfg.Enrolment.MaxPendingTokens, Logger: log}
+		MaxGateways: cfg.Enrolment.MaxGateways, MaxPendingTokens: cfg.Enrolment.MaxPendingTokens, Logger: log,
+		NATS: cfg.EnrolmentKV()}
 	if m := cfg.Enrolment.Mosquitto; m != nil {
 		ec.Mosquitto = &enrol.Mosquitto{PasswordFile: passwd, ACLFile: acl, ReloadCommand: m.ReloadCommand,
 			IngestUser: cfg.Broker.Username, IngestPassword: cfg.Broker.Password, Topics: cfg.Topics(), Logger: log,
 			Static: slices.Concat(cfg.GatewayIDs(), slices.Collect(maps.Keys(cfg.Inventory().Devices())))}
 	}
-	if inv.reg, err = enrol.Open(ec); err != nil {
+	if inv.reg, err = enrol.OpenContext(ctx, ec); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	// Every enrolled gateway at once: one inventory, not one per gateway.
-	if err := inv.rebuild(inv.reg.Changes()...); err != nil {
+	// Every enrolled gateway at once: one inventory, not one per gateway
+	// (with a bucket, changes from other instances may already come in:
+	// WithChanges keeps them after this).
+	inv.reg.WithChanges(func(cs []enrol.Change) { err = inv.rebuild(cs...) })
+	if err != nil {
+		inv.reg.Close()
 		return nil, err
 	}
 	return inv, nil
+}
+
+// close closes the registry, if any.
+func (inv *inventory) close() {
+	if inv.reg != nil {
+		inv.reg.Close()
+	}
 }
 
 // rebuild makes the inventory of the static and enrolled site configs,
@@ -165,19 +179,21 @@ func (inv *inventory) attach(svc *service.Service, b *broker.Broker, tw *twin.Tw
 	if inv.reg == nil {
 		return nil
 	}
-	// The registry's state first, without mu: an enrolment holds the
-	// registry's lock while it takes mu (check, deliver). attach runs
-	// before the HTTP listeners serve, so none comes in between.
-	changes := inv.reg.Changes()
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	inv.svc, inv.broker, inv.tw = svc, b, tw
-	for _, c := range changes {
-		if err := inv.credentials(c); err != nil {
-			return fmt.Errorf("ingest: enrolled gateway %s: %w", c.Gateway, err)
+	// Inside WithChanges, as the registry's changes come (its lock, then
+	// mu): a change made on another instance meanwhile comes after.
+	var err error
+	inv.reg.WithChanges(func(changes []enrol.Change) {
+		inv.mu.Lock()
+		defer inv.mu.Unlock()
+		inv.svc, inv.broker, inv.tw = svc, b, tw
+		for _, c := range changes {
+			if err = inv.credentials(c); err != nil {
+				err = fmt.Errorf("ingest: enrolled gateway %s: %w", c.Gateway, err)
+				return
+			}
 		}
-	}
-	return nil
+	})
+	return err
 }
 
 // apply is the registry's OnChange.

@@ -10,8 +10,12 @@ import (
 // and join the device inventory with their site configs. Relative paths
 // are taken from the config file's folder.
 type Enrolment struct {
-	// Dir holds the registry (default /var/lib/ponte-ingest/registry).
+	// Dir holds the registry (default /var/lib/ponte-ingest/registry),
+	// unless NATS is set.
 	Dir string `yaml:"dir"`
+	// NATS, when set, keeps the registry in a replicated JetStream
+	// bucket shared by every instance (enrolment_nats.go).
+	NATS *EnrolmentNATS `yaml:"nats"`
 	// MaxGateways and MaxPendingTokens bound what the registry holds
 	// (defaults enrol.DefaultMaxGateways, enrol.DefaultMaxPendingTokens).
 	MaxGateways      int `yaml:"max_gateways"`
@@ -47,6 +51,9 @@ func (c *Config) validateEnrolment(bad func(path, format string, args ...any)) {
 	}
 	if e.Dir == "" {
 		e.Dir = "/var/lib/ponte-ingest/registry"
+	}
+	if e.NATS != nil {
+		c.validateEnrolmentNATS(e.NATS, bad)
 	}
 	if c.Profiles == "" {
 		bad("enrolment", "needs profiles: (the firmware profile folder enrolled site configs are checked against)")

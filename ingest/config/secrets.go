@@ -55,6 +55,7 @@ func (c *Config) secretFields() []secretField {
 	}
 	fields = append(fields, c.dedupSecretFields()...)
 	fields = append(fields, c.replicaSecretFields()...)
+	fields = append(fields, c.enrolmentSecretFields()...)
 	return append(fields, c.natsSecretFields()...)
 }
 

@@ -3,7 +3,6 @@ package dedup
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/internal/natsauth"
+	"github.com/ponte-city/ponte/internal/natskv"
 )
 
 // KVConfig configures a KVStore.
@@ -101,14 +100,7 @@ func (c *KVConfig) Validate() error {
 
 // ValidBucket reports whether b can name a key-value bucket: letters,
 // digits, '-' and '_'.
-func ValidBucket(b string) bool {
-	for _, r := range b {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return b != ""
-}
+func ValidBucket(b string) bool { return natskv.ValidBucket(b) }
 
 // KVStore is the per-gateway state in a JetStream key-value bucket: one
 // key per gateway (Key), whose value is the same encoding a FileStore
@@ -132,124 +124,30 @@ type KVStore struct {
 // At start the cluster may not answer yet: no node reachable, a node just
 // started and still catching up, the meta leader or the bucket stream's
 // leader being elected. A request sent meanwhile is refused or never
-// answered, so each attempt is bounded (openAttempt times cfg.Timeout),
-// each failed attempt is logged at Warn with its cause, and attempts go on
-// with a backoff until one succeeds or ctx is done; then the last cause is
-// returned.
+// answered, so each attempt is bounded (natskv.OpenAttempt times
+// cfg.Timeout), each failed attempt is logged at Warn with its cause, and
+// attempts go on with a backoff until one succeeds or ctx is done; then
+// the last cause is returned (natskv.Open).
 func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var dial lastErr // why the connection to NATS failed last
-	opts := []nats.Option{
-		nats.Name("ponte-ingest dedup"), nats.Timeout(cfg.Timeout),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
-		// No node reachable yet is one more failed attempt, not an exit.
-		nats.RetryOnFailedConnect(true),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { dial.set(err) }),
-	}
-	opts = append(opts, natsauth.Login{User: cfg.User, Password: cfg.Password, Token: cfg.Token,
-		CredentialsFile: cfg.CredentialsFile}.Options()...)
-	opts = append(opts, cfg.Options...)
-	urls := strings.Join(cfg.URLs, ",")
-	nc, err := nats.Connect(urls, opts...)
+	opts := natsauth.Login{User: cfg.User, Password: cfg.Password, Token: cfg.Token,
+		CredentialsFile: cfg.CredentialsFile}.Options()
+	nc, kv, err := natskv.Open(ctx, natskv.Config{What: "dedup", URLs: cfg.URLs, Bucket: cfg.Bucket,
+		Replicas: cfg.Replicas, Description: "ponte ingest dedup state: one key per gateway",
+		Timeout: cfg.Timeout, Options: append(opts, cfg.Options...), Logger: cfg.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("dedup: connect to nats %s: %w", urls, err)
+		return nil, err
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("dedup: jetstream: %w", err)
-	}
-	for n := 0; ; n++ {
-		kv, err := openBucket(ctx, js, cfg)
-		if err == nil {
-			cfg.Logger.Info("dedup state opened", "nats", nc.ConnectedUrlRedacted(), "bucket", cfg.Bucket, "attempts", n+1)
-			return &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}, nil
-		}
-		// While no node is reachable the request only times out: the
-		// last dial's error says why.
-		if !nc.IsConnected() {
-			err = fmt.Errorf("%w (no node reachable, last: %v)", err, dial.get())
-		}
-		wait := openRetry.Wait(n)
-		cfg.Logger.Warn("dedup: open bucket failed; retrying", "bucket", cfg.Bucket, "nats", urls,
-			"attempt", n+1, "retry_in", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			nc.Close()
-			return nil, fmt.Errorf("%w (nats %s; gave up after %d attempts: %v)", err, urls, n+1, context.Cause(ctx))
-		case <-time.After(wait):
-		}
-	}
-}
-
-// lastErr is the last error a nats.go callback reported.
-type lastErr struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (l *lastErr) set(err error) {
-	l.mu.Lock()
-	l.err = err
-	l.mu.Unlock()
-}
-
-func (l *lastErr) get() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
-
-// openRetry is the backoff between OpenKV's attempts.
-var openRetry = backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: backoff.Equal}
-
-// openAttempt bounds one attempt of OpenKV in units of KVConfig.Timeout:
-// creating a replicated bucket waits for its replicas to elect a leader.
-const openAttempt = 4
-
-// openBucket makes one attempt to create or open the bucket.
-func openBucket(ctx context.Context, js jetstream.JetStream, cfg KVConfig) (jetstream.KeyValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, openAttempt*cfg.Timeout)
-	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: cfg.Bucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
-		Description: "ponte ingest dedup state: one key per gateway",
-	})
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		// Made with another configuration (replicas changed by the
-		// operator): use it as it is.
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-		if err == nil {
-			cfg.Logger.Warn("dedup bucket exists with another configuration than asked; used as it is", "bucket", cfg.Bucket, "replicas_asked", cfg.Replicas)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dedup: open bucket %s: %w", cfg.Bucket, err)
-	}
-	return kv, nil
+	return &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}, nil
 }
 
 // Key returns the bucket key of a gateway: letters, digits, '-' and '_'
 // as they are, every other byte as '=' and two hex digits ("site.a" is
 // "site=2Ea"), so that any gateway ID is a valid key of its own (a '.'
 // would be a subject token separator).
-func Key(gateway string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(gateway); i++ {
-		c := gateway[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('=')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
+func Key(gateway string) string { return natskv.Key(gateway) }
 
 // kvTx is a KVStore's Tx.
 type kvTx struct {
@@ -346,50 +244,10 @@ func (tx *kvTx) readBack(ctx context.Context, value []byte, werr error) (uint64,
 }
 
 // leaderGet reads key's value and revision from the bucket stream's
-// leader. KeyValue.Get may be answered by a replica a moment behind it,
-// which would hide a write just applied (this instance's own previous
-// commit: every commit would then conflict once). A key never written
-// has revision 0; a deleted or purged one is empty at its marker's
-// revision.
+// leader (natskv.LeaderGet): a replica a moment behind it would hide this
+// instance's own previous commit, and every commit would conflict once.
 func (s *KVStore) leaderGet(ctx context.Context, key string) ([]byte, uint64, error) {
-	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + s.cfg.Bucket + "." + key})
-	if err != nil {
-		return nil, 0, err
-	}
-	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+s.cfg.Bucket, req)
-	if err != nil {
-		return nil, 0, err
-	}
-	var resp struct {
-		Message *struct {
-			Seq  uint64 `json:"seq"`
-			Hdrs []byte `json:"hdrs"`
-			Data []byte `json:"data"`
-		} `json:"message"`
-		Error *jetstream.APIError `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("answer of the stream leader: %w", err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-		return nil, 0, nil
-	case resp.Error != nil:
-		return nil, 0, resp.Error
-	case resp.Message == nil:
-		return nil, 0, errors.New("answer of the stream leader holds no message")
-	}
-	m := resp.Message
-	if len(m.Hdrs) > 0 {
-		h, err := nats.DecodeHeadersMsg(m.Hdrs)
-		if err != nil {
-			return nil, 0, fmt.Errorf("headers of revision %d: %w", m.Seq, err)
-		}
-		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			return nil, m.Seq, nil
-		}
-	}
-	return m.Data, m.Seq, nil
+	return natskv.LeaderGet(ctx, s.nc, s.cfg.Bucket, key)
 }
 
 // Unlock implements Tx.

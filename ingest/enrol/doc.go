@@ -40,9 +40,31 @@
 // holds is no longer the current one. Its devices stay in the inventory,
 // marked revoked on the map, until it enrols again with a new token.
 //
-// # Files
+// # Files, or a bucket
 //
 // Dir holds registry.json (tokens and gateways, no secret in the clear)
 // and sites/<gateway>.yaml. Only ingest writes them, mode 0600, in a
 // folder of mode 0700.
+//
+// With Config.NATS the registry is instead a replicated JetStream
+// key-value bucket (kvstore.go; default "ponte-enrol") shared by the
+// ingest instances of a cluster: a key per token, per gateway
+// (KVGatewayKey: the record with its password's bcrypt hash, which a NATS
+// auth callout may read) and per site config (named by its content's
+// hash, so a record never meets another enrolment's site config). A whole
+// registry in one value would pass NATS's 1 MB payload limit long before
+// DefaultMaxGateways. Writes are compare-and-swap on the revision read
+// from the bucket stream's leader (internal/natskv); the token is claimed
+// first, so of two instances given one token at once one enrols and the
+// other refuses it or, for a retry of the same attempt, answers the same
+// (replay.go). The claim carries the gateway's new record: if its
+// instance fails before writing it, the retry completes it.
+//
+// Both stores sit under one seam (store.go): the registry keeps a view,
+// built from the records a store hands back with their revisions (its own
+// writes, and with a bucket every instance's through a watch), taking a
+// record only if it is newer than what it holds: OnChange hears each
+// change once, in order per gateway, on every instance. MaxGateways and
+// MaxPendingTokens are checked against the view: with a bucket, instances
+// acting at the same moment may each pass them by one.
 package enrol

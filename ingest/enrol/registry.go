@@ -1,13 +1,11 @@
 package enrol
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +14,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ponte-city/ponte/internal/atomicfile"
 	"github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -37,8 +34,12 @@ const (
 
 // Config configures a Registry.
 type Config struct {
-	// Dir holds the registry (created, mode 0700).
+	// Dir holds the registry (created, mode 0700), unless NATS is set.
 	Dir string
+	// NATS, if set, keeps the registry in a replicated JetStream
+	// key-value bucket shared by every ingest instance (kvstore.go)
+	// instead of Dir.
+	NATS *KVConfig
 	// ProfilesDir is the firmware profile folder site configs are checked
 	// against.
 	ProfilesDir string
@@ -55,7 +56,9 @@ type Config struct {
 	// gateways (default DefaultMaxGateways).
 	MaxPendingTokens, MaxGateways int
 	// OnChange, if set, is called with every enrolment and revocation,
-	// after it is on disk, in order. It must not call the Registry.
+	// after it is on disk (in the bucket), in order per gateway; with
+	// NATS also with those made on other instances. It must not call the
+	// Registry.
 	OnChange func(Change)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -125,6 +128,9 @@ type Token struct {
 	// listed; dropped after replayWindow.
 	Answer      string `json:"answer,omitempty"`
 	AttemptHash string `json:"attempt_hash,omitempty"`
+	// Pending is the gateway's record an enrolment with this token is
+	// writing (kvstore.go); nil once written. Not listed.
+	Pending *Gateway `json:"pending,omitempty"`
 }
 
 // Gateway is an enrolled gateway as listed (without credentials).
@@ -143,6 +149,9 @@ type Gateway struct {
 	// Mosquitto's PBKDF2 for its password file. Not listed.
 	Bcrypt    string `json:"bcrypt,omitempty"`
 	Mosquitto string `json:"mosquitto,omitempty"`
+	// SiteHash names its site config's key in a bucket (kvstore.go).
+	// Not listed.
+	SiteHash string `json:"site_hash,omitempty"`
 }
 
 // state is registry.json.
@@ -167,21 +176,35 @@ func refuse(status int, format string, args ...any) error {
 }
 
 // Registry is the enrolment registry. Its methods are safe for concurrent
-// use.
+// use. Its view (mu) is what the store handed back, from this instance's
+// writes and, with a bucket, from every instance's (store.go); wmu
+// serialises this instance's writes.
 type Registry struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	store store
+
+	wmu sync.Mutex
 
 	mu    sync.Mutex
 	st    state
 	sites map[string]*site.Site
+	revs  map[string]uint64
+
+	stop func()
+	done chan struct{}
 }
 
-// Open reads the registry in cfg.Dir (an empty one if there is none).
-// Every enrolled gateway's site config is checked again with the current
-// profiles; a problem is an error naming the file.
-func Open(cfg Config) (*Registry, error) {
-	if cfg.Dir == "" {
+// Open reads the registry in cfg.Dir (an empty one if there is none), or
+// in the bucket of cfg.NATS (see OpenContext).
+func Open(cfg Config) (*Registry, error) { return OpenContext(context.Background(), cfg) }
+
+// OpenContext opens the registry; with cfg.NATS it waits for the cluster
+// until ctx is done, reads the bucket and follows it until Close. Every
+// enrolled gateway's site config is checked again with the current
+// profiles; a problem is an error naming the file (or key).
+func OpenContext(ctx context.Context, cfg Config) (*Registry, error) {
+	if cfg.Dir == "" && cfg.NATS == nil {
 		return nil, errors.New("enrol: dir: required")
 	}
 	if cfg.Now == nil {
@@ -196,100 +219,145 @@ func Open(cfg Config) (*Registry, error) {
 	if cfg.MaxGateways == 0 {
 		cfg.MaxGateways = DefaultMaxGateways
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.Dir, "sites"), 0o700); err != nil {
-		return nil, fmt.Errorf("enrol: %w", err)
+	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "enrol"), sites: map[string]*site.Site{}, revs: map[string]uint64{},
+		st: state{Version: stateVersion, Tokens: map[string]*Token{}, Gateways: map[string]*Gateway{}}, done: make(chan struct{})}
+	var err error
+	if cfg.NATS != nil {
+		kc := *cfg.NATS
+		r.store, err = openKVStore(ctx, kc, r.log)
+	} else {
+		r.store, err = openFileStore(cfg.Dir, cfg.Now)
 	}
-	// Only ingest reads the registry (an existing folder keeps no wider
-	// mode).
-	if err := os.Chmod(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("enrol: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "enrol"), sites: map[string]*site.Site{},
-		st: state{Version: stateVersion, Tokens: map[string]*Token{}, Gateways: map[string]*Gateway{}}}
-	path := r.statePath()
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("enrol: %w", err)
-	default:
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r.st); err != nil {
-			return nil, fmt.Errorf("enrol: %s: %w (the registry is written by ingest only; restore it from a backup)", path, err)
-		}
-		if r.st.Version != stateVersion {
-			return nil, fmt.Errorf("enrol: %s: version %d (this ingest reads version %d)", path, r.st.Version, stateVersion)
-		}
-		if r.st.Tokens == nil {
-			r.st.Tokens = map[string]*Token{}
-		}
-		if r.st.Gateways == nil {
-			r.st.Gateways = map[string]*Gateway{}
-		}
+	recs, err := r.store.load(ctx)
+	if err != nil {
+		r.store.close()
+		return nil, err
 	}
 	var errs []error
-	for id := range r.st.Gateways {
-		s, err := r.loadSite(id)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		r.sites[id] = s
+	r.mu.Lock()
+	for _, rc := range recs {
+		errs = append(errs, r.apply(rc, false))
 	}
+	r.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
+		r.store.close()
 		return nil, fmt.Errorf("enrol: %w", err)
 	}
 	if m := cfg.Mosquitto; m != nil {
 		if err := m.write(r.st.Gateways); err != nil {
+			r.store.close()
 			return nil, fmt.Errorf("enrol: %w", err)
 		}
 	}
+	fctx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go func() {
+		defer close(r.done)
+		r.store.follow(fctx, r.applyFollowed)
+	}()
 	return r, nil
 }
 
-func (r *Registry) statePath() string { return filepath.Join(r.cfg.Dir, "registry.json") }
-
-func (r *Registry) sitePath(id string) string {
-	return filepath.Join(r.cfg.Dir, "sites", id+".yaml")
+// Close stops following the bucket and closes the connection to NATS (a
+// no-op for files).
+func (r *Registry) Close() {
+	r.stop()
+	<-r.done
+	r.store.close()
 }
 
 func (r *Registry) siteOptions() site.Options {
 	return site.Options{Offline: true, ProfilesDir: r.cfg.ProfilesDir}
 }
 
-func (r *Registry) loadSite(id string) (*site.Site, error) {
-	p := r.sitePath(id)
-	s, err := site.Load(p, r.siteOptions())
-	if err != nil {
-		return nil, err
+// apply takes one record into the view if it is newer than what the view
+// holds and, with notify, tells Mosquitto and OnChange of a gateway's
+// change; the caller holds mu. A site config that does not check is an
+// error naming it, and the record is not taken.
+func (r *Registry) apply(rc rec, notify bool) error {
+	k := rc.key()
+	if rc.rev != 0 && rc.rev <= r.revs[k] {
+		return nil // seen already (this instance's write, then watched)
 	}
-	if s.Gateway.ID != id {
-		return nil, fmt.Errorf("%s: gateway.id %q (expected %q, the gateway it was enrolled as)", p, s.Gateway.ID, id)
+	if rc.rev != 0 {
+		r.revs[k] = rc.rev
 	}
-	return s, nil
+	if rc.kind == recToken {
+		if rc.deleted {
+			delete(r.st.Tokens, rc.id)
+		} else {
+			r.st.Tokens[rc.id] = rc.token
+		}
+		return nil
+	}
+	id := rc.id
+	if s := rc.parsed; s != nil {
+		s.File = rc.siteName
+		r.sites[id] = s
+	} else if rc.site != nil {
+		s, err := site.Parse(rc.siteName, rc.site, r.siteOptions())
+		if err != nil {
+			return err
+		}
+		if s.Gateway.ID != id {
+			return fmt.Errorf("%s: gateway.id %q (expected %q, the gateway it was enrolled as)", rc.siteName, s.Gateway.ID, id)
+		}
+		r.sites[id] = s
+	}
+	if r.sites[id] == nil {
+		return fmt.Errorf("gateway %s: no site config", id)
+	}
+	r.st.Gateways[id] = rc.gw
+	if notify {
+		r.afterChange(id, rc.gw.Enrolments > 1 && rc.gw.Revoked == nil)
+	}
+	return nil
 }
 
-// save writes registry.json; the caller holds mu.
-func (r *Registry) save() error {
-	now := r.cfg.Now()
-	for id, t := range r.st.Tokens {
-		if t.Used != nil && now.Sub(*t.Used) > replayWindow {
-			t.Answer, t.AttemptHash = "", ""
-		}
-		if (t.Used != nil || now.After(t.Expires)) && now.Sub(t.Expires) > keepSpentTokens && (t.Used == nil || now.Sub(*t.Used) > keepSpentTokens) {
-			delete(r.st.Tokens, id)
+// applyAll applies this instance's writes.
+func (r *Registry) applyAll(recs []rec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rc := range recs {
+		if err := r.apply(rc, true); err != nil {
+			r.log.Error("enrolment registry record not applied", "gateway", rc.id, "err", err)
 		}
 	}
-	data, err := json.MarshalIndent(r.st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(r.statePath(), append(data, '\n'), 0o600)
 }
+
+// applyFollowed applies another instance's write.
+func (r *Registry) applyFollowed(rc rec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.apply(rc, true); err != nil {
+		r.log.Error("enrolment registry record from the bucket not applied; the gateway keeps its previous state here", "gateway", rc.id, "revision", rc.rev, "err", err)
+	}
+}
+
+// WithChanges calls fn with the registry's state as changes (Changes)
+// while no OnChange runs, so that what fn sets up from them is followed
+// by every change after them, none lost in between.
+func (r *Registry) WithChanges(fn func([]Change)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(r.changes())
+}
+
+// opTimeout bounds one operation on the store (the bucket's requests
+// have their own, shorter bounds).
+const opTimeout = time.Minute
+
+// conflictRetries bounds how often an operation starts again from a fresh
+// read when another instance changed a record it read.
+const conflictRetries = 4
 
 // IssueToken makes a token for scope, valid for ttl (0: DefaultTokenTTL),
 // and returns it (the only time its secret is shown) with its listing.
+// With a bucket, MaxPendingTokens is checked against this instance's view:
+// instances issuing at the same moment may each pass it by one.
 func (r *Registry) IssueToken(scope Scope, ttl time.Duration, by string) (string, Token, error) {
 	if err := scope.validate(); err != nil {
 		return "", Token{}, refuse(http.StatusBadRequest, "enrolment token: %v", err)
@@ -300,25 +368,34 @@ func (r *Registry) IssueToken(scope Scope, ttl time.Duration, by string) (string
 	if ttl < time.Minute || ttl > MaxTokenTTL {
 		return "", Token{}, refuse(http.StatusBadRequest, "enrolment token: ttl %v (expected 1m to %v)", ttl, MaxTokenTTL)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	now := r.cfg.Now()
 	pending := 0
-	for _, t := range r.st.Tokens {
+	var spentToks []rec
+	r.mu.Lock()
+	for id, t := range r.st.Tokens {
 		if t.Used == nil && now.Before(t.Expires) {
 			pending++
 		}
+		if strip, drop := spent(t, now); strip || drop {
+			spentToks = append(spentToks, rec{kind: recToken, id: id, token: t, rev: r.revs["t/"+id]})
+		}
 	}
+	r.mu.Unlock()
 	if pending >= r.cfg.MaxPendingTokens {
 		return "", Token{}, refuse(http.StatusTooManyRequests, "enrolment token: %d tokens are already waiting to be used (the limit); let some expire first", pending)
 	}
 	id, tok, hash := newToken()
 	t := &Token{ID: id, Scope: scope, Created: now.UTC(), CreatedBy: by, Expires: now.Add(ttl).UTC(), Hash: hash}
-	r.st.Tokens[id] = t
-	if err := r.save(); err != nil {
-		delete(r.st.Tokens, id)
+	recs, err := r.store.createToken(ctx, t)
+	if err != nil {
 		return "", Token{}, fmt.Errorf("enrol: %w", err)
 	}
+	r.applyAll(recs)
+	r.applyAll(r.store.prune(ctx, spentToks, now))
 	r.log.Info("enrolment token issued", "token", id, "scope", scope.String(), "expires", t.Expires, "by", by)
 	out := *t
 	out.Hash = ""
@@ -332,7 +409,7 @@ func (r *Registry) Tokens() []Token {
 	out := make([]Token, 0, len(r.st.Tokens))
 	for _, t := range r.st.Tokens {
 		c := *t
-		c.Hash, c.Answer, c.AttemptHash = "", "", ""
+		c.Hash, c.Answer, c.AttemptHash, c.Pending = "", "", "", nil
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
@@ -346,7 +423,7 @@ func (r *Registry) Gateways() []Gateway {
 	out := make([]Gateway, 0, len(r.st.Gateways))
 	for _, g := range r.st.Gateways {
 		c := *g
-		c.Bcrypt, c.Mosquitto = "", ""
+		c.Bcrypt, c.Mosquitto, c.SiteHash = "", "", ""
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -354,10 +431,15 @@ func (r *Registry) Gateways() []Gateway {
 }
 
 // Changes returns the registry's state as changes, one per gateway by
-// ID, to set up what OnChange keeps in step.
+// ID, to set up what OnChange keeps in step (see WithChanges).
 func (r *Registry) Changes() []Change {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.changes()
+}
+
+// changes is Changes; the caller holds mu.
+func (r *Registry) changes() []Change {
 	ids := make([]string, 0, len(r.st.Gateways))
 	for id := range r.st.Gateways {
 		ids = append(ids, id)
@@ -392,6 +474,13 @@ type Enrolment struct {
 
 // Enrol checks an enrolment and, if it is accepted, records it and
 // returns the gateway's new credentials. A refusal is an *Error.
+//
+// With a bucket the token is claimed by a compare-and-swap: of two
+// instances that receive the same token at once one enrols, the other
+// reads the token again and refuses it as used, or, for a retry of the
+// same attempt, answers the same. MaxGateways is checked against this
+// instance's view: instances enrolling new gateways at the same moment
+// may each pass it by one.
 func (r *Registry) Enrol(e Enrolment) (wire.EnrolResponse, error) {
 	tokID, secret, ok := parseToken(e.Token)
 	if !ok {
@@ -408,30 +497,58 @@ func (r *Registry) Enrol(e Enrolment) (wire.EnrolResponse, error) {
 	if s.Uplink.Password != "" {
 		return wire.EnrolResponse{}, refuse(http.StatusUnprocessableEntity, "%s: uplink.password: enrolment makes the gateway's password; give uplink.password_file (where ponte-ctl enroll writes it) instead of a password", name)
 	}
-	id := s.Gateway.ID
-	var csr []byte
-	if e.Request.CSR != "" {
-		if r.cfg.CA == nil {
-			return wire.EnrolResponse{}, refuse(http.StatusUnprocessableEntity, "a client certificate was asked for, but this ingest has no CA (enrolment.ca); enrol without --csr to get a password")
-		}
-		csr = []byte(e.Request.CSR)
+	if e.Request.CSR != "" && r.cfg.CA == nil {
+		return wire.EnrolResponse{}, refuse(http.StatusUnprocessableEntity, "a client certificate was asked for, but this ingest has no CA (enrolment.ca); enrol without --csr to get a password")
 	}
 	password := newPassword()
 	bh, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
 	if err != nil {
 		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
 	}
-	mh := mosquittoHash(password)
+	a := attempt{e: e, name: name, tokID: tokID, secret: secret, site: s, password: password, bcrypt: string(bh), mosquitto: mosquittoHash(password)}
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	for n := 0; ; n++ {
+		resp, err := r.enrolOnce(ctx, &a)
+		if errors.Is(err, errConflict) && n < conflictRetries {
+			continue // read the token again: used by now, or a retry's answer
+		}
+		return resp, err
+	}
+}
+
+// attempt is an enrolment checked as far as it can be without the
+// registry.
+type attempt struct {
+	e                           Enrolment
+	name, tokID, secret         string
+	site                        *site.Site
+	password, bcrypt, mosquitto string
+}
+
+// enrolOnce is one try of Enrol from a fresh read of the token; the
+// caller holds wmu.
+func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolResponse, error) {
+	e, name, tokID, s := a.e, a.name, a.tokID, a.site
+	id := s.Gateway.ID
 	now := r.cfg.Now()
-	t := r.st.Tokens[tokID]
+	t, trev, err := r.store.token(ctx, tokID)
+	if err != nil {
+		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
+	}
 	switch {
-	case t == nil || !secretMatches(secret, t.Hash):
+	case t == nil || !secretMatches(a.secret, t.Hash):
 		return wire.EnrolResponse{}, refuse(http.StatusUnauthorized, "unknown enrolment token %s (ask the operators for a new one)", tokID)
 	case t.Used != nil && t.UsedBy == id && e.Request.Attempt != "":
-		if resp, ok := replay(t, secret, e.Request.Attempt, now); ok {
+		if resp, ok := replay(t, a.secret, e.Request.Attempt, now); ok {
+			recs, err := r.store.complete(ctx, t, trev)
+			if err != nil {
+				return wire.EnrolResponse{}, fmt.Errorf("enrol: complete the enrolment of token %s: %w", tokID, err)
+			}
+			r.applyAll(recs)
 			r.log.Info("enrolment answered again (a retry of the same attempt)", "gateway", id, "token", tokID, "remote", e.Remote)
 			return resp, nil
 		}
@@ -449,73 +566,81 @@ func (r *Registry) Enrol(e Enrolment) (wire.EnrolResponse, error) {
 			return wire.EnrolResponse{}, refuse(http.StatusConflict, "%s: gateway.id: %v", name, err)
 		}
 	}
-	prev, rotated := r.st.Gateways[id]
-	if !rotated && len(r.st.Gateways) >= r.cfg.MaxGateways {
-		return wire.EnrolResponse{}, refuse(http.StatusInsufficientStorage, "the registry holds %d gateways, its limit (enrolment.max_gateways)", len(r.st.Gateways))
+	prev, _, err := r.store.gateway(ctx, id)
+	if err != nil {
+		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
 	}
-	resp := wire.EnrolResponse{Gateway: id, Username: id, Password: password, Devices: len(s.Devices), Rotated: rotated}
+	rotated := prev != nil
+	if !rotated {
+		r.mu.Lock()
+		n := len(r.st.Gateways)
+		r.mu.Unlock()
+		if n >= r.cfg.MaxGateways {
+			return wire.EnrolResponse{}, refuse(http.StatusInsufficientStorage, "the registry holds %d gateways, its limit (enrolment.max_gateways)", n)
+		}
+	}
+	resp := wire.EnrolResponse{Gateway: id, Username: id, Password: a.password, Devices: len(s.Devices), Rotated: rotated}
 	g := &Gateway{ID: id, Enrolled: now.UTC(), Updated: now.UTC(), Enrolments: 1, Token: tokID, Remote: e.Remote,
-		Devices: len(s.Devices), Bcrypt: string(bh), Mosquitto: mh}
+		Devices: len(s.Devices), Bcrypt: a.bcrypt, Mosquitto: a.mosquitto}
 	if rotated {
 		g.Enrolled, g.Enrolments = prev.Enrolled, prev.Enrolments+1
 	}
-	if csr != nil {
-		cert, serial, err := r.cfg.CA.sign(csr, id, now)
+	if e.Request.CSR != "" {
+		cert, serial, err := r.cfg.CA.sign([]byte(e.Request.CSR), id, now)
 		if err != nil {
 			return wire.EnrolResponse{}, refuse(http.StatusUnprocessableEntity, "csr: %v", err)
 		}
 		resp.Certificate, resp.CA, g.CertSerial = cert, r.cfg.CA.certPEM, serial
 	}
-	// The site config first: a registry.json that names a gateway always
-	// has its site config on disk.
-	if err := atomicfile.Write(r.sitePath(id), []byte(e.Request.Site), 0o600); err != nil {
-		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
-	}
 	used := now.UTC()
-	oldTok := *t
-	t.Used, t.UsedBy = &used, id
+	claim := *t
+	claim.Used, claim.UsedBy = &used, id
 	if e.Request.Attempt != "" {
-		t.Answer, t.AttemptHash = seal(resp, secret), hashSecret(e.Request.Attempt)
+		claim.Answer, claim.AttemptHash = seal(resp, a.secret), hashSecret(e.Request.Attempt)
 	}
-	r.st.Gateways[id] = g
-	if err := r.save(); err != nil {
-		*t = oldTok
-		if rotated {
-			r.st.Gateways[id] = prev
-		} else {
-			delete(r.st.Gateways, id)
-		}
+	recs, err := r.store.enrol(ctx, &enrolWrite{token: &claim, tokRev: trev, gw: g, site: []byte(e.Request.Site), parsed: s})
+	if errors.Is(err, errConflict) {
+		return wire.EnrolResponse{}, err
+	}
+	if err != nil {
 		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
 	}
-	s.File = r.sitePath(id)
-	r.sites[id] = s
+	r.applyAll(recs)
 	r.log.Info("gateway enrolled", "gateway", id, "devices", len(s.Devices), "token", tokID, "rotated", rotated,
 		"certificate", g.CertSerial != "", "remote", e.Remote)
-	r.afterChange(id, rotated)
 	return resp, nil
 }
 
 // Revoke revokes a gateway's credentials.
 func (r *Registry) Revoke(id, by string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g := r.st.Gateways[id]
-	if g == nil {
-		return refuse(http.StatusNotFound, "gateway %q is not enrolled", id)
-	}
-	if g.Revoked != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	for n := 0; ; n++ {
+		g, rev, err := r.store.gateway(ctx, id)
+		if err != nil {
+			return fmt.Errorf("enrol: %w", err)
+		}
+		if g == nil {
+			return refuse(http.StatusNotFound, "gateway %q is not enrolled", id)
+		}
+		if g.Revoked != nil {
+			return nil
+		}
+		now := r.cfg.Now().UTC()
+		g.Revoked, g.RevokedBy, g.Bcrypt, g.Mosquitto, g.CertSerial = &now, by, "", "", ""
+		recs, err := r.store.putGateway(ctx, g, rev)
+		if errors.Is(err, errConflict) && n < conflictRetries {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("enrol: %w", err)
+		}
+		r.applyAll(recs)
+		r.log.Warn("gateway revoked", "gateway", id, "by", by)
 		return nil
 	}
-	prev := *g
-	now := r.cfg.Now().UTC()
-	g.Revoked, g.RevokedBy, g.Bcrypt, g.Mosquitto, g.CertSerial = &now, by, "", "", ""
-	if err := r.save(); err != nil {
-		*g = prev
-		return fmt.Errorf("enrol: %w", err)
-	}
-	r.log.Warn("gateway revoked", "gateway", id, "by", by)
-	r.afterChange(id, false)
-	return nil
 }
 
 // CertOK says whether serial is gateway id's current certificate.
