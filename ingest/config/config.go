@@ -57,10 +57,14 @@ type Config struct {
 	Twin *Twin `yaml:"twin"`
 	// Enrolment, if set, runs the enrolment registry (enrolment.go).
 	Enrolment *Enrolment `yaml:"enrolment"`
+	// NATS, if set, is the NATS connection of every section that gives
+	// none of its own (nats_shared.go).
+	NATS *NATSConn `yaml:"nats"`
 
-	doc       *yamlconf.Doc
-	secrets   secretState
-	inventory *site.Inventory
+	doc        *yamlconf.Doc
+	natsShared []string // the sections that took NATS
+	secrets    secretState
+	inventory  *site.Inventory
 }
 
 // Broker is the MQTT side. An empty URL runs the embedded broker on Listen.
@@ -220,6 +224,8 @@ func (c *Config) Validate() error {
 	if c.MaxNewDevices < 0 {
 		bad("max_new_devices", "%d (expected a number of devices per hour; 0 for the default)", c.MaxNewDevices)
 	}
+	c.natsShared = nil
+	c.validateSharedNATS(bad)
 	c.validateTwin(bad)
 	c.validateAlarms(bad)
 	c.validateSites(bad)
@@ -227,6 +233,7 @@ func (c *Config) Validate() error {
 	c.validateDedup(bad)
 	c.validateBroker(bad)
 	c.validateNATS(bad)
+	c.checkSharedNATSUsed(bad)
 	c.validateSecrets(bad)
 	seen := map[string]int{}
 	for i, g := range c.Gateways {

@@ -61,6 +61,9 @@ func natsConnSecrets(path string, n *NATSConn) []secretField {
 // naming the field and what was expected, and resolves its files against
 // the configuration's folder.
 func (c *Config) validateNATSConn(path string, n *NATSConn, bad func(path, format string, args ...any)) {
+	if c.takeSharedNATS(path, n) {
+		return // checked as "nats"
+	}
 	if len(n.URLs) == 0 {
 		bad(path+".urls", "required: every node's client URL (e.g. [nats://nats-1:4222, nats://nats-2:4222, nats://nats-3:4222])")
 	}

@@ -56,7 +56,13 @@ func (c *Config) secretFields() []secretField {
 	fields = append(fields, c.dedupSecretFields()...)
 	fields = append(fields, c.replicaSecretFields()...)
 	fields = append(fields, c.enrolmentSecretFields()...)
-	return append(fields, c.natsSecretFields()...)
+	fields = append(fields, c.sharedNATSSecretFields()...)
+	fields = append(fields, c.natsSecretFields()...)
+	// A section that took the top-level nats: block holds its secrets,
+	// already checked as nats.*.
+	return slices.DeleteFunc(fields, func(f secretField) bool {
+		return slices.ContainsFunc(c.natsShared, func(p string) bool { return strings.HasPrefix(f.path, p+".") })
+	})
 }
 
 // resolveSecrets reads the secrets given as files or environment
