@@ -200,7 +200,13 @@ func (t *Twin) SetGatewayState(gateway string, online bool, at time.Time) {
 // mark lives on the gateway's entity, so a registry that removes and
 // re-adds a gateway's sites sets it again.
 func (t *Twin) SetGatewayRevoked(gateway string, revoked bool) {
-	now := t.cfg.Now()
+	t.SetGatewayRevokedAt(gateway, revoked, time.Time{})
+}
+
+// SetGatewayRevokedAt is SetGatewayRevoked with the time the registry
+// recorded the change (zero: now), the revoked attribute's ObservedAt:
+// every instance of a cluster, and a restarted one, shows the same.
+func (t *Twin) SetGatewayRevokedAt(gateway string, revoked bool, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	g, ok := t.gws[gateway]
@@ -208,10 +214,13 @@ func (t *Twin) SetGatewayRevoked(gateway string, revoked bool) {
 		t.log.Debug("twin: revocation of a gateway no site config places", "gateway", gateway)
 		return
 	}
-	if g.fleet.revoked == revoked {
+	if g.fleet.revoked == revoked && (at.IsZero() || at.Equal(g.fleet.revokedAt)) {
 		return
 	}
-	g.fleet.revoked, g.fleet.revokedAt = revoked, now
+	if at.IsZero() {
+		at = t.cfg.Now()
+	}
+	g.fleet.revoked, g.fleet.revokedAt = revoked, at
 	t.log.Info("twin: gateway revocation", "gateway", gateway, "revoked", revoked)
 	t.refreshGateway(g)
 	t.flush()

@@ -247,7 +247,7 @@ func (inv *inventory) credentials(c enrol.Change) error {
 		}
 	}
 	if inv.tw != nil {
-		inv.tw.SetGatewayRevoked(c.Gateway, c.Revoked)
+		inv.tw.SetGatewayRevokedAt(c.Gateway, c.Revoked, c.Since)
 	}
 	return nil
 }

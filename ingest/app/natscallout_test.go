@@ -25,27 +25,8 @@ import (
 // gateway of its configuration file, and refuses a wrong password.
 func TestNATSCallout(t *testing.T) {
 	dir := t.TempDir()
-	seed := filepath.Join(dir, "issuer.nk")
-	issuer, err := natscallout.WriteIssuer(seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ingestPass := testenv.Secret(t)
-	var conf strings.Builder
-	for file, ph := range map[string][2]string{
-		"accounts.conf": {"CHANGE-ME-ingest-password-placeholder", ingestPass},
-		"callout.conf":  {"ABBRD7ZJWDI3ZFU2FHZPE76QCLTVB2LUEVSVKGOPD2BLVXDHTX2IM2KT", issuer},
-	} {
-		b, err := os.ReadFile("../../deploy/nats/" + file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(b), ph[0]) {
-			t.Fatalf("%s no longer holds %s: update this test", file, ph[0])
-		}
-		conf.WriteString(strings.ReplaceAll(string(b), ph[0], ph[1]) + "\n")
-	}
-	c := natstest.Start(t, natstest.Options{Config: conf.String()})
+	conf, ingestPass, seed := shippedCalloutConfig(t, dir)
+	c := natstest.Start(t, natstest.Options{Config: conf})
 	certFile, keyFile, _ := testenv.SelfSigned(t, dir, "ponte-ingest")
 
 	// A gateway enrolled before ingest starts (ingest opens the registry).
@@ -121,4 +102,33 @@ gateways:
 		bad.Disconnect(50)
 		t.Error("a wrong password logged in")
 	}
+}
+
+// shippedCalloutConfig returns the shipped accounts.conf with callout.conf
+// included, as a NATS node's extra configuration, with ponte-ingest's
+// password (returned) and the public key of a new issuer whose seed it
+// writes in dir (its path returned, for broker.nats.callout).
+func shippedCalloutConfig(t *testing.T, dir string) (conf, ingestPass, seed string) {
+	t.Helper()
+	seed = filepath.Join(dir, "issuer.nk")
+	issuer, err := natscallout.WriteIssuer(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestPass = testenv.Secret(t)
+	var b strings.Builder
+	for _, f := range []struct{ file, placeholder, value string }{
+		{"accounts.conf", "CHANGE-ME-ingest-password-placeholder", ingestPass},
+		{"callout.conf", "ABBRD7ZJWDI3ZFU2FHZPE76QCLTVB2LUEVSVKGOPD2BLVXDHTX2IM2KT", issuer},
+	} {
+		data, err := os.ReadFile("../../deploy/nats/" + f.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), f.placeholder) {
+			t.Fatalf("%s no longer holds %s: update this test", f.file, f.placeholder)
+		}
+		b.WriteString(strings.ReplaceAll(string(data), f.placeholder, f.value) + "\n")
+	}
+	return b.String(), ingestPass, seed
 }

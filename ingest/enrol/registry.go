@@ -76,6 +76,10 @@ type Change struct {
 	PasswordHash []byte
 	// Revoked says its credentials were revoked.
 	Revoked bool
+	// Since is when its credentials took this state, as the registry
+	// recorded it: its revocation, else its last enrolment (the same on
+	// every instance, and across restarts).
+	Since time.Time
 	// Rotated says it had credentials before this enrolment.
 	Rotated bool
 }
@@ -455,9 +459,11 @@ func (r *Registry) changes() []Change {
 // change describes a gateway's current state; the caller holds mu.
 func (r *Registry) change(id string, rotated bool) Change {
 	g := r.st.Gateways[id]
-	c := Change{Gateway: id, Site: r.sites[id], Revoked: g.Revoked != nil, Rotated: rotated}
+	c := Change{Gateway: id, Site: r.sites[id], Revoked: g.Revoked != nil, Since: g.Updated, Rotated: rotated}
 	if g.Revoked == nil {
 		c.PasswordHash = []byte(g.Bcrypt)
+	} else {
+		c.Since = *g.Revoked
 	}
 	return c
 }

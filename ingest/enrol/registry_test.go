@@ -165,10 +165,15 @@ func TestReEnrolRotatesAndRevoke(t *testing.T) {
 	if len(changes) != 2 || !changes[1].Rotated || len(changes[1].Site.Devices) != 2 || string(changes[1].PasswordHash) == string(changes[0].PasswordHash) {
 		t.Fatalf("changes %+v", changes)
 	}
+	enrolledAt := c.t
+	c.t = c.t.Add(time.Hour)
 	if err := r.Revoke("fi-gw-1", "test"); err != nil {
 		t.Fatal(err)
 	}
 	last := changes[len(changes)-1]
+	if !changes[1].Since.Equal(enrolledAt) || !last.Since.Equal(c.t) {
+		t.Fatalf("changes since %v and %v; want the enrolment's %v and the revocation's %v", changes[1].Since, last.Since, enrolledAt, c.t)
+	}
 	if !last.Revoked || last.PasswordHash != nil || last.Site == nil {
 		t.Fatalf("revocation change %+v", last)
 	}

@@ -87,6 +87,9 @@ type Gateway struct {
 	ID     string
 	Epoch  uint64
 	Topics wire.Topics
+	// ClientID is the MQTT client ID (default ID; the edge's uplink logs
+	// in as "ponte-edge-" + ID).
+	ClientID string
 	// Batch is the number of readings per batch (default 100).
 	Batch uint64
 	// Window is the number of unacknowledged batches in flight (default 4).
@@ -130,8 +133,8 @@ func (g *Gateway) Sent() int {
 	return g.sent
 }
 
-// Connect connects the gateway to the broker at url with its ID as client
-// ID and username; it subscribes to its ack topic on every connection
+// Connect connects the gateway to the broker at url with its ClientID and
+// its ID as username; it subscribes to its ack topic on every connection
 // (the session is clean, as a restarted broker would have forgotten it).
 func (g *Gateway) Connect(url, password string) (mqtt.Client, error) {
 	return g.ConnectAny([]string{url}, password)
@@ -166,7 +169,11 @@ func (g *Gateway) ConnectAny(urls []string, password string) (mqtt.Client, error
 	for _, url := range urls {
 		o.AddBroker(url)
 	}
-	o.SetClientID(g.ID).
+	clientID := g.ClientID
+	if clientID == "" {
+		clientID = g.ID
+	}
+	o.SetClientID(clientID).
 		SetUsername(g.ID).SetPassword(password).SetAutoReconnect(true).
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetCleanSession(true).
