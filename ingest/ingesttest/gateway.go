@@ -11,6 +11,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ponte-city/ponte/ingest/intake"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -109,6 +110,12 @@ type Gateway struct {
 	// subscription of a new connection is granted, as edge/uplink does on
 	// every connection, instead of waiting ResendAfter.
 	Rewind bool
+	// Retry, if set, paces the attempts at the ack subscription that the
+	// broker refuses or leaves unanswered, as edge/uplink's reconnection
+	// backoff does (full jitter from 1s up to 60s by default); without it
+	// the gateway tries again every 100ms, which a broker creating a
+	// consumer per subscription (nats-server) may be refusing in a storm.
+	Retry *backoff.Policy
 	// OnConnect and OnSubscribed, if set, are called when a connection
 	// (reconnections included) is made and when its ack subscription is
 	// granted: for tests that time how long gateways take to come back.
@@ -211,8 +218,15 @@ func (g *Gateway) subscribe(c mqtt.Client, topic string, onAck mqtt.MessageHandl
 	if g.OnConnect != nil {
 		g.OnConnect()
 	}
-	for c.IsConnectionOpen() {
-		refused, err := Subscribe(c, topic, onAck, time.Minute)
+	for attempt := 0; c.IsConnectionOpen(); attempt++ {
+		timeout := time.Minute
+		if g.Retry != nil {
+			timeout = 0 // one attempt, then the policy's pause
+		}
+		refused, err := Subscribe(c, topic, onAck, timeout)
+		if err != nil && g.Retry != nil {
+			time.Sleep(g.Retry.Wait(attempt)) // the edge's backoff, not a wait for a condition
+		}
 		g.mu.Lock()
 		g.subscribed = err == nil
 		g.rewind = g.rewind || (err == nil && g.Rewind)
