@@ -6,11 +6,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,13 +75,13 @@ func ingestPermissions(t *testing.T) string {
 
 // natsAccounts is the account block of the test's cluster: the shipped
 // ingest permissions, and one MQTT user per gateway confined to its own
-// subjects, as in deploy/nats/accounts.conf.
+// subjects, as in deploy/nats/accounts.conf; gwPass holds the gateways'
+// IDs and passwords.
 func natsAccounts(t *testing.T, ingestPass string, gwPass map[string]string) string {
 	var b strings.Builder
 	b.WriteString("accounts {\n  PONTE {\n    jetstream: enabled\n    users: [\n")
 	fmt.Fprintf(&b, "      { user: %q, password: %q, allowed_connection_types: [\"STANDARD\"],\n        %s }\n", ingestUser, ingestPass, ingestPermissions(t))
-	for i := 1; i <= gateways; i++ {
-		g := gwID(i)
+	for _, g := range slices.Sorted(maps.Keys(gwPass)) {
 		fmt.Fprintf(&b, `      { user: %q, password: %q, allowed_connection_types: ["MQTT"],
         permissions: { publish: ["ponte.gw.%s.up", "ponte.gw.%s.status"], subscribe: ["ponte.gw.%s.ack", "ponte.gw.%s.cmd"] } }
 `, g, gwPass[g], g, g, g, g)
@@ -122,35 +124,47 @@ func startSystem(t *testing.T) *system {
 	for i := 1; i <= gateways; i++ {
 		sites = append(sites, writeSite(t, s.dir, i))
 	}
+	twin := fmt.Sprintf("sites: [%s]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s]\n  replica:\n    %s    snapshot_interval: 10s\n",
+		strings.Join(sites, ", "), filepath.Join(root, "firmware-profiles"),
+		filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), s.token, s.natsConn())
+	s.a, s.b = s.newInstance(t, bin, "a", twin), s.newInstance(t, bin, "b", twin)
+	s.a.proc.Start()
+	s.b.proc.Start()
+	return s
+}
+
+// natsConn is the body of a NATS connection block of ingest's config
+// (every node, ingest's user), indented for a section's "nats:" key.
+func (s *system) natsConn() string {
 	var urls []string
 	for _, n := range s.nats.Nodes {
 		urls = append(urls, n.URL)
 	}
-	conn := fmt.Sprintf("urls: [%s]\n    user: %s\n    password: %s\n", strings.Join(urls, ", "), ingestUser, s.ingestPass)
-	mk := func(name string) *instance {
-		in := &instance{name: name,
-			http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
-			ops:  fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
-		dir := filepath.Join(s.dir, name)
-		var y strings.Builder
-		fmt.Fprintf(&y, "broker:\n  client_id: ingest-%s\n  nats:\n    %s    ack_wait: 5s\n", name, conn)
-		fmt.Fprintf(&y, "dedup:\n  nats:\n    %s", conn)
-		fmt.Fprintf(&y, "influx:\n  url: %s\n  bucket: %s\n  retry_base: 100ms\n  retry_max: 1s\n", s.influx.URL, s.influx.Bucket)
-		fmt.Fprintf(&y, "http:\n  listen: %s\n  ops_listen: %s\nstate_dir: %s\ndead_letter:\n  dir: %s\n", in.http, in.ops, filepath.Join(dir, "state"), filepath.Join(dir, "dead-letter"))
-		fmt.Fprintf(&y, "sites: [%s]\nprofiles: %s\n", strings.Join(sites, ", "), filepath.Join(root, "firmware-profiles"))
-		fmt.Fprintf(&y, "twin:\n  areas: [%s]\n  tokens: [%s]\n  replica:\n    %s    snapshot_interval: 10s\n",
-			filepath.Join(root, "geo/data/firenze-metro-municipalities.geojson"), s.token, conn)
-		path := filepath.Join(s.dir, name+".yaml")
-		testenv.WriteFile(t, path, y.String())
-		in.proc = testenv.NewProcess(t, "ingest-"+name, bin, "--config", path, "--log-level", "debug")
-		in.proc.Ready = testenv.HTTPStatus("http://"+in.ops+"/readyz", http.StatusOK)
-		in.proc.ReadyTimeout = 2 * time.Minute
-		return in
-	}
-	s.a, s.b = mk("a"), mk("b")
-	s.a.proc.Start()
-	s.b.proc.Start()
-	return s
+	return fmt.Sprintf("urls: [%s]\n    user: %s\n    password: %s\n", strings.Join(urls, ", "), ingestUser, s.ingestPass)
+}
+
+// newInstance configures (not starts) ponte-ingest instance name on the
+// cluster with broker.nats and dedup.nats, and InfluxDB; extra is
+// appended to its config (sites, twin).
+func (s *system) newInstance(t *testing.T, bin, name, extra string) *instance {
+	t.Helper()
+	in := &instance{name: name,
+		http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		ops:  fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
+	dir := filepath.Join(s.dir, name)
+	conn := s.natsConn()
+	var y strings.Builder
+	fmt.Fprintf(&y, "broker:\n  client_id: ingest-%s\n  nats:\n    %s    ack_wait: 5s\n", name, conn)
+	fmt.Fprintf(&y, "dedup:\n  nats:\n    %s", conn)
+	fmt.Fprintf(&y, "influx:\n  url: %s\n  bucket: %s\n  retry_base: 100ms\n  retry_max: 1s\n", s.influx.URL, s.influx.Bucket)
+	fmt.Fprintf(&y, "http:\n  listen: %s\n  ops_listen: %s\nstate_dir: %s\ndead_letter:\n  dir: %s\n", in.http, in.ops, filepath.Join(dir, "state"), filepath.Join(dir, "dead-letter"))
+	y.WriteString(extra)
+	path := filepath.Join(s.dir, name+".yaml")
+	testenv.WriteFile(t, path, y.String())
+	in.proc = testenv.NewProcess(t, "ingest-"+name, bin, "--config", path, "--log-level", "debug")
+	in.proc.Ready = testenv.HTTPStatus("http://"+in.ops+"/readyz", http.StatusOK)
+	in.proc.ReadyTimeout = 2 * time.Minute
+	return in
 }
 
 // writeSite writes gateway i's site config: its meters in Firenze, polled

@@ -11,6 +11,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ponte-city/ponte/ingest/intake"
+	"github.com/ponte-city/ponte/internal/backoff"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -108,6 +109,20 @@ type Gateway struct {
 	// Payload, if set, returns the encoded batch of seqs [first, last]
 	// instead of BatchFor (benchmarks pass pre-encoded batches).
 	Payload func(first, last uint64) []byte
+	// Rewind resends from the oldest unacknowledged seq as soon as the ack
+	// subscription of a new connection is granted, as edge/uplink does on
+	// every connection, instead of waiting ResendAfter.
+	Rewind bool
+	// Retry, if set, paces the attempts at the ack subscription that the
+	// broker refuses or leaves unanswered, as edge/uplink's reconnection
+	// backoff does (full jitter from 1s up to 60s by default); without it
+	// the gateway tries again every 100ms, which a broker creating a
+	// consumer per subscription (nats-server) may be refusing in a storm.
+	Retry *backoff.Policy
+	// OnConnect and OnSubscribed, if set, are called when a connection
+	// (reconnections included) is made and when its ack subscription is
+	// granted: for tests that time how long gateways take to come back.
+	OnConnect, OnSubscribed func()
 
 	mu    sync.Mutex
 	acked uint64
@@ -117,6 +132,9 @@ type Gateway struct {
 	// the attempts that were not.
 	subscribed bool
 	refused    int
+	// rewind: a new connection's subscription was granted and Rewind is
+	// set; Run starts again from the oldest unacknowledged seq.
+	rewind bool
 }
 
 // Acked returns the highest acknowledged seq.
@@ -196,14 +214,39 @@ func (g *Gateway) ConnectAny(urls []string, password string) (mqtt.Client, error
 // without its ack subscription either (it drops the connection and makes
 // a new one): a gateway that went on publishing unsubscribed would never
 // see an ack again.
+//
+// Until the subscription of a new connection is granted the gateway counts
+// as unsubscribed, so that a pipelined gateway does not publish on a
+// reconnection before its acks have a subscriber.
 func (g *Gateway) subscribe(c mqtt.Client, topic string, onAck mqtt.MessageHandler) {
-	for c.IsConnectionOpen() {
-		refused, err := Subscribe(c, topic, onAck, time.Minute)
+	g.mu.Lock()
+	g.subscribed = false
+	g.mu.Unlock()
+	if g.OnConnect != nil {
+		g.OnConnect()
+	}
+	for attempt := 0; c.IsConnectionOpen(); attempt++ {
+		timeout := time.Minute
+		if g.Retry != nil {
+			timeout = 0 // one attempt, then the policy's pause
+		}
+		refused, err := Subscribe(c, topic, onAck, timeout)
+		if err != nil && g.Retry != nil {
+			time.Sleep(g.Retry.Wait(attempt)) // the edge's backoff, not a wait for a condition
+		}
 		g.mu.Lock()
 		g.subscribed = err == nil
+		g.rewind = g.rewind || (err == nil && g.Rewind)
 		g.refused += refused
 		g.mu.Unlock()
 		if err == nil {
+			if g.OnSubscribed != nil {
+				g.OnSubscribed()
+			}
+			select {
+			case g.kick <- struct{}{}:
+			default:
+			}
 			return
 		}
 	}
@@ -283,7 +326,11 @@ func (g *Gateway) Run(ctx context.Context, c mqtt.Client, total uint64) error {
 		if next <= acked {
 			next = acked + 1
 		}
-		if time.Since(lastProgress) > g.ResendAfter {
+		g.mu.Lock()
+		rewind := g.rewind
+		g.rewind = false
+		g.mu.Unlock()
+		if rewind || time.Since(lastProgress) > g.ResendAfter {
 			next, lastProgress = acked+1, time.Now()
 		}
 		for next <= total && next <= acked+g.Window*g.Batch && c.IsConnectionOpen() && (!g.Pipeline || g.isSubscribed()) {

@@ -45,6 +45,13 @@ type Options struct {
 	// Config is appended to every node's configuration (nats-server's
 	// format): accounts and users, MQTT authorisation, limits.
 	Config string
+	// MQTT is added inside every node's mqtt block (nats-server's
+	// format), e.g. "consumer_memory_storage: true": a second mqtt block
+	// in Config would replace the listener's.
+	MQTT string
+	// JetStream is added inside every node's jetstream block, e.g.
+	// "limits { default_max_consumers: -1 }".
+	JetStream string
 }
 
 // Cluster is a running set of NATS servers.
@@ -74,7 +81,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	bin := Binary(t)
 	n := max(opts.Nodes, 1)
 	for attempt := 1; ; attempt++ {
-		c, err := start(t, bin, n, opts.Config)
+		c, err := start(t, bin, n, opts)
 		if err == nil {
 			return c
 		}
@@ -87,7 +94,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 }
 
-func start(t testing.TB, bin string, n int, extra string) (*Cluster, error) {
+func start(t testing.TB, bin string, n int, opts Options) (*Cluster, error) {
 	t.Helper()
 	dir := t.TempDir()
 	type ports struct{ client, cluster, mqtt, http int }
@@ -102,7 +109,7 @@ func start(t testing.TB, bin string, n int, extra string) (*Cluster, error) {
 		for _, q := range ps {
 			routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", q.cluster))
 		}
-		conf := nodeConfig(name, filepath.Join(dir, name), p.client, p.mqtt, p.http, p.cluster, routes, n > 1) + extra
+		conf := nodeConfig(name, filepath.Join(dir, name), p.client, p.mqtt, p.http, p.cluster, routes, n > 1, opts) + opts.Config
 		path := filepath.Join(dir, name+".conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			t.Fatalf("write %s: %v", path, err)
@@ -132,11 +139,11 @@ func start(t testing.TB, bin string, n int, extra string) (*Cluster, error) {
 }
 
 // nodeConfig renders one server's configuration.
-func nodeConfig(name, store string, client, mqtt, monitor, cluster int, routes []string, clustered bool) string {
+func nodeConfig(name, store string, client, mqtt, monitor, cluster int, routes []string, clustered bool, opts Options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server_name: %s\nlisten: \"127.0.0.1:%d\"\nhttp: \"127.0.0.1:%d\"\n", name, client, monitor)
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n", store)
-	fmt.Fprintf(&b, "mqtt {\n  listen: \"127.0.0.1:%d\"\n}\n", mqtt)
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  max_memory_store: 64MB\n  max_file_store: 1GB\n%s\n}\n", store, opts.JetStream)
+	fmt.Fprintf(&b, "mqtt {\n  listen: \"127.0.0.1:%d\"\n%s\n}\n", mqtt, opts.MQTT)
 	if clustered {
 		fmt.Fprintf(&b, "cluster {\n  name: ponte\n  listen: \"127.0.0.1:%d\"\n  routes: [\n", cluster)
 		for _, r := range routes {
