@@ -1,4 +1,4 @@
-//go:build ha && storm
+//go:build ha
 
 package ha
 
@@ -87,7 +87,7 @@ func connectStorm(t *testing.T, s *system, n int, first *natstest.Node, kill *ki
 	for i := range gws {
 		g := &stormGW{Gateway: &ingesttest.Gateway{ID: stormID(i + 1), Epoch: 3, Topics: wire.Topics{Prefix: "ponte"},
 			Batch: stormBatch, Window: stormWindow, Pipeline: true, Rewind: true, ResendAfter: stormResend,
-			Retry: &backoff.Policy{Base: time.Second, Max: time.Minute, Jitter: backoff.Full}}}
+			AckQoS0: true, Retry: &backoff.Policy{Base: time.Second, Max: time.Minute, Jitter: backoff.Full}}}
 		g.OnConnect = func() { kill.mark(&g.connected) }
 		g.OnSubscribed = func() { kill.mark(&g.subscribed) }
 		gws[i] = g

@@ -77,6 +77,12 @@ type Config struct {
 	// its acknowledgement before everything from it on is sent again
 	// (default 30s).
 	AckTimeout time.Duration
+	// AckQoS0 subscribes to the acks at QoS 0 instead of 1. The session is
+	// clean either way, so an ack reaches the gateway only while it is
+	// connected, and a batch whose ack was lost is sent again after
+	// AckTimeout; on a NATS cluster a QoS 1 subscription costs one
+	// replicated JetStream consumer per gateway, created at each connect.
+	AckQoS0 bool
 	// ReplayRate caps readings per second while catching up on a backlog
 	// (0: no cap). It must exceed the gateway's live rate, or the backlog
 	// never shrinks.

@@ -57,7 +57,7 @@ func (f *Forwarder) options(c *conn) *paho.ClientOptions {
 		SetDialer(&net.Dialer{Timeout: f.cfg.ConnectTimeout}).
 		SetBinaryWill(f.status, will, 1, true).
 		SetOnConnectHandler(func(cl paho.Client) {
-			err := subscribe(cl, f.ack, f.cfg.ConnectTimeout, f.onAck)
+			err := subscribe(cl, f.ack, f.ackQoS(), f.cfg.ConnectTimeout, f.onAck)
 			select {
 			case c.subscribed <- err:
 			default:
@@ -75,10 +75,18 @@ func (f *Forwarder) options(c *conn) *paho.ClientOptions {
 	return o
 }
 
-// subscribe subscribes to topic with QoS 1 and checks the broker granted
+// ackQoS is the QoS of the ack subscription (Config.AckQoS0).
+func (f *Forwarder) ackQoS() byte {
+	if f.cfg.AckQoS0 {
+		return 0
+	}
+	return 1
+}
+
+// subscribe subscribes to topic with qos and checks the broker granted
 // it (0x80 is a refusal, e.g. by an ACL).
-func subscribe(cl paho.Client, topic string, timeout time.Duration, h paho.MessageHandler) error {
-	tok := cl.Subscribe(topic, 1, h)
+func subscribe(cl paho.Client, topic string, qos byte, timeout time.Duration, h paho.MessageHandler) error {
+	tok := cl.Subscribe(topic, qos, h)
 	if !tok.WaitTimeout(timeout) {
 		return fmt.Errorf("subscribe to %s: no SUBACK within %s", topic, timeout)
 	}

@@ -139,3 +139,21 @@ func TestOutages(t *testing.T) {
 		})
 	}
 }
+
+// TestAckQoS0: with AckQoS0 the ack subscription is granted at QoS 0 (as
+// a NATS cluster is spared a consumer per gateway) and every reading is
+// still acknowledged.
+func TestAckQoS0(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	a := newAcker(t, broker.URL, ackContig)
+	b := openBuf(t)
+	cfg := baseConfig(broker.URL)
+	cfg.AckQoS0 = true
+	f := start(t, cfg, b)
+	if got := f.ackQoS(); got != 0 {
+		t.Fatalf("ack subscription at QoS %d, want 0", got)
+	}
+	produce(t, b, 0, 500)
+	drained(t, b, a, 500, 30*time.Second)
+	a.check(t, b.Epoch(), 500)
+}

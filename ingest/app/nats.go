@@ -30,7 +30,7 @@ func natsUplink(cfg *config.Config, svc intake.Submitter, onStatus func(wire.Sta
 		return nil, "", fmt.Errorf("ingest: broker.nats.tls: %w", err)
 	}
 	js, err := intake.NewJetStream(intake.JetStreamConfig{URLs: n.URLs, Stream: n.Stream, Consumer: n.Consumer,
-		Replicas: n.Replicas, AckWait: n.AckWait.D(), MaxAckPending: n.MaxAckPending, MaxAge: n.MaxAge.D(), MaxBytes: n.MaxBytes,
+		Replicas: n.Replicas, AckWait: n.AckWait.D(), MaxAckPending: n.MaxAckPending, AckStored: n.AckQoS == 1, MaxAge: n.MaxAge.D(), MaxBytes: n.MaxBytes,
 		User: n.User, Password: n.Password, Token: n.Token, Credentials: n.Credentials, TLS: tlsCfg,
 		Name: cfg.Broker.ClientID, Topics: cfg.Topics(), OnStatus: onStatus, Logger: log.With("component", "jetstream"), Registerer: reg}, svc)
 	if err != nil {

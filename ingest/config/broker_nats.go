@@ -27,6 +27,11 @@ type BrokerNATS struct {
 	// MaxAckPending bounds the unacknowledged batches over all instances
 	// (default 1024).
 	MaxAckPending int `yaml:"max_ack_pending"`
+	// AckQoS is how gateways' acknowledgements are sent: 0 (the default)
+	// a plain publish every ack subscription receives while connected, 1
+	// stored for nats-server's MQTT QoS 1 delivery, received only by QoS 1
+	// subscriptions (intake.JetStreamConfig.AckStored).
+	AckQoS int `yaml:"ack_qos"`
 	// MaxAge and MaxBytes bound the stream (defaults 24h, unlimited).
 	MaxAge   yamlconf.Duration `yaml:"max_age"`
 	MaxBytes int64             `yaml:"max_bytes"`
@@ -59,6 +64,9 @@ func (c *Config) validateNATS(bad func(path, format string, args ...any)) {
 		}
 	}
 	c.validateNATSConn("broker.nats", &n.NATSConn, bad)
+	if n.AckQoS != 0 && n.AckQoS != 1 {
+		bad("broker.nats.ack_qos", "%d (expected 0, a plain publish, or 1, stored for QoS 1 delivery; default 0)", n.AckQoS)
+	}
 	for _, f := range []struct{ path, v string }{{"stream", n.Stream}, {"consumer", n.Consumer}} {
 		if strings.ContainsAny(f.v, ". *>\t") {
 			bad("broker.nats."+f.path, "%q (expected a name without '.', '*', '>' or spaces)", f.v)

@@ -119,6 +119,8 @@ type Gateway struct {
 	// the gateway tries again every 100ms, which a broker creating a
 	// consumer per subscription (nats-server) may be refusing in a storm.
 	Retry *backoff.Policy
+	// AckQoS0 subscribes to the acks at QoS 0 (edge/uplink's AckQoS0).
+	AckQoS0 bool
 	// OnConnect and OnSubscribed, if set, are called when a connection
 	// (reconnections included) is made and when its ack subscription is
 	// granted: for tests that time how long gateways take to come back.
@@ -230,7 +232,11 @@ func (g *Gateway) subscribe(c mqtt.Client, topic string, onAck mqtt.MessageHandl
 		if g.Retry != nil {
 			timeout = 0 // one attempt, then the policy's pause
 		}
-		refused, err := Subscribe(c, topic, onAck, timeout)
+		qos := byte(1)
+		if g.AckQoS0 {
+			qos = 0
+		}
+		refused, err := SubscribeQoS(c, topic, qos, onAck, timeout)
 		if err != nil && g.Retry != nil {
 			time.Sleep(g.Retry.Wait(attempt)) // the edge's backoff, not a wait for a condition
 		}
@@ -259,9 +265,14 @@ func (g *Gateway) subscribe(c mqtt.Client, topic string, onAck mqtt.MessageHandl
 // consumer it could not create within its API timeout (5 s), as while a
 // loaded cluster starts or fails over after a node died.
 func Subscribe(c mqtt.Client, topic string, h mqtt.MessageHandler, timeout time.Duration) (refused int, err error) {
+	return SubscribeQoS(c, topic, 1, h, timeout)
+}
+
+// SubscribeQoS is Subscribe at qos.
+func SubscribeQoS(c mqtt.Client, topic string, qos byte, h mqtt.MessageHandler, timeout time.Duration) (refused int, err error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		tok := c.Subscribe(topic, 1, h)
+		tok := c.Subscribe(topic, qos, h)
 		switch {
 		case !tok.WaitTimeout(10 * time.Second):
 			err = fmt.Errorf("subscribe to %s: no SUBACK within 10s", topic)

@@ -73,6 +73,14 @@ type JetStreamConfig struct {
 	// them again.
 	MaxAge   time.Duration
 	MaxBytes int64
+	// AckStored stores each gateway's acknowledgement in nats-server's MQTT
+	// message stream, delivered at QoS 1 (to persistent sessions too,
+	// once they reconnect); only QoS 1 ack subscriptions receive it.
+	// Without it an acknowledgement is a plain publish on the ack
+	// subject: every subscription receives it while connected (a QoS 1
+	// one at QoS 0), and the server stores nothing. The edge's session
+	// is clean, so a stored ack would not outlive its connection either.
+	AckStored bool
 	// NakDelay is how long a batch the pipeline could not process waits
 	// before it is delivered again (default 1s).
 	NakDelay time.Duration
@@ -147,9 +155,13 @@ func (c *JetStreamConfig) UpSubject() string { return natsSubject(c.Topics.Up("*
 // StatusSubject is the NATS subject of every gateway's status.
 func (c *JetStreamConfig) StatusSubject() string { return natsSubject(c.Topics.Status("*")) }
 
-// AckSubject is the subject on which ingest stores a gateway's
-// acknowledgement for MQTT QoS 1 delivery (see mqttStreamPrefix).
+// AckSubject is the subject on which ingest publishes a gateway's
+// acknowledgement: the ack topic's, or with AckStored the one that
+// stores it for MQTT QoS 1 delivery (see mqttStreamPrefix).
 func (c *JetStreamConfig) AckSubject(gateway string) string {
+	if !c.AckStored {
+		return natsSubject(c.Topics.Ack(gateway))
+	}
 	return mqttStreamPrefix + natsSubject(c.Topics.Ack(gateway))
 }
 
@@ -220,6 +232,9 @@ func (j *JetStream) Run(ctx context.Context) error {
 	}
 	acks := newAckPublisher(func(m *nats.Msg) (jetstream.PubAckFuture, error) { return js.PublishMsgAsync(m) },
 		j.cfg.AckSubject, log, func(outcome string) { j.m.ackPublish.WithLabelValues(outcome).Inc() })
+	if !j.cfg.AckStored {
+		acks.plain = nc.PublishMsg
+	}
 	defer acks.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -31,7 +31,7 @@ func natsAuth(gateways ...string) string {
 	var b strings.Builder
 	b.WriteString("accounts {\n  PONTE {\n    jetstream: enabled\n    users: [\n")
 	fmt.Fprintf(&b, `      { user: %q, password: %q, allowed_connection_types: ["STANDARD"],
-        permissions: { publish: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$MQTT.msgs.ponte.gw.*.ack"], subscribe: ["_INBOX.>"] } }
+        permissions: { publish: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$MQTT.msgs.ponte.gw.*.ack", "ponte.gw.*.ack"], subscribe: ["_INBOX.>"] } }
 `, ingestUser, ingestPass)
 	for _, g := range gateways {
 		fmt.Fprintf(&b, `      { user: %q, password: %q, allowed_connection_types: ["MQTT"],

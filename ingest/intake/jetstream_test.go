@@ -2,7 +2,9 @@ package intake_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/intake"
+	"github.com/ponte-city/ponte/internal/natstest"
 	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -90,7 +93,7 @@ func gatewayClient(t testing.TB, url, clientID, user string, clean bool, handler
 func TestJetStreamAckQoS1(t *testing.T) {
 	c := startNATS(t, 1)
 	sub := newCounting()
-	in := startJS(t, clusterURLs(c, 1), sub, nil)
+	in := startJS(t, clusterURLs(c, 1), sub, func(cfg *intake.JetStreamConfig) { cfg.AckStored = true })
 	gw := gatewayClient(t, c.Nodes[0].MQTT, "gw1", "gw1", false, func(paho.Client, paho.Message) {})
 	if _, err := ingesttest.Subscribe(gw, topics.Ack("gw1"), nil, time.Minute); err != nil {
 		t.Fatal(err)
@@ -233,5 +236,80 @@ func TestJetStreamStatusEveryInstance(t *testing.T) {
 	defer logs[2].mu.Unlock()
 	if n := len(logs[2].all); n != 1 {
 		t.Errorf("the later intake received %d statuses of gw1 (%+v); want only the last", n, logs[2].all)
+	}
+}
+
+// mqttConsumers returns how many consumers nats-server's MQTT message
+// stream ($MQTT_msgs) has, from node n's monitoring (-1: not found).
+func mqttConsumers(t testing.TB, n *natstest.Node) int {
+	t.Helper()
+	resp, err := http.Get(n.Monitor + "/jsz?accounts=true&streams=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Accounts []struct {
+			Streams []struct {
+				Name  string `json:"name"`
+				State struct {
+					Consumers int `json:"consumer_count"`
+				} `json:"state"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range jsz.Accounts {
+		for _, s := range a.Streams {
+			if s.Name == "$MQTT_msgs" {
+				return s.State.Consumers
+			}
+		}
+	}
+	return -1
+}
+
+// TestJetStreamAckQoS0: with the default plain acknowledgements, gateways
+// subscribed at QoS 0 (edge/uplink's ack_qos: 0) receive every ack on
+// whichever node they are connected to, and nats-server keeps no consumer
+// for their subscriptions: a reconnect storm creates none. Gateways
+// subscribed at QoS 1 receive the same acks.
+func TestJetStreamAckQoS0(t *testing.T) {
+	const gateways, total, batch = 4, 1000, 100
+	c := startNATS(t, gateways)
+	s := newCounting()
+	startJS(t, clusterURLs(c, 1), s, nil)
+	waitPulls(t, c, 1)
+	ids := gatewayIDs(gateways)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	errs := make(chan error, len(ids))
+	for i, id := range ids {
+		g := &ingesttest.Gateway{ID: id, Epoch: 42, Topics: topics, Batch: batch, ResendAfter: 3 * time.Second, AckQoS0: i%2 == 0}
+		conn, err := g.Connect(c.Nodes[i%3].MQTT, "pw-"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Disconnect(50)
+		go func() { errs <- g.Run(ctx, conn, total) }()
+	}
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	checkBatches(t, ids, total, batch, s)
+	// Still connected: two gateways subscribed at QoS 1, one consumer
+	// each; none for the two at QoS 0.
+	got := -1
+	testenv.Eventually(t, 30*time.Second, "the $MQTT_msgs stream's consumers reported", func() bool {
+		got = mqttConsumers(t, c.Nodes[0])
+		return got >= gateways/2
+	})
+	t.Logf("$MQTT_msgs consumers with every gateway connected: %d", got)
+	if got != gateways/2 {
+		t.Errorf("$MQTT_msgs has %d consumers for %d gateways subscribed at QoS 1 and %d at QoS 0", got, gateways/2, gateways/2)
 	}
 }

@@ -47,7 +47,10 @@ type publishFunc func(*nats.Msg) (jetstream.PubAckFuture, error)
 // network. stop abandons what is still waiting (the gateway resends
 // unacknowledged batches, and their replays are acked again).
 type ackPublisher struct {
-	send    publishFunc
+	send publishFunc
+	// plain, if set, publishes an ack without storing it (no answer to
+	// wait for; JetStreamConfig.AckStored unset).
+	plain   func(*nats.Msg) error
 	subject func(gateway string) string
 	log     *slog.Logger
 	// count, if set, is told each outcome: "ok", "error", "coalesced".
@@ -152,8 +155,11 @@ func (p *ackPublisher) run(a wire.Ack) {
 // store sends a and waits for the cluster's answer.
 func (p *ackPublisher) store(a wire.Ack) error {
 	m := nats.NewMsg(p.subject(a.Gateway))
-	m.Header.Set(mqttQoSHeader, "1")
 	m.Data = wire.EncodeAck(a)
+	if p.plain != nil {
+		return p.plain(m)
+	}
+	m.Header.Set(mqttQoSHeader, "1")
 	f, err := p.send(m)
 	if err != nil {
 		return err

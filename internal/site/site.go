@@ -79,6 +79,12 @@ type Uplink struct {
 	Window int `yaml:"window"`
 	// AckTimeout: unacknowledged batches are re-sent after it.
 	AckTimeout yamlconf.Duration `yaml:"ack_timeout"`
+	// AckQoS is the QoS of the subscription to ingest's acks: 1 (the
+	// default) or 0. With a clean session both deliver an ack while the
+	// gateway is connected, and the buffer resends whatever was not
+	// acknowledged either way; 0 spares a NATS cluster one replicated
+	// consumer per gateway (docs/high-availability.md).
+	AckQoS *int `yaml:"ack_qos"`
 	// ReplayRate caps readings/s while catching up after an outage (0: none).
 	ReplayRate float64 `yaml:"replay_rate"`
 	// BackoffBase and BackoffMax bound reconnection waits.

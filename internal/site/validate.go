@@ -81,6 +81,9 @@ func (v *validator) uplink(u *Uplink) {
 	if u.Window < 0 {
 		v.errorf("uplink.window", "%d is negative", u.Window)
 	}
+	if q := u.AckQoS; q != nil && *q != 0 && *q != 1 {
+		v.errorf("uplink.ack_qos", "%d (expected 0 or 1; default 1)", *q)
+	}
 	if u.ReplayRate < 0 {
 		v.errorf("uplink.replay_rate", "%g is negative (expected readings per second, 0 for no cap)", u.ReplayRate)
 	}
