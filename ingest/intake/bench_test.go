@@ -48,8 +48,10 @@ func benchPipeline(b *testing.B, url string, gateways int, batch uint64, servers
 		// Window and pipelined publishes as edge/uplink's defaults: a
 		// gateway that waited for each PUBACK would measure the broker's
 		// round trip (on NATS, a replicated store), not ingest.
+		// On the NATS cluster (servers set) acks at QoS 0, as a gateway's
+		// site config there says (uplink.ack_qos: 0).
 		g := &ingesttest.Gateway{ID: id, Epoch: 42, Topics: topics, Batch: batch, Window: 8, Pipeline: true,
-			ResendAfter: 30 * time.Second, Payload: func(first, _ uint64) []byte { return cc[first] }}
+			ResendAfter: 30 * time.Second, AckQoS0: servers != nil, Payload: func(first, _ uint64) []byte { return cc[first] }}
 		c, err := g.Connect(url, "pw-"+id)
 		if err != nil {
 			b.Fatal(err)
