@@ -62,7 +62,8 @@ type Config struct {
 	NATS *NATSConn `yaml:"nats"`
 
 	doc        *yamlconf.Doc
-	natsShared []string // the sections that took NATS
+	natsShared []string         // the sections that took NATS
+	resolved   map[*string]bool // paths already resolved (resolveOnce)
 	secrets    secretState
 	inventory  *site.Inventory
 }
@@ -224,7 +225,6 @@ func (c *Config) Validate() error {
 	if c.MaxNewDevices < 0 {
 		bad("max_new_devices", "%d (expected a number of devices per hour; 0 for the default)", c.MaxNewDevices)
 	}
-	c.natsShared = nil
 	c.validateSharedNATS(bad)
 	c.validateTwin(bad)
 	c.validateAlarms(bad)

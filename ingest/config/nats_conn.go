@@ -88,7 +88,7 @@ func (c *Config) validateNATSConn(path string, n *NATSConn, bad func(path, forma
 		bad(path+".user", "required with a password")
 	}
 	if n.Credentials != "" {
-		n.Credentials = c.resolve(n.Credentials)
+		c.resolveOnce(&n.Credentials)
 		if _, err := os.Stat(n.Credentials); err != nil {
 			bad(path+".credentials", "cannot read %q: %v (expected a NATS .creds file)", n.Credentials, err)
 		}
@@ -96,7 +96,7 @@ func (c *Config) validateNATSConn(path string, n *NATSConn, bad func(path, forma
 	if t := n.TLS; t != nil {
 		for _, f := range []*string{&t.CAFile, &t.CertFile, &t.KeyFile} {
 			if *f != "" {
-				*f = c.resolve(*f)
+				c.resolveOnce(f)
 			}
 		}
 		if (t.CertFile == "") != (t.KeyFile == "") {
@@ -142,4 +142,18 @@ func (n *NATSConn) Options() []nats.Option {
 	t, _ := n.TLSConfig() // validated: it loads
 	return natsauth.Login{User: n.User, Password: n.Password, Token: n.Token,
 		CredentialsFile: n.Credentials, TLS: t}.Options()
+}
+
+// resolveOnce resolves the path in *p against the configuration's folder
+// the first time it is asked: Validate may run more than once
+// (ponte-ingest validates again after its flags), and a relative folder
+// joined twice would name another file.
+func (c *Config) resolveOnce(p *string) {
+	if c.resolved == nil {
+		c.resolved = map[*string]bool{}
+	}
+	if !c.resolved[p] {
+		*p = c.resolve(*p)
+		c.resolved[p] = true
+	}
 }

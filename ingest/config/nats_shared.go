@@ -1,5 +1,7 @@
 package config
 
+import "slices"
+
 // The top-level nats: block is the connection every NATS section takes
 // when it gives none of its own, so that a cluster's URLs, login and TLS
 // are written once:
@@ -56,6 +58,9 @@ func (c *Config) validateSharedNATS(bad func(path, format string, args ...any)) 
 // takeSharedNATS gives the section at path the top-level block when it
 // gives no connection of its own, and says whether it did.
 func (c *Config) takeSharedNATS(path string, n *NATSConn) bool {
+	if slices.Contains(c.natsShared, path) {
+		return true // taken by an earlier Validate (ponte-ingest validates again after its flags)
+	}
 	if c.NATS == nil || !n.isZero() {
 		return false
 	}

@@ -41,6 +41,9 @@ dedup:
 	if d := cfg.Dedup.NATS.NATSConn; d.User != "dedup" || d.URLs[0] != "nats://other:4222" {
 		t.Errorf("dedup.nats, with its own connection, got %+v", d)
 	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validated again (as ponte-ingest does after its flags): %v", err)
+	}
 	b.URLs[0] = "changed"
 	if cfg.NATS.URLs[0] != "nats://nats-1:4222" {
 		t.Error("a section's copy shares its URLs with the block")
@@ -74,5 +77,39 @@ func TestSharedNATSErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSharedNATSRelativeFolder: a configuration loaded from a relative
+// path and validated twice (as ponte-ingest does) keeps its NATS files'
+// paths.
+func TestSharedNATSRelativeFolder(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.MkdirAll("etc", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"etc/nats.creds": "creds", "etc/ca.pem": "", "etc/ingest.yaml": `influx:
+  url: http://influx:8086
+  bucket: ponte
+nats:
+  urls: [tls://nats-1:4222]
+  credentials: nats.creds
+broker:
+  nats: {}
+`} {
+		if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := Load("etc/ingest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validated again: %v", err)
+	}
+	if got := cfg.Broker.NATS.Credentials; got != filepath.Join("etc", "nats.creds") {
+		t.Errorf("broker.nats.credentials = %q, want etc/nats.creds", got)
 	}
 }
