@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ponte-city/ponte/internal/natskv"
 	"github.com/ponte-city/ponte/twin/alarms"
 )
 
@@ -180,30 +181,44 @@ func (s *Alarms) leadLoop(ctx context.Context, e *alarms.Engine) {
 	var rev uint64 // the lease's revision while leading
 	var renewed time.Time
 	var sub *nats.Subscription
-	stepDown := func(why string, err error) {
+	resync := false // gave the lead up: take the stored alarms back
+	stepDown := func(why string, err error, release bool) {
 		if sub != nil {
 			_ = sub.Unsubscribe()
 			sub = nil
 		}
+		if release {
+			// Hand the lead on at once rather than after the TTL (refused
+			// if another instance holds it already).
+			dctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			_ = s.lease.Delete(dctx, leaseKey, jetstream.LastRevision(rev))
+			cancel()
+		}
 		rev = 0
 		e.Follow()
+		resync = true
 		s.log.Warn("replica: alarms lead given up", "why", why, "err", err)
 	}
 	defer func() {
 		if rev != 0 {
-			// Hand the lead on at once rather than after the TTL.
-			dctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-			_ = s.lease.Delete(dctx, leaseKey, jetstream.LastRevision(rev))
-			cancel()
-			stepDown("stopping", nil)
+			stepDown("stopping", nil, true)
 		}
 	}()
 	for {
+		if rev == 0 && resync {
+			if list, revs, floor, err := s.load(ctx); err == nil {
+				e.Resync(list, revs, floor)
+				resync = false
+			} else {
+				s.log.Warn("replica: read the stored alarms after giving the lead up", "err", err)
+			}
+		}
 		if rev == 0 {
 			if r, err := s.tryLead(ctx, e); err == nil && r != 0 {
 				rev, renewed = r, time.Now()
+				resync = false
 				if sub, err = s.r.nc.Subscribe(s.cfg.AckSubject, s.serveAck); err != nil {
-					stepDown("subscribe to "+s.cfg.AckSubject, err)
+					stepDown("subscribe to "+s.cfg.AckSubject, err, true)
 				}
 			}
 		} else {
@@ -214,9 +229,9 @@ func (s *Alarms) leadLoop(ctx context.Context, e *alarms.Engine) {
 			case err == nil:
 				rev, renewed = r, time.Now()
 			case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound):
-				stepDown("the lease was taken", err)
+				stepDown("the lease was taken", err, false)
 			case time.Since(renewed) > s.cfg.LeaseTTL/2:
-				stepDown("the lease could not be renewed", err)
+				stepDown("the lease could not be renewed", err, true)
 			}
 		}
 		select {
@@ -224,7 +239,7 @@ func (s *Alarms) leadLoop(ctx context.Context, e *alarms.Engine) {
 			return
 		case <-s.lostCh():
 			if rev != 0 {
-				stepDown("another instance wrote an alarm", nil)
+				stepDown("another instance wrote an alarm", nil, true)
 			}
 			s.mu.Lock()
 			s.lost = make(chan struct{})
@@ -250,7 +265,7 @@ func (s *Alarms) tryLead(ctx context.Context, e *alarms.Engine) (uint64, error) 
 	if err != nil {
 		return 0, err
 	}
-	list, revs, err := s.load(ctx)
+	list, revs, _, err := s.load(ctx)
 	if err != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		_ = s.lease.Delete(dctx, leaseKey, jetstream.LastRevision(rev))
@@ -266,27 +281,34 @@ func (s *Alarms) tryLead(ctx context.Context, e *alarms.Engine) (uint64, error) 
 	return rev, nil
 }
 
-// load reads every alarm in the bucket with its revision.
-func (s *Alarms) load(ctx context.Context) ([]alarms.Alarm, map[string]uint64, error) {
+// load reads every alarm in the bucket with its revision, and the
+// highest revision of a deletion (an alarm not in the list at or under it
+// was deleted).
+func (s *Alarms) load(ctx context.Context) ([]alarms.Alarm, map[string]uint64, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, setUpTimeout)
 	defer cancel()
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer func() { _ = w.Stop() }()
 	var list []alarms.Alarm
 	revs := map[string]uint64{}
+	var floor uint64
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, 0, ctx.Err()
 		case entry, ok := <-w.Updates():
 			if !ok {
-				return nil, nil, errors.New("the watch of the alarms ended")
+				return nil, nil, 0, errors.New("the watch of the alarms ended")
 			}
 			if entry == nil {
-				return list, revs, nil
+				return list, revs, floor, nil
+			}
+			if entry.Operation() != jetstream.KeyValuePut {
+				floor = max(floor, entry.Revision())
+				continue
 			}
 			var a alarms.Alarm
 			if err := json.Unmarshal(entry.Value(), &a); err != nil || a.ID != entry.Key() {
@@ -331,9 +353,11 @@ func (s *Alarms) Put(ctx context.Context, a alarms.Alarm) error {
 // (the key holds exactly data, after last), or refused because another
 // instance wrote the key (this one gives up the lead).
 func (s *Alarms) readBack(ctx context.Context, key string, data []byte, last uint64, werr error) (uint64, error) {
-	entry, gerr := s.kv.Get(ctx, key)
-	if gerr == nil && entry.Revision() > last && string(entry.Value()) == string(data) {
-		return entry.Revision(), nil
+	// From the bucket's leader: a replica a moment behind would hide this
+	// write, and the next one would then conflict with it.
+	got, rev, gerr := natskv.LeaderGet(ctx, s.r.nc, s.cfg.Bucket, key)
+	if gerr == nil && rev > last && string(got) == string(data) {
+		return rev, nil
 	}
 	if errors.Is(werr, jetstream.ErrKeyExists) || errors.Is(werr, jetstream.ErrKeyRevisionMismatch) {
 		s.mu.Lock()

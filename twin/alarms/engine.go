@@ -143,6 +143,7 @@ type Engine struct {
 	gone      map[string]bool
 	moved     map[string]bool
 	revs      map[string]uint64
+	delFloor  uint64 // the revision of the last deletion mirrored
 }
 
 // New checks cfg, loads the state file (a corrupt one is moved aside and
@@ -610,9 +611,12 @@ func (e *Engine) Rules() []Rule { return slices.Clone(e.rules) }
 func (e *Engine) Ack(id, by, remote, note string) (Alarm, error) {
 	now := e.cfg.Now()
 	e.mu.Lock()
-	if e.shared != nil && !e.leading {
+	if e.shared != nil {
 		e.mu.Unlock()
-		return e.forwardAck(id, by, remote, note)
+		if !e.Leading() {
+			return e.forwardAck(id, by, remote, note)
+		}
+		return e.ackShared(id, Ack{By: by, Remote: remote, At: now, Note: note})
 	}
 	a, ok := e.byID[id]
 	if !ok {
@@ -624,13 +628,8 @@ func (e *Engine) Ack(id, by, remote, note string) (Alarm, error) {
 		e.mu.Unlock()
 		return out, ErrConflict
 	}
-	a.Acknowledged = &Ack{By: by, Remote: remote, At: now, Note: note}
-	a.UpdatedAt = now
-	if a.State == Cleared {
-		a.State = Closed
+	if applyAck(a, Ack{By: by, Remote: remote, At: now, Note: note}) {
 		e.close(key{a.Rule, a.Entity}, a)
-	} else {
-		a.State = Acknowledged
 	}
 	e.log.Info("alarm acknowledged", "alarm", a.ID, "rule", a.Rule, "entity", a.Entity, "by", by, "remote", remote, "state", a.State)
 	e.emit(a)
@@ -638,6 +637,20 @@ func (e *Engine) Ack(id, by, remote, note string) (Alarm, error) {
 	e.mu.Unlock()
 	e.save()
 	return out, nil
+}
+
+// applyAck records ack on a: a raised alarm becomes acknowledged, a
+// cleared one closed (the result says so; the caller moves it to the
+// history).
+func applyAck(a *Alarm, ack Ack) (closed bool) {
+	a.Acknowledged = &ack
+	a.UpdatedAt = ack.At
+	if a.State == Cleared {
+		a.State = Closed
+		return true
+	}
+	a.State = Acknowledged
+	return false
 }
 
 func copyAlarm(a *Alarm) Alarm {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -73,8 +74,9 @@ func (e *Engine) Lead(list []Alarm) {
 	e.m.leader.Set(1)
 	e.updateGauges()
 	e.mu.Unlock()
+	// No write here: the driver renews its lease from the goroutine that
+	// calls Lead; Run's next round writes what changed.
 	e.log.Info("alarms: this instance leads: it evaluates the rules", "alarms", len(list))
-	e.save()
 }
 
 // Follow stops this engine evaluating: another instance leads, and
@@ -93,6 +95,27 @@ func (e *Engine) Follow() {
 	}
 }
 
+// Resync replaces this follower's alarms with list, the alarms as stored
+// (revs: each one's revision), after it gave up the lead: what it raised,
+// cleared or wrote as leader may not be what the store holds. Every
+// stream of alarm events is closed (its client subscribes again and gets
+// the list).
+func (e *Engine) Resync(list []Alarm, revs map[string]uint64, floor uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leading {
+		return
+	}
+	e.replace(list)
+	e.revs = maps.Clone(revs)
+	e.delFloor = floor
+	for s := range e.subs {
+		delete(e.subs, s)
+		close(s.ch)
+	}
+	e.updateGauges()
+}
+
 // Mirror applies alarm a as stored at revision rev (on a follower; the
 // leader keeps its own). An older revision than one already applied to
 // the same alarm is ignored: an acknowledgement's answer may overtake the
@@ -100,7 +123,7 @@ func (e *Engine) Follow() {
 func (e *Engine) Mirror(a Alarm, rev uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.takeRev(a.ID, rev) || e.leading {
+	if e.leading || !e.takeRev(a.ID, rev) {
 		return
 	}
 	e.drop(a.ID)
@@ -120,22 +143,27 @@ func (e *Engine) Mirror(a Alarm, rev uint64) {
 func (e *Engine) MirrorDelete(id string, rev uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.takeRev(id, rev) || e.leading {
+	if e.leading || !e.takeRev(id, rev) {
 		return
 	}
+	// Forget the alarm's revision (the map would grow with every alarm
+	// ever deleted); a late answer about it is older than the floor.
+	delete(e.revs, id)
+	e.delFloor = max(e.delFloor, rev)
 	e.drop(id)
 	e.updateGauges()
 }
 
 // takeRev records rev as alarm id's latest and says whether it is newer
-// than the one applied, under e.mu.
+// than the one applied, under e.mu. An alarm whose revision is not known
+// is new, unless its revision is at or under the last deletion's (an
+// answer that overtook the alarm's deletion).
 func (e *Engine) takeRev(id string, rev uint64) bool {
-	if rev != 0 && rev <= e.revs[id] {
+	last, known := e.revs[id]
+	if rev == 0 || rev <= last || (!known && rev <= e.delFloor) {
 		return false
 	}
-	if rev != 0 {
-		e.revs[id] = rev
-	}
+	e.revs[id] = rev
 	return true
 }
 
@@ -224,7 +252,14 @@ func (e *Engine) saveShared() {
 	slices.SortFunc(puts, func(x, y Alarm) int { return x.UpdatedAt.Compare(y.UpdatedAt) })
 	var failed []string
 	var gone []string
-	for _, a := range puts {
+	for i, a := range puts {
+		if !e.Leading() {
+			// The lead moved while writing: what is left is the new
+			// leader's to decide.
+			puts = puts[:i]
+			dels = nil
+			break
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		if err := e.shared.Put(ctx, a); err != nil {
 			failed = append(failed, a.ID)
@@ -233,6 +268,9 @@ func (e *Engine) saveShared() {
 		cancel()
 	}
 	for _, id := range dels {
+		if !e.Leading() {
+			break
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		if err := e.shared.Delete(ctx, id); err != nil {
 			gone = append(gone, id)
@@ -275,6 +313,11 @@ func (e *Engine) forwardAck(id, by, remote, note string) (Alarm, error) {
 	a, rev, err := e.shared.ForwardAck(ctx, id, by, remote, note)
 	switch {
 	case err == nil, errors.Is(err, ErrConflict):
+		if a.ID != id || rev == 0 {
+			// Not an answer about this alarm as stored: the watch
+			// brings the stored change.
+			return a, err
+		}
 		e.Mirror(a, rev)
 		return a, err
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
@@ -292,4 +335,47 @@ func (e *Engine) takeReseed() bool {
 	due := e.reseedDue
 	e.reseedDue = false
 	return due
+}
+
+// ackShared is Ack on the leader with Config.Shared: the acknowledged
+// alarm is stored first, and the acknowledgement is answered (and applied
+// here) only once it is, so that an operator is never told an alarm is
+// acknowledged that a failover would forget. writeMu orders it with the
+// other writes of the alarm.
+func (e *Engine) ackShared(id string, ack Ack) (Alarm, error) {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.Lock()
+	a, ok := e.byID[id]
+	switch {
+	case !ok:
+		e.mu.Unlock()
+		return Alarm{}, ErrNotFound
+	case a.Acknowledged != nil || a.State == Closed:
+		out := copyAlarm(a)
+		e.mu.Unlock()
+		return out, ErrConflict
+	}
+	next := copyAlarm(a)
+	applyAck(&next, ack)
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	if !e.Leading() {
+		return Alarm{}, ErrUnavailable
+	}
+	if err := e.shared.Put(ctx, finite(next)); err != nil {
+		e.m.writeErrors.Inc()
+		return Alarm{}, fmt.Errorf("%w: store the acknowledgement: %v", ErrUnavailable, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a, ok = e.byID[id]; ok && a.Acknowledged == nil && a.State != Closed {
+		if applyAck(a, ack) {
+			e.close(key{a.Rule, a.Entity}, a)
+		}
+		e.emit(a)
+	}
+	e.log.Info("alarm acknowledged", "alarm", id, "rule", next.Rule, "entity", next.Entity, "by", ack.By, "remote", ack.Remote, "state", next.State)
+	return next, nil
 }

@@ -2,6 +2,7 @@ package alarms
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -24,6 +25,7 @@ type memShared struct {
 	revs      map[string]uint64
 	followers []*Engine
 	leader    *Engine
+	failPut   bool // every Put fails (the cluster unreachable)
 }
 
 func newMemShared() *memShared {
@@ -32,6 +34,10 @@ func newMemShared() *memShared {
 
 func (m *memShared) Put(_ context.Context, a Alarm) error {
 	m.mu.Lock()
+	if m.failPut {
+		m.mu.Unlock()
+		return errors.New("no NATS node answers (test)")
+	}
 	m.rev++
 	m.vals[a.ID], m.revs[a.ID] = a, m.rev
 	rev, fs := m.rev, m.followers
@@ -206,5 +212,72 @@ func TestSharedRefusesStateFile(t *testing.T) {
 	err := Config{Reader: &fakeReader{}, StateFile: "x.json", Shared: newMemShared()}.Validate()
 	if err == nil || !strings.Contains(err.Error(), "one store only") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestSharedAckNotStored: an acknowledgement the leader cannot store is
+// refused (503 to the operator, who tries again), and the alarm stays
+// unacknowledged on the leader: a failover would otherwise forget what
+// the operator was told had happened.
+func TestSharedAckNotStored(t *testing.T) {
+	c := &clock{t: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+	s := newMemShared()
+	a := newSharedEngine(t, c, s, 10)
+	s.lead(a)
+	a.observe(reading(70, c.Now(), twin.Fresh))
+	a.save()
+	al := only(t, a)
+	s.mu.Lock()
+	s.failPut = true
+	s.mu.Unlock()
+	if _, err := a.Ack(al.ID, "Giulia Bianchi", "", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ack not stored: %v, want ErrUnavailable", err)
+	}
+	if got := only(t, a); got.Acknowledged != nil || got.State != Raised {
+		t.Fatalf("after a refused ack: %+v", got)
+	}
+	s.mu.Lock()
+	s.failPut = false
+	s.mu.Unlock()
+	if got, err := a.Ack(al.ID, "Giulia Bianchi", "", ""); err != nil || got.State != Acknowledged {
+		t.Fatalf("ack once stored: %+v, %v", got, err)
+	}
+	if v := s.list(); len(v) != 1 || v[0].Acknowledged == nil {
+		t.Fatalf("the store holds %+v", v)
+	}
+}
+
+// TestSharedResyncAndRevisions: a former leader takes the store's alarms
+// back (what it held in memory only is gone, its streams are closed), a
+// deleted alarm's revision is forgotten, and a late answer about it does
+// not bring it back.
+func TestSharedResyncAndRevisions(t *testing.T) {
+	c := &clock{t: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+	s := newMemShared()
+	a := newSharedEngine(t, c, s, 10)
+	s.lead(a)
+	a.observe(reading(70, c.Now(), twin.Fresh)) // raised in memory, never stored
+	_, events, _ := a.Subscribe()
+	a.Follow()
+	stored := Alarm{ID: "al-5", Rule: "pm10", Entity: station, State: Raised, Severity: Major, UpdatedAt: c.Now()}
+	a.Resync([]Alarm{stored}, map[string]uint64{"al-5": 7}, 3)
+	if got := a.List(Query{States: states}); len(got) != 1 || got[0].ID != "al-5" {
+		t.Fatalf("after Resync: %+v", got)
+	}
+	if _, open := <-events; open {
+		t.Fatal("a stream of the former leader was left open after Resync")
+	}
+	a.MirrorDelete("al-5", 9)
+	if _, ok := a.revs["al-5"]; ok {
+		t.Error("the deleted alarm's revision is still kept")
+	}
+	a.Mirror(stored, 8) // an answer that overtook the deletion
+	if _, ok := a.Get("al-5"); ok {
+		t.Error("a late answer brought a deleted alarm back")
+	}
+	stored.ID = "al-6"
+	a.Mirror(stored, 10)
+	if _, ok := a.Get("al-6"); !ok {
+		t.Error("a new alarm after the deletion was not applied")
 	}
 }
