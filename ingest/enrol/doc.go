@@ -58,7 +58,12 @@
 // first, so of two instances given one token at once one enrols and the
 // other refuses it or, for a retry of the same attempt, answers the same
 // (replay.go). The claim carries the gateway's new record: if its
-// instance fails before writing it, the retry completes it.
+// instance fails before writing it, the retry completes it. Enrolments of
+// one gateway are ordered by their claims' revisions in the bucket, never
+// by the instances' clocks: an enrolment overtaken before its record was
+// written (by a later claim, or a revocation) is refused (409 Conflict),
+// never answered with a password the bucket does not hold; so is a retry
+// whose enrolment is no longer the gateway's current one.
 //
 // Both stores sit under one seam (store.go): the registry keeps a view,
 // built from the records a store hands back with their revisions (its own

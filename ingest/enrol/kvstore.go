@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -434,19 +435,32 @@ func (s *kvStore) complete(ctx context.Context, t *Token, rev uint64) ([]rec, er
 }
 
 // finish writes a claimed token's pending gateway record, then clears the
-// token's Pending.
+// token's Pending. trev is the revision of the token's claim.
+//
+// Enrolments of one gateway are ordered by the bucket revisions of their
+// claims, never by the instances' clocks (which may disagree): the record
+// carries its claim's revision (Gateway.Claim), and a record there from a
+// later claim, or a revocation written after this claim, is not
+// overwritten. Then this enrolment's credentials were never recorded, and
+// finish returns a refusal (superseded): answering them would lock the
+// gateway out.
 func (s *kvStore) finish(ctx context.Context, t *Token, trev uint64, raw []byte, parsed *site.Site) ([]rec, error) {
 	p := t.Pending
 	var out []rec
+	var lost error
 	for n := 0; ; n++ {
 		prev, grev, err := s.gateway(ctx, p.ID)
 		if err != nil {
 			return nil, err
 		}
-		if prev != nil && (prev.Token == t.ID || prev.Updated.After(p.Updated)) {
-			break // done already (by another attempt), or a later enrolment
+		if prev != nil && prev.Token == t.ID {
+			break // done already, by another attempt
+		}
+		if lost = superseded(prev, grev, t.ID, trev); lost != nil {
+			break
 		}
 		g := rebase(p, prev)
+		g.Claim = trev
 		value, err := json.Marshal(g)
 		if err != nil {
 			return nil, err
@@ -477,13 +491,36 @@ func (s *kvStore) finish(ctx context.Context, t *Token, trev uint64, raw []byte,
 	done.Pending = nil
 	tr, err := s.putToken(ctx, &done, trev)
 	if err != nil {
-		// The gateway is enrolled; a token left pending is completed
-		// again (a no-op) by a retry.
+		// The gateway is enrolled (or this enrolment lost); a token left
+		// pending is completed again (a no-op) by a retry.
 		s.log.Warn("enrol: token's claim not cleared", "token", t.ID, "err", err)
 		c := *t
 		tr = rec{kind: recToken, id: t.ID, rev: trev, token: &c}
 	}
+	if lost != nil {
+		s.log.Warn("enrol: enrolment superseded before its record was written; refused", "token", t.ID, "gateway", p.ID, "err", lost)
+		return nil, lost // the watch brings the token's record
+	}
 	return append(out, tr), nil
+}
+
+// superseded says why the enrolment of token tok, claimed at revision
+// trev, must not write its gateway's record over prev (read at revision
+// grev): a later claim wrote prev, or prev is a revocation written after
+// the claim. nil when it may (no record, or one from an earlier claim,
+// or a revocation from before it).
+func superseded(prev *Gateway, grev uint64, tok string, trev uint64) error {
+	switch {
+	case prev == nil:
+		return nil
+	case prev.Revoked != nil && grev > trev:
+		return refuse(http.StatusConflict, "gateway %s was revoked (by %s) while its enrolment with token %s was being recorded; its credentials were not recorded (ask the operators for a new token)",
+			prev.ID, prev.RevokedBy, tok)
+	case prev.Revoked == nil && prev.Claim > trev:
+		return refuse(http.StatusConflict, "gateway %s was enrolled again (token %s) while its enrolment with token %s was being recorded; the gateway's credentials are that enrolment's, not these (enrol again with a new token if that was not you)",
+			prev.ID, prev.Token, tok)
+	}
+	return nil
 }
 
 func (s *kvStore) putGateway(ctx context.Context, g *Gateway, rev uint64) ([]rec, error) {

@@ -56,6 +56,12 @@ func openKV(t *testing.T, url, bucket string, rec *recorder, ca *CA) *Registry {
 	if rec != nil {
 		cfg.OnChange = rec.add
 	}
+	return openKVWith(t, cfg)
+}
+
+// openKVWith opens a registry with cfg, closed when t ends.
+func openKVWith(t *testing.T, cfg Config) *Registry {
+	t.Helper()
 	r, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -245,32 +251,10 @@ func TestKVRegistryAcrossInstances(t *testing.T) {
 	t.Run("a claim left pending is completed by the retry", func(t *testing.T) {
 		// An instance claimed the token, then failed before writing the
 		// gateway's record: done here by hand, as enrolOnce and enrol do.
-		ctx := context.Background()
 		const id, attemptID, password = "fi-pending-1", "attempt-pending-0123456789", "the-password-answered-0123456789"
-		tok, listed, err := a.IssueToken(Scope{Gateway: id}, 0, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, secret, _ := parseToken(tok)
-		s := a.store.(*kvStore)
-		tk, rev, err := s.token(ctx, listed.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok, resp, tokID := claimPending(t, a, id, attemptID, password, time.Now())
 		raw := []byte(siteYAML(id, "m"))
-		bh, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-		now := time.Now().UTC()
-		resp := wire.EnrolResponse{Gateway: id, Username: id, Password: password, Devices: 1}
-		g := &Gateway{ID: id, Enrolled: now, Updated: now, Enrolments: 1, Token: tk.ID, Devices: 1, Bcrypt: string(bh), SiteHash: siteHash(raw)}
-		if _, err := s.kv.Put(ctx, kvSiteKey(id, g.SiteHash), raw); err != nil {
-			t.Fatal(err)
-		}
-		claim := *tk
-		claim.Used, claim.UsedBy, claim.Pending = &now, id, g
-		claim.Answer, claim.AttemptHash = seal(resp, secret), hashSecret(attemptID)
-		if _, err := s.putToken(ctx, &claim, rev); err != nil {
-			t.Fatal(err)
-		}
+		s := a.store.(*kvStore)
 		if _, ok := gatewayOf(b, id); ok {
 			t.Fatal("a pending claim listed as enrolled")
 		}
@@ -289,7 +273,7 @@ func TestKVRegistryAcrossInstances(t *testing.T) {
 				return false
 			})
 		}
-		if tk, _, _ := s.token(ctx, listed.ID); tk.Pending != nil {
+		if tk, _, _ := s.token(context.Background(), tokID); tk.Pending != nil {
 			t.Fatal("the token's claim still pending after its completion")
 		}
 	})

@@ -156,6 +156,10 @@ type Gateway struct {
 	// SiteHash names its site config's key in a bucket (kvstore.go).
 	// Not listed.
 	SiteHash string `json:"site_hash,omitempty"`
+	// Claim is the bucket revision of the token claim of the enrolment
+	// that wrote this record (kvstore.go): enrolments are ordered by it,
+	// not by the instances' clocks. 0 in files. Not listed.
+	Claim uint64 `json:"claim,omitempty"`
 }
 
 // state is registry.json.
@@ -427,7 +431,7 @@ func (r *Registry) Gateways() []Gateway {
 	out := make([]Gateway, 0, len(r.st.Gateways))
 	for _, g := range r.st.Gateways {
 		c := *g
-		c.Bcrypt, c.Mosquitto, c.SiteHash = "", "", ""
+		c.Bcrypt, c.Mosquitto, c.SiteHash, c.Claim = "", "", "", 0
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -551,10 +555,27 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 	case t.Used != nil && t.UsedBy == id && e.Request.Attempt != "":
 		if resp, ok := replay(t, a.secret, e.Request.Attempt, now); ok {
 			recs, err := r.store.complete(ctx, t, trev)
+			if errors.As(err, new(*Error)) {
+				return wire.EnrolResponse{}, err
+			}
 			if err != nil {
 				return wire.EnrolResponse{}, fmt.Errorf("enrol: complete the enrolment of token %s: %w", tokID, err)
 			}
 			r.applyAll(recs)
+			// The answer holds only if the gateway's record is still this
+			// enrolment's: not one overtaken by a later enrolment or a
+			// revocation (its password was then never, or no longer,
+			// recorded).
+			g, grev, err := r.store.gateway(ctx, id)
+			if err != nil {
+				return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
+			}
+			if g == nil || g.Token != tokID || g.Revoked != nil {
+				if err := superseded(g, grev, tokID, 0); err != nil {
+					return wire.EnrolResponse{}, err
+				}
+				return wire.EnrolResponse{}, refuse(http.StatusConflict, "the enrolment of gateway %s with token %s is no longer its current one; ask the operators for a new token", id, tokID)
+			}
 			r.log.Info("enrolment answered again (a retry of the same attempt)", "gateway", id, "token", tokID, "remote", e.Remote)
 			return resp, nil
 		}
@@ -605,8 +626,8 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 		claim.Answer, claim.AttemptHash = seal(resp, a.secret), hashSecret(e.Request.Attempt)
 	}
 	recs, err := r.store.enrol(ctx, &enrolWrite{token: &claim, tokRev: trev, gw: g, site: []byte(e.Request.Site), parsed: s})
-	if errors.Is(err, errConflict) {
-		return wire.EnrolResponse{}, err
+	if errors.Is(err, errConflict) || errors.As(err, new(*Error)) {
+		return wire.EnrolResponse{}, err // to retry, or a refusal (superseded)
 	}
 	if err != nil {
 		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)

@@ -2,6 +2,8 @@ package natscallout
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -47,6 +50,7 @@ const (
 	ReasonPassword   = "password"    // wrong password
 	ReasonClientID   = "client_id"   // MQTT client ID not the gateway's
 	ReasonBusy       = "busy"        // the queue was full
+	ReasonThrottled  = "throttled"   // failure budget of the address or user spent; password not checked
 	ReasonBadRequest = "bad_request" // not a valid request signed by a server
 	ReasonExpired    = "expired"     // waited past the server's deadline; not answered
 )
@@ -74,6 +78,13 @@ type Config struct {
 	// Timeout bounds how long a request waits for a worker, beyond the
 	// server's own deadline (default DefaultTimeout).
 	Timeout time.Duration
+	// AddressFailures and UserFailures are the budgets of failed logins
+	// per client address (the request's ClientInformation.Host; an IPv6
+	// /64 counts as one) and per username, as the embedded broker's
+	// (default broker.DefaultLimits'). Once one is spent, a request from
+	// that address or for that user is refused (ReasonThrottled) before
+	// Lookup and bcrypt, until the bucket refills.
+	AddressFailures, UserFailures broker.Budget
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default slog.Default()) and Registerer (default none).
@@ -89,9 +100,14 @@ type Service struct {
 	log     *slog.Logger
 	queue   chan request
 	decided *prometheus.CounterVec
+	byAddr  *throttle.Guard
+	byUser  *throttle.Guard
+	// cacheKey keys the remembered checks (HMAC-SHA256), random per
+	// process: a leaked table of them is no fast oracle for passwords.
+	cacheKey []byte
 
 	mu       sync.Mutex
-	verified map[string][sha256.Size]byte // gateway -> SHA-256 of hash and password last accepted
+	verified map[string][sha256.Size]byte // gateway -> HMAC of hash and password last accepted
 }
 
 // request is a request waiting for a worker.
@@ -136,7 +152,36 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, issuer: pub, log: cfg.Logger.With("component", "nats_callout"),
+	def := broker.DefaultLimits()
+	if cfg.AddressFailures == (broker.Budget{}) {
+		cfg.AddressFailures = def.AddressFailures
+	}
+	if cfg.UserFailures == (broker.Budget{}) {
+		cfg.UserFailures = def.UserFailures
+	}
+	log := cfg.Logger.With("component", "nats_callout")
+	// The guards count nothing themselves (no Registerer): respond counts
+	// each refusal once, in the decisions metric.
+	guard := func(what string, b broker.Budget) (*throttle.Guard, error) {
+		g, err := throttle.New(throttle.Config{Listener: "nats_callout", Burst: b.Burst, Refill: b.Every, Logger: log, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("natscallout: %s: %w", what, err)
+		}
+		return g, nil
+	}
+	byAddr, err := guard("address_failures", cfg.AddressFailures)
+	if err != nil {
+		return nil, err
+	}
+	byUser, err := guard("user_failures", cfg.UserFailures)
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("natscallout: cache key: %w", err)
+	}
+	s := &Service{cfg: cfg, issuer: pub, log: log, byAddr: byAddr, byUser: byUser, cacheKey: key,
 		queue: make(chan request, cfg.Queue), verified: map[string][sha256.Size]byte{},
 		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_ingest_nats_callout_decisions_total",
@@ -228,32 +273,54 @@ type decision struct {
 	gateway string
 }
 
-// decide checks a request's credentials.
+// decide checks a request's credentials. As the embedded broker does, a
+// spent failure budget of the client's address or of the username
+// refuses before anything is looked up, so a brute force costs no bcrypt;
+// every other refusal spends one failure of both budgets.
 func (s *Service) decide(req *jwt.AuthorizationRequestClaims) decision {
 	ci, co := req.ClientInformation, req.ConnectOptions
 	user := co.Username
-	switch {
-	case ci.Type != "mqtt" || ci.Kind != "Client":
-		return decision{reason: ReasonNotMQTT}
-	case !wire.ValidGatewayID(user):
-		return decision{reason: ReasonUnknown}
-	}
-	if ci.MQTT != user && ci.MQTT != broker.EdgeClientIDPrefix+user {
-		return decision{reason: ReasonClientID}
-	}
-	hash, ok := s.cfg.Lookup(user)
+	byAddr, ok, _ := s.byAddr.Begin(throttle.Key(ci.Host), ci.Host)
 	if !ok {
-		return decision{reason: ReasonUnknown}
+		return decision{reason: ReasonThrottled}
 	}
-	if !s.passwordOK(user, hash, co.Password) {
-		return decision{reason: ReasonPassword}
+	byUser, ok, _ := s.byUser.Begin("user "+user, ci.Host)
+	if !ok {
+		return decision{reason: ReasonThrottled}
+	}
+	reason := s.check(ci, user, co.Password)
+	if reason != ReasonOK {
+		byAddr.Failed("") // counted once, by respond
+		byUser.Failed("")
+		return decision{reason: reason}
 	}
 	return decision{reason: ReasonOK, gateway: user}
 }
 
+// check checks a client's credentials and says why they are refused
+// (ReasonOK: accepted).
+func (s *Service) check(ci jwt.ClientInformation, user, pass string) string {
+	switch {
+	case ci.Type != "mqtt" || ci.Kind != "Client":
+		return ReasonNotMQTT
+	case !wire.ValidGatewayID(user):
+		return ReasonUnknown
+	case ci.MQTT != user && ci.MQTT != broker.EdgeClientIDPrefix+user:
+		return ReasonClientID
+	}
+	hash, ok := s.cfg.Lookup(user)
+	if !ok {
+		return ReasonUnknown
+	}
+	if !s.passwordOK(user, hash, pass) {
+		return ReasonPassword
+	}
+	return ReasonOK
+}
+
 // passwordOK checks pass against hash, through the remembered checks.
 func (s *Service) passwordOK(user string, hash []byte, pass string) bool {
-	h := sha256.New()
+	h := hmac.New(sha256.New, s.cacheKey)
 	h.Write(hash)
 	h.Write([]byte{0})
 	h.Write([]byte(pass))
@@ -310,8 +377,13 @@ func (s *Service) respond(m *nats.Msg, req *jwt.AuthorizationRequestClaims, d de
 	ci := req.ClientInformation
 	args := []any{"user", clip(req.ConnectOptions.Username), "mqtt_client_id", clip(ci.MQTT),
 		"remote", ci.Host, "type", ci.Type, "server", req.Server.Name}
-	if d.reason == ReasonOK {
+	switch d.reason {
+	case ReasonOK:
 		s.log.Debug("gateway logged in to NATS", args...)
+		return
+	case ReasonThrottled:
+		// The guard logged the address or user becoming throttled, once.
+		s.log.Debug("NATS client refused", append([]any{"reason", d.reason}, args...)...)
 		return
 	}
 	s.log.Warn("NATS client refused", append([]any{"reason", d.reason}, args...)...)

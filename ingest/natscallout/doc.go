@@ -38,8 +38,21 @@
 // request that finds the queue full is refused at once ("busy"), and one
 // that waited past its deadline (the server's, carried in the request,
 // or Timeout) is dropped, as the server no longer waits for it. A
-// successful check is remembered (a SHA-256 of hash and password per
-// gateway), so a reconnect storm of known gateways costs no bcrypt.
+// successful check is remembered (an HMAC-SHA256 of hash and password per
+// gateway, keyed at random per process, so a leaked table of them is no
+// fast oracle for guesses), so a reconnect storm of known gateways costs
+// no bcrypt.
+//
+// Failed logins are throttled as the embedded broker throttles them
+// (internal/throttle): a budget per client address (the request's
+// ClientInformation.Host) and one per username, by default 10 failures at
+// once and one more every 6 s (Config.AddressFailures, UserFailures).
+// While either is spent, a request is refused ("throttled") before its
+// gateway is looked up or its password checked, so whoever knows a
+// gateway ID cannot make every instance spend bcrypt on guesses and fill
+// the queue that legitimate logins wait in. As with the embedded broker,
+// a user's budget spent by guesses delays that gateway's own logins too
+// until it refills. Budgets are per instance.
 //
 // If no instance answers (ingest down), nats-server refuses the
 // connection when its timeout passes: the callout fails closed.

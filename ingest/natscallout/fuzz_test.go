@@ -11,8 +11,14 @@ import (
 )
 
 // signedRequest returns a request as nats-server signs it, for user with
-// password from an MQTT client with clientID.
+// password from an MQTT client with clientID at 127.0.0.1.
 func signedRequest(tb testing.TB, user, password, clientID string) []byte {
+	tb.Helper()
+	return signedRequestFrom(tb, "127.0.0.1", user, password, clientID)
+}
+
+// signedRequestFrom is signedRequest from a client at host.
+func signedRequestFrom(tb testing.TB, host, user, password, clientID string) []byte {
 	tb.Helper()
 	server, _ := nkeys.CreateServer()
 	serverID, _ := server.PublicKey()
@@ -22,7 +28,7 @@ func signedRequest(tb testing.TB, user, password, clientID string) []byte {
 	claims.Audience = "nats-authorization-request"
 	claims.UserNkey = upub
 	claims.Server = jwt.ServerID{Name: "n1", ID: serverID}
-	claims.ClientInformation = jwt.ClientInformation{Host: "127.0.0.1", Kind: "Client", Type: "mqtt", MQTT: clientID}
+	claims.ClientInformation = jwt.ClientInformation{Host: host, Kind: "Client", Type: "mqtt", MQTT: clientID}
 	claims.ConnectOptions = jwt.ConnectOptions{Username: user, Password: password}
 	token, err := claims.Encode(server)
 	if err != nil {
