@@ -252,11 +252,10 @@ func (e *Engine) saveShared() {
 	slices.SortFunc(puts, func(x, y Alarm) int { return x.UpdatedAt.Compare(y.UpdatedAt) })
 	var failed []string
 	var gone []string
-	for i, a := range puts {
+	for _, a := range puts {
 		if !e.Leading() {
 			// The lead moved while writing: what is left is the new
 			// leader's to decide.
-			puts = puts[:i]
 			dels = nil
 			break
 		}
