@@ -5,7 +5,9 @@ package ngsild
 // 20 common codes, NGSI-LD's unitCode. GQ and GP are as the Smart Data
 // Models' AirQualityObserved example uses them
 // (testdata/sdm-AirQualityObserved-normalized.jsonld). Units with no code
-// here ("1/h", "1/min", "hits/cm2") get no unitCode.
+// here get no unitCode: "1/h", "1/min", "hits/cm2", and "1" — ratios and
+// indices (relativeHumidity, occupancy, airQualityIndex), which the
+// models' examples give without one.
 var unitCodes = map[string]string{
 	"ug/m3": "GQ",  // microgram per cubic metre
 	"mg/m3": "GP",  // milligram per cubic metre
@@ -24,7 +26,6 @@ var unitCodes = map[string]string{
 	"Hz":    "HTZ", // hertz
 	"s":     "SEC", // second
 	"%":     "P1",  // percent
-	"1":     "C62", // one (a ratio or a count)
 	"dB":    "2N",  // decibel
 	"dB(A)": "2N",  // decibel, A-weighted: the weighting is the attribute's (LAeq)
 }
