@@ -2,6 +2,7 @@ package ngsild
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -146,9 +147,9 @@ func jsonProblem(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
-	case asErr(err, &se):
+	case errors.As(err, &se):
 		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
-	case asErr(err, &te):
+	case errors.As(err, &te):
 		return fmt.Sprintf("wrong nesting at offset %d", te.Offset)
 	}
 	return err.Error()

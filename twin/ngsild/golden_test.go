@@ -107,7 +107,9 @@ func TestGoldenOrionGeoNear(t *testing.T) {
 		Query    string
 		Entities []struct {
 			ID, Type string
-			Location struct{ Value struct{ Coordinates orb.Point } }
+			Location struct {
+				Value struct{ Coordinates orb.Point }
+			}
 		}
 		Expect []string
 	}

@@ -24,7 +24,7 @@ type Problem struct {
 	Param string `json:"-"`
 }
 
-// Error returns the detail with the type's last path element.
+// Error returns the title and the detail (which names the parameter).
 func (p *Problem) Error() string {
 	return fmt.Sprintf("%s: %s", p.Title, p.Detail)
 }

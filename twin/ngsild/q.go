@@ -75,7 +75,8 @@ func (t qTerm) String() string {
 	}
 	switch v := t.val.(type) {
 	case string:
-		return t.attr + t.op + strconv.Quote(v)
+		// The grammar's only escapes are \" and \\.
+		return t.attr + t.op + `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
 	case float64:
 		return t.attr + t.op + strconv.FormatFloat(v, 'g', -1, 64)
 	default:

@@ -1,16 +1,12 @@
 package ngsild
 
 import (
-	"errors"
 	"math"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
 	"github.com/paulmach/orb/planar"
 )
-
-// asErr is errors.As.
-func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
 
 // vertices returns every position of g.
 func vertices(g orb.Geometry) []orb.Point {
