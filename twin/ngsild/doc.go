@@ -18,11 +18,13 @@
 //     Recommendation 20 code where the table in units.go has one, and
 //     absent otherwise (vehicles per hour has none), rather than guessed.
 //   - q follows the grammar of clause 4.9 for a subset: attribute names,
-//     ==, !=, >, >=, <, <=, ; (AND, binding tighter), | (OR), parentheses,
-//     numbers, quoted strings, true and false. Everything else in the
-//     grammar (paths a.b and a[b], value lists, ranges, ~= patterns) is
-//     refused with the position where it starts. No whitespace, as in the
-//     grammar.
+//     !attribute (not exists), ==, !=, >, >=, <, <=, ; (AND), | (OR),
+//     parentheses, numbers, quoted strings, true and false. The grammar
+//     states no precedence between ; and |, so mixing them without
+//     parentheses is refused, as Orion-LD refuses it. Everything else in
+//     the grammar (paths a.b and a[b], value lists, ranges, ~= patterns,
+//     unquoted dates) is refused with the position where it starts. No
+//     whitespace, as in the grammar.
 //   - georel: near;maxDistance==m and near;minDistance==m (distances on
 //     the WGS84 sphere, orb/geo), within and intersects, on the location
 //     GeoProperty; geometry Point or Polygon. Other relations and

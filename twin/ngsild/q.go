@@ -29,7 +29,7 @@ type qAnd []QExpr
 // qTerm is attr, or attr op value.
 type qTerm struct {
 	attr string
-	op   string // "" for the existence test
+	op   string // "" for the existence test, "!" for non-existence
 	val  any    // float64, string or bool
 }
 
@@ -60,7 +60,8 @@ func join(xs []QExpr, sep string) string {
 	parts := make([]string, len(xs))
 	for i, x := range xs {
 		s := x.String()
-		if _, or := x.(qOr); or {
+		switch x.(type) {
+		case qOr, qAnd:
 			s = "(" + s + ")"
 		}
 		parts[i] = s
@@ -70,8 +71,11 @@ func join(xs []QExpr, sep string) string {
 
 // String renders the term in q syntax.
 func (t qTerm) String() string {
-	if t.op == "" {
+	switch t.op {
+	case "":
 		return t.attr
+	case "!":
+		return "!" + t.attr
 	}
 	switch v := t.val.(type) {
 	case string:
@@ -91,6 +95,9 @@ func (t qTerm) String() string {
 // unequal and unordered.
 func (t qTerm) Match(e twin.Entity) bool {
 	v, ok := attrValue(e, t.attr)
+	if t.op == "!" {
+		return !ok
+	}
 	if !ok {
 		return false
 	}
@@ -169,7 +176,7 @@ func ParseQ(s string) (QExpr, error) {
 		return nil, badData("q", "longer than %d characters", maxQLen)
 	}
 	p := qParser{s: s}
-	x := p.or()
+	x := p.level()
 	if p.err == nil && p.pos < len(s) {
 		p.fail("unexpected %s", p.describe())
 	}
@@ -179,13 +186,11 @@ func ParseQ(s string) (QExpr, error) {
 	return x, nil
 }
 
-// qParser is a recursive-descent parser of the grammar of clause 4.9,
-// with ; binding tighter than |:
+// qParser is a recursive-descent parser of the grammar of clause 4.9:
 //
-//	or     = and *("|" and)
-//	and    = factor *(";" factor)
-//	factor = "(" or ")" / term
-//	term   = attrName [op value]
+//	level  = factor *(";" factor) / factor *("|" factor)
+//	factor = "(" level ")" / term
+//	term   = attrName [op value] / "!" attrName
 //	op     = "==" / "!=" / ">=" / ">" / "<=" / "<"
 //	value  = number / quotedStr / "true" / "false"
 type qParser struct {
@@ -220,28 +225,29 @@ func (p *qParser) peek() byte {
 	return 0
 }
 
-func (p *qParser) or() QExpr {
-	xs := qOr{p.and()}
-	for p.err == nil && p.peek() == '|' {
-		p.pos++
-		xs = append(xs, p.and())
-	}
-	if len(xs) == 1 {
-		return xs[0]
-	}
-	return xs
-}
-
-func (p *qParser) and() QExpr {
-	xs := qAnd{p.factor()}
-	for p.err == nil && p.peek() == ';' {
+// level parses factors joined by one logical operator. The grammar of
+// clause 4.9 is flat and states no precedence between ; and |, so a level
+// mixing them is refused, as Orion-LD refuses it: parentheses say which
+// was meant.
+func (p *qParser) level() QExpr {
+	xs := []QExpr{p.factor()}
+	var op byte
+	for p.err == nil && (p.peek() == ';' || p.peek() == '|') {
+		if op != 0 && p.peek() != op {
+			p.fail("; (AND) and | (OR) mixed without parentheses")
+			return nil
+		}
+		op = p.peek()
 		p.pos++
 		xs = append(xs, p.factor())
 	}
-	if len(xs) == 1 {
+	switch {
+	case len(xs) == 1:
 		return xs[0]
+	case op == '|':
+		return qOr(xs)
 	}
-	return xs
+	return qAnd(xs)
 }
 
 func (p *qParser) factor() QExpr {
@@ -257,7 +263,7 @@ func (p *qParser) factor() QExpr {
 		return nil
 	}
 	p.pos++
-	x := p.or()
+	x := p.level()
 	if p.err == nil && p.peek() != ')' {
 		p.fail("expected ) but found %s", p.describe())
 	}
@@ -273,6 +279,10 @@ func isNameChar(c byte) bool {
 }
 
 func (p *qParser) term() QExpr {
+	not := p.peek() == '!'
+	if not {
+		p.pos++
+	}
 	start := p.pos
 	for p.pos < len(p.s) && isNameChar(p.s[p.pos]) {
 		p.pos++
@@ -287,7 +297,14 @@ func (p *qParser) term() QExpr {
 		p.fail("attribute paths (a.b, a[b]) are not supported")
 		return nil
 	case ';', '|', ')', 0:
+		if not {
+			t.op = "!"
+		}
 		return t
+	}
+	if not {
+		p.fail("! (not exists) takes an attribute name alone")
+		return nil
 	}
 	for _, op := range []string{"==", "!=", ">=", "<=", ">", "<", "~=", "!~="} {
 		if strings.HasPrefix(p.s[p.pos:], op) {
