@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,27 +49,7 @@ const DefaultBucket = "ponte-dedup"
 
 // Validate checks the configuration and fills in defaults.
 func (c *KVConfig) Validate() error {
-	var errs []error
-	if len(c.URLs) == 0 {
-		errs = append(errs, errors.New("dedup: nats.urls: required (e.g. [nats://127.0.0.1:4222])"))
-	}
-	for i, u := range c.URLs {
-		if u == "" || strings.Contains(u, ",") {
-			errs = append(errs, fmt.Errorf("dedup: nats.urls[%d]: %q (expected one URL such as nats://host:4222)", i, u))
-		}
-	}
-	if c.Bucket == "" {
-		c.Bucket = DefaultBucket
-	}
-	if !ValidBucket(c.Bucket) {
-		errs = append(errs, fmt.Errorf("dedup: nats.bucket: %q (expected letters, digits, '-' and '_')", c.Bucket))
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 3
-	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("dedup: nats.replicas: %d (expected 1 to 5; 3 for a three-node cluster)", c.Replicas))
-	}
+	errs := natskv.CheckBucket("dedup: nats", c.URLs, &c.Bucket, DefaultBucket, &c.Replicas, &c.Timeout)
 	ways := 0
 	for _, set := range []bool{c.User != "" || c.Password != "", c.Token != "", c.CredentialsFile != ""} {
 		if set {
@@ -82,12 +61,6 @@ func (c *KVConfig) Validate() error {
 	}
 	if c.Password != "" && c.User == "" {
 		errs = append(errs, errors.New("dedup: nats.user: required with a password"))
-	}
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("dedup: nats.timeout: %v (expected a positive duration)", c.Timeout))
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 5 * time.Second
 	}
 	if err := validateLimits(&c.MaxEpochs, &c.MaxRanges); err != nil {
 		errs = append(errs, err)

@@ -44,33 +44,7 @@ type KVConfig struct {
 // Validate checks the configuration and fills in defaults; errors name
 // the field of enrolment.nats.
 func (c *KVConfig) Validate() error {
-	var errs []error
-	if len(c.URLs) == 0 {
-		errs = append(errs, errors.New("enrolment.nats.urls: required (e.g. [nats://127.0.0.1:4222])"))
-	}
-	for i, u := range c.URLs {
-		if u == "" || strings.Contains(u, ",") {
-			errs = append(errs, fmt.Errorf("enrolment.nats.urls[%d]: %q (expected one URL such as nats://host:4222)", i, u))
-		}
-	}
-	if c.Bucket == "" {
-		c.Bucket = DefaultBucket
-	}
-	if !natskv.ValidBucket(c.Bucket) {
-		errs = append(errs, fmt.Errorf("enrolment.nats.bucket: %q (expected letters, digits, '-' and '_')", c.Bucket))
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 3
-	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("enrolment.nats.replicas: %d (expected 1 to 5; 3 for a three-node cluster)", c.Replicas))
-	}
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("enrolment.nats.timeout: %v (expected a positive duration)", c.Timeout))
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 5 * time.Second
-	}
+	errs := natskv.CheckBucket("enrolment.nats", c.URLs, &c.Bucket, DefaultBucket, &c.Replicas, &c.Timeout)
 	return errors.Join(errs...)
 }
 

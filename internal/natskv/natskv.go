@@ -218,3 +218,38 @@ func ValidBucket(b string) bool {
 	}
 	return b != ""
 }
+
+// CheckBucket checks the servers, bucket, replicas and timeout of a
+// bucket's configuration and fills in their defaults (bucket def, three
+// replicas, 5 s); its errors name the fields under field ("dedup:
+// nats", "enrolment.nats").
+func CheckBucket(field string, urls []string, bucket *string, def string, replicas *int, timeout *time.Duration) []error {
+	var errs []error
+	if len(urls) == 0 {
+		errs = append(errs, fmt.Errorf("%s.urls: required (e.g. [nats://127.0.0.1:4222])", field))
+	}
+	for i, u := range urls {
+		if u == "" || strings.Contains(u, ",") {
+			errs = append(errs, fmt.Errorf("%s.urls[%d]: %q (expected one URL such as nats://host:4222)", field, i, u))
+		}
+	}
+	if *bucket == "" {
+		*bucket = def
+	}
+	if !ValidBucket(*bucket) {
+		errs = append(errs, fmt.Errorf("%s.bucket: %q (expected letters, digits, '-' and '_')", field, *bucket))
+	}
+	if *replicas == 0 {
+		*replicas = 3
+	}
+	if *replicas < 1 || *replicas > 5 {
+		errs = append(errs, fmt.Errorf("%s.replicas: %d (expected 1 to 5; 3 for a three-node cluster)", field, *replicas))
+	}
+	if *timeout < 0 {
+		errs = append(errs, fmt.Errorf("%s.timeout: %v (expected a positive duration)", field, *timeout))
+	}
+	if *timeout == 0 {
+		*timeout = 5 * time.Second
+	}
+	return errs
+}
