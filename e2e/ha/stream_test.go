@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ponte-city/ponte/ingest/replica"
+	"github.com/ponte-city/ponte/internal/natstest"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -26,15 +27,7 @@ type appliedMsg struct {
 // readApplied reads the whole applied stream as ingest's NATS user.
 func (s *system) readApplied(t *testing.T) []appliedMsg {
 	t.Helper()
-	nc, err := nats.Connect(s.nats.URLs(), nats.UserInfo(ingestUser, s.ingestPass), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, s.nats.URLs(), nats.UserInfo(ingestUser, s.ingestPass), nats.MaxReconnects(-1))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := js.Stream(ctx, replica.DefaultStream)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/dedup"
@@ -175,15 +174,7 @@ func TestShippedNATSAccountsAllowIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	nc, err := nats.Connect(c.Nodes[0].URL, login)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, c.Nodes[0].URL, login)
 	if _, err := js.Publish(ctx, replica.DefaultSubject, []byte("x")); err != nil {
 		t.Errorf("publish to the applied stream as ponte-ingest: %v", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/ingest/intake"
@@ -257,15 +256,7 @@ func gathered(reg *prometheus.Registry) string {
 // heartbeats).
 func waitPulls(t testing.TB, c *natstest.Cluster, n int) {
 	t.Helper()
-	nc, err := nats.Connect(c.Nodes[0].URL, nats.UserInfo(ingestUser, ingestPass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, c.Nodes[0].URL, nats.UserInfo(ingestUser, ingestPass))
 	testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%d intakes' pull requests open on the consumer's leader", n), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -214,15 +214,7 @@ func TestEnrolledGateway(t *testing.T) {
 	e.gws.enrol(t, other, "pw-"+other)
 
 	// Ingest's view: the uplink stream it consumes (as ponte-ingest).
-	nc, err := nats.Connect(e.c.Nodes[1].URL, e.ingest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, e.c.Nodes[1].URL, e.ingest)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "UP", Subjects: []string{"ponte.gw.*.up"}, Replicas: 3})

@@ -24,12 +24,7 @@ func TestLeaderKilled(t *testing.T) {
 	base := time.Now().Add(-time.Minute).Truncate(time.Second)
 	const perGateway = 60
 
-	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t, c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	info := func() *jetstream.StreamInfo {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ponte-city/ponte/internal/testenv"
 )
 
@@ -272,4 +275,21 @@ func (c *Cluster) State() string {
 		}
 	}
 	return b.String()
+}
+
+// JetStream connects to url (one node's or the cluster's URLs) with opts
+// and returns the connection's JetStream context; the connection is
+// closed when the test ends.
+func JetStream(tb testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
+	tb.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		tb.Fatalf("connect to %s: %v", url, err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return js
 }
