@@ -147,7 +147,10 @@ func (s *Alarms) watch(ctx context.Context, e *alarms.Engine) {
 		w, err := s.kv.WatchAll(ctx)
 		if err != nil {
 			s.log.Warn("replica: watch the alarms", "err", err)
-			sleep(ctx, retry.Wait(n))
+			select {
+			case <-ctx.Done():
+			case <-time.After(retry.Wait(n)):
+			}
 			continue
 		}
 		n = 0
@@ -167,12 +170,20 @@ func (s *Alarms) mirror(e *alarms.Engine, entry jetstream.KeyValueEntry) {
 		e.MirrorDelete(entry.Key(), entry.Revision())
 		return
 	}
+	if a, ok := s.decode(entry); ok {
+		e.Mirror(a, entry.Revision())
+	}
+}
+
+// decode reads an alarm from the bucket; one that is not readable, or
+// whose ID is not its key, is logged and ignored.
+func (s *Alarms) decode(entry jetstream.KeyValueEntry) (alarms.Alarm, bool) {
 	var a alarms.Alarm
 	if err := json.Unmarshal(entry.Value(), &a); err != nil || a.ID != entry.Key() {
 		s.log.Error("replica: an alarm in the bucket is not readable; ignored", "key", entry.Key(), "revision", entry.Revision(), "err", err)
-		return
+		return alarms.Alarm{}, false
 	}
-	e.Mirror(a, entry.Revision())
+	return a, true
 }
 
 // leadLoop takes and renews the lease.
@@ -310,12 +321,9 @@ func (s *Alarms) load(ctx context.Context) ([]alarms.Alarm, map[string]uint64, u
 				floor = max(floor, entry.Revision())
 				continue
 			}
-			var a alarms.Alarm
-			if err := json.Unmarshal(entry.Value(), &a); err != nil || a.ID != entry.Key() {
-				s.log.Error("replica: an alarm in the bucket is not readable; ignored", "key", entry.Key(), "err", err)
-				continue
+			if a, ok := s.decode(entry); ok {
+				list, revs[a.ID] = append(list, a), entry.Revision()
 			}
-			list, revs[a.ID] = append(list, a), entry.Revision()
 		}
 	}
 }
@@ -458,13 +466,5 @@ func (s *Alarms) serveAck(m *nats.Msg) {
 	data, _ := json.Marshal(ans)
 	if err := m.Respond(data); err != nil {
 		s.log.Warn("replica: answer an acknowledgement", "alarm", req.ID, "err", err)
-	}
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
 	}
 }

@@ -127,13 +127,8 @@ func (e *Engine) Mirror(a Alarm, rev uint64) {
 		return
 	}
 	e.drop(a.ID)
-	p := new(Alarm)
-	*p = copyAlarm(&a)
-	e.byID[p.ID] = p
-	if p.State.open() {
-		e.open[key{p.Rule, p.Entity}] = p
-	} else {
-		e.closed = append(e.closed, p)
+	p := e.add(a)
+	if !p.State.open() {
 		e.trimClosed()
 	}
 	e.emit(p)
@@ -180,18 +175,25 @@ func (e *Engine) drop(id string) {
 	e.closed = slices.DeleteFunc(e.closed, func(c *Alarm) bool { return c == old })
 }
 
+// add indexes a copy of a (by ID, and as open or closed) and returns it,
+// under e.mu.
+func (e *Engine) add(a Alarm) *Alarm {
+	p := new(Alarm)
+	*p = copyAlarm(&a)
+	e.byID[p.ID] = p
+	if p.State.open() {
+		e.open[key{p.Rule, p.Entity}] = p
+	} else {
+		e.closed = append(e.closed, p)
+	}
+	return p
+}
+
 // replace sets the alarms to list, under e.mu.
 func (e *Engine) replace(list []Alarm) {
 	e.byID, e.open, e.closed = map[string]*Alarm{}, map[key]*Alarm{}, nil
 	for i := range list {
-		a := new(Alarm)
-		*a = copyAlarm(&list[i])
-		e.byID[a.ID] = a
-		if a.State.open() {
-			e.open[key{a.Rule, a.Entity}] = a
-		} else {
-			e.closed = append(e.closed, a)
-		}
+		e.add(list[i])
 	}
 	slices.SortStableFunc(e.closed, func(x, y *Alarm) int { return x.UpdatedAt.Compare(y.UpdatedAt) })
 	e.trimClosed()
