@@ -131,7 +131,8 @@ func TestReconnectStorm(t *testing.T) {
 	t.Logf("kill -9 %s with %d of %d gateways awaiting acks (%d readings acknowledged of %d)",
 		victim.Name, outstanding, len(gws), ackedSum(gws), len(gws)*stormTotal)
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	go watchAcks(watchCtx, gws, kill)
+	watched := make(chan struct{})
+	go func() { defer close(watched); watchAcks(watchCtx, gws, kill) }()
 
 	testenv.Eventually(t, 4*time.Minute, "every gateway subscribed again after the kill", func() bool {
 		_, missing := since(kill.at.Load(), gws, func(g *stormGW) int64 { return g.subscribed.Load() })
@@ -139,6 +140,7 @@ func TestReconnectStorm(t *testing.T) {
 	})
 	errs := <-done
 	stopWatch()
+	<-watched
 	if len(errs) > 0 {
 		t.Fatalf("%d gateways not fully acknowledged: %v\ncluster:\n%.4000s", len(errs), errs[:min(len(errs), 5)], s.nats.State())
 	}
@@ -214,16 +216,22 @@ func memoryAllowance(t *testing.T) int64 {
 // seq moved past what it was at the kill (every 50ms: the figure's
 // resolution).
 func watchAcks(ctx context.Context, gws []*stormGW, kill *killClock) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	sweep := func() {
 		for _, g := range gws {
 			if g.acked.Load() == 0 && g.Acked() > g.ackedAtKill {
 				kill.mark(&g.acked)
 			}
 		}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		sweep()
 		select {
 		case <-ctx.Done():
+			// Once more: an ack that came after the last tick, just
+			// before the gateways finished, is not missed.
+			sweep()
 			return
 		case <-tick.C:
 		}
