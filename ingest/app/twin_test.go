@@ -101,7 +101,13 @@ func TestTwinFromIngest(t *testing.T) {
 	if code, body := get("/api/v1/indicators", ""); code != 200 || !strings.Contains(body, `"areas"`) {
 		t.Errorf("indicators: %d %.300s", code, body)
 	}
-	if code, body := get("/map/", ""); code != 200 || !strings.Contains(body, "<html") {
+	// Under -short the pages may not be built (a checkout with only Go):
+	// then the page must say how to build them.
+	code, body := get("/map/", "")
+	switch {
+	case code == 200 && strings.Contains(body, "<html"):
+	case testing.Short() && code == http.StatusServiceUnavailable && strings.Contains(body, "make web"):
+	default:
 		t.Errorf("map page: %d %.200s (run make web first)", code, body)
 	}
 

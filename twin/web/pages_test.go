@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/internal/testenv/browser"
 
 	"github.com/ponte-city/ponte/twin"
@@ -25,9 +26,11 @@ const (
 	colorCongested = "#d55e00"
 )
 
-// needBuilt fails the test when dist/ was not built.
+// needBuilt marks t as a browser test (skipped under -short) and fails it
+// when dist/ was not built.
 func needBuilt(t testing.TB) {
 	t.Helper()
+	testenv.Integration(t, "the built pages and Chromium")
 	for _, f := range []string{"dist/map/index.html", "dist/map/app.js", "dist/indicators/index.html", "dist/indicators/app.js"} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("the pages are not built (%v): run make web (cd twin/web && npm ci && npm run build)", err)
