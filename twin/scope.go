@@ -1,0 +1,71 @@
+package twin
+
+import (
+	"slices"
+	"strings"
+)
+
+// Scope is the part of the twin one reader may see: all of it (an
+// operator of the whole platform, the zero Scope's opposite, AllScope), or
+// the entities of some tenants (an operator of one municipality). Make one
+// with AllScope or Twin.Scope; the zero Scope sees nothing. A Scope is
+// immutable and safe for concurrent use.
+type Scope struct {
+	all     bool
+	tenants []string // sorted
+	// gateways are the tenants' gateways by ID, prefixes their ID
+	// prefixes; a site or gateway entity is visible when its gateway is.
+	gateways map[string]bool
+	prefixes []string
+	// areas are the IDs of the tenants' areas (their municipalities and the
+	// districts inside them) and of the roads in them.
+	areas map[string]bool
+}
+
+// AllScope is the scope of a reader who sees the whole twin.
+func AllScope() Scope { return Scope{all: true} }
+
+// All says whether s sees the whole twin.
+func (s Scope) All() bool { return s.all }
+
+// Tenants returns the IDs of the tenants s sees, sorted; nil for AllScope.
+func (s Scope) Tenants() []string { return slices.Clone(s.tenants) }
+
+// Key names s in one string: "*" for AllScope, else its tenants joined
+// by commas. Two scopes with the same key see the same entities.
+func (s Scope) Key() string {
+	if s.all {
+		return "*"
+	}
+	return strings.Join(s.tenants, ",")
+}
+
+// Gateway says whether s sees the gateway with this ID (and so its sites).
+func (s Scope) Gateway(id string) bool {
+	if s.all {
+		return true
+	}
+	if s.gateways[id] {
+		return true
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Visible says whether s sees e: a site or a gateway by its gateway, an
+// area or a road by the tenants' areas.
+func (s Scope) Visible(e *Entity) bool {
+	if s.all {
+		return true
+	}
+	switch e.Kind {
+	case KindSite, KindGateway:
+		return s.Gateway(e.Gateway)
+	default:
+		return s.areas[e.ID]
+	}
+}
