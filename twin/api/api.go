@@ -185,7 +185,7 @@ func (a *API) operator(h http.HandlerFunc) http.Handler {
 			return
 		}
 		attempt.Succeeded()
-		h(w, r)
+		h(w, withScope(r, twin.AllScope()))
 	}))
 }
 

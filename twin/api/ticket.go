@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ponte-city/ponte/twin"
 )
 
 // Stream tickets. A browser's EventSource cannot set an Authorization
@@ -118,7 +120,7 @@ func (a *API) streamAuth(h http.HandlerFunc) http.Handler {
 			return
 		}
 		attempt.Succeeded()
-		h(w, r)
+		h(w, withScope(r, twin.AllScope()))
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("ticket") {
