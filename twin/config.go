@@ -47,6 +47,9 @@ type Config struct {
 	Roads *geo.Layer
 	// Sites are the sensor sites, usually from SitesFromInventory.
 	Sites []Site
+	// Tenants are the organisations sharing the platform (optional; see
+	// Tenant and Twin.Scope).
+	Tenants []Tenant
 	// StaleFactor: an entity is stale when its last good reading is older
 	// than StaleFactor x its interval (default 3, at least 1).
 	StaleFactor float64
@@ -106,6 +109,9 @@ func (c Config) Validate() error {
 		bad("tick_interval %s: expected a positive duration (0 for the default %s)", c.TickInterval, DefaultTickInterval)
 	}
 	for _, err := range siteErrors("sites", c.Sites) {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+	}
+	for _, err := range tenantErrors("tenants", c.Tenants) {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
 	}
 	return errors.Join(errs...)

@@ -38,6 +38,8 @@ type Twin struct {
 	// The inventory: sites and gateways change with SetGatewaySites.
 	nodes []*node          // sorted by ID
 	byID  map[string]*node // all entities
+
+	tenants tenantIndex // set by New, read-only after
 	sites map[siteKey]*node
 	gws   map[string]*node // gateway ID -> gateway entity
 	index *geo.Index       // entity bounds; feature i is nodes[i]
@@ -130,6 +132,9 @@ func New(cfg Config) (*Twin, error) {
 				return nil, err
 			}
 		}
+	}
+	if err := t.buildTenants(); err != nil {
+		return nil, err
 	}
 	now := cfg.Now()
 	var gws []*node // first-seen order

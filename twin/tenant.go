@@ -1,0 +1,233 @@
+package twin
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/planar"
+)
+
+// Tenant is one organisation sharing the platform, usually a municipality
+// of a metropolitan area: its areas and its gateways. A reader scoped to
+// it (Twin.Scope) sees its gateways and their sites, its areas and the
+// areas and roads inside them, and nothing else.
+type Tenant struct {
+	// ID names the tenant in URLs (/t/{id}/...) and in NGSILD-Tenant:
+	// lower-case letters, digits and '-', at most 63.
+	ID string
+	// Name is the tenant's name as people read it ("Comune di Bitonto").
+	Name string
+	// Areas are the tenant's areas, by area ID or name, at any level
+	// (usually its municipality). Areas of finer levels and roads whose
+	// representative point lies inside one of them are the tenant's too.
+	Areas []string
+	// Gateways are the tenant's gateways by ID; GatewayPrefixes claim
+	// every gateway whose ID starts with one of them (e.g. "ba-bitonto-"),
+	// so gateways enrolled later under that prefix are the tenant's. A
+	// gateway belongs to at most one tenant.
+	Gateways        []string
+	GatewayPrefixes []string
+}
+
+// tenantIDPattern is the syntax of Tenant.ID.
+var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidTenantID says whether s is a well-formed tenant ID.
+func ValidTenantID(s string) bool { return tenantIDPattern.MatchString(s) }
+
+// tenantErrors checks tenants on their own (field names the list): IDs,
+// names, and that no gateway is claimed twice. Whether the areas exist is
+// checked by New, which has the layers.
+func tenantErrors(field string, tenants []Tenant) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	ids := map[string]int{}
+	type claim struct {
+		tenant int
+		what   string
+	}
+	byID := map[string]claim{}
+	var prefixes []struct {
+		claim
+		p string
+	}
+	for i, tn := range tenants {
+		p := fmt.Sprintf("%s[%d] (%s)", field, i, tn.ID)
+		if !ValidTenantID(tn.ID) {
+			bad("%s: id %q: expected lower-case letters, digits and '-' (at most 63, not starting with '-')", p, tn.ID)
+		}
+		if j, dup := ids[tn.ID]; dup {
+			bad("%s: id %q is also %s[%d]'s", p, tn.ID, field, j)
+		}
+		ids[tn.ID] = i
+		if strings.TrimSpace(tn.Name) == "" {
+			bad("%s: name: required", p)
+		}
+		if len(tn.Areas) == 0 && len(tn.Gateways) == 0 && len(tn.GatewayPrefixes) == 0 {
+			bad("%s: areas, gateways, gateway_prefixes: a tenant needs at least one area or gateway", p)
+		}
+		for _, g := range tn.Gateways {
+			if c, dup := byID[g]; dup && c.tenant != i {
+				bad("%s: gateway %q is already %s[%d]'s: a gateway belongs to one tenant", p, g, field, c.tenant)
+			}
+			byID[g] = claim{i, g}
+		}
+		for _, pre := range tn.GatewayPrefixes {
+			if pre == "" {
+				bad("%s: gateway_prefixes: an empty prefix would claim every gateway", p)
+				continue
+			}
+			prefixes = append(prefixes, struct {
+				claim
+				p string
+			}{claim{i, pre}, pre})
+		}
+	}
+	for _, a := range prefixes {
+		for _, b := range prefixes {
+			if a.tenant < b.tenant && (strings.HasPrefix(a.p, b.p) || strings.HasPrefix(b.p, a.p)) {
+				bad("%s[%d]: gateway prefix %q overlaps %s[%d]'s %q: a gateway belongs to one tenant", field, b.tenant, b.p, field, a.tenant, a.p)
+			}
+		}
+		for g, c := range byID {
+			if c.tenant != a.tenant && strings.HasPrefix(g, a.p) {
+				bad("%s[%d]: gateway %q is claimed by %s[%d]'s prefix %q too: a gateway belongs to one tenant", field, c.tenant, g, field, a.tenant, a.p)
+			}
+		}
+	}
+	return errs
+}
+
+// tenantIndex is every tenant's scope, built once by New.
+type tenantIndex struct {
+	list   []Tenant
+	scopes map[string]Scope
+}
+
+// buildTenants resolves each tenant's areas against the twin's areas and
+// computes what its scope sees. Called by New before any site is placed;
+// areas and roads never change after.
+func (t *Twin) buildTenants() error {
+	t.tenants = tenantIndex{list: slices.Clone(t.cfg.Tenants), scopes: map[string]Scope{}}
+	var errs []error
+	for i, tn := range t.cfg.Tenants {
+		named := map[string]bool{}
+		for _, a := range tn.Areas {
+			n := t.areaByIDOrName(a)
+			if n == nil {
+				errs = append(errs, fmt.Errorf("%w: tenants[%d] (%s): area %q: no area has this ID or name", ErrConfig, i, tn.ID, a))
+				continue
+			}
+			named[n.snap.ID] = true
+		}
+		s := Scope{tenants: []string{tn.ID}, gateways: map[string]bool{}, prefixes: slices.Clone(tn.GatewayPrefixes),
+			areas: map[string]bool{}}
+		for _, g := range tn.Gateways {
+			s.gateways[g] = true
+		}
+		for id := range named {
+			s.areas[id] = true
+		}
+		for _, n := range t.byID {
+			if n.snap.Kind != KindArea && n.snap.Kind != KindRoad || s.areas[n.snap.ID] {
+				continue
+			}
+			p := representative(n.snap.Geometry)
+			for _, lv := range t.levels {
+				if f, ok := lv.locate.Locate(p); ok && named[f.ID] && (n.snap.Kind == KindRoad || t.finer(n, lv.name)) {
+					s.areas[n.snap.ID] = true
+					break
+				}
+			}
+		}
+		t.tenants.scopes[tn.ID] = s
+	}
+	return errors.Join(errs...)
+}
+
+// areaByIDOrName finds an area by ID, else by name (any level, the
+// coarsest first), as a site config's area is found.
+func (t *Twin) areaByIDOrName(s string) *node {
+	if n, ok := t.byID[s]; ok && n.snap.Kind == KindArea {
+		return n
+	}
+	for _, lv := range t.levels {
+		if n, ok := lv.byName[strings.ToLower(s)]; ok {
+			return n
+		}
+	}
+	return nil
+}
+
+// finer says whether area n is of a finer level than level.
+func (t *Twin) finer(n *node, level string) bool {
+	return slices.Index(Levels(), t.areaLevel[n]) > slices.Index(Levels(), level)
+}
+
+// representative returns a point of g that says where g is: a line's
+// middle vertex, a polygon's centroid (its bound's centre if the centroid
+// is undefined).
+func representative(g orb.Geometry) orb.Point {
+	switch g := g.(type) {
+	case orb.Point:
+		return g
+	case orb.LineString:
+		if len(g) > 0 {
+			return g[len(g)/2]
+		}
+	case orb.MultiLineString:
+		if len(g) > 0 && len(g[0]) > 0 {
+			return g[0][len(g[0])/2]
+		}
+	case orb.Polygon, orb.MultiPolygon:
+		if c, area := planar.CentroidArea(g); area > 0 {
+			return c
+		}
+	}
+	if g == nil {
+		return orb.Point{}
+	}
+	return g.Bound().Center()
+}
+
+// Tenants returns the configured tenants.
+func (t *Twin) Tenants() []Tenant { return slices.Clone(t.tenants.list) }
+
+// Scope returns the scope of a reader of the given tenants: what any of
+// them sees. An unknown tenant is an error; no tenants at all is the scope
+// that sees nothing.
+func (t *Twin) Scope(tenants ...string) (Scope, error) {
+	out := Scope{gateways: map[string]bool{}, areas: map[string]bool{}}
+	for _, id := range tenants {
+		s, ok := t.tenants.scopes[id]
+		if !ok {
+			return Scope{}, fmt.Errorf("twin: no tenant %q", id)
+		}
+		if !slices.Contains(out.tenants, id) {
+			out.tenants = append(out.tenants, id)
+		}
+		for g := range s.gateways {
+			out.gateways[g] = true
+		}
+		out.prefixes = append(out.prefixes, s.prefixes...)
+		for a := range s.areas {
+			out.areas[a] = true
+		}
+	}
+	slices.Sort(out.tenants)
+	return out, nil
+}
+
+// TenantOf returns the tenant a gateway belongs to, "" for none.
+func (t *Twin) TenantOf(gateway string) string {
+	for _, tn := range t.tenants.list {
+		if t.tenants.scopes[tn.ID].Gateway(gateway) {
+			return tn.ID
+		}
+	}
+	return ""
+}
