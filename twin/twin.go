@@ -40,9 +40,9 @@ type Twin struct {
 	byID  map[string]*node // all entities
 
 	tenants tenantIndex // set by New, read-only after
-	sites map[siteKey]*node
-	gws   map[string]*node // gateway ID -> gateway entity
-	index *geo.Index       // entity bounds; feature i is nodes[i]
+	sites   map[siteKey]*node
+	gws     map[string]*node // gateway ID -> gateway entity
+	index   *geo.Index       // entity bounds; feature i is nodes[i]
 
 	city  agg
 	batch uint64 // Apply counter, marks dirty nodes
