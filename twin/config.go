@@ -111,8 +111,8 @@ func (c Config) Validate() error {
 	for _, err := range siteErrors("sites", c.Sites) {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
 	}
-	for _, err := range tenantErrors("tenants", c.Tenants) {
-		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+	for _, e := range TenantErrors(c.Tenants) {
+		bad("tenants[%d] (%s): %s: %s", e.Index, c.Tenants[e.Index].ID, e.Field, e.Problem)
 	}
 	return errors.Join(errs...)
 }

@@ -39,66 +39,70 @@ var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // ValidTenantID says whether s is a well-formed tenant ID.
 func ValidTenantID(s string) bool { return tenantIDPattern.MatchString(s) }
 
-// tenantErrors checks tenants on their own (field names the list): IDs,
-// names, and that no gateway is claimed twice. Whether the areas exist is
-// checked by New, which has the layers.
-func tenantErrors(field string, tenants []Tenant) []error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+// TenantError is one problem of Config.Tenants: the tenant's index, the
+// field (id, name, areas, gateways, gateway_prefixes) and what is wrong.
+type TenantError struct {
+	Index   int
+	Field   string
+	Problem string
+}
+
+// TenantErrors checks tenants on their own: IDs, names, and that no
+// gateway is claimed twice. Whether the areas exist is checked by New,
+// which has the layers.
+func TenantErrors(tenants []Tenant) []TenantError {
+	var errs []TenantError
+	bad := func(i int, field, format string, args ...any) {
+		errs = append(errs, TenantError{i, field, fmt.Sprintf(format, args...)})
+	}
 	ids := map[string]int{}
-	type claim struct {
+	byID := map[string]int{}
+	type prefix struct {
 		tenant int
-		what   string
+		p      string
 	}
-	byID := map[string]claim{}
-	var prefixes []struct {
-		claim
-		p string
-	}
+	var prefixes []prefix
 	for i, tn := range tenants {
-		p := fmt.Sprintf("%s[%d] (%s)", field, i, tn.ID)
 		if !ValidTenantID(tn.ID) {
-			bad("%s: id %q: expected lower-case letters, digits and '-' (at most 63, not starting with '-')", p, tn.ID)
+			bad(i, "id", "%q: expected lower-case letters, digits and '-' (at most 63, not starting with '-')", tn.ID)
 		}
 		if j, dup := ids[tn.ID]; dup {
-			bad("%s: id %q is also %s[%d]'s", p, tn.ID, field, j)
+			bad(i, "id", "%q is also tenant %d's", tn.ID, j)
 		}
 		ids[tn.ID] = i
 		if strings.TrimSpace(tn.Name) == "" {
-			bad("%s: name: required", p)
+			bad(i, "name", "required")
 		}
 		if len(tn.Areas) == 0 && len(tn.Gateways) == 0 && len(tn.GatewayPrefixes) == 0 {
-			bad("%s: areas, gateways, gateway_prefixes: a tenant needs at least one area or gateway", p)
+			bad(i, "areas", "a tenant needs at least one area or gateway (areas, gateways, gateway_prefixes)")
 		}
 		for _, g := range tn.Gateways {
-			if c, dup := byID[g]; dup && c.tenant != i {
-				bad("%s: gateway %q is already %s[%d]'s: a gateway belongs to one tenant", p, g, field, c.tenant)
+			if j, dup := byID[g]; dup && j != i {
+				bad(i, "gateways", "%q is already tenant %d's: a gateway belongs to one tenant", g, j)
 			}
-			byID[g] = claim{i, g}
+			byID[g] = i
 		}
 		for _, pre := range tn.GatewayPrefixes {
 			if pre == "" {
-				bad("%s: gateway_prefixes: an empty prefix would claim every gateway", p)
+				bad(i, "gateway_prefixes", "an empty prefix would claim every gateway")
 				continue
 			}
-			prefixes = append(prefixes, struct {
-				claim
-				p string
-			}{claim{i, pre}, pre})
+			prefixes = append(prefixes, prefix{i, pre})
 		}
 	}
 	for _, a := range prefixes {
 		for _, b := range prefixes {
 			if a.tenant < b.tenant && (strings.HasPrefix(a.p, b.p) || strings.HasPrefix(b.p, a.p)) {
-				bad("%s[%d]: gateway prefix %q overlaps %s[%d]'s %q: a gateway belongs to one tenant", field, b.tenant, b.p, field, a.tenant, a.p)
+				bad(b.tenant, "gateway_prefixes", "%q overlaps tenant %d's %q: a gateway belongs to one tenant", b.p, a.tenant, a.p)
 			}
 		}
-		for g, c := range byID {
-			if c.tenant != a.tenant && strings.HasPrefix(g, a.p) {
-				bad("%s[%d]: gateway %q is claimed by %s[%d]'s prefix %q too: a gateway belongs to one tenant", field, c.tenant, g, field, a.tenant, a.p)
+		for g, i := range byID {
+			if i != a.tenant && strings.HasPrefix(g, a.p) {
+				bad(i, "gateways", "%q is claimed by tenant %d's prefix %q too: a gateway belongs to one tenant", g, a.tenant, a.p)
 			}
 		}
 	}
+	slices.SortStableFunc(errs, func(a, b TenantError) int { return a.Index - b.Index })
 	return errs
 }
 

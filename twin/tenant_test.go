@@ -119,13 +119,13 @@ func TestTenantConfigErrors(t *testing.T) {
 		tenants []Tenant
 		want    string
 	}{
-		{"bad id", []Tenant{{ID: "Bari!", Name: "x", Areas: []string{"072006"}}}, `tenants[0] (Bari!): id "Bari!"`},
+		{"bad id", []Tenant{{ID: "Bari!", Name: "x", Areas: []string{"072006"}}}, `tenants[0] (Bari!): id: "Bari!"`},
 		{"no name", []Tenant{{ID: "bari", Areas: []string{"072006"}}}, "tenants[0] (bari): name: required"},
 		{"empty", []Tenant{{ID: "bari", Name: "Bari"}}, "needs at least one area or gateway"},
-		{"twice", []Tenant{{ID: "bari", Name: "a", Areas: []string{"072006"}}, {ID: "bari", Name: "b", Areas: []string{"072006"}}}, `tenants[1] (bari): id "bari" is also tenants[0]'s`},
-		{"gateway twice", []Tenant{{ID: "a", Name: "a", Gateways: []string{"gw1"}}, {ID: "b", Name: "b", Gateways: []string{"gw1"}}}, `tenants[1] (b): gateway "gw1" is already tenants[0]'s`},
-		{"prefixes overlap", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{"ba-"}}, {ID: "b", Name: "b", GatewayPrefixes: []string{"ba-bit"}}}, `gateway prefix "ba-bit" overlaps tenants[0]'s "ba-"`},
-		{"id under prefix", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{"ba-"}}, {ID: "b", Name: "b", Gateways: []string{"ba-1"}}}, `gateway "ba-1" is claimed by tenants[0]'s prefix "ba-" too`},
+		{"twice", []Tenant{{ID: "bari", Name: "a", Areas: []string{"072006"}}, {ID: "bari", Name: "b", Areas: []string{"072006"}}}, `tenants[1] (bari): id: "bari" is also tenant 0's`},
+		{"gateway twice", []Tenant{{ID: "a", Name: "a", Gateways: []string{"gw1"}}, {ID: "b", Name: "b", Gateways: []string{"gw1"}}}, `tenants[1] (b): gateways: "gw1" is already tenant 0's`},
+		{"prefixes overlap", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{"ba-"}}, {ID: "b", Name: "b", GatewayPrefixes: []string{"ba-bit"}}}, `tenants[1] (b): gateway_prefixes: "ba-bit" overlaps tenant 0's "ba-"`},
+		{"id under prefix", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{"ba-"}}, {ID: "b", Name: "b", Gateways: []string{"ba-1"}}}, `tenants[1] (b): gateways: "ba-1" is claimed by tenant 0's prefix "ba-" too`},
 		{"empty prefix", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{""}}}, "an empty prefix would claim every gateway"},
 		{"unknown area", []Tenant{{ID: "a", Name: "a", Areas: []string{"Atlantide"}}}, `tenants[0] (a): area "Atlantide": no area has this ID or name`},
 	} {

@@ -60,6 +60,9 @@ type Config struct {
 	// NATS, if set, is the NATS connection of every section that gives
 	// none of its own (nats_shared.go).
 	NATS *NATSConn `yaml:"nats"`
+	// Tenants are the organisations sharing the platform, each seeing its
+	// own areas and gateways (tenants.go).
+	Tenants []Tenant `yaml:"tenants"`
 
 	doc        *yamlconf.Doc
 	natsShared []string         // the sections that took NATS
@@ -227,6 +230,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateSharedNATS(bad)
 	c.validateTwin(bad)
+	c.validateTenants(bad)
 	c.validateAlarms(bad)
 	c.validateSites(bad)
 	c.validateEnrolment(bad)

@@ -94,15 +94,15 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool)) error {
 			*f.value = v
 		}
 	}
-	if t := c.Twin; t != nil {
-		inline = inline || len(t.Tokens) > 0
-		if t.TokensFile != "" || t.TokensEnv != "" {
-			ref := secret.Ref{File: t.TokensFile, Env: t.TokensEnv}
-			if len(t.Tokens) > 0 {
+	for _, f := range c.tokenFields() {
+		inline = inline || len(*f.tokens) > 0
+		if f.file != "" || f.env != "" {
+			ref := secret.Ref{File: f.file, Env: f.env}
+			if len(*f.tokens) > 0 {
 				ref.Value = "inline"
 			}
-			if v, ok := resolve("twin.tokens", ref); ok {
-				t.Tokens = splitTokens(v)
+			if v, ok := resolve(f.path, ref); ok {
+				*f.tokens = splitTokens(v)
 			}
 		}
 	}
@@ -146,19 +146,40 @@ func (c *Config) validateSecrets(bad func(path, format string, args ...any)) {
 			bad(fmt.Sprintf("gateways[%d].password_hash", i), "%s", problem)
 		}
 	}
-	if t := c.Twin; t != nil {
-		src, resolved := c.secrets.from["twin.tokens"]
-		for i, tok := range t.Tokens {
+	for _, f := range c.tokenFields() {
+		src, resolved := c.secrets.from[f.path]
+		for i, tok := range *f.tokens {
 			problem := secret.Check(tok)
 			switch {
 			case problem == "":
 			case resolved:
 				bad(src.field, "%s %s", secret.Describe(fmt.Sprintf("token %d", i+1), src.where), problem)
 			default:
-				bad(fmt.Sprintf("twin.tokens[%d]", i), "the token %s", problem)
+				bad(fmt.Sprintf("%s[%d]", f.path, i), "the token %s", problem)
 			}
 		}
 	}
+}
+
+// tokenField is a list of operator tokens given inline, in a file or in
+// the environment: twin.tokens and each tenant's.
+type tokenField struct {
+	path      string
+	tokens    *[]string
+	file, env string
+}
+
+// tokenFields returns the config's token lists.
+func (c *Config) tokenFields() []tokenField {
+	var out []tokenField
+	if t := c.Twin; t != nil {
+		out = append(out, tokenField{"twin.tokens", &t.Tokens, t.TokensFile, t.TokensEnv})
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		out = append(out, tokenField{fmt.Sprintf("tenants[%d].tokens", i), &t.Tokens, t.TokensFile, t.TokensEnv})
+	}
+	return out
 }
 
 // SecretWarnings returns the files holding secrets (the config file when
