@@ -25,6 +25,7 @@ import (
 	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/alarms"
+	"github.com/ponte-city/ponte/twin/api"
 )
 
 // Options are what a caller may set beyond the configuration file.
@@ -207,7 +208,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
 	if tw != nil {
-		if err := mountTwin(mux, cfg, tw, alarmEngine.Handler(), log, reg); err != nil {
+		alarmsH := alarmEngine.ScopedHandler(alarms.ScopeSees(tw, api.ScopeOf))
+		if err := mountTwin(mux, cfg, tw, alarmsH, log, reg); err != nil {
 			return err
 		}
 	}

@@ -37,8 +37,8 @@ func buildTwin(cfg *config.Config, inv *site.Inventory, log *slog.Logger, reg pr
 	return twin.New(twin.Config{
 		Areas: areas, AreaLevels: levels, Roads: roads, Sites: twin.SitesFromInventory(inv),
 		StaleFactor: cfg.Twin.StaleFactor, RoadMaxMetres: cfg.Twin.RoadMaxMetres,
-		IndicatorWindow: cfg.Twin.IndicatorWindow.D(),
-		Logger:          log.With("component", "twin"), Registerer: reg,
+		IndicatorWindow: cfg.Twin.IndicatorWindow.D(), Tenants: cfg.TwinTenants(),
+		Logger: log.With("component", "twin"), Registerer: reg,
 	})
 }
 
@@ -60,7 +60,11 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 	}
 	pub := &cfg.Twin.Public
 	rate, burst := pub.PublicRate()
-	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, History: hist, Alarms: alarmsH,
+	tenants, err := apiTenants(cfg, tw)
+	if err != nil {
+		return err
+	}
+	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH,
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		PublicRate: rate, PublicBurst: burst, Public: publicAPI(pub),
 		Logger: log.With("component", "twin-api"), Registerer: reg})

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ponte-city/ponte/twin"
 )
 
 // HTTP answers, for the API's routes (mounted by ingest under the twin
@@ -42,33 +44,55 @@ type AckRequest struct {
 // Handler serves GET /api/v1/alarms, GET /api/v1/alarms/{id}, POST
 // /api/v1/alarms/{id}/ack and GET /api/v1/alarms/stream. It does not
 // check who calls: mount it behind the operators' token check.
-func (e *Engine) Handler() http.Handler {
+func (e *Engine) Handler() http.Handler { return e.ScopedHandler(nil) }
+
+// Sees returns, for one request, whether its caller may see an alarm.
+type Sees func(r *http.Request) func(*Alarm) bool
+
+// ScopedHandler is Handler for callers who see some alarms only (an
+// operator of one tenant): an alarm sees(r) refuses is left out of lists,
+// counts and the stream, and answered as one that does not exist. A nil
+// sees sees every alarm.
+func (e *Engine) ScopedHandler(sees Sees) http.Handler {
+	if sees == nil {
+		sees = func(*http.Request) func(*Alarm) bool { return func(*Alarm) bool { return true } }
+	}
+	h := &handler{e: e, sees: sees}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/alarms", e.handleList)
-	mux.HandleFunc("GET /api/v1/alarms/stream", e.handleStream)
-	mux.HandleFunc("GET /api/v1/alarms/{id}", e.handleGet)
-	mux.HandleFunc("POST /api/v1/alarms/{id}/ack", e.handleAck)
+	mux.HandleFunc("GET /api/v1/alarms", h.handleList)
+	mux.HandleFunc("GET /api/v1/alarms/stream", h.handleStream)
+	mux.HandleFunc("GET /api/v1/alarms/{id}", h.handleGet)
+	mux.HandleFunc("POST /api/v1/alarms/{id}/ack", h.handleAck)
 	return mux
 }
 
-func (e *Engine) handleList(w http.ResponseWriter, r *http.Request) {
+// handler serves the alarms to callers who see what sees lets them.
+type handler struct {
+	e    *Engine
+	sees Sees
+}
+
+func (h *handler) handleList(w http.ResponseWriter, r *http.Request) {
 	q, param, msg := parseQuery(r)
 	if msg != "" {
 		writeError(w, http.StatusBadRequest, param, msg)
 		return
 	}
-	writeJSON(w, http.StatusOK, e.list(q))
+	writeJSON(w, http.StatusOK, h.e.list(q, h.sees(r)))
 }
 
-// list is the List answer for q.
-func (e *Engine) list(q Query) List {
+// list is the List answer for q, of the alarms sees keeps.
+func (e *Engine) list(q Query, sees func(*Alarm) bool) List {
 	out := List{Generated: e.cfg.Now().UTC(), Open: map[Severity]int{}, Alarms: e.List(q)}
+	out.Alarms = slices.DeleteFunc(out.Alarms, func(a Alarm) bool { return !sees(&a) })
 	for _, s := range severities {
 		out.Open[s] = 0
 	}
 	e.mu.Lock()
 	for _, a := range e.open {
-		out.Open[a.Severity]++
+		if sees(a) {
+			out.Open[a.Severity]++
+		}
 	}
 	e.mu.Unlock()
 	return out
@@ -102,16 +126,20 @@ func parseQuery(r *http.Request) (q Query, param, msg string) {
 	return q, "", ""
 }
 
-func (e *Engine) handleGet(w http.ResponseWriter, r *http.Request) {
-	a, ok := e.Get(r.PathValue("id"))
-	if !ok {
+func (h *handler) handleGet(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.e.Get(r.PathValue("id"))
+	if !ok || !h.sees(r)(&a) {
 		writeError(w, http.StatusNotFound, "", "no alarm "+quote(r.PathValue("id")))
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (e *Engine) handleAck(w http.ResponseWriter, r *http.Request) {
+func (h *handler) handleAck(w http.ResponseWriter, r *http.Request) {
+	if a, ok := h.e.Get(r.PathValue("id")); !ok || !h.sees(r)(&a) {
+		writeError(w, http.StatusNotFound, "", "no alarm "+quote(r.PathValue("id")))
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAckBody+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "", "read the body: "+err.Error())
@@ -137,7 +165,7 @@ func (e *Engine) handleAck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "note", "note: "+msg)
 		return
 	}
-	a, err := e.Ack(r.PathValue("id"), req.Operator, r.RemoteAddr, req.Note)
+	a, err := h.e.Ack(r.PathValue("id"), req.Operator, r.RemoteAddr, req.Note)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "", "no alarm "+quote(r.PathValue("id")))
@@ -174,13 +202,14 @@ func checkText(s string, limit int, required bool) string {
 // handleStream sends the open alarms ("event: alarms", a List) and then
 // each change ("event: alarm", an Event) as Server-Sent Events, until the
 // client goes or falls behind (it reconnects and gets a fresh list).
-func (e *Engine) handleStream(w http.ResponseWriter, r *http.Request) {
+func (h *handler) handleStream(w http.ResponseWriter, r *http.Request) {
+	e, sees := h.e, h.sees(r)
 	open, ch, unsubscribe := e.Subscribe()
 	defer unsubscribe()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	var buf strings.Builder
@@ -199,8 +228,8 @@ func (e *Engine) handleStream(w http.ResponseWriter, r *http.Request) {
 		buf.Write(b)
 		buf.WriteString("\n\n")
 	}
-	l := e.list(Query{})
-	l.Alarms = open
+	l := e.list(Query{}, sees)
+	l.Alarms = slices.DeleteFunc(open, func(a Alarm) bool { return !sees(&a) })
 	buf.WriteString("retry: 2000\n")
 	event("alarms", l)
 	if !write() {
@@ -215,6 +244,9 @@ func (e *Engine) handleStream(w http.ResponseWriter, r *http.Request) {
 		case ev, ok := <-ch:
 			if !ok {
 				return
+			}
+			if !sees(&ev.Alarm) {
+				continue
 			}
 			event("alarm", ev)
 		case <-heartbeat.C:
@@ -252,4 +284,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// ScopeSees is the Sees of callers whose twin.Scope scopeOf gives: an
+// alarm of a site or area is seen by whoever sees that entity in the
+// twin, a city-wide alarm by those who see the whole twin.
+func ScopeSees(reader twin.Reader, scopeOf func(*http.Request) twin.Scope) Sees {
+	return func(r *http.Request) func(*Alarm) bool {
+		s := scopeOf(r)
+		return func(a *Alarm) bool {
+			if s.All() {
+				return true
+			}
+			e, ok := reader.Entity(a.Entity)
+			return ok && s.Visible(&e)
+		}
+	}
 }

@@ -20,7 +20,8 @@ import (
 type API struct {
 	cfg     Config
 	reader  twin.Reader
-	tokens  [][]byte
+	tokens  []scopedToken
+	tenants map[string]*Tenant // by ID
 	limiter *limiter
 	guard   *throttle.Guard
 	metrics *metrics
@@ -63,7 +64,15 @@ func New(cfg Config) (*API, error) {
 		hist:    newHistoryCache(),
 	}
 	for _, t := range cfg.Tokens {
-		a.tokens = append(a.tokens, []byte(t))
+		a.tokens = append(a.tokens, scopedToken{[]byte(t), twin.AllScope()})
+	}
+	a.tenants = map[string]*Tenant{}
+	for i := range cfg.Tenants {
+		tn := &a.cfg.Tenants[i]
+		a.tenants[tn.ID] = tn
+		for _, t := range tn.Tokens {
+			a.tokens = append(a.tokens, scopedToken{[]byte(t), tn.Scope})
+		}
 	}
 	return a, nil
 }
@@ -172,9 +181,10 @@ func (a *API) operator(h http.HandlerFunc) http.Handler {
 			return
 		}
 		tok, given := operatorToken(r)
+		scope, valid := a.tokenScope(tok)
 		if !given {
 			attempt.Refund(AuthMissing)
-		} else if !a.validToken(tok) {
+		} else if !valid {
 			attempt.Failed(AuthBad)
 			a.cfg.Logger.Warn("operator API: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			given = false
@@ -185,7 +195,7 @@ func (a *API) operator(h http.HandlerFunc) http.Handler {
 			return
 		}
 		attempt.Succeeded()
-		h(w, withScope(r, twin.AllScope()))
+		h(w, withScope(r, scope))
 	}))
 }
 
@@ -209,17 +219,25 @@ func operatorToken(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// validToken says whether tok is one of the operator tokens, comparing
-// with every one of them.
-func (a *API) validToken(tok string) bool {
+// tokenScope returns the scope of tok and whether it is one of the
+// operator tokens, comparing it with every one of them.
+func (a *API) tokenScope(tok string) (twin.Scope, bool) {
 	if tok == "" {
-		return false
+		return twin.Scope{}, false
 	}
-	found := 0
+	found, scope := 0, twin.Scope{}
 	for _, t := range a.tokens {
-		found |= subtle.ConstantTimeCompare(t, []byte(tok))
+		if subtle.ConstantTimeCompare(t.token, []byte(tok)) == 1 {
+			found, scope = 1, t.scope
+		}
 	}
-	return found == 1
+	return scope, found == 1
+}
+
+// scopedToken is an operator token and what it sees.
+type scopedToken struct {
+	token []byte
+	scope twin.Scope
 }
 
 // public wraps a public endpoint: CORS, the licence link, rate limit per

@@ -31,8 +31,12 @@ const (
 type Config struct {
 	// Reader is the twin (required).
 	Reader twin.Reader
-	// Tokens are the operator tokens (at least one).
+	// Tokens are the operator tokens that see the whole twin (at least
+	// one).
 	Tokens []string
+	// Tenants are the organisations sharing the platform; each tenant's
+	// tokens see its Scope only (optional).
+	Tenants []Tenant
 	// History reads time series; nil answers /history with 501.
 	History HistoryQuerier
 	// Alarms serves /api/v1/alarms and below (twin/alarms' Handler),
@@ -90,6 +94,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config.Tokens[%d]: must be non-empty without white space", i))
 		}
 	}
+	errs = append(errs, tenantErrors(c.Tokens, c.Tenants)...)
 	if c.PublicRate < 0 || math.IsNaN(c.PublicRate) || math.IsInf(c.PublicRate, 0) {
 		errs = append(errs, fmt.Errorf("config.PublicRate: %v, want a finite rate >= 0 (0: default %d/s)", c.PublicRate, DefaultPublicRate))
 	}

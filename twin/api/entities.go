@@ -24,7 +24,7 @@ func (a *API) handleEntities(w http.ResponseWriter, r *http.Request) {
 	// loading (a change replayed onto the snapshot is harmless: each one is
 	// a whole entity).
 	seq := a.reader.LastSeq()
-	ents := a.reader.Entities(f)
+	ents := a.scoped(r).Entities(f)
 	areas := indicatorLookup(a.reader)
 	buf := make([]byte, 0, 256*len(ents)+64)
 	buf = append(buf, `{"type":"FeatureCollection","features":[`...)
@@ -75,7 +75,7 @@ func acceptsGzip(h string) bool {
 // handleEntity answers GET /api/v1/entities/{id} with one Feature.
 func (a *API) handleEntity(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	e, ok := a.reader.Entity(id)
+	e, ok := a.scoped(r).Entity(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "id", "no entity "+quote(id))
 		return

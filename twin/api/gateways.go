@@ -41,7 +41,7 @@ type fleet struct {
 // the gateways (no filter: a city's fleet is hundreds, not thousands).
 func (a *API) handleGateways(w http.ResponseWriter, r *http.Request) {
 	seq := a.reader.LastSeq()
-	ents := a.reader.Entities(twin.Filter{Types: []string{string(twin.KindGateway)}})
+	ents := a.scoped(r).Entities(twin.Filter{Types: []string{string(twin.KindGateway)}})
 	out := fleet{Gateways: make([]fleetGateway, 0, len(ents))}
 	for _, e := range ents {
 		out.Gateways = append(out.Gateways, newFleetGateway(e))

@@ -133,7 +133,7 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 		badParam(w, perr)
 		return
 	}
-	e, ok := a.reader.Entity(req.entity)
+	e, ok := a.scoped(r).Entity(req.entity)
 	if !ok {
 		writeError(w, http.StatusNotFound, "entity", "no entity "+quote(req.entity))
 		return

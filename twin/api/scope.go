@@ -28,16 +28,52 @@ func scopeOf(r *http.Request) twin.Scope {
 const TenantHeader = "NGSILD-Tenant"
 
 // tenantScope is the scope of r narrowed by its NGSILD-Tenant header: the
-// caller's whole scope without one, one of its tenants with one. A tenant
-// the caller cannot see is answered as one that does not exist.
+// caller's whole scope without one, one tenant with one. A tenant the
+// caller cannot see is answered as one that does not exist (errNoTenant).
 func (a *API) tenantScope(r *http.Request) (twin.Scope, error) {
 	s := scopeOf(r)
-	t := r.Header.Get(TenantHeader)
-	if t == "" {
+	id := r.Header.Get(TenantHeader)
+	if id == "" {
 		return s, nil
 	}
-	if !s.All() && !slices.Contains(s.Tenants(), t) {
-		return twin.Scope{}, fmt.Errorf("%s: no tenant %q", TenantHeader, t)
+	tn, ok := a.tenants[id]
+	if !ok || !s.All() && !slices.Contains(s.Tenants(), id) {
+		return twin.Scope{}, fmt.Errorf("%s %q: %w", TenantHeader, id, errNoTenant)
 	}
-	return s, fmt.Errorf("%s: no tenant %q (no tenants are configured)", TenantHeader, t)
+	return tn.Scope, nil
 }
+
+// scoped returns the twin as r's caller sees it: the entities of its scope
+// only, an entity out of it as one that does not exist.
+func (a *API) scoped(r *http.Request) scopedReader {
+	return scopedReader{a.reader, scopeOf(r)}
+}
+
+// scopedReader is a twin.Reader's entities as one scope sees them.
+type scopedReader struct {
+	r     twin.Reader
+	scope twin.Scope
+}
+
+// Entities returns the entities f selects that the scope sees.
+func (s scopedReader) Entities(f twin.Filter) []twin.Entity {
+	es := s.r.Entities(f)
+	if s.scope.All() {
+		return es
+	}
+	return slices.DeleteFunc(es, func(e twin.Entity) bool { return !s.scope.Visible(&e) })
+}
+
+// Entity returns the entity id if the scope sees it.
+func (s scopedReader) Entity(id string) (twin.Entity, bool) {
+	e, ok := s.r.Entity(id)
+	if !ok || !s.scope.Visible(&e) {
+		return twin.Entity{}, false
+	}
+	return e, true
+}
+
+// ScopeOf returns what the caller of r may see of the twin, as the
+// operator check found it (for handlers mounted behind it, such as the
+// alarms'): nothing for a request that did not pass the check.
+func ScopeOf(r *http.Request) twin.Scope { return scopeOf(r) }

@@ -133,7 +133,7 @@ func (a *API) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ans := snapshotAnswer{At: at.UTC(), Window: formatDuration(window),
-		Sites: snapshotSites(a.reader.Entities(twin.Filter{Types: []string{string(twin.KindSite)}}), series, at, window, a.fallbackMeasurement())}
+		Sites: snapshotSites(a.scoped(r).Entities(twin.Filter{Types: []string{string(twin.KindSite)}}), series, at, window, a.fallbackMeasurement())}
 	ans.Indicators = a.snapshotIndicators(at, ans.Sites)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, "application/json", ans)

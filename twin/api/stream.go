@@ -60,7 +60,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	// own write deadline (WriteTimeout), so a client that stops reading is
 	// still cut off. (The server's read deadline is cleared by net/http
 	// once a request without a body is read.)
-	s := &stream{a: a, w: w, rc: rc}
+	s := &stream{a: a, scope: scopeOf(r), w: w, rc: rc}
 	s.buf.WriteString("retry: 2000\n: connected\n\n")
 	if resync {
 		s.change(twin.Change{})
@@ -111,6 +111,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 // stream is the state of one SSE response.
 type stream struct {
 	a          *API
+	scope      twin.Scope // what the caller sees
 	w          http.ResponseWriter
 	rc         *http.ResponseController
 	buf        bytes.Buffer
@@ -119,6 +120,9 @@ type stream struct {
 
 // change adds one change to the pending events.
 func (s *stream) change(c twin.Change) {
+	if c.Seq != 0 && !s.scope.Visible(&c.Entity) {
+		return
+	}
 	if c.Seq == 0 {
 		// The resync carries the current last ID, so that the client's
 		// reconnect resumes from here instead of resyncing again.

@@ -34,11 +34,18 @@ type ticketAnswer struct {
 // concurrent use.
 type tickets struct {
 	mu     sync.Mutex
-	issued map[string]time.Time // ticket -> expiry
+	issued map[string]ticket
 }
 
-// issue returns a new ticket valid until now+TicketTTL.
-func (t *tickets) issue(now time.Time) (string, time.Time, error) {
+// ticket is an issued ticket: its expiry and the scope of the token that
+// asked for it, which the stream it opens has.
+type ticket struct {
+	expires time.Time
+	scope   twin.Scope
+}
+
+// issue returns a new ticket for scope valid until now+TicketTTL.
+func (t *tickets) issue(now time.Time, scope twin.Scope) (string, time.Time, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", time.Time{}, err
@@ -48,7 +55,7 @@ func (t *tickets) issue(now time.Time) (string, time.Time, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.issued == nil {
-		t.issued = map[string]time.Time{}
+		t.issued = map[string]ticket{}
 	}
 	if len(t.issued) >= maxTickets {
 		t.purge(now)
@@ -59,37 +66,38 @@ func (t *tickets) issue(now time.Time) (string, time.Time, error) {
 		}
 		delete(t.issued, k)
 	}
-	t.issued[tk] = exp
+	t.issued[tk] = ticket{exp, scope}
 	return tk, exp, nil
 }
 
 // purge drops expired tickets; t.mu is held.
 func (t *tickets) purge(now time.Time) {
 	for k, e := range t.issued {
-		if !now.Before(e) {
+		if !now.Before(e.expires) {
 			delete(t.issued, k)
 		}
 	}
 }
 
-// redeem uses up tk: true if it was issued, unused and not expired.
-func (t *tickets) redeem(tk string, now time.Time) bool {
+// redeem uses up tk and returns its scope: ok if it was issued, unused
+// and not expired.
+func (t *tickets) redeem(tk string, now time.Time) (twin.Scope, bool) {
 	if tk == "" {
-		return false
+		return twin.Scope{}, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	exp, ok := t.issued[tk]
+	e, ok := t.issued[tk]
 	if !ok {
-		return false
+		return twin.Scope{}, false
 	}
 	delete(t.issued, tk)
-	return now.Before(exp)
+	return e.scope, now.Before(e.expires)
 }
 
 // handleTicket answers POST /api/v1/stream/ticket.
 func (a *API) handleTicket(w http.ResponseWriter, r *http.Request) {
-	tk, exp, err := a.tickets.issue(a.cfg.Now())
+	tk, exp, err := a.tickets.issue(a.cfg.Now(), scopeOf(r))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "make a ticket: "+err.Error())
 		return
@@ -112,7 +120,8 @@ func (a *API) streamAuth(h http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusTooManyRequests, "ticket", "too many failed authentications from this address; retry later")
 			return
 		}
-		if !a.tickets.redeem(tk, a.cfg.Now()) {
+		scope, ok := a.tickets.redeem(tk, a.cfg.Now())
+		if !ok {
 			attempt.Failed(AuthBad)
 			a.cfg.Logger.Warn("stream: unknown, used or expired ticket", "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ponte"`)
@@ -120,7 +129,7 @@ func (a *API) streamAuth(h http.HandlerFunc) http.Handler {
 			return
 		}
 		attempt.Succeeded()
-		h(w, withScope(r, twin.AllScope()))
+		h(w, withScope(r, scope))
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("ticket") {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ponte-city/ponte/twin"
 )
 
 // newTicket asks for a stream ticket with tok.
@@ -95,7 +97,7 @@ func TestTicketsBounded(t *testing.T) {
 	var ts tickets
 	now := time.Unix(0, 0)
 	for range maxTickets + 10 {
-		if _, _, err := ts.issue(now); err != nil {
+		if _, _, err := ts.issue(now, twin.AllScope()); err != nil {
 			t.Fatal(err)
 		}
 	}
