@@ -33,6 +33,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 			documented = append(documented, strings.ToUpper(m)+" "+p)
 			o := op.(map[string]any)
+			if want := RouteScope(strings.ToUpper(m) + " " + p); o["x-ponte-scope"] != want {
+				t.Errorf("%s %s: x-ponte-scope %v, want %s", m, p, o["x-ponte-scope"], want)
+			}
 			if o["operationId"] == nil || o["responses"] == nil {
 				t.Errorf("%s %s: no operationId or responses", m, p)
 			}

@@ -77,3 +77,34 @@ func (s scopedReader) Entity(id string) (twin.Entity, bool) {
 // operator check found it (for handlers mounted behind it, such as the
 // alarms'): nothing for a request that did not pass the check.
 func ScopeOf(r *http.Request) twin.Scope { return scopeOf(r) }
+
+// The scopes of the API's routes, as each operation's x-ponte-scope in
+// the OpenAPI document says.
+const (
+	// ScopePublic: anyone may call it and gets the same answer.
+	ScopePublic = "public"
+	// ScopeTenant: an operator token is required, and the answer holds
+	// only what the token's tenants see (all of it for twin.tokens).
+	ScopeTenant = "tenant"
+)
+
+// publicRoutes are the routes anyone may call.
+var publicRoutes = []string{
+	"GET /api/v1/indicators",
+	"GET /api/v1/indicators.csv",
+	"GET /api/v1/indicators/history",
+	"GET /api/v1/areas.geojson",
+	"GET /api/v1/config",
+	"GET /api/v1/openapi.json",
+}
+
+// Routes returns the API's routes as "METHOD /path" patterns.
+func Routes() []string { return routes() }
+
+// RouteScope returns the scope of one of Routes.
+func RouteScope(route string) string {
+	if slices.Contains(publicRoutes, route) {
+		return ScopePublic
+	}
+	return ScopeTenant
+}

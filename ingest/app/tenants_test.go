@@ -1,0 +1,243 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/ingest/app"
+	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
+	"github.com/ponte-city/ponte/twin/api"
+	"github.com/ponte-city/ponte/wire"
+)
+
+// Tokens of TestTenantsOnEveryRoute.
+const (
+	cityToken    = "city-operator-token-000001"
+	bariToken    = "bari-operator-token-000001"
+	firenzeToken = "firenze-operator-token-001"
+)
+
+// twoCities writes two gateways' site configs, gw1 with an energy meter at
+// Piazza del Duomo in Firenze and gw2 with one in Piazza Aldo Moro in
+// Bari, and returns ingest's twin, alarms and tenants sections: Bari's and
+// Firenze's municipalities as two tenants.
+func twoCities(t testing.TB, dir string) string {
+	t.Helper()
+	for _, s := range []struct{ gw, entity, where string }{
+		{"gw1", "urn:ngsi-ld:Streetlight:fi-duomo-meter", "{lon: 11.25580, lat: 43.77310}"},
+		{"gw2", "urn:ngsi-ld:Streetlight:ba-moro-meter", "{lon: 16.87160, lat: 41.11770}"},
+	} {
+		y := fmt.Sprintf("gateway:\n  id: %s\nuplink:\n  broker: tcp://127.0.0.1:1883\nbuffer:\n  dir: %s\ndevices:\n  - name: meter-1\n    profile: eastron-sdm630-v2\n    address: tcp://127.0.0.1:502\n    unit: 1\n    interval: 10s\n    location: %s\n    entity: %s\n",
+			s.gw, filepath.Join(dir, "buf-"+s.gw), s.where, s.entity)
+		if err := os.WriteFile(filepath.Join(dir, s.gw+".yaml"), []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fmt.Sprintf(`sites: [gw1.yaml, gw2.yaml]
+profiles: %s
+twin:
+  areas: [%s, %s]
+  tokens: [%s]
+  alarms:
+    defaults: false
+    rules:
+      - {id: overload, category: energy, point: power, above: 20000, severity: major, unit: W, label: {it: "Quadro oltre 20 kW", en: "Cabinet above 20 kW"}}
+tenants:
+  - {id: firenze, name: Comune di Firenze, areas: ["048017"], gateways: [gw1], tokens: [%s]}
+  - {id: bari, name: Comune di Bari, areas: ["072006"], gateways: [gw2], tokens: [%s]}
+`, abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"),
+		abs(t, "../../geo/data/bari-metro-municipalities.geojson"), cityToken, firenzeToken, bariToken)
+}
+
+// TestTenantsOnEveryRoute: a Bari operator's token reaches nothing of
+// Firenze on any operator route of the API (each route of the API's table
+// is tried), while the city's token and Firenze's reach it; and Firenze's
+// token nothing of Bari.
+func TestTenantsOnEveryRoute(t *testing.T) {
+	testenv.Integration(t, "ingest with its embedded broker")
+	dir := t.TempDir()
+	cfg, _ := writeConfig(t, dir, "", twoCities(t, dir), 2)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	const fiSite, baSite = "urn:ngsi-ld:Streetlight:fi-duomo-meter", "urn:ngsi-ld:Streetlight:ba-moro-meter"
+	base := "http://" + addrs.HTTP
+
+	do := func(method, path, token string, body io.Reader) (int, string) {
+		req, _ := http.NewRequest(method, base+path, body)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	// A gateway reports 25 kW (each time with the next sequence number):
+	// its site gets an overload alarm.
+	topics := cfg.Topics()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	seqs := map[string]uint64{}
+	publish := func(gwID string) {
+		gw, err := ingesttest.Connect(addrs.BrokerURL, gwID, gwID, password(gwID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gw.Disconnect(50)
+		seqs[gwID]++
+		at := now.Add(time.Duration(seqs[gwID]) * time.Second)
+		data, _ := wire.Encode(nil, &wire.Batch{Gateway: gwID, Epoch: 7, Seqs: []uint64{seqs[gwID]},
+			Readings: []wire.Reading{{Device: "meter-1", Point: "total_power", Value: wire.Float(25000), Unit: "W", Time: at}}})
+		if tok := gw.Publish(topics.Up(gwID), 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	publish("gw1")
+	publish("gw2")
+	var fiAlarm, baAlarm string
+	testenv.Eventually(t, 20*time.Second, "an alarm on each site", func() bool {
+		_, body := do("GET", "/api/v1/alarms", cityToken, nil)
+		fiAlarm, baAlarm = alarmID(body, fiSite), alarmID(body, baSite)
+		return fiAlarm != "" && baAlarm != ""
+	})
+
+	// Every route of the API's table, with its path parameters naming
+	// Firenze's site or alarm.
+	for _, route := range api.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		if api.RouteScope(route) == api.ScopePublic {
+			continue
+		}
+		path = strings.NewReplacer("{id}", fiSite).Replace(path)
+		if strings.HasPrefix(path, "/api/v1/alarms/") {
+			path = strings.Replace(path, fiSite, fiAlarm, 1)
+		}
+		switch {
+		case strings.HasSuffix(path, "/history"):
+			path += "?entity=" + fiSite + "&point=power&from=" + now.Add(-time.Hour).Format(time.RFC3339) + "&to=" + now.Add(time.Minute).Format(time.RFC3339)
+		case strings.HasSuffix(path, "/snapshot"):
+			path += "?at=" + now.Format(time.RFC3339)
+		}
+		t.Run(route, func(t *testing.T) {
+			if code, _ := do(method, path, "", nil); code != http.StatusUnauthorized {
+				t.Errorf("a stranger: %d, want 401", code)
+			}
+			switch {
+			case strings.HasSuffix(path, "/stream"):
+				// The stream's first events are the entities' state as
+				// changes arrive: Bari's token gets Bari's and never
+				// Firenze's.
+				for _, c := range []struct{ token, want, not, notGW, wantGW string }{
+					{bariToken, baSite, fiSite, "gw1", "gw2"}, {firenzeToken, fiSite, baSite, "gw2", "gw1"}} {
+					streamSees(t, base+path, c.token, c.want, c.not, func() { publish(c.notGW); publish(c.wantGW) })
+				}
+				return
+			case method == "POST" && strings.HasSuffix(path, "/ack"):
+				code, body := do(method, path, bariToken, strings.NewReader(`{"operator":"Bari"}`))
+				if code != http.StatusNotFound || strings.Contains(body, fiSite) {
+					t.Errorf("Bari acknowledges Firenze's alarm: %d %s", code, body)
+				}
+				code, _ = do(method, path, firenzeToken, strings.NewReader(`{"operator":"Firenze"}`))
+				if code != http.StatusOK {
+					t.Errorf("Firenze acknowledges its alarm: %d, want 200", code)
+				}
+				return
+			case method == "POST":
+				code, body := do(method, path, bariToken, nil)
+				if code != http.StatusOK || strings.Contains(body, fiSite) {
+					t.Errorf("%d %s", code, body)
+				}
+				return
+			}
+			code, body := do(method, path, bariToken, nil)
+			if code != http.StatusNotFound && (strings.Contains(body, fiSite) || strings.Contains(body, `"gw1"`) || strings.Contains(body, fiAlarm)) {
+				t.Errorf("Bari's token sees Firenze: %d %.400s", code, body)
+			}
+			cityCode, cityBody := do(method, path, cityToken, nil)
+			fiCode, fiBody := do(method, path, firenzeToken, nil)
+			if strings.Contains(path, fiSite) || strings.Contains(path, fiAlarm) {
+				// One entity, alarm or series of Firenze: missing for Bari,
+				// there (or failing for another reason than not found) for
+				// Firenze and the city.
+				if code != http.StatusNotFound {
+					t.Errorf("Bari's token: %d, want 404", code)
+				}
+				if cityCode == http.StatusNotFound || fiCode == http.StatusNotFound {
+					t.Errorf("city %d, Firenze %d: want the resource found", cityCode, fiCode)
+				}
+				return
+			}
+			if strings.Contains(path, "/snapshot?") && code == http.StatusBadGateway {
+				// No InfluxDB here to read the past from; the snapshot's
+				// sites are the scoped entities, as /entities's are.
+				return
+			}
+			if code != http.StatusOK && code != http.StatusNotImplemented && code != http.StatusServiceUnavailable {
+				t.Errorf("Bari's token: %d %.300s", code, body)
+			}
+			if code == http.StatusOK && !strings.Contains(cityBody, fiSite) && !strings.Contains(cityBody, "gw1") && !strings.Contains(cityBody, fiAlarm) {
+				t.Errorf("the city's token does not see Firenze either (the check could not fail): %.300s", cityBody)
+			}
+			if strings.Contains(fiBody, baSite) || strings.Contains(fiBody, `"gw2"`) || strings.Contains(fiBody, baAlarm) {
+				t.Errorf("Firenze's token sees Bari: %.300s", fiBody)
+			}
+		})
+	}
+}
+
+// alarmID returns the ID of the alarm on entity in an alarms list.
+func alarmID(body, entity string) string {
+	i := strings.Index(body, `"entity":"`+entity+`"`)
+	if i < 0 {
+		return ""
+	}
+	j := strings.LastIndex(body[:i], `"id":"`)
+	if j < 0 {
+		return ""
+	}
+	id, _, _ := strings.Cut(body[j+len(`"id":"`):], `"`)
+	return id
+}
+
+// streamSees opens the SSE stream at url with token, calls publish once
+// it is open, and reads it until a line names want; no line before may
+// name not.
+func streamSees(t *testing.T, url, token, want, not string, publish func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream %s: %d", url, resp.StatusCode)
+	}
+	publish()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, not) {
+			t.Fatalf("stream %s: the token sees %s: %.300s", url, not, line)
+		}
+		if strings.Contains(line, want) {
+			return
+		}
+	}
+	t.Fatalf("stream %s: no event about %s (%v)", url, want, sc.Err())
+}
