@@ -241,3 +241,51 @@ func streamSees(t *testing.T, url, token, want, not string, publish func()) {
 	}
 	t.Fatalf("stream %s: no event about %s (%v)", url, want, sc.Err())
 }
+
+// TestTenantPublicPages: each tenant's public API and page live under
+// /t/{tenant}/ with its name and licence, and carry its areas only.
+func TestTenantPublicPages(t *testing.T) {
+	testenv.Integration(t, "ingest with its embedded broker")
+	dir := t.TempDir()
+	// Bari publishes under its own licence (the last lines of tenants).
+	extra := twoCities(t, dir)
+	extra += "    licence: {name: IODL 2.0, url: \"https://www.dati.gov.it/iodl/2.0/\", attribution: Comune di Bari}\n"
+	extra = strings.Replace(extra, "  - {id: bari, name: Comune di Bari, areas: [\"072006\"], gateways: [gw2], tokens: ["+bariToken+"]}\n",
+		"  - id: bari\n    name: Comune di Bari\n    areas: [\"072006\"]\n    gateways: [gw2]\n    tokens: ["+bariToken+"]\n", 1)
+	cfg, _ := writeConfig(t, dir, "", extra, 2)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addrs.HTTP + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/t/bari/api/v1/indicators")
+	if code != http.StatusOK || !strings.Contains(body, `"072006"`) || strings.Contains(body, `"048017"`) || !strings.Contains(body, "IODL 2.0") {
+		t.Errorf("Bari's indicators: %d %.500s", code, body)
+	}
+	code, body = get("/t/firenze/api/v1/indicators")
+	if code != http.StatusOK || !strings.Contains(body, `"048017"`) || strings.Contains(body, `"072006"`) || strings.Contains(body, "IODL") {
+		t.Errorf("Firenze's indicators (the platform's licence): %d %.500s", code, body)
+	}
+	if code, body = get("/t/bari/api/v1/config"); code != http.StatusOK || !strings.Contains(body, `"tenant":{"id":"bari","name":"Comune di Bari"}`) {
+		t.Errorf("Bari's config: %d %s", code, body)
+	}
+	if code, body = get("/t/bari/api/v1/areas.geojson"); code != http.StatusOK || !strings.Contains(body, "072006") || strings.Contains(body, "048017") {
+		t.Errorf("Bari's areas: %d %.300s", code, body)
+	}
+	if code, body = get("/t/bari/indicators/"); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Errorf("Bari's page: %d %.200s", code, body)
+	}
+	if code, _ = get("/t/bari/api/v1/entities"); code == http.StatusOK {
+		t.Error("an operator route under a tenant's public prefix answers")
+	}
+	for _, p := range []string{"/t/roma/indicators/", "/t/roma/api/v1/indicators", "/t/bari/map/"} {
+		if code, _ = get(p); code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, code)
+		}
+	}
+}

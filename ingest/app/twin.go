@@ -75,6 +75,12 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 	pages := web.Handler()
 	mux.Handle("/map/", pages)
 	mux.Handle("/indicators/", pages)
+	// Each tenant's public page and API, under its name and licence.
+	tenantsH, err := a.TenantHandler(pages)
+	if err != nil {
+		return fmt.Errorf("ingest: tenants' public API: %w", err)
+	}
+	mux.Handle("/t/", tenantsH)
 	// /map leads to the map with the configured base map, if any; the
 	// page reads it from its query.
 	mux.HandleFunc("GET /map", func(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,7 @@ type API struct {
 	reader  twin.Reader
 	tokens  []scopedToken
 	tenants map[string]*Tenant // by ID
+	tenant  *Tenant            // the tenant whose public API this is (tenant_public.go)
 	limiter *limiter
 	guard   *throttle.Guard
 	metrics *metrics

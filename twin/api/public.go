@@ -160,6 +160,14 @@ type configAnswer struct {
 	Licence         Licence  `json:"licence"`
 	// Levels are the area levels the twin has, coarsest first (levels.go).
 	Levels []string `json:"levels"`
+	// Tenant is the tenant whose public API this is (under /t/{id}/).
+	Tenant *tenantAnswer `json:"tenant,omitempty"`
+}
+
+// tenantAnswer names a tenant in the public config.
+type tenantAnswer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // handleConfig answers GET /api/v1/config: what the public page needs
@@ -167,8 +175,12 @@ type configAnswer struct {
 // city's time zone, the licence).
 func (a *API) handleConfig(w http.ResponseWriter, r *http.Request) {
 	p := a.cfg.Public
-	b, err := json.Marshal(configAnswer{Language: a.language(r), DefaultLanguage: p.Language, Languages: twin.Languages(),
-		TimeZone: p.TimeZone, Licence: p.Licence, Levels: levelsOf(a.reader.Indicators())})
+	ans := configAnswer{Language: a.language(r), DefaultLanguage: p.Language, Languages: twin.Languages(),
+		TimeZone: p.TimeZone, Licence: p.Licence, Levels: levelsOf(a.reader.Indicators())}
+	if a.tenant != nil {
+		ans.Tenant = &tenantAnswer{a.tenant.ID, a.tenant.Name}
+	}
+	b, err := json.Marshal(ans)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "encode config: "+err.Error())
 		return

@@ -19,7 +19,9 @@ import { reportHeight } from './embed.js';
 import { trend } from './trend.js';
 import { chooseLevel, levelInURL, levelLabel, setupLevelPicker } from '../shared/levels.js';
 
-const API = '/api/v1';
+/** A tenant's page (/t/{tenant}/indicators/) reads its tenant's API. */
+const TENANT = (location.pathname.match(/^\/t\/([a-z0-9-]+)\//) || [])[1] || '';
+const API = (TENANT ? `/t/${TENANT}` : '') + '/api/v1';
 const REFRESH_MS = 60000;
 /** Indicators the API can rebuild a history of (twin/api indhistory.go). */
 const WITH_HISTORY = ['noise_laeq_mean', 'parking_occupancy', 'lighting_power'];
@@ -58,7 +60,10 @@ async function loadConfig() {
   i18n = makeI18n(lang, cfg.time_zone || DEFAULT_TIME_ZONE);
   document.documentElement.lang = lang;
   for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = i18n.t(e.dataset.i18n);
-  document.title = `${i18n.t('title')} — Ponte`;
+  const tenant = cfg.tenant && typeof cfg.tenant.name === 'string' ? cfg.tenant.name : '';
+  document.title = `${i18n.t('title')} — ${tenant || 'Ponte'}`;
+  $('tenant').textContent = tenant;
+  $('tenant').hidden = !tenant;
   const other = lang === 'it' ? 'en' : 'it';
   const link = $('other-language');
   const q = new URLSearchParams(location.search);
