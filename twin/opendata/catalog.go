@@ -61,7 +61,7 @@ func Catalog(cfg CatalogConfig, datasets []Dataset, now time.Time) (*Graph, erro
 		return nil, err
 	}
 	c := cfg.withDefaults()
-	b := &builder{g: &Graph{}, cfg: c, loc: c.location()}
+	b := &builder{g: &Graph{}, cfg: c, loc: c.location(), typed: map[string]bool{}}
 	b.catalog(datasets, now)
 	if err := b.g.Err(); err != nil {
 		return nil, fmt.Errorf("opendata: build catalogue: %w", err)
@@ -148,6 +148,8 @@ type builder struct {
 	cfg   CatalogConfig
 	loc   *time.Location
 	blank int
+	// typed are the vocabulary terms given their class already.
+	typed map[string]bool
 }
 
 // newBlank returns a fresh blank node.
@@ -167,6 +169,17 @@ func (b *builder) text(s Term, p string, t Text) {
 // date is t as an xsd:date in the catalogue's time zone.
 func (b *builder) date(t time.Time) Term { return dateLit(t.In(b.loc).Format(time.DateOnly)) }
 
+// term adds s p o, o an IRI of a vocabulary (a theme, a frequency...),
+// and, the first time, o's class: AgID's validator checks the class of
+// such values (rules 17, 20, 58, 84).
+func (b *builder) term(s Term, p, o, class string) {
+	b.g.add(s, qn(p), iri(o))
+	if !b.typed[o] {
+		b.typed[o] = true
+		b.types(iri(o), class)
+	}
+}
+
 // types adds s a each of qnames.
 func (b *builder) types(s Term, qnames ...string) {
 	for _, q := range qnames {
@@ -183,8 +196,8 @@ func (b *builder) catalog(datasets []Dataset, now time.Time) {
 	pub := b.agent(c.Publisher, "publisher")
 	b.g.add(cat, qn("dct:publisher"), pub)
 	b.g.add(cat, qn("dct:modified"), b.date(now))
-	b.g.add(cat, qn("dct:language"), iri(languageBase+c.Language))
-	b.g.add(cat, qn("foaf:homepage"), iri(c.Homepage))
+	b.term(cat, "dct:language", languageBase+c.Language, "dct:LinguisticSystem")
+	b.term(cat, "foaf:homepage", c.Homepage, "foaf:Document")
 	ids := make([]Term, len(datasets))
 	for i, d := range datasets {
 		ids[i] = iri(c.url("/opendata/dataset/" + d.ID))
@@ -236,17 +249,17 @@ func (b *builder) dataset(id Term, d Dataset, pub, holder, contact, lic Term, no
 	b.text(id, "dct:title", d.Title)
 	b.text(id, "dct:description", d.Description)
 	for _, t := range d.Themes {
-		b.g.add(id, qn("dcat:theme"), iri(themeBase+t))
+		b.term(id, "dcat:theme", themeBase+t, "skos:Concept")
 	}
 	b.g.add(id, qn("dct:publisher"), pub)
 	b.g.add(id, qn("dct:rightsHolder"), holder)
-	b.g.add(id, qn("dct:accrualPeriodicity"), iri(frequencyBase+d.Frequency))
+	b.term(id, "dct:accrualPeriodicity", frequencyBase+d.Frequency, "dct:Frequency")
 	modified := d.Modified
 	if modified.IsZero() {
 		modified = now
 	}
 	b.g.add(id, qn("dct:modified"), b.date(modified))
-	b.g.add(id, qn("dct:language"), iri(languageBase+c.Language))
+	b.term(id, "dct:language", languageBase+c.Language, "dct:LinguisticSystem")
 	for _, k := range append(append([]string(nil), c.Keywords...), d.Keywords...) {
 		b.g.add(id, qn("dcat:keyword"), langLit(k, "it"))
 	}
@@ -279,7 +292,7 @@ func (b *builder) dataset(id Term, d Dataset, pub, holder, contact, lic Term, no
 	for i, x := range d.Distributions {
 		n := dists[i]
 		b.types(n, "dcatapit:Distribution", "dcat:Distribution")
-		b.g.add(n, qn("dct:format"), iri(fileTypeBase+x.Format))
+		b.term(n, "dct:format", fileTypeBase+x.Format, "dct:MediaTypeOrExtent")
 		if x.Title.It != "" {
 			b.text(n, "dct:title", x.Title)
 		}

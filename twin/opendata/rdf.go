@@ -18,8 +18,8 @@ var namespaces = [...]struct{ prefix, iri string }{
 	{"foaf", "http://xmlns.com/foaf/0.1/"},
 	{"vcard", "http://www.w3.org/2006/vcard/ns#"},
 	{"owl", "http://www.w3.org/2002/07/owl#"},
-	{"locn", "http://www.w3.org/ns/locn#"},
 	{"gsp", "http://www.opengis.net/ont/geosparql#"},
+	{"skos", "http://www.w3.org/2004/02/skos/core#"},
 }
 
 // ns returns the IRI of a prefixed name such as "dct:title"; it panics on
