@@ -20,7 +20,7 @@ LDFLAGS   := -s -w
 # Race detector on; integration tests start real Mosquitto and socat.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all web build build-host build-arm check-arm deb deb-install-test test test-short lint fault ha bench demo screenshots fuzz clean
+.PHONY: all web opendata-shacl build build-host build-arm check-arm deb deb-install-test test test-short lint fault ha bench demo screenshots fuzz clean
 
 all: build
 
@@ -34,6 +34,15 @@ twin/web/dist/map/index.html: $(WEB_SRC)
 	cd twin/web && npm ci --no-audit --no-fund && npm run build
 
 web: twin/web/dist/map/index.html
+
+# The open data catalogue's validator (twin/opendata/shacl: rdf-validate-shacl,
+# jsonld, n3 from package-lock.json), which twin/opendata's integration test
+# runs. Reinstalled when the lockfile changes.
+twin/opendata/shacl/node_modules/.package-lock.json: twin/opendata/shacl/package-lock.json
+	@$(BOOTSTRAP) web
+	cd twin/opendata/shacl && npm ci --no-audit --no-fund
+
+opendata-shacl: twin/opendata/shacl/node_modules/.package-lock.json
 
 build: build-host build-arm
 
@@ -81,7 +90,7 @@ deb-install-test:
 # Chromium). npm runs only when the pages are not built or a source changed.
 test:
 	@$(BOOTSTRAP) test
-	@$(MAKE) --no-print-directory web
+	@$(MAKE) --no-print-directory web opendata-shacl
 	$(GO) test $(TEST_FLAGS) ./...
 
 # Unit tests only: Go alone, no component, no npm (about two minutes).
@@ -142,5 +151,5 @@ screenshots:
 
 # Keeps $(TOOLS) (influxd takes minutes to build); rm -rf .tools to rebuild it.
 clean:
-	rm -rf $(BIN) twin/web/node_modules
+	rm -rf $(BIN) twin/web/node_modules twin/opendata/shacl/node_modules
 	find twin/web/dist -mindepth 1 ! -name README.txt -delete 2>/dev/null || true
