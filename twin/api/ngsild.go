@@ -35,8 +35,10 @@ import (
 //     refused 400 LdContextNotAvailable naming the header, rather than
 //     answered with terms compacted against a context Ponte did not read.
 //   - Errors are ProblemDetails (RFC 7807) with the NGSI-LD error types of
-//     clause 5.5.2, as application/json, as Orion-LD sends them; the
-//     detail names the parameter or header at fault.
+//     clause 5.5.2, as application/json (the type the rest of this API's
+//     errors have; whether the specification asks application/problem+json
+//     is not settled here); the detail names the parameter or header at
+//     fault.
 //   - Query parameters Ponte does not know are refused (400 naming them)
 //     rather than ignored, so a client never takes an unfiltered answer
 //     for a filtered one.
