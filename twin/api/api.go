@@ -13,6 +13,7 @@ import (
 
 	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/ngsild"
 )
 
 // API serves the twin's HTTP API. Create it with New; it is safe for
@@ -99,6 +100,12 @@ func routes() []string {
 		"GET /api/v1/alarms/stream",
 		"GET /api/v1/alarms/{id}",
 		"POST /api/v1/alarms/{id}/ack",
+		"GET /ngsi-ld/v1/entities",
+		"GET /ngsi-ld/v1/entities/{id}",
+		"GET /ngsi-ld/v1/types",
+		"GET /ngsi-ld/v1/types/{type}",
+		"GET /ngsi-ld/v1/temporal/entities/{id}",
+		"GET " + ngsild.ContextPath,
 	}
 }
 
@@ -121,6 +128,9 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/history":            a.operator(a.handleHistory),
 		"GET /api/v1/openapi.json":       a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
+	for r, h := range a.ngsiHandlers() {
+		handlers[r] = h
+	}
 	for _, r := range routes() {
 		switch {
 		case r == "GET /api/v1/alarms/stream":
@@ -140,6 +150,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("OPTIONS /api/v1/areas.geojson", preflight)
 	mux.Handle("OPTIONS /api/v1/config", preflight)
 	mux.Handle("OPTIONS /api/v1/indicators/history", preflight)
+	mux.Handle(ngsiPrefix+"/", a.instrument("unknown", http.HandlerFunc(handleNGSIUnknown)))
 	mux.Handle("/api/v1/", a.instrument("unknown", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := r.Clone(r.Context())
 		g.Method = http.MethodGet

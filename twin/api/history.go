@@ -148,9 +148,15 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
 	defer cancel()
+	unit, points, err := a.series(ctx, e, req)
+	a.answerHistory(w, e, req, unit, points, err)
+}
+
+// series reads the history of attribute req.point of site e from
+// Config.History: what /history and the NGSI-LD temporal API answer.
+func (a *API) series(ctx context.Context, e twin.Entity, req historyRequest) (string, []HistoryPoint, error) {
 	if unit, points, ok, err := a.laneIntensity(ctx, e, req); ok {
-		a.answerHistory(w, e, req, unit, points, err)
-		return
+		return unit, points, err
 	}
 	// The map asks for the attribute it shows (power); the series is
 	// stored under the profile's point (total_power).
@@ -162,7 +168,7 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 	if err == nil && unit == "" && !renamed { // a renamed attribute may be rescaled (% to a ratio)
 		unit = e.Attrs[req.point].Unit
 	}
-	a.answerHistory(w, e, req, unit, points, err)
+	return unit, points, err
 }
 
 // answerHistory writes a history answer, or the store's error.
