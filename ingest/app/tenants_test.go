@@ -119,13 +119,15 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 		if api.RouteScope(route) == api.ScopePublic {
 			continue
 		}
-		path = strings.NewReplacer("{id}", fiSite).Replace(path)
+		path = strings.NewReplacer("{id}", fiSite, "{type}", "Streetlight").Replace(path)
 		if strings.HasPrefix(path, "/api/v1/alarms/") {
 			path = strings.Replace(path, fiSite, fiAlarm, 1)
 		}
 		switch {
 		case strings.HasSuffix(path, "/history"):
 			path += "?entity=" + fiSite + "&point=power&from=" + now.Add(-time.Hour).Format(time.RFC3339) + "&to=" + now.Add(time.Minute).Format(time.RFC3339)
+		case strings.HasSuffix(path, "/ngsi-ld/v1/entities"):
+			path += "?type=Streetlight"
 		case strings.HasSuffix(path, "/snapshot"):
 			path += "?at=" + now.Format(time.RFC3339)
 		}
@@ -185,6 +187,14 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 			}
 			if code != http.StatusOK && code != http.StatusNotImplemented && code != http.StatusServiceUnavailable {
 				t.Errorf("Bari's token: %d %.300s", code, body)
+			}
+			if strings.Contains(path, "/ngsi-ld/v1/types") {
+				// Types name no entity: one Streetlight each for Bari and
+				// Firenze, two for the city.
+				if strings.HasSuffix(path, "/Streetlight") && (!strings.Contains(body, `"entityCount":1`) || !strings.Contains(cityBody, `"entityCount":2`)) {
+					t.Errorf("Streetlights counted for Bari: %.200s; for the city: %.200s", body, cityBody)
+				}
+				return
 			}
 			if code == http.StatusOK && !strings.Contains(cityBody, fiSite) && !strings.Contains(cityBody, "gw1") && !strings.Contains(cityBody, fiAlarm) {
 				t.Errorf("the city's token does not see Firenze either (the check could not fail): %.300s", cityBody)

@@ -72,6 +72,7 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 		return fmt.Errorf("ingest: twin api: %w", err)
 	}
 	mux.Handle("/api/v1/", a.Handler())
+	mux.Handle("/ngsi-ld/", a.Handler())
 	pages := web.Handler()
 	mux.Handle("/map/", pages)
 	mux.Handle("/indicators/", pages)

@@ -96,6 +96,7 @@ var publicRoutes = []string{
 	"GET /api/v1/areas.geojson",
 	"GET /api/v1/config",
 	"GET /api/v1/openapi.json",
+	"GET /ngsi-ld/v1/contexts/ponte.jsonld",
 }
 
 // Routes returns the API's routes as "METHOD /path" patterns.
