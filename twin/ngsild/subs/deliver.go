@@ -109,7 +109,7 @@ func (m *Manager) deliver(ctx context.Context, s *sub, subID, uri string, ldjson
 		}
 		m.cfg.Logger.Debug("ngsi-ld notification failed; retrying", "subscription", subID, "attempt", attempt+1, "err", err)
 		wait := policy.Wait(attempt)
-		if retryAfter > 0 {
+		if retryAfter >= 0 {
 			wait = min(retryAfter, m.cfg.RetryMax)
 		}
 		t := time.NewTimer(wait)
@@ -134,8 +134,10 @@ type deliveryError struct {
 func (e *deliveryError) Error() string { return e.err.Error() }
 func (e *deliveryError) Unwrap() error { return e.err }
 
-// post makes one attempt; retryAfter is what a 429 or 503 asked for.
+// post makes one attempt; retryAfter is what a 429 or 503 asked for, -1
+// when nothing was.
 func (m *Manager) post(ctx context.Context, subID, uri string, ldjson bool, n notification) (retryAfter time.Duration, err error) {
+	retryAfter = -1
 	now := m.cfg.Now().UTC()
 	body := notificationBody{ID: "urn:ngsi-ld:Notification:" + newID()[len("urn:ngsi-ld:Subscription:"):],
 		Type: "Notification", SubscriptionID: subID, NotifiedAt: now.Format("2006-01-02T15:04:05.000Z"), Data: n.data}
@@ -144,13 +146,13 @@ func (m *Manager) post(ctx context.Context, subID, uri string, ldjson bool, n no
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return 0, &deliveryError{failTransport, fmt.Errorf("encode notification: %w", err)}
+		return -1, &deliveryError{failTransport, fmt.Errorf("encode notification: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.DeliveryTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(b))
 	if err != nil {
-		return 0, &deliveryError{failTransport, err}
+		return -1, &deliveryError{failTransport, err}
 	}
 	if ldjson {
 		req.Header.Set("Content-Type", mediaJSONLD)
@@ -164,12 +166,12 @@ func (m *Manager) post(ctx context.Context, subID, uri string, ldjson bool, n no
 		if errors.Is(err, errInternalAddress) {
 			reason = failRefused
 		}
-		return 0, &deliveryError{reason, fmt.Errorf("POST %s: %w", redact(uri), err)}
+		return -1, &deliveryError{reason, fmt.Errorf("POST %s: %w", redact(uri), err)}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		return 0, nil
+		return -1, nil
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
@@ -177,19 +179,19 @@ func (m *Manager) post(ctx context.Context, subID, uri string, ldjson bool, n no
 	return retryAfter, &deliveryError{failStatus, fmt.Errorf("POST %s: answered %s", redact(uri), resp.Status)}
 }
 
-// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
-// absent or unreadable.
+// parseRetryAfter reads Retry-After as seconds or an HTTP date (a past
+// date is 0); -1 when absent or unreadable.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
-		return 0
+		return -1
 	}
 	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 		return time.Duration(n) * time.Second
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
 	}
-	return 0
+	return -1
 }
 
 // redact is uri without its query (which may hold a token).

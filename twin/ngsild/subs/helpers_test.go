@@ -235,6 +235,7 @@ type receiver struct {
 	calls  int
 	answer func(n int) int
 	block  chan struct{} // if not nil, requests wait for it to close
+	header http.Header   // added to every answer
 }
 
 type received struct {
@@ -282,6 +283,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.got = append(r.got, received{req.Header.Clone(), body})
 		r.mu.Unlock()
+	}
+	for k, v := range r.header {
+		w.Header()[k] = v
 	}
 	w.WriteHeader(code)
 }
