@@ -146,8 +146,9 @@ func jsonError(err error) string {
 
 // decodeDefinition decodes and checks a Subscription body (POST, or the
 // merge of a PATCH). Errors are *ngsild.Problem naming the member. now
-// refuses an expiresAt in the past.
-func decodeDefinition(body []byte, now time.Time, allowed []pattern) (*Definition, *compiled, error) {
+// refuses an expiresAt in the past; allowed says where endpoint.uri may
+// point.
+func decodeDefinition(body []byte, now time.Time, allowed func(*url.URL) bool) (*Definition, *compiled, error) {
 	body = bytes.TrimSpace(body)
 	if err := checkMembers(body, "", topMembers); err != nil {
 		return nil, nil, err
@@ -216,7 +217,7 @@ const (
 )
 
 // compile checks d and prepares it for matching.
-func (d *Definition) compile(now time.Time, allowed []pattern) (*compiled, error) {
+func (d *Definition) compile(now time.Time, allowed func(*url.URL) bool) (*compiled, error) {
 	c := &compiled{}
 	if d.Type != "Subscription" {
 		return nil, problem("type", `must be "Subscription", found %q`, d.Type)
@@ -228,6 +229,9 @@ func (d *Definition) compile(now time.Time, allowed []pattern) (*compiled, error
 	}
 	if len(d.Name) > maxText || len(d.Description) > maxText {
 		return nil, problem("description", "subscriptionName and description are at most %d bytes", maxText)
+	}
+	if d.WatchedAttributes != nil && len(d.WatchedAttributes) == 0 {
+		return nil, problem("watchedAttributes", "an empty list watches nothing; leave the member out to watch every attribute")
 	}
 	if len(d.Entities) == 0 && len(d.WatchedAttributes) == 0 {
 		return nil, problem("entities", "entities or watchedAttributes is required (clause 5.2.12: at least one of them shall be present)")
@@ -254,9 +258,6 @@ func (d *Definition) compile(now time.Time, allowed []pattern) (*compiled, error
 			}
 		}
 		c.patterns = append(c.patterns, re)
-	}
-	if d.WatchedAttributes != nil && len(d.WatchedAttributes) == 0 {
-		return nil, problem("watchedAttributes", "an empty list watches nothing; leave the member out to watch every attribute")
 	}
 	if err := checkNames("watchedAttributes", d.WatchedAttributes); err != nil {
 		return nil, err
@@ -318,7 +319,7 @@ func (c *compiled) compileGeo(g *GeoQ) error {
 	return nil
 }
 
-func (c *compiled) compileNotification(n *Notification, allowed []pattern) error {
+func (c *compiled) compileNotification(n *Notification, allowed func(*url.URL) bool) error {
 	if err := checkNames("notification.attributes", n.Attributes); err != nil {
 		return err
 	}
@@ -345,7 +346,7 @@ func (c *compiled) compileNotification(n *Notification, allowed []pattern) error
 		return problem("notification.endpoint.uri", "an absolute http or https URL is expected, found %q", n.Endpoint.URI)
 	case u.User != nil:
 		return problem("notification.endpoint.uri", "user information in the URL is not accepted")
-	case !allowedURL(allowed, u):
+	case !allowed(u):
 		return problem("notification.endpoint.uri", "%s is not among the endpoints this server may notify (its AllowedEndpoints)", u.Redacted())
 	}
 	return nil

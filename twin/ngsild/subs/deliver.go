@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -102,6 +103,11 @@ func (m *Manager) deliver(ctx context.Context, s *sub, subID, uri string, ldjson
 			reason = de.reason
 		}
 		m.met.failed.WithLabelValues(reason).Inc()
+		if reason == failRefused { // no retry makes it allowed
+			m.met.dropped.WithLabelValues(dropRefused).Inc()
+			m.cfg.Logger.Warn("ngsi-ld notification refused", "subscription", subID, "err", err)
+			return true
+		}
 		if attempt+1 >= m.cfg.MaxAttempts {
 			m.met.dropped.WithLabelValues(dropAttempts).Inc()
 			m.cfg.Logger.Warn("ngsi-ld notification given up", "subscription", subID, "attempts", attempt+1, "err", err)
@@ -148,6 +154,9 @@ func (m *Manager) post(ctx context.Context, subID, uri string, ldjson bool, n no
 	if err != nil {
 		return -1, &deliveryError{failTransport, fmt.Errorf("encode notification: %w", err)}
 	}
+	if u, err := url.Parse(uri); err != nil || !m.allowedURL(u) {
+		return -1, &deliveryError{failRefused, fmt.Errorf("POST %s: %w", redact(uri), errNotAllowed)}
+	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.DeliveryTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(b))
@@ -163,7 +172,7 @@ func (m *Manager) post(ctx context.Context, subID, uri string, ldjson bool, n no
 	resp, err := m.client.Do(req)
 	if err != nil {
 		reason := failTransport
-		if errors.Is(err, errInternalAddress) {
+		if errors.Is(err, errInternalAddress) || errors.Is(err, errNotAllowed) {
 			reason = failRefused
 		}
 		return -1, &deliveryError{reason, fmt.Errorf("POST %s: %w", redact(uri), err)}

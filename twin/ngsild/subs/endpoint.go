@@ -133,8 +133,14 @@ func dialControl(ps []pattern) func(network, address string, _ syscall.RawConn) 
 	}
 }
 
-// errInternalAddress is a dial refused by dialControl.
-var errInternalAddress = errors.New("refused to connect to an internal address not named in AllowedEndpoints")
+// Errors of endpoints refused at delivery.
+var (
+	// errInternalAddress is a dial refused by dialControl.
+	errInternalAddress = errors.New("refused to connect to an internal address not named in AllowedEndpoints")
+	// errNotAllowed is an endpoint AllowedEndpoints no longer allows (a
+	// subscription loaded from Dir after the list changed).
+	errNotAllowed = errors.New("the endpoint is not among AllowedEndpoints")
+)
 
 // dialer returns the DialContext of the notification client.
 func dialer(ps []pattern) func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -103,7 +103,7 @@ func (m *Manager) handleCreate(w http.ResponseWriter, r *http.Request, scope twi
 		writeProblem(w, p)
 		return
 	}
-	def, c, err := decodeDefinition(b, m.cfg.Now(), m.allowed)
+	def, c, err := decodeDefinition(b, m.cfg.Now(), m.allowedURL)
 	if err != nil {
 		m.writeError(w, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -101,6 +102,9 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// allowedURL says whether AllowedEndpoints let notifications go to u.
+func (m *Manager) allowedURL(u *url.URL) bool { return allowedURL(m.allowed, u) }
+
 // fileVersion is the version of the subscriptions file's format.
 const fileVersion = 1
 
@@ -136,8 +140,14 @@ func (m *Manager) load() error {
 	// An expired subscription is kept (GET shows it expired), so compile
 	// with a clock before any expiry.
 	for i, s := range st.Subscriptions {
-		def, c, err := decodeDefinition(s.Definition, time.Time{}, m.allowed)
+		// The endpoint is checked at each delivery: AllowedEndpoints may
+		// have changed since, and that is no reason to refuse to start.
+		def, c, err := decodeDefinition(s.Definition, time.Time{}, func(*url.URL) bool { return true })
 		if err != nil {
+			var p *ngsild.Problem
+			if errors.As(err, &p) {
+				return fmt.Errorf("subs: %s: subscription %d: %s", m.file, i, p.Detail)
+			}
 			return fmt.Errorf("subs: %s: subscription %d: %w", m.file, i, err)
 		}
 		if def.ID == "" || m.subs[def.ID] != nil {
@@ -279,7 +289,7 @@ func (m *Manager) patch(scope twin.Scope, id string, fragment map[string]json.Ra
 	if err != nil {
 		return err
 	}
-	def, c, err := decodeDefinition(merged, m.cfg.Now(), m.allowed)
+	def, c, err := decodeDefinition(merged, m.cfg.Now(), m.allowedURL)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ const (
 	dropAttempts  = "attempts"   // MaxAttempts failed
 	dropExpired   = "expired"    // the subscription expired with it queued
 	dropDeleted   = "deleted"    // the subscription was deleted with it queued
+	dropRefused   = "refused"    // its endpoint is not allowed (SSRF): not retried
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,13 +41,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Failed notification attempts, by reason: status (non-2xx answer), transport (no answer), refused (internal address)."},
 			[]string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ponte_ngsild_notifications_dropped_total",
-			Help: "Notifications given up, by reason: queue_full (the oldest of a full queue), attempts (every attempt failed), expired, deleted."},
+			Help: "Notifications given up, by reason: queue_full (the oldest of a full queue), attempts (every attempt failed), expired, deleted, refused (endpoint not allowed)."},
 			[]string{"reason"}),
 	}
 	for _, r := range []string{failStatus, failTransport, failRefused} {
 		m.failed.WithLabelValues(r)
 	}
-	for _, r := range []string{dropQueueFull, dropAttempts, dropExpired, dropDeleted} {
+	for _, r := range []string{dropQueueFull, dropAttempts, dropExpired, dropDeleted, dropRefused} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {
