@@ -55,7 +55,7 @@ func (m *Manager) scoped(h func(http.ResponseWriter, *http.Request, twin.Scope))
 func writeProblem(w http.ResponseWriter, p *ngsild.Problem) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+	encode(w, p)
 }
 
 // writeError answers err: a *ngsild.Problem as it is, the operations'
@@ -180,7 +180,11 @@ func (m *Manager) handleList(w http.ResponseWriter, r *http.Request, scope twin.
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || (p.max >= 0 && n > p.max) {
-			writeProblem(w, problem(p.name, "an integer 0..%d is expected, found %q", max(p.max, 1<<31-1), s))
+			bound := ">= 0"
+			if p.max >= 0 {
+				bound = fmt.Sprintf("0..%d", p.max)
+			}
+			writeProblem(w, problem(p.name, "an integer %s is expected, found %q", bound, s))
 			return
 		}
 		*p.dst = n
@@ -210,7 +214,14 @@ func (m *Manager) writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", mediaJSON)
 	w.Header().Set("Link", ngsild.LinkHeader(m.cfg.ContextURL))
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	encode(w, v)
+}
+
+// encode writes v as JSON without HTML escaping (q holds < and >).
+func encode(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 // view is s as GET shows it: its definition, isActive and status, and
