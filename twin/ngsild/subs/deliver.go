@@ -42,6 +42,7 @@ func (m *Manager) deliverLoop(ctx context.Context, s *sub) {
 		for {
 			m.mu.Lock()
 			if len(s.queue) == 0 {
+				s.overflowing = false
 				m.mu.Unlock()
 				break
 			}

@@ -84,6 +84,13 @@
 //     BadRequestData whose detail starts with the member's path
 //     (notification.endpoint.uri, geoQ.georel, entities[0].type...); q
 //     and geoQ errors carry the parser's position.
+//   - Subscription IDs are one namespace: an id given in a POST that
+//     another scope already uses answers 409 like one of the caller's.
+//     Client-chosen IDs should be unique (URNs with a UUID).
+//   - Matching runs under the Manager's lock in the goroutine of Run; a
+//     resync reads every entity of the subscribed types, so it holds the
+//     lock for a while on a large twin (it is rare: the twin's stream
+//     restarts only when a subscriber lagged past its retention).
 //   - Limits: MaxSubscriptions over all scopes and MaxPerScope per scope
 //     answer 403 OperationNotSupported naming the limit. An id given in
 //     the body must be an absolute URI; one in use answers 409

@@ -55,10 +55,11 @@ type sub struct {
 	pending map[string]ngsild.Entity
 	next    time.Time
 
-	queue    []notification
-	enqueued int           // notifications queued since the start
-	wake     chan struct{} // cap 1
-	done     chan struct{} // closed when deleted
+	queue       []notification
+	enqueued    int           // notifications queued since the start
+	overflowing bool          // the queue dropped since it was last empty
+	wake        chan struct{} // cap 1
+	done        chan struct{} // closed when deleted
 }
 
 // status are a subscription's delivery counts (notification.* in GET).

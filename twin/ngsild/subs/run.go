@@ -251,7 +251,13 @@ func (m *Manager) flushPendingLocked(s *sub, now time.Time, throttled bool) {
 func (m *Manager) enqueueLocked(s *sub, n notification) {
 	if len(s.queue) >= m.cfg.QueueSize {
 		s.queue = s.queue[1:]
-		m.dropLocked(s, 1, dropQueueFull)
+		m.met.dropped.WithLabelValues(dropQueueFull).Inc()
+		m.met.queued.Dec()
+		if !s.overflowing { // once per overflow, not per notification
+			s.overflowing = true
+			m.cfg.Logger.Warn("ngsi-ld subscription's queue is full: dropping its oldest notifications",
+				"subscription", s.def.ID, "queue_size", m.cfg.QueueSize, "last_error", s.st.lastErrorReason)
+		}
 	}
 	s.queue = append(s.queue, n)
 	s.enqueued++
