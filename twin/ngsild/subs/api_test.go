@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ponte-city/ponte/internal/testenv"
 )
 
@@ -213,5 +215,29 @@ func TestListPaging(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), want) {
 			t.Errorf("%s: %d %s", q, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestEndpointNoLongerAllowed: a subscription loaded from Dir whose
+// endpoint AllowedEndpoints no longer lists loads, but its
+// notifications are refused and counted, not POSTed.
+func TestEndpointNoLongerAllowed(t *testing.T) {
+	dir := t.TempDir()
+	r := newReceiver(t, nil)
+	f := newFixture(t, func(c *Config) { c.Dir = dir }, r)
+	f.create(t, "all", subscription(r, nil))
+
+	cfg := testConfig(f.tw) // no receiver allowed
+	cfg.Dir = dir
+	g := &fixture{tw: f.tw, seqs: f.seqs}
+	g.m = g.start(t, cfg)
+	if resp, body := g.do(t, "GET", Base, "all", ""); !strings.Contains(string(body), r.url) {
+		t.Fatalf("after restart: %d %s", resp.StatusCode, body)
+	}
+	// The first Manager, still running, POSTs it; g refuses it.
+	g.reading(siteFI, "no2", 50)
+	testenv.Eventually(t, 10*time.Second, "the refused notification", func() bool { return g.dropped(dropRefused) == 1 })
+	if got := testutil.ToFloat64(g.m.met.failed.WithLabelValues(failRefused)); got != 1 {
+		t.Errorf("failures{refused} = %v, want 1 (no retry)", got)
 	}
 }
