@@ -3,6 +3,7 @@ package twin
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Scope is the part of the twin one reader may see: all of it (an
@@ -17,6 +18,9 @@ type Scope struct {
 	// prefixes; a site or gateway entity is visible when its gateway is.
 	gateways map[string]bool
 	prefixes []string
+	// assigned are the gateways the enrolment registry put in a tenant
+	// (Twin.SetGatewayTenant), shared with the twin, which updates it.
+	assigned *assignments
 	// areas are the IDs of the tenants' areas (their municipalities and the
 	// districts inside them) and of the roads in them.
 	areas map[string]bool
@@ -53,7 +57,39 @@ func (s Scope) Gateway(id string) bool {
 			return true
 		}
 	}
+	if t := s.assigned.get(id); t != "" {
+		_, ok := slices.BinarySearch(s.tenants, t)
+		return ok
+	}
 	return false
+}
+
+// assignments are gateways' tenants as the enrolment registry recorded
+// them. A nil *assignments holds none. Safe for concurrent use.
+type assignments struct {
+	mu sync.RWMutex
+	m  map[string]string // gateway -> tenant
+}
+
+// get returns the tenant gateway was assigned to, "" for none.
+func (a *assignments) get(gateway string) string {
+	if a == nil {
+		return ""
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.m[gateway]
+}
+
+// set assigns gateway to tenant ("" removes it).
+func (a *assignments) set(gateway, tenant string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if tenant == "" {
+		delete(a.m, gateway)
+		return
+	}
+	a.m[gateway] = tenant
 }
 
 // Visible says whether s sees e: a site or a gateway by its gateway, an

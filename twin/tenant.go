@@ -108,15 +108,17 @@ func TenantErrors(tenants []Tenant) []TenantError {
 
 // tenantIndex is every tenant's scope, built once by New.
 type tenantIndex struct {
-	list   []Tenant
-	scopes map[string]Scope
+	list     []Tenant
+	scopes   map[string]Scope
+	assigned *assignments // the registry's gateways, shared by every Scope
 }
 
 // buildTenants resolves each tenant's areas against the twin's areas and
 // computes what its scope sees. Called by New before any site is placed;
 // areas and roads never change after.
 func (t *Twin) buildTenants() error {
-	t.tenants = tenantIndex{list: slices.Clone(t.cfg.Tenants), scopes: map[string]Scope{}}
+	t.tenants = tenantIndex{list: slices.Clone(t.cfg.Tenants), scopes: map[string]Scope{},
+		assigned: &assignments{m: map[string]string{}}}
 	var errs []error
 	for i, tn := range t.cfg.Tenants {
 		named := map[string]bool{}
@@ -129,7 +131,7 @@ func (t *Twin) buildTenants() error {
 			named[n.snap.ID] = true
 		}
 		s := Scope{tenants: []string{tn.ID}, gateways: map[string]bool{}, prefixes: slices.Clone(tn.GatewayPrefixes),
-			areas: map[string]bool{}}
+			areas: map[string]bool{}, assigned: t.tenants.assigned}
 		for _, g := range tn.Gateways {
 			s.gateways[g] = true
 		}
@@ -205,7 +207,7 @@ func (t *Twin) Tenants() []Tenant { return slices.Clone(t.tenants.list) }
 // them sees. An unknown tenant is an error; no tenants at all is the scope
 // that sees nothing.
 func (t *Twin) Scope(tenants ...string) (Scope, error) {
-	out := Scope{gateways: map[string]bool{}, areas: map[string]bool{}}
+	out := Scope{gateways: map[string]bool{}, areas: map[string]bool{}, assigned: t.tenants.assigned}
 	for _, id := range tenants {
 		s, ok := t.tenants.scopes[id]
 		if !ok {
@@ -226,12 +228,61 @@ func (t *Twin) Scope(tenants ...string) (Scope, error) {
 	return out, nil
 }
 
-// TenantOf returns the tenant a gateway belongs to, "" for none.
+// TenantOf returns the tenant a gateway belongs to, "" for none: the one
+// whose gateways or prefixes in the configuration claim it, else the one
+// the enrolment registry put it in.
 func (t *Twin) TenantOf(gateway string) string {
+	if c := t.claimedBy(gateway); c != "" {
+		return c
+	}
+	return t.tenants.assigned.get(gateway)
+}
+
+// claimedBy returns the tenant whose configured gateways or prefixes claim
+// gateway, "" for none.
+func (t *Twin) claimedBy(gateway string) string {
 	for _, tn := range t.tenants.list {
-		if t.tenants.scopes[tn.ID].Gateway(gateway) {
+		if slices.Contains(tn.Gateways, gateway) || slices.ContainsFunc(tn.GatewayPrefixes, func(p string) bool { return strings.HasPrefix(gateway, p) }) {
 			return tn.ID
 		}
 	}
 	return ""
+}
+
+// CheckTenantClaim says why gateways matching one ID or one ID prefix
+// (prefix true) may not be put in tenant by the enrolment registry: the
+// tenant does not exist, or the configuration gives some of them to
+// another tenant. nil when they may.
+func (t *Twin) CheckTenantClaim(tenant, idOrPrefix string, prefix bool) error {
+	if _, ok := t.tenants.scopes[tenant]; !ok {
+		return fmt.Errorf("no tenant %q", tenant)
+	}
+	for _, tn := range t.tenants.list {
+		if tn.ID == tenant {
+			continue
+		}
+		for _, g := range tn.Gateways {
+			if g == idOrPrefix || prefix && strings.HasPrefix(g, idOrPrefix) {
+				return fmt.Errorf("gateway %s is tenant %s's in the configuration", g, tn.ID)
+			}
+		}
+		for _, p := range tn.GatewayPrefixes {
+			if strings.HasPrefix(idOrPrefix, p) || prefix && strings.HasPrefix(p, idOrPrefix) {
+				return fmt.Errorf("gateways %s* are tenant %s's in the configuration", p, tn.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// SetGatewayTenant records the tenant the enrolment registry put a gateway
+// in ("" for none); every Scope sees the change at once. A gateway the
+// configuration gives to a tenant stays that tenant's (CheckTenantClaim
+// keeps the registry from asking otherwise).
+func (t *Twin) SetGatewayTenant(gateway, tenant string) {
+	if c := t.claimedBy(gateway); c != "" && c != tenant {
+		t.log.Warn("gateway's tenant from the registry ignored: the configuration gives it to another", "gateway", gateway, "registry", tenant, "config", c)
+		return
+	}
+	t.tenants.assigned.set(gateway, tenant)
 }

@@ -136,3 +136,54 @@ func TestTenantConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayTenantFromRegistry: a gateway the enrolment registry puts in
+// a tenant is seen by that tenant's scopes at once, including scopes made
+// before; the configuration's claims win; CheckTenantClaim refuses what
+// they would contradict.
+func TestGatewayTenantFromRegistry(t *testing.T) {
+	sites := []Site{siteAt("gw-fi", "noise-a", "noise", duomo), siteAt("gw-loose", "air-2", "air", cavourBari)}
+	tw, _ := newTwin(t, sites, func(c *Config) { c.Tenants = tenantsFixture() })
+	bari, err := tw.Scope("bari")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose, _ := tw.Entity(siteEntityID(t, tw, "air-2"))
+	if bari.Visible(&loose) || tw.TenantOf("gw-loose") != "" {
+		t.Fatal("bari sees an unassigned gateway's site")
+	}
+	tw.SetGatewayTenant("gw-loose", "bari")
+	if !bari.Visible(&loose) || tw.TenantOf("gw-loose") != "bari" {
+		t.Error("bari does not see the gateway the registry gave it")
+	}
+	firenze, _ := tw.Scope("firenze")
+	if firenze.Visible(&loose) {
+		t.Error("firenze sees bari's enrolled gateway")
+	}
+	tw.SetGatewayTenant("gw-fi", "bari") // the configuration gives it to firenze
+	if tw.TenantOf("gw-fi") != "firenze" || bari.Gateway("gw-fi") {
+		t.Error("the registry took a configured gateway from its tenant")
+	}
+	tw.SetGatewayTenant("gw-loose", "")
+	if bari.Visible(&loose) {
+		t.Error("bari still sees the gateway after its assignment was removed")
+	}
+	for _, c := range []struct {
+		tenant, id string
+		prefix     bool
+		want       string
+	}{
+		{"bari", "ba-new", false, ""},
+		{"bari", "ba-", true, ""},
+		{"roma", "x", false, `no tenant "roma"`},
+		{"bari", "gw-fi", false, "gateway gw-fi is tenant firenze's"},
+		{"bari", "gw-", true, "gateway gw-fi is tenant firenze's"},
+		{"firenze", "ba-1", false, "gateways ba-* are tenant bari's"},
+		{"firenze", "b", true, "gateways ba-* are tenant bari's"},
+	} {
+		err := tw.CheckTenantClaim(c.tenant, c.id, c.prefix)
+		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckTenantClaim(%s, %s, %v) = %v, want %q", c.tenant, c.id, c.prefix, err, c.want)
+		}
+	}
+}
