@@ -207,9 +207,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	mux := http.NewServeMux()
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
+	var twinAPI *api.API
 	if tw != nil {
 		alarmsH := alarmEngine.ScopedHandler(alarms.ScopeSees(tw, api.ScopeOf))
-		if err := mountTwin(mux, cfg, tw, alarmsH, log, reg); err != nil {
+		if twinAPI, err = mountTwin(mux, cfg, tw, alarmsH, log, reg); err != nil {
 			return err
 		}
 	}
@@ -217,7 +218,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if cfg.Enrolment != nil {
 		// Enrolment is served only when the configuration has operators
 		// (config checks it), who issue its tokens.
-		inv.register(mux, operatorOnly(cfg.Twin.Tokens, guard), guard, log)
+		// The twin API's operator check: a tenant's operators provision
+		// and see the gateways of their tenant (enrol.HTTPConfig.Caller).
+		op := operatorOnly(cfg.Twin.Tokens, guard)
+		if twinAPI != nil {
+			op = twinAPI.Operator
+		}
+		inv.register(mux, op, guard, log)
 	}
 	opsMux := http.NewServeMux()
 	intake.RegisterOps(opsMux, reg,

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"github.com/ponte-city/ponte/internal/site"
 	"github.com/ponte-city/ponte/internal/throttle"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/api"
 )
 
 // inventory is the device inventory while ingest runs: the site configs
@@ -59,6 +61,9 @@ func openInventory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	ec := enrol.Config{Dir: dir, ProfilesDir: profiles, CA: ca, Check: inv.check, OnChange: inv.apply,
 		MaxGateways: cfg.Enrolment.MaxGateways, MaxPendingTokens: cfg.Enrolment.MaxPendingTokens, Logger: log,
 		NATS: cfg.EnrolmentKV()}
+	if len(cfg.Tenants) > 0 {
+		ec.CheckTenant = inv.checkTenant
+	}
 	if m := cfg.Enrolment.Mosquitto; m != nil {
 		ec.Mosquitto = &enrol.Mosquitto{PasswordFile: passwd, ACLFile: acl, ReloadCommand: m.ReloadCommand,
 			IngestUser: cfg.Broker.Username, IngestPassword: cfg.Broker.Password, Topics: cfg.Topics(), Logger: log,
@@ -220,6 +225,8 @@ func (inv *inventory) deliver(c enrol.Change) error {
 	}
 	inv.svc.SetGateway(c.Gateway, names)
 	if inv.tw != nil {
+		// Its tenant first, so that its tenant's streams see its sites come.
+		inv.tw.SetGatewayTenant(c.Gateway, c.Tenant)
 		one, err := site.NewInventory(c.Site)
 		if err != nil {
 			return err
@@ -247,9 +254,34 @@ func (inv *inventory) credentials(c enrol.Change) error {
 		}
 	}
 	if inv.tw != nil {
+		inv.tw.SetGatewayTenant(c.Gateway, c.Tenant)
 		inv.tw.SetGatewayRevokedAt(c.Gateway, c.Revoked, c.Since)
 	}
 	return nil
+}
+
+// checkTenant is the registry's CheckTenant: the twin knows the tenants
+// and what ingest's configuration gives them.
+func (inv *inventory) checkTenant(tenant, idOrPrefix string, prefix bool) error {
+	inv.mu.Lock()
+	tw := inv.tw
+	inv.mu.Unlock()
+	if tw == nil {
+		return errors.New("the twin, which knows the tenants, is not running yet")
+	}
+	return tw.CheckTenantClaim(tenant, idOrPrefix, prefix)
+}
+
+// tenantOf is the tenant of a gateway, by ingest's configuration or its
+// enrolment ("" without a twin).
+func (inv *inventory) tenantOf(id string) string {
+	inv.mu.Lock()
+	tw := inv.tw
+	inv.mu.Unlock()
+	if tw == nil {
+		return ""
+	}
+	return tw.TenantOf(id)
 }
 
 // registerEnrolment serves the registry's routes.
@@ -257,5 +289,10 @@ func (inv *inventory) register(mux *http.ServeMux, op func(http.Handler) http.Ha
 	if inv.reg == nil {
 		return
 	}
-	enrol.Register(mux, enrol.HTTPConfig{Registry: inv.reg, Operator: op, Guard: guard, Logger: log.With("component", "enrolment")})
+	enrol.Register(mux, enrol.HTTPConfig{Registry: inv.reg, Operator: op, Guard: guard, Logger: log.With("component", "enrolment"),
+		Caller: func(r *http.Request) ([]string, bool) {
+			s := api.ScopeOf(r)
+			return s.Tenants(), s.All()
+		},
+		GatewayTenant: inv.tenantOf})
 }

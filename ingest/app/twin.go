@@ -53,23 +53,23 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 
 // mountTwin serves the twin's API (with the alarms' routes, alarmsH), the
 // operators' map and the public indicators page on mux.
-func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH http.Handler, log *slog.Logger, reg prometheus.Registerer) error {
+func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH http.Handler, log *slog.Logger, reg prometheus.Registerer) (*api.API, error) {
 	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, cfg.Influx.Measurement)
 	if err != nil {
-		return fmt.Errorf("ingest: twin history: %w", err)
+		return nil, fmt.Errorf("ingest: twin history: %w", err)
 	}
 	pub := &cfg.Twin.Public
 	rate, burst := pub.PublicRate()
 	tenants, err := apiTenants(cfg, tw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH,
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		PublicRate: rate, PublicBurst: burst, Public: publicAPI(pub),
 		Logger: log.With("component", "twin-api"), Registerer: reg})
 	if err != nil {
-		return fmt.Errorf("ingest: twin api: %w", err)
+		return nil, fmt.Errorf("ingest: twin api: %w", err)
 	}
 	mux.Handle("/api/v1/", a.Handler())
 	mux.Handle("/ngsi-ld/", a.Handler())
@@ -79,7 +79,7 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 	// Each tenant's public page and API, under its name and licence.
 	tenantsH, err := a.TenantHandler(pages)
 	if err != nil {
-		return fmt.Errorf("ingest: tenants' public API: %w", err)
+		return nil, fmt.Errorf("ingest: tenants' public API: %w", err)
 	}
 	mux.Handle("/t/", tenantsH)
 	// /map leads to the map with the configured base map, if any; the
@@ -96,5 +96,5 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 		http.Redirect(w, r, target, http.StatusFound)
 	})
 	mux.Handle("GET /{$}", http.RedirectHandler("/indicators/", http.StatusFound))
-	return nil
+	return a, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ import (
 type TokenRequest struct {
 	Gateway string `json:"gateway,omitempty"`
 	Prefix  string `json:"prefix,omitempty"`
+	// Tenant puts the gateway in a tenant; an operator of one tenant may
+	// leave it out (the token is for that tenant) and may name no other.
+	Tenant string `json:"tenant,omitempty"`
 	// TTL is how long the token is valid ("24h"; empty: DefaultTokenTTL).
 	TTL string `json:"ttl,omitempty"`
 }
@@ -43,6 +47,13 @@ type HTTPConfig struct {
 	// Operator wraps the operator routes: it answers 401 (or 429) unless
 	// the request carries an operator's token.
 	Operator func(http.Handler) http.Handler
+	// Caller, if set, says which tenants the operator of a request acts
+	// for: all of them, or some (an operator token of a tenant). Nil: all.
+	Caller func(r *http.Request) (tenants []string, all bool)
+	// GatewayTenant, if set, is the tenant a gateway belongs to (by
+	// ingest's configuration or its enrolment); an operator of some
+	// tenants lists and revokes only their gateways and tokens.
+	GatewayTenant func(id string) string
 	// Guard throttles failed enrolments per address (nil: none).
 	Guard  *throttle.Guard
 	Logger *slog.Logger
@@ -149,7 +160,20 @@ func (h *handler) issue(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = d
 	}
-	tok, t, err := h.cfg.Registry.IssueToken(Scope{Gateway: req.Gateway, Prefix: req.Prefix}, ttl, "operator at "+r.RemoteAddr)
+	tenants, all := h.caller(r)
+	if !all {
+		switch {
+		case req.Tenant == "" && len(tenants) == 1:
+			req.Tenant = tenants[0]
+		case req.Tenant == "":
+			reply(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("tenant: your token acts for tenants %s: name one", strings.Join(tenants, ", "))})
+			return
+		case !slices.Contains(tenants, req.Tenant):
+			reply(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("tenant %q: your token acts for %s only", req.Tenant, strings.Join(tenants, ", "))})
+			return
+		}
+	}
+	tok, t, err := h.cfg.Registry.IssueToken(Scope{Gateway: req.Gateway, Prefix: req.Prefix, Tenant: req.Tenant}, ttl, "operator at "+r.RemoteAddr)
 	if h.fail(w, err) {
 		return
 	}
@@ -157,16 +181,47 @@ func (h *handler) issue(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusCreated, TokenResponse{Secret: tok, Token: t})
 }
 
-func (h *handler) tokens(w http.ResponseWriter, _ *http.Request) {
-	reply(w, http.StatusOK, map[string]any{"tokens": h.cfg.Registry.Tokens()})
+func (h *handler) tokens(w http.ResponseWriter, r *http.Request) {
+	toks := h.cfg.Registry.Tokens()
+	if tenants, all := h.caller(r); !all {
+		toks = slices.DeleteFunc(toks, func(t Token) bool { return !slices.Contains(tenants, t.Scope.Tenant) })
+	}
+	reply(w, http.StatusOK, map[string]any{"tokens": toks})
 }
 
-func (h *handler) gateways(w http.ResponseWriter, _ *http.Request) {
-	reply(w, http.StatusOK, map[string]any{"gateways": h.cfg.Registry.Gateways()})
+func (h *handler) gateways(w http.ResponseWriter, r *http.Request) {
+	gws := h.cfg.Registry.Gateways()
+	gws = slices.DeleteFunc(gws, func(g Gateway) bool { return !h.sees(r, g.ID) })
+	reply(w, http.StatusOK, map[string]any{"gateways": gws})
+}
+
+// caller returns the tenants the operator of r acts for, or all.
+func (h *handler) caller(r *http.Request) ([]string, bool) {
+	if h.cfg.Caller == nil {
+		return nil, true
+	}
+	return h.cfg.Caller(r)
+}
+
+// sees says whether the operator of r may see and revoke gateway id.
+func (h *handler) sees(r *http.Request, id string) bool {
+	tenants, all := h.caller(r)
+	if all {
+		return true
+	}
+	tn := ""
+	if h.cfg.GatewayTenant != nil {
+		tn = h.cfg.GatewayTenant(id)
+	}
+	return tn != "" && slices.Contains(tenants, tn)
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !h.sees(r, id) {
+		reply(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("gateway %q is not enrolled", id)})
+		return
+	}
 	if h.fail(w, h.cfg.Registry.Revoke(id, "operator at "+r.RemoteAddr)) {
 		return
 	}

@@ -46,6 +46,11 @@ type Config struct {
 	// Check, if set, says why a gateway ID cannot be enrolled (the
 	// broker's rules; a gateway of ingest's configuration file).
 	Check func(id string) error
+	// CheckTenant, if set, says why gateways of one ID, or one ID prefix
+	// (prefix true), cannot be put in tenant: no such tenant, or ingest's
+	// configuration gives them to another (a token naming a tenant is
+	// checked when issued, and its gateway again when it enrols).
+	CheckTenant func(tenant, idOrPrefix string, prefix bool) error
 	// CA, if set, signs the client certificates of gateways that send a
 	// CSR.
 	CA *CA
@@ -82,19 +87,28 @@ type Change struct {
 	Since time.Time
 	// Rotated says it had credentials before this enrolment.
 	Rotated bool
+	// Tenant is the tenant its enrolment token put it in ("" for none).
+	Tenant string
 }
 
 // Scope is what a token may enrol: one gateway ID, or IDs with a prefix.
 type Scope struct {
 	Gateway string `json:"gateway,omitempty"`
 	Prefix  string `json:"prefix,omitempty"`
+	// Tenant, if set, is the tenant the gateway it enrols belongs to (one
+	// municipality sharing the platform: see ingest's tenants).
+	Tenant string `json:"tenant,omitempty"`
 }
 
 func (s Scope) String() string {
-	if s.Gateway != "" {
-		return "gateway " + s.Gateway
+	in := ""
+	if s.Tenant != "" {
+		in = " of tenant " + s.Tenant
 	}
-	return "gateways " + s.Prefix + "*"
+	if s.Gateway != "" {
+		return "gateway " + s.Gateway + in
+	}
+	return "gateways " + s.Prefix + "*" + in
 }
 
 func (s Scope) validate() error {
@@ -149,6 +163,8 @@ type Gateway struct {
 	CertSerial string     `json:"cert_serial,omitempty"`
 	Revoked    *time.Time `json:"revoked,omitempty"`
 	RevokedBy  string     `json:"revoked_by,omitempty"`
+	// Tenant is the tenant its last token put it in ("" for none).
+	Tenant string `json:"tenant,omitempty"`
 	// Hashes of the current password: bcrypt for the embedded broker,
 	// Mosquitto's PBKDF2 for its password file. Not listed.
 	Bcrypt    string `json:"bcrypt,omitempty"`
@@ -370,6 +386,15 @@ func (r *Registry) IssueToken(scope Scope, ttl time.Duration, by string) (string
 	if err := scope.validate(); err != nil {
 		return "", Token{}, refuse(http.StatusBadRequest, "enrolment token: %v", err)
 	}
+	if scope.Tenant != "" {
+		if r.cfg.CheckTenant == nil {
+			return "", Token{}, refuse(http.StatusBadRequest, "enrolment token: tenant %q: no tenants are configured", scope.Tenant)
+		}
+		idOrPrefix := scope.Gateway + scope.Prefix
+		if err := r.cfg.CheckTenant(scope.Tenant, idOrPrefix, scope.Prefix != ""); err != nil {
+			return "", Token{}, refuse(http.StatusConflict, "enrolment token for %s: %v", scope, err)
+		}
+	}
 	if ttl == 0 {
 		ttl = DefaultTokenTTL
 	}
@@ -463,7 +488,7 @@ func (r *Registry) changes() []Change {
 // change describes a gateway's current state; the caller holds mu.
 func (r *Registry) change(id string, rotated bool) Change {
 	g := r.st.Gateways[id]
-	c := Change{Gateway: id, Site: r.sites[id], Revoked: g.Revoked != nil, Since: g.Updated, Rotated: rotated}
+	c := Change{Gateway: id, Site: r.sites[id], Revoked: g.Revoked != nil, Since: g.Updated, Rotated: rotated, Tenant: g.Tenant}
 	if g.Revoked == nil {
 		c.PasswordHash = []byte(g.Bcrypt)
 	} else {
@@ -593,6 +618,11 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 			return wire.EnrolResponse{}, refuse(http.StatusConflict, "%s: gateway.id: %v", name, err)
 		}
 	}
+	if tn := t.Scope.Tenant; tn != "" && r.cfg.CheckTenant != nil {
+		if err := r.cfg.CheckTenant(tn, id, false); err != nil {
+			return wire.EnrolResponse{}, refuse(http.StatusConflict, "%s: gateway.id: token %s puts gateway %s in tenant %s, but %v", name, tokID, id, tn, err)
+		}
+	}
 	prev, _, err := r.store.gateway(ctx, id)
 	if err != nil {
 		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
@@ -608,7 +638,7 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 	}
 	resp := wire.EnrolResponse{Gateway: id, Username: id, Password: a.password, Devices: len(s.Devices), Rotated: rotated}
 	g := &Gateway{ID: id, Enrolled: now.UTC(), Updated: now.UTC(), Enrolments: 1, Token: tokID, Remote: e.Remote,
-		Devices: len(s.Devices), Bcrypt: a.bcrypt, Mosquitto: a.mosquitto}
+		Devices: len(s.Devices), Bcrypt: a.bcrypt, Mosquitto: a.mosquitto, Tenant: t.Scope.Tenant}
 	if rotated {
 		g.Enrolled, g.Enrolments = prev.Enrolled, prev.Enrolments+1
 	}

@@ -25,9 +25,9 @@ import (
 )
 
 const enrolmentUsage = `Usage:
-  ponte-ctl enrolment token --gateway ID | --prefix P [--ttl 24h]   a single-use token for ponte-ctl enroll
-  ponte-ctl enrolment list [--tokens]                               enrolled gateways (and tokens)
-  ponte-ctl enrolment revoke ID                                     take a gateway's credentials back
+  ponte-ctl enrolment token --gateway ID | --prefix P [--tenant T] [--ttl 24h]   a single-use token for ponte-ctl enroll
+  ponte-ctl enrolment list [--tokens]                                            enrolled gateways (and tokens)
+  ponte-ctl enrolment revoke ID                                                  take a gateway's credentials back
   common: [--url https://INGEST:8443] [--ca FILE] [--token-file FILE] [--config INGEST.yaml] [--json]
       the operator token: --token-file, else $PONTE_OPERATOR_TOKEN, else the first twin.tokens of --config
 `
@@ -45,6 +45,7 @@ func Enrolment(ctx context.Context, env Env, args []string) int {
 	var (
 		gateway   = fs.String("gateway", "", "token: the gateway ID it enrols")
 		prefix    = fs.String("prefix", "", "token: or any gateway ID with this prefix")
+		tenant    = fs.String("tenant", "", "token: the `TENANT` the gateway belongs to (an operator of one tenant may leave it out)")
 		ttl       = fs.Duration("ttl", enrol.DefaultTokenTTL, "token: how long it is valid")
 		tokens    = fs.Bool("tokens", false, "list: the tokens too")
 		url       = fs.String("url", "", "ingest's HTTPS base `URL` (default from --config http.listen)")
@@ -93,7 +94,7 @@ func Enrolment(ctx context.Context, env Env, args []string) int {
 			return ExitUsage
 		}
 		var res enrol.TokenResponse
-		if !call(http.MethodPost, "/api/v1/enrolment/tokens", enrol.TokenRequest{Gateway: *gateway, Prefix: *prefix, TTL: ttl.String()}, &res) {
+		if !call(http.MethodPost, "/api/v1/enrolment/tokens", enrol.TokenRequest{Gateway: *gateway, Prefix: *prefix, Tenant: *tenant, TTL: ttl.String()}, &res) {
 			return ExitFail
 		}
 		if *asJSON {

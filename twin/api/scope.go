@@ -109,3 +109,8 @@ func RouteScope(route string) string {
 	}
 	return ScopeTenant
 }
+
+// Operator wraps h in the operator check of the API's own routes (token
+// throttling, the token's scope in the request: ScopeOf), for routes
+// served beside the API, such as the enrolment registry's.
+func (a *API) Operator(h http.Handler) http.Handler { return a.operator(h.ServeHTTP) }
