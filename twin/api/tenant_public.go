@@ -32,6 +32,9 @@ func (a *API) tenantPublic() (map[string]http.Handler, error) {
 			return nil, err
 		}
 		child.tenant = tn
+		// One budget per client across the platform's and every tenant's
+		// public API, or a client would get one per tenant.
+		child.limiter = a.limiter
 		mux := http.NewServeMux()
 		for _, r := range routes() {
 			if RouteScope(r) == ScopePublic {
