@@ -13,6 +13,7 @@ import (
 	"github.com/ponte-city/ponte/edge/agent"
 	"github.com/ponte-city/ponte/geo"
 	"github.com/ponte-city/ponte/internal/site"
+	"github.com/ponte-city/ponte/twin"
 )
 
 // roadMetres is how far a generated device may stand from its street's
@@ -277,6 +278,33 @@ func TestSummaryLine(t *testing.T) {
 	for _, want := range []string{silent, "x-meter", snap.Gateways[1].ID} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problems do not name %s:\n%s", want, all)
+		}
+	}
+}
+
+// TestCityTenants: each city of the demo is a tenant with its own
+// gateways; every gateway belongs to exactly one; their IDs are valid.
+func TestCityTenants(t *testing.T) {
+	plan := testPlan(t)
+	tenants := cityTenants(plan)
+	if len(tenants) != len(plan.Cities()) {
+		t.Fatalf("%d tenants for cities %v", len(tenants), plan.Cities())
+	}
+	owner := map[string]string{}
+	for _, tn := range tenants {
+		if !twin.ValidTenantID(tn.ID) || tn.Token == "" || len(tn.Gateways) == 0 {
+			t.Errorf("tenant %+v", tn)
+		}
+		for _, g := range tn.Gateways {
+			if o, dup := owner[g]; dup {
+				t.Errorf("gateway %s in %s and %s", g, o, tn.ID)
+			}
+			owner[g] = tn.ID
+		}
+	}
+	for _, g := range plan.Gateways {
+		if want := strings.ToLower(g.City); owner[g.Site.Gateway.ID] != want {
+			t.Errorf("gateway %s (%s) is tenant %q's", g.Site.Gateway.ID, g.City, owner[g.Site.Gateway.ID])
 		}
 	}
 }

@@ -145,6 +145,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	fmt.Fprintf(cfg.Out, "\nPonte demo: %d gateways, %d devices in %s.\n\n", len(s.plan.Gateways), s.plan.Devices(), strings.Join(s.plan.Cities(), " and "))
 	fmt.Fprintf(cfg.Out, "  operators' map:   %s\n", mapURL)
 	fmt.Fprintf(cfg.Out, "  indicators page:  %s\n", indURL)
+	for _, t := range s.tenants {
+		fmt.Fprintf(cfg.Out, "  %s: %s/t/%s/indicators/  (its operators: %s/map/#token=%s)\n", t.Name, s.ingest, t.ID, s.ingest, t.Token)
+	}
 	fmt.Fprintf(cfg.Out, "  logs and configs: %s\n\n", work)
 	if cfg.Rounds == 0 && cfg.Screenshots == "" {
 		fmt.Fprintf(cfg.Out, "Ctrl-C to stop.\n\n")

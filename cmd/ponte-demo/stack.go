@@ -21,17 +21,42 @@ const startWait = 3 * time.Minute
 
 // stack is the running demo: its processes and the addresses to poll.
 type stack struct {
-	cfg    Config
-	work   string
-	procs  *procs
-	ports  *ports
-	plan   *Plan
-	token  string
-	influx string // http://127.0.0.1:port
-	ingest string // public listener, http://127.0.0.1:port
-	ops    string // ops listener, http://127.0.0.1:port
-	broker string // embedded broker, 127.0.0.1:port
-	dead   string // ingest's dead-letter folder
+	cfg   Config
+	work  string
+	procs *procs
+	ports *ports
+	plan  *Plan
+	token string
+	// tenants are the demo's municipalities: each city of the plan, its
+	// gateways and an operator token that sees only them.
+	tenants []demoTenant
+	influx  string // http://127.0.0.1:port
+	ingest  string // public listener, http://127.0.0.1:port
+	ops     string // ops listener, http://127.0.0.1:port
+	broker  string // embedded broker, 127.0.0.1:port
+	dead    string // ingest's dead-letter folder
+}
+
+// demoTenant is one of the demo's municipalities.
+type demoTenant struct {
+	ID, Name, City, Token string
+	Gateways              []string
+}
+
+// cityTenants returns a tenant per city of p: the municipality by name,
+// its gateways, a new token.
+func cityTenants(p *Plan) []demoTenant {
+	var out []demoTenant
+	for _, city := range p.Cities() {
+		t := demoTenant{ID: strings.ToLower(city), Name: "Comune di " + city, City: city, Token: secret()}
+		for _, g := range p.Gateways {
+			if g.City == city {
+				t.Gateways = append(t.Gateways, g.Site.Gateway.ID)
+			}
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // tools are the external programs the demo runs.
@@ -249,6 +274,7 @@ func joinInts(v []int) string {
 // areas and the roads) and starts it.
 func (s *stack) startIngest(ctx context.Context) error {
 	s.token = secret()
+	s.tenants = cityTenants(s.plan)
 	s.ingest = fmt.Sprintf("http://127.0.0.1:%d", s.ports.next())
 	s.ops = fmt.Sprintf("http://127.0.0.1:%d", s.ports.next())
 	s.dead = filepath.Join(s.work, "ingest", "dead-letter")
@@ -287,6 +313,11 @@ sites:
 `, filepath.Join(s.cfg.Root, "geo", "data", "firenze-metro-municipalities.geojson"),
 		filepath.Join(s.cfg.Root, "geo", "data", "bari-metro-municipalities.geojson"),
 		filepath.Join(s.cfg.Root, "geo", "testdata", "roads.geojson"), s.token)
+	b.WriteString("tenants:\n")
+	for _, t := range s.tenants {
+		fmt.Fprintf(&b, "  - {id: %s, name: %q, areas: [%q], gateways: [%s], tokens: [%s]}\n",
+			t.ID, t.Name, t.City, strings.Join(t.Gateways, ", "), t.Token)
+	}
 	conf := filepath.Join(s.work, "ingest.yaml")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
 		return err
