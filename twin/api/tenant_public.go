@@ -52,9 +52,9 @@ func (a *API) tenantPublic() (map[string]http.Handler, error) {
 }
 
 // TenantHandler serves /t/{tenant}/api/v1/... (the tenant's public API)
-// and hands /t/{tenant}/<anything else> to pages with the prefix
-// stripped (the public pages, which find their API from their URL). An
-// unknown tenant is 404.
+// and hands /t/{tenant}/indicators/ to pages with the prefix stripped (the
+// public page, which finds its API from its URL); /t/{tenant}/ leads to
+// the page. An unknown tenant is 404.
 func (a *API) TenantHandler(pages http.Handler) (http.Handler, error) {
 	apis, err := a.tenantPublic()
 	if err != nil {
@@ -66,6 +66,10 @@ func (a *API) TenantHandler(pages http.Handler) (http.Handler, error) {
 		h, ok := apis[id]
 		if !ok {
 			writeError(w, http.StatusNotFound, "", "no tenant "+quote(id))
+			return
+		}
+		if sub == "" {
+			http.Redirect(w, r, "/t/"+id+"/indicators/", http.StatusFound)
 			return
 		}
 		if !strings.HasPrefix("/"+sub, "/api/v1/") {

@@ -20,7 +20,12 @@ func TestTenantPublicBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	th, err := a.TenantHandler(http.NotFoundHandler())
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/indicators/" {
+			http.NotFound(w, r)
+		}
+	})
+	th, err := a.TenantHandler(pages)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +43,9 @@ func TestTenantPublicBudget(t *testing.T) {
 		{"/api/v1/config", http.StatusTooManyRequests}, // the budget of 2 is spent
 		{"/t/roma/api/v1/config", http.StatusNotFound},
 		{"/t/bari/api/v1/entities", http.StatusNotFound},
+		{"/t/bari/indicators/", http.StatusOK},
+		{"/t/bari/", http.StatusOK}, // redirected to /t/bari/indicators/
+		{"/t/bari/map/", http.StatusNotFound},
 	} {
 		if resp, body := get(t, srv.URL+c.path, "", nil); resp.StatusCode != c.want {
 			t.Errorf("%d %s: %d %s, want %d", i, c.path, resp.StatusCode, body, c.want)
