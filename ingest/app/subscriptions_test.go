@@ -268,3 +268,50 @@ func TestNGSILDSubscriptions(t *testing.T) {
 		t.Fatal("after the restart Bari's receiver got Firenze's Streetlight")
 	}
 }
+
+// subscriptionRouteScoped is TestTenantsOnEveryRoute's check of one
+// NGSI-LD subscriptions route (path names Firenze's subscription fiSub
+// where the route has an {id}): Bari's token cannot reach Firenze's
+// subscription (404), nor list it; what Bari creates is Bari's, absent
+// from Firenze's list; Firenze's token reaches its own.
+func subscriptionRouteScoped(t *testing.T, base, method, path, fiSub, notifyURL string) {
+	t.Helper()
+	if path != subsPath {
+		body := ""
+		if method == "PATCH" {
+			body = `{"throttling":1}`
+		}
+		// Answered exactly as a subscription that does not exist.
+		const missing = "urn:ngsi-ld:Subscription:no-such"
+		_, _, want := ngsiDo(t, method, base+strings.Replace(path, fiSub, missing, 1), bariToken, body)
+		if code, _, resp := ngsiDo(t, method, base+path, bariToken, body); code != http.StatusNotFound || strings.Replace(resp, fiSub, missing, 1) != want {
+			t.Errorf("Bari's token %s Firenze's subscription: %d %.300s, want 404 as %.300s", method, code, resp, want)
+		}
+		// Firenze's subscription is still there, and reachable by
+		// Firenze (DELETE is not tried by Firenze: other routes need it).
+		if method == "DELETE" {
+			method, body = "GET", ""
+		}
+		if code, _, resp := ngsiDo(t, method, base+path, firenzeToken, body); code/100 != 2 {
+			t.Errorf("Firenze's token %s its subscription: %d %.300s", method, code, resp)
+		}
+		return
+	}
+	switch method {
+	case "POST":
+		id := "urn:ngsi-ld:Subscription:bari-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+		createSub(t, base, bariToken, streetlightSub(id, notifyURL))
+		if _, _, resp := ngsiDo(t, "GET", base+subsPath, firenzeToken, ""); strings.Contains(resp, id) {
+			t.Errorf("Firenze lists Bari's new subscription: %.300s", resp)
+		}
+	case "GET":
+		if code, _, resp := ngsiDo(t, "GET", base+subsPath, bariToken, ""); code != http.StatusOK || strings.Contains(resp, fiSub) {
+			t.Errorf("Bari's list: %d %.300s", code, resp)
+		}
+		if _, _, resp := ngsiDo(t, "GET", base+subsPath, firenzeToken, ""); !strings.Contains(resp, fiSub) {
+			t.Errorf("Firenze's list lacks its subscription (the check could not fail): %.300s", resp)
+		}
+	default:
+		t.Errorf("%s %s: no check for this route", method, path)
+	}
+}
