@@ -20,6 +20,11 @@ import (
 // routes are mounted behind the twin API's operator check (subsHandler),
 // which gives it the caller's scope; a stored subscription's scope is
 // rebuilt from its key with the twin's tenants (scopeOfKey).
+//
+// The subscriptions are this instance's: with several ingest instances
+// (twin.replica), each keeps and delivers those created through it, in
+// its own dir, and the others answer 404 for them; a load balancer in
+// front should send a client's subscription calls to one instance.
 func buildSubscriptions(cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg prometheus.Registerer) (*subs.Manager, error) {
 	s, contextURL := cfg.NGSILDSubscriptions()
 	if s == nil {
