@@ -26,6 +26,7 @@ import (
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/alarms"
 	"github.com/ponte-city/ponte/twin/api"
+	"github.com/ponte-city/ponte/twin/ngsild/subs"
 )
 
 // Options are what a caller may set beyond the configuration file.
@@ -205,12 +206,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("ingest: http: %w", err)
 	}
 	mux := http.NewServeMux()
+	var subsMgr *subs.Manager
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
 	var twinAPI *api.API
 	if tw != nil {
 		alarmsH := alarmEngine.ScopedHandler(alarms.ScopeSees(tw, api.ScopeOf))
-		if twinAPI, err = mountTwin(mux, cfg, tw, alarmsH, log, reg); err != nil {
+		if subsMgr, err = buildSubscriptions(cfg, tw, log, reg); err != nil {
+			return err
+		}
+		if twinAPI, err = mountTwin(mux, cfg, tw, alarmsH, subsHandler(subsMgr), log, reg); err != nil {
 			return err
 		}
 	}
@@ -252,6 +257,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return nil
 		})
 		g.Go(func() error { return alarmEngine.Run(gctx) })
+		if subsMgr != nil {
+			g.Go(func() error { return subsMgr.Run(gctx) })
+		}
 		if rep != nil {
 			g.Go(func() error { return rep.Run(gctx, tw) })
 			g.Go(func() error { return alarmSync.Run(gctx, alarmEngine) })

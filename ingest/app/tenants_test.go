@@ -66,7 +66,8 @@ tenants:
 func TestTenantsOnEveryRoute(t *testing.T) {
 	testenv.Integration(t, "ingest with its embedded broker, InfluxDB 1.8")
 	dir := t.TempDir()
-	cfg, _ := writeConfig(t, dir, "", twoCities(t, dir), 2)
+	recv := newReceiver(t)
+	cfg, _ := writeConfig(t, dir, "", withSubscriptions(t, twoCities(t, dir), recv.URL), 2)
 	// A real InfluxDB answers the snapshot and history routes (the
 	// readings themselves go to a memory sink).
 	srv := influxtest.Start(t)
@@ -74,6 +75,8 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 	const fiSite, baSite = "urn:ngsi-ld:Streetlight:fi-duomo-meter", "urn:ngsi-ld:Streetlight:ba-moro-meter"
 	base := "http://" + addrs.HTTP
+	const fiSub = "urn:ngsi-ld:Subscription:fi-lights"
+	createSub(t, base, firenzeToken, streetlightSub(fiSub, recv.URL+"/firenze"))
 
 	do := func(method, path, token string, body io.Reader) (int, string) {
 		req, _ := http.NewRequest(method, base+path, body)
@@ -141,6 +144,9 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 				t.Errorf("a stranger: %d, want 401", code)
 			}
 			switch {
+			case strings.HasPrefix(path, subsPath):
+				subscriptionRouteScoped(t, base, method, strings.Replace(path, fiSite, fiSub, 1), fiSub, recv.URL+"/bari")
+				return
 			case strings.HasSuffix(path, "/stream"):
 				// The stream's first events are the entities' state as
 				// changes arrive: Bari's token gets Bari's and never

@@ -51,9 +51,10 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 	return tw.SetGatewayStatus
 }
 
-// mountTwin serves the twin's API (with the alarms' routes, alarmsH), the
-// operators' map and the public indicators page on mux.
-func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH http.Handler, log *slog.Logger, reg prometheus.Registerer) (*api.API, error) {
+// mountTwin serves the twin's API (with the alarms' routes, alarmsH, and
+// the NGSI-LD subscriptions', subsH, nil without), the operators' map and
+// the public indicators page on mux, and returns the API.
+func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH, subsH http.Handler, log *slog.Logger, reg prometheus.Registerer) (*api.API, error) {
 	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, cfg.Influx.Measurement)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: twin history: %w", err)
@@ -64,7 +65,7 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH ht
 	if err != nil {
 		return nil, err
 	}
-	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH,
+	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH, Subscriptions: subsH,
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		PublicRate: rate, PublicBurst: burst, Public: publicAPI(pub),
 		Logger: log.With("component", "twin-api"), Registerer: reg})

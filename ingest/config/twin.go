@@ -52,6 +52,8 @@ type Twin struct {
 	Public TwinPublic `yaml:",inline"`
 	// Replica feeds the twin from the replicated applied stream (replica.go).
 	Replica *Replica `yaml:"replica"`
+	// NGSILD configures NGSI-LD subscriptions (ngsild.go).
+	NGSILD *NGSILD `yaml:"ngsild"`
 }
 
 func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
@@ -79,6 +81,7 @@ func (c *Config) validateTwin(bad func(path, format string, args ...any)) {
 	}
 	c.validateTwinPublic(bad)
 	c.validateReplica(bad)
+	c.validateNGSILD(bad)
 }
 
 // resolve makes a path from the config relative to the config file.

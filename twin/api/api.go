@@ -105,6 +105,11 @@ func routes() []string {
 		"GET /ngsi-ld/v1/types",
 		"GET /ngsi-ld/v1/types/{type}",
 		"GET /ngsi-ld/v1/temporal/entities/{id}",
+		"POST " + subscriptionsPath,
+		"GET " + subscriptionsPath,
+		"GET " + subscriptionsPath + "/{id}",
+		"PATCH " + subscriptionsPath + "/{id}",
+		"DELETE " + subscriptionsPath + "/{id}",
 		"GET " + ngsild.ContextPath,
 	}
 }
@@ -139,6 +144,8 @@ func (a *API) Handler() http.Handler {
 			handlers[r] = a.streamAuth(a.handleAlarms)
 		case strings.Contains(r, "/api/v1/alarms"):
 			handlers[r] = a.operator(a.handleAlarms)
+		case strings.Contains(r, subscriptionsPath):
+			handlers[r] = a.operator(a.handleSubscriptions)
 		}
 	}
 	for _, r := range routes() {

@@ -42,6 +42,11 @@ type Config struct {
 	// Alarms serves /api/v1/alarms and below (twin/alarms' Handler),
 	// behind the operator check; nil answers them with 503.
 	Alarms http.Handler
+	// Subscriptions serves /ngsi-ld/v1/subscriptions and below
+	// (twin/ngsild/subs' Handler) behind the operator check, the scope
+	// narrowed by NGSILD-Tenant in SubscriptionScope; nil answers them
+	// with 501.
+	Subscriptions http.Handler
 	// PublicRate is how many requests per second one client IP may make
 	// to the public endpoints, PublicBurst how many at once.
 	PublicRate  float64

@@ -40,6 +40,10 @@
 // The alarms' routes (/api/v1/alarms, /api/v1/alarms/{id}, POST
 // /api/v1/alarms/{id}/ack, /api/v1/alarms/stream) are operator endpoints
 // too; Config.Alarms serves them (package twin/alarms), 503 without it.
+// So are the NGSI-LD subscriptions' (/ngsi-ld/v1/subscriptions and
+// /{id}): Config.Subscriptions serves them (package twin/ngsild/subs) with
+// the caller's scope narrowed by NGSILD-Tenant (SubscriptionScope), 501
+// without it (subscriptions.go).
 //
 // # The public answers
 //
