@@ -26,6 +26,7 @@ import (
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/alarms"
 	"github.com/ponte-city/ponte/twin/api"
+	"github.com/ponte-city/ponte/twin/opendata"
 )
 
 // Options are what a caller may set beyond the configuration file.
@@ -205,11 +206,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("ingest: http: %w", err)
 	}
 	mux := http.NewServeMux()
+	var recorders []*opendata.Recorder
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
 	if tw != nil {
 		alarmsH := alarmEngine.ScopedHandler(alarms.ScopeSees(tw, api.ScopeOf))
 		if err := mountTwin(mux, cfg, tw, alarmsH, log, reg); err != nil {
+			return err
+		}
+		if recorders, err = mountOpenData(mux, cfg, tw, log, reg); err != nil {
 			return err
 		}
 	}
@@ -245,6 +250,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return nil
 		})
 		g.Go(func() error { return alarmEngine.Run(gctx) })
+		for _, r := range recorders {
+			g.Go(func() error { return r.Run(gctx) })
+		}
 		if rep != nil {
 			g.Go(func() error { return rep.Run(gctx, tw) })
 			g.Go(func() error { return alarmSync.Run(gctx, alarmEngine) })
