@@ -27,6 +27,7 @@ import (
 	"github.com/ponte-city/ponte/twin/alarms"
 	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/twin/ngsild/subs"
+	"github.com/ponte-city/ponte/twin/opendata"
 )
 
 // Options are what a caller may set beyond the configuration file.
@@ -207,6 +208,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	mux := http.NewServeMux()
 	var subsMgr *subs.Manager
+	var recorders []*opendata.Recorder
 	intake.NewHTTP(intake.HTTPConfig{Tokens: cfg.Tokens(), Ready: svc.Ready, Timeout: cfg.HTTP.RequestTimeout.D(),
 		Guard: guard, GatewayGuard: gwGuard, Logger: log.With("component", "http")}, svc).Register(mux)
 	var twinAPI *api.API
@@ -216,6 +218,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return err
 		}
 		if twinAPI, err = mountTwin(mux, cfg, tw, alarmsH, subsHandler(subsMgr), log, reg); err != nil {
+			return err
+		}
+		if recorders, err = mountOpenData(mux, cfg, tw, log, reg); err != nil {
 			return err
 		}
 	}
@@ -259,6 +264,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		g.Go(func() error { return alarmEngine.Run(gctx) })
 		if subsMgr != nil {
 			g.Go(func() error { return subsMgr.Run(gctx) })
+		}
+		for _, r := range recorders {
+			g.Go(func() error { return r.Run(gctx) })
 		}
 		if rep != nil {
 			g.Go(func() error { return rep.Run(gctx, tw) })

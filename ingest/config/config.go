@@ -63,6 +63,8 @@ type Config struct {
 	// Tenants are the organisations sharing the platform, each seeing its
 	// own areas and gateways (tenants.go).
 	Tenants []Tenant `yaml:"tenants"`
+	// OpenData, if set, publishes the open data (opendata.go).
+	OpenData *OpenData `yaml:"opendata"`
 
 	doc        *yamlconf.Doc
 	natsShared []string         // the sections that took NATS
@@ -231,6 +233,7 @@ func (c *Config) Validate() error {
 	c.validateSharedNATS(bad)
 	c.validateTwin(bad)
 	c.validateTenants(bad)
+	c.validateOpenData(bad)
 	c.validateAlarms(bad)
 	c.validateSites(bad)
 	c.validateEnrolment(bad)

@@ -31,6 +31,9 @@ type Tenant struct {
 	TokensEnv  string   `yaml:"tokens_env"`
 	// Licence is the licence of its published data (default twin.licence).
 	Licence *TwinLicence `yaml:"licence"`
+	// OpenData, if set, publishes its own open-data catalogue under
+	// /t/{id}/opendata/ (opendata.go).
+	OpenData *TenantOpenData `yaml:"opendata"`
 }
 
 // TwinTenants returns the tenants as the twin takes them.

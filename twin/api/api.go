@@ -32,6 +32,7 @@ type API struct {
 	tickets tickets
 
 	areas areaShapes
+	sites siteShapes
 	gzips gzipCache
 	hist  *historyCache
 
@@ -93,6 +94,7 @@ func routes() []string {
 		"GET /api/v1/indicators.csv",
 		"GET /api/v1/indicators/history",
 		"GET /api/v1/areas.geojson",
+		"GET /api/v1/sites.geojson",
 		"GET /api/v1/config",
 		"GET /api/v1/history",
 		"GET /api/v1/openapi.json",
@@ -128,6 +130,7 @@ func (a *API) Handler() http.Handler {
 		"GET /api/v1/indicators":         a.public(a.handleIndicators),
 		"GET /api/v1/indicators.csv":     a.public(a.handleIndicatorsCSV),
 		"GET /api/v1/areas.geojson":      a.public(a.handleAreas),
+		"GET /api/v1/sites.geojson":      a.public(a.handleSites),
 		"GET /api/v1/config":             a.public(a.handleConfig),
 		"GET /api/v1/indicators/history": a.public(a.handleIndicatorHistory),
 		"GET /api/v1/history":            a.operator(a.handleHistory),
@@ -155,6 +158,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("OPTIONS /api/v1/indicators", preflight)
 	mux.Handle("OPTIONS /api/v1/indicators.csv", preflight)
 	mux.Handle("OPTIONS /api/v1/areas.geojson", preflight)
+	mux.Handle("OPTIONS /api/v1/sites.geojson", preflight)
 	mux.Handle("OPTIONS /api/v1/config", preflight)
 	mux.Handle("OPTIONS /api/v1/indicators/history", preflight)
 	mux.Handle(ngsiPrefix+"/", a.instrument("unknown", http.HandlerFunc(handleNGSIUnknown)))

@@ -40,14 +40,8 @@ func (a *API) handleAreas(w http.ResponseWriter, r *http.Request) {
 // as a foreign member (RFC 7946 6.1).
 func areasGeoJSON(areas []twin.Entity, lic Licence) []byte {
 	dp := simplify.DouglasPeucker(areaTolerance)
-	l, _ := json.Marshal(lic)
-	out := []byte(`{"type":"FeatureCollection","licence":`)
-	out = append(out, l...)
-	out = append(out, `,"features":[`...)
-	for i, e := range areas {
-		if i > 0 {
-			out = append(out, ',')
-		}
+	return featureCollection(lic, len(areas), func(out []byte, i int) []byte {
+		e := areas[i]
 		id, _ := json.Marshal(e.ID)
 		name, _ := json.Marshal(e.Name)
 		out = append(out, `{"type":"Feature","id":`...)
@@ -62,7 +56,6 @@ func areasGeoJSON(areas []twin.Entity, lic Licence) []byte {
 		out = append(out, name...)
 		out = append(out, `,"level":`...)
 		out = strconv.AppendQuote(out, entityLevel(e))
-		out = append(out, `}}`...)
-	}
-	return append(out, "]}\n"...)
+		return append(out, `}}`...)
+	})
 }

@@ -27,7 +27,7 @@
 // it, areas included.
 //
 // The public endpoints (indicators, indicators.csv, indicators/history,
-// areas.geojson, config) are read-only: CORS open to any origin
+// areas.geojson, sites.geojson, config) are read-only: CORS open to any origin
 // (dashboards on other sites), an ETag with If-None-Match answered by 304,
 // a public Cache-Control, and a token bucket per client IP
 // (Config.PublicRate, PublicBurst; 429 with Retry-After beyond; ingest's
@@ -36,6 +36,10 @@
 // rightmost X-Forwarded-For address that is not a trusted proxy (public.go,
 // clientip.go). The buckets live in a map bounded by LRU eviction
 // (Config.MaxClients), so a scan from many addresses cannot grow memory.
+// sites.geojson gives each site's place, type, name, area, category and
+// freshness and nothing an operator's token guards (no values, gateways
+// or devices); it is rendered at most every 10 s (sites.go), as freshness
+// changes while the areas' shapes do not.
 //
 // The alarms' routes (/api/v1/alarms, /api/v1/alarms/{id}, POST
 // /api/v1/alarms/{id}/ack, /api/v1/alarms/stream) are operator endpoints

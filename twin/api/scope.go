@@ -94,6 +94,7 @@ var publicRoutes = []string{
 	"GET /api/v1/indicators.csv",
 	"GET /api/v1/indicators/history",
 	"GET /api/v1/areas.geojson",
+	"GET /api/v1/sites.geojson",
 	"GET /api/v1/config",
 	"GET /api/v1/openapi.json",
 	"GET /ngsi-ld/v1/contexts/ponte.jsonld",

@@ -1,67 +1,20 @@
 package opendata
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ponte-city/ponte/geo"
+	"github.com/ponte-city/ponte/internal/shacltest"
 	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/wire"
 )
-
-// validator runs shacl/validate.mjs (npm ci first when its node_modules
-// is missing, as make test does beforehand).
-type validator struct {
-	node, dir string
-}
-
-func newValidator(t *testing.T) validator {
-	t.Helper()
-	node := testenv.Need(t, "node", "apt-get install nodejs npm")
-	dir, err := filepath.Abs("shacl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil {
-		npm := testenv.Need(t, "npm", "apt-get install npm")
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return validator{node: node, dir: dir}
-}
-
-// run runs validate.mjs mode a b and returns its JSON report and whether
-// it exited 0; an exit other than 0 or 1 fails t.
-func (v validator) run(t *testing.T, mode, a, b string) (map[string]any, bool) {
-	t.Helper()
-	cmd := exec.Command(v.node, filepath.Join(v.dir, "validate.mjs"), mode, a, b)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-		t.Fatalf("validate.mjs %s: %v\n%s%s", mode, err, out, stderr.String())
-	}
-	var report map[string]any
-	if jerr := json.Unmarshal(out, &report); jerr != nil {
-		t.Fatalf("validate.mjs %s printed no JSON report: %v\n%s%s", mode, jerr, out, stderr.String())
-	}
-	return report, err == nil
-}
 
 // realTwin is a twin over Bari's municipalities with a traffic counter
 // and an air station in Bari, their readings applied.
@@ -109,7 +62,7 @@ func fetch(t *testing.T, url, ctype string) []byte {
 // expanded by a real JSON-LD processor (jsonld.js), gives the same
 // triples as the Turtle. Broken catalogues prove each check can fail.
 func TestCatalogConformsToDCATAPIT(t *testing.T) {
-	v := newValidator(t)
+	v := shacltest.New(t)
 	tw := realTwin(t)
 	if len(tw.Indicators().Areas) == 0 {
 		t.Fatal("the twin has no areas")
@@ -137,12 +90,12 @@ func TestCatalogConformsToDCATAPIT(t *testing.T) {
 	testenv.WriteFile(t, jsPath, string(js))
 	shapes, _ := filepath.Abs("testdata/shacl/dcat-ap_it.shapes.ttl")
 
-	report, ok := v.run(t, "shacl", shapes, ttlPath)
+	report, ok := v.Run(t, "shacl", shapes, ttlPath)
 	if !ok || report["conforms"] != true {
 		t.Fatalf("the catalogue does not conform to DCAT-AP_IT:\n%v", report)
 	}
 	t.Logf("SHACL: %v triples conform", report["triples"])
-	report, ok = v.run(t, "same", jsPath, ttlPath)
+	report, ok = v.Run(t, "same", jsPath, ttlPath)
 	if !ok || report["same"] != true {
 		t.Fatalf("JSON-LD and Turtle differ:\n%v", report)
 	}
@@ -177,7 +130,7 @@ func TestCatalogConformsToDCATAPIT(t *testing.T) {
 			}
 			path := filepath.Join(t.TempDir(), "broken.ttl")
 			testenv.WriteFile(t, path, string(broken.Turtle()))
-			report, ok := v.run(t, "shacl", shapes, path)
+			report, ok := v.Run(t, "shacl", shapes, path)
 			if ok || report["conforms"] != false {
 				t.Fatalf("reported conformant:\n%v", report)
 			}
@@ -204,7 +157,7 @@ func TestCatalogConformsToDCATAPIT(t *testing.T) {
 		testenv.WriteFile(t, full, string(g.Turtle()))
 		path := filepath.Join(t.TempDir(), "short.jsonld")
 		testenv.WriteFile(t, path, string(sj))
-		report, ok := v.run(t, "same", path, full)
+		report, ok := v.Run(t, "same", path, full)
 		if ok || report["same"] != false {
 			t.Fatalf("reported the same:\n%v", report)
 		}
