@@ -92,3 +92,10 @@ func moduleRoot(tb testing.TB) string {
 		dir = parent
 	}
 }
+
+// Node is the path of node; Dir the tool's folder, where its packages
+// (n3, jsonld, rdf-validate-shacl) resolve for scripts run there.
+func (v Validator) Node() string { return v.node }
+
+// Dir is the validator tool's folder (twin/opendata/shacl).
+func (v Validator) Dir() string { return v.dir }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/internal/shacltest"
+
 	"github.com/ponte-city/ponte/internal/testenv"
 )
 
@@ -54,7 +56,7 @@ type plainTriple struct{ S, P, O string }
 
 // parseTurtle parses a Turtle file with n3 (the parser the validator
 // uses, from shacl/node_modules).
-func (v validator) parseTurtle(t *testing.T, path string) []plainTriple {
+func parseTurtle(t *testing.T, v shacltest.Validator, path string) []plainTriple {
 	t.Helper()
 	const script = `import { readFileSync } from 'node:fs'
 import { Parser } from 'n3'
@@ -64,8 +66,8 @@ console.log(JSON.stringify(qs.map(q => [q.subject.value, q.predicate.value, q.ob
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(v.node, "--input-type=module", "-e", script, abs)
-	cmd.Dir = v.dir
+	cmd := exec.Command(v.Node(), "--input-type=module", "-e", script, abs)
+	cmd.Dir = v.Dir()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -179,11 +181,11 @@ func comparison(sample, ours map[string]map[string]bool) string {
 // rule 5 flags too. A variant where a theme IRI is described without
 // being a skos:Concept proves the relaxed class shapes can still fail.
 func TestAgIDSampleAgainstShapes(t *testing.T) {
-	v := newValidator(t)
+	v := shacltest.New(t)
 	shapes, _ := filepath.Abs("testdata/shacl/dcat-ap_it.shapes.ttl")
 	sample, _ := filepath.Abs(agidSample)
 
-	report, ok := v.run(t, "shacl", shapes, sample)
+	report, ok := v.Run(t, "shacl", shapes, sample)
 	results, _ := report["results"].([]any)
 	t.Logf("AgID sample: %v triples, %d results", report["triples"], len(results))
 	if ok || len(results) != 1 {
@@ -211,7 +213,7 @@ func TestAgIDSampleAgainstShapes(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "catalog.ttl")
 		testenv.WriteFile(t, path, string(body)+
 			"\n<http://publications.europa.eu/resource/authority/data-theme/ECON> dct:title \"Economia\"@it .\n")
-		report, _ := v.run(t, "shacl", shapes, path)
+		report, _ := v.Run(t, "shacl", shapes, path)
 		found := false
 		for _, r := range report["results"].([]any) {
 			r := r.(map[string]any)
@@ -230,8 +232,8 @@ func TestAgIDSampleAgainstShapes(t *testing.T) {
 // property the guidelines make mandatory that the examples use must be in
 // Ponte's catalogue. The table is logged.
 func TestCatalogUsesAgIDMandatoryProperties(t *testing.T) {
-	v := newValidator(t)
-	sample := classProps(v.parseTurtle(t, agidSample))
+	v := shacltest.New(t)
+	sample := classProps(parseTurtle(t, v, agidSample))
 	cfg := bariConfig()
 	g, err := Catalog(cfg, Datasets(cfg, fixedCoverage()), time.Date(2026, 5, 4, 23, 30, 0, 0, time.UTC))
 	if err != nil {
