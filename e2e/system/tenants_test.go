@@ -40,11 +40,13 @@ type indicatorsPage struct {
 	AreasTitle       string
 	CityTitle        string // the city block's heading, if it shows
 	Cards            []string
+	AllCards         int // every card shown, the whole city's included
 	CardNames        []string
 	RowLabels        []string // the indicators' labels in the cards
 	Licence          string
 	LicenceLinks     []string
 	Downloads        []string // the download links' paths
+	NoScript         []string // the paths of the links for a browser without scripts
 	Regions          []string // the choropleth's areas
 	// Framed is the share of the choropleth's drawing box its regions
 	// fill across (the larger of width and height shares).
@@ -89,6 +91,9 @@ func readIndicatorsPage(ctx context.Context, t *testing.T, p *browser.Page, url 
     TenantBelowTitle: shown(tenant) && tenant.getBoundingClientRect().top >= h1.getBoundingClientRect().bottom,
     AreasTitle: text('#areas-title'), CityTitle: text('#city-title'),
     Cards: [...document.querySelectorAll('article.area-card')].filter(shown).map((c) => c.dataset.id),
+    AllCards: [...document.querySelectorAll('article.card')].filter(shown).length,
+    NoScript: [...new DOMParser().parseFromString(document.querySelector('noscript').textContent, 'text/html').querySelectorAll('a')]
+      .map((a) => new URL(a.getAttribute('href'), location.href).pathname),
     CardNames: [...document.querySelectorAll('article.area-card h3')].filter(shown).map((h) => h.textContent),
     RowLabels: [...document.querySelectorAll('article.card th[scope=row]')].filter(shown).map((th) => th.textContent),
     Licence: text('#licence'),
@@ -199,11 +204,17 @@ func TestTenantPages(t *testing.T) {
 			if strings.Contains(got.Licence+got.Tenant+strings.Join(got.CardNames, " "), otherCity(c.tenant)) {
 				t.Errorf("the page names %s: licence %q, cards %v", otherCity(c.tenant), got.Licence, got.CardNames)
 			}
-			prefix := "/t/" + c.tenant + "/api/v1/"
-			if len(got.Downloads) != 2 {
-				t.Errorf("download links %v, want the CSV and the JSON", got.Downloads)
+			// The municipality's indicators are its area's card: a block
+			// "the whole city" repeating them (or naming the city) would
+			// read as the metropolitan area's.
+			if got.AllCards != 1 || (got.CityTitle != "" && got.CityTitle != c.name) {
+				t.Errorf("%d cards, the whole's block titled %q: want %s's indicators once", got.AllCards, got.CityTitle, c.name)
 			}
-			for _, d := range got.Downloads {
+			prefix := "/t/" + c.tenant + "/api/v1/"
+			if len(got.Downloads) != 2 || len(got.NoScript) != 4 {
+				t.Errorf("download links %v, without scripts %v: want the CSV and the JSON", got.Downloads, got.NoScript)
+			}
+			for _, d := range append(got.Downloads, got.NoScript...) {
 				if !strings.HasPrefix(d, prefix) {
 					t.Errorf("download link %s is not under %s", d, prefix)
 				}
@@ -238,7 +249,10 @@ func TestTenantPages(t *testing.T) {
 		if !strings.Contains(got.Licence, "CC BY 4.0") {
 			t.Errorf("licence line %q, want the platform's CC BY 4.0", got.Licence)
 		}
-		for _, d := range got.Downloads {
+		if got.CityTitle != "Tutta la città" {
+			t.Errorf("the whole's block titled %q, want Tutta la città", got.CityTitle)
+		}
+		for _, d := range append(got.Downloads, got.NoScript...) {
 			if !strings.HasPrefix(d, "/api/v1/") {
 				t.Errorf("download link %s is not the platform's API", d)
 			}
@@ -253,4 +267,3 @@ func otherCity(tenant string) string {
 	}
 	return "Bari"
 }
-
