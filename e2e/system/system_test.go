@@ -277,8 +277,9 @@ type system struct {
 }
 
 // startSystem writes the site configs and ingest's config into dir, starts
-// the Firenze Modbus devices and ingest, and returns once ingest is ready.
-func startSystem(t testing.TB, dir string) *system {
+// the Firenze Modbus devices and ingest, and returns once ingest is ready;
+// extra are more top-level sections of ingest's config (tenants:, say).
+func startSystem(t testing.TB, dir string, extra ...string) *system {
 	t.Helper()
 	// Site configs: the twin reads both at start; the agent's is written
 	// again with the embedded broker's address once ingest listens. The
@@ -314,7 +315,7 @@ twin:
   tokens: [%s]
 `, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), fiGW, baGW, absPath(t, "../../firmware-profiles"),
 		absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), absPath(t, "../../geo/data/bari-metro-municipalities.geojson"),
-		absPath(t, "../../geo/testdata/roads.geojson"), e2eToken)
+		absPath(t, "../../geo/testdata/roads.geojson"), e2eToken) + strings.Join(extra, "")
 	cfgPath := filepath.Join(dir, "ingest.yaml")
 	testenv.WriteFile(t, cfgPath, ingestYAML)
 	cfg, err := config.Load(cfgPath)

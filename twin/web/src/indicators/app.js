@@ -39,6 +39,7 @@ let indicators = null;
 let shapes = null;
 let chosen = '';
 let defs = new Map();
+let tenantName = ''; // the tenant whose page this is (GET /config), if any
 let levels = []; // the area levels the API has (GET /config), coarsest first
 let level = ''; // the one shown ('' with an API before levels)
 
@@ -60,10 +61,10 @@ async function loadConfig() {
   i18n = makeI18n(lang, cfg.time_zone || DEFAULT_TIME_ZONE);
   document.documentElement.lang = lang;
   for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = i18n.t(e.dataset.i18n);
-  const tenant = cfg.tenant && typeof cfg.tenant.name === 'string' ? cfg.tenant.name : '';
-  document.title = `${i18n.t('title')} — ${tenant || 'Ponte'}`;
-  $('tenant').textContent = tenant;
-  $('tenant').hidden = !tenant;
+  tenantName = cfg.tenant && typeof cfg.tenant.name === 'string' ? cfg.tenant.name : '';
+  document.title = `${i18n.t('title')} — ${tenantName || 'Ponte'}`;
+  $('tenant').textContent = tenantName;
+  $('tenant').hidden = !tenantName;
   const other = lang === 'it' ? 'en' : 'it';
   const link = $('other-language');
   const q = new URLSearchParams(location.search);
@@ -140,11 +141,25 @@ function areasShown() {
   return onlyAreas.length ? areasAll() : areasAll().filter(hasSensors);
 }
 
+/**
+ * The whole block's name: the tenant's (a tenant's API gives its one
+ * municipality's indicators as the whole: "Comune di Bari", not "the whole
+ * city"), else the whole city's.
+ */
+const wholeName = () => tenantName || i18n.t('city');
+
+/** Whether the whole's indicators are the only area's (one card says it). */
+function repeatsOnlyArea(city, shown) {
+  const all = areasAll();
+  return all.length === 1 && shown.length === 1 && JSON.stringify(pick(shown[0].indicators || [])) === JSON.stringify(city);
+}
+
 function renderCards() {
   const city = pick(indicators.city || []);
-  $('city').hidden = city.length === 0 || onlyAreas.length > 0;
-  $('city-cards').replaceChildren(card({ id: 'city', name: i18n.t('city') }, city, 'city-card'));
   const shown = areasShown();
+  $('city').hidden = city.length === 0 || onlyAreas.length > 0 || repeatsOnlyArea(city, shown);
+  $('city-title').textContent = wholeName();
+  $('city-cards').replaceChildren(card({ id: 'city', name: wholeName() }, city, 'city-card'));
   $('areas').hidden = false;
   $('areas-title').hidden = embed && shown.length === 1;
   $('area-cards').replaceChildren(...shown.map((a) => card({ id: a.id, name: a.name || a.id }, pick(a.indicators || []), 'area-card')));
