@@ -35,10 +35,13 @@ import (
 //     refused 400 LdContextNotAvailable naming the header, rather than
 //     answered with terms compacted against a context Ponte did not read.
 //   - Errors are ProblemDetails (RFC 7807) with the NGSI-LD error types of
-//     clause 5.5.2, as application/json (the type the rest of this API's
-//     errors have; whether the specification asks application/problem+json
-//     is not settled here); the detail names the parameter or header at
-//     fault.
+//     clause 5.5.2, as application/json, not application/problem+json:
+//     the ETSI NGSI-LD test suite asserts "Content-Type: application/json"
+//     on a 400 BadRequestData ProblemDetails (TP 040_02, clause 5.11.4);
+//     it is also the type of the rest of this API's errors. The detail
+//     names the parameter or header at fault.
+//   - Lists (query entities, the temporal query) page with limit and
+//     offset and carry Link rel="prev"/"next" (ngsild_paging.go).
 //   - Query parameters Ponte does not know are refused (400 naming them)
 //     rather than ignored, so a client never takes an unfiltered answer
 //     for a filtered one.
@@ -250,7 +253,7 @@ func writeNGSI(w http.ResponseWriter, r *http.Request, n ngsiRequest, body any) 
 		h.Set("Content-Type", mediaJSONLD)
 	} else {
 		h.Set("Content-Type", mediaJSON)
-		h.Set("Link", ngsild.LinkHeader(n.contextURL))
+		h.Add("Link", ngsild.LinkHeader(n.contextURL)) // after any pagination links
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -348,6 +351,7 @@ func (a *API) handleNGSIEntities(w http.ResponseWriter, r *http.Request) {
 	if q.Count {
 		w.Header().Set(ResultsCountHeader, strconv.Itoa(len(matched)))
 	}
+	addPageLinks(w.Header(), r, v, q, len(matched), n.ld)
 	out := []ngsild.Entity{}
 	for _, e := range q.Page(matched) {
 		out = append(out, q.Represent(e))
@@ -527,6 +531,7 @@ func (a *API) ngsiHandlers() map[string]http.Handler {
 		"GET " + ngsiPrefix + "/types":                  a.operator(a.handleNGSITypes),
 		"GET " + ngsiPrefix + "/types/{type}":           a.operator(a.handleNGSIType),
 		"GET " + ngsiPrefix + "/temporal/entities/{id}": a.operator(a.handleNGSITemporal),
+		"GET " + ngsiPrefix + "/temporal/entities":      a.operator(a.handleNGSITemporalQuery),
 		"GET " + ngsild.ContextPath:                     a.instrument("ngsild_context", http.HandlerFunc(handleNGSIContext)),
 	}
 }
