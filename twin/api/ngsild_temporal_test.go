@@ -100,11 +100,7 @@ func TestNGSITemporal(t *testing.T) {
 			t.Errorf("area: %s", body)
 		}
 	})
-	problems := []struct {
-		name, query string
-		status      int
-		typ, param  string
-	}{
+	problems := []problemCase{
 		{"timerel unknown", "timerel=during&timeAt=" + at, 400, ngsild.ErrBadRequestData, "timerel"},
 		{"timeAt missing", "timerel=before", 400, ngsild.ErrInvalidRequest, "timeAt"},
 		{"timeAt without timerel", "timeAt=" + at, 400, ngsild.ErrInvalidRequest, "timerel"},
@@ -123,12 +119,7 @@ func TestNGSITemporal(t *testing.T) {
 		{"timeproperty", "timeproperty=modifiedAt", 400, ngsild.ErrBadRequestData, "timeproperty"},
 		{"unknown parameter", "aggrMethods=avg", 400, ngsild.ErrBadRequestData, "aggrMethods"},
 	}
-	for _, c := range problems {
-		t.Run(c.name, func(t *testing.T) {
-			resp, body := get(t, base+c.query, testToken, nil)
-			wantProblem(t, resp, body, c.status, c.typ, c.param)
-		})
-	}
+	runProblems(t, base, problems)
 	t.Run("unknown entity", func(t *testing.T) {
 		resp, body := get(t, srv.URL+"/ngsi-ld/v1/temporal/entities/urn:x:nope", testToken, nil)
 		wantProblem(t, resp, body, http.StatusNotFound, ngsild.ErrResourceNotFound, "id")
