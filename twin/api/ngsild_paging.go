@@ -14,8 +14,10 @@ import (
 // after it, both relative to the server, with the request's parameters
 // (sorted) but limit and offset, and the answer's media type. The ETSI
 // NGSI-LD test suite asserts that form on the subscriptions' list (TP
-// 031_02, clause 5.8.4) and on query entities (TP 019_31, clauses 4.12,
-// 5.5.9.1, 5.5.9.2). limit=0 (a count only) has no pages, so no links.
+// 031_02, clause 5.8.4); an extension TP of its GitHub copy
+// marek-mraz/ngsi-ld-test-suite (019_31, clauses 4.12, 5.5.9.1, 5.5.9.2)
+// asserts it on query entities. limit=0 (a count only) has no pages, so
+// no links.
 
 // addPageLinks adds the prev and next links of the page q selects from a
 // list of total elements; v are the request's parameters.

@@ -19,7 +19,8 @@ func pageLinks(resp *http.Response) []string {
 }
 
 // TestNGSIPageLinks: query entities' pages link the pages around them as
-// the ETSI test suite's TP 019_31 expects: next only on the first, both
+// TP 019_31 (an extension TP of marek-mraz/ngsi-ld-test-suite, the GitHub
+// copy of the ETSI test suite) expects: next only on the first, both
 // in the middle, prev only on the last, none for limit=0; the links'
 // type is the answer's.
 func TestNGSIPageLinks(t *testing.T) {
