@@ -126,7 +126,7 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 		switch {
 		case strings.HasSuffix(path, "/history"):
 			path += "?entity=" + fiSite + "&point=power&from=" + now.Add(-time.Hour).Format(time.RFC3339) + "&to=" + now.Add(time.Minute).Format(time.RFC3339)
-		case strings.HasSuffix(path, "/ngsi-ld/v1/entities"):
+		case strings.HasSuffix(path, "/ngsi-ld/v1/entities"), strings.HasSuffix(path, "/ngsi-ld/v1/temporal/entities"):
 			path += "?type=Streetlight"
 		case strings.HasSuffix(path, "/snapshot"):
 			path += "?at=" + now.Format(time.RFC3339)
@@ -180,9 +180,11 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 				}
 				return
 			}
-			if strings.Contains(path, "/snapshot?") && code == http.StatusBadGateway {
+			if (strings.Contains(path, "/snapshot?") || strings.Contains(path, "/temporal/entities?")) && code == http.StatusBadGateway {
 				// No InfluxDB here to read the past from; the snapshot's
-				// sites are the scoped entities, as /entities's are.
+				// sites are the scoped entities, as /entities's are (and
+				// the temporal query's failure names Bari's site, not
+				// Firenze's: checked above).
 				return
 			}
 			if code != http.StatusOK && code != http.StatusNotImplemented && code != http.StatusServiceUnavailable {

@@ -20,7 +20,8 @@ import (
 // The NGSI-LD read API (ETSI GS CIM 009 V1.8.1) over the twin: query
 // entities (clause 6.4.3.2), retrieve entity (6.5.3.1), entity types
 // (6.25, 6.26), the temporal evolution of an entity (6.19.3.1,
-// ngsild_temporal.go) and Ponte's @context document. Every route but the
+// ngsild_temporal.go) and of the entities a query selects (6.18.3.2,
+// ngsild_temporal_query.go), and Ponte's @context document. Every route but the
 // context is behind the operator check and the caller's scope narrowed by
 // NGSILD-Tenant; an entity out of scope is answered exactly like one that
 // does not exist.
