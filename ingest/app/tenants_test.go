@@ -134,7 +134,7 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 		switch {
 		case strings.HasSuffix(path, "/history"):
 			path += "?entity=" + fiSite + "&point=power&from=" + now.Add(-time.Hour).Format(time.RFC3339) + "&to=" + now.Add(time.Minute).Format(time.RFC3339)
-		case strings.HasSuffix(path, "/ngsi-ld/v1/entities"):
+		case strings.HasSuffix(path, "/ngsi-ld/v1/entities"), strings.HasSuffix(path, "/ngsi-ld/v1/temporal/entities"):
 			path += "?type=Streetlight"
 		case strings.HasSuffix(path, "/snapshot"):
 			path += "?at=" + now.Format(time.RFC3339)

@@ -106,6 +106,7 @@ func routes() []string {
 		"GET /ngsi-ld/v1/entities/{id}",
 		"GET /ngsi-ld/v1/types",
 		"GET /ngsi-ld/v1/types/{type}",
+		"GET /ngsi-ld/v1/temporal/entities",
 		"GET /ngsi-ld/v1/temporal/entities/{id}",
 		"POST " + subscriptionsPath,
 		"GET " + subscriptionsPath,

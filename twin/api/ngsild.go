@@ -20,7 +20,8 @@ import (
 // The NGSI-LD read API (ETSI GS CIM 009 V1.8.1) over the twin: query
 // entities (clause 6.4.3.2), retrieve entity (6.5.3.1), entity types
 // (6.25, 6.26), the temporal evolution of an entity (6.19.3.1,
-// ngsild_temporal.go) and Ponte's @context document. Every route but the
+// ngsild_temporal.go) and of the entities a query selects (6.18.3.2,
+// ngsild_temporal_query.go), and Ponte's @context document. Every route but the
 // context is behind the operator check and the caller's scope narrowed by
 // NGSILD-Tenant; an entity out of scope is answered exactly like one that
 // does not exist.
@@ -35,10 +36,13 @@ import (
 //     refused 400 LdContextNotAvailable naming the header, rather than
 //     answered with terms compacted against a context Ponte did not read.
 //   - Errors are ProblemDetails (RFC 7807) with the NGSI-LD error types of
-//     clause 5.5.2, as application/json (the type the rest of this API's
-//     errors have; whether the specification asks application/problem+json
-//     is not settled here); the detail names the parameter or header at
-//     fault.
+//     clause 5.5.2, as application/json, not application/problem+json:
+//     the ETSI NGSI-LD test suite asserts "Content-Type: application/json"
+//     on a 400 BadRequestData ProblemDetails (TP 040_02, clause 5.11.4);
+//     it is also the type of the rest of this API's errors. The detail
+//     names the parameter or header at fault.
+//   - Lists (query entities, the temporal query) page with limit and
+//     offset and carry Link rel="prev"/"next" (ngsild_paging.go).
 //   - Query parameters Ponte does not know are refused (400 naming them)
 //     rather than ignored, so a client never takes an unfiltered answer
 //     for a filtered one.
@@ -250,7 +254,7 @@ func writeNGSI(w http.ResponseWriter, r *http.Request, n ngsiRequest, body any) 
 		h.Set("Content-Type", mediaJSONLD)
 	} else {
 		h.Set("Content-Type", mediaJSON)
-		h.Set("Link", ngsild.LinkHeader(n.contextURL))
+		h.Add("Link", ngsild.LinkHeader(n.contextURL)) // after any pagination links
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -348,6 +352,7 @@ func (a *API) handleNGSIEntities(w http.ResponseWriter, r *http.Request) {
 	if q.Count {
 		w.Header().Set(ResultsCountHeader, strconv.Itoa(len(matched)))
 	}
+	addPageLinks(w.Header(), r, v, q, len(matched), n.ld)
 	out := []ngsild.Entity{}
 	for _, e := range q.Page(matched) {
 		out = append(out, q.Represent(e))
@@ -527,6 +532,7 @@ func (a *API) ngsiHandlers() map[string]http.Handler {
 		"GET " + ngsiPrefix + "/types":                  a.operator(a.handleNGSITypes),
 		"GET " + ngsiPrefix + "/types/{type}":           a.operator(a.handleNGSIType),
 		"GET " + ngsiPrefix + "/temporal/entities/{id}": a.operator(a.handleNGSITemporal),
+		"GET " + ngsiPrefix + "/temporal/entities":      a.operator(a.handleNGSITemporalQuery),
 		"GET " + ngsild.ContextPath:                     a.instrument("ngsild_context", http.HandlerFunc(handleNGSIContext)),
 	}
 }

@@ -17,6 +17,7 @@ func FuzzNGSIRequest(f *testing.F) {
 	f.Add(uint8(0), "idPattern=urn.*&limit=1000&offset=3&count=true&options=keyValues", "*/*;q=0.1", `<http://x/ngsi-ld/v1/contexts/ponte.jsonld>; rel="http://www.w3.org/ns/json-ld#context"`)
 	f.Add(uint8(2), "timerel=between&timeAt=2026-05-01T09:00:00Z&endTimeAt=2026-05-01T10:00:00Z&lastN=2", "", "")
 	f.Add(uint8(1), "details=true", "text/html", "<a>;json-ld#context")
+	f.Add(uint8(3), "type=AirQualityObserved&lastN=3&options=temporalValues&count=true&limit=1&offset=1", "", "")
 	fh := &fakeHistory{points: []HistoryPoint{{Time: t0, Value: 1}}}
 	a, err := New(Config{Reader: newFakeReader(fixtureEntities()...), Tokens: []string{testToken}, History: fh,
 		Now: func() time.Time { return t0.Add(time.Hour) }})
@@ -30,6 +31,7 @@ func FuzzNGSIRequest(f *testing.F) {
 		{"/ngsi-ld/v1/entities", a.handleNGSIEntities},
 		{"/ngsi-ld/v1/types", a.handleNGSITypes},
 		{"/ngsi-ld/v1/temporal/entities/" + siteAir.ID, a.handleNGSITemporal},
+		{"/ngsi-ld/v1/temporal/entities", a.handleNGSITemporalQuery},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, rawQuery, accept, link string) {
 		h := handlers[int(route)%len(handlers)]

@@ -31,8 +31,9 @@ import (
 //     refused when longer than TemporalSpan. An open range is closed
 //     rather than read over the whole store, which the retention policy
 //     bounds anyway.
-//   - lastN keeps the last N instances of each attribute; instances are
-//     oldest first, with lastN too.
+//   - Instances are oldest first; with lastN, the last N instances of
+//     each attribute newest first, as the specification orders them
+//     (lastNewestFirst).
 //   - Attributes: those named by attrs, else every numeric attribute of
 //     the entity; a named attribute that is not numeric is refused (its
 //     history is not a series of numbers). An entity with no series of its
@@ -186,13 +187,24 @@ func (a *API) handleNGSITemporal(w http.ResponseWriter, r *http.Request) {
 			"the temporal API reads InfluxDB, and no time-series store is configured on this server"))
 		return
 	}
-	names, p := temporalAttrs(e, req.attrs)
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
+	defer cancel()
+	out, p := a.temporalEntity(ctx, e, req)
 	if p != nil {
 		writeProblem(w, p)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
-	defer cancel()
+	writeNGSI(w, r, n, out)
+}
+
+// temporalEntity reads the temporal evolution of e that req asks for:
+// each attribute's instances within the range, the last req.lastN of
+// them newest first when lastN is set.
+func (a *API) temporalEntity(ctx context.Context, e twin.Entity, req temporalRequest) (ngsild.Entity, *ngsild.Problem) {
+	names, p := temporalAttrs(e, req.attrs)
+	if p != nil {
+		return nil, p
+	}
 	out := ngsild.Entity{"id": e.ID, "type": e.Type}
 	for _, name := range names {
 		unit, points, err := a.series(ctx, e, historyRequest{entity: e.ID, point: name, from: req.from, to: req.to, every: req.every})
@@ -201,18 +213,33 @@ func (a *API) handleNGSITemporal(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			a.cfg.Logger.Warn("NGSI-LD temporal query failed", "entity", e.ID, "attr", name, "err", err)
-			writeProblem(w, ngsild.NewProblem(http.StatusBadGateway, ngsild.ErrInternalError, "",
-				"read the history of "+e.ID+" "+name+" from InfluxDB: "+err.Error()))
-			return
+			return nil, ngsild.NewProblem(http.StatusBadGateway, ngsild.ErrInternalError, "",
+				"read the history of "+e.ID+" "+name+" from InfluxDB: "+err.Error())
 		}
-		if req.lastN > 0 && len(points) > req.lastN {
-			points = points[len(points)-req.lastN:]
+		if req.lastN > 0 {
+			points = lastNewestFirst(points, req.lastN)
 		}
 		if len(points) > 0 {
 			out[name] = temporalAttr(points, unit, req.simple)
 		}
 	}
-	writeNGSI(w, r, n, out)
+	return out, nil
+}
+
+// lastNewestFirst returns the last n of points (oldest first, as the
+// store answers) newest first: the specification's lastN "refers to a
+// number, n, of Attribute instances which shall correspond to the last n
+// timestamps (in descending ordering)" of the range (quoted in
+// ScorpioBroker/ScorpioBroker issue #371), and the ETSI test suite's TP
+// 020_13 expects the Content-Range of a lastN answer (clause 6.3.10) to
+// run from the most recent instance to the least recent.
+func lastNewestFirst(points []HistoryPoint, n int) []HistoryPoint {
+	if len(points) > n {
+		points = points[len(points)-n:]
+	}
+	out := slices.Clone(points)
+	slices.Reverse(out)
+	return out
 }
 
 // temporalAttrs returns the attributes of e whose history a temporal

@@ -76,6 +76,8 @@ func TestNGSITemporal(t *testing.T) {
 			t.Error("no Link header")
 		}
 	})
+	// lastN: the last two instances, newest first (the specification
+	// orders lastN's instances by descending timestamps).
 	t.Run("temporalValues and lastN", func(t *testing.T) {
 		_, body := get(t, base+"options=temporalValues&lastN=2&attrs=no2", testToken, nil)
 		var e struct {
@@ -88,7 +90,7 @@ func TestNGSITemporal(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := e.No2.Values
-		if e.No2.Type != "Property" || len(v) != 2 || v[0][0] != 42.5 || v[1][1] != "2026-05-01T10:02:00.000Z" {
+		if e.No2.Type != "Property" || len(v) != 2 || v[0][0] != 45.0 || v[0][1] != "2026-05-01T10:02:00.000Z" || v[1][0] != 42.5 {
 			t.Errorf("answer %s", body)
 		}
 	})
@@ -98,11 +100,7 @@ func TestNGSITemporal(t *testing.T) {
 			t.Errorf("area: %s", body)
 		}
 	})
-	problems := []struct {
-		name, query string
-		status      int
-		typ, param  string
-	}{
+	problems := []problemCase{
 		{"timerel unknown", "timerel=during&timeAt=" + at, 400, ngsild.ErrBadRequestData, "timerel"},
 		{"timeAt missing", "timerel=before", 400, ngsild.ErrInvalidRequest, "timeAt"},
 		{"timeAt without timerel", "timeAt=" + at, 400, ngsild.ErrInvalidRequest, "timerel"},
@@ -121,12 +119,7 @@ func TestNGSITemporal(t *testing.T) {
 		{"timeproperty", "timeproperty=modifiedAt", 400, ngsild.ErrBadRequestData, "timeproperty"},
 		{"unknown parameter", "aggrMethods=avg", 400, ngsild.ErrBadRequestData, "aggrMethods"},
 	}
-	for _, c := range problems {
-		t.Run(c.name, func(t *testing.T) {
-			resp, body := get(t, base+c.query, testToken, nil)
-			wantProblem(t, resp, body, c.status, c.typ, c.param)
-		})
-	}
+	runProblems(t, base, problems)
 	t.Run("unknown entity", func(t *testing.T) {
 		resp, body := get(t, srv.URL+"/ngsi-ld/v1/temporal/entities/urn:x:nope", testToken, nil)
 		wantProblem(t, resp, body, http.StatusNotFound, ngsild.ErrResourceNotFound, "id")
@@ -202,7 +195,7 @@ func TestNGSITemporalInflux(t *testing.T) {
 	_, body = get(t, u+"&lastN=3", testToken, nil)
 	e.No2.Values = nil
 	_ = json.Unmarshal(body, &e)
-	if v := e.No2.Values; len(v) != 3 || v[0][0] != 47.0 || v[2][0] != 49.0 {
-		t.Errorf("lastN=3: %s", body)
+	if v := e.No2.Values; len(v) != 3 || v[0][0] != 49.0 || v[1][0] != 48.0 || v[2][0] != 47.0 {
+		t.Errorf("lastN=3, want 49, 48, 47 (newest first): %s", body)
 	}
 }
