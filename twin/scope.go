@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -79,6 +80,13 @@ func (a *assignments) get(gateway string) string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.m[gateway]
+}
+
+// all returns a copy of the assignments.
+func (a *assignments) all() map[string]string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return maps.Clone(a.m)
 }
 
 // set assigns gateway to tenant ("" removes it).

@@ -36,6 +36,10 @@ type Tenant struct {
 // tenantIDPattern is the syntax of Tenant.ID.
 var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
+// ReservedTenantID is no tenant's ID: it names the whole platform where a
+// tenant's ID would go (its open data's folder).
+const ReservedTenantID = "all"
+
 // ValidTenantID says whether s is a well-formed tenant ID.
 func ValidTenantID(s string) bool { return tenantIDPattern.MatchString(s) }
 
@@ -63,6 +67,9 @@ func TenantErrors(tenants []Tenant) []TenantError {
 	}
 	var prefixes []prefix
 	for i, tn := range tenants {
+		if tn.ID == ReservedTenantID {
+			bad(i, "id", "%q is reserved (the platform's own open data is kept under it)", tn.ID)
+		}
 		if !ValidTenantID(tn.ID) {
 			bad(i, "id", "%q: expected lower-case letters, digits and '-' (at most 63, not starting with '-')", tn.ID)
 		}
@@ -257,6 +264,11 @@ func (t *Twin) CheckTenantClaim(tenant, idOrPrefix string, prefix bool) error {
 	if _, ok := t.tenants.scopes[tenant]; !ok {
 		return fmt.Errorf("no tenant %q", tenant)
 	}
+	for g, other := range t.tenants.assigned.all() {
+		if other != tenant && (g == idOrPrefix || prefix && strings.HasPrefix(g, idOrPrefix)) {
+			return fmt.Errorf("gateway %s is tenant %s's (enrolled)", g, other)
+		}
+	}
 	for _, tn := range t.tenants.list {
 		if tn.ID == tenant {
 			continue
@@ -281,6 +293,9 @@ func (t *Twin) CheckTenantClaim(tenant, idOrPrefix string, prefix bool) error {
 // keeps the registry from asking otherwise).
 func (t *Twin) SetGatewayTenant(gateway, tenant string) {
 	if c := t.claimedBy(gateway); c != "" && c != tenant {
+		if tenant == "" {
+			return // the registry asks nothing: the configuration's tenant stands
+		}
 		t.log.Warn("gateway's tenant from the registry ignored: the configuration gives it to another", "gateway", gateway, "registry", tenant, "config", c)
 		return
 	}

@@ -127,6 +127,7 @@ func TestTenantConfigErrors(t *testing.T) {
 		{"prefixes overlap", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{"ba-"}}, {ID: "b", Name: "b", GatewayPrefixes: []string{"ba-bit"}}}, `tenants[1] (b): gateway_prefixes: "ba-bit" overlaps tenant 0's "ba-"`},
 		{"id under prefix", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{"ba-"}}, {ID: "b", Name: "b", Gateways: []string{"ba-1"}}}, `tenants[1] (b): gateways: "ba-1" is claimed by tenant 0's prefix "ba-" too`},
 		{"empty prefix", []Tenant{{ID: "a", Name: "a", GatewayPrefixes: []string{""}}}, "an empty prefix would claim every gateway"},
+		{"reserved", []Tenant{{ID: "all", Name: "a", Gateways: []string{"g"}}}, `tenants[0] (all): id: "all" is reserved`},
 		{"unknown area", []Tenant{{ID: "a", Name: "a", Areas: []string{"Atlantide"}}}, `tenants[0] (a): area "Atlantide": no area has this ID or name`},
 	} {
 		cfg := Config{Areas: metroAreas(t), Tenants: c.tenants, Logger: quietLogger()}
@@ -168,6 +169,7 @@ func TestGatewayTenantFromRegistry(t *testing.T) {
 	if bari.Visible(&loose) {
 		t.Error("bari still sees the gateway after its assignment was removed")
 	}
+	tw.SetGatewayTenant("gw-loose", "bari")
 	for _, c := range []struct {
 		tenant, id string
 		prefix     bool
@@ -180,6 +182,9 @@ func TestGatewayTenantFromRegistry(t *testing.T) {
 		{"bari", "gw-", true, "gateway gw-fi is tenant firenze's"},
 		{"firenze", "ba-1", false, "gateways ba-* are tenant bari's"},
 		{"firenze", "b", true, "gateways ba-* are tenant bari's"},
+		{"firenze", "gw-loose", false, "gateway gw-loose is tenant bari's (enrolled)"},
+		{"firenze", "gw-l", true, "gateway gw-loose is tenant bari's (enrolled)"},
+		{"bari", "gw-loose", false, ""},
 	} {
 		err := tw.CheckTenantClaim(c.tenant, c.id, c.prefix)
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {

@@ -48,7 +48,7 @@ func mountOpenData(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, log *s
 		return nil
 	}
 	cat, _ := cfg.OpenDataCatalog("")
-	if err := publish("", "all", nil, cat); err != nil {
+	if err := publish("", twin.ReservedTenantID, nil, cat); err != nil {
 		return nil, err
 	}
 	for _, t := range cfg.Tenants {

@@ -89,7 +89,7 @@ enrolment:
 		says  string
 	}{
 		{bariToken, enrol.TokenRequest{Prefix: "ba-bitonto-", Tenant: "firenze"}, http.StatusForbidden, `tenant "firenze": your token acts for bari only`},
-		{bariToken, enrol.TokenRequest{Gateway: "fi-centro-9"}, http.StatusConflict, "gateways fi-* are tenant firenze's in the configuration"},
+		{bariToken, enrol.TokenRequest{Gateway: "fi-centro-9"}, http.StatusConflict, "gateway fi-centro-9 is not available to tenant bari"},
 		{cityToken, enrol.TokenRequest{Gateway: "ba-x", Tenant: "roma"}, http.StatusConflict, `no tenant "roma"`},
 	} {
 		code, body := call("POST", "/api/v1/enrolment/tokens", c.token, c.req)
@@ -137,6 +137,38 @@ enrolment:
 		return ok
 	})
 	check("after enrolment")
+
+	// Firenze's operator cannot take Bari's gateway: no token for it, and
+	// the refusal does not say whose it is.
+	code, body = call("POST", "/api/v1/enrolment/tokens", firenzeToken, enrol.TokenRequest{Gateway: "ba-bitonto-1"})
+	if code != http.StatusConflict || strings.Contains(body, "bari") {
+		t.Errorf("Firenze asks for a token for Bari's gateway: %d %s, want 409 naming no tenant but its own", code, body)
+	}
+	code, body = call("POST", "/api/v1/enrolment/tokens", firenzeToken, enrol.TokenRequest{Prefix: "ba-"})
+	if code != http.StatusConflict {
+		t.Errorf("Firenze asks for a token for ba-*: %d %s, want 409", code, body)
+	}
+	// A gateway the platform enrolled without a tenant is not Firenze's to
+	// take either: its token is refused at enrolment.
+	code, body = call("POST", "/api/v1/enrolment/tokens", cityToken, enrol.TokenRequest{Gateway: "gw-loose-1"})
+	var cityTok enrol.TokenResponse
+	if code != http.StatusCreated || json.Unmarshal([]byte(body), &cityTok) != nil {
+		t.Fatalf("city's token: %d %s", code, body)
+	}
+	loose := strings.ReplaceAll(strings.ReplaceAll(siteYAML, "ba-bitonto-1", "gw-loose-1"), "Streetlight:gw-loose-1", "Streetlight:loose")
+	if code, body = call("POST", wire.EnrolPath, cityTok.Secret, wire.EnrolRequest{File: "gw-loose-1.yaml", Site: loose}); code != http.StatusCreated {
+		t.Fatalf("enrol the loose gateway: %d %s", code, body)
+	}
+	code, body = call("POST", "/api/v1/enrolment/tokens", firenzeToken, enrol.TokenRequest{Gateway: "gw-loose-1"})
+	if code != http.StatusCreated || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("Firenze's token for a new-looking ID: %d %s", code, body)
+	}
+	if code, body = call("POST", wire.EnrolPath, tok.Secret, wire.EnrolRequest{File: "gw-loose-1.yaml", Site: loose}); code != http.StatusConflict || !strings.Contains(body, "is enrolled and not tenant firenze's") {
+		t.Errorf("Firenze's token takes the platform's gateway: %d %s, want 409", code, body)
+	}
+	if got := addrs.Twin.(*twin.Twin).TenantOf("gw-loose-1"); got != "" {
+		t.Errorf("the loose gateway's tenant: %q, want none", got)
+	}
 
 	stop()
 	addrs, _ = runUntil(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})

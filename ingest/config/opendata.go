@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ponte-city/ponte/twin"
+
 	"github.com/paulmach/orb"
 
 	"github.com/ponte-city/ponte/internal/yamlconf"
@@ -252,7 +254,7 @@ func (c *Config) validateOpenData(bad func(path, format string, args ...any)) {
 		bad("opendata.spatial.bbox", "%v (expected [min lon, min lat, max lon, max lat])", o.Spatial.BBox)
 	}
 	cat, _ := c.OpenDataCatalog("")
-	reportOpenData(bad, "opendata.", nil, cat.Validate(), c.OpenDataRecorder("all").Validate())
+	reportOpenData(bad, "opendata.", nil, cat.Validate(), c.OpenDataRecorder(twin.ReservedTenantID).Validate())
 	for i, t := range c.Tenants {
 		if t.OpenData == nil {
 			continue

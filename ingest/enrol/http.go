@@ -173,7 +173,19 @@ func (h *handler) issue(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	tok, t, err := h.cfg.Registry.IssueToken(Scope{Gateway: req.Gateway, Prefix: req.Prefix, Tenant: req.Tenant}, ttl, "operator at "+r.RemoteAddr)
+	byTenant := ""
+	if !all {
+		byTenant = req.Tenant
+	}
+	tok, t, err := h.cfg.Registry.IssueTokenFor(Scope{Gateway: req.Gateway, Prefix: req.Prefix, Tenant: req.Tenant}, ttl, "operator at "+r.RemoteAddr, byTenant)
+	var e *Error
+	if !all && errors.As(err, &e) && e.Status == http.StatusConflict {
+		// Which other tenant has those gateways is not the caller's to
+		// learn: the log has it.
+		h.log.Warn("enrolment token refused", "tenant", req.Tenant, "gateway", req.Gateway, "prefix", req.Prefix, "reason", e.Msg)
+		reply(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("%s is not available to tenant %s", Scope{Gateway: req.Gateway, Prefix: req.Prefix}, req.Tenant)})
+		return
+	}
 	if h.fail(w, err) {
 		return
 	}

@@ -136,6 +136,10 @@ type Token struct {
 	Scope     Scope      `json:"scope"`
 	Created   time.Time  `json:"created"`
 	CreatedBy string     `json:"created_by,omitempty"`
+	// ByTenant is the tenant whose operator issued it ("" for the
+	// platform's): such a token cannot move an enrolled gateway from
+	// another tenant, or from none, into its own.
+	ByTenant string `json:"by_tenant,omitempty"`
 	Expires   time.Time  `json:"expires"`
 	Used      *time.Time `json:"used,omitempty"`
 	UsedBy    string     `json:"used_by,omitempty"`
@@ -383,6 +387,13 @@ const conflictRetries = 4
 // With a bucket, MaxPendingTokens is checked against this instance's view:
 // instances issuing at the same moment may each pass it by one.
 func (r *Registry) IssueToken(scope Scope, ttl time.Duration, by string) (string, Token, error) {
+	return r.IssueTokenFor(scope, ttl, by, "")
+}
+
+// IssueTokenFor is IssueToken for an operator of one tenant, byTenant:
+// the token enrols a new gateway, or one already that tenant's, never one
+// of another tenant or of none ("" is the platform's operators, who may).
+func (r *Registry) IssueTokenFor(scope Scope, ttl time.Duration, by, byTenant string) (string, Token, error) {
 	if err := scope.validate(); err != nil {
 		return "", Token{}, refuse(http.StatusBadRequest, "enrolment token: %v", err)
 	}
@@ -422,7 +433,7 @@ func (r *Registry) IssueToken(scope Scope, ttl time.Duration, by string) (string
 		return "", Token{}, refuse(http.StatusTooManyRequests, "enrolment token: %d tokens are already waiting to be used (the limit); let some expire first", pending)
 	}
 	id, tok, hash := newToken()
-	t := &Token{ID: id, Scope: scope, Created: now.UTC(), CreatedBy: by, Expires: now.Add(ttl).UTC(), Hash: hash}
+	t := &Token{ID: id, Scope: scope, Created: now.UTC(), CreatedBy: by, ByTenant: byTenant, Expires: now.Add(ttl).UTC(), Hash: hash}
 	recs, err := r.store.createToken(ctx, t)
 	if err != nil {
 		return "", Token{}, fmt.Errorf("enrol: %w", err)
@@ -628,6 +639,11 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 		return wire.EnrolResponse{}, fmt.Errorf("enrol: %w", err)
 	}
 	rotated := prev != nil
+	if rotated && t.ByTenant != "" && prev.Tenant != t.ByTenant {
+		// A tenant's operator may not take a gateway enrolled elsewhere:
+		// its credentials, sites and readings would become that tenant's.
+		return wire.EnrolResponse{}, refuse(http.StatusConflict, "%s: gateway.id: gateway %s is enrolled and not tenant %s's; token %s cannot enrol it (the platform's operators move a gateway between tenants)", name, id, t.ByTenant, tokID)
+	}
 	if !rotated {
 		r.mu.Lock()
 		n := len(r.st.Gateways)
@@ -639,6 +655,9 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 	resp := wire.EnrolResponse{Gateway: id, Username: id, Password: a.password, Devices: len(s.Devices), Rotated: rotated}
 	g := &Gateway{ID: id, Enrolled: now.UTC(), Updated: now.UTC(), Enrolments: 1, Token: tokID, Remote: e.Remote,
 		Devices: len(s.Devices), Bcrypt: a.bcrypt, Mosquitto: a.mosquitto, Tenant: t.Scope.Tenant}
+	if rotated && g.Tenant == "" {
+		g.Tenant = prev.Tenant // a token naming no tenant keeps the gateway's
+	}
 	if rotated {
 		g.Enrolled, g.Enrolments = prev.Enrolled, prev.Enrolments+1
 	}

@@ -26,7 +26,10 @@ type siteShapes struct {
 
 // publicSite is one site's properties in the public sites GeoJSON: what a
 // reuser needs to place and describe a sensor, and nothing an operator's
-// token guards (no values, no gateway or device names).
+// token guards (no values, no gateway or device fields). The feature's ID
+// is the entity's: the site config's entity ID, or, when it gives none,
+// one made of the type, gateway and device IDs (which are names, not
+// credentials; give sites an entity ID to publish other IDs).
 type publicSite struct {
 	Type      string         `json:"type"`
 	Name      string         `json:"name"`
