@@ -132,18 +132,18 @@ func (s Scope) allows(id string) bool {
 
 // Token is a token as listed (without its secret).
 type Token struct {
-	ID        string     `json:"id"`
-	Scope     Scope      `json:"scope"`
-	Created   time.Time  `json:"created"`
-	CreatedBy string     `json:"created_by,omitempty"`
+	ID        string    `json:"id"`
+	Scope     Scope     `json:"scope"`
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"created_by,omitempty"`
 	// ByTenant is the tenant whose operator issued it ("" for the
 	// platform's): such a token cannot move an enrolled gateway from
 	// another tenant, or from none, into its own.
-	ByTenant string `json:"by_tenant,omitempty"`
-	Expires   time.Time  `json:"expires"`
-	Used      *time.Time `json:"used,omitempty"`
-	UsedBy    string     `json:"used_by,omitempty"`
-	Hash      string     `json:"hash,omitempty"` // SHA-256 of the secret; not listed
+	ByTenant string     `json:"by_tenant,omitempty"`
+	Expires  time.Time  `json:"expires"`
+	Used     *time.Time `json:"used,omitempty"`
+	UsedBy   string     `json:"used_by,omitempty"`
+	Hash     string     `json:"hash,omitempty"` // SHA-256 of the secret; not listed
 	// Answer is the enrolment's answer sealed with a key only the token's
 	// secret gives, and AttemptHash the SHA-256 of the request's Attempt:
 	// a retry of the same attempt gets the same answer (replay.go). Not
