@@ -68,6 +68,8 @@ type Config struct {
 	HistoryTimeout time.Duration
 	// MaxHistoryPoints bounds (to-from)/every of a history request.
 	MaxHistoryPoints int
+	// Temporal bounds the NGSI-LD temporal API (ngsild_temporal_limits.go).
+	Temporal TemporalLimits
 	// AuthBurst is how many failed operator authentications one client
 	// address may make before it gets 429 unchecked, AuthRefill how often
 	// it regains one (defaults: package throttle's).
@@ -120,6 +122,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Public.validate()...)
+	errs = append(errs, c.Temporal.validate()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("twin api config: %w", errors.Join(errs...))
 	}
@@ -156,6 +159,7 @@ func (c Config) withDefaults() Config {
 		c.MaxHistoryPoints = DefaultMaxHistoryPoints
 	}
 	c.Public = c.Public.withDefaults()
+	c.Temporal = c.Temporal.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

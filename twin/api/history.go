@@ -34,6 +34,16 @@ type HistoryQuerier interface {
 	History(ctx context.Context, entity twin.Entity, point string, from, to time.Time, every time.Duration) (unit string, points []HistoryPoint, err error)
 }
 
+// LastNQuerier is a HistoryQuerier that can read the newest windows of a
+// range itself, so a request for the last n instances (the NGSI-LD
+// temporal API's lastN) does not read the whole range (InfluxHistory
+// can). The API uses it when Config.History implements it.
+type LastNQuerier interface {
+	// HistoryLastN returns what History returns for the same arguments,
+	// but only the newest n windows with data, newest first.
+	HistoryLastN(ctx context.Context, entity twin.Entity, point string, from, to time.Time, every time.Duration, n int) (unit string, points []HistoryPoint, err error)
+}
+
 // ErrNoSeries is what a HistoryQuerier returns for an entity that has no
 // time series of its own (an area, a road): the API answers 400.
 var ErrNoSeries = errors.New("entity has no time series")
@@ -70,6 +80,7 @@ type historyRequest struct {
 	entity, point string
 	from, to      time.Time
 	every         time.Duration
+	lastN         int // > 0: only the newest lastN windows, newest first
 }
 
 // parseHistory checks the parameters of a history request.
@@ -154,8 +165,14 @@ func (a *API) handleHistory(w http.ResponseWriter, r *http.Request) {
 
 // series reads the history of attribute req.point of site e from
 // Config.History: what /history and the NGSI-LD temporal API answer.
+// With req.lastN, only the newest lastN windows, newest first: asked of
+// the store when it is a LastNQuerier, else cut from the whole range (a
+// traffic site's lane sum is always cut here).
 func (a *API) series(ctx context.Context, e twin.Entity, req historyRequest) (string, []HistoryPoint, error) {
 	if unit, points, ok, err := a.laneIntensity(ctx, e, req); ok {
+		if req.lastN > 0 {
+			points = lastNewestFirst(points, req.lastN)
+		}
 		return unit, points, err
 	}
 	// The map asks for the attribute it shows (power); the series is
@@ -164,7 +181,18 @@ func (a *API) series(ctx context.Context, e twin.Entity, req historyRequest) (st
 	if !renamed {
 		field = req.point
 	}
-	unit, points, err := a.cfg.History.History(ctx, e, field, req.from, req.to, req.every)
+	var unit string
+	var points []HistoryPoint
+	var err error
+	if ln, ok := a.cfg.History.(LastNQuerier); ok && req.lastN > 0 {
+		unit, points, err = ln.HistoryLastN(ctx, e, field, req.from, req.to, req.every, req.lastN)
+		points = points[:min(len(points), req.lastN)]
+	} else {
+		unit, points, err = a.cfg.History.History(ctx, e, field, req.from, req.to, req.every)
+		if req.lastN > 0 {
+			points = lastNewestFirst(points, req.lastN)
+		}
+	}
 	if err == nil && unit == "" && !renamed { // a renamed attribute may be rescaled (% to a ratio)
 		unit = e.Attrs[req.point].Unit
 	}

@@ -60,6 +60,21 @@ func NewInfluxHistory(baseURL, token, org, bucket, fallback string) (*InfluxHist
 
 // Query returns the InfluxQL statement History sends.
 func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, every time.Duration) string {
+	return h.query(e, point, from, to, every, 0)
+}
+
+// lastN is the clause that keeps the newest n windows, newest first
+// (InfluxQL applies LIMIT after GROUP BY time and fill(none), so it counts
+// windows with data); "" for n <= 0 (all windows, oldest first).
+func lastN(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return " ORDER BY time DESC LIMIT " + strconv.Itoa(n)
+}
+
+// query is Query, with the newest n windows only when n > 0.
+func (h *InfluxHistory) query(e twin.Entity, point string, from, to time.Time, every time.Duration, n int) string {
 	src := ident(influxschema.Measurement(e.Category, h.fallback))
 	if h.rp != "" {
 		src = ident(h.db) + "." + ident(h.rp) + "." + src
@@ -69,7 +84,7 @@ func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, e
 		" AND " + ident(influxschema.TagDevice) + "=" + str(e.Device) +
 		" AND time >= " + strconv.FormatInt(from.UnixNano(), 10) +
 		" AND time < " + strconv.FormatInt(to.UnixNano(), 10) +
-		" GROUP BY time(" + durationLit(every) + ") fill(none)"
+		" GROUP BY time(" + durationLit(every) + ") fill(none)" + lastN(n)
 }
 
 // History implements HistoryQuerier. InfluxDB does not store units, so
@@ -77,16 +92,31 @@ func (h *InfluxHistory) Query(e twin.Entity, point string, from, to time.Time, e
 // point, whose history is the share of time it was true (influx_bool.go),
 // a ratio "1".
 func (h *InfluxHistory) History(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration) (string, []HistoryPoint, error) {
+	return h.history(ctx, e, point, from, to, every, 0)
+}
+
+// HistoryLastN implements LastNQuerier: History's statements with ORDER
+// BY time DESC LIMIT n, so InfluxDB reads back the newest n windows only.
+func (h *InfluxHistory) HistoryLastN(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration, n int) (string, []HistoryPoint, error) {
+	if n <= 0 {
+		return "", nil, fmt.Errorf("query history of %s: lastN %d, want > 0", e.ID, n)
+	}
+	return h.history(ctx, e, point, from, to, every, n)
+}
+
+// history is History, with the newest n windows only, newest first,
+// when n > 0.
+func (h *InfluxHistory) history(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration, n int) (string, []HistoryPoint, error) {
 	if e.Gateway == "" || e.Device == "" {
 		return "", nil, fmt.Errorf("query history of %s: %w", e.ID, ErrNoSeries)
 	}
 	if every <= 0 {
 		return "", nil, fmt.Errorf("query history of %s: every %v, want > 0", e.ID, every)
 	}
-	results, err := h.run(ctx, h.Query(e, point, from, to, every))
+	results, err := h.run(ctx, h.query(e, point, from, to, every, n))
 	if err != nil && isBooleanMeanError(err) {
 		// The share of time true is a ratio, whatever unit the point has.
-		points, err := h.booleanShare(ctx, e, point, from, to, every)
+		points, err := h.booleanShare(ctx, e, point, from, to, every, n)
 		if err != nil {
 			return "", nil, err
 		}

@@ -31,6 +31,14 @@ func isBooleanMeanError(err error) bool {
 // BooleanQuery returns the two InfluxQL statements of a boolean point's
 // history: all readings per window, then the true ones.
 func (h *InfluxHistory) BooleanQuery(e twin.Entity, point string, from, to time.Time, every time.Duration) string {
+	return h.booleanQuery(e, point, from, to, every, 0)
+}
+
+// booleanQuery is BooleanQuery, with the newest n windows of each
+// statement only when n > 0: a window among the newest n with readings
+// that has true ones is among the newest n with true ones, so the share
+// of each is still whole.
+func (h *InfluxHistory) booleanQuery(e twin.Entity, point string, from, to time.Time, every time.Duration, n int) string {
 	src := ident(influxschema.Measurement(e.Category, h.fallback))
 	if h.rp != "" {
 		src = ident(h.db) + "." + ident(h.rp) + "." + src
@@ -40,14 +48,15 @@ func (h *InfluxHistory) BooleanQuery(e twin.Entity, point string, from, to time.
 		" AND " + ident(influxschema.TagDevice) + "=" + str(e.Device) +
 		" AND time >= " + strconv.FormatInt(from.UnixNano(), 10) +
 		" AND time < " + strconv.FormatInt(to.UnixNano(), 10)
-	group := " GROUP BY time(" + durationLit(every) + ") fill(none)"
+	group := " GROUP BY time(" + durationLit(every) + ") fill(none)" + lastN(n)
 	return "SELECT count(" + f + ") FROM " + src + where + group +
 		"; SELECT count(" + f + ") FROM " + src + where + " AND " + f + " = true" + group
 }
 
-// booleanShare returns the share of true readings per window, 0..1.
-func (h *InfluxHistory) booleanShare(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration) ([]HistoryPoint, error) {
-	results, err := h.run(ctx, h.BooleanQuery(e, point, from, to, every))
+// booleanShare returns the share of true readings per window, 0..1; the
+// newest n windows, newest first, when n > 0.
+func (h *InfluxHistory) booleanShare(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration, n int) ([]HistoryPoint, error) {
+	results, err := h.run(ctx, h.booleanQuery(e, point, from, to, every, n))
 	if err != nil {
 		return nil, fmt.Errorf("query influxdb for %s %s (boolean, share of time true): %w", e.ID, point, err)
 	}

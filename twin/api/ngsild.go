@@ -526,13 +526,14 @@ func handleNGSIUnknown(w http.ResponseWriter, r *http.Request) {
 // ngsiHandlers are the handlers of the NGSI-LD routes (routes() lists
 // them): all behind the operator check but the @context document.
 func (a *API) ngsiHandlers() map[string]http.Handler {
+	gate := newTemporalGate(a.cfg.Temporal.MaxQueries)
 	return map[string]http.Handler{
 		"GET " + ngsiPrefix + "/entities":               a.operator(a.handleNGSIEntities),
 		"GET " + ngsiPrefix + "/entities/{id}":          a.operator(a.handleNGSIEntity),
 		"GET " + ngsiPrefix + "/types":                  a.operator(a.handleNGSITypes),
 		"GET " + ngsiPrefix + "/types/{type}":           a.operator(a.handleNGSIType),
-		"GET " + ngsiPrefix + "/temporal/entities/{id}": a.operator(a.handleNGSITemporal),
-		"GET " + ngsiPrefix + "/temporal/entities":      a.operator(a.handleNGSITemporalQuery),
+		"GET " + ngsiPrefix + "/temporal/entities/{id}": a.operator(gate.wrap(a.handleNGSITemporal)),
+		"GET " + ngsiPrefix + "/temporal/entities":      a.operator(gate.wrap(a.handleNGSITemporalQuery)),
 		"GET " + ngsild.ContextPath:                     a.instrument("ngsild_context", http.HandlerFunc(handleNGSIContext)),
 	}
 }

@@ -33,7 +33,10 @@ import (
 //     bounds anyway.
 //   - Instances are oldest first; with lastN, the last N instances of
 //     each attribute newest first, as the specification orders them
-//     (lastNewestFirst).
+//     (lastNewestFirst), read as such from the store when it can
+//     (LastNQuerier).
+//   - What one request may cost and how many run at once:
+//     ngsild_temporal_limits.go.
 //   - Attributes: those named by attrs, else every numeric attribute of
 //     the entity; a named attribute that is not numeric is refused (its
 //     history is not a series of numbers). An entity with no series of its
@@ -187,9 +190,14 @@ func (a *API) handleNGSITemporal(w http.ResponseWriter, r *http.Request) {
 			"the temporal API reads InfluxDB, and no time-series store is configured on this server"))
 		return
 	}
+	plans, p := a.planTemporal([]twin.Entity{e}, req, "attrs")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
 	defer cancel()
-	out, p := a.temporalEntity(ctx, e, req)
+	out, p := a.temporalEntity(ctx, plans[0], req)
 	if p != nil {
 		writeProblem(w, p)
 		return
@@ -197,17 +205,14 @@ func (a *API) handleNGSITemporal(w http.ResponseWriter, r *http.Request) {
 	writeNGSI(w, r, n, out)
 }
 
-// temporalEntity reads the temporal evolution of e that req asks for:
-// each attribute's instances within the range, the last req.lastN of
-// them newest first when lastN is set.
-func (a *API) temporalEntity(ctx context.Context, e twin.Entity, req temporalRequest) (ngsild.Entity, *ngsild.Problem) {
-	names, p := temporalAttrs(e, req.attrs)
-	if p != nil {
-		return nil, p
-	}
+// temporalEntity reads the temporal evolution that req asks for of the
+// attributes of pl (planTemporal's): each attribute's instances within
+// the range, the last req.lastN of them newest first when lastN is set.
+func (a *API) temporalEntity(ctx context.Context, pl temporalPlan, req temporalRequest) (ngsild.Entity, *ngsild.Problem) {
+	e := pl.e
 	out := ngsild.Entity{"id": e.ID, "type": e.Type}
-	for _, name := range names {
-		unit, points, err := a.series(ctx, e, historyRequest{entity: e.ID, point: name, from: req.from, to: req.to, every: req.every})
+	for _, name := range pl.names {
+		unit, points, err := a.series(ctx, e, historyRequest{entity: e.ID, point: name, from: req.from, to: req.to, every: req.every, lastN: req.lastN})
 		if errors.Is(err, ErrNoSeries) {
 			break
 		}
@@ -215,9 +220,6 @@ func (a *API) temporalEntity(ctx context.Context, e twin.Entity, req temporalReq
 			a.cfg.Logger.Warn("NGSI-LD temporal query failed", "entity", e.ID, "attr", name, "err", err)
 			return nil, ngsild.NewProblem(http.StatusBadGateway, ngsild.ErrInternalError, "",
 				"read the history of "+e.ID+" "+name+" from InfluxDB: "+err.Error())
-		}
-		if req.lastN > 0 {
-			points = lastNewestFirst(points, req.lastN)
 		}
 		if len(points) > 0 {
 			out[name] = temporalAttr(points, unit, req.simple)

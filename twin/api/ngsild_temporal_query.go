@@ -22,9 +22,10 @@ import (
 //   - At most MaxTemporalEntities entities per request (limit, default
 //     ngsild.DefaultLimit; a larger limit is refused 400 naming it), each
 //     attribute bounded as on the single-entity route (MaxHistoryPoints
-//     instances), so one request reads at most MaxTemporalEntities times
-//     the attributes' bound from InfluxDB. The series are read one after
-//     the other, all within one Config.HistoryTimeout.
+//     instances), and the whole answer by Config.Temporal.MaxInstances,
+//     counted at worst before InfluxDB is asked (ngsild_temporal_limits.go).
+//     The series are read one after the other, all within one
+//     Config.HistoryTimeout.
 //   - A query needs type, attrs, q or georel: id or idPattern alone is
 //     refused 400 BadRequestData, as the ETSI test suite's TP 021_24
 //     (clause 5.7.4) asks; a bare query would read the whole city's
@@ -93,11 +94,16 @@ func (a *API) handleNGSITemporalQuery(w http.ResponseWriter, r *http.Request) {
 			"the temporal API reads InfluxDB, and no time-series store is configured on this server"))
 		return
 	}
+	plans, p := a.planTemporal(page, req, "limit")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HistoryTimeout)
 	defer cancel()
 	out := []ngsild.Entity{}
-	for _, e := range page {
-		te, p := a.temporalEntity(ctx, e, req)
+	for _, pl := range plans {
+		te, p := a.temporalEntity(ctx, pl, req)
 		if p != nil {
 			writeProblem(w, p)
 			return

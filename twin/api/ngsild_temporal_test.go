@@ -1,16 +1,19 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ponte-city/ponte/internal/influxtest"
+	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/ngsild"
 )
 
@@ -197,5 +200,76 @@ func TestNGSITemporalInflux(t *testing.T) {
 	_ = json.Unmarshal(body, &e)
 	if v := e.No2.Values; len(v) != 3 || v[0][0] != 49.0 || v[1][0] != 48.0 || v[2][0] != 47.0 {
 		t.Errorf("lastN=3, want 49, 48, 47 (newest first): %s", body)
+	}
+
+	// lastN is InfluxDB's to apply: HistoryLastN returns what the store
+	// answered, uncut, and it is the newest three windows with data (the
+	// range has 300 windows of 1 s, 290 of them empty).
+	from, to := t0, t0.Add(5*time.Minute)
+	_, points, err := h.HistoryLastN(context.Background(), siteAir, "no2", from, to, time.Second, 3)
+	if err != nil || len(points) != 3 || points[0].Value != 49 || !points[0].Time.Equal(t0.Add(90*time.Second)) || points[2].Value != 47 {
+		t.Errorf("HistoryLastN 3: %v %v", points, err)
+	}
+	// A boolean point: the share of true readings in the newest two
+	// windows of 20 s (t0+80s true and 90s false: 0.5; 60s and 70s true: 1).
+	var bools []string
+	for i, v := range []bool{true, true, false, true, false, true, true, true, true, false} {
+		bools = append(bools, fmt.Sprintf("air,gateway=gw-fi,device=aq1 door=%t %d", v, t0.Add(time.Duration(i)*10*time.Second).UnixNano()))
+	}
+	writeLines(t, s, bools...)
+	unit, points, err := h.HistoryLastN(context.Background(), siteAir, "door", from, to, 20*time.Second, 2)
+	if err != nil || unit != "1" || len(points) != 2 || !points[0].Time.Equal(t0.Add(80*time.Second)) || points[0].Value != 0.5 ||
+		!points[1].Time.Equal(t0.Add(60*time.Second)) || points[1].Value != 1 {
+		t.Errorf("boolean HistoryLastN 2: unit %q %v %v", unit, points, err)
+	}
+	// Through the API, with lastN the store is asked for the newest
+	// windows, never the whole range.
+	rec := &recordingInflux{InfluxHistory: h}
+	srv, _ = newTestServer(t, newFakeReader(fixtureEntities()...), func(c *Config) { c.History = rec })
+	u = srv.URL + "/ngsi-ld/v1/temporal/entities/" + url.PathEscape(siteAir.ID) +
+		"?timerel=between&timeAt=2026-05-01T10:00:00Z&endTimeAt=2026-05-01T10:05:00Z&options=temporalValues&attrs=no2&lastN=2"
+	_, body = get(t, u, testToken, nil)
+	e.No2.Values = nil
+	_ = json.Unmarshal(body, &e)
+	if v := e.No2.Values; len(v) != 2 || v[0][0] != 49.0 || v[1][0] != 48.0 || rec.full.Load() != 0 || rec.lastN.Load() != 1 {
+		t.Errorf("lastN=2 through the API: History %d calls, HistoryLastN %d: %s", rec.full.Load(), rec.lastN.Load(), body)
+	}
+}
+
+// recordingInflux is an InfluxHistory that counts its calls.
+type recordingInflux struct {
+	*InfluxHistory
+	full, lastN atomic.Int64
+}
+
+func (r *recordingInflux) History(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration) (string, []HistoryPoint, error) {
+	r.full.Add(1)
+	return r.InfluxHistory.History(ctx, e, point, from, to, every)
+}
+
+func (r *recordingInflux) HistoryLastN(ctx context.Context, e twin.Entity, point string, from, to time.Time, every time.Duration, n int) (string, []HistoryPoint, error) {
+	r.lastN.Add(1)
+	return r.InfluxHistory.HistoryLastN(ctx, e, point, from, to, every, n)
+}
+
+// TestInfluxQueryLastN: with lastN, each statement asks InfluxDB for the
+// newest n windows, after GROUP BY and fill(none).
+func TestInfluxQueryLastN(t *testing.T) {
+	h, err := NewInfluxHistory("http://127.0.0.1:8086", "", "", "ponte/autogen", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := time.Unix(0, 1000), time.Unix(0, 2000)
+	if q := h.query(siteAir, "no2", from, to, time.Minute, 5); !strings.HasSuffix(q, " GROUP BY time(1m) fill(none) ORDER BY time DESC LIMIT 5") {
+		t.Errorf("query %s", q)
+	}
+	if q := h.booleanQuery(siteAir, "door", from, to, time.Minute, 5); strings.Count(q, "fill(none) ORDER BY time DESC LIMIT 5") != 2 {
+		t.Errorf("boolean query %s", q)
+	}
+	if q := h.Query(siteAir, "no2", from, to, time.Minute); strings.Contains(q, "LIMIT") || strings.Contains(q, "ORDER") {
+		t.Errorf("without lastN: %s", q)
+	}
+	if _, _, err := h.HistoryLastN(context.Background(), siteAir, "no2", from, to, time.Minute, 0); err == nil {
+		t.Error("HistoryLastN 0: no error")
 	}
 }

@@ -35,11 +35,12 @@ const (
 // twin's.
 type twoTenants struct {
 	tw  *twin.Twin
+	api *API
 	url string
 	ids map[string]string // device -> entity ID
 }
 
-func newTwoTenants(t *testing.T, history HistoryQuerier, at time.Time) *twoTenants {
+func newTwoTenants(t testing.TB, history HistoryQuerier, at time.Time) *twoTenants {
 	t.Helper()
 	opts := geo.LoadOptions{IDProperty: "com_istat_code"}
 	areas, _, err := twin.LoadAreas([]twin.AreaSpec{
@@ -91,7 +92,7 @@ func newTwoTenants(t *testing.T, history HistoryQuerier, at time.Time) *twoTenan
 		}
 		tw.Apply(gw, 1, &wire.Batch{Gateway: gw, Epoch: 1, Seqs: []uint64{1, 2}, Readings: rs})
 	}
-	tt := &twoTenants{tw: tw, url: hs.URL, ids: map[string]string{}}
+	tt := &twoTenants{tw: tw, api: a, url: hs.URL, ids: map[string]string{}}
 	for _, e := range tw.Entities(twin.Filter{}) {
 		if e.Kind == twin.KindSite {
 			tt.ids[e.Device] = e.ID
