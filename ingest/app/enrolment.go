@@ -59,8 +59,8 @@ func openInventory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	inv.ca = ca
 	dir, profiles, passwd, acl := cfg.EnrolmentPaths()
 	ec := enrol.Config{Dir: dir, ProfilesDir: profiles, CA: ca, Check: inv.check, OnChange: inv.apply,
-		MaxGateways: cfg.Enrolment.MaxGateways, MaxPendingTokens: cfg.Enrolment.MaxPendingTokens, Logger: log,
-		NATS: cfg.EnrolmentKV()}
+		Logger: log, NATS: cfg.EnrolmentKV()}
+	enrolLimits(&ec, cfg.Enrolment, len(cfg.Tenants))
 	if len(cfg.Tenants) > 0 {
 		ec.CheckTenant = inv.checkTenant
 	}

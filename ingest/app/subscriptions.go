@@ -35,7 +35,7 @@ func buildSubscriptions(cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg
 	}
 	m, err := subs.New(subs.Config{Reader: tw, Scope: api.SubscriptionScope, ResolveScope: scopeOfKey(tw),
 		ContextURL: contextURL, Dir: s.Dir, AllowedEndpoints: s.AllowedEndpoints,
-		MaxSubscriptions: s.MaxSubscriptions, MaxPerScope: s.MaxPerScope, QueueSize: s.Queue, MaxAttempts: s.MaxAttempts,
+		MaxSubscriptions: maxSubscriptions(s, len(cfg.Tenants)), MaxPerScope: s.MaxPerScope, QueueSize: s.Queue, MaxAttempts: s.MaxAttempts,
 		RetryBase: s.RetryBase.D(), RetryMax: s.RetryMax.D(), DeliveryTimeout: s.DeliveryTimeout.D(),
 		Logger: log.With("component", "ngsild-subscriptions"), Registerer: reg})
 	if err != nil {

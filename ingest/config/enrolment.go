@@ -20,6 +20,12 @@ type Enrolment struct {
 	// (defaults enrol.DefaultMaxGateways, enrol.DefaultMaxPendingTokens).
 	MaxGateways      int `yaml:"max_gateways"`
 	MaxPendingTokens int `yaml:"max_pending_tokens"`
+	// MaxGatewaysPerTenant and MaxPendingTokensPerTenant are one tenant's
+	// shares of them (defaults enrol.DefaultMaxGatewaysPerTenant,
+	// enrol.DefaultMaxPendingTokensPerTenant); left out, the global caps
+	// are raised to at least (tenants+1) times the shares.
+	MaxGatewaysPerTenant      int `yaml:"max_gateways_per_tenant"`
+	MaxPendingTokensPerTenant int `yaml:"max_pending_tokens_per_tenant"`
 	// CA, when set, signs client certificates for gateways that enrol
 	// with a CSR (ponte-ctl enroll --csr): the CA the broker's TLS
 	// listener trusts for gateways (on the embedded broker it is then
@@ -69,6 +75,12 @@ func (c *Config) validateEnrolment(bad func(path, format string, args ...any)) {
 	}
 	if e.MaxPendingTokens < 0 {
 		bad("enrolment.max_pending_tokens", "%d (expected a positive number; 0 for the default %d)", e.MaxPendingTokens, enrol.DefaultMaxPendingTokens)
+	}
+	if e.MaxGatewaysPerTenant < 0 {
+		bad("enrolment.max_gateways_per_tenant", "%d (expected a positive number; 0 for the default %d)", e.MaxGatewaysPerTenant, enrol.DefaultMaxGatewaysPerTenant)
+	}
+	if e.MaxPendingTokensPerTenant < 0 {
+		bad("enrolment.max_pending_tokens_per_tenant", "%d (expected a positive number; 0 for the default %d)", e.MaxPendingTokensPerTenant, enrol.DefaultMaxPendingTokensPerTenant)
 	}
 	if ca := e.CA; ca != nil {
 		if ca.CertFile == "" || ca.KeyFile == "" {

@@ -18,6 +18,8 @@ func TestEnrolmentChecks(t *testing.T) {
 			[]string{"enrolment.ca: needs cert_file and key_file", "enrolment.ca: the embedded broker has no TLS listener"}},
 		{"bounds", "enrolment:\n  max_gateways: -1\n",
 			[]string{"enrolment.max_gateways: -1"}},
+		{"tenants' shares", "enrolment:\n  max_gateways_per_tenant: -1\n  max_pending_tokens_per_tenant: -2\n",
+			[]string{"enrolment.max_gateways_per_tenant: -1", "enrolment.max_pending_tokens_per_tenant: -2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

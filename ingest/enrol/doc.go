@@ -15,7 +15,11 @@
 // "pte1.<id>.<secret>"; the registry keeps the ID and a SHA-256 of the
 // secret. It enrols one gateway once: a used, expired or unknown token is
 // refused, and the refusal says which (the holder of a used token learns
-// which gateway used it and when; a wrong secret is just unknown).
+// which gateway used it and when; a wrong secret is just unknown). An
+// unused token can be revoked (RevokeToken; POST
+// /api/v1/enrolment/tokens/{id}/revoke; `ponte-ctl enrolment
+// token-revoke`): it is then refused as revoked. Each tenant has a share
+// of the pending tokens and of the gateways (limits.go).
 //
 // # Enrolment
 //

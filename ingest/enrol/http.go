@@ -20,6 +20,7 @@ import (
 //	POST wire.EnrolPath                            enrolment token: enrol a gateway
 //	POST /api/v1/enrolment/tokens                  operator: issue a token
 //	GET  /api/v1/enrolment/tokens                  operator: list tokens
+//	POST /api/v1/enrolment/tokens/{id}/revoke      operator: revoke an unused token
 //	GET  /api/v1/enrolment/gateways                operator: list enrolled gateways
 //	POST /api/v1/enrolment/gateways/{id}/revoke    operator: revoke a gateway
 
@@ -69,6 +70,7 @@ func Register(mux *http.ServeMux, cfg HTTPConfig) {
 	op := cfg.Operator
 	mux.Handle("POST /api/v1/enrolment/tokens", op(http.HandlerFunc(h.issue)))
 	mux.Handle("GET /api/v1/enrolment/tokens", op(http.HandlerFunc(h.tokens)))
+	mux.Handle("POST /api/v1/enrolment/tokens/{id}/revoke", op(http.HandlerFunc(h.revokeToken)))
 	mux.Handle("GET /api/v1/enrolment/gateways", op(http.HandlerFunc(h.gateways)))
 	mux.Handle("POST /api/v1/enrolment/gateways/{id}/revoke", op(http.HandlerFunc(h.revoke)))
 }

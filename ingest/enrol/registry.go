@@ -60,6 +60,9 @@ type Config struct {
 	// (default DefaultMaxPendingTokens); MaxGateways caps enrolled
 	// gateways (default DefaultMaxGateways).
 	MaxPendingTokens, MaxGateways int
+	// MaxPendingTokensPerTenant and MaxGatewaysPerTenant are one tenant's
+	// shares of them (limits.go).
+	MaxPendingTokensPerTenant, MaxGatewaysPerTenant int
 	// OnChange, if set, is called with every enrolment and revocation,
 	// after it is on disk (in the bucket), in order per gateway; with
 	// NATS also with those made on other instances. It must not call the
@@ -143,7 +146,11 @@ type Token struct {
 	Expires  time.Time  `json:"expires"`
 	Used     *time.Time `json:"used,omitempty"`
 	UsedBy   string     `json:"used_by,omitempty"`
-	Hash     string     `json:"hash,omitempty"` // SHA-256 of the secret; not listed
+	// Revoked is when an operator revoked it unused (revoke.go); its
+	// Expires is then no later.
+	Revoked   *time.Time `json:"revoked,omitempty"`
+	RevokedBy string     `json:"revoked_by,omitempty"`
+	Hash      string     `json:"hash,omitempty"` // SHA-256 of the secret; not listed
 	// Answer is the enrolment's answer sealed with a key only the token's
 	// secret gives, and AttemptHash the SHA-256 of the request's Attempt:
 	// a retry of the same attempt gets the same answer (replay.go). Not
@@ -247,6 +254,7 @@ func OpenContext(ctx context.Context, cfg Config) (*Registry, error) {
 	if cfg.MaxGateways == 0 {
 		cfg.MaxGateways = DefaultMaxGateways
 	}
+	cfg.tenantLimits()
 	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "enrol"), sites: map[string]*site.Site{}, revs: map[string]uint64{},
 		st: state{Version: stateVersion, Tokens: map[string]*Token{}, Gateways: map[string]*Gateway{}}, done: make(chan struct{})}
 	var err error
@@ -430,7 +438,10 @@ func (r *Registry) IssueTokenFor(scope Scope, ttl time.Duration, by, byTenant st
 	}
 	r.mu.Unlock()
 	if pending >= r.cfg.MaxPendingTokens {
-		return "", Token{}, refuse(http.StatusTooManyRequests, "enrolment token: %d tokens are already waiting to be used (the limit); let some expire first", pending)
+		return "", Token{}, refuse(http.StatusTooManyRequests, "enrolment token: %d tokens are already waiting to be used (the limit, enrolment.max_pending_tokens); revoke some or let them expire first", pending)
+	}
+	if err := r.tenantTokenCap(scope.Tenant, now); err != nil {
+		return "", Token{}, err
 	}
 	id, tok, hash := newToken()
 	t := &Token{ID: id, Scope: scope, Created: now.UTC(), CreatedBy: by, ByTenant: byTenant, Expires: now.Add(ttl).UTC(), Hash: hash}
@@ -558,6 +569,9 @@ func (r *Registry) Enrol(e Enrolment) (wire.EnrolResponse, error) {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	for n := 0; ; n++ {
+		if err := r.beforeEnrol(ctx, &a); err != nil {
+			return wire.EnrolResponse{}, err
+		}
 		resp, err := r.enrolOnce(ctx, &a)
 		if errors.Is(err, errConflict) && n < conflictRetries {
 			continue // read the token again: used by now, or a retry's answer

@@ -93,6 +93,8 @@ type store interface {
 	// no-op if there is none.
 	complete(ctx context.Context, t *Token, rev uint64) ([]rec, error)
 	putGateway(ctx context.Context, g *Gateway, rev uint64) ([]rec, error)
+	// updateToken writes t over the token read at rev (revoke.go).
+	updateToken(ctx context.Context, t *Token, rev uint64) ([]rec, error)
 	// prune drops spent tokens and stale answers (spent) of the tokens
 	// given with their revisions.
 	prune(ctx context.Context, tokens []rec, now time.Time) []rec

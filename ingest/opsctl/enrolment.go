@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +29,7 @@ const enrolmentUsage = `Usage:
   ponte-ctl enrolment token --gateway ID | --prefix P [--tenant T] [--ttl 24h]   a single-use token for ponte-ctl enroll
   ponte-ctl enrolment list [--tokens]                                            enrolled gateways (and tokens)
   ponte-ctl enrolment revoke ID                                                  take a gateway's credentials back
+  ponte-ctl enrolment token-revoke ID                                            revoke an unused token (it enrols no gateway)
   common: [--url https://INGEST:8443] [--ca FILE] [--token-file FILE] [--config INGEST.yaml] [--json]
       the operator token: --token-file, else $PONTE_OPERATOR_TOKEN, else the first twin.tokens of --config
 `
@@ -36,7 +38,7 @@ const enrolmentUsage = `Usage:
 // "enrolment") and returns the exit status.
 func Enrolment(ctx context.Context, env Env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, "ponte-ctl enrolment: expected token, list or revoke\n"+enrolmentUsage)
+		fmt.Fprint(env.Stderr, "ponte-ctl enrolment: expected token, list, revoke or token-revoke\n"+enrolmentUsage)
 		return ExitUsage
 	}
 	sub := args[0]
@@ -138,6 +140,16 @@ func Enrolment(ctx context.Context, env Env, args []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "revoked %s: its connections are closed and refused; its devices stay on the map, marked revoked.\nnext: to bring it back, issue a new token (ponte-ctl enrolment token --gateway %s) and enrol it again\n", pos[0], pos[0])
 		return ExitOK
+	case "token-revoke":
+		if len(pos) != 1 {
+			fmt.Fprint(env.Stderr, "ponte-ctl enrolment token-revoke: expected one token ID (the TOKEN column of ponte-ctl enrolment list --tokens)\n"+enrolmentUsage)
+			return ExitUsage
+		}
+		if !call(http.MethodPost, "/api/v1/enrolment/tokens/"+neturl.PathEscape(pos[0])+"/revoke", nil, nil) {
+			return ExitFail
+		}
+		fmt.Fprintf(env.Stdout, "revoked token %s: it enrols no gateway and no longer counts as pending.\n", pos[0])
+		return ExitOK
 	}
 	fmt.Fprintf(env.Stderr, "ponte-ctl enrolment: unknown subcommand %q\n%s", sub, enrolmentUsage)
 	return ExitUsage
@@ -167,6 +179,9 @@ func printTokens(w io.Writer, toks []enrol.Token) {
 	fmt.Fprintln(tw, "TOKEN\tFOR\tEXPIRES\tUSED")
 	for _, t := range toks {
 		used := "-"
+		if t.Revoked != nil {
+			used = "revoked " + t.Revoked.Local().Format("2006-01-02 15:04")
+		}
 		if t.Used != nil {
 			used = t.Used.Local().Format("2006-01-02 15:04") + " by " + t.UsedBy
 		}

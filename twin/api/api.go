@@ -19,17 +19,18 @@ import (
 // API serves the twin's HTTP API. Create it with New; it is safe for
 // concurrent use.
 type API struct {
-	cfg     Config
-	reader  twin.Reader
-	tokens  []scopedToken
-	tenants map[string]*Tenant // by ID
-	tenant  *Tenant            // the tenant whose public API this is (tenant_public.go)
-	limiter *limiter
-	guard   *throttle.Guard
-	metrics *metrics
-	streams atomic.Int64
-	cache   *featureCache
-	tickets tickets
+	cfg      Config
+	reader   twin.Reader
+	tokens   []scopedToken
+	tenants  map[string]*Tenant // by ID
+	tenant   *Tenant            // the tenant whose public API this is (tenant_public.go)
+	limiter  *limiter
+	guard    *throttle.Guard
+	metrics  *metrics
+	streams  atomic.Int64
+	perScope scopeCounter // streams open per scope (shares.go)
+	cache    *featureCache
+	tickets  tickets
 
 	areas areaShapes
 	sites siteShapes
@@ -66,6 +67,7 @@ func New(cfg Config) (*API, error) {
 		cache:   newFeatureCache(4096),
 		hist:    newHistoryCache(),
 	}
+	a.tickets.total, a.tickets.perScope = ticketLimits(len(cfg.Tenants))
 	for _, t := range cfg.Tokens {
 		a.tokens = append(a.tokens, scopedToken{[]byte(t), twin.AllScope()})
 	}

@@ -56,6 +56,10 @@ type Config struct {
 	MaxClients int
 	// MaxStreams caps concurrent SSE streams; beyond it 503.
 	MaxStreams int
+	// MaxStreamsPerScope caps the streams of one tenant's tokens, and of
+	// the platform's, at once; beyond it 429 (default
+	// MaxStreams/(tenants+1), at least 50: shares.go).
+	MaxStreamsPerScope int
 	// Heartbeat is the interval of ": ping" comments on a stream.
 	Heartbeat time.Duration
 	// IndicatorInterval is how often a stream checks the indicators and
@@ -108,7 +112,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"PublicBurst", c.PublicBurst}, {"MaxClients", c.MaxClients}, {"MaxStreams", c.MaxStreams}, {"MaxHistoryPoints", c.MaxHistoryPoints}} {
+	}{{"PublicBurst", c.PublicBurst}, {"MaxClients", c.MaxClients}, {"MaxStreams", c.MaxStreams}, {"MaxStreamsPerScope", c.MaxStreamsPerScope}, {"MaxHistoryPoints", c.MaxHistoryPoints}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("config.%s: %d, want >= 0 (0: default)", f.name, f.v))
 		}
@@ -142,6 +146,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.MaxStreamsPerScope == 0 {
+		c.MaxStreamsPerScope = streamsPerScope(c.MaxStreams, len(c.Tenants))
 	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = DefaultHeartbeat

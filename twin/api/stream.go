@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,6 +37,14 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.streams.Add(-1)
+	scope := scopeOf(r)
+	if held, ok := a.perScope.acquire(scope.Key(), a.cfg.MaxStreamsPerScope); !ok {
+		a.metrics.refused.Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("%s hold %d streams, their limit (MaxStreamsPerScope); close some first", scopeName(scope), held))
+		return
+	}
+	defer a.perScope.release(scope.Key())
 	a.metrics.streams.Inc()
 	defer a.metrics.streams.Dec()
 
@@ -60,7 +69,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	// own write deadline (WriteTimeout), so a client that stops reading is
 	// still cut off. (The server's read deadline is cleared by net/http
 	// once a request without a body is read.)
-	s := &stream{a: a, scope: scopeOf(r), w: w, rc: rc}
+	s := &stream{a: a, scope: scope, w: w, rc: rc}
 	s.buf.WriteString("retry: 2000\n: connected\n\n")
 	if resync {
 		s.change(twin.Change{})

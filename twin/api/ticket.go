@@ -33,6 +33,10 @@ type ticketAnswer struct {
 // tickets holds the issued, unused stream tickets. It is safe for
 // concurrent use.
 type tickets struct {
+	// total and perScope bound the unused tickets held in all and per
+	// scope (shares.go; 0: maxTickets, no share).
+	total, perScope int
+
 	mu     sync.Mutex
 	issued map[string]ticket
 }
@@ -57,17 +61,50 @@ func (t *tickets) issue(now time.Time, scope twin.Scope) (string, time.Time, err
 	if t.issued == nil {
 		t.issued = map[string]ticket{}
 	}
-	if len(t.issued) >= maxTickets {
+	total, per := t.total, t.perScope
+	if total == 0 {
+		total, per = maxTickets, maxTickets
+	}
+	if len(t.issued) >= total {
 		t.purge(now)
 	}
-	for k := range t.issued { // still full of live tickets: someone is hoarding; drop any
-		if len(t.issued) < maxTickets {
+	// A scope at its share (or, were the shares larger than the pool, at
+	// a full pool) is hoarding: its own oldest ticket goes.
+	key := scope.Key()
+	for t.held(key) >= per || len(t.issued) >= total {
+		if !t.dropOldest(key) {
 			break
 		}
-		delete(t.issued, k)
 	}
 	t.issued[tk] = ticket{exp, scope}
 	return tk, exp, nil
+}
+
+// held counts the unused tickets of scope key; t.mu is held.
+func (t *tickets) held(key string) int {
+	n := 0
+	for _, e := range t.issued {
+		if e.scope.Key() == key {
+			n++
+		}
+	}
+	return n
+}
+
+// dropOldest drops the unused ticket of scope key that expires first,
+// and says whether there was one; t.mu is held.
+func (t *tickets) dropOldest(key string) bool {
+	old, at := "", time.Time{}
+	for k, e := range t.issued {
+		if e.scope.Key() == key && (old == "" || e.expires.Before(at)) {
+			old, at = k, e.expires
+		}
+	}
+	if old == "" {
+		return false
+	}
+	delete(t.issued, old)
+	return true
 }
 
 // purge drops expired tickets; t.mu is held.

@@ -89,7 +89,7 @@ func TestLimits(t *testing.T) {
 	f.create(t, "all", subscription(r, nil))
 	f.create(t, "all", subscription(r, nil))
 	resp, rb := f.do(t, "POST", Base, "all", body(nil))
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(rb), "MaxPerScope") {
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(rb), "MaxPerScope") || !strings.Contains(string(rb), "the platform's scope") {
 		t.Errorf("third of a scope: %d %s", resp.StatusCode, rb)
 	}
 	f.create(t, "none", subscription(r, nil))
