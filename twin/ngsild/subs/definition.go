@@ -253,8 +253,14 @@ func (d *Definition) compile(now time.Time, allowed func(*url.URL) bool) (*compi
 			if len(s.IDPattern) > maxIDLen {
 				return nil, problem(field+".idPattern", "longer than %d characters", maxIDLen)
 			}
-			if re, err = regexp.Compile(s.IDPattern); err != nil {
+			if _, err = regexp.Compile(s.IDPattern); err != nil {
 				return nil, problem(field+".idPattern", "not a regular expression: %v", err)
+			}
+			// Anchored as GET /entities anchors it (twin/api): the whole ID
+			// must match. Compiled alone first, so its parentheses balance
+			// and "a)|(b" cannot escape the group.
+			if re, err = regexp.Compile("^(?:" + s.IDPattern + ")$"); err != nil {
+				return nil, problem(field+".idPattern", "not a regular expression once anchored: %v", err)
 			}
 		}
 		c.patterns = append(c.patterns, re)

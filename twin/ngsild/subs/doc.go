@@ -19,7 +19,9 @@
 //     with Config.ResolveScope, and one that cannot be rebuilt sees
 //     nothing.
 //   - Matching: entities[] by type, and id or idPattern (Go regexp, RE2,
-//     linear time); q and geoQ with ngsild's parsers and matchers (the
+//     linear time, anchored: it must match the whole entity ID, as
+//     idPattern of GET /entities, so "ba-.*" does not select
+//     "urn:ngsi-ld:X:ba-1"; write ".*ba-.*" for a part); q and geoQ with ngsild's parsers and matchers (the
 //     same subset as GET /entities; geoQ.coordinates may be an array or a
 //     string holding one; only the location geoproperty). Notifications
 //     render ngsild.Represent in notification.format (normalized or
