@@ -352,6 +352,8 @@ func (c *compiled) compileNotification(n *Notification, allowed func(*url.URL) b
 		return problem("notification.endpoint.uri", "an absolute http or https URL is expected, found %q", n.Endpoint.URI)
 	case u.User != nil:
 		return problem("notification.endpoint.uri", "user information in the URL is not accepted")
+	case checkPath(u) != nil:
+		return problem("notification.endpoint.uri", "%v, found %s", checkPath(u), u.Redacted())
 	case !allowed(u):
 		return problem("notification.endpoint.uri", "%s is not among the endpoints this server may notify (its AllowedEndpoints)", u.Redacted())
 	}
