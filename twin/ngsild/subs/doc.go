@@ -54,7 +54,13 @@
 //     so a slow endpoint holds up only its own subscriptions. A queue
 //     holds QueueSize notifications; when full the oldest is dropped and
 //     counted (ponte_ngsild_notifications_dropped_total{reason=
-//     "queue_full"}). A failed POST (non-2xx, no answer within
+//     "queue_full"}). Notifications are encoded when queued and bounded
+//     in bytes too (the encoded data plus an envelope estimate):
+//     QueueBytes (4 MiB) per subscription and TotalQueueBytes (256 MiB)
+//     over all; over either the oldest are dropped (reason "bytes"), over
+//     the total those of the largest queue, so a dead endpoint gives way
+//     before a live one; ponte_ngsild_notifications_queued_bytes shows
+//     the total. A failed POST (non-2xx, no answer within
 //     DeliveryTimeout) is retried up to MaxAttempts with exponential
 //     backoff (internal/backoff, equal jitter) from RetryBase to RetryMax;
 //     a 429 or 503 with Retry-After waits what it says (capped at
