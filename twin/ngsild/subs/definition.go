@@ -219,6 +219,15 @@ const (
 // compile checks d and prepares it for matching.
 func (d *Definition) compile(now time.Time, allowed func(*url.URL) bool) (*compiled, error) {
 	c := &compiled{}
+	// An empty list means what an absent one does (len checks): keep one
+	// form of it, so that the subscriptions file's round trip is exact
+	// (found by FuzzPatchDefinition: {"entities":[]}).
+	if len(d.Entities) == 0 {
+		d.Entities = nil
+	}
+	if len(d.Notification.Attributes) == 0 {
+		d.Notification.Attributes = nil
+	}
 	if d.Type != "Subscription" {
 		return nil, problem("type", `must be "Subscription", found %q`, d.Type)
 	}

@@ -278,17 +278,7 @@ func (m *Manager) patch(scope twin.Scope, id string, fragment map[string]json.Ra
 	if err != nil {
 		return err
 	}
-	if raw, ok := fragment["id"]; ok {
-		var fid string
-		if json.Unmarshal(raw, &fid) != nil || fid != id {
-			return problem("id", "a PATCH cannot change the id (%s)", id)
-		}
-	}
-	merged, err := mergeJSON(s.def, fragment)
-	if err != nil {
-		return err
-	}
-	def, c, err := decodeDefinition(merged, m.cfg.Now(), m.allowedURL)
+	def, c, err := patchDefinition(s.def, fragment, m.cfg.Now(), m.allowedURL)
 	if err != nil {
 		return err
 	}
@@ -302,6 +292,22 @@ func (m *Manager) patch(scope twin.Scope, id string, fragment map[string]json.Ra
 	m.signalChanged()
 	m.cfg.Logger.Info("ngsi-ld subscription patched", "subscription", id)
 	return nil
+}
+
+// patchDefinition is def with fragment merged (clause 5.8.2), checked as
+// a POST body is; the fragment may repeat def's id but not change it.
+func patchDefinition(def Definition, fragment map[string]json.RawMessage, now time.Time, allowed func(*url.URL) bool) (*Definition, *compiled, error) {
+	if raw, ok := fragment["id"]; ok {
+		var fid string
+		if json.Unmarshal(raw, &fid) != nil || fid != def.ID {
+			return nil, nil, problem("id", "a PATCH cannot change the id (%s)", def.ID)
+		}
+	}
+	merged, err := mergeJSON(def, fragment)
+	if err != nil {
+		return nil, nil, err
+	}
+	return decodeDefinition(merged, now, allowed)
 }
 
 // mergeJSON applies fragment to def's JSON.
