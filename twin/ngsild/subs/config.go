@@ -23,6 +23,8 @@ const (
 	DefaultRetryMax         = time.Minute
 	DefaultDeliveryTimeout  = 10 * time.Second
 	DefaultMaxBodyBytes     = 64 << 10
+	DefaultQueueBytes       = 4 << 20
+	DefaultTotalQueueBytes  = 256 << 20
 )
 
 // Config configures a Manager. Zero limits take the defaults above.
@@ -49,6 +51,15 @@ type Config struct {
 	// QueueSize bounds the notifications waiting for one subscription's
 	// endpoint; when full the oldest is dropped and counted.
 	QueueSize int
+	// QueueBytes bounds the notifications waiting for one subscription's
+	// endpoint in bytes, TotalQueueBytes those of every subscription
+	// together: without it the worst case is MaxSubscriptions x QueueSize
+	// notifications of up to 100 entities. Notifications are encoded when
+	// queued and measured so (the encoded data plus the envelope's
+	// estimate); over either bound the oldest are dropped and counted
+	// (reason "bytes"), over the total those of the largest queue. The
+	// notification being POSTed is not counted.
+	QueueBytes, TotalQueueBytes int64
 	// MaxAttempts is how many times one notification is POSTed before it
 	// is dropped; retries wait RetryBase*2^n up to RetryMax, or what a 429
 	// or 503 answer's Retry-After says (capped at RetryMax).
@@ -88,13 +99,17 @@ func (c *Config) Validate() error {
 	}{{"MaxSubscriptions", int64(c.MaxSubscriptions)}, {"MaxPerScope", int64(c.MaxPerScope)},
 		{"QueueSize", int64(c.QueueSize)}, {"MaxAttempts", int64(c.MaxAttempts)},
 		{"RetryBase", int64(c.RetryBase)}, {"RetryMax", int64(c.RetryMax)},
-		{"DeliveryTimeout", int64(c.DeliveryTimeout)}, {"MaxBodyBytes", c.MaxBodyBytes}} {
+		{"DeliveryTimeout", int64(c.DeliveryTimeout)}, {"MaxBodyBytes", c.MaxBodyBytes},
+		{"QueueBytes", c.QueueBytes}, {"TotalQueueBytes", c.TotalQueueBytes}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("subs config: %s: must be >= 0 (0 takes the default), found %d", f.name, f.v))
 		}
 	}
 	if c.MaxPerScope > 0 && c.MaxSubscriptions > 0 && c.MaxPerScope > c.MaxSubscriptions {
 		errs = append(errs, fmt.Errorf("subs config: MaxPerScope: %d is above MaxSubscriptions %d", c.MaxPerScope, c.MaxSubscriptions))
+	}
+	if c.QueueBytes > 0 && c.TotalQueueBytes > 0 && c.QueueBytes > c.TotalQueueBytes {
+		errs = append(errs, fmt.Errorf("subs config: QueueBytes: %d is above TotalQueueBytes %d", c.QueueBytes, c.TotalQueueBytes))
 	}
 	if _, err := parsePatterns(c.AllowedEndpoints); err != nil {
 		errs = append(errs, fmt.Errorf("subs config: %w", err))
@@ -121,9 +136,14 @@ func (c Config) withDefaults() Config {
 	dur(&c.RetryBase, DefaultRetryBase)
 	dur(&c.RetryMax, max(DefaultRetryMax, c.RetryBase))
 	dur(&c.DeliveryTimeout, DefaultDeliveryTimeout)
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+	def64 := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
 	}
+	def64(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	def64(&c.TotalQueueBytes, DefaultTotalQueueBytes)
+	def64(&c.QueueBytes, min(DefaultQueueBytes, c.TotalQueueBytes))
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -219,6 +219,15 @@ const (
 // compile checks d and prepares it for matching.
 func (d *Definition) compile(now time.Time, allowed func(*url.URL) bool) (*compiled, error) {
 	c := &compiled{}
+	// An empty list means what an absent one does (len checks): keep one
+	// form of it, so that the subscriptions file's round trip is exact
+	// (found by FuzzPatchDefinition: {"entities":[]}).
+	if len(d.Entities) == 0 {
+		d.Entities = nil
+	}
+	if len(d.Notification.Attributes) == 0 {
+		d.Notification.Attributes = nil
+	}
 	if d.Type != "Subscription" {
 		return nil, problem("type", `must be "Subscription", found %q`, d.Type)
 	}
@@ -253,8 +262,14 @@ func (d *Definition) compile(now time.Time, allowed func(*url.URL) bool) (*compi
 			if len(s.IDPattern) > maxIDLen {
 				return nil, problem(field+".idPattern", "longer than %d characters", maxIDLen)
 			}
-			if re, err = regexp.Compile(s.IDPattern); err != nil {
+			if _, err = regexp.Compile(s.IDPattern); err != nil {
 				return nil, problem(field+".idPattern", "not a regular expression: %v", err)
+			}
+			// Anchored as GET /entities anchors it (twin/api): the whole ID
+			// must match. Compiled alone first, so its parentheses balance
+			// and "a)|(b" cannot escape the group.
+			if re, err = regexp.Compile("^(?:" + s.IDPattern + ")$"); err != nil {
+				return nil, problem(field+".idPattern", "not a regular expression once anchored: %v", err)
 			}
 		}
 		c.patterns = append(c.patterns, re)
@@ -346,6 +361,8 @@ func (c *compiled) compileNotification(n *Notification, allowed func(*url.URL) b
 		return problem("notification.endpoint.uri", "an absolute http or https URL is expected, found %q", n.Endpoint.URI)
 	case u.User != nil:
 		return problem("notification.endpoint.uri", "user information in the URL is not accepted")
+	case checkPath(u) != nil:
+		return problem("notification.endpoint.uri", "%v, found %s", checkPath(u), u.Redacted())
 	case !allowed(u):
 		return problem("notification.endpoint.uri", "%s is not among the endpoints this server may notify (its AllowedEndpoints)", u.Redacted())
 	}

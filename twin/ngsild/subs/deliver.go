@@ -46,9 +46,7 @@ func (m *Manager) deliverLoop(ctx context.Context, s *sub) {
 				m.mu.Unlock()
 				break
 			}
-			n := s.queue[0]
-			s.queue = s.queue[1:]
-			m.met.queued.Dec()
+			n := m.popLocked(s)
 			expired := s.statusOf(m.cfg.Now()) == "expired"
 			ep, ldjson, id := s.def.Notification.Endpoint, s.c.ldjson, s.def.ID
 			m.mu.Unlock()
@@ -70,7 +68,7 @@ type notificationBody struct {
 	Type           string          `json:"type"`
 	SubscriptionID string          `json:"subscriptionId"`
 	NotifiedAt     string          `json:"notifiedAt"`
-	Data           []ngsild.Entity `json:"data"`
+	Data           json.RawMessage `json:"data"`
 }
 
 // deliver POSTs n to uri, retrying with backoff up to MaxAttempts. It

@@ -1,6 +1,7 @@
 package subs
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -133,12 +134,14 @@ func TestDeadEndpointBoundedQueue(t *testing.T) {
 	if got := f.dropped(dropQueueFull); got != 6 {
 		t.Errorf("dropped{queue_full} = %v, want 6 (10 changes, 1 in flight, 3 queued)", got)
 	}
-	f.m.mu.Lock()
 	var kept []any
-	for _, n := range f.m.subs[id].queue {
-		kept = append(kept, n.data[0]["no2"].(ngsild.Property).Value)
+	for _, n := range f.queued(id) {
+		var d []map[string]any
+		if err := json.Unmarshal(n.data, &d); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, d[0]["no2"].(map[string]any)["value"])
 	}
-	f.m.mu.Unlock()
 	if len(kept) != 3 || kept[0] != 8.0 || kept[2] != 10.0 {
 		t.Errorf("queue holds %v, want the newest 8, 9, 10", kept)
 	}

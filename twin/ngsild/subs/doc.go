@@ -19,7 +19,9 @@
 //     with Config.ResolveScope, and one that cannot be rebuilt sees
 //     nothing.
 //   - Matching: entities[] by type, and id or idPattern (Go regexp, RE2,
-//     linear time); q and geoQ with ngsild's parsers and matchers (the
+//     linear time, anchored: it must match the whole entity ID, as
+//     idPattern of GET /entities, so "ba-.*" does not select
+//     "urn:ngsi-ld:X:ba-1"; write ".*ba-.*" for a part); q and geoQ with ngsild's parsers and matchers (the
 //     same subset as GET /entities; geoQ.coordinates may be an array or a
 //     string holding one; only the location geoproperty). Notifications
 //     render ngsild.Represent in notification.format (normalized or
@@ -52,7 +54,13 @@
 //     so a slow endpoint holds up only its own subscriptions. A queue
 //     holds QueueSize notifications; when full the oldest is dropped and
 //     counted (ponte_ngsild_notifications_dropped_total{reason=
-//     "queue_full"}). A failed POST (non-2xx, no answer within
+//     "queue_full"}). Notifications are encoded when queued and bounded
+//     in bytes too (the encoded data plus an envelope estimate):
+//     QueueBytes (4 MiB) per subscription and TotalQueueBytes (256 MiB)
+//     over all; over either the oldest are dropped (reason "bytes"), over
+//     the total those of the largest queue, so a dead endpoint gives way
+//     before a live one; ponte_ngsild_notifications_queued_bytes shows
+//     the total. A failed POST (non-2xx, no answer within
 //     DeliveryTimeout) is retried up to MaxAttempts with exponential
 //     backoff (internal/backoff, equal jitter) from RetryBase to RetryMax;
 //     a 429 or 503 with Retry-After waits what it says (capped at
@@ -63,12 +71,21 @@
 //     prefixes, or host:port with an optional "*." subdomain wildcard);
 //     the empty list allows no endpoint at all, loopback included, since
 //     ingest's neighbours (InfluxDB, the broker, metrics) listen there.
-//     At dial time a loopback, link-local (cloud metadata), unspecified
-//     or multicast address is refused unless a pattern names that very
-//     IP (or localhost) and port, so an allowed host name re-pointed at
-//     127.0.0.1 (DNS rebinding) gets nothing. Redirects are not followed,
-//     environment proxies are not used, and user information in the URL
-//     is refused.
+//     At dial time an internal address is refused unless a pattern names
+//     that very IP (or localhost, for loopback) and port, so an allowed
+//     host name re-pointed at 127.0.0.1 or 10.0.0.5 (DNS rebinding) gets
+//     nothing. Internal is loopback, link-local (cloud metadata),
+//     unspecified, multicast, private (RFC 1918 and ULA fc00::/7), CGNAT
+//     100.64.0.0/10, 0.0.0.0/8, NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and
+//     IPv4-compatible ::/96, IPv4-mapped forms included: a dashboard on
+//     the city's LAN is allowed by naming its IP ("10.1.2.3:8080"), not
+//     its host name. An endpoint path with a backslash or a dot segment
+//     ("." or "..", also percent-encoded, also "..;") is refused with 400
+//     naming notification.endpoint.uri, since servers resolve such paths
+//     differently and "/ngsi/../admin" would pass the prefix "/ngsi/";
+//     prefixes are compared on the cleaned path. Redirects are not
+//     followed, environment proxies are not used, and user information
+//     in the URL is refused.
 //   - The body: at most MaxBodyBytes (64 KiB: 413 beyond), Content-Type
 //     application/json or application/ld+json (415 otherwise); @context
 //     is accepted and ignored (Ponte's own context applies and is linked

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,7 +42,10 @@ func parsePattern(s string) (pattern, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return p, errors.New("a URL prefix is http(s)://host[:port][/path], without user, query or fragment")
 		}
-		p.scheme, p.path = u.Scheme, strings.TrimSuffix(u.Path, "/")
+		if err := checkPath(u); err != nil {
+			return p, err
+		}
+		p.scheme, p.path = u.Scheme, strings.TrimSuffix(cleanPath(u.Path), "/")
 		hostport = u.Host
 		if u.Port() == "" {
 			hostport = net.JoinHostPort(u.Hostname(), defaultPort(u.Scheme))
@@ -80,7 +84,57 @@ func (p pattern) match(u *url.URL) bool {
 	if port != p.port || !p.matchHost(strings.ToLower(u.Hostname())) {
 		return false
 	}
-	return p.path == "" || u.Path == p.path || strings.HasPrefix(u.Path, p.path+"/")
+	if p.path == "" {
+		return true
+	}
+	if checkPath(u) != nil {
+		return false
+	}
+	up := cleanPath(u.Path)
+	return up == p.path || strings.HasPrefix(up, p.path+"/")
+}
+
+// Errors of an endpoint's path: a path the receiving server would
+// resolve elsewhere than it reads ("/ngsi/../admin" passing the prefix
+// "/ngsi/") is refused rather than normalised, since servers disagree on
+// how (percent-decoding, backslashes, "..;").
+var (
+	errDotSegment = errors.New(`a path with a dot segment ("." or "..", raw or percent-encoded) is not accepted`)
+	errBackslash  = errors.New("a path with a backslash (raw or percent-encoded) is not accepted")
+)
+
+// maxUnescape bounds the percent-decoding rounds of checkPath: enough for
+// "%25252e" and the like, bounded for hostile input.
+const maxUnescape = 4
+
+// checkPath refuses u's path if it holds, after up to maxUnescape rounds
+// of percent-decoding, a backslash or a dot segment (a segment that is
+// "." or ".." before any ";parameters").
+func checkPath(u *url.URL) error {
+	p := u.EscapedPath()
+	for range maxUnescape {
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			break
+		}
+		p = d
+	}
+	if strings.Contains(p, "\\") {
+		return errBackslash
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		seg, _, _ = strings.Cut(seg, ";")
+		if seg == "." || seg == ".." {
+			return errDotSegment
+		}
+	}
+	return nil
+}
+
+// cleanPath is p rooted and without repeated slashes (checkPath has
+// refused dot segments), as prefixes are compared.
+func cleanPath(p string) string {
+	return path.Clean("/" + p)
 }
 
 func (p pattern) matchHost(h string) bool {
@@ -100,21 +154,46 @@ func allowedURL(ps []pattern, u *url.URL) bool {
 	return false
 }
 
+// internalPrefixes are the internal ranges netip.Addr has no method for.
+// Read-only.
+var internalPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network": 0.0.0.0 reaches the host itself
+	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space, CGNAT (RFC 6598)
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 well-known prefix (RFC 6052): any IPv4 behind it
+	netip.MustParsePrefix("64:ff9b:1::/48"), // NAT64 local-use prefix (RFC 8215)
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated), never a public endpoint
+}
+
 // internal says whether ip is an address a hostile endpoint would aim at
-// to reach the ingest host itself: loopback, link-local (cloud metadata
-// at 169.254.169.254), unspecified, multicast.
+// to reach the ingest host or its network rather than the Internet:
+// loopback, link-local (cloud metadata at 169.254.169.254), unspecified,
+// multicast, private (RFC 1918, and ULA fc00::/7), CGNAT 100.64.0.0/10,
+// NAT64, in IPv4 or IPv4-mapped IPv6 form.
 func internal(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast()
+	if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() ||
+		ip.IsMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsPrivate() {
+		return true
+	}
+	for _, p := range internalPrefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // dialControl refuses connections to internal addresses unless a pattern
-// names that address (or localhost) and port literally: an allowed host
-// name that resolves to 127.0.0.1 (DNS rebinding) is refused.
+// names that address (or localhost, for loopback) and port literally: an
+// allowed host name that resolves to 127.0.0.1 or 10.0.0.5 (DNS
+// rebinding) is refused. An address it cannot read is refused too.
 func dialControl(ps []pattern) func(network, address string, _ syscall.RawConn) error {
 	return func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
-		if err != nil || !internal(ap.Addr()) {
+		if err != nil {
+			return fmt.Errorf("%w: unreadable address %q", errInternalAddress, address)
+		}
+		if !internal(ap.Addr()) {
 			return nil
 		}
 		port := strconv.Itoa(int(ap.Port()))

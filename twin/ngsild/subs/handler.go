@@ -163,32 +163,12 @@ func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request, scope twin.S
 // with limit (default 20, at most 1000) and offset; count=true adds
 // NGSILD-Results-Count.
 func (m *Manager) handleList(w http.ResponseWriter, r *http.Request, scope twin.Scope) {
-	v, err := ngsild.SplitRawQuery(r.URL.RawQuery)
+	pg, err := parsePaging(r.URL.RawQuery)
 	if err != nil {
 		m.writeError(w, err)
 		return
 	}
-	limit, offset := ngsild.DefaultLimit, 0
-	for _, p := range []struct {
-		name string
-		dst  *int
-		max  int
-	}{{"limit", &limit, ngsild.MaxLimit}, {"offset", &offset, -1}} {
-		s := v.Get(p.name)
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || (p.max >= 0 && n > p.max) {
-			bound := ">= 0"
-			if p.max >= 0 {
-				bound = fmt.Sprintf("0..%d", p.max)
-			}
-			writeProblem(w, problem(p.name, "an integer %s is expected, found %q", bound, s))
-			return
-		}
-		*p.dst = n
-	}
+	limit, offset := pg.limit, pg.offset
 	now := m.cfg.Now()
 	out := []map[string]any{}
 	m.mu.Lock()
@@ -203,10 +183,48 @@ func (m *Manager) handleList(w http.ResponseWriter, r *http.Request, scope twin.
 		total++
 	}
 	m.mu.Unlock()
-	if v.Get("count") == "true" {
+	if pg.count {
 		w.Header().Set("NGSILD-Results-Count", strconv.Itoa(total))
 	}
 	m.writeJSON(w, http.StatusOK, out)
+}
+
+// paging is the list's query: limit (default ngsild.DefaultLimit, at most
+// ngsild.MaxLimit), offset and count.
+type paging struct {
+	limit, offset int
+	count         bool
+}
+
+// parsePaging reads the list's query; errors are *ngsild.Problem naming
+// the parameter.
+func parsePaging(rawQuery string) (paging, error) {
+	pg := paging{limit: ngsild.DefaultLimit}
+	v, err := ngsild.SplitRawQuery(rawQuery)
+	if err != nil {
+		return pg, err
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"limit", &pg.limit, ngsild.MaxLimit}, {"offset", &pg.offset, -1}} {
+		s := v.Get(p.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || (p.max >= 0 && n > p.max) {
+			bound := ">= 0"
+			if p.max >= 0 {
+				bound = fmt.Sprintf("0..%d", p.max)
+			}
+			return pg, problem(p.name, "an integer %s is expected, found %q", bound, s)
+		}
+		*p.dst = n
+	}
+	pg.count = v.Get("count") == "true"
+	return pg, nil
 }
 
 // writeJSON answers v as application/json with the Link to the context.

@@ -219,6 +219,13 @@ func (f *fixture) enqueued(id string) int {
 	return -1
 }
 
+// queued is a copy of id's queue.
+func (f *fixture) queued(id string) []notification {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	return append([]notification(nil), f.m.subs[id].queue...)
+}
+
 // dropped reads the dropped counter for reason.
 func (f *fixture) dropped(reason string) float64 {
 	return testutil.ToFloat64(f.m.met.dropped.WithLabelValues(reason))

@@ -31,11 +31,13 @@ type Manager struct {
 	client  *http.Client
 	file    string // "" without Dir
 
-	mu      sync.Mutex
-	subs    map[string]*sub
-	ctx     context.Context // Run's, nil before Run
-	workers sync.WaitGroup
-	changed chan struct{} // cap 1: the entity types to follow may have changed
+	mu   sync.Mutex
+	subs map[string]*sub
+	// queueBytes is the size of every subscription's queue together.
+	queueBytes int64
+	ctx        context.Context // Run's, nil before Run
+	workers    sync.WaitGroup
+	changed    chan struct{} // cap 1: the entity types to follow may have changed
 }
 
 // sub is one subscription and its delivery state.
@@ -56,6 +58,7 @@ type sub struct {
 	next    time.Time
 
 	queue       []notification
+	queueBytes  int64         // the size of queue (notification.size)
 	enqueued    int           // notifications queued since the start
 	overflowing bool          // the queue dropped since it was last empty
 	wake        chan struct{} // cap 1
@@ -67,11 +70,6 @@ type status struct {
 	timesSent, timesFailed, consecutiveErrors  int
 	lastNotification, lastSuccess, lastFailure time.Time
 	lastErrorReason                            string
-}
-
-// notification is one queued notification's entities.
-type notification struct {
-	data []ngsild.Entity
 }
 
 // New returns a Manager, loading Dir's subscriptions if any. A file that
@@ -280,17 +278,7 @@ func (m *Manager) patch(scope twin.Scope, id string, fragment map[string]json.Ra
 	if err != nil {
 		return err
 	}
-	if raw, ok := fragment["id"]; ok {
-		var fid string
-		if json.Unmarshal(raw, &fid) != nil || fid != id {
-			return problem("id", "a PATCH cannot change the id (%s)", id)
-		}
-	}
-	merged, err := mergeJSON(s.def, fragment)
-	if err != nil {
-		return err
-	}
-	def, c, err := decodeDefinition(merged, m.cfg.Now(), m.allowedURL)
+	def, c, err := patchDefinition(s.def, fragment, m.cfg.Now(), m.allowedURL)
 	if err != nil {
 		return err
 	}
@@ -304,6 +292,22 @@ func (m *Manager) patch(scope twin.Scope, id string, fragment map[string]json.Ra
 	m.signalChanged()
 	m.cfg.Logger.Info("ngsi-ld subscription patched", "subscription", id)
 	return nil
+}
+
+// patchDefinition is def with fragment merged (clause 5.8.2), checked as
+// a POST body is; the fragment may repeat def's id but not change it.
+func patchDefinition(def Definition, fragment map[string]json.RawMessage, now time.Time, allowed func(*url.URL) bool) (*Definition, *compiled, error) {
+	if raw, ok := fragment["id"]; ok {
+		var fid string
+		if json.Unmarshal(raw, &fid) != nil || fid != def.ID {
+			return nil, nil, problem("id", "a PATCH cannot change the id (%s)", def.ID)
+		}
+	}
+	merged, err := mergeJSON(def, fragment)
+	if err != nil {
+		return nil, nil, err
+	}
+	return decodeDefinition(merged, now, allowed)
 }
 
 // mergeJSON applies fragment to def's JSON.
@@ -353,22 +357,11 @@ func (m *Manager) remove(scope twin.Scope, id string) error {
 		return err
 	}
 	close(s.done)
-	m.dropLocked(s, len(s.queue), dropDeleted)
-	s.queue = nil
+	m.clearLocked(s, dropDeleted)
 	m.met.subscriptions.Set(float64(len(m.subs)))
 	m.signalChanged()
 	m.cfg.Logger.Info("ngsi-ld subscription deleted", "subscription", id)
 	return nil
-}
-
-// dropLocked counts n notifications of s given up for reason.
-func (m *Manager) dropLocked(s *sub, n int, reason string) {
-	if n == 0 {
-		return
-	}
-	m.met.dropped.WithLabelValues(reason).Add(float64(n))
-	m.met.queued.Sub(float64(n))
-	m.cfg.Logger.Warn("ngsi-ld notifications dropped", "subscription", s.def.ID, "count", n, "reason", reason)
 }
 
 func (m *Manager) signalChanged() {

@@ -238,33 +238,17 @@ func (m *Manager) flushPendingLocked(s *sub, now time.Time, throttled bool) {
 		for i, id := range chunk {
 			data[i] = s.pending[id]
 		}
-		m.enqueueLocked(s, notification{data: data})
+		n, err := encodeNotification(data)
+		if err != nil {
+			m.met.dropped.WithLabelValues(dropEncode).Inc()
+			m.cfg.Logger.Error("ngsi-ld notification not encodable: dropped", "subscription", s.def.ID, "err", err)
+			continue
+		}
+		m.enqueueLocked(s, n)
 	}
 	s.pending = nil
 	if throttled {
 		s.next = now.Add(s.c.throttle)
-	}
-}
-
-// enqueueLocked queues n for s's endpoint, dropping the oldest queued
-// notification when the queue is full.
-func (m *Manager) enqueueLocked(s *sub, n notification) {
-	if len(s.queue) >= m.cfg.QueueSize {
-		s.queue = s.queue[1:]
-		m.met.dropped.WithLabelValues(dropQueueFull).Inc()
-		m.met.queued.Dec()
-		if !s.overflowing { // once per overflow, not per notification
-			s.overflowing = true
-			m.cfg.Logger.Warn("ngsi-ld subscription's queue is full: dropping its oldest notifications",
-				"subscription", s.def.ID, "queue_size", m.cfg.QueueSize, "last_error", s.st.lastErrorReason)
-		}
-	}
-	s.queue = append(s.queue, n)
-	s.enqueued++
-	m.met.queued.Inc()
-	select {
-	case s.wake <- struct{}{}:
-	default:
 	}
 }
 
