@@ -304,7 +304,13 @@ func parseIDFilter(v url.Values) (idFilter, *ngsild.Problem) {
 			return f, ngsild.NewProblem(http.StatusBadRequest, ngsild.ErrBadRequestData, "idPattern",
 				"longer than "+strconv.Itoa(MaxIDPatternLen)+" bytes")
 		}
-		re, err := regexp.Compile("^(?:" + s[0] + ")$")
+		// Compiled alone first: "a)|(b" would otherwise close the anchoring
+		// group and match anywhere.
+		_, err := regexp.Compile(s[0])
+		var re *regexp.Regexp
+		if err == nil {
+			re, err = regexp.Compile("^(?:" + s[0] + ")$")
+		}
 		if err != nil {
 			return f, ngsild.NewProblem(http.StatusBadRequest, ngsild.ErrBadRequestData, "idPattern",
 				"not a regular expression: "+err.Error())

@@ -173,6 +173,7 @@ func TestNGSIProblems(t *testing.T) {
 		{"bad options", "type=Device&options=sysAttrs", ngsild.ErrBadRequestData, "options"},
 		{"bad idPattern", "idPattern=(", ngsild.ErrBadRequestData, "idPattern"},
 		{"idPattern too long", "idPattern=" + strings.Repeat("a", MaxIDPatternLen+1), ngsild.ErrBadRequestData, "idPattern"},
+		{"idPattern escaping its anchors", "idPattern=" + url.QueryEscape("a)|(b"), ngsild.ErrBadRequestData, "idPattern"},
 		{"id not a URI", "id=%20", ngsild.ErrBadRequestData, "id"},
 		{"unknown parameter", "type=Device&orderBy=name", ngsild.ErrBadRequestData, "orderBy"},
 		{"bad escape", "type=Device&q=%zz", ngsild.ErrBadRequestData, "q"},
