@@ -110,8 +110,9 @@ type CatalogConfig struct {
 	Spatial Spatial
 	// Keywords are given to every dataset (dcat:keyword, in Italian).
 	Keywords []string
-	// SitesURL is the URL of the sensor sites' GeoJSON. Ponte has no
-	// public route for it yet; empty: the sites dataset is left out.
+	// SitesURL is the URL of the sensor sites' GeoJSON (ingest gives its
+	// public /api/v1/sites.geojson under Prefix); empty: the sites dataset
+	// is left out.
 	SitesURL string
 	// TimeZone is the IANA zone whose days the catalogue's dates are.
 	TimeZone string

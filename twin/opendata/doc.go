@@ -38,9 +38,9 @@
 //     mailto: vcard:hasEmail.
 //   - Datasets (Datasets): indicators per area (CSV and JSON of
 //     /api/v1/indicators[.csv]), areas (/api/v1/areas.geojson), sensor
-//     sites (GeoJSON at CatalogConfig.SitesURL: Ponte has no public sites
-//     route yet, so the dataset is left out until one is configured) and
-//     the daily history files. URLs are BaseURL + Prefix + the route, so a
+//     sites (GeoJSON at CatalogConfig.SitesURL, which ingest sets to its
+//     public /api/v1/sites.geojson; left out when empty) and the daily
+//     history files. URLs are BaseURL + Prefix + the route, so a
 //     tenant's catalogue assumes its API is mounted under its prefix too.
 //
 // AgID publishes no SHACL shapes for DCAT-AP_IT; testdata/shacl holds
