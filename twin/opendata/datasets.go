@@ -27,8 +27,7 @@ type Coverage struct {
 // Datasets returns the datasets Ponte publishes under cfg's base URL and
 // prefix: the indicators per area (CSV and JSON of the public API), the
 // areas (GeoJSON), the sensor sites (GeoJSON at cfg.SitesURL, left out
-// when that is empty: Ponte has no public route for them yet) and the
-// daily files of indicator history (CSV).
+// when that is empty) and the daily files of indicator history (CSV).
 func Datasets(cfg CatalogConfig, cov Coverage) []Dataset {
 	live := []string{"indicatori urbani", "traffico", "qualità dell'aria", "rumore", "parcheggi"}
 	ds := []Dataset{{
