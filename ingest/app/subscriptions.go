@@ -37,6 +37,7 @@ func buildSubscriptions(cfg *config.Config, tw *twin.Twin, log *slog.Logger, reg
 		ContextURL: contextURL, Dir: s.Dir, AllowedEndpoints: s.AllowedEndpoints,
 		MaxSubscriptions: maxSubscriptions(s, len(cfg.Tenants)), MaxPerScope: s.MaxPerScope, QueueSize: s.Queue, MaxAttempts: s.MaxAttempts,
 		RetryBase: s.RetryBase.D(), RetryMax: s.RetryMax.D(), DeliveryTimeout: s.DeliveryTimeout.D(),
+		QueueBytes: s.QueueBytes, TotalQueueBytes: s.TotalQueueBytes,
 		Logger: log.With("component", "ngsild-subscriptions"), Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: NGSI-LD subscriptions: %w", err)

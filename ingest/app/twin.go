@@ -65,7 +65,9 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH, s
 	if err != nil {
 		return nil, err
 	}
+	temporal := cfg.NGSILDTemporal()
 	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH, Subscriptions: subsH,
+		Temporal:  api.TemporalLimits{MaxInstances: temporal.MaxInstances, MaxQueries: temporal.MaxQueries},
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		PublicRate: rate, PublicBurst: burst, Public: publicAPI(pub),
 		Logger: log.With("component", "twin-api"), Registerer: reg})

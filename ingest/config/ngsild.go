@@ -29,6 +29,11 @@ import (
 //	      retry_base: 1s             # retries wait retry_base*2^n up to retry_max (or Retry-After)
 //	      retry_max: 1m
 //	      delivery_timeout: 10s      # one POST
+//	      queue_bytes: 4194304       # bytes waiting per subscription (encoded notifications)
+//	      total_queue_bytes: 268435456   # bytes waiting for all subscriptions together
+//	    temporal:                    # the temporal API (/ngsi-ld/v1/temporal/...)
+//	      max_instances: 100000      # attribute instances one request may answer, at worst
+//	      max_queries: 4             # temporal requests at once; beyond, 503 with Retry-After
 //
 // Without subscriptions, /ngsi-ld/v1/subscriptions answers 501
 // OperationNotSupported to operators. Zero limits take the defaults of
@@ -44,6 +49,14 @@ type NGSILD struct {
 	// Subscriptions, if set, serves NGSI-LD subscriptions with HTTP
 	// notifications.
 	Subscriptions *NGSILDSubscriptions `yaml:"subscriptions"`
+	// Temporal bounds the temporal API (0: twin/api's defaults).
+	Temporal NGSILDTemporal `yaml:"temporal"`
+}
+
+// NGSILDTemporal bounds the temporal API (see twin/api TemporalLimits).
+type NGSILDTemporal struct {
+	MaxInstances int `yaml:"max_instances"`
+	MaxQueries   int `yaml:"max_queries"`
 }
 
 // NGSILDSubscriptions are the limits and the endpoint allow-list of the
@@ -67,6 +80,10 @@ type NGSILDSubscriptions struct {
 	RetryBase       yamlconf.Duration `yaml:"retry_base"`
 	RetryMax        yamlconf.Duration `yaml:"retry_max"`
 	DeliveryTimeout yamlconf.Duration `yaml:"delivery_timeout"`
+	// QueueBytes and TotalQueueBytes bound the waiting notifications in
+	// bytes, per subscription and in all.
+	QueueBytes      int64 `yaml:"queue_bytes"`
+	TotalQueueBytes int64 `yaml:"total_queue_bytes"`
 }
 
 func (c *Config) validateNGSILD(bad func(path, format string, args ...any)) {
@@ -74,6 +91,14 @@ func (c *Config) validateNGSILD(bad func(path, format string, args ...any)) {
 		return
 	}
 	n := c.Twin.NGSILD
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_instances", n.Temporal.MaxInstances}, {"max_queries", n.Temporal.MaxQueries}} {
+		if f.v < 0 {
+			bad("twin.ngsild.temporal."+f.name, "%d (expected a number, 0 for the default)", f.v)
+		}
+	}
 	if n.PublicURL != "" || n.Subscriptions != nil {
 		u, err := url.Parse(n.PublicURL)
 		switch {
@@ -104,6 +129,17 @@ func (c *Config) validateNGSILD(bad func(path, format string, args ...any)) {
 			bad(p+"."+f.name, "%d (expected a number, 0 for the default %d)", f.v, f.def)
 		}
 	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"queue_bytes", s.QueueBytes}, {"total_queue_bytes", s.TotalQueueBytes}} {
+		if f.v < 0 {
+			bad(p+"."+f.name, "%d (expected bytes, 0 for the default)", f.v)
+		}
+	}
+	if s.QueueBytes > 0 && s.TotalQueueBytes > 0 && s.QueueBytes > s.TotalQueueBytes {
+		bad(p+".queue_bytes", "%d is above total_queue_bytes %d", s.QueueBytes, s.TotalQueueBytes)
+	}
 	if s.MaxPerScope > 0 && s.MaxSubscriptions > 0 && s.MaxPerScope > s.MaxSubscriptions {
 		bad(p+".max_per_scope", "%d is above max_subscriptions %d", s.MaxPerScope, s.MaxSubscriptions)
 	}
@@ -133,4 +169,12 @@ func (c *Config) NGSILDSubscriptions() (s *NGSILDSubscriptions, contextURL strin
 		out.Dir = filepath.Join(c.StateDir, "ngsild")
 	}
 	return &out, strings.TrimSuffix(c.Twin.NGSILD.PublicURL, "/") + ngsild.ContextPath
+}
+
+// NGSILDTemporal returns the temporal API's bounds (zero: the defaults).
+func (c *Config) NGSILDTemporal() NGSILDTemporal {
+	if c.Twin == nil || c.Twin.NGSILD == nil {
+		return NGSILDTemporal{}
+	}
+	return c.Twin.NGSILD.Temporal
 }
