@@ -1,8 +1,6 @@
 package enrol
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -59,48 +57,20 @@ func (r *Registry) tenantTokenCap(tenant string, now time.Time) error {
 	return nil
 }
 
-// beforeEnrol refuses, before enrolOnce, an enrolment with a revoked
-// token, and one that would put a new gateway in a tenant that holds its
-// share of gateways. A token whose secret does not match, or that is used
-// or expired, is left to enrolOnce, which says so. The caller holds wmu.
-//
-// A token revoked after this read has an Expires in the past, so
-// enrolOnce refuses it all the same (as expired), and its claim fails on
-// the token's new revision.
-func (r *Registry) beforeEnrol(ctx context.Context, a *attempt) error {
-	t, _, err := r.store.token(ctx, a.tokID)
-	if err != nil {
-		return fmt.Errorf("enrol: %w", err)
-	}
-	if t == nil || !secretMatches(a.secret, t.Hash) || t.Used != nil {
-		return nil
-	}
-	if t.Revoked != nil {
-		by := ""
-		if t.RevokedBy != "" {
-			by = " by " + t.RevokedBy
-		}
-		return refuse(http.StatusUnauthorized, "enrolment token %s was revoked at %s%s (ask the operators for a new one)", a.tokID, t.Revoked.Format(time.RFC3339), by)
-	}
-	tn, id := t.Scope.Tenant, a.site.Gateway.ID
-	if tn == "" || !t.Scope.allows(id) || !r.cfg.Now().Before(t.Expires) {
-		return nil
-	}
+// tenantGatewayShare refuses a gateway new to tenant when the tenant
+// holds its share of gateways (name is the site config's file).
+func (r *Registry) tenantGatewayShare(tenant, name string) error {
 	n := 0
 	r.mu.Lock()
-	if g := r.st.Gateways[id]; g != nil && g.Tenant == tn {
-		r.mu.Unlock()
-		return nil // enrolling again in its tenant takes no new share
-	}
 	for _, g := range r.st.Gateways {
-		if g.Tenant == tn {
+		if g.Tenant == tenant {
 			n++
 		}
 	}
 	r.mu.Unlock()
 	if n >= r.cfg.MaxGatewaysPerTenant {
 		return refuse(http.StatusTooManyRequests, "%s: gateway.id: tenant %s holds %d gateways, its limit (enrolment.max_gateways_per_tenant); revoked gateways count until they enrol again",
-			a.name, tn, n)
+			name, tenant, n)
 	}
 	return nil
 }

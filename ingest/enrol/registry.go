@@ -569,9 +569,6 @@ func (r *Registry) Enrol(e Enrolment) (wire.EnrolResponse, error) {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	for n := 0; ; n++ {
-		if err := r.beforeEnrol(ctx, &a); err != nil {
-			return wire.EnrolResponse{}, err
-		}
 		resp, err := r.enrolOnce(ctx, &a)
 		if errors.Is(err, errConflict) && n < conflictRetries {
 			continue // read the token again: used by now, or a retry's answer
@@ -633,6 +630,12 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 	case t.Used != nil:
 		return wire.EnrolResponse{}, refuse(http.StatusUnauthorized, "enrolment token %s was already used at %s by gateway %s; a token enrols once (ask the operators for a new one)",
 			tokID, t.Used.Format(time.RFC3339), t.UsedBy)
+	case t.Revoked != nil: // before expired: revoking sets Expires
+		by := ""
+		if t.RevokedBy != "" {
+			by = " by " + t.RevokedBy
+		}
+		return wire.EnrolResponse{}, refuse(http.StatusUnauthorized, "enrolment token %s was revoked at %s%s (ask the operators for a new one)", tokID, t.Revoked.Format(time.RFC3339), by)
 	case !now.Before(t.Expires):
 		return wire.EnrolResponse{}, refuse(http.StatusUnauthorized, "enrolment token %s expired at %s (ask the operators for a new one)", tokID, t.Expires.Format(time.RFC3339))
 	case !t.Scope.allows(id):
@@ -657,6 +660,12 @@ func (r *Registry) enrolOnce(ctx context.Context, a *attempt) (wire.EnrolRespons
 		// A tenant's operator may not take a gateway enrolled elsewhere:
 		// its credentials, sites and readings would become that tenant's.
 		return wire.EnrolResponse{}, refuse(http.StatusConflict, "%s: gateway.id: gateway %s is enrolled and not tenant %s's; token %s cannot enrol it (the platform's operators move a gateway between tenants)", name, id, t.ByTenant, tokID)
+	}
+	if tn := t.Scope.Tenant; tn != "" && !(rotated && prev.Tenant == tn) {
+		// Enrolling again in its tenant takes no new share.
+		if err := r.tenantGatewayShare(tn, name); err != nil {
+			return wire.EnrolResponse{}, err
+		}
 	}
 	if !rotated {
 		r.mu.Lock()
