@@ -117,16 +117,7 @@ func (t *Twin) placeAreas(n *node, s *Site) {
 	n.areas = n.areas[:0]
 	var named *node
 	if s.Area != "" {
-		if a, ok := t.byID[s.Area]; ok && a.snap.Kind == KindArea {
-			named = a
-		} else {
-			for _, lv := range t.levels {
-				if a, ok := lv.byName[strings.ToLower(s.Area)]; ok {
-					named = a
-					break
-				}
-			}
-		}
+		named = t.areaByIDOrName(s.Area)
 		if named == nil {
 			t.log.Warn("twin: site area names no area of the layers; placing the site by its location",
 				"gateway", s.Gateway, "device", s.Device, "area", s.Area)

@@ -126,9 +126,15 @@ type tenantIndex struct {
 func (t *Twin) buildTenants() error {
 	t.tenants = tenantIndex{list: slices.Clone(t.cfg.Tenants), scopes: map[string]Scope{},
 		assigned: &assignments{m: map[string]string{}}}
+	if len(t.cfg.Tenants) == 0 {
+		return nil
+	}
+	inside := t.containingAreas()
 	var errs []error
 	for i, tn := range t.cfg.Tenants {
-		named := map[string]bool{}
+		s := Scope{tenants: []string{tn.ID}, gateways: map[string]bool{}, prefixes: slices.Clone(tn.GatewayPrefixes),
+			areas: map[string]bool{}, assigned: t.tenants.assigned}
+		named := map[string]bool{} // the areas the tenant names
 		for _, a := range tn.Areas {
 			n := t.areaByIDOrName(a)
 			if n == nil {
@@ -137,29 +143,42 @@ func (t *Twin) buildTenants() error {
 			}
 			named[n.snap.ID] = true
 		}
-		s := Scope{tenants: []string{tn.ID}, gateways: map[string]bool{}, prefixes: slices.Clone(tn.GatewayPrefixes),
-			areas: map[string]bool{}, assigned: t.tenants.assigned}
 		for _, g := range tn.Gateways {
 			s.gateways[g] = true
 		}
 		for id := range named {
 			s.areas[id] = true
 		}
-		for _, n := range t.byID {
-			if n.snap.Kind != KindArea && n.snap.Kind != KindRoad || s.areas[n.snap.ID] {
-				continue
-			}
-			p := representative(n.snap.Geometry)
-			for _, lv := range t.levels {
-				if f, ok := lv.locate.Locate(p); ok && named[f.ID] && (n.snap.Kind == KindRoad || t.finer(n, lv.name)) {
-					s.areas[n.snap.ID] = true
-					break
-				}
+		for id, in := range inside {
+			if slices.ContainsFunc(in, func(a string) bool { return named[a] }) {
+				s.areas[id] = true
 			}
 		}
 		t.tenants.scopes[tn.ID] = s
 	}
 	return errors.Join(errs...)
+}
+
+// containingAreas returns, by ID, the areas each road and each area lies
+// in: those of any level (of the coarser levels, for an area) that hold
+// its representative point. Every tenant's scope is made from it.
+func (t *Twin) containingAreas() map[string][]string {
+	out := map[string][]string{}
+	for _, n := range t.byID {
+		if n.snap.Kind != KindArea && n.snap.Kind != KindRoad {
+			continue
+		}
+		p := representative(n.snap.Geometry)
+		for _, lv := range t.levels {
+			if n.snap.Kind == KindArea && !t.finer(n, lv.name) {
+				continue
+			}
+			if f, ok := lv.locate.Locate(p); ok {
+				out[n.snap.ID] = append(out[n.snap.ID], f.ID)
+			}
+		}
+	}
+	return out
 }
 
 // areaByIDOrName finds an area by ID, else by name (any level, the
