@@ -141,17 +141,25 @@ func (a *API) ngsiHeaders(w http.ResponseWriter, r *http.Request) (ngsiRequest, 
 		return n, false
 	}
 	n.ld = ld
+	s, ok := a.ngsiScope(w, r)
+	n.scope = s
+	return n, ok
+}
+
+// ngsiScope checks an NGSI-LD request's Link header (Ponte's context only)
+// and returns its caller's scope narrowed by NGSILD-Tenant; it answers the
+// problem and returns false when either is wrong.
+func (a *API) ngsiScope(w http.ResponseWriter, r *http.Request) (twin.Scope, bool) {
 	if p := checkLinkHeader(r.Header.Values("Link")); p != nil {
 		writeProblem(w, p)
-		return n, false
+		return twin.Scope{}, false
 	}
 	s, err := a.tenantScope(r)
 	if err != nil {
 		writeProblem(w, ngsild.NewProblem(http.StatusNotFound, ngsild.ErrNonexistentTenant, TenantHeader, err.Error()))
-		return n, false
+		return twin.Scope{}, false
 	}
-	n.scope = s
-	return n, true
+	return s, true
 }
 
 // negotiateNGSI reads Accept headers: ld is true when application/ld+json is

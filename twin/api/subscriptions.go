@@ -23,13 +23,8 @@ func (a *API) handleSubscriptions(w http.ResponseWriter, r *http.Request) {
 			"NGSI-LD subscriptions are not configured on this server (ingest: twin.ngsild.subscriptions)"))
 		return
 	}
-	if p := checkLinkHeader(r.Header.Values("Link")); p != nil {
-		writeProblem(w, p)
-		return
-	}
-	s, err := a.tenantScope(r)
-	if err != nil {
-		writeProblem(w, ngsild.NewProblem(http.StatusNotFound, ngsild.ErrNonexistentTenant, TenantHeader, err.Error()))
+	s, ok := a.ngsiScope(w, r)
+	if !ok {
 		return
 	}
 	a.cfg.Subscriptions.ServeHTTP(w, withScope(r, s))

@@ -35,15 +35,12 @@ func (a *API) tenantPublic() (map[string]http.Handler, error) {
 		// One budget per client across the platform's and every tenant's
 		// public API, or a client would get one per tenant.
 		child.limiter = a.limiter
+		h := child.Handler()
 		mux := http.NewServeMux()
-		for _, r := range routes() {
-			if RouteScope(r) == ScopePublic {
-				mux.Handle(r, child.Handler())
-			}
-		}
 		for _, r := range publicRoutes {
+			mux.Handle(r, h)
 			if _, p, ok := strings.Cut(r, " "); ok && p != "/api/v1/openapi.json" {
-				mux.Handle("OPTIONS "+p, child.Handler())
+				mux.Handle("OPTIONS "+p, h)
 			}
 		}
 		out[id] = mux
