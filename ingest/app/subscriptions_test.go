@@ -100,9 +100,9 @@ func mentions(ns []received, s string) bool {
 	return false
 }
 
-// ngsiDo makes an NGSI-LD request with token (none when empty), a JSON
+// httpDo makes a request to ingest with token (none when empty), a JSON
 // body when body is not empty, and extra headers.
-func ngsiDo(t testing.TB, method, url, token, body string, hdr ...string) (int, http.Header, string) {
+func httpDo(t testing.TB, method, url, token, body string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -139,7 +139,7 @@ func streetlightSub(id, uri string) string {
 // test unless it is created.
 func createSub(t testing.TB, base, token, body string, hdr ...string) {
 	t.Helper()
-	code, h, resp := ngsiDo(t, "POST", base+subsPath, token, body, hdr...)
+	code, h, resp := httpDo(t, "POST", base+subsPath, token, body, hdr...)
 	if code != http.StatusCreated || !strings.HasPrefix(h.Get("Location"), subsPath+"/") {
 		t.Fatalf("create: %d %s (Location %q)", code, resp, h.Get("Location"))
 	}
@@ -172,37 +172,37 @@ func TestNGSILDSubscriptions(t *testing.T) {
 		for _, c := range []struct{ method, path, body string }{{"POST", subsPath, streetlightSub("urn:x:s", recv.URL)},
 			{"GET", subsPath, ""}, {"GET", subsPath + "/" + baSub, ""}, {"PATCH", subsPath + "/" + baSub, `{"throttling":1}`},
 			{"DELETE", subsPath + "/" + baSub, ""}} {
-			if code, _, body := ngsiDo(t, c.method, base+c.path, "", c.body); code != http.StatusUnauthorized {
+			if code, _, body := httpDo(t, c.method, base+c.path, "", c.body); code != http.StatusUnauthorized {
 				t.Errorf("%s %s: %d %s, want 401", c.method, c.path, code, body)
 			}
 		}
 	})
 	t.Run("endpoint not allowed", func(t *testing.T) {
-		code, _, body := ngsiDo(t, "POST", base+subsPath, bariToken, streetlightSub("urn:ngsi-ld:Subscription:elsewhere", "http://127.0.0.1:1/notify"))
+		code, _, body := httpDo(t, "POST", base+subsPath, bariToken, streetlightSub("urn:ngsi-ld:Subscription:elsewhere", "http://127.0.0.1:1/notify"))
 		if code != http.StatusBadRequest || !strings.Contains(body, "BadRequestData") || !strings.Contains(body, `"detail":"notification.endpoint.uri`) {
 			t.Errorf("%d %s, want 400 naming notification.endpoint.uri", code, body)
 		}
-		if code, _, _ := ngsiDo(t, "GET", base+subsPath+"/urn:ngsi-ld:Subscription:elsewhere", bariToken, ""); code != http.StatusNotFound {
+		if code, _, _ := httpDo(t, "GET", base+subsPath+"/urn:ngsi-ld:Subscription:elsewhere", bariToken, ""); code != http.StatusNotFound {
 			t.Errorf("the refused subscription exists: %d", code)
 		}
 	})
 	t.Run("another tenant", func(t *testing.T) {
 		for _, c := range []struct{ method, body string }{{"GET", ""}, {"PATCH", `{"throttling":1}`}, {"DELETE", ""}} {
-			if code, _, body := ngsiDo(t, c.method, base+subsPath+"/"+baSub, firenzeToken, c.body); code != http.StatusNotFound || !strings.Contains(body, "ResourceNotFound") {
+			if code, _, body := httpDo(t, c.method, base+subsPath+"/"+baSub, firenzeToken, c.body); code != http.StatusNotFound || !strings.Contains(body, "ResourceNotFound") {
 				t.Errorf("Firenze %s Bari's subscription: %d %s, want 404", c.method, code, body)
 			}
 		}
-		if code, _, body := ngsiDo(t, "GET", base+subsPath, firenzeToken, ""); code != http.StatusOK || strings.Contains(body, "bari") {
+		if code, _, body := httpDo(t, "GET", base+subsPath, firenzeToken, ""); code != http.StatusOK || strings.Contains(body, "bari") {
 			t.Errorf("Firenze's list: %d %s", code, body)
 		}
-		code, h, body := ngsiDo(t, "GET", base+subsPath+"/"+baSub, bariToken, "")
+		code, h, body := httpDo(t, "GET", base+subsPath+"/"+baSub, bariToken, "")
 		if code != http.StatusOK || !strings.Contains(body, baSub) || !strings.Contains(h.Get("Link"), publicURL+ngsild.ContextPath) {
 			t.Errorf("Bari's subscription (not deleted or changed by Firenze): %d %s, Link %q", code, body, h.Get("Link"))
 		}
 		if strings.Contains(body, `"throttling"`) {
 			t.Errorf("Firenze's PATCH changed it: %s", body)
 		}
-		if code, _, body := ngsiDo(t, "GET", base+subsPath, bariToken, ""); code != http.StatusOK || !strings.Contains(body, baSub) || !strings.Contains(body, delegated) || strings.Contains(body, citySub) {
+		if code, _, body := httpDo(t, "GET", base+subsPath, bariToken, ""); code != http.StatusOK || !strings.Contains(body, baSub) || !strings.Contains(body, delegated) || strings.Contains(body, citySub) {
 			t.Errorf("Bari's list: %d %s, want its own and the one made for it", code, body)
 		}
 	})
@@ -252,10 +252,10 @@ func TestNGSILDSubscriptions(t *testing.T) {
 	before := len(recv.at("/bari"))
 	addrs, _ = runUntil(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 	base = "http://" + addrs.HTTP
-	if code, _, body := ngsiDo(t, "GET", base+subsPath+"/"+baSub, bariToken, ""); code != http.StatusOK || !strings.Contains(body, recv.URL+"/bari") {
+	if code, _, body := httpDo(t, "GET", base+subsPath+"/"+baSub, bariToken, ""); code != http.StatusOK || !strings.Contains(body, recv.URL+"/bari") {
 		t.Fatalf("after a restart: %d %s", code, body)
 	}
-	if code, _, _ := ngsiDo(t, "GET", base+subsPath+"/"+baSub, firenzeToken, ""); code != http.StatusNotFound {
+	if code, _, _ := httpDo(t, "GET", base+subsPath+"/"+baSub, firenzeToken, ""); code != http.StatusNotFound {
 		t.Errorf("after a restart, Firenze gets Bari's subscription: %d", code)
 	}
 	publish(addrs.BrokerURL, "gw1", 2200)
@@ -283,8 +283,8 @@ func subscriptionRouteScoped(t *testing.T, base, method, path, fiSub, notifyURL 
 		}
 		// Answered exactly as a subscription that does not exist.
 		const missing = "urn:ngsi-ld:Subscription:no-such"
-		_, _, want := ngsiDo(t, method, base+strings.Replace(path, fiSub, missing, 1), bariToken, body)
-		if code, _, resp := ngsiDo(t, method, base+path, bariToken, body); code != http.StatusNotFound || strings.Replace(resp, fiSub, missing, 1) != want {
+		_, _, want := httpDo(t, method, base+strings.Replace(path, fiSub, missing, 1), bariToken, body)
+		if code, _, resp := httpDo(t, method, base+path, bariToken, body); code != http.StatusNotFound || strings.Replace(resp, fiSub, missing, 1) != want {
 			t.Errorf("Bari's token %s Firenze's subscription: %d %.300s, want 404 as %.300s", method, code, resp, want)
 		}
 		// Firenze's subscription is still there, and reachable by
@@ -292,7 +292,7 @@ func subscriptionRouteScoped(t *testing.T, base, method, path, fiSub, notifyURL 
 		if method == "DELETE" {
 			method, body = "GET", ""
 		}
-		if code, _, resp := ngsiDo(t, method, base+path, firenzeToken, body); code/100 != 2 {
+		if code, _, resp := httpDo(t, method, base+path, firenzeToken, body); code/100 != 2 {
 			t.Errorf("Firenze's token %s its subscription: %d %.300s", method, code, resp)
 		}
 		return
@@ -301,14 +301,14 @@ func subscriptionRouteScoped(t *testing.T, base, method, path, fiSub, notifyURL 
 	case "POST":
 		id := "urn:ngsi-ld:Subscription:bari-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 		createSub(t, base, bariToken, streetlightSub(id, notifyURL))
-		if _, _, resp := ngsiDo(t, "GET", base+subsPath, firenzeToken, ""); strings.Contains(resp, id) {
+		if _, _, resp := httpDo(t, "GET", base+subsPath, firenzeToken, ""); strings.Contains(resp, id) {
 			t.Errorf("Firenze lists Bari's new subscription: %.300s", resp)
 		}
 	case "GET":
-		if code, _, resp := ngsiDo(t, "GET", base+subsPath, bariToken, ""); code != http.StatusOK || strings.Contains(resp, fiSub) {
+		if code, _, resp := httpDo(t, "GET", base+subsPath, bariToken, ""); code != http.StatusOK || strings.Contains(resp, fiSub) {
 			t.Errorf("Bari's list: %d %.300s", code, resp)
 		}
-		if _, _, resp := ngsiDo(t, "GET", base+subsPath, firenzeToken, ""); !strings.Contains(resp, fiSub) {
+		if _, _, resp := httpDo(t, "GET", base+subsPath, firenzeToken, ""); !strings.Contains(resp, fiSub) {
 			t.Errorf("Firenze's list lacks its subscription (the check could not fail): %.300s", resp)
 		}
 	default:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -78,18 +77,9 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 	const fiSub = "urn:ngsi-ld:Subscription:fi-lights"
 	createSub(t, base, firenzeToken, streetlightSub(fiSub, recv.URL+"/firenze"))
 
-	do := func(method, path, token string, body io.Reader) (int, string) {
-		req, _ := http.NewRequest(method, base+path, body)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+	do := func(method, path, token, body string) (int, string) {
+		code, _, b := httpDo(t, method, base+path, token, body)
+		return code, b
 	}
 
 	// A gateway reports 25 kW (each time with the next sequence number):
@@ -115,7 +105,7 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 	publish("gw2")
 	var fiAlarm, baAlarm string
 	testenv.Eventually(t, 20*time.Second, "an alarm on each site", func() bool {
-		_, body := do("GET", "/api/v1/alarms", cityToken, nil)
+		_, body := do("GET", "/api/v1/alarms", cityToken, "")
 		fiAlarm, baAlarm = alarmID(body, fiSite), alarmID(body, baSite)
 		return fiAlarm != "" && baAlarm != ""
 	})
@@ -140,7 +130,7 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 			path += "?at=" + now.Format(time.RFC3339)
 		}
 		t.Run(route, func(t *testing.T) {
-			if code, _ := do(method, path, "", nil); code != http.StatusUnauthorized {
+			if code, _ := do(method, path, "", ""); code != http.StatusUnauthorized {
 				t.Errorf("a stranger: %d, want 401", code)
 			}
 			switch {
@@ -157,28 +147,28 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 				}
 				return
 			case method == "POST" && strings.HasSuffix(path, "/ack"):
-				code, body := do(method, path, bariToken, strings.NewReader(`{"operator":"Bari"}`))
+				code, body := do(method, path, bariToken, `{"operator":"Bari"}`)
 				if code != http.StatusNotFound || strings.Contains(body, fiSite) {
 					t.Errorf("Bari acknowledges Firenze's alarm: %d %s", code, body)
 				}
-				code, _ = do(method, path, firenzeToken, strings.NewReader(`{"operator":"Firenze"}`))
+				code, _ = do(method, path, firenzeToken, `{"operator":"Firenze"}`)
 				if code != http.StatusOK {
 					t.Errorf("Firenze acknowledges its alarm: %d, want 200", code)
 				}
 				return
 			case method == "POST":
-				code, body := do(method, path, bariToken, nil)
+				code, body := do(method, path, bariToken, "")
 				if code != http.StatusOK || strings.Contains(body, fiSite) {
 					t.Errorf("%d %s", code, body)
 				}
 				return
 			}
-			code, body := do(method, path, bariToken, nil)
+			code, body := do(method, path, bariToken, "")
 			if code != http.StatusNotFound && (strings.Contains(body, fiSite) || strings.Contains(body, `"gw1"`) || strings.Contains(body, fiAlarm)) {
 				t.Errorf("Bari's token sees Firenze: %d %.400s", code, body)
 			}
-			cityCode, cityBody := do(method, path, cityToken, nil)
-			fiCode, fiBody := do(method, path, firenzeToken, nil)
+			cityCode, cityBody := do(method, path, cityToken, "")
+			fiCode, fiBody := do(method, path, firenzeToken, "")
 			if strings.Contains(path, fiSite) || strings.Contains(path, fiAlarm) {
 				// One entity, alarm or series of Firenze: missing for Bari,
 				// there (or failing for another reason than not found) for
@@ -271,13 +261,8 @@ func TestTenantPublicPages(t *testing.T) {
 	cfg, _ := writeConfig(t, dir, "", extra, 2)
 	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addrs.HTTP + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, _, b := httpGet(t, "http://"+addrs.HTTP+path)
+		return code, b
 	}
 	code, body := get("/t/bari/api/v1/indicators")
 	if code != http.StatusOK || !strings.Contains(body, `"072006"`) || strings.Contains(body, `"048017"`) || !strings.Contains(body, "IODL 2.0") {
