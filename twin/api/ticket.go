@@ -46,6 +46,7 @@ type tickets struct {
 type ticket struct {
 	expires time.Time
 	scope   twin.Scope
+	key     string // scope.Key(), kept: the shares compare it on every issue
 }
 
 // issue returns a new ticket for scope valid until now+TicketTTL.
@@ -76,7 +77,7 @@ func (t *tickets) issue(now time.Time, scope twin.Scope) (string, time.Time, err
 			break
 		}
 	}
-	t.issued[tk] = ticket{exp, scope}
+	t.issued[tk] = ticket{exp, scope, key}
 	return tk, exp, nil
 }
 
@@ -84,7 +85,7 @@ func (t *tickets) issue(now time.Time, scope twin.Scope) (string, time.Time, err
 func (t *tickets) held(key string) int {
 	n := 0
 	for _, e := range t.issued {
-		if e.scope.Key() == key {
+		if e.key == key {
 			n++
 		}
 	}
@@ -96,7 +97,7 @@ func (t *tickets) held(key string) int {
 func (t *tickets) dropOldest(key string) bool {
 	old, at := "", time.Time{}
 	for k, e := range t.issued {
-		if e.scope.Key() == key && (old == "" || e.expires.Before(at)) {
+		if e.key == key && (old == "" || e.expires.Before(at)) {
 			old, at = k, e.expires
 		}
 	}
