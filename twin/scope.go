@@ -45,6 +45,18 @@ func (s Scope) Key() string {
 	return strings.Join(s.tenants, ",")
 }
 
+// Name names s in messages: "the platform's scope" for AllScope, else
+// "tenant ID" or "tenants ID,ID".
+func (s Scope) Name() string {
+	switch {
+	case s.all:
+		return "the platform's scope"
+	case len(s.tenants) == 1:
+		return "tenant " + s.tenants[0]
+	}
+	return "tenants " + strings.Join(s.tenants, ",")
+}
+
 // Gateway says whether s sees the gateway with this ID (and so its sites).
 func (s Scope) Gateway(id string) bool {
 	if s.all {

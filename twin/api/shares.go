@@ -2,8 +2,6 @@ package api
 
 import (
 	"sync"
-
-	"github.com/ponte-city/ponte/twin"
 )
 
 // Tenants' shares of the streams and tickets. Tenants (one per
@@ -30,14 +28,6 @@ func streamsPerScope(maxStreams, tenants int) int {
 func ticketLimits(tenants int) (total, perScope int) {
 	perScope = max(minTicketsPerScope, maxTickets/(tenants+1))
 	return max(maxTickets, (tenants+1)*perScope), perScope
-}
-
-// scopeName names a scope in a refusal.
-func scopeName(s twin.Scope) string {
-	if s.All() {
-		return "the platform's tokens"
-	}
-	return "tenant " + s.Key()
 }
 
 // scopeCounter counts what each scope holds (streams open). It is safe

@@ -41,7 +41,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	if held, ok := a.perScope.acquire(scope.Key(), a.cfg.MaxStreamsPerScope); !ok {
 		a.metrics.refused.Inc()
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("%s hold %d streams, their limit (MaxStreamsPerScope); close some first", scopeName(scope), held))
+		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("%s hold %d streams, their limit (MaxStreamsPerScope); close some first", scope.Name(), held))
 		return
 	}
 	defer a.perScope.release(scope.Key())

@@ -237,7 +237,7 @@ func (m *Manager) create(scope twin.Scope, def *Definition, c *compiled) (string
 		}
 	}
 	if n >= m.cfg.MaxPerScope {
-		return "", fmt.Errorf("%w: %s holds %d subscriptions, its maximum (MaxPerScope, twin.ngsild.subscriptions.max_per_scope); delete some first", errLimit, scopeName(scope), n)
+		return "", fmt.Errorf("%w: %s holds %d subscriptions, its maximum (MaxPerScope, twin.ngsild.subscriptions.max_per_scope); delete some first", errLimit, scope.Name(), n)
 	}
 	if def.ID == "" {
 		def.ID = newID()
