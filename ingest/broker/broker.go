@@ -11,6 +11,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -151,6 +152,9 @@ type Broker struct {
 	srv           *mqtt.Server
 	hook          *authHook
 	addr, tlsAddr string
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed when mochi's Close has returned
 }
 
 // Start listens on cfg.Listen (and cfg.TLS.Listen) and serves MQTT
@@ -188,7 +192,7 @@ func Start(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
-	b := &Broker{srv: srv, hook: hook}
+	b := &Broker{srv: srv, hook: hook, closed: make(chan struct{})}
 	// Listen here rather than in mochi so that a busy port is an error now
 	// and ":0" reports the port it got.
 	for _, l := range []struct {
@@ -250,16 +254,18 @@ func (b *Broker) Addr() string { return b.addr }
 // URL returns the broker's URL for paho ("tcp://host:port").
 func (b *Broker) URL() string { return "tcp://" + b.addr }
 
-// Close disconnects every client and stops the broker. mochi's Close does
-// not block on clients, so ctx only bounds the call.
+// Close disconnects every client and stops the broker, waiting for every
+// connection to end; ctx only bounds the wait. Called again (after its
+// ctx ran out, say), it waits for the same shutdown.
 func (b *Broker) Close(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- b.srv.Close() }()
+	b.closeOnce.Do(func() {
+		go func() {
+			b.srv.Close() // always nil
+			close(b.closed)
+		}()
+	})
 	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("broker: close: %w", err)
-		}
+	case <-b.closed:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("broker: close: %w", ctx.Err())

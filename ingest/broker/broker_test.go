@@ -2,7 +2,9 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -208,5 +210,50 @@ func TestConfigValidate(t *testing.T) {
 	b := start(t)
 	if _, err := broker.Start(broker.Config{Listen: b.Addr(), IngestUser: "i", IngestPassword: "x", Logger: quiet}); err == nil {
 		t.Error("Start on a port in use succeeded")
+	}
+}
+
+// TestCloseWhileConnecting: gateways reconnecting while the broker stops
+// (as every gateway does when ingest restarts) do not race its shutdown,
+// and a socket that never sends CONNECT does not hold Close until its
+// connect deadline. Run with -race: mochi adds to its clients' WaitGroup
+// inside each connection while Close waits on it, so the listener must
+// let no connection reach mochi once Close has begun.
+func TestCloseWhileConnecting(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		b, _ := startWith(t, func(c *broker.Config) { c.Limits.ConnectTimeout = time.Minute })
+		silent, err := net.Dial("tcp", b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					c, err := connect(b.URL(), fmt.Sprintf("gw%d", i%3+1), fmt.Sprintf("gw%d", i%3+1), pw1)
+					if err == nil {
+						c.Disconnect(0)
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = b.Close(ctx)
+		cancel()
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("round %d: %v (a socket without CONNECT held Close)", round, err)
+		}
 	}
 }

@@ -21,6 +21,13 @@ import (
 // read), performs the TLS handshake itself so that a failed one is logged
 // at Warn with the remote address, and logs why a connection ended that
 // never became a session (the hook logs the others, see OnDisconnect).
+//
+// Close lets no connection reach mochi once it has begun, closes every
+// socket still open, and returns when every connection has ended: mochi
+// adds to its clients' WaitGroup inside each connection while its Close
+// waits on that group (a race, and a connection missed by the wait), and
+// a socket that never sent CONNECT would otherwise hold the shutdown until
+// its connect deadline.
 type listener struct {
 	id             string
 	ln             net.Listener
@@ -30,12 +37,15 @@ type listener struct {
 	log            *slog.Logger
 
 	closeOnce sync.Once
-	closed    atomic.Bool
+	mu        sync.Mutex
+	closed    bool                  // under mu
+	conns     map[net.Conn]struct{} // open sockets, under mu
+	serving   sync.WaitGroup        // connections' goroutines
 }
 
 func newListener(id string, ln net.Listener, tlsConf *tls.Config, lim Limits, log *slog.Logger) *listener {
 	return &listener{id: id, ln: ln, tls: tlsConf, connectTimeout: lim.ConnectTimeout,
-		slots: make(chan struct{}, lim.MaxClients), log: log}
+		slots: make(chan struct{}, lim.MaxClients), log: log, conns: map[net.Conn]struct{}{}}
 }
 
 // conn is a client socket; the hook marks it once its session is
@@ -62,7 +72,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
+			if l.isClosed() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			l.log.Warn("MQTT accept failed", "listener", l.id, "err", err)
@@ -77,11 +87,43 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			c.Close()
 			continue
 		}
+		if !l.track(c) {
+			<-l.slots
+			c.Close()
+			return
+		}
 		go func() {
 			defer func() { <-l.slots }()
+			defer l.untrack(c)
 			l.serve(c, establish)
 		}()
 	}
+}
+
+// track counts c among the open sockets and its goroutine among those
+// Close waits for; false once Close has begun.
+func (l *listener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	l.serving.Add(1)
+	return true
+}
+
+func (l *listener) untrack(c net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.serving.Done()
+}
+
+func (l *listener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
 }
 
 func (l *listener) serve(c net.Conn, establish listeners.EstablishFn) {
@@ -118,8 +160,16 @@ func (l *listener) serve(c net.Conn, establish listeners.EstablishFn) {
 // Close implements listeners.Listener.
 func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.closeOnce.Do(func() {
-		l.closed.Store(true)
-		closeClients(l.id)
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 		l.ln.Close()
+		closeClients(l.id) // sessions first, with mochi's DISCONNECT
+		l.mu.Lock()
+		for c := range l.conns {
+			c.Close() // then sockets still before or inside CONNECT
+		}
+		l.mu.Unlock()
+		l.serving.Wait()
 	})
 }

@@ -370,10 +370,12 @@ func (s *Service) respond(m *nats.Msg, req *jwt.AuthorizationRequestClaims, d de
 		s.log.Error("NATS authorization response not signed", "err", err)
 		return
 	}
+	// Counted before it is sent, so the decision is on the metric by
+	// the time the client learns it.
+	s.count(decisionLabel, d.reason)
 	if err := m.Respond([]byte(token)); err != nil {
 		s.log.Warn("NATS authorization response not sent", "err", err)
 	}
-	s.count(decisionLabel, d.reason)
 	ci := req.ClientInformation
 	args := []any{"user", clip(req.ConnectOptions.Username), "mqtt_client_id", clip(ci.MQTT),
 		"remote", ci.Host, "type", ci.Type, "server", req.Server.Name}
