@@ -14,7 +14,9 @@ const DefaultPrefix = "ponte"
 //	{prefix}/gw/{gateway}/ack     acknowledgements, ingest -> gateway, QoS 1
 //	{prefix}/gw/{gateway}/status  gateway status, retained; the MQTT last
 //	                              will publishes "offline" here
-//	{prefix}/gw/{gateway}/cmd     commands to the gateway (reserved)
+//	{prefix}/gw/{gateway}/cmd     commands, ingest -> gateway, QoS 1 (see
+//	                              Command)
+//	{prefix}/gw/{gateway}/report  command reports, gateway -> ingest, QoS 1
 //
 // Every topic of a gateway sits under {prefix}/gw/{gateway}/, so one broker
 // ACL pattern ({prefix}/gw/%u/#, Mosquitto's %u = username) confines a
@@ -42,6 +44,12 @@ func (t Topics) Status(gateway string) string { return t.base(gateway) + "status
 
 // Cmd is the gateway's command topic.
 func (t Topics) Cmd(gateway string) string { return t.base(gateway) + "cmd" }
+
+// Report is the gateway's command report topic.
+func (t Topics) Report(gateway string) string { return t.base(gateway) + "report" }
+
+// ReportFilter is the subscription for every gateway's command reports.
+func (t Topics) ReportFilter() string { return t.base("+") + "report" }
 
 // UpFilter is the subscription for every gateway's batches; with a
 // non-empty group it is an MQTT 5 / broker-extension shared subscription

@@ -122,8 +122,10 @@ type ModbusPoint struct {
 	Unit    string `yaml:"unit"`
 	// Poll is the poll class (default fast).
 	Poll PollClass `yaml:"poll"`
-	// Writable marks points a command may write (later issue); reading is
-	// unaffected.
+	// Write, when set, lets operators write the point with a command
+	// (coil and holding points only); reading is unaffected.
+	Write *Write `yaml:"write"`
+	// Writable is the old flag, refused: Write replaced it.
 	Writable bool `yaml:"writable"`
 	// Range, when set, bounds plausible values.
 	Range Range `yaml:"range"`

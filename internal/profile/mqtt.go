@@ -35,6 +35,27 @@ type MQTT struct {
 	Root string `yaml:"root"`
 	// Fields are the points in the payload.
 	Fields []Field `yaml:"fields"`
+	// Downlinks are the points a command may write, as LoRaWAN downlinks
+	// through the network server the uplinks come from (formats
+	// chirpstack_v4 and tts_v3).
+	Downlinks []Downlink `yaml:"downlinks"`
+}
+
+// Downlink is a writable point of a LoRaWAN device: the frame a command
+// sends, and the rules of the value it carries. The uplink field of the
+// same name (or Write.Readback) reads it back.
+type Downlink struct {
+	// Name is the point's name, a field of the uplinks by default.
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Unit        string `yaml:"unit"`
+	// FPort is the LoRaWAN port of the downlink (1-223).
+	FPort int `yaml:"f_port"`
+	// Payload is the frame: hex bytes with one placeholder for the value,
+	// e.g. "08 01 {u8}" (see the edge's downlink encoder for the forms).
+	Payload string `yaml:"payload"`
+	// Write bounds the value and says how it is read back.
+	Write Write `yaml:"write"`
 }
 
 // Defaults returns the topic, device ID path, time path and root of the

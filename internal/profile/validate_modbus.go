@@ -42,6 +42,11 @@ func (v *validator) modbus(m *Modbus) {
 		v.uniqueName(seen, path+".name", p.Name)
 		v.modbusPoint(path, p, maxRegs)
 	}
+	for i := range m.Points {
+		if p := &m.Points[i]; p.Write != nil {
+			v.write(fmt.Sprintf("modbus.points[%d].write", i), p.Write, p.Name, func(name string) bool { _, ok := seen[name]; return ok })
+		}
+	}
 	v.identify(m, maxRegs)
 }
 
@@ -97,8 +102,18 @@ func (v *validator) modbusPoint(path string, p *ModbusPoint, maxRegs int) {
 	if p.Poll != "" && p.Poll != PollFast && p.Poll != PollSlow {
 		v.errorf(path+".poll", "unknown poll class %q (expected fast or slow)", p.Poll)
 	}
-	if p.Writable && (p.Table == TableDiscrete || p.Table == TableInput) {
-		v.errorf(path+".writable", "%s table is read-only in Modbus; only coil and holding points can be writable", p.Table)
+	if p.Writable {
+		v.errorf(path+".writable", "replaced by write: {min, max (or enum), readback, ...}, citing the vendor's document")
+	}
+	if p.Write != nil {
+		switch {
+		case p.Table == TableDiscrete || p.Table == TableInput:
+			v.errorf(path+".write", "%s table is read-only in Modbus; only coil and holding points can be written", p.Table)
+		case p.Type == TypeString:
+			v.errorf(path+".write", "string points cannot be written by a command")
+		case !p.Table.IsBit() && (p.Type == TypeBool || p.Type == TypeBitfield):
+			v.errorf(path+".write", "a %s inside a register cannot be written alone (it would overwrite the register's other bits)", p.Type)
+		}
 	}
 	v.scaling(path, p.Scaling, p.Type)
 	v.rng(path, p.Range)

@@ -198,6 +198,20 @@ func (v *validator) mqtt(m *MQTT) {
 			v.errorf(fp, "group and column apply to serial records; MQTT fields use path")
 		}
 	}
+	if len(m.Downlinks) > 0 && m.Format != FormatChirpStackV4 && m.Format != FormatTTSV3 {
+		v.errorf("mqtt.downlinks", "downlinks go through a LoRaWAN network server: format must be %s or %s", FormatChirpStackV4, FormatTTSV3)
+	}
+	dseen := map[string]string{}
+	for i := range m.Downlinks {
+		d := &m.Downlinks[i]
+		dp := fmt.Sprintf("mqtt.downlinks[%d]", i)
+		v.uniqueName(dseen, dp+".name", d.Name)
+		if d.FPort < 1 || d.FPort > 223 {
+			v.errorf(dp+".f_port", "%d: expected a LoRaWAN application port, 1 to 223", d.FPort)
+		}
+		v.required(dp+".payload", d.Payload)
+		v.write(dp+".write", &d.Write, d.Name, func(name string) bool { _, ok := seen[name]; return ok })
+	}
 }
 
 // checkTopicFilter applies the MQTT 3.1.1 rules for topic filters (4.7.1).
