@@ -1,0 +1,44 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ponte-city/ponte/internal/profile"
+)
+
+// WriteRequest asks a source to write one point of one of its devices
+// (an operator's command, issue 16). The command executor (edge/command)
+// has already checked the value against the profile's Write rules.
+type WriteRequest struct {
+	// Device and Point name the target; Value is in engineering units.
+	Device string
+	Point  string
+	Value  float64
+	// Rules are the point's write rules (read-back point, tolerance,
+	// settle time).
+	Rules *profile.Write
+	// Expires is the command's expiry: a source whose write completes
+	// asynchronously (a LoRaWAN downlink, confirmed by a later uplink)
+	// waits for its read-back until then. ctx ends no later.
+	Expires time.Time
+	// Sent, when the write is handed to something that completes it later
+	// (a network server's downlink queue), is called once with what was
+	// sent, so that the command reports that step.
+	Sent func(detail string)
+}
+
+// Writer is a source that can write its devices' writable points.
+type Writer interface {
+	// WritePoint writes req.Value, reads back req.Rules' read-back point
+	// (after the settle time) and returns the value read, in engineering
+	// units. It does not judge the read-back (the executor compares it
+	// with the written value). An error says the write or the read-back
+	// failed; ErrUnknownDevice that the source has no such device.
+	WritePoint(ctx context.Context, req WriteRequest) (readback float64, err error)
+}
+
+// ErrUnknownDevice is returned by WritePoint for a device the source does
+// not read.
+var ErrUnknownDevice = errors.New("source: no such device")
