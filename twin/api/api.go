@@ -104,6 +104,13 @@ func routes() []string {
 		"GET /api/v1/alarms/stream",
 		"GET /api/v1/alarms/{id}",
 		"POST /api/v1/alarms/{id}/ack",
+		"GET /api/v1/commands",
+		"POST /api/v1/commands",
+		"GET /api/v1/commands/points",
+		"GET /api/v1/commands/audit",
+		"GET /api/v1/commands/{id}",
+		"POST /api/v1/commands/{id}/approve",
+		"POST /api/v1/commands/{id}/reject",
 		"GET /ngsi-ld/v1/entities",
 		"GET /ngsi-ld/v1/entities/{id}",
 		"GET /ngsi-ld/v1/types",
@@ -152,6 +159,8 @@ func (a *API) Handler() http.Handler {
 			handlers[r] = a.operator(a.handleAlarms)
 		case strings.Contains(r, subscriptionsPath):
 			handlers[r] = a.operator(a.handleSubscriptions)
+		case strings.Contains(r, commandsPath):
+			handlers[r] = a.operator(a.handleCommands)
 		}
 	}
 	for _, r := range routes() {
@@ -221,7 +230,7 @@ func (a *API) operator(h http.HandlerFunc) http.Handler {
 			return
 		}
 		attempt.Succeeded()
-		h(w, withScope(r, scope))
+		h(w, withOperator(withScope(r, scope), tok))
 	}))
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	// narrowed by NGSILD-Tenant in SubscriptionScope; nil answers them
 	// with 501.
 	Subscriptions http.Handler
+	// Commands serves /api/v1/commands and below (package ingest/command),
+	// behind the operator check; ScopeOf and OperatorID give it the
+	// caller's scope and identity. Nil: those routes answer 503.
+	Commands http.Handler
 	// PublicRate is how many requests per second one client IP may make
 	// to the public endpoints, PublicBurst how many at once.
 	PublicRate  float64
