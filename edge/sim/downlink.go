@@ -46,7 +46,8 @@ type Written struct {
 // the frames in payload (ChirpStack v4's {"devEui", "fPort", "data"},
 // The Things Stack v3's {"downlinks": [{"f_port", "frm_payload"}]}), the
 // profile's downlink whose template (profile.Template.Decode) each frame
-// matches on its port, and sets that point to the value, which the
+// matches on its port with a value its write rules allow, and sets that
+// point (the downlink's read-back point) to the value, which the
 // device's uplinks carry from then on. It returns what it set; an error
 // says why a downlink set nothing.
 func (d *MQTTDevice) Downlink(payload []byte) ([]Written, error) {
@@ -116,7 +117,10 @@ func (d *MQTTDevice) match(port int, data []byte) (Written, bool) {
 				continue
 			}
 		}
-		if v, ok := t.Decode(data); ok {
+		// A value the write rules refuse (08 01 05) is no command Ponte
+		// sends; taking it would let the simulator show a state the
+		// device cannot have.
+		if v, ok := t.Decode(data); ok && dl.Write.Check(v, dl.Unit) == nil {
 			return Written{Point: dl.Write.ReadbackPoint(dl.Name), Value: v}, true
 		}
 	}

@@ -55,6 +55,7 @@ func TestDownlinkDecode(t *testing.T) {
 		`{"devEui":"0000000000000001","fPort":85,"data":"CAEB"}`, // another device
 		`{"devEui":"24e124468d100558","fPort":86,"data":"CAEB"}`, // another port
 		`{"devEui":"24e124468d100558","fPort":85,"data":"CAMD"}`, // both switches: no template
+		`{"devEui":"24e124468d100558","fPort":85,"data":"CAEF"}`, // 5: not in the enum
 		`not json`,
 	} {
 		if w, err := d.Downlink([]byte(bad)); err == nil || len(w) != 0 {
@@ -138,4 +139,38 @@ func TestCommandRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDownlink: no downlink payload panics the simulated device, and one
+// that sets a point sets a value the profile's write rules allow.
+func FuzzDownlink(f *testing.F) {
+	f.Add(`{"devEui":"24e124468d100558","confirmed":false,"fPort":85,"data":"CAEB"}`, false)
+	f.Add(`{"downlinks":[{"f_port":85,"frm_payload":"CAIC","priority":"NORMAL"}]}`, true)
+	f.Add(`{"downlinks":[{"f_port":85,"frm_payload":null}]}`, true)
+	f.Add(`{"devEui":"24e124468d100558","fPort":85,"data":"CAEF"}`, false)
+	p, err := profile.Load(filepath.Join("..", "..", "firmware-profiles", "milesight-ws558-chirpstack.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	tts := *p
+	m := *p.MQTT
+	m.Format = profile.FormatTTSV3
+	tts.MQTT = &m
+	f.Fuzz(func(t *testing.T, payload string, useTTS bool) {
+		prof := p
+		if useTTS {
+			prof = &tts
+		}
+		d, err := NewMQTTDevice(prof, "24e124468d100558", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, _ := d.Downlink([]byte(payload))
+		for _, w := range ws {
+			wp, err := prof.Writable(w.Point)
+			if err != nil || wp.Write.Check(w.Value, wp.Unit) != nil {
+				t.Fatalf("%s set %s=%v, which the profile does not allow", payload, w.Point, w.Value)
+			}
+		}
+	})
 }
