@@ -67,6 +67,11 @@ var generatedGateways = []generated{
 		{prefix: "tsc", entity: "TrafficSignalController", profile: "signal-controller-status", count: 7, transport: "tcp", interval: "2s"},
 		{prefix: "air", entity: "AirQualityObserved", profile: "vaisala-aqt420", count: 4, transport: "rtu", interval: "10s"},
 		{prefix: "noise", entity: "NoiseLevelObserved", profile: "milesight-ws302-tts", count: 21, transport: "mqtt", interval: "10s", idBase: 0x24e124743c220001},
+		// Writable lighting (issue 16): DALI lines behind an Intesis
+		// Modbus gateway in the cabinets, and WS558 LoRaWAN controllers
+		// switching circuits through ChirpStack.
+		{prefix: "dali", entity: "StreetlightControlCabinet", profile: "intesis-dali-modbus", count: 3, transport: "tcp", interval: "5s"},
+		{prefix: "ws558", entity: "StreetlightControlCabinet", profile: "milesight-ws558-chirpstack", count: 4, transport: "mqtt", interval: "10s", idBase: 0x24e124468d100001},
 	}},
 	{id: "ba-centro-murat", city: "Bari", roadPrefix: "BA-", groups: []group{
 		{prefix: "bay", entity: "ParkingSpot", profile: "bosch-pls-chirpstack", count: 30, transport: "mqtt", interval: "10s", idBase: 0x70b3d57ed0053a01},

@@ -93,7 +93,18 @@
 // wildcards filled (LoRaWAN formats: the first + is the application, the
 // second the device). Identifiers (application, deduplication, device
 // address) derive from the seed and the model, so runs repeat. garbage
-// publishes truncated JSON; timeout stops publishing.
+// publishes truncated JSON; timeout stops publishing. Bools are JSON
+// booleans, or the manufacturer's codec's words for them ("on"/"off" for
+// Milesight's decoders).
+//
+// A device whose profile has downlinks listens on its network server's
+// downlink topics (ChirpStack v4 command/down, The Things Stack v3
+// down/push and down/replace), subscribed on every connection. A
+// downlink's frame is matched against the profile's payload templates
+// (profile.Template.Decode) on its port; the point takes the value, and
+// the device publishes an uplink at once, as a WS558 reports its switch
+// state after a change, so an operator's command round-trips through the
+// simulator. A frame no template matches is logged and changes nothing.
 //
 // # ponte-sim
 //

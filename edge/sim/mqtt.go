@@ -35,6 +35,7 @@ type MQTTDevice struct {
 	gen    Generator
 	fields []mqttField
 	topic  string
+	words  *[2]string // how bools are written, nil for JSON booleans
 
 	mu    sync.Mutex
 	fcnt  uint32
@@ -42,6 +43,8 @@ type MQTTDevice struct {
 	clock func() time.Time
 	// stamp, if set, is the time Message puts in payloads.
 	stamp func() time.Time
+	// written holds the values downlinks set, by point (downlink.go).
+	written map[string]float64
 }
 
 type mqttField struct {
@@ -73,6 +76,9 @@ func NewMQTTDevice(p *profile.Profile, id string, seed int64) (*MQTTDevice, erro
 			pat: PatternFor(PointInfo{Category: p.Category, Name: f.Name, Unit: f.Unit, Type: f.Type, Range: f.Range, Sim: f.Sim})})
 	}
 	d.topic = d.fillTopic(topic)
+	if w, ok := boolWords[p.Manufacturer]; ok {
+		d.words = &w
+	}
 	return d, nil
 }
 
@@ -239,13 +245,21 @@ func (d *MQTTDevice) Message(now time.Time) (topic string, payload []byte) {
 // value is the field's JSON value: inverse-scaled number, bool or text.
 func (d *MQTTDevice) value(mf *mqttField, now time.Time) any {
 	f := mf.f
+	v, set := d.writtenValue(f.Name)
+	if !set {
+		v = d.gen.Value(f.Name, mf.pat, now)
+	}
 	switch f.Type {
 	case profile.TypeBool:
-		return d.gen.Value(f.Name, mf.pat, now) >= 0.5
+		on := v >= 0.5
+		if d.words != nil {
+			return d.words[b2i(on)]
+		}
+		return on
 	case profile.TypeString:
 		return d.model
 	}
-	v := d.gen.Value(f.Name, mf.pat, now) - f.Offset
+	v -= f.Offset
 	if f.Scale != 0 {
 		v /= f.Scale
 	}
@@ -255,6 +269,13 @@ func (d *MQTTDevice) value(mf *mqttField, now time.Time) any {
 	return math.Round(v*1000) / 1000
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // appendFRM appends a value to the simulated raw LoRaWAN payload: numbers
 // as int32 hundredths, bools as one byte. The network server's codec
 // output ("object", "decoded_payload") is what Ponte reads; the raw bytes
@@ -262,10 +283,9 @@ func (d *MQTTDevice) value(mf *mqttField, now time.Time) any {
 func appendFRM(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case bool:
-		if x {
-			return append(b, 1)
-		}
-		return append(b, 0)
+		return append(b, byte(b2i(x)))
+	case string:
+		return append(b, byte(len(x)))
 	case int64:
 		return binary.BigEndian.AppendUint32(b, uint32(int32(x)))
 	case float64:

@@ -163,8 +163,8 @@ func checkMQTTProfile(t *testing.T, p *profile.Profile, now time.Time) {
 			}
 			checkRange(t, fl.Name, fl.Range, fl.Scaling.Apply(v.Float()))
 		case profile.TypeBool:
-			if !v.IsBool() {
-				t.Errorf("%s: %s, want a bool", path, v.Raw)
+			if w, ok := boolWords[p.Manufacturer]; ok && v.Str != w[0] && v.Str != w[1] || !ok && !v.IsBool() {
+				t.Errorf("%s: %s, want a bool (or the manufacturer's words for one)", path, v.Raw)
 			}
 		case profile.TypeString:
 			if v.Type != gjson.String {

@@ -118,7 +118,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		}
 	}
 	if len(ctrl.MQTT) > 0 {
-		c, err := connectMQTT(ctx, o.MQTT)
+		c, err := connectMQTT(ctx, o.MQTT, DownlinkHandler(log, ctrl.MQTT))
 		if err != nil {
 			setup = append(setup, err)
 		} else {
@@ -265,10 +265,11 @@ func orStr(v, def string) string {
 	return v
 }
 
-func connectMQTT(ctx context.Context, url string) (paho.Client, error) {
+func connectMQTT(ctx context.Context, url string, onConnect paho.OnConnectHandler) (paho.Client, error) {
 	opts := paho.NewClientOptions().AddBroker(url).
 		SetClientID("ponte-sim-" + strconv.Itoa(os.Getpid())).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second)
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
+		SetOnConnectHandler(onConnect)
 	c := paho.NewClient(opts)
 	tok := c.Connect()
 	select {

@@ -52,8 +52,10 @@ type Downlink struct {
 	// FPort is the LoRaWAN port of the downlink (1-223).
 	FPort int `yaml:"f_port"`
 	// Payload is the frame: hex bytes with one placeholder for the value,
-	// e.g. "08 01 {u8}" (see the edge's downlink encoder for the forms).
+	// e.g. "08 01 {u8}" (see Template for the forms).
 	Payload string `yaml:"payload"`
+	// Frame is Payload parsed, set by Load (see Template).
+	Frame *Template `yaml:"-"`
 	// Write bounds the value and says how it is read back.
 	Write Write `yaml:"write"`
 }

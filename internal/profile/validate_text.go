@@ -209,7 +209,7 @@ func (v *validator) mqtt(m *MQTT) {
 		if d.FPort < 1 || d.FPort > 223 {
 			v.errorf(dp+".f_port", "%d: expected a LoRaWAN application port, 1 to 223", d.FPort)
 		}
-		v.required(dp+".payload", d.Payload)
+		v.downlinkPayload(dp+".payload", d)
 		v.write(dp+".write", &d.Write, d.Name, func(name string) bool { _, ok := seen[name]; return ok })
 	}
 }

@@ -85,14 +85,16 @@ func deliverAsync(ctx context.Context, out *emitter, msg *fakeMessage) <-chan st
 }
 
 // wait fails the test unless ch delivers (or closes) within a bound that
-// only a hang reaches.
-func wait[T any](t *testing.T, what string, ch <-chan T) {
+// only a hang reaches, and returns what it delivered.
+func wait[T any](t *testing.T, what string, ch <-chan T) T {
 	t.Helper()
 	select {
-	case <-ch:
+	case v := <-ch:
+		return v
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: not within 10s", what)
 	}
+	panic("unreachable")
 }
 
 // TestAckOnlyAfterCommit: the message is acknowledged after its readings'

@@ -62,7 +62,7 @@ func expectedName(t profile.Type) string {
 	case profile.TypeFloat:
 		return "a number"
 	case profile.TypeBool:
-		return "a boolean (true/false, 0/1)"
+		return "a boolean (true/false, 0/1, on/off)"
 	}
 	return "a string"
 }
@@ -140,7 +140,10 @@ func toFloat(r gjson.Result) (wire.Value, string) {
 }
 
 // toBool accepts JSON booleans, the numbers 0 and 1 (codecs often encode
-// occupancy that way) and the strings strconv.ParseBool knows.
+// occupancy that way), the strings strconv.ParseBool knows, and "on" and
+// "off" in any case: Milesight's decoders output switch states so
+// (SensorDecoders e79c9d8, ws-series/ws558/ws558-decoder.js,
+// readSwitchStatus: 0 "off", 1 "on").
 func toBool(r gjson.Result) (wire.Value, string) {
 	switch r.Type {
 	case gjson.True:
@@ -155,7 +158,14 @@ func toBool(r gjson.Result) (wire.Value, string) {
 			return wire.Bool(true), ""
 		}
 	case gjson.String:
-		if b, err := strconv.ParseBool(strings.TrimSpace(r.Str)); err == nil {
+		text := strings.TrimSpace(r.Str)
+		switch {
+		case strings.EqualFold(text, "on"):
+			return wire.Bool(true), ""
+		case strings.EqualFold(text, "off"):
+			return wire.Bool(false), ""
+		}
+		if b, err := strconv.ParseBool(text); err == nil {
 			return wire.Bool(b), ""
 		}
 	}

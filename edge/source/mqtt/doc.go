@@ -27,7 +27,8 @@
 //     than showing it.
 //   - Fields: each at Root + "." + Path, converted to int (integers, numbers
 //     without a fraction, numeric strings; 64-bit exact), float (numbers,
-//     numeric strings; finite only), bool (true/false, 0/1, "true"/"1"...)
+//     numeric strings; finite only), bool (true/false, 0/1, "true"/"1"..., "on"/"off" as Milesight's
+//     decoders write switch states)
 //     or string (strings; numbers and booleans as their text). Scaling
 //     turns ints into floats. A wrong type, null or a fraction on an int is
 //     bad_decode, a value outside Range bad_range, each Reason naming the
@@ -125,6 +126,46 @@
 // it has been quiet (and whether its broker is down). Its next message
 // clears it, logged at Info. Devices without an Interval are never
 // reported.
+//
+// # Downlinks
+//
+// The Source is a source.Writer for LoRaWAN devices whose profile lists
+// mqtt.downlinks (issue 16). WritePoint encodes the value with the
+// downlink's payload template (profile.Template) and publishes it, QoS 1
+// on the connection the uplinks come from, to the network server's
+// documented downlink topic, whose IDs come from the topic of the
+// device's last uplink:
+//
+//   - ChirpStack v4 ("Integrations > MQTT", commands):
+//     application/{application_id}/device/{dev_eui}/event/up gives
+//     application/{application_id}/device/{dev_eui}/command/down with
+//     {"devEui", "confirmed": false, "fPort", "data": base64};
+//   - The Things Stack v3 ("Integrations > MQTT Server", publishing
+//     downlink traffic): v3/{application id}@{tenant id}/devices/{device
+//     id}/up gives .../down/push with {"downlinks": [{"f_port",
+//     "frm_payload": base64, "priority": "NORMAL"}]}. Push, not replace:
+//     replacing the queue could drop a downlink another application
+//     queued. The Things Stack documents QoS 0 only for its MQTT server;
+//     a QoS 1 publish is answered as a 3.1.1 server must.
+//
+// Without an uplink since the source started there is no topic, and the
+// write fails at once ("downlink topic unknown"). After the publish the
+// write is "sent" (req.Sent) and waits for an uplink whose read-back
+// point holds a value Write.Applied accepts: a class A device takes its
+// downlink in the receive window after its next uplink, and a WS558
+// reports its switch state after a change. An uplink the device sent
+// before the downlink that already shows the value also completes the
+// write: the point holds what the operator asked for. At expiry (or when
+// ctx ends) the write fails, saying what was last read back. The
+// downlink is unconfirmed: the read-back is the confirmation, and a
+// confirmed downlink would only add airtime.
+//
+// Writes to one device run one at a time; a write that waits for the
+// device past its expiry sends nothing. A downlink is published only on
+// an open connection: paho would otherwise keep it and send it on
+// reconnection, possibly after the command expired. The network server
+// still holds a queued downlink until the device's next uplink, expired
+// command or not; neither server's MQTT downlink carries an expiry.
 //
 // # Concurrency
 //

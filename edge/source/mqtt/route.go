@@ -20,6 +20,11 @@ type device struct {
 	lastHeard time.Time
 	silent    bool
 	problem   string // the last problem logged at Warn, to log each once
+	lastUp    string // topic of the last uplink: downlinks go to its sibling
+	watchers  map[*readback]struct{}
+
+	// writing holds one token while a write runs: one at a time.
+	writing chan struct{}
 }
 
 // heard records a message from the device at t and reports whether the
@@ -89,7 +94,7 @@ func (b *broker) add(sd *source.Device, p *profile.MQTT, filter string, hasID bo
 			b.filters = append(b.filters, filter)
 		}
 	}
-	d := &device{Device: *sd, prof: p, broker: b}
+	d := &device{Device: *sd, prof: p, broker: b, writing: make(chan struct{}, 1)}
 	if !hasID {
 		if r.single != nil {
 			return fmt.Errorf("device %q has the same profile on the same broker, and without a device_id path the profile serves one device", r.single.Name)

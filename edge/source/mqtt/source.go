@@ -151,6 +151,7 @@ func (s *Source) handle(ctx context.Context, b *broker, out *emitter, msg paho.M
 		return
 	}
 	s.heard(d, received)
+	d.uplinked(topic, m.Readings)
 	log := b.log.With("device", d.Name)
 	s.account(d, m, log)
 	if m.Empty {
