@@ -138,7 +138,7 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 	if !b.client.IsConnectionOpen() {
 		return 0, fmt.Errorf("mqtt write %s.%s: broker %s not connected; downlink not sent", req.Device, req.Point, b.addr.display)
 	}
-	if err := waitToken(ctx, b.client.Publish(topic, 1, false, payload), publishTimeout); err != nil {
+	if err := waitToken(ctx, b.client.Publish(topic, downlinkQoS(d.prof.Format), false, payload), publishTimeout); err != nil {
 		return 0, fmt.Errorf("mqtt write %s.%s: publish downlink on %s: %w", req.Device, req.Point, topic, err)
 	}
 	detail := fmt.Sprintf("downlink %s f_port %d on %s", hex.EncodeToString(data), dl.FPort, topic)
@@ -221,6 +221,19 @@ type ttsDownlink struct {
 	FPort      int    `json:"f_port"`
 	FRMPayload []byte `json:"frm_payload"` // base64
 	Priority   string `json:"priority"`
+}
+
+// downlinkQoS is the QoS a downlink is published with: 1 to ChirpStack,
+// so that the broker's PUBACK says it took it; 0 to The Things Stack,
+// whose MQTT server "supports the MQTT Standard Version 3.1.1 and QoS 0
+// only" (The Things Stack documentation, Integrations > Other
+// integrations > MQTT Server). The read-back uplink is the confirmation
+// either way.
+func downlinkQoS(format string) byte {
+	if format == profile.FormatTTSV3 {
+		return 0
+	}
+	return 1
 }
 
 // buildDownlink returns the topic and JSON of a downlink, for the network

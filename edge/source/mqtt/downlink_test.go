@@ -208,8 +208,10 @@ func testDownlinkRoundTrip(t *testing.T, prof *profile.Profile, id, upTopic, fix
 	detail := wait(t, "Sent call", sent)
 	testenv.Eventually(t, 10*time.Second, "downlink on the broker", func() bool { return len(r.downlinks()) == 1 })
 	d := r.downlinks()[0]
-	if d.Topic() != downTopic || string(d.Payload()) != downJSON || d.Qos() != 1 {
-		t.Errorf("downlink %s %s qos %d\nwant %s %s qos 1", d.Topic(), d.Payload(), d.Qos(), downTopic, downJSON)
+	// QoS 1 to ChirpStack; The Things Stack's MQTT server takes QoS 0 only.
+	wantQoS := map[string]byte{profile.FormatChirpStackV4: 1, profile.FormatTTSV3: 0}[prof.MQTT.Format]
+	if d.Topic() != downTopic || string(d.Payload()) != downJSON || d.Qos() != wantQoS {
+		t.Errorf("downlink %s %s qos %d\nwant %s %s qos %d", d.Topic(), d.Payload(), d.Qos(), downTopic, downJSON, wantQoS)
 	}
 	if !strings.Contains(detail, "080202") || !strings.Contains(detail, downTopic) {
 		t.Errorf("Sent detail %q: want the hex payload and the topic", detail)
