@@ -131,8 +131,8 @@
 //
 // The Source is a source.Writer for LoRaWAN devices whose profile lists
 // mqtt.downlinks (issue 16). WritePoint encodes the value with the
-// downlink's payload template (profile.Template) and publishes it, QoS 1
-// on the connection the uplinks come from, to the network server's
+// downlink's payload template (profile.Template) and publishes it on the
+// connection the uplinks come from, to the network server's
 // documented downlink topic, whose IDs come from the topic of the
 // device's last uplink:
 //
@@ -145,8 +145,11 @@
 //     id}/up gives .../down/push with {"downlinks": [{"f_port",
 //     "frm_payload": base64, "priority": "NORMAL"}]}. Push, not replace:
 //     replacing the queue could drop a downlink another application
-//     queued. The Things Stack documents QoS 0 only for its MQTT server;
-//     a QoS 1 publish is answered as a 3.1.1 server must.
+//     queued.
+//
+// Published at QoS 1 to ChirpStack, and at QoS 0 to The Things Stack,
+// whose MQTT server supports "the MQTT Standard Version 3.1.1 and QoS 0
+// only".
 //
 // Without an uplink since the source started there is no topic, and the
 // write fails at once ("downlink topic unknown"). After the publish the
