@@ -74,9 +74,15 @@ func serveCommands(t *testing.T) (string, *fakeCommands) {
 // commands' button shown.
 func openOperator(ctx context.Context, t *testing.T, b *browser.Browser, base, token string) *browser.Page {
 	t.Helper()
+	return openOperatorQuery(ctx, t, b, base, "", token)
+}
+
+// openOperatorQuery is openOperator with a query string ("?lang=en").
+func openOperatorQuery(ctx context.Context, t *testing.T, b *browser.Browser, base, query, token string) *browser.Page {
+	t.Helper()
 	p := b.NewPage(ctx)
 	t.Cleanup(p.DrainLog)
-	if err := p.Navigate(ctx, base+"/map/#token="+token); err != nil {
+	if err := p.Navigate(ctx, base+"/map/"+query+"#token="+token); err != nil {
 		t.Fatal(err)
 	}
 	waitPage(ctx, t, p, "the map", `window.ponteMap && window.ponteMap.map.loaded()`)
@@ -245,6 +251,9 @@ func TestMapCommands(t *testing.T) {
 		if st := evalStr(ctx, t, maria, pointForm("line_level")+`.querySelector('.cmd-status').textContent`); !strings.HasPrefix(st, "✓") {
 			t.Errorf("applied status %q: want a mark besides the colour", st)
 		}
+		if cur := evalStr(ctx, t, maria, pointForm("line_level")+`.querySelector('.cmd-current').textContent`); cur != "attuale: 40 %" {
+			t.Errorf("current value after the read-back %q, want attuale: 40 %%", cur)
+		}
 		if who := evalStr(ctx, t, maria, `localStorage.getItem('ponte.operator')`); who != "Maria Rossi" {
 			t.Errorf("operator kept as %q", who)
 		}
@@ -327,6 +336,10 @@ func TestMapCommands(t *testing.T) {
 		js(ctx, t, luca, `const i = document.querySelector('#commands-panel input[name=operator]'); i.value = 'Luca Bianchi'; i.dispatchEvent(new Event('change'))`)
 		js(ctx, t, luca, item(awaiting.ID)+`.querySelector('.cmd-approve').click()`)
 		waitPage(ctx, t, luca, "approved", `document.querySelector('#commands-panel .cmd-panel-msg').textContent === 'Comando approvato'`)
+		waitPage(ctx, t, luca, "the approved command queued in the panel", item(awaiting.ID)+`?.dataset.state === 'queued'`)
+		if ok := evalStr(ctx, t, luca, item(awaiting.ID)+`.innerText`); !strings.Contains(ok, "in coda per il gateway") || !strings.Contains(ok, "approvato da Luca Bianchi") || strings.Contains(ok, "Approva\n") {
+			t.Errorf("approved item:\n%s", ok)
+		}
 		fc.mu.Lock()
 		got := *fc.find(awaiting.ID)
 		fc.mu.Unlock()
@@ -376,5 +389,20 @@ func TestMapCommands(t *testing.T) {
 			t.Errorf("open list %q, want none left", open)
 		}
 		browser.Shot(ctx, t, maria, dir, "commands-panel.png")
+	})
+
+	t.Run("in English", func(t *testing.T) {
+		en := openOperatorQuery(ctx, t, b, base, "?lang=en", tokenLuca)
+		if l := evalStr(ctx, t, en, `document.getElementById('commands-toggle').textContent`); l != "Commands" {
+			t.Errorf("toolbar button %q", l)
+		}
+		js(ctx, t, en, `window.ponteMap.pick('`+daliSite+`')`)
+		waitPage(ctx, t, en, "the commands in English", pointForm("line_on"))
+		sec := evalStr(ctx, t, en, `document.querySelector('.maplibregl-popup section.commands').innerText`)
+		for _, want := range []string{"Commands", "Line level", "needs approval", "safe value", "Reason", "Send command"} {
+			if !strings.Contains(sec, want) {
+				t.Errorf("English section lacks %q:\n%s", want, sec)
+			}
+		}
 	})
 }

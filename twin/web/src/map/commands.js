@@ -285,7 +285,8 @@ export class Commands {
     if (p.description) legend.title = p.description;
     fs.appendChild(legend);
     if (p.approval) fs.appendChild(el('p', CW.approval, 'cmd-approval'));
-    fs.appendChild(el('p', `${CW.current}: ${valueWords(p, p.current)}`, 'cmd-current'));
+    const current = el('p', `${CW.current}: ${valueWords(p, p.current)}`, 'cmd-current');
+    fs.appendChild(current);
 
     const enumerated = p.enum && p.enum.length;
     let read; // () => the chosen value (NaN when none)
@@ -382,7 +383,7 @@ export class Commands {
       say(CW.sending, 'sending');
       try {
         const c = await this.api('/commands', null, 'POST', { entity, point: p.name, value: v, reason, operator });
-        this.follow(form, c, say);
+        this.follow(form, c, say, (v) => { current.textContent = `${CW.current}: ${valueWords(p, v)}`; });
       } catch (err) {
         say(serverMessage(err), 'error');
       } finally {
@@ -392,10 +393,14 @@ export class Commands {
     return form;
   }
 
-  /** Follows a command until it ends or its popup closes, saying each state. */
-  follow(form, c, say) {
+  /**
+   * Follows a command until it ends or its popup closes, saying each
+   * state; onReadback(v) gets the value read back once it is applied.
+   */
+  follow(form, c, say, onReadback) {
     const show = (cmd) => {
       say(`${stateMark(cmd.state)} ${stateText(cmd)}`.trim(), cmd.state);
+      if (cmd.state === 'applied' && cmd.readback !== null && cmd.readback !== undefined) onReadback(cmd.readback);
       form.dataset.command = cmd.id;
       form.dataset.state = cmd.state;
     };
@@ -459,6 +464,7 @@ export class Commands {
     this.button.setAttribute('aria-expanded', String(open));
     clearTimeout(this.panelTimer);
     if (open) {
+      if (!this.panelOperator.value.trim()) this.panelOperator.value = savedOperator();
       this.refreshPanel();
       this.panel.querySelector('h2').tabIndex = -1;
       this.panel.querySelector('h2').focus();
@@ -484,14 +490,26 @@ export class Commands {
     if (!this.panel.hidden) this.panelTimer = setTimeout(() => this.refreshPanel(), PANEL_POLL_MS);
   }
 
+  /**
+   * Redraws a list, keeping the items whose command did not change (so
+   * a reject form being filled in, and the focus, stay where they are).
+   */
   renderList(ul, list, open, pts) {
-    // A reject form being filled in is not redrawn away.
-    if (ul.querySelector('.cmd-rejectform')) return;
-    const key = list.map((c) => `${c.id}:${c.state}`).join('|');
-    if (ul.dataset.key === key) return;
-    ul.dataset.key = key;
-    if (!list.length) { ul.replaceChildren(el('li', CW.none, 'cmd-none')); return; }
-    ul.replaceChildren(...list.map((c) => this.item(c, open, (pts.get(String(c.entity)) || []).find((p) => p.name === c.point))));
+    if (!list.length) {
+      if (!ul.querySelector('.cmd-none')) ul.replaceChildren(el('li', CW.none, 'cmd-none'));
+      return;
+    }
+    const old = new Map([...ul.children].filter((li) => li.dataset.command).map((li) => [li.dataset.command, li]));
+    const nodes = list.map((c) => {
+      const p = (pts.get(String(c.entity)) || []).find((x) => x.name === c.point);
+      const key = `${c.state}|${c.approval ? c.approval.at : ''}|${p ? 1 : 0}`;
+      const li = old.get(c.id);
+      if (li && li.dataset.key === key) return li;
+      const n = this.item(c, open, p);
+      n.dataset.key = key;
+      return n;
+    });
+    if (nodes.length !== ul.children.length || nodes.some((n, i) => ul.children[i] !== n)) ul.replaceChildren(...nodes);
   }
 
   /** One command of the panel; p is its point's rules, if known. */
