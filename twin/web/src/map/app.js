@@ -17,6 +17,7 @@ import { Alarms, addAlarmLayers, alarmLegend, alarmSection } from './alarms.js';
 import { areasAt } from './pastareas.js';
 import { chooseLevel, levelInURL, levelLabel, levelsPresent, setupLevelPicker } from '../shared/levels.js';
 import { Keyboard } from './keyboard.js';
+import { Commands } from './commands.js';
 
 const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
 const SOURCES = ['areas', 'roads', 'sites'];
@@ -52,7 +53,8 @@ function setStatus(text, state) {
 }
 
 class HTTPError extends Error {
-  constructor(status, msg) { super(msg); this.status = status; }
+  // serverError is the answer's "error" as the server wrote it, retryAfter its Retry-After.
+  constructor(status, msg, serverError = '', retryAfter = '') { super(msg); this.status = status; this.serverError = serverError; this.retryAfter = retryAfter; }
 }
 
 async function api(path, onResponse, method = 'GET', body = undefined) {
@@ -63,7 +65,7 @@ async function api(path, onResponse, method = 'GET', body = undefined) {
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     try { const j = await r.json(); if (j.error) msg = j.error; } catch { /* not JSON */ }
-    throw new HTTPError(r.status, `${method} ${path}: ${msg}`);
+    throw new HTTPError(r.status, `${method} ${path}: ${msg}`, msg, r.headers.get('Retry-After') || '');
   }
   return r.json();
 }
@@ -535,6 +537,7 @@ function openPopup(id, lngLat) {
   const body = details(props, store, history, { now: pastAt ? pastAt.getTime() : Date.now(), past: !!past });
   popupAlarms = { id: String(id), key: '', box: null, body };
   renderPopupAlarms();
+  if (commands && props.kind === 'site' && !past) body.insertBefore(commands.section(String(id)), body.querySelector('figure.history'));
   popup = new maplibregl.Popup({ maxWidth: '340px', focusAfterOpen: true, className: 'ponte-popup' })
     .setLngLat(at).setDOMContent(body).addTo(map);
   keepOnScreen(popup);
@@ -646,6 +649,8 @@ const ready = new Promise((resolve, reject) => {
       fitToData();
       alarms = new Alarms({ api, base: cfg.api, onChange: alarmsChanged });
       alarms.start();
+      commands = new Commands({ api, store, pick, token: cfg.token });
+      commands.start();
       connectStream(snapshotSeq);
       map.once('idle', () => resolve(true));
     } catch (err) {
@@ -664,6 +669,7 @@ let labels = null;
 let keyboard = null;
 let travel = null;
 let alarms = null;
+let commands = null;
 // While time travelling, the snapshot's indicators (null when live or
 // when the server does not answer them): the areas are coloured by them.
 let pastIndicators = null;
