@@ -18,10 +18,10 @@ import (
 // is in the buffer's folder, in CommandsDir (the buffer ignores what is
 // not a segment), so that a gateway's state stays in one place and moves
 // with it. The executor's devices are the site's devices with their
-// profiles as loaded at start; each is written through whichever running
-// source polls it and implements source.Writer (routedWriter), so a
-// reload that replaces the sources does not strand the executor. The
-// uplink hands it every payload of the command topic and publishes its
+// profiles as loaded, at start and again at each reload (SetDevices);
+// each is written through whichever running source polls it and
+// implements source.Writer (routedWriter), so a reload that replaces the
+// sources does not strand the executor. The uplink hands it every payload of the command topic and publishes its
 // reports; after every new connection the executor publishes again the
 // final reports the broker had not acknowledged.
 
@@ -64,6 +64,17 @@ func (a *Agent) setWriters(srcs []namedSource) {
 // newExecutor creates the command executor for site, its journal under
 // bufDir, publishing through report.
 func (a *Agent) newExecutor(site *Site, bufDir string, report func(context.Context, *wire.Report) error) (*command.Executor, error) {
+	e, err := command.New(command.Config{Gateway: site.Gateway.ID, Devices: a.commandDevices(site), Dir: filepath.Join(bufDir, CommandsDir),
+		Report: report, Logger: a.log.With("part", "commands"), Registerer: a.reg})
+	if err != nil {
+		return nil, fmt.Errorf("commands: %w", err)
+	}
+	return e, nil
+}
+
+// commandDevices are site's devices as the executor sees them: the
+// profile loaded with the site, written through routedWriter.
+func (a *Agent) commandDevices(site *Site) map[string]command.Device {
 	devs := map[string]command.Device{}
 	for _, d := range site.sources {
 		cd := command.Device{Profile: d.Profile, Writer: routedWriter{device: d.Name, writers: &a.writers}}
@@ -75,12 +86,7 @@ func (a *Agent) newExecutor(site *Site, bufDir string, report func(context.Conte
 		}
 		devs[d.Name] = cd
 	}
-	e, err := command.New(command.Config{Gateway: site.Gateway.ID, Devices: devs, Dir: filepath.Join(bufDir, CommandsDir),
-		Report: report, Logger: a.log.With("part", "commands"), Registerer: a.reg})
-	if err != nil {
-		return nil, fmt.Errorf("commands: %w", err)
-	}
-	return e, nil
+	return devs
 }
 
 // reportVia returns the executor's Report function: the forwarder's

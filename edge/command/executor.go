@@ -121,6 +121,21 @@ func New(cfg Config) (*Executor, error) {
 	return e, nil
 }
 
+// SetDevices replaces the devices commands may write (the agent's
+// reload). Commands queued for a device no longer there are refused when
+// their turn comes; a write in progress finishes.
+func (e *Executor) SetDevices(devs map[string]Device) error {
+	c := e.cfg
+	c.Devices = devs
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg.Devices = devs
+	return nil
+}
+
 // Handle takes a command's payload as it arrived (uplink.Config.OnCommand).
 // It never blocks on a device or the network: the command is answered at
 // once (repeat, refused, expired, busy) or queued for its device.
@@ -374,8 +389,6 @@ func (e *Executor) worker(ctx context.Context, dev string) {
 func (e *Executor) run(ctx context.Context, en *entry) {
 	cmd := en.cmd
 	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
-	d := e.cfg.Devices[cmd.Device]
-	wp, _ := d.Profile.Writable(cmd.Point) // checked by Handle
 	e.mu.Lock()
 	if e.now().After(cmd.Expires) {
 		log.Warn("command expired while queued", "expires", cmd.Expires)
@@ -383,6 +396,16 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 		e.mu.Unlock()
 		return
 	}
+	// Checked again: the devices may have changed (SetDevices) while the
+	// command was queued.
+	d := e.cfg.Devices[cmd.Device]
+	if reason := e.refusal(cmd); reason != "" {
+		log.Warn("command refused", "reason", reason)
+		e.finishLogged(en, wire.StatusRefused, nil, reason)
+		e.mu.Unlock()
+		return
+	}
+	wp, _ := d.Profile.Writable(cmd.Point) // checked by refusal
 	err := e.j.append(&record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}, true)
 	if err != nil {
 		log.Error("command not written: its ID could not be journaled", "err", err)

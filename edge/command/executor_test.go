@@ -456,6 +456,32 @@ func TestJournalBound(t *testing.T) {
 	}
 }
 
+// SetDevices: a device removed by a reload refuses its commands, also
+// those queued before; one added is written.
+func TestSetDevices(t *testing.T) {
+	block := make(chan struct{})
+	w := &fakeWriter{block: block, started: make(chan string, 10)}
+	h := start(t, t.TempDir(), w, newClock(), &reporter{})
+	h.e.Handle(h.cmd(t, "s-1", "lamp-1", "line_level", 10))
+	<-w.started
+	h.e.Handle(h.cmd(t, "s-2", "lamp-1", "line_level", 20)) // queued behind s-1
+	p := daliProfile(t)
+	if err := h.e.SetDevices(map[string]Device{"lamp-3": {Profile: p, Writer: w, Timeout: time.Second}}); err != nil {
+		t.Fatal(err)
+	}
+	close(block)
+	if r := h.rep.waitFinal(t, "s-2", 1); r.Status != wire.StatusRefused || r.Detail != "device lamp-1 is not on gateway "+gw {
+		t.Errorf("queued for a removed device: %+v", r)
+	}
+	h.e.Handle(h.cmd(t, "s-3", "lamp-3", "line_level", 30))
+	if r := h.rep.waitFinal(t, "s-3", 1); r.Status != wire.StatusApplied {
+		t.Errorf("added device: %+v", r)
+	}
+	if err := h.e.SetDevices(map[string]Device{"x": {}}); err == nil {
+		t.Error("SetDevices took a device without a profile")
+	}
+}
+
 func TestValidate(t *testing.T) {
 	err := (&Config{Gateway: "bad gw", MaxQueued: -1, Devices: map[string]Device{"d": {Timeout: -1}}}).Validate()
 	for _, want := range []string{`gateway "bad gw"`, "dir: expected", "report: expected", "max_queued -1", "device d: no profile", "device d: timeout -1ns"} {
@@ -481,34 +507,37 @@ func FuzzHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	clk := newClock()
+	// One executor for the whole run (a new one per input would fsync a
+	// new journal each time); each input's writes are counted apart.
+	w := &fakeWriter{}
+	e, err := New(Config{Gateway: gw, Dir: f.TempDir(), Report: (&reporter{}).report, Clock: newClock().now,
+		Devices: map[string]Device{"lamp-1": {Profile: p, Writer: w, Timeout: time.Second}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	f.Cleanup(func() { cancel(); <-done })
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		w := &fakeWriter{}
-		e, err := New(Config{Gateway: gw, Dir: t.TempDir(), Report: (&reporter{}).report, Clock: clk.now,
-			Devices: map[string]Device{"lamp-1": {Profile: p, Writer: w, Timeout: time.Second}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- e.Run(ctx) }()
+		before := w.count()
 		e.Handle(payload)
 		e.Handle(payload)
-		e.mu.Lock()
-		idle := e.waiting == 0
-		e.mu.Unlock()
-		for !idle {
-			time.Sleep(time.Millisecond)
+		for {
 			e.mu.Lock()
-			idle = e.waiting == 0
+			idle := e.waiting == 0
 			e.mu.Unlock()
+			if idle {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
 		}
-		cancel()
-		<-done
-		if n := w.count(); n > 1 {
+		if n := w.count() - before; n > 1 {
 			t.Fatalf("%d writes of one payload", n)
 		}
-		for _, c := range w.calls {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, c := range w.calls[before:] {
 			wp, err := p.Writable(c.Point)
 			if err != nil || wp.Write.Check(c.Value, wp.Unit) != nil {
 				t.Fatalf("wrote %s = %v, which the profile refuses", c.Point, c.Value)
