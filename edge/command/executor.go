@@ -42,8 +42,10 @@ type entry struct {
 	detail  string
 }
 
-// idle reports whether nothing is pending for e (compaction may drop it).
-func (e *entry) idle() bool { return e.cmd == nil && (e.final == nil || e.published) }
+// idle reports whether e is neither queued nor running (compaction may
+// drop it once it is old enough, published or not: Keep after its expiry
+// no one waits for its report).
+func (e *entry) idle() bool { return e.cmd == nil }
 
 // Executor runs operators' commands on the gateway's devices: see the
 // package doc. Handle and Republish may be called from any goroutine, and
