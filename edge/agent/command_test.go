@@ -163,8 +163,10 @@ func TestCommandsEndToEnd(t *testing.T) {
 
 	now := time.Now().UTC()
 	applyCmd := command1(t, "c-apply", 40, now, time.Minute)
+	sent := time.Now()
 	op.send(t, applyCmd)
 	r := op.await(t, "c-apply", 1, "the report of c-apply", final)
+	t.Logf("command to applied report: %s (a figure, not a limit; the benchmark measures it)", time.Since(sent).Round(time.Millisecond))
 	if r.Status != wire.StatusApplied || r.Readback == nil || *r.Readback != 40 || r.Gateway != gwID || r.Repeat {
 		t.Fatalf("c-apply: %+v, want applied with read-back 40", r)
 	}
