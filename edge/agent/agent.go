@@ -16,8 +16,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/edge/command"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/source/mqtt"
+	"github.com/ponte-city/ponte/edge/uplink"
 	"github.com/ponte-city/ponte/internal/site"
 )
 
@@ -95,6 +97,8 @@ type Agent struct {
 
 	buf     atomic.Pointer[buffer.Buffer]
 	up      atomic.Pointer[uplinker]
+	cmds    atomic.Pointer[command.Executor]
+	writers atomic.Pointer[writerSet] // device -> the running source that writes it
 	ready   atomic.Bool
 	running atomic.Bool
 	reloads chan reloadRequest
@@ -196,14 +200,23 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, fmt.Errorf("close buffer: %w", cerr))
 		}
 	}()
-	up, err := newUplink(site, buf, a.cfg.Version, a.log.With("part", "uplink"), a.reg, a.rec)
+	var fw atomic.Pointer[uplink.Forwarder]
+	cmds, err := a.newExecutor(site, site.Buffer.Dir, reportVia(&fw))
 	if err != nil {
 		a.listener.Close()
 		return err
 	}
+	f, err := newUplink(site, buf, a.cfg.Version, a.log.With("part", "uplink"), a.reg, a.rec, cmds)
+	if err != nil {
+		a.listener.Close()
+		return err
+	}
+	fw.Store(f)
+	var up uplinker = forwarder{f}
 	a.rec.buf = buf
 	a.buf.Store(buf)
 	a.up.Store(&up)
+	a.cmds.Store(cmds)
 
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	srv.RegisterOnShutdown(a.tails.close) // live readings streams end, so Shutdown need not wait for them
@@ -232,8 +245,12 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		}
 		return nil
 	})
+	cmdCtx, stopCommands := context.WithCancel(context.Background())
+	defer stopCommands()
+	g.Go(func() error { return cmds.Run(cmdCtx) })
 	g.Go(func() error {
 		<-gctx.Done()
+		stopCommands() // a write in progress ends failed; queued commands wait for ingest's resend
 		a.shutdown(srv, buf, up, stopSources, srcDone, stopUplink, upDone)
 		return nil
 	})

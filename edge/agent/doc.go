@@ -65,8 +65,10 @@
 //	              from the buffer, and costs the sources nothing.
 //	GET /status   JSON (see Status): gateway, version, uptime, buffer
 //	              depth and oldest age, uplink state with the last
-//	              acknowledged sequence, and each device's state, last good
-//	              read and reading counts.
+//	              acknowledged sequence, each device's state, last good
+//	              read and reading counts, and the last 20 commands
+//	              (command.Entry: id, device, point, value, status,
+//	              detail, at; newest first).
 //
 // # Device states
 //

@@ -17,6 +17,7 @@ func (a *Agent) supervise(ctx context.Context, site *Site) {
 	a.mu.Unlock()
 	a.rec.setDevices(deviceNames(site))
 	a.m.devices.Set(float64(len(site.Devices)))
+	a.setWriters(srcs)
 	cur := startSources(ctx, a.log, srcs, a.emit)
 	a.ready.Store(true)
 	a.m.ready.Set(1)
@@ -43,6 +44,12 @@ func (a *Agent) supervise(ctx context.Context, site *Site) {
 			a.site = req.site
 			a.mu.Unlock()
 			a.m.devices.Set(float64(len(req.site.Devices)))
+			a.setWriters(req.srcs)
+			if e := a.cmds.Load(); e != nil {
+				if err := e.SetDevices(a.commandDevices(req.site)); err != nil {
+					a.log.Error("commands keep the devices of before the reload", "err", err)
+				}
+			}
 			cur = startSources(ctx, a.log, req.srcs, a.rec.emit)
 			close(req.done)
 		}

@@ -13,8 +13,9 @@ import (
 
 // namedSource is one transport's source.
 type namedSource struct {
-	kind profile.Kind
-	src  source.Source
+	kind    profile.Kind
+	src     source.Source
+	devices []string // the devices' names
 }
 
 // buildSources creates one source per transport for the site's devices,
@@ -39,7 +40,11 @@ func (a *Agent) buildSources(s *Site) ([]namedSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build %s source: %w", t.Kind, err)
 		}
-		out = append(out, namedSource{t.Kind, src})
+		names := make([]string, len(devs))
+		for i, d := range devs {
+			names[i] = d.Name
+		}
+		out = append(out, namedSource{t.Kind, src, names})
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/ponte-city/ponte/edge/command"
 	"net/url"
 	"time"
 
@@ -17,6 +18,8 @@ type Status struct {
 	Buffer        BufferStatus   `json:"buffer"`
 	Uplink        UplinkStatus   `json:"uplink"`
 	Devices       []DeviceStatus `json:"devices"`
+	// Commands are the last 20 commands, newest first (issue 16).
+	Commands []command.Entry `json:"commands"`
 }
 
 // BufferStatus is the buffer's depth and position. Epoch is a string:
@@ -89,6 +92,10 @@ func (a *Agent) Status() Status {
 		u := (*up).status()
 		u.Broker = st.Uplink.Broker
 		st.Uplink = u
+	}
+	st.Commands = []command.Entry{}
+	if e := a.cmds.Load(); e != nil {
+		st.Commands = e.Recent()
 	}
 	states := a.rec.states()
 	for _, d := range site.Devices {

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/edge/buffer"
+	"github.com/ponte-city/ponte/edge/command"
 	"github.com/ponte-city/ponte/edge/uplink"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -58,17 +59,19 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 
 // newUplink creates the forwarder of buf; rec receives ingest's
 // acknowledgements (the refused readings they report) and counts the
-// devices up and bad for the status message.
-func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer, rec *recorder) (uplinker, error) {
+// devices up and bad for the status message; cmds receives the commands
+// and republishes its reports at each connection.
+func newUplink(s *Site, buf *buffer.Buffer, version string, log *slog.Logger, reg prometheus.Registerer, rec *recorder, cmds *command.Executor) (*uplink.Forwarder, error) {
 	cfg, err := uplinkConfig(s, reg, version, log)
 	if err != nil {
 		return nil, err
 	}
 	cfg.OnAck = rec.acked
 	cfg.Devices = rec.deviceCounts
+	cfg.OnCommand, cfg.OnConnect = cmds.Handle, cmds.Republish
 	f, err := uplink.New(cfg, buf)
 	if err != nil {
 		return nil, fmt.Errorf("create uplink: %w", err)
 	}
-	return forwarder{f}, nil
+	return f, nil
 }

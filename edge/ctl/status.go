@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ponte-city/ponte/edge/agent"
+	"github.com/ponte-city/ponte/edge/command"
 	"github.com/ponte-city/ponte/internal/site"
 )
 
@@ -21,7 +23,8 @@ const maxStatusBytes = 16 << 20
 
 // status prints a running agent's /status as a technician reads it at the
 // cabinet: the gateway, its buffer and uplink, and a line per device with
-// its state, counts, and what ingest refused of it and why. Exit 1 when
+// its state, counts, and what ingest refused of it and why, then the last
+// commands operators sent it and how each ended. Exit 1 when
 // the agent cannot be reached or any device is not ok.
 func status(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("ponte-ctl status", flag.ContinueOnError)
@@ -113,6 +116,21 @@ func printStatus(w io.Writer, st agent.Status) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", d.Name, d.State, d.Readings, d.BadReadings, refused, why)
+	}
+	tw.Flush()
+	printCommands(w, st.Commands)
+}
+
+// printCommands lists the agent's last commands, newest first, if any.
+func printCommands(w io.Writer, cmds []command.Entry) {
+	if len(cmds) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nCOMMAND\tAT\tDEVICE\tPOINT\tVALUE\tSTATUS\tDETAIL")
+	for _, c := range cmds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.At.UTC().Format(time.RFC3339), c.Device, c.Point,
+			strconv.FormatFloat(c.Value, 'g', -1, 64), c.Status, c.Detail)
 	}
 	tw.Flush()
 }

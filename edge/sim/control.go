@@ -34,6 +34,8 @@ type UnitStatus struct {
 	Unit     uint8  `json:"unit"`
 	Requests int64  `json:"requests"`
 	Fault    string `json:"fault"`
+	// Writes counts the write requests per point (issue 16).
+	Writes map[string]int64 `json:"writes"`
 }
 
 // DeviceStatus is one serial or MQTT device in Status.
@@ -144,7 +146,7 @@ func parseValue(s string) wire.Value {
 func (c *Controller) Status() Status {
 	st := Status{Units: []UnitStatus{}, Devices: []DeviceStatus{}}
 	for _, u := range c.Units {
-		st.Units = append(st.Units, UnitStatus{Unit: u.ID(), Requests: u.Requests(), Fault: string(u.Fault())})
+		st.Units = append(st.Units, UnitStatus{Unit: u.ID(), Requests: u.Requests(), Fault: string(u.Fault()), Writes: u.Writes()})
 	}
 	sort.Slice(st.Units, func(i, j int) bool { return st.Units[i].Unit < st.Units[j].Unit })
 	if c.Line != nil {

@@ -25,9 +25,13 @@
 // several points. The profile's identify registers (modbus.identify) that
 // no point covers hold their expected value and answer reads inside them
 // only, so ponte-ctl scan finds the simulated model without the gap to a
-// far identify register (a meter code at 0xFC02) becoming readable. Writes (FC 5, 6, 15, 16) inside the span of coils and
-// holding registers are kept and pin the points they touch, so a client's
-// write is not overwritten by the next Update.
+// far identify register (a meter code at 0xFC02) becoming readable. Writes (FC 5, 6, 15, 16) to coils and
+// holding registers of points with a write block are kept and pin the
+// points they touch, so a client's write is not overwritten by the next
+// Update; a write touching any other address is exception 2, as a real
+// controller refuses it. Each accepted write is logged ("sim: write") and
+// counted per point (ModbusUnit.Writes, "writes" in GET /status), so a
+// test can assert that a command was written exactly once.
 //
 // Values are encoded independently of any client decoder: inverse scaling
 // (raw = (v-Offset)/Scale, rounded and clamped for integer types), then the

@@ -26,8 +26,8 @@ func meterProfile() *profile.Profile {
 				{Name: "f_cdab", Table: profile.TableHolding, Address: 2, Type: profile.TypeFloat32, Order: profile.OrderCDAB},
 				{Name: "f_badc", Table: profile.TableHolding, Address: 4, Type: profile.TypeFloat32, Order: profile.OrderBADC},
 				{Name: "f_dcba", Table: profile.TableHolding, Address: 6, Type: profile.TypeFloat32, Order: profile.OrderDCBA},
-				{Name: "i16", Table: profile.TableHolding, Address: 10, Type: profile.TypeInt16, Scaling: profile.Scaling{Scale: 0.1}},
-				{Name: "u32", Table: profile.TableHolding, Address: 12, Type: profile.TypeUint32, Order: profile.OrderCDAB},
+				{Name: "i16", Table: profile.TableHolding, Address: 10, Type: profile.TypeInt16, Scaling: profile.Scaling{Scale: 0.1}, Write: &profile.Write{Min: ptr(-1e9), Max: ptr(1e9)}},
+				{Name: "u32", Table: profile.TableHolding, Address: 12, Type: profile.TypeUint32, Order: profile.OrderCDAB, Write: &profile.Write{Min: ptr(-1e9), Max: ptr(1e9)}},
 				{Name: "f64", Table: profile.TableHolding, Address: 20, Type: profile.TypeFloat64, Order: "ABCDEFGH"},
 				{Name: "i64", Table: profile.TableHolding, Address: 24, Type: profile.TypeInt64, Order: "GHEFCDAB"},
 				{Name: "flag", Table: profile.TableHolding, Address: 30, Type: profile.TypeBool, Bit: 3},
@@ -37,13 +37,15 @@ func meterProfile() *profile.Profile {
 				{Name: "far", Table: profile.TableHolding, Address: 100, Type: profile.TypeUint16},
 				{Name: "voltage", Table: profile.TableInput, Address: 0, Type: profile.TypeUint16, Unit: "V", Scaling: profile.Scaling{Scale: 0.1}},
 				{Name: "energy", Table: profile.TableInput, Address: 2, Type: profile.TypeUint32, Unit: "kWh", Scaling: profile.Scaling{Scale: 0.01}},
-				{Name: "relay1", Table: profile.TableCoil, Address: 0, Type: profile.TypeBool},
-				{Name: "relay2", Table: profile.TableCoil, Address: 9, Type: profile.TypeBool},
+				{Name: "relay1", Table: profile.TableCoil, Address: 0, Type: profile.TypeBool, Write: &profile.Write{Min: ptr(-1e9), Max: ptr(1e9)}},
+				{Name: "relay2", Table: profile.TableCoil, Address: 9, Type: profile.TypeBool, Write: &profile.Write{Min: ptr(-1e9), Max: ptr(1e9)}},
 				{Name: "door", Table: profile.TableDiscrete, Address: 0, Type: profile.TypeBool},
 			},
 		},
 	}
 }
+
+func ptr(f float64) *float64 { return &f }
 
 func newUnit(t *testing.T, p *profile.Profile, id uint8, seed int64) *ModbusUnit {
 	t.Helper()

@@ -84,10 +84,10 @@ func TestRTUThreeUnitsOnOneLine(t *testing.T) {
 	}
 	// Writes with byte counts (FC 16) are assembled and answered.
 	h.SlaveId = 3
-	if _, err := c.WriteMultipleRegisters(10, 3, []byte{0, 1, 0, 2, 0, 3}); err != nil {
+	if _, err := c.WriteMultipleRegisters(12, 2, []byte{0, 1, 0, 2}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.ReadHoldingRegisters(10, 3); err != nil || !bytes.Equal(got, []byte{0, 1, 0, 2, 0, 3}) {
+	if got, err := c.ReadHoldingRegisters(12, 2); err != nil || !bytes.Equal(got, []byte{0, 1, 0, 2}) {
 		t.Errorf("after FC16: % X, %v", got, err)
 	}
 	// Exceptions travel with a valid CRC.
@@ -207,12 +207,12 @@ func TestRTUFaultsAndResync(t *testing.T) {
 			}
 		})
 	}
-	// Broadcast writes reach every unit and nobody answers.
-	if got := rawRTU(t, port, appendCRC([]byte{0, 6, 0, 100, 0x12, 0x34})); len(got) != 0 {
+	// Broadcast writes (to i16, writable) reach every unit and nobody answers.
+	if got := rawRTU(t, port, appendCRC([]byte{0, 6, 0, 10, 0x12, 0x34})); len(got) != 0 {
 		t.Errorf("broadcast answered % X", got)
 	}
 	for _, u := range []*ModbusUnit{u1, u2} {
-		reply := rawRTU(t, port, appendCRC([]byte{u.ID(), 3, 0, 100, 0, 1}))
+		reply := rawRTU(t, port, appendCRC([]byte{u.ID(), 3, 0, 10, 0, 1}))
 		if len(reply) != 7 || binary.BigEndian.Uint16(reply[3:]) != 0x1234 {
 			t.Errorf("unit %d after broadcast: % X, want 0x1234", u.ID(), reply)
 		}

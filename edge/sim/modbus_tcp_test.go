@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"maps"
 	"net"
 	"testing"
 	"time"
@@ -97,15 +98,30 @@ func TestTCPReadsAndWrites(t *testing.T) {
 	if _, err := c.WriteSingleCoil(9, 0xFF00); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WriteMultipleCoils(0, 3, []byte{0b101}); err != nil {
+	if _, err := c.WriteMultipleCoils(0, 1, []byte{0b1}); err != nil {
 		t.Fatal(err)
 	}
 	bits, err := c.ReadCoils(0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []byte{0b00000101, 0b10}; !bytes.Equal(bits, want) {
+	if want := []byte{0b00000001, 0b10}; !bytes.Equal(bits, want) {
 		t.Errorf("coils 0..9 = %08b, want %08b", bits, want)
+	}
+	// Only points with a write block are writable, as on a real device;
+	// a refused write changes nothing and counts nothing.
+	for name, write := range map[string]func() error{
+		"read-only holding point": func() error { _, err := c.WriteSingleRegister(0, 1); return err },
+		"gap between coils":       func() error { _, err := c.WriteMultipleCoils(0, 3, []byte{0b101}); return err },
+		"gap in FC 16":            func() error { _, err := c.WriteMultipleRegisters(10, 3, []byte{0, 1, 0, 2, 0, 3}); return err },
+	} {
+		if err := write(); exceptionCode(err) != exIllegalAddress {
+			t.Errorf("%s: %v, want exception 2", name, err)
+		}
+	}
+	want := map[string]int64{"i16": 1, "u32": 1, "relay1": 1, "relay2": 1}
+	if got := u.Writes(); !maps.Equal(got, want) {
+		t.Errorf("writes %v, want %v", got, want)
 	}
 	// Unit 0 and 255 reach a lone unit.
 	for _, id := range []uint8{0, 255} {

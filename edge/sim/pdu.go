@@ -133,12 +133,13 @@ func (u *ModbusUnit) writeSingle(fc byte, data []byte) []byte {
 			return exception(fc, exIllegalValue)
 		}
 	}
-	if !u.spans[table].covers(addr, 1) {
+	if !u.spans[table].covers(addr, 1) || !u.writable(table, addr, 1) {
 		return exception(fc, exIllegalAddress)
 	}
 	u.mu.Lock()
 	u.tables[table][uint16(addr)] = val
 	u.pinRange(table, addr, 1)
+	u.countWrites(table, addr, 1)
 	u.mu.Unlock()
 	return append([]byte{fc}, data...)
 }
@@ -156,7 +157,7 @@ func (u *ModbusUnit) writeMultiple(fc byte, data []byte) []byte {
 	if qty < 1 || qty > limit || count != want || len(data) != writeMultipleHdrSize+count {
 		return exception(fc, exIllegalValue)
 	}
-	if !u.spans[table].covers(addr, qty) {
+	if !u.spans[table].covers(addr, qty) || !u.writable(table, addr, qty) {
 		return exception(fc, exIllegalAddress)
 	}
 	vals := data[writeMultipleHdrSize:]
@@ -171,6 +172,7 @@ func (u *ModbusUnit) writeMultiple(fc byte, data []byte) []byte {
 		}
 	}
 	u.pinRange(table, addr, qty)
+	u.countWrites(table, addr, qty)
 	u.mu.Unlock()
 	return append([]byte{fc}, data[:4]...)
 }

@@ -24,6 +24,7 @@ func NewModbusServer(log *slog.Logger, units ...*ModbusUnit) *ModbusServer {
 	s := &ModbusServer{log: log, units: make(map[uint8]*ModbusUnit, len(units))}
 	for _, u := range units {
 		s.units[u.ID()] = u
+		u.setLog(log)
 	}
 	for id := range s.units {
 		s.ids = append(s.ids, id)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"sync"
@@ -71,6 +72,8 @@ type ModbusUnit struct {
 	tables [nTables]map[uint16]uint16 // bits stored as 0/1
 	pinned []bool
 	fault  Fault
+	writes map[string]int64 // write requests per point name
+	log    *slog.Logger     // logs writes; nil logs none
 }
 
 // NewModbusUnit builds unit unit serving p's register map, its values

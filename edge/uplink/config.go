@@ -103,6 +103,16 @@ type Config struct {
 	// Ack.Refused the readings it refused (an ingest that reads batch
 	// version 3 is then required; see package wire).
 	OnAck func(wire.Ack)
+	// OnCommand, when set, makes every connection subscribe to the
+	// gateway's command topic (Topics.Cmd) with QoS 1 and receives each
+	// command's payload (a copy), undecoded, on paho's goroutine; it must
+	// not block (the executor queues it). See PublishReport for the
+	// answers.
+	OnCommand func(payload []byte)
+	// OnConnect, when set, is called on a goroutine of its own each time
+	// a connection is up (subscribed, online status published), so that
+	// reports not yet delivered are published again.
+	OnConnect func()
 	// Version is the agent's version, carried in the status message.
 	Version string
 	// StatusInterval is how often, while connected, the retained "online"

@@ -57,7 +57,7 @@ func (f *Forwarder) options(c *conn) *paho.ClientOptions {
 		SetDialer(&net.Dialer{Timeout: f.cfg.ConnectTimeout}).
 		SetBinaryWill(f.status, will, 1, true).
 		SetOnConnectHandler(func(cl paho.Client) {
-			err := subscribe(cl, f.ack, f.ackQoS(), f.cfg.ConnectTimeout, f.onAck)
+			err := f.subscribeAll(cl)
 			select {
 			case c.subscribed <- err:
 			default:

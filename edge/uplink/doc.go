@@ -106,6 +106,17 @@
 // nothing is acknowledged, every record is kept, and each AckTimeout logs
 // a warning that names the topic.
 //
+// # Commands and reports
+//
+// With Config.OnCommand set, the same OnConnect handler subscribes to the
+// gateway's command topic (Topics.Cmd) with QoS 1 and hands every payload
+// to OnCommand (edge/command's Executor.Handle). PublishReport publishes
+// a wire.Report with QoS 1 on Topics.Report and returns once the broker
+// acknowledged it; Config.OnConnect runs after each connection, so the
+// executor publishes again what was not acknowledged. The clean session
+// stays: ingest resends unfinished commands when the gateway is online
+// again, and the executor answers an ID it has seen with its kept report.
+//
 // # Reconnection and replay
 //
 // Run reconnects for ever, with a "full jitter" backoff (internal/backoff,

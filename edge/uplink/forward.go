@@ -43,9 +43,13 @@ type Forwarder struct {
 	up     string // topics
 	ack    string
 	status string
+	cmd    string
+	report string
 	retry  backoff.Policy // reconnect waits: full jitter
 
 	running atomic.Bool
+	// cur is the connection while it is up, for PublishReport.
+	cur atomic.Pointer[conn]
 	// sent is the highest sequence number published in this process;
 	// acks above it are refused. Written by Run before each publish.
 	sent atomic.Uint64
@@ -103,6 +107,8 @@ func New(cfg Config, buf *buffer.Buffer) (*Forwarder, error) {
 		up:      cfg.Topics.Up(cfg.Gateway),
 		ack:     cfg.Topics.Ack(cfg.Gateway),
 		status:  cfg.Topics.Status(cfg.Gateway),
+		cmd:     cfg.Topics.Cmd(cfg.Gateway),
+		report:  cfg.Topics.Report(cfg.Gateway),
 		retry:   backoff.Policy{Base: cfg.BackoffBase, Max: cfg.BackoffMax, Jitter: backoff.Full},
 		ackWake: make(chan struct{}, 1),
 		ackWarn: rate.NewLimiter(rate.Every(ackWarnEvery), 1),
@@ -194,10 +200,15 @@ func (f *Forwarder) session(ctx context.Context, s *sender) (connected bool, err
 	f.m.connected.Set(1)
 	f.update(func(st *Status) { st.Connected = true })
 	f.log.Info("uplink connected", "broker", f.broker, "epoch", f.epoch)
+	f.cur.Store(c)
 	defer func() {
+		f.cur.Store(nil)
 		f.m.connected.Set(0)
 		f.update(func(st *Status) { st.Connected = false })
 	}()
+	if f.cfg.OnConnect != nil {
+		go f.cfg.OnConnect()
+	}
 	stopHeartbeat := f.heartbeat(c)
 	err = s.run(ctx, c)
 	stopHeartbeat()

@@ -18,6 +18,7 @@ type bus struct {
 	log     *slog.Logger
 	metrics *source.Metrics
 	backoff func(n int) time.Duration
+	ops     chan busOp // writes and read-backs, run between polls
 
 	results  []Result       // reused between polls
 	readings []wire.Reading // reused between polls; emit must not keep it
@@ -44,8 +45,13 @@ func (b *bus) run(ctx context.Context, emit source.Emitter) {
 	for {
 		d, j, due := b.nextJob()
 		if d == nil {
-			<-ctx.Done()
-			return
+			select {
+			case <-ctx.Done():
+				return
+			case op := <-b.ops:
+				b.runOp(op)
+				continue
+			}
 		}
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)
@@ -53,6 +59,17 @@ func (b *bus) run(ctx context.Context, emit source.Emitter) {
 			case <-ctx.Done():
 				return
 			case <-timer.C:
+			case op := <-b.ops:
+				timer.Stop()
+				b.runOp(op)
+				continue
+			}
+		} else {
+			select { // a waiting write goes first even when polls are late
+			case op := <-b.ops:
+				b.runOp(op)
+				continue
+			default:
 			}
 		}
 		if ctx.Err() != nil {

@@ -88,7 +88,7 @@ func decodeRaw(p *profile.ModbusPoint, order profile.Order, raw []byte) (wire.Va
 		return decodeString(p, raw)
 	}
 	var buf [8]byte
-	b := canonical(buf[:len(raw)], raw, order)
+	b := order.Arrange(buf[:len(raw)], raw)
 	switch p.Type {
 	case profile.TypeInt32:
 		return scaleInt(p, int64(int32(binary.BigEndian.Uint32(b)))), nil
@@ -116,25 +116,6 @@ func decodeRaw(p *profile.ModbusPoint, order profile.Order, raw []byte) (wire.Va
 		return wire.Float(p.Scaling.Apply(f)), nil
 	}
 	return bad("type %q cannot be read over Modbus", p.Type)
-}
-
-// canonical copies the registers in raw into dst as one big-endian value,
-// undoing the word and byte swaps of order.
-func canonical(dst, raw []byte, order profile.Order) []byte {
-	words := len(raw) / 2
-	swapW, swapB := order.SwapWords(), order.SwapBytes()
-	for i := 0; i < words; i++ {
-		src := i
-		if swapW {
-			src = words - 1 - i
-		}
-		hi, lo := raw[2*src], raw[2*src+1]
-		if swapB {
-			hi, lo = lo, hi
-		}
-		dst[2*i], dst[2*i+1] = hi, lo
-	}
-	return dst
 }
 
 // scaleInt keeps an integer an integer unless the point scales it.

@@ -113,4 +113,18 @@
 // state is logged once per change: Warn with the reason when it goes bad
 // or fails differently, Info when it responds again. Each poll is logged
 // at Debug.
+//
+// # Writes
+//
+// Source implements source.Writer for operators' commands (issue 16;
+// edge/command decides whether a command may be written): FC 06 for a
+// point of one register, FC 16 for several, FC 05 for a coil, the value
+// encoded by profile.EncodeRegisters / EncodeCoil (the read decoding
+// inverted). The write runs on the bus goroutine between two polls, so it
+// never interleaves with a read on a shared RTU line or TCP connection;
+// the point's settle time is waited outside the bus (the other devices
+// keep their rate); the read-back point is then read on the bus and
+// decoded as a poll decodes it. A write is sent once, never retried on a
+// fresh connection: a failure may hide a write that reached the device,
+// and the command reports failed rather than writing twice.
 package modbus

@@ -56,12 +56,6 @@ func TestTCPAllTypesThroughGateway(t *testing.T) {
 // Three slaves on one RTU line (a socat pty pair; the simulator serves one
 // end through tarm/serial, the source polls the other) all read correctly.
 func TestRTUThreeSlavesOnOneLine(t *testing.T) {
-	simEnd, ourEnd := testenv.PtyPair(t)
-	port, err := serial.OpenPort(&serial.Config{Name: simEnd, Baud: 9600, ReadTimeout: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("open %s: %v", simEnd, err)
-	}
-	t.Cleanup(func() { port.Close() })
 	p := allTypesProfile()
 	want := map[uint8]map[string]wire.Value{}
 	var units []*sim.ModbusUnit
@@ -69,16 +63,7 @@ func TestRTUThreeSlavesOnOneLine(t *testing.T) {
 		want[id] = allTypesValues(int(id))
 		units = append(units, newUnit(t, p, id, want[id]))
 	}
-	srv := sim.NewModbusServer(slog.New(slog.DiscardHandler), units...)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeRTU(ctx, port) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-	})
+	ourEnd := serveRTU(t, 9600, units...)
 
 	var devs []source.Device
 	for _, id := range []uint8{1, 7, 247} {

@@ -14,6 +14,9 @@ type link interface {
 	// read performs one read of r from unit and returns the data bytes of
 	// the reply, bounded by timeout (and, where the transport allows, ctx).
 	read(ctx context.Context, unit uint8, timeout time.Duration, r *Request) ([]byte, error)
+	// write performs one write to unit, bounded like read. A write is
+	// sent once: it is not retried on a fresh connection.
+	write(ctx context.Context, unit uint8, timeout time.Duration, w *writeOp) error
 	// reset forgets the state of the line after a failed exchange, so a
 	// late or partial reply cannot be taken for the answer to the next
 	// request: TCP closes the connection, RTU drains the line.
@@ -44,6 +47,7 @@ type tcpLink struct {
 	h         *modbus.TCPClientHandler
 	c         modbus.Client
 	connected bool
+	noRetry   bool // set while a write is in flight
 }
 
 func newTCPLink(hostport string) *tcpLink {
@@ -78,7 +82,7 @@ func (l *tcpLink) send(adu []byte) ([]byte, error) {
 		return resp, nil
 	}
 	l.reset()
-	if !reused || isTimeout(err) {
+	if !reused || isTimeout(err) || l.noRetry {
 		return nil, err
 	}
 	if cerr := l.h.Connect(); cerr != nil {
@@ -98,6 +102,14 @@ func (l *tcpLink) read(_ context.Context, unit uint8, timeout time.Duration, r *
 	l.h.SlaveId = unit
 	l.h.Timeout = timeout
 	return readWith(l.c, r)
+}
+
+func (l *tcpLink) write(_ context.Context, unit uint8, timeout time.Duration, w *writeOp) error {
+	l.h.SlaveId = unit
+	l.h.Timeout = timeout
+	l.noRetry = true
+	defer func() { l.noRetry = false }()
+	return writeWith(l.c, w)
 }
 
 func (l *tcpLink) reset() {

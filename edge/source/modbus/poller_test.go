@@ -44,6 +44,9 @@ func (f *fakeLink) read(ctx context.Context, unit uint8, timeout time.Duration, 
 	return f.reply(ctx, unit, timeout, r)
 }
 
+func (f *fakeLink) write(context.Context, uint8, time.Duration, *writeOp) error {
+	return errors.New("fake link: no writes")
+}
 func (f *fakeLink) reset()       { f.mu.Lock(); f.resets++; f.mu.Unlock() }
 func (f *fakeLink) close() error { return nil }
 

@@ -59,6 +59,13 @@ func (l *rtuLink) read(ctx context.Context, unit uint8, timeout time.Duration, r
 	return readWith(l.c, r)
 }
 
+func (l *rtuLink) write(ctx context.Context, unit uint8, timeout time.Duration, w *writeOp) error {
+	l.pk.SlaveId = unit
+	l.ctx, l.timeout = ctx, timeout
+	defer func() { l.ctx = context.Background() }()
+	return writeWith(l.c, w)
+}
+
 func (l *rtuLink) send(adu []byte) ([]byte, error) {
 	if l.port == nil {
 		p, err := l.open(l.line)

@@ -9,9 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/tarm/serial"
 
 	"github.com/ponte-city/ponte/edge/sim"
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -149,6 +153,29 @@ func serveTCP(t testing.TB, units ...*sim.ModbusUnit) (string, *countingListener
 		}
 	})
 	return "tcp://" + ln.Addr().String(), cl
+}
+
+// serveRTU runs a simulator for units on one end of a socat pty pair at
+// baud until the test ends and returns the other end's path.
+func serveRTU(t *testing.T, baud int, units ...*sim.ModbusUnit) string {
+	t.Helper()
+	simEnd, ourEnd := testenv.PtyPair(t)
+	port, err := serial.OpenPort(&serial.Config{Name: simEnd, Baud: baud, ReadTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("open %s: %v", simEnd, err)
+	}
+	t.Cleanup(func() { port.Close() })
+	srv := sim.NewModbusServer(slog.New(slog.DiscardHandler), units...)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeRTU(ctx, port) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("simulator: %v", err)
+		}
+	})
+	return ourEnd
 }
 
 // latest returns the most recent reading of every point of device.

@@ -55,7 +55,7 @@ func newSource(cfg Config, mkLink func(key string, line *source.SerialLine) link
 		key, line, _ := busKey(d.Address) // checked by Validate
 		b := byKey[key]
 		if b == nil {
-			b = &bus{key: key, link: mkLink(key, line), log: log.With("bus", key), metrics: cfg.Metrics,
+			b = &bus{key: key, link: mkLink(key, line), log: log.With("bus", key), metrics: cfg.Metrics, ops: make(chan busOp),
 				backoff: backoff.Policy{Base: base, Max: maxB}.Wait}
 			byKey[key] = b
 			s.buses = append(s.buses, b)

@@ -1,0 +1,493 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/wire"
+)
+
+// Interrupted is the detail of the failed report of a command found
+// started but not ended after a restart.
+const Interrupted = "interrupted by a restart; not written again"
+
+// Busy is the detail of the failed report of a command beyond MaxQueued.
+const Busy = "gateway busy: too many commands queued"
+
+// recentMax is how many commands Recent lists.
+const recentMax = 20
+
+// entry is one command ID the executor knows. Guarded by Executor.mu.
+type entry struct {
+	id, device, point string
+	value             float64
+	expires           time.Time
+	started           bool         // journaled as started (durable)
+	final             *wire.Report // the final report (durable once set)
+	published         bool         // the broker acknowledged the final report
+
+	cmd     *wire.Command // while queued or running
+	running bool
+	queued  bool // in the publish queue (final report)
+	at      time.Time
+	status  wire.CommandStatus // last step, for Recent
+	detail  string
+}
+
+// idle reports whether e is neither queued nor running (compaction may
+// drop it once it is old enough, published or not: Keep after its expiry
+// no one waits for its report).
+func (e *entry) idle() bool { return e.cmd == nil }
+
+// Executor runs operators' commands on the gateway's devices: see the
+// package doc. Handle and Republish may be called from any goroutine, and
+// before Run; Run may be called once.
+type Executor struct {
+	cfg   Config
+	log   *slog.Logger
+	m     *metrics
+	now   func() time.Time
+	queue int // MaxQueued
+
+	mu      sync.Mutex
+	j       *journal
+	es      map[string]*entry
+	order   []string            // IDs by first arrival, for Recent and compaction
+	pending map[string][]*entry // device -> commands waiting, in arrival order
+	busyDev map[string]bool     // a worker runs for the device
+	waiting int                 // commands queued or running
+	runCtx  context.Context     // set by Run
+	wg      sync.WaitGroup      // workers
+	pubs    []*wire.Report      // reports to publish, in order
+	pubWake chan struct{}
+}
+
+// New checks cfg, opens (and compacts) the journal, and turns every
+// command found started without a final report into a failed report
+// (Interrupted), journaled, to be published when Run starts.
+func New(cfg Config) (*Executor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.MaxQueued == 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("command executor: %w", err)
+	}
+	e := &Executor{cfg: cfg, log: cfg.Logger, m: m, now: cfg.Clock, queue: cfg.MaxQueued,
+		pending: map[string][]*entry{}, busyDev: map[string]bool{}, pubWake: make(chan struct{}, 1)}
+	j, es, order, bad, err := openJournal(filepath.Join(cfg.Dir, JournalFile), e.now())
+	if err != nil {
+		return nil, err
+	}
+	e.j, e.es, e.order = j, es, order
+	if bad > 0 {
+		m.badLines.Add(float64(bad))
+		e.log.Warn("command journal lines skipped (torn by a crash or corrupt)", "file", j.path, "lines", bad)
+	}
+	for _, id := range order {
+		en := es[id]
+		en.status, en.at = wire.StatusReceived, en.expires
+		if en.final != nil {
+			en.status, en.detail, en.at = en.final.Status, en.final.Detail, en.final.At
+			continue
+		}
+		if !en.started {
+			continue
+		}
+		e.log.Warn("command interrupted by a restart; reported failed, not written again", "id", id, "device", en.device, "point", en.point)
+		if err := e.finish(en, wire.StatusFailed, nil, Interrupted); err != nil {
+			_ = j.close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// SetDevices replaces the devices commands may write (the agent's
+// reload). Commands queued for a device no longer there are refused when
+// their turn comes; a write in progress finishes.
+func (e *Executor) SetDevices(devs map[string]Device) error {
+	c := e.cfg
+	c.Devices = devs
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg.Devices = devs
+	return nil
+}
+
+// Handle takes a command's payload as it arrived (uplink.Config.OnCommand).
+// It never blocks on a device or the network: the command is answered at
+// once (repeat, refused, expired, busy) or queued for its device.
+func (e *Executor) Handle(payload []byte) {
+	cmd, err := wire.DecodeCommand(payload)
+	if err != nil {
+		e.malformed(payload, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if en := e.es[cmd.ID]; en != nil {
+		e.repeat(en)
+		return
+	}
+	en := &entry{id: cmd.ID, device: cmd.Device, point: cmd.Point, value: cmd.Value, expires: cmd.Expires,
+		at: e.now().UTC(), status: wire.StatusReceived}
+	e.es[cmd.ID] = en
+	e.order = append(e.order, cmd.ID)
+	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
+	if e.now().After(cmd.Expires) {
+		log.Warn("command expired before it reached the gateway", "expires", cmd.Expires)
+		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" before the gateway received it")
+		return
+	}
+	if reason := e.refusal(cmd); reason != "" {
+		log.Warn("command refused", "reason", reason)
+		e.finishLogged(en, wire.StatusRefused, nil, reason)
+		return
+	}
+	if e.waiting >= e.queue {
+		log.Warn("command refused: gateway busy", "queued", e.waiting)
+		e.finishLogged(en, wire.StatusFailed, nil, Busy)
+		return
+	}
+	en.cmd = cmd
+	e.waiting++
+	e.m.inFlight.Set(float64(e.waiting))
+	e.pending[cmd.Device] = append(e.pending[cmd.Device], en)
+	log.Info("command queued")
+	e.startWorker(cmd.Device)
+}
+
+// refusal says why cmd does not fit its device's profile, or "".
+func (e *Executor) refusal(cmd *wire.Command) string {
+	d, ok := e.cfg.Devices[cmd.Device]
+	if !ok {
+		return fmt.Sprintf("device %s is not on gateway %s", cmd.Device, e.cfg.Gateway)
+	}
+	wp, err := d.Profile.Writable(cmd.Point)
+	if err != nil {
+		return err.Error()
+	}
+	if err := wp.Write.Check(cmd.Value, wp.Unit); err != nil {
+		return err.Error()
+	}
+	if d.Writer == nil {
+		return fmt.Sprintf("device %s: its source cannot write", cmd.Device)
+	}
+	return ""
+}
+
+// malformed logs and counts a payload that is not a command; when its ID
+// can be read, the command is refused with the reason (and kept, so a
+// resend is answered alike).
+func (e *Executor) malformed(payload []byte, err error) {
+	e.m.commands.WithLabelValues("malformed").Inc()
+	var probe struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(payload, &probe)
+	e.log.Warn("command payload refused", "reason", err.Error(), "bytes", len(payload), "id", probe.ID)
+	if !wire.ValidCommandID(probe.ID) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if en := e.es[probe.ID]; en != nil {
+		e.repeat(en)
+		return
+	}
+	en := &entry{id: probe.ID, at: e.now().UTC(), expires: e.now().UTC()}
+	e.es[probe.ID] = en
+	e.order = append(e.order, probe.ID)
+	e.finishLogged(en, wire.StatusRefused, nil, "malformed command: "+err.Error())
+}
+
+// repeat answers a command ID seen before: the kept final report again,
+// marked Repeat; nothing while the command is still queued or running.
+// Caller holds mu.
+func (e *Executor) repeat(en *entry) {
+	e.m.commands.WithLabelValues("repeat").Inc()
+	if en.final == nil {
+		e.log.Info("command delivered again while in progress; ignored", "id", en.id)
+		return
+	}
+	r := *en.final
+	r.Repeat = true
+	e.log.Info("command delivered again; answered with its kept report", "id", en.id, "status", r.Status)
+	e.publish(&r)
+}
+
+// finishLogged is finish for callers that cannot return the error: a
+// journal that cannot be written is logged (the report still goes out).
+// Caller holds mu.
+func (e *Executor) finishLogged(en *entry, st wire.CommandStatus, readback *float64, detail string) {
+	if err := e.finish(en, st, readback, detail); err != nil {
+		e.log.Error("command journal not written", "id", en.id, "err", err)
+	}
+}
+
+// finish ends en with a final report: journaled (fsync) first, then
+// queued for publishing. Caller holds mu (or owns e, in New).
+func (e *Executor) finish(en *entry, st wire.CommandStatus, readback *float64, detail string) error {
+	r := &wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: st, Readback: readback, Detail: clip(detail), At: e.now().UTC()}
+	en.final, en.status, en.detail, en.at = r, st, r.Detail, r.At
+	e.m.commands.WithLabelValues(string(st)).Inc()
+	err := e.j.append(&record{Kind: recFinal, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires, Report: r}, true)
+	e.publish(r)
+	en.queued = true
+	if e.j.due() {
+		if cerr := e.j.compact(e.es, &e.order, e.now()); cerr != nil {
+			e.log.Error("command journal not compacted", "err", cerr)
+		}
+	}
+	return err
+}
+
+// publish queues r for the publisher. Caller holds mu.
+func (e *Executor) publish(r *wire.Report) {
+	e.pubs = append(e.pubs, r)
+	select {
+	case e.pubWake <- struct{}{}:
+	default:
+	}
+}
+
+// Republish queues again every final report the broker has not
+// acknowledged (uplink.Config.OnConnect calls it after a reconnect).
+func (e *Executor) Republish() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range e.order {
+		if en := e.es[id]; en.final != nil && !en.published && !en.queued {
+			en.queued = true
+			e.publish(en.final)
+		}
+	}
+}
+
+// Run publishes reports and runs the queued commands until ctx ends; it
+// then waits for the writes in progress (their ctx ended with it) and
+// closes the journal. It returns nil.
+func (e *Executor) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.runCtx = ctx
+	for dev := range e.pending {
+		e.startWorker(dev)
+	}
+	e.mu.Unlock()
+	e.Republish()
+	e.publisher(ctx)
+	e.wg.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.runCtx = nil
+	if err := e.j.close(); err != nil {
+		e.log.Warn("command journal close", "err", err)
+	}
+	return nil
+}
+
+// publisher publishes queued reports in order until ctx ends. A final
+// report the broker acknowledged is journaled as published; one that
+// failed waits for Republish.
+func (e *Executor) publisher(ctx context.Context) {
+	for {
+		e.mu.Lock()
+		var r *wire.Report
+		if len(e.pubs) > 0 {
+			r = e.pubs[0]
+			e.pubs = e.pubs[1:]
+		}
+		e.mu.Unlock()
+		if r == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.pubWake:
+				continue
+			}
+		}
+		err := e.cfg.Report(ctx, r)
+		if ctx.Err() != nil {
+			return
+		}
+		e.mu.Lock()
+		en := e.es[r.ID]
+		if en != nil && r.Status.Final() && !r.Repeat && en.final == r {
+			en.queued = false
+			if err == nil && !en.published {
+				en.published = true
+				if jerr := e.j.append(&record{Kind: recPublished, ID: r.ID}, false); jerr != nil {
+					e.log.Warn("command journal: published not recorded", "id", r.ID, "err", jerr)
+				}
+			}
+		}
+		e.mu.Unlock()
+		if err != nil {
+			e.log.Warn("command report not published; again after the next connection", "id", r.ID, "status", r.Status, "err", err)
+		}
+	}
+}
+
+// startWorker starts the device's worker if Run runs and none does.
+// Caller holds mu.
+func (e *Executor) startWorker(dev string) {
+	if e.runCtx == nil || e.busyDev[dev] || len(e.pending[dev]) == 0 {
+		return
+	}
+	e.busyDev[dev] = true
+	ctx := e.runCtx
+	e.wg.Go(func() { e.worker(ctx, dev) })
+}
+
+// worker runs the device's commands one at a time, in arrival order.
+func (e *Executor) worker(ctx context.Context, dev string) {
+	for {
+		e.mu.Lock()
+		q := e.pending[dev]
+		if len(q) == 0 || ctx.Err() != nil {
+			e.busyDev[dev] = false
+			e.mu.Unlock()
+			return
+		}
+		en := q[0]
+		e.pending[dev] = q[1:]
+		e.mu.Unlock()
+		e.run(ctx, en)
+		e.mu.Lock()
+		en.cmd, en.running = nil, false
+		e.waiting--
+		e.m.inFlight.Set(float64(e.waiting))
+		e.mu.Unlock()
+	}
+}
+
+// run executes one queued command: expiry checked again, the ID journaled
+// as started (fsync) before the write, received reported, the write and
+// its read-back, the final report journaled and published.
+func (e *Executor) run(ctx context.Context, en *entry) {
+	cmd := en.cmd
+	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
+	e.mu.Lock()
+	if e.now().After(cmd.Expires) {
+		log.Warn("command expired while queued", "expires", cmd.Expires)
+		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" while queued behind other commands")
+		e.mu.Unlock()
+		return
+	}
+	// Checked again: the devices may have changed (SetDevices) while the
+	// command was queued.
+	d := e.cfg.Devices[cmd.Device]
+	if reason := e.refusal(cmd); reason != "" {
+		log.Warn("command refused", "reason", reason)
+		e.finishLogged(en, wire.StatusRefused, nil, reason)
+		e.mu.Unlock()
+		return
+	}
+	wp, _ := d.Profile.Writable(cmd.Point) // checked by refusal
+	err := e.j.append(&record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}, true)
+	if err != nil {
+		log.Error("command not written: its ID could not be journaled", "err", err)
+		e.finishLogged(en, wire.StatusFailed, nil, "not written: the gateway could not record the command ("+err.Error()+")")
+		e.mu.Unlock()
+		return
+	}
+	en.started, en.running, en.status, en.at = true, true, wire.StatusReceived, e.now().UTC()
+	e.publish(&wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: wire.StatusReceived, At: en.at})
+	e.mu.Unlock()
+
+	// A budget, not a deadline: the gateway's clock may step, the
+	// context's timer runs on the monotonic clock.
+	budget := cmd.Expires.Sub(e.now())
+	if d.Timeout > 0 {
+		budget = 3*d.Timeout + wp.Write.Settle.D()
+	}
+	wctx, cancel := context.WithTimeout(ctx, budget)
+	readback, err := d.Writer.WritePoint(wctx, source.WriteRequest{Device: cmd.Device, Point: cmd.Point, Value: cmd.Value,
+		Rules: wp.Write, Expires: cmd.Expires, Sent: func(detail string) { e.sent(en, detail) }})
+	cancel()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case err != nil:
+		log.Warn("command failed", "err", err)
+		e.finishLogged(en, wire.StatusFailed, nil, err.Error())
+	case !wp.Write.Applied(cmd.Value, readback):
+		log.Warn("command read back differs", "readback", readback)
+		e.finishLogged(en, wire.StatusFailed, &readback, "read back "+fmtValue(readback)+", wrote "+fmtValue(cmd.Value))
+	default:
+		log.Info("command applied", "readback", readback)
+		e.finishLogged(en, wire.StatusApplied, &readback, "")
+	}
+}
+
+// sent reports the sent step of an asynchronous write (a downlink queued
+// at the network server).
+func (e *Executor) sent(en *entry, detail string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en.status, en.detail, en.at = wire.StatusSent, clip(detail), e.now().UTC()
+	e.publish(&wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: wire.StatusSent, Detail: en.detail, At: en.at})
+}
+
+// Entry is one command as Recent lists it (the agent's /status).
+type Entry struct {
+	ID     string             `json:"id"`
+	Device string             `json:"device"`
+	Point  string             `json:"point"`
+	Value  float64            `json:"value"`
+	Status wire.CommandStatus `json:"status"`
+	Detail string             `json:"detail,omitempty"`
+	At     time.Time          `json:"at"`
+}
+
+// Recent returns the last 20 commands by arrival, newest first, with the
+// step each is at.
+func (e *Executor) Recent() []Entry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := []Entry{}
+	for i := len(e.order) - 1; i >= 0 && len(out) < recentMax; i-- {
+		en := e.es[e.order[i]]
+		out = append(out, Entry{ID: en.id, Device: en.device, Point: en.point, Value: en.value, Status: en.status, Detail: en.detail, At: en.at})
+	}
+	return out
+}
+
+// clip keeps a detail within wire.MaxDetailLen bytes, on a rune boundary.
+func clip(s string) string {
+	if len(s) <= wire.MaxDetailLen {
+		return s
+	}
+	cut := wire.MaxDetailLen - 3
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func fmtValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
