@@ -70,6 +70,7 @@ type Service struct {
 	cmds   map[string]*Command
 	devLim map[string]*rate.Limiter
 	opLim  map[string]*rate.Limiter
+	lastMs int64 // of the last ID
 
 	onlineMu sync.Mutex
 	online   map[string]bool
@@ -121,11 +122,15 @@ func (s *Service) openCount() int {
 }
 
 // newID returns a time-sortable unique command ID: "cmd-", the issue's
-// Unix milliseconds (13 digits) and 8 random hex digits.
-func newID(now time.Time) string {
+// Unix milliseconds (13 digits; one more than the last ID's when two
+// fall in one millisecond, so IDs sort in issue order) and 8 random hex
+// digits (unique across instances and restarts). mu is held.
+func (s *Service) newID(now time.Time) string {
+	ms := max(now.UnixMilli(), s.lastMs+1)
+	s.lastMs = ms
 	b := make([]byte, 4)
 	rand.Read(b)
-	return fmt.Sprintf("cmd-%013d-%s", now.UnixMilli(), hex.EncodeToString(b))
+	return fmt.Sprintf("cmd-%013d-%s", ms, hex.EncodeToString(b))
 }
 
 // checkText checks a text field's length in characters.
@@ -209,7 +214,7 @@ func (s *Service) Issue(ctx context.Context, scope twin.Scope, opID string, req 
 		state = AwaitingApproval
 	}
 	exp := now.Add(life)
-	e := &Entry{At: now, Command: newID(now), Event: EventIssued, State: state, By: ByOperator,
+	e := &Entry{At: now, Command: s.newID(now), Event: EventIssued, State: state, By: ByOperator,
 		Operator: &Operator{Name: strings.TrimSpace(req.Operator), ID: opID},
 		Entity:   t.Entity, Gateway: t.Gateway, Device: t.Device, Point: wp.Name, Value: req.Value, Unit: wp.Unit,
 		Reason: strings.TrimSpace(req.Reason), Expires: &exp}
@@ -310,7 +315,7 @@ func (s *Service) apply(e *Entry) {
 	case e.Event == EventRejected:
 		c.Detail = e.Detail
 	case e.Event == EventPublished || e.Event == EventResent:
-		c.lastSent = e.At
+		c.lastSent, c.published = e.At, true
 	case e.By == ByGateway:
 		c.reported = true
 		if e.Readback != nil {
@@ -440,12 +445,7 @@ func (s *Service) List(scope twin.Scope, all bool, entity string, limit int) []C
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b Command) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
+	slices.SortFunc(out, func(a, b Command) int { return strings.Compare(b.ID, a.ID) })
 	if len(out) > limit {
 		out = out[:limit]
 	}
@@ -594,7 +594,7 @@ func (s *Service) sweep(ctx context.Context) {
 		case c.State == Queued && !c.reported && now.Before(c.Expires) &&
 			(online[c.Gateway] || now.Sub(c.lastSent) >= s.cfg.Resend):
 			event := EventResent
-			if c.lastSent.IsZero() {
+			if !c.published {
 				event = EventPublished
 			}
 			s.publish(ctx, c, event)

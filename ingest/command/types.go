@@ -88,8 +88,10 @@ type Command struct {
 
 	// reported: the gateway sent a report of it (no more resends).
 	reported bool
-	// lastSent is when it was last published or tried (zero: not yet).
-	lastSent time.Time
+	// lastSent is when it was last published or tried (zero: not yet);
+	// published says the broker took it once.
+	lastSent  time.Time
+	published bool
 	// expiredByIngest: ingest ended it for want of a report; a final
 	// report of the gateway arriving later still wins.
 	expiredByIngest bool
