@@ -138,6 +138,14 @@ func (f *fixture) open(t testing.TB) {
 	t.Cleanup(func() { s.Close() })
 }
 
+// run runs the Service until the test ends.
+func (f *fixture) run(t testing.TB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // issue issues a command of entFi as opA.
 func (f *fixture) issue(t testing.TB, point string, v float64) Command {
 	t.Helper()

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -19,10 +18,7 @@ func TestInfluxAudit(t *testing.T) {
 	w := NewInfluxAudit(srv.URL, "", "", srv.Bucket, 5*time.Second)
 	defer w.Close()
 	f := newFixture(t, func(c *Config) { c.AuditPoints = w })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); f.s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	f.run(t)
 
 	c := f.issue(t, "line_level", 40)
 	f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(40))
@@ -62,10 +58,7 @@ func TestInfluxAuditDownNeverBlocks(t *testing.T) {
 		c.AuditPoints = w
 		c.AuditRetryBase, c.AuditRetryMax = time.Millisecond, time.Millisecond
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); f.s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	f.run(t)
 	c := f.issue(t, "line_level", 40)
 	f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(40))
 	if got := f.events(t, c.ID); len(got) != 3 {
