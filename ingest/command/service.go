@@ -322,7 +322,8 @@ func (s *Service) apply(e *Entry) {
 			v := *e.Readback
 			c.Readback = &v
 		}
-		if e.State == c.State && !c.State.Open() {
+		if wire.CommandStatus(e.Event).Final() && !c.State.Open() {
+			// The gateway's final word: later reports are repeats.
 			c.Detail = e.Detail
 			c.expiredByIngest = false
 		}

@@ -223,12 +223,16 @@ func TestExpiryByIngestAndLateReport(t *testing.T) {
 	if c.State != Expired || c.Detail != detailNoReport {
 		t.Fatalf("after expiry and grace: %s %q", c.State, c.Detail)
 	}
+	f.report(t, "gw1", "gw1", c.ID, wire.StatusReceived, nil) // late, a step: recorded, still expired
+	if got := f.get(t, c.ID).State; got != Expired {
+		t.Fatalf("late received: %s, want still expired", got)
+	}
 	f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(40))
 	c = f.get(t, c.ID)
 	if c.State != Applied || !strings.Contains(c.Steps[len(c.Steps)-1].Detail, "after ingest had marked it expired") {
 		t.Fatalf("late applied report: %s, last step %+v; the gateway's word wins", c.State, c.Steps[len(c.Steps)-1])
 	}
-	if got, want := f.events(t, c.ID), []string{"issued", "published", "expired", "applied"}; !slices.Equal(got, want) {
+	if got, want := f.events(t, c.ID), []string{"issued", "published", "expired", "received", "applied"}; !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 	// An awaiting approval expires at its expiry, without grace.
