@@ -60,7 +60,7 @@ func TestHTTP(t *testing.T) {
 	}
 	var pts Points
 	if w := serve(t, h, "GET", "/api/v1/commands/points?entity="+entFi, ""); w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &pts) != nil ||
-		len(pts.Points) != 2 || pts.Points[0].Name != "line_level" || *pts.Points[0].Max != 100 || *pts.Points[0].Current != 100 || !pts.Points[1].Approval || pts.Points[1].Enum[0].Label != "spenta" {
+		len(pts.Points) != 2 || pts.Points[0].Name != "line_level" || !strings.Contains(pts.Points[0].Description, "arc power level") || *pts.Points[0].Max != 100 || *pts.Points[0].Current != 100 || !pts.Points[1].Approval || pts.Points[1].Enum[0].Label != "spenta" {
 		t.Fatalf("points: %d %s", w.Code, w.Body)
 	}
 	var audit struct{ Entries []Entry }
