@@ -178,15 +178,25 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if err := inv.attach(svc, embedded, tw); err != nil {
 		return err
 	}
+	cmds, err := buildCommands(cfg, tw, inv, opts.Sink == nil, log, reg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, cmds.close()) }()
 	rel := newReleaser(svc, log.With("component", "status"))
-	onStatus := both(statusTo(tw), both(rel.offer, svc.StatusSeen))
+	onStatus := both(statusTo(tw), both(rel.offer, both(svc.StatusSeen, cmds.onStatus())))
 	var mq uplink
 	if cfg.Broker.NATS != nil {
 		mq, addrs.BrokerURL, err = natsUplink(cfg, svc, onStatus, log, reg)
 	} else {
-		mq, err = intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
+		var m *intake.MQTT
+		m, err = intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
 			Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
-			OnStatus: onStatus, Logger: log.With("component", "mqtt")}, svc)
+			OnStatus: onStatus, OnReport: cmds.onReport(), Logger: log.With("component", "mqtt")}, svc)
+		if err == nil {
+			mq = m
+			cmds.attach(m.Publish)
+		}
 	}
 	if err != nil {
 		return err
@@ -217,7 +227,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if subsMgr, err = buildSubscriptions(cfg, tw, log, reg); err != nil {
 			return err
 		}
-		if twinAPI, err = mountTwin(mux, cfg, tw, alarmsH, subsHandler(subsMgr), log, reg); err != nil {
+		if twinAPI, err = mountTwin(mux, cfg, tw, alarmsH, subsHandler(subsMgr), cmds.handler(), log, reg); err != nil {
 			return err
 		}
 		if recorders, err = mountOpenData(mux, cfg, tw, log, reg); err != nil {
@@ -253,6 +263,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	g.Go(func() error { return rel.run(gctx) })
 	if callout != nil {
 		g.Go(func() error { return callout(gctx) })
+	}
+	if cmds != nil {
+		g.Go(func() error { return cmds.svc.Run(gctx) })
 	}
 	if tw != nil {
 		g.Go(func() error {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -66,7 +67,12 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 	testenv.Integration(t, "ingest with its embedded broker, InfluxDB 1.8")
 	dir := t.TempDir()
 	recv := newReceiver(t)
-	cfg, _ := writeConfig(t, dir, "", withSubscriptions(t, twoCities(t, dir), recv.URL), 2)
+	extra := twoCities(t, dir)
+	// A DALI line on each gateway: Firenze's commands (issue 16).
+	const fiDali, baDali = "urn:ngsi-ld:StreetlightControlCabinet:fi-duomo-dali", "urn:ngsi-ld:StreetlightControlCabinet:ba-moro-dali"
+	addDali(t, dir, "gw1", fiDali, "{lon: 11.25590, lat: 43.77320}")
+	addDali(t, dir, "gw2", baDali, "{lon: 16.87170, lat: 41.11780}")
+	cfg, _ := writeConfig(t, dir, "", withSubscriptions(t, extra, recv.URL), 2)
 	// A real InfluxDB answers the snapshot and history routes (the
 	// readings themselves go to a memory sink).
 	srv := influxtest.Start(t)
@@ -110,6 +116,18 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 		return fiAlarm != "" && baAlarm != ""
 	})
 
+	// Two commands of Firenze's line awaiting approval (the city's
+	// operator issued them: Firenze's may approve or reject them).
+	fiCmds := map[string]string{}
+	for _, act := range []string{"approve", "reject"} {
+		var c struct{ ID string }
+		code, _, body := httpDo(t, "POST", base+"/api/v1/commands", cityToken, `{"entity":"`+fiDali+`","point":"line_on","value":1,"reason":"prova","operator":"Città"}`)
+		if code != http.StatusAccepted || json.Unmarshal([]byte(body), &c) != nil {
+			t.Fatalf("the city's command: %d %s", code, body)
+		}
+		fiCmds[act] = c.ID
+	}
+
 	// Every route of the API's table, with its path parameters naming
 	// Firenze's site or alarm.
 	for _, route := range api.Routes() {
@@ -134,6 +152,9 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 				t.Errorf("a stranger: %d, want 401", code)
 			}
 			switch {
+			case strings.HasPrefix(path, "/api/v1/commands"):
+				commandRouteScoped(t, do, method, path, fiDali, baDali, fiCmds)
+				return
 			case strings.HasPrefix(path, subsPath):
 				subscriptionRouteScoped(t, base, method, strings.Replace(path, fiSite, fiSub, 1), fiSub, recv.URL+"/bari")
 				return
@@ -199,6 +220,46 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 				t.Errorf("Firenze's token sees Bari: %.300s", fiBody)
 			}
 		})
+	}
+}
+
+// commandRouteScoped checks one commands' route (issue 16): Bari's token
+// can neither issue, see, approve nor reject a command of Firenze's DALI
+// line (404, or lists without it); Firenze's token can.
+func commandRouteScoped(t *testing.T, do func(method, path, token, body string) (int, string), method, path, fiDali, baDali string, fiCmds map[string]string) {
+	t.Helper()
+	cmdID := fiCmds["approve"]
+	if strings.HasSuffix(path, "/reject") {
+		cmdID = fiCmds["reject"]
+	}
+	path = strings.Replace(path, "{id}", cmdID, 1)
+	path = strings.Replace(path, "urn:ngsi-ld:Streetlight:fi-duomo-meter", cmdID, 1)
+	body := ""
+	want := http.StatusOK
+	switch {
+	case method == "POST" && strings.HasSuffix(path, "/commands"):
+		body, want = `{"entity":"`+fiDali+`","point":"line_level","value":50,"reason":"lavori","operator":"Firenze"}`, http.StatusAccepted
+	case strings.HasSuffix(path, "/approve"):
+		body = `{"operator":"Firenze"}`
+	case strings.HasSuffix(path, "/reject"):
+		body = `{"operator":"Firenze","reason":"non ora"}`
+	case strings.HasSuffix(path, "/points"):
+		path += "?entity=" + fiDali
+	case strings.HasSuffix(path, "/commands"):
+		path += "?state=all"
+	}
+	code, got := do(method, path, bariToken, body)
+	switch {
+	case strings.Contains(path, cmdID) || strings.Contains(path, "points") || method == "POST":
+		if code != http.StatusNotFound {
+			t.Errorf("Bari's token on Firenze's command: %d %.300s, want 404", code, got)
+		}
+	case code != http.StatusOK || strings.Contains(got, cmdID) || strings.Contains(got, fiDali) || strings.Contains(got, `"gw1"`):
+		t.Errorf("Bari's token sees Firenze's commands: %d %.300s", code, got)
+	}
+	code, got = do(method, path, firenzeToken, body)
+	if code != want || method == "GET" && !strings.Contains(got, fiDali) && !strings.Contains(got, cmdID) || strings.Contains(got, baDali) {
+		t.Errorf("Firenze's token: %d %.300s, want %d and its own line", code, got, want)
 	}
 }
 

@@ -51,10 +51,11 @@ func statusTo(tw *twin.Twin) func(wire.Status) {
 	return tw.SetGatewayStatus
 }
 
-// mountTwin serves the twin's API (with the alarms' routes, alarmsH, and
-// the NGSI-LD subscriptions', subsH, nil without), the operators' map and
+// mountTwin serves the twin's API (with the alarms' routes, alarmsH, the
+// NGSI-LD subscriptions', subsH, and the commands', commandsH, nil
+// without), the operators' map and
 // the public indicators page on mux, and returns the API.
-func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH, subsH http.Handler, log *slog.Logger, reg prometheus.Registerer) (*api.API, error) {
+func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH, subsH, commandsH http.Handler, log *slog.Logger, reg prometheus.Registerer) (*api.API, error) {
 	hist, err := api.NewInfluxHistory(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket, cfg.Influx.Measurement)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: twin history: %w", err)
@@ -66,7 +67,7 @@ func mountTwin(mux *http.ServeMux, cfg *config.Config, tw *twin.Twin, alarmsH, s
 		return nil, err
 	}
 	temporal := cfg.NGSILDTemporal()
-	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH, Subscriptions: subsH,
+	a, err := api.New(api.Config{Reader: tw, Tokens: cfg.Twin.Tokens, Tenants: tenants, History: hist, Alarms: alarmsH, Subscriptions: subsH, Commands: commandsH,
 		Temporal:  api.TemporalLimits{MaxInstances: temporal.MaxInstances, MaxQueries: temporal.MaxQueries},
 		AuthBurst: cfg.HTTP.AuthBurst, AuthRefill: cfg.HTTP.AuthRefill.D(),
 		PublicRate: rate, PublicBurst: burst, Public: publicAPI(pub),

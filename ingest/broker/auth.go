@@ -226,8 +226,9 @@ func (h *authHook) offline() int {
 	return n
 }
 
-// allowed is the ACL: ingest anywhere; a gateway publishes to its own up
-// and status topics and subscribes to its own ack and cmd topics.
+// allowed is the ACL: ingest anywhere; a gateway publishes to its own up,
+// status and report topics and subscribes to its own ack and cmd topics
+// (so it reads no other gateway's commands and reports no other's).
 func (h *authHook) allowed(user, topic string, write bool) bool {
 	if user == h.cfg.IngestUser && user != "" {
 		return true
@@ -237,7 +238,7 @@ func (h *authHook) allowed(user, topic string, write bool) bool {
 	}
 	t := h.cfg.Topics
 	if write {
-		return topic == t.Up(user) || topic == t.Status(user)
+		return topic == t.Up(user) || topic == t.Status(user) || topic == t.Report(user)
 	}
 	return topic == t.Ack(user) || topic == t.Cmd(user)
 }

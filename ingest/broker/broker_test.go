@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/ingest/broker"
+	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -184,6 +185,26 @@ func TestACL(t *testing.T) {
 	}
 	if a := acks.get(); len(a) != 1 || a[0] != topics.Ack("gw1")+" for gw1" {
 		t.Errorf("gw1 received %q, want only its own ack", a)
+	}
+}
+
+// TestCommandACL: a gateway reads only its own command topic and
+// reports only on its own report topic (issue 16); the embedded broker
+// refuses the other gateway's subscription in the SUBACK.
+func TestCommandACL(t *testing.T) {
+	b := start(t)
+	topics := wire.Topics{Prefix: prefix}
+	ingesttest.CheckCommandACL(t, b.URL(), topics, ingesttest.Creds{User: "ingest", Password: ipw},
+		ingesttest.Creds{User: "gw1", Password: pw1}, ingesttest.Creds{User: "gw2", Password: pw2})
+	gw2, err := connect(b.URL(), "gw2", "gw2", pw2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw2.Disconnect(100)
+	tok := gw2.Subscribe(topics.Cmd("gw1"), 1, nil)
+	tok.WaitTimeout(5 * time.Second)
+	if r := tok.(*paho.SubscribeToken).Result()[topics.Cmd("gw1")]; r != 0x80 {
+		t.Errorf("gw2 subscribing gw1's commands: SUBACK %#x, want 0x80", r)
 	}
 }
 

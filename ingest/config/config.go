@@ -65,6 +65,8 @@ type Config struct {
 	Tenants []Tenant `yaml:"tenants"`
 	// OpenData, if set, publishes the open data (opendata.go).
 	OpenData *OpenData `yaml:"opendata"`
+	// Commands configures operators' commands to devices (commands.go).
+	Commands *Commands `yaml:"commands"`
 
 	doc        *yamlconf.Doc
 	natsShared []string         // the sections that took NATS
@@ -235,6 +237,7 @@ func (c *Config) Validate() error {
 	c.validateTenants(bad)
 	c.validateOpenData(bad)
 	c.validateAlarms(bad)
+	c.validateCommands(bad)
 	c.validateSites(bad)
 	c.validateEnrolment(bad)
 	c.validateDedup(bad)

@@ -88,14 +88,14 @@ func (m *Mosquitto) files(gws map[string]*Gateway) (passwd, acl []byte) {
 	p.WriteString(m.IngestUser + ":" + mosquittoHash(m.IngestPassword) + "\n")
 	t := m.Topics
 	a.WriteString(mosquittoHeader)
-	fmt.Fprintf(&a, "\nuser %s\ntopic read %s\ntopic read %s\ntopic write %s\ntopic write %s\ntopic readwrite %s/ingest/#\n",
-		m.IngestUser, t.Up("+"), t.Status("+"), t.Ack("+"), t.Cmd("+"), t.Prefix)
+	fmt.Fprintf(&a, "\nuser %s\ntopic read %s\ntopic read %s\ntopic read %s\ntopic write %s\ntopic write %s\ntopic readwrite %s/ingest/#\n",
+		m.IngestUser, t.Up("+"), t.Status("+"), t.Report("+"), t.Ack("+"), t.Cmd("+"), t.Prefix)
 	for _, id := range ids {
 		p.WriteString(id + ":" + gws[id].Mosquitto + "\n")
 	}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(m.Static), ids...)))) {
-		fmt.Fprintf(&a, "\nuser %s\ntopic write %s\ntopic write %s\ntopic read %s\ntopic read %s\n",
-			id, t.Up(id), t.Status(id), t.Ack(id), t.Cmd(id))
+		fmt.Fprintf(&a, "\nuser %s\ntopic write %s\ntopic write %s\ntopic write %s\ntopic read %s\ntopic read %s\n",
+			id, t.Up(id), t.Status(id), t.Report(id), t.Ack(id), t.Cmd(id))
 	}
 	return []byte(p.String()), []byte(a.String())
 }

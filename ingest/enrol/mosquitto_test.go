@@ -12,6 +12,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -121,4 +122,26 @@ func connect(t *testing.T, url, clientID, user, pass string, onLost func()) paho
 	}
 	t.Cleanup(func() { c.Disconnect(0) })
 	return c
+}
+
+// TestMosquittoACLCommands: with the ACL file the registry writes, a real
+// Mosquitto lets a gateway read only its own command topic and report
+// only on its own report topic, and ingest read every report (issue 16).
+func TestMosquittoACLCommands(t *testing.T) {
+	testenv.Integration(t, "a real Mosquitto")
+	dir := t.TempDir()
+	topics := wire.Topics{Prefix: wire.DefaultPrefix}
+	const pw1, pw2, ipw = "gw1-password-0123456789", "gw2-password-0123456789", "ingest-password-0123456789"
+	m := &Mosquitto{PasswordFile: filepath.Join(dir, "ponte.passwd"), ACLFile: filepath.Join(dir, "ponte.acl"),
+		IngestUser: "ponte-ingest", IngestPassword: ipw, Topics: topics}
+	passwd, acl := m.files(map[string]*Gateway{"gw1": {Mosquitto: mosquittoHash(pw1)}, "gw2": {Mosquitto: mosquittoHash(pw2)}})
+	if err := os.WriteFile(m.PasswordFile, passwd, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.ACLFile, acl, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := testenv.MosquittoWith(t, fmt.Sprintf("user root\nallow_anonymous false\npassword_file %s\nacl_file %s\n", m.PasswordFile, m.ACLFile))
+	ingesttest.CheckCommandACL(t, b.URL, topics, ingesttest.Creds{User: "ponte-ingest", Password: ipw},
+		ingesttest.Creds{User: "gw1", Password: pw1}, ingesttest.Creds{User: "gw2", Password: pw2})
 }

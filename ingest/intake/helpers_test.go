@@ -58,6 +58,8 @@ type pipeOpts struct {
 	log *slog.Logger
 	// onStatus is the intake's OnStatus.
 	onStatus func(wire.Status)
+	// onReport is the intake's OnReport.
+	onReport func(topic string, payload []byte)
 }
 
 func startPipeline(t testing.TB, o pipeOpts) *pipeline {
@@ -68,7 +70,7 @@ func startPipeline(t testing.TB, o pipeOpts) *pipeline {
 	}
 	var err error
 	p.mqtt, err = intake.NewMQTT(intake.MQTTConfig{URL: o.url, ClientID: o.clientID, Username: o.user, Password: o.pass,
-		Topics: topics, ProbeInterval: o.probe, OnStatus: o.onStatus, Logger: o.log}, p.svc)
+		Topics: topics, ProbeInterval: o.probe, OnStatus: o.onStatus, OnReport: o.onReport, Logger: o.log}, p.svc)
 	if err != nil {
 		t.Fatal(err)
 	}

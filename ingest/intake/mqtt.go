@@ -46,6 +46,15 @@ type MQTTConfig struct {
 	// gateway's sites offline. Every instance subscribes to all statuses
 	// (not shared): each keeps its own twin. It must not block.
 	OnStatus func(wire.Status)
+	// OnReport, if set, receives every gateway's command report (topic
+	// and payload, unchecked; issue 16). Every instance subscribes to all
+	// reports (not shared). It is called on a goroutine of its own, in
+	// arrival order, and may block (the message is acknowledged to the
+	// broker after it returns); it must not panic on any payload.
+	OnReport func(topic string, payload []byte)
+	// PublishTimeout bounds Publish's wait for the broker's PUBACK
+	// (default 5s).
+	PublishTimeout time.Duration
 	// KeepAlive (default 30s) and ConnectTimeout (default 10s).
 	KeepAlive, ConnectTimeout time.Duration
 	// ProbeInterval is how often the intake publishes a probe to itself
@@ -80,6 +89,9 @@ func (c *MQTTConfig) Validate() error {
 	}
 	if c.ProbeInterval == 0 {
 		c.ProbeInterval = 5 * time.Second
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 5 * time.Second
 	}
 	if c.ProbeMisses <= 0 {
 		c.ProbeMisses = 3
@@ -117,6 +129,61 @@ type MQTT struct {
 	// (back-pressure: the pipeline is full, e.g. InfluxDB is down). Paho
 	// delivers in order on one goroutine, so the probes wait behind it.
 	submitting atomic.Bool
+	// client is the current connection (for Publish); reports are the
+	// reports waiting for OnReport.
+	client  atomic.Pointer[paho.Client]
+	reports chan paho.Message
+}
+
+// ErrNotConnected is Publish's error while the intake has no broker
+// connection.
+var ErrNotConnected = errors.New("mqtt intake: not connected to the broker")
+
+// Publish publishes payload on topic with QoS 1 (not retained) and waits
+// for the broker's PUBACK, at most PublishTimeout or until ctx is done.
+func (m *MQTT) Publish(ctx context.Context, topic string, payload []byte) error {
+	cp := m.client.Load()
+	if cp == nil || !m.connected.Load() {
+		return ErrNotConnected
+	}
+	tok := (*cp).Publish(topic, 1, false, payload)
+	t := time.NewTimer(m.cfg.PublishTimeout)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt publish %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt publish %s: %w", topic, ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("mqtt publish %s: no PUBACK within %s", topic, m.cfg.PublishTimeout)
+	}
+}
+
+// handleReport hands a report to the reports' goroutine: OnReport may
+// wait (on the commands' lock, which a publish waiting for its PUBACK
+// holds), and paho's delivery goroutine must not.
+// Unacknowledged at a stop, it is delivered again to the next session.
+func (m *MQTT) handleReport(ctx context.Context, msg paho.Message) {
+	select {
+	case m.reports <- msg:
+	case <-ctx.Done():
+	}
+}
+
+// runReports calls OnReport for each report until ctx is done.
+func (m *MQTT) runReports(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-m.reports:
+			m.cfg.OnReport(msg.Topic(), msg.Payload())
+			msg.Ack()
+		}
+	}
 }
 
 // NewMQTT returns an intake feeding svc.
@@ -128,7 +195,7 @@ func NewMQTT(cfg MQTTConfig, svc Submitter) (*MQTT, error) {
 	if group == "-" {
 		group = ""
 	}
-	return &MQTT{cfg: cfg, svc: svc, filter: cfg.Topics.UpFilter(group)}, nil
+	return &MQTT{cfg: cfg, svc: svc, filter: cfg.Topics.UpFilter(group), reports: make(chan paho.Message, 256)}, nil
 }
 
 // Connected reports whether the broker connection is up and, as far as
@@ -142,8 +209,14 @@ func (m *MQTT) Connected() bool { return m.connected.Load() }
 // (see MQTTConfig.ProbeInterval) it drops the client and connects a new
 // one, which subscribes again.
 func (m *MQTT) Run(ctx context.Context) error {
+	if m.cfg.OnReport != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); m.runReports(ctx) }()
+		defer func() { <-done }()
+	}
 	for {
 		c := paho.NewClient(m.options(ctx))
+		m.client.Store(&c)
 		tok := c.Connect()
 		select {
 		case <-tok.Done():
@@ -179,6 +252,9 @@ func (m *MQTT) options(ctx context.Context) *paho.ClientOptions {
 			subs := []sub{{"batches", m.filter, handler}}
 			if m.cfg.OnStatus != nil {
 				subs = append(subs, sub{"gateway status", m.cfg.Topics.StatusFilter(), m.handleStatus})
+			}
+			if m.cfg.OnReport != nil {
+				subs = append(subs, sub{"command reports", m.cfg.Topics.ReportFilter(), func(_ paho.Client, msg paho.Message) { m.handleReport(ctx, msg) }})
 			}
 			if m.cfg.ProbeInterval > 0 {
 				subs = append(subs, sub{"probes", m.cfg.ProbeTopic(), m.handleProbe})

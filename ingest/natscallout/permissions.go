@@ -7,12 +7,12 @@ import (
 	"github.com/ponte-city/ponte/wire"
 )
 
-// Permissions returns the subjects gateway may publish to (its uplink and
-// status) and subscribe to (its acks and commands): its own topics of t
+// Permissions returns the subjects gateway may publish to (its uplink,
+// status and command reports) and subscribe to (its acks and commands): its own topics of t
 // as nats-server names them, the same that deploy/nats/accounts.conf
 // gives a static gateway.
 func Permissions(t wire.Topics, gateway string) (pub, sub []string) {
-	return []string{intake.NATSSubject(t.Up(gateway)), intake.NATSSubject(t.Status(gateway))},
+	return []string{intake.NATSSubject(t.Up(gateway)), intake.NATSSubject(t.Status(gateway)), intake.NATSSubject(t.Report(gateway))},
 		[]string{intake.NATSSubject(t.Ack(gateway)), intake.NATSSubject(t.Cmd(gateway))}
 }
 

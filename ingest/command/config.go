@@ -1,0 +1,168 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
+)
+
+// Defaults of Config.
+const (
+	DefaultExpiry          = 5 * time.Minute
+	DefaultMaxExpiry       = time.Hour
+	DefaultDeviceBurst     = 3
+	DefaultDeviceRefill    = 10 * time.Second
+	DefaultOperatorBurst   = 20
+	DefaultOperatorRefill  = time.Second
+	DefaultMaxOpen         = 1000
+	DefaultGrace           = 30 * time.Second
+	DefaultResend          = 15 * time.Second
+	DefaultAuditMaxBytes   = 16 << 20
+	DefaultAuditRetention  = 400 * 24 * time.Hour
+	DefaultAuditQueue      = 10000
+	DefaultAuditRetryBase  = time.Second
+	DefaultAuditRetryMax   = time.Minute
+	defaultAuditMaxRetries = 10
+)
+
+// Target is what a site's entity writes to: its gateway, device and the
+// device's profile, and the latest values the twin holds of its points.
+type Target struct {
+	Entity, Gateway, Device string
+	// Profile is the device's profile (nil when it did not load: nothing
+	// is writable then).
+	Profile *profile.Profile
+	// Current are the latest numeric values by point name (optional).
+	Current map[string]float64
+}
+
+// Publisher publishes payload on topic with QoS 1 and returns once the
+// broker has it (PUBACK) or with an error (not connected, timeout).
+type Publisher func(ctx context.Context, topic string, payload []byte) error
+
+// AuditPoints writes audit entries to a time-series store (InfluxDB:
+// InfluxAudit). Write returns when the store accepted them; an error is
+// retried by the Service.
+type AuditPoints interface {
+	Write(ctx context.Context, entries []Entry) error
+}
+
+// Config configures a Service.
+type Config struct {
+	// Lookup resolves a site's entity ID (required).
+	Lookup func(entity string) (Target, bool)
+	// Topics is the topic layout (prefix).
+	Topics wire.Topics
+	// Publish sends commands (required).
+	Publish Publisher
+	// AuditDir holds the audit log (required).
+	AuditDir string
+	// AuditMaxBytes rotates audit.jsonl when it grows past it (default
+	// DefaultAuditMaxBytes).
+	AuditMaxBytes int64
+	// AuditRetention is how long rotated files are kept (default
+	// DefaultAuditRetention).
+	AuditRetention time.Duration
+	// ContinueBrokenAudit starts despite a broken hash chain (counted in
+	// ponte_ingest_command_audit_broken_total, logged as an Error)
+	// instead of refusing to start.
+	ContinueBrokenAudit bool
+	// AuditPoints, if set, receives every entry (asynchronously, with
+	// retries between AuditRetryBase and AuditRetryMax, at most
+	// AuditQueue entries waiting).
+	AuditPoints                   AuditPoints
+	AuditQueue                    int
+	AuditRetryBase, AuditRetryMax time.Duration
+	// Expiry is a command's default lifetime (DefaultExpiry), MaxExpiry
+	// the longest a request may ask (DefaultMaxExpiry).
+	Expiry, MaxExpiry time.Duration
+	// Grace is how long after its expiry a command without a final report
+	// is marked expired by ingest (DefaultGrace).
+	Grace time.Duration
+	// Resend is how often a command still queued without a report is
+	// published again (DefaultResend).
+	Resend time.Duration
+	// DeviceBurst commands at once per device, one more every
+	// DeviceRefill; OperatorBurst and OperatorRefill per operator ID.
+	DeviceBurst, OperatorBurst   int
+	DeviceRefill, OperatorRefill time.Duration
+	// MaxOpen caps the commands not ended (DefaultMaxOpen).
+	MaxOpen int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()) and Registerer (default: none).
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Validate checks c and fills in defaults; errors name the field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("commands: %s: "+format, append([]any{field}, a...)...))
+	}
+	if c.Lookup == nil {
+		bad("lookup", "required (the inventory of sites)")
+	}
+	if c.Publish == nil {
+		bad("publish", "required (the broker connection)")
+	}
+	if c.AuditDir == "" {
+		bad("audit_dir", "required (a directory for the audit log)")
+	}
+	if c.Topics.Prefix == "" {
+		c.Topics.Prefix = wire.DefaultPrefix
+	}
+	dur := func(field string, v *time.Duration, def time.Duration) {
+		if *v < 0 {
+			bad(field, "%s: expected a positive duration", *v)
+		}
+		if *v == 0 {
+			*v = def
+		}
+	}
+	dur("expiry", &c.Expiry, DefaultExpiry)
+	dur("max_expiry", &c.MaxExpiry, DefaultMaxExpiry)
+	dur("grace", &c.Grace, DefaultGrace)
+	dur("resend", &c.Resend, DefaultResend)
+	dur("device_refill", &c.DeviceRefill, DefaultDeviceRefill)
+	dur("operator_refill", &c.OperatorRefill, DefaultOperatorRefill)
+	dur("audit_retention", &c.AuditRetention, DefaultAuditRetention)
+	dur("audit_retry_base", &c.AuditRetryBase, DefaultAuditRetryBase)
+	dur("audit_retry_max", &c.AuditRetryMax, DefaultAuditRetryMax)
+	if c.Expiry > c.MaxExpiry {
+		bad("expiry", "%s is above max_expiry %s", c.Expiry, c.MaxExpiry)
+	}
+	num := func(field string, v *int, def int) {
+		if *v < 0 {
+			bad(field, "%d: expected a positive number", *v)
+		}
+		if *v == 0 {
+			*v = def
+		}
+	}
+	num("device_burst", &c.DeviceBurst, DefaultDeviceBurst)
+	num("operator_burst", &c.OperatorBurst, DefaultOperatorBurst)
+	num("max_open", &c.MaxOpen, DefaultMaxOpen)
+	num("audit_queue", &c.AuditQueue, DefaultAuditQueue)
+	if c.AuditMaxBytes < 0 {
+		bad("audit_max_bytes", "%d: expected a positive size", c.AuditMaxBytes)
+	}
+	if c.AuditMaxBytes == 0 {
+		c.AuditMaxBytes = DefaultAuditMaxBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,71 @@
+package intake_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/ingest/intake"
+	"github.com/ponte-city/ponte/internal/testenv"
+)
+
+// TestReportsAndPublish: the intake hands every gateway's report to
+// OnReport, and Publish reaches a gateway subscribed to its command topic
+// (on a real Mosquitto); without a connection Publish says so.
+func TestReportsAndPublish(t *testing.T) {
+	b := testenv.Mosquitto(t)
+	var mu sync.Mutex
+	var got []string
+	p := startPipeline(t, pipeOpts{url: b.URL, clientID: "ingest-a", sink: ingesttest.NewMemSink(),
+		onReport: func(topic string, payload []byte) {
+			mu.Lock()
+			got = append(got, topic+" "+string(payload))
+			mu.Unlock()
+		}})
+	gw, err := ingesttest.Connect(b.URL, "gw1", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Disconnect(100)
+	cmds := make(chan string, 1)
+	if tok := gw.Subscribe(topics.Cmd("gw1"), 1, func(_ paho.Client, m paho.Message) { cmds <- string(m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	if err := p.mqtt.Publish(context.Background(), topics.Cmd("gw1"), []byte("cmd-1")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-cmds:
+		if c != "cmd-1" {
+			t.Fatalf("gateway received %q", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command did not reach the gateway")
+	}
+	for _, gwID := range []string{"gw1", "gw2"} {
+		if tok := gw.Publish(topics.Report(gwID), 1, false, []byte("r-"+gwID)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish report: %v", tok.Error())
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "both reports handed over", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 2
+	})
+	if got[0] != "ponte/gw/gw1/report r-gw1" || got[1] != "ponte/gw/gw2/report r-gw2" {
+		t.Fatalf("reports %q", got)
+	}
+
+	idle, err := intake.NewMQTT(intake.MQTTConfig{URL: b.URL, Topics: topics, Logger: quiet}, p.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Publish(context.Background(), topics.Cmd("gw1"), []byte("x")); !errors.Is(err, intake.ErrNotConnected) {
+		t.Fatalf("publish without a connection: %v", err)
+	}
+}
