@@ -1,4 +1,4 @@
-package system
+package system_test
 
 import (
 	"bufio"
@@ -48,11 +48,11 @@ const (
 
 // cmdSystem is the running commands' system.
 type cmdSystem struct {
-	api     string
-	unit    *sim.ModbusUnit
-	proxy   *testenv.Proxy
-	ns      *testenv.Broker
-	watch   *watcher
+	api      string
+	unit     *sim.ModbusUnit
+	proxy    *testenv.Proxy
+	ns       *testenv.Broker
+	watch    *watcher
 	auditDir string
 }
 
@@ -401,9 +401,11 @@ func TestCommandsEndToEnd(t *testing.T) {
 		}
 		s.proxy.Heal()
 		// The broker delivers a command held for the gateway late: the
-		// edge refuses to start it after its expiry.
-		s.watch.publishCmd(t, payload)
+		// edge refuses to start it after its expiry. (Published until the
+		// gateway, reconnecting, answers: its session is clean, and it
+		// answers a repeat with the report it kept.)
 		testenv.Eventually(t, 30*time.Second, "the edge's expired report", func() bool {
+			s.watch.publishCmd(t, payload)
 			_, ok := s.watch.report(c.ID, wire.StatusExpired)
 			return ok
 		})
