@@ -91,6 +91,16 @@ type watcher struct {
 	mu      sync.Mutex
 	cmds    map[string][]byte
 	reports map[string][]wire.Report
+	applied chan string // when set, the ID of every applied report
+}
+
+// onApplied returns a channel that gets the ID of every applied report
+// from now on.
+func (w *watcher) onApplied() <-chan string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.applied = make(chan string, 1024)
+	return w.applied
 }
 
 func watch(t testing.TB, brokerURL string, topics wire.Topics) *watcher {
@@ -119,6 +129,9 @@ func watch(t testing.TB, brokerURL string, topics wire.Topics) *watcher {
 		if r, err := wire.DecodeReport(p); err == nil {
 			w.mu.Lock()
 			w.reports[r.ID] = append(w.reports[r.ID], *r)
+			if w.applied != nil && r.Status == wire.StatusApplied {
+				w.applied <- r.ID
+			}
 			w.mu.Unlock()
 		}
 	})
