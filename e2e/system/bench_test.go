@@ -115,7 +115,7 @@ func BenchmarkCommandApplied(b *testing.B) {
 	var lat []time.Duration
 	v := 0
 	for b.Loop() {
-		v = (v + 7) % 101
+		v = 1 + (v+7)%100
 		t0 := time.Now()
 		wait(map[string]bool{issue(v): true})
 		lat = append(lat, time.Since(t0))
@@ -124,7 +124,7 @@ func BenchmarkCommandApplied(b *testing.B) {
 	t0 := time.Now()
 	ids := map[string]bool{}
 	for i := range 100 {
-		ids[issue(i)] = true
+		ids[issue(i + 1)] = true
 	}
 	wait(ids)
 	burst := time.Since(t0)

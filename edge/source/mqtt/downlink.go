@@ -130,7 +130,7 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 	if up == "" {
 		return 0, fmt.Errorf("mqtt write %s.%s: downlink topic unknown: no uplink from %s yet", req.Device, req.Point, req.Device)
 	}
-	topic, payload, err := buildDownlink(d.prof.Format, up, dl.FPort, data)
+	topic, payload, err := buildDownlink(d.prof.Format, up, dl.FPort, data, req.Expires)
 	if err != nil {
 		return 0, fmt.Errorf("mqtt write %s.%s: %w", req.Device, req.Point, err)
 	}
@@ -161,6 +161,7 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 				last, seen = v, true
 			}
 		case <-ctx.Done():
+			cleared := b.clearQueue(d, topic)
 			why := "no uplink since the downlink"
 			switch {
 			case seen:
@@ -168,9 +169,32 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 			case uplinks > 0:
 				why = fmt.Sprintf("%d uplinks since the downlink, none with %s", uplinks, point)
 			}
-			return 0, fmt.Errorf("mqtt write %s.%s: no read-back of %s before expiry (%s)", req.Device, req.Point, point, why)
+			return 0, fmt.Errorf("mqtt write %s.%s: no read-back of %s before expiry (%s); %s", req.Device, req.Point, point, why, cleared)
 		}
 	}
+}
+
+// clearQueue makes sure a downlink whose command ended without a
+// read-back is not delivered later, and says what it did. ChirpStack
+// removes it itself at the command's expiry (expiresAt; v4.14 and later).
+// The Things Stack's downlinks carry no expiry, so the device's queue is
+// replaced by an empty one (.../down/replace with {"downlinks": []}, The
+// Things Stack documentation, "Integrations > MQTT Server" and "Downlink
+// Queue Operations"): a late "switch off" reaching a lamp hours after the
+// operator was told it failed is worse than dropping another pending
+// downlink of the same device, which only Ponte commands.
+func (b *broker) clearQueue(d *device, downTopic string) string {
+	if d.prof.Format != profile.FormatTTSV3 {
+		return "the network server drops the queued downlink at the command's expiry (ChirpStack v4.14 or later)"
+	}
+	replace := strings.TrimSuffix(downTopic, "/push") + "/replace"
+	tok := b.client.Publish(replace, downlinkQoS(d.prof.Format), false, []byte(`{"downlinks":[]}`))
+	if !tok.WaitTimeout(publishTimeout) || tok.Error() != nil {
+		b.log.Warn("mqtt downlink queue not cleared", "device", d.Name, "topic", replace, "err", tok.Error())
+		return "the device's downlink queue could not be cleared: the downlink may still be delivered"
+	}
+	b.log.Info("mqtt downlink queue cleared", "device", d.Name, "topic", replace)
+	return "the device's downlink queue was cleared"
 }
 
 // device returns the source's device called name, nil if none.
@@ -206,6 +230,9 @@ type chirpStackDown struct {
 	Confirmed bool   `json:"confirmed"`
 	FPort     int    `json:"fPort"`
 	Data      []byte `json:"data"` // encoding/json writes base64
+	// ExpiresAt is RFC 3339 (integration.DownlinkCommand.expires_at,
+	// ChirpStack v4.14 and later).
+	ExpiresAt string `json:"expiresAt,omitempty"`
 }
 
 // ttsDown is The Things Stack v3's downlink queue operation, published on
@@ -239,7 +266,13 @@ func downlinkQoS(format string) byte {
 // buildDownlink returns the topic and JSON of a downlink, for the network
 // server of format, to the device whose last uplink came on topic up.
 // Unconfirmed: the uplink reading the point back is the confirmation.
-func buildDownlink(format, up string, fPort int, data []byte) (topic string, payload []byte, err error) {
+// A ChirpStack downlink carries the command's expiry (expiresAt, from
+// ChirpStack v4.14: "Expired queue-items will be automatically removed
+// from the queue"; earlier versions ignore it, their JSON decoding
+// ignoring unknown fields), so a downlink the device did not take before
+// the command expired is never delivered later. The Things Stack's
+// downlinks have no expiry: see clearQueue.
+func buildDownlink(format, up string, fPort int, data []byte, expires time.Time) (topic string, payload []byte, err error) {
 	l := strings.Split(up, "/")
 	switch format {
 	case profile.FormatChirpStackV4:
@@ -247,7 +280,11 @@ func buildDownlink(format, up string, fPort int, data []byte) (topic string, pay
 			return "", nil, fmt.Errorf("uplink topic %q: expected application/{application_id}/device/{dev_eui}/event/up to derive the downlink topic", up)
 		}
 		topic = strings.Join([]string{"application", l[1], "device", l[3], "command", "down"}, "/")
-		payload, err = json.Marshal(chirpStackDown{DevEUI: l[3], FPort: fPort, Data: data})
+		d := chirpStackDown{DevEUI: l[3], FPort: fPort, Data: data}
+		if !expires.IsZero() {
+			d.ExpiresAt = expires.UTC().Format(time.RFC3339Nano)
+		}
+		payload, err = json.Marshal(d)
 	case profile.FormatTTSV3:
 		if len(l) != 5 || l[0] != "v3" || l[2] != "devices" || l[4] != "up" || l[1] == "" || l[3] == "" {
 			return "", nil, fmt.Errorf("uplink topic %q: expected v3/{application id}@{tenant id}/devices/{device id}/up to derive the downlink topic", up)

@@ -87,7 +87,7 @@ func TestBuildDownlink(t *testing.T) {
 		{format: profile.FormatJSON, up: "a/b", wantErrSubstring: "has no downlinks"},
 	}
 	for _, c := range cases {
-		topic, payload, err := buildDownlink(c.format, c.up, 85, []byte{8, 1, 1})
+		topic, payload, err := buildDownlink(c.format, c.up, 85, []byte{8, 1, 1}, time.Time{})
 		if c.wantErrSubstring != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErrSubstring) {
 				t.Errorf("%s: %v, want an error with %q", c.up, err, c.wantErrSubstring)
@@ -204,7 +204,9 @@ func testDownlinkRoundTrip(t *testing.T, prof *profile.Profile, id, upTopic, fix
 
 	r.uplinkWith(t, fixtureName, "off", "off")
 	r.heard(t)
-	res, sent := r.write("switch_2", 1, time.Now().Add(time.Minute))
+	expires := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	downJSON = strings.Replace(downJSON, "EXPIRES", expires.Format(time.RFC3339), 1)
+	res, sent := r.write("switch_2", 1, expires)
 	detail := wait(t, "Sent call", sent)
 	testenv.Eventually(t, 10*time.Second, "downlink on the broker", func() bool { return len(r.downlinks()) == 1 })
 	d := r.downlinks()[0]
@@ -230,7 +232,7 @@ func TestDownlinkChirpStack(t *testing.T) {
 	testDownlinkRoundTrip(t, ws558ChirpStack(t), "24E124468D100558",
 		"application/6d0b1f4e/device/24e124468d100558/event/up", "chirpstack_v4_ws558.json",
 		"application/6d0b1f4e/device/24e124468d100558/command/down",
-		`{"devEui":"24e124468d100558","confirmed":false,"fPort":85,"data":"CAIC"}`)
+		`{"devEui":"24e124468d100558","confirmed":false,"fPort":85,"data":"CAIC","expiresAt":"EXPIRES"}`)
 }
 
 func TestDownlinkTTS(t *testing.T) {
@@ -271,4 +273,29 @@ func TestDownlinkExpiry(t *testing.T) {
 		t.Errorf("queued write: %v %v, want 1", got.readback, got.err)
 	}
 	testenv.Eventually(t, 10*time.Second, "three downlinks", func() bool { return len(r.downlinks()) == 3 })
+	if got.err == nil || !strings.Contains(got.err.Error(), "drops the queued downlink at the command's expiry") {
+		t.Errorf("ChirpStack expiry: %v, want it to say the network server drops the downlink", got.err)
+	}
+}
+
+// TestDownlinkExpiryClearsTTSQueue: The Things Stack's downlinks carry no
+// expiry, so a write that ends without a read-back replaces the device's
+// queue by an empty one: the downlink is never delivered after the
+// operator was told it failed.
+func TestDownlinkExpiryClearsTTSQueue(t *testing.T) {
+	up := "v3/illuminazione@ttn/devices/ws558-lungarno-02/up"
+	r := newDownlinkRig(t, loadProfile(t, filepath.Join("testdata", "ws558-tts.yaml")), "24e124468d100559", up)
+	r.uplinkWith(t, "tts_v3_ws558.json", "off", "off")
+	r.heard(t)
+	res, sent := r.write("switch_1", 1, time.Now().Add(2*time.Second))
+	wait(t, "Sent call", sent)
+	got := wait(t, "write result", res)
+	if got.err == nil || !strings.Contains(got.err.Error(), "the device's downlink queue was cleared") {
+		t.Errorf("expired write: %v, want the queue cleared", got.err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the push and the replace", func() bool { return len(r.downlinks()) == 2 })
+	d := r.downlinks()[1]
+	if d.Topic() != "v3/illuminazione@ttn/devices/ws558-lungarno-02/down/replace" || string(d.Payload()) != `{"downlinks":[]}` {
+		t.Errorf("after the expiry: %s %s, want an empty replace of the queue", d.Topic(), d.Payload())
+	}
 }
