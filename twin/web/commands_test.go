@@ -177,7 +177,7 @@ func TestMapCommands(t *testing.T) {
 		js(ctx, t, maria, `window.ponteMap.pick('`+daliSite+`')`)
 		waitPage(ctx, t, maria, "the DALI line's commands", pointForm("line_on"))
 		sec := evalStr(ctx, t, maria, `document.querySelector('.maplibregl-popup section.commands').innerText`)
-		for _, want := range []string{"Comandi", "Livello della linea", "attuale: 100 %", "da 0 a 100 %", "passo 1", "valore sicuro: 100 %",
+		for _, want := range []string{"Comandi", "Livello della linea", "attuale: 100 %", "da 1 a 100 %", "passo 1", "valore sicuro: 100 %",
 			"Accensione della linea", "richiede approvazione", "spenta", "accesa al 100 %", "Motivo", "Operatore", "Invia comando"} {
 			if !strings.Contains(sec, want) {
 				t.Errorf("commands section lacks %q:\n%s", want, sec)
