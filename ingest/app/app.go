@@ -187,7 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	onStatus := both(statusTo(tw), both(rel.offer, both(svc.StatusSeen, cmds.onStatus())))
 	var mq uplink
 	if cfg.Broker.NATS != nil {
-		mq, addrs.BrokerURL, err = natsUplink(cfg, svc, onStatus, log, reg)
+		mq, addrs.BrokerURL, err = natsUplink(cfg, svc, onStatus, cmds, log, reg)
 	} else {
 		var m *intake.MQTT
 		m, err = intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,

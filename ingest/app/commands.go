@@ -30,16 +30,13 @@ type commands struct {
 var errNoPublisher = errors.New("ingest: commands: the broker connection is not up yet")
 
 // buildCommands returns the commands' service, or nil when commands are
-// off (no twin or no operator tokens, commands.enabled: false) or the
-// broker is NATS (the JetStream intake carries no commands yet).
+// off (no twin or no operator tokens, commands.enabled: false). The
+// intake of either broker (MQTT, or JetStream on a NATS cluster: see
+// natsUplink) feeds it reports and statuses and publishes its commands.
 // withInflux writes the audit to cfg.Influx too.
 func buildCommands(cfg *config.Config, tw *twin.Twin, inv *inventory, withInflux bool, log *slog.Logger, reg prometheus.Registerer) (*commands, error) {
 	cc, on := cfg.CommandsOn()
 	if !on || tw == nil {
-		return nil, nil
-	}
-	if cfg.Broker.NATS != nil {
-		log.Warn("commands are not carried over a NATS broker yet; the commands' API answers 503")
 		return nil, nil
 	}
 	c := &commands{}

@@ -22,8 +22,10 @@ type uplink interface {
 }
 
 // natsUplink returns the JetStream intake of cfg.Broker.NATS, and the
-// cluster's URLs for Addrs.BrokerURL.
-func natsUplink(cfg *config.Config, svc intake.Submitter, onStatus func(wire.Status), log *slog.Logger, reg prometheus.Registerer) (uplink, string, error) {
+// cluster's URLs for Addrs.BrokerURL. With commands (cmds not nil) the
+// intake hands it every gateway's reports and publishes its commands
+// (intake/jscommands.go says how they travel through the cluster).
+func natsUplink(cfg *config.Config, svc intake.Submitter, onStatus func(wire.Status), cmds *commands, log *slog.Logger, reg prometheus.Registerer) (uplink, string, error) {
 	n := cfg.Broker.NATS
 	tlsCfg, err := n.TLSConfig()
 	if err != nil {
@@ -32,9 +34,10 @@ func natsUplink(cfg *config.Config, svc intake.Submitter, onStatus func(wire.Sta
 	js, err := intake.NewJetStream(intake.JetStreamConfig{URLs: n.URLs, Stream: n.Stream, Consumer: n.Consumer,
 		Replicas: n.Replicas, AckWait: n.AckWait.D(), MaxAckPending: n.MaxAckPending, AckStored: n.AckQoS == 1, MaxAge: n.MaxAge.D(), MaxBytes: n.MaxBytes,
 		User: n.User, Password: n.Password, Token: n.Token, Credentials: n.Credentials, TLS: tlsCfg,
-		Name: cfg.Broker.ClientID, Topics: cfg.Topics(), OnStatus: onStatus, Logger: log.With("component", "jetstream"), Registerer: reg}, svc)
+		Name: cfg.Broker.ClientID, Topics: cfg.Topics(), OnStatus: onStatus, OnReport: cmds.onReport(), Logger: log.With("component", "jetstream"), Registerer: reg}, svc)
 	if err != nil {
 		return nil, "", fmt.Errorf("ingest: broker.nats: %w", err)
 	}
+	cmds.attach(js.Publish)
 	return js, strings.Join(n.URLs, ","), nil
 }

@@ -81,6 +81,13 @@
 // statuses are read by each instance with an ordered consumer of its own,
 // from the last status of each gateway in the stream.
 //
+// Operators' commands (issue 16) are stored like acks, under
+// "$MQTT.msgs.<cmd subject>", for QoS 1 delivery to the gateway
+// (JetStream.Publish); the gateways' command reports are captured by the
+// uplink stream and read by each instance through a durable consumer of
+// its own (JetStreamConfig.ReportConsumer), so none is lost while an
+// instance is disconnected or restarting. jscommands.go says why.
+//
 // # HTTP
 //
 //	POST /v1/gateways/{id}/batches

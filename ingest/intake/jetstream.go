@@ -98,6 +98,12 @@ type JetStreamConfig struct {
 	// gateway's status (its own ordered consumer, starting from the last
 	// status of each gateway in the stream). It must not block.
 	OnStatus func(wire.Status)
+	// OnReport, if set, receives every gateway's command report (topic
+	// and payload, unchecked; issue 16), as MQTTConfig.OnReport: every
+	// instance reads all reports, through a durable consumer of its own
+	// (ReportConsumer; see jscommands.go). It is called on one goroutine,
+	// in order, and may block; the report is acknowledged after it.
+	OnReport func(topic string, payload []byte)
 	// Logger (default slog.Default()) and Registerer (metrics; default
 	// none).
 	Logger     *slog.Logger
@@ -175,6 +181,7 @@ type JetStream struct {
 	m     jsMetrics
 	ready atomic.Bool
 	nc    atomic.Pointer[nats.Conn]
+	js    atomic.Pointer[jetstream.JetStream]
 
 	mu       sync.Mutex
 	inFlight map[*flight]struct{}
@@ -230,6 +237,7 @@ func (j *JetStream) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream intake: %w", err)
 	}
+	j.js.Store(&js)
 	acks := newAckPublisher(func(m *nats.Msg) (jetstream.PubAckFuture, error) { return js.PublishMsgAsync(m) },
 		j.cfg.AckSubject, log, func(outcome string) { j.m.ackPublish.WithLabelValues(outcome).Inc() })
 	if !j.cfg.AckStored {
@@ -243,6 +251,10 @@ func (j *JetStream) Run(ctx context.Context) error {
 	if j.cfg.OnStatus != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); j.statuses(ctx, js) }()
+	}
+	if j.cfg.OnReport != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); j.reports(ctx, js) }()
 	}
 	policy := backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: backoff.Equal}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
@@ -293,7 +305,7 @@ func (j *JetStream) ensure(ctx context.Context, js jetstream.JetStream) (jetstre
 	defer cancel()
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:     j.cfg.Stream,
-		Subjects: []string{j.cfg.UpSubject(), j.cfg.StatusSubject()},
+		Subjects: []string{j.cfg.UpSubject(), j.cfg.StatusSubject(), j.cfg.ReportSubject()},
 		Storage:  jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
 		Replicas: j.cfg.Replicas, MaxAge: j.cfg.MaxAge, MaxBytes: j.cfg.MaxBytes,
 	})
@@ -486,13 +498,19 @@ func (j *JetStream) heartbeat(ctx context.Context) {
 // own, from the last status of each gateway the stream holds (as an MQTT
 // subscriber gets the retained ones), until ctx is done.
 func (j *JetStream) statuses(ctx context.Context, js jetstream.JetStream) {
+	j.follow(ctx, "gateway status consumer", func(ctx context.Context) error { return j.followStatuses(ctx, js) })
+}
+
+// follow runs f again after each failure, with a backoff, until ctx is
+// done; what names f in the log.
+func (j *JetStream) follow(ctx context.Context, what string, f func(context.Context) error) {
 	policy := backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: backoff.Equal}
 	for attempt := 0; ; attempt++ {
-		err := j.followStatuses(ctx, js)
+		err := f(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		j.cfg.Logger.Warn("JetStream intake: gateway status consumer failed; trying again", "err", err)
+		j.cfg.Logger.Warn("JetStream intake: "+what+" failed; trying again", "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -510,7 +528,17 @@ func (j *JetStream) followStatuses(ctx context.Context, js jetstream.JetStream) 
 	if err != nil {
 		return err
 	}
-	it, err := oc.Messages()
+	return each(ctx, oc, func(msg jetstream.Msg) {
+		if st, ok := decodeStatus(j.cfg.Topics, mqttTopic(msg.Subject()), msg.Data(), j.cfg.Logger); ok {
+			j.cfg.OnStatus(st)
+		}
+	})
+}
+
+// each hands every message of cons to f, one at a time, until ctx is
+// done or the consumer fails.
+func each(ctx context.Context, cons jetstream.Consumer, f func(jetstream.Msg), opts ...jetstream.PullMessagesOpt) error {
+	it, err := cons.Messages(opts...)
 	if err != nil {
 		return err
 	}
@@ -520,9 +548,7 @@ func (j *JetStream) followStatuses(ctx context.Context, js jetstream.JetStream) 
 		if err != nil {
 			return err
 		}
-		if st, ok := decodeStatus(j.cfg.Topics, mqttTopic(msg.Subject()), msg.Data(), j.cfg.Logger); ok {
-			j.cfg.OnStatus(st)
-		}
+		f(msg)
 	}
 }
 

@@ -24,18 +24,18 @@ const ingestUser, ingestPass = "ponte-ingest", "ingest-secret"
 
 // natsAuth is the account block the tests' clusters run with: the same
 // shape as deploy/nats/accounts.conf (ingest a NATS-only user with the
-// JetStream API and the gateways' ack subjects; each gateway an
-// MQTT-only user confined to its own subjects).
+// JetStream API, the gateways' ack subjects and the store of their
+// commands; each gateway an MQTT-only user confined to its own subjects).
 func natsAuth(gateways ...string) string {
 	var b strings.Builder
 	b.WriteString("accounts {\n  PONTE {\n    jetstream: enabled\n    users: [\n")
 	fmt.Fprintf(&b, `      { user: %q, password: %q, allowed_connection_types: ["STANDARD"],
-        permissions: { publish: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$MQTT.msgs.ponte.gw.*.ack", "ponte.gw.*.ack"], subscribe: ["_INBOX.>"] } }
+        permissions: { publish: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$MQTT.msgs.ponte.gw.*.ack", "ponte.gw.*.ack", "$MQTT.msgs.ponte.gw.*.cmd"], subscribe: ["_INBOX.>"] } }
 `, ingestUser, ingestPass)
 	for _, g := range gateways {
 		fmt.Fprintf(&b, `      { user: %q, password: %q, allowed_connection_types: ["MQTT"],
-        permissions: { publish: ["ponte.gw.%s.up", "ponte.gw.%s.status"], subscribe: ["ponte.gw.%s.ack", "ponte.gw.%s.cmd"] } }
-`, g, "pw-"+g, g, g, g, g)
+        permissions: { publish: ["ponte.gw.%s.up", "ponte.gw.%s.status", "ponte.gw.%s.report"], subscribe: ["ponte.gw.%s.ack", "ponte.gw.%s.cmd"] } }
+`, g, "pw-"+g, g, g, g, g, g)
 	}
 	b.WriteString("    ]\n  }\n}\n")
 	return b.String()
