@@ -54,7 +54,6 @@
 //   - Known points (for bad_comm readings) come from the records' example
 //     frames and from every point read since; names with {group}
 //     placeholders are only known from frames.
-//
 //   - Writes (issue 16): the source implements source.Writer for the
 //     profile's serial.requests (write.go). The device's goroutine keeps
 //     owning the port: it takes a write between two reads or two polls,
