@@ -26,9 +26,10 @@ type LineDevice struct {
 	gen     Generator
 	records []lineRecord
 
-	mu    sync.Mutex
-	fault Fault
-	clock func() time.Time
+	mu       sync.Mutex
+	fault    Fault
+	clock    func() time.Time
+	settings []*lineSetting // line_settings.go
 }
 
 type lineRecord struct {
@@ -59,6 +60,10 @@ func NewLineDevice(p *profile.Profile, seed int64) (*LineDevice, error) {
 			return nil, fmt.Errorf("line device %s record %q: %w", p.Model, r.Name, err)
 		}
 		d.records = append(d.records, lr)
+	}
+	var err error
+	if d.settings, err = newSettings(p.Serial); err != nil {
+		return nil, fmt.Errorf("line device %s: %w", p.Model, err)
 	}
 	return d, nil
 }
@@ -234,10 +239,12 @@ func (d *LineDevice) fieldText(lf *lineField, now time.Time) string {
 }
 
 // Serve talks on port until ctx is done, then returns nil. A free-running
-// device sends every record's frame each interval; a request/response
-// device waits for the profile's command and answers with every record's
-// frame. As with ServeRTU, a read may stay blocked after Serve returns
-// until the caller closes the port.
+// device sends every record's frame each interval (a record paced by a
+// setting, every value seconds: line_settings.go) and answers its
+// settings' request lines; a request/response device waits for the
+// profile's command and answers with every record's frame. As with
+// ServeRTU, a read may stay blocked after Serve returns until the caller
+// closes the port.
 func (d *LineDevice) Serve(ctx context.Context, port io.ReadWriter, interval time.Duration) error {
 	if d.ser.Mode == profile.ModeRequestResponse && d.ser.Request != nil {
 		return d.serveRequests(ctx, port)
@@ -245,17 +252,60 @@ func (d *LineDevice) Serve(ctx context.Context, port io.ReadWriter, interval tim
 	if interval <= 0 {
 		return fmt.Errorf("line device: interval %v: expected a positive interval", interval)
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var chunks chan []byte
+	errc := make(chan error, 1)
+	if len(d.settings) > 0 {
+		chunks = make(chan []byte, 16)
+		go readChunks(ctx, port, chunks, errc)
+	}
+	var lr lineReader
+	last := make([]time.Time, len(d.records)) // zero: due now
+	next := make([]time.Time, len(d.records))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		if err := d.send(port); err != nil {
-			return err
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read serial line: %w", err)
+		case b := <-chunks:
+			if err := d.answer(&lr, b, port); err != nil {
+				return err
+			}
+			// A changed interval counts from the record's last frame.
+			for i := range next {
+				if !last[i].IsZero() {
+					next[i] = last[i].Add(d.period(i, interval))
+				}
+			}
+		case <-timer.C:
+			now := time.Now()
+			var due []int
+			for i := range next {
+				if !now.Before(next[i]) {
+					due = append(due, i)
+					last[i], next[i] = now, now.Add(d.period(i, interval))
+				}
+			}
+			if len(due) > 0 {
+				if err := d.send(port, due); err != nil {
+					return err
+				}
+			}
 		}
+		soonest := next[0]
+		for _, t := range next {
+			if t.Before(soonest) {
+				soonest = t
+			}
+		}
+		timer.Reset(max(0, time.Until(soonest)))
 	}
 }
 
@@ -267,6 +317,7 @@ func (d *LineDevice) serveRequests(ctx context.Context, port io.ReadWriter) erro
 	go readChunks(ctx, port, chunks, errc)
 	cmd := []byte(d.ser.Request.Command)
 	var buf []byte
+	var lr lineReader
 	for {
 		select {
 		case <-ctx.Done():
@@ -277,6 +328,9 @@ func (d *LineDevice) serveRequests(ctx context.Context, port io.ReadWriter) erro
 			}
 			return fmt.Errorf("read serial line: %w", err)
 		case b := <-chunks:
+			if err := d.answer(&lr, b, port); err != nil {
+				return err
+			}
 			buf = append(buf, b...)
 			for {
 				i := bytes.Index(buf, cmd)
@@ -284,7 +338,7 @@ func (d *LineDevice) serveRequests(ctx context.Context, port io.ReadWriter) erro
 					break
 				}
 				buf = buf[i+len(cmd):]
-				if err := d.send(port); err != nil {
+				if err := d.send(port, nil); err != nil {
 					return err
 				}
 			}
@@ -295,14 +349,20 @@ func (d *LineDevice) serveRequests(ctx context.Context, port io.ReadWriter) erro
 	}
 }
 
-// send writes every record's frame, as the fault allows.
-func (d *LineDevice) send(port io.Writer) error {
+// send writes the frames of records (every record when nil), as the
+// fault allows.
+func (d *LineDevice) send(port io.Writer, records []int) error {
 	fault, now := d.state()
 	if fault == FaultTimeout {
 		return nil
 	}
+	if records == nil {
+		for i := range d.records {
+			records = append(records, i)
+		}
+	}
 	var out []byte
-	for i := range d.records {
+	for _, i := range records {
 		frame := d.Frame(i, now)
 		if fault == FaultGarbage {
 			out = append(out, d.noise(3+rand.IntN(10))...)

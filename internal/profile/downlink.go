@@ -213,15 +213,7 @@ func (v *validator) downlinkPayload(path string, d *Downlink) {
 		return
 	}
 	d.Frame = t
-	w := &d.Write
-	var vals []float64
-	for _, c := range w.Enum {
-		vals = append(vals, c.Value)
-	}
-	if w.Min != nil && w.Max != nil {
-		vals = append(vals, *w.Min, *w.Max)
-	}
-	for _, x := range vals {
+	for _, x := range writeValues(&d.Write) {
 		if _, err := t.Encode(x); err != nil {
 			v.errorf(path, "the write rules allow %s, which the template cannot carry: %v", fmtValue(x), err)
 		}

@@ -25,6 +25,9 @@ type Serial struct {
 	// Records are the kinds of line the device sends; each frame is parsed
 	// by the first record whose Match matches it.
 	Records []Record `yaml:"records"`
+	// Requests are the settings a command may write with a request line
+	// (see SerialRequest).
+	Requests []SerialRequest `yaml:"requests"`
 }
 
 // Serial modes.

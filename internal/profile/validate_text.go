@@ -58,6 +58,7 @@ func (v *validator) serial(s *Serial) {
 	for i := range s.Records {
 		v.record(fmt.Sprintf("serial.records[%d]", i), &s.Records[i], s.Checksum, seen)
 	}
+	v.serialRequests(s, seen)
 }
 
 func (v *validator) compile(path, expr string) *regexp.Regexp {

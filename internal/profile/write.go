@@ -12,8 +12,8 @@ import (
 )
 
 // Write says that operators may write a point through a command, and
-// within what (issue 16). A Modbus point (coil or holding register) or an
-// MQTT downlink carries one. Every bound comes from the vendor's document,
+// within what (issue 16). A Modbus point (coil or holding register), an
+// MQTT downlink or a serial request line carries one. Every bound comes from the vendor's document,
 // which Source cites with its version and section.
 type Write struct {
 	// Min and Max bound the value a command may write, in the point's
@@ -114,11 +114,13 @@ func (w *Write) enumText() string {
 
 func fmtValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// WritePoint is a writable point of a profile: its name, unit and Write.
+// WritePoint is a writable point of a profile: its name, unit,
+// description and Write.
 type WritePoint struct {
-	Name  string
-	Unit  string
-	Write *Write
+	Name        string
+	Unit        string
+	Description string
+	Write       *Write
 }
 
 // Writable returns the write rules of the profile's point, or an error
@@ -141,14 +143,20 @@ func (p *Profile) WritePoints() []WritePoint {
 	if p.Modbus != nil {
 		for i := range p.Modbus.Points {
 			if pt := &p.Modbus.Points[i]; pt.Write != nil {
-				out = append(out, WritePoint{Name: pt.Name, Unit: pt.Unit, Write: pt.Write})
+				out = append(out, WritePoint{Name: pt.Name, Unit: pt.Unit, Description: pt.Description, Write: pt.Write})
 			}
+		}
+	}
+	if p.Serial != nil {
+		for i := range p.Serial.Requests {
+			r := &p.Serial.Requests[i]
+			out = append(out, WritePoint{Name: r.Name, Unit: r.Unit, Description: r.Description, Write: &r.Write})
 		}
 	}
 	if p.MQTT != nil {
 		for i := range p.MQTT.Downlinks {
 			d := &p.MQTT.Downlinks[i]
-			out = append(out, WritePoint{Name: d.Name, Unit: d.Unit, Write: &d.Write})
+			out = append(out, WritePoint{Name: d.Name, Unit: d.Unit, Description: d.Description, Write: &d.Write})
 		}
 	}
 	return out

@@ -42,7 +42,8 @@ var (
 const stateInit = "\x00init"
 
 // device is one serial device: its settings, its decoder and its state.
-// Only the device's own goroutine touches it (eofs excepted).
+// Only the device's own goroutine touches it (eofs, isOpen and the writes
+// channel excepted).
 type device struct {
 	name     string
 	line     source.SerialLine
@@ -62,6 +63,12 @@ type device struct {
 	state    string         // the last logged state: "" ok, else the error
 
 	eofs atomic.Int64 // reads that ended in tarm/serial's read-timeout io.EOF
+
+	// Writes (write.go): WritePoint hands ops to the goroutine on writes.
+	writes        chan *writeOp
+	requests      map[string]*profile.SerialRequest
+	answerFraming profile.Framing
+	isOpen        atomic.Bool // the port is open (a write may be served)
 }
 
 type point struct{ name, unit string }
@@ -125,6 +132,9 @@ func buildDevice(d source.Device, log *slog.Logger, m *source.Metrics) (*device,
 		dev.timeout = cmp(d.Timeout, cmp(s.Request.Timeout.D(), DefaultReplyTimeout))
 	default:
 		return nil, fmt.Errorf("mode %q (expected free_running or request_response)", s.Mode)
+	}
+	if err := dev.initWrites(s); err != nil {
+		return nil, err
 	}
 	dev.learnExamples(s)
 	return dev, nil

@@ -54,6 +54,14 @@
 //   - Known points (for bad_comm readings) come from the records' example
 //     frames and from every point read since; names with {group}
 //     placeholders are only known from frames.
+//   - Writes (issue 16): the source implements source.Writer for the
+//     profile's serial.requests (write.go). The device's goroutine keeps
+//     owning the port: it takes a write between two reads or two polls,
+//     writes the command line, asks for the setting, and takes the first
+//     line matching the request's match expression within its timeout as
+//     the read-back, while every byte read meanwhile still goes through
+//     the decoder, so readings keep flowing. A port that is not open fails
+//     the write at once.
 //
 // Error kinds counted in ponte_edge_device_errors_total: checksum, framing,
 // unmatched, decode, timeout, comm.

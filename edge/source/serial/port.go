@@ -90,6 +90,8 @@ func (d *device) session(ctx context.Context, emit source.Emitter) (worked bool,
 		return false, err
 	}
 	defer p.Close()
+	d.isOpen.Store(true)
+	defer d.isOpen.Store(false)
 	d.dec.framer.Reset()
 	d.log.Debug("serial port open", "line", d.line.String())
 	if d.mode == profile.ModeRequestResponse {
@@ -116,6 +118,16 @@ func (d *device) listen(ctx context.Context, p port, emit source.Emitter) (bool,
 		if err != nil {
 			return worked, err
 		}
+		if op := d.pendingWrite(); op != nil {
+			frames, err := d.serveWrite(ctx, p, buf, op, emit)
+			if at = time.Now(); frames > 0 {
+				worked, silent, last = true, false, at
+				d.setState(nil)
+			}
+			if err != nil {
+				return worked, err
+			}
+		}
 		if !silent && at.Sub(last) > d.silence {
 			silent = true
 			d.fail(emit, at, kindComm, fmt.Errorf("%w: no valid frame for %s", ErrSilent, d.silence))
@@ -136,10 +148,19 @@ func (d *device) pollLoop(ctx context.Context, p port, emit source.Emitter) (boo
 		if err != nil {
 			return worked, err
 		}
-		select {
-		case <-ctx.Done():
-			return worked, nil
-		case <-t.C:
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return worked, nil
+			case op := <-d.writes:
+				frames, err := d.serveWrite(ctx, p, buf, op, emit)
+				worked = worked || frames > 0
+				if err != nil {
+					return worked, err
+				}
+			case <-t.C:
+				wait = false
+			}
 		}
 	}
 }
