@@ -17,6 +17,11 @@ import (
 // DefaultMaxQueued is Config.MaxQueued's default.
 const DefaultMaxQueued = 64
 
+// DefaultClockSkew is Config.ClockSkew's default: how far behind the
+// command's issue time the gateway's clock may be (ingest's and the
+// gateway's clocks differ by NTP's error and the transit time).
+const DefaultClockSkew = 2 * time.Minute
+
 // Device is a device commands may write: its profile (the gateway's own
 // copy, against which every command is checked again) and the source that
 // writes it.
@@ -51,6 +56,11 @@ type Config struct {
 	MaxQueued int
 	// Clock returns the gateway's time (nil: time.Now).
 	Clock func() time.Time
+	// ClockSkew is how far the gateway's clock may be behind a command's
+	// issue time (default DefaultClockSkew). A clock further behind is
+	// wrong (an RTC that lost time, no NTP yet) and cannot judge the
+	// command's expiry: the command is refused, never written late.
+	ClockSkew time.Duration
 	// Logger receives each command's outcome (nil: discard).
 	Logger *slog.Logger
 	// Registerer receives the metrics (nil: not registered).
@@ -71,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxQueued < 0 {
 		errs = append(errs, fmt.Errorf("command executor: max_queued %d: expected 0 (default %d) or more", c.MaxQueued, DefaultMaxQueued))
+	}
+	if c.ClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("command executor: clock_skew %s: expected 0 (default %s) or more", c.ClockSkew, DefaultClockSkew))
 	}
 	for name, d := range c.Devices {
 		if d.Profile == nil {

@@ -22,7 +22,10 @@
 //
 // A payload that is not a command is logged and counted (malformed); if
 // its ID can be read, it is refused with the reason. Then: a known ID is a
-// repeat; a command past its expiry by the gateway's clock is expired; an
+// repeat; a command past its expiry by the gateway's clock is expired; a
+// command issued more than Config.ClockSkew after the gateway's now is
+// refused (the clock is behind and cannot judge the expiry: a command
+// that expired by the real time would look fresh); an
 // unknown device, a point that is not writable, or a value that fails the
 // profile's Write.Check is refused with the operator-readable reason;
 // beyond MaxQueued commands waiting the command fails "gateway busy".

@@ -86,6 +86,9 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.MaxQueued == 0 {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -163,6 +166,11 @@ func (e *Executor) Handle(payload []byte) {
 		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" before the gateway received it")
 		return
 	}
+	if reason := e.clockBehind(cmd); reason != "" {
+		log.Error("command refused: the gateway's clock is behind", "reason", reason, "issued", cmd.Issued)
+		e.finishLogged(en, wire.StatusRefused, nil, reason)
+		return
+	}
 	if reason := e.refusal(cmd); reason != "" {
 		log.Warn("command refused", "reason", reason)
 		e.finishLogged(en, wire.StatusRefused, nil, reason)
@@ -179,6 +187,17 @@ func (e *Executor) Handle(payload []byte) {
 	e.pending[cmd.Device] = append(e.pending[cmd.Device], en)
 	log.Info("command queued")
 	e.startWorker(cmd.Device)
+}
+
+// clockBehind says why the gateway's clock cannot judge cmd's expiry (it
+// is more than ClockSkew behind the command's issue time: a command that
+// expired by the real time would look fresh), or "".
+func (e *Executor) clockBehind(cmd *wire.Command) string {
+	now := e.now()
+	if !now.Before(cmd.Issued.Add(-e.cfg.ClockSkew)) {
+		return ""
+	}
+	return fmt.Sprintf("gateway clock is %s behind the command's issue time; not written", cmd.Issued.Sub(now).Round(time.Second))
 }
 
 // refusal says why cmd does not fit its device's profile, or "".

@@ -483,8 +483,8 @@ func TestSetDevices(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	err := (&Config{Gateway: "bad gw", MaxQueued: -1, Devices: map[string]Device{"d": {Timeout: -1}}}).Validate()
-	for _, want := range []string{`gateway "bad gw"`, "dir: expected", "report: expected", "max_queued -1", "device d: no profile", "device d: timeout -1ns"} {
+	err := (&Config{Gateway: "bad gw", MaxQueued: -1, ClockSkew: -1, Devices: map[string]Device{"d": {Timeout: -1}}}).Validate()
+	for _, want := range []string{`gateway "bad gw"`, "dir: expected", "report: expected", "max_queued -1", "clock_skew -1ns", "device d: no profile", "device d: timeout -1ns"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v; want it to name %q", err, want)
 		}
