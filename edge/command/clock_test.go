@@ -1,9 +1,11 @@
 package command
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -38,5 +40,17 @@ func TestClockBehindRefused(t *testing.T) {
 	}
 	if w.count() != 1 || w.calls[0].Value != 20 {
 		t.Errorf("writes %+v, want only skew-1's", w.calls)
+	}
+}
+
+// A source that finds the command expired right before it would send the
+// write (source.ErrExpired) makes the command expired, not failed.
+func TestExpiredAtTheSource(t *testing.T) {
+	w := &fakeWriter{readback: func(float64) (float64, error) { return 0, source.ErrExpired }}
+	h := start(t, t.TempDir(), w, newClock(), &reporter{})
+	h.e.Handle(h.cmd(t, "src-1", "lamp-1", "line_level", 40))
+	r := h.rep.waitFinal(t, "src-1", 1)
+	if r.Status != wire.StatusExpired || !strings.Contains(r.Detail, "while waiting for the device's line; not written") {
+		t.Errorf("report %+v, want expired, not written", r)
 	}
 }

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -452,6 +453,9 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
+	case errors.Is(err, source.ErrExpired):
+		log.Warn("command expired while waiting for its device's line; not written", "expires", cmd.Expires)
+		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" while waiting for the device's line; not written")
 	case err != nil:
 		log.Warn("command failed", "err", err)
 		e.finishLogged(en, wire.StatusFailed, nil, err.Error())
