@@ -101,6 +101,7 @@ type metrics struct {
 	commands *prometheus.CounterVec
 	inFlight prometheus.Gauge
 	badLines prometheus.Counter
+	dropped  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -117,9 +118,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ponte_edge_command_journal_bad_lines_total",
 			Help: "Journal lines skipped at start (torn by a crash or failing their CRC).",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ponte_edge_command_journal_dropped_total",
+			Help: "Final command reports the broker never acknowledged, dropped from the journal because more than its bound were kept.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.commands, m.inFlight, m.badLines} {
+		for _, c := range []prometheus.Collector{m.commands, m.inFlight, m.badLines, m.dropped} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("command executor: register metrics: %w", err)
 			}

@@ -50,8 +50,17 @@
 // Config.Dir/commands.journal is append-only: a header line
 // "ponte-commands v1", then one record per line, the CRC-32 of its JSON
 // in 8 hex digits, a space, and the JSON (kinds start, final, published).
-// A torn or corrupt line is skipped and counted. At start, and every
-// 1000 records, it is compacted: entries whose command expired more than
-// Keep (24 h) ago are dropped and the file replaced atomically
-// (internal/atomicfile).
+// Each record carries the time it was appended. A torn or corrupt line is
+// skipped and counted; an empty file (a crash right after its creation)
+// is a new journal. At start, and every 1000 records, it is compacted:
+// entries whose command expired more than Keep (24 h) ago are dropped and
+// the file replaced atomically (internal/atomicfile). Age is judged
+// against min(now, the newest record's time), and nothing is dropped by
+// age while the clock is before the newest record: a gateway booted with
+// its clock days ahead, then corrected by NTP, keeps the IDs ingest may
+// resend. A final report the broker never acknowledged is never dropped
+// by age (a gateway offline over a weekend still owes its applied
+// report); past MaxUnpublished of them the oldest are dropped and
+// counted. A compaction that fails (a full disk) leaves the old file in
+// use and is tried again 100 records later.
 package command

@@ -34,6 +34,7 @@ type entry struct {
 	started           bool         // journaled as started (durable)
 	final             *wire.Report // the final report (durable once set)
 	published         bool         // the broker acknowledged the final report
+	startAt, pubAt    time.Time    // when the start and published records were appended
 
 	cmd     *wire.Command // while queued or running
 	running bool
@@ -44,8 +45,7 @@ type entry struct {
 }
 
 // idle reports whether e is neither queued nor running (compaction may
-// drop it once it is old enough, published or not: Keep after its expiry
-// no one waits for its report).
+// drop it once it is old enough and its final report was published).
 func (e *entry) idle() bool { return e.cmd == nil }
 
 // Executor runs operators' commands on the gateway's devices: see the
@@ -99,14 +99,19 @@ func New(cfg Config) (*Executor, error) {
 	}
 	e := &Executor{cfg: cfg, log: cfg.Logger, m: m, now: cfg.Clock, queue: cfg.MaxQueued,
 		pending: map[string][]*entry{}, busyDev: map[string]bool{}, pubWake: make(chan struct{}, 1)}
-	j, es, order, bad, err := openJournal(filepath.Join(cfg.Dir, JournalFile), e.now())
+	j, ld, err := openJournal(filepath.Join(cfg.Dir, JournalFile), e.now)
 	if err != nil {
 		return nil, err
 	}
+	es, order := ld.es, ld.order
 	e.j, e.es, e.order = j, es, order
-	if bad > 0 {
-		m.badLines.Add(float64(bad))
-		e.log.Warn("command journal lines skipped (torn by a crash or corrupt)", "file", j.path, "lines", bad)
+	if ld.bad > 0 {
+		m.badLines.Add(float64(ld.bad))
+		e.log.Warn("command journal lines skipped (torn by a crash or corrupt)", "file", j.path, "lines", ld.bad)
+	}
+	e.dropped(ld.dropped)
+	if ld.compact != nil {
+		e.log.Error("command journal not compacted; appending to the old file, compaction tried again later", "err", ld.compact)
 	}
 	for _, id := range order {
 		en := es[id]
@@ -279,11 +284,23 @@ func (e *Executor) finish(en *entry, st wire.CommandStatus, readback *float64, d
 	e.publish(r)
 	en.queued = true
 	if e.j.due() {
-		if cerr := e.j.compact(e.es, &e.order, e.now()); cerr != nil {
-			e.log.Error("command journal not compacted", "err", cerr)
+		dropped, cerr := e.j.compact(e.es, &e.order)
+		e.dropped(dropped)
+		if cerr != nil {
+			e.log.Error("command journal not compacted; compaction tried again later", "err", cerr)
 		}
 	}
 	return err
+}
+
+// dropped counts and logs n unpublished final reports dropped by
+// MaxUnpublished.
+func (e *Executor) dropped(n int) {
+	if n == 0 {
+		return
+	}
+	e.m.dropped.Add(float64(n))
+	e.log.Error("command journal: unpublished final reports dropped (more than the bound kept)", "dropped", n, "bound", MaxUnpublished)
 }
 
 // publish queues r for the publisher. Caller holds mu.
@@ -360,9 +377,11 @@ func (e *Executor) publisher(ctx context.Context) {
 			en.queued = false
 			if err == nil && !en.published {
 				en.published = true
-				if jerr := e.j.append(&record{Kind: recPublished, ID: r.ID}, false); jerr != nil {
+				rec := &record{Kind: recPublished, ID: r.ID}
+				if jerr := e.j.append(rec, false); jerr != nil {
 					e.log.Warn("command journal: published not recorded", "id", r.ID, "err", jerr)
 				}
+				en.pubAt = rec.At
 			}
 		}
 		e.mu.Unlock()
@@ -428,7 +447,9 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 		return
 	}
 	wp, _ := d.Profile.Writable(cmd.Point) // checked by refusal
-	err := e.j.append(&record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}, true)
+	start := &record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}
+	err := e.j.append(start, true)
+	en.startAt = start.At
 	if err != nil {
 		log.Error("command not written: its ID could not be journaled", "err", err)
 		e.finishLogged(en, wire.StatusFailed, nil, "not written: the gateway could not record the command ("+err.Error()+")")

@@ -439,13 +439,19 @@ func TestJournalBound(t *testing.T) {
 	}
 	h.e.Handle(h.cmd(t, "j-3", "lamp-1", "line_level", 40))
 	rep.waitFinal(t, "j-3", 1)
+	clk.advance(2 * time.Second) // j-1 and j-2 now expired Keep ago; j-3 not
+	h.e.Handle(h.cmd(t, "j-4", "lamp-1", "line_level", 40))
+	rep.waitFinal(t, "j-4", 1)
+	testenv.Eventually(t, 5*time.Second, "j-4 journaled as published", func() bool {
+		data, _ := os.ReadFile(filepath.Join(dir, JournalFile))
+		return strings.Count(string(data), `"k":"published"`) == 4
+	})
 	h.stop()
 
-	clk.advance(2 * time.Second) // j-1 and j-2 now expired Keep ago; j-3 not
 	h = start(t, dir, &fakeWriter{}, clk, rep)
 	rec := h.e.Recent()
-	if len(rec) != 1 || rec[0].ID != "j-3" {
-		t.Errorf("entries after the bound: %+v, want only j-3", rec)
+	if len(rec) != 2 || rec[0].ID != "j-4" || rec[1].ID != "j-3" {
+		t.Errorf("entries after the bound: %+v, want only j-4 and j-3", rec)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
