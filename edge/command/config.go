@@ -98,10 +98,11 @@ func (c *Config) Validate() error {
 
 // metrics are the executor's Prometheus metrics.
 type metrics struct {
-	commands *prometheus.CounterVec
-	inFlight prometheus.Gauge
-	badLines prometheus.Counter
-	dropped  prometheus.Counter
+	commands   *prometheus.CounterVec
+	inFlight   prometheus.Gauge
+	badLines   prometheus.Counter
+	dropped    prometheus.Counter
+	unreadable prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -122,9 +123,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ponte_edge_command_journal_dropped_total",
 			Help: "Final command reports the broker never acknowledged, dropped from the journal because more than its bound were kept.",
 		}),
+		unreadable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ponte_edge_command_journal_unreadable",
+			Help: "1 when the command journal could not be read at start (every command is refused until a technician repairs or removes it), else 0.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.commands, m.inFlight, m.badLines, m.dropped} {
+		for _, c := range []prometheus.Collector{m.commands, m.inFlight, m.badLines, m.dropped, m.unreadable} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("command executor: register metrics: %w", err)
 			}

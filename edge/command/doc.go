@@ -61,6 +61,11 @@
 // resend. A final report the broker never acknowledged is never dropped
 // by age (a gateway offline over a weekend still owes its applied
 // report); past MaxUnpublished of them the oldest are dropped and
-// counted. A compaction that fails (a full disk) leaves the old file in
+// counted. A journal that exists without its header (another file, or
+// damaged) is never guessed at: the executor starts (the agent's readings
+// go on), logs an Error, sets ponte_edge_command_journal_unreadable, and
+// refuses every command with "command journal unreadable: <path>:
+// <reason>" (Executor.JournalError, in the agent's /status) until a
+// technician repairs or removes it. A compaction that fails (a full disk) leaves the old file in
 // use and is tried again 100 records later.
 package command

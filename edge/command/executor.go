@@ -69,7 +69,15 @@ type Executor struct {
 	wg      sync.WaitGroup      // workers
 	pubs    []*wire.Report      // reports to publish, in order
 	pubWake chan struct{}
+	// unreadable, when set, is why the journal could not be read: every
+	// command is refused with it, and j is nil.
+	unreadable string
 }
+
+// JournalError says why the command journal could not be read at start
+// ("command journal unreadable: <path>: <reason>"), or "" when it was:
+// while it is set every command is refused (the agent's /status shows it).
+func (e *Executor) JournalError() string { return e.unreadable }
 
 // New checks cfg, opens (and compacts) the journal, and turns every
 // command found started without a final report into a failed report
@@ -100,6 +108,15 @@ func New(cfg Config) (*Executor, error) {
 	e := &Executor{cfg: cfg, log: cfg.Logger, m: m, now: cfg.Clock, queue: cfg.MaxQueued,
 		pending: map[string][]*entry{}, busyDev: map[string]bool{}, pubWake: make(chan struct{}, 1)}
 	j, ld, err := openJournal(filepath.Join(cfg.Dir, JournalFile), e.now)
+	if errors.Is(err, errUnreadable) {
+		// Never guess: the IDs it holds might be lost, and a command
+		// written twice is worse than one refused. Readings go on.
+		e.unreadable = err.Error()
+		m.unreadable.Set(1)
+		e.es = map[string]*entry{}
+		e.log.Error("every command refused until the journal is repaired or removed by a technician", "err", err)
+		return e, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +184,11 @@ func (e *Executor) Handle(payload []byte) {
 	e.es[cmd.ID] = en
 	e.order = append(e.order, cmd.ID)
 	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
+	if e.unreadable != "" {
+		log.Error("command refused: the command journal is unreadable", "reason", e.unreadable)
+		e.finishLogged(en, wire.StatusRefused, nil, e.unreadable)
+		return
+	}
 	if e.now().After(cmd.Expires) {
 		log.Warn("command expired before it reached the gateway", "expires", cmd.Expires)
 		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" before the gateway received it")
@@ -280,6 +302,11 @@ func (e *Executor) finish(en *entry, st wire.CommandStatus, readback *float64, d
 	r := &wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: st, Readback: readback, Detail: clip(detail), At: e.now().UTC()}
 	en.final, en.status, en.detail, en.at = r, st, r.Detail, r.At
 	e.m.commands.WithLabelValues(string(st)).Inc()
+	if e.j == nil { // unreadable journal: nothing is kept on disk
+		e.publish(r)
+		en.queued = true
+		return nil
+	}
 	err := e.j.append(&record{Kind: recFinal, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires, Report: r}, true)
 	e.publish(r)
 	en.queued = true
@@ -341,6 +368,9 @@ func (e *Executor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.runCtx = nil
+	if e.j == nil {
+		return nil
+	}
 	if err := e.j.close(); err != nil {
 		e.log.Warn("command journal close", "err", err)
 	}
@@ -378,8 +408,10 @@ func (e *Executor) publisher(ctx context.Context) {
 			if err == nil && !en.published {
 				en.published = true
 				rec := &record{Kind: recPublished, ID: r.ID}
-				if jerr := e.j.append(rec, false); jerr != nil {
-					e.log.Warn("command journal: published not recorded", "id", r.ID, "err", jerr)
+				if e.j != nil { // nil: unreadable, nothing kept
+					if jerr := e.j.append(rec, false); jerr != nil {
+						e.log.Warn("command journal: published not recorded", "id", r.ID, "err", jerr)
+					}
 				}
 				en.pubAt = rec.At
 			}

@@ -147,3 +147,53 @@ func TestCompactionFails(t *testing.T) {
 		t.Errorf("%d writes, want 3", w.count())
 	}
 }
+
+// An empty journal (a crash right after its creation) is a new one; a
+// journal without its header starts the executor all the same (the agent's
+// readings go on), but every command is refused with the reason, never
+// written, and the metric says so (review 16, item 4).
+func TestJournalEmptyOrUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, JournalFile)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, dir, &fakeWriter{}, newClock(), &reporter{})
+	h.e.Handle(h.cmd(t, "e-1", "lamp-1", "line_level", 40))
+	if r := h.rep.waitFinal(t, "e-1", 1); r.Status != wire.StatusApplied || h.e.JournalError() != "" {
+		t.Errorf("after an empty journal: %+v, journal error %q", r, h.e.JournalError())
+	}
+	h.stop()
+	if data, _ := os.ReadFile(path); !strings.HasPrefix(string(data), journalHeader+"\n") {
+		t.Errorf("journal after an empty one:\n%s", data)
+	}
+
+	dir = t.TempDir()
+	path = filepath.Join(dir, JournalFile)
+	if err := os.WriteFile(path, []byte("something else\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := &fakeWriter{}
+	h = start(t, dir, w, newClock(), &reporter{})
+	want := "command journal unreadable: " + path + `: line 1: "something else": expected "ponte-commands v1"`
+	if got := h.e.JournalError(); got != want {
+		t.Errorf("JournalError %q, want %q", got, want)
+	}
+	if got := testutil.ToFloat64(h.e.m.unreadable); got != 1 {
+		t.Errorf("unreadable metric %v, want 1", got)
+	}
+	payload := h.cmd(t, "u-1", "lamp-1", "line_level", 40)
+	h.e.Handle(payload)
+	h.e.Handle(payload)
+	if r := h.rep.waitFinal(t, "u-1", 1); r.Status != wire.StatusRefused || r.Detail != want {
+		t.Errorf("command with an unreadable journal: %+v, want refused %q", r, want)
+	}
+	h.rep.waitFinal(t, "u-1", 2)
+	h.stop()
+	if w.count() != 0 {
+		t.Errorf("%d writes with an unreadable journal", w.count())
+	}
+	if data, _ := os.ReadFile(path); string(data) != "something else\n" {
+		t.Errorf("the unreadable journal was changed:\n%s", data)
+	}
+}
