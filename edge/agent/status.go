@@ -20,6 +20,9 @@ type Status struct {
 	Devices       []DeviceStatus `json:"devices"`
 	// Commands are the last 20 commands, newest first (issue 16).
 	Commands []command.Entry `json:"commands"`
+	// CommandJournal, when set, says why the command journal could not be
+	// read: every command is refused until a technician repairs it.
+	CommandJournal string `json:"command_journal_error,omitempty"`
 }
 
 // BufferStatus is the buffer's depth and position. Epoch is a string:
@@ -96,6 +99,7 @@ func (a *Agent) Status() Status {
 	st.Commands = []command.Entry{}
 	if e := a.cmds.Load(); e != nil {
 		st.Commands = e.Recent()
+		st.CommandJournal = e.JournalError()
 	}
 	states := a.rec.states()
 	for _, d := range site.Devices {

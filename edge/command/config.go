@@ -17,6 +17,11 @@ import (
 // DefaultMaxQueued is Config.MaxQueued's default.
 const DefaultMaxQueued = 64
 
+// DefaultClockSkew is Config.ClockSkew's default: how far behind the
+// command's issue time the gateway's clock may be (ingest's and the
+// gateway's clocks differ by NTP's error and the transit time).
+const DefaultClockSkew = 2 * time.Minute
+
 // Device is a device commands may write: its profile (the gateway's own
 // copy, against which every command is checked again) and the source that
 // writes it.
@@ -51,6 +56,11 @@ type Config struct {
 	MaxQueued int
 	// Clock returns the gateway's time (nil: time.Now).
 	Clock func() time.Time
+	// ClockSkew is how far the gateway's clock may be behind a command's
+	// issue time (default DefaultClockSkew). A clock further behind is
+	// wrong (an RTC that lost time, no NTP yet) and cannot judge the
+	// command's expiry: the command is refused, never written late.
+	ClockSkew time.Duration
 	// Logger receives each command's outcome (nil: discard).
 	Logger *slog.Logger
 	// Registerer receives the metrics (nil: not registered).
@@ -72,6 +82,9 @@ func (c *Config) Validate() error {
 	if c.MaxQueued < 0 {
 		errs = append(errs, fmt.Errorf("command executor: max_queued %d: expected 0 (default %d) or more", c.MaxQueued, DefaultMaxQueued))
 	}
+	if c.ClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("command executor: clock_skew %s: expected 0 (default %s) or more", c.ClockSkew, DefaultClockSkew))
+	}
 	for name, d := range c.Devices {
 		if d.Profile == nil {
 			errs = append(errs, fmt.Errorf("command executor: device %s: no profile", name))
@@ -85,9 +98,11 @@ func (c *Config) Validate() error {
 
 // metrics are the executor's Prometheus metrics.
 type metrics struct {
-	commands *prometheus.CounterVec
-	inFlight prometheus.Gauge
-	badLines prometheus.Counter
+	commands   *prometheus.CounterVec
+	inFlight   prometheus.Gauge
+	badLines   prometheus.Counter
+	dropped    prometheus.Counter
+	unreadable prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -104,9 +119,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ponte_edge_command_journal_bad_lines_total",
 			Help: "Journal lines skipped at start (torn by a crash or failing their CRC).",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ponte_edge_command_journal_dropped_total",
+			Help: "Final command reports the broker never acknowledged, dropped from the journal because more than its bound were kept.",
+		}),
+		unreadable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ponte_edge_command_journal_unreadable",
+			Help: "1 when the command journal could not be read at start (every command is refused until a technician repairs or removes it), else 0.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.commands, m.inFlight, m.badLines} {
+		for _, c := range []prometheus.Collector{m.commands, m.inFlight, m.badLines, m.dropped, m.unreadable} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("command executor: register metrics: %w", err)
 			}

@@ -22,7 +22,10 @@
 //
 // A payload that is not a command is logged and counted (malformed); if
 // its ID can be read, it is refused with the reason. Then: a known ID is a
-// repeat; a command past its expiry by the gateway's clock is expired; an
+// repeat; a command past its expiry by the gateway's clock is expired; a
+// command issued more than Config.ClockSkew after the gateway's now is
+// refused (the clock is behind and cannot judge the expiry: a command
+// that expired by the real time would look fresh); an
 // unknown device, a point that is not writable, or a value that fails the
 // profile's Write.Check is refused with the operator-readable reason;
 // beyond MaxQueued commands waiting the command fails "gateway busy".
@@ -47,8 +50,22 @@
 // Config.Dir/commands.journal is append-only: a header line
 // "ponte-commands v1", then one record per line, the CRC-32 of its JSON
 // in 8 hex digits, a space, and the JSON (kinds start, final, published).
-// A torn or corrupt line is skipped and counted. At start, and every
-// 1000 records, it is compacted: entries whose command expired more than
-// Keep (24 h) ago are dropped and the file replaced atomically
-// (internal/atomicfile).
+// Each record carries the time it was appended. A torn or corrupt line is
+// skipped and counted; an empty file (a crash right after its creation)
+// is a new journal. At start, and every 1000 records, it is compacted:
+// entries whose command expired more than Keep (24 h) ago are dropped and
+// the file replaced atomically (internal/atomicfile). Age is judged
+// against min(now, the newest record's time), and nothing is dropped by
+// age while the clock is before the newest record: a gateway booted with
+// its clock days ahead, then corrected by NTP, keeps the IDs ingest may
+// resend. A final report the broker never acknowledged is never dropped
+// by age (a gateway offline over a weekend still owes its applied
+// report); past MaxUnpublished of them the oldest are dropped and
+// counted. A journal that exists without its header (another file, or
+// damaged) is never guessed at: the executor starts (the agent's readings
+// go on), logs an Error, sets ponte_edge_command_journal_unreadable, and
+// refuses every command with "command journal unreadable: <path>:
+// <reason>" (Executor.JournalError, in the agent's /status) until a
+// technician repairs or removes it. A compaction that fails (a full disk) leaves the old file in
+// use and is tried again 100 records later.
 package command

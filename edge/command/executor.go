@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,6 +34,7 @@ type entry struct {
 	started           bool         // journaled as started (durable)
 	final             *wire.Report // the final report (durable once set)
 	published         bool         // the broker acknowledged the final report
+	startAt, pubAt    time.Time    // when the start and published records were appended
 
 	cmd     *wire.Command // while queued or running
 	running bool
@@ -43,8 +45,7 @@ type entry struct {
 }
 
 // idle reports whether e is neither queued nor running (compaction may
-// drop it once it is old enough, published or not: Keep after its expiry
-// no one waits for its report).
+// drop it once it is old enough and its final report was published).
 func (e *entry) idle() bool { return e.cmd == nil }
 
 // Executor runs operators' commands on the gateway's devices: see the
@@ -68,7 +69,15 @@ type Executor struct {
 	wg      sync.WaitGroup      // workers
 	pubs    []*wire.Report      // reports to publish, in order
 	pubWake chan struct{}
+	// unreadable, when set, is why the journal could not be read: every
+	// command is refused with it, and j is nil.
+	unreadable string
 }
+
+// JournalError says why the command journal could not be read at start
+// ("command journal unreadable: <path>: <reason>"), or "" when it was:
+// while it is set every command is refused (the agent's /status shows it).
+func (e *Executor) JournalError() string { return e.unreadable }
 
 // New checks cfg, opens (and compacts) the journal, and turns every
 // command found started without a final report into a failed report
@@ -86,6 +95,9 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.MaxQueued == 0 {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -95,14 +107,28 @@ func New(cfg Config) (*Executor, error) {
 	}
 	e := &Executor{cfg: cfg, log: cfg.Logger, m: m, now: cfg.Clock, queue: cfg.MaxQueued,
 		pending: map[string][]*entry{}, busyDev: map[string]bool{}, pubWake: make(chan struct{}, 1)}
-	j, es, order, bad, err := openJournal(filepath.Join(cfg.Dir, JournalFile), e.now())
+	j, ld, err := openJournal(filepath.Join(cfg.Dir, JournalFile), e.now)
+	if errors.Is(err, errUnreadable) {
+		// Never guess: the IDs it holds might be lost, and a command
+		// written twice is worse than one refused. Readings go on.
+		e.unreadable = err.Error()
+		m.unreadable.Set(1)
+		e.es = map[string]*entry{}
+		e.log.Error("every command refused until the journal is repaired or removed by a technician", "err", err)
+		return e, nil
+	}
 	if err != nil {
 		return nil, err
 	}
+	es, order := ld.es, ld.order
 	e.j, e.es, e.order = j, es, order
-	if bad > 0 {
-		m.badLines.Add(float64(bad))
-		e.log.Warn("command journal lines skipped (torn by a crash or corrupt)", "file", j.path, "lines", bad)
+	if ld.bad > 0 {
+		m.badLines.Add(float64(ld.bad))
+		e.log.Warn("command journal lines skipped (torn by a crash or corrupt)", "file", j.path, "lines", ld.bad)
+	}
+	e.dropped(ld.dropped)
+	if ld.compact != nil {
+		e.log.Error("command journal not compacted; appending to the old file, compaction tried again later", "err", ld.compact)
 	}
 	for _, id := range order {
 		en := es[id]
@@ -158,9 +184,19 @@ func (e *Executor) Handle(payload []byte) {
 	e.es[cmd.ID] = en
 	e.order = append(e.order, cmd.ID)
 	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
+	if e.unreadable != "" {
+		log.Error("command refused: the command journal is unreadable", "reason", e.unreadable)
+		e.finishLogged(en, wire.StatusRefused, nil, e.unreadable)
+		return
+	}
 	if e.now().After(cmd.Expires) {
 		log.Warn("command expired before it reached the gateway", "expires", cmd.Expires)
 		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" before the gateway received it")
+		return
+	}
+	if reason := e.clockBehind(cmd); reason != "" {
+		log.Error("command refused: the gateway's clock is behind", "reason", reason, "issued", cmd.Issued)
+		e.finishLogged(en, wire.StatusRefused, nil, reason)
 		return
 	}
 	if reason := e.refusal(cmd); reason != "" {
@@ -179,6 +215,17 @@ func (e *Executor) Handle(payload []byte) {
 	e.pending[cmd.Device] = append(e.pending[cmd.Device], en)
 	log.Info("command queued")
 	e.startWorker(cmd.Device)
+}
+
+// clockBehind says why the gateway's clock cannot judge cmd's expiry (it
+// is more than ClockSkew behind the command's issue time: a command that
+// expired by the real time would look fresh), or "".
+func (e *Executor) clockBehind(cmd *wire.Command) string {
+	now := e.now()
+	if !now.Before(cmd.Issued.Add(-e.cfg.ClockSkew)) {
+		return ""
+	}
+	return fmt.Sprintf("gateway clock is %s behind the command's issue time; not written", cmd.Issued.Sub(now).Round(time.Second))
 }
 
 // refusal says why cmd does not fit its device's profile, or "".
@@ -255,15 +302,32 @@ func (e *Executor) finish(en *entry, st wire.CommandStatus, readback *float64, d
 	r := &wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: st, Readback: readback, Detail: clip(detail), At: e.now().UTC()}
 	en.final, en.status, en.detail, en.at = r, st, r.Detail, r.At
 	e.m.commands.WithLabelValues(string(st)).Inc()
+	if e.j == nil { // unreadable journal: nothing is kept on disk
+		e.publish(r)
+		en.queued = true
+		return nil
+	}
 	err := e.j.append(&record{Kind: recFinal, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires, Report: r}, true)
 	e.publish(r)
 	en.queued = true
 	if e.j.due() {
-		if cerr := e.j.compact(e.es, &e.order, e.now()); cerr != nil {
-			e.log.Error("command journal not compacted", "err", cerr)
+		dropped, cerr := e.j.compact(e.es, &e.order)
+		e.dropped(dropped)
+		if cerr != nil {
+			e.log.Error("command journal not compacted; compaction tried again later", "err", cerr)
 		}
 	}
 	return err
+}
+
+// dropped counts and logs n unpublished final reports dropped by
+// MaxUnpublished.
+func (e *Executor) dropped(n int) {
+	if n == 0 {
+		return
+	}
+	e.m.dropped.Add(float64(n))
+	e.log.Error("command journal: unpublished final reports dropped (more than the bound kept)", "dropped", n, "bound", MaxUnpublished)
 }
 
 // publish queues r for the publisher. Caller holds mu.
@@ -304,6 +368,9 @@ func (e *Executor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.runCtx = nil
+	if e.j == nil {
+		return nil
+	}
 	if err := e.j.close(); err != nil {
 		e.log.Warn("command journal close", "err", err)
 	}
@@ -340,9 +407,13 @@ func (e *Executor) publisher(ctx context.Context) {
 			en.queued = false
 			if err == nil && !en.published {
 				en.published = true
-				if jerr := e.j.append(&record{Kind: recPublished, ID: r.ID}, false); jerr != nil {
-					e.log.Warn("command journal: published not recorded", "id", r.ID, "err", jerr)
+				rec := &record{Kind: recPublished, ID: r.ID}
+				if e.j != nil { // nil: unreadable, nothing kept
+					if jerr := e.j.append(rec, false); jerr != nil {
+						e.log.Warn("command journal: published not recorded", "id", r.ID, "err", jerr)
+					}
 				}
+				en.pubAt = rec.At
 			}
 		}
 		e.mu.Unlock()
@@ -408,7 +479,9 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 		return
 	}
 	wp, _ := d.Profile.Writable(cmd.Point) // checked by refusal
-	err := e.j.append(&record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}, true)
+	start := &record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}
+	err := e.j.append(start, true)
+	en.startAt = start.At
 	if err != nil {
 		log.Error("command not written: its ID could not be journaled", "err", err)
 		e.finishLogged(en, wire.StatusFailed, nil, "not written: the gateway could not record the command ("+err.Error()+")")
@@ -433,6 +506,9 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
+	case errors.Is(err, source.ErrExpired):
+		log.Warn("command expired while waiting for its device's line; not written", "expires", cmd.Expires)
+		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" while waiting for the device's line; not written")
 	case err != nil:
 		log.Warn("command failed", "err", err)
 		e.finishLogged(en, wire.StatusFailed, nil, err.Error())

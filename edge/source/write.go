@@ -21,7 +21,9 @@ type WriteRequest struct {
 	Rules *profile.Write
 	// Expires is the command's expiry: a source whose write completes
 	// asynchronously (a LoRaWAN downlink, confirmed by a later uplink)
-	// waits for its read-back until then. ctx ends no later.
+	// waits for its read-back until then. ctx ends no later. A source that
+	// waits for its line checks it again right before it sends the write
+	// and returns ErrExpired past it (zero: no expiry).
 	Expires time.Time
 	// Sent, when the write is handed to something that completes it later
 	// (a network server's downlink queue), is called once with what was
@@ -35,10 +37,16 @@ type Writer interface {
 	// (after the settle time) and returns the value read, in engineering
 	// units. It does not judge the read-back (the executor compares it
 	// with the written value). An error says the write or the read-back
-	// failed; ErrUnknownDevice that the source has no such device.
+	// failed; ErrUnknownDevice that the source has no such device;
+	// ErrExpired that req.Expires passed before anything was written.
 	WritePoint(ctx context.Context, req WriteRequest) (readback float64, err error)
 }
 
 // ErrUnknownDevice is returned by WritePoint for a device the source does
 // not read.
 var ErrUnknownDevice = errors.New("source: no such device")
+
+// ErrExpired is returned by WritePoint when the request's Expires passed
+// before the write reached the device (it waited for a busy bus): nothing
+// was written, and the command is reported expired.
+var ErrExpired = errors.New("source: the command expired before it was written; not written")

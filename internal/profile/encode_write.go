@@ -8,9 +8,13 @@ import (
 
 // Encoding a command's value for a Modbus write (issue 16): the inverse
 // of the read decoding (edge/source/modbus Decode). The scaling is
-// inverted, raw = (value - Offset) / Scale; an integer type is rounded
-// to the nearest raw integer and refused when it does not fit the type,
-// a float type is stored as the nearest float of its width. Multi-register
+// inverted, raw = (value - Offset) / Scale; an integer type takes only a
+// value whose raw value is a whole number (within 1e-9 relative, the
+// error of the division): a value between two of the device's steps is
+// refused, never rounded to a neighbour the operator did not ask for
+// (with scale 10, 15 would become 20; an unscaled 99.6 would become 100,
+// above a maximum of 99.6). A raw value that does not fit the type is
+// refused too. A float type is stored as the nearest float of its width. Multi-register
 // values are laid out in the point's effective byte/word order. A bit of
 // a register (bool with bit, bitfield) and a string are not writable by a
 // command: writing them would take a read-modify-write the device does
@@ -32,6 +36,9 @@ func EncodeRegisters(p *ModbusPoint, order Order, v float64) ([]uint16, error) {
 	var n int
 	switch p.Type {
 	case TypeInt16, TypeUint16, TypeInt32, TypeUint32, TypeInt64, TypeUint64:
+		if err := wholeRaw(p, v, raw); err != nil {
+			return nil, err
+		}
 		i, err := rawInt(p, raw)
 		if err != nil {
 			return nil, err
@@ -118,6 +125,28 @@ func (o Order) Arrange(dst, src []byte) []byte {
 		dst[2*i], dst[2*i+1] = hi, lo
 	}
 	return dst
+}
+
+// wholeRaw refuses v when its raw value raw is not a whole number (within
+// 1e-9 relative): the integer point p cannot hold it, and the error says
+// the device's resolution.
+func wholeRaw(p *ModbusPoint, v, raw float64) error {
+	if math.Abs(raw-math.Round(raw)) <= 1e-9*math.Max(1, math.Abs(raw)) {
+		return nil
+	}
+	res, unit := p.Scaling.Scale, ""
+	if res == 0 {
+		res = 1
+	}
+	if p.Unit != "" && p.Unit != "1" {
+		unit = " " + p.Unit
+	}
+	at := ""
+	if p.Scaling.Offset != 0 {
+		at = " from " + fmtValue(p.Scaling.Offset) + unit
+	}
+	return fmt.Errorf("point %s: value %s cannot be written exactly: the device's resolution is %s%s%s (a %s register), and it would be rounded to %s",
+		p.Name, fmtValue(v), fmtValue(math.Abs(res)), unit, at, p.Type, fmtValue(p.Scaling.Apply(math.Round(raw))))
 }
 
 // rawInt rounds raw to an integer of p's type, or says why it does not

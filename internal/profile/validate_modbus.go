@@ -1,6 +1,9 @@
 package profile
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 var (
 	modbusTables = []Table{TableCoil, TableDiscrete, TableInput, TableHolding}
@@ -113,9 +116,54 @@ func (v *validator) modbusPoint(path string, p *ModbusPoint, maxRegs int) {
 			v.errorf(path+".write", "string points cannot be written by a command")
 		case !p.Table.IsBit() && (p.Type == TypeBool || p.Type == TypeBitfield):
 			v.errorf(path+".write", "a %s inside a register cannot be written alone (it would overwrite the register's other bits)", p.Type)
+		case p.Table == TableHolding:
+			v.scaledWrite(path+".write", p)
 		}
 	}
 	v.scaling(path, p.Scaling, p.Type)
 	v.rng(path, p.Range)
 	v.sim(path, p.Sim)
+}
+
+// scaledWrite checks that every value the write rules of the scaled
+// integer point p accept is a whole raw value, so that a command is never
+// rounded to a value the operator did not ask for: a range needs a step
+// that is a multiple of the scale and a min on the device's grid; an enum
+// value must be on the grid.
+func (v *validator) scaledWrite(path string, p *ModbusPoint) {
+	switch p.Type {
+	case TypeInt16, TypeUint16, TypeInt32, TypeUint32, TypeInt64, TypeUint64:
+	default:
+		return
+	}
+	if !p.Scaling.Scaled() {
+		return
+	}
+	res := p.Scaling.Scale
+	if res == 0 {
+		res = 1
+	}
+	onGrid := func(x float64) bool { // x is a whole number of res
+		k := x / res
+		return math.Abs(k-math.Round(k)) <= 1e-9*math.Max(1, math.Abs(k))
+	}
+	w := p.Write
+	for i, c := range w.Enum {
+		if !onGrid(c.Value - p.Scaling.Offset) {
+			v.errorf(fmt.Sprintf("%s.enum[%d]", path, i), "%s is not a value the %s point can hold (raw = (value - %s) / %s must be a whole number)",
+				fmtValue(c.Value), p.Type, fmtValue(p.Scaling.Offset), fmtValue(res))
+		}
+	}
+	if w.Min == nil || w.Max == nil {
+		return
+	}
+	switch {
+	case w.Step <= 0:
+		v.errorf(path+".step", "required for a scaled %s point (expected a multiple of its scale %s, the device's resolution)", p.Type, fmtValue(res))
+	case !onGrid(w.Step):
+		v.errorf(path+".step", "%s: expected a multiple of the point's scale %s (the device's resolution)", fmtValue(w.Step), fmtValue(res))
+	}
+	if !onGrid(*w.Min - p.Scaling.Offset) {
+		v.errorf(path+".min", "%s: expected a value the %s point can hold (offset %s plus a multiple of its scale %s)", fmtValue(*w.Min), p.Type, fmtValue(p.Scaling.Offset), fmtValue(res))
+	}
 }

@@ -68,7 +68,8 @@ func writeWith(c modbus.Client, w *writeOp) error {
 // point and returns its value. It waits for the device's bus, which runs
 // only while Run does; ctx bounds the whole call. An error wraps the
 // device and the operation; ErrUnknownDevice for a device the source does
-// not poll.
+// not poll; source.ErrExpired when req.Expires passed (by the wall clock)
+// before the bus could send the write, which is then never sent.
 func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float64, error) {
 	b, d := s.find(req.Device)
 	if d == nil {
@@ -92,6 +93,11 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 	err = b.do(ctx, func(l link) error {
 		if !d.waitPause(ctx) {
 			return ctx.Err()
+		}
+		// Checked again on the bus, right before the request goes out:
+		// the write may have waited for polls and a device's pause.
+		if !req.Expires.IsZero() && time.Now().After(req.Expires) {
+			return fmt.Errorf("expires %s: %w", req.Expires.UTC().Format(time.RFC3339), source.ErrExpired)
 		}
 		err := l.write(ctx, d.Unit, d.Timeout, op)
 		d.lastReq = time.Now()

@@ -111,6 +111,15 @@ func TestWriteTCP(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not fit uint16") {
 		t.Errorf("value beyond the type: %v", err)
 	}
+	// Expired before the bus sent it (review 16, item 1): never sent.
+	before := u2.Writes()["uint16"]
+	_, err = s.WritePoint(ctx, source.WriteRequest{Device: "m2", Point: "uint16", Value: 7, Rules: &profile.Write{}, Expires: time.Now().Add(-time.Second)})
+	if !errors.Is(err, source.ErrExpired) {
+		t.Errorf("expired write: %v, want ErrExpired", err)
+	}
+	if got := u2.Writes()["uint16"]; got != before {
+		t.Errorf("an expired write reached the device: %d writes of uint16, %d before", got, before)
+	}
 	stop()
 	if got := ln.count(); got != 1 {
 		t.Errorf("%d connections, want the polls' one shared with the writes", got)
