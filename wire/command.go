@@ -144,13 +144,15 @@ func validPoint(p string) bool {
 	return true
 }
 
-// EncodeCommand checks c and returns its JSON.
+// EncodeCommand checks c and returns its JSON, at CommandVersion. It does
+// not change c, which others may be reading.
 func EncodeCommand(c *Command) ([]byte, error) {
-	c.V = CommandVersion
-	if err := c.check(); err != nil {
+	v := *c
+	v.V = CommandVersion
+	if err := v.check(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(c)
+	return json.Marshal(&v)
 }
 
 // DecodeCommand parses and checks a command; the error names the field.
@@ -186,13 +188,15 @@ func (c *Command) check() error {
 	return nil
 }
 
-// EncodeReport checks r and returns its JSON.
+// EncodeReport checks r and returns its JSON, at CommandVersion. It does
+// not change r, which others may be reading (an executor's kept report).
 func EncodeReport(r *Report) ([]byte, error) {
-	r.V = CommandVersion
-	if err := r.check(); err != nil {
+	v := *r
+	v.V = CommandVersion
+	if err := v.check(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(r)
+	return json.Marshal(&v)
 }
 
 // DecodeReport parses and checks a report; the error names the field.

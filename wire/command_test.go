@@ -15,9 +15,14 @@ func TestCommandRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.V != 0 {
+		t.Errorf("EncodeCommand changed its argument: V %d", c.V)
+	}
 	got, err := wire.DecodeCommand(data)
-	if err != nil || *got != *c {
-		t.Fatalf("round trip: %+v %v, want %+v", got, err, c)
+	want := *c
+	want.V = wire.CommandVersion
+	if err != nil || *got != want {
+		t.Fatalf("round trip: %+v %v, want %+v", got, err, want)
 	}
 	rb := 40.0
 	r := &wire.Report{ID: "c-01", Gateway: "gw1", Status: wire.StatusApplied, Readback: &rb, At: at}
