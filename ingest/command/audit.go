@@ -238,15 +238,37 @@ func (a *auditLog) prune() {
 	}
 }
 
-// read calls fn with the entries of every file in order until fn says
-// stop (the API's audit view reads the files, not memory).
-func (a *auditLog) read(fn func(e *Entry) bool) error {
+// auditSnapshot is the log as it stood when taken: its rotated files by
+// name and the current file, open, up to its size then. It is read
+// without the Service's mutex: rotated files do not change (one removed
+// by the retention meanwhile is skipped), and the open current file is
+// read only up to the size captured, even if it is rotated meanwhile.
+type auditSnapshot struct {
+	dir     string
+	rotated []string
+	cur     *os.File
+	size    int64
+}
+
+// snapshot takes a snapshot of the log; the Service's mutex is held.
+func (a *auditLog) snapshot() (*auditSnapshot, error) {
 	files, err := rotatedFiles(a.dir)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("list audit files: %w", err)
 	}
-	for _, name := range append(files, auditFile) {
-		f, err := os.Open(filepath.Join(a.dir, name))
+	f, err := os.Open(filepath.Join(a.dir, auditFile))
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return &auditSnapshot{dir: a.dir, rotated: files, cur: f, size: a.size}, nil
+}
+
+// read calls fn with the snapshot's entries in order until fn says stop
+// (the API's audit view reads the files, not memory), and closes it.
+func (s *auditSnapshot) read(fn func(e *Entry) bool) error {
+	defer s.cur.Close()
+	for _, name := range s.rotated {
+		f, err := os.Open(filepath.Join(s.dir, name))
 		if err != nil {
 			continue // removed by the retention meanwhile
 		}
@@ -256,6 +278,7 @@ func (a *auditLog) read(fn func(e *Entry) bool) error {
 			return nil
 		}
 	}
+	readLines(io.LimitReader(s.cur, s.size), fn)
 	return nil
 }
 

@@ -22,6 +22,11 @@ const (
 	DefaultOperatorBurst   = 20
 	DefaultOperatorRefill  = time.Second
 	DefaultMaxOpen         = 1000
+	DefaultMaxOpenPerOp    = 50
+	DefaultFinalWait       = 24 * time.Hour
+	DefaultKeepEnded       = 7 * 24 * time.Hour
+	DefaultReportBurst     = 1000
+	DefaultReportRefill    = 10 * time.Millisecond
 	DefaultGrace           = 30 * time.Second
 	DefaultResend          = 15 * time.Second
 	DefaultAuditMaxBytes   = 16 << 20
@@ -93,8 +98,24 @@ type Config struct {
 	// DeviceRefill; OperatorBurst and OperatorRefill per operator ID.
 	DeviceBurst, OperatorBurst   int
 	DeviceRefill, OperatorRefill time.Duration
-	// MaxOpen caps the commands not ended (DefaultMaxOpen).
-	MaxOpen int
+	// MaxOpen caps the commands not ended (DefaultMaxOpen);
+	// MaxOpenPerOperator caps those one operator ID issued
+	// (DefaultMaxOpenPerOp), so that one tenant's operator cannot take
+	// every tenant's share.
+	MaxOpen, MaxOpenPerOperator int
+	// FinalWait is how long after its expiry a command the gateway has
+	// received (or sent) waits for the gateway's final report before
+	// ingest marks it failed (DefaultFinalWait); the gateway journals
+	// and republishes its final report, and a later one still wins.
+	FinalWait time.Duration
+	// KeepEnded is how long an ended command stays in memory (Get, List)
+	// after it ended (DefaultKeepEnded); the audit log keeps it.
+	KeepEnded time.Duration
+	// ReportBurst reports at once per gateway, one more every
+	// ReportRefill (DefaultReportBurst, DefaultReportRefill); reports
+	// past that are refused (counted) before they take the lock.
+	ReportBurst  int
+	ReportRefill time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default slog.Default()) and Registerer (default: none).
@@ -134,6 +155,9 @@ func (c *Config) Validate() error {
 	dur("resend", &c.Resend, DefaultResend)
 	dur("device_refill", &c.DeviceRefill, DefaultDeviceRefill)
 	dur("operator_refill", &c.OperatorRefill, DefaultOperatorRefill)
+	dur("final_wait", &c.FinalWait, DefaultFinalWait)
+	dur("keep_ended", &c.KeepEnded, DefaultKeepEnded)
+	dur("report_refill", &c.ReportRefill, DefaultReportRefill)
 	dur("audit_retention", &c.AuditRetention, DefaultAuditRetention)
 	dur("audit_retry_base", &c.AuditRetryBase, DefaultAuditRetryBase)
 	dur("audit_retry_max", &c.AuditRetryMax, DefaultAuditRetryMax)
@@ -151,6 +175,8 @@ func (c *Config) Validate() error {
 	num("device_burst", &c.DeviceBurst, DefaultDeviceBurst)
 	num("operator_burst", &c.OperatorBurst, DefaultOperatorBurst)
 	num("max_open", &c.MaxOpen, DefaultMaxOpen)
+	num("max_open_per_operator", &c.MaxOpenPerOperator, DefaultMaxOpenPerOp)
+	num("report_burst", &c.ReportBurst, DefaultReportBurst)
 	num("audit_queue", &c.AuditQueue, DefaultAuditQueue)
 	if c.AuditMaxBytes < 0 {
 		bad("audit_max_bytes", "%d: expected a positive size", c.AuditMaxBytes)

@@ -15,13 +15,32 @@
 //
 // Reports arrive on the gateways' report topics. A report is taken only
 // when its topic's gateway, the report's gateway and the command's
-// gateway are one: a gateway cannot report another's commands. A
-// command without a final report at its expiry plus Config.Grace is
-// marked expired by ingest; a final report arriving after that is still
-// recorded and wins (the gateway knows what happened), with a step
-// saying it came late. Commands still queued without any report are
-// published again when their gateway comes online and every
+// gateway are one: a gateway cannot report another's commands, nor one
+// ingest never published (awaiting approval, rejected, expired before
+// approval). Each gateway's reports are rate-limited (Config.ReportBurst,
+// ReportRefill) before they take the lock. A report is recorded only
+// when it changes the command's state: a repeat or a step behind the
+// state writes nothing. A command no report has touched (queued) is
+// marked expired by ingest at its expiry plus Config.Grace: the gateway
+// never started it and starts nothing past its expiry. A command the
+// gateway received or sent may have been written (a Modbus write with
+// its retries and settle, a cut link delaying the report), so ingest
+// waits for the gateway's final report, which the gateway journals and
+// republishes, and marks it failed ("no final report from the gateway")
+// only at its expiry plus Config.FinalWait. A final report arriving after
+// ingest ended a command is still recorded and wins (the gateway knows
+// what happened), with a detail saying it came late; of other reports
+// after that, one at most is recorded. Commands still queued without any
+// report are published again when their gateway comes online and every
 // Config.Resend; the gateway deduplicates IDs, so that is harmless.
+//
+// Memory: ended commands leave memory Config.KeepEnded after they ended
+// (at run time and when the log is read back); the audit log keeps
+// them, and a report of an evicted command is refused as unknown. An
+// index of the open commands (and their number per issuing operator,
+// capped by Config.MaxOpenPerOperator beside the global Config.MaxOpen)
+// and of the IDs in issue order keeps List and the caps from walking the
+// history.
 //
 // The audit log is JSON Lines in Config.AuditDir: audit.jsonl, rotated by
 // size into audit-<first seq>.jsonl files that are removed after
@@ -38,9 +57,15 @@
 // answer nor loses the file's entry; it is counted.
 //
 // Concurrency: a Service is safe for concurrent use. One mutex orders
-// every change and its audit line; publishing happens under it (bounded
-// by the publisher's timeout), so a gateway's report is never recorded
-// before the publish that caused it. HandleReport and GatewayOnline may
-// block on that mutex; callers on an MQTT client's delivery goroutine
-// hand them over on a goroutine of their own (package intake does).
+// every change and its audit line. Publishing happens outside it: the
+// command is prepared under it (marked attempted), published, then
+// "published" is recorded under it again; a report arriving before the
+// broker's PUBACK records "published" first, so a gateway's report is
+// never recorded before the publish that caused it, and a slow broker
+// holds back neither the API nor reports. The audit view opens the files
+// under the mutex and reads them outside it, up to the size captured.
+// HandleReport may block on the mutex briefly (never on a publish);
+// callers on an MQTT client's delivery goroutine hand reports over on a
+// goroutine of their own (package intake does, dropping them when its
+// queue is full).
 package command

@@ -24,7 +24,8 @@ import (
 const (
 	detailNoReport    = "no report from the gateway before expiry"
 	detailNotApproved = "not approved before expiry"
-	detailLate        = "reported after ingest had marked it expired; the gateway's report stands"
+	detailLate        = "reported after ingest had marked it expired or failed; the gateway's report stands"
+	detailNoFinal     = "no final report from the gateway"
 )
 
 // Error is a refused request: its HTTP status, the field at fault (if
@@ -71,6 +72,20 @@ type Service struct {
 	devLim map[string]*rate.Limiter
 	opLim  map[string]*rate.Limiter
 	lastMs int64 // of the last ID
+	// The index of cmds: open holds the commands not ended, openByOp
+	// their number by issuer, ids every ID in issue order (evicted ones
+	// are skipped and compacted away), ended the ended ones in the order
+	// they ended, for eviction after KeepEnded.
+	open     map[string]*Command
+	openByOp map[string]int
+	ids      []string
+	ended    []endedRef
+
+	// repLim limits each gateway's reports (under repMu, not mu); logLim
+	// the warnings about refused reports.
+	repMu  sync.Mutex
+	repLim map[string]*rate.Limiter
+	logLim *rate.Limiter
 
 	onlineMu sync.Mutex
 	online   map[string]bool
@@ -87,6 +102,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer), cmds: map[string]*Command{},
 		devLim: map[string]*rate.Limiter{}, opLim: map[string]*rate.Limiter{},
+		open: map[string]*Command{}, openByOp: map[string]int{},
+		repLim: map[string]*rate.Limiter{}, logLim: rate.NewLimiter(rate.Every(time.Second), 10),
 		online: map[string]bool{}, wake: make(chan struct{}, 1), points: make(chan Entry, cfg.AuditQueue)}
 	a, entries, err := openAudit(&s.cfg, func(err error) {
 		s.m.auditBroken.Inc()
@@ -96,8 +113,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.audit = a
+	now := s.cfg.Now()
 	for i := range entries {
 		s.apply(&entries[i])
+		s.evict(now)
 	}
 	s.m.open.Set(float64(s.openCount()))
 	s.log.Info("commands rebuilt from the audit log", "entries", len(entries), "commands", len(s.cmds), "open", s.openCount(), "dir", cfg.AuditDir)
@@ -111,14 +130,48 @@ func (s *Service) Close() error {
 	return s.audit.close()
 }
 
-func (s *Service) openCount() int {
-	n := 0
-	for _, c := range s.cmds {
-		if c.State.Open() {
-			n++
+func (s *Service) openCount() int { return len(s.open) }
+
+// endedRef is an ended command and when it ended.
+type endedRef struct {
+	id string
+	at time.Time
+}
+
+// index updates the index after c's state changed at `at` from open
+// (wasOpen) or not; mu is held.
+func (s *Service) index(c *Command, wasOpen bool, at time.Time) {
+	switch isOpen := c.State.Open(); {
+	case isOpen && !wasOpen:
+		s.open[c.ID] = c
+		s.openByOp[c.Operator.ID]++
+	case !isOpen && wasOpen:
+		delete(s.open, c.ID)
+		if s.openByOp[c.Operator.ID]--; s.openByOp[c.Operator.ID] <= 0 {
+			delete(s.openByOp, c.Operator.ID)
+		}
+		s.ended = append(s.ended, endedRef{c.ID, at})
+	}
+}
+
+// evict drops from memory the commands ended more than KeepEnded before
+// now (the audit log keeps them); mu is held. It looks at the oldest
+// ended ones only.
+func (s *Service) evict(now time.Time) {
+	cut := now.Add(-s.cfg.KeepEnded)
+	i := 0
+	for ; i < len(s.ended) && s.ended[i].at.Before(cut); i++ {
+		if c := s.cmds[s.ended[i].id]; c != nil && !c.State.Open() {
+			delete(s.cmds, c.ID)
 		}
 	}
-	return n
+	if i == 0 {
+		return
+	}
+	s.ended = slices.Clone(s.ended[i:])
+	if len(s.ids) > 2*len(s.cmds)+64 {
+		s.ids = slices.DeleteFunc(s.ids, func(id string) bool { return s.cmds[id] == nil })
+	}
 }
 
 // newID returns a time-sortable unique command ID: "cmd-", the issue's
@@ -205,6 +258,10 @@ func (s *Service) Issue(ctx context.Context, scope twin.Scope, opID string, req 
 		return Command{}, &Error{Status: http.StatusTooManyRequests, RetryAfter: s.cfg.Grace,
 			Msg: fmt.Sprintf("%d commands are open, at most %d (commands.max_open); retry when some have ended", n, s.cfg.MaxOpen)}
 	}
+	if n := s.openByOp[opID]; n >= s.cfg.MaxOpenPerOperator {
+		return Command{}, &Error{Status: http.StatusTooManyRequests, RetryAfter: s.cfg.Grace,
+			Msg: fmt.Sprintf("operator %s has %d commands open, at most %d (commands.max_open_per_operator); retry when some have ended", opID, n, s.cfg.MaxOpenPerOperator)}
+	}
 	undo, rerr := s.spend(now, opID, t.Gateway+"/"+t.Device)
 	if rerr != nil {
 		return Command{}, rerr
@@ -224,7 +281,7 @@ func (s *Service) Issue(ctx context.Context, scope twin.Scope, opID string, req 
 	}
 	c := s.cmds[e.Command]
 	if state == Queued {
-		s.publish(ctx, c, EventPublished)
+		s.sendUnlocked(ctx, c, EventPublished)
 	}
 	return c.clone(), nil
 }
@@ -281,6 +338,7 @@ func (s *Service) record(e *Entry) error {
 // for live events and for the log read back at start alike.
 func (s *Service) apply(e *Entry) {
 	c := s.cmds[e.Command]
+	wasOpen := c != nil && c.State.Open()
 	if e.Event == EventIssued {
 		if c != nil {
 			return
@@ -297,10 +355,12 @@ func (s *Service) apply(e *Entry) {
 			c.Expires = *e.Expires
 		}
 		s.cmds[c.ID] = c
+		s.ids = append(s.ids, c.ID)
 	}
 	if c == nil {
 		return
 	}
+	defer s.index(c, wasOpen, e.At)
 	step := Step{Status: e.Event, At: e.At, Detail: e.Detail, Operator: e.Operator}
 	if e.Event == EventIssued {
 		step.Detail = e.Reason
@@ -318,6 +378,9 @@ func (s *Service) apply(e *Entry) {
 		c.lastSent, c.published = e.At, true
 	case e.By == ByGateway:
 		c.reported = true
+		if c.endedByIngest {
+			c.lateRecorded = true
+		}
 		if e.Readback != nil {
 			v := *e.Readback
 			c.Readback = &v
@@ -325,30 +388,69 @@ func (s *Service) apply(e *Entry) {
 		if wire.CommandStatus(e.Event).Final() && !c.State.Open() {
 			// The gateway's final word: later reports are repeats.
 			c.Detail = e.Detail
-			c.expiredByIngest = false
+			c.endedByIngest = false
 		}
-	case e.Event == EventExpired && e.By == ByIngest:
-		c.expiredByIngest, c.Detail = true, e.Detail
+	case e.By == ByIngest && !c.State.Open():
+		c.endedByIngest, c.Detail = true, e.Detail
 	}
 }
 
-// publish sends c to its gateway and records event (published or
-// resent) once the broker has it; a failure leaves it queued for the
-// next resend. mu is held.
-func (s *Service) publish(ctx context.Context, c *Command, event string) {
-	now := s.cfg.Now()
-	c.lastSent = now
+// sendJob is a publish prepared under mu and done outside it: the
+// broker may take up to the publisher's timeout, and nothing else waits
+// for it.
+type sendJob struct {
+	c       *Command
+	event   string
+	topic   string
+	payload []byte
+}
+
+// prepare marks c as sent now (attempted: a report of it may come from
+// here on) and returns its job; mu is held.
+func (s *Service) prepare(c *Command, event string) (sendJob, bool) {
 	payload, err := wire.EncodeCommand(c.wire())
 	if err != nil {
 		s.log.Error("command cannot be encoded", "command", c.ID, "err", err)
+		return sendJob{}, false
+	}
+	c.lastSent, c.attempted = s.cfg.Now(), true
+	return sendJob{c: c, event: event, topic: s.cfg.Topics.Cmd(c.Gateway), payload: payload}, true
+}
+
+// send publishes j (mu is not held) and records the event once the
+// broker has it; a failure leaves the command queued for the next
+// resend.
+func (s *Service) send(ctx context.Context, j sendJob) {
+	if err := s.cfg.Publish(ctx, j.topic, j.payload); err != nil {
+		s.log.Warn("command not published; it is sent again later", "command", j.c.ID, "gateway", j.c.Gateway, "topic", j.topic, "err", err)
 		return
 	}
-	topic := s.cfg.Topics.Cmd(c.Gateway)
-	if err := s.cfg.Publish(ctx, topic, payload); err != nil {
-		s.log.Warn("command not published; it is sent again later", "command", c.ID, "gateway", c.Gateway, "topic", topic, "err", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordSent(j.c, j.event, "on "+j.topic)
+}
+
+// sendUnlocked publishes c from a caller holding mu: it releases mu for
+// the publish and takes it again.
+func (s *Service) sendUnlocked(ctx context.Context, c *Command, event string) {
+	j, ok := s.prepare(c, event)
+	if !ok {
 		return
 	}
-	_ = s.record(s.entry(c, event, Queued, ByIngest, "on "+topic))
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	s.send(ctx, j)
+}
+
+// recordSent records that the broker took c, unless that is known
+// already: a report of the gateway arriving before the PUBACK records
+// the publish first (HandleReport), so that the log never shows a report
+// before the publish that caused it. mu is held.
+func (s *Service) recordSent(c *Command, event, detail string) {
+	if c.reported || !c.State.Open() || c.State == AwaitingApproval || (event == EventPublished && c.published) {
+		return
+	}
+	_ = s.record(s.entry(c, event, Queued, ByIngest, detail))
 }
 
 // entry makes an entry about c.
@@ -395,7 +497,7 @@ func (s *Service) Approve(ctx context.Context, scope twin.Scope, opID, id string
 	if err := s.record(e); err != nil {
 		return Command{}, err
 	}
-	s.publish(ctx, c, EventPublished)
+	s.sendUnlocked(ctx, c, EventPublished)
 	return c.clone(), nil
 }
 
@@ -436,30 +538,49 @@ func (s *Service) Get(scope twin.Scope, id string) (Command, bool) {
 }
 
 // List returns the commands scope sees, newest first: open ones only
-// unless all, of entity only when not empty, at most limit.
+// unless all, of entity only when not empty, at most limit. It looks at
+// the open commands, or walks the IDs from the newest until it has
+// limit: never a clone of every command.
 func (s *Service) List(scope twin.Scope, all bool, entity string, limit int) []Command {
-	s.mu.Lock()
+	match := func(c *Command) bool {
+		return scope.Gateway(c.Gateway) && (entity == "" || c.Entity == entity)
+	}
 	var out []Command
-	for _, c := range s.cmds {
-		if scope.Gateway(c.Gateway) && (all || c.State.Open()) && (entity == "" || c.Entity == entity) {
+	s.mu.Lock()
+	if all {
+		for i := len(s.ids) - 1; i >= 0 && len(out) < limit; i-- {
+			if c := s.cmds[s.ids[i]]; c != nil && match(c) {
+				out = append(out, c.clone())
+			}
+		}
+	} else {
+		open := make([]*Command, 0, len(s.open))
+		for _, c := range s.open {
+			if match(c) {
+				open = append(open, c)
+			}
+		}
+		slices.SortFunc(open, func(a, b *Command) int { return strings.Compare(b.ID, a.ID) })
+		for _, c := range open[:min(limit, len(open))] {
 			out = append(out, c.clone())
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b Command) int { return strings.Compare(b.ID, a.ID) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
 	return out
 }
 
 // Audit returns the entries of the log at or after since about gateways
-// scope sees, in order, at most limit.
+// scope sees, in order, at most limit. The files are opened under mu (a
+// snapshot: the current file up to its size then) and read outside it.
 func (s *Service) Audit(scope twin.Scope, since time.Time, limit int) ([]Entry, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	snap, err := s.audit.snapshot()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	var out []Entry
-	err := s.audit.read(func(e *Entry) bool {
+	err = snap.read(func(e *Entry) bool {
 		if !e.At.Before(since) && scope.Gateway(e.Gateway) {
 			out = append(out, *e)
 		}
@@ -485,10 +606,16 @@ func (s *Service) HandleReport(topic string, payload []byte) {
 		s.refuse("wrong_gateway", "report names another gateway than its topic's", "gateway", gw, "report_gateway", r.Gateway, "command", r.ID)
 		return
 	}
+	if !s.allowReport(gw) {
+		s.refuse("rate_limited", "gateway reports faster than commands.report_rate allows", "gateway", gw, "command", r.ID)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.cmds[r.ID]
-	if c == nil || c.State == AwaitingApproval || c.State == Rejected {
+	if c == nil || !c.published && !c.attempted {
+		// Unknown, evicted, or never sent (awaiting approval, rejected,
+		// expired before approval): nothing of the gateway can end it.
 		s.refuse("unknown_command", "report of a command ingest did not send", "gateway", gw, "command", r.ID)
 		return
 	}
@@ -502,26 +629,51 @@ func (s *Service) HandleReport(topic string, payload []byte) {
 	switch {
 	case c.State.Open() && r.Status.Final():
 		next = status
-	case c.State.Open():
-		if c.State == Queued || c.State == Received && status == Sent {
-			next = status
-		}
-	case c.expiredByIngest && r.Status.Final() && status != Expired:
+	case c.State == Queued || c.State == Received && status == Sent:
+		next = status
+	case c.endedByIngest && r.Status.Final() && (status != c.State || !c.lateRecorded):
+		// The gateway's final word after ingest gave up: it stands.
 		next = status
 		detail = strings.TrimSpace(detail + " (" + detailLate + ")")
-	case c.expiredByIngest:
+	case c.endedByIngest && !c.lateRecorded:
 		detail = strings.TrimSpace(detail + " (late)")
 	default:
-		s.log.Debug("report of an ended command (a repeat)", "command", r.ID, "gateway", gw, "status", r.Status, "repeat", r.Repeat)
+		// A repeat, a step behind the state, or a late step past the
+		// first: recording it would change nothing but the log's size.
+		s.log.Debug("report that changes nothing (a repeat)", "command", r.ID, "gateway", gw, "status", r.Status, "state", c.State, "repeat", r.Repeat)
 		return
+	}
+	if !c.published {
+		// The gateway has it, so the broker took it: its PUBACK is on the
+		// way (send records nothing more then).
+		s.recordSent(c, EventPublished, "on "+s.cfg.Topics.Cmd(c.Gateway)+" (the gateway's report came before the broker's acknowledgement)")
 	}
 	e := s.entry(c, string(r.Status), next, ByGateway, detail)
 	e.Readback = r.Readback
 	_ = s.record(e)
 }
 
+// allowReport takes one report from gw's rate (without mu: a flooding
+// gateway does not queue on the lock the API needs).
+func (s *Service) allowReport(gw string) bool {
+	s.repMu.Lock()
+	defer s.repMu.Unlock()
+	l := s.repLim[gw]
+	if l == nil {
+		if len(s.repLim) >= 100000 {
+			clear(s.repLim) // a bound on topics never seen again
+		}
+		l = rate.NewLimiter(rate.Every(s.cfg.ReportRefill), s.cfg.ReportBurst)
+		s.repLim[gw] = l
+	}
+	return l.AllowN(s.cfg.Now(), 1)
+}
+
 func (s *Service) refuse(reason, msg string, args ...any) {
 	s.m.refused.WithLabelValues(reason).Inc()
+	if !s.logLim.Allow() {
+		return // counted; a flood does not flood the log too
+	}
 	s.log.Warn(msg+"; report refused", append(args, "reason", reason)...)
 }
 
@@ -576,30 +728,44 @@ func (s *Service) sweep(ctx context.Context) {
 	s.onlineMu.Unlock()
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.cfg.Now()
-	ids := make([]string, 0, len(s.cmds))
-	for id, c := range s.cmds {
-		if c.State.Open() {
-			ids = append(ids, id)
-		}
+	s.evict(now)
+	ids := make([]string, 0, len(s.open))
+	for id := range s.open {
+		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	var jobs []sendJob
 	for _, id := range ids {
 		c := s.cmds[id]
 		switch {
 		case c.State == AwaitingApproval && !now.Before(c.Expires):
 			_ = s.record(s.entry(c, EventExpired, Expired, ByIngest, detailNotApproved))
-		case c.State != AwaitingApproval && !now.Before(c.Expires.Add(s.cfg.Grace)):
+		case c.State == Queued && !c.reported && !now.Before(c.Expires.Add(s.cfg.Grace)):
+			// No report at all: the gateway never started it, or starts
+			// it no more (it refuses a command past its expiry).
 			_ = s.record(s.entry(c, EventExpired, Expired, ByIngest, detailNoReport))
+		case c.reported && c.State.Open() && !now.Before(c.Expires.Add(s.cfg.FinalWait)):
+			// Received or sent: the write may have been made. Only the
+			// gateway can say; past FinalWait ingest stops waiting.
+			_ = s.record(s.entry(c, string(wire.StatusFailed), Failed, ByIngest, detailNoFinal))
 		case c.State == Queued && !c.reported && now.Before(c.Expires) &&
 			(online[c.Gateway] || now.Sub(c.lastSent) >= s.cfg.Resend):
 			event := EventResent
 			if !c.published {
 				event = EventPublished
 			}
-			s.publish(ctx, c, event)
+			if j, ok := s.prepare(c, event); ok {
+				jobs = append(jobs, j)
+			}
 		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			return
+		}
+		s.send(ctx, j)
 	}
 }
 

@@ -92,9 +92,14 @@ type Command struct {
 	// published says the broker took it once.
 	lastSent  time.Time
 	published bool
-	// expiredByIngest: ingest ended it for want of a report; a final
-	// report of the gateway arriving later still wins.
-	expiredByIngest bool
+	// attempted: a publish of it was started (the broker may have it, so
+	// a report may come) though no PUBACK was seen yet.
+	attempted bool
+	// endedByIngest: ingest ended it for want of a report (expired) or of
+	// a final report (failed); a final report of the gateway arriving
+	// later still wins. lateRecorded: a report after that was recorded
+	// (one step at most).
+	endedByIngest, lateRecorded bool
 }
 
 // wire returns the command as its gateway receives it.

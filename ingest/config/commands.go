@@ -20,6 +20,10 @@ import (
 //	  device_rate: {burst: 3, refill: 10s}    # per device: 3 at once, one more every 10 s
 //	  operator_rate: {burst: 20, refill: 1s}  # per operator (token)
 //	  max_open: 1000             # commands not ended, at most
+//	  max_open_per_operator: 50  # commands not ended one operator (token) issued, at most
+//	  final_wait: 24h            # a received or sent command waits this long after its expiry for the gateway's final report, then fails
+//	  keep_ended: 168h           # ended commands stay in memory (API) this long; the audit log keeps them
+//	  report_rate: {burst: 1000, refill: 10ms}  # per gateway: reports past this are refused and counted
 //	  audit_dir: /var/lib/ponte-ingest/state/commands   # default state_dir/commands
 //	  audit_max_bytes: 16777216  # rotate the audit log past this size
 //	  audit_retention_days: 400  # keep rotated audit files this long
@@ -33,6 +37,10 @@ type Commands struct {
 	DeviceRate          CommandRate       `yaml:"device_rate"`
 	OperatorRate        CommandRate       `yaml:"operator_rate"`
 	MaxOpen             int               `yaml:"max_open"`
+	MaxOpenPerOperator  int               `yaml:"max_open_per_operator"`
+	FinalWait           yamlconf.Duration `yaml:"final_wait"`
+	KeepEnded           yamlconf.Duration `yaml:"keep_ended"`
+	ReportRate          CommandRate       `yaml:"report_rate"`
 	AuditDir            string            `yaml:"audit_dir"`
 	AuditMaxBytes       int64             `yaml:"audit_max_bytes"`
 	AuditRetentionDays  int               `yaml:"audit_retention_days"`
@@ -85,7 +93,8 @@ func (c *Config) validateCommands(bad func(path, format string, args ...any)) {
 		path string
 		v    yamlconf.Duration
 	}{{"commands.expiry", s.Expiry}, {"commands.max_expiry", s.MaxExpiry}, {"commands.grace", s.Grace}, {"commands.resend", s.Resend},
-		{"commands.device_rate.refill", s.DeviceRate.Refill}, {"commands.operator_rate.refill", s.OperatorRate.Refill}} {
+		{"commands.device_rate.refill", s.DeviceRate.Refill}, {"commands.operator_rate.refill", s.OperatorRate.Refill},
+		{"commands.final_wait", s.FinalWait}, {"commands.keep_ended", s.KeepEnded}, {"commands.report_rate.refill", s.ReportRate.Refill}} {
 		if d.v < 0 {
 			bad(d.path, "%s (expected a positive duration, e.g. 5m)", d.v.D())
 		}
@@ -104,7 +113,8 @@ func (c *Config) validateCommands(bad func(path, format string, args ...any)) {
 		path string
 		v    int64
 	}{{"commands.device_rate.burst", int64(s.DeviceRate.Burst)}, {"commands.operator_rate.burst", int64(s.OperatorRate.Burst)},
-		{"commands.max_open", int64(s.MaxOpen)}, {"commands.audit_max_bytes", s.AuditMaxBytes}, {"commands.audit_retention_days", int64(s.AuditRetentionDays)}} {
+		{"commands.max_open", int64(s.MaxOpen)}, {"commands.max_open_per_operator", int64(s.MaxOpenPerOperator)},
+		{"commands.report_rate.burst", int64(s.ReportRate.Burst)}, {"commands.audit_max_bytes", s.AuditMaxBytes}, {"commands.audit_retention_days", int64(s.AuditRetentionDays)}} {
 		if n.v < 0 {
 			bad(n.path, "%d (expected a positive number; 0 for the default)", n.v)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/wire"
@@ -50,8 +52,19 @@ type MQTTConfig struct {
 	// and payload, unchecked; issue 16). Every instance subscribes to all
 	// reports (not shared). It is called on a goroutine of its own, in
 	// arrival order, and may block (the message is acknowledged to the
-	// broker after it returns); it must not panic on any payload.
+	// broker after it returns); it must not panic on any payload. While
+	// ReportQueue reports wait for it, further ones are dropped
+	// (acknowledged, counted in ponte_ingest_command_reports_dropped_total,
+	// logged at most once a second): paho delivers every subscription on
+	// one goroutine, and one gateway's flood of reports must not hold
+	// back every gateway's batches. A gateway republishes a final report
+	// it journaled, so a dropped one is not lost for good.
 	OnReport func(topic string, payload []byte)
+	// ReportQueue is how many reports may wait for OnReport (default
+	// 256).
+	ReportQueue int
+	// Registerer receives the intake's metrics (default: none).
+	Registerer prometheus.Registerer
 	// PublishTimeout bounds Publish's wait for the broker's PUBACK
 	// (default 5s).
 	PublishTimeout time.Duration
@@ -93,6 +106,9 @@ func (c *MQTTConfig) Validate() error {
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = 5 * time.Second
 	}
+	if c.ReportQueue <= 0 {
+		c.ReportQueue = 256
+	}
 	if c.ProbeMisses <= 0 {
 		c.ProbeMisses = 3
 	}
@@ -133,6 +149,10 @@ type MQTT struct {
 	// reports waiting for OnReport.
 	client  atomic.Pointer[paho.Client]
 	reports chan paho.Message
+	// dropped counts the reports dropped on a full queue; dropLog limits
+	// the warnings about them.
+	dropped prometheus.Counter
+	dropLog *rate.Limiter
 }
 
 // ErrNotConnected is Publish's error while the intake has no broker
@@ -163,13 +183,25 @@ func (m *MQTT) Publish(ctx context.Context, topic string, payload []byte) error 
 }
 
 // handleReport hands a report to the reports' goroutine: OnReport may
-// wait (on the commands' lock, which a publish waiting for its PUBACK
-// holds), and paho's delivery goroutine must not.
+// wait, and paho's delivery goroutine, which every gateway's batches go
+// through, must not. On a full queue the report is dropped: acknowledged
+// (an unacknowledged message would hold the broker's in-flight window)
+// and counted.
 // Unacknowledged at a stop, it is delivered again to the next session.
 func (m *MQTT) handleReport(ctx context.Context, msg paho.Message) {
+	if ctx.Err() != nil {
+		return
+	}
 	select {
 	case m.reports <- msg:
-	case <-ctx.Done():
+		return
+	default:
+	}
+	msg.Ack()
+	m.dropped.Inc()
+	if m.dropLog.Allow() {
+		m.cfg.Logger.Warn("command reports arrive faster than they are handled; report dropped (counted in ponte_ingest_command_reports_dropped_total)",
+			"topic", msg.Topic(), "queue", cap(m.reports))
 	}
 }
 
@@ -195,7 +227,16 @@ func NewMQTT(cfg MQTTConfig, svc Submitter) (*MQTT, error) {
 	if group == "-" {
 		group = ""
 	}
-	return &MQTT{cfg: cfg, svc: svc, filter: cfg.Topics.UpFilter(group), reports: make(chan paho.Message, 256)}, nil
+	m := &MQTT{cfg: cfg, svc: svc, filter: cfg.Topics.UpFilter(group), reports: make(chan paho.Message, cfg.ReportQueue),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ponte_ingest_command_reports_dropped_total",
+			Help: "Gateways' command reports dropped because ReportQueue reports were waiting for the commands' service."}),
+		dropLog: rate.NewLimiter(rate.Every(time.Second), 1)}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(m.dropped); err != nil {
+			return nil, fmt.Errorf("mqtt intake: metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // Connected reports whether the broker connection is up and, as far as

@@ -76,9 +76,16 @@ const WORDS = {
 export const CW = WORDS[lang];
 
 const OPERATOR_KEY = 'ponte.operator';
-/** The states after which a command never changes again. */
+/** The states that end a command. */
 export const FINAL = new Set(['applied', 'refused', 'failed', 'expired', 'rejected']);
+/**
+ * Ended states that may still change: ingest marks a command expired
+ * (no report) or failed (no final report) on its own, and the gateway's
+ * later final report wins; such a command is still followed, slowly.
+ */
+const MAY_CHANGE = new Set(['failed', 'expired']);
 const POLL_MS = 1000;
+const SLOW_POLL_MS = 10000;
 const PANEL_POLL_MS = 3000;
 const ENDED_SHOWN = 10;
 // The server's limits on the request's names (contract: 1-80, 1-500).
@@ -126,6 +133,8 @@ export function stateText(c) {
       return c.readback === null || c.readback === undefined ? w : `${w} (${CW.readback(withUnit(c.readback, c.unit))})`;
     case 'refused':
     case 'failed':
+    case 'expired':
+    case 'rejected':
       return c.detail ? `${w}: ${c.detail}` : w;
     default:
       return w;
@@ -410,14 +419,21 @@ export class Commands {
       try {
         const now = await this.api(`/commands/${encodeURIComponent(c.id)}`);
         if (!form.isConnected || form.dataset.command !== c.id) return;
+        const was = form.dataset.state;
         show(now);
-        if (FINAL.has(now.state)) { this.refreshPanel(); return; }
+        if (FINAL.has(now.state)) {
+          if (was !== now.state) this.refreshPanel();
+          if (!MAY_CHANGE.has(now.state)) return;
+          setTimeout(tick, SLOW_POLL_MS);
+          return;
+        }
       } catch (err) {
         console.warn('command', err.message);
       }
       setTimeout(tick, POLL_MS);
     };
     if (!FINAL.has(c.state)) setTimeout(tick, POLL_MS);
+    else if (MAY_CHANGE.has(c.state)) setTimeout(tick, SLOW_POLL_MS);
     this.refreshPanel();
   }
 
