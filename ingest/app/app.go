@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		var m *intake.MQTT
 		m, err = intake.NewMQTT(intake.MQTTConfig{URL: addrs.BrokerURL, ClientID: cfg.Broker.ClientID,
 			Username: user, Password: pass, Topics: cfg.Topics(), ShareGroup: cfg.Broker.ShareGroup,
-			OnStatus: onStatus, OnReport: cmds.onReport(), Logger: log.With("component", "mqtt")}, svc)
+			OnStatus: onStatus, OnReport: cmds.onReport(), Logger: log.With("component", "mqtt"), Registerer: reg}, svc)
 		if err == nil {
 			mq = m
 			cmds.attach(m.Publish)

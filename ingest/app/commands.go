@@ -52,7 +52,9 @@ func buildCommands(cfg *config.Config, tw *twin.Twin, inv *inventory, withInflux
 		Expiry: cc.Expiry.D(), MaxExpiry: cc.MaxExpiry.D(), Grace: cc.Grace.D(), Resend: cc.Resend.D(),
 		DeviceBurst: cc.DeviceRate.Burst, DeviceRefill: cc.DeviceRate.Refill.D(),
 		OperatorBurst: cc.OperatorRate.Burst, OperatorRefill: cc.OperatorRate.Refill.D(),
-		MaxOpen: cc.MaxOpen, Logger: log.With("component", "commands"), Registerer: reg,
+		MaxOpen: cc.MaxOpen, MaxOpenPerOperator: cc.MaxOpenPerOperator, FinalWait: cc.FinalWait.D(), KeepEnded: cc.KeepEnded.D(),
+		ReportBurst: cc.ReportRate.Burst, ReportRefill: cc.ReportRate.Refill.D(),
+		Logger: log.With("component", "commands"), Registerer: reg,
 	})
 	if err != nil {
 		if c.audit != nil {

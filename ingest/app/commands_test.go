@@ -186,3 +186,27 @@ func TestCommandsThroughTheBroker(t *testing.T) {
 		t.Fatalf("audit events of the applied command %v", levelEvents)
 	}
 }
+
+// TestCommandsConfigApplied: the commands section's limits reach the
+// service: with max_open_per_operator 1, an operator with a command
+// awaiting approval is refused a second one (429) while another operator
+// may still issue.
+func TestCommandsConfigApplied(t *testing.T) {
+	testenv.Integration(t, "ingest with its embedded broker")
+	dir := t.TempDir()
+	writeSite(t, dir, "gw1")
+	const entity = "urn:ngsi-ld:StreetlightControlCabinet:fi-duomo-dali"
+	addDali(t, dir, "gw1", entity, "{lon: 11.25580, lat: 43.77310}")
+	const tokA, tokB = "operator-token-maria-0001", "operator-token-luca-00001"
+	extra := fmt.Sprintf("sites: [gw1.yaml]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s, %s]\ncommands:\n  max_open_per_operator: 1\n",
+		abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), tokA, tokB)
+	cfg, _ := writeConfig(t, dir, "", extra, 1)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	base := "http://" + addrs.HTTP + "/api/v1/commands"
+	body := `{"entity":"` + entity + `","point":"line_on","value":0,"reason":"prova","operator":"Maria Rossi"}`
+	apiJSON(t, "POST", base, tokA, body, http.StatusAccepted, nil)
+	if code, _, b := httpDo(t, "POST", base, tokA, body); code != http.StatusTooManyRequests {
+		t.Errorf("a second open command of one operator: %d %s, want 429", code, b)
+	}
+	apiJSON(t, "POST", base, tokB, body, http.StatusAccepted, nil)
+}
