@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/twin/api"
 )
@@ -56,7 +55,7 @@ func (s *Service) Points(scope twin.Scope, entity string) (Points, error) {
 	if t.Profile != nil {
 		for _, wp := range t.Profile.WritePoints() {
 			w := wp.Write
-			p := Point{Name: wp.Name, Unit: wp.Unit, Description: describe(t.Profile, wp.Name), Min: w.Min, Max: w.Max, Step: w.Step, Safe: w.Safe, Approval: w.Approval}
+			p := Point{Name: wp.Name, Unit: wp.Unit, Description: wp.Description, Min: w.Min, Max: w.Max, Step: w.Step, Safe: w.Safe, Approval: w.Approval}
 			for _, c := range w.Enum {
 				p.Enum = append(p.Enum, Choice{Value: c.Value, Label: c.Label})
 			}
@@ -70,25 +69,6 @@ func (s *Service) Points(scope twin.Scope, entity string) (Points, error) {
 		return Points{}, &Error{Status: http.StatusNotFound, Field: "entity", Msg: fmt.Sprintf("entity %q has no writable point", entity)}
 	}
 	return out, nil
-}
-
-// describe returns a writable point's description in its profile.
-func describe(p *profile.Profile, name string) string {
-	if p.Modbus != nil {
-		for _, pt := range p.Modbus.Points {
-			if pt.Name == name {
-				return pt.Description
-			}
-		}
-	}
-	if p.MQTT != nil {
-		for _, d := range p.MQTT.Downlinks {
-			if d.Name == name {
-				return d.Description
-			}
-		}
-	}
-	return ""
 }
 
 // Handler serves /api/v1/commands and below, behind the twin API's
