@@ -201,9 +201,9 @@ func TestListNewestFirst(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.DeviceBurst = 1000; c.OperatorBurst = 1000; c.MaxOpenPerOperator = 1000 })
 	var ids []string
 	for i := 0; i < 30; i++ {
-		c := f.issue(t, "line_level", float64(i))
+		c := f.issue(t, "line_level", float64(i+1))
 		if i%2 == 0 {
-			f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(float64(i)))
+			f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(float64(i+1)))
 		}
 		ids = append(ids, c.ID)
 	}

@@ -126,7 +126,7 @@ func TestIssueRefusals(t *testing.T) {
 func TestRateLimits(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.OperatorBurst, c.OperatorRefill = 4, time.Minute })
 	for i := range 3 {
-		f.issue(t, "line_level", float64(10*i))
+		f.issue(t, "line_level", float64(10*i+10))
 	}
 	_, err := f.s.Issue(ctx(), allScope(), opA, Request{Entity: entFi, Point: "line_level", Value: value(50), Reason: "r", Operator: "Maria Rossi"})
 	e := errorOf(err)
@@ -359,8 +359,8 @@ func TestRotationKeepsChain(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.AuditMaxBytes = 1500; c.DeviceBurst = 100 })
 	var ids []string
 	for i := range 12 {
-		c := f.issue(t, "line_level", float64(i))
-		f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(float64(i)))
+		c := f.issue(t, "line_level", float64(i+1))
+		f.report(t, "gw1", "gw1", c.ID, wire.StatusApplied, value(float64(i+1)))
 		ids = append(ids, c.ID)
 	}
 	files, err := rotatedFiles(f.dir)
