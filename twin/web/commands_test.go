@@ -191,8 +191,8 @@ func TestMapCommands(t *testing.T) {
   return {Min: i.min, Max: i.max, Step: i.step, Value: i.value, Slider: s.min + '-' + s.max + '/' + s.step}; })()`, &rng); err != nil {
 			t.Fatal(err)
 		}
-		if rng.Min != "0" || rng.Max != "100" || rng.Step != "1" || rng.Value != "100" || rng.Slider != "0-100/1" {
-			t.Errorf("line level's controls %+v, want 0..100 step 1 at the current 100", rng)
+		if rng.Min != "1" || rng.Max != "100" || rng.Step != "1" || rng.Value != "100" || rng.Slider != "1-100/1" {
+			t.Errorf("line level's controls %+v, want 1..100 step 1 at the current 100", rng)
 		}
 		if labels := evalStr(ctx, t, maria, `[...`+pointForm("line_on")+`.querySelectorAll('.cmd-choice')].map(b => b.textContent).join('|')`); labels != "spenta|accesa al 100 % (attuale)" {
 			t.Errorf("line_on's buttons %q", labels)

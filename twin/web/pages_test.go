@@ -310,13 +310,18 @@ func TestIndicatorsPage(t *testing.T) {
 			if want := "1 comune senza sensori: " + api.areas[len(api.areas)-1].Name; folded != want {
 				t.Errorf("folded line %q, want %q", folded, want)
 			}
+			want := 0
+			if tc.shapes {
+				// The shapes load after the cards (loadShapes): wait for them.
+				want = len(api.areas)
+				cond := fmt.Sprintf(`document.querySelectorAll('#choropleth-map path[tabindex="0"][aria-label]').length === %d`, want)
+				if err := p.Eval(ctx, browser.WaitJS(cond, 10000), &ms); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var paths int
 			if err := p.Eval(ctx, `document.querySelectorAll('#choropleth-map path[tabindex="0"][aria-label]').length`, &paths); err != nil {
 				t.Fatal(err)
-			}
-			want := 0
-			if tc.shapes {
-				want = len(api.areas)
 			}
 			if paths != want {
 				t.Errorf("%d focusable choropleth regions, want %d", paths, want)
