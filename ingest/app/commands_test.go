@@ -102,6 +102,27 @@ func apiJSON(t *testing.T, method, url, token, body string, want int, v any) {
 	}
 }
 
+// The DALI line of the commands' tests, and their operators' tokens.
+const (
+	entity     = "urn:ngsi-ld:StreetlightControlCabinet:fi-duomo-dali"
+	tokA, tokB = "operator-token-maria-0001", "operator-token-luca-00001"
+)
+
+// startDaliIngest runs ingest with its embedded broker and gateway gw1's
+// DALI line (entity) on the twin, operators tokA and tokB, and extra
+// top-level config; it returns its addresses and the commands' URL.
+func startDaliIngest(t *testing.T, extra string) (app.Addrs, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeSite(t, dir, "gw1")
+	addDali(t, dir, "gw1", entity, "{lon: 11.25580, lat: 43.77310}")
+	cfgYAML := fmt.Sprintf("sites: [gw1.yaml]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s, %s]\n",
+		abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), tokA, tokB) + extra
+	cfg, _ := writeConfig(t, dir, "", cfgYAML, 1)
+	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
+	return addrs, "http://" + addrs.HTTP + "/api/v1/commands"
+}
+
 // TestCommandsThroughTheBroker: through ingest with its embedded broker, a
 // command for a site's writable point reaches the fake gateway's command
 // topic; its reports make it applied with the read-back; the API shows
@@ -110,16 +131,7 @@ func apiJSON(t *testing.T, method, url, token, body string, want int, v any) {
 // approves it (the issuer's own token is refused).
 func TestCommandsThroughTheBroker(t *testing.T) {
 	testenv.Integration(t, "ingest with its embedded broker")
-	dir := t.TempDir()
-	writeSite(t, dir, "gw1")
-	const entity = "urn:ngsi-ld:StreetlightControlCabinet:fi-duomo-dali"
-	addDali(t, dir, "gw1", entity, "{lon: 11.25580, lat: 43.77310}")
-	const tokA, tokB = "operator-token-maria-0001", "operator-token-luca-00001"
-	extra := fmt.Sprintf("sites: [gw1.yaml]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s, %s]\n",
-		abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), tokA, tokB)
-	cfg, _ := writeConfig(t, dir, "", extra, 1)
-	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
-	base := "http://" + addrs.HTTP + "/api/v1/commands"
+	addrs, base := startDaliIngest(t, "")
 	gw := connectGateway(t, addrs.BrokerURL, "gw1")
 
 	var pts command.Points
@@ -193,16 +205,7 @@ func TestCommandsThroughTheBroker(t *testing.T) {
 // may still issue.
 func TestCommandsConfigApplied(t *testing.T) {
 	testenv.Integration(t, "ingest with its embedded broker")
-	dir := t.TempDir()
-	writeSite(t, dir, "gw1")
-	const entity = "urn:ngsi-ld:StreetlightControlCabinet:fi-duomo-dali"
-	addDali(t, dir, "gw1", entity, "{lon: 11.25580, lat: 43.77310}")
-	const tokA, tokB = "operator-token-maria-0001", "operator-token-luca-00001"
-	extra := fmt.Sprintf("sites: [gw1.yaml]\nprofiles: %s\ntwin:\n  areas: [%s]\n  tokens: [%s, %s]\ncommands:\n  max_open_per_operator: 1\n",
-		abs(t, "../../firmware-profiles"), abs(t, "../../geo/data/firenze-metro-municipalities.geojson"), tokA, tokB)
-	cfg, _ := writeConfig(t, dir, "", extra, 1)
-	addrs := start(t, cfg, app.Options{Sink: ingesttest.NewMemSink()})
-	base := "http://" + addrs.HTTP + "/api/v1/commands"
+	_, base := startDaliIngest(t, "commands:\n  max_open_per_operator: 1\n")
 	body := `{"entity":"` + entity + `","point":"line_on","value":0,"reason":"prova","operator":"Maria Rossi"}`
 	apiJSON(t, "POST", base, tokA, body, http.StatusAccepted, nil)
 	if code, _, b := httpDo(t, "POST", base, tokA, body); code != http.StatusTooManyRequests {
