@@ -124,7 +124,7 @@ func BenchmarkCommandApplied(b *testing.B) {
 	t0 := time.Now()
 	ids := map[string]bool{}
 	for i := range 100 {
-		ids[issue(i + 1)] = true
+		ids[issue(i+1)] = true
 	}
 	wait(ids)
 	burst := time.Since(t0)

@@ -316,7 +316,7 @@ func TestMapCommands(t *testing.T) {
 
 	t.Run("a second operator approves and rejects", func(t *testing.T) {
 		if awaiting.ID == "" {
-			t.Skip("no command awaiting approval")
+			t.Fatal("no command awaiting approval: the subtest that issues it failed")
 		}
 		// A second one to reject, from the popup, still open.
 		js(ctx, t, maria, pointForm("line_on")+`.querySelector('.cmd-choice[data-value="1"]').click()`)
@@ -371,7 +371,7 @@ func TestMapCommands(t *testing.T) {
 
 	t.Run("the panel lists ended commands", func(t *testing.T) {
 		if awaiting.ID == "" {
-			t.Skip("no approved command")
+			t.Fatal("no approved command: the subtest that approves it failed")
 		}
 		fc.report(awaiting.ID, "received", nil, "")
 		fc.report(awaiting.ID, "failed", nil, "read back 1, wrote 0")
