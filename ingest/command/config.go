@@ -141,49 +141,28 @@ func (c *Config) Validate() error {
 	if c.Topics.Prefix == "" {
 		c.Topics.Prefix = wire.DefaultPrefix
 	}
-	dur := func(field string, v *time.Duration, def time.Duration) {
-		if *v < 0 {
-			bad(field, "%s: expected a positive duration", *v)
-		}
-		if *v == 0 {
-			*v = def
-		}
-	}
-	dur("expiry", &c.Expiry, DefaultExpiry)
-	dur("max_expiry", &c.MaxExpiry, DefaultMaxExpiry)
-	dur("grace", &c.Grace, DefaultGrace)
-	dur("resend", &c.Resend, DefaultResend)
-	dur("device_refill", &c.DeviceRefill, DefaultDeviceRefill)
-	dur("operator_refill", &c.OperatorRefill, DefaultOperatorRefill)
-	dur("final_wait", &c.FinalWait, DefaultFinalWait)
-	dur("keep_ended", &c.KeepEnded, DefaultKeepEnded)
-	dur("report_refill", &c.ReportRefill, DefaultReportRefill)
-	dur("audit_retention", &c.AuditRetention, DefaultAuditRetention)
-	dur("audit_retry_base", &c.AuditRetryBase, DefaultAuditRetryBase)
-	dur("audit_retry_max", &c.AuditRetryMax, DefaultAuditRetryMax)
+	orDefault(bad, "expiry", "duration", &c.Expiry, DefaultExpiry)
+	orDefault(bad, "max_expiry", "duration", &c.MaxExpiry, DefaultMaxExpiry)
+	orDefault(bad, "grace", "duration", &c.Grace, DefaultGrace)
+	orDefault(bad, "resend", "duration", &c.Resend, DefaultResend)
+	orDefault(bad, "device_refill", "duration", &c.DeviceRefill, DefaultDeviceRefill)
+	orDefault(bad, "operator_refill", "duration", &c.OperatorRefill, DefaultOperatorRefill)
+	orDefault(bad, "final_wait", "duration", &c.FinalWait, DefaultFinalWait)
+	orDefault(bad, "keep_ended", "duration", &c.KeepEnded, DefaultKeepEnded)
+	orDefault(bad, "report_refill", "duration", &c.ReportRefill, DefaultReportRefill)
+	orDefault(bad, "audit_retention", "duration", &c.AuditRetention, DefaultAuditRetention)
+	orDefault(bad, "audit_retry_base", "duration", &c.AuditRetryBase, DefaultAuditRetryBase)
+	orDefault(bad, "audit_retry_max", "duration", &c.AuditRetryMax, DefaultAuditRetryMax)
 	if c.Expiry > c.MaxExpiry {
 		bad("expiry", "%s is above max_expiry %s", c.Expiry, c.MaxExpiry)
 	}
-	num := func(field string, v *int, def int) {
-		if *v < 0 {
-			bad(field, "%d: expected a positive number", *v)
-		}
-		if *v == 0 {
-			*v = def
-		}
-	}
-	num("device_burst", &c.DeviceBurst, DefaultDeviceBurst)
-	num("operator_burst", &c.OperatorBurst, DefaultOperatorBurst)
-	num("max_open", &c.MaxOpen, DefaultMaxOpen)
-	num("max_open_per_operator", &c.MaxOpenPerOperator, DefaultMaxOpenPerOp)
-	num("report_burst", &c.ReportBurst, DefaultReportBurst)
-	num("audit_queue", &c.AuditQueue, DefaultAuditQueue)
-	if c.AuditMaxBytes < 0 {
-		bad("audit_max_bytes", "%d: expected a positive size", c.AuditMaxBytes)
-	}
-	if c.AuditMaxBytes == 0 {
-		c.AuditMaxBytes = DefaultAuditMaxBytes
-	}
+	orDefault(bad, "device_burst", "number", &c.DeviceBurst, DefaultDeviceBurst)
+	orDefault(bad, "operator_burst", "number", &c.OperatorBurst, DefaultOperatorBurst)
+	orDefault(bad, "max_open", "number", &c.MaxOpen, DefaultMaxOpen)
+	orDefault(bad, "max_open_per_operator", "number", &c.MaxOpenPerOperator, DefaultMaxOpenPerOp)
+	orDefault(bad, "report_burst", "number", &c.ReportBurst, DefaultReportBurst)
+	orDefault(bad, "audit_queue", "number", &c.AuditQueue, DefaultAuditQueue)
+	orDefault(bad, "audit_max_bytes", "size", &c.AuditMaxBytes, DefaultAuditMaxBytes)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -191,4 +170,15 @@ func (c *Config) Validate() error {
 		c.Logger = slog.Default()
 	}
 	return errors.Join(errs...)
+}
+
+// orDefault refuses a negative *v (a "positive what" is expected) and
+// fills 0 with def.
+func orDefault[T int | int64 | time.Duration](bad func(string, string, ...any), field, what string, v *T, def T) {
+	if *v < 0 {
+		bad(field, "%v: expected a positive "+what, *v)
+	}
+	if *v == 0 {
+		*v = def
+	}
 }
