@@ -21,7 +21,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ponte-city/ponte/edge/sim"
-	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/testenv"
@@ -198,23 +197,8 @@ devices:
 `, cmdGW, e2ePassword(cmdGW), filepath.Join(dir, "buffer"), daliDevice, daliAddr, daliEntity, ws558Device, ns.URL, ws558DevEUI, ws558Entity)
 	sitePath := filepath.Join(dir, "site.yaml")
 	testenv.WriteFile(t, sitePath, site)
-	ingestYAML := fmt.Sprintf(`broker:
-  listen: 127.0.0.1:0
-  client_id: ingest-e2e
-  username: %s
-  password: %s
-influx:
-  url: http://127.0.0.1:9
-http:
-  listen: 127.0.0.1:0
-  ops_listen: 127.0.0.1:0
-state_dir: %s
-dead_letter:
-  dir: %s
-gateways:
-  - id: %s
-    password: %s
-sites: [site.yaml]
+	ing, cfg := startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{cmdGW},
+		fmt.Sprintf(`sites: [site.yaml]
 profiles: %s
 twin:
   areas: [%s]
@@ -223,15 +207,7 @@ twin:
 commands:
   grace: 1s
   resend: 1s
-%s`, ingestUser, ingestSecret, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), cmdGW, e2ePassword(cmdGW),
-		absPath(t, "../../firmware-profiles"), absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, secondToken, extra)
-	cfgPath := filepath.Join(dir, "ingest.yaml")
-	testenv.WriteFile(t, cfgPath, ingestYAML)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing := startIngest(t, cfg)
+%s`, absPath(t, "../../firmware-profiles"), absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, secondToken, extra))
 	proxy := testenv.StartProxy(t, strings.TrimPrefix(ing.BrokerURL, "tcp://"))
 	testenv.WriteFile(t, sitePath, strings.Replace(site, "tcp://127.0.0.1:1883", "tcp://"+proxy.Addr(), 1))
 	w := watch(t, ing.BrokerURL, cfg.Topics())

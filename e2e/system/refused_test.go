@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/ponte-city/ponte/edge/agent"
 	"github.com/ponte-city/ponte/edge/ctl"
-	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/deadletter"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/internal/testenv"
@@ -42,32 +40,8 @@ func TestRefusedReadingsVisible(t *testing.T) {
 	bufDir := filepath.Join(dir, "buffer")
 	// Ingest's inventory of the gateway lists only the first meter.
 	testenv.WriteFile(t, filepath.Join(dir, "rf-inventory.yaml"), siteYAML(rfGW, "tcp://127.0.0.1:1883", e2ePassword(rfGW), bufDir, modbusAddr, devs[:1]))
-	ingestYAML := fmt.Sprintf(`broker:
-  listen: 127.0.0.1:0
-  client_id: ingest-e2e
-influx:
-  url: http://127.0.0.1:9
-http:
-  listen: 127.0.0.1:0
-  ops_listen: 127.0.0.1:0
-state_dir: %s
-dead_letter:
-  dir: %s
-gateways:
-  - id: %s
-    password: %s
-  - id: %s
-    password: %s
-sites: [rf-inventory.yaml]
-profiles: %s
-`, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), rfGW, e2ePassword(rfGW), oldGW, e2ePassword(oldGW), absPath(t, "../../firmware-profiles"))
-	cfgPath := filepath.Join(dir, "ingest.yaml")
-	testenv.WriteFile(t, cfgPath, ingestYAML)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing := startIngest(t, cfg)
+	ing, cfg := startIngestYAML(t, dir, "", []string{rfGW, oldGW},
+		"sites: [rf-inventory.yaml]\nprofiles: "+absPath(t, "../../firmware-profiles")+"\n")
 
 	sitePath := filepath.Join(dir, "rf.yaml")
 	testenv.WriteFile(t, sitePath, siteYAML(rfGW, ing.BrokerURL, e2ePassword(rfGW), bufDir, modbusAddr, devs))

@@ -213,6 +213,30 @@ func startIngest(t testing.TB, cfg *config.Config, mods ...func(*app.Options)) a
 	return a
 }
 
+// startIngestYAML writes ingest's config into dir and runs it until the
+// test ends (startIngest): its embedded broker (broker: more lines under
+// broker:, indented), no InfluxDB, listeners on free ports, state and dead
+// letters under dir, gateways gws with their e2ePassword, then rest (the
+// top-level sections of the test).
+func startIngestYAML(t testing.TB, dir, broker string, gws []string, rest string) (app.Addrs, *config.Config) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "broker:\n  listen: 127.0.0.1:0\n  client_id: ingest-e2e\n%sinflux:\n  url: http://127.0.0.1:9\n", broker)
+	fmt.Fprintf(&b, "http:\n  listen: 127.0.0.1:0\n  ops_listen: 127.0.0.1:0\nstate_dir: %s\ndead_letter:\n  dir: %s\ngateways:\n",
+		filepath.Join(dir, "state"), filepath.Join(dir, "dead"))
+	for _, gw := range gws {
+		fmt.Fprintf(&b, "  - id: %s\n    password: %s\n", gw, e2ePassword(gw))
+	}
+	b.WriteString(rest)
+	cfgPath := filepath.Join(dir, "ingest.yaml")
+	testenv.WriteFile(t, cfgPath, b.String())
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startIngest(t, cfg), cfg
+}
+
 // startAgent runs the edge agent of the site config at path until the
 // test ends (stopped before ingest: cleanups run last first).
 func startAgent(t testing.TB, path string) *agent.Agent {
@@ -290,39 +314,16 @@ func startSystem(t testing.TB, dir string, extra ...string) *system {
 	fiBuf := filepath.Join(dir, "fi-buffer")
 	testenv.WriteFile(t, fiSite, siteYAML(fiGW, "tcp://127.0.0.1:1883", e2ePassword(fiGW), fiBuf, modbusAddr, fiDevices))
 	testenv.WriteFile(t, baSite, siteYAML(baGW, "tcp://127.0.0.1:1883", e2ePassword(baGW), filepath.Join(dir, "ba-buffer"), "", baDevices))
-	ingestYAML := fmt.Sprintf(`broker:
-  listen: 127.0.0.1:0
-  client_id: ingest-e2e
-influx:
-  url: http://127.0.0.1:9
-http:
-  listen: 127.0.0.1:0
-  ops_listen: 127.0.0.1:0
-state_dir: %s
-dead_letter:
-  dir: %s
-gateways:
-  - id: %s
-    password: pw-%[3]s-0123456789abcdef
-  - id: %s
-    password: pw-%[4]s-0123456789abcdef
-sites: [fi.yaml, ba.yaml]
+	ing, cfg := startIngestYAML(t, dir, "", []string{fiGW, baGW}, fmt.Sprintf(`sites: [fi.yaml, ba.yaml]
 profiles: %s
 twin:
   areas: [%s, %s]
   roads: %s
   stale_factor: 10
   tokens: [%s]
-`, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), fiGW, baGW, absPath(t, "../../firmware-profiles"),
+`, absPath(t, "../../firmware-profiles"),
 		absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), absPath(t, "../../geo/data/bari-metro-municipalities.geojson"),
-		absPath(t, "../../geo/testdata/roads.geojson"), e2eToken) + strings.Join(extra, "")
-	cfgPath := filepath.Join(dir, "ingest.yaml")
-	testenv.WriteFile(t, cfgPath, ingestYAML)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing := startIngest(t, cfg)
+		absPath(t, "../../geo/testdata/roads.geojson"), e2eToken)+strings.Join(extra, ""))
 	if ing.Twin == nil {
 		t.Fatal("ingest keeps no twin")
 	}
