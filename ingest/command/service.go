@@ -468,6 +468,19 @@ func (s *Service) lookupOwn(scope twin.Scope, id string) (*Command, *Error) {
 	return c, nil
 }
 
+// awaiting returns command id of the caller's scope if it awaits
+// approval. Callers hold mu.
+func (s *Service) awaiting(scope twin.Scope, id string) (*Command, error) {
+	c, err := s.lookupOwn(scope, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.State != AwaitingApproval {
+		return nil, &Error{Status: http.StatusConflict, Msg: fmt.Sprintf("command %s is %s, not awaiting approval", id, c.State)}
+	}
+	return c, nil
+}
+
 // Approve records a second operator's approval of a command awaiting it
 // and publishes it; after its expiry the command is expired instead.
 func (s *Service) Approve(ctx context.Context, scope twin.Scope, opID, id string, d Decision) (Command, error) {
@@ -476,12 +489,9 @@ func (s *Service) Approve(ctx context.Context, scope twin.Scope, opID, id string
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookupOwn(scope, id)
+	c, err := s.awaiting(scope, id)
 	if err != nil {
 		return Command{}, err
-	}
-	if c.State != AwaitingApproval {
-		return Command{}, &Error{Status: http.StatusConflict, Msg: fmt.Sprintf("command %s is %s, not awaiting approval", id, c.State)}
 	}
 	if opID == "" || opID == c.Operator.ID {
 		return Command{}, &Error{Status: http.StatusConflict, Msg: "a second operator must approve (this token issued the command)"}
@@ -511,12 +521,9 @@ func (s *Service) Reject(_ context.Context, scope twin.Scope, opID, id string, d
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookupOwn(scope, id)
+	c, err := s.awaiting(scope, id)
 	if err != nil {
 		return Command{}, err
-	}
-	if c.State != AwaitingApproval {
-		return Command{}, &Error{Status: http.StatusConflict, Msg: fmt.Sprintf("command %s is %s, not awaiting approval", id, c.State)}
 	}
 	e := s.entry(c, EventRejected, Rejected, ByOperator, strings.TrimSpace(d.Reason))
 	e.Operator = &Operator{Name: strings.TrimSpace(d.Operator), ID: opID}
