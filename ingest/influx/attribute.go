@@ -134,9 +134,15 @@ func attribute(r refusal, lines [][]byte) map[int]string {
 		field, meas, typ := m[1], m[2], m[3]
 		reason := clip("field type conflict: " + m[0])
 		for i, l := range lines {
-			lm, lf, lt, ok := parseLine(l)
-			if ok && lm == meas && lf == field && lt == typ {
-				out[i] = reason
+			lm, fields, ok := lineFields(l)
+			if !ok || lm != meas {
+				continue
+			}
+			for _, f := range fields {
+				if f.key == field && f.typ == typ {
+					out[i] = reason
+					break
+				}
 			}
 		}
 	}
@@ -168,49 +174,85 @@ func clip(s string) string {
 	return s[:maxReason] + "..."
 }
 
-// parseLine returns the measurement, the first field's key and the type
-// InfluxDB gives its value ("float", "integer", "boolean", "string") of a
-// line this package wrote, unescaped; ok is false when l is not such a
+// lineField is a field of a line: its key, unescaped, and the type
+// InfluxDB gives its value ("float", "integer", "unsigned", "boolean",
+// "string").
+type lineField struct {
+	key, typ string
+}
+
+// parseLine returns the measurement, the first field's key and its type
+// of a line this package wrote, unescaped; ok is false when l is not such a
 // line.
 func parseLine(l []byte) (measurement, field, typ string, ok bool) {
+	m, fields, ok := lineFields(l)
+	if !ok {
+		return "", "", "", false
+	}
+	return m, fields[0].key, fields[0].typ, true
+}
+
+// lineFields returns the measurement and the fields of a line this
+// package wrote; ok is false when l is not such a line.
+func lineFields(l []byte) (measurement string, fields []lineField, ok bool) {
 	i, meas := scanTo(l, 0, ", ", false)
 	if i >= len(l) {
-		return "", "", "", false
+		return "", nil, false
 	}
 	// Skip the tags up to the unescaped space before the fields.
 	if l[i] == ',' {
 		i, _ = scanTo(l, i+1, " ", false)
 		if i >= len(l) {
-			return "", "", "", false
+			return "", nil, false
 		}
 	}
-	i, key := scanTo(l, i+1, "=", true)
-	if i >= len(l) || key == "" {
-		return "", "", "", false
-	}
-	v := l[i+1:]
-	switch {
-	case len(v) == 0:
-		return "", "", "", false
-	case v[0] == '"':
-		typ = "string"
-	case v[0] == 't' || v[0] == 'f' || v[0] == 'T' || v[0] == 'F':
-		typ = "boolean"
-	default:
-		end := bytes.IndexAny(v, " ,")
-		if end < 0 {
-			end = len(v)
+	for {
+		var key string
+		i, key = scanTo(l, i+1, "=", true)
+		if i >= len(l) || key == "" {
+			return "", nil, false
 		}
+		v := l[i+1:]
+		var typ string
+		end := 0
 		switch {
-		case end > 0 && v[end-1] == 'i':
-			typ = "integer"
-		case end > 0 && v[end-1] == 'u':
-			typ = "unsigned"
+		case len(v) == 0:
+			return "", nil, false
+		case v[0] == '"':
+			typ = "string"
+			end = 1
+			for end < len(v) && v[end] != '"' {
+				if v[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(v) {
+				return "", nil, false
+			}
+			end++
 		default:
-			typ = "float"
+			end = bytes.IndexAny(v, " ,")
+			if end < 0 {
+				end = len(v)
+			}
+			switch {
+			case v[0] == 't' || v[0] == 'f' || v[0] == 'T' || v[0] == 'F':
+				typ = "boolean"
+			case end > 0 && v[end-1] == 'i':
+				typ = "integer"
+			case end > 0 && v[end-1] == 'u':
+				typ = "unsigned"
+			default:
+				typ = "float"
+			}
+		}
+		fields = append(fields, lineField{key: key, typ: typ})
+		i += 1 + end
+		if i >= len(l) || l[i] != ',' {
+			return meas, fields, true
 		}
 	}
-	return meas, key, typ, true
 }
 
 // scanTo returns the index of the first unescaped byte of l at or after i

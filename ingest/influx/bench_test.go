@@ -59,7 +59,7 @@ func BenchmarkEncode(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			j := s.encode("gw-1", rs)
-			n += len(j.ends)
+			n += len(j.members)
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "readings/s")
 	})
@@ -110,7 +110,7 @@ func runSink(b *testing.B, srv *influxtest.Server, total int, epoch time.Time) f
 	wg.Wait()
 	rate := float64(batches*benchBatch) / time.Since(start).Seconds()
 	if st := s.Stats(); st.Requests > 0 {
-		b.Logf("sink: %.0f readings/s, %d requests of %.0f points on average", rate, st.Requests, float64(st.Points)/float64(st.Requests))
+		b.Logf("sink: %.0f readings/s, %d requests of %.0f readings on average", rate, st.Requests, float64(st.Points)/float64(st.Requests))
 	}
 	return rate
 }

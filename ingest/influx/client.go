@@ -27,8 +27,9 @@ type ledger interface {
 	// written ends every line of b as written.
 	written(b batch)
 	// refused ends the lines of b that bad names (by index in b) as
-	// rejected with their reasons and returns the others.
-	refused(b batch, bad map[int]string) (rest batch)
+	// rejected with their reasons, or splits them to be sent again, and
+	// returns the lines to send again and the readings it rejected.
+	refused(b batch, bad map[int]string) (rest batch, rejected int)
 	// failed ends every line of b unwritten with err.
 	failed(b batch, err error)
 }
@@ -79,8 +80,8 @@ type client struct {
 
 	isHealthy    atomic.Bool
 	requests     atomic.Int64
-	points       atomic.Int64
-	rejected     atomic.Int64 // lines InfluxDB refused
+	points       atomic.Int64 // readings InfluxDB accepted
+	rejected     atomic.Int64 // readings InfluxDB refused
 	retries      atomic.Int64
 	probes       atomic.Int64
 	probeResumes atomic.Int64
@@ -154,9 +155,10 @@ func (c *client) deliver(ctx context.Context, b batch, l ledger) {
 		switch res {
 		case sentEmpty:
 		case sentOK:
+			n := b.readings()
 			l.written(b)
-			c.points.Add(int64(len(b)))
-			c.m.points.Add(float64(len(b)))
+			c.points.Add(int64(n))
+			c.m.points.Add(float64(n))
 		case sentStopped:
 			l.failed(b, ErrClosed)
 			for _, w := range work {
@@ -174,9 +176,10 @@ func (c *client) deliver(ctx context.Context, b batch, l ledger) {
 				bad = map[int]string{0: clip(ref.Message)}
 			}
 			c.logRefusal(b, bad)
-			c.rejected.Add(int64(len(bad)))
-			c.m.rejected.WithLabelValues("server").Add(float64(len(bad)))
-			if rest := l.refused(b, bad); len(rest) > 0 {
+			rest, n := l.refused(b, bad)
+			c.rejected.Add(int64(n))
+			c.m.rejected.WithLabelValues("server").Add(float64(n))
+			if len(rest) > 0 {
 				work = append(work, rest)
 			}
 		}
@@ -192,7 +195,7 @@ func (c *client) logRefusal(b batch, bad map[int]string) {
 			break
 		}
 	}
-	c.log.Warn("influxdb refused points", "points", len(bad), "batch_points", len(b), "reason", first)
+	c.log.Warn("influxdb refused lines", "lines", len(bad), "batch_lines", len(b), "reason", first)
 }
 
 // writeError is a failed write InfluxDB may accept when tried again.

@@ -48,7 +48,9 @@ type Config struct {
 	// Meta does not know (default "ponte"); readings of typed devices go
 	// to a measurement named after the type. See the package doc.
 	Measurement string
-	// BatchSize is the most points one HTTP write carries (default 5000).
+	// BatchSize is the most lines (InfluxDB points) one HTTP write carries
+	// (default 5000); a line carries the readings of one device at one
+	// time.
 	BatchSize int
 	// FlushInterval is the longest a point waits for its batch to fill
 	// while another write is in flight (default 100ms). When no write is
@@ -61,7 +63,7 @@ type Config struct {
 	RetryBase, RetryMax time.Duration
 	// Writers is how many HTTP writes may be in flight at once (default 2).
 	Writers int
-	// MaxPending bounds the points accepted by Write and not yet written
+	// MaxPending bounds the readings accepted by Write and not yet written
 	// (default 4 x BatchSize). Write blocks for room beyond it, so memory
 	// stays bounded while InfluxDB is slow or down.
 	MaxPending int

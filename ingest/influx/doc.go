@@ -6,9 +6,10 @@
 //
 // # Mapping
 //
-// One reading is one line:
+// One reading is one field of a line, and the readings of one device at
+// one time (a poll's) share the line, as Telegraf writes them:
 //
-//	<measurement>,area=<area>,device=<device>,gateway=<gateway>,type=<type> <field>=<value> <time>
+//	<measurement>,area=<area>,device=<device>,gateway=<gateway>,type=<type> <field>=<value>[,<field>=<value>...] <time>
 //
 // where (the naming rules live in internal/influxschema, which the twin's
 // history queries read too):
@@ -32,9 +33,15 @@
 //     explained in the database itself and never read as a zero.
 //   - time: the acquisition time from the gateway's clock, in nanoseconds.
 //
-// The line depends only on the reading, the gateway and what Meta says
-// about the device, so a replayed reading lands on the same series and
-// timestamp and InfluxDB overwrites the point instead of adding one.
+// A reading's series, field and time depend only on the reading, the
+// gateway and what Meta says about the device, so a replayed reading lands
+// on the same series and timestamp and InfluxDB overwrites its field
+// instead of adding a point. InfluxDB merges the fields of points with the
+// same series and time, so what it stores is the same whether the readings
+// of a poll come on one line or on several (a line per reading, as before
+// 2026-12): only adjacent readings of a Write call with the same device and
+// time share a line, at most 256 to a line, and a point already on the
+// line starts a new one, so that no line names a field twice.
 // Changing a device's area or type in the site config starts new series
 // for it from then on; points written before keep their tags.
 //
@@ -46,14 +53,15 @@
 // # Batching
 //
 // Write encodes its readings and queues them; a few flush loops (Config.
-// Writers) send the queue in HTTP writes of up to BatchSize points. A
+// Writers) send the queue in HTTP writes of up to BatchSize lines. A
 // flush loop sends at once when no other write is in flight, so a lightly
 // loaded sink adds no latency; while one is in flight a free one sends
 // once a tenth of BatchSize is queued, or when the oldest queued point has
 // waited FlushInterval, and one coming back takes everything queued
 // up to BatchSize, so batches grow with the load. Concurrent Write calls
-// thus share writes (group commit) and each returns when all of its points
-// are accepted. MaxPending bounds the points queued: Write waits for room.
+// thus share writes (group commit) and each returns when all of its
+// readings are accepted. MaxPending bounds the readings queued: Write
+// waits for room.
 //
 // Throughput needs enough points in flight: with 8 callers writing 500
 // readings each, writes carry about 1,100 points; with 32, close to
@@ -94,8 +102,12 @@
 // which the client library would cut to 1 KiB on 1.x): lines quoted in
 // "unable to parse '<line>': <why>" (1.x, 2.x), lines matching the
 // measurement, field and type of a "field type conflict" (1.x, 2.x), the
-// per-line list of a 3.x partial write. Those readings are rejected with the server's reason and
-// the rest of the batch is sent again (InfluxDB may have written part of
+// per-line list of a 3.x partial write. A refused line of one reading is
+// rejected with the server's reason; a refused line of several is split
+// into a line per reading and sent again, so that only the readings
+// InfluxDB refuses on their own are rejected (a field type conflict names
+// one field of the line; the others are good); the rest of the batch is
+// sent again (InfluxDB may have written part of
 // it; writing a point again only overwrites it). When the message names
 // no line (InfluxDB 1.8 answers a type conflict inside one batch with a
 // bare "field type conflict" and writes nothing), the batch is halved and

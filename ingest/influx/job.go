@@ -8,22 +8,33 @@ import (
 	"github.com/ponte-city/ponte/wire"
 )
 
-// job is the points of one Write call on their way to InfluxDB.
+// job is the readings of one Write call on their way to InfluxDB, as
+// lines: the readings of one device at one time share a line.
 //
-// buf, ends, idx and readings are set before the job is queued and never
-// change; taken is guarded by queue.mu; the rest by job.mu.
+// A job whose line InfluxDB refused may split that line into a part: a job
+// of its own with one line per reading of the line, sent again so that only
+// the readings InfluxDB refuses are rejected (see split). A part's state
+// lives in its whole (the job of the Write call).
+//
+// buf, ends, members, mends, readings, gateway and whole are set before
+// the job is queued (or the part sent) and never change; taken is guarded
+// by queue.mu; the rest by the whole's mu.
 type job struct {
 	buf      []byte         // the lines, each ending in '\n'
 	ends     []int          // ends[i] is the offset just past line i in buf
-	idx      []int          // idx[i] is the index in readings of line i
+	members  []int          // indices in readings of the lines' readings, line after line
+	mends    []int          // mends[i] is the offset just past line i's readings in members
 	readings []wire.Reading // the caller's, read only while the caller waits
+	gateway  string         // the gateway of the readings
+	whole    *job           // the Write call's job a part belongs to; nil for that job
 	enq      time.Time      // when the job was queued
+	queued   bool           // it was queued: its readings count as pending
 	weight   int64          // admission weight to release when done
 
 	taken int // lines handed to the flush loops (queue.mu)
 
 	mu        sync.Mutex
-	remaining int        // lines not yet written, rejected or dropped
+	remaining int        // lines not yet written, rejected or dropped (a part's: of its own)
 	rejected  []Rejected // the caller's result
 	abandoned bool       // the caller stopped waiting; readings must not be read
 	err       error      // why the job ended unwritten (ErrClosed)
@@ -40,26 +51,51 @@ func (j *job) line(i int) []byte {
 	return j.buf[start : j.ends[i]-1]
 }
 
-// finish records that n lines reached an end: written, or rejected (the
-// lines listed in rej with their reasons) or dropped with err.
+// lineReadings returns the indices in readings of line i's readings.
+func (j *job) lineReadings(i int) []int {
+	start := 0
+	if i > 0 {
+		start = j.mends[i-1]
+	}
+	return j.members[start:j.mends[i]]
+}
+
+// root returns the Write call's job: j, or the whole j is a part of.
+func (j *job) root() *job {
+	if j.whole != nil {
+		return j.whole
+	}
+	return j
+}
+
+// finish records that n lines of j reached an end: written, or rejected
+// (the lines listed in rej with their reasons: every reading of such a
+// line) or dropped with err. The last line of a part ends the line of the
+// whole it was split from.
 func (j *job) finish(n int, rej []rejectedLine, err error) {
-	j.mu.Lock()
-	if !j.abandoned {
+	w := j.root()
+	w.mu.Lock()
+	if !w.abandoned {
 		for _, r := range rej {
-			j.rejected = append(j.rejected, Rejected{Reading: j.readings[j.idx[r.line]], Reason: r.reason})
+			for _, k := range j.lineReadings(r.line) {
+				w.rejected = append(w.rejected, Rejected{Reading: w.readings[k], Reason: r.reason})
+			}
 		}
-		if err != nil && j.err == nil {
-			j.err = err
+		if err != nil && w.err == nil {
+			w.err = err
 		}
 	}
 	j.remaining -= n
-	last := j.remaining == 0
-	if last {
-		close(j.done)
+	if j != w && j.remaining == 0 {
+		w.remaining--
 	}
-	j.mu.Unlock()
-	if last && j.onDone != nil {
-		j.onDone(j)
+	last := w.remaining == 0
+	if last {
+		close(w.done)
+	}
+	w.mu.Unlock()
+	if last && w.onDone != nil {
+		w.onDone(w)
 	}
 }
 
@@ -67,6 +103,7 @@ func (j *job) finish(n int, rej []rejectedLine, err error) {
 // the caller's readings and drop its lines not yet sent. It reports false
 // when the job had already finished.
 func (j *job) abandon() bool {
+	j = j.root()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	select {
@@ -80,6 +117,7 @@ func (j *job) abandon() bool {
 
 // isAbandoned reports whether the caller stopped waiting.
 func (j *job) isAbandoned() bool {
+	j = j.root()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.abandoned
@@ -119,6 +157,15 @@ func (b batch) body() string {
 		body.Write(r.j.buf[start:r.j.ends[r.i]])
 	}
 	return body.String()
+}
+
+// readings returns how many readings the lines of b carry.
+func (b batch) readings() int {
+	n := 0
+	for _, r := range b {
+		n += len(r.j.lineReadings(r.i))
+	}
+	return n
 }
 
 // lines returns the lines of b without their newlines.

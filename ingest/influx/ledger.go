@@ -9,7 +9,8 @@ func (q *queue) prune(b batch) batch {
 	out := b[:0]
 	b.runs(func(j *job, run batch, _ int) {
 		if j.isAbandoned() {
-			q.abandonedLines(j, len(run))
+			q.m.abandoned.Add(float64(run.readings()))
+			j.finish(len(run), nil, nil)
 		} else {
 			out = append(out, run...)
 		}
@@ -24,23 +25,35 @@ func (q *queue) written(b batch) {
 
 // refused implements ledger: the lines of b that bad names (by index in b)
 // are rejected with their reasons; the others are returned, to be sent
-// again.
-func (q *queue) refused(b batch, bad map[int]string) (rest batch) {
-	rest = make(batch, 0, len(b)-len(bad))
+// again. A refused line of several readings is not rejected whole: it is
+// split into a line per reading (encoder.split), returned to be sent
+// again, so that only the readings InfluxDB refuses on their own are
+// rejected. It returns the lines to send again and how many readings it
+// rejected.
+func (q *queue) refused(b batch, bad map[int]string) (rest batch, rejected int) {
+	rest = make(batch, 0, len(b))
 	b.runs(func(j *job, run batch, start int) {
 		var rej []rejectedLine
 		for k, r := range run {
-			if why, ok := bad[start+k]; ok {
-				rej = append(rej, rejectedLine{line: r.i, reason: why})
-			} else {
+			why, ok := bad[start+k]
+			switch {
+			case !ok:
 				rest = append(rest, r)
+			case len(j.lineReadings(r.i)) > 1:
+				p := q.enc.split(j, r.i)
+				for i := range p.ends {
+					rest = append(rest, ref{j: p, i: i})
+				}
+			default:
+				rej = append(rej, rejectedLine{line: r.i, reason: why})
+				rejected += len(j.lineReadings(r.i))
 			}
 		}
 		if len(rej) > 0 {
 			j.finish(len(rej), rej, nil)
 		}
 	})
-	return rest
+	return rest, rejected
 }
 
 // failed implements ledger: the lines of b end unwritten with err.

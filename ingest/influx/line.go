@@ -79,28 +79,36 @@ func AppendSeries(dst []byte, s Series) ([]byte, string) {
 
 // AppendFields appends the field set and timestamp of r and the line's
 // newline (" point=value 1700000000000000000\n") to dst, which holds the
-// series key. A good reading has one field named after its point
-// (influxschema.ValueField), typed as its value; a bad one has the string
-// field influxschema.QualityField holding "quality: reason" instead. It
-// returns a reason, and dst unchanged, when r cannot be written.
+// series key: the line of one reading. A good reading has one field named
+// after its point (influxschema.ValueField), typed as its value; a bad one
+// has the string field influxschema.QualityField holding "quality: reason"
+// instead. It returns a reason, and dst unchanged, when r cannot be
+// written. The sink itself writes the readings of one device at one time
+// as one line (AppendField, AppendTime).
 func AppendFields(dst []byte, r *wire.Reading) ([]byte, string) {
-	if r.Point == "" {
-		return dst, "point name is empty"
-	}
-	if r.Point == "time" {
-		return dst, `point name "time" is reserved by InfluxDB`
-	}
-	if why := checkName(r.Point, false); why != "" {
-		return dst, "point " + strconv.Quote(r.Point) + " " + why
-	}
-	if r.Time.IsZero() {
-		return dst, "acquisition time is missing"
-	}
-	if r.Time.Before(minTime) || r.Time.After(maxTime) {
-		return dst, "acquisition time " + r.Time.UTC().Format(time.RFC3339Nano) + " is outside the range InfluxDB stores (1677-2262)"
-	}
 	n := len(dst)
 	dst = append(dst, ' ')
+	dst, why := AppendField(dst, r)
+	if why != "" {
+		return dst[:n], why
+	}
+	return AppendTime(dst, r.Time), ""
+}
+
+// AppendField appends the field of r ("point=value", or
+// "point_quality=\"quality: reason\"" for a bad reading) to dst, with no
+// separator before it. It returns a reason, and dst unchanged, when r
+// cannot be written.
+func AppendField(dst []byte, r *wire.Reading) ([]byte, string) {
+	if why := checkReading(r); why != "" {
+		return dst, why
+	}
+	return appendField(dst, r)
+}
+
+// appendField is AppendField for a reading checkReading passed.
+func appendField(dst []byte, r *wire.Reading) ([]byte, string) {
+	n := len(dst)
 	dst = appendEscaped(dst, influxschema.ValueField(r.Point), true)
 	if !r.Quality.Good() {
 		// QualityField, appended in place: the suffix needs no escapes.
@@ -110,31 +118,56 @@ func AppendFields(dst []byte, r *wire.Reading) ([]byte, string) {
 		if r.Reason != "" {
 			q += ": " + r.Reason
 		}
-		dst = appendString(dst, q)
-	} else {
-		dst = append(dst, '=')
-		switch r.Value.Kind {
-		case wire.KindFloat:
-			f := r.Value.F
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return dst[:n], "value " + strconv.FormatFloat(f, 'g', -1, 64) + " is not a number InfluxDB stores"
-			}
-			dst = strconv.AppendFloat(dst, f, 'g', -1, 64)
-		case wire.KindInt:
-			dst = strconv.AppendInt(dst, r.Value.I, 10)
-			dst = append(dst, 'i')
-		case wire.KindBool:
-			dst = strconv.AppendBool(dst, r.Value.B)
-		case wire.KindString:
-			dst = appendString(dst, r.Value.S)
-		default:
-			return dst[:n], "value kind " + r.Value.Kind.String() + " is unknown"
-		}
+		return appendString(dst, q), ""
 	}
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, r.Time.UnixNano(), 10)
-	dst = append(dst, '\n')
+	dst = append(dst, '=')
+	switch r.Value.Kind {
+	case wire.KindFloat:
+		f := r.Value.F
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return dst[:n], "value " + strconv.FormatFloat(f, 'g', -1, 64) + " is not a number InfluxDB stores"
+		}
+		dst = strconv.AppendFloat(dst, f, 'g', -1, 64)
+	case wire.KindInt:
+		dst = strconv.AppendInt(dst, r.Value.I, 10)
+		dst = append(dst, 'i')
+	case wire.KindBool:
+		dst = strconv.AppendBool(dst, r.Value.B)
+	case wire.KindString:
+		dst = appendString(dst, r.Value.S)
+	default:
+		return dst[:n], "value kind " + r.Value.Kind.String() + " is unknown"
+	}
 	return dst, ""
+}
+
+// AppendTime appends a line's timestamp in nanoseconds and its newline
+// (" 1700000000000000000\n") to dst.
+func AppendTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, t.UnixNano(), 10)
+	return append(dst, '\n')
+}
+
+// checkReading returns why r's point name or time cannot be written, or
+// "" when they can.
+func checkReading(r *wire.Reading) string {
+	if r.Point == "" {
+		return "point name is empty"
+	}
+	if r.Point == "time" {
+		return `point name "time" is reserved by InfluxDB`
+	}
+	if why := checkName(r.Point, false); why != "" {
+		return "point " + strconv.Quote(r.Point) + " " + why
+	}
+	if r.Time.IsZero() {
+		return "acquisition time is missing"
+	}
+	if r.Time.Before(minTime) || r.Time.After(maxTime) {
+		return "acquisition time " + r.Time.UTC().Format(time.RFC3339Nano) + " is outside the range InfluxDB stores (1677-2262)"
+	}
+	return ""
 }
 
 // checkName returns why s cannot be written as a measurement, tag value or

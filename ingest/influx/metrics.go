@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		points: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_points_written_total",
-			Help: "Points InfluxDB accepted.",
+			Help: "Readings InfluxDB accepted (one field each; the readings of a device at one time share a line).",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_points_rejected_total",
@@ -49,12 +49,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ponte_ingest_influx_batch_points",
-			Help:    "Points per HTTP write.",
+			Help:    "Lines (InfluxDB points) per HTTP write.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ponte_ingest_influx_pending_points",
-			Help: "Points accepted by Write and not yet written or rejected.",
+			Help: "Readings queued by Write and not yet written or rejected.",
 		}),
 		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ponte_ingest_influx_healthy",
@@ -66,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		abandoned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_points_abandoned_total",
-			Help: "Points dropped before being written because their Write call's context ended.",
+			Help: "Readings dropped before being written because their Write call's context ended.",
 		}),
 		probeResumes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_probe_resumes_total",

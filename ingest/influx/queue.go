@@ -100,11 +100,11 @@ func (q *queue) write(ctx context.Context, gateway string, readings []wire.Readi
 	return j.rejected, nil
 }
 
-// admitJob waits for room for j's lines under MaxPending (a job larger
+// admitJob waits for room for j's readings under MaxPending (a job larger
 // than MaxPending waits for all of it), or until ctx ends or the queue
 // closes.
 func (q *queue) admitJob(ctx context.Context, j *job) error {
-	j.weight = int64(min(len(j.ends), q.cfg.MaxPending))
+	j.weight = int64(min(len(j.members), q.cfg.MaxPending))
 	if !q.admit.TryAcquire(j.weight) {
 		actx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -117,15 +117,15 @@ func (q *queue) admitJob(ctx context.Context, j *job) error {
 			return err
 		}
 	}
-	n := int64(len(j.ends))
-	q.pending.Add(n)
-	q.m.pending.Add(float64(n))
 	q.held.Add(1)
 	j.onDone = func(j *job) {
 		q.admit.Release(j.weight)
 		q.held.Add(-1)
-		q.pending.Add(-n)
-		q.m.pending.Sub(float64(n))
+		if j.queued {
+			n := int64(len(j.members))
+			q.pending.Add(-n)
+			q.m.pending.Sub(float64(n))
+		}
 	}
 	return nil
 }
@@ -139,6 +139,10 @@ func (q *queue) enqueue(j *job) bool {
 		return false
 	}
 	j.enq = time.Now()
+	j.queued = true
+	n := int64(len(j.members))
+	q.pending.Add(n)
+	q.m.pending.Add(float64(n))
 	q.jobs = append(q.jobs, j)
 	q.untaken += len(j.ends)
 	q.notifyLocked()
@@ -269,7 +273,7 @@ func (q *queue) takeLocked(b batch) batch {
 			j.taken = len(j.ends)
 			q.untaken -= left
 			q.popLocked()
-			q.abandonedLines(j, left)
+			q.abandonedLines(j, j.taken-left, j.taken)
 			continue
 		}
 		k := min(q.cfg.BatchSize-len(b), left)
@@ -297,8 +301,13 @@ func (q *queue) popLocked() {
 // would leave one idle when fewer than BatchSize points can be pending.
 func (q *queue) minBatch() int { return max(1, q.cfg.BatchSize/10) }
 
-// abandonedLines ends n lines of an abandoned job unwritten.
-func (q *queue) abandonedLines(j *job, n int) {
+// abandonedLines ends lines from up to (not including) to of an abandoned
+// job unwritten.
+func (q *queue) abandonedLines(j *job, from, to int) {
+	n := 0
+	for i := from; i < to; i++ {
+		n += len(j.lineReadings(i))
+	}
 	q.m.abandoned.Add(float64(n))
-	j.finish(n, nil, nil)
+	j.finish(to-from, nil, nil)
 }

@@ -29,13 +29,14 @@ type Rejected struct {
 type Stats struct {
 	// Requests counts HTTP writes sent (whatever their result).
 	Requests int64
-	// Points counts points InfluxDB accepted.
+	// Points counts readings InfluxDB accepted (fields: the readings of a
+	// device at one time share a line, see the package doc).
 	Points int64
 	// Rejected counts readings returned as rejected.
 	Rejected int64
 	// Retries counts writes tried again after a backoff.
 	Retries int64
-	// Pending is the points accepted by Write and not yet written.
+	// Pending is the readings queued by Write and not yet written.
 	Pending int64
 	// Probes counts readiness pings sent while backing off from an
 	// unreachable InfluxDB.
