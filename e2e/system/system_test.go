@@ -220,6 +220,13 @@ func startIngest(t testing.TB, cfg *config.Config, mods ...func(*app.Options)) a
 // top-level sections of the test).
 func startIngestYAML(t testing.TB, dir, broker string, gws []string, rest string) (app.Addrs, *config.Config) {
 	t.Helper()
+	cfg := ingestConfigYAML(t, dir, broker, gws, rest)
+	return startIngest(t, cfg), cfg
+}
+
+// ingestConfigYAML writes and loads the config startIngestYAML runs.
+func ingestConfigYAML(t testing.TB, dir, broker string, gws []string, rest string) *config.Config {
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "broker:\n  listen: 127.0.0.1:0\n  client_id: ingest-e2e\n%sinflux:\n  url: http://127.0.0.1:9\n", broker)
 	fmt.Fprintf(&b, "http:\n  listen: 127.0.0.1:0\n  ops_listen: 127.0.0.1:0\nstate_dir: %s\ndead_letter:\n  dir: %s\ngateways:\n",
@@ -234,7 +241,7 @@ func startIngestYAML(t testing.TB, dir, broker string, gws []string, rest string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startIngest(t, cfg), cfg
+	return cfg
 }
 
 // startAgent runs the edge agent of the site config at path until the

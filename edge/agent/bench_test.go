@@ -82,13 +82,13 @@ func BenchmarkAgentFootprint(b *testing.B) {
 		return n
 	}
 	b.ResetTimer()
-	cpu0, t0, n0 := cpuTicks(b, pid), time.Now(), count()
+	cpu0, t0, n0 := cpuSeconds(b, pid), time.Now(), count()
 	time.Sleep(time.Duration(secs) * time.Second)
-	cpu1, t1, n1 := cpuTicks(b, pid), time.Now(), count()
+	cpu1, t1, n1 := cpuSeconds(b, pid), time.Now(), count()
 	b.StopTimer()
 	wall := t1.Sub(t0).Seconds()
 	rss, hwm := memKB(b, pid, "VmRSS:"), memKB(b, pid, "VmHWM:")
-	cpuPct := 100 * float64(cpu1-cpu0) / clockTicks / wall
+	cpuPct := 100 * (cpu1 - cpu0) / wall
 	rate := float64(n1-n0) / wall
 	b.ReportMetric(float64(rss)/1024, "MB_rss")
 	b.ReportMetric(float64(hwm)/1024, "MB_rss_peak")
@@ -104,27 +104,14 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	}
 }
 
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
-// Linux architecture Ponte runs on.
-const clockTicks = 100
-
-// cpuTicks returns utime+stime of pid from /proc/PID/stat.
-func cpuTicks(b testing.TB, pid int) int64 {
+// cpuSeconds returns the CPU seconds process pid used.
+func cpuSeconds(b testing.TB, pid int) float64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	sec, err := testenv.ProcessCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: state is field 3, utime 14, stime 15.
-	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
-	f := strings.Fields(rest)
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("parse /proc/%d/stat: %q", pid, data)
-	}
-	return ut + st
+	return sec
 }
 
 // memKB returns a kB field of /proc/PID/status.

@@ -1,13 +1,8 @@
 package intake_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -75,30 +70,16 @@ func benchPipeline(b *testing.B, url string, gateways int, batch uint64, servers
 	return rate
 }
 
-// selfCPU returns the CPU seconds (user and system) this process used.
+// selfCPU returns the CPU seconds this process used (0 if unreadable).
 func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	sec, _ := testenv.SelfCPU()
+	return sec
 }
 
-// procCPU returns the CPU seconds (user and system) process pid used (0
-// if it cannot be read).
+// procCPU returns the CPU seconds process pid used (0 if unreadable).
 func procCPU(pid int) float64 {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// After "pid (comm) ", utime and stime are the 12th and 13th fields.
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	sec, _ := testenv.ProcessCPU(pid)
+	return sec
 }
 
 // BenchmarkPipelineDiscard is ingest's own throughput (the >= 200k

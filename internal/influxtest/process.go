@@ -33,6 +33,9 @@ func (s *Server) Stop() {
 // Running reports whether the server process was started and not stopped.
 func (s *Server) Running() bool { return s.proc.Running() }
 
+// Pid is influxd's process ID while it runs (for its CPU time or memory).
+func (s *Server) Pid() int { return s.proc.Pid() }
+
 // pingOK is the readiness check: /ping answers 204.
 func (s *Server) pingOK() func() bool {
 	return testenv.HTTPStatus(s.URL+"/ping", http.StatusNoContent)
