@@ -167,4 +167,3 @@ func cpuTimes(b *testing.B, srv *influxtest.Server) cpu {
 	}
 	return cpu{self: self, influx: influx}
 }
-
