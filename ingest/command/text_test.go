@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -125,4 +126,36 @@ func pointFields(p *write.Point) map[string]any {
 		out[f.Key] = f.Value
 	}
 	return out
+}
+
+// The OpenAPI document (twin/api) describes every key of a text command's
+// JSON, of a text point and of their audit entries.
+func TestTextOpenAPI(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rb := "PiEno"
+	for schema, v := range map[string]any{
+		"Command":        Command{ID: "x", Text: "PiEno", ReadbackText: &rb, Steps: []Step{}},
+		"CommandPoint":   Point{Name: "message", Kind: "text", MaxLength: 20, Charset: "0", Messages: []Message{{Text: "PiEno", Label: "pieno"}}},
+		"AuditEntry":     Entry{Command: "x", Text: &rb, ReadbackText: &rb},
+		"CommandRequest": Request{Text: &rb},
+	} {
+		b, _ := json.Marshal(v)
+		var keys map[string]any
+		_ = json.Unmarshal(b, &keys)
+		props := doc.Components.Schemas[schema].Properties
+		for k := range keys {
+			if _, ok := props[k]; !ok {
+				t.Errorf("schema %s does not document %q", schema, k)
+			}
+		}
+	}
 }
