@@ -308,6 +308,27 @@ func (s *cmdSystem) until(t testing.TB, id, state string, within time.Duration) 
 	return c
 }
 
+// edgeRefusal publishes c, issued now and expiring in a minute, on the
+// gateway's command topic as if ingest had sent it, and returns the
+// edge's refused report.
+func (s *cmdSystem) edgeRefusal(t testing.TB, c wire.Command) wire.Report {
+	t.Helper()
+	c.Issued = time.Now().UTC()
+	c.Expires = c.Issued.Add(time.Minute)
+	payload, err := wire.EncodeCommand(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.watch.publishCmd(t, payload)
+	var r wire.Report
+	testenv.Eventually(t, 20*time.Second, "the edge's refusal of "+c.ID, func() bool {
+		var ok bool
+		r, ok = s.watch.report(c.ID, wire.StatusRefused)
+		return ok
+	})
+	return r
+}
+
 // uplink publishes a WS558 uplink as ChirpStack would, with the switches'
 // states.
 func (s *cmdSystem) uplink(t testing.TB, pub mqtt.Client, sw1 string) {
@@ -356,18 +377,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 		}
 		// A command ingest would not send, published on the gateway's
 		// topic as if ingest had: the edge checks it again.
-		now := time.Now().UTC()
-		payload, err := wire.EncodeCommand(&wire.Command{ID: "e2e-out-of-range", Device: daliDevice, Point: "line_level", Value: 120, Issued: now, Expires: now.Add(time.Minute)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.watch.publishCmd(t, payload)
-		var r wire.Report
-		testenv.Eventually(t, 20*time.Second, "the edge's refusal", func() bool {
-			var ok bool
-			r, ok = s.watch.report("e2e-out-of-range", wire.StatusRefused)
-			return ok
-		})
+		r := s.edgeRefusal(t, wire.Command{ID: "e2e-out-of-range", Device: daliDevice, Point: "line_level", Value: 120})
 		if !strings.Contains(r.Detail, "maximum 100") {
 			t.Errorf("refusal detail %q, want the maximum", r.Detail)
 		}

@@ -65,18 +65,7 @@ func TestMessageSignEndToEnd(t *testing.T) {
 	}
 	// Refused by the edge: the same message published on the gateway's
 	// command topic as if ingest had sent it.
-	now := time.Now().UTC()
-	payload, err := wire.EncodeCommand(&wire.Command{ID: "e2e-sign-refused", Device: signDevice, Point: "message", Text: "PARK PIENO", Issued: now, Expires: now.Add(time.Minute)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.watch.publishCmd(t, payload)
-	var r wire.Report
-	testenv.Eventually(t, 20*time.Second, "the edge's refusal", func() bool {
-		var ok bool
-		r, ok = s.watch.report("e2e-sign-refused", wire.StatusRefused)
-		return ok
-	})
+	r := s.edgeRefusal(t, wire.Command{ID: "e2e-sign-refused", Device: signDevice, Point: "message", Text: "PARK PIENO"})
 	if !strings.Contains(r.Detail, "the character 'R' cannot be shown on this display") {
 		t.Errorf("refusal detail %q", r.Detail)
 	}
