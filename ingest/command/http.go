@@ -36,6 +36,9 @@ type Point struct {
 	MaxLength int       `json:"max_length,omitempty"`
 	Charset   string    `json:"charset,omitempty"`
 	Messages  []Message `json:"messages,omitempty"`
+	// Uppercase says a text point's text is upper-cased before it is
+	// checked and written (the display has no lowercase).
+	Uppercase bool `json:"uppercase,omitempty"`
 }
 
 // Message is a preset message of a text point.
@@ -74,7 +77,7 @@ func (s *Service) Points(scope twin.Scope, entity string) (Points, error) {
 				p.Enum = append(p.Enum, Choice{Value: c.Value, Label: c.Label})
 			}
 			if w.IsText() {
-				p.Kind, p.MaxLength, p.Charset = "text", w.Text.MaxLength, w.Text.Allowed()
+				p.Kind, p.MaxLength, p.Charset, p.Uppercase = "text", w.Text.MaxLength, w.Text.Allowed(), w.Text.Uppercase
 				for _, m := range w.Text.Messages {
 					p.Messages = append(p.Messages, Message{Text: m.Text, Label: m.Label})
 				}

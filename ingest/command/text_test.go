@@ -144,7 +144,7 @@ func TestTextOpenAPI(t *testing.T) {
 	rb := "PiEno"
 	for schema, v := range map[string]any{
 		"Command":        Command{ID: "x", Text: "PiEno", ReadbackText: &rb, Steps: []Step{}},
-		"CommandPoint":   Point{Name: "message", Kind: "text", MaxLength: 20, Charset: "0", Messages: []Message{{Text: "PiEno", Label: "pieno"}}},
+		"CommandPoint":   Point{Name: "message", Kind: "text", MaxLength: 20, Charset: "0", Messages: []Message{{Text: "PiEno", Label: "pieno"}}, Uppercase: true},
 		"AuditEntry":     Entry{Command: "x", Text: &rb, ReadbackText: &rb},
 		"CommandRequest": Request{Text: &rb},
 	} {

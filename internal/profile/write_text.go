@@ -111,15 +111,6 @@ func (w *Write) CheckText(s string) error {
 	return nil
 }
 
-// CheckValue is Check for any write: a text point refuses a number (and
-// a numeric point is checked by Check).
-func (w *Write) CheckValue(v float64, unit string) error {
-	if w.Text != nil {
-		return fmt.Errorf("value: this point takes a text (a message), not a number")
-	}
-	return w.Check(v, unit)
-}
-
 // quoteRune quotes r for an operator: 'ù', or U+0007 for a character
 // that does not print.
 func quoteRune(r rune) string {

@@ -33,9 +33,6 @@ func TestCheckText(t *testing.T) {
 	if err := (&Write{}).CheckText("x"); err == nil || !strings.Contains(err.Error(), "takes a number") {
 		t.Errorf("numeric point: %v", err)
 	}
-	if err := w.CheckValue(3, ""); err == nil || !strings.Contains(err.Error(), "takes a text") {
-		t.Errorf("text point given a value: %v", err)
-	}
 	up := &Write{Text: &TextRules{MaxLength: 4, Chars: "ABC"}}
 	up.Text.Uppercase = true
 	if got := up.NormalizeText("abc"); got != "ABC" || up.CheckText(got) != nil {

@@ -34,7 +34,8 @@
 // show, and its preset messages as buttons (their Italian labels first);
 // the page refuses locally what the server would (a character outside
 // the set, a message too long, an empty one) with the server's rule in
-// words, and the server, which checks again, stays the authority. The
+// words (upper-casing first where the display has no lowercase), and the
+// server, which checks again, stays the authority. The
 // command carries "text" instead of "value"; once applied, the text read
 // back from the display is shown.
 
@@ -426,7 +427,7 @@ export class Commands {
     };
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
-      const v = read();
+      const v = isText && p.uppercase ? read().toUpperCase() : read();
       const operator = opInput.value.trim();
       const reason = reasonInput.value.trim();
       const valueBad = isText ? checkText(p, v) : Number.isNaN(v) && enumerated ? CW.choose : checkValue(p, v);
