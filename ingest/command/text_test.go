@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/ponte-city/ponte/internal/influxtest"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -157,5 +160,40 @@ func TestTextOpenAPI(t *testing.T) {
 				t.Errorf("schema %s does not document %q", schema, k)
 			}
 		}
+	}
+}
+
+// TestInfluxAuditText: a text command's audit entries reach a real
+// InfluxDB with the text and the text read back as string fields.
+func TestInfluxAuditText(t *testing.T) {
+	srv := influxtest.Start(t)
+	w := NewInfluxAudit(srv.URL, "", "", srv.Bucket, 5*time.Second)
+	defer w.Close()
+	f := newFixture(t, withSign(t), func(c *Config) { c.AuditPoints = w })
+	f.run(t)
+	c, err := f.s.Issue(ctx(), allScope(), opA, Request{Entity: entSign, Point: "message", Text: text("PiEno"), Reason: "parcheggio pieno", Operator: "Maria Rossi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.EncodeReport(&wire.Report{ID: c.ID, Gateway: "gw1", Status: wire.StatusApplied, ReadbackText: text("PiEno"), At: f.clk.now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.HandleReport(topics.Report("gw1"), b)
+	q := `SELECT "id", "text", "readback_text", "event", "point" FROM ponte_commands`
+	byEvent := map[string]map[string]any{}
+	testenv.Eventually(t, 20*time.Second, "the issued and applied points in InfluxDB", func() bool {
+		for _, s := range srv.Query(t, q) {
+			for _, r := range s.Rows() {
+				byEvent[r["event"].(string)] = r
+			}
+		}
+		return byEvent["issued"] != nil && byEvent["applied"] != nil
+	})
+	if is := byEvent["issued"]; is["id"] != c.ID || is["text"] != "PiEno" || is["point"] != "message" {
+		t.Errorf("issued: %v", is)
+	}
+	if ap := byEvent["applied"]; ap["readback_text"] != "PiEno" {
+		t.Errorf("applied: %v", ap)
 	}
 }
