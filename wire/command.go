@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Commands: how an operator's write reaches a device (issue 16).
@@ -21,6 +22,19 @@ import (
 // most once: it records the ID durably before it writes, so a command
 // delivered again (QoS 1 redelivery, ingest republishing, a restart)
 // is answered with the report it already has, never written twice.
+//
+// Text commands (a message sign's message): a point whose profile gives
+// text rules is written with Text, a numeric point with Value; exactly
+// one is meaningful per point, and the JSON carries one: "text" for a
+// text command (no "value"), "value" otherwise, as before text existed.
+// A command carrying both is refused. The gateway answers a text command
+// with ReadbackText, the text it read back from the device, when the
+// device can be read back (the profile says so); when it cannot, the
+// command is applied on the device's acknowledgement of the write, with
+// no ReadbackText and a Detail that says nothing could be read back.
+// Text is valid UTF-8 without control characters, at most MaxTextLen
+// bytes; whether a device can show it is the profile's business
+// (profile.Write.CheckText), checked by ingest and again by the gateway.
 //
 // JSON rather than the batch's binary framing: commands are a few per
 // minute, operators and auditors read them, and both ends already carry
@@ -38,6 +52,10 @@ const MaxCommandBytes = 4 << 10
 const (
 	MaxCommandIDLen = 64
 	MaxDetailLen    = 256
+	// MaxTextLen bounds Command.Text and Report.ReadbackText, in bytes: a
+	// sign's message is tens of characters; the bound keeps a command
+	// within MaxCommandBytes.
+	MaxTextLen = 1024
 )
 
 // Command asks a gateway to write Value to a device's point.
@@ -51,8 +69,13 @@ type Command struct {
 	Device string `json:"device"`
 	Point  string `json:"point"`
 	// Value is the value to write, in the point's engineering units
-	// (before the profile's scaling is inverted).
+	// (before the profile's scaling is inverted). Zero and absent from
+	// the JSON for a text command.
 	Value float64 `json:"value"`
+	// Text is the text to write to a text point (a message sign's
+	// message); empty for a numeric command. A space, not "", blanks a
+	// display.
+	Text string `json:"text,omitempty"`
 	// Issued is when ingest sent the command (the first time; a resend
 	// keeps it); Expires is the last instant the gateway may start it.
 	Issued  time.Time `json:"issued"`
@@ -107,6 +130,9 @@ type Report struct {
 	// Readback is the value read back after the write, in engineering
 	// units, when there is one (applied, or failed for a difference).
 	Readback *float64 `json:"readback,omitempty"`
+	// ReadbackText is the text read back after writing a text point, when
+	// the device can be read back; never set with Readback.
+	ReadbackText *string `json:"readback_text,omitempty"`
 	// Detail says why a command was refused or failed, or what was done
 	// (at most MaxDetailLen bytes).
 	Detail string `json:"detail,omitempty"`
@@ -152,14 +178,48 @@ func EncodeCommand(c *Command) ([]byte, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(&v)
+	if v.Text != "" && v.Value != 0 {
+		return nil, fmt.Errorf("command %s: value and text: expected one of them (text for a text point)", v.ID)
+	}
+	return json.Marshal(commandJSONOf(&v))
+}
+
+// commandJSON is Command as the JSON carries it: Value is absent from a
+// text command, so that a decoder tells "both" from "text only".
+type commandJSON struct {
+	V       int       `json:"v"`
+	ID      string    `json:"id"`
+	Device  string    `json:"device"`
+	Point   string    `json:"point"`
+	Value   *float64  `json:"value,omitempty"`
+	Text    string    `json:"text,omitempty"`
+	Issued  time.Time `json:"issued"`
+	Expires time.Time `json:"expires"`
+}
+
+func commandJSONOf(c *Command) *commandJSON {
+	j := &commandJSON{V: c.V, ID: c.ID, Device: c.Device, Point: c.Point, Text: c.Text, Issued: c.Issued, Expires: c.Expires}
+	if c.Text == "" {
+		v := c.Value
+		j.Value = &v
+	}
+	return j
 }
 
 // DecodeCommand parses and checks a command; the error names the field.
+// A command with both value and text is refused; one with neither writes
+// the value 0, as before text existed.
 func DecodeCommand(data []byte) (*Command, error) {
-	var c Command
-	if err := decodeStrict(data, &c, "command"); err != nil {
+	var j commandJSON
+	if err := decodeStrict(data, &j, "command"); err != nil {
 		return nil, err
+	}
+	c := Command{V: j.V, ID: j.ID, Device: j.Device, Point: j.Point, Text: j.Text, Issued: j.Issued, Expires: j.Expires}
+	if j.Value != nil {
+		c.Value = *j.Value
+	}
+	if j.Value != nil && j.Text != "" {
+		return nil, fmt.Errorf("command %q: value and text: expected one of them (text for a text point)", clipText(j.ID))
 	}
 	if c.V != CommandVersion {
 		return nil, fmt.Errorf("command: version %d, this gateway reads version %d", c.V, CommandVersion)
@@ -180,6 +240,8 @@ func (c *Command) check() error {
 		return fmt.Errorf("command %s: point %q: expected a letter, then up to 63 letters, digits or '_'", c.ID, clipText(c.Point))
 	case math.IsNaN(c.Value) || math.IsInf(c.Value, 0):
 		return fmt.Errorf("command %s: value: expected a finite number", c.ID)
+	case c.Text != "" && checkText(c.Text) != nil:
+		return fmt.Errorf("command %s: text: %w", c.ID, checkText(c.Text))
 	case c.Issued.IsZero():
 		return fmt.Errorf("command %s: issued: expected a time", c.ID)
 	case !c.Expires.After(c.Issued):
@@ -226,8 +288,29 @@ func (r *Report) check() error {
 		return fmt.Errorf("report %s: detail: %d bytes, at most %d", r.ID, len(r.Detail), MaxDetailLen)
 	case r.Readback != nil && (math.IsNaN(*r.Readback) || math.IsInf(*r.Readback, 0)):
 		return fmt.Errorf("report %s: readback: expected a finite number", r.ID)
+	case r.Readback != nil && r.ReadbackText != nil:
+		return fmt.Errorf("report %s: readback and readback_text: expected at most one of them", r.ID)
+	case r.ReadbackText != nil && checkText(*r.ReadbackText) != nil:
+		return fmt.Errorf("report %s: readback_text: %w", r.ID, checkText(*r.ReadbackText))
 	case r.At.IsZero():
 		return fmt.Errorf("report %s: at: expected a time", r.ID)
+	}
+	return nil
+}
+
+// checkText says why s cannot be a command's text or read-back text: not
+// UTF-8, a control character, longer than MaxTextLen bytes.
+func checkText(s string) error {
+	if len(s) > MaxTextLen {
+		return fmt.Errorf("%d bytes, at most %d", len(s), MaxTextLen)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("expected UTF-8 text")
+	}
+	for i, r := range s {
+		if r < 0x20 || r == 0x7F || r >= 0x80 && r < 0xA0 {
+			return fmt.Errorf("control character U+%04X at byte %d: expected printable text", r, i)
+		}
 	}
 	return nil
 }

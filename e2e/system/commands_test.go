@@ -36,6 +36,8 @@ const (
 	cmdGW        = "fi-cmd-01"
 	daliDevice   = "fi-dali-cavour"
 	daliEntity   = "urn:ngsi-ld:StreetlightControlCabinet:fi-dali-cavour"
+	signDevice   = "fi-sign-parterre"
+	signEntity   = "urn:ngsi-ld:Device:fi-sign-parterre"
 	ws558Device  = "fi-ws558-lungarno"
 	ws558Entity  = "urn:ngsi-ld:StreetlightControlCabinet:fi-ws558-lungarno"
 	ws558DevEUI  = "24e124468d100558"
@@ -49,6 +51,7 @@ const (
 type cmdSystem struct {
 	api      string
 	unit     *sim.ModbusUnit
+	sign     *sim.ModbusUnit // the Ditel display (a message sign)
 	proxy    *testenv.Proxy
 	ns       *testenv.Broker
 	watch    *watcher
@@ -58,8 +61,14 @@ type cmdSystem struct {
 // startDALI serves one Intesis DALI gateway (unit 1) on ponte-sim's
 // Modbus TCP server until the test ends.
 func startDALI(t testing.TB) (string, *sim.ModbusUnit) {
+	return startModbusSim(t, "intesis-dali-modbus")
+}
+
+// startModbusSim serves the shipped profile (unit 1) on ponte-sim's
+// Modbus TCP server until the test ends.
+func startModbusSim(t testing.TB, profileName string) (string, *sim.ModbusUnit) {
 	t.Helper()
-	p, err := profile.Load("../../firmware-profiles/intesis-dali-modbus.yaml")
+	p, err := profile.Load("../../firmware-profiles/" + profileName + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +177,7 @@ func startCommands(t testing.TB, extra string) *cmdSystem {
 	t.Helper()
 	dir := t.TempDir()
 	daliAddr, unit := startDALI(t)
+	signAddr, sign := startModbusSim(t, "ditel-dn-display-modbus")
 	ns := testenv.Mosquitto(t)
 	site := fmt.Sprintf(`gateway:
   id: %s
@@ -188,13 +198,20 @@ devices:
     location: {lon: 11.25900, lat: 43.77700}
     entity: %s
   - name: %s
+    profile: ditel-dn-display-modbus
+    address: "tcp://%s"
+    unit: 1
+    interval: 1s
+    location: {lon: 11.24600, lat: 43.78500}
+    entity: %s
+  - name: %s
     profile: milesight-ws558-chirpstack
     address: %q
     id: %q
     interval: 1h
     location: {lon: 11.25300, lat: 43.76800}
     entity: %s
-`, cmdGW, e2ePassword(cmdGW), filepath.Join(dir, "buffer"), daliDevice, daliAddr, daliEntity, ws558Device, ns.URL, ws558DevEUI, ws558Entity)
+`, cmdGW, e2ePassword(cmdGW), filepath.Join(dir, "buffer"), daliDevice, daliAddr, daliEntity, signDevice, signAddr, signEntity, ws558Device, ns.URL, ws558DevEUI, ws558Entity)
 	sitePath := filepath.Join(dir, "site.yaml")
 	testenv.WriteFile(t, sitePath, site)
 	ing, cfg := startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{cmdGW},
@@ -212,7 +229,7 @@ commands:
 	testenv.WriteFile(t, sitePath, strings.Replace(site, "tcp://127.0.0.1:1883", "tcp://"+proxy.Addr(), 1))
 	w := watch(t, ing.BrokerURL, cfg.Topics())
 	startAgent(t, sitePath)
-	s := &cmdSystem{api: "http://" + ing.HTTP, unit: unit, proxy: proxy, ns: ns, watch: w, auditDir: filepath.Join(dir, "state", "commands")}
+	s := &cmdSystem{api: "http://" + ing.HTTP, unit: unit, sign: sign, proxy: proxy, ns: ns, watch: w, auditDir: filepath.Join(dir, "state", "commands")}
 	// The DALI line polled and on the twin.
 	testenv.Eventually(t, 30*time.Second, "the DALI line on the twin", func() bool {
 		var e struct {
@@ -291,6 +308,27 @@ func (s *cmdSystem) until(t testing.TB, id, state string, within time.Duration) 
 	return c
 }
 
+// edgeRefusal publishes c, issued now and expiring in a minute, on the
+// gateway's command topic as if ingest had sent it, and returns the
+// edge's refused report.
+func (s *cmdSystem) edgeRefusal(t testing.TB, c wire.Command) wire.Report {
+	t.Helper()
+	c.Issued = time.Now().UTC()
+	c.Expires = c.Issued.Add(time.Minute)
+	payload, err := wire.EncodeCommand(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.watch.publishCmd(t, payload)
+	var r wire.Report
+	testenv.Eventually(t, 20*time.Second, "the edge's refusal of "+c.ID, func() bool {
+		var ok bool
+		r, ok = s.watch.report(c.ID, wire.StatusRefused)
+		return ok
+	})
+	return r
+}
+
 // uplink publishes a WS558 uplink as ChirpStack would, with the switches'
 // states.
 func (s *cmdSystem) uplink(t testing.TB, pub mqtt.Client, sw1 string) {
@@ -339,18 +377,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 		}
 		// A command ingest would not send, published on the gateway's
 		// topic as if ingest had: the edge checks it again.
-		now := time.Now().UTC()
-		payload, err := wire.EncodeCommand(&wire.Command{ID: "e2e-out-of-range", Device: daliDevice, Point: "line_level", Value: 120, Issued: now, Expires: now.Add(time.Minute)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.watch.publishCmd(t, payload)
-		var r wire.Report
-		testenv.Eventually(t, 20*time.Second, "the edge's refusal", func() bool {
-			var ok bool
-			r, ok = s.watch.report("e2e-out-of-range", wire.StatusRefused)
-			return ok
-		})
+		r := s.edgeRefusal(t, wire.Command{ID: "e2e-out-of-range", Device: daliDevice, Point: "line_level", Value: 120})
 		if !strings.Contains(r.Detail, "maximum 100") {
 			t.Errorf("refusal detail %q, want the maximum", r.Detail)
 		}

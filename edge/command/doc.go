@@ -37,6 +37,19 @@
 // a timeout, a LoRaWAN downlink, the command's expiry), and the read-back
 // compared with Write.Applied: applied, or failed "read back X, wrote Y".
 //
+// # Text commands
+//
+// A point whose profile gives text rules (a message sign's message) takes
+// wire.Command.Text: the text is normalized and checked with the
+// profile's CheckText (a character the device cannot show, too long, a
+// text for a numeric point: refused with the same words ingest uses), and
+// a device whose source is no source.TextWriter is refused. The writer
+// returns the text read back: applied with Report.ReadbackText when it
+// equals the text written (trailing blanks aside: a poll trims them),
+// failed `read back "X", wrote "Y"` otherwise; for a device the profile
+// says cannot be read back (no_readback), applied on the device's
+// acknowledgement with the detail profile.NoReadbackDetail.
+//
 // # Reports
 //
 // Reports are published in order by one goroutine through Config.Report,

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
+	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -30,6 +32,7 @@ const recentMax = 20
 type entry struct {
 	id, device, point string
 	value             float64
+	text              string // a text command's text (as normalized by its rules)
 	expires           time.Time
 	started           bool         // journaled as started (durable)
 	final             *wire.Report // the final report (durable once set)
@@ -179,11 +182,11 @@ func (e *Executor) Handle(payload []byte) {
 		e.repeat(en)
 		return
 	}
-	en := &entry{id: cmd.ID, device: cmd.Device, point: cmd.Point, value: cmd.Value, expires: cmd.Expires,
+	en := &entry{id: cmd.ID, device: cmd.Device, point: cmd.Point, value: cmd.Value, text: cmd.Text, expires: cmd.Expires,
 		at: e.now().UTC(), status: wire.StatusReceived}
 	e.es[cmd.ID] = en
 	e.order = append(e.order, cmd.ID)
-	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
+	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value, "text", cmd.Text)
 	if e.unreadable != "" {
 		log.Error("command refused: the command journal is unreadable", "reason", e.unreadable)
 		e.finishLogged(en, wire.StatusRefused, nil, e.unreadable)
@@ -238,11 +241,20 @@ func (e *Executor) refusal(cmd *wire.Command) string {
 	if err != nil {
 		return err.Error()
 	}
-	if err := wp.Write.Check(cmd.Value, wp.Unit); err != nil {
+	if wp.Write.IsText() || cmd.Text != "" {
+		// A text for a numeric point, or a text point's text: CheckText
+		// says which rule it breaks.
+		if err := wp.Write.CheckText(wp.Write.NormalizeText(cmd.Text)); err != nil {
+			return err.Error()
+		}
+	} else if err := wp.Write.Check(cmd.Value, wp.Unit); err != nil {
 		return err.Error()
 	}
 	if d.Writer == nil {
 		return fmt.Sprintf("device %s: its source cannot write", cmd.Device)
+	}
+	if _, ok := d.Writer.(source.TextWriter); wp.Write.IsText() && !ok {
+		return fmt.Sprintf("device %s: its source cannot write text", cmd.Device)
 	}
 	return ""
 }
@@ -299,7 +311,12 @@ func (e *Executor) finishLogged(en *entry, st wire.CommandStatus, readback *floa
 // finish ends en with a final report: journaled (fsync) first, then
 // queued for publishing. Caller holds mu (or owns e, in New).
 func (e *Executor) finish(en *entry, st wire.CommandStatus, readback *float64, detail string) error {
-	r := &wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: st, Readback: readback, Detail: clip(detail), At: e.now().UTC()}
+	return e.end(en, &wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: st, Readback: readback, Detail: clip(detail), At: e.now().UTC()})
+}
+
+// end ends en with the final report r (finish). Caller holds mu.
+func (e *Executor) end(en *entry, r *wire.Report) error {
+	st := r.Status
 	en.final, en.status, en.detail, en.at = r, st, r.Detail, r.At
 	e.m.commands.WithLabelValues(string(st)).Inc()
 	if e.j == nil { // unreadable journal: nothing is kept on disk
@@ -307,7 +324,7 @@ func (e *Executor) finish(en *entry, st wire.CommandStatus, readback *float64, d
 		en.queued = true
 		return nil
 	}
-	err := e.j.append(&record{Kind: recFinal, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires, Report: r}, true)
+	err := e.j.append(&record{Kind: recFinal, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Text: en.text, Expires: en.expires, Report: r}, true)
 	e.publish(r)
 	en.queued = true
 	if e.j.due() {
@@ -461,7 +478,7 @@ func (e *Executor) worker(ctx context.Context, dev string) {
 // its read-back, the final report journaled and published.
 func (e *Executor) run(ctx context.Context, en *entry) {
 	cmd := en.cmd
-	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value)
+	log := e.log.With("id", cmd.ID, "device", cmd.Device, "point", cmd.Point, "value", cmd.Value, "text", cmd.Text)
 	e.mu.Lock()
 	if e.now().After(cmd.Expires) {
 		log.Warn("command expired while queued", "expires", cmd.Expires)
@@ -479,7 +496,7 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 		return
 	}
 	wp, _ := d.Profile.Writable(cmd.Point) // checked by refusal
-	start := &record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Expires: en.expires}
+	start := &record{Kind: recStart, ID: en.id, Device: en.device, Point: en.point, Value: en.value, Text: en.text, Expires: en.expires}
 	err := e.j.append(start, true)
 	en.startAt = start.At
 	if err != nil {
@@ -499,25 +516,75 @@ func (e *Executor) run(ctx context.Context, en *entry) {
 		budget = 3*d.Timeout + wp.Write.Settle.D()
 	}
 	wctx, cancel := context.WithTimeout(ctx, budget)
-	readback, err := d.Writer.WritePoint(wctx, source.WriteRequest{Device: cmd.Device, Point: cmd.Point, Value: cmd.Value,
-		Rules: wp.Write, Expires: cmd.Expires, Sent: func(detail string) { e.sent(en, detail) }})
+	defer cancel()
+	req := source.WriteRequest{Device: cmd.Device, Point: cmd.Point, Value: cmd.Value,
+		Rules: wp.Write, Expires: cmd.Expires, Sent: func(detail string) { e.sent(en, detail) }}
+	if wp.Write.IsText() {
+		req.Text = wp.Write.NormalizeText(cmd.Text)
+		rb, readable, err := d.Writer.(source.TextWriter).WriteText(wctx, req) // checked by refusal
+		cancel()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.textResult(log, en, req.Text, rb, readable, err)
+		return
+	}
+	readback, err := d.Writer.WritePoint(wctx, req)
 	cancel()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.failed(log, en, err) {
+		return
+	}
 	switch {
-	case errors.Is(err, source.ErrExpired):
-		log.Warn("command expired while waiting for its device's line; not written", "expires", cmd.Expires)
-		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+cmd.Expires.UTC().Format(time.RFC3339)+" while waiting for the device's line; not written")
-	case err != nil:
-		log.Warn("command failed", "err", err)
-		e.finishLogged(en, wire.StatusFailed, nil, err.Error())
 	case !wp.Write.Applied(cmd.Value, readback):
 		log.Warn("command read back differs", "readback", readback)
 		e.finishLogged(en, wire.StatusFailed, &readback, "read back "+fmtValue(readback)+", wrote "+fmtValue(cmd.Value))
 	default:
 		log.Info("command applied", "readback", readback)
 		e.finishLogged(en, wire.StatusApplied, &readback, "")
+	}
+}
+
+// failed ends en when its write returned an error (expired before it was
+// sent, or failed) and reports whether it did. Caller holds mu.
+func (e *Executor) failed(log *slog.Logger, en *entry, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, source.ErrExpired):
+		log.Warn("command expired while waiting for its device's line; not written", "expires", en.expires)
+		e.finishLogged(en, wire.StatusExpired, nil, "expired at "+en.expires.UTC().Format(time.RFC3339)+" while waiting for the device's line; not written")
+	default:
+		log.Warn("command failed", "err", err)
+		e.finishLogged(en, wire.StatusFailed, nil, err.Error())
+	}
+	return true
+}
+
+// textResult ends a text command: applied when the text read back is the
+// one written (trailing blanks aside: a poll trims them), or on the
+// device's acknowledgement when it cannot be read back (the detail says
+// so); failed when it differs. Caller holds mu.
+func (e *Executor) textResult(log *slog.Logger, en *entry, written, readback string, readable bool, err error) {
+	if e.failed(log, en, err) {
+		return
+	}
+	r := &wire.Report{ID: en.id, Gateway: e.cfg.Gateway, Status: wire.StatusApplied, At: e.now().UTC()}
+	switch {
+	case !readable:
+		log.Info("command applied (acknowledged; no read-back)")
+		r.Detail = profile.NoReadbackDetail
+	case strings.TrimRight(readback, " ") != strings.TrimRight(written, " "):
+		log.Warn("command read back differs", "readback", readback)
+		r.Status, r.ReadbackText = wire.StatusFailed, &readback
+		r.Detail = clip(fmt.Sprintf("read back %q, wrote %q", readback, written))
+	default:
+		log.Info("command applied", "readback", readback)
+		r.ReadbackText = &readback
+	}
+	if err := e.end(en, r); err != nil {
+		e.log.Error("command journal not written", "id", en.id, "err", err)
 	}
 }
 
@@ -536,6 +603,7 @@ type Entry struct {
 	Device string             `json:"device"`
 	Point  string             `json:"point"`
 	Value  float64            `json:"value"`
+	Text   string             `json:"text,omitempty"`
 	Status wire.CommandStatus `json:"status"`
 	Detail string             `json:"detail,omitempty"`
 	At     time.Time          `json:"at"`
@@ -549,7 +617,7 @@ func (e *Executor) Recent() []Entry {
 	out := []Entry{}
 	for i := len(e.order) - 1; i >= 0 && len(out) < recentMax; i-- {
 		en := e.es[e.order[i]]
-		out = append(out, Entry{ID: en.id, Device: en.device, Point: en.point, Value: en.value, Status: en.status, Detail: en.detail, At: en.at})
+		out = append(out, Entry{ID: en.id, Device: en.device, Point: en.point, Value: en.value, Text: en.text, Status: en.status, Detail: en.detail, At: en.at})
 	}
 	return out
 }

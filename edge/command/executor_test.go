@@ -118,8 +118,13 @@ func (r *reporter) waitFinal(t *testing.T, id string, n int) wire.Report {
 }
 
 func daliProfile(t testing.TB) *profile.Profile {
+	return loadProfile(t, "intesis-dali-modbus.yaml")
+}
+
+// loadProfile loads a shipped profile of firmware-profiles.
+func loadProfile(t testing.TB, file string) *profile.Profile {
 	t.Helper()
-	p, err := profile.Load("../../firmware-profiles/intesis-dali-modbus.yaml")
+	p, err := profile.Load("../../firmware-profiles/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}

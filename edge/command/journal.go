@@ -58,6 +58,7 @@ type record struct {
 	Device  string       `json:"device,omitempty"`
 	Point   string       `json:"point,omitempty"`
 	Value   float64      `json:"value"`
+	Text    string       `json:"text,omitempty"`
 	Expires time.Time    `json:"expires"`
 	Report  *wire.Report `json:"report,omitempty"`
 	// At is when the record was first appended, by the gateway's clock:
@@ -153,11 +154,11 @@ func replay(data []byte, es map[string]*entry) (order []string, bad int, newest 
 		}
 		switch rec.Kind {
 		case recStart:
-			e.device, e.point, e.value, e.expires, e.started, e.startAt = rec.Device, rec.Point, rec.Value, rec.Expires, true, rec.At
+			e.device, e.point, e.value, e.text, e.expires, e.started, e.startAt = rec.Device, rec.Point, rec.Value, rec.Text, rec.Expires, true, rec.At
 		case recFinal:
 			e.final = rec.Report
 			if e.device == "" {
-				e.device, e.point, e.value = rec.Device, rec.Point, rec.Value
+				e.device, e.point, e.value, e.text = rec.Device, rec.Point, rec.Value, rec.Text
 			}
 			e.expires = rec.Expires
 		case recPublished:
@@ -288,10 +289,10 @@ func (j *journal) compact(es map[string]*entry, order *[]string) (dropped int, e
 			continue // queued only: nothing durable yet
 		}
 		if e.started {
-			buf = appendLine(buf, &record{Kind: recStart, ID: id, Device: e.device, Point: e.point, Value: e.value, Expires: e.expires, At: e.startAt})
+			buf = appendLine(buf, &record{Kind: recStart, ID: id, Device: e.device, Point: e.point, Value: e.value, Text: e.text, Expires: e.expires, At: e.startAt})
 		}
 		if e.final != nil {
-			buf = appendLine(buf, &record{Kind: recFinal, ID: id, Device: e.device, Point: e.point, Value: e.value, Expires: e.expires, Report: e.final, At: e.final.At})
+			buf = appendLine(buf, &record{Kind: recFinal, ID: id, Device: e.device, Point: e.point, Value: e.value, Text: e.text, Expires: e.expires, Report: e.final, At: e.final.At})
 		}
 		if e.published {
 			buf = appendLine(buf, &record{Kind: recPublished, ID: id, At: e.pubAt})

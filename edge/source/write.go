@@ -16,6 +16,9 @@ type WriteRequest struct {
 	Device string
 	Point  string
 	Value  float64
+	// Text is the text to write to a text point (Rules.IsText), already
+	// checked and normalized (profile.Write.CheckText); Value is then 0.
+	Text string
 	// Rules are the point's write rules (read-back point, tolerance,
 	// settle time).
 	Rules *profile.Write
@@ -40,6 +43,17 @@ type Writer interface {
 	// failed; ErrUnknownDevice that the source has no such device;
 	// ErrExpired that req.Expires passed before anything was written.
 	WritePoint(ctx context.Context, req WriteRequest) (readback float64, err error)
+}
+
+// TextWriter is a source that can also write text points (a message
+// sign's message, issue 16).
+type TextWriter interface {
+	// WriteText writes req.Text to a text point and reads it back, as
+	// WritePoint does for a number, returning the text read. When the
+	// rules say the device cannot be read back (Rules.Text.NoReadback) it
+	// returns readable false after the device acknowledged the write.
+	// Errors as WritePoint's.
+	WriteText(ctx context.Context, req WriteRequest) (readback string, readable bool, err error)
 }
 
 // ErrUnknownDevice is returned by WritePoint for a device the source does

@@ -7,7 +7,8 @@
 // gateway, the device and the device's profile (the one inventory of
 // internal/site, through the twin). Issue checks the request, the
 // caller's scope (another tenant's entity is answered as missing), the
-// point's write rules (profile.Write.Check) and the rate limits (per
+// point's write rules (profile.Write.Check; CheckText for a text point,
+// a message sign's message: text.go) and the rate limits (per
 // device and per operator, golang.org/x/time/rate); a point whose rules
 // ask for approval waits for a second operator (another token, so
 // another operator ID) and is published only then. Expiry counts from

@@ -18,7 +18,10 @@ const maxBody = 4 << 10
 
 // Point is one writable point as GET /api/v1/commands/points shows it.
 type Point struct {
-	Name        string   `json:"name"`
+	Name string `json:"name"`
+	// Kind is "number" (value, within min/max or enum) or "text" (text,
+	// within max_length and charset).
+	Kind        string   `json:"kind"`
 	Unit        string   `json:"unit,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Min         *float64 `json:"min,omitempty"`
@@ -28,6 +31,20 @@ type Point struct {
 	Safe        *float64 `json:"safe,omitempty"`
 	Approval    bool     `json:"approval"`
 	Current     *float64 `json:"current"`
+	// MaxLength, Charset (the allowed characters, as one string) and
+	// Messages (presets, Italian labels) describe a text point.
+	MaxLength int       `json:"max_length,omitempty"`
+	Charset   string    `json:"charset,omitempty"`
+	Messages  []Message `json:"messages,omitempty"`
+	// Uppercase says a text point's text is upper-cased before it is
+	// checked and written (the display has no lowercase).
+	Uppercase bool `json:"uppercase,omitempty"`
+}
+
+// Message is a preset message of a text point.
+type Message struct {
+	Text  string `json:"text"`
+	Label string `json:"label"`
 }
 
 // Choice is an allowed value of an enumerated point.
@@ -55,9 +72,15 @@ func (s *Service) Points(scope twin.Scope, entity string) (Points, error) {
 	if t.Profile != nil {
 		for _, wp := range t.Profile.WritePoints() {
 			w := wp.Write
-			p := Point{Name: wp.Name, Unit: wp.Unit, Description: wp.Description, Min: w.Min, Max: w.Max, Step: w.Step, Safe: w.Safe, Approval: w.Approval}
+			p := Point{Name: wp.Name, Kind: "number", Unit: wp.Unit, Description: wp.Description, Min: w.Min, Max: w.Max, Step: w.Step, Safe: w.Safe, Approval: w.Approval}
 			for _, c := range w.Enum {
 				p.Enum = append(p.Enum, Choice{Value: c.Value, Label: c.Label})
+			}
+			if w.IsText() {
+				p.Kind, p.MaxLength, p.Charset, p.Uppercase = "text", w.Text.MaxLength, w.Text.Allowed(), w.Text.Uppercase
+				for _, m := range w.Text.Messages {
+					p.Messages = append(p.Messages, Message{Text: m.Text, Label: m.Label})
+				}
 			}
 			if v, ok := t.Current[wp.Name]; ok {
 				p.Current = &v

@@ -67,6 +67,12 @@ func auditPoint(e *Entry) *write.Point {
 	if e.Readback != nil {
 		fields["readback"] = *e.Readback
 	}
+	if e.Text != nil {
+		fields["text"] = *e.Text
+	}
+	if e.ReadbackText != nil {
+		fields["readback_text"] = *e.ReadbackText
+	}
 	if e.Reason != "" {
 		fields["reason"] = e.Reason
 	}

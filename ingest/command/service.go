@@ -45,12 +45,15 @@ func fieldError(field, format string, a ...any) *Error {
 
 // Request asks for a command (the body of POST /api/v1/commands).
 type Request struct {
-	Entity    string   `json:"entity"`
-	Point     string   `json:"point"`
-	Value     *float64 `json:"value"`
-	Reason    string   `json:"reason"`
-	Operator  string   `json:"operator"`
-	ExpiresIn string   `json:"expires_in"`
+	Entity string   `json:"entity"`
+	Point  string   `json:"point"`
+	Value  *float64 `json:"value"`
+	// Text is the message for a text point (a message sign), instead of
+	// Value.
+	Text      *string `json:"text"`
+	Reason    string  `json:"reason"`
+	Operator  string  `json:"operator"`
+	ExpiresIn string  `json:"expires_in"`
 }
 
 // Decision approves or rejects a command (the body of .../approve and
@@ -216,8 +219,8 @@ func (s *Service) Issue(ctx context.Context, scope twin.Scope, opID string, req 
 		return Command{}, fieldError("entity", "required (a site's entity ID)")
 	case req.Point == "":
 		return Command{}, fieldError("point", "required (a writable point of the site's device)")
-	case req.Value == nil:
-		return Command{}, fieldError("value", "required (a number in the point's unit)")
+	case req.Value == nil && req.Text == nil:
+		return Command{}, fieldError("value", "required (a number in the point's unit; text for a text point)")
 	}
 	if err := checkText("reason", req.Reason, 500); err != nil {
 		return Command{}, err
@@ -247,8 +250,9 @@ func (s *Service) Issue(ctx context.Context, scope twin.Scope, opID string, req 
 	if err != nil {
 		return Command{}, fieldError("point", "%v", err)
 	}
-	if err := wp.Write.Check(*req.Value, wp.Unit); err != nil {
-		return Command{}, &Error{Status: http.StatusBadRequest, Field: "value", Msg: err.Error()}
+	text, verr := checkWrite(wp, req)
+	if verr != nil {
+		return Command{}, verr
 	}
 
 	s.mu.Lock()
@@ -273,7 +277,7 @@ func (s *Service) Issue(ctx context.Context, scope twin.Scope, opID string, req 
 	exp := now.Add(life)
 	e := &Entry{At: now, Command: s.newID(now), Event: EventIssued, State: state, By: ByOperator,
 		Operator: &Operator{Name: strings.TrimSpace(req.Operator), ID: opID},
-		Entity:   t.Entity, Gateway: t.Gateway, Device: t.Device, Point: wp.Name, Value: req.Value, Unit: wp.Unit,
+		Entity:   t.Entity, Gateway: t.Gateway, Device: t.Device, Point: wp.Name, Value: req.Value, Text: text, Unit: wp.Unit,
 		Reason: strings.TrimSpace(req.Reason), Expires: &exp}
 	if err := s.record(e); err != nil {
 		undo()
@@ -348,6 +352,9 @@ func (s *Service) apply(e *Entry) {
 		if e.Value != nil {
 			c.Value = *e.Value
 		}
+		if e.Text != nil {
+			c.Text = *e.Text
+		}
 		if e.Operator != nil {
 			c.Operator = *e.Operator
 		}
@@ -384,6 +391,10 @@ func (s *Service) apply(e *Entry) {
 		if e.Readback != nil {
 			v := *e.Readback
 			c.Readback = &v
+		}
+		if e.ReadbackText != nil {
+			v := *e.ReadbackText
+			c.ReadbackText = &v
 		}
 		if wire.CommandStatus(e.Event).Final() && !c.State.Open() {
 			// The gateway's final word: later reports are repeats.
@@ -656,7 +667,7 @@ func (s *Service) HandleReport(topic string, payload []byte) {
 		s.recordSent(c, EventPublished, "on "+s.cfg.Topics.Cmd(c.Gateway)+" (the gateway's report came before the broker's acknowledgement)")
 	}
 	e := s.entry(c, string(r.Status), next, ByGateway, detail)
-	e.Readback = r.Readback
+	e.Readback, e.ReadbackText = r.Readback, r.ReadbackText
 	_ = s.record(e)
 }
 

@@ -69,12 +69,15 @@ type Step struct {
 
 // Command is a command as it stands (the API's Command).
 type Command struct {
-	ID       string    `json:"id"`
-	Entity   string    `json:"entity"`
-	Gateway  string    `json:"gateway"`
-	Device   string    `json:"device"`
-	Point    string    `json:"point"`
-	Value    float64   `json:"value"`
+	ID      string  `json:"id"`
+	Entity  string  `json:"entity"`
+	Gateway string  `json:"gateway"`
+	Device  string  `json:"device"`
+	Point   string  `json:"point"`
+	Value   float64 `json:"value"`
+	// Text is a text command's message (Value is then absent from the
+	// JSON: MarshalJSON).
+	Text     string    `json:"text,omitempty"`
 	Unit     string    `json:"unit,omitempty"`
 	Reason   string    `json:"reason"`
 	Operator Operator  `json:"operator"`
@@ -83,8 +86,10 @@ type Command struct {
 	Expires  time.Time `json:"expires"`
 	Approval *Approval `json:"approval"`
 	Readback *float64  `json:"readback"`
-	Detail   string    `json:"detail,omitempty"`
-	Steps    []Step    `json:"steps"`
+	// ReadbackText is the text the gateway read back (text commands).
+	ReadbackText *string `json:"readback_text,omitempty"`
+	Detail       string  `json:"detail,omitempty"`
+	Steps        []Step  `json:"steps"`
 
 	// reported: the gateway sent a report of it (no more resends).
 	reported bool
@@ -104,7 +109,7 @@ type Command struct {
 
 // wire returns the command as its gateway receives it.
 func (c *Command) wire() *wire.Command {
-	return &wire.Command{ID: c.ID, Device: c.Device, Point: c.Point, Value: c.Value, Issued: c.Created, Expires: c.Expires}
+	return &wire.Command{ID: c.ID, Device: c.Device, Point: c.Point, Value: c.Value, Text: c.Text, Issued: c.Created, Expires: c.Expires}
 }
 
 // clone returns a copy the caller may keep.
@@ -119,6 +124,10 @@ func (c *Command) clone() Command {
 		v := *c.Readback
 		out.Readback = &v
 	}
+	if c.ReadbackText != nil {
+		v := *c.ReadbackText
+		out.ReadbackText = &v
+	}
 	return out
 }
 
@@ -127,22 +136,26 @@ func (c *Command) clone() Command {
 // from the log alone: State is the command's state after the event, By
 // who made the step (ByOperator, ByIngest, ByGateway).
 type Entry struct {
-	Seq      uint64     `json:"seq"`
-	At       time.Time  `json:"at"`
-	Command  string     `json:"command"`
-	Event    string     `json:"event"`
-	State    State      `json:"state,omitempty"`
-	By       string     `json:"by,omitempty"`
-	Operator *Operator  `json:"operator,omitempty"`
-	Entity   string     `json:"entity,omitempty"`
-	Gateway  string     `json:"gateway,omitempty"`
-	Device   string     `json:"device,omitempty"`
-	Point    string     `json:"point,omitempty"`
-	Value    *float64   `json:"value,omitempty"`
-	Unit     string     `json:"unit,omitempty"`
-	Reason   string     `json:"reason,omitempty"`
-	Readback *float64   `json:"readback,omitempty"`
-	Detail   string     `json:"detail,omitempty"`
-	Expires  *time.Time `json:"expires,omitempty"`
-	Prev     string     `json:"prev"`
+	Seq      uint64    `json:"seq"`
+	At       time.Time `json:"at"`
+	Command  string    `json:"command"`
+	Event    string    `json:"event"`
+	State    State     `json:"state,omitempty"`
+	By       string    `json:"by,omitempty"`
+	Operator *Operator `json:"operator,omitempty"`
+	Entity   string    `json:"entity,omitempty"`
+	Gateway  string    `json:"gateway,omitempty"`
+	Device   string    `json:"device,omitempty"`
+	Point    string    `json:"point,omitempty"`
+	Value    *float64  `json:"value,omitempty"`
+	// Text is a text command's message; ReadbackText the text a gateway
+	// read back.
+	Text         *string    `json:"text,omitempty"`
+	ReadbackText *string    `json:"readback_text,omitempty"`
+	Unit         string     `json:"unit,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	Readback     *float64   `json:"readback,omitempty"`
+	Detail       string     `json:"detail,omitempty"`
+	Expires      *time.Time `json:"expires,omitempty"`
+	Prev         string     `json:"prev"`
 }

@@ -16,9 +16,10 @@ import (
 // above a maximum of 99.6). A raw value that does not fit the type is
 // refused too. A float type is stored as the nearest float of its width. Multi-register
 // values are laid out in the point's effective byte/word order. A bit of
-// a register (bool with bit, bitfield) and a string are not writable by a
-// command: writing them would take a read-modify-write the device does
-// not make atomic, and no profile needs it yet.
+// a register (bool with bit, bitfield) is not writable by a command:
+// writing it would take a read-modify-write the device does not make
+// atomic, and no profile needs it yet. A string point with text rules is
+// written as a text (EncodeText, write_text.go), never as a number.
 
 // EncodeRegisters returns the registers that write v (engineering units)
 // to the holding point p with byte/word order (Modbus.EffectiveOrder).

@@ -46,8 +46,13 @@ func (v *validator) modbus(m *Modbus) {
 		v.modbusPoint(path, p, maxRegs)
 	}
 	for i := range m.Points {
-		if p := &m.Points[i]; p.Write != nil {
-			v.write(fmt.Sprintf("modbus.points[%d].write", i), p.Write, p.Name, func(name string) bool { _, ok := seen[name]; return ok })
+		p, path := &m.Points[i], fmt.Sprintf("modbus.points[%d].write", i)
+		switch {
+		case p.Write == nil:
+		case p.Write.Text != nil:
+			v.textWrite(path, p.Write, p.Length)
+		default:
+			v.write(path, p.Write, p.Name, func(name string) bool { _, ok := seen[name]; return ok })
 		}
 	}
 	v.identify(m, maxRegs)
@@ -112,8 +117,10 @@ func (v *validator) modbusPoint(path string, p *ModbusPoint, maxRegs int) {
 		switch {
 		case p.Table == TableDiscrete || p.Table == TableInput:
 			v.errorf(path+".write", "%s table is read-only in Modbus; only coil and holding points can be written", p.Table)
-		case p.Type == TypeString:
-			v.errorf(path+".write", "string points cannot be written by a command")
+		case p.Type == TypeString && p.Write.Text == nil:
+			v.errorf(path+".write", "a string point is written with text rules (write.text: max_length, charset)")
+		case p.Type != TypeString && p.Write.Text != nil:
+			v.errorf(path+".write.text", "text rules apply only to string points, not %s", p.Type)
 		case !p.Table.IsBit() && (p.Type == TypeBool || p.Type == TypeBitfield):
 			v.errorf(path+".write", "a %s inside a register cannot be written alone (it would overwrite the register's other bits)", p.Type)
 		case p.Table == TableHolding:

@@ -44,6 +44,9 @@ type Write struct {
 	// Source cites the vendor's document for this write (version and
 	// section), when the profile's Source does not cover it.
 	Source string `yaml:"source"`
+	// Text, on a string point, makes it a text write (a message sign's
+	// message) instead of a numeric one: see TextRules.
+	Text *TextRules `yaml:"text"`
 }
 
 // Choice is one allowed value of an enumerated write.
@@ -174,6 +177,10 @@ func (p *Profile) hasPoint(name string) bool {
 // validate checks a write block at path; unit is the point's, readable
 // reports whether a point of the profile can be read back.
 func (v *validator) write(path string, w *Write, self string, readable func(string) bool) {
+	if w.Text != nil {
+		v.textWrite(path, w, 0)
+		return
+	}
 	hasRange := w.Min != nil && w.Max != nil
 	switch {
 	case len(w.Enum) == 0 && !hasRange:

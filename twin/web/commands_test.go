@@ -31,6 +31,8 @@ const (
 const (
 	daliSite  = "urn:ngsi-ld:Streetlight:fi-dali-cavour"
 	noiseSite = "urn:ngsi-ld:NoiseLevelObserved:fi-nm-1"
+	// signSite is a message sign: the Ditel display of firmware-profiles.
+	signSite = "urn:ngsi-ld:Device:fi-sign-parterre"
 )
 
 // serveCommands starts the real twin (Firenze's municipalities, the two
@@ -45,6 +47,7 @@ func serveCommands(t *testing.T) (string, *fakeCommands) {
 	tw, err := twin.New(twin.Config{Areas: munis, Logger: slog.New(slog.DiscardHandler), Sites: []twin.Site{
 		{Gateway: "gw-fi", Device: "dali-cavour", Entity: daliSite, Category: wire.CategoryEnergy, Lon: 11.2575, Lat: 43.7768, Interval: time.Minute},
 		{Gateway: "gw-fi", Device: "nm-1", Entity: noiseSite, Category: wire.CategoryNoise, Lon: 11.2600, Lat: 43.7750, Interval: time.Minute},
+		{Gateway: "gw-fi", Device: "sign-parterre", Entity: signSite, Category: wire.CategorySignal, Lon: 11.2550, Lat: 43.7790, Interval: time.Minute},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +61,7 @@ func serveCommands(t *testing.T) (string, *fakeCommands) {
 	fc.addSite(daliSite, "gw-fi", "dali-cavour", "../../firmware-profiles/intesis-dali-modbus.yaml")
 	fc.setCurrent(daliSite, "line_level", 100)
 	fc.setCurrent(daliSite, "line_on", 1)
+	fc.addSite(signSite, "gw-fi", "sign-parterre", "../../firmware-profiles/ditel-dn-display-modbus.yaml")
 	a, err := api.New(api.Config{Reader: tw, Tokens: []string{tokenMaria, tokenLuca}, Commands: fc, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -404,5 +408,61 @@ func TestMapCommands(t *testing.T) {
 				t.Errorf("English section lacks %q:\n%s", want, sec)
 			}
 		}
+	})
+
+	t.Run("a message for a message sign", func(t *testing.T) {
+		js(ctx, t, maria, `window.ponteMap.pick('`+signSite+`')`)
+		waitPage(ctx, t, maria, "the sign's message form", pointForm("message"))
+		sec := evalStr(ctx, t, maria, `document.querySelector('.maplibregl-popup section.commands').innerText`)
+		for _, want := range []string{"Messaggio del pannello", "Messaggio", "0/20 caratteri", "Caratteri ammessi: 0-9 A b C c d E F H h i J L n o P r U u spazio , . - '",
+			"Parcheggio pieno («PiEno»)", "Strada chiusa («ChiU5o»)", "Invia comando"} {
+			if !strings.Contains(sec, want) {
+				t.Errorf("the sign's section lacks %q:\n%s", want, sec)
+			}
+		}
+		if strings.Contains(sec, "attuale: non noto") {
+			t.Errorf("a text point shows an unknown current value:\n%s", sec)
+		}
+		typeText := func(v string) {
+			js(ctx, t, maria, fmt.Sprintf(`const i = %s.querySelector('input[name=text]'); i.value = %q; i.dispatchEvent(new Event('input'))`, pointForm("message"), v))
+		}
+		count := func() string {
+			return evalStr(ctx, t, maria, pointForm("message")+`.querySelector('.cmd-count').textContent`)
+		}
+		fill(ctx, t, maria, "Maria Rossi", "parcheggio pieno")
+		_, before, _ := fc.latest()
+		// Refused by the page as the server would: a character the display
+		// cannot show, a message too long.
+		typeText("città")
+		submit(ctx, t, maria, "message")
+		if s := popupStatus(ctx, t, maria, "message"); !strings.HasPrefix(s, "Il carattere «t» non può essere mostrato su questo display; ammessi: 0-9 A b") {
+			t.Errorf("status %q, want the page's check of the characters", s)
+		}
+		typeText("8888 8888 8888 8888 8888")
+		if c := count(); c != "24/20 caratteri" {
+			t.Errorf("count %q, want 24/20 caratteri", c)
+		}
+		submit(ctx, t, maria, "message")
+		if s := popupStatus(ctx, t, maria, "message"); s != "Messaggio di 24 caratteri: il display ne mostra al massimo 20" {
+			t.Errorf("status %q, want the page's check of the length", s)
+		}
+		if _, posts, _ := fc.latest(); posts != before {
+			t.Errorf("%d commands posted, want none for messages the page refuses", posts-before)
+		}
+		// A preset message, sent and applied with its read-back.
+		js(ctx, t, maria, pointForm("message")+`.querySelector('.cmd-preset[data-text="PiEno"]').click()`)
+		if c := count(); c != "5/20 caratteri" {
+			t.Errorf("count after the preset %q, want 5/20 caratteri", c)
+		}
+		submit(ctx, t, maria, "message")
+		waitPage(ctx, t, maria, "queued", pointForm("message")+`.dataset.state === 'queued'`)
+		c := latestCommand(t, fc)
+		if c.Point != "message" || c.Text != "PiEno" || c.Entity != signSite {
+			t.Fatalf("command sent %+v", c)
+		}
+		fc.reportText(c.ID, "PiEno")
+		waitPage(ctx, t, maria, "applied", pointForm("message")+`.querySelector('.cmd-status').textContent.includes('applicato (letto «PiEno»)')`)
+		showSection(ctx, t, maria, "message")
+		browser.Shot(ctx, t, maria, dir, "commands-message.png")
 	})
 }

@@ -65,6 +65,7 @@ type fakeCommand struct {
 	Device   string       `json:"device"`
 	Point    string       `json:"point"`
 	Value    float64      `json:"value"`
+	Text     string       `json:"text,omitempty"`
 	Unit     string       `json:"unit,omitempty"`
 	Reason   string       `json:"reason"`
 	Operator cmdOperator  `json:"operator"`
@@ -73,8 +74,10 @@ type fakeCommand struct {
 	Expires  time.Time    `json:"expires"`
 	Approval *cmdApproval `json:"approval"`
 	Readback *float64     `json:"readback"`
-	Detail   string       `json:"detail,omitempty"`
-	Steps    []cmdStep    `json:"steps"`
+	// ReadbackText is the text a gateway read back (text commands).
+	ReadbackText *string   `json:"readback_text,omitempty"`
+	Detail       string    `json:"detail,omitempty"`
+	Steps        []cmdStep `json:"steps"`
 }
 
 // cmdFinal are the states a command never leaves.
@@ -151,6 +154,18 @@ func (f *fakeCommands) report(id, status string, readback *float64, detail strin
 	}
 }
 
+// reportText moves a text command to applied with the text read back.
+func (f *fakeCommands) reportText(id, readback string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.find(id)
+	if c == nil {
+		f.t.Fatalf("report on unknown command %s", id)
+	}
+	c.State, c.ReadbackText = "applied", &readback
+	c.Steps = append(c.Steps, cmdStep{Status: "applied", At: time.Now().UTC()})
+}
+
 func (f *fakeCommands) find(id string) *fakeCommand {
 	for _, c := range f.cmds {
 		if c.ID == id {
@@ -182,17 +197,26 @@ type cmdChoice struct {
 	Label string  `json:"label,omitempty"`
 }
 
+type cmdMessage struct {
+	Text  string `json:"text"`
+	Label string `json:"label"`
+}
+
 type cmdPoint struct {
-	Name        string      `json:"name"`
-	Unit        string      `json:"unit,omitempty"`
-	Description string      `json:"description,omitempty"`
-	Min         *float64    `json:"min,omitempty"`
-	Max         *float64    `json:"max,omitempty"`
-	Step        float64     `json:"step,omitempty"`
-	Enum        []cmdChoice `json:"enum,omitempty"`
-	Safe        *float64    `json:"safe,omitempty"`
-	Approval    bool        `json:"approval"`
-	Current     *float64    `json:"current"`
+	Name        string       `json:"name"`
+	Kind        string       `json:"kind"`
+	MaxLength   int          `json:"max_length,omitempty"`
+	Charset     string       `json:"charset,omitempty"`
+	Messages    []cmdMessage `json:"messages,omitempty"`
+	Unit        string       `json:"unit,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Min         *float64     `json:"min,omitempty"`
+	Max         *float64     `json:"max,omitempty"`
+	Step        float64      `json:"step,omitempty"`
+	Enum        []cmdChoice  `json:"enum,omitempty"`
+	Safe        *float64     `json:"safe,omitempty"`
+	Approval    bool         `json:"approval"`
+	Current     *float64     `json:"current"`
 }
 
 func (f *fakeCommands) points(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +235,13 @@ func (f *fakeCommands) points(w http.ResponseWriter, r *http.Request) {
 	out := []cmdPoint{}
 	for _, wp := range s.prof.WritePoints() {
 		wr := wp.Write
-		p := cmdPoint{Name: wp.Name, Unit: wp.Unit, Min: wr.Min, Max: wr.Max, Step: wr.Step, Safe: wr.Safe, Approval: wr.Approval}
+		p := cmdPoint{Name: wp.Name, Kind: "number", Unit: wp.Unit, Min: wr.Min, Max: wr.Max, Step: wr.Step, Safe: wr.Safe, Approval: wr.Approval}
+		if wr.IsText() {
+			p.Kind, p.MaxLength, p.Charset = "text", wr.Text.MaxLength, wr.Text.Allowed()
+			for _, m := range wr.Text.Messages {
+				p.Messages = append(p.Messages, cmdMessage{Text: m.Text, Label: m.Label})
+			}
+		}
 		for _, mp := range s.prof.Modbus.Points {
 			if mp.Name == wp.Name {
 				p.Description = mp.Description
@@ -239,6 +269,7 @@ func (f *fakeCommands) issue(w http.ResponseWriter, r *http.Request) {
 		Entity    string   `json:"entity"`
 		Point     string   `json:"point"`
 		Value     *float64 `json:"value"`
+		Text      *string  `json:"text"`
 		Reason    string   `json:"reason"`
 		Operator  string   `json:"operator"`
 		ExpiresIn string   `json:"expires_in"`
@@ -262,8 +293,11 @@ func (f *fakeCommands) issue(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		cmdError(w, http.StatusBadRequest, "point", "point: "+err.Error())
 		return
-	case req.Value == nil:
+	case req.Value == nil && !wp.Write.IsText():
 		cmdError(w, http.StatusBadRequest, "value", "value: expected a number")
+		return
+	case req.Text == nil && wp.Write.IsText():
+		cmdError(w, http.StatusBadRequest, "text", "text: required (the message to show)")
 		return
 	case !textOK(req.Reason, 500):
 		cmdError(w, http.StatusBadRequest, "reason", "reason: expected 1 to 500 characters")
@@ -272,7 +306,12 @@ func (f *fakeCommands) issue(w http.ResponseWriter, r *http.Request) {
 		cmdError(w, http.StatusBadRequest, "operator", "operator: expected a name of 1 to 80 characters")
 		return
 	}
-	if err := wp.Write.Check(*req.Value, wp.Unit); err != nil {
+	if wp.Write.IsText() {
+		if err := wp.Write.CheckText(*req.Text); err != nil {
+			cmdError(w, http.StatusBadRequest, "text", err.Error())
+			return
+		}
+	} else if err := wp.Write.Check(*req.Value, wp.Unit); err != nil {
 		cmdError(w, http.StatusBadRequest, "value", err.Error())
 		return
 	}
@@ -286,8 +325,13 @@ func (f *fakeCommands) issue(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	op := cmdOperator{Name: req.Operator, ID: api.OperatorID(r)}
 	c := &fakeCommand{ID: "c" + strconv.Itoa(len(f.cmds)+1) + "-" + strconv.FormatInt(now.UnixNano()%1e6, 36), Entity: req.Entity,
-		Gateway: s.gateway, Device: s.device, Point: req.Point, Value: *req.Value, Unit: wp.Unit, Reason: req.Reason, Operator: op,
+		Gateway: s.gateway, Device: s.device, Point: req.Point, Unit: wp.Unit, Reason: req.Reason, Operator: op,
 		State: "queued", Created: now, Expires: now.Add(ttl), Steps: []cmdStep{{Status: "issued", At: now, Operator: &op}}}
+	if req.Text != nil {
+		c.Text = *req.Text
+	} else {
+		c.Value = *req.Value
+	}
 	if wp.Write.Approval {
 		c.State = "awaiting_approval"
 	} else {

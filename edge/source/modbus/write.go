@@ -10,6 +10,7 @@ import (
 	"github.com/goburrow/modbus"
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Writes (issue 16). A command's write goes through the bus goroutine
@@ -32,6 +33,8 @@ type writeOp struct {
 	addr  uint16
 	regs  []uint16
 	coil  bool
+	// multiple sends FC 16 even for one register.
+	multiple bool
 }
 
 func (w *writeOp) String() string {
@@ -51,7 +54,7 @@ func writeWith(c modbus.Client, w *writeOp) error {
 			v = 0xFF00
 		}
 		_, err = c.WriteSingleCoil(w.addr, v)
-	case len(w.regs) == 1:
+	case len(w.regs) == 1 && !w.multiple:
 		_, err = c.WriteSingleRegister(w.addr, w.regs[0])
 	default:
 		b := make([]byte, 2*len(w.regs))
@@ -71,26 +74,62 @@ func writeWith(c modbus.Client, w *writeOp) error {
 // not poll; source.ErrExpired when req.Expires passed (by the wall clock)
 // before the bus could send the write, which is then never sent.
 func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float64, error) {
+	v, err := s.write(ctx, req, func(d *device, p *profile.ModbusPoint, op *writeOp) (err error) {
+		switch p.Table {
+		case profile.TableCoil:
+			op.coil, err = profile.EncodeCoil(p, req.Value)
+		default:
+			op.regs, err = profile.EncodeRegisters(p, d.m.EffectiveOrder(p), req.Value)
+		}
+		return err
+	})
+	if err != nil || v == nil {
+		return 0, err
+	}
+	f, ok := v.AsFloat()
+	if !ok {
+		return 0, fmt.Errorf("modbus read-back %s.%s: value %s is not a number", req.Device, req.Point, v)
+	}
+	return f, nil
+}
+
+var _ source.TextWriter = (*Source)(nil)
+
+// WriteText writes req.Text to a holding string point with FC 16 (every
+// register of the point, NUL-padded: profile.EncodeText), waits the
+// settle time and reads the point back, returning the text read (NULs
+// trimmed, as a poll decodes it). When the rules say the device cannot be
+// read back, it returns readable false once the device acknowledged the
+// write. Errors as WritePoint's.
+func (s *Source) WriteText(ctx context.Context, req source.WriteRequest) (string, bool, error) {
+	v, err := s.write(ctx, req, func(_ *device, p *profile.ModbusPoint, op *writeOp) (err error) {
+		op.regs, err = profile.EncodeText(p, req.Text)
+		op.multiple = true // the manual's function for a text (10h), even for one register
+		return err
+	})
+	if err != nil || v == nil {
+		return "", false, err
+	}
+	return v.S, true, nil
+}
+
+// write encodes req with encode, writes it on the device's bus and, unless
+// the rules say the device cannot be read back (then nil), returns the
+// read-back point's value.
+func (s *Source) write(ctx context.Context, req source.WriteRequest, encode func(*device, *profile.ModbusPoint, *writeOp) error) (*wire.Value, error) {
 	b, d := s.find(req.Device)
 	if d == nil {
-		return 0, fmt.Errorf("modbus write %s.%s: %w", req.Device, req.Point, source.ErrUnknownDevice)
+		return nil, fmt.Errorf("modbus write %s.%s: %w", req.Device, req.Point, source.ErrUnknownDevice)
 	}
 	p := d.point(req.Point)
 	if p == nil {
-		return 0, fmt.Errorf("modbus write %s: profile %s has no point %s", req.Device, d.Profile.ID(), req.Point)
+		return nil, fmt.Errorf("modbus write %s: profile %s has no point %s", req.Device, d.Profile.ID(), req.Point)
 	}
 	op := &writeOp{table: p.Table, addr: p.Address}
-	var err error
-	switch p.Table {
-	case profile.TableCoil:
-		op.coil, err = profile.EncodeCoil(p, req.Value)
-	default:
-		op.regs, err = profile.EncodeRegisters(p, d.m.EffectiveOrder(p), req.Value)
+	if err := encode(d, p, op); err != nil {
+		return nil, fmt.Errorf("modbus write %s: %w", req.Device, err)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("modbus write %s: %w", req.Device, err)
-	}
-	err = b.do(ctx, func(l link) error {
+	err := b.do(ctx, func(l link) error {
 		if !d.waitPause(ctx) {
 			return ctx.Err()
 		}
@@ -104,15 +143,18 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("modbus %s to %s unit %d (%s): %w", op, req.Device, d.Unit, d.Address, err)
+		return nil, fmt.Errorf("modbus %s to %s unit %d (%s): %w", op, req.Device, d.Unit, d.Address, err)
 	}
-	d.log.Info("modbus point written", "point", p.Name, "value", req.Value)
+	d.log.Info("modbus point written", "point", p.Name, "value", req.Value, "text", req.Text)
 	var settle time.Duration
 	rb := p
 	if req.Rules != nil {
+		if req.Rules.Text != nil && req.Rules.Text.NoReadback {
+			return nil, nil
+		}
 		settle = req.Rules.Settle.D()
 		if rb = d.point(req.Rules.ReadbackPoint(req.Point)); rb == nil {
-			return 0, fmt.Errorf("modbus write %s: profile %s has no read-back point %s", req.Device, d.Profile.ID(), req.Rules.Readback)
+			return nil, fmt.Errorf("modbus write %s: profile %s has no read-back point %s", req.Device, d.Profile.ID(), req.Rules.Readback)
 		}
 	}
 	if settle > 0 {
@@ -120,15 +162,19 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("modbus write %s.%s: written; settle: %w", req.Device, req.Point, ctx.Err())
+			return nil, fmt.Errorf("modbus write %s.%s: written; settle: %w", req.Device, req.Point, ctx.Err())
 		case <-t.C:
 		}
 	}
-	return b.readBack(ctx, d, rb)
+	v, err := b.readBack(ctx, d, rb)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // readBack reads point p of d once, on the bus, decoded as a poll decodes.
-func (b *bus) readBack(ctx context.Context, d *device, p *profile.ModbusPoint) (float64, error) {
+func (b *bus) readBack(ctx context.Context, d *device, p *profile.ModbusPoint) (wire.Value, error) {
 	r := Request{Table: p.Table, Address: p.Address, Count: p.Registers(), Slots: []Slot{{Point: p}}}
 	var res []Result
 	var o outcome
@@ -138,19 +184,15 @@ func (b *bus) readBack(ctx context.Context, d *device, p *profile.ModbusPoint) (
 	})
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("modbus read-back %s.%s: %w", d.Name, p.Name, err)
+		return wire.Value{}, fmt.Errorf("modbus read-back %s.%s: %w", d.Name, p.Name, err)
 	case o.canceled:
-		return 0, fmt.Errorf("modbus read-back %s.%s: %w", d.Name, p.Name, ctx.Err())
+		return wire.Value{}, fmt.Errorf("modbus read-back %s.%s: %w", d.Name, p.Name, ctx.Err())
 	case o.err != nil:
-		return 0, fmt.Errorf("modbus read-back: %w", o.err)
+		return wire.Value{}, fmt.Errorf("modbus read-back: %w", o.err)
 	case len(res) != 1 || res[0].Reading.Reason != "":
-		return 0, fmt.Errorf("modbus read-back %s.%s: %s", d.Name, p.Name, res[0].Reading.Reason)
+		return wire.Value{}, fmt.Errorf("modbus read-back %s.%s: %s", d.Name, p.Name, res[0].Reading.Reason)
 	}
-	f, ok := res[0].Reading.Value.AsFloat()
-	if !ok {
-		return 0, fmt.Errorf("modbus read-back %s.%s: value %s is not a number", d.Name, p.Name, res[0].Reading.Value)
-	}
-	return f, nil
+	return res[0].Reading.Value, nil
 }
 
 // errNotRunning is what a write waiting for its bus gets when ctx ends

@@ -28,6 +28,16 @@
 // the page holds, so "Approva" is disabled on one's own commands; where
 // the browser cannot hash (no crypto.subtle outside a secure context)
 // the button stays enabled and the server's 409 is shown.
+//
+// A text point (kind "text": a message sign's message) gets a text field
+// with a live count against the display's limit, the characters it can
+// show, and its preset messages as buttons (their Italian labels first);
+// the page refuses locally what the server would (a character outside
+// the set, a message too long, an empty one) with the server's rule in
+// words (upper-casing first where the display has no lowercase), and the
+// server, which checks again, stays the authority. The
+// command carries "text" instead of "value"; once applied, the text read
+// back from the display is shown.
 
 import { dateTime, lang, num } from './i18n.js';
 import { label, symbol } from './units.js';
@@ -50,7 +60,12 @@ const WORDS = {
     rejectReason: 'Motivo del rifiuto', confirmReject: 'Conferma rifiuto', cancel: 'Annulla', ownCommand: 'Comando tuo: serve un secondo operatore',
     by: 'da', approvedBy: 'approvato da', at: 'alle', showOnMap: 'Mostra sulla mappa', unavailable: 'Comandi non disponibili',
     approved: 'Comando approvato', rejectedMsg: 'Comando respinto', loadFailed: 'Caricamento non riuscito',
-    points: { line_level: 'Livello della linea', line_on: 'Accensione della linea', switch_1: 'Uscita 1', switch_2: 'Uscita 2' },
+    points: { line_level: 'Livello della linea', line_on: 'Accensione della linea', switch_1: 'Uscita 1', switch_2: 'Uscita 2', message: 'Messaggio del pannello' },
+    message: 'Messaggio', presets: 'Messaggi predefiniti', count: (n, max) => `${n}/${max} caratteri`, allowed: (a) => `Caratteri ammessi: ${a}`,
+    space: 'spazio', emptyText: 'Scrivere il messaggio (uno spazio spegne il display)',
+    badChar: (c, a) => `Il carattere «${c}» non può essere mostrato su questo display; ammessi: ${a}`,
+    textTooLong: (n, max) => `Messaggio di ${n} caratteri: il display ne mostra al massimo ${max}`,
+    readbackText: (t) => `letto «${t}»`,
   },
   en: {
     commands: 'Commands', send: 'Send command', reason: 'Reason', operator: 'Operator', safe: 'safe value',
@@ -69,7 +84,12 @@ const WORDS = {
     rejectReason: 'Reason for rejecting', confirmReject: 'Confirm rejection', cancel: 'Cancel', ownCommand: 'Your command: a second operator must approve',
     by: 'by', approvedBy: 'approved by', at: 'at', showOnMap: 'Show on the map', unavailable: 'Commands unavailable',
     approved: 'Command approved', rejectedMsg: 'Command rejected', loadFailed: 'Loading failed',
-    points: { line_level: 'Line level', line_on: 'Line on/off', switch_1: 'Output 1', switch_2: 'Output 2' },
+    points: { line_level: 'Line level', line_on: 'Line on/off', switch_1: 'Output 1', switch_2: 'Output 2', message: 'Sign message' },
+    message: 'Message', presets: 'Preset messages', count: (n, max) => `${n}/${max} characters`, allowed: (a) => `Allowed characters: ${a}`,
+    space: 'space', emptyText: 'Write the message (a space blanks the display)',
+    badChar: (c, a) => `The character "${c}" cannot be shown on this display; allowed: ${a}`,
+    textTooLong: (n, max) => `Message of ${n} characters: the display shows at most ${max}`,
+    readbackText: (t) => `read back "${t}"`,
   },
 };
 /** The commands' words in the page's language. */
@@ -130,6 +150,8 @@ export function stateText(c) {
   const w = CW.state[c.state] || c.state;
   switch (c.state) {
     case 'applied':
+      if (typeof c.readback_text === 'string') return `${w} (${CW.readbackText(c.readback_text)})`;
+      if (c.text !== undefined && c.detail) return `${w}: ${c.detail}`; // a display that cannot be read back says so
       return c.readback === null || c.readback === undefined ? w : `${w} (${CW.readback(withUnit(c.readback, c.unit))})`;
     case 'refused':
     case 'failed':
@@ -157,6 +179,32 @@ export function checkValue(p, v) {
     const k = (v - p.min) / p.step;
     if (Math.abs(k - Math.round(k)) > 1e-9) return CW.notStep(num(v), num(p.step), num(p.min));
   }
+  return '';
+}
+
+/** The characters of a set as operators read them: runs shortened ("0-9"), the space named. */
+export function describeChars(set) {
+  const rs = [...set];
+  const alnum = (c) => /^[0-9A-Za-z]$/.test(c);
+  const parts = [];
+  for (let i = 0; i < rs.length; i++) {
+    let j = i;
+    while (j + 1 < rs.length && alnum(rs[i]) && alnum(rs[j + 1]) && rs[j + 1].codePointAt(0) === rs[j].codePointAt(0) + 1) j++;
+    if (j - i >= 2) { parts.push(`${rs[i]}-${rs[j]}`); i = j; } else parts.push(rs[i] === ' ' ? CW.space : rs[i]);
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Checks a message against a text point's rules as the server does
+ * (characters the display shows, its length); '' when it may be sent.
+ */
+export function checkText(p, text) {
+  const chars = [...text];
+  if (!chars.length) return CW.emptyText;
+  const set = p.charset || '';
+  for (const c of chars) if (!set.includes(c)) return CW.badChar(c, describeChars(set));
+  if (p.max_length && chars.length > p.max_length) return CW.textTooLong(chars.length, p.max_length);
   return '';
 }
 
@@ -294,13 +342,16 @@ export class Commands {
     if (p.description) legend.title = p.description;
     fs.appendChild(legend);
     if (p.approval) fs.appendChild(el('p', CW.approval, 'cmd-approval'));
+    const isText = p.kind === 'text';
     const current = el('p', `${CW.current}: ${valueWords(p, p.current)}`, 'cmd-current');
-    fs.appendChild(current);
+    if (!isText) fs.appendChild(current);
 
     const enumerated = p.enum && p.enum.length;
     let read; // () => the chosen value (NaN when none)
     let set; // (v) => shows v as chosen
-    if (enumerated) {
+    if (isText) {
+      ({ read, set } = textControl(fs, p));
+    } else if (enumerated) {
       const group = el('div', undefined, 'cmd-choices');
       group.setAttribute('role', 'group');
       group.setAttribute('aria-label', CW.value);
@@ -376,14 +427,14 @@ export class Commands {
     };
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
-      const v = read();
+      const v = isText && p.uppercase ? read().toUpperCase() : read();
       const operator = opInput.value.trim();
       const reason = reasonInput.value.trim();
-      const valueBad = Number.isNaN(v) && enumerated ? CW.choose : checkValue(p, v);
+      const valueBad = isText ? checkText(p, v) : Number.isNaN(v) && enumerated ? CW.choose : checkValue(p, v);
       const whoBad = valueBad ? '' : checkWho(reason, operator);
       if (valueBad || whoBad) {
         say(valueBad || whoBad, 'invalid');
-        if (valueBad) form.querySelector('input[name=value], .cmd-choice').focus();
+        if (valueBad) form.querySelector('input[name=value], input[name=text], .cmd-choice').focus();
         else (!operator || operator.length > MAX_OPERATOR ? opInput : reasonInput).focus();
         return;
       }
@@ -391,7 +442,8 @@ export class Commands {
       send.disabled = true;
       say(CW.sending, 'sending');
       try {
-        const c = await this.api('/commands', null, 'POST', { entity, point: p.name, value: v, reason, operator });
+        const what = isText ? { text: v } : { value: v };
+        const c = await this.api('/commands', null, 'POST', { entity, point: p.name, ...what, reason, operator });
         this.follow(form, c, say, (v) => { current.textContent = `${CW.current}: ${valueWords(p, v)}`; });
       } catch (err) {
         say(serverMessage(err), 'error');
@@ -538,7 +590,8 @@ export class Commands {
     const go = el('button', undefined, 'linklike');
     go.type = 'button';
     go.title = CW.showOnMap;
-    go.append(el('span', `${pointLabel(c.point)} → ${valueWords(p || { unit: c.unit }, c.value)}`, 'name'), el('span', where, 'sub'));
+    const what = typeof c.text === 'string' ? `«${c.text}»` : valueWords(p || { unit: c.unit }, c.value);
+    go.append(el('span', `${pointLabel(c.point)} → ${what}`, 'name'), el('span', where, 'sub'));
     go.addEventListener('click', () => this.pick(String(c.entity)));
     li.appendChild(go);
     li.appendChild(el('div', `${stateMark(c.state)} ${stateText(c)}`.trim(), 'cmd-state'));
@@ -621,6 +674,48 @@ export class Commands {
     });
     return box;
   }
+}
+
+/**
+ * A text point's control, appended to fs: the message field with its live
+ * count against the display's limit (said in words as it changes, for
+ * screen readers too), the characters the display shows, and the preset
+ * messages as buttons labelled in Italian. Returns read and set.
+ */
+function textControl(fs, p) {
+  const row = el('div', undefined, 'cmd-text');
+  const input = field(row, CW.message, 'input', { type: 'text', name: 'text', autocomplete: 'off', spellcheck: false });
+  const count = el('span', '', 'cmd-count');
+  count.id = nextID('count');
+  count.setAttribute('aria-live', 'polite');
+  const allowed = el('p', CW.allowed(describeChars(p.charset || '')), 'cmd-bounds cmd-charset');
+  allowed.id = nextID('chars');
+  input.setAttribute('aria-describedby', `${count.id} ${allowed.id}`);
+  const recount = () => {
+    const n = [...input.value].length;
+    count.textContent = CW.count(n, p.max_length);
+    count.dataset.over = String(n > p.max_length);
+  };
+  input.addEventListener('input', recount);
+  recount();
+  row.appendChild(count);
+  fs.appendChild(row);
+  fs.appendChild(allowed);
+  const set = (t) => { input.value = t; recount(); };
+  if (p.messages && p.messages.length) {
+    const group = el('div', undefined, 'cmd-choices cmd-presets');
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', CW.presets);
+    for (const m of p.messages) {
+      const b = el('button', `${m.label} («${m.text}»)`, 'cmd-choice cmd-preset');
+      b.type = 'button';
+      b.dataset.text = m.text;
+      b.addEventListener('click', () => { set(m.text); input.focus(); });
+      group.appendChild(b);
+    }
+    fs.appendChild(group);
+  }
+  return { read: () => input.value, set };
 }
 
 /** Appends a labelled input to parent and returns the input. */
