@@ -156,6 +156,12 @@ func FuzzParse(f *testing.F) {
 			}
 		case KindMQTT:
 			p.MQTT.Defaults()
+		case KindRSMP:
+			for i := range p.RSMP.Commands {
+				if c := &p.RSMP.Commands[i]; len(c.ArgNames()) == 0 || c.Component == "" {
+					t.Fatal("a command without arguments or component")
+				}
+			}
 		default:
 			t.Fatalf("loaded with kind %q", p.Kind)
 		}
