@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ponte-city/ponte/edge/source"
@@ -63,7 +64,8 @@ type Address struct {
 }
 
 // ParseAddress parses rsmp://host:port?site=ID[&component=ID]. The port is
-// required: RSMP core 3.2.2 names no default port.
+// required: RSMP core 3.2.2 names no default port. IDs are taken as
+// written ('+' and '=' included); %XX escapes are decoded.
 func ParseAddress(raw string) (Address, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "rsmp" {
@@ -76,10 +78,24 @@ func ParseAddress(raw string) (Address, error) {
 	if u.Path != "" && u.Path != "/" {
 		return Address{}, fmt.Errorf("%q: unexpected path %q (expected rsmp://host:port?site=SITE_ID)", raw, u.Path)
 	}
-	q := u.Query()
-	a := Address{HostPort: u.Host, Site: q.Get("site"), Component: q.Get("component")}
-	for k := range q {
-		if k != "site" && k != "component" {
+	// RSMP IDs hold '+' and '=' (AB+84001=860SG001): the query is split
+	// by hand, since url.Query would read '+' as a space.
+	a := Address{HostPort: u.Host}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		val, err := url.PathUnescape(v)
+		if err != nil {
+			return Address{}, fmt.Errorf("%q: parameter %s: %v", raw, k, err)
+		}
+		switch k {
+		case "site":
+			a.Site = val
+		case "component":
+			a.Component = val
+		default:
 			return Address{}, fmt.Errorf("%q: unknown parameter %q (expected site and optionally component)", raw, k)
 		}
 	}
