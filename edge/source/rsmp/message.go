@@ -250,12 +250,12 @@ type (
 		Rea   string `json:"rea,omitempty"`
 	}
 	versionMsg struct {
-		MType  string     `json:"mType"`
-		Type   string     `json:"type"`
-		MID    string     `json:"mId"`
+		MType  string      `json:"mType"`
+		Type   string      `json:"type"`
+		MID    string      `json:"mId"`
 		RSMP   []versEntry `json:"RSMP"`
 		SiteID []siteEntry `json:"siteId"`
-		SXL    string     `json:"SXL"`
+		SXL    string      `json:"SXL"`
 	}
 	versEntry struct {
 		Vers string `json:"vers"`
