@@ -42,7 +42,7 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 		rules = &c.Write
 	}
 	if c.SecurityCode != "" && d.code == "" {
-		return 0, fmt.Errorf("rsmp device %s: %s needs the site's security code, and the site config gives none (devices[].security_code): not written", d.name, req.Point)
+		return 0, fmt.Errorf("rsmp device %s: %s needs the site's security code, and the site config gives none (security_code_file or security_code_env): not written", d.name, req.Point)
 	}
 	d.mu.Lock()
 	sess := d.sess
