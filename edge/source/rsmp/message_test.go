@@ -20,13 +20,13 @@ func TestDecode(t *testing.T) {
 		mid  string // the DecodeError's MID
 	}{
 		{name: "version with an extra field (tolerated)",
-			in: `{"mType":"rSMsg","type":"Version","mId":"6f968141-4de5-42ff-8032-45f8093762c5","RSMP":[{"vers":"3.1.1"},{"vers":"3.1.2"}],"siteId":[{"sId":"O+14439=481WA001"}],"SXL":"1.0.13","date":"2024-01-01"}`,
+			in:   `{"mType":"rSMsg","type":"Version","mId":"6f968141-4de5-42ff-8032-45f8093762c5","RSMP":[{"vers":"3.1.1"},{"vers":"3.1.2"}],"siteId":[{"sId":"O+14439=481WA001"}],"SXL":"1.0.13","date":"2024-01-01"}`,
 			want: &Message{Type: TypeVersion, MID: "6f968141-4de5-42ff-8032-45f8093762c5", Versions: []string{"3.1.1", "3.1.2"}, SiteIDs: []string{"O+14439=481WA001"}, SXL: "1.0.13"}},
 		{name: "not ack",
 			in:   `{"mType":"rSMsg","type":"MessageNotAck","oMId":"554dff0-9cc5-4232-97a9-018d5796e86a","rea":"Unknown packet type: Watchdddog"}`,
 			want: &Message{Type: TypeMessageNotAck, OMID: "554dff0-9cc5-4232-97a9-018d5796e86a", Rea: "Unknown packet type: Watchdddog"}},
 		{name: "status response: string, null, array",
-			in:   `{"mType":"rSMsg","type":"StatusResponse","mId":"0a95e463-192a-4dd7-8b57-d2c2da636584","ntsOId":"","xNId":"","cId":"C1","sTs":"2015-06-08T09:15:18.266Z","sS":[{"sCI":"S0014","n":"status","s":"3","q":"recent"},{"sCI":"S0099","n":"x","s":null,"q":"unknown"},{"sCI":"S0005","n":"statusByIntersection","s":[{"intersection":"1"}],"q":"recent"}]}`,
+			in: `{"mType":"rSMsg","type":"StatusResponse","mId":"0a95e463-192a-4dd7-8b57-d2c2da636584","ntsOId":"","xNId":"","cId":"C1","sTs":"2015-06-08T09:15:18.266Z","sS":[{"sCI":"S0014","n":"status","s":"3","q":"recent"},{"sCI":"S0099","n":"x","s":null,"q":"unknown"},{"sCI":"S0005","n":"statusByIntersection","s":[{"intersection":"1"}],"q":"recent"}]}`,
 			want: &Message{Type: TypeStatusResponse, MID: "0a95e463-192a-4dd7-8b57-d2c2da636584", CID: "C1", Values: []Value{
 				{Code: "S0014", Name: "status", Quality: "recent", Text: "3"},
 				{Code: "S0099", Name: "x", Quality: "unknown", Null: true},
