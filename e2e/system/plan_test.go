@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,7 +30,7 @@ const (
 	tlcWrong     = "fi-tlc-sangallo"
 	tlcWrongEnt  = "urn:ngsi-ld:TrafficSignalController:fi-tlc-sangallo"
 	tlcWrongSite = "AB+84001=860TC002"
-	tlcCode      = "2468"
+	tlcCode      = "sc2-duomo-4711"
 )
 
 // startRSMPSite serves one simulated RSMP controller until the test ends.
@@ -47,14 +48,14 @@ func startRSMPSite(t testing.TB, siteID, code string) (string, *sim.RSMPSite) {
 	return ln.Addr().String(), site
 }
 
-func startPlanSystem(t testing.TB) (*cmdSystem, *sim.RSMPSite, *sim.RSMPSite) {
+func startPlanSystem(t testing.TB) (*cmdSystem, *sim.RSMPSite, *sim.RSMPSite, string) {
 	t.Helper()
 	dir := t.TempDir()
 	addr, site := startRSMPSite(t, tlcSite, tlcCode)
 	wrongAddr, wrongSite := startRSMPSite(t, tlcWrongSite, tlcCode)
 	// The codes are secrets of the installation, in files only the agent
 	// reads; the second one is not the controller's.
-	for name, code := range map[string]string{"duomo.code": tlcCode, "sangallo.code": "1357"} {
+	for name, code := range map[string]string{"duomo.code": tlcCode, "sangallo.code": "sc2-not-the-code"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(code+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -100,13 +101,13 @@ commands:
 `, absPath(t, "../../firmware-profiles"), absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, secondToken))
 	testenv.WriteFile(t, sitePath, strings.Replace(siteYAML, "tcp://127.0.0.1:1883", ing.BrokerURL, 1))
 	w := watch(t, ing.BrokerURL, cfg.Topics()) // reports of every gateway
-	startAgent(t, sitePath)
+	a := startAgent(t, sitePath)
 	s := &cmdSystem{api: "http://" + ing.HTTP, watch: w}
 	testenv.Eventually(t, 30*time.Second, "the controller's plan on the twin", func() bool {
 		code, body := s.do(t, "GET", "/api/v1/entities/"+tlcEntity, e2eToken, "")
 		return code == http.StatusOK && strings.Contains(body, "time_plan")
 	})
-	return s, site, wrongSite
+	return s, site, wrongSite, "http://" + a.Addr()
 }
 
 // publishCmdTo publishes payload on gateway gw's command topic as ingest
@@ -131,7 +132,7 @@ func (s *cmdSystem) approve(t testing.TB, id string) {
 // the broker, the edge agent and the controller.
 func TestPlanRequestEndToEnd(t *testing.T) {
 	testenv.Integration(t, "ingest, an edge agent and ponte-sim's RSMP sites")
-	s, site, wrongSite := startPlanSystem(t)
+	s, site, wrongSite, agentAPI := startPlanSystem(t)
 	var planID, wrongID, releaseID string
 
 	t.Run("the plan request is offered with its rules", func(t *testing.T) {
@@ -210,7 +211,7 @@ func TestPlanRequestEndToEnd(t *testing.T) {
 		wrongID = c.ID
 		s.approve(t, c.ID)
 		c = s.until(t, c.ID, "failed", 30*time.Second)
-		if !strings.Contains(c.Detail, "Incorrect security code") || strings.Contains(c.Detail, "1357") {
+		if !strings.Contains(c.Detail, "Incorrect security code") || strings.Contains(c.Detail, "sc2-not-the-code") {
 			t.Errorf("detail %q, want the controller's reason without the code", c.Detail)
 		}
 		if plan, _ := wrongSite.Plan(); plan != 2 {
@@ -262,8 +263,23 @@ func TestPlanRequestEndToEnd(t *testing.T) {
 				rest = rest[i+len(ev):]
 			}
 		}
-		if strings.Contains(body, tlcCode) || strings.Contains(body, "1357") {
+		if strings.Contains(body, tlcCode) || strings.Contains(body, "sc2-not-the-code") {
 			t.Error("the audit log shows a security code")
+		}
+	})
+
+	t.Run("the agent's status shows the controllers, not their codes", func(t *testing.T) {
+		resp, err := http.Get(agentAPI + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), tlcDevice) {
+			t.Fatalf("/status: %d %.300s", resp.StatusCode, b)
+		}
+		if strings.Contains(string(b), tlcCode) || strings.Contains(string(b), "sc2-not-the-code") {
+			t.Errorf("/status shows a security code: %s", b)
 		}
 	})
 }
