@@ -1,10 +1,13 @@
 package rsmp
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +23,12 @@ import (
 // the shipped profile; it returns the site, the source and the readings.
 func simSite(t *testing.T, code string) (*sim.RSMPSite, *Source, *recorder) {
 	t.Helper()
+	logs := lockedBuffer{}
+	t.Cleanup(func() {
+		if code != "" && strings.Contains(logs.String(), code) {
+			t.Errorf("the source's logs show the security code:\n%s", logs.String())
+		}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +43,7 @@ func simSite(t *testing.T, code string) (*sim.RSMPSite, *Source, *recorder) {
 	}
 	dev := source.Device{Name: "tlc-1", Profile: p, Address: "rsmp://" + ln.Addr().String() + "?site=AB%2B84001=860TC001",
 		Interval: 100 * time.Millisecond, Timeout: 2 * time.Second, SecurityCode: code}
-	src, err := New(Config{Devices: []source.Device{dev}, Logger: testenv.Logger(t, -4)})
+	src, err := New(Config{Devices: []source.Device{dev}, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +56,24 @@ func simSite(t *testing.T, code string) (*sim.RSMPSite, *Source, *recorder) {
 		return ok && r.Quality.Good() && r.Value == wire.Int(2)
 	})
 	return site, src, rec
+}
+
+// lockedBuffer is a log sink safe for the source's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func rules(t *testing.T, src *Source) *profile.Write {
