@@ -211,6 +211,7 @@ func TestPlanRequestEndToEnd(t *testing.T) {
 		wrongID = c.ID
 		s.approve(t, c.ID)
 		c = s.until(t, c.ID, "failed", 30*time.Second)
+		t.Logf("detail: %s", c.Detail)
 		if !strings.Contains(c.Detail, "Incorrect security code") || strings.Contains(c.Detail, "sc2-not-the-code") {
 			t.Errorf("detail %q, want the controller's reason without the code", c.Detail)
 		}
