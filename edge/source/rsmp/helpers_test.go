@@ -1,6 +1,7 @@
 package rsmp
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -212,4 +213,22 @@ func (r *recorder) last(point string) (wire.Reading, bool) {
 		}
 	}
 	return wire.Reading{}, false
+}
+
+// runSource runs a source of cfg until stop (or the test's end) and
+// returns it with the readings it emits.
+func runSource(t *testing.T, cfg Config) (*Source, *recorder, func()) {
+	t.Helper()
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &recorder{}
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = src.Run(ctx, rec.emit) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-stopped }) }
+	t.Cleanup(stop)
+	return src, rec, stop
 }

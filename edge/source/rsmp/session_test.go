@@ -157,16 +157,8 @@ func TestStatusRequestNotAcked(t *testing.T) {
 // connection: every point goes bad_comm and the source reconnects.
 func TestSourceSession(t *testing.T) {
 	p := newPeer(t)
-	src, err := New(Config{Devices: []source.Device{p.device(t, "RN+SI0001")}, Logger: testenv.Logger(t, -4),
+	_, rec, stop := runSource(t, Config{Devices: []source.Device{p.device(t, "RN+SI0001")}, Logger: testenv.Logger(t, -4),
 		Watchdog: 30 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rec := &recorder{}
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); _ = src.Run(ctx, rec.emit) }()
 
 	p.accept()
 	p.handshake("RN+SI0001")
@@ -233,8 +225,7 @@ func TestSourceSession(t *testing.T) {
 		return ok && r.Quality.Good() && r.Value == wire.Int(5)
 	})
 	p.stopping.Store(true)
-	cancel()
-	<-stopped
+	stop()
 	<-served
 }
 
@@ -244,15 +235,7 @@ func TestNoAckIsADisruption(t *testing.T) {
 	p := newPeer(t)
 	dev := p.device(t, "RN+SI0001")
 	dev.Timeout = 300 * time.Millisecond
-	src, err := New(Config{Devices: []source.Device{dev}, BackoffBase: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rec := &recorder{}
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); _ = src.Run(ctx, rec.emit) }()
+	_, rec, stop := runSource(t, Config{Devices: []source.Device{dev}, BackoffBase: 10 * time.Millisecond})
 	p.accept()
 	p.handshake("RN+SI0001")
 	p.expect(TypeStatusRequest) // and never acknowledged
@@ -261,6 +244,5 @@ func TestNoAckIsADisruption(t *testing.T) {
 		return ok && r.Quality == wire.QualityBadComm && strings.Contains(r.Reason, "no MessageAck")
 	})
 	p.accept() // and it reconnects
-	cancel()
-	<-stopped
+	stop()
 }

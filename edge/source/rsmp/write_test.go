@@ -43,14 +43,8 @@ func simSite(t *testing.T, code string) (*sim.RSMPSite, *Source, *recorder) {
 	}
 	dev := source.Device{Name: "tlc-1", Profile: p, Address: "rsmp://" + ln.Addr().String() + "?site=AB%2B84001=860TC001",
 		Interval: 100 * time.Millisecond, Timeout: 2 * time.Second, SecurityCode: code}
-	src, err := New(Config{Devices: []source.Device{dev}, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	srcDone := make(chan struct{})
-	go func() { defer close(srcDone); _ = src.Run(ctx, rec.emit) }()
-	t.Cleanup(func() { cancel(); <-srcDone; <-siteDone })
+	t.Cleanup(func() { cancel(); <-siteDone })
+	src, rec, _ := runSource(t, Config{Devices: []source.Device{dev}, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	testenv.Eventually(t, 10*time.Second, "the calendar's plan read from S0014", func() bool {
 		r, ok := rec.last("time_plan")
 		return ok && r.Quality.Good() && r.Value == wire.Int(2)
