@@ -31,6 +31,7 @@ type handshakeParams struct {
 	sxl      string
 	versions []string
 	timeout  time.Duration
+	badFrame func()
 }
 
 // session is one established RSMP connection to a site. A reader
@@ -56,8 +57,9 @@ type session struct {
 	err      error                 // why it ended, set before done closes
 
 	req sync.Mutex // one request awaiting its response at a time
-	// lastDecodeErr counts frames the site sent that did not decode.
-	decodeErrs int
+	// badFrame, when set, counts a message from the site that was too
+	// long or did not decode.
+	badFrame func()
 }
 
 // establish runs the supervisor's part of "Communication establishment
@@ -70,7 +72,7 @@ type session struct {
 func establish(ctx context.Context, conn net.Conn, p handshakeParams, maxMsg int, log *slog.Logger) (*session, error) {
 	s := &session{conn: conn, fr: NewFramer(conn, maxMsg), log: log, timeout: p.timeout,
 		acks: map[string]chan error{}, watchdog: make(chan struct{}, 1),
-		status: make(chan *Message, 1), command: make(chan *Message, 1), done: make(chan struct{})}
+		status: make(chan *Message, 1), command: make(chan *Message, 1), done: make(chan struct{}), badFrame: p.badFrame}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	_ = conn.SetReadDeadline(time.Now().Add(p.timeout))
@@ -267,7 +269,7 @@ func (s *session) read() {
 		data, err = s.fr.Next()
 		if errors.Is(err, ErrTooLarge) {
 			s.log.Warn("rsmp message skipped", "err", err)
-			s.decodeErrs++
+			s.countBad()
 			continue
 		}
 		if err != nil {
@@ -275,7 +277,7 @@ func (s *session) read() {
 		}
 		m, derr := Decode(data)
 		if derr != nil {
-			s.decodeErrs++
+			s.countBad()
 			var de *DecodeError
 			if errors.As(derr, &de) && de.MID != "" {
 				err = s.write(encodeNotAck(de.MID, de.Reason))
@@ -297,6 +299,12 @@ func (s *session) read() {
 	s.mu.Unlock()
 	_ = s.conn.Close()
 	close(s.done)
+}
+
+func (s *session) countBad() {
+	if s.badFrame != nil {
+		s.badFrame()
+	}
 }
 
 // handle acknowledges and routes one message from the site.

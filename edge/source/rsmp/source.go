@@ -125,7 +125,7 @@ func (d *device) connect(ctx context.Context, maxMsg int) (*session, error) {
 		return nil, fmt.Errorf("%w: connect %s: %v", ErrDisrupted, d.addr.HostPort, err)
 	}
 	sess, err := establish(ctx, conn, handshakeParams{device: d.name, siteID: d.addr.Site, sxl: d.prof.SXL,
-		versions: d.prof.OfferedVersions(), timeout: d.timeout}, maxMsg, d.log)
+		versions: d.prof.OfferedVersions(), timeout: d.timeout, badFrame: func() { d.m.Error(d.name, "decode") }}, maxMsg, d.log)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
