@@ -39,7 +39,7 @@ func TestFirmwareProfiles(t *testing.T) {
 			t.Errorf("%s: representative profile must say so in source", name)
 		}
 	}
-	for _, k := range []Kind{KindModbus, KindSerial, KindMQTT} {
+	for _, k := range []Kind{KindModbus, KindSerial, KindMQTT, KindRSMP} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s profile shipped", k)
 		}
