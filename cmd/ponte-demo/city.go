@@ -42,7 +42,7 @@ type group struct {
 	count          int
 	// transport: "tcp" (Modbus TCP), "rtu" (Modbus RTU on a pty),
 	// "serial" (a pty per device), "mqtt" (the city's LoRaWAN network
-	// server's broker).
+	// server's broker), "rsmp" (an RSMP site per device).
 	transport string
 	interval  string
 	// idBase is the first DevEUI of MQTT devices (hex, counted up).
@@ -72,6 +72,9 @@ var generatedGateways = []generated{
 		// switching circuits through ChirpStack.
 		{prefix: "dali", entity: "StreetlightControlCabinet", profile: "intesis-dali-modbus", count: 3, transport: "tcp", interval: "5s"},
 		{prefix: "ws558", entity: "StreetlightControlCabinet", profile: "milesight-ws558-chirpstack", count: 4, transport: "mqtt", interval: "10s", idBase: 0x24e124468d100001},
+		// Traffic light controllers supervised over RSMP: their plan,
+		// and the plan request (M0002).
+		{prefix: "tlc", entity: "TrafficSignalController", profile: "rsmp-tlc-sxl-1.2", count: 2, transport: "rsmp", interval: "5s"},
 	}},
 	{id: "ba-centro-murat", city: "Bari", roadPrefix: "BA-", groups: []group{
 		{prefix: "bay", entity: "ParkingSpot", profile: "bosch-pls-chirpstack", count: 30, transport: "mqtt", interval: "10s", idBase: 0x70b3d57ed0053a01},
@@ -93,11 +96,13 @@ var exampleCity = map[string]string{
 type Sim struct {
 	Name    string
 	Profile string // profile file
-	// Transport is "tcp", "rtu", "serial" or "mqtt"; Endpoint its listen
+	// Transport is "tcp", "rtu", "serial", "mqtt" or "rsmp"; Endpoint its listen
 	// address, pty (device side) or broker URL.
 	Transport, Endpoint string
 	Units               []int
 	IDs                 []string
+	// RSMPSite and RSMPCode are an RSMP site's ID and security code.
+	RSMPSite, RSMPCode string
 }
 
 // Gateway is one gateway of the plan.
@@ -121,6 +126,8 @@ type Plan struct {
 	Ptys []string
 	// Brokers maps a city to its LoRaWAN network server broker's port.
 	Brokers map[string]int
+	// Codes maps the security code files of RSMP devices to their codes.
+	Codes map[string]string
 }
 
 // PlanConfig is what a plan is made from.
@@ -200,7 +207,7 @@ func MakePlan(cfg PlanConfig) (*Plan, error) {
 		}
 		*dir = abs
 	}
-	p := &planner{cfg: cfg, plan: &Plan{Brokers: map[string]int{}},
+	p := &planner{cfg: cfg, plan: &Plan{Brokers: map[string]int{}, Codes: map[string]string{}},
 		profiles: filepath.Join(cfg.Root, "firmware-profiles"), endpoints: map[string]string{}, sims: map[string]*Sim{}, loaded: map[string]*profile.Profile{}}
 	if err := p.loadGeo(); err != nil {
 		return nil, err
@@ -316,6 +323,8 @@ func (p *planner) localAddress(gw *Gateway, d *site.Device, kind profile.Kind, k
 		transport = "serial"
 	case kind == profile.KindMQTT:
 		transport = "mqtt"
+	case kind == profile.KindRSMP:
+		transport = "rsmp"
 	default:
 		return "", fmt.Errorf("no simulator transport for kind %q, address %s", kind, d.Address)
 	}
@@ -330,6 +339,16 @@ func (p *planner) localAddress(gw *Gateway, d *site.Device, kind profile.Kind, k
 		sim.Units = append(sim.Units, d.Unit)
 	case "mqtt":
 		sim.IDs = append(sim.IDs, d.ID)
+	case "rsmp":
+		// One site per controller: its ID from the address, its security
+		// code made here and written beside the site config.
+		lu, _ := url.Parse(local)
+		sim.RSMPSite = strings.TrimPrefix(lu.RawQuery, "site=")
+		if sim.RSMPCode == "" {
+			sim.RSMPCode = p.cfg.Secret()
+		}
+		d.SecurityCodeEnv, d.SecurityCodeFile = "", filepath.Join(p.cfg.Work, "sites", d.Name+".code")
+		p.plan.Codes[d.SecurityCodeFile] = sim.RSMPCode
 	}
 	return local, nil
 }
@@ -341,6 +360,8 @@ func (p *planner) newEndpoint(gw *Gateway, transport string, u *url.URL, city st
 	switch transport {
 	case "tcp":
 		return fmt.Sprintf("tcp://127.0.0.1:%d", p.cfg.Port())
+	case "rsmp":
+		return fmt.Sprintf("rsmp://127.0.0.1:%d?%s", p.cfg.Port(), u.RawQuery)
 	case "mqtt":
 		port, ok := p.plan.Brokers[city]
 		if !ok {
@@ -426,6 +447,9 @@ func (p *planner) generate(g generated) error {
 				d.Address = "mqtt://lorawan-ns:1883"
 				d.ID = fmt.Sprintf("%016x", grp.idBase+uint64(i))
 				key = "mqtt"
+			case "rsmp":
+				d.Address = fmt.Sprintf("rsmp://cabinet-lan:12111?site=%s-%s%02d", strings.ToUpper(g.id), strings.ToUpper(grp.prefix), i+1)
+				key = d.Address
 			}
 			prof, err := p.profile(grp.profile)
 			if err != nil {
@@ -546,6 +570,11 @@ func (p *Plan) WriteSites() error {
 			return err
 		}
 		if err := os.WriteFile(g.File, append([]byte(head), data...), 0o600); err != nil {
+			return err
+		}
+	}
+	for file, code := range p.Codes {
+		if err := os.WriteFile(file, []byte(code+"\n"), 0o600); err != nil {
 			return err
 		}
 	}

@@ -244,6 +244,8 @@ func (s *stack) startDevices(ctx context.Context, t tools) error {
 			args = append(args, "--serial", sim.Endpoint, "--interval", "2s")
 		case "mqtt":
 			args = append(args, "--mqtt", sim.Endpoint, "--mqtt-ids", strings.Join(sim.IDs, ","), "--interval", "5s")
+		case "rsmp":
+			args = append(args, "--rsmp", sim.Endpoint, "--rsmp-site", sim.RSMPSite, "--rsmp-security-code", sim.RSMPCode)
 		}
 		p, err := s.procs.start(sim.Name, filepath.Join(s.cfg.Bin, "ponte-sim"), args...)
 		if err != nil {

@@ -198,5 +198,5 @@ func checkAddress(c *site.Checker, p string, d *site.Device, t *transport.Transp
 // profile loaded, its interval defaulted).
 func SourceDevice(d *site.Device) source.Device {
 	return source.Device{Name: d.Name, Profile: d.LoadedProfile(), Address: d.Address, Unit: uint8(d.Unit), ID: d.ID,
-		Interval: d.PollInterval(), SlowInterval: d.SlowInterval.D(), Timeout: d.Timeout.D()}
+		Interval: d.PollInterval(), SlowInterval: d.SlowInterval.D(), Timeout: d.Timeout.D(), SecurityCode: d.SecurityCode()}
 }

@@ -249,6 +249,11 @@ func nextStep(d source.Device, err error) string {
 		return next
 	case profile.KindSerial:
 		return "no record from the device: check the wiring (TX/RX), the baud rate in the address, or raise --timeout"
+	case profile.KindRSMP:
+		if strings.Contains(msg, "refused") {
+			return "the controller and the site config disagree (site ID, SXL or RSMP version, as said above): correct the address's site= or the controller's RSMP settings"
+		}
+		return "the controller does not answer as an RSMP site at " + d.Address + ": check that its RSMP socket server is enabled on that port"
 	}
 	if strings.HasPrefix(d.Address, "rtu:") {
 		return fmt.Sprintf("unit %d does not answer: check the RS-485 wiring (A/B), termination, baud rate and parity in the address, and the unit ID", d.Unit)

@@ -38,6 +38,12 @@ type Options struct {
 	MQTT string
 	// MQTTIDs are the identities of the MQTT devices, one device each.
 	MQTTIDs []string
+	// RSMP is the listen address of a simulated RSMP site (an rsmp
+	// profile: a traffic light controller, see rsmp.go).
+	RSMP string
+	// RSMPSite is the site's ID; RSMPSecurityCode its security code 2.
+	RSMPSite         string
+	RSMPSecurityCode string
 	// Interval is how often serial and MQTT devices send (free running).
 	Interval time.Duration
 	// Update is how often Modbus registers follow their patterns.
@@ -76,6 +82,9 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	fs.StringVar(&o.Serial, "serial", "", "run a line-format device on serial `device`")
 	fs.StringVar(&o.MQTT, "mqtt", "", "publish to the MQTT broker at `url` (tcp://host:port)")
 	ids := fs.String("mqtt-ids", "", "comma-separated MQTT device `ids` (DevEUIs for LoRaWAN formats; default one device)")
+	fs.StringVar(&o.RSMP, "rsmp", "", "serve an RSMP site (traffic light controller, rsmp profile) on `addr` (e.g. 127.0.0.1:12111)")
+	fs.StringVar(&o.RSMPSite, "rsmp-site", "RN+SI0001", "the RSMP site's `id` (sId)")
+	fs.StringVar(&o.RSMPSecurityCode, "rsmp-security-code", "", "the RSMP site's security `code` 2 (M0002); default: the PONTE_SIM_RSMP_SECURITY_CODE environment variable")
 	fs.DurationVar(&o.Interval, "interval", 5*time.Second, "how often serial and MQTT devices send")
 	fs.DurationVar(&o.Update, "update", time.Second, "how often Modbus values follow their patterns")
 	fs.Int64Var(&o.Seed, "seed", 1, "seed for reproducible values")
@@ -158,6 +167,7 @@ func transports(o Options) []simTransport {
 		{"--modbus-tcp/--modbus-rtu", o.ModbusTCP != "" || o.ModbusRTU != "", profile.KindModbus},
 		{"--serial", o.Serial != "", profile.KindSerial},
 		{"--mqtt", o.MQTT != "", profile.KindMQTT},
+		{"--rsmp", o.RSMP != "", profile.KindRSMP},
 	}
 }
 
@@ -168,7 +178,7 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("--profile: required"))
 	}
 	if !slices.ContainsFunc(transports(o), func(t simTransport) bool { return t.given }) {
-		errs = append(errs, errors.New("nothing to serve: give --modbus-tcp, --modbus-rtu, --serial or --mqtt"))
+		errs = append(errs, errors.New("nothing to serve: give --modbus-tcp, --modbus-rtu, --serial, --mqtt or --rsmp"))
 	}
 	if (o.ModbusTCP != "" || o.ModbusRTU != "") && len(o.Units) == 0 {
 		errs = append(errs, errors.New("--units: at least one unit id"))

@@ -129,6 +129,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 			})
 		}
 	}
+	if o.RSMP != "" {
+		if err := serveRSMP(ctx, g, log, o); err != nil {
+			setup = append(setup, err)
+		}
+	}
 	if o.Control != "" {
 		ln, err := net.Listen("tcp", o.Control)
 		if err != nil {

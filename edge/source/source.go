@@ -20,6 +20,7 @@ type Device struct {
 	//   rtu:///dev/ttyUSB0?baud=9600&parity=E     Modbus RTU (data_bits, stop_bits too)
 	//   serial:///dev/ttyUSB1?baud=9600           serial line device
 	//   mqtt://host:1883 (or mqtts://, ws://)     MQTT broker the device publishes to
+	//   rsmp://host:port?site=SITE_ID             RSMP site (socket server)
 	Address string
 	// Unit is the Modbus unit (slave) ID.
 	Unit uint8
@@ -32,6 +33,10 @@ type Device struct {
 	SlowInterval time.Duration
 	// Timeout bounds one request (default 1s).
 	Timeout time.Duration
+	// SecurityCode is the code an RSMP site asks with every command (SXL
+	// TLC "Security codes"), a secret of the site config: sources send
+	// it and never log it.
+	SecurityCode string
 }
 
 // Emitter receives the readings of one poll or one message and returns

@@ -13,6 +13,7 @@ import (
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/edge/source/modbus"
 	"github.com/ponte-city/ponte/edge/source/mqtt"
+	"github.com/ponte-city/ponte/edge/source/rsmp"
 	"github.com/ponte-city/ponte/edge/source/serial"
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/site"
@@ -161,6 +162,25 @@ var table = [...]Transport{
 			return results(mqtt.Probe(ctx, dev, log))
 		},
 		points: func(p *profile.Profile) int { return len(p.MQTT.Fields) },
+	},
+	{
+		Kind:    profile.KindRSMP,
+		Schemes: []string{"rsmp"},
+		Expect:  "rsmp://host:port?site=SITE_ID (the controller's RSMP socket server)",
+		check: func(u *url.URL, raw string) (Port, error) {
+			_, err := rsmp.ParseAddress(raw)
+			return Port{}, err
+		},
+		validate: func(devs []source.Device) error {
+			return rsmp.Config{Devices: devs}.Validate()
+		},
+		build: func(devs []source.Device, env Env) (source.Source, error) {
+			return rsmp.New(rsmp.Config{Devices: devs, Logger: env.Logger, Metrics: env.Metrics})
+		},
+		probe: func(ctx context.Context, dev source.Device, log *slog.Logger) ([]Result, error) {
+			return results(rsmp.Probe(ctx, dev, log))
+		},
+		points: func(p *profile.Profile) int { return len(p.RSMP.Statuses) + len(p.RSMP.Commands) },
 	},
 }
 

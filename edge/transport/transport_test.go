@@ -150,6 +150,10 @@ func TestCheckAddress(t *testing.T) {
 		{profile.KindMQTT, "rtu:///dev/ttyUSB2", Port{}, ErrNoFit.Error()},
 		{profile.KindMQTT, "http://host", Port{}, ErrNoFit.Error()},
 		{profile.KindMQTT, "::not a url", Port{}, ErrNoFit.Error()},
+		{profile.KindRSMP, "rsmp://10.0.0.7:12111?site=RN+SI0001", Port{}, ""},
+		{profile.KindRSMP, "rsmp://10.0.0.7?site=RN+SI0001", Port{}, `"rsmp://10.0.0.7?site=RN+SI0001": expected rsmp://host:port?site=SITE_ID with a port from 1 to 65535 (RSMP has no default port)`},
+		{profile.KindRSMP, "rsmp://10.0.0.7:12111", Port{}, `"rsmp://10.0.0.7:12111": missing site=SITE_ID, the site ID the controller announces in its Version message`},
+		{profile.KindRSMP, "tcp://10.0.0.7:12111", Port{}, ErrNoFit.Error()},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.kind)+" "+tc.addr, func(t *testing.T) {
@@ -183,6 +187,7 @@ func TestPoints(t *testing.T) {
 		"loop-counter-serial":  3,
 		"milesight-ws302-tts":  4,
 		"bosch-pls-chirpstack": 3,
+		"rsmp-tlc-sxl-1.2":     7, // six statuses, one command
 	}
 	seen := map[profile.Kind]bool{}
 	for name, want := range tests {

@@ -93,14 +93,14 @@ func (v *validator) profile(p *Profile) {
 	if !p.Category.Valid() {
 		v.errorf("category", "unknown category %q (expected one of %s)", p.Category, list(wire.Categories()))
 	}
-	sections := map[Kind]bool{KindModbus: p.Modbus != nil, KindSerial: p.Serial != nil, KindMQTT: p.MQTT != nil}
+	sections := map[Kind]bool{KindModbus: p.Modbus != nil, KindSerial: p.Serial != nil, KindMQTT: p.MQTT != nil, KindRSMP: p.RSMP != nil}
 	switch p.Kind {
-	case KindModbus, KindSerial, KindMQTT:
+	case KindModbus, KindSerial, KindMQTT, KindRSMP:
 		if !sections[p.Kind] {
 			v.errorf("kind", "kind is %s but the profile has no %s section", p.Kind, p.Kind)
 		}
 	default:
-		v.errorf("kind", "unknown kind %q (expected modbus, serial or mqtt)", p.Kind)
+		v.errorf("kind", "unknown kind %q (expected modbus, serial, mqtt or rsmp)", p.Kind)
 	}
 	for k, present := range sections {
 		if present && k != p.Kind {
@@ -115,6 +115,9 @@ func (v *validator) profile(p *Profile) {
 	}
 	if p.MQTT != nil && p.Kind == KindMQTT {
 		v.mqtt(p.MQTT)
+	}
+	if p.RSMP != nil && p.Kind == KindRSMP {
+		v.rsmp(p.RSMP, map[string]string{})
 	}
 }
 

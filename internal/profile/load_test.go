@@ -39,7 +39,7 @@ func TestFirmwareProfiles(t *testing.T) {
 			t.Errorf("%s: representative profile must say so in source", name)
 		}
 	}
-	for _, k := range []Kind{KindModbus, KindSerial, KindMQTT} {
+	for _, k := range []Kind{KindModbus, KindSerial, KindMQTT, KindRSMP} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s profile shipped", k)
 		}
@@ -156,6 +156,12 @@ func FuzzParse(f *testing.F) {
 			}
 		case KindMQTT:
 			p.MQTT.Defaults()
+		case KindRSMP:
+			for i := range p.RSMP.Commands {
+				if c := &p.RSMP.Commands[i]; len(c.ArgNames()) == 0 || c.Component == "" {
+					t.Fatal("a command without arguments or component")
+				}
+			}
 		default:
 			t.Fatalf("loaded with kind %q", p.Kind)
 		}

@@ -19,7 +19,7 @@ const (
 )
 
 // Profile describes one device model and firmware line. Exactly one of
-// Modbus, Serial and MQTT is set, matching Kind.
+// Modbus, Serial, MQTT and RSMP is set, matching Kind.
 type Profile struct {
 	// Model is the vendor's model name, e.g. "Eastron SDM630-Modbus V2".
 	Model string `yaml:"model"`
@@ -41,6 +41,7 @@ type Profile struct {
 	Modbus *Modbus `yaml:"modbus,omitempty"`
 	Serial *Serial `yaml:"serial,omitempty"`
 	MQTT   *MQTT   `yaml:"mqtt,omitempty"`
+	RSMP   *RSMP   `yaml:"rsmp,omitempty"`
 
 	// File is the path the profile was loaded from; not part of the YAML.
 	File string `yaml:"-"`

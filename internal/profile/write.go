@@ -162,6 +162,12 @@ func (p *Profile) WritePoints() []WritePoint {
 			out = append(out, WritePoint{Name: d.Name, Unit: d.Unit, Description: d.Description, Write: &d.Write})
 		}
 	}
+	if p.RSMP != nil {
+		for i := range p.RSMP.Commands {
+			c := &p.RSMP.Commands[i]
+			out = append(out, WritePoint{Name: c.Name, Unit: c.Unit, Description: c.Description, Write: &c.Write})
+		}
+	}
 	return out
 }
 
@@ -244,6 +250,11 @@ func (p *Profile) PointNames() []string {
 	if p.MQTT != nil {
 		for _, f := range p.MQTT.Fields {
 			out = append(out, f.Name)
+		}
+	}
+	if p.RSMP != nil {
+		for _, s := range p.RSMP.Statuses {
+			out = append(out, s.Name)
 		}
 	}
 	return out

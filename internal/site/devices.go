@@ -36,6 +36,7 @@ func (v *validator) devices(s *Site) {
 			continue
 		}
 		v.fields(p, d)
+		v.securityCode(p, d)
 		d.ok = len(v.errs) == before
 	}
 	v.devs = s.Devices

@@ -157,6 +157,14 @@ type Device struct {
 	Entity string `yaml:"entity"`
 	// Area is the district or zone the device serves (optional).
 	Area string `yaml:"area"`
+	// SecurityCodeFile or SecurityCodeEnv holds the security code an RSMP
+	// site asks with its commands (see rsmp.go); never inline.
+	SecurityCodeFile string `yaml:"security_code_file"`
+	SecurityCodeEnv  string `yaml:"security_code_env"`
+
+	// securityCode is the code read from SecurityCodeFile or
+	// SecurityCodeEnv.
+	securityCode string
 
 	// profile is the loaded profile (nil when it did not load).
 	profile *profile.Profile
