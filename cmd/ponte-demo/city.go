@@ -82,6 +82,9 @@ var generatedGateways = []generated{
 		{prefix: "meter", entity: "StreetlightControlCabinet", profile: "eastron-sdm630-v2", count: 10, transport: "tcp", interval: "5s"},
 		{prefix: "loops", entity: "TrafficFlowObserved", profile: "loop-counter-serial", count: 2, transport: "serial", interval: "10s"},
 		{prefix: "weather", entity: "WeatherObserved", profile: "vaisala-wxt530-nmea", count: 1, transport: "serial", interval: "10s"},
+		// Message signs (issue 16): Ditel 7-segment displays at the car
+		// parks' entrances, written over Modbus/TCP ("PiEno", "LibEro").
+		{prefix: "sign", entity: "TrafficSignalController", profile: "ditel-dn-display-modbus", count: 2, transport: "tcp", interval: "10s"},
 	}},
 }
 
