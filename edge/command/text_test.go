@@ -86,7 +86,7 @@ func TestTextCommand(t *testing.T) {
 		want                    string
 	}{
 		{"t-2", "sign-1", "message", "PARK PIENO", 0, "text: the character 'R' cannot be shown on this display; allowed: 0-9 A b C c d E F H h i J L n o P r U u space , . - '"},
-		{"t-3", "sign-1", "message", strings.Repeat("8", 21), 0, "text: message of 21 characters is longer than the 20 the display shows"},
+		{"t-3", "sign-1", "message", strings.Repeat("8", 10), 0, "text: message of 10 characters is longer than the 9 the display shows"},
 		{"t-4", "lamp-1", "line_level", "40", 0, "text: this point takes a number (value), not a text"},
 		{"t-5", "sign-1", "message", "", 40, "text: expected at least one character (a space blanks the display)"},
 	} {
@@ -132,8 +132,8 @@ func TestTextReadback(t *testing.T) {
 
 	upper := &fakeSign{}
 	h = startSign(t, upper, func(r *profile.TextRules) { r.Uppercase, r.Charset, r.Chars = true, "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ " })
-	h.e.Handle(h.textCmd(t, "u-1", "sign-1", "message", "park pieno"))
-	if r := h.rep.waitFinal(t, "u-1", 1); r.Status != wire.StatusApplied || *r.ReadbackText != "PARK PIENO" {
+	h.e.Handle(h.textCmd(t, "u-1", "sign-1", "message", "park pien"))
+	if r := h.rep.waitFinal(t, "u-1", 1); r.Status != wire.StatusApplied || *r.ReadbackText != "PARK PIEN" {
 		t.Errorf("uppercase: %+v", r)
 	}
 }

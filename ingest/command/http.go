@@ -82,7 +82,9 @@ func (s *Service) Points(scope twin.Scope, entity string) (Points, error) {
 					p.Messages = append(p.Messages, Message{Text: m.Text, Label: m.Label})
 				}
 			}
-			if v, ok := t.Current[wp.Name]; ok {
+			// What the device shows now: its read-back point (an RSMP plan
+			// request's current plan is status S0014, not the command).
+			if v, ok := t.Current[w.ReadbackPoint(wp.Name)]; ok {
 				p.Current = &v
 			}
 			out.Points = append(out.Points, p)

@@ -91,3 +91,23 @@ func TestHTTP(t *testing.T) {
 		t.Fatalf("audit out of scope: %s", w.Body)
 	}
 }
+
+// TestPointsCurrentFromReadback: a point's current value is its read-back
+// point's: an RSMP plan request shows the plan in force (S0014, time_plan),
+// which the command itself (plan_request) never carries as a reading.
+func TestPointsCurrentFromReadback(t *testing.T) {
+	p := loadProfile(t, "rsmp-tlc-sxl-1.2")
+	const ent = "urn:ngsi-ld:TrafficSignalController:fi-tlc-1"
+	f := newFixture(t, func(c *Config) {
+		c.Lookup = func(entity string) (Target, bool) {
+			return Target{Entity: ent, Gateway: "gw1", Device: "tlc1", Profile: p, Current: map[string]float64{"time_plan": 3}}, entity == ent
+		}
+	})
+	pts, err := f.s.Points(allScope(), ent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts.Points) != 1 || pts.Points[0].Name != "plan_request" || pts.Points[0].Current == nil || *pts.Points[0].Current != 3 {
+		t.Fatalf("points %+v, want plan_request with the current plan 3", pts.Points)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/ponte-city/ponte/internal/influxtest"
+	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/twin/api"
 	"github.com/ponte-city/ponte/wire"
@@ -18,8 +19,11 @@ const entSign = "urn:ngsi-ld:Device:fi-sign-1"
 
 // withSign adds a message sign (the Ditel display) on gw1 to the
 // inventory.
-func withSign(t testing.TB) func(*Config) {
+func withSign(t testing.TB, mod ...func(*profile.TextRules)) func(*Config) {
 	sign := loadProfile(t, "ditel-dn-display-modbus")
+	for _, m := range mod {
+		m(sign.Modbus.Points[0].Write.Text)
+	}
 	return func(c *Config) {
 		base := c.Lookup
 		c.Lookup = func(entity string) (Target, bool) {
@@ -44,7 +48,7 @@ func TestTextCommand(t *testing.T) {
 		t.Fatalf("points %+v %v", pts, err)
 	}
 	p := pts.Points[0]
-	if p.Kind != "text" || p.MaxLength != 20 || p.Charset != "0123456789AbCcdEFHhiJLnoPrUu ,.-'" || len(p.Messages) == 0 || p.Messages[0].Label != "Parcheggio pieno" {
+	if p.Kind != "text" || p.MaxLength != 9 || p.Charset != "0123456789AbCcdEFHhiJLnoPrUu ,.-'" || len(p.Messages) == 0 || p.Messages[0].Label != "Parcheggio pieno" {
 		t.Errorf("text point %+v", p)
 	}
 	c, err := f.s.Issue(ctx(), allScope(), opA, Request{Entity: entSign, Point: "message", Text: text("PiEno"), Reason: "parcheggio pieno", Operator: "Maria Rossi"})
@@ -105,7 +109,7 @@ func TestTextCommandRefused(t *testing.T) {
 		field, wantS string
 	}{
 		{Request{Entity: entSign, Point: "message", Text: text("PARK PIENO")}, "text", "text: the character 'R' cannot be shown on this display; allowed: 0-9 A b C c d E F H h i J L n o P r U u space , . - '"},
-		{Request{Entity: entSign, Point: "message", Text: text(strings.Repeat("8", 24))}, "text", "text: message of 24 characters is longer than the 20 the display shows"},
+		{Request{Entity: entSign, Point: "message", Text: text(strings.Repeat("8", 24))}, "text", "text: message of 24 characters is longer than the 9 the display shows"},
 		{Request{Entity: entSign, Point: "message", Value: value(3)}, "value", "value: point message takes a text (the message to show), not a number: send text"},
 		{Request{Entity: entSign, Point: "message", Value: value(3), Text: text("PiEno")}, "value", "value: point message takes a text"},
 		{Request{Entity: entFi, Point: "line_level", Text: text("40")}, "text", "text: point line_level takes a number (value), not a text"},
@@ -169,13 +173,17 @@ func TestInfluxAuditText(t *testing.T) {
 	srv := influxtest.Start(t)
 	w := NewInfluxAudit(srv.URL, "", "", srv.Bucket, 5*time.Second)
 	defer w.Close()
-	f := newFixture(t, withSign(t), func(c *Config) { c.AuditPoints = w })
+	// A display of printable ASCII, so that the text carries what line
+	// protocol escapes: a quote, a backslash, a comma, an equals sign and
+	// a space.
+	const msg = `a"b\\c,d=e f`
+	f := newFixture(t, withSign(t, func(r *profile.TextRules) { r.Charset, r.MaxLength, r.Messages = "ascii", 20, nil }), func(c *Config) { c.AuditPoints = w })
 	f.run(t)
-	c, err := f.s.Issue(ctx(), allScope(), opA, Request{Entity: entSign, Point: "message", Text: text("PiEno"), Reason: "parcheggio pieno", Operator: "Maria Rossi"})
+	c, err := f.s.Issue(ctx(), allScope(), opA, Request{Entity: entSign, Point: "message", Text: text(msg), Reason: "parcheggio pieno", Operator: "Maria Rossi"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := wire.EncodeReport(&wire.Report{ID: c.ID, Gateway: "gw1", Status: wire.StatusApplied, ReadbackText: text("PiEno"), At: f.clk.now()})
+	b, err := wire.EncodeReport(&wire.Report{ID: c.ID, Gateway: "gw1", Status: wire.StatusApplied, ReadbackText: text(msg), At: f.clk.now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,10 +198,10 @@ func TestInfluxAuditText(t *testing.T) {
 		}
 		return byEvent["issued"] != nil && byEvent["applied"] != nil
 	})
-	if is := byEvent["issued"]; is["id"] != c.ID || is["text"] != "PiEno" || is["point"] != "message" {
+	if is := byEvent["issued"]; is["id"] != c.ID || is["text"] != msg || is["point"] != "message" {
 		t.Errorf("issued: %v", is)
 	}
-	if ap := byEvent["applied"]; ap["readback_text"] != "PiEno" {
+	if ap := byEvent["applied"]; ap["readback_text"] != msg {
 		t.Errorf("applied: %v", ap)
 	}
 }

@@ -184,7 +184,9 @@ func (p *Profile) hasPoint(name string) bool {
 // reports whether a point of the profile can be read back.
 func (v *validator) write(path string, w *Write, self string, readable func(string) bool) {
 	if w.Text != nil {
-		v.textWrite(path, w, 0)
+		// Only a Modbus string point is written with a text (textWrite);
+		// no other source writes one.
+		v.errorf(path+".text", "text rules are for Modbus holding string points only (a message sign's message); this point is written with a number")
 		return
 	}
 	hasRange := w.Min != nil && w.Max != nil
@@ -209,9 +211,7 @@ func (v *validator) write(path string, w *Write, self string, readable func(stri
 	if w.Tolerance < 0 {
 		v.errorf(path+".tolerance", "%s: expected 0 or more", fmtValue(w.Tolerance))
 	}
-	if w.Settle.D() < 0 || w.Settle.D() > maxSettle {
-		v.errorf(path+".settle", "%s: expected 0 to %s", w.Settle.D(), maxSettle)
-	}
+	v.settle(path, w)
 	if w.Safe != nil {
 		if err := w.Check(*w.Safe, ""); err != nil {
 			v.errorf(path+".safe", "the safe value is not writable: %v", err)
@@ -219,6 +219,13 @@ func (v *validator) write(path string, w *Write, self string, readable func(stri
 	}
 	if rb := w.ReadbackPoint(self); !readable(rb) {
 		v.errorf(path+".readback", "no point %q to read back", rb)
+	}
+}
+
+// settle checks a write block's settle time.
+func (v *validator) settle(path string, w *Write) {
+	if w.Settle.D() < 0 || w.Settle.D() > maxSettle {
+		v.errorf(path+".settle", "%s: expected 0 to %s", w.Settle.D(), maxSettle)
 	}
 }
 

@@ -150,9 +150,13 @@ func isAlnum(r rune) bool {
 
 // EncodeText returns the registers that write the text s to the string
 // point p: two ASCII characters per register, the first in the high
-// byte, NUL-padded to the point's registers. The text must fit (at most
-// two characters per register) and be ASCII; the write rules' CheckText
-// has already limited its characters.
+// byte, ended by a NUL, in as many registers as that takes (the Ditel
+// manual's "E 523" is 3 registers, 45 20 35 32 33 00), or every register
+// of the point when the text fills them. A poll reads the point's
+// registers up to the first NUL, so whatever a longer message left after
+// it is not read. The text must fit (at most two characters per register)
+// and be ASCII; the write rules' CheckText has already limited its
+// characters.
 func EncodeText(p *ModbusPoint, s string) ([]uint16, error) {
 	if p.Table != TableHolding || p.Type != TypeString {
 		return nil, fmt.Errorf("point %s: a %s %s point is not written with a text", p.Name, p.Table, p.Type)
@@ -160,7 +164,7 @@ func EncodeText(p *ModbusPoint, s string) ([]uint16, error) {
 	if len(s) > 2*p.Length {
 		return nil, fmt.Errorf("point %s: text of %d bytes does not fit %d registers (two characters each)", p.Name, len(s), p.Length)
 	}
-	regs := make([]uint16, p.Length)
+	regs := make([]uint16, min(p.Length, (len(s)+2)/2))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c > 0x7E {
@@ -185,6 +189,7 @@ func (v *validator) textWrite(path string, w *Write, registers int) {
 	case w.Readback != "":
 		v.errorf(path+".readback", "a text is read back from its own registers (set text.no_readback when the device cannot be read)")
 	}
+	v.settle(path, w)
 	tp := path + ".text"
 	switch {
 	case t.Charset == "" && t.Chars == "":

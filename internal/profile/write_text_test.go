@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -40,21 +41,23 @@ func TestCheckText(t *testing.T) {
 	}
 }
 
-// The manual's example: "E 523" is 45h 20h 35h 32h 33h 00h, NUL-padded to
-// the point's registers.
+// The manual's example: "E 523" is 45h 20h 35h 32h 33h 00h, in as many
+// registers as it takes (3); an even length takes one more for its NUL,
+// and a text filling the point has none.
 func TestEncodeText(t *testing.T) {
 	p := &ModbusPoint{Name: "message", Table: TableHolding, Type: TypeString, Length: 10}
-	regs, err := EncodeText(p, "E 523")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []uint16{0x4520, 0x3532, 0x3300, 0, 0, 0, 0, 0, 0, 0}
-	if len(regs) != len(want) {
-		t.Fatalf("%d registers, want %d", len(regs), len(want))
-	}
-	for i := range want {
-		if regs[i] != want[i] {
-			t.Fatalf("registers %04X, want %04X", regs, want)
+	for text, want := range map[string][]uint16{
+		"E 523":                 {0x4520, 0x3532, 0x3300},
+		"CodA":                  {0x436F, 0x6441, 0x0000},
+		"":                      {0x0000},
+		strings.Repeat("8", 20): {0x3838, 0x3838, 0x3838, 0x3838, 0x3838, 0x3838, 0x3838, 0x3838, 0x3838, 0x3838},
+	} {
+		regs, err := EncodeText(p, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(regs, want) {
+			t.Errorf("%q: registers %04X, want %04X", text, regs, want)
 		}
 	}
 	for _, tc := range []struct {

@@ -95,8 +95,8 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 
 var _ source.TextWriter = (*Source)(nil)
 
-// WriteText writes req.Text to a holding string point with FC 16 (every
-// register of the point, NUL-padded: profile.EncodeText), waits the
+// WriteText writes req.Text to a holding string point with FC 16 (the
+// registers the text and its ending NUL take: profile.EncodeText), waits the
 // settle time and reads the point back, returning the text read (NULs
 // trimmed, as a poll decodes it). When the rules say the device cannot be
 // read back, it returns readable false once the device acknowledged the

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ponte-city/ponte/edge/source"
 )
 
 // ErrDisrupted says the connection ended or a message went unacknowledged
@@ -56,7 +58,7 @@ type session struct {
 	done     chan struct{}         // closed when the reader ends
 	err      error                 // why it ended, set before done closes
 
-	req sync.Mutex // one request awaiting its response at a time
+	req chan struct{} // one request awaiting its response at a time: a slot
 	// badFrame, when set, counts a message from the site that was too
 	// long or did not decode.
 	badFrame func()
@@ -72,7 +74,8 @@ type session struct {
 func establish(ctx context.Context, conn net.Conn, p handshakeParams, maxMsg int, log *slog.Logger) (*session, error) {
 	s := &session{conn: conn, fr: NewFramer(conn, maxMsg), log: log, timeout: p.timeout,
 		acks: map[string]chan error{}, watchdog: make(chan struct{}, 1),
-		status: make(chan *Message, 1), command: make(chan *Message, 1), done: make(chan struct{}), badFrame: p.badFrame}
+		status: make(chan *Message, 1), command: make(chan *Message, 1), done: make(chan struct{}), badFrame: p.badFrame,
+		req: make(chan struct{}, 1)}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	_ = conn.SetReadDeadline(time.Now().Add(p.timeout))
@@ -137,10 +140,10 @@ func establish(ctx context.Context, conn net.Conn, p handshakeParams, maxMsg int
 func agree(v *Message, p handshakeParams) (version, rea string) {
 	if !slices.Contains(v.SiteIDs, p.siteID) {
 		return "", fmt.Sprintf("site ID mismatch: the site announced %s, device %s expects %s",
-			strings.Join(v.SiteIDs, ","), p.device, p.siteID)
+			clip(strings.Join(v.SiteIDs, ",")), p.device, p.siteID)
 	}
 	if v.SXL != p.sxl {
-		return "", fmt.Sprintf("SXL mismatch: the site announced SXL %s, device %s expects SXL %s", v.SXL, p.device, p.sxl)
+		return "", fmt.Sprintf("SXL mismatch: the site announced SXL %s, device %s expects SXL %s", clip(v.SXL), p.device, p.sxl)
 	}
 	for _, ver := range v.Versions {
 		if slices.Contains(p.versions, ver) && (version == "" || newer(ver, version)) {
@@ -149,7 +152,7 @@ func agree(v *Message, p handshakeParams) (version, rea string) {
 	}
 	if version == "" {
 		return "", fmt.Sprintf("RSMP versions [%s] requested, but only [%s] supported",
-			strings.Join(v.Versions, ","), strings.Join(p.versions, ","))
+			clip(strings.Join(v.Versions, ",")), strings.Join(p.versions, ","))
 	}
 	return version, ""
 }
@@ -224,10 +227,24 @@ func (s *session) sendWatchdog(ctx context.Context) error {
 }
 
 // request sends a request and returns the response that follows its ack
-// on ch (s.status or s.command).
-func (s *session) request(ctx context.Context, ch chan *Message, build func(mid string) []byte) (*Message, error) {
-	s.req.Lock()
-	defer s.req.Unlock()
+// on ch (s.status or s.command) and that match accepts; a response it does
+// not accept (a late answer to an earlier request) is dropped and the wait
+// goes on. It waits for the request before it (a poll waiting for a slow
+// site) as long as ctx allows, and when expires is set and has passed by
+// the time it may send, it sends nothing and returns source.ErrExpired: a
+// command is never sent after its expiry.
+func (s *session) request(ctx context.Context, ch chan *Message, expires time.Time, match func(*Message) bool, build func(mid string) []byte) (*Message, error) {
+	select {
+	case s.req <- struct{}{}:
+	case <-s.done:
+		return nil, s.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.req }()
+	if !expires.IsZero() && !time.Now().Before(expires) {
+		return nil, source.ErrExpired
+	}
 	select { // a late response to an earlier request that timed out
 	case <-ch:
 	default:
@@ -237,26 +254,47 @@ func (s *session) request(ctx context.Context, ch chan *Message, build func(mid 
 	}
 	t := time.NewTimer(s.timeout)
 	defer t.Stop()
-	select {
-	case m := <-ch:
-		return m, nil
-	case <-s.done:
-		return nil, s.err
-	case <-t.C:
-		return nil, fmt.Errorf("no response within %s", s.timeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case m := <-ch:
+			if match(m) {
+				return m, nil
+			}
+			s.log.Warn("rsmp response to another request dropped", "type", m.Type, "cId", clip(m.CID))
+		case <-s.done:
+			return nil, s.err
+		case <-t.C:
+			return nil, fmt.Errorf("no response within %s", s.timeout)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
-// statuses asks component cid for refs.
+// statuses asks component cid for refs; the response must be cid's.
 func (s *session) statuses(ctx context.Context, cid string, refs []StatusRef) (*Message, error) {
-	return s.request(ctx, s.status, func(mid string) []byte { return encodeStatusRequest(mid, cid, refs) })
+	match := func(m *Message) bool { return m.CID == cid }
+	return s.request(ctx, s.status, time.Time{}, match, func(mid string) []byte { return encodeStatusRequest(mid, cid, refs) })
 }
 
-// command sends a CommandRequest to component cid.
-func (s *session) commandRequest(ctx context.Context, cid string, args []CommandArg) (*Message, error) {
-	return s.request(ctx, s.command, func(mid string) []byte { return encodeCommandRequest(mid, cid, args) })
+// commandRequest sends a CommandRequest to component cid, unless expires
+// (if set) has passed when it may be sent; the response must be cid's and
+// echo the arguments' values it returns.
+func (s *session) commandRequest(ctx context.Context, cid string, args []CommandArg, expires time.Time) (*Message, error) {
+	match := func(m *Message) bool {
+		if m.CID != cid {
+			return false
+		}
+		for _, v := range m.Values {
+			for _, a := range args {
+				if v.Code == a.CCI && v.Name == a.N && !v.Null && v.Text != a.V {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return s.request(ctx, s.command, expires, match, func(mid string) []byte { return encodeCommandRequest(mid, cid, args) })
 }
 
 // read is the reader goroutine: it decodes every message, acknowledges
@@ -368,4 +406,16 @@ func (s *session) close() {
 	}
 	s.mu.Unlock()
 	_ = s.conn.Close()
+}
+
+// maxPeerText bounds the site's own texts (a refusal's reason, the IDs it
+// announces) in logs and errors: a site may send up to a message's size.
+const maxPeerText = 200
+
+// clip returns s cut to maxPeerText bytes.
+func clip(s string) string {
+	if len(s) > maxPeerText {
+		return s[:maxPeerText] + "..."
+	}
+	return s
 }

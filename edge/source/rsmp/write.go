@@ -2,6 +2,7 @@ package rsmp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -44,14 +45,9 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 	if c.SecurityCode != "" && d.code == "" {
 		return 0, fmt.Errorf("rsmp device %s: %s needs the site's security code, and the site config gives none (security_code_file or security_code_env): not written", d.name, req.Point)
 	}
-	d.mu.Lock()
-	sess := d.sess
-	d.mu.Unlock()
-	if sess == nil {
-		return 0, fmt.Errorf("rsmp device %s: not connected to site %s: not written", d.name, d.addr.Site)
-	}
-	if !req.Expires.IsZero() && !time.Now().Before(req.Expires) {
-		return 0, source.ErrExpired
+	sess, err := d.waitSession(ctx, req.Expires)
+	if err != nil {
+		return 0, err
 	}
 	release := c.Release != nil && req.Value == c.Release.Value
 	valueText := strconv.FormatFloat(req.Value, 'f', -1, 64)
@@ -66,11 +62,14 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 	}
 	args := d.args(c, valueText, release)
 	log := d.log.With("point", c.Name, "value", req.Value, "cCI", c.CCI)
-	m, err := sess.commandRequest(ctx, d.component(c.Component), args)
+	m, err := sess.commandRequest(ctx, d.component(c.Component), args, req.Expires)
 	if err != nil {
+		if errors.Is(err, source.ErrExpired) {
+			return 0, err
+		}
 		if rea, ok := IsNotAck(err); ok {
-			log.Warn("rsmp command refused", "rea", rea)
-			return 0, fmt.Errorf("rsmp device %s: %s %s refused by the site: %s", d.name, c.CCI, c.CO, rea)
+			log.Warn("rsmp command refused", "rea", clip(rea))
+			return 0, fmt.Errorf("rsmp device %s: %s %s refused by the site: %s", d.name, c.CCI, c.CO, clip(rea))
 		}
 		return 0, fmt.Errorf("rsmp device %s: %s %s: %w (the command may have reached the site)", d.name, c.CCI, c.CO, err)
 	}
@@ -104,6 +103,35 @@ func (s *Source) WritePoint(ctx context.Context, req source.WriteRequest) (float
 	}
 	log.Info("rsmp command read back", "readback", rb)
 	return rb, nil
+}
+
+// sessionPoll is how often a command waiting for its site's connection
+// looks again.
+const sessionPoll = 100 * time.Millisecond
+
+// waitSession returns the device's session, waiting while it reconnects
+// until ctx ends or the command expires (source.ErrExpired): a command
+// that arrives during a reconnection is written once the site is back,
+// within its time.
+func (d *device) waitSession(ctx context.Context, expires time.Time) (*session, error) {
+	t := time.NewTicker(sessionPoll)
+	defer t.Stop()
+	for {
+		if !expires.IsZero() && !time.Now().Before(expires) {
+			return nil, source.ErrExpired
+		}
+		d.mu.Lock()
+		sess := d.sess
+		d.mu.Unlock()
+		if sess != nil {
+			return sess, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("rsmp device %s: not connected to site %s: %w: not written", d.name, d.addr.Site, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // args builds the CommandRequest's arguments: value, security code, fixed

@@ -120,6 +120,13 @@ func (f *fixture) start(t *testing.T, cfg Config) *Manager {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
+	// A fresh twin's stream cannot be resumed from before its first
+	// change: readings the test applies must come after Run follows it.
+	select {
+	case <-m.following:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not follow the twin within 10s")
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -37,7 +37,9 @@ type Manager struct {
 	queueBytes int64
 	ctx        context.Context // Run's, nil before Run
 	workers    sync.WaitGroup
-	changed    chan struct{} // cap 1: the entity types to follow may have changed
+	changed    chan struct{} // cap 1: the subscriptions changed
+	from       uint64        // the twin's last change when New ran: Run follows the changes after it
+	following  chan struct{} // closed once Run follows the twin's changes
 }
 
 // sub is one subscription and its delivery state.
@@ -84,7 +86,8 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, allowed: allowed, met: met, subs: map[string]*sub{}, changed: make(chan struct{}, 1)}
+	m := &Manager{cfg: cfg, allowed: allowed, met: met, subs: map[string]*sub{}, changed: make(chan struct{}, 1),
+		from: cfg.Reader.LastSeq(), following: make(chan struct{})}
 	m.client = &http.Client{
 		Transport: &http.Transport{DialContext: dialer(allowed), Proxy: nil, MaxIdleConnsPerHost: 2,
 			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: cfg.DeliveryTimeout},

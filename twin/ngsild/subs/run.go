@@ -16,10 +16,6 @@ import (
 // throttling period is sent as several.
 const maxData = 100
 
-// noType is an entity type no entity has: the filter of a twin
-// subscription while no subscription exists.
-const noType = "\x00none"
-
 // Run follows the twin's change stream and delivers notifications until
 // ctx is cancelled; then it waits for its delivery goroutines and returns
 // nil. It may be called once.
@@ -36,10 +32,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Unlock()
 	defer m.workers.Wait()
 
-	after := m.cfg.Reader.LastSeq()
-	f := m.filter()
+	// Every change since New, whatever its type: a subscription created
+	// (or changed) between two changes sees every change applied after
+	// it, which a stream filtered by the subscriptions' types, changed
+	// when they change, would miss while it is re-subscribed. Manager.apply
+	// matches each change against the subscriptions at hand.
+	after := m.from
+	var f twin.Filter
 	ch, cancel := m.cfg.Reader.Subscribe(f, after)
 	defer func() { cancel() }()
+	close(m.following)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -56,40 +58,12 @@ func (m *Manager) Run(ctx context.Context) error {
 				after = c.Seq
 				m.apply(c)
 			}
-		case <-m.changed:
-			if nf := m.filter(); !slices.Equal(nf.Types, f.Types) {
-				cancel()
-				f = nf
-				ch, cancel = m.cfg.Reader.Subscribe(f, after)
-			}
+		case <-m.changed: // a throttling period may start or end sooner
 		case <-timer.C:
 		}
 		m.flushDue()
 		timer.Reset(m.untilDue())
 	}
-}
-
-// filter is the twin filter covering every subscription's entity types;
-// no type filter when one subscription selects by watchedAttributes only.
-func (m *Manager) filter() twin.Filter {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var types []string
-	for _, s := range m.subs {
-		if len(s.def.Entities) == 0 {
-			return twin.Filter{}
-		}
-		for _, e := range s.def.Entities {
-			if !slices.Contains(types, e.Type) {
-				types = append(types, e.Type)
-			}
-		}
-	}
-	if len(types) == 0 {
-		return twin.Filter{Types: []string{noType}}
-	}
-	sort.Strings(types)
-	return twin.Filter{Types: types}
 }
 
 // selects reports whether e is one of the entities s names, matches its
