@@ -34,7 +34,7 @@ func TestMessageSignEndToEnd(t *testing.T) {
 	s := startCommands(t, "")
 
 	code, body := s.do(t, "GET", "/api/v1/commands/points?entity="+signEntity, e2eToken, "")
-	if code != http.StatusOK || !strings.Contains(body, `"kind":"text"`) || !strings.Contains(body, `"max_length":20`) || !strings.Contains(body, `"label":"Parcheggio pieno"`) {
+	if code != http.StatusOK || !strings.Contains(body, `"kind":"text"`) || !strings.Contains(body, `"max_length":9`) || !strings.Contains(body, `"label":"Parcheggio pieno"`) {
 		t.Fatalf("the sign's points: %d %s", code, body)
 	}
 
