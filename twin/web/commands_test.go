@@ -414,7 +414,7 @@ func TestMapCommands(t *testing.T) {
 		js(ctx, t, maria, `window.ponteMap.pick('`+signSite+`')`)
 		waitPage(ctx, t, maria, "the sign's message form", pointForm("message"))
 		sec := evalStr(ctx, t, maria, `document.querySelector('.maplibregl-popup section.commands').innerText`)
-		for _, want := range []string{"Messaggio del pannello", "Messaggio", "0/20 caratteri", "Caratteri ammessi: 0-9 A b C c d E F H h i J L n o P r U u spazio , . - '",
+		for _, want := range []string{"Messaggio del pannello", "Messaggio", "0/9 caratteri", "Caratteri ammessi: 0-9 A b C c d E F H h i J L n o P r U u spazio , . - '",
 			"Parcheggio pieno («PiEno»)", "Strada chiusa («ChiU5o»)", "Invia comando"} {
 			if !strings.Contains(sec, want) {
 				t.Errorf("the sign's section lacks %q:\n%s", want, sec)
@@ -438,12 +438,12 @@ func TestMapCommands(t *testing.T) {
 		if s := popupStatus(ctx, t, maria, "message"); !strings.HasPrefix(s, "Il carattere «t» non può essere mostrato su questo display; ammessi: 0-9 A b") {
 			t.Errorf("status %q, want the page's check of the characters", s)
 		}
-		typeText("8888 8888 8888 8888 8888")
-		if c := count(); c != "24/20 caratteri" {
-			t.Errorf("count %q, want 24/20 caratteri", c)
+		typeText("8888 8888 8888")
+		if c := count(); c != "14/9 caratteri" {
+			t.Errorf("count %q, want 14/9 caratteri", c)
 		}
 		submit(ctx, t, maria, "message")
-		if s := popupStatus(ctx, t, maria, "message"); s != "Messaggio di 24 caratteri: il display ne mostra al massimo 20" {
+		if s := popupStatus(ctx, t, maria, "message"); s != "Messaggio di 14 caratteri: il display ne mostra al massimo 9" {
 			t.Errorf("status %q, want the page's check of the length", s)
 		}
 		if _, posts, _ := fc.latest(); posts != before {
@@ -451,8 +451,8 @@ func TestMapCommands(t *testing.T) {
 		}
 		// A preset message, sent and applied with its read-back.
 		js(ctx, t, maria, pointForm("message")+`.querySelector('.cmd-preset[data-text="PiEno"]').click()`)
-		if c := count(); c != "5/20 caratteri" {
-			t.Errorf("count after the preset %q, want 5/20 caratteri", c)
+		if c := count(); c != "5/9 caratteri" {
+			t.Errorf("count after the preset %q, want 5/9 caratteri", c)
 		}
 		submit(ctx, t, maria, "message")
 		waitPage(ctx, t, maria, "queued", pointForm("message")+`.dataset.state === 'queued'`)
