@@ -14,8 +14,8 @@ import (
 // command is sent and by the gateway before it writes, with the same
 // operator-readable refusals. A Modbus string point is written as the
 // manual of such displays describes it: two ASCII characters per
-// register, the first in the high byte, NUL-padded to the point's
-// registers (so a shorter message clears the end of the previous one).
+// register, the first in the high byte, ended by a NUL in the registers
+// the text takes (see EncodeText).
 
 // TextRules are the rules of a text write.
 type TextRules struct {
