@@ -60,6 +60,9 @@ func benchMapChange(b *testing.B, n int) {
 		b.Fatalf("map not ready: %v", err)
 	}
 	load := time.Since(start)
+	var marks map[string]float64
+	_ = p.Eval(ctx, "Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('ponte:')).map((m) => [m.name, Math.round(m.startTime)]))", &marks)
+	b.Logf("first load %v; in the page (ms since navigation): %v", load, marks)
 	var count int
 	if err := p.Eval(ctx, "window.ponteMap.featureCount('site')", &count); err != nil {
 		b.Fatal(err)

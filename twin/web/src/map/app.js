@@ -322,11 +322,17 @@ let snapshotSeq = '';
 // loadEntities loads every entity; frame frames the devices first (the
 // first load), so that the map hands its sources the data once, at the
 // zoom it opens at.
+// It leaves performance marks (ponte:entities-*) of each step, for the
+// benchmark and for looking at a slow first load.
 async function loadEntities(frame = false) {
-  const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; });
+  performance.mark('ponte:entities-asked');
+  const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; performance.mark('ponte:entities-answered'); });
+  performance.mark('ponte:entities-parsed');
   store.load(fc);
   if (frame) fitToData();
+  performance.mark('ponte:entities-stored');
   setAll();
+  performance.mark('ponte:entities-handed');
   $('count').textContent = T.entities(store.features.size);
 }
 
