@@ -114,7 +114,12 @@ map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 function addLayers() {
   const empty = { type: 'FeatureCollection', features: [] };
   for (const s of SOURCES) {
-    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', attribution: s === 'areas' ? ISTAT : undefined });
+    // A site's circle is at most 16 px across its centre (the gateways'),
+    // so a buffer of 32 (of a tile's 512) draws it whole where it crosses
+    // a tile's edge; the default (128) copied each site into up to four
+    // tiles, which at 100,000 sites is most of the tiles' features.
+    const buffer = s === 'sites' ? { buffer: 32 } : {};
+    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', ...buffer, attribution: s === 'areas' ? ISTAT : undefined });
   }
   // Zoomed out, the sites gather into clusters that count them by state.
   const is = (s) => ['case', ['==', ['get', 'freshness'], s], 1, 0];
