@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
@@ -23,15 +22,7 @@ import (
 func BenchmarkEntitiesAnswer(b *testing.B) {
 	for _, n := range []int{1000, 10000, 100000} {
 		b.Run(fmt.Sprintf("sites=%d", n), func(b *testing.B) {
-			var ss []twin.Site
-			for i := range n {
-				cat := wire.CategoryAir
-				if i%2 == 1 {
-					cat = wire.CategoryTraffic
-				}
-				ss = append(ss, twin.Site{Gateway: "gw" + strconv.Itoa(i/100), Device: "d" + strconv.Itoa(i%100), Category: cat,
-					Lon: 11.1 + float64(i%100)*0.003, Lat: 43.7 + float64(i/100)*0.0002, Interval: time.Minute})
-			}
+			ss := benchSites(n, 0.0002)
 			tw, err := twin.New(twin.Config{Sites: ss, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
