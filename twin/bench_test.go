@@ -64,10 +64,23 @@ func benchTwin(b *testing.B, n int, mod ...func(*Config)) (*Twin, []Site) {
 	return tw, sites
 }
 
+// benchSizes are the twin sizes of the cost curves (issue 17): 1x, 10x
+// and 100x of a city of 1,000 sites.
+var benchSizes = []int{1000, 10000, 100000}
+
 // BenchmarkApply applies batches of 100 sites' readings (one gateway's
-// batch) into a twin of 10,000 sites.
+// batch) into twins of 1,000, 10,000 and 100,000 sites. The cost per
+// reading (ns/reading, allocs/reading) must not grow with the number of
+// sites: a reading touches its site, its areas, its road and its gateway,
+// never a scan of the city.
 func BenchmarkApply(b *testing.B) {
-	tw, sites := benchTwin(b, 10000)
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("sites=%d", n), func(b *testing.B) { benchApply(b, n) })
+	}
+}
+
+func benchApply(b *testing.B, n int) {
+	tw, sites := benchTwin(b, n)
 	at := time.Now()
 	var batches []*wire.Batch
 	for g := 0; g < len(sites); g += 100 {
@@ -77,7 +90,19 @@ func BenchmarkApply(b *testing.B) {
 		}
 		batches = append(batches, bt)
 	}
+	// One round over every batch first: a site's first reading fills its
+	// maps, and the ring of retained changes grows to History once; the
+	// figures are of the steady state.
+	for _, bt := range batches {
+		tw.Apply(bt.Gateway, 1, bt)
+	}
+	for range 2 * len(batches) {
+		tw.Apply(batches[0].Gateway, 1, batches[0])
+	}
 	readings := 0
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
@@ -89,7 +114,13 @@ func BenchmarkApply(b *testing.B) {
 		tw.Apply(bt.Gateway, 1, bt)
 		readings += len(bt.Readings)
 	}
-	b.ReportMetric(float64(readings)/time.Since(start).Seconds(), "readings/s")
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(readings)/elapsed.Seconds(), "readings/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(readings), "ns/reading")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(readings), "allocs/reading")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(readings), "B/reading")
 }
 
 // BenchmarkEntitiesBBox queries a 1 km viewport of central Firenze over a
@@ -105,22 +136,30 @@ func BenchmarkEntitiesBBox(b *testing.B) {
 	b.ReportMetric(float64(n), "entities/query")
 }
 
-// BenchmarkTwinMemory reports the heap of a twin of 10,000 sites, each
-// with its latest readings, and 10,000 retained changes.
+// BenchmarkTwinMemory reports the heap of twins of 1,000, 10,000 and
+// 100,000 sites, each site with its latest readings, and up to 10,000
+// retained changes, and how long New took to place the sites.
 func BenchmarkTwinMemory(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		tw, sites := benchTwin(b, 10000)
-		at := time.Now()
-		for _, s := range sites {
-			tw.Apply(s.Gateway, 1, &wire.Batch{Gateway: s.Gateway, Readings: siteReadings(s, at, 20)})
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MB_heap")
-		runtime.KeepAlive(tw)
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("sites=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				start := time.Now()
+				tw, sites := benchTwin(b, n)
+				placed := time.Since(start)
+				at := time.Now()
+				for _, s := range sites {
+					tw.Apply(s.Gateway, 1, &wire.Batch{Gateway: s.Gateway, Readings: siteReadings(s, at, 20)})
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MB_heap")
+				b.ReportMetric(float64(placed.Milliseconds()), "new-ms")
+				runtime.KeepAlive(tw)
+			}
+		})
 	}
 }
 

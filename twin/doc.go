@@ -133,6 +133,11 @@
 // the machine's load):
 //
 //	BenchmarkApply (10,000 sites, 100-site batches)      ~740,000 readings/s
+//	BenchmarkApply at 1,000, 10,000 and 100,000 sites    2.43, 2.45, 2.50 allocs
+//	                                                     per reading: a reading
+//	                                                     costs the same however
+//	                                                     big the city (its site,
+//	                                                     areas, road, gateway)
 //	BenchmarkEntitiesBBox (1 km viewport of 10,000)      ~15 us per query (18 sites)
 //	BenchmarkTwinMemory (10,000 sites with readings)     ~30 MB heap, shapes included
 //	BenchmarkSetGatewaySites (100 of 10,000 sites, one moved)

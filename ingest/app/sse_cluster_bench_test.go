@@ -42,8 +42,8 @@ func BenchmarkIngestToSSECluster(b *testing.B) {
 	waitReady(b, addrB.Ops)
 
 	topics := cfgA.Topics()
-	pubs := make([]func([]byte), sseGateways)
-	for g := range sseGateways {
+	pubs := make([]func([]byte), sseToday.gateways)
+	for g := range sseToday.gateways {
 		id := fmt.Sprintf("gw%d", g+1)
 		mc, err := ingesttest.Connect(c.Nodes[0].MQTT, "ponte-edge-"+id, id, "")
 		if err != nil {
@@ -62,7 +62,7 @@ func BenchmarkIngestToSSECluster(b *testing.B) {
 	}{{"own", addrA.HTTP}, {"follower", addrB.HTTP}} {
 		b.Run(run.name, func(b *testing.B) {
 			epoch++
-			sseSubscribe(b, run.http).measure(b, pubs, epoch, sseInterval)
+			sseSubscribe(b, run.http).measure(b, pubs, epoch, sseToday)
 		})
 	}
 }
@@ -78,7 +78,7 @@ func clusterConfig(b *testing.B, name, broker, replica string) *config.Config {
 		b.Fatal(err)
 	}
 	y := fmt.Sprintf("%sinflux:\n  url: http://127.0.0.1:9\nhttp:\n  listen: 127.0.0.1:0\n  ops_listen: 127.0.0.1:0\nstate_dir: %s\ndead_letter:\n  dir: %s\n%s%s",
-		broker, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), sseTwinConfig(b, dir), replica)
+		broker, filepath.Join(dir, "state"), filepath.Join(dir, "dead"), sseTwinConfig(b, dir, sseToday), replica)
 	path := filepath.Join(dir, "ingest.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		b.Fatal(err)

@@ -51,15 +51,7 @@ func BenchmarkSSEFanout(b *testing.B) {
 // one of the 5,000 air-quality sites the clients follow.
 func BenchmarkSSEFanoutTwin(b *testing.B) {
 	const sites = 10000
-	var ss []twin.Site
-	for i := range sites {
-		cat := wire.CategoryAir
-		if i%2 == 1 {
-			cat = wire.CategoryTraffic
-		}
-		ss = append(ss, twin.Site{Gateway: "gw" + strconv.Itoa(i/100), Device: "d" + strconv.Itoa(i%100), Category: cat,
-			Lon: 11.1 + float64(i%100)*0.003, Lat: 43.7 + float64(i/100)*0.002, Interval: time.Minute})
-	}
+	ss := benchSites(sites, 0.002)
 	tw, err := twin.New(twin.Config{Sites: ss, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
@@ -69,6 +61,21 @@ func BenchmarkSSEFanoutTwin(b *testing.B) {
 		tw.Apply(ss[k].Gateway, 1, &wire.Batch{Gateway: ss[k].Gateway, Epoch: 1, Seqs: []uint64{uint64(i + 1)}, Readings: []wire.Reading{
 			{Device: ss[k].Device, Point: "no2", Value: wire.Float(float64(i)), Unit: "ug/m3", Time: time.Now(), Quality: wire.QualityGood}}})
 	})
+}
+
+// benchSites are n sites, air and traffic in turn, 100 per gateway, on a
+// grid of 100 columns 0.003 degrees apart and rows dLat apart.
+func benchSites(n int, dLat float64) []twin.Site {
+	var ss []twin.Site
+	for i := range n {
+		cat := wire.CategoryAir
+		if i%2 == 1 {
+			cat = wire.CategoryTraffic
+		}
+		ss = append(ss, twin.Site{Gateway: "gw" + strconv.Itoa(i/100), Device: "d" + strconv.Itoa(i%100), Category: cat,
+			Lon: 11.1 + float64(i%100)*0.003, Lat: 43.7 + float64(i/100)*dLat, Interval: time.Minute})
+	}
+	return ss
 }
 
 // benchFanout runs benchClients streams of AirQualityObserved changes

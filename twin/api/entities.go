@@ -26,15 +26,25 @@ func (a *API) handleEntities(w http.ResponseWriter, r *http.Request) {
 	seq := a.reader.LastSeq()
 	ents := a.scoped(r).Entities(f)
 	areas := indicatorLookup(a.reader)
-	buf := make([]byte, 0, 256*len(ents)+64)
-	buf = append(buf, `{"type":"FeatureCollection","features":[`...)
+	// The features first, then one buffer of their exact size: growing
+	// one buffer to 50 MB (100,000 sites) copied it over and over, most
+	// of the answer's time (BenchmarkEntitiesAnswer).
+	const head, tail = `{"type":"FeatureCollection","features":[`, "]}\n"
+	parts := make([][]byte, len(ents))
+	size := len(head) + len(tail) + len(ents)
 	for i, e := range ents {
+		parts[i] = marshalFeature(e, areas)
+		size += len(parts[i])
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, head...)
+	for i, p := range parts {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, marshalFeature(e, areas)...)
+		buf = append(buf, p...)
 	}
-	buf = append(buf, "]}\n"...)
+	buf = append(buf, tail...)
 	h := w.Header()
 	h.Set("Content-Type", geoJSON)
 	h.Set("Cache-Control", "no-store")

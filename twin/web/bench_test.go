@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -16,10 +18,17 @@ import (
 // how long the map takes from a change leaving the (fake) SSE stream to
 // the feature being painted in its new colour, with 10,000 sites loaded.
 // It reports the p50 and p99 of that latency and how long the first load
-// took. Run with -benchtime=50x for a stable sample.
+// took, and the page's JS heap once loaded (CDP Runtime.getHeapUsage).
+// It runs at 1,000, 10,000 and 100,000 sites (the cost curve of issue
+// 17). Run with -benchtime=50x for a stable sample.
 func BenchmarkMapChange(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("sites=%d", n), func(b *testing.B) { benchMapChange(b, n) })
+	}
+}
+
+func benchMapChange(b *testing.B, n int) {
 	needBuilt(b)
-	const n = 10000
 	api := newFakeAPI(b, n)
 	srv := serve(b, api)
 	br := browser.Start(b)
@@ -28,6 +37,17 @@ func BenchmarkMapChange(b *testing.B) {
 	p := br.NewPage(ctx)
 	defer p.DrainLog()
 
+	// PONTE_BENCH_JSPROFILE=file writes the page's CPU profile (CDP
+	// Profiler, .cpuprofile as Chromium's DevTools read it) of the load
+	// and the changes.
+	profile := os.Getenv("PONTE_BENCH_JSPROFILE")
+	if profile != "" {
+		for _, m := range []string{"Profiler.enable", "Profiler.start"} {
+			if _, err := p.Call(ctx, m, nil); err != nil {
+				b.Fatal(m, err)
+			}
+		}
+	}
 	start := time.Now()
 	if err := p.Navigate(ctx, srv.URL+"/map/#token="+testToken); err != nil {
 		b.Fatal(err)
@@ -40,6 +60,9 @@ func BenchmarkMapChange(b *testing.B) {
 		b.Fatalf("map not ready: %v", err)
 	}
 	load := time.Since(start)
+	var marks map[string]float64
+	_ = p.Eval(ctx, "Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('ponte:')).map((m) => [m.name, Math.round(m.startTime)]))", &marks)
+	b.Logf("first load %v; in the page (ms since navigation): %v", load, marks)
 	var count int
 	if err := p.Eval(ctx, "window.ponteMap.featureCount('site')", &count); err != nil {
 		b.Fatal(err)
@@ -51,6 +74,11 @@ func BenchmarkMapChange(b *testing.B) {
 	case <-api.connected:
 	case <-time.After(30 * time.Second):
 		b.Fatal("the map never opened the SSE stream")
+	}
+
+	var heap struct{ UsedSize, TotalSize float64 }
+	if raw, err := p.Call(ctx, "Runtime.getHeapUsage", nil); err != nil || json.Unmarshal(raw, &heap) != nil {
+		b.Fatalf("Runtime.getHeapUsage: %v (%s)", err, raw)
 	}
 
 	var lat []time.Duration
@@ -80,11 +108,25 @@ func BenchmarkMapChange(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	if profile != "" {
+		raw, err := p.Call(ctx, "Profiler.stop", nil)
+		var out struct{ Profile json.RawMessage }
+		if err == nil {
+			err = json.Unmarshal(raw, &out)
+		}
+		if err == nil {
+			err = os.WriteFile(fmt.Sprintf("%s-%d.cpuprofile", profile, n), out.Profile, 0o644)
+		}
+		if err != nil {
+			b.Fatal("Profiler.stop:", err)
+		}
+	}
 	slices.Sort(lat)
 	q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(load.Seconds(), "load-s")
+	b.ReportMetric(heap.UsedSize/(1<<20), "MB_js_heap")
 	b.ReportMetric(0, "ns/op")
-	browser.Shot(ctx, b, p, browser.Artifacts(b), "map-10k-sites.png")
+	browser.Shot(ctx, b, p, browser.Artifacts(b), fmt.Sprintf("map-%dk-sites.png", n/1000))
 }

@@ -5,7 +5,7 @@
 import * as maplibregl from 'maplibre-gl';
 import { CONGESTION, FLEET, FRESHNESS, NO_DATA, RAMP, indicatorLabel } from '../shared/ramp.js';
 import { escapeHTML, readConfig, saveToken } from './config.js';
-import { Store, freshnessColor, sourceOf } from './store.js';
+import { Store, drawn, freshnessColor, sourceOf } from './store.js';
 import { details } from './popup.js';
 import { T, lang, clock, num, setTimeZone } from './i18n.js';
 import { symbol } from './units.js';
@@ -114,7 +114,12 @@ map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 function addLayers() {
   const empty = { type: 'FeatureCollection', features: [] };
   for (const s of SOURCES) {
-    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', attribution: s === 'areas' ? ISTAT : undefined });
+    // A site's circle is at most 16 px across its centre (the gateways'),
+    // so a buffer of 32 (of a tile's 512) draws it whole where it crosses
+    // a tile's edge; the default (128) copied each site into up to four
+    // tiles, which at 100,000 sites is most of the tiles' features.
+    const buffer = s === 'sites' ? { buffer: 32 } : {};
+    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', ...buffer, attribution: s === 'areas' ? ISTAT : undefined });
   }
   // Zoomed out, the sites gather into clusters that count them by state.
   const is = (s) => ['case', ['==', ['get', 'freshness'], s], 1, 0];
@@ -201,7 +206,7 @@ function flush() {
   if (pending.has('sites')) scheduleClusters();
   for (const [source, feats] of pending) {
     if (source === 'areas') continue;
-    map.getSource(source).updateData({ add: [...feats.values()] }).then(() => { stats.appliedAt = performance.now(); });
+    map.getSource(source).updateData({ add: [...feats.values()].map(drawn) }).then(() => { stats.appliedAt = performance.now(); });
     hand(source, feats.values(), false);
   }
   pending.clear();
@@ -229,25 +234,42 @@ function setAll() {
   for (const s of ['roads', 'sites']) map.removeFeatureState({ source: s });
   for (const s of SOURCES) {
     const fc = store.collection(s);
-    map.getSource(s).setData(fc);
+    map.getSource(s).setData({ type: 'FeatureCollection', features: fc.features.map(drawn) });
     hand(s, fc.features, true);
   }
-  setClusters(store.collection('sites').features);
+  if (map.getZoom() >= CLUSTER_MAX_ZOOM) clustersStale = true; // drawn when zoomed out
+  else setClusters(store.collection('sites').features);
   if (attention) attention.refresh();
   if (filters) filters.fill();
 }
 
 // The clustered copy of the sites (gateways apart), redrawn at most once
-// a second: clustering cannot take partial updates.
+// a second: clustering cannot take partial updates. It is drawn only
+// zoomed out (below CLUSTER_MAX_ZOOM): zoomed in, changes only mark it
+// stale, and it is redrawn when the map zooms out again, so a 100,000-site
+// map does not copy every site to the clustering worker on each change
+// while nobody sees the clusters. Redrawing waits at least four times
+// what the last one took, so clustering never takes more than a fifth of
+// the page's time.
 let clusterTimer = 0;
+let clustersStale = false;
+let clusterCost = 0;
 function setClusters(features) {
-  const sites = features.filter((f) => f.properties.kind === 'site' && siteShown(f.properties));
+  const t0 = performance.now();
+  clustersStale = false;
+  const sites = [];
+  for (const f of features) if (f.properties.kind === 'site' && siteShown(f.properties)) sites.push(drawn(f));
   map.getSource('clustered').setData({ type: 'FeatureCollection', features: sites });
+  clusterCost = performance.now() - t0;
 }
 function scheduleClusters() {
+  if (map.getZoom() >= CLUSTER_MAX_ZOOM) { clustersStale = true; return; }
   if (clusterTimer) return;
-  clusterTimer = setTimeout(() => { clusterTimer = 0; if (!past) setClusters(store.collection('sites').features); }, 1000);
+  clusterTimer = setTimeout(() => { clusterTimer = 0; if (!past) setClusters(store.collection('sites').features); }, Math.max(1000, 4 * clusterCost));
 }
+map.on('zoom', () => {
+  if (clustersStale && !past && map.getZoom() < CLUSTER_MAX_ZOOM) setClusters(store.collection('sites').features);
+});
 
 // The filters' choice, and whether a site passes it.
 let filterChoice = { type: '', freshness: '' };
@@ -302,10 +324,20 @@ function fitToData() {
 // that nothing that changed while it loaded is lost.
 let snapshotSeq = '';
 
-async function loadEntities() {
-  const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; });
+// loadEntities loads every entity; frame frames the devices first (the
+// first load), so that the map hands its sources the data once, at the
+// zoom it opens at.
+// It leaves performance marks (ponte:entities-*) of each step, for the
+// benchmark and for looking at a slow first load.
+async function loadEntities(frame = false) {
+  performance.mark('ponte:entities-asked');
+  const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; performance.mark('ponte:entities-answered'); });
+  performance.mark('ponte:entities-parsed');
   store.load(fc);
+  if (frame) fitToData();
+  performance.mark('ponte:entities-stored');
   setAll();
+  performance.mark('ponte:entities-handed');
   $('count').textContent = T.entities(store.features.size);
 }
 
@@ -641,12 +673,11 @@ const ready = new Promise((resolve, reject) => {
       setupSearch({ store, pick, lang });
       labels = new Labels(map, store, { sitesVisible: siteShown, areaShown: (p) => p._level === store.level });
       travel = new TimeTravel({ api, onPast: showPast, onLive: backToLive });
-      await Promise.all([loadEntities(), loadIndicators().catch((err) => console.warn(err))]);
+      await Promise.all([loadEntities(true), loadIndicators().catch((err) => console.warn(err))]);
       setupLevels();
       keyboard = new Keyboard({ map, store, openPopup, closePopup, visible: siteShown, lang });
       flush();
       renderLegend();
-      fitToData();
       alarms = new Alarms({ api, base: cfg.api, onChange: alarmsChanged });
       alarms.start();
       commands = new Commands({ api, store, pick, token: cfg.token });
@@ -706,7 +737,7 @@ function showPast(snap, t) {
   }
   for (const f of store.features.values()) if (f.properties.kind === 'gateway') feats.push(f);
   map.removeFeatureState({ source: 'sites' });
-  map.getSource('sites').setData({ type: 'FeatureCollection', features: feats });
+  map.getSource('sites').setData({ type: 'FeatureCollection', features: feats.map(drawn) });
   setClusters(feats);
   pastIndicators = snap.indicators || null;
   if (pastIndicators) paintPastAreas();
@@ -784,7 +815,20 @@ window.ponteMap = {
     // Filtered in the query, so only this feature is decoded; then the
     // layers' colour expression: the live feature state, else the data.
     const source = sourceOf(f.properties.kind);
-    const hits = map.querySourceFeatures(source, { filter: ['==', ['get', '_id'], String(id)] });
+    const filter = ['==', ['get', '_id'], String(id)];
+    // First what is rendered around the feature's own point (the
+    // rendered-feature index: a few features, however many the map
+    // holds); else the whole source (every loaded tile: 100,000 sites
+    // take a good part of a second per call).
+    let hits = [];
+    const c = f.geometry && f.geometry.type === 'Point' ? f.geometry.coordinates : null;
+    const layers = { sites: ['sites', 'gateways'], roads: ['roads'] }[source];
+    if (c && layers) {
+      const p = map.project(c);
+      const box = [[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]];
+      hits = map.queryRenderedFeatures(box, { layers: layers.filter((l) => map.getLayer(l)), filter });
+    }
+    if (!hits.length) hits = map.querySourceFeatures(source, { filter });
     if (!hits.length) return null;
     const state = source === 'areas' || past ? {} : map.getFeatureState({ source, id: String(id) });
     return state.color || hits[0].properties._color;

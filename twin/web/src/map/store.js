@@ -45,6 +45,23 @@ export function roadColor(props) {
   return CONGESTION.unknown;
 }
 
+/**
+ * The copy of a feature handed to the map's sources: for sites and
+ * gateways only what their layers, filters and clusters read (the popup,
+ * the labels and the search read the store). A site's attributes, a few
+ * hundred bytes of JSON, were copied to the map's worker, cut into its
+ * tiles and decoded again for every tile the map loaded: at 100,000
+ * sites that was most of the page's time (BenchmarkMapChange's profile).
+ * Areas and roads, a few hundred, are handed whole.
+ */
+export function drawn(f) {
+  const p = f.properties;
+  if (p.kind !== 'site' && p.kind !== 'gateway') return f;
+  const q = { _id: p._id, kind: p.kind, type: p.type, freshness: p.freshness, _color: p._color };
+  if (p._ring) q._ring = p._ring;
+  return { type: 'Feature', id: f.id, geometry: f.geometry, properties: q };
+}
+
 /** Store holds the features and the indicators the page shows. */
 export class Store {
   constructor() {
