@@ -19,7 +19,10 @@ import (
 type Options struct {
 	// Profile is the profile file to serve.
 	Profile string
-	// ModbusTCP is the listen address for Modbus TCP (e.g. 127.0.0.1:5020).
+	// ModbusTCP is the listen address for Modbus TCP (e.g. 127.0.0.1:5020),
+	// or several, comma-separated: every address serves the same units, as
+	// many gateways of one model would (benchmarks simulate 1,000 devices
+	// behind ten addresses with one process).
 	ModbusTCP string
 	// ModbusRTU is the serial device for Modbus RTU (e.g. /dev/pts/3).
 	ModbusRTU string
@@ -72,7 +75,7 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("ponte-sim", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.Profile, "profile", "", "device profile `file` to serve (required)")
-	fs.StringVar(&o.ModbusTCP, "modbus-tcp", "", "serve Modbus TCP on `addr` (e.g. 127.0.0.1:5020)")
+	fs.StringVar(&o.ModbusTCP, "modbus-tcp", "", "serve Modbus TCP on `addr` (e.g. 127.0.0.1:5020; comma-separated for several, each serving every unit)")
 	fs.StringVar(&o.ModbusRTU, "modbus-rtu", "", "serve Modbus RTU on serial `device` (e.g. /dev/pts/3)")
 	fs.IntVar(&o.Baud, "baud", 0, "serial baud rate (default: the profile's, else 9600)")
 	fs.StringVar(&o.Parity, "parity", "", "serial parity N, E or O (default: the profile's, else N)")
@@ -225,4 +228,12 @@ func checkLoopback(addr string) error {
 		return fmt.Errorf("%q: expected a loopback address such as 127.0.0.1:8090 (the control API has no authentication)", addr)
 	}
 	return nil
+}
+
+// tcpAddrs returns the Modbus TCP listen addresses, none if not asked for.
+func (o Options) tcpAddrs() []string {
+	if o.ModbusTCP == "" {
+		return nil
+	}
+	return strings.Split(o.ModbusTCP, ",")
 }

@@ -89,10 +89,10 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 	if len(ctrl.Units) > 0 {
 		srv := NewModbusServer(log, ctrl.Units...)
 		g.Go(func() error { updateLoop(ctx, ctrl.Units, clock, o.Update); return nil })
-		if o.ModbusTCP != "" {
-			ln, err := net.Listen("tcp", o.ModbusTCP)
+		for _, addr := range o.tcpAddrs() {
+			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				setup = append(setup, fmt.Errorf("listen modbus tcp: %w", err))
+				setup = append(setup, fmt.Errorf("listen modbus tcp %s: %w", addr, err))
 			} else {
 				log.Info("serving modbus tcp", "addr", ln.Addr().String(), "units", len(o.Units), "profile", p.Model)
 				g.Go(func() error { return srv.ServeTCP(ctx, ln) })
