@@ -132,6 +132,12 @@ func bestHint(seq uint64, cands ...pos) pos {
 // the damage it met; damaged segments are skipped from the damage on.
 func (b *Buffer) walk(snap []segSnap, from uint64, hint pos, visit func(seq uint64, ms int64, data []byte) bool) (pos, []damage, error) {
 	var dmg []damage
+	// The read buffer is reused from walk to walk: the uplink's reads and
+	// the head's moves after each ack are a hundred walks a second at
+	// 100k readings/s, and a fresh 256 kB each was most of the agent's
+	// garbage.
+	scanBuf := b.takeScanBuf()
+	defer func() { b.scanBufs.Put(&scanBuf) }()
 	for _, s := range snap {
 		end := s.end
 		if s.badAt != 0 {
@@ -148,7 +154,8 @@ func (b *Buffer) walk(snap []segSnap, from uint64, hint pos, visit func(seq uint
 		if err != nil {
 			return pos{}, dmg, fmt.Errorf("open segment: %w", err)
 		}
-		sc := newScanner(f, s.base, off, s.size)
+		sc := newScanner(f, s.base, off, s.size, scanBuf)
+		scanBuf = sc.buffer()
 		for seq < end {
 			at := sc.off
 			data, ms, st, err := sc.next()
@@ -227,4 +234,13 @@ func (b *Buffer) countBadLocked() {
 			s.badEnd = end
 		}
 	}
+}
+
+// takeScanBuf returns a read buffer for a walk: one a finished walk left,
+// or nil (the scanner makes one).
+func (b *Buffer) takeScanBuf() []byte {
+	if p, ok := b.scanBufs.Get().(*[]byte); ok {
+		return *p
+	}
+	return nil
 }
