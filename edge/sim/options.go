@@ -32,6 +32,11 @@ type Options struct {
 	Parity   string
 	DataBits int
 	StopBits int
+	// PaceLine makes Modbus RTU replies arrive when they would on a real
+	// line of those settings (see ModbusServer.PaceLine), instead of at
+	// the pseudo-terminal's memory speed: for measuring a bus at its
+	// baud-rate limit.
+	PaceLine bool
 	// Units are the Modbus unit IDs served, each its own device with seed
 	// Seed+unit.
 	Units []uint8
@@ -81,6 +86,7 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	fs.StringVar(&o.Parity, "parity", "", "serial parity N, E or O (default: the profile's, else N)")
 	fs.IntVar(&o.DataBits, "data-bits", 0, "serial data bits (default 8)")
 	fs.IntVar(&o.StopBits, "stop-bits", 0, "serial stop bits (default 1)")
+	fs.BoolVar(&o.PaceLine, "pace-line", false, "answer Modbus RTU requests when a real line of the baud rate would deliver the reply (a pty is memory speed)")
 	units := fs.String("units", "1", "Modbus unit `ids`, e.g. 1,2,3 or 1-100")
 	fs.StringVar(&o.Serial, "serial", "", "run a line-format device on serial `device`")
 	fs.StringVar(&o.MQTT, "mqtt", "", "publish to the MQTT broker at `url` (tcp://host:port)")
