@@ -62,13 +62,19 @@ var footprintShapes = []footprintShape{
 // measured wall time, the points/s the acknowledger received, the readings
 // lost (polled but never acknowledged), polls later than 1.5 intervals
 // after the device's previous one, and the p99 age of a batch's oldest
-// reading when it reached the acknowledger.
+// reading when it reached the acknowledger. PONTE_BENCH_EDGE runs another
+// ponte-edge binary (a before/after comparison).
 func BenchmarkAgentFootprint(b *testing.B) {
 	secs := 20
 	if s := benchSeconds(); s > 0 {
 		secs = s
 	}
-	edgeBin := buildBinary(b, "github.com/ponte-city/ponte/cmd/ponte-edge")
+	// PONTE_BENCH_EDGE names another ponte-edge binary, to compare a
+	// change with what came before it in the same conditions.
+	edgeBin := os.Getenv("PONTE_BENCH_EDGE")
+	if edgeBin == "" {
+		edgeBin = buildBinary(b, "github.com/ponte-city/ponte/cmd/ponte-edge")
+	}
 	simBin := buildBinary(b, "github.com/ponte-city/ponte/cmd/ponte-sim")
 	for _, shape := range footprintShapes {
 		b.Run(shape.name, func(b *testing.B) {
