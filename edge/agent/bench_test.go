@@ -154,8 +154,13 @@ func runFootprint(b *testing.B, shape footprintShape, edgeBin, simBin string, me
 	// Everything polled up to t1 must arrive, without a gap, and be
 	// acknowledged back to the agent's buffer.
 	// (A bounded wait, not Eventually: the figures are reported either way.)
-	delivered := false
-	for end := time.Now().Add(60 * time.Second); !delivered && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+	// A shape without a target (100x) overloads the machine: its backlog
+	// is reported, not waited for.
+	delivered, patience := false, 60*time.Second
+	if shape.target.mb == 0 {
+		patience = 0
+	}
+	for end := time.Now().Add(patience); !delivered && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		delivered = ack.contiguous() >= uint64(polled) &&
 			metricSum(b, "http://"+listen+"/metrics", "ponte_edge_buffer_acked_seq") >= polled
 	}
@@ -186,7 +191,7 @@ func runFootprint(b *testing.B, shape footprintShape, edgeBin, simBin string, me
 		shape.name, shape.addrs*shape.units, shape.points, want, wall, load,
 		float64(rss)/1024, float64(hwm)/1024, cpuPct, 1e6*(cpu1-cpu0)/float64(n1-n0), target,
 		simPct, polledRate, rate, 100*rate/want, polled, lost, dropped, late, p99*1000)
-	if !delivered || dropped > 0 {
+	if shape.target.mb > 0 && (!delivered || dropped > 0) {
 		b.Errorf("not every polled reading was delivered and acknowledged: polled %.0f, contiguous at the acknowledger %d, dropped %.0f",
 			polled, ack.contiguous(), dropped)
 	}
