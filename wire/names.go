@@ -11,25 +11,34 @@ const maxNames = 1 << 16
 // starts afresh), so a stream of distinct names cannot grow it unbounded.
 type Names struct {
 	m map[string]string
+	// last is the last device, point and unit name decoded: a poll's
+	// records run with one device and mostly one unit, and comparing
+	// with the last one is cheaper than a lookup.
+	last [3]string
 }
 
 // DecodeRecord is DecodeRecord (the package function) with the names
 // taken from n.
 func (n *Names) DecodeRecord(data []byte) (Reading, error) { return decodeRecord(data, n) }
 
-// string reads a name from d, from n's table when n is not nil.
-func (n *Names) string(d *decoder) string {
+// string reads the name of field (0 device, 1 point, 2 unit) from d,
+// from n's table when n is not nil.
+func (n *Names) string(d *decoder, field int) string {
 	if n == nil {
 		return d.string()
 	}
 	b := d.stringBytes()
-	if s, ok := n.m[string(b)]; ok { // the lookup does not allocate
-		return s
+	if string(b) == n.last[field] { // the comparison does not allocate
+		return n.last[field]
 	}
-	if n.m == nil || len(n.m) >= maxNames {
-		n.m = make(map[string]string)
+	s, ok := n.m[string(b)] // nor does the lookup
+	if !ok {
+		if n.m == nil || len(n.m) >= maxNames {
+			n.m = make(map[string]string)
+		}
+		s = string(b)
+		n.m[s] = s
 	}
-	s := string(b)
-	n.m[s] = s
+	n.last[field] = s
 	return s
 }

@@ -30,7 +30,7 @@ func DecodeRecord(data []byte) (Reading, error) { return decodeRecord(data, nil)
 // from names, if not nil.
 func decodeRecord(data []byte, names *Names) (Reading, error) {
 	d := decoder{buf: data}
-	r := Reading{Device: names.string(&d), Point: names.string(&d), Unit: names.string(&d)}
+	r := Reading{Device: names.string(&d, 0), Point: names.string(&d, 1), Unit: names.string(&d, 2)}
 	r.Time = timeOf(d.varint())
 	r.Quality = Quality(d.byte())
 	if d.err == nil && r.Quality > QualityBadRange {
