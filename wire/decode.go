@@ -206,19 +206,22 @@ func (d *decoder) count(min int) int {
 	return int(c)
 }
 
-func (d *decoder) string() string {
+func (d *decoder) string() string { return string(d.stringBytes()) }
+
+// stringBytes reads a string and returns its bytes, aliasing the input.
+func (d *decoder) stringBytes() []byte {
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.buf)-d.off) {
 		d.fail(ErrTruncated, "string of %d bytes, %d left", n, len(d.buf)-d.off)
 	}
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	s := d.buf[d.off : d.off+int(n)]
 	d.off += int(n)
 	if !utf8.Valid(s) {
 		d.fail(ErrCorrupt, "string is not UTF-8")
-		return ""
+		return nil
 	}
-	return string(s)
+	return s
 }

@@ -24,9 +24,13 @@ func AppendRecord(dst []byte, r *Reading) []byte {
 }
 
 // DecodeRecord parses one buffer record written by AppendRecord.
-func DecodeRecord(data []byte) (Reading, error) {
+func DecodeRecord(data []byte) (Reading, error) { return decodeRecord(data, nil) }
+
+// decodeRecord is DecodeRecord taking the device, point and unit names
+// from names, if not nil.
+func decodeRecord(data []byte, names *Names) (Reading, error) {
 	d := decoder{buf: data}
-	r := Reading{Device: d.string(), Point: d.string(), Unit: d.string()}
+	r := Reading{Device: names.string(&d, 0), Point: names.string(&d, 1), Unit: names.string(&d, 2)}
 	r.Time = timeOf(d.varint())
 	r.Quality = Quality(d.byte())
 	if d.err == nil && r.Quality > QualityBadRange {

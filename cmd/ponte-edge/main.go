@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -65,6 +66,11 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" { // see agent.MemoryLimit
+		n := len(a.Status().Devices)
+		debug.SetMemoryLimit(agent.MemoryLimit(n))
+		log.Debug("memory limit", "bytes", agent.MemoryLimit(n), "devices", n)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -76,6 +76,10 @@ type Buffer struct {
 	check     checkpoint
 	metaDirty bool
 	metaAt    time.Time // when the metadata was last written
+
+	// scanBufs holds read buffers of finished walks (*[]byte), so that
+	// concurrent walks (Read, the loop's maintenance) each have one.
+	scanBufs sync.Pool
 }
 
 // segment is one published segment file. Fields are guarded by Buffer.mu.

@@ -245,7 +245,7 @@ func (b *Buffer) recoverTail(md *meta) (uint64, error) {
 		return 0, fmt.Errorf("open last segment: %w", err)
 	}
 	defer f.Close()
-	sc := newScanner(f, ls.base, start, ls.size)
+	sc := newScanner(f, ls.base, start, ls.size, nil)
 	var st scanStatus
 	for {
 		_, _, st, err = sc.next()
@@ -352,7 +352,7 @@ func (b *Buffer) recoverHead(md *meta) {
 		return
 	}
 	defer f.Close()
-	if _, ms, st, err := newScanner(f, s.base, md.HeadOffset, s.size).next(); err == nil && st == scanOK {
+	if _, ms, st, err := newScanner(f, s.base, md.HeadOffset, s.size, nil).next(); err == nil && st == scanOK {
 		b.head = pos{seq: md.HeadSeq, seg: s.first, off: md.HeadOffset, ms: ms, timed: true}
 	}
 }

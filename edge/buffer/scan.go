@@ -16,8 +16,13 @@ const (
 	scanBad             // a frame does not verify
 )
 
-// readChunk is how much a scanner reads from the file at a time.
+// readChunk is how much a scanner reads from the file at a time, at most.
 const readChunk = 256 << 10
+
+// firstChunk is a scanner's first read: the uplink reads a batch (about
+// 50 kB of records) and the head moves over one after each ack, so most
+// walks stop early. Reads double from here up to readChunk.
+const firstChunk = 32 << 10
 
 // scanner reads the frames of one segment file in order between a start
 // offset and a byte limit, with large ReadAt calls. It is used by one
@@ -29,11 +34,21 @@ type scanner struct {
 	end  int64 // byte limit, exclusive
 	buf  []byte
 	r, w int
+	// chunk is how much the next fill reads.
+	chunk int
 }
 
-func newScanner(f File, base, off, end int64) *scanner {
-	return &scanner{f: f, base: base, off: off, end: end, buf: make([]byte, min(readChunk, max(end-off, 64)))}
+// newScanner returns a scanner of f from off to end. buf, if not nil, is
+// reused as its read buffer (see scanner.buffer).
+func newScanner(f File, base, off, end int64, buf []byte) *scanner {
+	if want := int(min(readChunk, max(end-off, 64))); cap(buf) < want {
+		buf = make([]byte, want)
+	}
+	return &scanner{f: f, base: base, off: off, end: end, buf: buf[:cap(buf)], chunk: firstChunk}
 }
+
+// buffer returns the scanner's read buffer, for the next scanner.
+func (s *scanner) buffer() []byte { return s.buf }
 
 // next returns the next frame; data aliases the scanner's buffer and stays
 // valid until the following call. On scanTorn and scanBad the scanner
@@ -73,7 +88,8 @@ func (s *scanner) fill(need int) error {
 		s.buf = nb
 	}
 	at := s.off + int64(n)
-	want := min(int64(len(s.buf)-n), s.end-at)
+	want := min(int64(len(s.buf)-n), s.end-at, int64(max(s.chunk, need-n)))
+	s.chunk = min(2*s.chunk, readChunk)
 	got, err := s.f.ReadAt(s.buf[n:n+int(want)], at)
 	s.w += got
 	if errors.Is(err, io.EOF) || (err == nil && got == 0) {

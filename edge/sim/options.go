@@ -19,7 +19,10 @@ import (
 type Options struct {
 	// Profile is the profile file to serve.
 	Profile string
-	// ModbusTCP is the listen address for Modbus TCP (e.g. 127.0.0.1:5020).
+	// ModbusTCP is the listen address for Modbus TCP (e.g. 127.0.0.1:5020),
+	// or several, comma-separated: every address serves the same units, as
+	// many gateways of one model would (benchmarks simulate 1,000 devices
+	// behind ten addresses with one process).
 	ModbusTCP string
 	// ModbusRTU is the serial device for Modbus RTU (e.g. /dev/pts/3).
 	ModbusRTU string
@@ -29,6 +32,11 @@ type Options struct {
 	Parity   string
 	DataBits int
 	StopBits int
+	// PaceLine makes Modbus RTU replies arrive when they would on a real
+	// line of those settings (see ModbusServer.PaceLine), instead of at
+	// the pseudo-terminal's memory speed: for measuring a bus at its
+	// baud-rate limit.
+	PaceLine bool
 	// Units are the Modbus unit IDs served, each its own device with seed
 	// Seed+unit.
 	Units []uint8
@@ -72,12 +80,13 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("ponte-sim", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.Profile, "profile", "", "device profile `file` to serve (required)")
-	fs.StringVar(&o.ModbusTCP, "modbus-tcp", "", "serve Modbus TCP on `addr` (e.g. 127.0.0.1:5020)")
+	fs.StringVar(&o.ModbusTCP, "modbus-tcp", "", "serve Modbus TCP on `addr` (e.g. 127.0.0.1:5020; comma-separated for several, each serving every unit)")
 	fs.StringVar(&o.ModbusRTU, "modbus-rtu", "", "serve Modbus RTU on serial `device` (e.g. /dev/pts/3)")
 	fs.IntVar(&o.Baud, "baud", 0, "serial baud rate (default: the profile's, else 9600)")
 	fs.StringVar(&o.Parity, "parity", "", "serial parity N, E or O (default: the profile's, else N)")
 	fs.IntVar(&o.DataBits, "data-bits", 0, "serial data bits (default 8)")
 	fs.IntVar(&o.StopBits, "stop-bits", 0, "serial stop bits (default 1)")
+	fs.BoolVar(&o.PaceLine, "pace-line", false, "answer Modbus RTU requests when a real line of the baud rate would deliver the reply (a pty is memory speed)")
 	units := fs.String("units", "1", "Modbus unit `ids`, e.g. 1,2,3 or 1-100")
 	fs.StringVar(&o.Serial, "serial", "", "run a line-format device on serial `device`")
 	fs.StringVar(&o.MQTT, "mqtt", "", "publish to the MQTT broker at `url` (tcp://host:port)")
@@ -225,4 +234,12 @@ func checkLoopback(addr string) error {
 		return fmt.Errorf("%q: expected a loopback address such as 127.0.0.1:8090 (the control API has no authentication)", addr)
 	}
 	return nil
+}
+
+// tcpAddrs returns the Modbus TCP listen addresses, none if not asked for.
+func (o Options) tcpAddrs() []string {
+	if o.ModbusTCP == "" {
+		return nil
+	}
+	return strings.Split(o.ModbusTCP, ",")
 }

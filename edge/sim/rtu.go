@@ -166,6 +166,7 @@ func (s *ModbusServer) ServeRTU(ctx context.Context, port io.ReadWriter) error {
 	go readChunks(ctx, port, chunks, errc)
 
 	var asm rtuAssembler
+	var frameStart time.Time // when the first byte of the pending frame arrived
 	gap := time.NewTimer(time.Hour)
 	gap.Stop()
 	defer gap.Stop()
@@ -184,11 +185,15 @@ func (s *ModbusServer) ServeRTU(ctx context.Context, port io.ReadWriter) error {
 				asm.reset()
 			}
 		case b := <-chunks:
+			if !asm.pending() {
+				frameStart = time.Now()
+			}
 			asm.feed(b)
 			for frame := asm.next(); frame != nil; frame = asm.next() {
-				if err := s.answerRTU(port, frame); err != nil {
+				if err := s.answerRTU(port, frame, frameStart); err != nil {
 					return err
 				}
+				frameStart = time.Now() // a next frame in the same chunk
 			}
 			if asm.pending() {
 				gap.Reset(rtuGap)
@@ -225,8 +230,10 @@ func readChunks(ctx context.Context, port io.Reader, chunks chan<- []byte, errc 
 	}
 }
 
-// answerRTU handles one request frame and writes the reply, if any.
-func (s *ModbusServer) answerRTU(port io.Writer, frame []byte) error {
+// answerRTU handles one request frame, whose first byte arrived at start,
+// and writes the reply, if any (when a real line would deliver it, under
+// PaceLine).
+func (s *ModbusServer) answerRTU(port io.Writer, frame []byte, start time.Time) error {
 	id, pdu := frame[0], frame[1:len(frame)-2]
 	if id == 0 {
 		if pdu[0] == fcWriteSingleCoil || pdu[0] == fcWriteSingleReg ||
@@ -252,6 +259,7 @@ func (s *ModbusServer) answerRTU(port io.Writer, frame []byte) error {
 	default:
 		out = appendCRC(append([]byte{id}, resp...))
 	}
+	s.paceReply(start, len(frame), len(out))
 	if _, err := port.Write(out); err != nil {
 		return fmt.Errorf("write modbus rtu reply of unit %d: %w", id, err)
 	}

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 func TestCRC16KnownVector(t *testing.T) {
@@ -87,7 +88,7 @@ func FuzzRTURequest(f *testing.F) {
 			if !crcOK(fr) {
 				t.Fatalf("frame % X with a bad CRC", fr)
 			}
-			if err := s.answerRTU(&out, fr); err != nil {
+			if err := s.answerRTU(&out, fr, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 		}

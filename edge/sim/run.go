@@ -89,16 +89,20 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 	if len(ctrl.Units) > 0 {
 		srv := NewModbusServer(log, ctrl.Units...)
 		g.Go(func() error { updateLoop(ctx, ctrl.Units, clock, o.Update); return nil })
-		if o.ModbusTCP != "" {
-			ln, err := net.Listen("tcp", o.ModbusTCP)
+		for _, addr := range o.tcpAddrs() {
+			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				setup = append(setup, fmt.Errorf("listen modbus tcp: %w", err))
+				setup = append(setup, fmt.Errorf("listen modbus tcp %s: %w", addr, err))
 			} else {
 				log.Info("serving modbus tcp", "addr", ln.Addr().String(), "units", len(o.Units), "profile", p.Model)
 				g.Go(func() error { return srv.ServeTCP(ctx, ln) })
 			}
 		}
 		if o.ModbusRTU != "" {
+			if o.PaceLine {
+				baud, parity, data, stop := lineSettings(o, p)
+				srv.PaceLine(NewLineTiming(baud, data, parity, stop))
+			}
 			port, err := openSerial(o, p, o.ModbusRTU)
 			if err != nil {
 				setup = append(setup, err)
@@ -240,11 +244,7 @@ func updateLoop(ctx context.Context, units []*ModbusUnit, clock *Clock, every ti
 // falling back to the profile's, then 9600 8N1. A read timeout keeps
 // reads from blocking shutdown.
 func openSerial(o Options, p *profile.Profile, dev string) (*serial.Port, error) {
-	baud, parity, data, stop := o.Baud, o.Parity, o.DataBits, o.StopBits
-	if s := p.Serial; s != nil {
-		baud, parity, data, stop = orInt(baud, s.Baud), orStr(parity, s.Parity), orInt(data, s.DataBits), orInt(stop, s.StopBits)
-	}
-	baud, parity, data, stop = orInt(baud, 9600), orStr(parity, "N"), orInt(data, 8), orInt(stop, 1)
+	baud, parity, data, stop := lineSettings(o, p)
 	if _, err := os.Stat(dev); err != nil {
 		return nil, fmt.Errorf("open serial %s: %w", dev, err)
 	}
@@ -254,6 +254,16 @@ func openSerial(o Options, p *profile.Profile, dev string) (*serial.Port, error)
 		return nil, fmt.Errorf("open serial %s %d %d%s%d: %w", dev, baud, data, parity, stop, err)
 	}
 	return port, nil
+}
+
+// lineSettings are the serial settings of the options, falling back to
+// the profile's, then 9600 8N1.
+func lineSettings(o Options, p *profile.Profile) (baud int, parity string, data, stop int) {
+	baud, parity, data, stop = o.Baud, o.Parity, o.DataBits, o.StopBits
+	if s := p.Serial; s != nil {
+		baud, parity, data, stop = orInt(baud, s.Baud), orStr(parity, s.Parity), orInt(data, s.DataBits), orInt(stop, s.StopBits)
+	}
+	return orInt(baud, 9600), orStr(parity, "N"), orInt(data, 8), orInt(stop, 1)
 }
 
 func orInt(v, def int) int {

@@ -208,3 +208,30 @@ func TestBinary(t *testing.T) {
 		t.Errorf("bad flags: exit %v, want 2\n%s", err, out)
 	}
 }
+
+// TestRunSeveralTCPAddresses serves the same units on every address of a
+// comma-separated --modbus-tcp, as the agent's scale benchmarks use it.
+func TestRunSeveralTCPAddresses(t *testing.T) {
+	a := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	b := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	o, err := ParseArgs([]string{"--profile", writeProfile(t, meterYAML), "--modbus-tcp", a + "," + b, "--units", "1-2"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, nil, o) }()
+	for _, addr := range []string{a, b} {
+		testenv.Eventually(t, 10*time.Second, "ponte-sim listening on "+addr, testenv.TCPOpen(addr))
+		for unit := byte(1); unit <= 2; unit++ {
+			c, _ := tcpClient(t, addr, unit)
+			if _, err := c.ReadInputRegisters(0, 12); err != nil {
+				t.Errorf("%s unit %d: %v", addr, unit, err)
+			}
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ type ModbusServer struct {
 	log   *slog.Logger
 	units map[uint8]*ModbusUnit
 	ids   []uint8
+	line  LineTiming // see PaceLine; set before serving
 }
 
 // NewModbusServer returns a server for the units. A later unit with the

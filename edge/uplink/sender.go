@@ -58,6 +58,9 @@ type sender struct {
 	badN     int
 	badFirst error
 	readErr  string
+	// recs and arena are reused by every buffer read (Buffer.ReadInto).
+	recs  []buffer.Record
+	arena []byte
 }
 
 func newSender(f *Forwarder) *sender {
@@ -246,7 +249,10 @@ func (s *sender) ackDeadline() (time.Time, bool) {
 func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan struct{}, wait time.Time, err error) {
 	f := s.f
 	changed = f.buf.Changed()
-	recs, err := f.buf.Read(s.cursor, f.cfg.BatchMaxReadings, f.cfg.BatchMaxBytes)
+	// The records are framed (decoded and encoded afresh) before the
+	// next read, so one arena serves every read.
+	recs, arena, err := f.buf.ReadInto(s.cursor, f.cfg.BatchMaxReadings, f.cfg.BatchMaxBytes, s.recs, s.arena)
+	s.recs, s.arena = recs, arena
 	if errors.Is(err, buffer.ErrClosed) {
 		return false, nil, time.Time{}, err
 	}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
 )
 
@@ -195,4 +197,26 @@ func BenchmarkPlan(b *testing.B) {
 	b.ReportMetric(float64(len(m.Points))*float64(b.N)/b.Elapsed().Seconds(), "points/s")
 	b.ReportMetric(float64(len(reqs))/float64(len(m.Points)), "requests/point")
 	b.Logf("%d points -> %d requests (%.3f requests per point)", len(m.Points), len(reqs), float64(len(reqs))/float64(len(m.Points)))
+}
+
+// TestPlansShared checks that devices of one profile poll with one plan,
+// and that a device of another profile keeps its own.
+func TestPlansShared(t *testing.T) {
+	p, other := float32Profile(10), float32Profile(20)
+	var devs []source.Device
+	for i, pr := range []*profile.Profile{p, p, other} {
+		devs = append(devs, source.Device{Name: fmt.Sprintf("d%d", i), Profile: pr, Address: "tcp://10.0.0.1:502", Unit: uint8(i + 1), Interval: time.Second})
+	}
+	s, err := New(Config{Devices: devs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := s.buses[0].devs
+	first := func(d *device) *Request { return &d.jobs[0].reqs[0] }
+	if first(ds[0]) != first(ds[1]) {
+		t.Error("two devices of one profile plan separately")
+	}
+	if first(ds[0]) == first(ds[2]) || len(ds[2].jobs[0].reqs[0].Slots) != 20 {
+		t.Error("a device of another profile got the first profile's plan")
+	}
 }

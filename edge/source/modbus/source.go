@@ -51,6 +51,7 @@ func newSource(cfg Config, mkLink func(key string, line *source.SerialLine) link
 	}
 	s := &Source{}
 	byKey := map[string]*bus{}
+	shared := plans{}
 	for _, d := range cfg.Devices {
 		key, line, _ := busKey(d.Address) // checked by Validate
 		b := byKey[key]
@@ -60,7 +61,9 @@ func newSource(cfg Config, mkLink func(key string, line *source.SerialLine) link
 			byKey[key] = b
 			s.buses = append(s.buses, b)
 		}
-		b.devs = append(b.devs, newDevice(d, b.log))
+		dev := newDevice(d, b.log)
+		shared.share(dev)
+		b.devs = append(b.devs, dev)
 	}
 	return s, nil
 }
