@@ -73,7 +73,7 @@ func BenchmarkReplayBacklog(b *testing.B) {
 	testenv.WriteFile(b, filepath.Join(dir, "rp-site.yaml"), siteYAML(replayGW, "tcp://127.0.0.1:1883", e2ePassword(replayGW), filepath.Join(dir, "unused"), "127.0.0.1:502", devs))
 
 	// The backlog: polls of every meter, a second apart, ending now.
-	buf, err := buffer.Open(context.Background(), buffer.Config{Dir: filepath.Join(dir, "buffer")})
+	buf, err := buffer.Open(context.Background(), buffer.Config{Dir: filepath.Join(dir, "buffer"), SyncInterval: 5 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,11 +99,14 @@ func BenchmarkReplayBacklog(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if k == polls-1 {
-			if err := c.Wait(context.Background()); err != nil {
-				b.Fatal(err)
-			}
+		// The buffer holds at most DefaultMemoryRecords not yet durable
+		// (Append never blocks): wait, as a gateway's polls would.
+		if err := c.Wait(context.Background()); err != nil {
+			b.Fatal(err)
 		}
+	}
+	if st := buf.Stats(); st.Records != uint64(total) {
+		b.Fatalf("the buffer holds %d records, want the backlog's %d", st.Records, total)
 	}
 	b.Logf("backlog: %d readings (%d polls of %d meters x %d points) in the buffer in %.1f s", total, polls, replayDevices, replayPoints, time.Since(fillStart).Seconds())
 
