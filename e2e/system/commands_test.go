@@ -179,18 +179,7 @@ func startCommands(t testing.TB, extra string) *cmdSystem {
 	daliAddr, unit := startDALI(t)
 	signAddr, sign := startModbusSim(t, "ditel-dn-display-modbus")
 	ns := testenv.Mosquitto(t)
-	site := fmt.Sprintf(`gateway:
-  id: %s
-uplink:
-  broker: tcp://127.0.0.1:1883
-  password: %s
-  batch_max_wait: 100ms
-buffer:
-  dir: %s
-http:
-  listen: 127.0.0.1:0
-devices:
-  - name: %s
+	site := siteHeader(cmdGW, "tcp://127.0.0.1:1883", e2ePassword(cmdGW), filepath.Join(dir, "buffer")) + fmt.Sprintf(`  - name: %s
     profile: intesis-dali-modbus
     address: "tcp://%s"
     unit: 1
@@ -211,7 +200,7 @@ devices:
     interval: 1h
     location: {lon: 11.25300, lat: 43.76800}
     entity: %s
-`, cmdGW, e2ePassword(cmdGW), filepath.Join(dir, "buffer"), daliDevice, daliAddr, daliEntity, signDevice, signAddr, signEntity, ws558Device, ns.URL, ws558DevEUI, ws558Entity)
+`, daliDevice, daliAddr, daliEntity, signDevice, signAddr, signEntity, ws558Device, ns.URL, ws558DevEUI, ws558Entity)
 	sitePath := filepath.Join(dir, "site.yaml")
 	testenv.WriteFile(t, sitePath, site)
 	ing, cfg := startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{cmdGW},

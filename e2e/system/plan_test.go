@@ -60,18 +60,7 @@ func startPlanSystem(t testing.TB) (*cmdSystem, *sim.RSMPSite, *sim.RSMPSite, st
 			t.Fatal(err)
 		}
 	}
-	siteYAML := fmt.Sprintf(`gateway:
-  id: %s
-uplink:
-  broker: tcp://127.0.0.1:1883
-  password: %s
-  batch_max_wait: 100ms
-buffer:
-  dir: %s
-http:
-  listen: 127.0.0.1:0
-devices:
-  - name: %s
+	siteYAML := siteHeader(planGW, "tcp://127.0.0.1:1883", e2ePassword(planGW), filepath.Join(dir, "buffer")) + fmt.Sprintf(`  - name: %s
     profile: rsmp-tlc-sxl-1.2
     address: "rsmp://%s?site=%s"
     security_code_file: duomo.code
@@ -85,7 +74,7 @@ devices:
     interval: 1s
     location: {lon: 11.24800, lat: 43.78100}
     entity: %s
-`, planGW, e2ePassword(planGW), filepath.Join(dir, "buffer"), tlcDevice, addr, tlcSite, tlcEntity, tlcWrong, wrongAddr, tlcWrongSite, tlcWrongEnt)
+`, tlcDevice, addr, tlcSite, tlcEntity, tlcWrong, wrongAddr, tlcWrongSite, tlcWrongEnt)
 	sitePath := filepath.Join(dir, "site.yaml")
 	testenv.WriteFile(t, sitePath, siteYAML)
 	ing, cfg := startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{planGW},

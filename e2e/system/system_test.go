@@ -89,11 +89,17 @@ var baDevices = []e2eDevice{
 	{"ba-poggiofranco-meter", "eastron-sdm630-v2", "rtu:///dev/ttyUSB0?baud=19200&parity=E", 1, "", "60s", 16.86500, 41.10100, "urn:ngsi-ld:StreetlightControlCabinet:ba-poggiofranco"},
 }
 
+// siteHeader is a site config's gateway, uplink, buffer and http sections
+// and the "devices:" line its devices follow.
+func siteHeader(gw, broker, password, bufDir string) string {
+	return fmt.Sprintf("gateway:\n  id: %s\nuplink:\n  broker: %s\n  password: %s\n  batch_max_wait: 100ms\nbuffer:\n  dir: %s\nhttp:\n  listen: 127.0.0.1:0\ndevices:\n",
+		gw, broker, password, bufDir)
+}
+
 // siteYAML is a gateway's site config.
 func siteYAML(gw, broker, password, bufDir, modbusAddr string, devs []e2eDevice) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "gateway:\n  id: %s\nuplink:\n  broker: %s\n  password: %s\n  batch_max_wait: 100ms\nbuffer:\n  dir: %s\nhttp:\n  listen: 127.0.0.1:0\ndevices:\n",
-		gw, broker, password, bufDir)
+	b.WriteString(siteHeader(gw, broker, password, bufDir))
 	for _, d := range devs {
 		addr := d.address
 		if addr == "ADDR" {
