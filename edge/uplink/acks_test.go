@@ -159,6 +159,7 @@ func TestUndecodableRecordsAreSkippedAndFreed(t *testing.T) {
 	b := openBuf(t)
 	cfg := baseConfig(broker.URL)
 	cfg.BatchMaxReadings = 10
+	cfg.ReplayBatchReadings = 10 // batches of this size, backlog or not
 	f := start(t, cfg, b)
 
 	bad := map[uint64]bool{1: true, 5: true, 10: true, 11: true, 17: true}
@@ -204,6 +205,7 @@ func TestWindowBound(t *testing.T) {
 	b := openBuf(t)
 	cfg := baseConfig(broker.URL)
 	cfg.BatchMaxReadings = 10
+	cfg.ReplayBatchReadings = 10 // batches of this size, backlog or not
 	cfg.Window = 3
 	cfg.AckTimeout = time.Minute
 	f := start(t, cfg, b)

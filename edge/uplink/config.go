@@ -19,6 +19,8 @@ const (
 	DefaultBatchMaxReadings = 1000
 	DefaultBatchMaxBytes    = 256 << 10
 	DefaultBatchMaxWait     = time.Second
+	DefaultReplayBatch      = 10_000
+	DefaultReplayBatchBytes = 768 << 10
 	DefaultWindow           = 8
 	DefaultAckTimeout       = 30 * time.Second
 	DefaultBackoffBase      = time.Second
@@ -70,6 +72,14 @@ type Config struct {
 	// BatchMaxWait is how long a partial batch may wait for more readings
 	// before it goes out (default 1s).
 	BatchMaxWait time.Duration
+	// ReplayBatchReadings and ReplayBatchBytes replace BatchMaxReadings and
+	// BatchMaxBytes while the buffer holds more than two batches not yet
+	// sent (a backlog after an outage): ingest handles a gateway's batches
+	// one at a time, so the replay runs at batch size / round trip, and
+	// larger batches drain a backlog faster (defaults 10,000 readings and
+	// 768 KiB, never below BatchMaxReadings and BatchMaxBytes). A replay
+	// paced by ReplayRate keeps to BatchMaxReadings.
+	ReplayBatchReadings, ReplayBatchBytes int
 	// Window is how many published batches may await ingest's
 	// acknowledgement at once (default 8).
 	Window int
@@ -148,6 +158,12 @@ func (c Config) withDefaults() Config {
 	if c.BatchMaxWait == 0 {
 		c.BatchMaxWait = DefaultBatchMaxWait
 	}
+	if c.ReplayBatchReadings == 0 {
+		c.ReplayBatchReadings = max(DefaultReplayBatch, c.BatchMaxReadings)
+	}
+	if c.ReplayBatchBytes == 0 {
+		c.ReplayBatchBytes = max(DefaultReplayBatchBytes, c.BatchMaxBytes)
+	}
 	if c.Window == 0 {
 		c.Window = DefaultWindow
 	}
@@ -213,6 +229,12 @@ func (c Config) Validate() error {
 	}
 	if c.BatchMaxBytes < 1 || c.BatchMaxBytes >= wire.MaxBatchBytes {
 		bad("batch_max_bytes", "%d is outside [1, %d)", c.BatchMaxBytes, wire.MaxBatchBytes)
+	}
+	if c.ReplayBatchReadings < c.BatchMaxReadings || c.ReplayBatchReadings > maxBatchReadings {
+		bad("replay_batch_readings", "%d is outside [batch_max_readings %d, %d]", c.ReplayBatchReadings, c.BatchMaxReadings, maxBatchReadings)
+	}
+	if c.ReplayBatchBytes < c.BatchMaxBytes || c.ReplayBatchBytes >= wire.MaxBatchBytes {
+		bad("replay_batch_bytes", "%d is outside [batch_max_bytes %d, %d)", c.ReplayBatchBytes, c.BatchMaxBytes, wire.MaxBatchBytes)
 	}
 	if c.BatchMaxWait < 0 {
 		bad("batch_max_wait", "%s is negative", c.BatchMaxWait)

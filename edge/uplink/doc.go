@@ -6,7 +6,10 @@
 // # Batches
 //
 // Records are read from a cursor with Read(cursor, BatchMaxReadings,
-// BatchMaxBytes), decoded with wire.DecodeRecord, framed into one
+// BatchMaxBytes) — ReplayBatchReadings and ReplayBatchBytes while more
+// than two batches' worth waits and the replay is not paced: ingest takes
+// a gateway's batches one at a time, so a backlog drains at batch size per
+// round trip — decoded with wire.DecodeRecord, framed into one
 // wire.Batch{Gateway, Epoch: buffer epoch, Seqs, Readings} and published
 // with QoS 1 to Topics.Up(gateway). A batch goes out when it is full (by
 // count or bytes) or when its oldest reading has waited BatchMaxWait

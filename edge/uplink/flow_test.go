@@ -24,6 +24,7 @@ func TestSteadyFlow(t *testing.T) {
 	b := openBuf(t)
 	cfg := baseConfig(broker.URL)
 	cfg.BatchMaxReadings = 100
+	cfg.ReplayBatchReadings = 100 // batches of this size, backlog or not
 	cfg.AckTimeout = 30 * time.Second // no resend in a steady flow
 	f := start(t, cfg, b)
 
@@ -101,6 +102,7 @@ func TestOutages(t *testing.T) {
 			b := openBuf(t)
 			cfg := baseConfig(proxyURL(p))
 			cfg.BatchMaxReadings = 200
+			cfg.ReplayBatchReadings = 200 // batches of this size, backlog or not
 			cfg.AckTimeout = time.Second
 			f := start(t, cfg, b)
 

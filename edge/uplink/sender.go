@@ -249,9 +249,15 @@ func (s *sender) ackDeadline() (time.Time, bool) {
 func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan struct{}, wait time.Time, err error) {
 	f := s.f
 	changed = f.buf.Changed()
+	// A backlog of more than two batches goes in replay batches
+	// (Config.ReplayBatchReadings), unless the replay is paced.
+	n, nb := f.cfg.BatchMaxReadings, f.cfg.BatchMaxBytes
+	if d := f.buf.Stats().DurableSeq; f.cfg.ReplayRate <= 0 && d >= s.cursor && d-s.cursor >= uint64(2*n) {
+		n, nb = f.cfg.ReplayBatchReadings, f.cfg.ReplayBatchBytes
+	}
 	// The records are framed (decoded and encoded afresh) before the
 	// next read, so one arena serves every read.
-	recs, arena, err := f.buf.ReadInto(s.cursor, f.cfg.BatchMaxReadings, f.cfg.BatchMaxBytes, s.recs, s.arena)
+	recs, arena, err := f.buf.ReadInto(s.cursor, n, nb, s.recs, s.arena)
 	s.recs, s.arena = recs, arena
 	if errors.Is(err, buffer.ErrClosed) {
 		return false, nil, time.Time{}, err
