@@ -24,7 +24,7 @@ func TestSteadyFlow(t *testing.T) {
 	b := openBuf(t)
 	cfg := baseConfig(broker.URL)
 	cfg.BatchMaxReadings = 100
-	cfg.ReplayBatchReadings = 100 // batches of this size, backlog or not
+	cfg.ReplayBatchReadings = 100     // batches of this size, backlog or not
 	cfg.AckTimeout = 30 * time.Second // no resend in a steady flow
 	f := start(t, cfg, b)
 
