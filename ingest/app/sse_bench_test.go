@@ -13,12 +13,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -205,11 +205,11 @@ func sseSubscribe(b *testing.B, httpAddr string) *sseReaders {
 
 // processCPU is the CPU time (user and system) the process has used.
 func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	sec, err := testenv.SelfCPU()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(sec * float64(time.Second))
 }
 
 // measure publishes b.N one-reading batches of epoch, one every
