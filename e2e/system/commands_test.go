@@ -21,6 +21,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ponte-city/ponte/edge/sim"
+	"github.com/ponte-city/ponte/ingest/app"
+	"github.com/ponte-city/ponte/ingest/config"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/internal/testenv"
@@ -165,6 +167,25 @@ func (w *watcher) command(id string) []byte {
 }
 
 // publishCmd publishes payload on the gateway's command topic as ingest
+// startCommandsIngest runs ingest for the commands' tests: its broker with
+// the ingest user, gateway gw, the site config site.yaml in dir, the
+// Firenze municipalities, both operators' tokens, quick grace and resends,
+// then extra (more top-level sections).
+func startCommandsIngest(t testing.TB, dir, gw, extra string) (app.Addrs, *config.Config) {
+	t.Helper()
+	return startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{gw},
+		fmt.Sprintf(`sites: [site.yaml]
+profiles: %s
+twin:
+  areas: [%s]
+  stale_factor: 10
+  tokens: [%s, %s]
+commands:
+  grace: 1s
+  resend: 1s
+%s`, absPath(t, "../../firmware-profiles"), absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, secondToken, extra))
+}
+
 // (the broker's ingest user) would.
 func (w *watcher) publishCmd(t testing.TB, payload []byte) {
 	t.Helper()
@@ -203,17 +224,7 @@ func startCommands(t testing.TB, extra string) *cmdSystem {
 `, daliDevice, daliAddr, daliEntity, signDevice, signAddr, signEntity, ws558Device, ns.URL, ws558DevEUI, ws558Entity)
 	sitePath := filepath.Join(dir, "site.yaml")
 	testenv.WriteFile(t, sitePath, site)
-	ing, cfg := startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{cmdGW},
-		fmt.Sprintf(`sites: [site.yaml]
-profiles: %s
-twin:
-  areas: [%s]
-  stale_factor: 10
-  tokens: [%s, %s]
-commands:
-  grace: 1s
-  resend: 1s
-%s`, absPath(t, "../../firmware-profiles"), absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, secondToken, extra))
+	ing, cfg := startCommandsIngest(t, dir, cmdGW, extra)
 	proxy := testenv.StartProxy(t, strings.TrimPrefix(ing.BrokerURL, "tcp://"))
 	testenv.WriteFile(t, sitePath, strings.Replace(site, "tcp://127.0.0.1:1883", "tcp://"+proxy.Addr(), 1))
 	w := watch(t, ing.BrokerURL, cfg.Topics())

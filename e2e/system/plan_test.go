@@ -77,17 +77,7 @@ func startPlanSystem(t testing.TB) (*cmdSystem, *sim.RSMPSite, *sim.RSMPSite, st
 `, tlcDevice, addr, tlcSite, tlcEntity, tlcWrong, wrongAddr, tlcWrongSite, tlcWrongEnt)
 	sitePath := filepath.Join(dir, "site.yaml")
 	testenv.WriteFile(t, sitePath, siteYAML)
-	ing, cfg := startIngestYAML(t, dir, fmt.Sprintf("  username: %s\n  password: %s\n", ingestUser, ingestSecret), []string{planGW},
-		fmt.Sprintf(`sites: [site.yaml]
-profiles: %s
-twin:
-  areas: [%s]
-  stale_factor: 10
-  tokens: [%s, %s]
-commands:
-  grace: 1s
-  resend: 1s
-`, absPath(t, "../../firmware-profiles"), absPath(t, "../../geo/data/firenze-metro-municipalities.geojson"), e2eToken, secondToken))
+	ing, cfg := startCommandsIngest(t, dir, planGW, "")
 	testenv.WriteFile(t, sitePath, strings.Replace(siteYAML, "tcp://127.0.0.1:1883", ing.BrokerURL, 1))
 	w := watch(t, ing.BrokerURL, cfg.Topics()) // reports of every gateway
 	a := startAgent(t, sitePath)
