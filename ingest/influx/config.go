@@ -25,9 +25,14 @@ const (
 	DefaultPingInterval  = 10 * time.Second
 	DefaultProbeInterval = 500 * time.Millisecond
 	// DefaultMaxPendingBatches sets the default MaxPending as a multiple of
-	// BatchSize: enough for every writer to hold a batch and the next ones
-	// to fill while they are in flight.
+	// BatchSize lines of DefaultReadingsPerLine readings: enough for every
+	// writer to hold a full request and the next ones to fill while they
+	// are in flight.
 	DefaultMaxPendingBatches = 4
+	// DefaultReadingsPerLine is the readings a line is taken to carry for
+	// the default MaxPending: a device's poll at one time shares a line
+	// (up to maxLineFields), ten points being a small meter's poll.
+	DefaultReadingsPerLine = 10
 )
 
 // Config configures a Sink. Zero fields take the defaults above.
@@ -64,7 +69,7 @@ type Config struct {
 	// Writers is how many HTTP writes may be in flight at once (default 2).
 	Writers int
 	// MaxPending bounds the readings accepted by Write and not yet written
-	// (default 4 x BatchSize). Write blocks for room beyond it, so memory
+	// (default 4 x BatchSize x 10: 200,000 readings). Write blocks for room beyond it, so memory
 	// stays bounded while InfluxDB is slow or down.
 	MaxPending int
 	// PingInterval is how often an idle sink pings InfluxDB so that
@@ -113,7 +118,7 @@ func (c Config) withDefaults() Config {
 		c.Writers = DefaultWriters
 	}
 	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPendingBatches * c.BatchSize
+		c.MaxPending = DefaultMaxPendingBatches * c.BatchSize * DefaultReadingsPerLine
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval

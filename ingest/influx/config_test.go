@@ -62,7 +62,7 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{URL: "http://x", Bucket: "b"}.withDefaults()
 	if c.Measurement != DefaultMeasurement || c.BatchSize != DefaultBatchSize || c.FlushInterval != DefaultFlushInterval ||
 		c.Timeout != DefaultTimeout || c.RetryBase != DefaultRetryBase || c.RetryMax != DefaultRetryMax ||
-		c.Writers != DefaultWriters || c.MaxPending != DefaultMaxPendingBatches*DefaultBatchSize || c.Logger == nil {
+		c.Writers != DefaultWriters || c.MaxPending != DefaultMaxPendingBatches*DefaultBatchSize*DefaultReadingsPerLine || c.Logger == nil {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	// A RetryBase above the default maximum raises the maximum with it.

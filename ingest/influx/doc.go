@@ -63,10 +63,12 @@
 // readings are accepted. MaxPending bounds the readings queued: Write
 // waits for room.
 //
-// Throughput needs enough points in flight: with 8 callers writing 500
-// readings each, writes carry about 1,100 points; with 32, close to
-// BatchSize, and InfluxDB is kept busy. Ingest should therefore keep
-// several uplink batches (about 2 x BatchSize readings) in Write at once.
+// Throughput needs enough points in flight: requests of a few hundred
+// lines cost InfluxDB more per point than full ones (BatchSize lines).
+// Ingest keeps several uplink batches in Write at once (its workers, and a
+// gateway's queued batches written together, see ingest/service), and
+// MaxPending, counted in readings, leaves room for full requests of lines
+// that carry a device's whole poll.
 //
 // # Failures
 //

@@ -92,10 +92,27 @@
 //
 // # Concurrency
 //
-// Batches of one gateway are processed one at a time in arrival order:
-// each gateway maps to one of Workers goroutines by hash, with a bounded
-// queue in front of each. Different gateways proceed in parallel (the sink
-// coalesces their concurrent writes).
+// Batches of one gateway are processed in arrival order: each gateway
+// maps to one of Workers goroutines by hash, with a bounded queue in front
+// of each. Different gateways proceed in parallel (the sink coalesces
+// their concurrent writes).
+//
+// A gateway draining a backlog publishes a window of batches and waits for
+// their acks; taken one at a time, each would wait for its InfluxDB write
+// and its dedup commit before the next started, a round trip per batch.
+// So a worker takes the gateway's batches already queued behind the one
+// it comes to (a train, at most 32; the other gateways' batches it passes
+// on the way keep their order) and processes the chain at its head
+// together: batches of one epoch, each starting right after the one
+// before, none written in part before, their whole range within the
+// state's bounds. The chain holds the gateway's dedup state from the
+// filter to one commit, its batches are written to the sink at once, and
+// they are answered in order; a batch whose write fails fails with those
+// after it (nothing of them is committed; the gateway sends them again).
+// The rest of a train is processed batch by batch. What is written,
+// dead-lettered, applied and acknowledged is what processing the batches
+// one at a time gives (TestTrainMatchesOneByOne), but an ack may move
+// over the whole chain. ponte_ingest_train_batches counts them.
 //
 // # Validation policy
 //

@@ -15,6 +15,7 @@ type metrics struct {
 	deadLetters      *prometheus.CounterVec
 	deadLetterErrors prometheus.Counter
 	writeSeconds     prometheus.Histogram
+	trains           prometheus.Histogram
 	sinkErrors       prometheus.Counter
 	dropped          *prometheus.CounterVec
 	lastSeen         *prometheus.GaugeVec
@@ -46,6 +47,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ponte_ingest_write_seconds", Help: "Duration of one sink write call.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
+		trains: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ponte_ingest_train_batches",
+			Help:    "Batches of one gateway written together and committed at once (a train: a gateway draining a backlog).",
+			Buckets: []float64{2, 4, 8, 16, 32}}),
 		sinkErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_errors_total", Help: "Sink (InfluxDB) write calls that failed and were retried."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -67,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			return 1
 		})
 	for _, c := range []prometheus.Collector{m.received, m.batches, m.readings, m.dedupHits, m.dedupConflicts, m.deadLetters,
-		m.deadLetterErrors, m.writeSeconds, m.sinkErrors, m.dropped, m.lastSeen, backpressure, gapCollector{s}} {
+		m.deadLetterErrors, m.writeSeconds, m.trains, m.sinkErrors, m.dropped, m.lastSeen, backpressure, gapCollector{s}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("service: register metrics: %w", err)
 		}

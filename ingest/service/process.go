@@ -30,21 +30,41 @@ const (
 // result (Done is not called). The caller must not process two jobs of one
 // gateway at once; Submit does this serialisation.
 func (s *Service) Process(ctx context.Context, j Job) Result {
+	b, res := s.receive(j)
+	if b == nil {
+		return res
+	}
+	return s.processBatch(ctx, j, b, res)
+}
+
+// receive counts j and runs step 1 (decode and check): it returns the
+// batch and the result to fill, or nil and the result of a batch refused
+// as a whole (dead-lettered).
+func (s *Service) receive(j Job) (*wire.Batch, Result) {
 	s.m.received.Inc()
 	s.seen(j.Gateway)
 	b, inv := s.check(j)
 	if inv != nil {
 		s.deadLetter(j, deadletter.Letter{Reason: inv.Reason, Detail: inv.Err.Error()}, j.Payload)
 		s.m.batches.WithLabelValues("invalid").Inc()
-		return Result{Err: inv}
+		return nil, Result{Err: inv}
 	}
 	s.m.readings.WithLabelValues("received").Add(float64(len(b.Readings)))
-	res := Result{Ack: wire.Ack{Gateway: b.Gateway, Epoch: b.Epoch}, HasAck: true}
+	return b, Result{Ack: wire.Ack{Gateway: b.Gateway, Epoch: b.Epoch}, HasAck: true}
+}
+
+// processBatch runs steps 2 to 6 on a received batch.
+func (s *Service) processBatch(ctx context.Context, j Job, b *wire.Batch, res Result) Result {
 
 	// 2 to 6, again from the dedup filter while another instance sharing
 	// the state commits first (dedup.ErrConflict): the state it stored
 	// may record this very batch.
-	var w *screened
+	return s.redo(ctx, j, b, res, nil)
+}
+
+// redo runs pass until it does not meet a conflict; w is what an earlier
+// pass over b screened and wrote, nil if none.
+func (s *Service) redo(ctx context.Context, j Job, b *wire.Batch, res Result, w *screened) Result {
 	for {
 		r, err := s.pass(ctx, j, b, res, &w)
 		if !errors.Is(err, dedup.ErrConflict) {
@@ -133,7 +153,6 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 		// meanwhile is its to apply.
 		good = keepFresh((*w).good, ep)
 	}
-	res.DeadLettered = (*w).deadLettered
 	if s.cfg.ApplyBeforeCommit && s.cfg.Applier != nil && len(good.Readings) > 0 {
 		// 6, before 5 (see Config.ApplyBeforeCommit).
 		if start := b.Start(); start < good.First() {
@@ -161,9 +180,16 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 	if !s.cfg.ApplyBeforeCommit && s.cfg.Applier != nil && len(good.Readings) > 0 {
 		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
 	}
+	return s.written(b, good, *w, res, ep.Mark), nil
+}
+
+// written completes the result of a batch whose good readings were
+// written and committed, acknowledging up to mark.
+func (s *Service) written(b, good *wire.Batch, w *screened, res Result, mark uint64) Result {
+	res.DeadLettered = w.deadLettered
 	res.Written = len(good.Readings)
-	res.Ack.Seq = ep.Mark
-	if refusals := (*w).refusals; b.Flags&wire.FlagAckRefused != 0 && len(refusals) > 0 {
+	res.Ack.Seq = mark
+	if refusals := w.refusals; b.Flags&wire.FlagAckRefused != 0 && len(refusals) > 0 {
 		res.Ack.Refused, res.Ack.RefusedOmitted = refusedSummary(refusals, good)
 	}
 	s.m.readings.WithLabelValues("written").Add(float64(res.Written))
@@ -171,7 +197,7 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 		s.m.readings.WithLabelValues("dead_letter").Add(float64(res.DeadLettered))
 	}
 	s.m.batches.WithLabelValues("written").Inc()
-	return res, nil
+	return res
 }
 
 // screenAndWrite runs steps 3 and 4 on the fresh readings of b.

@@ -171,12 +171,23 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) work(ctx context.Context, q chan Job) {
+	// held: jobs taken from q while gathering a train of another gateway,
+	// in their order; at most QueueLen of them, so a worker holds at most
+	// twice its queue.
+	var held []Job
+	defer func() {
+		for _, j := range held {
+			j.Done(Result{Err: ErrClosed})
+		}
+	}()
 	for {
-		select {
-		case <-ctx.Done():
+		j, ok := s.take(ctx, q, &held)
+		if !ok {
 			return
-		case j := <-q:
-			j.Done(s.Process(ctx, j))
+		}
+		train := gather(j, q, &held, s.cfg.QueueLen)
+		for i, r := range s.processTrain(ctx, train) {
+			train[i].Done(r)
 		}
 	}
 }
