@@ -202,9 +202,18 @@ func (s *Service) written(b, good *wire.Batch, w *screened, res Result, mark uin
 
 // screenAndWrite runs steps 3 and 4 on the fresh readings of b.
 func (s *Service) screenAndWrite(ctx context.Context, j Job, b, fresh *wire.Batch) (*screened, error) {
-	// 3. Per-reading checks.
+	w := s.screenFresh(j, b, fresh)
+	if err := s.writeGood(ctx, j, w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// screenFresh runs step 3 (per-reading checks) on the fresh readings of b:
+// what fails is dead-lettered, what passes is w.good.
+func (s *Service) screenFresh(j Job, b, fresh *wire.Batch) *screened {
 	good, bad, win := s.screen(fresh)
-	w := &screened{}
+	w := &screened{good: good}
 	for reason, rb := range bad {
 		l := deadletter.Letter{Reason: reason, Detail: s.screenCause(reason, b.Gateway, len(rb.Readings), win).Error()}
 		if reason == ReasonTime {
@@ -214,22 +223,26 @@ func (s *Service) screenAndWrite(ctx context.Context, j Job, b, fresh *wire.Batc
 		w.refusals = append(w.refusals, refusal{l, rb})
 		w.deadLettered += len(rb.Readings)
 	}
+	return w
+}
 
-	// 4. Write.
-	if len(good.Readings) > 0 {
-		rejected, err := s.write(ctx, good)
-		if err != nil {
-			return nil, err
-		}
-		if len(rejected) > 0 {
-			var r refusal
-			good, r = s.dropRejected(j, good, rejected)
-			w.refusals = append(w.refusals, r)
-			w.deadLettered += len(rejected)
-		}
+// writeGood runs step 4: writes w.good, and takes out of it (dead-lettered)
+// what the sink refuses.
+func (s *Service) writeGood(ctx context.Context, j Job, w *screened) error {
+	if len(w.good.Readings) == 0 {
+		return nil
 	}
-	w.good = good
-	return w, nil
+	rejected, err := s.write(ctx, w.good)
+	if err != nil {
+		return err
+	}
+	if len(rejected) > 0 {
+		var r refusal
+		w.good, r = s.dropRejected(j, w.good, rejected)
+		w.refusals = append(w.refusals, r)
+		w.deadLettered += len(rejected)
+	}
+	return nil
 }
 
 // keepFresh returns the readings of b that ep does not record as written.

@@ -161,11 +161,15 @@ func (s *Service) chain(ctx context.Context, cars []car, out []Result) int {
 		return 0
 	}
 
-	// 3 and 4. Screen and write every batch at once.
+	// 3. Screen in order (the series cap admits new devices in their
+	// order), then 4: write every batch at once.
+	for i := range cars {
+		cars[i].w = s.screenFresh(cars[i].j, cars[i].b, cars[i].b)
+	}
 	var wg sync.WaitGroup
 	for i := range cars {
 		c := &cars[i]
-		wg.Go(func() { c.w, c.err = s.screenAndWrite(ctx, c.j, c.b, c.b) })
+		wg.Go(func() { c.err = s.writeGood(ctx, c.j, c.w) })
 	}
 	wg.Wait()
 	ok := len(cars)

@@ -156,7 +156,8 @@ func randomSteps(r *rand.Rand, gateways []string, n int) []step {
 }
 
 // A train changes nothing but how many batches are written at once: for
-// any sequence of payloads, what is written, dead-lettered, counted as a
+// any sequence of payloads (and readings the sink refuses), what is
+// written, dead-lettered, counted as a
 // duplicate or deferred per batch, what the twin is given and the state
 // stored are those of processing them one by one; each ack is at least
 // the one-by-one ack and the last is the same.
@@ -167,13 +168,22 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			steps := randomSteps(rand.New(rand.NewPCG(seed, 17)), gateways, 120)
 
+			// The sink refuses some readings (dead-lettered from the batch).
+			reject := func(r *wire.Reading) string {
+				if r.Time.UnixMilli()%13 == 0 {
+					return "refused by the test"
+				}
+				return ""
+			}
 			one := newEnv(t, nil)
+			one.sink.Reject = reject
 			var want []service.Result
 			for _, s := range steps {
 				want = append(want, one.svc.Process(context.Background(), job(s.gw, s.payload)))
 			}
 
 			trains := newEnv(t, func(c *service.Config) { c.Workers = 1; c.QueueLen = len(steps) })
+			trains.sink.Reject = reject
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			got := make([]service.Result, len(steps))
