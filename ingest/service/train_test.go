@@ -157,10 +157,10 @@ func randomSteps(r *rand.Rand, gateways []string, n int) []step {
 
 // A train changes nothing but how many batches are written at once: for
 // any sequence of payloads (and readings the sink refuses), what is
-// written, dead-lettered, counted as a
-// duplicate or deferred per batch, what the twin is given and the state
-// stored are those of processing them one by one; each ack is at least
-// the one-by-one ack and the last is the same.
+// written, dead-lettered, counted as a duplicate or deferred per batch,
+// what the twin is given and the state stored are those of processing
+// them one by one; each ack is at least the one-by-one ack and the last is
+// the same.
 func TestTrainMatchesOneByOne(t *testing.T) {
 	gateways := []string{"gw-a", "gw-b", "gw-c"}
 	var chained uint64
