@@ -11,6 +11,8 @@
 // the sites are gathered per cell of a grid (CellPixels across) into
 // clusters that count them by freshness, as the page's clusters did; a
 // cell holding one site draws that site. Gateways are never clustered.
+// From ClusterMaxZoom each site is drawn and says how many sites share
+// its cell ("crowd"): the page draws a crowded cell's sites as dots.
 //
 // Live changes are not in the tiles: the page paints them over the tiles
 // with MapLibre feature state (promoteId "_id") from the SSE stream and

@@ -29,6 +29,9 @@ const (
 	// CellPixels is the side of a cluster cell in pixels of a 512-pixel
 	// tile (the page's former clusterRadius 45 was about that).
 	CellPixels = 64
+	// Crowded is how many sites in one cell the page draws as dots (the
+	// tiles' crowd property says how many share a site's cell).
+	Crowded = 32
 	// extent is the tiles' coordinate extent.
 	extent = 4096
 	// buffer is the margin, in extent units, of points drawn in a tile
@@ -83,11 +86,8 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 		fresh, stale, offline, other int
 		one                          *twin.Entity
 	}
-	var cells map[[2]int]*cell
+	cells := map[[2]int]*cell{}
 	clustered := t.Z < ClusterMaxZoom
-	if clustered {
-		cells = map[[2]int]*cell{}
-	}
 	// Cells in world pixels at this zoom, so a cell straddling two tiles
 	// is the same cell (same counts, same position) in both.
 	scale := float64(uint64(512)<<t.Z) / CellPixels
@@ -100,7 +100,7 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 		if !ok || !area.Contains(p) || !f.keeps(e) {
 			continue
 		}
-		if !clustered || e.Kind == twin.KindGateway {
+		if e.Kind == twin.KindGateway {
 			fc.Append(siteFeature(e, p))
 			continue
 		}
@@ -112,6 +112,12 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 			cells[k] = c
 		}
 		c.n++
+		if !clustered {
+			f := siteFeature(e, p)
+			f.Properties["crowd"] = k // the cell, replaced by its count below
+			fc.Append(f)
+			continue
+		}
 		c.x += p[0]
 		c.y += p[1]
 		c.one = e
@@ -125,6 +131,18 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 		default:
 			c.other++
 		}
+	}
+	if !clustered {
+		// How many sites share each site's cell: the page draws the sites
+		// of a crowded cell as small dots without a stroke (Crowded), so
+		// that they read as a texture, and so that software WebGL does not
+		// fill tens of millions of overlapping circle pixels a frame.
+		for _, f := range fc.Features {
+			if k, ok := f.Properties["crowd"].([2]int); ok {
+				f.Properties["crowd"] = cells[k].n
+			}
+		}
+		cells = nil
 	}
 	for _, c := range cells {
 		if c.n == 1 {

@@ -104,7 +104,9 @@ func benchMapChange(b *testing.B, n int) {
 		if i < 5 {
 			var st map[string]float64
 			_ = p.Eval(ctx, "(() => { const s = window.ponteMap.stats; return {flush: s.flushAt - s.eventAt, applied: s.appliedAt - s.eventAt, render: s.renderAt - s.eventAt, now: performance.now() - s.eventAt}; })()", &st)
-			b.Logf("change %d: %v in Go; in the page after the event: %v", i, lat[len(lat)-1], st)
+			var call float64
+			_ = p.Eval(ctx, fmt.Sprintf("(() => { const t = performance.now(); window.ponteMap.featureColor(%q); return performance.now() - t; })()", site.ID), &call)
+			b.Logf("change %d: %v in Go; in the page after the event: %v; featureColor takes %.1f ms", i, lat[len(lat)-1], st, call)
 		}
 	}
 	b.StopTimer()

@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
 	"github.com/ponte-city/ponte/geo"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/sitetiles"
 )
 
 // testToken is the operator token the fake API accepts.
@@ -207,8 +210,11 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/json", map[string]string{"ticket": tk, "expires": time.Now().Add(time.Minute).UTC().Format(time.RFC3339)})
 	case "/entities":
 		var fs []any
+		kinds := r.URL.Query().Get("type")
 		for _, e := range a.all() {
-			fs = append(fs, a.feature(e))
+			if kinds == "" || slices.Contains(strings.Split(kinds, ","), string(e.Kind)) || slices.Contains(strings.Split(kinds, ","), e.Type) {
+				fs = append(fs, a.feature(e))
+			}
 		}
 		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
 	case "/indicators":
@@ -226,14 +232,40 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
 	case "/history":
 		a.history(w, r)
+	case "/tiles/sites.json":
+		sum := sitetiles.Summarize(a.all())
+		writeJSON(w, "application/json", map[string]any{"sites": sum.Sites, "gateways": sum.Gateways, "frame": sum.Frame,
+			"minzoom": sitetiles.MinZoom, "maxzoom": sitetiles.MaxZoom, "clusterMaxZoom": sitetiles.ClusterMaxZoom, "layer": sitetiles.Layer})
 	case "/stream":
 		a.mu.Lock()
 		a.streamURLs = append(a.streamURLs, r.URL.String())
 		a.mu.Unlock()
 		a.stream(w, r)
 	default:
+		if strings.HasPrefix(path, "/tiles/sites/") {
+			a.tile(w, r, strings.TrimPrefix(path, "/tiles/sites/"))
+			return
+		}
 		http.NotFound(w, r)
 	}
+}
+
+// tile answers /tiles/sites/{z}/{x}/{y} as twin/api does (without its
+// cache): the sites and gateways through twin/sitetiles.
+func (a *fakeAPI) tile(w http.ResponseWriter, r *http.Request, zxy string) {
+	var z, x, y int
+	if _, err := fmt.Sscanf(zxy, "%d/%d/%d", &z, &x, &y); err != nil || sitetiles.Check(z, x, y) != nil {
+		http.Error(w, "bad tile "+zxy, http.StatusBadRequest)
+		return
+	}
+	q := r.URL.Query()
+	body, err := sitetiles.Encode(a.all(), maptile.New(uint32(x), uint32(y), maptile.Zoom(z)), sitetiles.Filter{Type: q.Get("type"), Freshness: twin.Freshness(q.Get("freshness"))})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")
+	_, _ = w.Write(body)
 }
 
 func (a *fakeAPI) stream(w http.ResponseWriter, r *http.Request) {
