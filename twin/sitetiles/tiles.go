@@ -144,12 +144,19 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 		}
 		cells = nil
 	}
-	for _, c := range cells {
+	for k, c := range cells {
 		if c.n == 1 {
 			fc.Append(siteFeature(c.one, c.one.Geometry.(orb.Point)))
 			continue
 		}
-		g := geojson.NewFeature(orb.Point{c.x / float64(c.n), c.y / float64(c.n)})
+		// At the sites' mean, kept far enough inside its cell that the
+		// clusters of two neighbouring cells never overlap.
+		wx, wy := world(orb.Point{c.x / float64(c.n), c.y / float64(c.n)})
+		room := (CellPixels/2 - clusterRadius(c.n)) / float64(CellPixels)
+		cx, cy := (float64(k[0])+0.5)/scale, (float64(k[1])+0.5)/scale
+		wx = math.Max(cx-room/scale, math.Min(cx+room/scale, wx))
+		wy = math.Max(cy-room/scale, math.Min(cy+room/scale, wy))
+		g := geojson.NewFeature(unworld(wx, wy))
 		g.Properties = geojson.Properties{
 			"point_count": c.n, "fresh": c.fresh, "stale": c.stale, "offline": c.offline, "unknown": c.other,
 		}
@@ -168,6 +175,28 @@ func world(p orb.Point) (float64, float64) {
 	s := math.Sin(lat * math.Pi / 180)
 	y := 0.5 - math.Log((1+s)/(1-s))/(4*math.Pi)
 	return x, y
+}
+
+// unworld is world's inverse.
+func unworld(x, y float64) orb.Point {
+	lat := math.Atan(math.Sinh(math.Pi*(1-2*y))) * 180 / math.Pi
+	return orb.Point{x*360 - 180, lat}
+}
+
+// clusterRadius is the radius in pixels the page draws a cluster of n
+// sites with, plus its 2-px stroke (the clusters layer's circle-radius:
+// 12 px at 2 sites, 22 at 100, 30 at 1,000 and more).
+func clusterRadius(n int) float64 {
+	f := float64(n)
+	switch {
+	case f <= 2:
+		return 14
+	case f <= 100:
+		return 14 + 10*(f-2)/98
+	case f <= 1000:
+		return 24 + 8*(f-100)/900
+	}
+	return 32
 }
 
 func siteFeature(e *twin.Entity, p orb.Point) *geojson.Feature {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ type fakeAPI struct {
 	real http.Handler
 	// streamURLs are the stream URLs the page opened.
 	streamURLs []string
+	// tiles counts the sites' tiles served.
+	tiles atomic.Int64
 
 	mu        sync.Mutex
 	tickets   map[string]bool
@@ -264,6 +267,7 @@ func (a *fakeAPI) tile(w http.ResponseWriter, r *http.Request, zxy string) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	a.tiles.Add(1)
 	w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")
 	_, _ = w.Write(body)
 }
