@@ -185,7 +185,7 @@ function addLayers() {
       // 64-px cell): a 2 km square of 100,000 sites drawn as stroked
       // 8-px circles was 30 million overlapping pixels a frame, half a
       // second of software WebGL per change (BenchmarkMapChange).
-      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, ['case', CROWDED, 1.5, 4], 16, ['case', CROWDED, 2, 9]],
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, ['case', CROWDED, 1, 4], 16, ['case', CROWDED, 1.5, 9]],
       'circle-stroke-color': '#1a1a1a',
       'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0, 13, ['case', CROWDED, 0, 0.75]],
     },
