@@ -62,7 +62,8 @@ func benchMapChange(b *testing.B, n int) {
 	load := time.Since(start)
 	var marks map[string]float64
 	_ = p.Eval(ctx, "Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('ponte:')).map((m) => [m.name, Math.round(m.startTime)]))", &marks)
-	b.Logf("first load %v; in the page (ms since navigation): %v", load, marks)
+	b.Logf("first load %v; in the page (ms since navigation): %v; %d tiles (%d KB) served, the last %v after navigating, cut in %v",
+		load, marks, api.tiles.Load(), api.tileBytes.Load()>>10, time.Duration(api.lastTile.Load()-start.UnixNano()), time.Duration(api.tileTime.Load()))
 	var count int
 	if err := p.Eval(ctx, "window.ponteMap.featureCount('site')", &count); err != nil {
 		b.Fatal(err)

@@ -51,6 +51,8 @@ const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
 // Layers a click or a hover looks at, topmost first.
 const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
 const SITES_ONLY = ['!', IS_GATEWAY];
+// The layers drawn from the sites' tiles.
+const SITE_LAYERS = ['clusters', 'unclustered', 'sites', 'gateways'];
 
 const cfg = readConfig();
 const store = new Store();
@@ -149,7 +151,8 @@ function addLayers() {
   // Zoomed out, the tiles' sites are gathered into clusters that count
   // them by state (twin/sitetiles).
   map.addSource('sites', { type: 'vector', tiles: [tileURL()], minzoom: SITES_MINZOOM, maxzoom: SITES_MAXZOOM, promoteId: '_id' });
-  const tiles = { source: 'sites', 'source-layer': SITES_LAYER };
+  // Hidden (so no tile is asked) until the first load frames the map.
+  const tiles = { source: 'sites', 'source-layer': SITES_LAYER, layout: { visibility: 'none' } };
   // The areas are the base map when there are no tiles (or the tile
   // server cannot be reached): strong enough to read the choropleth when
   // zoomed out, quiet at street zoom where roads and sites matter.
@@ -392,6 +395,7 @@ async function loadEntities(frame = false) {
   performance.mark('ponte:entities-parsed');
   store.load(fc, ['area', 'road']);
   if (frame) fitToData(info.frame);
+  for (const l of SITE_LAYERS) map.setLayoutProperty(l, 'visibility', 'visible');
   performance.mark('ponte:entities-stored');
   setAll();
   performance.mark('ponte:entities-handed');
