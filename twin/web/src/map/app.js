@@ -47,12 +47,14 @@ const LIVE_RING = ['coalesce', ['feature-state', 'ring'], match('fleet', FLEET, 
 const SHOWN = ['case', ['boolean', ['feature-state', 'removed'], false], 0, 1];
 // More sites than this in one 64-px cell of a tile (its "crowd") are drawn as dots (twin/sitetiles.Crowded).
 const CROWDED = ['>', ['coalesce', ['get', 'crowd'], 0], 32];
+const CROWDED_SITES = ['all', ['!', ['==', ['get', 'kind'], 'gateway']], CROWDED];
+const ROOMY_SITES = ['all', ['!', ['==', ['get', 'kind'], 'gateway']], ['!', CROWDED]];
 const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
 // Layers a click or a hover looks at, topmost first.
-const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
+const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'sites-dots', 'clusters', 'roads', 'areas-fill'];
 const SITES_ONLY = ['!', IS_GATEWAY];
 // The layers drawn from the sites' tiles.
-const SITE_LAYERS = ['clusters', 'unclustered', 'sites', 'gateways'];
+const SITE_LAYERS = ['clusters', 'unclustered', 'sites-dots', 'sites', 'gateways'];
 
 const cfg = readConfig();
 const store = new Store();
@@ -130,6 +132,10 @@ function tileURL() {
   return `${apiBase}/tiles/sites/{z}/{x}/{y}?${q}`;
 }
 
+// Two workers cut the sites' tiles into what the map draws (MapLibre's
+// default is half the cores, one on a control room's two-core box).
+maplibregl.setWorkerCount(Math.max(2, maplibregl.getWorkerCount()));
+
 const map = new maplibregl.Map({
   container: 'map',
   style,
@@ -176,21 +182,25 @@ function addLayers() {
     id: 'unclustered', type: 'circle', ...tiles, maxzoom: CLUSTER_MAX_ZOOM, filter: ['all', ['!', ['has', 'point_count']], SITES_ONLY],
     paint: { 'circle-color': SITE_COLOR, 'circle-radius': 4, 'circle-stroke-color': '#1a1a1a', 'circle-stroke-width': 0.75, 'circle-opacity': SHOWN, 'circle-stroke-opacity': SHOWN },
   });
+  // Where sites crowd (more than CROWDED in a tile's 64-px cell), 1-px
+  // dots without a stroke: a 2 km square of 100,000 sites drawn as
+  // stroked 8-px circles was 30 million overlapping pixels a frame, half
+  // a second of software WebGL per change (BenchmarkMapChange). Its
+  // colour is the only property read per site: the fewer such, the less
+  // each frame costs.
   map.addLayer({
-    id: 'sites', type: 'circle', ...tiles, filter: SITES_ONLY, minzoom: CLUSTER_MAX_ZOOM,
+    id: 'sites-dots', type: 'circle', ...tiles, filter: CROWDED_SITES, minzoom: CLUSTER_MAX_ZOOM,
+    paint: { 'circle-color': SITE_COLOR, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 1, 16, 1.5] },
+  });
+  map.addLayer({
+    id: 'sites', type: 'circle', ...tiles, filter: ROOMY_SITES, minzoom: CLUSTER_MAX_ZOOM,
     paint: {
       'circle-color': SITE_COLOR,
-      'circle-opacity': SHOWN,
       'circle-stroke-opacity': SHOWN,
       // Thin and unstroked when zoomed out, so thousands of sites stay readable.
-      // Thin and unstroked when zoomed out, so thousands of sites stay
-      // readable; dots where they crowd (more than CROWDED in a tile's
-      // 64-px cell): a 2 km square of 100,000 sites drawn as stroked
-      // 8-px circles was 30 million overlapping pixels a frame, half a
-      // second of software WebGL per change (BenchmarkMapChange).
-      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, ['case', CROWDED, 1, 4], 16, ['case', CROWDED, 1.5, 9]],
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, 4, 16, 9],
       'circle-stroke-color': '#1a1a1a',
-      'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0, 13, ['case', CROWDED, 0, 0.75]],
+      'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0, 13, 0.75],
     },
   });
   // Gateways: larger, filled by freshness, ringed by their fleet state (a
@@ -493,7 +503,7 @@ function removeEntity(f) {
   if (pending.has(source)) pending.get(source).delete(id);
   if (handed.has(source)) handed.get(source).delete(id);
   if (source === 'sites') {
-    map.setFeatureState({ source, sourceLayer: SITES_LAYER, id }, { removed: true });
+    map.setFeatureState({ source, sourceLayer: SITES_LAYER, id }, { removed: true, color: 'rgba(0,0,0,0)' });
     sitesChanged(true);
   } else {
     map.removeFeatureState({ source, id });
@@ -825,7 +835,8 @@ $('indicator').addEventListener('change', () => { if (past && pastIndicators) pa
 /** Applies the filters to the sites, their clusters and labels. */
 function applyFilter(filter, choice) {
   filterChoice = choice;
-  map.setFilter('sites', filter ? ['all', SITES_ONLY, filter] : SITES_ONLY);
+  map.setFilter('sites', filter ? ['all', ROOMY_SITES, filter] : ROOMY_SITES);
+  map.setFilter('sites-dots', filter ? ['all', CROWDED_SITES, filter] : CROWDED_SITES);
   // The clusters are the server's: it filters the tiles.
   refreshTiles();
   if (labels) labels.schedule();
@@ -945,7 +956,7 @@ window.ponteMap = {
     // take a good part of a second per call).
     let hits = [];
     const c = f.geometry && f.geometry.type === 'Point' ? f.geometry.coordinates : null;
-    const layers = { sites: ['sites', 'gateways', 'unclustered'], roads: ['roads'] }[source];
+    const layers = { sites: ['sites', 'sites-dots', 'gateways', 'unclustered'], roads: ['roads'] }[source];
     if (c && layers) {
       const p = map.project(c);
       const box = [[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]];
