@@ -43,6 +43,8 @@ type fakeAPI struct {
 	// tileTime the time spent cutting them; lastTile is when the last
 	// was served (Unix nanoseconds).
 	tiles, tileBytes, tileTime, lastTile atomic.Int64
+	// lastTileQuery is the query of the last tile asked (a string).
+	lastTileQuery atomic.Value
 
 	mu        sync.Mutex
 	tickets   map[string]bool
@@ -264,6 +266,7 @@ func (a *fakeAPI) tile(w http.ResponseWriter, r *http.Request, zxy string) {
 		return
 	}
 	q := r.URL.Query()
+	a.lastTileQuery.Store(r.URL.RawQuery)
 	t0 := time.Now()
 	tile := maptile.New(uint32(x), uint32(y), maptile.Zoom(z))
 	// The tile's sites only, as twin/api asks the twin's R-tree: copying

@@ -101,10 +101,11 @@ func TestMapTiles(t *testing.T) {
 	})
 
 	// A stale site at street zoom, away from the panels.
-	site := api.sites[n/2+160]
-	if site.Freshness != twin.Stale {
-		site = api.sites[n/2+162]
+	idx := n/2 + 160
+	if api.sites[idx].Freshness != twin.Stale {
+		idx += 2 // a quarter of the fake's sites are stale: every fourth
 	}
+	site := api.sites[idx]
 	pt := site.Geometry.Bound().Center()
 	t.Run("a site drawn from a tile changes colour", func(t *testing.T) {
 		if site.Freshness != twin.Stale {
@@ -127,7 +128,7 @@ func TestMapTiles(t *testing.T) {
 		waitPixel(colorStale)
 		tilesBefore := api.tiles.Load()
 		site.Freshness = twin.Offline
-		api.sites[n/2+160] = site
+		api.sites[idx] = site
 		if api.sendEntity(site) == 0 {
 			t.Fatal("no stream to send the change to")
 		}
@@ -137,6 +138,29 @@ func TestMapTiles(t *testing.T) {
 			t.Errorf("a colour change asked %d new tiles, want none", got-tilesBefore)
 		}
 		browser.Shot(ctx, t, p, dir, "map-tiles-100k-high.png")
+	})
+
+	t.Run("the filters go to the tiles", func(t *testing.T) {
+		// A stale neighbour of the (now offline) site, in view.
+		var stale twin.Entity
+		for _, d := range []int{-4, 4, -8, 8} {
+			if e := api.sites[idx+d]; e.Freshness == twin.Stale {
+				stale = e
+				break
+			}
+		}
+		if stale.ID == "" {
+			t.Fatal("no stale neighbour")
+		}
+		wait("the neighbour drawn", fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", stale.ID, colorStale))
+		choose := `(() => { const s = document.getElementById('filter-freshness'); s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`
+		eval(fmt.Sprintf(choose, "offline"), nil)
+		wait("only offline sites drawn", fmt.Sprintf("window.ponteMap.map.loaded() && window.ponteMap.featureColor(%q) === null && window.ponteMap.featureColor(%q) === %q", stale.ID, site.ID, colorOffline))
+		if q, _ := api.lastTileQuery.Load().(string); !strings.Contains(q, "freshness=offline") {
+			t.Errorf("the last tile was asked with %q, want freshness=offline", q)
+		}
+		eval(fmt.Sprintf(choose, ""), nil)
+		wait("every site drawn again", fmt.Sprintf("window.ponteMap.map.loaded() && window.ponteMap.featureColor(%q) === %q", stale.ID, colorStale))
 	})
 
 	t.Run("its popup opens", func(t *testing.T) {
