@@ -48,6 +48,15 @@ func BenchmarkGatewayOfflineToMap(b *testing.B) {
 	}
 
 	site := baDevices[0].entity
+	// Looked at from street zoom: the map draws its sites from tiles, a
+	// site out of view or in a cluster is not drawn.
+	look := fmt.Sprintf("window.ponteMap.map.jumpTo({center: [%f, %f], zoom: 15}); true", baDevices[0].lon, baDevices[0].lat)
+	if err := p.Eval(ctx, look, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Eval(ctx, browser.WaitJS(fmt.Sprintf("window.ponteMap.featureColor(%q) !== null", site), 30000), &ms); err != nil || ms < 0 {
+		b.Fatalf("site %s not drawn at street zoom: %v", site, err)
+	}
 	var lat []time.Duration
 	online := true
 	for b.Loop() {

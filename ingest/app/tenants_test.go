@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/internal/influxtest"
@@ -135,7 +138,10 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 		if api.RouteScope(route) == api.ScopePublic {
 			continue
 		}
-		path = strings.NewReplacer("{id}", fiSite, "{type}", "Streetlight").Replace(path)
+		// A sites' tile at street zoom over Firenze's site (11.2558, 43.7731).
+		duomo := maptile.At(orb.Point{11.2558, 43.7731}, 16)
+		path = strings.NewReplacer("{id}", fiSite, "{type}", "Streetlight",
+			"{z}", fmt.Sprint(duomo.Z), "{x}", fmt.Sprint(duomo.X), "{y}", fmt.Sprint(duomo.Y)).Replace(path)
 		if strings.HasPrefix(path, "/api/v1/alarms/") {
 			path = strings.Replace(path, fiSite, fiAlarm, 1)
 		}
@@ -204,6 +210,26 @@ func TestTenantsOnEveryRoute(t *testing.T) {
 			}
 			if code != http.StatusOK && code != http.StatusNotImplemented && code != http.StatusServiceUnavailable {
 				t.Errorf("Bari's token: %d %.300s", code, body)
+			}
+			if strings.HasSuffix(path, "/tiles/sites.json") {
+				// Counts and a frame, no IDs: Bari's and Firenze's add up to
+				// the city's, and Bari's frame lies in Bari.
+				var city, fi, ba struct {
+					Sites int
+					Frame []float64
+				}
+				for _, c := range []struct {
+					body string
+					v    any
+				}{{cityBody, &city}, {fiBody, &fi}, {body, &ba}} {
+					if err := json.Unmarshal([]byte(c.body), c.v); err != nil {
+						t.Fatalf("%v: %s", err, c.body)
+					}
+				}
+				if fi.Sites == 0 || ba.Sites == 0 || fi.Sites+ba.Sites != city.Sites || len(ba.Frame) != 4 || ba.Frame[0] < 16 {
+					t.Errorf("sites counted: city %+v, Firenze %+v, Bari %+v", city, fi, ba)
+				}
+				return
 			}
 			if strings.Contains(path, "/ngsi-ld/v1/types") {
 				// Types name no entity: one Streetlight each for Bari and

@@ -30,6 +30,7 @@ type API struct {
 	streams  atomic.Int64
 	perScope scopeCounter // streams open per scope (shares.go)
 	cache    *featureCache
+	tiles    tileCache // the sites' vector tiles (tiles.go)
 	tickets  tickets
 
 	areas areaShapes
@@ -89,6 +90,8 @@ func routes() []string {
 		"GET /api/v1/entities",
 		"GET /api/v1/entities/{id}",
 		"GET /api/v1/gateways",
+		"GET /api/v1/tiles/sites.json",
+		"GET /api/v1/tiles/sites/{z}/{x}/{y}",
 		"GET /api/v1/stream",
 		"POST /api/v1/stream/ticket",
 		"GET /api/v1/snapshot",
@@ -131,20 +134,22 @@ func routes() []string {
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handlers := map[string]http.Handler{
-		"GET /api/v1/entities":           a.operator(a.handleEntities),
-		"GET /api/v1/entities/{id}":      a.operator(a.handleEntity),
-		"GET /api/v1/gateways":           a.operator(a.handleGateways),
-		"GET /api/v1/stream":             a.streamAuth(a.handleStream),
-		"POST /api/v1/stream/ticket":     a.operator(a.handleTicket),
-		"GET /api/v1/snapshot":           a.operator(a.handleSnapshot),
-		"GET /api/v1/indicators":         a.public(a.handleIndicators),
-		"GET /api/v1/indicators.csv":     a.public(a.handleIndicatorsCSV),
-		"GET /api/v1/areas.geojson":      a.public(a.handleAreas),
-		"GET /api/v1/sites.geojson":      a.public(a.handleSites),
-		"GET /api/v1/config":             a.public(a.handleConfig),
-		"GET /api/v1/indicators/history": a.public(a.handleIndicatorHistory),
-		"GET /api/v1/history":            a.operator(a.handleHistory),
-		"GET /api/v1/openapi.json":       a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
+		"GET /api/v1/entities":                a.operator(a.handleEntities),
+		"GET /api/v1/entities/{id}":           a.operator(a.handleEntity),
+		"GET /api/v1/gateways":                a.operator(a.handleGateways),
+		"GET /api/v1/tiles/sites.json":        a.operator(a.handleSiteTilesInfo),
+		"GET /api/v1/tiles/sites/{z}/{x}/{y}": a.operator(a.handleSiteTile),
+		"GET /api/v1/stream":                  a.streamAuth(a.handleStream),
+		"POST /api/v1/stream/ticket":          a.operator(a.handleTicket),
+		"GET /api/v1/snapshot":                a.operator(a.handleSnapshot),
+		"GET /api/v1/indicators":              a.public(a.handleIndicators),
+		"GET /api/v1/indicators.csv":          a.public(a.handleIndicatorsCSV),
+		"GET /api/v1/areas.geojson":           a.public(a.handleAreas),
+		"GET /api/v1/sites.geojson":           a.public(a.handleSites),
+		"GET /api/v1/config":                  a.public(a.handleConfig),
+		"GET /api/v1/indicators/history":      a.public(a.handleIndicatorHistory),
+		"GET /api/v1/history":                 a.operator(a.handleHistory),
+		"GET /api/v1/openapi.json":            a.instrument("openapi", http.HandlerFunc(handleOpenAPI)),
 	}
 	for r, h := range a.ngsiHandlers() {
 		handlers[r] = h

@@ -101,6 +101,19 @@
 // operator endpoint: which gateways a city runs, where, and which lag is
 // not for the public.
 //
+// # The sites' tiles
+//
+// GET /api/v1/tiles/sites/{z}/{x}/{y} answers the sites and gateways of
+// the caller's scope in one tile as a Mapbox Vector Tile (twin/sitetiles:
+// clustered by freshness below zoom 12), for the operators' map at
+// 100,000 sites (issue 17); GET /api/v1/tiles/sites.json their counts and
+// where to frame them. Zooms outside 4-18 and coordinates outside the
+// zoom's grid are refused (400), so a client cannot make the server cut
+// tiles nobody draws; cut tiles are kept per scope, filter and tile, at
+// most 2,048 tiles and 32 MiB, each until the twin has changed and a
+// second has passed (tiles.go). Operator endpoints: where every sensor of
+// a city is is not for the public.
+//
 // # History
 //
 // GET /api/v1/history reads mean values per time window through a

@@ -8,12 +8,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
 	"github.com/ponte-city/ponte/geo"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/sitetiles"
 )
 
 // testToken is the operator token the fake API accepts.
@@ -35,6 +39,12 @@ type fakeAPI struct {
 	real http.Handler
 	// streamURLs are the stream URLs the page opened.
 	streamURLs []string
+	// tiles counts the sites' tiles served, tileBytes their bytes,
+	// tileTime the time spent cutting them; lastTile is when the last
+	// was served (Unix nanoseconds).
+	tiles, tileBytes, tileTime, lastTile atomic.Int64
+	// lastTileQuery is the query of the last tile asked (a string).
+	lastTileQuery atomic.Value
 
 	mu        sync.Mutex
 	tickets   map[string]bool
@@ -207,8 +217,11 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/json", map[string]string{"ticket": tk, "expires": time.Now().Add(time.Minute).UTC().Format(time.RFC3339)})
 	case "/entities":
 		var fs []any
+		kinds := r.URL.Query().Get("type")
 		for _, e := range a.all() {
-			fs = append(fs, a.feature(e))
+			if kinds == "" || slices.Contains(strings.Split(kinds, ","), string(e.Kind)) || slices.Contains(strings.Split(kinds, ","), e.Type) {
+				fs = append(fs, a.feature(e))
+			}
 		}
 		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
 	case "/indicators":
@@ -226,14 +239,60 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/geo+json", map[string]any{"type": "FeatureCollection", "features": fs})
 	case "/history":
 		a.history(w, r)
+	case "/tiles/sites.json":
+		sum := sitetiles.Summarize(a.all())
+		writeJSON(w, "application/json", map[string]any{"sites": sum.Sites, "gateways": sum.Gateways, "frame": sum.Frame,
+			"minzoom": sitetiles.MinZoom, "maxzoom": sitetiles.MaxZoom, "clusterMaxZoom": sitetiles.ClusterMaxZoom, "layer": sitetiles.Layer})
 	case "/stream":
 		a.mu.Lock()
 		a.streamURLs = append(a.streamURLs, r.URL.String())
 		a.mu.Unlock()
 		a.stream(w, r)
 	default:
+		if strings.HasPrefix(path, "/tiles/sites/") {
+			a.tile(w, r, strings.TrimPrefix(path, "/tiles/sites/"))
+			return
+		}
 		http.NotFound(w, r)
 	}
+}
+
+// tile answers /tiles/sites/{z}/{x}/{y} as twin/api does (without its
+// cache): the sites and gateways through twin/sitetiles.
+func (a *fakeAPI) tile(w http.ResponseWriter, r *http.Request, zxy string) {
+	var z, x, y int
+	if _, err := fmt.Sscanf(zxy, "%d/%d/%d", &z, &x, &y); err != nil || sitetiles.Check(z, x, y) != nil {
+		http.Error(w, "bad tile "+zxy, http.StatusBadRequest)
+		return
+	}
+	q := r.URL.Query()
+	a.lastTileQuery.Store(r.URL.RawQuery)
+	t0 := time.Now()
+	tile := maptile.New(uint32(x), uint32(y), maptile.Zoom(z))
+	// The tile's sites only, as twin/api asks the twin's R-tree: copying
+	// 100,000 entities for each tile was most of the first load.
+	bound := sitetiles.Bound(tile)
+	var ents []twin.Entity
+	a.mu.Lock()
+	for _, l := range [][]twin.Entity{a.sites, a.gateways} {
+		for i := range l {
+			if p, ok := l[i].Geometry.(orb.Point); ok && bound.Contains(p) {
+				ents = append(ents, l[i])
+			}
+		}
+	}
+	a.mu.Unlock()
+	body, err := sitetiles.Encode(ents, tile, sitetiles.Filter{Type: q.Get("type"), Freshness: twin.Freshness(q.Get("freshness"))})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	a.tiles.Add(1)
+	a.tileBytes.Add(int64(len(body)))
+	a.tileTime.Add(int64(time.Since(t0)))
+	a.lastTile.Store(time.Now().UnixNano())
+	w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")
+	_, _ = w.Write(body)
 }
 
 func (a *fakeAPI) stream(w http.ResponseWriter, r *http.Request) {

@@ -21,19 +21,40 @@ import { Commands } from './commands.js';
 
 const ISTAT = 'Confini amministrativi © ISTAT, CC BY 4.0 (via openpolis/geojson-italy)';
 const SOURCES = ['areas', 'roads', 'sites'];
+// The sites and gateways come as vector tiles cut by the server from the
+// twin (twin/sitetiles: clustered below CLUSTER_MAX_ZOOM), their one
+// layer SITES_LAYER; live changes are painted over them through feature
+// state. The page no longer hands the map every site: at 100,000 sites
+// the GeoJSON (55 MB), its parsing and the worker's tiling and clustering
+// took half a minute (BenchmarkMapChange).
+const SITES_LAYER = 'sites';
+const SITES_MINZOOM = 4;
+const SITES_MAXZOOM = 18;
 // A change to a feature the map already draws is painted at once through
 // feature state (no re-tiling); the source data follows every DATA_MS, and
 // new features, area recolouring and the like within FLUSH_MS.
 const FLUSH_MS = 100;
 const DATA_MS = 1000;
-// Paint colour of sites and roads: the live feature state, else the data.
+// Paint colour of roads: the live feature state, else the data.
 const LIVE_COLOR = ['coalesce', ['feature-state', 'color'], ['get', '_color']];
+// Paint colour of sites and gateways: the live feature state, else the
+// tile's freshness.
+const match = (prop, table, fallback) => ['match', ['get', prop], ...Object.entries(table).flat(), fallback];
+const SITE_COLOR = ['coalesce', ['feature-state', 'color'], match('freshness', FRESHNESS, FRESHNESS.unknown)];
 // Ring of gateways: their fleet state (revoked, offline, devices failing, ok).
-const LIVE_RING = ['coalesce', ['feature-state', 'ring'], ['get', '_ring']];
+const LIVE_RING = ['coalesce', ['feature-state', 'ring'], match('fleet', FLEET, FLEET.ok)];
+// A site removed from the twin is hidden until the tiles are asked again.
+const SHOWN = ['case', ['boolean', ['feature-state', 'removed'], false], 0, 1];
+// More sites than this in one 64-px cell of a tile (its "crowd") are drawn as dots (twin/sitetiles.Crowded).
+const CROWDED = ['>', ['coalesce', ['get', 'crowd'], 0], 32];
+const CROWDED_SITES = ['all', ['!', ['==', ['get', 'kind'], 'gateway']], CROWDED];
+const ROOMY_SITES = ['all', ['!', ['==', ['get', 'kind'], 'gateway']], ['!', CROWDED]];
 const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
 // Layers a click or a hover looks at, topmost first.
-const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
+const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'sites-dots', 'clusters', 'roads', 'areas-fill'];
 const SITES_ONLY = ['!', IS_GATEWAY];
+// The layers drawn from the sites' tiles.
+const SITE_LAYERS = ['clusters', 'unclustered', 'sites-dots', 'sites', 'gateways'];
 
 const cfg = readConfig();
 const store = new Store();
@@ -100,9 +121,26 @@ if (cfg.tiles) {
   style.layers.push({ id: 'base', type: 'raster', source: 'base' });
 }
 
+// The API's base as an absolute URL: the map's worker fetches the tiles.
+const apiBase = new URL(cfg.api, location.href).href.replace(/\/$/, '');
+// tileVersion changes to ask for newer tiles past the browser's cache.
+let tileVersion = Date.now().toString(36);
+function tileURL() {
+  const q = new URLSearchParams({ v: tileVersion });
+  if (filterChoice.type) q.set('type', filterChoice.type);
+  if (filterChoice.freshness) q.set('freshness', filterChoice.freshness);
+  return `${apiBase}/tiles/sites/{z}/{x}/{y}?${q}`;
+}
+
+// Two workers cut the sites' tiles into what the map draws (MapLibre's
+// default is half the cores, one on a control room's two-core box).
+maplibregl.setWorkerCount(Math.max(2, maplibregl.getWorkerCount()));
+
 const map = new maplibregl.Map({
   container: 'map',
   style,
+  // The tiles are the operator's: the token goes in their header.
+  transformRequest: (url) => (url.startsWith(apiBase + '/') && cfg.token ? { url, headers: { Authorization: 'Bearer ' + cfg.token } } : { url }),
   center: [11.25, 43.77],
   zoom: 9,
   attributionControl: { compact: false, customAttribution: ISTAT },
@@ -113,20 +151,14 @@ map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 
 function addLayers() {
   const empty = { type: 'FeatureCollection', features: [] };
-  for (const s of SOURCES) {
-    // A site's circle is at most 16 px across its centre (the gateways'),
-    // so a buffer of 32 (of a tile's 512) draws it whole where it crosses
-    // a tile's edge; the default (128) copied each site into up to four
-    // tiles, which at 100,000 sites is most of the tiles' features.
-    const buffer = s === 'sites' ? { buffer: 32 } : {};
-    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', ...buffer, attribution: s === 'areas' ? ISTAT : undefined });
+  for (const s of ['areas', 'roads']) {
+    map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', attribution: s === 'areas' ? ISTAT : undefined });
   }
-  // Zoomed out, the sites gather into clusters that count them by state.
-  const is = (s) => ['case', ['==', ['get', 'freshness'], s], 1, 0];
-  map.addSource('clustered', {
-    type: 'geojson', data: empty, cluster: true, clusterMaxZoom: CLUSTER_MAX_ZOOM - 1, clusterRadius: 45,
-    clusterProperties: { fresh: ['+', is('fresh')], stale: ['+', is('stale')], offline: ['+', is('offline')], unknown: ['+', is('unknown')] },
-  });
+  // Zoomed out, the tiles' sites are gathered into clusters that count
+  // them by state (twin/sitetiles).
+  map.addSource('sites', { type: 'vector', tiles: [tileURL()], minzoom: SITES_MINZOOM, maxzoom: SITES_MAXZOOM, promoteId: '_id' });
+  // Hidden (so no tile is asked) until the first load frames the map.
+  const tiles = { source: 'sites', 'source-layer': SITES_LAYER, layout: { visibility: 'none' } };
   // The areas are the base map when there are no tiles (or the tile
   // server cannot be reached): strong enough to read the choropleth when
   // zoomed out, quiet at street zoom where roads and sites matter.
@@ -138,7 +170,7 @@ function addLayers() {
   map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
   map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': LIVE_COLOR, 'line-width': 4 } });
   map.addLayer({
-    id: 'clusters', type: 'circle', source: 'clustered', maxzoom: CLUSTER_MAX_ZOOM, filter: ['has', 'point_count'],
+    id: 'clusters', type: 'circle', ...tiles, maxzoom: CLUSTER_MAX_ZOOM, filter: ['has', 'point_count'],
     paint: {
       // The cluster's colour is its worst state present.
       'circle-color': ['case', ['>', ['get', 'offline'], 0], FRESHNESS.offline, ['>', ['get', 'stale'], 0], FRESHNESS.stale, FRESHNESS.fresh],
@@ -147,13 +179,24 @@ function addLayers() {
     },
   });
   map.addLayer({
-    id: 'unclustered', type: 'circle', source: 'clustered', maxzoom: CLUSTER_MAX_ZOOM, filter: ['!', ['has', 'point_count']],
-    paint: { 'circle-color': ['get', '_color'], 'circle-radius': 4, 'circle-stroke-color': '#1a1a1a', 'circle-stroke-width': 0.75 },
+    id: 'unclustered', type: 'circle', ...tiles, maxzoom: CLUSTER_MAX_ZOOM, filter: ['all', ['!', ['has', 'point_count']], SITES_ONLY],
+    paint: { 'circle-color': SITE_COLOR, 'circle-radius': 4, 'circle-stroke-color': '#1a1a1a', 'circle-stroke-width': 0.75, 'circle-opacity': SHOWN, 'circle-stroke-opacity': SHOWN },
+  });
+  // Where sites crowd (more than CROWDED in a tile's 64-px cell), 1-px
+  // dots without a stroke: a 2 km square of 100,000 sites drawn as
+  // stroked 8-px circles was 30 million overlapping pixels a frame, half
+  // a second of software WebGL per change (BenchmarkMapChange). Its
+  // colour is the only property read per site: the fewer such, the less
+  // each frame costs.
+  map.addLayer({
+    id: 'sites-dots', type: 'circle', ...tiles, filter: CROWDED_SITES, minzoom: CLUSTER_MAX_ZOOM,
+    paint: { 'circle-color': SITE_COLOR, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 1, 16, 1.5] },
   });
   map.addLayer({
-    id: 'sites', type: 'circle', source: 'sites', filter: SITES_ONLY, minzoom: CLUSTER_MAX_ZOOM,
+    id: 'sites', type: 'circle', ...tiles, filter: ROOMY_SITES, minzoom: CLUSTER_MAX_ZOOM,
     paint: {
-      'circle-color': LIVE_COLOR,
+      'circle-color': SITE_COLOR,
+      'circle-stroke-opacity': SHOWN,
       // Thin and unstroked when zoomed out, so thousands of sites stay readable.
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5, 12, 4, 16, 9],
       'circle-stroke-color': '#1a1a1a',
@@ -163,9 +206,11 @@ function addLayers() {
   // Gateways: larger, filled by freshness, ringed by their fleet state (a
   // thick ring when something is wrong), above the sites at every zoom.
   map.addLayer({
-    id: 'gateways', type: 'circle', source: 'sites', filter: IS_GATEWAY,
+    id: 'gateways', type: 'circle', ...tiles, filter: IS_GATEWAY,
     paint: {
-      'circle-color': LIVE_COLOR,
+      'circle-color': SITE_COLOR,
+      'circle-opacity': SHOWN,
+      'circle-stroke-opacity': SHOWN,
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 5, 12, 8, 16, 12],
       'circle-stroke-color': LIVE_RING,
       'circle-stroke-width': ['case', ['==', LIVE_RING, FLEET.ok], 2, 4],
@@ -203,9 +248,8 @@ function flush() {
   }
   if (past) { pending.clear(); return; }
   stats.flushAt = performance.now();
-  if (pending.has('sites')) scheduleClusters();
   for (const [source, feats] of pending) {
-    if (source === 'areas') continue;
+    if (source === 'areas' || source === 'sites') continue;
     map.getSource(source).updateData({ add: [...feats.values()].map(drawn) }).then(() => { stats.appliedAt = performance.now(); });
     hand(source, feats.values(), false);
   }
@@ -231,44 +275,52 @@ function hand(source, features, replace) {
 
 function setAll() {
   // The reloaded data is the truth: drop the live colours set on top.
-  for (const s of ['roads', 'sites']) map.removeFeatureState({ source: s });
-  for (const s of SOURCES) {
+  map.removeFeatureState({ source: 'roads' });
+  map.removeFeatureState({ source: 'sites', sourceLayer: SITES_LAYER });
+  for (const s of ['areas', 'roads']) {
     const fc = store.collection(s);
     map.getSource(s).setData({ type: 'FeatureCollection', features: fc.features.map(drawn) });
     hand(s, fc.features, true);
   }
-  if (map.getZoom() >= CLUSTER_MAX_ZOOM) clustersStale = true; // drawn when zoomed out
-  else setClusters(store.collection('sites').features);
+  refreshTiles();
   if (attention) attention.refresh();
   if (filters) filters.fill();
 }
 
-// The clustered copy of the sites (gateways apart), redrawn at most once
-// a second: clustering cannot take partial updates. It is drawn only
-// zoomed out (below CLUSTER_MAX_ZOOM): zoomed in, changes only mark it
-// stale, and it is redrawn when the map zooms out again, so a 100,000-site
-// map does not copy every site to the clustering worker on each change
-// while nobody sees the clusters. Redrawing waits at least four times
-// what the last one took, so clustering never takes more than a fifth of
-// the page's time.
-let clusterTimer = 0;
-let clustersStale = false;
-let clusterCost = 0;
-function setClusters(features) {
-  const t0 = performance.now();
-  clustersStale = false;
-  const sites = [];
-  for (const f of features) if (f.properties.kind === 'site' && siteShown(f.properties)) sites.push(drawn(f));
-  map.getSource('clustered').setData({ type: 'FeatureCollection', features: sites });
-  clusterCost = performance.now() - t0;
+// The sites' tiles are asked again (a new tileVersion) only for what
+// feature state cannot paint: new and removed sites at once (FLUSH_MS),
+// and, while they are drawn (zoomed out) or a filter is on, the clusters'
+// counts and the filtered sites at most every TILES_MS. Zoomed in without
+// a filter a change costs no tile: 100,000 sites in view are a few
+// megabytes of tiles to cut, send and parse again.
+const TILES_MS = 2000;
+let tilesTimer = 0;
+let tilesDue = Infinity;
+let tilesStale = false;
+function refreshTiles() {
+  clearTimeout(tilesTimer);
+  tilesTimer = 0;
+  tilesDue = Infinity;
+  tilesStale = false;
+  tileVersion = (Date.now() + performance.now()).toString(36);
+  const src = map.getSource('sites');
+  if (src) src.setTiles([tileURL()]);
 }
-function scheduleClusters() {
-  if (map.getZoom() >= CLUSTER_MAX_ZOOM) { clustersStale = true; return; }
-  if (clusterTimer) return;
-  clusterTimer = setTimeout(() => { clusterTimer = 0; if (!past) setClusters(store.collection('sites').features); }, Math.max(1000, 4 * clusterCost));
+function scheduleTiles(delay) {
+  const due = performance.now() + delay;
+  if (tilesTimer && due >= tilesDue) return;
+  clearTimeout(tilesTimer);
+  tilesDue = due;
+  tilesTimer = setTimeout(refreshTiles, delay);
 }
-map.on('zoom', () => {
-  if (clustersStale && !past && map.getZoom() < CLUSTER_MAX_ZOOM) setClusters(store.collection('sites').features);
+// A site changed: new tiles when what they say matters (see above).
+function sitesChanged(structural) {
+  if (structural) { scheduleTiles(FLUSH_MS); return; }
+  tilesStale = true;
+  if (map.getZoom() < CLUSTER_MAX_ZOOM || filterChoice.type || filterChoice.freshness) scheduleTiles(TILES_MS);
+}
+map.on('zoomend', () => {
+  if (tilesStale && !past && map.getZoom() < CLUSTER_MAX_ZOOM) scheduleTiles(FLUSH_MS);
 });
 
 // The filters' choice, and whether a site passes it.
@@ -288,7 +340,11 @@ function siteShown(p) {
 // one gesture away.
 const FRAME_CELL = 0.25;
 
-function fitToData() {
+function fitToData(frame) {
+  if (frame && frame.length === 4) {
+    map.fitBounds([[frame[0], frame[1]], [frame[2], frame[3]]], { padding: 30, animate: false, maxZoom: 17 });
+    return;
+  }
   const points = (f) => {
     const out = [];
     const walk = (c) => { if (typeof c[0] === 'number') out.push(c); else for (const x of c) walk(x); };
@@ -329,16 +385,52 @@ let snapshotSeq = '';
 // zoom it opens at.
 // It leaves performance marks (ponte:entities-*) of each step, for the
 // benchmark and for looking at a slow first load.
+// The areas and roads come first with the sites' summary (how many, and
+// where to frame them), so the map draws at once from the tiles; the
+// sites and gateways themselves (for popups, labels, search, the
+// attention panel and the keyboard) follow in loadSites.
+const seqMin = (a, b) => (!a ? b : !b ? a : String(Math.min(Number(a), Number(b))));
+let tilesInfo = null; // GET /tiles/sites.json
+let sitesLoaded = false;
 async function loadEntities(frame = false) {
   performance.mark('ponte:entities-asked');
-  const fc = await api('/entities', (r) => { snapshotSeq = r.headers.get('X-Last-Event-ID') || ''; performance.mark('ponte:entities-answered'); });
+  let seq = '';
+  const seqOf = (r) => { seq = seqMin(seq, r.headers.get('X-Last-Event-ID') || ''); };
+  const [fc, info] = await Promise.all([
+    api('/entities?type=area,road', (r) => { seqOf(r); performance.mark('ponte:entities-answered'); }),
+    api('/tiles/sites.json', seqOf),
+  ]);
+  snapshotSeq = seq;
+  tilesInfo = info;
   performance.mark('ponte:entities-parsed');
-  store.load(fc);
-  if (frame) fitToData();
+  store.load(fc, ['area', 'road']);
+  if (frame) fitToData(info.frame);
+  for (const l of SITE_LAYERS) map.setLayoutProperty(l, 'visibility', 'visible');
   performance.mark('ponte:entities-stored');
   setAll();
   performance.mark('ponte:entities-handed');
+  $('count').textContent = T.entities(store.features.size - storeCount('site') - storeCount('gateway') + info.sites + info.gateways);
+}
+
+/** How many features of a kind the page's copy holds. */
+function storeCount(kind) {
+  let n = 0;
+  for (const f of store.features.values()) if (f.properties.kind === kind) n++;
+  return n;
+}
+
+// loadSites loads the sites and gateways into the page's copy (not the
+// map's: it draws them from the tiles).
+async function loadSites() {
+  const fc = await api('/entities?type=site,gateway', (r) => { snapshotSeq = seqMin(snapshotSeq, r.headers.get('X-Last-Event-ID') || ''); });
+  performance.mark('ponte:sites-parsed');
+  store.load(fc, ['site', 'gateway']);
+  sitesLoaded = true;
+  performance.mark('ponte:sites-stored');
   $('count').textContent = T.entities(store.features.size);
+  if (attention) attention.refresh();
+  if (filters) filters.fill();
+  if (labels) labels.schedule();
 }
 
 // The area levels the twin has and the one shown (?level=, else the
@@ -410,8 +502,13 @@ function removeEntity(f) {
   if (noteChange(source)) return;
   if (pending.has(source)) pending.get(source).delete(id);
   if (handed.has(source)) handed.get(source).delete(id);
-  map.removeFeatureState({ source, id });
-  map.getSource(source).updateData({ remove: [id] }).then(() => { stats.appliedAt = performance.now(); });
+  if (source === 'sites') {
+    map.setFeatureState({ source, sourceLayer: SITES_LAYER, id }, { removed: true, color: 'rgba(0,0,0,0)' });
+    sitesChanged(true);
+  } else {
+    map.removeFeatureState({ source, id });
+    map.getSource(source).updateData({ remove: [id] }).then(() => { stats.appliedAt = performance.now(); });
+  }
   $('count').textContent = T.entities(store.features.size);
 }
 
@@ -421,6 +518,16 @@ function applyEntity(f) {
   const source = sourceOf(g.properties.kind);
   if (noteChange(source)) return;
   if (past) return; // the map shows the past; the store stays current
+  if (source === 'sites') {
+    // Painted at once over the tiles; a new site needs new tiles.
+    const state = { color: g.properties._color, removed: false };
+    if (g.properties._ring) state.ring = g.properties._ring;
+    map.setFeatureState({ source, sourceLayer: SITES_LAYER, id: g.properties._id }, state);
+    stats.appliedAt = performance.now();
+    sitesChanged(!known);
+    scheduleFlush(DATA_MS);
+    return;
+  }
   if (!pending.has(source)) pending.set(source, new Map());
   pending.get(source).set(g.properties._id, g);
   if (known) {
@@ -475,7 +582,7 @@ async function connectStream(lastEventId) {
     // reload would otherwise be overwritten by the older snapshot.
     setStatus(T.reloading, 'resync');
     es.close();
-    loadEntities().then(() => connectStream(snapshotSeq)).catch((err) => {
+    loadEntities().then(loadSites).then(() => connectStream(snapshotSeq)).catch((err) => {
       setStatus(err.message, 'error');
       setTimeout(() => connectStream(last), 5000);
     });
@@ -648,9 +755,12 @@ function onClick(e) {
   const hit = map.queryRenderedFeatures(e.point, { layers: CLICKABLE.filter((l) => map.getLayer(l)) })[0];
   if (!hit) return;
   if (hit.layer.id === 'clusters') {
-    map.getSource('clustered').getClusterExpansionZoom(hit.properties.cluster_id).then((z) => map.easeTo({ center: hit.geometry.coordinates, zoom: z, duration: 0 }));
+    // The server's clusters are cells of 64 px: two zooms in splits one
+    // into cells of a quarter of its side, and at CLUSTER_MAX_ZOOM into sites.
+    map.easeTo({ center: hit.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, CLUSTER_MAX_ZOOM), duration: 0 });
     return;
   }
+  if (hit.state && hit.state.removed) return;
   openPopup(hit.properties._id, e.lngLat);
 }
 map.on('click', onClick);
@@ -678,12 +788,20 @@ const ready = new Promise((resolve, reject) => {
       keyboard = new Keyboard({ map, store, openPopup, closePopup, visible: siteShown, lang });
       flush();
       renderLegend();
-      alarms = new Alarms({ api, base: cfg.api, onChange: alarmsChanged });
-      alarms.start();
-      commands = new Commands({ api, store, pick, token: cfg.token });
-      commands.start();
-      connectStream(snapshotSeq);
-      map.once('idle', () => resolve(true));
+      // Drawn from the tiles: ready. Then the sites' details, and the
+      // stream from before the first of the snapshots (changes replayed
+      // onto them are harmless), so that nothing is lost in between.
+      map.once('idle', () => {
+        performance.mark('ponte:painted');
+        resolve(true);
+        loadSites().catch((err) => { console.warn(err); setStatus(err.message, 'error'); }).finally(() => {
+          alarms = new Alarms({ api, base: cfg.api, onChange: alarmsChanged });
+          alarms.start();
+          commands = new Commands({ api, store, pick, token: cfg.token });
+          commands.start();
+          connectStream(snapshotSeq);
+        });
+      });
     } catch (err) {
       if (err instanceof HTTPError && err.status === 401) showTokenForm(T.tokenRefused);
       setStatus(err.message, 'error');
@@ -717,8 +835,10 @@ $('indicator').addEventListener('change', () => { if (past && pastIndicators) pa
 /** Applies the filters to the sites, their clusters and labels. */
 function applyFilter(filter, choice) {
   filterChoice = choice;
-  map.setFilter('sites', filter ? ['all', SITES_ONLY, filter] : SITES_ONLY);
-  setClusters(past ? [...past.values()].map((p) => ({ ...store.features.get(p._id), properties: p })) : store.collection('sites').features);
+  map.setFilter('sites', filter ? ['all', ROOMY_SITES, filter] : ROOMY_SITES);
+  map.setFilter('sites-dots', filter ? ['all', CROWDED_SITES, filter] : CROWDED_SITES);
+  // The clusters are the server's: it filters the tiles.
+  refreshTiles();
   if (labels) labels.schedule();
 }
 
@@ -735,10 +855,10 @@ function showPast(snap, t) {
     past.set(String(s.id), p);
     feats.push({ ...f, properties: p });
   }
-  for (const f of store.features.values()) if (f.properties.kind === 'gateway') feats.push(f);
-  map.removeFeatureState({ source: 'sites' });
-  map.getSource('sites').setData({ type: 'FeatureCollection', features: feats.map(drawn) });
-  setClusters(feats);
+  // Painted over the tiles as live changes are (the clusters keep the
+  // tiles' counts).
+  map.removeFeatureState({ source: 'sites', sourceLayer: SITES_LAYER });
+  for (const f of feats) map.setFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id: f.properties._id }, { color: f.properties._color });
   pastIndicators = snap.indicators || null;
   if (pastIndicators) paintPastAreas();
   if (popup && popup.isOpen()) popup.remove();
@@ -751,6 +871,11 @@ function backToLive() {
   pastIndicators = null;
   if (popup && popup.isOpen()) popup.remove();
   setAll();
+  // The tiles are asked again; until they come, the live colours over them.
+  for (const f of store.features.values()) {
+    const p = f.properties;
+    if (p.kind === 'site' || p.kind === 'gateway') map.setFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id: p._id }, p._ring ? { color: p._color, ring: p._ring } : { color: p._color });
+  }
   renderLegend();
 }
 
@@ -779,6 +904,12 @@ window.ponteMap = {
   store,
   stats,
   featureCount(kind) {
+    // The tiles hold every site and gateway of the scope: the summary's
+    // counts, then the page's copy (which the stream keeps current).
+    if (kind === 'site' || kind === 'gateway') {
+      if (sitesLoaded) return storeCount(kind);
+      return tilesInfo ? tilesInfo[kind + 's'] : 0;
+    }
     const ids = handed.get(sourceOf(kind)) || new Set();
     let n = 0;
     for (const id of ids) if (store.features.get(id)?.properties.kind === kind) n++;
@@ -788,13 +919,16 @@ window.ponteMap = {
   featureRing(id) {
     const f = store.features.get(String(id));
     if (!f || f.properties.kind !== 'gateway') return null;
-    const hits = map.querySourceFeatures('sites', { filter: ['==', ['get', '_id'], String(id)] });
+    const hits = map.querySourceFeatures('sites', { sourceLayer: SITES_LAYER, filter: ['==', ['get', '_id'], String(id)] });
     if (!hits.length) return null;
-    return map.getFeatureState({ source: 'sites', id: String(id) }).ring || hits[0].properties._ring;
+    return map.getFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id: String(id) }).ring || FLEET[hits[0].properties.fleet] || FLEET.ok;
   },
   /** Whether the map's source holds a feature with this ID, whatever the page's copy says. */
   drawn(id) {
-    return SOURCES.some((s) => map.querySourceFeatures(s, { filter: ['==', ['get', '_id'], String(id)] }).length > 0);
+    const filter = ['==', ['get', '_id'], String(id)];
+    if (['areas', 'roads'].some((s) => map.querySourceFeatures(s, { filter }).length > 0)) return true;
+    const hits = map.querySourceFeatures('sites', { sourceLayer: SITES_LAYER, filter });
+    return hits.length > 0 && !map.getFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id: String(id) }).removed;
   },
   /** Opens the popup of a feature as picking it from a list does. */
   pick,
@@ -822,14 +956,21 @@ window.ponteMap = {
     // take a good part of a second per call).
     let hits = [];
     const c = f.geometry && f.geometry.type === 'Point' ? f.geometry.coordinates : null;
-    const layers = { sites: ['sites', 'gateways'], roads: ['roads'] }[source];
+    const layers = { sites: ['sites', 'sites-dots', 'gateways', 'unclustered'], roads: ['roads'] }[source];
     if (c && layers) {
       const p = map.project(c);
       const box = [[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]];
       hits = map.queryRenderedFeatures(box, { layers: layers.filter((l) => map.getLayer(l)), filter });
     }
-    if (!hits.length) hits = map.querySourceFeatures(source, { filter });
+    const tiles = source === 'sites' ? { sourceLayer: SITES_LAYER } : {};
+    if (!hits.length) hits = map.querySourceFeatures(source, { ...tiles, filter });
     if (!hits.length) return null;
+    if (source === 'sites') {
+      // The tiles' freshness, under the live (or past) colour.
+      const state = map.getFeatureState({ source, ...tiles, id: String(id) });
+      if (state.removed) return null;
+      return state.color || FRESHNESS[hits[0].properties.freshness] || FRESHNESS.unknown;
+    }
     const state = source === 'areas' || past ? {} : map.getFeatureState({ source, id: String(id) });
     return state.color || hits[0].properties._color;
   },

@@ -545,8 +545,11 @@ export class Commands {
     clearTimeout(this.panelTimer);
     try {
       const [open, all] = await Promise.all([this.api('/commands?state=open'), this.api('/commands?state=all&limit=50')]);
-      const openList = open.commands || [];
       const ended = (all.commands || []).filter((c) => FINAL.has(c.state)).slice(0, ENDED_SHOWN);
+      // The two answers may straddle a command's end: an ended state is
+      // final, so a command one says ended is not listed as open too.
+      const over = new Set((all.commands || []).filter((c) => FINAL.has(c.state)).map((c) => c.id));
+      const openList = (open.commands || []).filter((c) => !over.has(c.id));
       // The points' rules give the values' labels ("spenta") and units.
       const entities = [...new Set([...openList, ...ended].map((c) => String(c.entity)))];
       const pts = new Map(await Promise.all(entities.map(async (e) => [e, await this.pointsOf(e)])));

@@ -73,9 +73,10 @@ export class Store {
     this.level = 'municipality'; // the area level shown (shared/levels.js)
   }
 
-  /** Replaces everything with a FeatureCollection. */
-  load(fc) {
-    this.features.clear();
+  /** Replaces everything (or the features of kinds) with a FeatureCollection. */
+  load(fc, kinds = null) {
+    if (!kinds) this.features.clear();
+    else for (const [id, f] of this.features) if (kinds.includes(f.properties.kind)) this.features.delete(id);
     for (const f of fc.features || []) this.put(f);
     this.recolorAreas();
   }
