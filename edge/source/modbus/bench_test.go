@@ -69,10 +69,11 @@ func BenchmarkPollLoopback(b *testing.B) {
 			reqs := Plan(dev.m, "")
 			var res []Result
 			points := 0
+			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				var o outcome
-				res, o = readAll(context.Background(), l, dev, reqs, res[:0])
+				res, o = readAll(context.Background(), l, dev, reqs, res[:0], false)
 				if o.err != nil {
 					b.Fatal(o.err)
 				}

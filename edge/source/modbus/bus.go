@@ -103,7 +103,7 @@ func (b *bus) nextJob() (*device, *job, time.Time) {
 func (b *bus) poll(ctx context.Context, d *device, j *job, emit source.Emitter) {
 	start := time.Now()
 	var o outcome
-	b.results, o = readAll(ctx, b.link, d, j.reqs, b.results[:0])
+	b.results, o = readAll(ctx, b.link, d, j.reqs, b.results[:0], false)
 	if o.canceled {
 		return // shutting down: cancelled reads are not the device's fault
 	}
