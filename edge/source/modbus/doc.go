@@ -46,8 +46,12 @@
 // goroutine that sends one request at a time, switching the unit ID per
 // request; different buses run in parallel. A bus always runs the job
 // (a device's fast or slow points) that is due first. Fast points are read
-// every Device.Interval, slow ones every SlowInterval (default 10x); a job
-// behind schedule skips the missed slots instead of bursting.
+// every Device.Interval, slow ones every SlowInterval (default 10x). A
+// slot the bus missed (its goroutine descheduled under CPU starvation, a
+// slow reply ahead of it) is polled late, at once, with the time it really
+// read, while the job is at most three intervals behind (lateSlots); a
+// job further behind, or back from backoff, skips the missed slots
+// instead of polling a device in a burst.
 // Modbus.Pause is kept between any two requests to the same device.
 //
 // TCP connects on the first request and keeps the connection between polls.
