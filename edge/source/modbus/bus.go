@@ -118,7 +118,14 @@ func (b *bus) poll(ctx context.Context, d *device, j *job, emit source.Emitter) 
 	// so a slow disk never delays the next poll.
 	emit(b.readings)
 
-	j.next = nextSlot(j.next, j.every, time.Now(), retried)
+	next, skipped := nextSlot(j.next, j.every, time.Now(), retried)
+	if retried {
+		skipped = 0 // backoff's, counted as errors
+	}
+	if late := !retried && start.Sub(j.next) >= j.every; late || skipped > 0 {
+		b.metrics.Schedule(d.Name, late, skipped)
+	}
+	j.next = next
 }
 
 // lateSlots is how far behind, in intervals, a job may fall and still poll
@@ -133,13 +140,14 @@ const lateSlots = 3
 // due even when it has passed, while the job is at most lateSlots behind.
 // Beyond that, or after a poll made at a backoff's retry time, the job
 // skips the missed slots (the schedule keeps its phase) rather than
-// polling a device in a burst.
-func nextSlot(due time.Time, every time.Duration, now time.Time, retried bool) time.Time {
+// polling a device in a burst. It also returns how many slots it skipped.
+func nextSlot(due time.Time, every time.Duration, now time.Time, retried bool) (time.Time, int) {
 	next := due.Add(every)
 	if !next.Before(now) || (!retried && now.Sub(next) < lateSlots*every) {
-		return next
+		return next, 0
 	}
-	return next.Add((now.Sub(next)/every + 1) * every)
+	n := now.Sub(next)/every + 1
+	return next.Add(n * every), int(n)
 }
 
 // record counts the poll, moves the device in or out of backoff and logs

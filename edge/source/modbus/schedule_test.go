@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
@@ -25,18 +26,20 @@ func TestNextSlot(t *testing.T) {
 		now     time.Duration // after t0, the slot just polled
 		retried bool
 		want    time.Duration
+		skipped int
 	}{
-		{"on time", 200 * time.Millisecond, false, s},
-		{"next slot now", s, false, s},
-		{"one slot missed: polled late", 1500 * time.Millisecond, false, s},
-		{"two missed", 2900 * time.Millisecond, false, s},
-		{"further behind: skipped to the next slot", 4500 * time.Millisecond, false, 5 * s},
-		{"back from backoff: no burst", 1500 * time.Millisecond, true, 2 * s},
-		{"backoff ended before the next slot", 300 * time.Millisecond, true, s},
+		{"on time", 200 * time.Millisecond, false, s, 0},
+		{"next slot now", s, false, s, 0},
+		{"one slot missed: polled late", 1500 * time.Millisecond, false, s, 0},
+		{"two missed", 2900 * time.Millisecond, false, s, 0},
+		{"further behind: skipped to the next slot", 4500 * time.Millisecond, false, 5 * s, 4},
+		{"back from backoff: no burst", 1500 * time.Millisecond, true, 2 * s, 1},
+		{"backoff ended before the next slot", 300 * time.Millisecond, true, s, 0},
 	}
 	for _, c := range cases {
-		if got := nextSlot(t0, s, t0.Add(c.now), c.retried).Sub(t0); got != c.want {
-			t.Errorf("%s: next slot at %v, want %v", c.name, got, c.want)
+		next, skipped := nextSlot(t0, s, t0.Add(c.now), c.retried)
+		if got := next.Sub(t0); got != c.want || skipped != c.skipped {
+			t.Errorf("%s: next slot at %v after skipping %d, want %v after %d", c.name, got, skipped, c.want, c.skipped)
 		}
 	}
 }
@@ -74,6 +77,9 @@ func TestBusPollsMissedSlotLate(t *testing.T) {
 	}
 	if len(stamps) != 2 || stamps[1].Before(stamps[0]) || stamps[0].Before(slot.Add(time.Hour)) {
 		t.Errorf("readings stamped %v: want the times they were read, after the missed slot", stamps)
+	}
+	if late, skipped := testutil.ToFloat64(bs.metrics.Late.WithLabelValues("dev")), testutil.ToFloat64(bs.metrics.Skipped.WithLabelValues("dev")); late != 1 || skipped != 0 {
+		t.Errorf("counted %v late polls and %v skipped, want 1 (the first poll, an interval and a half after its slot) and 0", late, skipped)
 	}
 
 	// Back from backoff, past a slot: no burst, the next slot to come.
