@@ -13,6 +13,7 @@ import (
 type link interface {
 	// read performs one read of r from unit and returns the data bytes of
 	// the reply, bounded by timeout (and, where the transport allows, ctx).
+	// The bytes may be the link's own buffer: valid until its next call.
 	read(ctx context.Context, unit uint8, timeout time.Duration, r *Request) ([]byte, error)
 	// write performs one write to unit, bounded like read. A write is
 	// sent once: it is not retried on a fresh connection.

@@ -40,8 +40,8 @@ func newTCPLink(hostport string) *tcpLink {
 }
 
 func (l *tcpLink) read(_ context.Context, unit uint8, timeout time.Duration, r *Request) ([]byte, error) {
-	// The request is bounded by timeout (connect, write and read each),
-	// which is also what a shutdown waits for at most.
+	// The request is bounded by timeout (the connect, then the write and
+	// the reply together), which is also what a shutdown waits for at most.
 	fc, ok := tableFunction(r.Table)
 	if !ok {
 		return nil, fmt.Errorf("unknown table %q", r.Table)
