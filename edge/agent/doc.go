@@ -104,6 +104,33 @@
 // is kept off the per-reading path: metrics are counted per poll, plans
 // are shared by the devices of one profile, the uplink reads the buffer
 // into one reused arena, and buffer walks reuse their read buffer.
+// Issue 17's profile of the 10x run (go tool pprof on the agent) put the
+// collector at about half the agent's CPU; what it collected was mostly
+// the buffer's queued appends (a slice header per record, now offsets),
+// walks' read buffers (a sync.Pool emptied by collections, now kept),
+// goburrow's per-request allocations (Modbus TCP is now framed in
+// edge/source/modbus with reused buffers), and the uplink's encoding
+// (wire.Encode's reference table and paho's copy of each payload; not
+// changed).
+//
+// # CPU starvation
+//
+// On a box whose CPUs are oversubscribed (BenchmarkAgentStarved: a run
+// queue of 20 to 30 on two cores, ponte-sim --burn) the agent runs in
+// short slices after long waits. Two causes of lost or spoiled polls
+// there were the agent's own, and are fixed: a bus that came back more than an interval late
+// skipped the slots it had missed (it now polls them late, stamped with
+// the time it read, up to three intervals behind; see edge/source/modbus),
+// and a Modbus TCP reply that arrived in time was counted a timeout when
+// the agent ran only after its deadline (Go fires the deadline's timer
+// before it looks at the socket; the link now takes what already arrived
+// before calling it a timeout). GOMAXPROCS keeps Go's default (the CPUs
+// the process may use): raising it adds threads to the same starved run
+// queue, and lowering it to 1 puts the collector's work on the polling
+// thread. Where the box's other work may starve the agent, give its
+// service a larger CPU share (systemd CPUWeight= or Nice=) rather than
+// longer device timeouts: a timeout then still means a device that did
+// not answer.
 //
 // # Concurrency
 //

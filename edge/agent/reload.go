@@ -37,7 +37,8 @@ func (a *Agent) supervise(ctx context.Context, site *Site) {
 			for _, n := range deviceNames(old) {
 				if !kept[n] {
 					forgetDevice(n, a.srcMetrics.PollDuration, a.srcMetrics.Success, a.srcMetrics.Errors,
-						a.srcMetrics.LastGood, a.srcMetrics.Readings, a.mqttMetrics.FieldsMissing, a.mqttMetrics.Silent, a.m.refused)
+						a.srcMetrics.LastGood, a.srcMetrics.Readings, a.srcMetrics.Skipped, a.srcMetrics.Late,
+						a.mqttMetrics.FieldsMissing, a.mqttMetrics.Silent, a.m.refused)
 				}
 			}
 			a.mu.Lock()

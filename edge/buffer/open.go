@@ -33,16 +33,17 @@ func Open(ctx context.Context, cfg Config) (*Buffer, error) {
 		return nil, fmt.Errorf("register buffer metrics: %w", err)
 	}
 	b := &Buffer{
-		cfg:     cfg,
-		dir:     cfg.Dir,
-		fsys:    cfg.FS,
-		m:       m,
-		none:    newGroup(),
-		kick:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		group:   newGroup(),
-		changed: make(chan struct{}),
+		scanBufs: make(chan []byte, maxScanBufs),
+		cfg:      cfg,
+		dir:      cfg.Dir,
+		fsys:     cfg.FS,
+		m:        m,
+		none:     newGroup(),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		group:    newGroup(),
+		changed:  make(chan struct{}),
 	}
 	b.none.resolveLocked(nil) // not yet shared
 	if err := b.recover(ctx); err != nil {

@@ -148,7 +148,7 @@ func (b *Buffer) walk(snap []segSnap, from uint64, hint pos, visit func(seq uint
 	// 100k readings/s, and a fresh 256 kB each was most of the agent's
 	// garbage.
 	scanBuf := b.takeScanBuf()
-	defer func() { b.scanBufs.Put(&scanBuf) }()
+	defer func() { b.putScanBuf(scanBuf) }()
 	for _, s := range snap {
 		end := s.end
 		if s.badAt != 0 {
@@ -250,8 +250,21 @@ func (b *Buffer) countBadLocked() {
 // takeScanBuf returns a read buffer for a walk: one a finished walk left,
 // or nil (the scanner makes one).
 func (b *Buffer) takeScanBuf() []byte {
-	if p, ok := b.scanBufs.Get().(*[]byte); ok {
-		return *p
+	select {
+	case buf := <-b.scanBufs:
+		return buf
+	default:
+		return nil
 	}
-	return nil
+}
+
+// putScanBuf keeps buf for the next walk, unless maxScanBufs are kept.
+func (b *Buffer) putScanBuf(buf []byte) {
+	if buf == nil {
+		return
+	}
+	select {
+	case b.scanBufs <- buf:
+	default:
+	}
 }

@@ -95,7 +95,8 @@ func (b *Buffer) write(batches []*batch, roll bool) error {
 	}
 	limit := b.cfg.SegmentBytes
 	for _, bt := range batches {
-		for i, rec := range bt.recs {
+		for i := range bt.len() {
+			rec := bt.rec(i)
 			seq := bt.first + uint64(i)
 			if w.f == nil || seq != w.nextSeq ||
 				(w.nextSeq > w.seg.first && w.off+int64(frameLen(len(rec))) > limit) {

@@ -122,4 +122,9 @@
 // in minutes; MQTT messages still carry the real time (ingest refuses
 // readings from the future). The simulator exports no Prometheus metrics: /status is its
 // observable surface, and the gateway's own metrics are what is measured.
+//
+// --burn N serves nothing and runs N CPU-bound threads (Burn) until
+// stopped: the fixed synthetic load that starves the machine's CPUs in
+// edge/agent's BenchmarkAgentStarved (a run queue of about N), kept in a
+// process of its own so the simulated devices are not part of it.
 package sim

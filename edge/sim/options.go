@@ -72,7 +72,13 @@ type Options struct {
 	Zone string
 	// Debug logs every request and frame.
 	Debug bool
+	// Burn, when above 0, serves nothing: the process runs Burn threads
+	// of synthetic CPU load instead (see Burn), alone.
+	Burn int
 }
+
+// maxBurn bounds --burn: a synthetic load, not a fork bomb.
+const maxBurn = 1024
 
 // ParseArgs parses ponte-sim's command line; usage and errors go to out.
 func ParseArgs(args []string, out io.Writer) (Options, error) {
@@ -113,6 +119,7 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	fs.Float64Var(&o.TimeScale, "time-scale", 1, "simulated clock speed (1440: a day per minute; MQTT messages still carry the real time)")
 	fs.StringVar(&o.Zone, "zone", DefaultZone, "time `zone` whose hour of the day shapes the values (IANA name, or Local)")
 	fs.BoolVar(&o.Debug, "debug", false, "log at debug level")
+	fs.IntVar(&o.Burn, "burn", 0, "serve nothing: run `N` CPU-bound threads (a run queue of about N) until stopped, a synthetic load for starvation benchmarks")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -182,6 +189,15 @@ func transports(o Options) []simTransport {
 
 // Validate checks the options, reporting every problem.
 func (o Options) Validate() error {
+	if o.Burn != 0 {
+		switch {
+		case o.Burn < 0 || o.Burn > maxBurn:
+			return fmt.Errorf("--burn %d: expected 1 to %d threads", o.Burn, maxBurn)
+		case o.Profile != "" || slices.ContainsFunc(transports(o), func(t simTransport) bool { return t.given }):
+			return errors.New("--burn runs alone: no --profile nor anything to serve with it")
+		}
+		return nil
+	}
 	var errs []error
 	if o.Profile == "" {
 		errs = append(errs, errors.New("--profile: required"))

@@ -72,6 +72,14 @@ func TestParseArgs(t *testing.T) {
 		{"bad parity", []string{"--profile", "p.yaml", "--modbus-rtu", "/dev/null", "--parity", "X"}, "parity", nil},
 		{"bad interval", []string{"--profile", "p.yaml", "--serial", "/dev/null", "--interval", "0s"}, "interval", nil},
 		{"bad units", []string{"--profile", "p.yaml", "--modbus-tcp", ":0", "--units", "0"}, "--units", nil},
+		{"burn", []string{"--burn", "20"}, "", func(t *testing.T, o Options) {
+			if o.Burn != 20 {
+				t.Errorf("burn %d", o.Burn)
+			}
+		}},
+		{"burn with a device", []string{"--burn", "2", "--profile", "p.yaml", "--modbus-tcp", ":0"}, "runs alone", nil},
+		{"burn negative", []string{"--burn", "-1"}, "--burn", nil},
+		{"burn too many", []string{"--burn", "100000"}, "--burn", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

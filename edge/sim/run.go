@@ -70,6 +70,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Burn > 0 {
+		log.Info("burning CPU", "threads", o.Burn)
+		Burn(ctx, o.Burn)
+		return nil
+	}
 	p, err := profile.Load(o.Profile)
 	if err != nil {
 		return err

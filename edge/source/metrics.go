@@ -14,6 +14,12 @@ type Metrics struct {
 	Errors       *prometheus.CounterVec
 	LastGood     *prometheus.GaugeVec
 	Readings     *prometheus.CounterVec
+	// Skipped and Late count a polled device's slots that its bus missed
+	// (fell too far behind to poll them) and polled late (at least an
+	// interval after their time): under CPU starvation or on an
+	// oversubscribed line, the first is readings lost, the second late.
+	Skipped *prometheus.CounterVec
+	Late    *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -40,9 +46,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ponte_edge_device_readings_total",
 			Help: "Readings produced by device and quality.",
 		}, []string{"device", "quality"}),
+		Skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ponte_edge_device_polls_skipped_total",
+			Help: "Poll slots of a device skipped because its bus had fallen too far behind (not counting backoff).",
+		}, []string{"device"}),
+		Late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ponte_edge_device_polls_late_total",
+			Help: "Polls of a device started an interval or more after their slot (taken late rather than skipped).",
+		}, []string{"device"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.PollDuration, m.Success, m.Errors, m.LastGood, m.Readings)
+		reg.MustRegister(m.PollDuration, m.Success, m.Errors, m.LastGood, m.Readings, m.Skipped, m.Late)
 	}
 	return m
 }
@@ -79,4 +93,19 @@ func (m *Metrics) Good(device string, at time.Time) {
 	}
 	m.Success.WithLabelValues(device).Set(1)
 	m.LastGood.WithLabelValues(device).Set(float64(at.UnixNano()) / 1e9)
+}
+
+// Schedule counts a poll's place in its device's schedule: late when it
+// started an interval or more after its slot, and the slots skipped after
+// it.
+func (m *Metrics) Schedule(device string, late bool, skipped int) {
+	if m == nil {
+		return
+	}
+	if late {
+		m.Late.WithLabelValues(device).Inc()
+	}
+	if skipped > 0 {
+		m.Skipped.WithLabelValues(device).Add(float64(skipped))
+	}
 }

@@ -69,10 +69,11 @@ func BenchmarkPollLoopback(b *testing.B) {
 			reqs := Plan(dev.m, "")
 			var res []Result
 			points := 0
+			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				var o outcome
-				res, o = readAll(context.Background(), l, dev, reqs, res[:0])
+				res, o = readAll(context.Background(), l, dev, reqs, res[:0], false)
 				if o.err != nil {
 					b.Fatal(o.err)
 				}
@@ -100,7 +101,7 @@ func float32Profile(n int) *profile.Profile {
 // append to a real buffer). The link answers from memory, so the figure is
 // Ponte's own cost per poll; allocs/op is what a poll leaves to the
 // collector and should stay at or near zero (the buffer's append keeps
-// its own copy: one arena, its slice headers and a queue entry).
+// its own copy: one arena, its records' end offsets and a queue entry).
 func BenchmarkPollCycle(b *testing.B) {
 	var pts []profile.ModbusPoint
 	for i := range 100 {

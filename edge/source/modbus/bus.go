@@ -102,8 +102,9 @@ func (b *bus) nextJob() (*device, *job, time.Time) {
 // and schedule.
 func (b *bus) poll(ctx context.Context, d *device, j *job, emit source.Emitter) {
 	start := time.Now()
+	retried := d.retryAt.After(j.next) // due by its backoff, not its slot
 	var o outcome
-	b.results, o = readAll(ctx, b.link, d, j.reqs, b.results[:0])
+	b.results, o = readAll(ctx, b.link, d, j.reqs, b.results[:0], false)
 	if o.canceled {
 		return // shutting down: cancelled reads are not the device's fault
 	}
@@ -117,12 +118,36 @@ func (b *bus) poll(ctx context.Context, d *device, j *job, emit source.Emitter) 
 	// so a slow disk never delays the next poll.
 	emit(b.readings)
 
-	j.next = j.next.Add(j.every)
-	if now := time.Now(); j.next.Before(now) {
-		// Behind schedule (slow device, or back from backoff): skip the
-		// missed slots instead of polling in a burst.
-		j.next = j.next.Add((now.Sub(j.next)/j.every + 1) * j.every)
+	next, skipped := nextSlot(j.next, j.every, time.Now(), retried)
+	if retried {
+		skipped = 0 // backoff's, counted as errors
 	}
+	if late := !retried && start.Sub(j.next) >= j.every; late || skipped > 0 {
+		b.metrics.Schedule(d.Name, late, skipped)
+	}
+	j.next = next
+}
+
+// lateSlots is how far behind, in intervals, a job may fall and still poll
+// every slot it missed: a bus that stalled (the process descheduled under
+// CPU starvation, a slow reply) catches up at once, each late poll with
+// the time it really read. Further behind (a bus that cannot keep its
+// rate, a device back from a long outage) it skips to its next slot.
+const lateSlots = 3
+
+// nextSlot returns when a job whose slot due was just polled is due
+// next. A missed slot is polled late, not dropped: the next slot stays
+// due even when it has passed, while the job is at most lateSlots behind.
+// Beyond that, or after a poll made at a backoff's retry time, the job
+// skips the missed slots (the schedule keeps its phase) rather than
+// polling a device in a burst. It also returns how many slots it skipped.
+func nextSlot(due time.Time, every time.Duration, now time.Time, retried bool) (time.Time, int) {
+	next := due.Add(every)
+	if !next.Before(now) || (!retried && now.Sub(next) < lateSlots*every) {
+		return next, 0
+	}
+	n := now.Sub(next)/every + 1
+	return next.Add(n * every), int(n)
 }
 
 // record counts the poll, moves the device in or out of backoff and logs

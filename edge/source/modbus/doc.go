@@ -6,8 +6,13 @@
 // into a typed value (pure), plan.go turns a register map into read
 // requests (pure), link.go and rtu.go carry requests over TCP or a serial
 // line, poll.go reads one device once, bus.go schedules the devices of one
-// line, source.go wires it together. goburrow/modbus does the framing (MBAP
-// header, RTU CRC, PDU checks).
+// line, source.go wires it together. Modbus TCP reads are framed here
+// (mbap.go, tcp.go: MBAP header per the Modbus Messaging on TCP/IP
+// Implementation Guide V1.0b, transaction, protocol and unit id checked,
+// length bounded to the 260-byte ADU, one buffered read per reply into
+// buffers the link reuses, so a poll allocates nothing for its transport);
+// goburrow/modbus frames writes and RTU (slave address, CRC, PDU checks)
+// and is the reference our TCP framing is tested against (tcp_test.go).
 //
 // # Values
 //
@@ -41,20 +46,29 @@
 // goroutine that sends one request at a time, switching the unit ID per
 // request; different buses run in parallel. A bus always runs the job
 // (a device's fast or slow points) that is due first. Fast points are read
-// every Device.Interval, slow ones every SlowInterval (default 10x); a job
-// behind schedule skips the missed slots instead of bursting.
+// every Device.Interval, slow ones every SlowInterval (default 10x). A
+// slot the bus missed (its goroutine descheduled under CPU starvation, a
+// slow reply ahead of it) is polled late, at once, with the time it really
+// read, while the job is at most three intervals behind (lateSlots); a
+// job further behind, or back from backoff, skips the missed slots
+// instead of polling a device in a burst.
 // Modbus.Pause is kept between any two requests to the same device.
 //
 // TCP connects on the first request and keeps the connection between polls.
 // After a failed exchange the connection is closed, so a late reply cannot
-// be taken for the next answer, and the next request reconnects. A reused
+// be taken for the next answer, and the next request reconnects; a reply
+// whose transaction id is not the request's closes it too. A reply that
+// had reached the socket by the time the reader noticed its deadline is
+// taken, not counted a timeout (one non-blocking read after the deadline):
+// under CPU starvation the agent runs after long pauses, and Go's runtime
+// fires the deadline's timer before it looks at the socket. A reused
 // connection that fails with anything but a timeout (the peer closed it
 // while idle) is replaced and the read retried once at once. The RTU
 // transporter reads exactly one frame, keeps the 3.5-character gap between
 // frames, and drains the line after a failure for the same reason.
 //
-// goburrow's handlers take no context: every request is bounded by the
-// device's Timeout (default 1s), and cancelling Run's context stops a bus
+// Requests take no context on TCP (nor in goburrow's handlers): every
+// request is bounded by the device's Timeout (default 1s), and cancelling Run's context stops a bus
 // after at most the request in flight; the RTU transporter also checks
 // the context after every read, at least every 100 ms.
 //

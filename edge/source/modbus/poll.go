@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -80,8 +81,11 @@ func newDevice(d source.Device, log *slog.Logger) *device {
 
 // readAll reads reqs from d over l, one after the other, and returns a
 // Result per point. A timeout or comm error ends the poll: the points not
-// read yet get the same bad reading instead of one timeout each.
-func readAll(ctx context.Context, l link, d *device, reqs []Request, out []Result) ([]Result, outcome) {
+// read yet get the same bad reading instead of one timeout each. With
+// keepRaw each Result's Raw is a copy of its bytes (Probe prints them);
+// without, Raw is nil: a link's reply is valid only until its next read,
+// and a poll keeps nothing of it but the readings.
+func readAll(ctx context.Context, l link, d *device, reqs []Request, out []Result, keepRaw bool) ([]Result, outcome) {
 	var o outcome
 	for i := range reqs {
 		r := &reqs[i]
@@ -123,6 +127,11 @@ func readAll(ctx context.Context, l link, d *device, reqs []Request, out []Resul
 			rd.Value = v
 			if ve, ok := err.(*ValueError); ok {
 				rd.Quality, rd.Reason = ve.Quality, ve.Error()
+			}
+			if keepRaw {
+				raw = bytes.Clone(raw)
+			} else {
+				raw = nil
 			}
 			out = append(out, Result{Reading: rd, Raw: raw})
 		}

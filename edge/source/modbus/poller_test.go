@@ -279,7 +279,7 @@ func TestPartialFailures(t *testing.T) {
 		return registers(unit, r), nil
 	}}
 	d := newDevice(source.Device{Name: "plc", Profile: p, Address: "tcp://10.0.0.1:502", Unit: 7, Interval: time.Second}, slog.New(slog.DiscardHandler))
-	res, o := readAll(context.Background(), fl, d, Plan(d.m, ""), nil)
+	res, o := readAll(context.Background(), fl, d, Plan(d.m, ""), nil, true)
 	if o.ok != 2 || o.failed != 2 || o.broken() {
 		t.Fatalf("outcome %+v (broken %v), want 2 ok, 2 failed, not broken", o, o.broken())
 	}
@@ -322,7 +322,7 @@ func TestTimeoutEndsPoll(t *testing.T) {
 		return nil, timeoutAfter(ctx, time.Millisecond)
 	}}
 	d := newDevice(source.Device{Name: "dead", Profile: p, Address: "tcp://10.0.0.2:502", Unit: 1, Interval: time.Second}, slog.New(slog.DiscardHandler))
-	res, o := readAll(context.Background(), fl, d, Plan(d.m, ""), nil)
+	res, o := readAll(context.Background(), fl, d, Plan(d.m, ""), nil, true)
 	if fl.count(1) != 1 || !o.broken() || o.err.Kind != KindTimeout {
 		t.Fatalf("%d reads, outcome %+v; want 1 read, broken by a timeout", fl.count(1), o)
 	}

@@ -116,7 +116,7 @@ func Probe(ctx context.Context, dev source.Device, log *slog.Logger) ([]Result, 
 	defer l.close()
 	d := newDevice(dev, log)
 	start := time.Now()
-	res, o := readAll(ctx, l, d, Plan(d.m, ""), nil)
+	res, o := readAll(ctx, l, d, Plan(d.m, ""), nil, true)
 	log.Debug("modbus probe", "device", dev.Name, "ok", o.ok, "failed", o.failed, "took", time.Since(start))
 	if o.canceled {
 		return res, ctx.Err()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goburrow/modbus"
+
 	"github.com/ponte-city/ponte/edge/source"
 	"github.com/ponte-city/ponte/internal/profile"
 	"github.com/ponte-city/ponte/wire"
@@ -179,7 +180,7 @@ func (b *bus) readBack(ctx context.Context, d *device, p *profile.ModbusPoint) (
 	var res []Result
 	var o outcome
 	err := b.do(ctx, func(l link) error {
-		res, o = readAll(ctx, l, d, []Request{r}, nil)
+		res, o = readAll(ctx, l, d, []Request{r}, nil, true)
 		return nil
 	})
 	switch {
