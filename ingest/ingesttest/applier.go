@@ -1,17 +1,13 @@
 package ingesttest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 
 	"github.com/ponte-city/ponte/wire"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // SeqKey identifies a reading by its place in a gateway's buffer.
 type SeqKey struct {
@@ -70,7 +66,7 @@ type FileApplier struct {
 
 // OpenFileApplier opens (appending) path.
 func OpenFileApplier(path string) (*FileApplier, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openLines(path)
 	if err != nil {
 		return nil, fmt.Errorf("open file applier: %w", err)
 	}
