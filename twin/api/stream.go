@@ -13,7 +13,8 @@ import (
 )
 
 // A stream writes its pending events at most once per coalesce (and at
-// once when flushBytes are pending): at 1,000 changes/s to 1,000 clients,
+// once when flushBytes are pending; at once too when its last write was
+// coalesce ago or more): at 1,000 changes/s to 1,000 clients,
 // a write and a flush per change and client were a million system calls a
 // second, which took most of ingest's CPU. Every event is still sent, in
 // order and with its id; the first of a tick waits coalesce at most.
@@ -117,21 +118,23 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	var batch []twin.Change
 	ctx := r.Context()
 	for {
+		// While a write waits for its tick, the changes wait in the
+		// twin's queue: a stream wakes once per tick, not per change.
+		wake, in := ready, ch
+		if armed {
+			wake, in = nil, nil
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-dropped:
 			s.drop(r)
 			return
-		case <-ready:
-			batch = sub.Take(batch)
-			for i := range batch {
-				if !s.change(batch[i]) {
-					return
-				}
+		case <-wake:
+			if batch = s.take(sub, batch); batch == nil {
+				return
 			}
-			clear(batch)
-		case c, ok := <-ch:
+		case c, ok := <-in:
 			if !ok {
 				s.drop(r)
 				return
@@ -159,15 +162,46 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 			s.indicators()
 		case <-tick.C:
 			armed = false
-			if !s.flush() {
-				return
+			if sub != nil {
+				if batch = s.take(sub, batch); batch == nil {
+					return
+				}
 			}
 		}
-		if s.buf.Len() > 0 && !armed {
-			tick.Reset(coalesce)
+		if s.buf.Len() == 0 || armed {
+			continue
+		}
+		// Pending events go at once when the last write was coalesce
+		// ago or more (a quiet stream adds no delay), else when that
+		// much has passed.
+		if wait := coalesce - time.Since(s.flushed); wait > 0 {
+			tick.Reset(wait)
 			armed = true
+		} else if !s.flush() {
+			return
 		}
 	}
+}
+
+// take adds the changes queued in sub to the pending events, using
+// spare's array, and returns the (cleared) batch for the next take; nil
+// means a write failed.
+func (s *stream) take(sub *twin.Subscription, spare []twin.Change) []twin.Change {
+	batch := sub.Take(spare)
+	ok := true
+	for i := range batch {
+		if ok = s.change(batch[i]); !ok {
+			break
+		}
+	}
+	clear(batch)
+	if !ok {
+		return nil
+	}
+	if batch == nil {
+		batch = []twin.Change{}
+	}
+	return batch[:0]
 }
 
 // drop ends a stream the twin dropped for falling behind, after writing
@@ -190,6 +224,8 @@ type stream struct {
 	// metrics once per flush (a shared counter per event and stream
 	// was an atomic add on one cache line a million times a second).
 	entities, removed int
+	flushed           time.Time // the last write
+	deadline          time.Time // the write deadline set
 }
 
 // change adds one change to the pending events and writes them when
@@ -250,7 +286,15 @@ func (s *stream) flush() bool {
 	if s.buf.Len() == 0 {
 		return true
 	}
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
+	// The deadline moves on only once an eighth of it has passed
+	// (setting it takes the poller's lock: a sixth of a write's cost), so
+	// a client that stops reading is cut off between 7/8 of WriteTimeout
+	// and WriteTimeout after.
+	s.flushed = time.Now()
+	if timeout := s.a.cfg.WriteTimeout; s.deadline.Sub(s.flushed) < timeout-timeout/8 {
+		s.deadline = s.flushed.Add(timeout)
+		_ = s.rc.SetWriteDeadline(s.deadline)
+	}
 	_, err := s.w.Write(s.buf.Bytes())
 	s.buf.Reset()
 	if err == nil {
