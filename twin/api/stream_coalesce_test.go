@@ -72,6 +72,9 @@ func TestStreamCoalescedKeepsEveryEvent(t *testing.T) {
 	ref, unsubscribe := tw.Subscribe(twin.Filter{}, 0) // the twin's own order
 	defer unsubscribe()
 	c := openStream(t, srv+"/api/v1/stream", nil)
+	if te := c.resp.TransferEncoding; len(te) != 0 || c.resp.ContentLength != -1 {
+		t.Errorf("transfer encoding %v, length %d: want the body to end with the connection", te, c.resp.ContentLength)
+	}
 	testenv.Eventually(t, 10*time.Second, "the stream to open", func() bool { return a.streams.Load() == 1 })
 	for r := range rounds {
 		applyAll(tw, sites, r)
