@@ -76,7 +76,7 @@
 //
 // GET /api/v1/stream sends each change of an entity matching the filter
 // as "id: <seq>\nevent: entity\ndata: <Feature>\n\n". A stream writes
-// and flushes its pending events together at most every 25 ms (sooner
+// and flushes its pending events together at most every 50 ms (sooner
 // when 64 KiB are pending): every event is sent, in order, with its id,
 // in fewer writes (one per change and client cost most of ingest's CPU
 // at 1,000 changes/s and 1,000 clients). Over HTTP/1.1 the stream's body
