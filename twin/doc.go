@@ -98,8 +98,11 @@
 // applied stream instead: see Replicas), so a Last-Event-ID from an
 // earlier run of the process is never mistaken for a recent one: it gets a
 // resync. A subscriber's queue is bounded by SubscriberQueue; one that
-// falls further behind is dropped (its channel closed), never slowing
-// Apply.
+// falls further behind is dropped (its channel closed, or its
+// Subscription's Dropped), never slowing Apply. Subscribe hands the
+// changes over a channel, one by one; SubscribeBatches lets the caller
+// take them in batches (the SSE streams: one wake per write instead of
+// one channel hand-off per change and stream).
 //
 // # Replicas
 //

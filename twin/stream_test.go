@@ -317,3 +317,62 @@ func TestResumeBeyondQueue(t *testing.T) {
 		t.Fatalf("short resume: %+v, want the 2 last changes", got)
 	}
 }
+
+// TestSubscribeBatches: a batch subscription takes the matching changes in
+// Seq order, as many as were queued, and is dropped past SubscriberQueue
+// with its queue discarded.
+func TestSubscribeBatches(t *testing.T) {
+	tw, clk := newTwin(t, append(noiseSites(2), siteAt("gw-ba", "bay", "parking", aldoMoro)), func(c *Config) { c.SubscriberQueue = 8 })
+	sub, unsubscribe := tw.SubscribeBatches(Filter{Types: []string{"NoiseLevelObserved"}}, 0)
+	defer unsubscribe()
+	ref, unsubRef := tw.Subscribe(Filter{Types: []string{"NoiseLevelObserved"}}, 0)
+	defer unsubRef()
+	apply := func(i int) {
+		clk.Set(clk.Now().Add(time.Second))
+		tw.Apply("gw", 1, batch("gw", rd("n0", "LAeq", wire.Float(float64(i)), "dB", clk.Now()),
+			rd("n1", "LAeq", wire.Float(float64(i)), "dB", clk.Now())))
+		tw.Apply("gw-ba", 1, batch("gw-ba", rd("bay", "occupied", wire.Bool(i%2 == 0), "", clk.Now())))
+	}
+	for i := range 3 {
+		apply(i)
+	}
+	select {
+	case <-sub.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ready not signalled")
+	}
+	got := sub.Take(nil)
+	want := drain(ref, 6, 10*time.Second)
+	if len(got) != 6 || len(want) != 6 {
+		t.Fatalf("took %d changes, the channel %d; want 6 (two noise sites, three times; the parking bay filtered out)", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Seq != want[i].Seq || got[i].Entity.ID != want[i].Entity.ID {
+			t.Errorf("change %d: seq %d %s, the channel's %d %s", i, got[i].Seq, got[i].Entity.ID, want[i].Seq, want[i].Entity.ID)
+		}
+		if i > 0 && got[i].Seq <= got[i-1].Seq {
+			t.Errorf("change %d: seq %d after %d", i, got[i].Seq, got[i-1].Seq)
+		}
+	}
+	if again := sub.Take(got); len(again) != 0 {
+		t.Errorf("a second Take found %d changes, want 0", len(again))
+	}
+	select {
+	case <-sub.Dropped():
+		t.Fatal("dropped while keeping up")
+	default:
+	}
+	// Nobody takes: past 8 queued changes the subscription is dropped.
+	for i := range 5 {
+		apply(10 + i)
+		drain(ref, 2, 10*time.Second)
+	}
+	select {
+	case <-sub.Dropped():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not dropped past SubscriberQueue")
+	}
+	if left := sub.Take(nil); len(left) != 0 {
+		t.Errorf("%d changes left in a dropped subscription's queue", len(left))
+	}
+}

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(envChildConfig); path != "" {
 		os.Exit(runChild(path))
 	}
+	if addr := os.Getenv(envSSEClients); addr != "" {
+		os.Exit(runSSEClients(addr))
+	}
 	os.Exit(m.Run())
 }
 

@@ -120,20 +120,50 @@ var sseClients = func() int {
 }()
 
 // sseReaders are sseClients SSE clients of one ingest, each with the
-// latencies it measured.
+// latencies it measured; or, with PONTE_BENCH_SSE_PROCESS=1, a child
+// process running them (proc), so that the ingest process's CPU time is
+// its own.
 type sseReaders struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	lat    [][]time.Duration
 	got    []atomic.Int64
+	proc   *sseProcess
 }
+
+// sseInProcess is false when PONTE_BENCH_SSE_PROCESS=1: the clients run
+// in a child process (the test binary again) and ms_cpu_per_change is
+// the ingest process's alone, ms_client_cpu_per_change the clients'.
+var sseInProcess = os.Getenv("PONTE_BENCH_SSE_PROCESS") != "1"
+
+// envSSEClients is set, to the stream's address, in a child process of
+// SSE clients (TestMain).
+const envSSEClients = "PONTE_BENCH_SSE_CHILD_ADDR"
 
 // sseSubscribe connects sseClients clients to the SSE stream at httpAddr
 // and waits until each has its first event.
 func sseSubscribe(b *testing.B, httpAddr string) *sseReaders {
 	b.Helper()
+	if !sseInProcess {
+		p, err := startSSEProcess(httpAddr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.stop)
+		return &sseReaders{cancel: func() {}, proc: p}
+	}
+	s, err := connectReaders(httpAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.cancel)
+	return s
+}
+
+// connectReaders connects sseClients clients to the SSE stream at
+// httpAddr and waits (60 s at most) until each has its first event.
+func connectReaders(httpAddr string) (*sseReaders, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
 	s := &sseReaders{cancel: cancel, lat: make([][]time.Duration, sseClients), got: make([]atomic.Int64, sseClients)}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: sseClients}}
 	var ready atomic.Int64
@@ -196,11 +226,36 @@ func sseSubscribe(b *testing.B, httpAddr string) *sseReaders {
 	}
 	for deadline := time.Now().Add(60 * time.Second); ready.Load() < int64(sseClients); {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d SSE clients subscribed", ready.Load(), sseClients)
+			cancel()
+			return nil, fmt.Errorf("only %d of %d SSE clients subscribed", ready.Load(), sseClients)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return s
+	return s, nil
+}
+
+// wait waits (60 s at most) until every client has n events.
+func (s *sseReaders) wait(n int64) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		done := true
+		for i := range s.got {
+			done = done && s.got[i].Load() >= n
+		}
+		if done {
+			break
+		}
+	}
+}
+
+// latencies stops the clients and returns every latency they measured.
+func (s *sseReaders) latencies() []time.Duration {
+	s.cancel()
+	s.wg.Wait()
+	var all []time.Duration
+	for _, l := range s.lat {
+		all = append(all, l...)
+	}
+	return all
 }
 
 // processCPU is the CPU time (user and system) the process has used.
@@ -221,6 +276,11 @@ func processCPU(b *testing.B) time.Duration {
 func (s *sseReaders) measure(b *testing.B, pubs []func([]byte), epoch uint64, size sseSize) {
 	b.Helper()
 	b.ResetTimer()
+	if s.proc != nil {
+		if err := s.proc.start(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	cpu0 := processCPU(b)
 	start := time.Now()
 	tick := time.NewTicker(size.interval)
@@ -237,23 +297,26 @@ func (s *sseReaders) measure(b *testing.B, pubs []func([]byte), epoch uint64, si
 		pubs[g](data)
 	}
 	published := time.Since(start)
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		done := true
-		for i := range s.got {
-			done = done && s.got[i].Load() >= int64(b.N)
+	clientCPU, count := time.Duration(-1), 0
+	if s.proc != nil {
+		var err error
+		if clientCPU, count, err = s.proc.wait(int64(b.N)); err != nil {
+			b.Fatal(err)
 		}
-		if done {
-			break
-		}
+	} else {
+		s.wait(int64(b.N))
 	}
 	elapsed := time.Since(start)
 	cpu := processCPU(b) - cpu0
 	b.StopTimer()
-	s.cancel()
-	s.wg.Wait()
 	var all []time.Duration
-	for _, l := range s.lat {
-		all = append(all, l...)
+	if s.proc != nil {
+		var err error
+		if all, err = s.proc.latencies(count); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		all = s.latencies()
 	}
 	if want := b.N * sseClients; len(all) < want {
 		b.Fatalf("%d events received, want %d", len(all), want)
@@ -264,7 +327,11 @@ func (s *sseReaders) measure(b *testing.B, pubs []func([]byte), epoch uint64, si
 	b.ReportMetric(ms(0.99), "ms_p99")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(b.N)/published.Seconds(), "changes/s")
-	// CPU time of the whole process (ingest and its clients) per change:
-	// steadier than the latencies on a shared machine.
+	// CPU time of the process (ingest, and its clients unless they run
+	// in a child process: then the child's is ms_client_cpu_per_change)
+	// per change: steadier than the latencies on a shared machine.
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "ms_cpu_per_change")
+	if clientCPU >= 0 {
+		b.ReportMetric(float64(clientCPU)/float64(time.Millisecond)/float64(b.N), "ms_client_cpu_per_change")
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/ponte-city/ponte/internal/profile"
 )
 
 // Inventory is every gateway's site config read together: the one
@@ -51,6 +53,7 @@ func NewInventory(sites ...*Site) (*Inventory, error) {
 func LoadInventory(paths []string, opt Options) (*Inventory, error) {
 	var sites []*Site
 	var errs []error
+	opt.loaded = map[string]*profile.Profile{}
 	for _, p := range paths {
 		s, err := Load(p, opt)
 		if err != nil {

@@ -71,3 +71,55 @@ func TestInventoryErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestInventoryProfileOnce: the site configs of one inventory share a
+// profile they all use (parsed once); a profile that does not load is
+// reported for every config using it; a later inventory reads the
+// profiles again.
+func TestInventoryProfileOnce(t *testing.T) {
+	dir, profiles := t.TempDir(), t.TempDir()
+	data, err := os.ReadFile(filepath.Join(shippedProfiles, "eastron-sdm630-v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(profiles, "meter.yaml"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(profiles, "broken.yaml"), []byte("model: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(gw, prof string) string {
+		y := "gateway: {id: " + gw + "}\nuplink: {broker: tcp://127.0.0.1:1883}\ndevices:\n" +
+			"  - {name: m1, profile: " + prof + ", address: \"tcp://127.0.0.1:502\", unit: 1, location: {lon: 11.25, lat: 43.77}}\n"
+		p := filepath.Join(dir, gw+".yaml")
+		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	paths := []string{write("gw-a", "meter"), write("gw-b", "meter"), write("gw-c", "meter")}
+	opt := Options{Offline: true, ProfilesDir: profiles}
+	inv, err := LoadInventory(paths, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := inv.Device("gw-a", "m1")
+	for _, gw := range []string{"gw-b", "gw-c"} {
+		if d, _ := inv.Device(gw, "m1"); d.LoadedProfile() == nil || d.LoadedProfile() != first.LoadedProfile() {
+			t.Errorf("%s's profile %p, gw-a's %p: want one parse", gw, d.LoadedProfile(), first.LoadedProfile())
+		}
+	}
+	again, err := LoadInventory(paths[:1], opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := again.Device("gw-a", "m1"); d.LoadedProfile() == first.LoadedProfile() {
+		t.Error("a later inventory reused the earlier one's profile")
+	}
+	_, err = LoadInventory([]string{write("gw-d", "broken"), write("gw-e", "broken")}, opt)
+	for _, name := range []string{"gw-d.yaml", "gw-e.yaml"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("the broken profile not reported for %s: %v", name, err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/twin"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -39,7 +40,7 @@ func BenchmarkSSEFanout(b *testing.B) {
 	fake := newFakeReader(fixtureEntities()...)
 	fake.buf = 512
 	e := siteAir
-	benchFanout(b, fake, func(i int) {
+	benchFanout(b, fake, benchInterval, func(i int) {
 		e.Name = strconv.Itoa(i)
 		e.Updated = time.Now()
 		fake.emit(e)
@@ -56,7 +57,23 @@ func BenchmarkSSEFanoutTwin(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchFanout(b, tw, func(i int) {
+	benchFanout(b, tw, benchInterval, func(i int) {
+		k := (2 * i) % sites // an air site
+		tw.Apply(ss[k].Gateway, 1, &wire.Batch{Gateway: ss[k].Gateway, Epoch: 1, Seqs: []uint64{uint64(i + 1)}, Readings: []wire.Reading{
+			{Device: ss[k].Device, Point: "no2", Value: wire.Float(float64(i)), Unit: "ug/m3", Time: time.Now(), Quality: wire.QualityGood}}})
+	})
+}
+
+// BenchmarkSSEFanoutCity is BenchmarkSSEFanoutTwin at issue 17's size:
+// 100,000 sites and 1,000 changes/s (a change every millisecond).
+func BenchmarkSSEFanoutCity(b *testing.B) {
+	const sites = 100000
+	ss := benchSites(sites, 0.0002)
+	tw, err := twin.New(twin.Config{Sites: ss, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchFanout(b, tw, time.Millisecond, func(i int) {
 		k := (2 * i) % sites // an air site
 		tw.Apply(ss[k].Gateway, 1, &wire.Batch{Gateway: ss[k].Gateway, Epoch: 1, Seqs: []uint64{uint64(i + 1)}, Readings: []wire.Reading{
 			{Device: ss[k].Device, Point: "no2", Value: wire.Float(float64(i)), Unit: "ug/m3", Time: time.Now(), Quality: wire.QualityGood}}})
@@ -79,9 +96,12 @@ func benchSites(n int, dLat float64) []twin.Site {
 }
 
 // benchFanout runs benchClients streams of AirQualityObserved changes
-// over reader and calls emit once per iteration, every benchInterval;
-// each call must cause exactly one such change.
-func benchFanout(b *testing.B, reader twin.Reader, emit func(i int)) {
+// over reader and calls emit once per iteration, every interval; each
+// call must cause exactly one such change. Besides the latencies it
+// reports the changes per second emitted (below the rate when emit falls
+// behind) and the CPU time of the whole process (API and clients) per
+// change, steadier than the latencies on a shared machine.
+func benchFanout(b *testing.B, reader twin.Reader, interval time.Duration, emit func(i int)) {
 	a, err := New(Config{Reader: reader, Tokens: []string{testToken}, Registerer: prometheus.NewRegistry(), MaxStreams: benchClients})
 	if err != nil {
 		b.Fatal(err)
@@ -147,13 +167,18 @@ func benchFanout(b *testing.B, reader twin.Reader, emit func(i int)) {
 	}
 
 	b.ResetTimer()
+	cpu0, err := testenv.SelfCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
 	start := time.Now()
-	tick := time.NewTicker(benchInterval)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for i := range b.N {
 		<-tick.C
 		emit(i)
 	}
+	emitted := time.Since(start)
 	// Wait for every client to have every change (bounded).
 	deadline = time.Now().Add(60 * time.Second)
 	for {
@@ -167,6 +192,10 @@ func benchFanout(b *testing.B, reader twin.Reader, emit func(i int)) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	cpu1, err := testenv.SelfCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.StopTimer()
 	cancel()
 	srv.CloseClientConnections()
@@ -185,6 +214,8 @@ func benchFanout(b *testing.B, reader twin.Reader, emit func(i int)) {
 	b.ReportMetric(ms(0.99), "ms_p99")
 	b.ReportMetric(ms(1), "ms_max")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(b.N)/emitted.Seconds(), "changes/s")
+	b.ReportMetric((cpu1-cpu0)*1000/float64(b.N), "ms_cpu_per_change")
 }
 
 // droppedStreams is how many streams the twin dropped.

@@ -75,8 +75,13 @@
 // # The stream
 //
 // GET /api/v1/stream sends each change of an entity matching the filter
-// as "id: <seq>\nevent: entity\ndata: <Feature>\n\n", flushing after each
-// burst of events. An entity that no longer exists (its device left the
+// as "id: <seq>\nevent: entity\ndata: <Feature>\n\n". A stream writes
+// and flushes its pending events together at most every 50 ms (sooner
+// when 64 KiB are pending): every event is sent, in order, with its id,
+// in fewer writes (one per change and client cost most of ingest's CPU
+// at 1,000 changes/s and 1,000 clients). Over HTTP/1.1 the stream's body
+// is not chunked: it ends when the connection closes (one system call per
+// write instead of three). An entity that no longer exists (its device left the
 // inventory when its gateway re-enrolled) is sent once as "event: removed"
 // with its last state as the Feature. A client resumes with Last-Event-ID (header, or the
 // lastEventId query parameter); when the twin no longer holds the changes
