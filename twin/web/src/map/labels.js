@@ -121,7 +121,9 @@ export class Labels {
         const n = document.createElement('b');
         n.textContent = String(q.point_count);
         box.appendChild(n);
-        for (const s of ['fresh', 'stale', 'offline', 'unknown']) {
+        // By state too where the clusters are apart (zoomed out); where
+        // sites crowd the clusters touch, and only their count fits.
+        for (const s of z < CLUSTER_MAX_ZOOM ? ['fresh', 'stale', 'offline', 'unknown'] : []) {
           if (!q[s]) continue;
           const part = document.createElement('span');
           part.className = 'part';
