@@ -522,6 +522,8 @@ async function loadSites() {
   store.load(fc, ['site', 'gateway']);
   sitesLoaded = true;
   cells = null;
+  // The cells of the zoom shown, before the first change needs them.
+  setTimeout(() => { if (!cells) cellIndex(tileZoom()); }, 0);
   performance.mark('ponte:sites-stored');
   $('count').textContent = T.entities(store.features.size);
   if (attention) attention.refresh();
