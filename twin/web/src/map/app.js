@@ -940,7 +940,10 @@ $('indicator').addEventListener('change', () => { if (past && pastIndicators) pa
 /** Applies the filters to the sites, their clusters and labels. */
 function applyFilter(filter, choice) {
   filterChoice = choice;
+  // The clusters' colours were their sites' that the old choice showed.
   cells = null;
+  for (const id of cellsPainted) map.removeFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id });
+  cellsPainted.clear();
   map.setFilter('sites', filter ? ['all', ROOMY_SITES, filter] : ROOMY_SITES);
   // The clusters are the server's: it filters the tiles.
   refreshTiles();
