@@ -110,7 +110,8 @@
 //
 // GET /api/v1/tiles/sites/{z}/{x}/{y} answers the sites and gateways of
 // the caller's scope in one tile as a Mapbox Vector Tile (twin/sitetiles:
-// clustered by freshness below zoom 12), for the operators' map at
+// clustered by freshness below zoom 12 and, from it, where more than 32
+// sites share a 64-px cell), for the operators' map at
 // 100,000 sites (issue 17); GET /api/v1/tiles/sites.json their counts and
 // where to frame them. Zooms outside 4-18 and coordinates outside the
 // zoom's grid are refused (400), so a client cannot make the server cut

@@ -11,8 +11,11 @@
 // the sites are gathered per cell of a grid (CellPixels across) into
 // clusters that count them by freshness, as the page's clusters did; a
 // cell holding one site draws that site. Gateways are never clustered.
-// From ClusterMaxZoom each site is drawn and says how many sites share
-// its cell ("crowd"): the page draws a crowded cell's sites as dots.
+// From ClusterMaxZoom each site is drawn on its own unless more than
+// Crowded share its cell: a crowded cell is a cluster too, so that a
+// frame never draws far more features than the screen can show apart.
+// A cluster's "_id" is CellID: the page paints a live change of one of
+// its sites over it through feature state (its worst state's colour).
 //
 // Live changes are not in the tiles: the page paints them over the tiles
 // with MapLibre feature state (promoteId "_id") from the SSE stream and

@@ -29,8 +29,8 @@ const (
 	// CellPixels is the side of a cluster cell in pixels of a 512-pixel
 	// tile (the page's former clusterRadius 45 was about that).
 	CellPixels = 64
-	// Crowded is how many sites in one cell the page draws as dots (the
-	// tiles' crowd property says how many share a site's cell).
+	// Crowded is how many sites one cell may draw each on its own from
+	// ClusterMaxZoom: a cell of more is drawn as a cluster.
 	Crowded = 32
 	// extent is the tiles' coordinate extent.
 	extent = 4096
@@ -91,6 +91,11 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 	// Cells in world pixels at this zoom, so a cell straddling two tiles
 	// is the same cell (same counts, same position) in both.
 	scale := float64(uint64(512)<<t.Z) / CellPixels
+	type site struct {
+		e *twin.Entity
+		k [2]int
+	}
+	var sites []site // from ClusterMaxZoom, each site and its cell
 	for i := range ents {
 		e := &ents[i]
 		if e.Kind != twin.KindSite && e.Kind != twin.KindGateway {
@@ -112,12 +117,6 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 			cells[k] = c
 		}
 		c.n++
-		if !clustered {
-			f := siteFeature(e, p)
-			f.Properties["crowd"] = k // the cell, replaced by its count below
-			fc.Append(f)
-			continue
-		}
 		c.x += p[0]
 		c.y += p[1]
 		c.one = e
@@ -131,23 +130,27 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 		default:
 			c.other++
 		}
-	}
-	if !clustered {
-		// How many sites share each site's cell: the page draws the sites
-		// of a crowded cell as small dots without a stroke (Crowded), so
-		// that they read as a texture, and so that software WebGL does not
-		// fill tens of millions of overlapping circle pixels a frame.
-		for _, f := range fc.Features {
-			if k, ok := f.Properties["crowd"].([2]int); ok {
-				f.Properties["crowd"] = cells[k].n
-			}
+		if !clustered {
+			sites = append(sites, site{e, k})
 		}
-		cells = nil
+	}
+	// From ClusterMaxZoom a cell's sites are drawn each on its own unless
+	// more than Crowded share it: a crowded cell is drawn as a cluster
+	// like those below, so that no frame draws far more features than the
+	// screen can show apart (100,000 sites in a 2 km square were 100,000
+	// dots, 100-175 ms of software WebGL a change; BenchmarkMapChange).
+	for _, s := range sites {
+		if cells[s.k].n <= Crowded {
+			fc.Append(siteFeature(s.e, s.e.Geometry.(orb.Point)))
+		}
 	}
 	for k, c := range cells {
-		if c.n == 1 {
+		if clustered && c.n == 1 {
 			fc.Append(siteFeature(c.one, c.one.Geometry.(orb.Point)))
 			continue
+		}
+		if !clustered && c.n <= Crowded {
+			continue // its sites are drawn above
 		}
 		// At the sites' mean, kept far enough inside its cell that the
 		// clusters of two neighbouring cells never overlap.
@@ -158,6 +161,7 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 		wy = math.Max(cy-room/scale, math.Min(cy+room/scale, wy))
 		g := geojson.NewFeature(unworld(wx, wy))
 		g.Properties = geojson.Properties{
+			"_id":         CellID(int(t.Z), k[0], k[1]),
 			"point_count": c.n, "fresh": c.fresh, "stale": c.stale, "offline": c.offline, "unknown": c.other,
 		}
 		fc.Append(g)
@@ -166,6 +170,21 @@ func Encode(ents []twin.Entity, t maptile.Tile, f Filter) ([]byte, error) {
 	layer.Extent = extent
 	layer.ProjectToTile(t)
 	return mvt.Marshal(mvt.Layers{layer})
+}
+
+// CellID is the "_id" of the cluster of cell x, y (in cells of
+// CellPixels at zoom z) in the tiles: the page paints a live change of a
+// site in a cluster over the cluster through feature state by this ID,
+// which it computes as Cell does.
+func CellID(z, x, y int) string {
+	return fmt.Sprintf("c%d/%d/%d", z, x, y)
+}
+
+// Cell is the cell, at zoom z, of a site at p: the x and y of CellID.
+func Cell(p orb.Point, z int) (int, int) {
+	wx, wy := world(p)
+	scale := float64(uint64(512)<<z) / CellPixels
+	return int(wx * scale), int(wy * scale)
 }
 
 // world is p in Web Mercator world coordinates, [0, 1) on both axes.

@@ -92,6 +92,59 @@ func TestEncodeClusters(t *testing.T) {
 	}
 }
 
+// TestEncodeCrowded: from ClusterMaxZoom a cell of more than Crowded
+// sites is one cluster whose _id is its CellID (what the page paints a
+// live change over) and whose counts add up with the sites drawn alone
+// to every site of the tile; a cell of fewer draws each site.
+func TestEncodeCrowded(t *testing.T) {
+	ents := grid(100000)
+	z := sitetiles.ClusterMaxZoom + 2
+	tl := maptile.At(orb.Point{11.245, 43.77}, maptile.Zoom(z))
+	body, err := sitetiles.Encode(ents, tl, sitetiles.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{} // cell ID -> sites in the tile's area
+	area := sitetiles.Bound(tl)
+	inTile := 0
+	for _, e := range ents[:len(ents)-1] {
+		p := e.Geometry.(orb.Point)
+		if area.Contains(p) {
+			x, y := sitetiles.Cell(p, z)
+			want[sitetiles.CellID(z, x, y)]++
+			inTile++
+		}
+	}
+	var clusters, total, singles int
+	for _, p := range decode(t, body) {
+		switch {
+		case p["point_count"] != nil:
+			clusters++
+			n := int(p["point_count"].(float64))
+			id, _ := p["_id"].(string)
+			if want[id] != n || n <= sitetiles.Crowded {
+				t.Errorf("cluster %q of %d sites, want %d (more than %d)", id, n, want[id], sitetiles.Crowded)
+			}
+			total += n
+		case p["kind"] == "site":
+			singles++
+		}
+	}
+	if clusters == 0 || clusters > 4*8*8 || total+singles != inTile {
+		t.Errorf("zoom %d: %d clusters of %d sites + %d alone; want at most %d clusters and %d sites", z, clusters, total, singles, 4*8*8, inTile)
+	}
+
+	body, err = sitetiles.Encode(grid(1000), tl, sitetiles.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range decode(t, body) {
+		if p["point_count"] != nil {
+			t.Errorf("1,000 sites at zoom %d: a cluster %v, want each site alone", z, p)
+		}
+	}
+}
+
 // TestSummarize: the frame is the busiest place's, not the box of every
 // device.
 func TestSummarize(t *testing.T) {

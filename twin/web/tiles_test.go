@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/ponte-city/ponte/internal/testenv/browser"
 	"github.com/ponte-city/ponte/twin"
+	"github.com/ponte-city/ponte/twin/sitetiles"
 )
 
 // colorStale is a stale site's colour (README.md).
@@ -98,6 +101,76 @@ func TestMapTiles(t *testing.T) {
 			t.Errorf("the clusters in view count %d sites, want most of %d", counted, n)
 		}
 		browser.Shot(ctx, t, p, dir, "map-tiles-100k-low.png")
+	})
+
+	// Where sites crowd from zoom 12, a cell's sites are one cluster
+	// (twin/sitetiles.Crowded): a site of it turning offline paints the
+	// cluster offline (its worst state) without a new tile, and back.
+	t.Run("a crowded cell's cluster changes colour", func(t *testing.T) {
+		const z = 14
+		j := n/2 + 40
+		pos := api.sites[j].Geometry.(orb.Point)
+		x, y := sitetiles.Cell(pos, z)
+		cell := sitetiles.CellID(z, x, y)
+		members := 0
+		for _, e := range api.sites {
+			if cx, cy := sitetiles.Cell(e.Geometry.(orb.Point), z); cx == x && cy == y {
+				members++
+				if e.Freshness == twin.Offline {
+					t.Fatalf("site %s of cell %s is offline already", e.ID, cell)
+				}
+			}
+		}
+		if members <= sitetiles.Crowded {
+			t.Fatalf("cell %s holds %d sites, want a crowded one", cell, members)
+		}
+		eval(fmt.Sprintf("window.ponteMap.map.jumpTo({ center: [%f, %f], zoom: %d }), true", pos[0], pos[1], z), nil)
+		site := api.sites[j]
+		wait("the cluster drawn", fmt.Sprintf("window.ponteMap.map.loaded() && window.ponteMap.featureColor(%q) === %q", site.ID, colorStale))
+		var got struct{ ID, Color string }
+		eval(fmt.Sprintf("window.ponteMap.clusterOf(%q)", site.ID), &got)
+		if got.ID != cell || got.Color != colorStale {
+			t.Fatalf("the page puts %s in cluster %+v, want %s drawn %s", site.ID, got, cell, colorStale)
+		}
+		var at []float64
+		eval(fmt.Sprintf("window.ponteMap.map.querySourceFeatures('sites', { sourceLayer: 'sites', filter: ['==', ['get', '_id'], %q] })[0].geometry.coordinates", cell), &at)
+		if len(at) != 2 {
+			t.Fatalf("cluster %s's point %v", cell, at)
+		}
+		var before, px string
+		eval(pixelJS(at[0], at[1]), &before)
+		tilesBefore := api.tiles.Load()
+		redOf := func(c string) uint64 { v, _ := strconv.ParseUint(c[1:3], 16, 8); return v }
+		for _, step := range []struct {
+			to   twin.Freshness
+			want string
+		}{{twin.Offline, colorOffline}, {site.Freshness, colorStale}} {
+			site.Freshness = step.to
+			api.sites[j] = site
+			if api.sendEntity(site) == 0 {
+				t.Fatal("no stream to send the change to")
+			}
+			wait("the cluster painted "+step.want, fmt.Sprintf("window.ponteMap.featureColor(%q) === %q", site.ID, step.want))
+			// The canvas: the cluster is drawn a little transparent, so
+			// its pixel is its colour over the map's; offline is far
+			// darker than stale.
+			for range 200 {
+				eval(pixelJS(at[0], at[1]), &px)
+				if len(px) == 7 && (step.to == twin.Offline) == (redOf(px)+60 < redOf(before)) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if len(px) != 7 || (step.to == twin.Offline) != (redOf(px)+60 < redOf(before)) {
+				t.Errorf("the cluster's pixel is %s (stale it was %s) with %s %s", px, before, site.ID, step.to)
+			}
+			if step.to == twin.Offline {
+				browser.Shot(ctx, t, p, dir, "map-tiles-100k-middle.png")
+			}
+		}
+		if got := api.tiles.Load(); got != tilesBefore {
+			t.Errorf("a colour change asked %d new tiles, want none", got-tilesBefore)
+		}
 	})
 
 	// A stale site at street zoom, away from the panels.

@@ -45,16 +45,21 @@ const SITE_COLOR = ['coalesce', ['feature-state', 'color'], match('freshness', F
 const LIVE_RING = ['coalesce', ['feature-state', 'ring'], match('fleet', FLEET, FLEET.ok)];
 // A site removed from the twin is hidden until the tiles are asked again.
 const SHOWN = ['case', ['boolean', ['feature-state', 'removed'], false], 0, 1];
-// More sites than this in one 64-px cell of a tile (its "crowd") are drawn as dots (twin/sitetiles.Crowded).
-const CROWDED = ['>', ['coalesce', ['get', 'crowd'], 0], 32];
-const CROWDED_SITES = ['all', ['!', ['==', ['get', 'kind'], 'gateway']], CROWDED];
-const ROOMY_SITES = ['all', ['!', ['==', ['get', 'kind'], 'gateway']], ['!', CROWDED]];
+// From CLUSTER_MAX_ZOOM, more sites than this in one 64-px cell of a
+// tile are drawn as one cluster (twin/sitetiles.Crowded).
+const CROWDED = 32;
+const CELL_PIXELS = 64;
 const IS_GATEWAY = ['==', ['get', 'kind'], 'gateway'];
 // Layers a click or a hover looks at, topmost first.
-const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'sites-dots', 'clusters', 'roads', 'areas-fill'];
+const CLICKABLE = ['alarm-rings', 'gateways', 'sites', 'clusters', 'roads', 'areas-fill'];
 const SITES_ONLY = ['!', IS_GATEWAY];
+const ROOMY_SITES = ['all', SITES_ONLY, ['!', ['has', 'point_count']]];
+// A cluster's colour is its worst state present (live: the page's
+// feature state, from its copy of the sites; else the tile's counts).
+const CLUSTER_COLOR = ['coalesce', ['feature-state', 'color'],
+  ['case', ['>', ['get', 'offline'], 0], FRESHNESS.offline, ['>', ['get', 'stale'], 0], FRESHNESS.stale, ['>', ['get', 'fresh'], 0], FRESHNESS.fresh, FRESHNESS.unknown]];
 // The layers drawn from the sites' tiles.
-const SITE_LAYERS = ['clusters', 'unclustered', 'sites-dots', 'sites', 'gateways'];
+const SITE_LAYERS = ['clusters', 'unclustered', 'sites', 'gateways'];
 
 const cfg = readConfig();
 const store = new Store();
@@ -154,7 +159,8 @@ function addLayers() {
   for (const s of ['areas', 'roads']) {
     map.addSource(s, { type: 'geojson', data: empty, promoteId: '_id', attribution: s === 'areas' ? ISTAT : undefined });
   }
-  // Zoomed out, the tiles' sites are gathered into clusters that count
+  // Zoomed out, and from CLUSTER_MAX_ZOOM where more than CROWDED share
+  // a 64-px cell, the tiles' sites are gathered into clusters that count
   // them by state (twin/sitetiles).
   map.addSource('sites', { type: 'vector', tiles: [tileURL()], minzoom: SITES_MINZOOM, maxzoom: SITES_MAXZOOM, promoteId: '_id' });
   // Hidden (so no tile is asked) until the first load frames the map.
@@ -170,10 +176,9 @@ function addLayers() {
   map.addLayer({ id: 'roads-casing', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 7 } });
   map.addLayer({ id: 'roads', type: 'line', source: 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': LIVE_COLOR, 'line-width': 4 } });
   map.addLayer({
-    id: 'clusters', type: 'circle', ...tiles, maxzoom: CLUSTER_MAX_ZOOM, filter: ['has', 'point_count'],
+    id: 'clusters', type: 'circle', ...tiles, filter: ['has', 'point_count'],
     paint: {
-      // The cluster's colour is its worst state present.
-      'circle-color': ['case', ['>', ['get', 'offline'], 0], FRESHNESS.offline, ['>', ['get', 'stale'], 0], FRESHNESS.stale, FRESHNESS.fresh],
+      'circle-color': CLUSTER_COLOR,
       'circle-radius': ['interpolate', ['linear'], ['get', 'point_count'], 2, 12, 100, 22, 1000, 30],
       'circle-opacity': 0.85, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
     },
@@ -181,16 +186,6 @@ function addLayers() {
   map.addLayer({
     id: 'unclustered', type: 'circle', ...tiles, maxzoom: CLUSTER_MAX_ZOOM, filter: ['all', ['!', ['has', 'point_count']], SITES_ONLY],
     paint: { 'circle-color': SITE_COLOR, 'circle-radius': 4, 'circle-stroke-color': '#1a1a1a', 'circle-stroke-width': 0.75, 'circle-opacity': SHOWN, 'circle-stroke-opacity': SHOWN },
-  });
-  // Where sites crowd (more than CROWDED in a tile's 64-px cell), 1-px
-  // dots without a stroke: a 2 km square of 100,000 sites drawn as
-  // stroked 8-px circles was 30 million overlapping pixels a frame, half
-  // a second of software WebGL per change (BenchmarkMapChange). Its
-  // colour is the only property read per site: the fewer such, the less
-  // each frame costs.
-  map.addLayer({
-    id: 'sites-dots', type: 'circle', ...tiles, filter: CROWDED_SITES, minzoom: CLUSTER_MAX_ZOOM,
-    paint: { 'circle-color': SITE_COLOR, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 1, 16, 1.5] },
   });
   map.addLayer({
     id: 'sites', type: 'circle', ...tiles, filter: ROOMY_SITES, minzoom: CLUSTER_MAX_ZOOM,
@@ -298,6 +293,7 @@ let tilesTimer = 0;
 let tilesDue = Infinity;
 let tilesStale = false;
 function refreshTiles() {
+  cellsChanged.clear();
   clearTimeout(tilesTimer);
   tilesTimer = 0;
   tilesDue = Infinity;
@@ -313,14 +309,113 @@ function scheduleTiles(delay) {
   tilesDue = due;
   tilesTimer = setTimeout(refreshTiles, delay);
 }
-// A site changed: new tiles when what they say matters (see above).
+// A site changed: new tiles when what they say matters (see above). A
+// cluster's colour is painted by paintCell once the page holds every
+// site, and its label's counts from it too (clusterCounts); until then
+// the tiles are asked again for them.
 function sitesChanged(structural) {
   if (structural) { scheduleTiles(FLUSH_MS); return; }
   tilesStale = true;
-  if (map.getZoom() < CLUSTER_MAX_ZOOM || filterChoice.type || filterChoice.freshness) scheduleTiles(TILES_MS);
+  if (map.getZoom() < CLUSTER_MAX_ZOOM || filterChoice.type || filterChoice.freshness || !sitesLoaded) scheduleTiles(TILES_MS);
 }
+
+// Live changes of sites drawn in a cluster: the page knows which cell
+// of the tiles' zoom a site falls in (twin/sitetiles.Cell, the same
+// Web Mercator cells of CELL_PIXELS) and paints the cluster (its _id,
+// sitetiles.CellID) in its sites' worst state through feature state, as
+// it paints a site drawn on its own. cells indexes the page's sites by
+// cell at one zoom (built on first need: a few tens of ms at 100,000
+// sites), cellsPainted are the clusters so painted, cellsChanged the
+// sites changed since the tiles were last asked (their clusters are
+// painted again at a new zoom).
+let cells = null; // { z, byCell: Map("x/y" -> [site ID]), counts: Map("x/y" -> counts) }
+const cellsPainted = new Set();
+const cellsChanged = new Map(); // id -> feature
+/** The zoom of the sites' tiles MapLibre draws (vector sources round). */
+function tileZoom() {
+  return Math.min(SITES_MAXZOOM, Math.max(SITES_MINZOOM, Math.round(map.getZoom())));
+}
+/** The cell of a point [lon, lat] at zoom z, as twin/sitetiles.Cell. */
+function cellOf(c, z) {
+  const lat = Math.max(-85.0511, Math.min(85.0511, c[1]));
+  const s = Math.sin(lat * Math.PI / 180);
+  const scale = 512 * 2 ** z / CELL_PIXELS;
+  return `${Math.trunc((c[0] + 180) / 360 * scale)}/${Math.trunc((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale)}`;
+}
+function cellIndex(z) {
+  if (cells && cells.z === z) return cells.byCell;
+  const byCell = new Map();
+  for (const f of store.features.values()) {
+    if (f.properties.kind !== 'site' || !f.geometry || f.geometry.type !== 'Point') continue;
+    const k = cellOf(f.geometry.coordinates, z);
+    const list = byCell.get(k);
+    const id = f.properties._id; // the store replaces a feature on each change
+    if (list) list.push(id); else byCell.set(k, [id]);
+  }
+  cells = { z, byCell, counts: new Map() };
+  return byCell;
+}
+/**
+ * The sites the filters show in cell k ("x/y") of zoom z by freshness
+ * (and point_count, all of them), as the tiles count a cluster's; kept
+ * until one of them changes (fresh when fresh is true).
+ */
+function cellCounts(z, k, fresh = false) {
+  const byCell = cellIndex(z);
+  if (!fresh && cells.counts.has(k)) return cells.counts.get(k);
+  const n = { point_count: 0, fresh: 0, stale: 0, offline: 0, unknown: 0 };
+  for (const id of byCell.get(k) || []) {
+    const f = store.features.get(id);
+    if (!f || !siteShown(f.properties)) continue;
+    n.point_count++;
+    n[f.properties.freshness in n ? f.properties.freshness : 'unknown']++;
+  }
+  cells.counts.set(k, n);
+  return n;
+}
+/**
+ * The cluster a site is drawn in at the tiles' zoom: its _id and the
+ * colour of its worst state, or null if the site is drawn on its own.
+ */
+function cellOfSite(g, changed = false) {
+  if (!sitesLoaded || !g.geometry || g.geometry.type !== 'Point') return null;
+  const z = tileZoom();
+  const k = cellOf(g.geometry.coordinates, z);
+  const n = cellCounts(z, k, changed);
+  if (n.point_count <= (z < CLUSTER_MAX_ZOOM ? 1 : CROWDED)) return null;
+  const color = n.offline ? FRESHNESS.offline : n.stale ? FRESHNESS.stale : n.fresh ? FRESHNESS.fresh : FRESHNESS.unknown;
+  return { id: `c${z}/${k}`, color };
+}
+/**
+ * The live counts of a cluster of the tiles (its properties) from the
+ * page's copy of the sites, for its label; null when the page cannot say
+ * (its sites not loaded yet, the past shown, another zoom's cluster).
+ */
+function clusterCounts(q) {
+  const m = /^c(\d+)\/(\d+\/\d+)$/.exec(q._id || '');
+  if (!m || !sitesLoaded || past || Number(m[1]) !== tileZoom()) return null;
+  return cellCounts(Number(m[1]), m[2]);
+}
+/** Paints the cluster g is drawn in, if any; says whether there is one. */
+function paintCell(g) {
+  cellsChanged.set(g.properties._id, g);
+  const c = cellOfSite(g, true);
+  if (!c) return false;
+  map.setFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id: c.id }, { color: c.color });
+  cellsPainted.add(c.id);
+  return true;
+}
+let cellsZoom = 0;
 map.on('zoomend', () => {
   if (tilesStale && !past && map.getZoom() < CLUSTER_MAX_ZOOM) scheduleTiles(FLUSH_MS);
+  // The clusters painted at another zoom's cells: those of this zoom
+  // are painted from the sites changed since the tiles were cut.
+  const z = tileZoom();
+  if (z === cellsZoom || past) return;
+  cellsZoom = z;
+  for (const id of cellsPainted) map.removeFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id });
+  cellsPainted.clear();
+  for (const g of [...cellsChanged.values()]) paintCell(g);
 });
 
 // The filters' choice, and whether a site passes it.
@@ -426,6 +521,9 @@ async function loadSites() {
   performance.mark('ponte:sites-parsed');
   store.load(fc, ['site', 'gateway']);
   sitesLoaded = true;
+  cells = null;
+  // The cells of the zoom shown, before the first change needs them.
+  setTimeout(() => { if (!cells) cellIndex(tileZoom()); }, 0);
   performance.mark('ponte:sites-stored');
   $('count').textContent = T.entities(store.features.size);
   if (attention) attention.refresh();
@@ -504,6 +602,7 @@ function removeEntity(f) {
   if (handed.has(source)) handed.get(source).delete(id);
   if (source === 'sites') {
     map.setFeatureState({ source, sourceLayer: SITES_LAYER, id }, { removed: true, color: 'rgba(0,0,0,0)' });
+    cells = null;
     sitesChanged(true);
   } else {
     map.removeFeatureState({ source, id });
@@ -513,8 +612,11 @@ function removeEntity(f) {
 }
 
 function applyEntity(f) {
-  const known = store.features.has(String(f.id));
+  const old = store.features.get(String(f.id));
+  const known = !!old;
+  const was = old && old.geometry && old.geometry.type === 'Point' ? String(old.geometry.coordinates) : '';
   const g = store.put(f);
+  const moved = known && was !== (g.geometry && g.geometry.type === 'Point' ? String(g.geometry.coordinates) : '');
   const source = sourceOf(g.properties.kind);
   if (noteChange(source)) return;
   if (past) return; // the map shows the past; the store stays current
@@ -523,8 +625,10 @@ function applyEntity(f) {
     const state = { color: g.properties._color, removed: false };
     if (g.properties._ring) state.ring = g.properties._ring;
     map.setFeatureState({ source, sourceLayer: SITES_LAYER, id: g.properties._id }, state);
+    if (!known || moved) cells = null;
+    if (known && !moved && g.properties.kind === 'site' && paintCell(g) && labels) labels.schedule();
     stats.appliedAt = performance.now();
-    sitesChanged(!known);
+    sitesChanged(!known || moved);
     scheduleFlush(DATA_MS);
     return;
   }
@@ -756,8 +860,9 @@ function onClick(e) {
   if (!hit) return;
   if (hit.layer.id === 'clusters') {
     // The server's clusters are cells of 64 px: two zooms in splits one
-    // into cells of a quarter of its side, and at CLUSTER_MAX_ZOOM into sites.
-    map.easeTo({ center: hit.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, CLUSTER_MAX_ZOOM), duration: 0 });
+    // into cells of a quarter of its side, and at CLUSTER_MAX_ZOOM into
+    // sites where fewer than CROWDED share a cell.
+    map.easeTo({ center: hit.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, map.getZoom() < CLUSTER_MAX_ZOOM ? CLUSTER_MAX_ZOOM : SITES_MAXZOOM), duration: 0 });
     return;
   }
   if (hit.state && hit.state.removed) return;
@@ -781,7 +886,7 @@ const ready = new Promise((resolve, reject) => {
       attention = new Attention({ store, pick, api });
       filters = setupFilters({ store, onChange: applyFilter });
       setupSearch({ store, pick, lang });
-      labels = new Labels(map, store, { sitesVisible: siteShown, areaShown: (p) => p._level === store.level });
+      labels = new Labels(map, store, { sitesVisible: siteShown, areaShown: (p) => p._level === store.level, clusterCounts });
       travel = new TimeTravel({ api, onPast: showPast, onLive: backToLive });
       await Promise.all([loadEntities(true), loadIndicators().catch((err) => console.warn(err))]);
       setupLevels();
@@ -835,8 +940,11 @@ $('indicator').addEventListener('change', () => { if (past && pastIndicators) pa
 /** Applies the filters to the sites, their clusters and labels. */
 function applyFilter(filter, choice) {
   filterChoice = choice;
+  // The clusters' colours were their sites' that the old choice showed.
+  cells = null;
+  for (const id of cellsPainted) map.removeFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id });
+  cellsPainted.clear();
   map.setFilter('sites', filter ? ['all', ROOMY_SITES, filter] : ROOMY_SITES);
-  map.setFilter('sites-dots', filter ? ['all', CROWDED_SITES, filter] : CROWDED_SITES);
   // The clusters are the server's: it filters the tiles.
   refreshTiles();
   if (labels) labels.schedule();
@@ -930,6 +1038,15 @@ window.ponteMap = {
     const hits = map.querySourceFeatures('sites', { sourceLayer: SITES_LAYER, filter });
     return hits.length > 0 && !map.getFeatureState({ source: 'sites', sourceLayer: SITES_LAYER, id: String(id) }).removed;
   },
+  /**
+   * The cluster a site is drawn in at the tiles' zoom, as the page
+   * reckons it from its copy of the sites: { id, color } (its _id and its
+   * worst state's colour), or null if the site is drawn on its own.
+   */
+  clusterOf(id) {
+    const f = store.features.get(String(id));
+    return f && f.properties.kind === 'site' ? cellOfSite(f) : null;
+  },
   /** Opens the popup of a feature as picking it from a list does. */
   pick,
   /** The open alarms the page knows, worst first. */
@@ -956,13 +1073,22 @@ window.ponteMap = {
     // take a good part of a second per call).
     let hits = [];
     const c = f.geometry && f.geometry.type === 'Point' ? f.geometry.coordinates : null;
-    const layers = { sites: ['sites', 'sites-dots', 'gateways', 'unclustered'], roads: ['roads'] }[source];
+    const layers = { sites: ['sites', 'gateways', 'unclustered'], roads: ['roads'] }[source];
     if (c && layers) {
       const p = map.project(c);
       const box = [[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]];
       hits = map.queryRenderedFeatures(box, { layers: layers.filter((l) => map.getLayer(l)), filter });
     }
     const tiles = source === 'sites' ? { sourceLayer: SITES_LAYER } : {};
+    // A site drawn in a cluster shows as the cluster's colour.
+    const cell = !hits.length && f.properties.kind === 'site' && !past ? cellOfSite(f) : null;
+    if (cell) {
+      const c = map.querySourceFeatures(source, { ...tiles, filter: ['==', ['get', '_id'], cell.id] });
+      if (!c.length) return null;
+      const q = c[0].properties;
+      return map.getFeatureState({ source, ...tiles, id: cell.id }).color ||
+        (q.offline ? FRESHNESS.offline : q.stale ? FRESHNESS.stale : q.fresh ? FRESHNESS.fresh : FRESHNESS.unknown);
+    }
     if (!hits.length) hits = map.querySourceFeatures(source, { ...tiles, filter });
     if (!hits.length) return null;
     if (source === 'sites') {

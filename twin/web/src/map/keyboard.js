@@ -20,7 +20,7 @@ const WORDS = {
 };
 
 // Layers whose features the keyboard steps through.
-const LAYERS = ['gateways', 'sites', 'sites-dots', 'unclustered'];
+const LAYERS = ['gateways', 'sites', 'unclustered'];
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
 /** Keyboard wires the map's canvas for picking features. */

@@ -48,11 +48,13 @@ export function contains(g, [x, y]) {
 
 /** Labels keeps the label layer in step with the map. */
 export class Labels {
-  constructor(map, store, { sitesVisible, areaShown = () => true }) {
+  constructor(map, store, { sitesVisible, areaShown = () => true, clusterCounts = () => null }) {
     this.map = map;
     this.store = store;
     this.sitesVisible = sitesVisible; // (props) => whether the filters show the site
     this.areaShown = areaShown; // (props) => whether the area's level is the one shown
+    this.clusterCounts = clusterCounts; // (props) => a cluster's live counts, null for the tile's
+    this.drawn = ''; // the labels shown, as HTML
     this.layer = document.createElement('div');
     this.layer.className = 'labels';
     this.layer.setAttribute('aria-hidden', 'true');
@@ -108,9 +110,9 @@ export class Labels {
       // is named at the top of the view, so street zoom still says where.
       add(map.unproject([w / 2, 24]).toArray(), inView.properties.name, 'area');
     }
-    if (z < CLUSTER_MAX_ZOOM && map.getLayer('clusters')) {
+    if (map.getLayer('clusters')) {
       for (const c of map.queryRenderedFeatures({ layers: ['clusters'] })) {
-        const q = c.properties;
+        const q = this.clusterCounts(c.properties) || c.properties;
         const box = document.createElement('div');
         box.className = 'label cluster';
         const p = map.project(c.geometry.coordinates);
@@ -119,7 +121,9 @@ export class Labels {
         const n = document.createElement('b');
         n.textContent = String(q.point_count);
         box.appendChild(n);
-        for (const s of ['fresh', 'stale', 'offline', 'unknown']) {
+        // By state too where the clusters are apart (zoomed out); where
+        // sites crowd the clusters touch, and only their count fits.
+        for (const s of z < CLUSTER_MAX_ZOOM ? ['fresh', 'stale', 'offline', 'unknown'] : []) {
           if (!q[s]) continue;
           const part = document.createElement('span');
           part.className = 'part';
@@ -131,6 +135,11 @@ export class Labels {
         out.push(box);
       }
     }
+    // Drawn again on every idle map (each live change): the page's layout
+    // and style are only redone when a label changed.
+    const html = out.map((d) => d.outerHTML).join('');
+    if (html === this.drawn) return;
+    this.drawn = html;
     this.layer.replaceChildren(...out);
   }
 }
