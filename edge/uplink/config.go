@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-city/ponte/wire"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ponte-city/ponte/wire"
 )
 
 // Defaults applied to zero fields of Config.
@@ -22,6 +23,7 @@ const (
 	DefaultReplayBatch      = 10_000
 	DefaultReplayBatchBytes = 768 << 10
 	DefaultWindow           = 8
+	DefaultReplayWindow     = 16
 	DefaultAckTimeout       = 30 * time.Second
 	DefaultBackoffBase      = time.Second
 	DefaultBackoffMax       = 60 * time.Second
@@ -74,15 +76,21 @@ type Config struct {
 	BatchMaxWait time.Duration
 	// ReplayBatchReadings and ReplayBatchBytes replace BatchMaxReadings and
 	// BatchMaxBytes while the buffer holds more than two batches not yet
-	// sent (a backlog after an outage): ingest handles a gateway's batches
-	// one at a time, so the replay runs at batch size / round trip, and
-	// larger batches drain a backlog faster (defaults 10,000 readings and
-	// 768 KiB, never below BatchMaxReadings and BatchMaxBytes). A replay
-	// paced by ReplayRate keeps to BatchMaxReadings.
+	// sent (a backlog after an outage): a replay drains at what is in
+	// flight per round trip to InfluxDB, and larger batches carry more
+	// (defaults 10,000 readings and 768 KiB, never below BatchMaxReadings
+	// and BatchMaxBytes). A replay paced by ReplayRate keeps to
+	// BatchMaxReadings.
 	ReplayBatchReadings, ReplayBatchBytes int
 	// Window is how many published batches may await ingest's
 	// acknowledgement at once (default 8).
 	Window int
+	// ReplayWindow replaces Window while replay batches are sent (default
+	// 16, never below Window): ingest writes a gateway's waiting batches at
+	// once (ingest/service trains), so a wider window keeps InfluxDB busy
+	// through a backlog. The window holds only the batches' ranges; their
+	// payloads leave with the publish.
+	ReplayWindow int
 	// AckTimeout is how long the oldest unacknowledged batch may wait for
 	// its acknowledgement before everything from it on is sent again
 	// (default 30s).
@@ -167,6 +175,9 @@ func (c Config) withDefaults() Config {
 	if c.Window == 0 {
 		c.Window = DefaultWindow
 	}
+	if c.ReplayWindow == 0 {
+		c.ReplayWindow = max(DefaultReplayWindow, c.Window)
+	}
 	if c.AckTimeout == 0 {
 		c.AckTimeout = DefaultAckTimeout
 	}
@@ -241,6 +252,9 @@ func (c Config) Validate() error {
 	}
 	if c.Window < 1 || c.Window > maxWindow {
 		bad("window", "%d is outside [1, %d]", c.Window, maxWindow)
+	}
+	if c.ReplayWindow < c.Window || c.ReplayWindow > maxWindow {
+		bad("replay_window", "%d is outside [window %d, %d]", c.ReplayWindow, c.Window, maxWindow)
 	}
 	if c.AckTimeout < 0 {
 		bad("ack_timeout", "%s is negative", c.AckTimeout)

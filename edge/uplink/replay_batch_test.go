@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,7 @@ func TestReplayBatchConfig(t *testing.T) {
 	}{
 		{func(c *Config) { c.BatchMaxReadings, c.ReplayBatchReadings = 2000, 1000 }, "replay_batch_readings: 1000 is outside [batch_max_readings 2000, 100000]"},
 		{func(c *Config) { c.ReplayBatchBytes = 2 << 20 }, "replay_batch_bytes: 2097152 is outside [batch_max_bytes 262144, 1048576)"},
+		{func(c *Config) { c.Window, c.ReplayWindow = 8, 2 }, "replay_window: 2 is outside [window 8, 1024]"},
 	} {
 		cfg := baseConfig("tcp://127.0.0.1:1883")
 		tc.mod(&cfg)
@@ -58,5 +60,39 @@ func TestReplayBatchConfig(t *testing.T) {
 	cfg = cfg.withDefaults()
 	if cfg.ReplayBatchReadings != 20_000 || cfg.ReplayBatchBytes != DefaultReplayBatchBytes {
 		t.Errorf("defaults with batch_max_readings 20000: %d, %d", cfg.ReplayBatchReadings, cfg.ReplayBatchBytes)
+	}
+}
+
+// TestReplayWindow: through a backlog, ReplayWindow replay batches await
+// their acks at once; a replay paced by ReplayRate (live-size batches)
+// keeps to Window.
+func TestReplayWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		backlog, window int
+		rate            float64
+	}{
+		{"replay", 200_000, 16, 0},
+		{"paced", 20_000, 4, 1e6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			broker := testenv.Mosquitto(t)
+			a := newAcker(t, broker.URL, ackNone)
+			buf := openBuf(t)
+			for i := 0; i < tc.backlog; i += 1000 {
+				produceDurable(t, buf, i, 1000)
+			}
+			cfg := baseConfig(broker.URL)
+			cfg.BatchMaxReadings, cfg.ReplayBatchReadings, cfg.Window, cfg.ReplayWindow = 1000, 10_000, 4, 16
+			cfg.AckTimeout, cfg.ReplayRate = time.Hour, tc.rate
+			start(t, cfg, buf)
+			sent := func() int { a.mu.Lock(); defer a.mu.Unlock(); return a.batches }
+			testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%d batches sent", tc.window), func() bool { return sent() >= tc.window })
+			// Nothing is acknowledged: the sender must stop at the window.
+			time.Sleep(300 * time.Millisecond)
+			if n := sent(); n != tc.window {
+				t.Errorf("%d batches sent without an ack, want the window of %d", n, tc.window)
+			}
+		})
 	}
 }

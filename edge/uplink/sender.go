@@ -7,6 +7,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/ponte-city/ponte/edge/buffer"
 	"github.com/ponte-city/ponte/wire"
 )
@@ -51,6 +52,9 @@ type sender struct {
 	// back for more readings, and since when.
 	pendingSeq   uint64
 	pendingSince time.Time
+	// replaying: the last read found a backlog and took a replay batch
+	// (Config.ReplayBatchReadings); the window is then ReplayWindow.
+	replaying bool
 	// pace caps the rate while replaying a backlog; new per connection.
 	pace *pacer
 	pubs []pubWait
@@ -155,7 +159,11 @@ func (s *sender) run(ctx context.Context, c *conn) error {
 			deadline = d
 		}
 		var changed <-chan struct{}
-		if len(s.window) < f.cfg.Window {
+		limit := f.cfg.Window
+		if s.replaying {
+			limit = f.cfg.ReplayWindow
+		}
+		if len(s.window) < limit {
 			sent, ch, wait, err := s.trySend(c, now)
 			if err != nil {
 				return err
@@ -252,7 +260,9 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 	// A backlog of more than two batches goes in replay batches
 	// (Config.ReplayBatchReadings), unless the replay is paced.
 	n, nb := f.cfg.BatchMaxReadings, f.cfg.BatchMaxBytes
-	if d := f.buf.Stats().DurableSeq; f.cfg.ReplayRate <= 0 && d >= s.cursor && d-s.cursor >= uint64(2*n) {
+	d := f.buf.Stats().DurableSeq
+	s.replaying = f.cfg.ReplayRate <= 0 && d >= s.cursor && d-s.cursor >= uint64(2*n)
+	if s.replaying {
 		n, nb = f.cfg.ReplayBatchReadings, f.cfg.ReplayBatchBytes
 	}
 	// The records are framed (decoded and encoded afresh) before the
