@@ -206,7 +206,7 @@ func TestWindowBound(t *testing.T) {
 	cfg := baseConfig(broker.URL)
 	cfg.BatchMaxReadings = 10
 	cfg.ReplayBatchReadings = 10 // batches of this size, backlog or not
-	cfg.Window = 3
+	cfg.Window, cfg.ReplayWindow = 3, 3 // the backlog's window too
 	cfg.AckTimeout = time.Minute
 	f := start(t, cfg, b)
 	produceDurable(t, b, 0, 100)
