@@ -39,6 +39,21 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Encode appends the encoding of b to dst. It fails if the batch does not
 // validate or its encoding exceeds MaxBatchBytes.
 func Encode(dst []byte, b *Batch) ([]byte, error) {
+	var e Encoder
+	return e.Encode(dst, b)
+}
+
+// An Encoder encodes batches as Encode does, keeping its string table and
+// references from one batch to the next so that a sender encoding batch
+// after batch allocates nothing of its own. Not safe for concurrent use.
+type Encoder struct {
+	idx   map[string]uint64
+	table []string
+	refs  []uint64
+}
+
+// Encode appends the encoding of b to dst (see the package function).
+func (e *Encoder) Encode(dst []byte, b *Batch) ([]byte, error) {
 	if err := b.Validate(); err != nil {
 		return dst, err
 	}
@@ -62,8 +77,16 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 	}
 	dst = binary.AppendVarint(dst, base)
 
-	idx := make(map[string]uint64, 16)
-	var table []string
+	if e.idx == nil {
+		e.idx = make(map[string]uint64, 16)
+	}
+	idx := e.idx
+	clear(idx)
+	table := e.table[:0]
+	defer func() {
+		clear(table) // drop the strings for the collector
+		e.table = table[:0]
+	}()
 	intern := func(s string) uint64 {
 		i, ok := idx[s]
 		if !ok {
@@ -75,7 +98,7 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 	}
 	// Interning first keeps the table before the readings, so a decoder
 	// can resolve indices in one pass.
-	refs := make([]uint64, 0, 4*len(b.Readings))
+	refs := e.refs[:0]
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		refs = append(refs, intern(r.Device), intern(r.Point), intern(r.Unit))
@@ -86,6 +109,7 @@ func Encode(dst []byte, b *Batch) ([]byte, error) {
 			refs = append(refs, intern(r.Value.S))
 		}
 	}
+	e.refs = refs[:0]
 	dst = binary.AppendUvarint(dst, uint64(len(table)))
 	for _, s := range table {
 		dst = appendString(dst, s)

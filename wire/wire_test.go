@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"reflect"
@@ -352,4 +353,33 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(batch.Readings))*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}
+
+// TestEncoderReused: an Encoder used batch after batch writes what Encode
+// writes for each, whatever the batch before it held.
+func TestEncoderReused(t *testing.T) {
+	var e Encoder
+	big := sampleBatch()
+	for i := range 50 {
+		r := big.Readings[0]
+		r.Device = fmt.Sprintf("dev-%d", i)
+		big.Readings = append(big.Readings, r)
+		big.Seqs = append(big.Seqs, big.Seqs[len(big.Seqs)-1]+1)
+	}
+	for i, b := range []*Batch{big, sampleBatch(), sampleBatchV2(), sampleBatchV3(), big, sampleBatch()} {
+		want, err := Encode(nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Encode([]byte("prefix"), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[len("prefix"):], want) {
+			t.Fatalf("batch %d: the reused encoder wrote %x, Encode %x", i, got, want)
+		}
+		if d, err := Decode(want); err != nil || !reflect.DeepEqual(d.Readings, b.Readings) {
+			t.Fatalf("batch %d: decoded %v (%v)", i, d, err)
+		}
+	}
 }

@@ -40,6 +40,8 @@ type framer struct {
 	// names keeps one string per device, point and unit name across
 	// batches: decoding allocated three per reading otherwise.
 	names wire.Names
+	// enc keeps its string table and references across batches.
+	enc wire.Encoder
 }
 
 func newFramer(gateway string, epoch uint64, bad func(uint64, error)) *framer {
@@ -94,7 +96,7 @@ func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed,
 		// wait for them.
 		b.From = f.from
 	}
-	payload, err := wire.Encode(make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512)), b)
+	payload, err := fr.enc.Encode(make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512)), b)
 	clear(b.Readings) // drop the strings for the collector
 	if err != nil {
 		return framed{}, fmt.Errorf("frame records %d..%d: %w", recs[0].Seq, f.to, err)
