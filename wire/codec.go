@@ -84,7 +84,8 @@ func (e *Encoder) Encode(dst []byte, b *Batch) ([]byte, error) {
 	clear(idx)
 	table := e.table[:0]
 	defer func() {
-		clear(table) // drop the strings for the collector
+		clear(idx) // drop the strings for the collector
+		clear(table)
 		e.table = table[:0]
 	}()
 	intern := func(s string) uint64 {

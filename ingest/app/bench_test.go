@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -140,15 +139,7 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	}
 
 	// CPU seconds of ingest (this process), Mosquitto and influxd.
-	cpu := func() [3]float64 {
-		self, err1 := testenv.SelfCPU()
-		mq, err2 := testenv.ProcessCPU(br.Pid())
-		db, err3 := testenv.ProcessCPU(srv.Pid())
-		if err := errors.Join(err1, err2, err3); err != nil {
-			b.Fatal(err)
-		}
-		return [3]float64{self, mq, db}
-	}
+	cpu := func() [3]float64 { return cpuOf(b, br.Pid(), srv.Pid()) }
 	var ingCPU, dirCPU [3]float64 // summed over the rounds
 	timed := func(f func(int) float64, r int, sum *[3]float64) float64 {
 		before := cpu()

@@ -88,15 +88,7 @@ func ingestCost(b *testing.B, gateways, perSec, seconds int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second+5*time.Minute)
 	defer cancel()
-	cpu := func() [3]float64 {
-		self, err1 := testenv.SelfCPU()
-		mq, err2 := testenv.ProcessCPU(br.Pid())
-		db, err3 := testenv.ProcessCPU(srv.Pid())
-		if err := errors.Join(err1, err2, err3); err != nil {
-			b.Fatal(err)
-		}
-		return [3]float64{self, mq, db}
-	}
+	cpu := func() [3]float64 { return cpuOf(b, br.Pid(), srv.Pid()) }
 
 	b.ResetTimer()
 	start := time.Now()
@@ -134,4 +126,16 @@ func ingestCost(b *testing.B, gateways, perSec, seconds int) {
 	b.ReportMetric((after[2]-before[2])/sec, "influxd-cores")
 	b.Logf("%d gateways x %d readings/s for %d s: %d readings in %.1f s, last ack %s after the last batch was due",
 		gateways, perSec, seconds, total*uint64(gateways), sec, lag.Round(time.Millisecond))
+}
+
+// cpuOf returns the CPU seconds used so far by this process (ingest and
+// the gateways' clients), the broker and influxd.
+func cpuOf(b *testing.B, brokerPid, influxPid int) [3]float64 {
+	self, err1 := testenv.SelfCPU()
+	mq, err2 := testenv.ProcessCPU(brokerPid)
+	db, err3 := testenv.ProcessCPU(influxPid)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		b.Fatal(err)
+	}
+	return [3]float64{self, mq, db}
 }

@@ -185,10 +185,7 @@ func (s *Service) work(ctx context.Context, q chan Job) {
 		if !ok {
 			return
 		}
-		train := gather(j, q, &held, s.cfg.QueueLen)
-		for i, r := range s.processTrain(ctx, train) {
-			train[i].Done(r)
-		}
+		s.processTrain(ctx, gather(j, q, &held, s.cfg.QueueLen))
 	}
 }
 

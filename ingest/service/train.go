@@ -78,11 +78,13 @@ func gather(j Job, q chan Job, held *[]Job, limit int) []Job {
 	return train
 }
 
-// processTrain processes jobs, all of one gateway, in order, and returns
-// their results in the same order.
-func (s *Service) processTrain(ctx context.Context, jobs []Job) []Result {
+// processTrain processes jobs, all of one gateway, in order, and answers
+// each (its Done) as soon as it is final, in order: a chain's batches once
+// the chain is committed, not when the whole train is done.
+func (s *Service) processTrain(ctx context.Context, jobs []Job) {
 	if len(jobs) == 1 {
-		return []Result{s.Process(ctx, jobs[0])}
+		jobs[0].Done(s.Process(ctx, jobs[0]))
+		return
 	}
 	out := make([]Result, len(jobs))
 	cars := make([]car, len(jobs))
@@ -90,20 +92,31 @@ func (s *Service) processTrain(ctx context.Context, jobs []Job) []Result {
 		cars[i].j = j
 		cars[i].b, cars[i].res = s.receive(j)
 	}
+	// chaining: a chain is tried at the next batch; off after a batch that
+	// could not start one because it was written before (a gateway
+	// resending a window after an ack timeout), so that such batches take
+	// the dedup state once each, and on again once one is all fresh.
+	chaining := true
 	for i := 0; i < len(cars); {
 		if cars[i].b == nil {
-			out[i] = cars[i].res
+			jobs[i].Done(cars[i].res)
 			i++
 			continue
 		}
-		if n := s.chain(ctx, cars[i:], out[i:]); n > 0 {
-			i += n
-			continue
+		if chaining {
+			if n := s.chain(ctx, cars[i:], out[i:]); n > 0 {
+				for k := i; k < i+n; k++ {
+					jobs[k].Done(out[k])
+				}
+				i += n
+				continue
+			}
 		}
-		out[i] = s.processBatch(ctx, cars[i].j, cars[i].b, cars[i].res)
+		r := s.processBatch(ctx, cars[i].j, cars[i].b, cars[i].res)
+		chaining = r.Duplicates == 0
+		jobs[i].Done(r)
 		i++
 	}
-	return out
 }
 
 // car is one received batch of a train.
@@ -190,6 +203,16 @@ func (s *Service) chain(ctx context.Context, cars []car, out []Result) int {
 		out[i] = Result{Err: err}
 	}
 	if ok == 0 {
+		return len(cars)
+	}
+	if ok < len(cars) && !tx.Fits(epoch, cars[0].b.Start(), cars[ok-1].b.Last(), cars[ok-1].b.Retained) {
+		// The whole chain fitted the state's bounds by joining a range
+		// beyond it; the written part alone does not: commit none of it
+		// (the gateway sends it again).
+		for i := range ok {
+			s.m.batches.WithLabelValues("error").Inc()
+			out[i] = Result{Err: cars[ok].err}
+		}
 		return len(cars)
 	}
 

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ponte-city/ponte/ingest/dedup"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/service"
 	"github.com/ponte-city/ponte/wire"
@@ -157,15 +159,18 @@ func randomSteps(r *rand.Rand, gateways []string, n int) []step {
 
 // A train changes nothing but how many batches are written at once: for
 // any sequence of payloads (and readings the sink refuses), what is
-// written, dead-lettered, counted as a duplicate or deferred per batch,
-// what the twin is given and the state stored are those of processing
-// them one by one; each ack is at least the one-by-one ack and the last is
-// the same.
+// written, dead-lettered, counted as a duplicate or deferred per batch and
+// what the twin is given are those of processing them one by one; each ack
+// is at least the one-by-one ack, and the last (the mark stored) is the
+// same. Trains meet a lost compare-and-swap (ErrConflict) on every third
+// commit, and half the seeds apply before the commit (HA mode).
 func TestTrainMatchesOneByOne(t *testing.T) {
 	gateways := []string{"gw-a", "gw-b", "gw-c"}
 	var chained uint64
-	for seed := range uint64(12) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+	for seed := range uint64(16) {
+		// Half the seeds apply to the twin before the commit (HA mode).
+		before := seed%2 == 1
+		t.Run(fmt.Sprintf("seed%d/apply_before_commit=%t", seed, before), func(t *testing.T) {
 			steps := randomSteps(rand.New(rand.NewPCG(seed, 17)), gateways, 120)
 
 			// The sink refuses some readings (dead-lettered from the batch).
@@ -175,14 +180,19 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 				}
 				return ""
 			}
-			one := newEnv(t, nil)
+			one := newEnv(t, func(c *service.Config) { c.ApplyBeforeCommit = before })
 			one.sink.Reject = reject
 			var want []service.Result
 			for _, s := range steps {
 				want = append(want, one.svc.Process(context.Background(), job(s.gw, s.payload)))
 			}
 
-			trains := newEnv(t, func(c *service.Config) { c.Workers = 1; c.QueueLen = len(steps) })
+			// Every third commit meets another instance's (ErrConflict, as
+			// the NATS key-value store reports it): redone from the filter.
+			trains := newEnv(t, func(c *service.Config) {
+				c.Workers, c.QueueLen, c.ApplyBeforeCommit = 1, len(steps), before
+				c.Dedup = &conflictStore{Store: c.Dedup, every: 3}
+			})
 			trains.sink.Reject = reject
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -235,12 +245,21 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 			}
 			if g, w := trains.sink.Points(), one.sink.Points(); len(g) != len(w) {
 				t.Errorf("sink holds %d points, one by one %d", len(g), len(w))
+			} else {
+				for k := range w {
+					if _, ok := g[k]; !ok {
+						t.Fatalf("point %v written one by one, not by trains", k)
+					}
+				}
 			}
 			if g, w := trains.applier.Counts(), one.applier.Counts(); len(g) != len(w) {
 				t.Errorf("twin given %d readings, one by one %d", len(g), len(w))
 			} else {
 				for k, n := range g {
-					if n != 1 || w[k] != 1 {
+					// Applied before the commit, a batch redone after a lost
+					// compare-and-swap is given again (Config.ApplyBeforeCommit:
+					// the Applier applies it once); otherwise exactly once.
+					if w[k] != 1 || n < 1 || (n > 1 && !before) {
 						t.Fatalf("reading %v given to the twin %d times (one by one %d)", k, n, w[k])
 					}
 				}
@@ -250,4 +269,32 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 	if chained == 0 {
 		t.Error("no train formed: the sequences did not test them")
 	}
+}
+
+// conflictStore fails every every-th Commit with dedup.ErrConflict,
+// storing nothing, as a state changed by another instance would.
+type conflictStore struct {
+	dedup.Store
+	every   int
+	commits atomic.Int64
+}
+
+func (s *conflictStore) Lock(ctx context.Context, gw string) (dedup.Tx, error) {
+	tx, err := s.Store.Lock(ctx, gw)
+	if err != nil {
+		return nil, err
+	}
+	return &conflictTx{Tx: tx, s: s}, nil
+}
+
+type conflictTx struct {
+	dedup.Tx
+	s *conflictStore
+}
+
+func (tx *conflictTx) Commit(ctx context.Context) error {
+	if tx.s.commits.Add(1)%int64(tx.s.every) == 0 {
+		return fmt.Errorf("test: %w", dedup.ErrConflict)
+	}
+	return tx.Tx.Commit(ctx)
 }
