@@ -40,7 +40,7 @@ func uplinkConfig(s *Site, reg prometheus.Registerer, version string, log *slog.
 		Gateway: s.Gateway.ID, Broker: u.Broker, ClientID: u.ClientID, Username: u.Username, Password: u.Secret(), PasswordFile: u.PasswordFile,
 		Topics:           wire.Topics{Prefix: u.TopicPrefix},
 		BatchMaxReadings: u.BatchMaxReadings, BatchMaxBytes: int(u.BatchMaxBytes), BatchMaxWait: u.BatchMaxWait.D(),
-		Window: u.Window, AckTimeout: u.AckTimeout.D(), AckQoS0: u.AckQoS != nil && *u.AckQoS == 0, ReplayRate: u.ReplayRate,
+		Window: u.Window, ReplayWindow: u.ReplayWindow, AckTimeout: u.AckTimeout.D(), AckQoS0: u.AckQoS != nil && *u.AckQoS == 0, ReplayRate: u.ReplayRate,
 		BackoffBase: u.BackoffBase.D(), BackoffMax: u.BackoffMax.D(), StatusInterval: u.StatusInterval.D(),
 		Version: version, Logger: log, Registerer: reg,
 	}

@@ -77,6 +77,9 @@ type Uplink struct {
 	BatchMaxWait     yamlconf.Duration `yaml:"batch_max_wait"`
 	// Window is how many batches may await ingest's ack.
 	Window int `yaml:"window"`
+	// ReplayWindow is the window while a backlog is replayed in replay
+	// batches (zero: the uplink's default, 16, never below Window).
+	ReplayWindow int `yaml:"replay_window"`
 	// AckTimeout: unacknowledged batches are re-sent after it.
 	AckTimeout yamlconf.Duration `yaml:"ack_timeout"`
 	// AckQoS is the QoS of the subscription to ingest's acks: 1 (the

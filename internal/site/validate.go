@@ -81,6 +81,9 @@ func (v *validator) uplink(u *Uplink) {
 	if u.Window < 0 {
 		v.errorf("uplink.window", "%d is negative", u.Window)
 	}
+	if u.ReplayWindow < 0 || (u.ReplayWindow > 0 && u.ReplayWindow < u.Window) {
+		v.errorf("uplink.replay_window", "%d: expected at least window (%d), or 0 for the default", u.ReplayWindow, u.Window)
+	}
 	if q := u.AckQoS; q != nil && *q != 0 && *q != 1 {
 		v.errorf("uplink.ack_qos", "%d (expected 0 or 1; default 1)", *q)
 	}
