@@ -104,12 +104,20 @@ func TestOpenKVWaitsForCluster(t *testing.T) {
 		if got := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config; got.Name != "KV_"+bucket || got.Replicas != 3 {
 			t.Fatalf("bucket stream %s with %d replicas; want KV_%s with 3", got.Name, got.Replicas, bucket)
 		}
-		tx := lockKV(t, r.s, "gw.1")
-		tx.Add(1, 1, 5, 0, t0)
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
+		// The first write to a stream whose replicas just came back may
+		// outlast the store's 250 ms timeout on a loaded machine; ingest
+		// retries a failed commit (service.retry), and so does this.
+		for attempt := 0; attempt < 20; attempt++ {
+			tx := lockKV(t, r.s, "gw.1")
+			tx.Add(1, 1, 5, 0, t0)
+			err = tx.Commit(ctx)
+			tx.Unlock()
+			if err == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
-		tx.Unlock()
+		t.Fatalf("commit to %s after 20 attempts: %v", bucket, err)
 	}
 
 	t.Run("node down at start", func(t *testing.T) {
