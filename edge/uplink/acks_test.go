@@ -205,7 +205,7 @@ func TestWindowBound(t *testing.T) {
 	b := openBuf(t)
 	cfg := baseConfig(broker.URL)
 	cfg.BatchMaxReadings = 10
-	cfg.ReplayBatchReadings = 10 // batches of this size, backlog or not
+	cfg.ReplayBatchReadings = 10        // batches of this size, backlog or not
 	cfg.Window, cfg.ReplayWindow = 3, 3 // the backlog's window too
 	cfg.AckTimeout = time.Minute
 	f := start(t, cfg, b)
