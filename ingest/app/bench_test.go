@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -39,17 +37,7 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	const rounds = 5
 	srv := influxtest.Start(b)
 	br := testenv.Mosquitto(b)
-	// InfluxDB on cores of its own, as on its own machine: otherwise the
-	// comparison measures how ingest and Mosquitto share InfluxDB's cores
-	// (their CPU per reading, reported below) more than how ingest keeps
-	// InfluxDB fed. PONTE_BENCH_PIN=0 leaves every process on every core.
-	if n := runtime.NumCPU(); n >= 2 && os.Getenv("PONTE_BENCH_PIN") != "0" {
-		half := n / 2
-		testenv.PinCPUs(b, srv.Pid(), fmt.Sprintf("%d-%d", half, n-1))
-		testenv.PinCPUs(b, br.Pid(), fmt.Sprintf("0-%d", half-1))
-		testenv.PinCPUs(b, 0, fmt.Sprintf("0-%d", half-1))
-		b.Logf("influxd on CPUs %d-%d; ingest, Mosquitto and the gateways on 0-%d", half, n-1, half-1)
-	}
+	pinInfluxApart(b, srv.Pid(), br.Pid())
 	cfg := influxConfig(b, srv, br.URL, benchGateways*rounds)
 	addrs := start(b, cfg, app.Options{})
 	perGw := uint64(b.N)/(benchGateways*rounds) + 1

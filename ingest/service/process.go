@@ -153,13 +153,8 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 		// meanwhile is its to apply.
 		good = keepFresh((*w).good, ep)
 	}
-	if s.cfg.ApplyBeforeCommit && s.cfg.Applier != nil && len(good.Readings) > 0 {
-		// 6, before 5 (see Config.ApplyBeforeCommit).
-		if start := b.Start(); start < good.First() {
-			good.From = start
-		}
-		good.Retained = b.Retained
-		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
+	if s.cfg.ApplyBeforeCommit {
+		s.apply(b, good, true) // 6, before 5 (see Config.ApplyBeforeCommit)
 	}
 
 	// 5. Persist: the batch's range is written.
@@ -177,10 +172,26 @@ func (s *Service) pass(ctx context.Context, j Job, b *wire.Batch, res Result, w 
 	s.noteGap(b.Gateway, b.Epoch, ep)
 
 	// 6. Twin.
-	if !s.cfg.ApplyBeforeCommit && s.cfg.Applier != nil && len(good.Readings) > 0 {
-		s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
+	if !s.cfg.ApplyBeforeCommit {
+		s.apply(b, good, false)
 	}
 	return s.written(b, good, *w, res, ep.Mark), nil
+}
+
+// apply runs step 6: gives good, the readings of b written, to the
+// Applier. Before the commit it carries b's range (From, Retained), so
+// that an Applier applying each seq once can mark all b covers.
+func (s *Service) apply(b, good *wire.Batch, beforeCommit bool) {
+	if s.cfg.Applier == nil || len(good.Readings) == 0 {
+		return
+	}
+	if beforeCommit {
+		if start := b.Start(); start < good.First() {
+			good.From = start
+		}
+		good.Retained = b.Retained
+	}
+	s.cfg.Applier.Apply(b.Gateway, b.Epoch, good)
 }
 
 // written completes the result of a batch whose good readings were

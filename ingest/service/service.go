@@ -181,7 +181,7 @@ func (s *Service) work(ctx context.Context, q chan Job) {
 		}
 	}()
 	for {
-		j, ok := s.take(ctx, q, &held)
+		j, ok := take(ctx, q, &held)
 		if !ok {
 			return
 		}

@@ -25,11 +25,12 @@ const maxTrain = 32
 // Only a chain is taken together: batches of one epoch, each starting
 // right after the one before (so no batch can hold another's readings),
 // none already written in part, and the chain's whole range fitting the
-// state's bounds. The batches after the chain are processed one by one.
+// state's bounds. What follows a chain is taken the same way: another
+// chain, or a batch on its own.
 
 // take returns the next job for a worker: the oldest held one, or one
 // from q.
-func (s *Service) take(ctx context.Context, q chan Job, held *[]Job) (Job, bool) {
+func take(ctx context.Context, q chan Job, held *[]Job) (Job, bool) {
 	if ctx.Err() != nil {
 		return Job{}, false
 	}
@@ -62,6 +63,7 @@ func gather(j Job, q chan Job, held *[]Job, limit int) []Job {
 	}
 	clear((*held)[len(rest):])
 	*held = rest
+fill:
 	for len(train) < maxTrain && len(*held) < limit {
 		select {
 		case n := <-q:
@@ -70,10 +72,9 @@ func gather(j Job, q chan Job, held *[]Job, limit int) []Job {
 			} else {
 				*held = append(*held, n)
 			}
-			continue
 		default:
+			break fill // nothing more waiting
 		}
-		break
 	}
 	return train
 }
@@ -220,7 +221,7 @@ func (s *Service) chain(ctx context.Context, cars []car, out []Result) int {
 	// every written batch.
 	if s.cfg.ApplyBeforeCommit {
 		for i := range ok {
-			s.applyChained(&cars[i], true)
+			s.apply(cars[i].b, cars[i].w.good, true)
 		}
 	}
 	dropped := make([]uint64, ok)
@@ -251,7 +252,7 @@ func (s *Service) chain(ctx context.Context, cars []car, out []Result) int {
 				s.droppedByGateway(gw, epoch, dropped[i], ep)
 			}
 			if !s.cfg.ApplyBeforeCommit {
-				s.applyChained(c, false)
+				s.apply(c.b, c.w.good, false)
 			}
 			out[i] = s.written(c.b, c.w.good, c.w, c.res, ep.Mark)
 		}
@@ -259,20 +260,4 @@ func (s *Service) chain(ctx context.Context, cars []car, out []Result) int {
 		s.m.trains.Observe(float64(ok))
 	}
 	return len(cars)
-}
-
-// applyChained applies a chain batch's written readings to the twin (step
-// 6), as pass does: before the commit, with the batch's range.
-func (s *Service) applyChained(c *car, beforeCommit bool) {
-	good := c.w.good
-	if s.cfg.Applier == nil || len(good.Readings) == 0 {
-		return
-	}
-	if beforeCommit {
-		if start := c.b.Start(); start < good.First() {
-			good.From = start
-		}
-		good.Retained = c.b.Retained
-	}
-	s.cfg.Applier.Apply(c.b.Gateway, c.b.Epoch, good)
 }
