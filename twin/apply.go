@@ -24,7 +24,7 @@ func (t *Twin) Apply(gateway string, epoch uint64, b *wire.Batch) {
 	}
 	now := t.cfg.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	t.apply(gateway, b, now, true)
 }
 

@@ -85,7 +85,7 @@ func (t *Twin) Checkpoint() *Checkpoint {
 func (t *Twin) Restore(cp *Checkpoint) {
 	now := t.cfg.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	t.follow(cp.Applied)
 	for _, b := range cp.Batches {
 		if b != nil && len(b.Readings) > 0 {

@@ -93,7 +93,10 @@
 // # Changes
 //
 // Every change of an entity gets the next Seq, is kept in a ring of History
-// changes and is queued to each matching subscriber. Seq starts at the
+// changes and is queued to each matching subscriber: the changes of one
+// write form a batch that all subscribers share, handed over after the
+// write releases the lock, by whichever writer is not already delivering
+// earlier batches (in order; one delivery takes every batch pending). Seq starts at the
 // clock's microseconds when the twin is made (a replica numbers after the
 // applied stream instead: see Replicas), so a Last-Event-ID from an
 // earlier run of the process is never mistaken for a recent one: it gets a

@@ -148,7 +148,7 @@ func sameAttrs(a, b map[string]Attr) bool {
 func (t *Twin) SetGatewayStatus(st wire.Status) {
 	now := t.cfg.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	g, ok := t.gws[st.Gateway]
 	if !ok {
 		t.log.Debug("twin: status of a gateway no site config places", "gateway", st.Gateway, "state", st.State)
@@ -208,7 +208,7 @@ func (t *Twin) SetGatewayRevoked(gateway string, revoked bool) {
 // every instance of a cluster, and a restarted one, shows the same.
 func (t *Twin) SetGatewayRevokedAt(gateway string, revoked bool, at time.Time) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	g, ok := t.gws[gateway]
 	if !ok {
 		t.log.Debug("twin: revocation of a gateway no site config places", "gateway", gateway)

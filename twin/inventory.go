@@ -52,7 +52,7 @@ func (t *Twin) SetGatewaySites(gateway string, sites []Site) error {
 	copy(own, sites)
 	now := t.cfg.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	if err := t.checkIDs(gateway, own); err != nil {
 		return err
 	}

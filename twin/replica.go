@@ -49,7 +49,7 @@ type StreamPos struct {
 // it before serving subscribers; Restore calls it.
 func (t *Twin) Follow(applied uint64) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	t.follow(applied)
 }
 
@@ -68,7 +68,7 @@ func (t *Twin) follow(applied uint64) {
 // following the stream starts to (Follow(0)).
 func (t *Twin) ApplyAt(pos StreamPos, gateway string, b *wire.Batch) bool {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	if !t.rep.on {
 		t.follow(0)
 	}

@@ -159,7 +159,7 @@ func (t *Twin) setGateway(g *node, online bool, now time.Time) {
 // rebuilds the indicator sums from the sites' contributions.
 func (t *Twin) Tick(now time.Time) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	for _, n := range t.nodes {
 		if n.site != nil && n.snap.Freshness == Fresh {
 			t.updateSite(n, nil, now)

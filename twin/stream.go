@@ -37,25 +37,87 @@ func (t *Twin) record(n *node, removed bool) {
 	t.out = append(t.out, e)
 }
 
-// flush hands the changes of the current write to the subscribers, under
-// t.mu (so every subscriber sees changes in Seq order). A subscriber whose
-// queue would exceed SubscriberQueue is dropped.
+// flush ends the current write, under t.mu: its changes become one
+// batch, shared by every subscriber, that deliver hands over once t.mu is
+// released. Writers call unlock, which delivers.
 func (t *Twin) flush() {
 	if len(t.out) == 0 {
 		return
 	}
 	t.m.changes.Add(float64(len(t.out)))
-	for s := range t.subs {
-		if !s.push(t.out, t.cfg.SubscriberQueue) {
-			delete(t.subs, s)
-			t.m.dropped.Inc()
-			t.dropped.Add(1)
-			t.m.subscribers.Set(float64(len(t.subs)))
-			t.log.Warn("twin: dropped a subscriber that did not keep up", "queue", t.cfg.SubscriberQueue)
-		}
-	}
+	t.fan.gen++
+	b := fanBatch{gen: t.fan.gen, es: slices.Clone(t.out)}
+	t.fan.pendMu.Lock()
+	t.fan.pending = append(t.fan.pending, b)
+	t.fan.pendMu.Unlock()
 	clear(t.out)
 	t.out = t.out[:0]
+}
+
+// unlock releases t.mu after a write and delivers its changes.
+func (t *Twin) unlock() {
+	t.mu.Unlock()
+	t.deliver()
+}
+
+// fanout hands the twin's changes to the subscribers outside t.mu, in
+// batches. At 1,000 changes/s to 1,000 streams, queuing each change to
+// each subscriber under t.mu (a copy of the change, a lock and a wake-up
+// per change and subscriber) was a third of ingest's CPU for the streams
+// and held every writer behind it; now a subscriber costs a lock and a
+// wake-up per delivery, which takes every batch flushed since the last
+// one, and a pointer per matching change.
+type fanout struct {
+	gen uint64 // the latest batch's generation, under t.mu
+
+	pendMu  sync.Mutex
+	pending []fanBatch // flushed, not yet delivered, in order
+
+	delivering sync.Mutex // held by the one goroutine delivering
+	subMu      sync.Mutex // guards Twin.subs
+}
+
+// fanBatch is the changes of one write, shared by every subscriber and
+// never modified.
+type fanBatch struct {
+	gen uint64
+	es  []ringEntry
+}
+
+// deliver hands the pending batches to the subscribers, unless another
+// goroutine is doing so: that one then finds them when it looks again
+// after its own delivery, so batches go out in order and none waits for
+// the next write.
+func (t *Twin) deliver() {
+	for {
+		if !t.fan.delivering.TryLock() {
+			return
+		}
+		t.fan.pendMu.Lock()
+		batches := t.fan.pending
+		t.fan.pending = nil
+		t.fan.pendMu.Unlock()
+		if len(batches) > 0 {
+			t.fan.subMu.Lock()
+			for s := range t.subs {
+				if !s.push(batches, t.cfg.SubscriberQueue) {
+					delete(t.subs, s)
+					t.m.dropped.Inc()
+					t.dropped.Add(1)
+					t.m.subscribers.Set(float64(len(t.subs)))
+					t.log.Warn("twin: dropped a subscriber that did not keep up", "queue", t.cfg.SubscriberQueue)
+				}
+			}
+			t.fan.subMu.Unlock()
+		}
+		t.fan.delivering.Unlock()
+		t.fan.pendMu.Lock()
+		more := len(t.fan.pending) > 0
+		t.fan.pendMu.Unlock()
+		if !more {
+			return
+		}
+	}
 }
 
 // at returns the i-th oldest retained change.
@@ -95,8 +157,8 @@ func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
 
 // SubscribeBatches is Subscribe without the channel: the caller takes the
 // queued changes in batches (Subscription.Take) when Ready says there
-// are some, so a change costs a subscriber an append under its lock and
-// no goroutine hand-off. The SSE streams use it: at 1,000 changes/s to
+// are some, so a change costs a subscriber a pointer appended under its
+// lock and no goroutine hand-off. The SSE streams use it: at 1,000 changes/s to
 // 1,000 streams, a channel send and receive per change and stream was a
 // million goroutine wake-ups a second.
 func (t *Twin) SubscribeBatches(f Filter, after uint64) (*Subscription, func()) {
@@ -120,7 +182,9 @@ func (q *Subscription) Dropped() <-chan struct{} { return q.s.done }
 // Take returns the queued changes, in Seq order, and empties the queue,
 // which keeps spare's array for the next changes: the caller passes back
 // the previous batch (cleared) so that a steady stream allocates nothing.
-func (q *Subscription) Take(spare []Change) []Change {
+// The changes are shared with the other subscribers: read them, never
+// modify them.
+func (q *Subscription) Take(spare []*Change) []*Change {
 	s := q.s
 	s.mu.Lock()
 	batch := s.queue
@@ -130,10 +194,13 @@ func (q *Subscription) Take(spare []Change) []Change {
 }
 
 // subscribe registers s with its filter and resume point and returns its
-// unsubscribe.
+// unsubscribe. Under t.mu every change up to t.seq is in a flushed batch
+// up to t.fan.gen, whether delivered yet or not: s replays the retained
+// ones it asks for and takes the batches after.
 func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
 	s.f, s.wake, s.done = compileFilter(f), make(chan struct{}, 1), make(chan struct{})
 	t.mu.Lock()
+	s.from = t.fan.gen + 1
 	if after != 0 {
 		after = t.resumePoint(after)
 	}
@@ -146,26 +213,28 @@ func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
 		case after > t.seq && t.aheadLocked(after):
 			s.after = after
 		case after > t.seq || after < t.floor || t.count-t.retainedAfter(after) > t.cfg.SubscriberQueue:
-			s.queue = append(s.queue, Change{})
+			s.queue = append(s.queue, &Change{})
 		default:
 			t.retained(after, func(e ringEntry) {
 				if s.f.match(&e.c.Entity, e.bound) {
-					s.queue = append(s.queue, e.c)
+					s.queue = append(s.queue, &e.c)
 				}
 			})
 		}
 	}
+	t.fan.subMu.Lock()
 	t.subs[s] = struct{}{}
 	t.m.subscribers.Set(float64(len(t.subs)))
+	t.fan.subMu.Unlock()
 	t.mu.Unlock()
 	s.signal() // the pump looks at the queue first anyway
 	return func() {
-		t.mu.Lock()
+		t.fan.subMu.Lock()
 		if _, ok := t.subs[s]; ok {
 			delete(t.subs, s)
 			t.m.subscribers.Set(float64(len(t.subs)))
 		}
-		t.mu.Unlock()
+		t.fan.subMu.Unlock()
 		s.stop()
 	}
 }
@@ -174,6 +243,7 @@ func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
 // SubscribeBatches).
 type subscriber struct {
 	f     filter
+	from  uint64        // the first batch generation it takes
 	after uint64        // changes up to it are skipped (a resume ahead of the twin)
 	wake  chan struct{} // capacity 1: "the queue has something"
 	done  chan struct{} // closed once, by stop
@@ -181,26 +251,32 @@ type subscriber struct {
 	out   chan Change
 
 	mu    sync.Mutex
-	queue []Change
+	queue []*Change // into the shared batches (or its own replay)
 }
 
-// push queues the matching changes; false means the queue is full and the
-// subscriber was stopped.
-func (s *subscriber) push(es []ringEntry, limit int) bool {
+// push queues the matching changes of batches; false means the queue is
+// full and the subscriber was stopped.
+func (s *subscriber) push(batches []fanBatch, limit int) bool {
 	s.mu.Lock()
 	added := false
-	for i := range es {
-		if es[i].c.Seq <= s.after || !s.f.match(&es[i].c.Entity, es[i].bound) {
+	for _, b := range batches {
+		if b.gen < s.from {
 			continue
 		}
-		if len(s.queue) >= limit {
-			s.queue = nil
-			s.mu.Unlock()
-			s.stop()
-			return false
+		for i := range b.es {
+			e := &b.es[i]
+			if e.c.Seq <= s.after || !s.f.match(&e.c.Entity, e.bound) {
+				continue
+			}
+			if len(s.queue) >= limit {
+				s.queue = nil
+				s.mu.Unlock()
+				s.stop()
+				return false
+			}
+			s.queue = append(s.queue, &e.c)
+			added = true
 		}
-		s.queue = append(s.queue, es[i].c)
-		added = true
 	}
 	s.mu.Unlock()
 	if added {
@@ -221,14 +297,14 @@ func (s *subscriber) stop() { s.once.Do(func() { close(s.done) }) }
 // pump moves queued changes to out until stopped, then closes out.
 func (s *subscriber) pump() {
 	defer close(s.out)
-	var batch []Change
+	var batch []*Change
 	for {
 		s.mu.Lock()
 		batch, s.queue = s.queue, batch[:0]
 		s.mu.Unlock()
 		for _, c := range batch {
 			select {
-			case s.out <- c:
+			case s.out <- *c:
 			case <-s.done:
 				return
 			}

@@ -376,3 +376,113 @@ func TestSubscribeBatches(t *testing.T) {
 		t.Errorf("%d changes left in a dropped subscription's queue", len(left))
 	}
 }
+
+// TestFanoutConcurrentWriters: with writers applying at once, deliveries
+// running outside the twin's lock and subscribers joining while earlier
+// writes may still be undelivered, every subscriber gets every change
+// after its resume point exactly once and in Seq order (Seqs of a twin
+// that is not a replica are consecutive), up to the last.
+func TestFanoutConcurrentWriters(t *testing.T) {
+	const writers, joins = 4, 24
+	var sites []Site
+	for w := range writers {
+		for d := range 4 {
+			sites = append(sites, siteAt(fmt.Sprintf("gw%d", w), fmt.Sprintf("n%d", d), "noise", duomo))
+		}
+	}
+	tw, clk := newTwin(t, sites, func(c *Config) { c.History = 1 << 16; c.SubscriberQueue = 1 << 16 })
+	var final atomic.Uint64 // set once the writers are done
+	var joined atomic.Bool  // every subscriber has joined
+	type result struct {
+		after uint64 // resume point asked (0: from now)
+		seqs  []uint64
+	}
+	results := make(chan result, joins)
+	// collect reads changes with next until it has the final one.
+	collect := func(after uint64, next func(wait time.Duration) []uint64, unsubscribe func()) {
+		defer unsubscribe()
+		r := result{after: after}
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+			r.seqs = append(r.seqs, next(10*time.Millisecond)...)
+			if f := final.Load(); f != 0 && len(r.seqs) > 0 && r.seqs[len(r.seqs)-1] >= f {
+				break
+			}
+		}
+		results <- r
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			gw := fmt.Sprintf("gw%d", w)
+			// They write until every subscriber has joined, and 100 more.
+			for i, more := 0, 100; more > 0; i++ {
+				if joined.Load() {
+					more--
+				}
+				tw.Apply(gw, 1, batch(gw, rd(fmt.Sprintf("n%d", i%4), "LAeq", wire.Float(float64(w<<20+i)), "dB", clk.Now())))
+			}
+		})
+	}
+	var subs sync.WaitGroup
+	for j := range joins {
+		time.Sleep(time.Millisecond)
+		after := uint64(0)
+		if j%3 != 0 {
+			after = tw.LastSeq() - uint64(j%5) // a resume, some changes back
+		}
+		if j%2 == 0 {
+			sub, unsubscribe := tw.SubscribeBatches(Filter{}, after)
+			var spare []*Change
+			subs.Go(func() {
+				collect(after, func(wait time.Duration) []uint64 {
+					select {
+					case <-sub.Ready():
+					case <-time.After(wait):
+					}
+					spare = sub.Take(spare)
+					var seqs []uint64
+					for _, c := range spare {
+						seqs = append(seqs, c.Seq)
+					}
+					clear(spare)
+					spare = spare[:0]
+					return seqs
+				}, unsubscribe)
+			})
+		} else {
+			ch, unsubscribe := tw.Subscribe(Filter{}, after)
+			subs.Go(func() {
+				collect(after, func(wait time.Duration) []uint64 {
+					var seqs []uint64
+					for _, c := range drain(ch, 64, wait) {
+						seqs = append(seqs, c.Seq)
+					}
+					return seqs
+				}, unsubscribe)
+			})
+		}
+	}
+	joined.Store(true)
+	wg.Wait()
+	final.Store(tw.LastSeq())
+	subs.Wait()
+	close(results)
+	for r := range results {
+		if len(r.seqs) == 0 {
+			t.Errorf("resume from %d: no changes", r.after)
+			continue
+		}
+		if r.after != 0 && r.seqs[0] != r.after+1 {
+			t.Errorf("resume from %d: first change %d, want %d", r.after, r.seqs[0], r.after+1)
+		}
+		for i := 1; i < len(r.seqs); i++ {
+			if r.seqs[i] != r.seqs[i-1]+1 {
+				t.Errorf("resume from %d: change %d after %d (lost, repeated or out of order)", r.after, r.seqs[i], r.seqs[i-1])
+				break
+			}
+		}
+		if last := r.seqs[len(r.seqs)-1]; last != final.Load() {
+			t.Errorf("resume from %d: last change %d, want %d", r.after, last, final.Load())
+		}
+	}
+}

@@ -20,7 +20,8 @@ import (
 // (the inventory of entities included), writers hold it for the work of
 // one batch or one gateway's sites, readers only while copying snapshots
 // (which share their immutable Attrs maps), and subscribers are fed
-// through their own queues so that no client ever holds the lock.
+// through their own queues, after the lock is released (see fanout), so
+// that no client ever holds it.
 type Twin struct {
 	cfg    Config
 	log    *slog.Logger
@@ -50,10 +51,11 @@ type Twin struct {
 	floor uint64 // changes up to it are not retained (evicted, or before the start)
 	rep   replica
 	ring  []ringEntry
-	head  int // next write position in ring
-	count int // entries in ring
-	subs  map[*subscriber]struct{}
-	out   []ringEntry // changes of the current write, fanned out at its end
+	head  int         // next write position in ring
+	count int         // entries in ring
+	out   []ringEntry // changes of the current write, a batch at its end
+	fan   fanout
+	subs  map[*subscriber]struct{} // guarded by fan.subMu
 
 	dropped atomic.Uint64 // subscribers dropped, for benchmarks and tests
 }
