@@ -15,8 +15,10 @@ import (
 
 // sseProcess is a child process (the test binary, TestMain) running the
 // SSE clients of a benchmark, so that the ingest process's CPU time
-// counts ingest alone. It reads commands on stdin ("start", then the
-// number of events each client must have) and answers on stdout.
+// counts ingest alone. It reads commands on stdin ("warm" and the number
+// of warm-up events each client must have, "start", then the number of
+// events each client must have and how many of each client's first
+// latencies to leave out) and answers on stdout.
 type sseProcess struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
@@ -48,6 +50,17 @@ func startSSEProcess(httpAddr string) (*sseProcess, error) {
 	return p, nil
 }
 
+// warm waits until each client has the n events of the warm-up.
+func (p *sseProcess) warm(n int64) error {
+	if _, err := fmt.Fprintf(p.in, "warm %d\n", n); err != nil {
+		return err
+	}
+	if line, err := p.out.ReadString('\n'); err != nil || line != "warm\n" {
+		return fmt.Errorf("the SSE clients' process: %q, %v", line, err)
+	}
+	return nil
+}
+
 // start marks the beginning of the measured window (for the child's CPU).
 func (p *sseProcess) start() error {
 	_, err := io.WriteString(p.in, "start\n")
@@ -55,9 +68,10 @@ func (p *sseProcess) start() error {
 }
 
 // wait has the child wait until each client has n events; it returns
-// the child's CPU time since start and how many latencies it holds.
-func (p *sseProcess) wait(n int64) (time.Duration, int, error) {
-	if _, err := fmt.Fprintf(p.in, "%d\n", n); err != nil {
+// the child's CPU time since start and how many latencies it holds,
+// each client's first skip left out.
+func (p *sseProcess) wait(n int64, skip int) (time.Duration, int, error) {
+	if _, err := fmt.Fprintf(p.in, "%d %d\n", n, skip); err != nil {
 		return 0, 0, err
 	}
 	var cpu int64
@@ -103,6 +117,13 @@ func runSSEClients(addr string) int {
 	}
 	fmt.Println("ready")
 	in := bufio.NewReader(os.Stdin)
+	var warm int64
+	if _, err := fmt.Fscanf(in, "warm %d\n", &warm); err != nil {
+		fmt.Fprintln(os.Stderr, "SSE clients:", err)
+		return 2
+	}
+	s.wait(warm)
+	fmt.Println("warm")
 	if line, err := in.ReadString('\n'); err != nil || line != "start\n" {
 		fmt.Fprintf(os.Stderr, "SSE clients: %q, %v\n", line, err)
 		return 2
@@ -113,13 +134,14 @@ func runSSEClients(addr string) int {
 		return 2
 	}
 	var n int64
-	if _, err := fmt.Fscanf(in, "%d\n", &n); err != nil {
+	var skip int
+	if _, err := fmt.Fscanf(in, "%d %d\n", &n, &skip); err != nil {
 		fmt.Fprintln(os.Stderr, "SSE clients:", err)
 		return 2
 	}
 	s.wait(n)
 	cpu1, err := testenv.SelfCPU()
-	all := s.latencies()
+	all := s.latencies(skip)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -29,7 +29,7 @@ type API struct {
 	metrics  *metrics
 	streams  atomic.Int64
 	perScope scopeCounter // streams open per scope (shares.go)
-	cache    *featureCache
+	cache    *frameCache
 	tiles    tileCache // the sites' vector tiles (tiles.go)
 	tickets  tickets
 
@@ -41,6 +41,7 @@ type API struct {
 	indMu      sync.Mutex
 	indAt      time.Time // when indBody was taken
 	indBody    []byte    // the Indicators as JSON
+	indValues  []byte    // indBody without what never changes (indicatorValues)
 	indVersion uint64    // counts changes of indBody
 }
 
@@ -65,7 +66,7 @@ func New(cfg Config) (*API, error) {
 		reader:  cfg.Reader,
 		limiter: newLimiter(cfg.PublicRate, cfg.PublicBurst, cfg.MaxClients),
 		metrics: m,
-		cache:   newFeatureCache(4096),
+		cache:   newFrameCache(12),
 		hist:    newHistoryCache(),
 	}
 	a.tickets.total, a.tickets.perScope = ticketLimits(len(cfg.Tenants))

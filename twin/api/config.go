@@ -23,6 +23,7 @@ const (
 	DefaultHeartbeat         = 15 * time.Second
 	DefaultIndicatorInterval = time.Second
 	DefaultWriteTimeout      = 30 * time.Second
+	DefaultStreamCoalesce    = 100 * time.Millisecond
 	DefaultHistoryTimeout    = 30 * time.Second
 	DefaultMaxHistoryPoints  = 10000
 )
@@ -72,6 +73,11 @@ type Config struct {
 	// WriteTimeout bounds each write to a stream's client, so a client
 	// that stops reading is disconnected.
 	WriteTimeout time.Duration
+	// StreamCoalesce is the least time between two writes to a busy
+	// stream (at most 1 s): the changes that arrive meanwhile go out in
+	// one write. Shorter means a lower latency and more CPU per change
+	// (stream.go has the figures).
+	StreamCoalesce time.Duration
 	// HistoryTimeout bounds one history query.
 	HistoryTimeout time.Duration
 	// MaxHistoryPoints bounds (to-from)/every of a history request.
@@ -124,10 +130,13 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    time.Duration
-	}{{"Heartbeat", c.Heartbeat}, {"IndicatorInterval", c.IndicatorInterval}, {"WriteTimeout", c.WriteTimeout}, {"HistoryTimeout", c.HistoryTimeout}} {
+	}{{"Heartbeat", c.Heartbeat}, {"IndicatorInterval", c.IndicatorInterval}, {"WriteTimeout", c.WriteTimeout}, {"HistoryTimeout", c.HistoryTimeout}, {"StreamCoalesce", c.StreamCoalesce}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("config.%s: %v, want >= 0 (0: default)", f.name, f.v))
 		}
+	}
+	if c.StreamCoalesce > time.Second {
+		errs = append(errs, fmt.Errorf("config.StreamCoalesce: %v, want at most 1s (a stream's events would wait longer)", c.StreamCoalesce))
 	}
 	errs = append(errs, c.Public.validate()...)
 	errs = append(errs, c.Temporal.validate()...)
@@ -162,6 +171,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.StreamCoalesce == 0 {
+		c.StreamCoalesce = DefaultStreamCoalesce
 	}
 	if c.HistoryTimeout == 0 {
 		c.HistoryTimeout = DefaultHistoryTimeout

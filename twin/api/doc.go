@@ -76,7 +76,8 @@
 //
 // GET /api/v1/stream sends each change of an entity matching the filter
 // as "id: <seq>\nevent: entity\ndata: <Feature>\n\n". A stream writes
-// and flushes its pending events together at most every 50 ms (sooner
+// and flushes its pending events together at most every
+// Config.StreamCoalesce (100 ms; sooner
 // when 64 KiB are pending): every event is sent, in order, with its id,
 // in fewer writes (one per change and client cost most of ingest's CPU
 // at 1,000 changes/s and 1,000 clients). Over HTTP/1.1 the stream's body
@@ -88,14 +89,17 @@
 // after that ID it sends "event: resync" with data {} and the client must
 // reload the entities; so it does for an ID beyond the twin's latest
 // change (one from before ingest restarted). The indicators, when they changed, are sent as
-// "event: indicators" at most once per Config.IndicatorInterval (1 s);
-// they carry no id so they do not move the resume point. A comment ": ping"
+// "event: indicators" at most once per Config.IndicatorInterval (1 s):
+// the stream's first in full (the Indicators of GET /indicators), later
+// ones with each indicator's name, value, sensors and updatedAt only (its
+// unit, window and definition never change); they carry no id so they do
+// not move the resume point. A comment ": ping"
 // every Config.Heartbeat (15 s) keeps proxies from closing an idle stream.
 // A client too slow to keep up is dropped by the twin; its stream ends and
 // the browser reconnects with its last ID. Config.MaxStreams (5000) caps
 // concurrent streams, beyond which the answer is 503 with Retry-After.
-// Each change is encoded to JSON once and shared by every stream sending
-// it (a small cache keyed by Seq).
+// Each change is encoded to its SSE frame once and shared by every stream
+// sending it (a small lock-free cache keyed by Seq).
 //
 // # The fleet
 //

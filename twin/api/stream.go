@@ -13,19 +13,18 @@ import (
 	"github.com/ponte-city/ponte/twin"
 )
 
-// A stream writes its pending events at most once per coalesce (and at
-// once when flushBytes are pending; at once too when its last write was
-// coalesce ago or more): at 1,000 changes/s to 1,000 clients,
-// a write and a flush per change and client were a million system calls a
-// second, which took most of ingest's CPU. Every event is still sent, in
-// order and with its id; the first of a tick waits coalesce at most.
-// At 100,000 sites and 1,000 changes/s, 50 ms took 30-50 % less of
-// ingest's CPU per change than 25 ms (IngestToSSE, clients in a child
-// process, two runs each on a shared machine).
-const (
-	coalesce   = 50 * time.Millisecond
-	flushBytes = 64 << 10
-)
+// A stream writes its pending events at most once per Config.
+// StreamCoalesce (and at once when flushBytes are pending; at once too
+// when its last write was that long ago or more): at 1,000 changes/s to
+// 1,000 clients, a write and a flush per change and client were a
+// million system calls a second, which took most of ingest's CPU. Every
+// event is still sent, in order and with its id; the first of a write
+// waits StreamCoalesce at most. At 100,000 sites and 1,000 changes/s,
+// 50 ms took 30-50 % less of ingest's CPU per change than 25 ms, and
+// 100 ms (the default) about 30 % less than 50 ms, with the clients' CPU
+// down as much (IngestToSSE, clients in a child process, on a shared
+// machine).
+const flushBytes = 64 << 10
 
 // maxBurst is how many changes a stream fed by a channel takes at once.
 const maxBurst = 256
@@ -112,7 +111,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	s := &stream{a: a, scope: scope, w: w, rc: rc}
 	s.buf.WriteString("retry: 2000\n: connected\n\n")
 	if resync {
-		s.change(twin.Change{})
+		s.change(&twin.Change{})
 	}
 	if !s.indicators() || !s.flush() {
 		return
@@ -121,11 +120,12 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer heartbeat.Stop()
 	indTick := time.NewTicker(a.cfg.IndicatorInterval)
 	defer indTick.Stop()
+	coalesce := a.cfg.StreamCoalesce
 	tick := time.NewTimer(coalesce) // armed while events are pending
 	tick.Stop()
 	defer tick.Stop()
 	armed := false
-	var batch []twin.Change
+	var batch []*twin.Change
 	ctx := r.Context()
 	for {
 		// While a write waits for its tick, the changes wait in the
@@ -149,7 +149,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 				s.drop(r)
 				return
 			}
-			if !s.change(c) {
+			if !s.change(&c) {
 				return
 			}
 		burst:
@@ -159,7 +159,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 					if !ok {
 						break burst
 					}
-					if !s.change(c) {
+					if !s.change(&c) {
 						return
 					}
 				default:
@@ -198,7 +198,7 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 // take adds the changes queued in sub to the pending events, using
 // spare's array, and returns the (cleared) batch for the next take; nil
 // means a write failed.
-func (s *stream) take(sub *twin.Subscription, spare []twin.Change) []twin.Change {
+func (s *stream) take(sub *twin.Subscription, spare []*twin.Change) []*twin.Change {
 	batch := sub.Take(spare)
 	ok := true
 	for i := range batch {
@@ -211,7 +211,7 @@ func (s *stream) take(sub *twin.Subscription, spare []twin.Change) []twin.Change
 		return nil
 	}
 	if batch == nil {
-		batch = []twin.Change{}
+		batch = []*twin.Change{}
 	}
 	return batch[:0]
 }
@@ -242,7 +242,7 @@ type stream struct {
 
 // change adds one change to the pending events and writes them when
 // flushBytes are pending; false means that write failed.
-func (s *stream) change(c twin.Change) bool {
+func (s *stream) change(c *twin.Change) bool {
 	if c.Seq != 0 && !s.scope.Visible(&c.Entity) {
 		return true
 	}
@@ -255,37 +255,77 @@ func (s *stream) change(c twin.Change) bool {
 		s.a.metrics.resyncEvents.Inc()
 		return true
 	}
-	b := s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) })
-	event := "\nevent: entity\ndata: "
 	if c.Removed {
-		event = "\nevent: removed\ndata: "
 		s.removed++
 	} else {
 		s.entities++
 	}
-	s.buf.WriteString("id: ")
-	s.buf.Write(strconv.AppendUint(s.buf.AvailableBuffer(), c.Seq, 10))
-	s.buf.WriteString(event)
-	s.buf.Write(b)
-	s.buf.WriteString("\n\n")
+	s.buf.Write(s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) }))
 	return s.buf.Len() < flushBytes || s.flush()
 }
 
 // indicators writes the pending events and the indicators event when
 // they changed since the last one this stream sent; false means the
-// write failed.
+// write failed. The stream's first indicators event is the Indicators in
+// full; later ones carry the values only (indicatorValues).
 func (s *stream) indicators() bool {
-	v, body := s.a.indicatorsEvent()
-	if v == s.indVersion || body == nil {
+	v, full, values := s.a.indicatorsEvent()
+	if v == s.indVersion || full == nil {
 		return true
+	}
+	body := values
+	if s.indVersion == 0 {
+		body = full
 	}
 	s.indVersion = v
 	s.a.metrics.indicatorEvents.Inc()
-	// The body (86 KB at 41 areas), shared by every stream, is written
-	// as it is after the pending events: copied into each stream's buf it
-	// cost a copy per stream and kept a buf that large per stream.
+	// The body, shared by every stream, is written as it is after the
+	// pending events: copied into each stream's buf it cost a copy per
+	// stream and kept a buf that large per stream.
 	s.buf.WriteString("event: indicators\ndata: ")
 	return s.write(body)
+}
+
+// indicatorValues are the Indicators without what never changes between
+// two of a stream's indicators events: each indicator's unit, window and
+// definition (the stream's first event has them). At 41 areas they are
+// 21 KB of the full JSON's 86 KB, which went to every stream every
+// second: at 1,000 streams the 65 MB/s saved are as many bytes as 150
+// changes/s of sites.
+type indicatorValues struct {
+	Generated time.Time        `json:"generated"`
+	City      []indicatorValue `json:"city"`
+	Areas     []areaValues     `json:"areas"`
+}
+
+type areaValues struct {
+	ID         string           `json:"id"`
+	Name       string           `json:"name"`
+	Level      string           `json:"level,omitempty"`
+	Indicators []indicatorValue `json:"indicators"`
+}
+
+type indicatorValue struct {
+	Name      string    `json:"name"`
+	Value     *float64  `json:"value"`
+	Sensors   int       `json:"sensors"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// valuesOf returns ind's values (ind sanitized).
+func valuesOf(ind twin.Indicators) indicatorValues {
+	of := func(in []twin.Indicator) []indicatorValue {
+		out := make([]indicatorValue, len(in))
+		for i, x := range in {
+			out[i] = indicatorValue{Name: x.Name, Value: x.Value, Sensors: x.Sensors, UpdatedAt: x.UpdatedAt}
+		}
+		return out
+	}
+	out := indicatorValues{Generated: ind.Generated, City: of(ind.City), Areas: make([]areaValues, len(ind.Areas))}
+	for i, a := range ind.Areas {
+		out.Areas[i] = areaValues{ID: a.ID, Name: a.Name, Level: a.Level, Indicators: of(a.Indicators)}
+	}
+	return out
 }
 
 // flush writes the pending events within WriteTimeout and flushes them.
@@ -335,27 +375,33 @@ func (s *stream) count() {
 	}
 }
 
-// indicatorsEvent returns the indicators as JSON and a version that
-// changes when they do. The twin is asked at most twice per
-// IndicatorInterval however many streams there are.
-func (a *API) indicatorsEvent() (uint64, []byte) {
+// indicatorsEvent returns the indicators as JSON, in full and as
+// indicatorValues, and a version that changes when they do. The twin is
+// asked at most twice per IndicatorInterval however many streams there
+// are.
+func (a *API) indicatorsEvent() (version uint64, full, values []byte) {
 	a.indMu.Lock()
 	defer a.indMu.Unlock()
 	now := time.Now()
 	if a.indBody != nil && now.Sub(a.indAt) < a.cfg.IndicatorInterval/2 {
-		return a.indVersion, a.indBody
+		return a.indVersion, a.indBody, a.indValues
 	}
-	b, err := json.Marshal(sanitized(a.reader.Indicators()))
+	ind := sanitized(a.reader.Indicators())
+	b, err := json.Marshal(ind)
+	var v []byte
+	if err == nil {
+		v, err = json.Marshal(valuesOf(ind))
+	}
 	if err != nil {
 		a.cfg.Logger.Warn("encode indicators for the stream", "err", err)
-		return a.indVersion, a.indBody
+		return a.indVersion, a.indBody, a.indValues
 	}
 	a.indAt = now
 	if !bytes.Equal(b, a.indBody) {
-		a.indBody = b
+		a.indBody, a.indValues = b, v
 		a.indVersion++
 	}
-	return a.indVersion, a.indBody
+	return a.indVersion, a.indBody, a.indValues
 }
 
 // lastEventID reads the resume point: the Last-Event-ID header, else the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,40 @@ func TestStreamHeartbeatAndIndicators(t *testing.T) {
 	ev := c.next(t, isEvent("indicators"))
 	if err := json.Unmarshal([]byte(ev.Data), &ind); err != nil || *ind.City[0].Value != 999 {
 		t.Fatalf("changed indicators %+v: %v", ev, err)
+	}
+	// The first event had every indicator's unit, window and
+	// definition; the later one has the values only, the same ones.
+	for _, i := range fixtureIndicators().City {
+		if i.Definition == "" || !strings.Contains(first.Data, i.Definition) {
+			t.Fatalf("first indicators event without %s's definition %q", i.Name, i.Definition)
+		}
+	}
+	var keys []map[string]any
+	var later struct {
+		City  []map[string]any `json:"city"`
+		Areas []struct {
+			ID         string           `json:"id"`
+			Indicators []map[string]any `json:"indicators"`
+		} `json:"areas"`
+	}
+	if err := json.Unmarshal([]byte(ev.Data), &later); err != nil {
+		t.Fatal(err)
+	}
+	keys = append(keys, later.City...)
+	for _, a := range later.Areas {
+		keys = append(keys, a.Indicators...)
+	}
+	for _, k := range keys {
+		for _, gone := range []string{"unit", "window", "definition"} {
+			if _, ok := k[gone]; ok {
+				t.Errorf("later indicators event: %s has %q, want the values only", k["name"], gone)
+			}
+		}
+	}
+	want := sanitized(changed)
+	if len(ind.City) != len(want.City) || len(ind.Areas) != len(want.Areas) || ind.Areas[1].ID != want.Areas[1].ID ||
+		len(ind.Areas[1].Indicators) != len(want.Areas[1].Indicators) || ind.Areas[1].Indicators[0].Sensors != want.Areas[1].Indicators[0].Sensors {
+		t.Errorf("later indicators event %+v, want the values of %+v", ind, want)
 	}
 }
 

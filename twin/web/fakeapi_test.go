@@ -362,9 +362,24 @@ func (a *fakeAPI) sendChange(event string, e twin.Entity) int {
 	return len(a.clients)
 }
 
-// sendIndicators sends the current indicators to every connected stream.
+// sendIndicators sends the current indicators to every connected stream
+// as twin/api sends them after a stream's first indicators event: each
+// indicator's name, value, sensors and updatedAt only.
 func (a *fakeAPI) sendIndicators() int {
-	data, err := json.Marshal(a.indicators)
+	values := func(in []twin.Indicator) []map[string]any {
+		var out []map[string]any
+		for _, i := range in {
+			out = append(out, map[string]any{"name": i.Name, "value": i.Value, "sensors": i.Sensors, "updatedAt": i.UpdatedAt})
+		}
+		return out
+	}
+	body := map[string]any{"generated": a.indicators.Generated, "city": values(a.indicators.City)}
+	var areas []map[string]any
+	for _, ar := range a.indicators.Areas {
+		areas = append(areas, map[string]any{"id": ar.ID, "name": ar.Name, "level": ar.Level, "indicators": values(ar.Indicators)})
+	}
+	body["areas"] = areas
+	data, err := json.Marshal(body)
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -185,6 +185,18 @@ func TestMapLive(t *testing.T) {
 		if ms < 0 {
 			t.Fatalf("area %s still painted %q after its indicator changed", area, before)
 		}
+		// The event had the values only: the page keeps each
+		// indicator's unit and definition from the full indicators.
+		want := api.indicators.Areas[0].Indicators[0]
+		var got struct{ Unit, Definition string }
+		js := fmt.Sprintf(`(() => { const i = window.ponteMap.store.indicators.areas.find((a) => a.id === %q).indicators.find((i) => i.name === %q);
+			return { unit: window.ponteMap.store.indicatorUnit(i.name), definition: i.definition }; })()`, area, want.Name)
+		if err := p.Eval(ctx, js, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Unit != want.Unit || got.Definition != want.Definition {
+			t.Errorf("after a values-only indicators event the page holds unit %q, definition %q; want %q, %q", got.Unit, got.Definition, want.Unit, want.Definition)
+		}
 	})
 
 	t.Run("road becomes congested", func(t *testing.T) {

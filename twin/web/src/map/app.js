@@ -674,7 +674,7 @@ async function connectStream(lastEventId) {
   });
   es.addEventListener('indicators', (e) => {
     try {
-      store.indicators = JSON.parse(e.data);
+      store.setIndicators(JSON.parse(e.data));
       fillIndicatorSelect();
       store.recolorAreas();
       areasDirty = true;

@@ -73,6 +73,31 @@ export class Store {
     this.level = 'municipality'; // the area level shown (shared/levels.js)
   }
 
+  /**
+   * Takes an indicators event of the stream. After its first, the stream
+   * sends each indicator's name, value, sensors and updatedAt only: the
+   * unit, window and definition, which never change, are kept from the
+   * indicators held (by indicator name).
+   */
+  setIndicators(next) {
+    const defs = new Map();
+    const learn = (i) => { if (i.definition !== undefined) defs.set(i.name, i); };
+    for (const src of [this.indicators, next]) {
+      if (!src) continue;
+      (src.city || []).forEach(learn);
+      for (const a of src.areas || []) (a.indicators || []).forEach(learn);
+    }
+    const fill = (i) => {
+      const d = defs.get(i.name);
+      return i.definition !== undefined || !d ? i : { ...i, unit: d.unit, window: d.window, definition: d.definition };
+    };
+    this.indicators = {
+      ...next,
+      city: (next.city || []).map(fill),
+      areas: (next.areas || []).map((a) => ({ ...a, indicators: (a.indicators || []).map(fill) })),
+    };
+  }
+
   /** Replaces everything (or the features of kinds) with a FeatureCollection. */
   load(fc, kinds = null) {
     if (!kinds) this.features.clear();
