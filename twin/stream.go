@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/paulmach/orb"
 )
@@ -38,86 +39,76 @@ func (t *Twin) record(n *node, removed bool) {
 }
 
 // flush ends the current write, under t.mu: its changes become one
-// batch, shared by every subscriber, that deliver hands over once t.mu is
-// released. Writers call unlock, which delivers.
+// batch at the end of the change log that every subscriber reads. unlock
+// wakes the subscribers waiting for one.
 func (t *Twin) flush() {
 	if len(t.out) == 0 {
 		return
 	}
 	t.m.changes.Add(float64(len(t.out)))
-	t.fan.gen++
-	b := fanBatch{gen: t.fan.gen, es: slices.Clone(t.out)}
-	t.fan.pendMu.Lock()
-	t.fan.pending = append(t.fan.pending, b)
-	t.fan.pendMu.Unlock()
+	n := &logNode{es: slices.Clone(t.out), end: t.fan.tail.end + uint64(len(t.out))}
+	t.fan.tail.next.Store(n)
+	t.fan.tail = n
+	t.fan.flushed = true
 	clear(t.out)
 	t.out = t.out[:0]
 }
 
-// unlock releases t.mu after a write and delivers its changes.
+// unlock releases t.mu after a write; when the write flushed changes, it
+// wakes the subscribers waiting for some and drops those too far behind.
 func (t *Twin) unlock() {
+	end, flushed := t.fan.tail.end, t.fan.flushed
+	t.fan.flushed = false
 	t.mu.Unlock()
-	t.deliver()
-}
-
-// fanout hands the twin's changes to the subscribers outside t.mu, in
-// batches. At 1,000 changes/s to 1,000 streams, queuing each change to
-// each subscriber under t.mu (a copy of the change, a lock and a wake-up
-// per change and subscriber) was a third of ingest's CPU for the streams
-// and held every writer behind it; now a subscriber costs a lock and a
-// wake-up per delivery, which takes every batch flushed since the last
-// one, and a pointer per matching change.
-type fanout struct {
-	gen uint64 // the latest batch's generation, under t.mu
-
-	pendMu  sync.Mutex
-	pending []fanBatch // flushed, not yet delivered, in order
-
-	delivering sync.Mutex // held by the one goroutine delivering
-	subMu      sync.Mutex // guards Twin.subs
-}
-
-// fanBatch is the changes of one write, shared by every subscriber and
-// never modified.
-type fanBatch struct {
-	gen uint64
-	es  []ringEntry
-}
-
-// deliver hands the pending batches to the subscribers, unless another
-// goroutine is doing so: that one then finds them when it looks again
-// after its own delivery, so batches go out in order and none waits for
-// the next write.
-func (t *Twin) deliver() {
-	for {
-		if !t.fan.delivering.TryLock() {
-			return
-		}
-		t.fan.pendMu.Lock()
-		batches := t.fan.pending
-		t.fan.pending = nil
-		t.fan.pendMu.Unlock()
-		if len(batches) > 0 {
-			t.fan.subMu.Lock()
-			for s := range t.subs {
-				if !s.push(batches, t.cfg.SubscriberQueue) {
-					delete(t.subs, s)
-					t.m.dropped.Inc()
-					t.dropped.Add(1)
-					t.m.subscribers.Set(float64(len(t.subs)))
-					t.log.Warn("twin: dropped a subscriber that did not keep up", "queue", t.cfg.SubscriberQueue)
-				}
-			}
-			t.fan.subMu.Unlock()
-		}
-		t.fan.delivering.Unlock()
-		t.fan.pendMu.Lock()
-		more := len(t.fan.pending) > 0
-		t.fan.pendMu.Unlock()
-		if !more {
-			return
+	if !flushed {
+		return
+	}
+	woken := make(chan struct{})
+	close(*t.fan.wake.Swap(&woken))
+	limit := uint64(t.cfg.SubscriberQueue)
+	t.fan.subMu.Lock()
+	for s := range t.subs {
+		// taken may be past end: the subscriber took a later write's.
+		if taken := s.taken.Load(); taken < end && end-taken > limit {
+			delete(t.subs, s)
+			s.stop()
+			t.m.dropped.Inc()
+			t.dropped.Add(1)
+			t.m.subscribers.Set(float64(len(t.subs)))
+			t.log.Warn("twin: dropped a subscriber that did not keep up", "queue", t.cfg.SubscriberQueue)
 		}
 	}
+	t.fan.subMu.Unlock()
+}
+
+// fanout is the change log the subscribers read: a list of the batches
+// flushed, which each subscriber follows from its own cursor, filtering
+// as it takes, so that a change costs the twin the same whatever the
+// number of subscribers. At 1,000 changes/s to 1,000 streams, queuing
+// each change to each subscriber under t.mu (a copy of the change, a
+// lock and a wake-up per change and subscriber) was a third of ingest's
+// CPU for the streams and held every writer behind it. The log is
+// garbage collected behind the slowest cursor.
+type fanout struct {
+	tail    *logNode // the latest batch, under t.mu
+	flushed bool     // the write holding t.mu flushed a batch
+	// wake is closed, and replaced, once a write has flushed a batch.
+	wake  atomic.Pointer[chan struct{}]
+	subMu sync.Mutex // guards Twin.subs
+}
+
+func (f *fanout) init() {
+	f.tail = &logNode{}
+	woken := make(chan struct{})
+	f.wake.Store(&woken)
+}
+
+// logNode is the changes of one write, shared by every subscriber and
+// never modified, and the next write's node once there is one.
+type logNode struct {
+	es   []ringEntry
+	end  uint64 // changes in the log up to and including this node's
+	next atomic.Pointer[logNode]
 }
 
 // at returns the i-th oldest retained change.
@@ -140,67 +131,95 @@ func (t *Twin) retained(after uint64, fn func(ringEntry)) {
 	}
 }
 
-// Subscribe implements Reader. Each subscriber has a queue (bounded by
-// SubscriberQueue) that the twin appends to without blocking and a
-// goroutine that moves it to the returned channel; the goroutine ends,
-// closing the channel, when the subscriber unsubscribes or is dropped.
-// after is honoured if the twin retains every change since it; an after
-// the twin never issued (a stream of an earlier run of the process: Seq
-// numbers start at the clock's microseconds, so they grow across
-// restarts) or one older than the retained changes gets Seq 0 first.
+// Subscribe implements Reader. Each subscriber reads the twin's change
+// log from its own cursor, and a goroutine moves what it reads to the
+// returned channel; the goroutine ends, closing the channel, when the
+// subscriber unsubscribes or is dropped (it is SubscriberQueue changes of
+// the twin, matching or not, behind). after is honoured if the twin
+// retains every change since it; an after the twin never issued (a
+// stream of an earlier run of the process: Seq numbers start at the
+// clock's microseconds, so they grow across restarts) or one older than
+// the retained changes gets Seq 0 first.
 func (t *Twin) Subscribe(f Filter, after uint64) (<-chan Change, func()) {
 	s := &subscriber{out: make(chan Change, 64)}
 	unsubscribe := t.subscribe(s, f, after)
-	go s.pump()
+	go s.pump(&Subscription{s: s})
 	return s.out, unsubscribe
 }
 
 // SubscribeBatches is Subscribe without the channel: the caller takes the
-// queued changes in batches (Subscription.Take) when Ready says there
-// are some, so a change costs a subscriber a pointer appended under its
-// lock and no goroutine hand-off. The SSE streams use it: at 1,000 changes/s to
-// 1,000 streams, a channel send and receive per change and stream was a
-// million goroutine wake-ups a second.
+// changes in batches (Subscription.Take) when Ready says there are some,
+// so a change costs a subscriber a filter test and a pointer when it
+// takes it, and no goroutine hand-off. The SSE streams use it: at 1,000
+// changes/s to 1,000 streams, a channel send and receive per change and
+// stream was a million goroutine wake-ups a second.
 func (t *Twin) SubscribeBatches(f Filter, after uint64) (*Subscription, func()) {
 	s := &subscriber{}
 	return &Subscription{s: s}, t.subscribe(s, f, after)
 }
 
-// Subscription is a subscriber's queue, taken in batches. Its methods may
-// be called from one goroutine at a time.
+// Subscription is a subscriber's cursor in the change log, taken in
+// batches. Its methods may be called from one goroutine at a time.
 type Subscription struct{ s *subscriber }
 
-// Ready is signalled (capacity 1) when changes were queued since the last
-// Take; a Take after it may still find none.
-func (q *Subscription) Ready() <-chan struct{} { return q.s.wake }
+// closed is a channel that is always ready.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Ready is closed when there are changes after the subscription's cursor
+// (ask again after each Take); a Take after it may still find none that
+// match.
+func (q *Subscription) Ready() <-chan struct{} {
+	s := q.s
+	w := s.fan.wake.Load() // before looking: a flush after it closes it
+	if len(s.replay) > 0 || s.cursor.next.Load() != nil {
+		return closed
+	}
+	return *w
+}
 
 // Dropped is closed when the twin dropped the subscriber for not keeping
-// up (its queue reached SubscriberQueue; the queued changes are
-// discarded) or when it unsubscribed.
+// up (it was SubscriberQueue changes of the twin behind; what it had not
+// taken is discarded) or when it unsubscribed.
 func (q *Subscription) Dropped() <-chan struct{} { return q.s.done }
 
-// Take returns the queued changes, in Seq order, and empties the queue,
-// which keeps spare's array for the next changes: the caller passes back
+// Take returns the matching changes after the cursor, in Seq order, and
+// moves the cursor past them, using spare's array: the caller passes back
 // the previous batch (cleared) so that a steady stream allocates nothing.
 // The changes are shared with the other subscribers: read them, never
 // modify them.
 func (q *Subscription) Take(spare []*Change) []*Change {
 	s := q.s
-	s.mu.Lock()
-	batch := s.queue
-	s.queue = spare[:0]
-	s.mu.Unlock()
-	return batch
+	out := spare[:0]
+	select {
+	case <-s.done:
+		s.replay = nil
+		return out
+	default:
+	}
+	out = append(out, s.replay...)
+	s.replay = nil
+	for n := s.cursor.next.Load(); n != nil; n = n.next.Load() {
+		for i := range n.es {
+			e := &n.es[i]
+			if e.c.Seq > s.after && s.f.match(&e.c.Entity, e.bound) {
+				out = append(out, &e.c)
+			}
+		}
+		s.cursor = n
+	}
+	s.taken.Store(s.cursor.end)
+	return out
 }
 
 // subscribe registers s with its filter and resume point and returns its
-// unsubscribe. Under t.mu every change up to t.seq is in a flushed batch
-// up to t.fan.gen, whether delivered yet or not: s replays the retained
-// ones it asks for and takes the batches after.
+// unsubscribe. Under t.mu every change up to t.seq is in the log up to
+// its tail: s replays the retained ones it asks for and reads the log
+// after the tail.
 func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
-	s.f, s.wake, s.done = compileFilter(f), make(chan struct{}, 1), make(chan struct{})
+	s.f, s.fan, s.done = compileFilter(f), &t.fan, make(chan struct{})
 	t.mu.Lock()
-	s.from = t.fan.gen + 1
+	s.cursor = t.fan.tail
+	s.taken.Store(s.cursor.end)
 	if after != 0 {
 		after = t.resumePoint(after)
 	}
@@ -213,11 +232,11 @@ func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
 		case after > t.seq && t.aheadLocked(after):
 			s.after = after
 		case after > t.seq || after < t.floor || t.count-t.retainedAfter(after) > t.cfg.SubscriberQueue:
-			s.queue = append(s.queue, &Change{})
+			s.replay = append(s.replay, &Change{})
 		default:
 			t.retained(after, func(e ringEntry) {
 				if s.f.match(&e.c.Entity, e.bound) {
-					s.queue = append(s.queue, &e.c)
+					s.replay = append(s.replay, &e.c)
 				}
 			})
 		}
@@ -227,7 +246,6 @@ func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
 	t.m.subscribers.Set(float64(len(t.subs)))
 	t.fan.subMu.Unlock()
 	t.mu.Unlock()
-	s.signal() // the pump looks at the queue first anyway
 	return func() {
 		t.fan.subMu.Lock()
 		if _, ok := t.subs[s]; ok {
@@ -239,79 +257,47 @@ func (t *Twin) subscribe(s *subscriber, f Filter, after uint64) func() {
 	}
 }
 
-// subscriber is one Subscribe call's queue and channel (nil for
+// subscriber is one Subscribe call's cursor and channel (nil for
 // SubscribeBatches).
 type subscriber struct {
 	f     filter
-	from  uint64        // the first batch generation it takes
+	fan   *fanout
 	after uint64        // changes up to it are skipped (a resume ahead of the twin)
-	wake  chan struct{} // capacity 1: "the queue has something"
 	done  chan struct{} // closed once, by stop
 	once  sync.Once
 	out   chan Change
 
-	mu    sync.Mutex
-	queue []*Change // into the shared batches (or its own replay)
-}
-
-// push queues the matching changes of batches; false means the queue is
-// full and the subscriber was stopped.
-func (s *subscriber) push(batches []fanBatch, limit int) bool {
-	s.mu.Lock()
-	added := false
-	for _, b := range batches {
-		if b.gen < s.from {
-			continue
-		}
-		for i := range b.es {
-			e := &b.es[i]
-			if e.c.Seq <= s.after || !s.f.match(&e.c.Entity, e.bound) {
-				continue
-			}
-			if len(s.queue) >= limit {
-				s.queue = nil
-				s.mu.Unlock()
-				s.stop()
-				return false
-			}
-			s.queue = append(s.queue, &e.c)
-			added = true
-		}
-	}
-	s.mu.Unlock()
-	if added {
-		s.signal()
-	}
-	return true
-}
-
-func (s *subscriber) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	// Owned by the goroutine taking.
+	cursor *logNode  // the last node taken
+	replay []*Change // taken before the log
+	// taken is the cursor's end, for the twin to see how far behind
+	// the subscriber is.
+	taken atomic.Uint64
+	held  atomic.Int64 // taken by the pump, not yet on out (at least 1 while it takes)
 }
 
 func (s *subscriber) stop() { s.once.Do(func() { close(s.done) }) }
 
-// pump moves queued changes to out until stopped, then closes out.
-func (s *subscriber) pump() {
+// pump moves the changes q takes to out until stopped, then closes out.
+func (s *subscriber) pump(q *Subscription) {
 	defer close(s.out)
 	var batch []*Change
 	for {
-		s.mu.Lock()
-		batch, s.queue = s.queue, batch[:0]
-		s.mu.Unlock()
+		s.held.Store(1)
+		batch = q.Take(batch)
+		s.held.Store(int64(len(batch)))
 		for _, c := range batch {
 			select {
 			case s.out <- *c:
+				s.held.Add(-1)
 			case <-s.done:
 				return
 			}
 		}
+		s.held.Store(0)
 		clear(batch)
 		select {
-		case <-s.wake:
+		case <-q.Ready():
 		case <-s.done:
 			return
 		}

@@ -107,6 +107,7 @@ func New(cfg Config) (*Twin, error) {
 		areaLevel: map[*node]string{}, history: cfg.History, subs: map[*subscriber]struct{}{}}
 	t.seq = uint64(cfg.Now().UnixMicro())
 	t.floor = t.seq
+	t.fan.init()
 	t.ring = make([]ringEntry, 0, min(cfg.History, 1024))
 	var err error
 	if t.m, err = newMetrics(cfg.Registerer); err != nil {

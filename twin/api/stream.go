@@ -78,14 +78,14 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	// One of ch (any Reader) and sub (the twin) is set.
 	var (
-		ch             <-chan twin.Change
-		sub            *twin.Subscription
-		ready, dropped <-chan struct{}
-		unsubscribe    func()
+		ch          <-chan twin.Change
+		sub         *twin.Subscription
+		dropped     <-chan struct{}
+		unsubscribe func()
 	)
 	if bs, ok := a.reader.(batchSubscriber); ok {
 		sub, unsubscribe = bs.SubscribeBatches(f, after)
-		ready, dropped = sub.Ready(), sub.Dropped()
+		dropped = sub.Dropped()
 	} else {
 		ch, unsubscribe = a.reader.Subscribe(f, after)
 	}
@@ -129,10 +129,13 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	for {
 		// While a write waits for its tick, the changes wait in the
-		// twin's queue: a stream wakes once per tick, not per change.
-		wake, in := ready, ch
+		// twin's log: a stream wakes once per tick, not per change.
+		var wake <-chan struct{}
+		in := ch
 		if armed {
-			wake, in = nil, nil
+			in = nil
+		} else if sub != nil {
+			wake = sub.Ready()
 		}
 		select {
 		case <-ctx.Done():
