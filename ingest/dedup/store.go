@@ -78,6 +78,11 @@ type gwFile struct {
 	f       *os.File
 	counter uint64 // counter of the newest valid slot
 	slot    int    // which slot holds it
+	// buf is the Tx's buffer for reading both slots and writing one,
+	// under mu: 12 KiB allocated per batch were most of what ingest
+	// allocated at 1,000 one-reading batches a second, and a collection
+	// of a 100,000-site twin's heap is dear.
+	buf []byte
 }
 
 // Open prepares the state directory.
@@ -164,7 +169,10 @@ func (tx *fileTx) load(ctx context.Context) error {
 
 // read returns the state in the newest valid slot (empty for a new file).
 func (tx *fileTx) read() (Gateway, error) {
-	buf := make([]byte, 2*slotSize)
+	if tx.gf.buf == nil {
+		tx.gf.buf = make([]byte, 2*slotSize)
+	}
+	buf := tx.gf.buf[:2*slotSize]
 	n, err := tx.gf.f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("read state: %w", err)
@@ -246,7 +254,10 @@ func (tx *fileTx) Commit(context.Context) error {
 		return nil
 	}
 	tx.prune()
-	body := tx.state.appendTo(make([]byte, slotHeader, slotSize))
+	if tx.gf.buf == nil {
+		tx.gf.buf = make([]byte, 2*slotSize)
+	}
+	body := tx.state.appendTo(tx.gf.buf[:slotHeader])
 	if len(body) > slotSize { // Config.Validate makes this impossible
 		return fmt.Errorf("dedup: state of %s: %d bytes do not fit a slot", tx.gw, len(body))
 	}

@@ -243,8 +243,9 @@ type stream struct {
 	deadline          time.Time // the write deadline set
 }
 
-// change adds one change to the pending events and writes them when
-// flushBytes are pending; false means that write failed.
+// change adds one change to the pending events, writing those pending
+// first when it would take them past flushBytes; false means that write
+// failed.
 func (s *stream) change(c *twin.Change) bool {
 	if c.Seq != 0 && !s.scope.Visible(&c.Entity) {
 		return true
@@ -263,8 +264,14 @@ func (s *stream) change(c *twin.Change) bool {
 	} else {
 		s.entities++
 	}
-	s.buf.Write(s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) }))
-	return s.buf.Len() < flushBytes || s.flush()
+	frame := s.a.cache.get(c, func() areaLookup { return indicatorLookup(s.a.reader) })
+	// The pending events go before they pass flushBytes, so that buf
+	// stays within it (its array grew to twice that when written after).
+	if s.buf.Len() > 0 && s.buf.Len()+len(frame) > flushBytes && !s.flush() {
+		return false
+	}
+	s.buf.Write(frame)
+	return true
 }
 
 // indicators writes the pending events and the indicators event when
