@@ -130,6 +130,14 @@ func (t *Twin) aheadLocked(after uint64) bool {
 	return t.rep.on && after > t.seq && after>>SeqShift <= t.rep.horizon+aheadSlack
 }
 
+// SharedSeq reports whether more than one change may carry seq: a
+// replica that runs out of numbers before the next stream sequence gives
+// its later changes the last one (see nextSeq), whose low SeqShift bits
+// are all ones. Any other Seq is one change's, so a cache keyed by Seq
+// must not keep this one. (A twin that is not a replica issues such a
+// Seq once in 2^SeqShift; not caching it costs an encoding.)
+func SharedSeq(seq uint64) bool { return seq&seqLow == seqLow }
+
 // nextSeq advances t.seq for one change, under t.mu. A replica that ran
 // out of numbers before the next stream sequence repeats the last one
 // (counted): its subscribers still get the change.

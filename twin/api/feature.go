@@ -237,7 +237,10 @@ func appendGeom(dst []byte, g orb.Geometry) ([]byte, bool) {
 // Lookups take no lock: at 1,000 changes/s to 1,000 streams, the read
 // lock of a shared RWMutex was one contended cache line a million times a
 // second. A slot keeps the frame of the latest change hashed to it; a
-// collision costs an encoding, never a wrong frame.
+// collision costs an encoding, never a wrong frame. A Seq that several
+// changes may share (twin.SharedSeq: a replica out of numbers) is never
+// cached: a frame of another entity under it could even be one the
+// stream's scope does not see.
 type frameCache struct {
 	slots []atomic.Pointer[cachedFrame]
 	shift uint
@@ -257,9 +260,12 @@ func newFrameCache(bits uint) *frameCache {
 // keeping it on a miss.
 func (c *frameCache) get(ch *twin.Change, areas func() areaLookup) []byte {
 	// Fibonacci hashing: a replica's Seqs differ in their high bits.
-	slot := &c.slots[(ch.Seq*0x9E3779B97F4A7C15)>>c.shift]
-	if f := slot.Load(); f != nil && f.seq == ch.Seq {
-		return f.frame
+	var slot *atomic.Pointer[cachedFrame]
+	if !twin.SharedSeq(ch.Seq) {
+		slot = &c.slots[(ch.Seq*0x9E3779B97F4A7C15)>>c.shift]
+		if f := slot.Load(); f != nil && f.seq == ch.Seq {
+			return f.frame
+		}
 	}
 	var lookup areaLookup
 	if ch.Entity.Kind == twin.KindArea {
@@ -276,6 +282,8 @@ func (c *frameCache) get(ch *twin.Change, areas func() areaLookup) []byte {
 	frame = append(frame, event...)
 	frame = append(frame, body...)
 	frame = append(frame, "\n\n"...)
-	slot.Store(&cachedFrame{seq: ch.Seq, frame: frame})
+	if slot != nil {
+		slot.Store(&cachedFrame{seq: ch.Seq, frame: frame})
+	}
 	return frame
 }
