@@ -392,6 +392,7 @@ func TestFanoutConcurrentWriters(t *testing.T) {
 		}
 	}
 	tw, clk := newTwin(t, sites, func(c *Config) { c.History = 1 << 16; c.SubscriberQueue = 1 << 16 })
+	first := tw.LastSeq()
 	var final atomic.Uint64 // set once the writers are done
 	var joined atomic.Bool  // every subscriber has joined
 	type result struct {
@@ -424,6 +425,10 @@ func TestFanoutConcurrentWriters(t *testing.T) {
 			}
 		})
 	}
+	// A resume goes up to 4 changes back: from before the twin's first
+	// it would rightly get a resync (on a loaded machine the writers may
+	// not have begun by the first join).
+	testenv.Eventually(t, 10*time.Second, "the writers' first changes", func() bool { return tw.LastSeq() >= first+5 })
 	var subs sync.WaitGroup
 	for j := range joins {
 		time.Sleep(time.Millisecond)
