@@ -147,6 +147,15 @@ func (a *API) handleStream(w http.ResponseWriter, r *http.Request) {
 			if batch = s.take(sub, batch); batch == nil {
 				return
 			}
+			if s.buf.Len() == 0 {
+				// Nothing in those writes for this stream (its filter or
+				// scope): it looks again a tick later, not at the next
+				// write, or a stream that matches little would wake at
+				// every write of the twin (every write wakes every
+				// stream waiting on Ready).
+				tick.Reset(coalesce)
+				armed = true
+			}
 		case c, ok := <-in:
 			if !ok {
 				s.drop(r)
