@@ -61,8 +61,10 @@ type Config struct {
 	// History is how many changes are retained for Subscribe's resume
 	// (default 100000).
 	History int
-	// SubscriberQueue is how many changes may queue for one subscriber
-	// before it is dropped (default 65536).
+	// SubscriberQueue is how many changes of the twin (matching its
+	// filter or not) a subscriber may be behind before it is dropped
+	// (default 65536). A channel subscriber's goroutine holds what it
+	// took besides, up to as many again.
 	SubscriberQueue int
 	// TickInterval is how often Run calls Tick (default 1s).
 	TickInterval time.Duration

@@ -179,7 +179,8 @@ func (q *Subscription) Ready() <-chan struct{} {
 
 // Dropped is closed when the twin dropped the subscriber for not keeping
 // up (it was SubscriberQueue changes of the twin behind; what it had not
-// taken is discarded) or when it unsubscribed.
+// taken is discarded) or when it unsubscribed. A dropped Subscription
+// still holds the log from its cursor on: let go of it.
 func (q *Subscription) Dropped() <-chan struct{} { return q.s.done }
 
 // Take returns the matching changes after the cursor, in Seq order, and
@@ -273,7 +274,9 @@ type subscriber struct {
 	// taken is the cursor's end, for the twin to see how far behind
 	// the subscriber is.
 	taken atomic.Uint64
-	held  atomic.Int64 // taken by the pump, not yet on out (at least 1 while it takes)
+	// held is what the pump took and has not put on out (at least 1
+	// while it takes), for tests to see that nothing waits.
+	held atomic.Int64
 }
 
 func (s *subscriber) stop() { s.once.Do(func() { close(s.done) }) }

@@ -19,9 +19,9 @@ import (
 // All methods are safe for concurrent use: one RWMutex guards the state
 // (the inventory of entities included), writers hold it for the work of
 // one batch or one gateway's sites, readers only while copying snapshots
-// (which share their immutable Attrs maps), and subscribers are fed
-// through their own queues, after the lock is released (see fanout), so
-// that no client ever holds it.
+// (which share their immutable Attrs maps), and subscribers read one
+// shared change log from their own cursors (see fanout), so that no
+// client ever holds it.
 type Twin struct {
 	cfg    Config
 	log    *slog.Logger

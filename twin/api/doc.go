@@ -77,7 +77,8 @@
 // GET /api/v1/stream sends each change of an entity matching the filter
 // as "id: <seq>\nevent: entity\ndata: <Feature>\n\n". A stream writes
 // and flushes its pending events together at most every
-// Config.StreamCoalesce (100 ms; sooner
+// Config.StreamCoalesce (100 ms; an indicators event, a resync or a drop
+// is written when it comes; sooner
 // when 64 KiB are pending): every event is sent, in order, with its id,
 // in fewer writes (one per change and client cost most of ingest's CPU
 // at 1,000 changes/s and 1,000 clients). Over HTTP/1.1 the stream's body
