@@ -25,8 +25,8 @@ type framed struct {
 }
 
 // framer turns buffer records into encoded batches. It reuses its
-// slices between calls; payloads are fresh, since paho holds them until
-// the broker's PUBACK. Not safe for concurrent use.
+// slices between calls, and the payloads handed back to release. Not safe
+// for concurrent use.
 type framer struct {
 	gateway string
 	epoch   uint64
@@ -42,7 +42,19 @@ type framer struct {
 	names wire.Names
 	// enc keeps its string table and references across batches.
 	enc wire.Encoder
+	// free holds payloads whose publish the broker acknowledged, for the
+	// next batches (at most maxFreePayloads, maxFreeBytes in all).
+	free      [][]byte
+	freeBytes int
 }
+
+// Bounds on the payloads a framer keeps: live batches need one or two at
+// a time (the broker acknowledges a publish within a round trip), and a
+// replay's large ones are not all kept once it is over.
+const (
+	maxFreePayloads = 4
+	maxFreeBytes    = 1 << 20
+)
 
 func newFramer(gateway string, epoch uint64, bad func(uint64, error)) *framer {
 	return &framer{gateway: gateway, epoch: epoch, bad: bad}
@@ -96,7 +108,7 @@ func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed,
 		// wait for them.
 		b.From = f.from
 	}
-	payload, err := fr.enc.Encode(make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512)), b)
+	payload, err := fr.enc.Encode(fr.payloadBuf(), b)
 	clear(b.Readings) // drop the strings for the collector
 	if err != nil {
 		return framed{}, fmt.Errorf("frame records %d..%d: %w", recs[0].Seq, f.to, err)
@@ -104,6 +116,32 @@ func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed,
 	fr.sizeHint = len(payload)
 	f.payload = payload
 	return f, nil
+}
+
+// payloadBuf returns an empty buffer for the next payload: a released
+// one when there is one, else a fresh one a quarter larger than the last
+// payload.
+func (fr *framer) payloadBuf() []byte {
+	if n := len(fr.free); n > 0 {
+		p := fr.free[n-1]
+		fr.free[n-1] = nil
+		fr.free = fr.free[:n-1]
+		fr.freeBytes -= cap(p)
+		return p[:0]
+	}
+	return make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512))
+}
+
+// release hands back a payload of this framer for a later batch. The
+// caller guarantees nothing refers to it any more: see sender.run, which
+// releases a payload only when the broker's PUBACK completed its publish.
+// A payload beyond the bounds is left to the collector.
+func (fr *framer) release(p []byte) {
+	if p == nil || len(fr.free) >= maxFreePayloads || fr.freeBytes+cap(p) > maxFreeBytes {
+		return
+	}
+	fr.free = append(fr.free, p[:0])
+	fr.freeBytes += cap(p)
 }
 
 // checkReading checks what wire.Batch.Validate would refuse in a decoded

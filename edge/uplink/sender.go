@@ -28,10 +28,11 @@ type inflight struct {
 }
 
 // pubWait is a publish awaiting the broker's PUBACK, for the latency
-// metric and to notice a broken connection.
+// metric, to notice a broken connection and to reuse its payload.
 type pubWait struct {
-	tok paho.Token
-	at  time.Time
+	tok     paho.Token
+	at      time.Time
+	payload []byte
 }
 
 // sender is the forwarding state, owned by Run's goroutine. It outlives
@@ -201,11 +202,25 @@ func (s *sender) run(ctx context.Context, c *conn) error {
 		case <-tick:
 		case <-pubDone:
 			p := s.pubs[0]
+			s.pubs[0] = pubWait{}
 			s.pubs = s.pubs[1:]
 			if err := p.tok.Error(); err != nil {
 				return fmt.Errorf("publish to %s: %w", f.up, err)
 			}
 			f.m.publishTime.Observe(time.Since(p.at).Seconds())
+			// The payload can be reused once its publish completed without
+			// an error, which for QoS 1 means the broker's PUBACK (paho
+			// v1.5.1): paho copies the payload into its own packet buffer
+			// before writing it to the connection (packets.PublishPacket
+			// Write), so its writer is done with it before the broker can
+			// answer, and the incoming side deletes the packet from its
+			// memory store (persistInbound) before it completes the token
+			// (flowComplete). A token completed with an error (the
+			// connection lost, a publish timeout) may leave the packet
+			// queued or stored, so its payload is left to the collector;
+			// and each connection is a new client whose store nothing
+			// resends from, so a payload is never written after its PUBACK.
+			s.fr.release(p.payload)
 		}
 	}
 }
@@ -322,7 +337,7 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 		if fr.last > f.sent.Load() {
 			f.sent.Store(fr.last)
 		}
-		s.pubs = append(s.pubs, pubWait{tok: c.client.Publish(f.up, 1, false, fr.payload), at: now})
+		s.pubs = append(s.pubs, pubWait{tok: c.client.Publish(f.up, 1, false, fr.payload), at: now, payload: fr.payload})
 		e.payload = nil // paho holds it until PUBACK; the window needs only the range
 		f.m.batches.Inc()
 		f.m.readings.Add(float64(fr.n))
