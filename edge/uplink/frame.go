@@ -48,11 +48,14 @@ type framer struct {
 	freeBytes int
 }
 
-// Bounds on the payloads a framer keeps: live batches need one or two at
-// a time (the broker acknowledges a publish within a round trip), and a
-// replay's large ones are not all kept once it is over.
+// Bounds on the payloads a framer keeps: the broker acknowledges a
+// publish within a round trip, long before the next batch is framed (at
+// 100k readings/s one goes out every 50 ms), so live forwarding reuses
+// one or two; each kept payload is live heap, which the agent's memory
+// limit leaves little of (see edge/agent's doc), and a replay's large
+// ones are let go by shrink.
 const (
-	maxFreePayloads = 4
+	maxFreePayloads = 2
 	maxFreeBytes    = 1 << 20
 )
 
@@ -142,6 +145,30 @@ func (fr *framer) release(p []byte) {
 	}
 	fr.free = append(fr.free, p[:0])
 	fr.freeBytes += cap(p)
+}
+
+// shrink lets go of what a replay's large batches grew beyond what live
+// batches of at most readings readings and bytes record bytes need: the
+// batch's slices, the encoder's tables and the larger kept payloads.
+// After a replay of 10,000-reading batches they held about 2 MB, live
+// heap the agent's memory limit then lacked for the collector's
+// headroom for as long as the agent ran.
+func (fr *framer) shrink(readings, bytes int) {
+	if cap(fr.batch.Readings) > 2*readings || cap(fr.batch.Seqs) > 2*readings {
+		fr.batch.Readings, fr.batch.Seqs = nil, nil
+		fr.enc = wire.Encoder{}
+	}
+	fr.sizeHint = min(fr.sizeHint, bytes)
+	kept := fr.free[:0]
+	for _, p := range fr.free {
+		if cap(p) > 2*bytes {
+			fr.freeBytes -= cap(p)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	clear(fr.free[len(kept):])
+	fr.free = kept
 }
 
 // checkReading checks what wire.Batch.Validate would refuse in a decoded

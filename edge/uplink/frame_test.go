@@ -201,3 +201,36 @@ func TestFrameReusesReleasedPayload(t *testing.T) {
 		t.Errorf("the framer keeps %d payloads of %d bytes, want at most %d and %d", len(fr.free), fr.freeBytes, maxFreePayloads, maxFreeBytes)
 	}
 }
+
+// TestFrameShrinksAfterReplay: once batches are live-sized again, the
+// framer lets go of what a replay's large batch grew, and frames on.
+func TestFrameShrinksAfterReplay(t *testing.T) {
+	fr := newFramer("gw-1", 42, func(seq uint64, err error) { t.Errorf("record %d: %v", seq, err) })
+	seqs := make([]int, 3000)
+	for i := range seqs {
+		seqs[i] = i + 1
+	}
+	big, err := fr.frame(1, 1, records(seqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr.release(big.payload)
+	fr.shrink(100, 1024) // live batches: 100 readings, 1 kB
+	if cap(fr.batch.Readings) > 200 || cap(fr.batch.Seqs) > 200 || len(fr.free) != 0 || fr.freeBytes != 0 {
+		t.Errorf("after shrink the framer holds %d readings, %d seqs, %d payloads of %d bytes",
+			cap(fr.batch.Readings), cap(fr.batch.Seqs), len(fr.free), fr.freeBytes)
+	}
+	small, err := fr.frame(3001, 1, records(3001, 3002))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.Decode(small.payload)
+	if err != nil || len(b.Readings) != 2 || b.Seqs[1] != 3002 {
+		t.Fatalf("the next batch decodes to %v, %v", b, err)
+	}
+	fr.release(small.payload)
+	fr.shrink(100, 1024)
+	if len(fr.free) != 1 {
+		t.Errorf("shrink dropped a live-sized payload (%d kept)", len(fr.free))
+	}
+}

@@ -66,7 +66,17 @@ type sender struct {
 	// recs and arena are reused by every buffer read (Buffer.ReadInto).
 	recs  []buffer.Record
 	arena []byte
+	// liveSince is when the sender last went from replay batches to live
+	// ones (zero while replaying), for shrink.
+	liveSince time.Time
 }
+
+// shrinkAfter is how long the sender sends live batches only before it
+// lets go of what replay batches grew (sender.shrink). At 100k
+// readings/s a second's polls arrive in a burst that is sent in replay
+// batches every second, so the memory is let go only once a backlog is
+// really over.
+const shrinkAfter = time.Minute
 
 func newSender(f *Forwarder) *sender {
 	s := &sender{f: f}
@@ -279,6 +289,11 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 	s.replaying = f.cfg.ReplayRate <= 0 && d >= s.cursor && d-s.cursor >= uint64(2*n)
 	if s.replaying {
 		n, nb = f.cfg.ReplayBatchReadings, f.cfg.ReplayBatchBytes
+		s.liveSince = time.Time{}
+	} else if s.liveSince.IsZero() {
+		s.liveSince = now
+	} else if now.Sub(s.liveSince) >= shrinkAfter {
+		s.shrink(n, nb)
 	}
 	// The records are framed (decoded and encoded afresh) before the
 	// next read, so one arena serves every read.
@@ -347,6 +362,19 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 	s.window = append(s.window, e)
 	s.gauges()
 	return true, nil, time.Time{}, nil
+}
+
+// shrink lets go of the read memory and framing state a replay grew
+// beyond what live batches of n readings and nb bytes need (see
+// framer.shrink), so that it does not stay live heap.
+func (s *sender) shrink(n, nb int) {
+	if cap(s.arena) > 2*nb {
+		s.arena = nil
+	}
+	if cap(s.recs) > 2*n {
+		s.recs = nil
+	}
+	s.fr.shrink(n, nb)
 }
 
 // full reports whether recs is as large a batch as one read may give, so
