@@ -150,8 +150,8 @@ func (fr *framer) release(p []byte) {
 // shrink lets go of what a replay's large batches grew beyond what live
 // batches of at most readings readings and bytes record bytes need: the
 // batch's slices, the encoder's tables and the larger kept payloads.
-// After a replay of 10,000-reading batches they held about 2 MB, live
-// heap the agent's memory limit then lacked for the collector's
+// After a replay they held about 300 bytes per reading of a replay batch,
+// live heap the agent's memory limit then lacked for the collector's
 // headroom for as long as the agent ran.
 func (fr *framer) shrink(readings, bytes int) {
 	if cap(fr.batch.Readings) > 2*readings || cap(fr.batch.Seqs) > 2*readings {
