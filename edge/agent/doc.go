@@ -111,7 +111,14 @@
 // goburrow's per-request allocations (Modbus TCP is now framed in
 // edge/source/modbus with reused buffers), and the uplink's encoding
 // (wire.Encode's reference table and paho's copy of each payload; not
-// changed).
+// changed). Under the limit the heap may grow only about 1-2 MB past the
+// live heap (10-11 MB at 1,000 devices), so the collector's rate follows
+// the live heap more than the garbage: a pool that kept 2 MB of the
+// buffer's append memory for reuse cut the garbage by half and doubled
+// the collections, and halving the uplink's replay batches (the everyday
+// batches at this rate, see uplink.Config) took 1.3 MB off the live heap
+// and a third off the collections. Measure the live heap (GODEBUG=gctrace=1:
+// the third figure of "a->b->c MB") before keeping memory to save garbage.
 //
 // # CPU starvation
 //

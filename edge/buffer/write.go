@@ -104,15 +104,19 @@ func (b *Buffer) write(batches []*batch, roll bool) error {
 					return err
 				}
 			}
-			n := len(w.buf)
-			w.buf = appendFrame(w.buf, w.seg.base, bt.ms, rec)
-			w.off += int64(len(w.buf) - n)
-			w.nextSeq++
-			if len(w.buf) >= readChunk {
+			// Written out before a frame would take it past readChunk,
+			// w.buf stays within it: it is live heap for as long as the
+			// buffer is open, and doubling past readChunk kept 660 kB at
+			// 100k readings/s.
+			if len(w.buf) > 0 && len(w.buf)+frameLen(len(rec)) > readChunk {
 				if err := b.writeBuf(); err != nil {
 					return err
 				}
 			}
+			n := len(w.buf)
+			w.buf = appendFrame(w.buf, w.seg.base, bt.ms, rec)
+			w.off += int64(len(w.buf) - n)
+			w.nextSeq++
 		}
 	}
 	return b.writeBuf()

@@ -25,8 +25,8 @@ type framed struct {
 }
 
 // framer turns buffer records into encoded batches. It reuses its
-// slices between calls; payloads are fresh, since paho holds them until
-// the broker's PUBACK. Not safe for concurrent use.
+// slices between calls, and the payloads handed back to release. Not safe
+// for concurrent use.
 type framer struct {
 	gateway string
 	epoch   uint64
@@ -42,7 +42,22 @@ type framer struct {
 	names wire.Names
 	// enc keeps its string table and references across batches.
 	enc wire.Encoder
+	// free holds payloads whose publish the broker acknowledged, for the
+	// next batches (at most maxFreePayloads, maxFreeBytes in all).
+	free      [][]byte
+	freeBytes int
 }
+
+// Bounds on the payloads a framer keeps: the broker acknowledges a
+// publish within a round trip, long before the next batch is framed (at
+// 100k readings/s one goes out every 50 ms), so live forwarding reuses
+// one or two; each kept payload is live heap, which the agent's memory
+// limit leaves little of (see edge/agent's doc), and a replay's large
+// ones are let go by shrink.
+const (
+	maxFreePayloads = 2
+	maxFreeBytes    = 1 << 20
+)
 
 func newFramer(gateway string, epoch uint64, bad func(uint64, error)) *framer {
 	return &framer{gateway: gateway, epoch: epoch, bad: bad}
@@ -96,7 +111,7 @@ func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed,
 		// wait for them.
 		b.From = f.from
 	}
-	payload, err := fr.enc.Encode(make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512)), b)
+	payload, err := fr.enc.Encode(fr.payloadBuf(), b)
 	clear(b.Readings) // drop the strings for the collector
 	if err != nil {
 		return framed{}, fmt.Errorf("frame records %d..%d: %w", recs[0].Seq, f.to, err)
@@ -104,6 +119,56 @@ func (fr *framer) encode(cursor, retained uint64, recs []buffer.Record) (framed,
 	fr.sizeHint = len(payload)
 	f.payload = payload
 	return f, nil
+}
+
+// payloadBuf returns an empty buffer for the next payload: a released
+// one when there is one, else a fresh one a quarter larger than the last
+// payload.
+func (fr *framer) payloadBuf() []byte {
+	if n := len(fr.free); n > 0 {
+		p := fr.free[n-1]
+		fr.free[n-1] = nil
+		fr.free = fr.free[:n-1]
+		fr.freeBytes -= cap(p)
+		return p[:0]
+	}
+	return make([]byte, 0, max(fr.sizeHint+fr.sizeHint/4, 512))
+}
+
+// release hands back a payload of this framer for a later batch. The
+// caller guarantees nothing refers to it any more: see sender.run, which
+// releases a payload only when the broker's PUBACK completed its publish.
+// A payload beyond the bounds is left to the collector.
+func (fr *framer) release(p []byte) {
+	if p == nil || len(fr.free) >= maxFreePayloads || fr.freeBytes+cap(p) > maxFreeBytes {
+		return
+	}
+	fr.free = append(fr.free, p[:0])
+	fr.freeBytes += cap(p)
+}
+
+// shrink lets go of what a replay's large batches grew beyond what live
+// batches of at most readings readings and bytes record bytes need: the
+// batch's slices, the encoder's tables and the larger kept payloads.
+// After a replay they held about 300 bytes per reading of a replay batch,
+// live heap the agent's memory limit then lacked for the collector's
+// headroom for as long as the agent ran.
+func (fr *framer) shrink(readings, bytes int) {
+	if cap(fr.batch.Readings) > 2*readings || cap(fr.batch.Seqs) > 2*readings {
+		fr.batch.Readings, fr.batch.Seqs = nil, nil
+		fr.enc = wire.Encoder{}
+	}
+	fr.sizeHint = min(fr.sizeHint, bytes)
+	kept := fr.free[:0]
+	for _, p := range fr.free {
+		if cap(p) > 2*bytes {
+			fr.freeBytes -= cap(p)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	clear(fr.free[len(kept):])
+	fr.free = kept
 }
 
 // checkReading checks what wire.Batch.Validate would refuse in a decoded

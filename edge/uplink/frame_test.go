@@ -168,3 +168,69 @@ func (m fakeMsg) Topic() string     { return "ponte/gw/gw-test-1/ack" }
 func (m fakeMsg) MessageID() uint16 { return 1 }
 func (m fakeMsg) Payload() []byte   { return m }
 func (m fakeMsg) Ack()              {}
+
+// TestFrameReusesReleasedPayload: a released payload is the next batch's
+// buffer, the batch encoded into it decodes to its own readings, and the
+// framer keeps no more than its bounds.
+func TestFrameReusesReleasedPayload(t *testing.T) {
+	fr := newFramer("gw-1", 42, func(seq uint64, err error) { t.Errorf("record %d: %v", seq, err) })
+	first, err := fr.frame(1, 1, records(1, 2, 3, 4, 5, 6, 7, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr.release(first.payload)
+	second, err := fr.frame(9, 1, records(9, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &second.payload[:1][0] != &first.payload[:1][0] {
+		t.Error("the second batch did not reuse the released payload")
+	}
+	b, err := wire.Decode(second.payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Readings) != 2 || b.Seqs[0] != 9 || b.Readings[1].Value.I != 9 {
+		t.Errorf("the second batch decodes to seqs %v, readings %+v", b.Seqs, b.Readings)
+	}
+	for range maxFreePayloads + 2 {
+		fr.release(make([]byte, 100))
+	}
+	fr.release(make([]byte, maxFreeBytes))
+	if len(fr.free) != maxFreePayloads || fr.freeBytes > maxFreeBytes {
+		t.Errorf("the framer keeps %d payloads of %d bytes, want at most %d and %d", len(fr.free), fr.freeBytes, maxFreePayloads, maxFreeBytes)
+	}
+}
+
+// TestFrameShrinksAfterReplay: once batches are live-sized again, the
+// framer lets go of what a replay's large batch grew, and frames on.
+func TestFrameShrinksAfterReplay(t *testing.T) {
+	fr := newFramer("gw-1", 42, func(seq uint64, err error) { t.Errorf("record %d: %v", seq, err) })
+	seqs := make([]int, 3000)
+	for i := range seqs {
+		seqs[i] = i + 1
+	}
+	big, err := fr.frame(1, 1, records(seqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr.release(big.payload)
+	fr.shrink(100, 1024) // live batches: 100 readings, 1 kB
+	if cap(fr.batch.Readings) > 200 || cap(fr.batch.Seqs) > 200 || len(fr.free) != 0 || fr.freeBytes != 0 {
+		t.Errorf("after shrink the framer holds %d readings, %d seqs, %d payloads of %d bytes",
+			cap(fr.batch.Readings), cap(fr.batch.Seqs), len(fr.free), fr.freeBytes)
+	}
+	small, err := fr.frame(3001, 1, records(3001, 3002))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.Decode(small.payload)
+	if err != nil || len(b.Readings) != 2 || b.Seqs[1] != 3002 {
+		t.Fatalf("the next batch decodes to %v, %v", b, err)
+	}
+	fr.release(small.payload)
+	fr.shrink(100, 1024)
+	if len(fr.free) != 1 {
+		t.Errorf("shrink dropped a live-sized payload (%d kept)", len(fr.free))
+	}
+}

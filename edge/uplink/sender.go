@@ -28,10 +28,11 @@ type inflight struct {
 }
 
 // pubWait is a publish awaiting the broker's PUBACK, for the latency
-// metric and to notice a broken connection.
+// metric, to notice a broken connection and to reuse its payload.
 type pubWait struct {
-	tok paho.Token
-	at  time.Time
+	tok     paho.Token
+	at      time.Time
+	payload []byte
 }
 
 // sender is the forwarding state, owned by Run's goroutine. It outlives
@@ -65,7 +66,17 @@ type sender struct {
 	// recs and arena are reused by every buffer read (Buffer.ReadInto).
 	recs  []buffer.Record
 	arena []byte
+	// liveSince is when the sender last went from replay batches to live
+	// ones (zero while replaying), for shrink.
+	liveSince time.Time
 }
+
+// shrinkAfter is how long the sender sends live batches only before it
+// lets go of what replay batches grew (sender.shrink). At 100k
+// readings/s a second's polls arrive in a burst that is sent in replay
+// batches every second, so the memory is let go only once a backlog is
+// really over.
+const shrinkAfter = time.Minute
 
 func newSender(f *Forwarder) *sender {
 	s := &sender{f: f}
@@ -201,11 +212,25 @@ func (s *sender) run(ctx context.Context, c *conn) error {
 		case <-tick:
 		case <-pubDone:
 			p := s.pubs[0]
+			s.pubs[0] = pubWait{}
 			s.pubs = s.pubs[1:]
 			if err := p.tok.Error(); err != nil {
 				return fmt.Errorf("publish to %s: %w", f.up, err)
 			}
 			f.m.publishTime.Observe(time.Since(p.at).Seconds())
+			// The payload can be reused once its publish completed without
+			// an error, which for QoS 1 means the broker's PUBACK (paho
+			// v1.5.1): paho copies the payload into its own packet buffer
+			// before writing it to the connection (packets.PublishPacket
+			// Write), so its writer is done with it before the broker can
+			// answer, and the incoming side deletes the packet from its
+			// memory store (persistInbound) before it completes the token
+			// (flowComplete). A token completed with an error (the
+			// connection lost, a publish timeout) may leave the packet
+			// queued or stored, so its payload is left to the collector;
+			// and each connection is a new client whose store nothing
+			// resends from, so a payload is never written after its PUBACK.
+			s.fr.release(p.payload)
 		}
 	}
 }
@@ -264,6 +289,11 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 	s.replaying = f.cfg.ReplayRate <= 0 && d >= s.cursor && d-s.cursor >= uint64(2*n)
 	if s.replaying {
 		n, nb = f.cfg.ReplayBatchReadings, f.cfg.ReplayBatchBytes
+		s.liveSince = time.Time{}
+	} else if s.liveSince.IsZero() {
+		s.liveSince = now
+	} else if now.Sub(s.liveSince) >= shrinkAfter {
+		s.shrink(n, nb)
 	}
 	// The records are framed (decoded and encoded afresh) before the
 	// next read, so one arena serves every read.
@@ -322,7 +352,7 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 		if fr.last > f.sent.Load() {
 			f.sent.Store(fr.last)
 		}
-		s.pubs = append(s.pubs, pubWait{tok: c.client.Publish(f.up, 1, false, fr.payload), at: now})
+		s.pubs = append(s.pubs, pubWait{tok: c.client.Publish(f.up, 1, false, fr.payload), at: now, payload: fr.payload})
 		e.payload = nil // paho holds it until PUBACK; the window needs only the range
 		f.m.batches.Inc()
 		f.m.readings.Add(float64(fr.n))
@@ -332,6 +362,19 @@ func (s *sender) trySend(c *conn, now time.Time) (sent bool, changed <-chan stru
 	s.window = append(s.window, e)
 	s.gauges()
 	return true, nil, time.Time{}, nil
+}
+
+// shrink lets go of the read memory and framing state a replay grew
+// beyond what live batches of n readings and nb bytes need (see
+// framer.shrink), so that it does not stay live heap.
+func (s *sender) shrink(n, nb int) {
+	if cap(s.arena) > 2*nb {
+		s.arena = nil
+	}
+	if cap(s.recs) > 2*n {
+		s.recs = nil
+	}
+	s.fr.shrink(n, nb)
 }
 
 // full reports whether recs is as large a batch as one read may give, so

@@ -78,7 +78,7 @@ type Uplink struct {
 	// Window is how many batches may await ingest's ack.
 	Window int `yaml:"window"`
 	// ReplayWindow is the window while a backlog is replayed in replay
-	// batches (zero: the uplink's default, 16, never below Window).
+	// batches (zero: the uplink's default, 32, never below Window).
 	ReplayWindow int `yaml:"replay_window"`
 	// AckTimeout: unacknowledged batches are re-sent after it.
 	AckTimeout yamlconf.Duration `yaml:"ack_timeout"`
