@@ -106,9 +106,17 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	// viaIngest connects part h's gateways, then times their runs; it adds
 	// to firstDone the share of the part after which the first gateway had
 	// all its batches acknowledged (the rest is a tail with fewer
-	// gateways, and fewer readings in flight, than the start).
+	// gateways, and fewer readings in flight, than the start), and to bulk
+	// and tail influxd's CPU seconds and the wall seconds before and after.
 	var firstDone float64
-	// viaIngest
+	var bulk, tail [2]float64
+	influxCPU := func() float64 {
+		c, err := testenv.ProcessCPU(srv.Pid())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
 	viaIngest := func(h int) time.Duration {
 		type gwc struct {
 			g *ingesttest.Gateway
@@ -125,22 +133,25 @@ func BenchmarkPipelineInflux(b *testing.B) {
 			}
 			gws = append(gws, gwc{g, c})
 		}
-		start := time.Now()
+		start, c0 := time.Now(), influxCPU()
 		errs := make(chan error, benchGateways)
 		for _, gc := range gws {
 			go func() { errs <- gc.g.Run(ctx, gc.c, perGw) }()
 		}
 		var first time.Duration
+		var c1 float64
 		for k := range benchGateways {
 			if err := <-errs; err != nil {
 				b.Fatal(err)
 			}
 			if k == 0 {
-				first = time.Since(start)
+				first, c1 = time.Since(start), influxCPU()
 			}
 		}
-		d := time.Since(start)
+		d, c2 := time.Since(start), influxCPU()
 		firstDone += first.Seconds() / d.Seconds()
+		bulk[0], bulk[1] = bulk[0]+c1-c0, bulk[1]+first.Seconds()
+		tail[0], tail[1] = tail[0]+c2-c1, tail[1]+(d-first).Seconds()
 		for _, gc := range gws {
 			gc.c.Disconnect(50)
 		}
@@ -247,9 +258,9 @@ func BenchmarkPipelineInflux(b *testing.B) {
 			r+1, i, d, i/d, oi/ti.Seconds(), od/td.Seconds())
 	}
 	n := total * rounds * 2
-	b.Logf("influxd: %.3f us/reading and %.2f of its core fed by ingest, %.3f and %.2f direct; sink: %.0f requests of %.0f lines on average; the first gateway done after %.2f of an ingest part on average",
+	b.Logf("influxd: %.3f us/reading and %.2f of its core fed by ingest, %.3f and %.2f direct; sink: %.0f requests of %.0f lines on average; the first gateway done after %.2f of an ingest part on average, influxd using %.2f of its core until then and %.2f after",
 		ingS.cpu[2]/n*1e6, ingS.cpu[2]/ingS.wall.Seconds(), dirS.cpu[2]/n*1e6, dirS.cpu[2]/dirS.wall.Seconds(),
-		ingS.requests, ingS.lines/max(ingS.requests, 1), firstDone/parts)
+		ingS.requests, ingS.lines/max(ingS.requests, 1), firstDone/parts, bulk[0]/bulk[1], tail[0]/max(tail[1], 1e-9))
 	// Where the time goes on a shared machine: CPU per reading of each
 	// process in the ingest parts (this process: ingest and the
 	// gateways' MQTT clients), and of influxd in the direct ones.
