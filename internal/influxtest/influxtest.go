@@ -39,6 +39,7 @@ type Server struct {
 	Port int
 
 	t    testing.TB
+	dir  string // the configuration, data, WAL and meta directories
 	proc *testenv.Process
 	mu   sync.Mutex // serialises Start and Stop
 }
@@ -87,6 +88,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 			DB:     DB,
 			Port:   port,
 			t:      t,
+			dir:    dir,
 			proc:   testenv.NewProcess(t, "influxd", bin, "-config", conf),
 		}
 		s.proc.Ready, s.proc.ReadyTimeout = s.pingOK(), readyTimeout
