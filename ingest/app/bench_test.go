@@ -3,14 +3,17 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ponte-city/ponte/ingest/app"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
@@ -22,94 +25,149 @@ import (
 const (
 	benchGateways = 8
 	benchBatch    = 1000
+	benchWorkers  = 8 // ingest's service.Config.Workers default
+)
+
+// Direct writers: InfluxDB's own rate is its best for these points, and on
+// the benchmark machine (InfluxDB on one core) 4 writers of 5,000 lines
+// keep it busiest: 2 writers leave it waiting on WAL fsyncs (0.87-0.98 of
+// its core), 1 writer or 2,500-line requests more so, 10,000 or 20,000
+// lines are no faster and gzip is 35 % slower (influxd decompresses on the
+// same core).
+const (
+	directWriters = 4
+	directLines   = 5000
 )
 
 // BenchmarkPipelineInflux measures readings/s from gateways' MQTT
 // publishes through Mosquitto and ingest into a real InfluxDB 1.8.10, up to
 // the acknowledgements, against InfluxDB's own rate for the same points:
-// their line protocol encoded beforehand and written with the client, 2
-// writers of 5,000 lines (InfluxDB's recommended batch). Five rounds
-// alternate which goes first, each on its own gateways (so its own
-// series); it reports the median rates and the minimum, median and maximum
-// of the rounds' ratios (target: >= 0.95), with InfluxDB on half the cores
-// and everything else on the other half.
+// their line protocol encoded beforehand and written with the client
+// (directWriters x directLines). Each of five rounds runs four parts in
+// the order direct, ingest, ingest, direct (the reverse in odd rounds), so
+// that a drift of the machine's speed within a round cancels; its ratio
+// is the time of its direct parts over that of its ingest parts. Every
+// part starts with InfluxDB idle and its cache empty (written to disk
+// once writes stop, SnapshotWhenIdle), so no part pays for the snapshot
+// or compaction of the one before, and writes its own new gateways (so
+// the same number of new series on both sides), with gateway names of the
+// same length. It reports the median rates, the minimum, median and
+// maximum of the rounds' ratios (target: >= 0.95 in every round), CPU per
+// reading of each process and the share of its core influxd used on each
+// side, with InfluxDB on half the cores and everything else on the other
+// half.
 func BenchmarkPipelineInflux(b *testing.B) {
 	const rounds = 5
-	srv := influxtest.Start(b)
+	const parts = 2 * rounds // each side's
+	srv := influxtest.Start(b, influxtest.SnapshotWhenIdle(100*time.Millisecond))
 	br := testenv.Mosquitto(b)
 	pinInfluxApart(b, srv.Pid(), br.Pid())
-	cfg := influxConfig(b, srv, br.URL, benchGateways*rounds)
-	addrs := start(b, cfg, app.Options{})
-	perGw := uint64(b.N)/(benchGateways*rounds) + 1
+	ids, highest := spreadIDs(parts*benchGateways, benchWorkers)
+	cfg := influxConfig(b, srv, br.URL, highest)
+	reg := prometheus.NewRegistry()
+	addrs := start(b, cfg, app.Options{Registry: reg})
+	perGw := uint64(b.N)/(benchGateways*parts) + 1
 	perGw = (perGw + benchBatch - 1) / benchBatch * benchBatch
 	total := float64(perGw * benchGateways)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	// Every round's payloads and bodies are made before the clock starts.
-	caches := make([][]map[uint64][]byte, rounds)
-	for r := range caches {
-		caches[r] = make([]map[uint64][]byte, benchGateways)
-		for i := range benchGateways {
-			id := fmt.Sprintf("gw%d", r*benchGateways+i+1)
-			caches[r][i] = map[uint64][]byte{}
-			for first := uint64(1); first <= perGw; first += benchBatch {
-				caches[r][i][first] = ingesttest.BatchFor(id, 42, first, min(first+benchBatch-1, perGw))
-			}
-		}
-	}
-	bodies := make([][]string, rounds)
-	for r := range bodies {
+	// Every part's payloads and bodies are made before the clock starts.
+	caches := make([][]map[uint64][]byte, parts)
+	bodies := make([][]string, parts)
+	for h := range parts {
+		caches[h] = make([]map[uint64][]byte, benchGateways)
 		var body strings.Builder
 		lines := 0
 		for i := range benchGateways {
-			gw := fmt.Sprintf("direct-gw%d", r*benchGateways+i+1)
+			n := h*benchGateways + i + 1
+			caches[h][i] = map[uint64][]byte{}
+			for first := uint64(1); first <= perGw; first += benchBatch {
+				caches[h][i][first] = ingesttest.BatchFor(ids[n-1], 42, first, min(first+benchBatch-1, perGw))
+			}
+			gw := "gd" + strings.TrimPrefix(ids[n-1], "gw") // as long as ingest's
 			for s := uint64(1); s <= perGw; s++ {
 				rd := ingesttest.ReadingFor(s)
 				p := write.NewPoint("ponte", map[string]string{"device": rd.Device, "gateway": gw},
 					map[string]any{rd.Point: rd.Value.Any()}, rd.Time)
 				body.WriteString(write.PointToLineProtocol(p, time.Nanosecond))
-				if lines++; lines == 5000 {
-					bodies[r] = append(bodies[r], body.String())
+				if lines++; lines == directLines {
+					bodies[h] = append(bodies[h], body.String())
 					body.Reset()
 					lines = 0
 				}
 			}
 		}
 		if lines > 0 {
-			bodies[r] = append(bodies[r], body.String())
+			bodies[h] = append(bodies[h], body.String())
 		}
 	}
 
-	viaIngest := func(r int) float64 {
-		start := time.Now()
-		errs := make(chan error, benchGateways)
+	// viaIngest connects part h's gateways, then times their runs; it adds
+	// to firstDone the share of the part after which the first gateway had
+	// all its batches acknowledged (the rest is a tail with fewer
+	// gateways, and fewer readings in flight, than the start), and to bulk
+	// and tail influxd's CPU seconds and the wall seconds before and after.
+	var firstDone float64
+	var bulk, tail [2]float64
+	influxCPU := func() float64 {
+		c, err := testenv.ProcessCPU(srv.Pid())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	viaIngest := func(h int) time.Duration {
+		type gwc struct {
+			g *ingesttest.Gateway
+			c mqtt.Client
+		}
+		var gws []gwc
 		for i := range benchGateways {
-			cc := caches[r][i]
-			g := &ingesttest.Gateway{ID: fmt.Sprintf("gw%d", r*benchGateways+i+1), Epoch: 42, Topics: wire.Topics{}, Batch: benchBatch,
+			cc := caches[h][i]
+			g := &ingesttest.Gateway{ID: ids[h*benchGateways+i], Epoch: 42, Topics: wire.Topics{}, Batch: benchBatch,
 				Window: 8, ResendAfter: time.Minute, Payload: func(first, _ uint64) []byte { return cc[first] }}
 			c, err := g.Connect(addrs.BrokerURL, password(g.ID))
 			if err != nil {
 				b.Fatal(err)
 			}
-			go func() { defer c.Disconnect(50); errs <- g.Run(ctx, c, perGw) }()
+			gws = append(gws, gwc{g, c})
 		}
-		for range benchGateways {
+		b.StartTimer() // b's time is that of the ingest parts only
+		start, c0 := time.Now(), influxCPU()
+		errs := make(chan error, benchGateways)
+		for _, gc := range gws {
+			go func() { errs <- gc.g.Run(ctx, gc.c, perGw) }()
+		}
+		var first time.Duration
+		var c1 float64
+		for k := range benchGateways {
 			if err := <-errs; err != nil {
 				b.Fatal(err)
 			}
+			if k == 0 {
+				first, c1 = time.Since(start), influxCPU()
+			}
 		}
-		return total / time.Since(start).Seconds()
+		d, c2 := time.Since(start), influxCPU()
+		b.StopTimer()
+		firstDone += first.Seconds() / d.Seconds()
+		bulk[0], bulk[1] = bulk[0]+c1-c0, bulk[1]+first.Seconds()
+		tail[0], tail[1] = tail[0]+c2-c1, tail[1]+(d-first).Seconds()
+		for _, gc := range gws {
+			gc.c.Disconnect(50)
+		}
+		return d
 	}
 
 	client := influxdb2.NewClientWithOptions(srv.URL, "", influxdb2.DefaultOptions().SetLogLevel(0))
 	defer client.Close()
 	api := client.WriteAPIBlocking("", srv.Bucket)
-	direct := func(r int) float64 {
+	direct := func(h int) time.Duration {
 		start := time.Now()
 		work := make(chan string)
 		var wg sync.WaitGroup
-		for range 2 {
+		for range directWriters {
 			wg.Go(func() {
 				for body := range work {
 					if err := api.WriteRecord(ctx, body); err != nil {
@@ -118,53 +176,102 @@ func BenchmarkPipelineInflux(b *testing.B) {
 				}
 			})
 		}
-		for _, body := range bodies[r] {
+		for _, body := range bodies[h] {
 			work <- body
 		}
 		close(work)
 		wg.Wait()
-		return total / time.Since(start).Seconds()
+		return time.Since(start)
 	}
 
-	// CPU seconds of ingest (this process), Mosquitto and influxd.
+	// One side's sums over the rounds: wall time, CPU seconds of ingest
+	// (this process), Mosquitto and influxd, CPU seconds anything else on
+	// the machine took meanwhile, and the sink's requests.
+	type side struct {
+		wall     time.Duration
+		cpu      [3]float64
+		others   float64
+		requests float64
+		lines    float64
+	}
 	cpu := func() [3]float64 { return cpuOf(b, br.Pid(), srv.Pid()) }
-	var ingCPU, dirCPU [3]float64 // summed over the rounds
-	timed := func(f func(int) float64, r int, sum *[3]float64) float64 {
-		before := cpu()
-		rate := f(r)
-		after := cpu()
-		for k := range sum {
-			sum[k] += after[k] - before[k]
+	busy := func() float64 {
+		cpus, err := testenv.CPUBusy()
+		if err != nil {
+			b.Fatal(err)
 		}
-		return rate
+		var sum float64
+		for _, c := range cpus {
+			sum += c
+		}
+		return sum
+	}
+	timed := func(f func(int) time.Duration, h int, sum *side) (time.Duration, float64) {
+		testenv.WaitIdle(b, srv.Pid(), 2*time.Second, 0.02, time.Minute)
+		reqs, lines := sinkBatches(b, reg)
+		before, busy0 := cpu(), busy()
+		d := f(h)
+		after, busy1 := cpu(), busy()
+		reqs2, lines2 := sinkBatches(b, reg)
+		others := busy1 - busy0
+		for k := range sum.cpu {
+			sum.cpu[k] += after[k] - before[k]
+			others -= after[k] - before[k]
+		}
+		sum.wall += d
+		sum.others += others
+		sum.requests += reqs2 - reqs
+		sum.lines += lines2 - lines
+		return d, others
 	}
 
 	b.ResetTimer()
-	var ing, dir, ratio []float64
-	for r := range rounds {
-		var i, d float64
-		if r%2 == 0 {
-			i = timed(viaIngest, r, &ingCPU)
-			b.StopTimer()
-			d = timed(direct, r, &dirCPU)
-			b.StartTimer()
-		} else {
-			b.StopTimer()
-			d = timed(direct, r, &dirCPU)
-			b.StartTimer()
-			i = timed(viaIngest, r, &ingCPU)
-		}
-		ing, dir, ratio = append(ing, i), append(dir, d), append(ratio, i/d)
-	}
 	b.StopTimer()
+	var ingS, dirS side
+	var ing, dir, ratio []float64
+	hi, hd := 0, 0
+	for r := range rounds {
+		var ti, td time.Duration
+		var oi, od float64
+		runIngest := func() {
+			d, o := timed(viaIngest, hi, &ingS)
+			ti, oi, hi = ti+d, oi+o, hi+1
+		}
+		runDirect := func() {
+			d, o := timed(direct, hd, &dirS)
+			td, od, hd = td+d, od+o, hd+1
+		}
+		if r%2 == 0 {
+			runDirect()
+			runIngest()
+			runIngest()
+			runDirect()
+		} else {
+			runIngest()
+			runDirect()
+			runDirect()
+			runIngest()
+		}
+		i, d := 2*total/ti.Seconds(), 2*total/td.Seconds()
+		ing, dir, ratio = append(ing, i), append(dir, d), append(ratio, i/d)
+		b.Logf("round %d: ingest %.0f readings/s, direct %.0f, ratio %.3f; other processes took %.2f cores beside ingest, %.2f beside direct",
+			r+1, i, d, i/d, oi/ti.Seconds(), od/td.Seconds())
+	}
+	n := total * rounds * 2
+	b.Logf("influxd: %.3f us/reading and %.2f of its core fed by ingest, %.3f and %.2f direct; sink: %.0f requests of %.0f lines on average; the first gateway done after %.2f of an ingest part on average, influxd using %.2f of its core until then and %.2f after",
+		ingS.cpu[2]/n*1e6, ingS.cpu[2]/ingS.wall.Seconds(), dirS.cpu[2]/n*1e6, dirS.cpu[2]/dirS.wall.Seconds(),
+		ingS.requests, ingS.lines/max(ingS.requests, 1), firstDone/parts, bulk[0]/bulk[1], tail[0]/max(tail[1], 1e-9))
 	// Where the time goes on a shared machine: CPU per reading of each
-	// process in the ingest rounds (this process: ingest and the
+	// process in the ingest parts (this process: ingest and the
 	// gateways' MQTT clients), and of influxd in the direct ones.
-	n := total * rounds
-	b.ReportMetric(ingCPU[0]/n*1e6, "ingest-us/reading")
-	b.ReportMetric(ingCPU[1]/n*1e6, "mosquitto-us/reading")
-	b.ReportMetric(ingCPU[2]/n*1e6, "influxd-us/reading")
-	b.ReportMetric(dirCPU[2]/n*1e6, "direct-influxd-us/reading")
+	b.ReportMetric(ingS.cpu[0]/n*1e6, "ingest-us/reading")
+	b.ReportMetric(ingS.cpu[1]/n*1e6, "mosquitto-us/reading")
+	b.ReportMetric(ingS.cpu[2]/n*1e6, "influxd-us/reading")
+	b.ReportMetric(dirS.cpu[2]/n*1e6, "direct-influxd-us/reading")
+	b.ReportMetric(ingS.cpu[2]/ingS.wall.Seconds(), "influxd-cores")
+	b.ReportMetric(dirS.cpu[2]/dirS.wall.Seconds(), "direct-influxd-cores")
+	b.ReportMetric(ingS.others/ingS.wall.Seconds(), "others-cores")
+	b.ReportMetric(dirS.others/dirS.wall.Seconds(), "direct-others-cores")
 	slices.Sort(ing)
 	slices.Sort(dir)
 	slices.Sort(ratio)
@@ -173,4 +280,48 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	b.ReportMetric(ratio[0], "min-ratio")
 	b.ReportMetric(ratio[rounds/2], "ratio")
 	b.ReportMetric(ratio[rounds-1], "max-ratio")
+}
+
+// sinkBatches returns the sink's HTTP writes so far and the lines they
+// carried, from its batch histogram in reg.
+func sinkBatches(b *testing.B, reg *prometheus.Registry) (requests, lines float64) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "ponte_ingest_influx_batch_points" {
+			h := mf.GetMetric()[0].GetHistogram()
+			return float64(h.GetSampleCount()), h.GetSampleSum()
+		}
+	}
+	b.Fatal("no ponte_ingest_influx_batch_points in the registry")
+	return 0, 0
+}
+
+// spreadIDs returns n gateway IDs from gw1 on, each run of workers of them
+// on distinct workers of ingest's service (which picks a gateway's worker
+// by the FNV-1a hash of its ID, service.Submit), so that every part's
+// gateways have a worker each: with gw1-gw8, gw9-gw16 ... parts had 6 to 8
+// workers for their 8 gateways, and the gateways sharing one finished last.
+// highest is the number of the last ID (gw<highest>).
+func spreadIDs(n, workers int) (ids []string, highest int) {
+	var out []string
+	used := map[uint32]bool{}
+	for k := 1; len(out) < n; k++ {
+		id := fmt.Sprintf("gw%d", k)
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		w := h.Sum32() % uint32(workers)
+		if used[w] {
+			continue
+		}
+		used[w] = true
+		out = append(out, id)
+		if len(used) == workers {
+			clear(used)
+		}
+		highest = k
+	}
+	return out, highest
 }

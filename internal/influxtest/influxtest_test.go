@@ -2,9 +2,14 @@ package influxtest
 
 import (
 	"encoding/json"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ponte-city/ponte/internal/testenv"
 )
 
 // write posts line protocol to the v2 compatibility endpoint.
@@ -57,4 +62,24 @@ func TestQueryErrorFails(t *testing.T) {
 	if _, err := s.do(http.MethodGet, "SELEKT nonsense"); err == nil {
 		t.Fatal("a malformed query returned no error")
 	}
+}
+
+// TestSnapshotWhenIdle: with the option influxd writes its cache to a TSM
+// file soon after writes stop (without it, it waits 10 minutes or for 25
+// MB, and no TSM file appears in 5 s).
+func TestSnapshotWhenIdle(t *testing.T) {
+	s := Start(t, SnapshotWhenIdle(100*time.Millisecond))
+	if code := write(t, s, "m,dev=a v=1.5 1000000000000000001\n"); code != http.StatusNoContent {
+		t.Fatalf("write: status %d, want 204", code)
+	}
+	testenv.Eventually(t, 30*time.Second, "a TSM file under "+s.dir, func() bool {
+		found := false
+		_ = filepath.WalkDir(filepath.Join(s.dir, "data"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(path, ".tsm") {
+				found = true
+			}
+			return nil
+		})
+		return found
+	})
 }
