@@ -13,7 +13,8 @@ import (
 // map: its hooks are up, its data loaded (ponteMap.ready) and MapLibre
 // has drawn everything (idle), then one more second for the live colours
 // of the first stream events. The indicators page marks its body once it
-// rendered the indicators.
+// rendered the indicators (the body may not exist yet when the page has
+// only begun to load).
 const (
 	mapDrawn = `(async () => {
   for (let i = 0; i < 600 && !window.ponteMap; i++) await new Promise((r) => setTimeout(r, 100));
@@ -24,8 +25,8 @@ const (
   return true;
 })()`
 	indicatorsDrawn = `(async () => {
-  for (let i = 0; i < 600 && document.body.dataset.ready !== 'true'; i++) await new Promise((r) => setTimeout(r, 100));
-  return document.body.dataset.ready === 'true';
+  for (let i = 0; i < 600 && document.body?.dataset.ready !== 'true'; i++) await new Promise((r) => setTimeout(r, 100));
+  return document.body?.dataset.ready === 'true';
 })()`
 )
 
