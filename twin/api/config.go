@@ -23,7 +23,7 @@ const (
 	DefaultHeartbeat         = 15 * time.Second
 	DefaultIndicatorInterval = time.Second
 	DefaultWriteTimeout      = 30 * time.Second
-	DefaultStreamCoalesce    = 100 * time.Millisecond
+	DefaultStreamCoalesce    = 75 * time.Millisecond
 	DefaultHistoryTimeout    = 30 * time.Second
 	DefaultMaxHistoryPoints  = 10000
 )

@@ -77,7 +77,7 @@
 // GET /api/v1/stream sends each change of an entity matching the filter
 // as "id: <seq>\nevent: entity\ndata: <Feature>\n\n". A stream writes
 // and flushes its pending events together at most every
-// Config.StreamCoalesce (100 ms; an indicators event, a resync or a drop
+// Config.StreamCoalesce (75 ms; an indicators event, a resync or a drop
 // is written when it comes; sooner
 // when 64 KiB are pending): every event is sent, in order, with its id,
 // in fewer writes (one per change and client cost most of ingest's CPU

@@ -20,9 +20,10 @@ import (
 // million system calls a second, which took most of ingest's CPU. Every
 // event is still sent, in order and with its id; the first of a write
 // waits StreamCoalesce at most. At 100,000 sites and 1,000 changes/s,
-// 50 ms took 30-50 % less of ingest's CPU per change than 25 ms, and
-// 100 ms (the default) about 30 % less than 50 ms, with the clients' CPU
-// down as much (IngestToSSE, clients in a child process, on a shared
+// 50 ms took 30-50 % less of ingest's CPU per change than 25 ms; with
+// the change log and the frame cache, 75 ms (the default) costs the same
+// CPU as 100 ms and about 10 % less than 50 ms, with a p99 of 84-229 ms
+// against 100 ms's 185-200 and 50 ms's 95-166 (IngestToSSE, quiet
 // machine).
 const flushBytes = 64 << 10
 
