@@ -29,7 +29,9 @@ type ledger interface {
 	// refused ends the lines of b that bad names (by index in b) as
 	// rejected with their reasons, or splits them to be sent again, and
 	// returns the lines to send again and the readings it rejected.
-	refused(b batch, bad map[int]string) (rest batch, rejected int)
+	// count, when not nil, is given the rejected readings before any
+	// caller of b is woken.
+	refused(b batch, bad map[int]string, count func(rejected int)) (rest batch, rejected int)
 	// failed ends every line of b unwritten with err.
 	failed(b batch, err error)
 }
@@ -155,10 +157,12 @@ func (c *client) deliver(ctx context.Context, b batch, l ledger) {
 		switch res {
 		case sentEmpty:
 		case sentOK:
+			// Counted before the callers are woken, so that Stats
+			// agrees with what Write returned.
 			n := b.readings()
-			l.written(b)
 			c.points.Add(int64(n))
 			c.m.points.Add(float64(n))
+			l.written(b)
 		case sentStopped:
 			l.failed(b, ErrClosed)
 			for _, w := range work {
@@ -176,9 +180,10 @@ func (c *client) deliver(ctx context.Context, b batch, l ledger) {
 				bad = map[int]string{0: clip(ref.Message)}
 			}
 			c.logRefusal(b, bad)
-			rest, n := l.refused(b, bad)
-			c.rejected.Add(int64(n))
-			c.m.rejected.WithLabelValues("server").Add(float64(n))
+			rest, _ := l.refused(b, bad, func(n int) {
+				c.rejected.Add(int64(n))
+				c.m.rejected.WithLabelValues("server").Add(float64(n))
+			})
 			if len(rest) > 0 {
 				work = append(work, rest)
 			}

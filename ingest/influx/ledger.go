@@ -29,8 +29,14 @@ func (q *queue) written(b batch) {
 // split into a line per reading (encoder.split), returned to be sent
 // again, so that only the readings InfluxDB refuses on their own are
 // rejected. It returns the lines to send again and how many readings it
-// rejected.
-func (q *queue) refused(b batch, bad map[int]string) (rest batch, rejected int) {
+// rejected. count, when not nil, is given that number before any of b's
+// callers is woken.
+func (q *queue) refused(b batch, bad map[int]string, count func(rejected int)) (rest batch, rejected int) {
+	type settle struct {
+		j   *job
+		rej []rejectedLine
+	}
+	var settles []settle
 	rest = make(batch, 0, len(b))
 	b.runs(func(j *job, run batch, start int) {
 		var rej []rejectedLine
@@ -50,9 +56,17 @@ func (q *queue) refused(b batch, bad map[int]string) (rest batch, rejected int) 
 			}
 		}
 		if len(rej) > 0 {
-			j.finish(len(rej), rej, nil)
+			settles = append(settles, settle{j, rej})
 		}
 	})
+	// Counted before any caller is woken, so that Stats agrees with what
+	// Write returned.
+	if count != nil {
+		count(rejected)
+	}
+	for _, st := range settles {
+		st.j.finish(len(st.rej), st.rej, nil)
+	}
 	return rest, rejected
 }
 
