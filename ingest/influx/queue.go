@@ -214,10 +214,10 @@ func (q *queue) flush(ctx context.Context, c *client) {
 
 // take waits until a batch is due and appends its lines to b: at once
 // when no other write is in flight (low latency when InfluxDB keeps up),
-// otherwise when a tenth of BatchSize lines wait (minBatch) or the oldest
-// has waited FlushInterval (large writes when it does not). While c's
-// writes are failing only the flush loop already retrying talks to
-// InfluxDB. It returns b empty when the loop should stop.
+// otherwise when minBatch lines wait (more the more writes are in flight)
+// or the oldest has waited FlushInterval (large writes when it does not).
+// While c's writes are failing only the flush loop already retrying talks
+// to InfluxDB. It returns b empty when the loop should stop.
 func (q *queue) take(ctx context.Context, c *client, b batch) batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -296,10 +296,15 @@ func (q *queue) popLocked() {
 }
 
 // minBatch is the size at which a free flush loop sends without lingering
-// while another write is in flight: a tenth of BatchSize keeps both
-// writers busy with worthwhile batches, where waiting for a full batch
-// would leave one idle when fewer than BatchSize points can be pending.
-func (q *queue) minBatch() int { return max(1, q.cfg.BatchSize/10) }
+// while other writes are in flight: BatchSize's share of the writes in
+// flight (of Writers), and at least a tenth of it. InfluxDB works through
+// the writes in flight meanwhile, so a loop that waits for a fuller
+// request leaves it no less busy, and InfluxDB pays for each request. As
+// writes end the size falls, so lines never wait while InfluxDB would
+// idle.
+func (q *queue) minBatch() int {
+	return max(1, q.cfg.BatchSize/10, q.cfg.BatchSize*q.inflight/q.cfg.Writers)
+}
 
 // abandonedLines ends lines from up to (not including) to of an abandoned
 // job unwritten.
