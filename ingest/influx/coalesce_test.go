@@ -82,7 +82,11 @@ func (h *holdingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		h.mu.Lock()
 		h.lines = append(h.lines, bytes.Count(bytes.TrimSuffix(body, []byte("\n")), []byte("\n"))+1)
 		h.mu.Unlock()
-		<-h.release
+		select {
+		case <-h.release:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
 	}
 	return h.base.RoundTrip(req)
 }
@@ -101,6 +105,8 @@ func (h *holdingTransport) sent() []int {
 func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	srv := influxtest.Start(t)
 	ht := &holdingTransport{base: http.DefaultTransport, release: make(chan struct{})}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // after the sink closed, should the test stop early
 	s := sinkOn(t, srv, func(c *Config) {
 		c.Transport, c.BatchSize, c.Writers, c.FlushInterval = ht, 100, 4, time.Minute
 	})
@@ -108,11 +114,17 @@ func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	release := func() { once.Do(func() { close(ht.release) }) }
 	t.Cleanup(release) // before the sink closes, should the test stop early
 	t0 := time.Unix(1_700_003_000, 0)
-	var wg sync.WaitGroup
+	errs := make(chan error, 4)
 	n := 0
 	write := func(dev string, count int) {
 		n += count
-		wg.Go(func() { mustWrite(t, s, "gw-1", floats(dev, "v", t0, count)) })
+		wg.Go(func() {
+			rej, err := s.Write(t.Context(), "gw-1", floats(dev, "v", t0, count))
+			if err == nil && len(rej) > 0 {
+				err = errorString(rej[0].Reason)
+			}
+			errs <- err
+		})
 	}
 	requests := func(want int) []int {
 		t.Helper()
@@ -139,6 +151,12 @@ func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	}
 	release()
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("write: %v", err)
+		}
+	}
 	if got := srv.Count(t, `SELECT count(v) FROM "energy"`); got != int64(n) {
 		t.Errorf("%d points stored, want %d", got, n)
 	}

@@ -55,10 +55,11 @@
 // Write encodes its readings and queues them; a few flush loops (Config.
 // Writers) send the queue in HTTP writes of up to BatchSize lines. A
 // flush loop sends at once when no other write is in flight, so a lightly
-// loaded sink adds no latency; while one is in flight a free one sends
-// once a tenth of BatchSize is queued, or when the oldest queued point has
-// waited FlushInterval, and one coming back takes everything queued
-// up to BatchSize, so batches grow with the load. Concurrent Write calls
+// loaded sink adds no latency; while others are in flight a free one sends
+// once BatchSize's share of them (of Writers, and at least a tenth of
+// BatchSize) is queued, or when the oldest queued point has waited
+// FlushInterval, and one coming back takes everything queued up to
+// BatchSize, so batches grow with the load. Concurrent Write calls
 // thus share writes (group commit) and each returns when all of its
 // readings are accepted. MaxPending bounds the readings queued: Write
 // waits for room.

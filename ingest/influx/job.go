@@ -39,7 +39,7 @@ type job struct {
 	abandoned bool       // the caller stopped waiting; readings must not be read
 	err       error      // why the job ended unwritten (ErrClosed)
 	done      chan struct{}
-	onDone    func(*job) // releases admission; called once, outside j.mu
+	onDone    func(*job) // releases admission; called once, under j.mu, before done closes (it must not take j.mu or q.mu)
 }
 
 // line returns line i without its newline.
@@ -89,14 +89,15 @@ func (j *job) finish(n int, rej []rejectedLine, err error) {
 	if j != w && j.remaining == 0 {
 		w.remaining--
 	}
-	last := w.remaining == 0
-	if last {
+	if w.remaining == 0 {
+		// Released before the caller wakes, so that Stats().Pending
+		// agrees with what Write returned.
+		if w.onDone != nil {
+			w.onDone(w)
+		}
 		close(w.done)
 	}
 	w.mu.Unlock()
-	if last && w.onDone != nil {
-		w.onDone(w)
-	}
 }
 
 // abandon marks the job as no longer awaited, so that writers stop reading
