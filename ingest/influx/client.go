@@ -28,10 +28,9 @@ type ledger interface {
 	written(b batch)
 	// refused ends the lines of b that bad names (by index in b) as
 	// rejected with their reasons, or splits them to be sent again, and
-	// returns the lines to send again and the readings it rejected.
-	// count, when not nil, is given the rejected readings before any
-	// caller of b is woken.
-	refused(b batch, bad map[int]string, count func(rejected int)) (rest batch, rejected int)
+	// returns the lines to send again; count, when not nil, is given the
+	// readings it rejected before any caller of b is woken.
+	refused(b batch, bad map[int]string, count func(rejected int)) (rest batch)
 	// failed ends every line of b unwritten with err.
 	failed(b batch, err error)
 }
@@ -180,7 +179,7 @@ func (c *client) deliver(ctx context.Context, b batch, l ledger) {
 				bad = map[int]string{0: clip(ref.Message)}
 			}
 			c.logRefusal(b, bad)
-			rest, _ := l.refused(b, bad, func(n int) {
+			rest := l.refused(b, bad, func(n int) {
 				c.rejected.Add(int64(n))
 				c.m.rejected.WithLabelValues("server").Add(float64(n))
 			})

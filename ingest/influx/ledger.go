@@ -28,15 +28,15 @@ func (q *queue) written(b batch) {
 // again. A refused line of several readings is not rejected whole: it is
 // split into a line per reading (encoder.split), returned to be sent
 // again, so that only the readings InfluxDB refuses on their own are
-// rejected. It returns the lines to send again and how many readings it
-// rejected. count, when not nil, is given that number before any of b's
-// callers is woken.
-func (q *queue) refused(b batch, bad map[int]string, count func(rejected int)) (rest batch, rejected int) {
+// rejected. It returns the lines to send again; count, when not nil, is
+// given the readings it rejected before any of b's callers is woken.
+func (q *queue) refused(b batch, bad map[int]string, count func(rejected int)) (rest batch) {
 	type settle struct {
 		j   *job
 		rej []rejectedLine
 	}
 	var settles []settle
+	rejected := 0
 	rest = make(batch, 0, len(b))
 	b.runs(func(j *job, run batch, start int) {
 		var rej []rejectedLine
@@ -67,7 +67,7 @@ func (q *queue) refused(b batch, bad map[int]string, count func(rejected int)) (
 	for _, st := range settles {
 		st.j.finish(len(st.rej), st.rej, nil)
 	}
-	return rest, rejected
+	return rest
 }
 
 // failed implements ledger: the lines of b end unwritten with err.

@@ -49,7 +49,8 @@ func TestLedger(t *testing.T) {
 	}
 	// The 2nd line of the first job and the 1st of the second are
 	// refused.
-	rest, rejected := q.refused(b, map[int]string{1: "bad one", 2: "bad two"}, nil)
+	rejected := 0
+	rest := q.refused(b, map[int]string{1: "bad one", 2: "bad two"}, func(n int) { rejected = n })
 	if rejected != 2 {
 		t.Errorf("%d readings rejected, want 2", rejected)
 	}
