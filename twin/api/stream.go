@@ -408,19 +408,19 @@ func (a *API) indicatorsEvent() (version uint64, full, values []byte) {
 	}
 	ind := sanitized(a.reader.Indicators())
 	b, err := json.Marshal(ind)
-	var v []byte
-	if err == nil {
-		v, err = json.Marshal(valuesOf(ind))
+	if err == nil && !bytes.Equal(b, a.indBody) {
+		// The values are encoded only when the indicators changed.
+		var v []byte
+		if v, err = json.Marshal(valuesOf(ind)); err == nil {
+			a.indBody, a.indValues = b, v
+			a.indVersion++
+		}
 	}
 	if err != nil {
 		a.cfg.Logger.Warn("encode indicators for the stream", "err", err)
 		return a.indVersion, a.indBody, a.indValues
 	}
 	a.indAt = now
-	if !bytes.Equal(b, a.indBody) {
-		a.indBody, a.indValues = b, v
-		a.indVersion++
-	}
 	return a.indVersion, a.indBody, a.indValues
 }
 
