@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -380,4 +381,94 @@ func spreadIDs(n, workers int) (ids []string, highest int) {
 		highest = k
 	}
 	return out, highest
+}
+
+// BenchmarkMixedRequests measures what InfluxDB spends on the same lines
+// in requests of different make-up: one gateway's consecutive lines, as
+// the direct side of BenchmarkPipelineInflux writes them ("pure"), or
+// runs of 1,000 lines (one uplink batch) of the eight gateways in turn,
+// as a sink taking its queue in arrival order would ("mixed"), in
+// requests of 5,000 lines or of 4,460 (the sink's average before full
+// requests, see ingest/influx minBatch). Each of five rounds writes every
+// make-up once, in a rotating order, each to new gateways, with InfluxDB
+// idle before and on a core of its own; it reports each make-up's rate and
+// influxd's CPU per reading. A first round is unmeasured. b.N is the
+// readings of one part.
+func BenchmarkMixedRequests(b *testing.B) {
+	const rounds = 5
+	type makeUp struct {
+		name  string
+		mixed bool
+		lines int
+	}
+	makeUps := []makeUp{{"pure-5000", false, 5000}, {"mixed-5000", true, 5000}, {"pure-4460", false, 4460}, {"mixed-4460", true, 4460}}
+	srv := influxtest.Start(b, influxtest.SnapshotWhenIdle(100*time.Millisecond))
+	if n := runtime.NumCPU(); n >= 2 && os.Getenv("PONTE_BENCH_PIN") != "0" {
+		testenv.PinCPUs(b, srv.Pid(), fmt.Sprintf("%d-%d", n/2, n-1))
+		testenv.PinCPUs(b, 0, fmt.Sprintf("0-%d", n/2-1))
+	}
+	client := influxdb2.NewClientWithOptions(srv.URL, "", influxdb2.DefaultOptions().SetLogLevel(0))
+	defer client.Close()
+	api := client.WriteAPIBlocking("", srv.Bucket)
+	perGw := uint64(max(b.N/benchGateways, benchBatch))
+	part := 0
+	bodiesOf := func(m makeUp) []string {
+		var lines [][]string // each gateway's
+		for range benchGateways {
+			id := fmt.Sprintf("gw%d", 100000+part)
+			part++
+			var ls []string
+			for _, body := range directBodies([]string{id}, "gm", perGw) {
+				ls = append(ls, strings.SplitAfter(body, "\n")...)
+			}
+			lines = append(lines, slices.DeleteFunc(ls, func(l string) bool { return l == "" }))
+		}
+		var order []string
+		if m.mixed {
+			for c := 0; c < int(perGw); c += benchBatch {
+				for _, ls := range lines {
+					order = append(order, ls[c:min(c+benchBatch, len(ls))]...)
+				}
+			}
+		} else {
+			order = slices.Concat(lines...)
+		}
+		var bodies []string
+		for c := 0; c < len(order); c += m.lines {
+			bodies = append(bodies, strings.Join(order[c:min(c+m.lines, len(order))], ""))
+		}
+		return bodies
+	}
+	ctx := context.Background()
+	cpu := make([]float64, len(makeUps))
+	wall := make([]float64, len(makeUps))
+	b.ResetTimer()
+	for r := range rounds + 1 {
+		for k := range makeUps {
+			i := (k + r) % len(makeUps)
+			b.StopTimer()
+			bodies := bodiesOf(makeUps[i])
+			testenv.WaitIdle(b, srv.Pid(), 2*time.Second, 0.02, time.Minute)
+			c0, err := testenv.ProcessCPU(srv.Pid())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			d := writeDirect(b, ctx, api, bodies)
+			c1, err := testenv.ProcessCPU(srv.Pid())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r > 0 {
+				cpu[i] += c1 - c0
+				wall[i] += d.Seconds()
+			}
+		}
+	}
+	n := float64(perGw * benchGateways * rounds)
+	for i, m := range makeUps {
+		b.Logf("%s: %.0f readings/s, influxd %.3f us/reading", m.name, n/wall[i], cpu[i]/n*1e6)
+		b.ReportMetric(n/wall[i], m.name+"-readings/s")
+		b.ReportMetric(cpu[i]/n*1e6, m.name+"-influxd-us/reading")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,8 +69,9 @@ type holdingTransport struct {
 	base    http.RoundTripper
 	release chan struct{}
 
-	mu    sync.Mutex
-	lines []int
+	mu       sync.Mutex
+	lines    []int
+	gateways []string // each request's gateway tags, line by line, runs joined: "gw-a gw-b"
 }
 
 func (h *holdingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -81,6 +83,7 @@ func (h *holdingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		h.mu.Lock()
 		h.lines = append(h.lines, bytes.Count(bytes.TrimSuffix(body, []byte("\n")), []byte("\n"))+1)
+		h.gateways = append(h.gateways, gatewayRuns(body))
 		h.mu.Unlock()
 		select {
 		case <-h.release:
@@ -97,11 +100,85 @@ func (h *holdingTransport) sent() []int {
 	return slices.Clone(h.lines)
 }
 
+// gatewayRuns returns the gateway tags of body's lines, each run of one
+// gateway once, separated by spaces.
+func gatewayRuns(body []byte) string {
+	var runs []string
+	for line := range bytes.Lines(body) {
+		_, rest, _ := bytes.Cut(line, []byte(",gateway="))
+		gw, _, _ := bytes.Cut(rest, []byte(" "))
+		gw, _, _ = bytes.Cut(gw, []byte(","))
+		if len(runs) == 0 || runs[len(runs)-1] != string(gw) {
+			runs = append(runs, string(gw))
+		}
+	}
+	return strings.Join(runs, " ")
+}
+
+// TestRequestsGroupedByGateway: a request starts with the oldest queued
+// lines and takes the rest of their gateway's queued lines next, in
+// order, before another gateway's, so it carries as few gateways (and so
+// series) as what is queued allows; every point is stored.
+func TestRequestsGroupedByGateway(t *testing.T) {
+	srv := influxtest.Start(t)
+	ht := &holdingTransport{base: http.DefaultTransport, release: make(chan struct{})}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	s := sinkOn(t, srv, func(c *Config) {
+		c.Transport, c.BatchSize, c.Writers, c.FlushInterval = ht, 100, 1, time.Minute
+	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(ht.release) }) }
+	t.Cleanup(release)
+	t0 := time.Unix(1_700_004_000, 0)
+	errs := make(chan error, 6)
+	n := 0
+	write := func(gw, dev string, count int) {
+		t.Helper()
+		n += count
+		wg.Go(func() {
+			rej, err := s.Write(t.Context(), gw, floats(dev, "v", t0, count))
+			if err == nil && len(rej) > 0 {
+				err = errorString(rej[0].Reason)
+			}
+			errs <- err
+		})
+		// queued (or sent) before the next, so the queue's order is known
+		testenv.Eventually(t, 10*time.Second, "write queued", func() bool { return s.Stats().Pending == int64(n) })
+	}
+	write("gw-a", "cab-1", 10) // sent at once, and held: the one writer is busy
+	testenv.Eventually(t, 10*time.Second, "first request sent", func() bool { return len(ht.sent()) == 1 })
+	write("gw-a", "cab-2", 30)
+	write("gw-b", "cab-3", 30)
+	write("gw-a", "cab-4", 30)
+	write("gw-b", "cab-5", 30)
+	write("gw-c", "cab-6", 20)
+	release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("write: %v", err)
+		}
+	}
+	ht.mu.Lock()
+	lines, gateways := slices.Clone(ht.lines), slices.Clone(ht.gateways)
+	ht.mu.Unlock()
+	// queued: a30 b30 a30 b30 c20; in arrival order the second request
+	// would be a b a b (four runs).
+	if want := []string{"gw-a", "gw-a gw-b", "gw-b gw-c"}; !slices.Equal(gateways, want) || !slices.Equal(lines, []int{10, 100, 40}) {
+		t.Errorf("requests of %v lines with gateways %q, want [10 100 40] and %q", lines, gateways, want)
+	}
+	if got := srv.Count(t, `SELECT count(v) FROM "energy"`); got != int64(n) {
+		t.Errorf("%d points stored, want %d", got, n)
+	}
+}
+
 // TestFullerRequestsWhileWritesAreInFlight: with no write in flight lines
-// go at once; with writes in flight a free writer waits for BatchSize's
-// share of the writes in flight (of Writers) before it sends, so InfluxDB
-// gets fewer, fuller requests while it has work anyway; every point is
-// stored.
+// go at once; with one in flight a free writer waits for BatchSize's share
+// of it (of Writers), with two or more for a full BatchSize, before it
+// sends, so InfluxDB gets fewer, fuller requests while it has work anyway;
+// every point is stored.
 func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	srv := influxtest.Start(t)
 	ht := &holdingTransport{base: http.DefaultTransport, release: make(chan struct{})}
@@ -114,7 +191,7 @@ func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	release := func() { once.Do(func() { close(ht.release) }) }
 	t.Cleanup(release) // before the sink closes, should the test stop early
 	t0 := time.Unix(1_700_003_000, 0)
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	n := 0
 	write := func(dev string, count int) {
 		n += count
@@ -140,17 +217,22 @@ func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	requests(1)
 	write("cab-b", 30) // 1 of 4 in flight: sent from 25 lines
 	requests(2)
-	write("cab-c", 40) // 2 of 4 in flight: waits for 50
+	write("cab-c", 40) // 2 of 4 in flight: waits for 100
 	pending(170)
-	if got := ht.sent(); len(got) != 2 {
-		t.Fatalf("requests of %v lines: 40 lines were sent with 2 writes in flight, want them held for 50", got)
-	}
 	write("cab-d", 20)
-	if got := requests(3); !slices.Equal(got, []int{100, 30, 60}) {
-		t.Errorf("requests of %v lines, want [100 30 60]", got)
+	pending(190)
+	if got := ht.sent(); len(got) != 2 {
+		t.Fatalf("requests of %v lines: 60 lines were sent with 2 writes in flight, want them held for 100", got)
+	}
+	write("cab-e", 50)
+	if got := requests(3); !slices.Equal(got, []int{100, 30, 100}) {
+		t.Errorf("requests of %v lines, want [100 30 100]", got)
 	}
 	release()
 	wg.Wait()
+	if got := ht.sent(); !slices.Equal(got, []int{100, 30, 100, 10}) {
+		t.Errorf("requests of %v lines, want [100 30 100 10]: the last 10 once the writes in flight ended", got)
+	}
 	close(errs)
 	for err := range errs {
 		if err != nil {

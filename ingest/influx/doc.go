@@ -55,11 +55,13 @@
 // Write encodes its readings and queues them; a few flush loops (Config.
 // Writers) send the queue in HTTP writes of up to BatchSize lines. A
 // flush loop sends at once when no other write is in flight, so a lightly
-// loaded sink adds no latency; while others are in flight a free one sends
-// once BatchSize's share of them (of Writers, and at least a tenth of
-// BatchSize) is queued, or when the oldest queued point has waited
-// FlushInterval, and one coming back takes everything queued up to
-// BatchSize, so batches grow with the load. Concurrent Write calls
+// loaded sink adds no latency; while one other is in flight a free one
+// sends once BatchSize's share of it (of Writers, and at least a tenth of
+// BatchSize) is queued, while two or more are once BatchSize lines are,
+// or when the oldest queued point has waited FlushInterval, so batches
+// grow with the load. A request takes the oldest queued lines and then
+// the rest of their gateway's before another gateway's: InfluxDB pays per
+// series of a request as well as per line. Concurrent Write calls
 // thus share writes (group commit) and each returns when all of its
 // readings are accepted. MaxPending bounds the readings queued: Write
 // waits for room.

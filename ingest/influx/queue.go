@@ -3,6 +3,7 @@ package influx
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,45 +265,70 @@ func (q *queue) take(ctx context.Context, c *client, b batch) batch {
 }
 
 // takeLocked moves up to BatchSize queued lines into b, dropping the
-// lines of abandoned jobs; q.mu is held.
+// lines of abandoned jobs; q.mu is held. It starts with the oldest job and
+// takes the queued jobs of its gateway next, in their order, before the
+// oldest of another gateway's: a request of few gateways carries few
+// series, and InfluxDB spends per series of a request as well as per line
+// (ingest/app BenchmarkMixedRequests: about 3 % more CPU per reading for
+// runs of 1,000 lines of eight gateways in turn than for one gateway's
+// lines). The order of writes is not Write's promise: writes already run
+// concurrently.
 func (q *queue) takeLocked(b batch) batch {
+	var gateway string // the gateway of the job last taken from
+	from := -1         // where its next queued job can be; -1 before the first
 	for len(b) < q.cfg.BatchSize && len(q.jobs) > 0 {
-		j := q.jobs[0]
+		i := 0 // the oldest job, unless gateway has another queued
+		if from >= 0 {
+			if k := slices.IndexFunc(q.jobs[from:], func(j *job) bool { return j.gateway == gateway }); k >= 0 {
+				i = from + k
+			}
+		}
+		j := q.jobs[i]
+		gateway, from = j.gateway, i
 		left := len(j.ends) - j.taken
 		if j.isAbandoned() {
 			j.taken = len(j.ends)
 			q.untaken -= left
-			q.popLocked()
+			q.removeLocked(i)
 			q.abandonedLines(j, j.taken-left, j.taken)
 			continue
 		}
 		k := min(q.cfg.BatchSize-len(b), left)
-		for i := j.taken; i < j.taken+k; i++ {
-			b = append(b, ref{j: j, i: i})
+		for l := j.taken; l < j.taken+k; l++ {
+			b = append(b, ref{j: j, i: l})
 		}
 		j.taken += k
 		q.untaken -= k
 		if j.taken == len(j.ends) {
-			q.popLocked()
+			q.removeLocked(i)
 		}
 	}
 	return b
 }
 
-// popLocked removes the first queued job; q.mu is held.
-func (q *queue) popLocked() {
-	q.jobs[0] = nil
-	q.jobs = q.jobs[1:]
+// removeLocked removes queued job i; q.mu is held.
+func (q *queue) removeLocked(i int) {
+	if i == 0 {
+		q.jobs[0] = nil
+		q.jobs = q.jobs[1:]
+		return
+	}
+	q.jobs = slices.Delete(q.jobs, i, i+1)
 }
 
 // minBatch is the size at which a free flush loop sends without lingering
-// while other writes are in flight: BatchSize's share of the writes in
-// flight (of Writers), and at least a tenth of it. InfluxDB works through
-// the writes in flight meanwhile, so a loop that waits for a fuller
-// request leaves it no less busy, and InfluxDB pays for each request. As
-// writes end the size falls, so lines never wait while InfluxDB would
-// idle.
+// while other writes are in flight: a full BatchSize while two or more
+// are, otherwise BatchSize's share of the one in flight (of Writers), and
+// at least a tenth of BatchSize. InfluxDB works through the writes in
+// flight meanwhile, so a loop that waits for a fuller request leaves it
+// no less busy, and InfluxDB pays for each request (ingest/app
+// BenchmarkMixedRequests: about 2 % more CPU per reading in requests of
+// 4,460 lines than of 5,000). As writes end the size falls, so lines
+// never wait while InfluxDB would idle.
 func (q *queue) minBatch() int {
+	if q.inflight >= 2 {
+		return q.cfg.BatchSize
+	}
 	return max(1, q.cfg.BatchSize/10, q.cfg.BatchSize*q.inflight/q.cfg.Writers)
 }
 
