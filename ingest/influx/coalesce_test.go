@@ -2,6 +2,8 @@ package influx
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -118,7 +120,8 @@ func gatewayRuns(body []byte) string {
 // TestRequestsGroupedByGateway: a request starts with the oldest queued
 // lines and takes the rest of their gateway's queued lines next, in
 // order, before another gateway's, so it carries as few gateways (and so
-// series) as what is queued allows; every point is stored.
+// series) as what is queued allows; a job whose caller gave up is dropped
+// wherever it is queued; every other point is stored.
 func TestRequestsGroupedByGateway(t *testing.T) {
 	srv := influxtest.Start(t)
 	ht := &holdingTransport{base: http.DefaultTransport, release: make(chan struct{})}
@@ -126,6 +129,7 @@ func TestRequestsGroupedByGateway(t *testing.T) {
 	t.Cleanup(wg.Wait)
 	s := sinkOn(t, srv, func(c *Config) {
 		c.Transport, c.BatchSize, c.Writers, c.FlushInterval = ht, 100, 1, time.Minute
+		c.Timeout = time.Minute // a request held is not timed out and sent again
 	})
 	var once sync.Once
 	release := func() { once.Do(func() { close(ht.release) }) }
@@ -153,6 +157,15 @@ func TestRequestsGroupedByGateway(t *testing.T) {
 	write("gw-a", "cab-4", 30)
 	write("gw-b", "cab-5", 30)
 	write("gw-c", "cab-6", 20)
+	// a job of gw-a whose caller stops waiting: skipped when reached
+	gone, giveUp := context.WithCancel(t.Context())
+	goneErr := make(chan error, 1)
+	go func() { _, err := s.Write(gone, "gw-a", floats("cab-7", "v", t0, 30)); goneErr <- err }()
+	testenv.Eventually(t, 10*time.Second, "write queued", func() bool { return s.Stats().Pending == int64(n+30) })
+	giveUp()
+	if err := <-goneErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("abandoned write returned %v, want context.Canceled", err)
+	}
 	release()
 	wg.Wait()
 	close(errs)
@@ -164,8 +177,8 @@ func TestRequestsGroupedByGateway(t *testing.T) {
 	ht.mu.Lock()
 	lines, gateways := slices.Clone(ht.lines), slices.Clone(ht.gateways)
 	ht.mu.Unlock()
-	// queued: a30 b30 a30 b30 c20; in arrival order the second request
-	// would be a b a b (four runs).
+	// queued: a30 b30 a30 b30 c20 (a30 abandoned); in arrival order the
+	// second request would be a b a b (four runs).
 	if want := []string{"gw-a", "gw-a gw-b", "gw-b gw-c"}; !slices.Equal(gateways, want) || !slices.Equal(lines, []int{10, 100, 40}) {
 		t.Errorf("requests of %v lines with gateways %q, want [10 100 40] and %q", lines, gateways, want)
 	}
@@ -186,6 +199,7 @@ func TestFullerRequestsWhileWritesAreInFlight(t *testing.T) {
 	t.Cleanup(wg.Wait) // after the sink closed, should the test stop early
 	s := sinkOn(t, srv, func(c *Config) {
 		c.Transport, c.BatchSize, c.Writers, c.FlushInterval = ht, 100, 4, time.Minute
+		c.Timeout = time.Minute // a request held is not timed out and sent again
 	})
 	var once sync.Once
 	release := func() { once.Do(func() { close(ht.release) }) }

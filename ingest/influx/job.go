@@ -136,8 +136,9 @@ type ref struct {
 	i int
 }
 
-// batch is the lines of one HTTP write, in queue order, so that the lines
-// of a job are adjacent. The client reads the lines; only the queue (the
+// batch is the lines of one HTTP write, job after job (the oldest, then
+// its gateway's, see queue.takeLocked), so that the lines of a job are
+// adjacent. The client reads the lines; only the queue (the
 // ledger) ends them.
 type batch []ref
 
