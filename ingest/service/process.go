@@ -256,11 +256,18 @@ func (s *Service) writeGood(ctx context.Context, j Job, w *screened) error {
 	return nil
 }
 
-// keepFresh returns the readings of b that ep does not record as written.
+// keepFresh returns the readings of b that ep does not record as written:
+// b itself when none is (the usual case: no copy), else a new batch.
+// Nothing changes a batch once decoded, so sharing b is safe.
 func keepFresh(b *wire.Batch, ep *dedup.Epoch) *wire.Batch {
-	out := newBatch(b)
+	out := b
 	for i, seq := range b.Seqs {
-		if !ep.Written(seq) {
+		switch written := ep.Written(seq); {
+		case written && out == b: // the first written: copy what came before
+			out = newBatch(b)
+			out.Seqs = append(out.Seqs, b.Seqs[:i]...)
+			out.Readings = append(out.Readings, b.Readings[:i]...)
+		case !written && out != b:
 			out.Seqs = append(out.Seqs, seq)
 			out.Readings = append(out.Readings, b.Readings[i])
 		}
