@@ -264,38 +264,49 @@ func (q *queue) take(ctx context.Context, c *client, b batch) batch {
 	}
 }
 
-// groupAhead bounds how many queued jobs past the last one taken
-// takeLocked looks through for another of its gateway, so that taking a
-// request stays cheap under q.mu however many small jobs are queued.
+// groupAhead bounds how many queued jobs one request looks through for
+// its gateways' next jobs, so that taking a request stays cheap under q.mu
+// however many small jobs are queued: past it, jobs are taken in order.
 const groupAhead = 256
 
 // takeLocked moves up to BatchSize queued lines into b, dropping the
 // lines of abandoned jobs; q.mu is held. It starts with the oldest job and
-// takes the queued jobs of its gateway next (those within groupAhead), in
-// their order, before the oldest of another gateway's: a request of few
-// gateways carries few series, and InfluxDB spends per series of a
-// request as well as per line (ingest/app BenchmarkMixedRequests: runs of
-// 1,000 lines of eight gateways in turn, in requests of 4,460 lines, cost
-// it 1.4-4.3 % more CPU per reading than one gateway's lines in requests
-// of 5,000, in three runs; the make-up or the size alone, about 1 %). The
-// order of writes is not Write's promise: writes already run
-// concurrently. Jobs all taken leave the queue at the end, in one pass.
+// takes the queued jobs of its gateway next, in their order, before the
+// oldest of another gateway's (looking through groupAhead jobs at most): a
+// request of few gateways carries few series, and InfluxDB spends per
+// series of a request as well as per line (ingest/app
+// BenchmarkMixedRequests: runs of 1,000 lines of eight gateways in turn,
+// in requests of 4,460 lines, cost it 1.4-4.3 % more CPU per reading than
+// one gateway's lines in requests of 5,000, in three runs; the make-up or
+// the size alone, about 1 %). The order of writes is not Write's promise:
+// writes already run concurrently. Jobs all taken leave the queue at the
+// end, in one pass.
 func (q *queue) takeLocked(b batch) batch {
-	var gateway string // the gateway of the job last taken from
-	from := -1         // its index; -1 before the first
 	left := func(j *job) int { return len(j.ends) - j.taken }
+	var gateway string   // the gateway of the job last taken from
+	from := -1           // its index; -1 before the first
+	oldest := 0          // the jobs before it have no lines left
+	budget := groupAhead // jobs still to look through for gateway's next
 	for len(b) < q.cfg.BatchSize && q.untaken > 0 {
 		i := -1
-		if from >= 0 {
-			ahead := q.jobs[from:min(len(q.jobs), from+1+groupAhead)]
-			if k := slices.IndexFunc(ahead, func(j *job) bool { return j.gateway == gateway && left(j) > 0 }); k >= 0 {
-				i = from + k
+		if from >= 0 && budget > 0 {
+			ahead := q.jobs[from+1 : min(len(q.jobs), from+1+budget)]
+			k := slices.IndexFunc(ahead, func(j *job) bool { return j.gateway == gateway && left(j) > 0 })
+			if k >= 0 {
+				i = from + 1 + k
+				budget -= k + 1
+			} else {
+				budget -= len(ahead)
 			}
 		}
 		if i < 0 { // the oldest job with lines left
-			if i = slices.IndexFunc(q.jobs, func(j *job) bool { return left(j) > 0 }); i < 0 {
+			for oldest < len(q.jobs) && left(q.jobs[oldest]) == 0 {
+				oldest++
+			}
+			if oldest == len(q.jobs) {
 				break
 			}
+			i = oldest
 		}
 		j := q.jobs[i]
 		gateway, from = j.gateway, i
@@ -323,10 +334,9 @@ func (q *queue) takeLocked(b batch) batch {
 // at least a tenth of BatchSize. With two in flight InfluxDB has a request
 // waiting behind the one it works on, so a loop that waits for a full one
 // leaves it no less busy, and InfluxDB pays for each request (see
-// takeLocked).
-// With one in flight a loop waits for less, so that the next request is
-// there when that one ends; as writes end the size falls, so lines never
-// wait while InfluxDB would idle.
+// takeLocked). With one in flight a loop waits for less, so that the next
+// request is there when that one ends; as writes end the size falls, so
+// lines never wait while InfluxDB would idle.
 func (q *queue) minBatch() int {
 	if q.inflight >= 2 {
 		return q.cfg.BatchSize
