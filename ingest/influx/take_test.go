@@ -9,9 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// TestTakeLooksAheadBoundedly: a request takes the oldest job's gateway's
-// next jobs first only among the groupAhead jobs it looks through; past
-// them it takes jobs in order, so that taking a request costs at most
+// TestTakeLooksAheadBoundedly: a request takes its gateways' next jobs
+// first only among the groupAhead jobs it looks through in all; past them
+// it takes jobs in order, so that taking a request costs at most
 // groupAhead looks beyond the jobs it takes, however many are queued. No
 // InfluxDB is needed.
 func TestTakeLooksAheadBoundedly(t *testing.T) {
@@ -59,5 +59,18 @@ func TestTakeLooksAheadBoundedly(t *testing.T) {
 	}
 	if q.untaken != 0 || len(q.jobs) != 0 {
 		t.Errorf("after taking everything: %d lines untaken in %d jobs", q.untaken, len(q.jobs))
+	}
+
+	// the bound is the request's, not each look's: a, 200 c, a, 200 c, a.
+	// The second a is found 201 jobs on; the third lies 201 on from it,
+	// within a look of its own but past what is left of the request's.
+	queue("gw-a", 1)
+	queue("gw-c", 200)
+	queue("gw-a", 1)
+	queue("gw-c", 200)
+	queue("gw-a", 1)
+	b = take()
+	if got, want := runs(b), "gw-a gw-c gw-a"; got != want || len(b) != 403 {
+		t.Errorf("request of %d lines by gateway %q, want 403 lines %q", len(b), got, want)
 	}
 }
