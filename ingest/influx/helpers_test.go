@@ -71,6 +71,18 @@ func sinkOn(t testing.TB, srv *influxtest.Server, mutate ...func(*Config)) *Sink
 	return newSink(t, srv.URL, srv.Bucket, mutate...)
 }
 
+// queueOf returns a queue of cfg (the energy measurement, defaults
+// applied) with testMeta, for tests of the queue without InfluxDB.
+func queueOf(t *testing.T, cfg Config) *queue {
+	t.Helper()
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Measurement = DefaultMeasurement
+	return newQueue(cfg.withDefaults(), testMeta, m)
+}
+
 // floats returns n float readings of device dev, point p, at times base,
 // base+1µs, ... with value i.
 func floats(dev, p string, base time.Time, n int) []wire.Reading {

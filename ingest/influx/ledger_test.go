@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ponte-city/ponte/internal/testenv"
 )
 
@@ -16,11 +14,7 @@ import (
 // written both callers return; a caller that gave up has its lines
 // pruned before the next try. No InfluxDB is needed.
 func TestLedger(t *testing.T) {
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := newQueue(Config{Measurement: DefaultMeasurement, MaxPending: 100, BatchSize: 100}.withDefaults(), testMeta, m)
+	q := queueOf(t, Config{MaxPending: 100, BatchSize: 100})
 	base := time.Unix(1_700_000_000, 0)
 	type result struct {
 		rej []Rejected

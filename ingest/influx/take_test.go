@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestTakeLooksAheadBoundedly: a request takes its gateways' next jobs
@@ -15,11 +13,7 @@ import (
 // groupAhead looks beyond the jobs it takes, however many are queued. No
 // InfluxDB is needed.
 func TestTakeLooksAheadBoundedly(t *testing.T) {
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := newQueue(Config{Measurement: DefaultMeasurement, BatchSize: 1000}.withDefaults(), testMeta, m)
+	q := queueOf(t, Config{BatchSize: 1000})
 	t0 := time.Unix(1_700_005_000, 0)
 	queue := func(gw string, n int) {
 		for k := range n {
