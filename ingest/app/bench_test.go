@@ -464,10 +464,7 @@ func BenchmarkMixedRequests(b *testing.B) {
 	}
 	makeUps := []makeUp{{"pure-5000", false, 5000}, {"mixed-5000", true, 5000}, {"pure-4460", false, 4460}, {"mixed-4460", true, 4460}}
 	srv := influxtest.Start(b, influxtest.SnapshotWhenIdle(100*time.Millisecond))
-	if n := runtime.NumCPU(); n >= 2 && os.Getenv("PONTE_BENCH_PIN") != "0" {
-		testenv.PinCPUs(b, srv.Pid(), fmt.Sprintf("%d-%d", n/2, n-1))
-		testenv.PinCPUs(b, 0, fmt.Sprintf("0-%d", n/2-1))
-	}
+	pinInfluxApart(b, srv.Pid())
 	client := influxdb2.NewClientWithOptions(srv.URL, "", influxdb2.DefaultOptions().SetLogLevel(0))
 	defer client.Close()
 	api := client.WriteAPIBlocking("", srv.Bucket)

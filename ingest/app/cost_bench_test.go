@@ -135,20 +135,23 @@ func cpuOf(b *testing.B, brokerPid, influxPid int) [3]float64 {
 	return [3]float64{self, mq, db}
 }
 
-// pinInfluxApart puts influxd on half the cores and the broker and this
-// process (ingest and the gateways' clients) on the other half: InfluxDB
-// on cores of its own, as on its own machine. Otherwise a benchmark
-// measures how ingest and the broker share InfluxDB's cores (their CPU
-// per reading, which the benchmarks report) more than how ingest keeps
-// InfluxDB fed. PONTE_BENCH_PIN=0 leaves every process on every core.
-func pinInfluxApart(b *testing.B, influxPid, brokerPid int) {
+// pinInfluxApart puts influxd on half the cores and this process (ingest
+// and the gateways' clients, or a direct writer) and others (the broker)
+// on the other half: InfluxDB on cores of its own, as on its own machine.
+// Otherwise a benchmark measures how ingest and the broker share
+// InfluxDB's cores (their CPU per reading, which the benchmarks report)
+// more than how ingest keeps InfluxDB fed. PONTE_BENCH_PIN=0 leaves every
+// process on every core.
+func pinInfluxApart(b *testing.B, influxPid int, others ...int) {
 	n := runtime.NumCPU()
 	if n < 2 || os.Getenv("PONTE_BENCH_PIN") == "0" {
 		return
 	}
 	half := n / 2
 	testenv.PinCPUs(b, influxPid, fmt.Sprintf("%d-%d", half, n-1))
-	testenv.PinCPUs(b, brokerPid, fmt.Sprintf("0-%d", half-1))
 	testenv.PinCPUs(b, 0, fmt.Sprintf("0-%d", half-1))
-	b.Logf("influxd on CPUs %d-%d; ingest, the broker and the gateways on 0-%d", half, n-1, half-1)
+	for _, pid := range others {
+		testenv.PinCPUs(b, pid, fmt.Sprintf("0-%d", half-1))
+	}
+	b.Logf("influxd on CPUs %d-%d; this process and %d others on 0-%d", half, n-1, len(others), half-1)
 }
