@@ -64,7 +64,7 @@
 //
 // Nothing locks a gateway across machines. Lock reads the value and its
 // revision (a missing key is an empty state); Commit is a compare-and-swap
-// (Update on that revision, Create for a new key). When another instance
+// on that revision (0 for a new key). When another instance
 // committed in between, Commit stores nothing and returns ErrConflict, and
 // the caller loads the state again and redoes its decision on it: the
 // batch the other instance just recorded is then a replay, and only the
@@ -72,7 +72,10 @@
 // would overwrite the other instance's state and is never done on a
 // conflict. A write whose answer was lost (a node failing over) is
 // recognised by reading the key back: the same value at a later revision
-// means it was applied.
+// means it was applied, and so does a later revision whose header
+// (Ponte-Dedup-Commits) lists the write's commit ID, when another
+// instance committed over it before the retry. Each state's message lists
+// the IDs of the last 16 commits it descends from.
 //
 // Lock and the read-back read from the bucket stream's leader, not
 // through KeyValue.Get, which a replica a moment behind may answer: such a

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/ponte-city/ponte/internal/natsauth"
 	"github.com/ponte-city/ponte/internal/natskv"
@@ -88,6 +91,8 @@ type KVStore struct {
 	nc    *nats.Conn
 	kv    jetstream.KeyValue
 	locks *keyLocks
+	// swap writes a state (natskv.Swap; a test makes its answer lost).
+	swap func(ctx context.Context, key string, value []byte, h nats.Header, rev uint64) (uint64, error)
 }
 
 // OpenKV connects to NATS and opens the bucket, creating it (with
@@ -113,7 +118,16 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}, nil
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("dedup: jetstream: %w", err)
+	}
+	s := &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}
+	s.swap = func(ctx context.Context, key string, value []byte, h nats.Header, rev uint64) (uint64, error) {
+		return natskv.Swap(ctx, js, cfg.Bucket, key, value, h, rev)
+	}
+	return s, nil
 }
 
 // Key returns the bucket key of a gateway: letters, digits, '-' and '_'
@@ -122,12 +136,26 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 // would be a subject token separator).
 func Key(gateway string) string { return natskv.Key(gateway) }
 
+// commitsHeader names the header of a state's message that lists the
+// IDs of the last commits it descends from, newest first (at most
+// keptCommits, space-separated): a commit whose answer was lost finds
+// its own ID there when another instance has since committed over it.
+const (
+	commitsHeader = "Ponte-Dedup-Commits"
+	keptCommits   = 16
+)
+
 // kvTx is a KVStore's Tx.
 type kvTx struct {
 	txState
 	s       *KVStore
 	key     string
-	rev     uint64 // revision loaded (0: the key did not exist)
+	rev     uint64   // revision loaded (0: the key did not exist)
+	commits []string // commitsHeader of the revision loaded
+	// id is the commit ID sent with the value sent: a Commit retried
+	// with the same value sends the same ID.
+	id      string
+	sent    []byte
 	release func()
 }
 
@@ -143,52 +171,64 @@ func (s *KVStore) Lock(ctx context.Context, gateway string) (Tx, error) {
 	}
 	tx := &kvTx{txState: txState{lim: limits{s.cfg.MaxEpochs, s.cfg.MaxRanges, s.cfg.Logger}, gw: gateway},
 		s: s, key: Key(gateway), release: release}
-	if tx.state, tx.rev, err = s.load(ctx, gateway, tx.key); err != nil {
+	var e natskv.Entry
+	if tx.state, e, err = s.load(ctx, gateway, tx.key); err != nil {
 		release()
 		return nil, err
 	}
+	tx.rev, tx.commits = e.Revision, commitsOf(e.Header)
 	return tx, nil
 }
 
-// load reads a gateway's state and its revision (empty and 0 if none)
-// from the stream's leader (see leaderGet).
-func (s *KVStore) load(ctx context.Context, gateway, key string) (Gateway, uint64, error) {
+// load reads a gateway's state and its message (revision 0 if none)
+// from the stream's leader (see leaderEntry).
+func (s *KVStore) load(ctx context.Context, gateway, key string) (Gateway, natskv.Entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	value, rev, err := s.leaderGet(ctx, key)
+	e, err := s.leaderEntry(ctx, key)
 	if err != nil {
-		return nil, 0, fmt.Errorf("dedup: read state of %s from bucket %s: %w", gateway, s.cfg.Bucket, err)
+		return nil, e, fmt.Errorf("dedup: read state of %s from bucket %s: %w", gateway, s.cfg.Bucket, err)
 	}
-	if len(value) == 0 {
-		return Gateway{}, rev, nil
+	if len(e.Value) == 0 {
+		return Gateway{}, e, nil
 	}
-	g, err := parseGateway(value)
+	g, err := parseGateway(e.Value)
 	if err != nil {
-		return nil, 0, fmt.Errorf("dedup: state of %s in bucket %s, revision %d: %w (%v)", gateway, s.cfg.Bucket, rev, ErrCorruptState, err)
+		return nil, e, fmt.Errorf("dedup: state of %s in bucket %s, revision %d: %w (%v)", gateway, s.cfg.Bucket, e.Revision, ErrCorruptState, err)
 	}
-	return g, rev, nil
+	return g, e, nil
 }
 
-// Commit implements Tx: Update on the revision Lock read (Create if the
-// key did not exist). When the answer is an error, the key is read back:
-// if it holds exactly this value at a later revision, the write was
-// applied and only its answer lost (a node failing over), and Commit
-// succeeds; otherwise a wrong-revision answer is ErrConflict.
+// commitsOf is the commit IDs a state's message lists (commitsHeader).
+func commitsOf(h nats.Header) []string {
+	return strings.Fields(h.Get(commitsHeader))
+}
+
+// Commit implements Tx: a compare-and-swap on the revision Lock read
+// (natskv.Swap), listing in commitsHeader a commit ID (the same while a
+// retry sends the same value) before the IDs the loaded revision listed.
+//
+// A write may be applied and its answer lost (a node failing over, a
+// timeout), and another instance may commit over it before the caller
+// retries. The retry must then succeed, not conflict: a conflict makes
+// the batch a replay, and nobody would apply it to the twin. So a failed
+// write is read back (readBack), and found applied if the key holds its
+// value or a revision that descends from it, listing its ID (for
+// keptCommits commits; the server's deduplication by message ID does not
+// help here: it answers a write sent again with a wrong revision).
 func (tx *kvTx) Commit(ctx context.Context) error {
 	if !tx.dirty {
 		return nil
 	}
 	tx.prune()
 	value := tx.state.appendTo(nil)
+	if tx.id == "" || !bytes.Equal(value, tx.sent) {
+		tx.id, tx.sent = nuid.Next(), value
+	}
+	commits := append([]string{tx.id}, tx.commits[:min(len(tx.commits), keptCommits-1)]...)
 	s := tx.s
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	var rev uint64
-	var err error
-	if tx.rev == 0 {
-		rev, err = s.kv.Create(wctx, tx.key, value)
-	} else {
-		rev, err = s.kv.Update(wctx, tx.key, value, tx.rev)
-	}
+	rev, err := s.swap(wctx, tx.key, value, nats.Header{commitsHeader: {strings.Join(commits, " ")}}, tx.rev)
 	cancel()
 	if err != nil {
 		rev, err = tx.readBack(ctx, value, err)
@@ -196,19 +236,30 @@ func (tx *kvTx) Commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tx.rev, tx.dirty = rev, false
+	tx.rev, tx.commits, tx.dirty = rev, commits, false
 	return nil
 }
 
-// readBack decides what a failed write did (see Commit).
+// readBack decides what a failed write did (see Commit): applied if the
+// key holds exactly this value at a later revision, or a later revision
+// lists this commit's ID.
 func (tx *kvTx) readBack(ctx context.Context, value []byte, werr error) (uint64, error) {
 	s := tx.s
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	got, rev, gerr := s.leaderGet(ctx, tx.key)
-	if gerr == nil && rev > tx.rev && bytes.Equal(got, value) {
-		s.cfg.Logger.Info("dedup commit applied though its answer was lost", "gateway", tx.gw, "revision", rev, "err", werr)
-		return rev, nil
+	e, gerr := s.leaderEntry(ctx, tx.key)
+	if gerr == nil && e.Revision > tx.rev {
+		switch {
+		case bytes.Equal(e.Value, value):
+			s.cfg.Logger.Info("dedup commit applied though its answer was lost", "gateway", tx.gw, "revision", e.Revision, "err", werr)
+			return e.Revision, nil
+		case slices.Contains(commitsOf(e.Header), tx.id):
+			s.cfg.Logger.Info("dedup commit applied though its answer was lost; another instance has committed since",
+				"gateway", tx.gw, "revision", e.Revision, "err", werr)
+			// The revision stays the one loaded: this Tx's state lacks
+			// the other commits, so a further commit on it conflicts.
+			return tx.rev, nil
+		}
 	}
 	if errors.Is(werr, jetstream.ErrKeyExists) || errors.Is(werr, jetstream.ErrKeyRevisionMismatch) {
 		return 0, fmt.Errorf("dedup: commit state of %s at revision %d: %w (%v)", tx.gw, tx.rev, ErrConflict, werr)
@@ -216,11 +267,11 @@ func (tx *kvTx) readBack(ctx context.Context, value []byte, werr error) (uint64,
 	return 0, fmt.Errorf("dedup: commit state of %s to bucket %s: %w", tx.gw, s.cfg.Bucket, werr)
 }
 
-// leaderGet reads key's value and revision from the bucket stream's
-// leader (natskv.LeaderGet): a replica a moment behind it would hide this
+// leaderEntry reads key's message from the bucket stream's leader
+// (natskv.LeaderEntry): a replica a moment behind it would hide this
 // instance's own previous commit, and every commit would conflict once.
-func (s *KVStore) leaderGet(ctx context.Context, key string) ([]byte, uint64, error) {
-	return natskv.LeaderGet(ctx, s.nc, s.cfg.Bucket, key)
+func (s *KVStore) leaderEntry(ctx context.Context, key string) (natskv.Entry, error) {
+	return natskv.LeaderEntry(ctx, s.nc, s.cfg.Bucket, key)
 }
 
 // Unlock implements Tx.

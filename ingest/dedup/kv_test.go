@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ponte-city/ponte/internal/natstest"
@@ -22,9 +23,15 @@ import (
 // ingest instance (its own connection).
 func openKV(t testing.TB, c *natstest.Cluster, bucket string) *KVStore {
 	t.Helper()
+	return openKVReplicas(t, c, bucket, 0)
+}
+
+// openKVReplicas is openKV with the bucket's replicas (0: the default).
+func openKVReplicas(t testing.TB, c *natstest.Cluster, bucket string, replicas int) *KVStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := OpenKV(ctx, KVConfig{URLs: strings.Split(c.URLs(), ","), Bucket: bucket, Logger: quiet})
+	s, err := OpenKV(ctx, KVConfig{URLs: strings.Split(c.URLs(), ","), Bucket: bucket, Replicas: replicas, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,8 +301,8 @@ func TestKVLostAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, lrev, err := s.leaderGet(ctx, kt.key); err != nil || lrev != rev || !bytes.Equal(got, value) {
-			t.Fatalf("leaderGet = %d, %v; want revision %d and the value written", lrev, err, rev)
+		if e, err := s.leaderEntry(ctx, kt.key); err != nil || e.Revision != rev || !bytes.Equal(e.Value, value) {
+			t.Fatalf("leaderEntry = %d, %v; want revision %d and the value written", e.Revision, err, rev)
 		}
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("existing key %v: retried commit of a write that landed: %v; want success", existing, err)
@@ -320,5 +327,67 @@ func TestKVLostAnswer(t *testing.T) {
 		if err := s.kv.Purge(ctx, Key("gw1")); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestKVLostAnswerThenOverwritten: a commit's write lands, its answer is
+// lost, and another instance commits over it before the caller retries
+// (a failover: TestKVLeaderKilled in ingest/service lost a batch's twin
+// update this way). Commit, retried as the service retries it, succeeds
+// and never reports a conflict: both commits are in the state, and a
+// further commit on the same Tx, whose state lacks the other's, conflicts.
+// On one node and on three (a stream with replicas).
+func TestKVLostAnswerThenOverwritten(t *testing.T) {
+	for _, nodes := range []int{1, 3} {
+		t.Run(fmt.Sprint(nodes, " nodes"), func(t *testing.T) {
+			c := natstest.Start(t, natstest.Options{Nodes: nodes})
+			ctx := context.Background()
+			a, b := openKVReplicas(t, c, "overwritten", nodes), openKVReplicas(t, c, "overwritten", nodes)
+			first := lockKV(t, a, "gw1")
+			first.Add(1, 1, 10, 0, t0)
+			if err := first.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			first.Unlock()
+
+			tx := lockKV(t, a, "gw1")
+			defer tx.Unlock()
+			tx.Add(1, 11, 20, 0, t0)
+			swap := a.swap
+			var landed uint64 // the revision the lost write got
+			a.swap = func(ctx context.Context, key string, value []byte, h nats.Header, rev uint64) (uint64, error) {
+				n, err := swap(ctx, key, value, h, rev)
+				if err != nil || landed != 0 {
+					return n, err
+				}
+				landed = n
+				other := lockKV(t, b, "gw1")
+				other.Add(1, 21, 30, 0, t0)
+				if err := other.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+				other.Unlock()
+				return 0, context.DeadlineExceeded
+			}
+			var err error
+			for range 3 {
+				if err = tx.Commit(ctx); err == nil || errors.Is(err, ErrConflict) {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("commit whose write landed before another instance's: %v; want success", err)
+			}
+			if landed == 0 {
+				t.Fatal("the write was never sent")
+			}
+			if m, err := b.Mark(ctx, "gw1", 1); err != nil || m != 30 {
+				t.Fatalf("mark %d, %v; want 30 (both commits kept)", m, err)
+			}
+			tx.Add(1, 31, 40, 0, t0)
+			if err := tx.Commit(ctx); !errors.Is(err, ErrConflict) {
+				t.Fatalf("further commit on a Tx without the other's commit: %v; want ErrConflict", err)
+			}
+		})
 	}
 }

@@ -1,8 +1,8 @@
 // Package natskv is what the parts of ingest that keep state in a
 // replicated JetStream key-value bucket (the dedup state, the enrolment
 // registry) share: opening the bucket while the cluster may not answer
-// yet, reading a key from the bucket stream's leader, and turning any ID
-// into a key.
+// yet, reading a key from the bucket stream's leader, a compare-and-swap
+// with headers, and turning any ID into a key.
 package natskv
 
 import (
@@ -148,13 +148,26 @@ func (l *lastErr) get() error {
 // once). A key never written has revision 0; a deleted or purged one is
 // empty at its marker's revision.
 func LeaderGet(ctx context.Context, nc *nats.Conn, bucket, key string) ([]byte, uint64, error) {
-	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
+	e, err := LeaderEntry(ctx, nc, bucket, key)
+	return e.Value, e.Revision, err
+}
+
+// Entry is a key's latest message: its value, revision and headers.
+type Entry struct {
+	Value    []byte
+	Revision uint64
+	Header   nats.Header
+}
+
+// LeaderEntry is LeaderGet with the message's headers (nil if none).
+func LeaderEntry(ctx context.Context, nc *nats.Conn, bucket, key string) (Entry, error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": subject(bucket, key)})
 	if err != nil {
-		return nil, 0, err
+		return Entry{}, err
 	}
 	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
 	if err != nil {
-		return nil, 0, err
+		return Entry{}, err
 	}
 	var resp struct {
 		Message *struct {
@@ -165,28 +178,49 @@ func LeaderGet(ctx context.Context, nc *nats.Conn, bucket, key string) ([]byte, 
 		Error *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("answer of the stream leader: %w", err)
+		return Entry{}, fmt.Errorf("answer of the stream leader: %w", err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-		return nil, 0, nil
+		return Entry{}, nil
 	case resp.Error != nil:
-		return nil, 0, resp.Error
+		return Entry{}, resp.Error
 	case resp.Message == nil:
-		return nil, 0, errors.New("answer of the stream leader holds no message")
+		return Entry{}, errors.New("answer of the stream leader holds no message")
 	}
 	m := resp.Message
+	e := Entry{Value: m.Data, Revision: m.Seq}
 	if len(m.Hdrs) > 0 {
-		h, err := nats.DecodeHeadersMsg(m.Hdrs)
-		if err != nil {
-			return nil, 0, fmt.Errorf("headers of revision %d: %w", m.Seq, err)
+		if e.Header, err = nats.DecodeHeadersMsg(m.Hdrs); err != nil {
+			return Entry{}, fmt.Errorf("headers of revision %d: %w", m.Seq, err)
 		}
-		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			return nil, m.Seq, nil
+		if op := e.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			e.Value = nil
 		}
 	}
-	return m.Data, m.Seq, nil
+	return e, nil
 }
+
+// Swap writes value with header at key if the key is at revision rev (0:
+// never written), as KeyValue.Update does (which takes no headers), and
+// returns the new revision. A wrong revision wraps
+// jetstream.ErrKeyRevisionMismatch.
+func Swap(ctx context.Context, js jetstream.JetStream, bucket, key string, value []byte, header nats.Header, rev uint64) (uint64, error) {
+	m := &nats.Msg{Subject: subject(bucket, key), Header: header, Data: value}
+	pa, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, fmt.Errorf("%w: %w", err, jetstream.ErrKeyRevisionMismatch)
+		}
+		return 0, err
+	}
+	return pa.Sequence, nil
+}
+
+// subject is the stream subject of a bucket's key.
+func subject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
 // Key returns a bucket key for an ID: letters, digits, '-' and '_' as
 // they are, every other byte as '=' and two hex digits ("site.a" is
