@@ -75,7 +75,10 @@
 // means it was applied, and so does a later revision whose header
 // (Ponte-Dedup-Commits) lists the write's commit ID, when another
 // instance committed over it before the retry. Each state's message lists
-// the IDs of the last 16 commits it descends from.
+// the IDs of the last 64 commits it descends from. An instance of a Ponte
+// before this list drops it when it commits: while a rolling upgrade
+// mixes the two, a commit that another instance committed over may still
+// be taken for a conflict, as before.
 //
 // Lock and the read-back read from the bucket stream's leader, not
 // through KeyValue.Get, which a replica a moment behind may answer: such a

@@ -89,7 +89,7 @@ func ValidBucket(b string) bool { return natskv.ValidBucket(b) }
 type KVStore struct {
 	cfg   KVConfig
 	nc    *nats.Conn
-	kv    jetstream.KeyValue
+	js    jetstream.JetStream
 	locks *keyLocks
 	// swap writes a state (natskv.Swap; a test makes its answer lost).
 	swap func(ctx context.Context, key string, value []byte, h nats.Header, rev uint64) (uint64, error)
@@ -112,7 +112,7 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 	}
 	opts := natsauth.Login{User: cfg.User, Password: cfg.Password, Token: cfg.Token,
 		CredentialsFile: cfg.CredentialsFile}.Options()
-	nc, kv, err := natskv.Open(ctx, natskv.Config{What: "dedup", URLs: cfg.URLs, Bucket: cfg.Bucket,
+	nc, _, err := natskv.Open(ctx, natskv.Config{What: "dedup", URLs: cfg.URLs, Bucket: cfg.Bucket,
 		Replicas: cfg.Replicas, Description: "ponte ingest dedup state: one key per gateway",
 		Timeout: cfg.Timeout, Options: append(opts, cfg.Options...), Logger: cfg.Logger})
 	if err != nil {
@@ -123,7 +123,7 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KVStore, error) {
 		nc.Close()
 		return nil, fmt.Errorf("dedup: jetstream: %w", err)
 	}
-	s := &KVStore{cfg: cfg, nc: nc, kv: kv, locks: newKeyLocks()}
+	s := &KVStore{cfg: cfg, nc: nc, js: js, locks: newKeyLocks()}
 	s.swap = func(ctx context.Context, key string, value []byte, h nats.Header, rev uint64) (uint64, error) {
 		return natskv.Swap(ctx, js, cfg.Bucket, key, value, h, rev)
 	}
@@ -139,10 +139,13 @@ func Key(gateway string) string { return natskv.Key(gateway) }
 // commitsHeader names the header of a state's message that lists the
 // IDs of the last commits it descends from, newest first (at most
 // keptCommits, space-separated): a commit whose answer was lost finds
-// its own ID there when another instance has since committed over it.
+// its own ID there when other instances have since committed over it.
+// 64 IDs (1.5 KB) cover a gateway whose batches reach other instances
+// at several a second for the whole of a failover's retries (a Timeout
+// of 5 s, backoff, a leader's election).
 const (
 	commitsHeader = "Ponte-Dedup-Commits"
-	keptCommits   = 16
+	keptCommits   = 64
 )
 
 // kvTx is a KVStore's Tx.
@@ -151,11 +154,14 @@ type kvTx struct {
 	s       *KVStore
 	key     string
 	rev     uint64   // revision loaded (0: the key did not exist)
-	commits []string // commitsHeader of the revision loaded
-	// id is the commit ID sent with the value sent: a Commit retried
-	// with the same value sends the same ID.
-	id      string
-	sent    []byte
+	commits []string // the IDs the next commit lists after its own
+	// id and sent are the commit ID and the value last sent: a retry
+	// sending the same value reuses id.
+	id   string
+	sent []byte
+	// unsure is set when a write's outcome was not known (no answer, no
+	// read-back): a conflict after it may follow this commit's own write.
+	unsure  bool
 	release func()
 }
 
@@ -212,10 +218,11 @@ func commitsOf(h nats.Header) []string {
 // timeout), and another instance may commit over it before the caller
 // retries. The retry must then succeed, not conflict: a conflict makes
 // the batch a replay, and nobody would apply it to the twin. So a failed
-// write is read back (readBack), and found applied if the key holds its
-// value or a revision that descends from it, listing its ID (for
-// keptCommits commits; the server's deduplication by message ID does not
-// help here: it answers a write sent again with a wrong revision).
+// write is read back (readBack). It was applied if the key holds its
+// value, or a later revision lists its ID (within keptCommits commits).
+// The server's deduplication by message ID is not used: it answers a
+// write sent again differently with one replica and with several, and
+// only within its window; the header works the same everywhere.
 func (tx *kvTx) Commit(ctx context.Context) error {
 	if !tx.dirty {
 		return nil
@@ -237,18 +244,24 @@ func (tx *kvTx) Commit(ctx context.Context) error {
 		return err
 	}
 	tx.rev, tx.commits, tx.dirty = rev, commits, false
+	tx.id, tx.sent, tx.unsure = "", nil, false
 	return nil
 }
 
 // readBack decides what a failed write did (see Commit): applied if the
 // key holds exactly this value at a later revision, or a later revision
-// lists this commit's ID.
+// lists this commit's ID; a conflict only if the key was read and shows
+// neither; else not known, and the caller retries.
 func (tx *kvTx) readBack(ctx context.Context, value []byte, werr error) (uint64, error) {
 	s := tx.s
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	e, gerr := s.leaderEntry(ctx, tx.key)
-	if gerr == nil && e.Revision > tx.rev {
+	if gerr != nil {
+		tx.unsure = true
+		return 0, fmt.Errorf("dedup: commit state of %s to bucket %s: %w (read back: %v)", tx.gw, s.cfg.Bucket, werr, gerr)
+	}
+	if e.Revision > tx.rev {
 		switch {
 		case bytes.Equal(e.Value, value):
 			s.cfg.Logger.Info("dedup commit applied though its answer was lost", "gateway", tx.gw, "revision", e.Revision, "err", werr)
@@ -261,9 +274,15 @@ func (tx *kvTx) readBack(ctx context.Context, value []byte, werr error) (uint64,
 			return tx.rev, nil
 		}
 	}
-	if errors.Is(werr, jetstream.ErrKeyExists) || errors.Is(werr, jetstream.ErrKeyRevisionMismatch) {
+	if errors.Is(werr, jetstream.ErrKeyRevisionMismatch) {
+		if tx.unsure {
+			s.cfg.Logger.Warn("dedup commit conflicts after an attempt whose outcome was not known; if that attempt was applied "+
+				"more than the last commits ago, its batch is taken for a replay and not given to the twin",
+				"gateway", tx.gw, "kept_commits", keptCommits, "err", werr)
+		}
 		return 0, fmt.Errorf("dedup: commit state of %s at revision %d: %w (%v)", tx.gw, tx.rev, ErrConflict, werr)
 	}
+	tx.unsure = true
 	return 0, fmt.Errorf("dedup: commit state of %s to bucket %s: %w", tx.gw, s.cfg.Bucket, werr)
 }
 

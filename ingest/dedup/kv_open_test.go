@@ -97,7 +97,7 @@ func TestOpenKVWaitsForCluster(t *testing.T) {
 			t.Fatalf("OpenKV: %v", r.err)
 		}
 		defer r.s.Close()
-		st, err := r.s.kv.Status(ctx)
+		st, err := bucketOf(t, r.s).Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

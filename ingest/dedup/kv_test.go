@@ -39,6 +39,16 @@ func openKVReplicas(t testing.TB, c *natstest.Cluster, bucket string, replicas i
 	return s
 }
 
+// bucketOf is the KeyValue handle of s's bucket.
+func bucketOf(t testing.TB, s *KVStore) jetstream.KeyValue {
+	t.Helper()
+	kv, err := s.js.KeyValue(context.Background(), s.cfg.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
 func lockKV(t *testing.T, s Store, gw string) Tx {
 	t.Helper()
 	tx, err := s.Lock(context.Background(), gw)
@@ -57,7 +67,7 @@ func TestKVStore(t *testing.T) {
 	c := natstest.Start(t, natstest.Options{Nodes: 3})
 	ctx := context.Background()
 	a, b := openKV(t, c, "dedup-test"), openKV(t, c, "dedup-test")
-	st, err := a.kv.Status(ctx)
+	st, err := bucketOf(t, a).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,9 +304,9 @@ func TestKVLostAnswer(t *testing.T) {
 		var rev uint64
 		var err error
 		if kt.rev == 0 {
-			rev, err = s.kv.Create(ctx, kt.key, value)
+			rev, err = bucketOf(t, s).Create(ctx, kt.key, value)
 		} else {
-			rev, err = s.kv.Update(ctx, kt.key, value, kt.rev)
+			rev, err = bucketOf(t, s).Update(ctx, kt.key, value, kt.rev)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -324,25 +334,27 @@ func TestKVLostAnswer(t *testing.T) {
 			t.Fatalf("commit over another value: %v; want ErrConflict", err)
 		}
 		tx.Unlock()
-		if err := s.kv.Purge(ctx, Key("gw1")); err != nil {
+		if err := bucketOf(t, s).Purge(ctx, Key("gw1")); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-// TestKVLostAnswerThenOverwritten: a commit's write lands, its answer is
-// lost, and another instance commits over it before the caller retries
-// (a failover: TestKVLeaderKilled in ingest/service lost a batch's twin
-// update this way). Commit, retried as the service retries it, succeeds
-// and never reports a conflict: both commits are in the state, and a
-// further commit on the same Tx, whose state lacks the other's, conflicts.
-// On one node and on three (a stream with replicas).
+// TestKVLostAnswerThenOverwritten: a commit's write lands, and neither
+// its answer nor its read-back comes (a failover: TestKVLeaderKilled in
+// ingest/service lost a batch's twin update this way); other instances
+// commit over it before the caller retries. A retry whose read-back
+// fails is an error, not a conflict. The next retry succeeds, on one
+// node and on three (a stream with replicas), while fewer than
+// keptCommits commits came over it, and a further commit on the same Tx,
+// whose state lacks theirs, conflicts. After keptCommits the retry is a
+// conflict, as with no list.
 func TestKVLostAnswerThenOverwritten(t *testing.T) {
-	for _, nodes := range []int{1, 3} {
-		t.Run(fmt.Sprint(nodes, " nodes"), func(t *testing.T) {
-			c := natstest.Start(t, natstest.Options{Nodes: nodes})
+	for _, tc := range []struct{ nodes, over int }{{1, 1}, {3, 1}, {1, keptCommits - 1}, {1, keptCommits}} {
+		t.Run(fmt.Sprintf("%d nodes, %d commits over it", tc.nodes, tc.over), func(t *testing.T) {
+			c := natstest.Start(t, natstest.Options{Nodes: tc.nodes})
 			ctx := context.Background()
-			a, b := openKVReplicas(t, c, "overwritten", nodes), openKVReplicas(t, c, "overwritten", nodes)
+			a, b := openKVReplicas(t, c, "overwritten", tc.nodes), openKVReplicas(t, c, "overwritten", tc.nodes)
 			first := lockKV(t, a, "gw1")
 			first.Add(1, 1, 10, 0, t0)
 			if err := first.Commit(ctx); err != nil {
@@ -353,40 +365,57 @@ func TestKVLostAnswerThenOverwritten(t *testing.T) {
 			tx := lockKV(t, a, "gw1")
 			defer tx.Unlock()
 			tx.Add(1, 11, 20, 0, t0)
+			// lose makes the next write's read-back fail (its context
+			// ends after the write), and its answer lost if it was applied.
 			swap := a.swap
-			var landed uint64 // the revision the lost write got
+			var readBackLost context.CancelFunc
 			a.swap = func(ctx context.Context, key string, value []byte, h nats.Header, rev uint64) (uint64, error) {
 				n, err := swap(ctx, key, value, h, rev)
-				if err != nil || landed != 0 {
+				if readBackLost == nil {
 					return n, err
 				}
-				landed = n
+				readBackLost()
+				readBackLost = nil
+				if err == nil {
+					return 0, context.DeadlineExceeded
+				}
+				return n, err
+			}
+			lose := func() context.Context {
+				c, cancel := context.WithCancel(ctx)
+				readBackLost = cancel
+				return c
+			}
+			if err := tx.Commit(lose()); err == nil || errors.Is(err, ErrConflict) {
+				t.Fatalf("commit whose answer and read-back were lost: %v; want an error, not a conflict", err)
+			}
+			for k := range uint64(tc.over) {
 				other := lockKV(t, b, "gw1")
-				other.Add(1, 21, 30, 0, t0)
+				other.Add(1, 21+10*k, 30+10*k, 0, t0)
 				if err := other.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
 				other.Unlock()
-				return 0, context.DeadlineExceeded
 			}
-			var err error
-			for range 3 {
-				if err = tx.Commit(ctx); err == nil || errors.Is(err, ErrConflict) {
-					break
+			if err := tx.Commit(lose()); err == nil || errors.Is(err, ErrConflict) {
+				t.Fatalf("retry whose read-back failed: %v; want an error, not a conflict", err)
+			}
+			err := tx.Commit(ctx)
+			if tc.over == keptCommits {
+				if !errors.Is(err, ErrConflict) {
+					t.Fatalf("retry after %d commits over it: %v; want ErrConflict (the list is full)", tc.over, err)
 				}
+				return
 			}
 			if err != nil {
-				t.Fatalf("commit whose write landed before another instance's: %v; want success", err)
+				t.Fatalf("retry after %d commits over it: %v; want success", tc.over, err)
 			}
-			if landed == 0 {
-				t.Fatal("the write was never sent")
+			if m, err := b.Mark(ctx, "gw1", 1); err != nil || m != 20+10*uint64(tc.over) {
+				t.Fatalf("mark %d, %v; want %d (every commit kept)", m, err, 20+10*tc.over)
 			}
-			if m, err := b.Mark(ctx, "gw1", 1); err != nil || m != 30 {
-				t.Fatalf("mark %d, %v; want 30 (both commits kept)", m, err)
-			}
-			tx.Add(1, 31, 40, 0, t0)
+			tx.Add(1, 1000, 1010, 0, t0)
 			if err := tx.Commit(ctx); !errors.Is(err, ErrConflict) {
-				t.Fatalf("further commit on a Tx without the other's commit: %v; want ErrConflict", err)
+				t.Fatalf("further commit on a Tx without the others' commits: %v; want ErrConflict", err)
 			}
 		})
 	}

@@ -49,8 +49,14 @@ type Tx interface {
 	// changed the state since Lock: nothing was stored, and the caller
 	// must Unlock, Lock again and redo its decisions on the new state,
 	// never call Commit again. After another error the stored state is
-	// the one before (or, for an answer lost on the way, this one: a
-	// retried Commit recognises it); Commit may be retried.
+	// the one before, or this one (an answer lost on the way), or one
+	// that another instance committed over this one; Commit may be
+	// retried, and recognises the last two as its own. (KVStore
+	// recognises a commit over its own for its last 64 commits: a
+	// conflict after more, or after an instance of an older Ponte
+	// committed over it, follows a write that was stored.) A Tx whose
+	// Commit succeeded over another's state lacks that state: a further
+	// Commit on it returns ErrConflict.
 	Commit(ctx context.Context) error
 	// Unlock releases the gateway. Uncommitted changes are dropped.
 	Unlock()

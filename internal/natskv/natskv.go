@@ -152,7 +152,9 @@ func LeaderGet(ctx context.Context, nc *nats.Conn, bucket, key string) ([]byte, 
 	return e.Value, e.Revision, err
 }
 
-// Entry is a key's latest message: its value, revision and headers.
+// Entry is a key's latest message: its value, revision and headers. A
+// key never written is the zero Entry; a deleted or purged one has no
+// Value, and its marker's revision and headers.
 type Entry struct {
 	Value    []byte
 	Revision uint64
@@ -201,10 +203,12 @@ func LeaderEntry(ctx context.Context, nc *nats.Conn, bucket, key string) (Entry,
 	return e, nil
 }
 
-// Swap writes value with header at key if the key is at revision rev (0:
-// never written), as KeyValue.Update does (which takes no headers), and
-// returns the new revision. A wrong revision wraps
-// jetstream.ErrKeyRevisionMismatch.
+// Swap writes value with header at key if the key is at revision rev, as
+// KeyValue.Update does (which takes no headers), and returns the new
+// revision. rev 0 means no message on the key's subject (never written,
+// or its marker purged); a deleted key is at its marker's revision. Swap
+// adds the expected revision to header, which may be nil. A wrong
+// revision wraps jetstream.ErrKeyRevisionMismatch.
 func Swap(ctx context.Context, js jetstream.JetStream, bucket, key string, value []byte, header nats.Header, rev uint64) (uint64, error) {
 	m := &nats.Msg{Subject: subject(bucket, key), Header: header, Data: value}
 	pa, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
