@@ -186,13 +186,15 @@ func BenchmarkPipelineInflux(b *testing.B) {
 
 	// One side's sums over the rounds: wall time, CPU seconds of ingest
 	// (this process), Mosquitto and influxd, CPU seconds anything else on
-	// the machine took meanwhile, and the sink's requests.
+	// the machine took meanwhile, and the sink's requests (writing over
+	// wall is how many were in flight on average).
 	type side struct {
 		wall     time.Duration
 		cpu      [3]float64
 		others   float64
 		requests float64
 		lines    float64
+		writing  float64 // the sink's write seconds, summed over writes
 	}
 	cpu := func() [3]float64 { return cpuOf(b, br.Pid(), srv.Pid()) }
 	busy := func() float64 {
@@ -208,11 +210,11 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	}
 	timed := func(f func(int) time.Duration, h int, sum *side) (time.Duration, float64) {
 		testenv.WaitIdle(b, srv.Pid(), 2*time.Second, 0.02, time.Minute)
-		reqs, lines := sinkBatches(b, reg)
+		reqs, lines, secs := sinkBatches(b, reg)
 		before, busy0 := cpu(), busy()
 		d := f(h)
 		after, busy1 := cpu(), busy()
-		reqs2, lines2 := sinkBatches(b, reg)
+		reqs2, lines2, secs2 := sinkBatches(b, reg)
 		others := busy1 - busy0
 		for k := range sum.cpu {
 			sum.cpu[k] += after[k] - before[k]
@@ -222,6 +224,7 @@ func BenchmarkPipelineInflux(b *testing.B) {
 		sum.others += others
 		sum.requests += reqs2 - reqs
 		sum.lines += lines2 - lines
+		sum.writing += secs2 - secs
 		return d, others
 	}
 
@@ -269,9 +272,9 @@ func BenchmarkPipelineInflux(b *testing.B) {
 			r+1, i, d, i/d, oi/ti.Seconds(), od/td.Seconds())
 	}
 	n := total * rounds * 2
-	b.Logf("influxd: %.3f us/reading and %.2f of its core fed by ingest, %.3f and %.2f direct; sink: %.0f requests of %.0f lines on average; the first gateway done after %.2f of an ingest part on average, influxd using %.2f of its core until then and %.2f after",
+	b.Logf("influxd: %.3f us/reading and %.2f of its core fed by ingest, %.3f and %.2f direct; sink: %.0f requests of %.0f lines on average, %.2f in flight on average; the first gateway done after %.2f of an ingest part on average, influxd using %.2f of its core until then and %.2f after",
 		ingS.cpu[2]/n*1e6, ingS.cpu[2]/ingS.wall.Seconds(), dirS.cpu[2]/n*1e6, dirS.cpu[2]/dirS.wall.Seconds(),
-		ingS.requests, ingS.lines/max(ingS.requests, 1), firstDone/(parts-warm), bulk[0]/max(bulk[1], 1e-9), tail[0]/max(tail[1], 1e-9))
+		ingS.requests, ingS.lines/max(ingS.requests, 1), ingS.writing/ingS.wall.Seconds(), firstDone/(parts-warm), bulk[0]/max(bulk[1], 1e-9), tail[0]/max(tail[1], 1e-9))
 	var shares []string
 	for _, a := range doneAt {
 		shares = append(shares, fmt.Sprintf("%.3f", a/(parts-warm)))
@@ -397,21 +400,29 @@ func directBodies(gateways []string, prefix string, perGw uint64) []string {
 	return bodies
 }
 
-// sinkBatches returns the sink's HTTP writes so far and the lines they
-// carried, from its batch histogram in reg.
-func sinkBatches(b *testing.B, reg *prometheus.Registry) (requests, lines float64) {
+// sinkBatches returns the sink's HTTP writes so far, the lines they
+// carried and the seconds they took, from its histograms in reg.
+func sinkBatches(b *testing.B, reg *prometheus.Registry) (requests, lines, seconds float64) {
 	mfs, err := reg.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
+	found := 0
 	for _, mf := range mfs {
-		if mf.GetName() == "ponte_ingest_influx_batch_points" {
+		switch mf.GetName() {
+		case "ponte_ingest_influx_batch_points":
 			h := mf.GetMetric()[0].GetHistogram()
-			return float64(h.GetSampleCount()), h.GetSampleSum()
+			requests, lines = float64(h.GetSampleCount()), h.GetSampleSum()
+			found++
+		case "ponte_ingest_influx_write_duration_seconds":
+			seconds = mf.GetMetric()[0].GetHistogram().GetSampleSum()
+			found++
 		}
 	}
-	b.Fatal("no ponte_ingest_influx_batch_points in the registry")
-	return 0, 0
+	if found != 2 {
+		b.Fatal("no ponte_ingest_influx_batch_points or write_duration_seconds in the registry")
+	}
+	return requests, lines, seconds
 }
 
 // spreadIDs returns n gateway IDs from gw1 on, each run of workers of them
