@@ -49,6 +49,18 @@ func bucketOf(t testing.TB, s *KVStore) jetstream.KeyValue {
 	return kv
 }
 
+// commitRange records seqs start to last of epoch 1 for gw in s, as one
+// instance's commit of a batch.
+func commitRange(t *testing.T, s Store, gw string, start, last uint64) {
+	t.Helper()
+	tx := lockKV(t, s, gw)
+	defer tx.Unlock()
+	tx.Add(1, start, last, 0, t0)
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func lockKV(t *testing.T, s Store, gw string) Tx {
 	t.Helper()
 	tx, err := s.Lock(context.Background(), gw)
@@ -285,12 +297,7 @@ func TestKVLostAnswer(t *testing.T) {
 	s := openKV(t, c, "lost-answer")
 	for _, existing := range []bool{false, true} {
 		if existing {
-			tx := lockKV(t, s, "gw1")
-			tx.Add(1, 1, 10, 0, t0)
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			tx.Unlock()
+			commitRange(t, s, "gw1", 1, 10)
 		}
 		tx := lockKV(t, s, "gw1")
 		if existing {
@@ -324,12 +331,7 @@ func TestKVLostAnswer(t *testing.T) {
 		// A different value at a later revision is a conflict.
 		tx = lockKV(t, s, "gw1")
 		tx.Add(1, 21, 30, 0, t0)
-		other := lockKV(t, openKV(t, c, "lost-answer"), "gw1")
-		other.Add(1, 31, 40, 0, t0)
-		if err := other.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		other.Unlock()
+		commitRange(t, openKV(t, c, "lost-answer"), "gw1", 31, 40)
 		if err := tx.Commit(ctx); !errors.Is(err, ErrConflict) {
 			t.Fatalf("commit over another value: %v; want ErrConflict", err)
 		}
@@ -355,12 +357,7 @@ func TestKVLostAnswerThenOverwritten(t *testing.T) {
 			c := natstest.Start(t, natstest.Options{Nodes: tc.nodes})
 			ctx := context.Background()
 			a, b := openKVReplicas(t, c, "overwritten", tc.nodes), openKVReplicas(t, c, "overwritten", tc.nodes)
-			first := lockKV(t, a, "gw1")
-			first.Add(1, 1, 10, 0, t0)
-			if err := first.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			first.Unlock()
+			commitRange(t, a, "gw1", 1, 10)
 
 			tx := lockKV(t, a, "gw1")
 			defer tx.Unlock()
@@ -390,12 +387,7 @@ func TestKVLostAnswerThenOverwritten(t *testing.T) {
 				t.Fatalf("commit whose answer and read-back were lost: %v; want an error, not a conflict", err)
 			}
 			for k := range uint64(tc.over) {
-				other := lockKV(t, b, "gw1")
-				other.Add(1, 21+10*k, 30+10*k, 0, t0)
-				if err := other.Commit(ctx); err != nil {
-					t.Fatal(err)
-				}
-				other.Unlock()
+				commitRange(t, b, "gw1", 21+10*k, 30+10*k)
 			}
 			if err := tx.Commit(lose()); err == nil || errors.Is(err, ErrConflict) {
 				t.Fatalf("retry whose read-back failed: %v; want an error, not a conflict", err)
