@@ -29,8 +29,9 @@ import (
 
 const (
 	benchGateways = 8
-	benchBatch    = 1000
-	benchWorkers  = 8 // ingest's service.Config.Workers default
+	benchBatch    = 1000 // edge/uplink DefaultBatchMaxReadings
+	benchWindow   = 16   // edge/uplink DefaultWindow
+	benchWorkers  = 8    // ingest's service.Config.Workers default
 )
 
 // Direct writers: InfluxDB's own rate is its best for these points, and on
@@ -58,7 +59,7 @@ const (
 // the same number of new series on both sides), with gateway names of the
 // same length. A first, unmeasured round warms InfluxDB and ingest up.
 // The gateways publish as edge/uplink's sender does (Pipeline: a window
-// of 8 batches of 1,000 without waiting for each PUBACK). It reports the
+// of 16 batches of 1,000 without waiting for each PUBACK). It reports the
 // median rates, the minimum, median and maximum of the rounds' ratios
 // (target: >= 0.95 in every round), the run's ratio (all its direct time
 // over all its ingest time, the figure to compare over runs), CPU per
@@ -136,7 +137,7 @@ func BenchmarkPipelineInflux(b *testing.B) {
 		for i := range benchGateways {
 			cc := caches[h][i]
 			g := &ingesttest.Gateway{ID: ids[h*benchGateways+i], Epoch: 42, Topics: wire.Topics{}, Batch: benchBatch,
-				Window: 8, Pipeline: true, ResendAfter: time.Minute, Payload: func(first, _ uint64) []byte { return cc[first] }}
+				Window: benchWindow, Pipeline: true, ResendAfter: time.Minute, Payload: func(first, _ uint64) []byte { return cc[first] }}
 			c, err := g.Connect(addrs.BrokerURL, password(g.ID))
 			if err != nil {
 				b.Fatal(err)

@@ -97,22 +97,29 @@
 // of each. Different gateways proceed in parallel (the sink coalesces
 // their concurrent writes).
 //
-// A gateway draining a backlog publishes a window of batches and waits for
-// their acks; taken one at a time, each would wait for its InfluxDB write
-// and its dedup commit before the next started, a round trip per batch.
-// So a worker takes the gateway's batches already queued behind the one
-// it comes to (a train, at most 32; the other gateways' batches it passes
-// on the way keep their order) and processes the chain at its head
-// together: batches of one epoch, each starting right after the one
-// before, none written in part before, their whole range within the
-// state's bounds. The chain holds the gateway's dedup state from the
-// filter to one commit, its batches are written to the sink at once, and
-// they are answered in order; a batch whose write fails fails with those
+// A gateway publishes a window of batches and waits for their acks.
+// Taken one at a time, each would wait for its InfluxDB write and its
+// dedup commit before the next started: one write of the gateway in
+// flight, a round trip per batch. So a worker takes the gateway's batches
+// already queued behind the one it comes to, and those arriving while
+// their writes are in flight (a train), and processes them as a chain:
+// batches of one epoch, each starting right after the one before, none
+// written in part before, their range within the state's bounds. A chain
+// holds the gateway's dedup state from the filter to its last commit,
+// writes each batch as it comes (at most 32 not yet committed), and each
+// time a write ends commits the written batches at its head in one commit
+// and answers them, in order. An acknowledgement never passes a batch
+// whose write has not ended; a batch whose write fails fails with those
 // after it (nothing of them is committed; the gateway sends them again).
-// The rest of a train is processed batch by batch. What is written,
-// dead-lettered, applied and acknowledged is what processing the batches
-// one at a time gives (TestTrainMatchesOneByOne), but an ack may move
-// over the whole chain. ponte_ingest_train_batches counts them.
+// A chain stops reading the worker's queue once another gateway's batch
+// waits in the worker (which then waits for the batches the chain took,
+// not for the gateway's later ones), and takes at most 256 batches (a
+// status message's Release waits for the state meanwhile). What follows a
+// chain in a train is processed as another chain or batch by batch. What
+// is written, dead-lettered, applied and acknowledged is what processing
+// the batches one at a time gives (TestTrainMatchesOneByOne), but an ack
+// may move over several batches at once. ponte_ingest_train_batches
+// observes the batches a chain committed, when two or more.
 //
 // # Validation policy
 //

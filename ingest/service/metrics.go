@@ -49,8 +49,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
 		trains: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ponte_ingest_train_batches",
-			Help:    "Batches of one gateway written together and committed at once (a train: a gateway draining a backlog).",
-			Buckets: []float64{2, 4, 8, 16, 32}}),
+			Help:    "Batches of one gateway processed as a chain of two or more: each written as it came while the ones before were in flight, committed in order (a gateway sending faster than one write at a time).",
+			Buckets: []float64{2, 4, 8, 16, 32, 64, 128, 256}}),
 		sinkErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ponte_ingest_influx_errors_total", Help: "Sink (InfluxDB) write calls that failed and were retried."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{

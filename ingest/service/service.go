@@ -35,7 +35,7 @@ type Rejected struct {
 // twin). Apply is called from the pipeline goroutine of the gateway, in
 // sequence order per gateway, after the readings are written and the dedup
 // mark persisted, and never for a replay. It must not block for long: the
-// gateway's next batch waits for it. b holds only the new readings, with
+// gateway's next commits wait for it. b holds only the new readings, with
 // their sequence numbers.
 type Applier interface {
 	Apply(gateway string, epoch uint64, b *wire.Batch)
@@ -185,7 +185,11 @@ func (s *Service) work(ctx context.Context, q chan Job) {
 		if !ok {
 			return
 		}
-		s.processTrain(ctx, gather(j, q, &held, s.cfg.QueueLen))
+		t := &train{q: q, held: &held}
+		for _, j := range gather(j, q, &held, s.cfg.QueueLen) {
+			t.cars = append(t.cars, s.car(j))
+		}
+		s.processTrain(ctx, t)
 	}
 }
 

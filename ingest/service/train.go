@@ -1,32 +1,59 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/ponte-city/ponte/ingest/dedup"
 	"github.com/ponte-city/ponte/wire"
 )
 
-// maxTrain bounds the batches of one gateway processed as a train.
+// maxTrain bounds the batches of one gateway a chain has written or is
+// writing and has not committed yet.
 const maxTrain = 32
 
-// A train is consecutive batches of one gateway already queued when its
-// worker comes to the first: a gateway draining a backlog publishes a
-// window of them (edge/uplink Window) and waits for their acks. Processed
-// one at a time, each waits for its InfluxDB write and its dedup commit
-// before the next starts, so a replay drains one batch per round trip.
-// A train holds the gateway's dedup state from the filter of its first
-// batch to one commit after its last, writes its batches to the sink at
-// once (the sink packs them into full requests), and answers them in
-// order: the same steps and guarantees as Process, batch by batch.
+// maxChain bounds the batches of one chain. A chain holds its gateway's
+// dedup state until its last commit (a status message's Release waits for
+// it), so after this many it takes no more, its writes end, and the
+// gateway's next batches start another.
+const maxChain = 8 * maxTrain
+
+// A train is a worker's batches of one gateway: those already queued when
+// the worker comes to the first, and those arriving in its queue while
+// their writes are in flight. A gateway publishes a window of batches
+// (edge/uplink Window) and waits for their acks. Processed one at a time,
+// each would wait for its InfluxDB write and its dedup commit before the
+// next started: one write of the gateway in flight, a replay draining one
+// batch per round trip. Processed a queue's worth at a time, the batches
+// arriving during the writes would wait for the last of them, and a few
+// gateways at full speed would not keep InfluxDB's writers busy.
+//
+// So a chain holds the gateway's dedup state from the filter of its first
+// batch to the commit of its last, writes each batch as soon as it comes
+// (the sink packs the writes of all gateways into full requests), with up
+// to maxTrain of them not yet committed, and each time a write ends
+// commits the written batches at its head at once and answers them, in
+// order: the same steps and guarantees as Process, batch by batch. An
+// acknowledgement never passes a batch whose write has not ended.
 //
 // Only a chain is taken together: batches of one epoch, each starting
-// right after the one before (so no batch can hold another's readings),
-// none already written in part, and the chain's whole range fitting the
-// state's bounds. What follows a chain is taken the same way: another
-// chain, or a batch on its own.
+// right after the one before (so no batch can hold another's readings, or
+// those of one in flight), none already written in part, and the chain's
+// range not yet committed fitting the state's bounds. What follows a chain
+// is taken the same way: another chain, or a batch on its own. A chain
+// stops reading the worker's queue once it took a job of another gateway
+// from it, or one was already held: that job waits for the batches the
+// chain has taken (their writes, commits and answers), not for the
+// gateway's later ones. Nor does a chain take more than maxChain batches.
+
+// train is a worker's batches of one gateway not processed yet, in order,
+// and where more of them arrive.
+type train struct {
+	cars []*car
+	q    chan Job // the worker's queue
+	held *[]Job   // jobs the worker took from q for later, in order
+}
 
 // take returns the next job for a worker: the oldest held one, or one
 // from q.
@@ -79,185 +106,277 @@ fill:
 	return train
 }
 
-// processTrain processes jobs, all of one gateway, in order, and answers
-// each (its Done) as soon as it is final, in order: a chain's batches once
-// the chain is committed, not when the whole train is done.
-func (s *Service) processTrain(ctx context.Context, jobs []Job) {
-	if len(jobs) == 1 {
-		jobs[0].Done(s.Process(ctx, jobs[0]))
-		return
-	}
-	out := make([]Result, len(jobs))
-	cars := make([]car, len(jobs))
-	for i, j := range jobs {
-		cars[i].j = j
-		cars[i].b, cars[i].res = s.receive(j)
-	}
+// car is one received batch of a train.
+type car struct {
+	j       Job
+	b       *wire.Batch // nil when refused as a whole
+	res     Result
+	w       *screened
+	err     error // of the write
+	ended   bool  // the write ended
+	dropped uint64
+}
+
+// car receives j (step 1) as a car of a train.
+func (s *Service) car(j Job) *car {
+	c := &car{j: j}
+	c.b, c.res = s.receive(j)
+	return c
+}
+
+// processTrain processes t's batches, all of one gateway, in order, and
+// answers each (its Done) as soon as it is final, in order: a chain's
+// batches as their commits land.
+func (s *Service) processTrain(ctx context.Context, t *train) {
 	// chaining: a chain is tried at the next batch; off after a batch that
 	// could not start one because it was written before (a gateway
 	// resending a window after an ack timeout), so that such batches take
 	// the dedup state once each, and on again once one is all fresh.
 	chaining := true
-	for i := 0; i < len(cars); {
-		if cars[i].b == nil {
-			jobs[i].Done(cars[i].res)
-			i++
+	for len(t.cars) > 0 {
+		if c := t.cars[0]; c.b == nil {
+			t.cars = t.cars[1:]
+			c.j.Done(c.res)
 			continue
 		}
-		if chaining {
-			if n := s.chain(ctx, cars[i:], out[i:]); n > 0 {
-				for k := i; k < i+n; k++ {
-					jobs[k].Done(out[k])
-				}
-				i += n
-				continue
-			}
+		if chaining && s.chain(ctx, t) {
+			continue
 		}
-		r := s.processBatch(ctx, cars[i].j, cars[i].b, cars[i].res)
+		c := t.cars[0]
+		t.cars = t.cars[1:]
+		r := s.processBatch(ctx, c.j, c.b, c.res)
 		chaining = r.Duplicates == 0
-		jobs[i].Done(r)
-		i++
+		c.j.Done(r)
 	}
 }
 
-// car is one received batch of a train.
-type car struct {
-	j   Job
-	b   *wire.Batch // nil when refused as a whole
-	res Result
-	w   *screened
-	err error
+// chainRun is a chain (see train) being processed.
+type chainRun struct {
+	s      *Service
+	tx     dedup.Tx
+	locked bool
+	gw     string
+	epoch  uint64
+	ep     *dedup.Epoch
+
+	taken     int    // batches taken into the chain
+	last      uint64 // the last seq taken
+	pending   []*car // taken and not answered, in order
+	inFlight  int    // writes not ended
+	ended     chan *car
+	open      bool // the chain may take more
+	committed int
+
+	failed   error // a write or a commit failed: nothing more is committed
+	conflict bool  // another instance committed the state: the rest is redone
 }
 
-// chain processes the longest chain (see train) at the head of cars, if it
-// has at least two batches, puts their results in out and returns how
-// many it took: 0 when there is none (the head is processed on its own).
-func (s *Service) chain(ctx context.Context, cars []car, out []Result) int {
-	n := 1
-	for n < len(cars) && n < maxTrain {
-		b, prev := cars[n].b, cars[n-1].b
-		if b == nil || b.Epoch != prev.Epoch || b.Start() != prev.Last()+1 {
-			break
+// chain processes the chain at the head of t.cars, taking the gateway's
+// batches arriving in t.q meanwhile, and answers its batches. It returns
+// false, having done nothing, when the head cannot start one (processTrain
+// then processes it on its own).
+func (s *Service) chain(ctx context.Context, t *train) bool {
+	head := t.cars[0].b
+	// 2. Dedup filter under the gateway's state lock, held to the last commit.
+	tx, err := s.cfg.Dedup.Lock(ctx, head.Gateway)
+	if err != nil {
+		return false // processBatch retries it
+	}
+	c := &chainRun{s: s, tx: tx, locked: true, gw: head.Gateway, epoch: head.Epoch, ep: tx.Epoch(head.Epoch),
+		ended: make(chan *car, maxTrain), open: true}
+	defer c.unlock()
+	c.extend(ctx, t)
+	if c.taken == 0 {
+		return false
+	}
+	for c.inFlight > 0 {
+		c.wait(ctx, t)
+		c.commit(ctx)
+		c.extend(ctx, t)
+	}
+	c.finish(ctx)
+	return true
+}
+
+// continues reports whether b can join the chain.
+func (c *chainRun) continues(b *wire.Batch) bool {
+	if b == nil || len(b.Seqs) == 0 || b.Epoch != c.epoch || (c.taken > 0 && b.Start() != c.last+1) {
+		return false // an empty batch is a replay for processBatch
+	}
+	if fresh := keepFresh(b, c.ep); len(fresh.Readings) != len(b.Readings) {
+		return false // written in part already: processBatch sorts it out
+	}
+	start := b.Start()
+	if len(c.pending) > 0 {
+		start = c.pending[0].b.Start()
+	}
+	return c.tx.Fits(c.epoch, start, b.Last(), b.Retained)
+}
+
+// extend takes the batches at the head of t that continue the chain, and
+// starts their writes, while the chain may take them.
+func (c *chainRun) extend(ctx context.Context, t *train) {
+	for c.open && len(t.cars) > 0 && len(c.pending) < maxTrain {
+		b := t.cars[0].b
+		if c.taken == maxChain || !c.continues(b) {
+			c.open = false
+			return
 		}
+		car := t.cars[0]
+		t.cars = t.cars[1:]
+		c.taken++
+		c.last = b.Last()
+		c.pending = append(c.pending, car)
+		// 3. Screen in order (the series cap admits new devices in their
+		// order), then 4: write it while the ones before are in flight.
+		car.w = c.s.screenFresh(car.j, b, b)
+		c.inFlight++
+		go func() {
+			car.err = c.s.writeGood(ctx, car.j, car.w)
+			c.ended <- car
+		}()
+	}
+}
+
+// wait blocks until a write ends or, while the chain may grow, a job
+// arrives in the worker's queue; it takes every write ended by then.
+func (c *chainRun) wait(ctx context.Context, t *train) {
+	var q chan Job
+	if c.open && len(t.cars) == 0 && len(*t.held) == 0 && len(c.pending) < maxTrain && ctx.Err() == nil {
+		q = t.q
+	}
+	select {
+	case car := <-c.ended:
+		c.end(car)
+	case j := <-q:
+		if j.Gateway != c.gw {
+			// Its turn comes once this chain's writes end.
+			*t.held = append(*t.held, j)
+			c.open = false
+		} else {
+			t.cars = append(t.cars, c.s.car(j))
+		}
+	}
+	for {
+		select {
+		case car := <-c.ended:
+			c.end(car)
+		default:
+			return
+		}
+	}
+}
+
+func (c *chainRun) end(car *car) {
+	car.ended = true
+	c.inFlight--
+	if car.err != nil {
+		c.open = false // nothing from it on is committed: take no more
+	}
+}
+
+// commit persists the batches at the head of the chain whose writes
+// ended (5), in one commit, and answers them (6, 7).
+func (c *chainRun) commit(ctx context.Context) {
+	if c.failed != nil || c.conflict {
+		return
+	}
+	n := 0
+	for n < len(c.pending) && c.pending[n].ended && c.pending[n].err == nil {
 		n++
 	}
-	if n < 2 {
-		return 0
-	}
-	cars = cars[:n]
-
-	// 2. Dedup filter under the gateway's state lock, held to the commit.
-	gw, epoch := cars[0].b.Gateway, cars[0].b.Epoch
-	tx, err := s.cfg.Dedup.Lock(ctx, gw)
-	if err != nil {
-		return 0 // processBatch retries it
-	}
-	unlocked := false
-	unlock := func() {
-		if !unlocked {
-			unlocked = true
-			tx.Unlock()
-		}
-	}
-	defer unlock()
-	ep := tx.Epoch(epoch)
-	for i := range cars {
-		if fresh := keepFresh(cars[i].b, ep); len(fresh.Readings) != len(cars[i].b.Readings) {
-			cars = cars[:i] // written in part already: processBatch sorts it out
-			break
-		}
-	}
-	if len(cars) < 2 {
-		return 0
-	}
-	last := cars[len(cars)-1].b
-	if !tx.Fits(epoch, cars[0].b.Start(), last.Last(), last.Retained) {
-		return 0
-	}
-
-	// 3. Screen in order (the series cap admits new devices in their
-	// order), then 4: write every batch at once.
-	for i := range cars {
-		cars[i].w = s.screenFresh(cars[i].j, cars[i].b, cars[i].b)
-	}
-	var wg sync.WaitGroup
-	for i := range cars {
-		c := &cars[i]
-		wg.Go(func() { c.err = s.writeGood(ctx, c.j, c.w) })
-	}
-	wg.Wait()
-	ok := len(cars)
-	for i := range cars {
-		if cars[i].err != nil {
-			ok = i
-			break
-		}
-	}
-	for i := ok; i < len(cars); i++ {
-		// Not committed: the gateway sends it again (what reached
+	if n < len(c.pending) && c.pending[n].ended {
+		// Its write failed (the service is stopping): it and what follows
+		// are not committed (the gateway sends them again; what reached
 		// InfluxDB is then written again, the same points).
-		err := cars[i].err
-		if err == nil {
-			err = cars[ok].err
-		}
-		s.m.batches.WithLabelValues("error").Inc()
-		out[i] = Result{Err: err}
+		c.failed = c.pending[n].err
+		c.open = false
 	}
-	if ok == 0 {
-		return len(cars)
+	if n == 0 {
+		return
 	}
-	if ok < len(cars) && !tx.Fits(epoch, cars[0].b.Start(), cars[ok-1].b.Last(), cars[ok-1].b.Retained) {
-		// The whole chain fitted the state's bounds by joining a range
-		// beyond it; the written part alone does not: commit none of it
-		// (the gateway sends it again).
-		for i := range ok {
-			s.m.batches.WithLabelValues("error").Inc()
-			out[i] = Result{Err: cars[ok].err}
-		}
-		return len(cars)
+	first, last := c.pending[0].b, c.pending[n-1].b
+	if !c.tx.Fits(c.epoch, first.Start(), last.Last(), last.Retained) {
+		// The chain fits the state's bounds by joining a range beyond its
+		// written part, which alone does not: wait for the rest (or, after
+		// a failed write, commit none of it).
+		return
 	}
-
-	// 6 before 5 (see Config.ApplyBeforeCommit), then 5: one commit for
-	// every written batch.
+	s, done := c.s, c.pending[:n]
 	if s.cfg.ApplyBeforeCommit {
-		for i := range ok {
-			s.apply(cars[i].b, cars[i].w.good, true)
+		for _, car := range done {
+			s.apply(car.b, car.w.good, true) // 6 before 5 (see Config.ApplyBeforeCommit)
 		}
 	}
-	dropped := make([]uint64, ok)
-	for i := range ok {
-		b := cars[i].b
-		dropped[i] = tx.Add(b.Epoch, b.Start(), b.Last(), b.Retained, s.cfg.Now())
+	for _, car := range done {
+		car.dropped = c.tx.Add(c.epoch, car.b.Start(), car.b.Last(), car.b.Retained, s.cfg.Now())
 	}
-	err = s.retry(ctx, "persist dedup state", func() error { return tx.Commit(ctx) })
+	err := s.retry(ctx, "persist dedup state", func() error { return c.tx.Commit(ctx) })
 	switch {
 	case errors.Is(err, dedup.ErrConflict):
-		// Another instance changed the state: redo each batch from the
-		// dedup filter as Process does, keeping what was written.
-		unlock()
+		// Another instance changed the state: finish redoes the batches
+		// from the dedup filter as Process does, keeping what was written.
 		s.m.dedupConflicts.Inc()
-		for i := range ok {
-			c := &cars[i]
-			out[i] = s.redo(ctx, c.j, c.b, c.res, c.w)
-		}
+		c.conflict, c.open = true, false
+		return
 	case err != nil:
-		for i := range ok {
-			s.m.batches.WithLabelValues("error").Inc()
-			out[i] = Result{Err: err}
-		}
-	default:
-		for i := range ok {
-			c := &cars[i]
-			if dropped[i] > 0 {
-				s.droppedByGateway(gw, epoch, dropped[i], ep)
-			}
-			if !s.cfg.ApplyBeforeCommit {
-				s.apply(c.b, c.w.good, false)
-			}
-			out[i] = s.written(c.b, c.w.good, c.w, c.res, ep.Mark)
-		}
-		s.noteGap(gw, epoch, ep)
-		s.m.trains.Observe(float64(ok))
+		c.failed, c.open = err, false
+		return
 	}
-	return len(cars)
+	for _, car := range done {
+		if car.dropped > 0 {
+			s.droppedByGateway(c.gw, c.epoch, car.dropped, c.ep)
+		}
+		if !s.cfg.ApplyBeforeCommit {
+			s.apply(car.b, car.w.good, false)
+		}
+		car.j.Done(s.written(car.b, car.w.good, car.w, car.res, c.ep.Mark))
+	}
+	s.noteGap(c.gw, c.epoch, c.ep)
+	c.committed += n
+	clear(done)
+	c.pending = c.pending[n:]
+}
+
+// finish answers, once every write ended, what the chain did not commit.
+func (c *chainRun) finish(ctx context.Context) {
+	s := c.s
+	if c.committed > 1 {
+		s.m.trains.Observe(float64(c.committed))
+	}
+	if len(c.pending) == 0 {
+		return
+	}
+	c.unlock()
+	var failed error
+	for _, car := range c.pending {
+		if failed == nil && car.err != nil {
+			failed = car.err
+		}
+		switch {
+		case failed != nil:
+			s.m.batches.WithLabelValues("error").Inc()
+			car.j.Done(Result{Err: failed})
+		case c.conflict:
+			car.j.Done(s.redo(ctx, car.j, car.b, car.res, car.w))
+		default:
+			// Written, not committed: the commit failed, or the written
+			// part alone did not fit the state's bounds.
+			s.m.batches.WithLabelValues("error").Inc()
+			car.j.Done(Result{Err: cmp.Or(c.failed, errNotCommitted)})
+		}
+	}
+}
+
+// errNotCommitted answers batches of a chain written and not committed
+// for want of a fitting commit. A safeguard: continues takes a batch only
+// if the chain's uncommitted range fits the state, which only the chain's
+// own commits change, so once every write succeeded the last commit fits.
+var errNotCommitted = errors.New("batch written but not committed (the dedup state's bounds); the gateway sends it again")
+
+func (c *chainRun) unlock() {
+	if c.locked {
+		c.locked = false
+		c.tx.Unlock()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/ponte-city/ponte/ingest/dedup"
 	"github.com/ponte-city/ponte/ingest/ingesttest"
 	"github.com/ponte-city/ponte/ingest/service"
+	"github.com/ponte-city/ponte/internal/testenv"
 	"github.com/ponte-city/ponte/wire"
 )
 
@@ -51,7 +53,7 @@ func (g *gateSink) Write(ctx context.Context, gw string, rs []wire.Reading) ([]s
 }
 
 // A gateway's batches waiting in its worker's queue are written at once
-// and acknowledged in order; another gateway's batches taken from the
+// and answered in order; another gateway's batches taken from the
 // queue meanwhile keep their own order.
 func TestTrainWritesQueuedBatchesAtOnce(t *testing.T) {
 	const batches, size = 8, 50
@@ -91,11 +93,16 @@ func TestTrainWritesQueuedBatchesAtOnce(t *testing.T) {
 		if len(rs) != batches {
 			t.Fatalf("%s: %d results, want %d", gw, len(rs), batches)
 		}
+		// Each commit covers the batches whose writes ended by then: the
+		// acks grow to the last seq, each at least its own batch's.
 		for i, r := range rs {
-			if r.Err != nil || r.Written != size || r.Ack.Seq != batches*size {
-				t.Errorf("%s batch %d: err %v, written %d, ack %d; want written %d, ack %d",
-					gw, i, r.Err, r.Written, r.Ack.Seq, size, batches*size)
+			if r.Err != nil || r.Written != size || r.Ack.Seq < uint64(i+1)*size || (i > 0 && r.Ack.Seq < rs[i-1].Ack.Seq) {
+				t.Errorf("%s batch %d: err %v, written %d, ack %d; want written %d, ack from %d, not below the last",
+					gw, i, r.Err, r.Written, r.Ack.Seq, size, (i+1)*size)
 			}
+		}
+		if last := rs[batches-1].Ack.Seq; last != batches*size {
+			t.Errorf("%s: last ack %d, want %d", gw, last, batches*size)
 		}
 	}
 	if sink.Len() != 2*batches*size {
@@ -104,10 +111,11 @@ func TestTrainWritesQueuedBatchesAtOnce(t *testing.T) {
 	if len(app.bad) > 0 || app.n != 2*batches*size {
 		t.Errorf("applied %d readings, out of order: %v", app.n, app.bad)
 	}
-	if h := gather(t, e.reg, "ponte_ingest_train_batches"); len(h) != 1 ||
-		h[0].GetHistogram().GetSampleCount() != 2 || h[0].GetHistogram().GetSampleSum() != 2*batches {
-		t.Errorf("trains observed: %v, want 2 of %d batches", h, batches)
-	}
+	// A chain is observed once its last write ended, after its answers.
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("2 trains of %d batches observed", batches), func() bool {
+		h := gather(t, e.reg, "ponte_ingest_train_batches")
+		return len(h) == 1 && h[0].GetHistogram().GetSampleCount() == 2 && h[0].GetHistogram().GetSampleSum() == 2*batches
+	})
 }
 
 // step is one payload of a gateway in TestTrainMatchesOneByOne.
@@ -189,9 +197,12 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 
 			// Every third commit meets another instance's (ErrConflict, as
 			// the NATS key-value store reports it): redone from the filter.
+			// The sink's writes take random times, so a chain's writes end
+			// out of order.
 			trains := newEnv(t, func(c *service.Config) {
 				c.Workers, c.QueueLen, c.ApplyBeforeCommit = 1, len(steps), before
 				c.Dedup = &conflictStore{Store: c.Dedup, every: 3}
+				c.Sink = &jitterSink{Sink: c.Sink, r: rand.New(rand.NewPCG(seed, 19))}
 			})
 			trains.sink.Reject = reject
 			ctx, cancel := context.WithCancel(context.Background())
@@ -207,6 +218,12 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 					mu.Lock()
 					got[i] = r
 					order = append(order, i)
+					// Readings are keyed by seq, not epoch: only epoch 1's acks
+					// are checked (answered in order, before any later epoch
+					// of the gateway is written).
+					if seq := unwritten(trains.sink, s.gw, r.Ack.Seq, reject); r.Ack.Epoch == 1 && seq != 0 {
+						t.Errorf("step %d (%s): ack %d given before seq %d was written", i, s.gw, r.Ack.Seq, seq)
+					}
 					mu.Unlock()
 					wg.Done()
 				}
@@ -271,6 +288,35 @@ func TestTrainMatchesOneByOne(t *testing.T) {
 	}
 }
 
+// jitterSink is a sink whose writes take 0 to 300 us more, at random.
+type jitterSink struct {
+	service.Sink
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func (j *jitterSink) Write(ctx context.Context, gw string, rs []wire.Reading) ([]service.Rejected, error) {
+	j.mu.Lock()
+	d := time.Duration(j.r.IntN(300)) * time.Microsecond
+	j.mu.Unlock()
+	time.Sleep(d)
+	return j.Sink.Write(ctx, gw, rs)
+}
+
+// unwritten returns the first seq up to ack (readings of
+// ingesttest.ReadingFor) that sink does not hold and reject does not
+// refuse, 0 if none.
+func unwritten(sink *ingesttest.MemSink, gw string, ack uint64, reject func(*wire.Reading) string) uint64 {
+	points := sink.Points()
+	for s := uint64(1); s <= ack; s++ {
+		r := ingesttest.ReadingFor(s)
+		if _, ok := points[ingesttest.KeyOf(gw, &r)]; !ok && reject(&r) == "" {
+			return s
+		}
+	}
+	return 0
+}
+
 // conflictStore fails every every-th Commit with dedup.ErrConflict,
 // storing nothing, as a state changed by another instance would.
 type conflictStore struct {
@@ -297,4 +343,169 @@ func (tx *conflictTx) Commit(ctx context.Context) error {
 		return fmt.Errorf("test: %w", dedup.ErrConflict)
 	}
 	return tx.Tx.Commit(ctx)
+}
+
+// heldSink holds each Write until the test releases it, by the first seq
+// of its readings, and records the writes started and the seqs written.
+type heldSink struct {
+	*ingesttest.MemSink
+	mu      sync.Mutex
+	gates   map[uint64]chan struct{}
+	started []uint64        // first seqs of the writes started, in order
+	ended   map[uint64]bool // seqs whose write ended
+}
+
+func newHeldSink() *heldSink {
+	return &heldSink{MemSink: ingesttest.NewMemSink(), gates: map[uint64]chan struct{}{}, ended: map[uint64]bool{}}
+}
+
+// seqOf returns the seq of a reading made by ingesttest.ReadingFor.
+func seqOf(r *wire.Reading) uint64 { return uint64(r.Time.Sub(ingesttest.Base) / time.Millisecond) }
+
+// gate returns the gate of the write starting at first; h.mu is held.
+func (h *heldSink) gate(first uint64) chan struct{} {
+	g := h.gates[first]
+	if g == nil {
+		g = make(chan struct{})
+		h.gates[first] = g
+	}
+	return g
+}
+
+func (h *heldSink) Write(ctx context.Context, gw string, rs []wire.Reading) ([]service.Rejected, error) {
+	h.mu.Lock()
+	first := seqOf(&rs[0])
+	h.started = append(h.started, first)
+	g := h.gate(first)
+	h.mu.Unlock()
+	select {
+	case <-g:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rej, err := h.MemSink.Write(ctx, gw, rs)
+	h.mu.Lock()
+	for i := range rs {
+		h.ended[seqOf(&rs[i])] = true
+	}
+	h.mu.Unlock()
+	return rej, err
+}
+
+// release lets the write starting at first go on.
+func (h *heldSink) release(first uint64) {
+	h.mu.Lock()
+	close(h.gate(first))
+	h.mu.Unlock()
+}
+
+// startedWrites returns the first seqs of the writes started, in order.
+func (h *heldSink) startedWrites() []uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.started)
+}
+
+// written reports whether the writes of seqs from to last all ended.
+func (h *heldSink) written(from, last uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := from; s <= last; s++ {
+		if !h.ended[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// A gateway's batch arriving while the writes of its earlier ones are in
+// flight is written at once, not after them (the gateway's window is in
+// ingest together); and an answer never acknowledges a batch whose write
+// has not ended, however the writes end.
+func TestChainWritesBatchesArrivingDuringItsWrites(t *testing.T) {
+	const batches, size = 8, 10
+	sink := newHeldSink()
+	e := newEnv(t, func(c *service.Config) { c.Sink = sink; c.Workers = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.svc.Run(ctx)
+
+	type answer struct {
+		i       int
+		r       service.Result
+		written bool // every seq the ack covers was written when it was given
+	}
+	answers := make(chan answer, batches)
+	for i := range batches {
+		first := uint64(i*size + 1)
+		j := job("gw-a", batch("gw-a", 1, first, first+size-1))
+		j.Done = func(r service.Result) { answers <- answer{i, r, sink.written(1, r.Ack.Seq)} }
+		if err := e.svc.Submit(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		// The gateway sends its next batch while this one's write is held.
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("the write of batch %d to start while %d are held", i, i),
+			func() bool { return len(sink.startedWrites()) == i+1 })
+	}
+	// The last written first: the first to end must not be answered
+	// before the batches before it are written.
+	for i := batches - 1; i > 0; i-- {
+		sink.release(uint64(i*size + 1))
+	}
+	testenv.Eventually(t, 10*time.Second, "the writes of batches 1 to 7 to end",
+		func() bool { return sink.written(size+1, batches*size) })
+	sink.release(1)
+
+	for want := range batches {
+		a := <-answers
+		if a.i != want || a.r.Err != nil || a.r.Written != size || !a.written || a.r.Ack.Seq < uint64(want+1)*size {
+			t.Errorf("answer %d: batch %d, %+v, every acknowledged seq written: %t; want batch %d written and acknowledged",
+				want, a.i, a.r, a.written, want)
+		}
+		if want == batches-1 && a.r.Ack.Seq != batches*size {
+			t.Errorf("last ack %d, want %d", a.r.Ack.Seq, batches*size)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("a train of %d batches observed", batches), func() bool {
+		h := gather(t, e.reg, "ponte_ingest_train_batches")
+		return len(h) == 1 && h[0].GetHistogram().GetSampleCount() == 1 && h[0].GetHistogram().GetSampleSum() == batches
+	})
+}
+
+// A chain takes no more batches once a job of another gateway waits in
+// its worker: that job waits only for the chain's writes in flight, not
+// for the gateway's later batches.
+func TestChainMakesWayForAnotherGateway(t *testing.T) {
+	sink := newHeldSink()
+	e := newEnv(t, func(c *service.Config) { c.Sink = sink; c.Workers = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.svc.Run(ctx)
+
+	var answered sync.WaitGroup
+	submit := func(gw string, first uint64) {
+		j := job(gw, batch(gw, 1, first, first+9))
+		answered.Add(1)
+		j.Done = func(r service.Result) {
+			if r.Err != nil || r.Written != 10 {
+				t.Errorf("%s batch from %d: %+v", gw, first, r)
+			}
+			answered.Done()
+		}
+		if err := e.svc.Submit(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit("gw-a", 1)
+	testenv.Eventually(t, 10*time.Second, "gw-a's first write to start", func() bool { return len(sink.startedWrites()) == 1 })
+	submit("gw-b", 1001)
+	submit("gw-a", 11)
+	sink.release(1)
+	testenv.Eventually(t, 10*time.Second, "a second write to start", func() bool { return len(sink.startedWrites()) == 2 })
+	sink.release(1001)
+	sink.release(11)
+	answered.Wait()
+	if got := sink.startedWrites(); !slices.Equal(got, []uint64{1, 1001, 11}) {
+		t.Errorf("writes started from seqs %v, want gw-b's (1001) before gw-a's next (11)", got)
+	}
 }
