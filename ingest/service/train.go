@@ -330,9 +330,13 @@ func (c *chainRun) commit(ctx context.Context) {
 		if !s.cfg.ApplyBeforeCommit {
 			s.apply(car.b, car.w.good, false)
 		}
-		car.j.Done(s.written(car.b, car.w.good, car.w, car.res, c.ep.Mark))
+		car.res = s.written(car.b, car.w.good, car.w, car.res, c.ep.Mark)
 	}
+	// The gap shows (Gaps, /status) before the gateway has the ack.
 	s.noteGap(c.gw, c.epoch, c.ep)
+	for _, car := range done {
+		car.j.Done(car.res)
+	}
 	c.committed += n
 	clear(done)
 	c.pending = c.pending[n:]
