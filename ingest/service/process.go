@@ -41,8 +41,19 @@ func (s *Service) Process(ctx context.Context, j Job) Result {
 // batch and the result to fill, or nil and the result of a batch refused
 // as a whole (dead-lettered).
 func (s *Service) receive(j Job) (*wire.Batch, Result) {
+	s.arrived(j)
+	return s.decode(j)
+}
+
+// arrived counts j and marks its gateway seen: the part of step 1 done
+// when a job is taken from the queue, before its turn comes.
+func (s *Service) arrived(j Job) {
 	s.m.received.Inc()
 	s.seen(j.Gateway)
+}
+
+// decode is the rest of step 1 (see receive).
+func (s *Service) decode(j Job) (*wire.Batch, Result) {
 	b, inv := s.check(j)
 	if inv != nil {
 		s.deadLetter(j, deadletter.Letter{Reason: inv.Reason, Detail: inv.Err.Error()}, j.Payload)

@@ -13,6 +13,18 @@ import (
 // writing and has not committed yet.
 const maxTrain = 32
 
+// maxTrainReadings bounds the readings of the batches a chain has taken
+// and not committed: it takes no batch once they reach it. A chain holds
+// each batch decoded, and the sink its lines, until it is committed;
+// batches of 5,000 in a window of 32 (edge/uplink's replay shape) would
+// otherwise hold about 50 MB per worker, most of it waiting for room in
+// the sink (ingest/app BenchmarkPipelineInflux in that shape: a live heap
+// of 215 MB with eight gateways, 85 MB with this bound). It is maxTrain
+// batches of the edge's live 1,000 readings, and seven of 5,000: more
+// than the sink's writers take at once, so that one gateway alone still
+// keeps them busy.
+const maxTrainReadings = maxTrain * 1000
+
 // maxChain bounds the batches of one chain. A chain holds its gateway's
 // dedup state until its last commit (a status message's Release waits for
 // it), so after this many it takes no more, its writes end, and the
@@ -32,7 +44,8 @@ const maxChain = 8 * maxTrain
 // So a chain holds the gateway's dedup state from the filter of its first
 // batch to the commit of its last, writes each batch as soon as it comes
 // (the sink packs the writes of all gateways into full requests), with up
-// to maxTrain of them not yet committed, and each time a write ends
+// to maxTrain of them (and maxTrainReadings readings) not yet committed,
+// and each time a write ends
 // commits the written batches at its head at once and answers them, in
 // order: the same steps and guarantees as Process, batch by batch. An
 // acknowledgement never passes a batch whose write has not ended.
@@ -106,21 +119,33 @@ fill:
 	return train
 }
 
-// car is one received batch of a train.
+// car is one batch of a train.
 type car struct {
-	j       Job
-	b       *wire.Batch // nil when refused as a whole
-	res     Result
-	w       *screened
-	err     error // of the write
-	ended   bool  // the write ended
-	dropped uint64
+	j        Job
+	received bool        // step 1 ran: b and res are set
+	b        *wire.Batch // nil when refused as a whole
+	res      Result
+	w        *screened
+	err      error // of the write
+	ended    bool  // the write ended
+	dropped  uint64
 }
 
-// car receives j (step 1) as a car of a train.
+// car returns j as a car of a train. It is counted at once, and decoded
+// when the train comes to it (see head): batches waiting behind a chain
+// hold their payloads, not their readings.
 func (s *Service) car(j Job) *car {
-	c := &car{j: j}
-	c.b, c.res = s.receive(j)
+	s.arrived(j)
+	return &car{j: j}
+}
+
+// head returns the train's first car, received (step 1).
+func (t *train) head(s *Service) *car {
+	c := t.cars[0]
+	if !c.received {
+		c.b, c.res = s.decode(c.j)
+		c.received = true
+	}
 	return c
 }
 
@@ -134,7 +159,7 @@ func (s *Service) processTrain(ctx context.Context, t *train) {
 	// the dedup state once each, and on again once one is all fresh.
 	chaining := true
 	for len(t.cars) > 0 {
-		if c := t.cars[0]; c.b == nil {
+		if c := t.head(s); c.b == nil {
 			t.cars = t.cars[1:]
 			c.j.Done(c.res)
 			continue
@@ -162,6 +187,7 @@ type chainRun struct {
 	taken     int    // batches taken into the chain
 	last      uint64 // the last seq taken
 	pending   []*car // taken and not answered, in order
+	readings  int    // of the pending batches
 	inFlight  int    // writes not ended
 	ended     chan *car
 	open      bool // the chain may take more
@@ -176,7 +202,7 @@ type chainRun struct {
 // false, having done nothing, when the head cannot start one (processTrain
 // then processes it on its own).
 func (s *Service) chain(ctx context.Context, t *train) bool {
-	head := t.cars[0].b
+	head := t.head(s).b
 	// 2. Dedup filter under the gateway's state lock, held to the last commit.
 	tx, err := s.cfg.Dedup.Lock(ctx, head.Gateway)
 	if err != nil {
@@ -216,17 +242,18 @@ func (c *chainRun) continues(b *wire.Batch) bool {
 // extend takes the batches at the head of t that continue the chain, and
 // starts their writes, while the chain may take them.
 func (c *chainRun) extend(ctx context.Context, t *train) {
-	for c.open && len(t.cars) > 0 && len(c.pending) < maxTrain {
-		b := t.cars[0].b
+	for c.open && len(t.cars) > 0 && c.room() {
+		car := t.head(c.s)
+		b := car.b
 		if c.taken == maxChain || !c.continues(b) {
 			c.open = false
 			return
 		}
-		car := t.cars[0]
 		t.cars = t.cars[1:]
 		c.taken++
 		c.last = b.Last()
 		c.pending = append(c.pending, car)
+		c.readings += len(b.Readings)
 		// 3. Screen in order (the series cap admits new devices in their
 		// order), then 4: write it while the ones before are in flight.
 		car.w = c.s.screenFresh(car.j, b, b)
@@ -238,11 +265,17 @@ func (c *chainRun) extend(ctx context.Context, t *train) {
 	}
 }
 
+// room reports whether the chain may take another batch now: fewer than
+// maxTrain not committed, and fewer readings than maxTrainReadings.
+func (c *chainRun) room() bool {
+	return len(c.pending) < maxTrain && c.readings < maxTrainReadings
+}
+
 // wait blocks until a write ends or, while the chain may grow, a job
 // arrives in the worker's queue; it takes every write ended by then.
 func (c *chainRun) wait(ctx context.Context, t *train) {
 	var q chan Job
-	if c.open && len(t.cars) == 0 && len(*t.held) == 0 && len(c.pending) < maxTrain && ctx.Err() == nil {
+	if c.open && len(t.cars) == 0 && len(*t.held) == 0 && c.room() && ctx.Err() == nil {
 		q = t.q
 	}
 	select {
@@ -338,6 +371,9 @@ func (c *chainRun) commit(ctx context.Context) {
 		car.j.Done(car.res)
 	}
 	c.committed += n
+	for _, car := range done {
+		c.readings -= len(car.b.Readings)
+	}
 	clear(done)
 	c.pending = c.pending[n:]
 }

@@ -472,6 +472,49 @@ func TestChainWritesBatchesArrivingDuringItsWrites(t *testing.T) {
 	})
 }
 
+// A chain holds at most maxTrainReadings (32,000) readings not yet
+// committed, however many batches its gateway has queued: with batches of
+// 5,000 it writes seven at once, and takes the next one only once the
+// first is committed.
+func TestChainBoundsItsReadings(t *testing.T) {
+	const batches, size = 10, 5000
+	sink := newHeldSink()
+	e := newEnv(t, func(c *service.Config) { c.Sink = sink; c.Workers = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	answers := make(chan service.Result, batches)
+	for i := range batches {
+		first := uint64(i*size + 1)
+		j := job("gw-a", batch("gw-a", 1, first, first+size-1))
+		j.Done = func(r service.Result) { answers <- r }
+		if err := e.svc.Submit(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every batch is queued before the worker starts: it comes to them
+	// all at once.
+	go e.svc.Run(ctx)
+	testenv.Eventually(t, 10*time.Second, "seven writes to start", func() bool { return len(sink.startedWrites()) >= 7 })
+	sink.release(1)
+	if r := <-answers; r.Err != nil || r.Ack.Seq != size {
+		t.Fatalf("first answer %+v, want seqs 1 to %d acknowledged", r, size)
+	}
+	// Answered, so committed; the eighth write starts after that, and
+	// none other.
+	testenv.Eventually(t, 10*time.Second, "the eighth write to start", func() bool { return len(sink.startedWrites()) >= 8 })
+	if got := sink.startedWrites(); len(got) != 8 {
+		t.Fatalf("writes started %v once the first was committed, want the first 8 batches' (at most 32,000 readings not committed)", got)
+	}
+	for i := 1; i < batches; i++ {
+		sink.release(uint64(i*size + 1))
+	}
+	for i := 1; i < batches; i++ {
+		if r := <-answers; r.Err != nil || r.Written != size {
+			t.Errorf("answer %d: %+v", i, r)
+		}
+	}
+}
+
 // A chain takes no more batches once a job of another gateway waits in
 // its worker: that job waits only for the chain's writes in flight, not
 // for the gateway's later batches.
