@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -65,7 +66,9 @@ const (
 // over all its ingest time, the figure to compare over runs), CPU per
 // reading of each process and the share of its core influxd used on each
 // side, with InfluxDB on half the cores and everything else on the other
-// half.
+// half, and this process's largest live heap and share of its CPU spent
+// collecting garbage (ingest's, mostly: the gateways' payloads are made
+// outside the heap).
 func BenchmarkPipelineInflux(b *testing.B) {
 	const rounds = 5
 	const warm = 2                // each side's first parts: the unmeasured round
@@ -198,6 +201,8 @@ func BenchmarkPipelineInflux(b *testing.B) {
 		requests float64
 		lines    float64
 		writing  float64 // the sink's write seconds, summed over writes
+		gc       float64 // this process's CPU seconds in its garbage collector
+		heap     uint64  // its largest live heap after a collection, in bytes
 	}
 	cpu := func() [3]float64 { return cpuOf(b, br.Pid(), srv.Pid()) }
 	busy := func() float64 {
@@ -214,9 +219,11 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	timed := func(f func(int) time.Duration, h int, sum *side) (time.Duration, float64) {
 		testenv.WaitIdle(b, srv.Pid(), 2*time.Second, 0.02, time.Minute)
 		reqs, lines, secs := sinkBatches(b, reg)
-		before, busy0 := cpu(), busy()
+		before, busy0, gc0 := cpu(), busy(), gcOf()
 		d := f(h)
-		after, busy1 := cpu(), busy()
+		after, busy1, gc1 := cpu(), busy(), gcOf()
+		sum.gc += gc1.seconds - gc0.seconds
+		sum.heap = max(sum.heap, gc1.heap)
 		reqs2, lines2, secs2 := sinkBatches(b, reg)
 		others := busy1 - busy0
 		for k := range sum.cpu {
@@ -282,6 +289,8 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	for _, a := range doneAt {
 		shares = append(shares, fmt.Sprintf("%.3f", a/(parts-warm)))
 	}
+	b.Logf("this process (ingest and the gateways): live heap up to %.0f MB, %.1f %% of its CPU in its garbage collector, beside ingest; %.0f MB and %.1f %% beside direct",
+		float64(ingS.heap)/1e6, 100*ingS.gc/ingS.cpu[0], float64(dirS.heap)/1e6, 100*dirS.gc/max(dirS.cpu[0], 1e-9))
 	b.Logf("gateways done, in order, after these shares of an ingest part on average: %s", strings.Join(shares, " "))
 	// Where the time goes on a shared machine: CPU per reading of each
 	// process in the ingest parts (this process: ingest and the
@@ -290,6 +299,7 @@ func BenchmarkPipelineInflux(b *testing.B) {
 	b.ReportMetric(ingS.cpu[1]/n*1e6, "mosquitto-us/reading")
 	b.ReportMetric(ingS.cpu[2]/n*1e6, "influxd-us/reading")
 	b.ReportMetric(dirS.cpu[2]/n*1e6, "direct-influxd-us/reading")
+	b.ReportMetric(float64(ingS.heap)/1e6, "ingest-heap-MB")
 	b.ReportMetric(ingS.cpu[2]/ingS.wall.Seconds(), "influxd-cores")
 	b.ReportMetric(dirS.cpu[2]/dirS.wall.Seconds(), "direct-influxd-cores")
 	b.ReportMetric(ingS.others/ingS.wall.Seconds(), "others-cores")
@@ -547,4 +557,18 @@ func BenchmarkMixedRequests(b *testing.B) {
 		b.ReportMetric(n/wall[i], m.name+"-readings/s")
 		b.ReportMetric(cpu[i]/n*1e6, m.name+"-influxd-us/reading")
 	}
+}
+
+// gcStats is what runtime/metrics says of this process's garbage
+// collector: the CPU seconds it used so far, and the live heap after the
+// last collection.
+type gcStats struct {
+	seconds float64
+	heap    uint64
+}
+
+func gcOf() gcStats {
+	sm := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sm)
+	return gcStats{seconds: sm[0].Value.Float64(), heap: sm[1].Value.Uint64()}
 }
