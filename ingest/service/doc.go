@@ -106,9 +106,10 @@
 // batches of one epoch, each starting right after the one before, none
 // written in part before, their range within the state's bounds. A chain
 // holds the gateway's dedup state from the filter to its last commit,
-// writes each batch as it comes (at most 32 batches or 32,000 readings
-// not yet committed; the batches behind them wait undecoded), and each
-// time a write ends commits the written batches at its head in one commit
+// writes each batch as it comes (at most 32 not yet committed, and none
+// taken while the chains of all workers hold 160,000 readings not
+// committed, unless it has none; the batches behind wait undecoded), and
+// each time a write ends commits the written batches at its head in one commit
 // and answers them, in order. An acknowledgement never passes a batch
 // whose write has not ended; a batch whose write fails fails with those
 // after it (nothing of them is committed; the gateway sends them again).

@@ -109,6 +109,7 @@ type Service struct {
 	closed   bool         // guarded by closeMu
 	running  atomic.Bool
 	retrying atomic.Int32 // workers in a sink or dedup retry
+	chained  atomic.Int64 // readings taken into chains and not committed (train.go)
 
 	gapMu sync.Mutex
 	gaps  map[string]Gap // open gaps by gateway, guarded by gapMu

@@ -13,17 +13,20 @@ import (
 // writing and has not committed yet.
 const maxTrain = 32
 
-// maxTrainReadings bounds the readings of the batches a chain has taken
-// and not committed: it takes no batch once they reach it. A chain holds
-// each batch decoded, and the sink its lines, until it is committed;
-// batches of 5,000 in a window of 32 (edge/uplink's replay shape) would
-// otherwise hold about 50 MB per worker, most of it waiting for room in
-// the sink (ingest/app BenchmarkPipelineInflux in that shape: a live heap
-// of 215 MB with eight gateways, 85 MB with this bound). It is maxTrain
-// batches of the edge's live 1,000 readings, and seven of 5,000: more
-// than the sink's writers take at once, so that one gateway alone still
-// keeps them busy.
-const maxTrainReadings = maxTrain * 1000
+// maxChained bounds the readings of the batches that the chains of every
+// worker have taken and not committed: no chain takes a batch once they
+// reach it, unless it has none of its own not committed (so that every
+// chain goes on). A chain holds each batch decoded, and the sink its
+// lines, until it is committed: eight gateways sending batches of 5,000
+// in windows of 32 (edge/uplink's replay shape) otherwise had ingest hold
+// all eight windows, most of them waiting for room in the sink (ingest/app
+// BenchmarkPipelineInflux in that shape: a live heap of 215 MB). It is one
+// such window, so that a gateway alone draining its backlog keeps the
+// sink's writers busy however many readings share a line (e2e/system
+// BenchmarkReplayBacklog: 10 a line, 50,000 a full request of 5,000
+// lines); the live shape's windows (16 of 1,000) stay below it with eight
+// gateways.
+const maxChained = maxTrain * 5000
 
 // maxChain bounds the batches of one chain. A chain holds its gateway's
 // dedup state until its last commit (a status message's Release waits for
@@ -44,8 +47,8 @@ const maxChain = 8 * maxTrain
 // So a chain holds the gateway's dedup state from the filter of its first
 // batch to the commit of its last, writes each batch as soon as it comes
 // (the sink packs the writes of all gateways into full requests), with up
-// to maxTrain of them (and maxTrainReadings readings) not yet committed,
-// and each time a write ends
+// to maxTrain of them not yet committed (fewer while the chains of all
+// workers hold maxChained readings), and each time a write ends
 // commits the written batches at its head at once and answers them, in
 // order: the same steps and guarantees as Process, batch by batch. An
 // acknowledgement never passes a batch whose write has not ended.
@@ -187,7 +190,7 @@ type chainRun struct {
 	taken     int    // batches taken into the chain
 	last      uint64 // the last seq taken
 	pending   []*car // taken and not answered, in order
-	readings  int    // of the pending batches
+	readings  int    // of the pending batches, counted in Service.chained
 	inFlight  int    // writes not ended
 	ended     chan *car
 	open      bool // the chain may take more
@@ -211,6 +214,8 @@ func (s *Service) chain(ctx context.Context, t *train) bool {
 	c := &chainRun{s: s, tx: tx, locked: true, gw: head.Gateway, epoch: head.Epoch, ep: tx.Epoch(head.Epoch),
 		ended: make(chan *car, maxTrain), open: true}
 	defer c.unlock()
+	// What was not committed (answered by finish) leaves the count last.
+	defer func() { s.chained.Add(-int64(c.readings)) }()
 	c.extend(ctx, t)
 	if c.taken == 0 {
 		return false
@@ -249,11 +254,13 @@ func (c *chainRun) extend(ctx context.Context, t *train) {
 			c.open = false
 			return
 		}
+		if !c.reserve(len(b.Readings)) {
+			return // another chain took the room meanwhile
+		}
 		t.cars = t.cars[1:]
 		c.taken++
 		c.last = b.Last()
 		c.pending = append(c.pending, car)
-		c.readings += len(b.Readings)
 		// 3. Screen in order (the series cap admits new devices in their
 		// order), then 4: write it while the ones before are in flight.
 		car.w = c.s.screenFresh(car.j, b, b)
@@ -265,10 +272,34 @@ func (c *chainRun) extend(ctx context.Context, t *train) {
 	}
 }
 
-// room reports whether the chain may take another batch now: fewer than
-// maxTrain not committed, and fewer readings than maxTrainReadings.
+// room reports whether the chain may take another batch now: none of its
+// own not committed, or fewer than maxTrain and fewer readings than
+// maxChained in every chain's.
 func (c *chainRun) room() bool {
-	return len(c.pending) < maxTrain && c.readings < maxTrainReadings
+	return len(c.pending) == 0 || (len(c.pending) < maxTrain && c.s.chained.Load() < maxChained)
+}
+
+// reserve counts n readings more in the chains' count for a batch the
+// chain takes, and reports whether it may: always when the chain has none
+// of its own not committed, otherwise only while the count is below
+// maxChained (in one step, so that chains taking at once do not pass it
+// together).
+func (c *chainRun) reserve(n int) bool {
+	if len(c.pending) > 0 {
+		for {
+			cur := c.s.chained.Load()
+			if cur >= maxChained {
+				return false
+			}
+			if c.s.chained.CompareAndSwap(cur, cur+int64(n)) {
+				break
+			}
+		}
+	} else {
+		c.s.chained.Add(int64(n))
+	}
+	c.readings += n
+	return true
 }
 
 // wait blocks until a write ends or, while the chain may grow, a job
@@ -365,15 +396,19 @@ func (c *chainRun) commit(ctx context.Context) {
 		}
 		car.res = s.written(car.b, car.w.good, car.w, car.res, c.ep.Mark)
 	}
-	// The gap shows (Gaps, /status) before the gateway has the ack.
+	// The gap shows (Gaps, /status) before the gateway has the ack, and
+	// the batches leave the chains' count before too.
 	s.noteGap(c.gw, c.epoch, c.ep)
+	readings := 0
+	for _, car := range done {
+		readings += len(car.b.Readings)
+	}
+	c.readings -= readings
+	s.chained.Add(-int64(readings))
 	for _, car := range done {
 		car.j.Done(car.res)
 	}
 	c.committed += n
-	for _, car := range done {
-		c.readings -= len(car.b.Readings)
-	}
 	clear(done)
 	c.pending = c.pending[n:]
 }

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -472,46 +473,82 @@ func TestChainWritesBatchesArrivingDuringItsWrites(t *testing.T) {
 	})
 }
 
-// A chain holds at most maxTrainReadings (32,000) readings not yet
-// committed, however many batches its gateway has queued: with batches of
-// 5,000 it writes seven at once, and takes the next one only once the
-// first is committed.
-func TestChainBoundsItsReadings(t *testing.T) {
-	const batches, size = 10, 5000
+// The chains of every worker take no batch once the batches they have
+// not committed carry 160,000 readings, unless a chain has none of its
+// own; a committed batch's readings leave that count. With batches of
+// 10,000: one gateway writes sixteen at once; a second gateway on another
+// worker then writes its first only, and its second once its first is
+// committed, not when the first gateway's first is; with everything
+// committed, the first gateway alone writes sixteen at once again.
+func TestChainsShareABoundOnReadings(t *testing.T) {
+	const size = 10_000
 	sink := newHeldSink()
-	e := newEnv(t, func(c *service.Config) { c.Sink = sink; c.Workers = 1 })
+	e := newEnv(t, func(c *service.Config) { c.Sink = sink; c.Workers = 2 })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	answers := make(chan service.Result, batches)
-	for i := range batches {
-		first := uint64(i*size + 1)
-		j := job("gw-a", batch("gw-a", 1, first, first+size-1))
-		j.Done = func(r service.Result) { answers <- r }
-		if err := e.svc.Submit(ctx, j); err != nil {
-			t.Fatal(err)
+	// Two gateways on different workers (Submit spreads them by FNV-1a).
+	worker := func(gw string) uint32 { h := fnv.New32a(); h.Write([]byte(gw)); return h.Sum32() % 2 }
+	gw1, gw2 := "gw-a", ""
+	for i := 0; gw2 == ""; i++ {
+		if gw := fmt.Sprintf("gw-%d", i); worker(gw) != worker(gw1) {
+			gw2 = gw
 		}
 	}
-	// Every batch is queued before the worker starts: it comes to them
-	// all at once.
+	answers := make(chan service.Result, 64)
+	// send queues n batches of gw from seq first on, their writes held.
+	send := func(gw string, first uint64, n int) {
+		for i := range n {
+			from := first + uint64(i*size)
+			j := job(gw, batch(gw, 1, from, from+size-1))
+			j.Done = func(r service.Result) {
+				if r.Err != nil || r.Written != size {
+					t.Errorf("%s batch from %d: %+v", gw, from, r)
+				}
+				answers <- r
+			}
+			if err := e.svc.Submit(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	started := func(n int) []uint64 {
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%d writes to start", n), func() bool { return len(sink.startedWrites()) >= n })
+		return sink.startedWrites()
+	}
+	const second = 1_000_001 // gw2's first seq
+	send(gw1, 1, 17)
 	go e.svc.Run(ctx)
-	testenv.Eventually(t, 10*time.Second, "seven writes to start", func() bool { return len(sink.startedWrites()) >= 7 })
+	started(16)
+	send(gw2, second, 3)
+	if got := started(17); len(got) != 17 || got[16] != second {
+		t.Fatalf("writes started %v, want gw1's first 16 and gw2's first", got)
+	}
 	sink.release(1)
-	if r := <-answers; r.Err != nil || r.Ack.Seq != size {
-		t.Fatalf("first answer %+v, want seqs 1 to %d acknowledged", r, size)
+	<-answers
+	sink.release(second)
+	<-answers
+	if got := started(18); len(got) != 18 || got[17] != second+size {
+		t.Fatalf("writes started %v once a batch of each gateway was committed, want gw2's second only after them", got)
 	}
-	// Answered, so committed; the eighth write starts after that, and
-	// none other.
-	testenv.Eventually(t, 10*time.Second, "the eighth write to start", func() bool { return len(sink.startedWrites()) >= 8 })
-	if got := sink.startedWrites(); len(got) != 8 {
-		t.Fatalf("writes started %v once the first was committed, want the first 8 batches' (at most 32,000 readings not committed)", got)
+	for i := 1; i < 17; i++ {
+		sink.release(uint64(1 + i*size))
 	}
-	for i := 1; i < batches; i++ {
-		sink.release(uint64(i*size + 1))
+	sink.release(second + size)
+	sink.release(second + 2*size)
+	for range 18 {
+		<-answers
 	}
-	for i := 1; i < batches; i++ {
-		if r := <-answers; r.Err != nil || r.Written != size {
-			t.Errorf("answer %d: %+v", i, r)
-		}
+
+	// All committed: gw1 alone has the whole bound again.
+	send(gw1, 1+17*size, 17)
+	if got := started(20 + 16); len(got) != 20+16 {
+		t.Fatalf("%d writes started after the first 20, want 16", len(got)-20)
+	}
+	for i := range 17 {
+		sink.release(uint64(1 + (17+i)*size))
+	}
+	for range 17 {
+		<-answers
 	}
 }
 
