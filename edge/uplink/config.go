@@ -99,8 +99,9 @@ type Config struct {
 	// an LTE link under load), and give InfluxDB requests of fewer
 	// gateways: eight gateways at full speed reached 0.956-0.995 of
 	// InfluxDB's own rate through ingest over five runs (median 0.982),
-	// against 0.95-0.96 with 8 (ingest/app BenchmarkPipelineInflux). It costs the agent 16 ranges,
-	// and a resend after an ack timeout sends at most 16 batches again.
+	// against 0.95-0.96 with 8 (ingest/app BenchmarkPipelineInflux). It
+	// costs the agent 16 ranges, and a resend after an ack timeout sends
+	// at most 16 batches again.
 	Window int
 	// ReplayWindow replaces Window while replay batches are sent (default
 	// 32, never below Window): ingest writes a gateway's waiting batches at

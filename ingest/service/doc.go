@@ -109,8 +109,8 @@
 // writes each batch as it comes (at most 32 not yet committed, and none
 // taken while the chains of all workers hold 160,000 readings not
 // committed, unless it has none; the batches behind wait undecoded), and
-// each time a write ends commits the written batches at its head in one commit
-// and answers them, in order. An acknowledgement never passes a batch
+// each time a write ends commits the written batches at its head in one
+// commit and answers them, in order. An acknowledgement never passes a batch
 // whose write has not ended; a batch whose write fails fails with those
 // after it (nothing of them is committed; the gateway sends them again).
 // A chain stops reading the worker's queue once another gateway's batch

@@ -189,8 +189,7 @@ type chainRun struct {
 
 	taken     int    // batches taken into the chain
 	last      uint64 // the last seq taken
-	pending   []*car // taken and not answered, in order
-	readings  int    // of the pending batches, counted in Service.chained
+	pending   []*car // taken and not answered, in order; their readings count in Service.chained
 	inFlight  int    // writes not ended
 	ended     chan *car
 	open      bool // the chain may take more
@@ -215,7 +214,7 @@ func (s *Service) chain(ctx context.Context, t *train) bool {
 		ended: make(chan *car, maxTrain), open: true}
 	defer c.unlock()
 	// What was not committed (answered by finish) leaves the count last.
-	defer func() { s.chained.Add(-int64(c.readings)) }()
+	defer func() { s.chained.Add(-readingsOf(c.pending)) }()
 	c.extend(ctx, t)
 	if c.taken == 0 {
 		return false
@@ -298,8 +297,16 @@ func (c *chainRun) reserve(n int) bool {
 	} else {
 		c.s.chained.Add(int64(n))
 	}
-	c.readings += n
 	return true
+}
+
+// readingsOf returns the readings of cars' batches.
+func readingsOf(cars []*car) int64 {
+	n := 0
+	for _, car := range cars {
+		n += len(car.b.Readings)
+	}
+	return int64(n)
 }
 
 // wait blocks until a write ends or, while the chain may grow, a job
@@ -399,12 +406,7 @@ func (c *chainRun) commit(ctx context.Context) {
 	// The gap shows (Gaps, /status) before the gateway has the ack, and
 	// the batches leave the chains' count before too.
 	s.noteGap(c.gw, c.epoch, c.ep)
-	readings := 0
-	for _, car := range done {
-		readings += len(car.b.Readings)
-	}
-	c.readings -= readings
-	s.chained.Add(-int64(readings))
+	s.chained.Add(-readingsOf(done))
 	for _, car := range done {
 		car.j.Done(car.res)
 	}
